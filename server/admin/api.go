@@ -1,0 +1,121 @@
+// Package admin is the only surface of the server that the GUI and the
+// command line see: users, rosters, sessions, settings and live events.
+//
+// API is implemented in-process over the storage and the running server
+// (New), and over the admin Unix socket in the data directory (Dial), so the
+// GUI and the CLI do the same whether or not they share the server's process.
+package admin
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors an API call may return, checked with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrInvalid  = errors.New("invalid argument")
+	ErrOffline  = errors.New("server not running")
+)
+
+// Info describes the running server.
+type Info struct {
+	Domain          string
+	Version         string
+	Started         time.Time
+	Listeners       []Listener
+	CertFingerprint string // SHA-256 of the serving certificate, hex with colons
+	DataDir         string
+	Running         bool // false when the API works on the database alone
+}
+
+// Listener is one open listening socket.
+type Listener struct {
+	Name string // c2s, c2s-tls, s2s, http
+	Addr string
+}
+
+// User is an account.
+type User struct {
+	JID      string
+	Disabled bool
+	Created  time.Time
+	Sessions int // online resources
+}
+
+// Session is one bound client resource.
+type Session struct {
+	JID      string // full JID
+	Addr     string // remote address
+	Since    time.Time
+	Secure   bool   // TLS
+	Presence string // available, away, chat, dnd, xa, or unavailable (not yet sent)
+	Priority int
+}
+
+// RosterItem is one contact of a user (RFC 6121 2.1).
+type RosterItem struct {
+	JID          string
+	Name         string
+	Subscription string // none, to, from, both
+	Ask          bool   // subscription request pending out
+	Groups       []string
+}
+
+// Setting is one configuration key.
+type Setting struct {
+	Key     string
+	Value   string
+	Default string
+	Help    string
+	Restart bool // changing it needs a restart
+}
+
+// EventKind says what changed.
+type EventKind string
+
+// Events sent to Watch subscribers.
+const (
+	EventSessionUp   EventKind = "session-up"
+	EventSessionDown EventKind = "session-down"
+	EventUsers       EventKind = "users" // accounts added, deleted or changed
+	EventRoster      EventKind = "roster"
+	EventSettings    EventKind = "settings"
+)
+
+// Event is a live change.
+type Event struct {
+	Kind EventKind
+	JID  string
+}
+
+// API is the admin surface. Every method is safe for concurrent use.
+type API interface {
+	Info(ctx context.Context) (Info, error)
+
+	Users(ctx context.Context) ([]User, error)
+	AddUser(ctx context.Context, jid, password string) error
+	DeleteUser(ctx context.Context, jid string) error
+	SetPassword(ctx context.Context, jid, password string) error
+	SetDisabled(ctx context.Context, jid string, disabled bool) error
+
+	Roster(ctx context.Context, user string) ([]RosterItem, error)
+	// AddRosterItem adds or updates a contact (subscription none unless it
+	// exists) and pushes the roster change to the user's online sessions.
+	AddRosterItem(ctx context.Context, user string, item RosterItem) error
+	RemoveRosterItem(ctx context.Context, user, contact string) error
+
+	Sessions(ctx context.Context) ([]Session, error)
+	Kick(ctx context.Context, fullJID string) error
+
+	Settings(ctx context.Context) ([]Setting, error)
+	// SetSetting stores a value; restart reports whether it takes effect
+	// only after a restart.
+	SetSetting(ctx context.Context, key, value string) (restart bool, err error)
+
+	// Watch delivers live events until ctx is done; the channel is closed
+	// then. A slow reader loses events rather than blocking the server.
+	Watch(ctx context.Context) <-chan Event
+}

@@ -1,0 +1,165 @@
+package stream
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+const hdr = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0' xml:lang='en'>`
+
+func TestHeader(t *testing.T) {
+	d := NewDecoder(strings.NewReader(hdr), Limits{})
+	h, err := d.Header()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.To != "example.com" || h.Version != "1.0" || h.NS != "jabber:client" || h.Lang != "en" {
+		t.Fatalf("header = %+v", h)
+	}
+}
+
+func TestNext(t *testing.T) {
+	in := hdr + ` <message to='bob@example.com' id='1'><body>hi &amp; &#x263A;</body><x xmlns='urn:x' xml:lang='de'>a<b/>c</x></message>
+	 <presence/></stream:stream>`
+	d := NewDecoder(strings.NewReader(in), Limits{})
+	if _, err := d.Header(); err != nil {
+		t.Fatal(err)
+	}
+	el, err := d.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `<message xmlns="jabber:client" to="bob@example.com" id="1"><body>hi &amp; ☺</body><x xmlns="urn:x" xml:lang="de">a<b/>c</x></message>`
+	if got := el.String(); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	el, err = d.Next()
+	if err != nil || el.Name != "presence" {
+		t.Fatalf("second = %v, %v", el, err)
+	}
+	if _, err := d.Next(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("end: %v", err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	tests := []struct {
+		name, in, cond string
+	}{
+		{"comment", `<message><!-- hi --></message>`, RestrictedXML},
+		{"processing instruction", `<?foo bar?>`, RestrictedXML},
+		{"doctype", `<!DOCTYPE x [<!ENTITY a "b">]>`, RestrictedXML},
+		{"entity", `<message><body>&lol;</body></message>`, RestrictedXML},
+		{"mismatched", `<message><body></message>`, NotWellFormed},
+		{"text at top", `hello`, NotWellFormed},
+		{"bad char", "<message>\x01</message>", NotWellFormed},
+		{"too big", `<message><body>` + strings.Repeat("a", 2000) + `</body></message>`, PolicyViolation},
+		{"too big attribute", `<message id="` + strings.Repeat("a", 2000) + `"/>`, PolicyViolation},
+		{"too deep", strings.Repeat("<a>", 40) + strings.Repeat("</a>", 40), PolicyViolation},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := NewDecoder(strings.NewReader(hdr+tt.in), Limits{MaxStanza: 1024, MaxDepth: 16})
+			if _, err := d.Header(); err != nil {
+				t.Fatal(err)
+			}
+			_, err := d.Next()
+			var se *Error
+			if !errors.As(err, &se) || se.Condition != tt.cond {
+				t.Fatalf("err = %v, want stream error %s", err, tt.cond)
+			}
+		})
+	}
+}
+
+func TestLimitIsPerStanza(t *testing.T) {
+	one := `<message><body>` + strings.Repeat("a", 500) + `</body></message>`
+	d := NewDecoder(strings.NewReader(hdr+strings.Repeat(one, 10)), Limits{MaxStanza: 1024})
+	if _, err := d.Header(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 10; i++ {
+		if _, err := d.Next(); err != nil {
+			t.Fatalf("stanza %d: %v", i, err)
+		}
+	}
+	if _, err := d.Next(); !errors.Is(err, io.EOF) {
+		t.Fatalf("end: %v", err)
+	}
+}
+
+func TestRestart(t *testing.T) {
+	in := hdr + `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>` + hdr + `<iq type='get' id='a'/>`
+	d := NewDecoder(strings.NewReader(in), Limits{})
+	if _, err := d.Header(); err != nil {
+		t.Fatal(err)
+	}
+	if el, err := d.Next(); err != nil || el.Name != "auth" {
+		t.Fatal(el, err)
+	}
+	d.Reset(nil)
+	if _, err := d.Header(); err != nil {
+		t.Fatal(err)
+	}
+	if el, err := d.Next(); err != nil || el.Name != "iq" || el.NS != "jabber:client" {
+		t.Fatal(el, err)
+	}
+}
+
+// FuzzDecoder feeds arbitrary bytes after a valid header: the decoder must
+// never panic, must honour its limits, and every element it returns must
+// serialise to XML that decodes to the same element.
+func FuzzDecoder(f *testing.F) {
+	for _, s := range []string{
+		`<message to='a@b'><body>x</body></message>`,
+		`<iq type='get' id='1'><query xmlns='jabber:iq:roster'/></iq>`,
+		`<presence><show>away</show><x xmlns='urn:y' y:z='1' xmlns:y='urn:z'/></presence>`,
+		`<!-- c -->`, `<?pi?>`, `<a>&amp;&#65;</a>`, `</stream:stream>`, `<a xml:lang='en'>t</a>`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d := NewDecoder(strings.NewReader(hdr+s), Limits{MaxStanza: 4096, MaxDepth: 8})
+		if _, err := d.Header(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 100; i++ {
+			el, err := d.Next()
+			if err != nil {
+				return
+			}
+			out := el.String()
+			d2 := NewDecoder(strings.NewReader(hdr+out), Limits{MaxStanza: 1 << 20, MaxDepth: 64})
+			if _, err := d2.Header(); err != nil {
+				t.Fatal(err)
+			}
+			el2, err := d2.Next()
+			if err != nil {
+				t.Fatalf("re-decode of %q: %v", out, err)
+			}
+			if out2 := el2.String(); out2 != out {
+				t.Fatalf("round trip:\n%s\n%s", out, out2)
+			}
+		}
+	})
+}
+
+func BenchmarkDecodeMessage(b *testing.B) {
+	msg := `<message to='bob@example.com/phone' id='abc123' type='chat'><body>Hello, how are you doing today?</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>`
+	in := hdr + strings.Repeat(msg, 1000)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		d := NewDecoder(strings.NewReader(in), Limits{})
+		if _, err := d.Header(); err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < 1000; i++ {
+			if _, err := d.Next(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
