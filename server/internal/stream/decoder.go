@@ -5,6 +5,7 @@ package stream
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -282,4 +283,15 @@ func isSpace(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// Unmarshal decodes one stored element (written by Element.Bytes) in the
+// jabber:client namespace.
+func Unmarshal(b []byte) (*stanza.Element, error) {
+	r := io.MultiReader(strings.NewReader(`<stream:stream xmlns="jabber:client" xmlns:stream="`+stanza.NSStream+`">`), bytes.NewReader(b))
+	d := NewDecoder(r, Limits{MaxStanza: len(b) + 1024, MaxDepth: 64})
+	if _, err := d.Header(); err != nil {
+		return nil, err
+	}
+	return d.Next()
 }

@@ -1,0 +1,83 @@
+# Hearth: build, test and run.
+#   make deps      install the Debian packages below that are missing (as root, or with sudo)
+#   make build     GUI binary bin/hearth (cgo, Fyne)
+#   make headless  bin/hearth-headless without cgo or Fyne
+#   make run       GUI packages, build, then ./bin/hearth $(ARGS)
+#   make test      deps, go vet, go test (fuzz seed corpora run as ordinary tests), headless build check
+#   make bench     go test benchmarks: BENCH=regexp PKGS=./server/... BENCHTIME=2s COUNT=1
+#   make fmt       go fmt
+
+# Debian packages: the Fyne (cgo, X11) build, GUI tests under Xvfb, and the real
+# XMPP peers the interop tests drive (see server/internal/xmpptest/interop/README.md).
+GUI_PACKAGES  := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
+                 libxinerama-dev libxi-dev libxxf86vm-dev
+TEST_PACKAGES := xvfb xauth imagemagick xdotool prosody python3-slixmpp go-sendxmpp ejabberd
+DEBIAN_PACKAGES := $(GUI_PACKAGES) $(TEST_PACKAGES)
+
+GO           ?= go
+TEST_TIMEOUT ?= 20m
+BENCH        ?= .
+BENCHTIME    ?= 1s
+COUNT        ?= 1
+PKGS         ?= ./...
+ARGS         ?=
+
+.PHONY: all deps deps-gui build headless run test bench fmt
+all: build
+
+# install-debs: install the missing packages of $(1). apt-get update runs only
+# when something is missing. Services of newly installed daemons (prosody,
+# ejabberd) are kept from starting with a temporary policy-rc.d when there is
+# none: the tests start their own instances on loopback.
+define install-debs
+	@set -e; \
+	if ! command -v dpkg-query >/dev/null 2>&1; then \
+		echo "deps: no dpkg-query (not Debian); install yourself: $(strip $(1))"; exit 0; fi; \
+	missing=""; \
+	for p in $(1); do \
+		case "$$(dpkg-query -W -f='$${Status}' $$p 2>/dev/null)" in \
+		*" ok installed") ;; \
+		*) missing="$$missing $$p" ;; \
+		esac; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: Debian packages present"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && { [ -t 0 ] || sudo -n true 2>/dev/null; }; then sudo="sudo"; \
+	else echo "deps: missing:$$missing; run 'make deps' as root or install them"; exit 0; fi; \
+	echo "deps: installing$$missing"; \
+	policy=""; \
+	if [ ! -e /usr/sbin/policy-rc.d ]; then \
+		policy=/usr/sbin/policy-rc.d; \
+		printf '#!/bin/sh\nexit 101\n' | $$sudo tee $$policy >/dev/null; $$sudo chmod 755 $$policy; \
+		trap '$$sudo rm -f $$policy' EXIT; \
+	fi; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing
+endef
+
+deps:
+	$(call install-debs,$(DEBIAN_PACKAGES))
+
+deps-gui:
+	$(call install-debs,$(GUI_PACKAGES))
+
+build:
+	$(GO) build -o bin/hearth .
+
+headless:
+	CGO_ENABLED=0 $(GO) build -tags nogui -o bin/hearth-headless .
+
+run: deps-gui build
+	./bin/hearth $(ARGS)
+
+# One cgo configuration for vet, test and build so they share the build cache.
+test: deps
+	$(GO) vet ./...
+	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	CGO_ENABLED=0 $(GO) build -tags nogui -o /dev/null .
+
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -benchtime $(BENCHTIME) -count $(COUNT) $(PKGS)
+
+fmt:
+	$(GO) fmt ./...

@@ -1,0 +1,431 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"hearth/server/internal/jid"
+	"hearth/storage"
+)
+
+// Local is the API in the process that holds the database: the running
+// server fills in the live hooks; the command line uses it with DB, Domain
+// and DataDir alone when no server runs.
+type Local struct {
+	DB      *storage.DB
+	Domain  string // users given as bare localparts are on this domain
+	DataDir string
+
+	// Live hooks; all nil when no server runs (CLI working on the database
+	// alone). They cannot be called Info, Sessions and Kick: those are the
+	// API's methods.
+	ServerInfo   func() Info               // Running true
+	ListSessions func() []Session          // every bound resource
+	KickSession  func(fullJID string) bool // closes one session; false if there is none
+	KickUser     func(user string)         // closes every session of the localpart user
+	// PutRoster stores an item and pushes it to the user's online sessions;
+	// RemoveRoster cancels subscriptions, deletes and pushes. Both publish
+	// their own roster events.
+	PutRoster    func(ctx context.Context, user string, it storage.RosterItem) error
+	RemoveRoster func(ctx context.Context, user, contact string) error
+	// Events gets every change made through Local; nil drops them.
+	Events *Hub
+}
+
+var _ API = (*Local)(nil)
+
+// domain returns Domain normalised.
+func (l *Local) domain() string {
+	if j, err := jid.Parse(l.Domain); err == nil {
+		return j.Domain
+	}
+	return l.Domain
+}
+
+// user normalises s, a bare JID on the server's domain or a localpart,
+// and returns the localpart and the bare JID. Errors wrap ErrInvalid.
+func (l *Local) user(s string) (local, bare string, err error) {
+	d := l.domain()
+	var j jid.JID
+	if strings.Contains(s, "@") {
+		j, err = jid.Parse(s)
+	} else {
+		j, err = jid.New(s, d, "")
+	}
+	switch {
+	case err != nil || j.Local == "":
+		return "", "", fmt.Errorf("%q is not a user address: %w", s, ErrInvalid)
+	case j.Resource != "":
+		return "", "", fmt.Errorf("%q has a resource; give the bare address: %w", s, ErrInvalid)
+	case j.Domain != d:
+		return "", "", fmt.Errorf("%q is not on this server's domain %s: %w", s, d, ErrInvalid)
+	}
+	return j.Local, j.String(), nil
+}
+
+// mapErr turns storage's sentinel errors into the API's; op names the
+// call. Other errors already say what failed.
+func mapErr(op string, err error) error {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("%s: %w", op, ErrNotFound)
+	case errors.Is(err, storage.ErrExists):
+		return fmt.Errorf("%s: %w", op, ErrExists)
+	}
+	return err
+}
+
+// Info describes the running server, or the database alone.
+func (l *Local) Info(ctx context.Context) (Info, error) {
+	if l.ServerInfo != nil {
+		return l.ServerInfo(), nil
+	}
+	return Info{Domain: l.domain(), DataDir: l.DataDir}, nil
+}
+
+// Users lists every account, sorted, with its online resources.
+func (l *Local) Users(ctx context.Context) ([]User, error) {
+	us, err := l.DB.Users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	online := map[string]int{}
+	if l.ListSessions != nil {
+		for _, s := range l.ListSessions() {
+			bare, _, _ := strings.Cut(s.JID, "/")
+			online[bare]++
+		}
+	}
+	d := l.domain()
+	out := make([]User, 0, len(us))
+	for _, u := range us {
+		bare := u.Name + "@" + d
+		out = append(out, User{JID: bare, Disabled: u.Disabled, Created: u.Created, Sessions: online[bare]})
+	}
+	return out, nil
+}
+
+// AddUser creates an account with a password.
+func (l *Local) AddUser(ctx context.Context, user, password string) error {
+	local, bare, err := l.user(user)
+	if err != nil {
+		return fmt.Errorf("add user: %w", err)
+	}
+	c1, c256, err := l.credentials(local, password)
+	if err != nil {
+		return fmt.Errorf("add user %s: %w", bare, err)
+	}
+	if err := l.DB.CreateUser(ctx, storage.User{Name: local, SHA1: c1, SHA256: c256}); err != nil {
+		return mapErr("add user "+bare, err)
+	}
+	l.Events.Publish(Event{Kind: EventUsers, JID: bare})
+	return nil
+}
+
+// credentials prepares the password and derives SCRAM keys from it.
+// Errors for bad passwords wrap ErrInvalid.
+func (l *Local) credentials(local, password string) (sha1, sha256 storage.Credentials, err error) {
+	p, err := preparePassword(password, local)
+	if err != nil {
+		return sha1, sha256, fmt.Errorf("%v: %w", err, ErrInvalid)
+	}
+	return storage.NewCredentials(p)
+}
+
+// DeleteUser deletes an account and everything it owns, and closes its
+// sessions.
+func (l *Local) DeleteUser(ctx context.Context, user string) error {
+	local, bare, err := l.user(user)
+	if err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	if err := l.DB.DeleteUser(ctx, local); err != nil {
+		return mapErr("delete user "+bare, err)
+	}
+	if l.KickUser != nil {
+		l.KickUser(local)
+	}
+	l.Events.Publish(Event{Kind: EventUsers, JID: bare})
+	return nil
+}
+
+// SetPassword replaces an account's password and closes its sessions.
+func (l *Local) SetPassword(ctx context.Context, user, password string) error {
+	local, bare, err := l.user(user)
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	c1, c256, err := l.credentials(local, password)
+	if err != nil {
+		return fmt.Errorf("set password of %s: %w", bare, err)
+	}
+	if err := l.DB.SetCredentials(ctx, local, c1, c256); err != nil {
+		return mapErr("set password of "+bare, err)
+	}
+	if l.KickUser != nil {
+		l.KickUser(local)
+	}
+	l.Events.Publish(Event{Kind: EventUsers, JID: bare})
+	return nil
+}
+
+// SetDisabled disables or enables an account; disabling closes its
+// sessions.
+func (l *Local) SetDisabled(ctx context.Context, user string, disabled bool) error {
+	local, bare, err := l.user(user)
+	if err != nil {
+		return fmt.Errorf("set disabled: %w", err)
+	}
+	if err := l.DB.SetDisabled(ctx, local, disabled); err != nil {
+		return mapErr("set disabled of "+bare, err)
+	}
+	if disabled && l.KickUser != nil {
+		l.KickUser(local)
+	}
+	l.Events.Publish(Event{Kind: EventUsers, JID: bare})
+	return nil
+}
+
+// Roster returns a user's contacts, sorted.
+func (l *Local) Roster(ctx context.Context, user string) ([]RosterItem, error) {
+	local, bare, err := l.user(user)
+	if err != nil {
+		return nil, fmt.Errorf("roster: %w", err)
+	}
+	items, _, err := l.DB.Roster(ctx, local)
+	if err != nil {
+		return nil, mapErr("roster of "+bare, err)
+	}
+	out := make([]RosterItem, 0, len(items))
+	for _, it := range items {
+		out = append(out, RosterItem{JID: it.Contact, Name: it.Name, Subscription: it.Subscription, Ask: it.Ask, Groups: it.Groups})
+	}
+	return out, nil
+}
+
+// contact normalises a roster item's address: a bare JID, not the user's.
+func contact(s, bare string) (string, error) {
+	j, err := jid.Parse(s)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("%q is not an address: %w", s, ErrInvalid)
+	case j.Resource != "":
+		// RFC 6121 2.1.2.2: roster items are bare JIDs.
+		return "", fmt.Errorf("%q has a resource; give the bare address: %w", s, ErrInvalid)
+	case j.String() == bare:
+		return "", fmt.Errorf("%s cannot be a contact of itself: %w", s, ErrInvalid)
+	}
+	return j.String(), nil
+}
+
+// groups checks group names (RFC 6121 2.1.2.4: not empty, no duplicates)
+// and drops repeats.
+func groups(gs []string) ([]string, error) {
+	var out []string
+	for _, g := range gs {
+		if strings.TrimSpace(g) == "" {
+			return nil, fmt.Errorf("empty group name: %w", ErrInvalid)
+		}
+		if !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
+// AddRosterItem adds a contact with subscription none, or changes the name
+// and groups of one on the roster, keeping its subscription.
+func (l *Local) AddRosterItem(ctx context.Context, user string, item RosterItem) error {
+	local, bare, err := l.user(user)
+	if err != nil {
+		return fmt.Errorf("add roster item: %w", err)
+	}
+	c, err := contact(item.JID, bare)
+	if err != nil {
+		return fmt.Errorf("add roster item of %s: %w", bare, err)
+	}
+	gs, err := groups(item.Groups)
+	if err != nil {
+		return fmt.Errorf("add roster item %s of %s: %w", c, bare, err)
+	}
+	op := "add roster item " + c + " of " + bare
+	it, err := l.DB.RosterItem(ctx, local, c)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		it = storage.RosterItem{Contact: c, Subscription: "none"}
+	case err != nil:
+		return err
+	}
+	it.Name, it.Groups = item.Name, gs
+	if l.PutRoster != nil {
+		// An unknown user shows as storage.ErrNotFound.
+		return mapErr(op, l.PutRoster(ctx, local, it))
+	}
+	if _, err := l.DB.PutRosterItem(ctx, local, it); err != nil {
+		return mapErr(op, err)
+	}
+	l.Events.Publish(Event{Kind: EventRoster, JID: bare})
+	return nil
+}
+
+// RemoveRosterItem removes a contact. With a running server its
+// subscriptions are cancelled both ways (RFC 6121 2.5.2); without, the item
+// is only deleted.
+func (l *Local) RemoveRosterItem(ctx context.Context, user, contactJID string) error {
+	local, bare, err := l.user(user)
+	if err != nil {
+		return fmt.Errorf("remove roster item: %w", err)
+	}
+	c, err := contact(contactJID, bare)
+	if err != nil {
+		return fmt.Errorf("remove roster item of %s: %w", bare, err)
+	}
+	op := "remove roster item " + c + " of " + bare
+	if l.RemoveRoster != nil {
+		if _, err := l.DB.User(ctx, local); err != nil {
+			return mapErr(op, err)
+		}
+		return mapErr(op, l.RemoveRoster(ctx, local, c))
+	}
+	if _, err := l.DB.DeleteRosterItem(ctx, local, c); err != nil {
+		return mapErr(op, err)
+	}
+	if err := l.DB.DeletePending(ctx, local, c); err != nil {
+		return err
+	}
+	l.Events.Publish(Event{Kind: EventRoster, JID: bare})
+	return nil
+}
+
+// Sessions lists the bound resources; none when no server runs.
+func (l *Local) Sessions(ctx context.Context) ([]Session, error) {
+	if l.ListSessions == nil {
+		return nil, nil
+	}
+	return l.ListSessions(), nil
+}
+
+// Kick closes one session.
+func (l *Local) Kick(ctx context.Context, fullJID string) error {
+	j, err := jid.Parse(fullJID)
+	if err != nil || j.Resource == "" {
+		return fmt.Errorf("kick: %q is not a full JID: %w", fullJID, ErrInvalid)
+	}
+	if l.KickSession == nil {
+		return fmt.Errorf("kick %s: %w", j, ErrOffline)
+	}
+	if !l.KickSession(j.String()) {
+		return fmt.Errorf("kick %s: %w", j, ErrNotFound)
+	}
+	return nil
+}
+
+// Settings lists every known setting with its value or default.
+func (l *Local) Settings(ctx context.Context) ([]Setting, error) {
+	stored, err := l.DB.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Setting, 0, len(registry))
+	for _, s := range registry {
+		v, ok := stored[s.key]
+		if !ok {
+			v = s.def
+		}
+		out = append(out, Setting{Key: s.key, Value: v, Default: s.def, Help: s.help, Restart: s.restart})
+	}
+	return out, nil
+}
+
+// SetSetting checks value against the setting's type and stores it.
+func (l *Local) SetSetting(ctx context.Context, key, value string) (restart bool, err error) {
+	s, ok := lookup(key)
+	if !ok {
+		return false, fmt.Errorf("set %s: unknown setting: %w", key, ErrInvalid)
+	}
+	v, err := s.normalize(value)
+	if err != nil {
+		return false, fmt.Errorf("set %s: %v: %w", key, err, ErrInvalid)
+	}
+	if err := l.DB.SetSetting(ctx, key, v); err != nil {
+		return false, err
+	}
+	l.Events.Publish(Event{Kind: EventSettings})
+	return s.restart, nil
+}
+
+// Setting returns the value of a known setting, or its default when it was
+// never set. An unknown key is ErrInvalid.
+func (l *Local) Setting(ctx context.Context, key string) (string, error) {
+	s, ok := lookup(key)
+	if !ok {
+		return "", fmt.Errorf("setting %s: unknown setting: %w", key, ErrInvalid)
+	}
+	v, err := l.DB.Setting(ctx, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return s.def, nil
+	}
+	return v, err
+}
+
+// SettingBool returns a boolean setting; a stored value that does not
+// parse counts as the default.
+func (l *Local) SettingBool(ctx context.Context, key string) (bool, error) {
+	v, err := l.Setting(ctx, key)
+	if err != nil {
+		return false, err
+	}
+	b, err := parseBool(v)
+	if err != nil {
+		b, _ = parseBool(registryDefault(key))
+	}
+	return b, nil
+}
+
+// SettingInt returns a whole-number setting; a stored value that does not
+// parse counts as the default.
+func (l *Local) SettingInt(ctx context.Context, key string) (int, error) {
+	v, err := l.Setting(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		n, _ = strconv.Atoi(registryDefault(key))
+	}
+	return n, nil
+}
+
+// SettingDuration returns a duration setting; a stored value that does not
+// parse counts as the default.
+func (l *Local) SettingDuration(ctx context.Context, key string) (time.Duration, error) {
+	v, err := l.Setting(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		d, _ = time.ParseDuration(registryDefault(key))
+	}
+	return d, nil
+}
+
+func registryDefault(key string) string {
+	d, _ := SettingDefault(key)
+	return d
+}
+
+// Watch delivers the events of Events until ctx is done.
+func (l *Local) Watch(ctx context.Context) <-chan Event {
+	if l.Events == nil {
+		ch := make(chan Event)
+		context.AfterFunc(ctx, func() { close(ch) })
+		return ch
+	}
+	return l.Events.Subscribe(ctx)
+}

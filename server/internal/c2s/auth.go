@@ -1,0 +1,337 @@
+package c2s
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/xdg-go/scram"
+	"golang.org/x/text/secure/precis"
+
+	"hearth/server/internal/jid"
+	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
+	"hearth/storage"
+)
+
+// Mechanisms offered, strongest first. PLAIN is offered only because the
+// stream is always encrypted before SASL (RFC 6120 6.4.1).
+const (
+	mechSCRAM256Plus = "SCRAM-SHA-256-PLUS"
+	mechSCRAM1Plus   = "SCRAM-SHA-1-PLUS"
+	mechSCRAM256     = "SCRAM-SHA-256"
+	mechSCRAM1       = "SCRAM-SHA-1"
+	mechPLAIN        = "PLAIN"
+)
+
+// NSChannelBinding is XEP-0440: SASL channel-binding type capability.
+const NSChannelBinding = "urn:xmpp:sasl-cb:0"
+
+func (c *conn) exporter() bool {
+	tc, ok := c.nc.(*tls.Conn)
+	if !ok {
+		return false
+	}
+	return tc.ConnectionState().Version >= tls.VersionTLS13
+}
+
+func (c *conn) mechanisms() *stanza.Element {
+	m := stanza.New("mechanisms", stanza.NSSASL)
+	names := []string{mechSCRAM256, mechSCRAM1, mechPLAIN}
+	if c.exporter() {
+		c.cbind = true
+		names = append([]string{mechSCRAM256Plus, mechSCRAM1Plus}, names...)
+	}
+	for _, n := range names {
+		m.Append(stanza.New("mechanism", stanza.NSSASL).AppendText(n))
+	}
+	return m
+}
+
+// saslFailure is a SASL failure condition (RFC 6120 6.5).
+type saslFailure string
+
+func (c *conn) failure(cond saslFailure, text string) error {
+	f := stanza.New("failure", stanza.NSSASL).Append(stanza.New(string(cond), stanza.NSSASL))
+	if text != "" {
+		f.Append(stanza.New("text", stanza.NSSASL, "xml:lang", "en").AppendText(text))
+	}
+	return c.send(f)
+}
+
+var errAuthFailed = errors.New("authentication failed")
+
+// authenticate runs SASL exchanges until one succeeds. Failures are
+// counted per address and per account; past the limit the stream is closed.
+func (c *conn) authenticate(ctx context.Context) error {
+	for {
+		el, err := c.dec.Next()
+		if err != nil {
+			return err
+		}
+		if el.NS != stanza.NSSASL || el.Name != "auth" {
+			if el.NS == stanza.NSSASL && el.Name == "abort" {
+				if err := c.failure("aborted", ""); err != nil {
+					return err
+				}
+				continue
+			}
+			return &stream.Error{Condition: stream.NotAuthorized, Text: "authenticate first"}
+		}
+		if c.srv.limiter.blocked(c.ip, "") {
+			_ = c.failure("temporary-auth-failure", "too many failed attempts; try again later")
+			return &stream.Error{Condition: stream.PolicyViolation, Text: "too many failed authentication attempts"}
+		}
+		user, err := c.saslExchange(ctx, el)
+		switch {
+		case err == nil:
+			c.srv.limiter.success(c.ip, user)
+			c.authed = user
+			ok := stanza.New("success", stanza.NSSASL)
+			if c.successData != "" {
+				// RFC 6120 6.4.6: the server-final-message rides on <success/>.
+				ok.AppendText(b64.EncodeToString([]byte(c.successData)))
+			}
+			return c.send(ok)
+		case errors.Is(err, errAuthFailed):
+			if c.srv.limiter.fail(c.ip, user) {
+				return &stream.Error{Condition: stream.PolicyViolation, Text: "too many failed authentication attempts"}
+			}
+		default:
+			return err
+		}
+	}
+}
+
+// saslExchange runs one mechanism. It returns errAuthFailed (after telling
+// the client) for a failed attempt, with the user it was for, if known.
+func (c *conn) saslExchange(ctx context.Context, auth *stanza.Element) (string, error) {
+	mech := auth.Attr("mechanism")
+	initial, ok := decodeB64(auth.Content())
+	if !ok {
+		return "", c.failed("incorrect-encoding", "")
+	}
+	switch mech {
+	case mechPLAIN:
+		return c.plain(ctx, initial)
+	case mechSCRAM256, mechSCRAM1:
+		return c.scram(ctx, mech, initial, false)
+	case mechSCRAM256Plus, mechSCRAM1Plus:
+		if !c.cbind {
+			return "", c.failed("invalid-mechanism", "")
+		}
+		return c.scram(ctx, mech, initial, true)
+	default:
+		if err := c.failure("invalid-mechanism", ""); err != nil {
+			return "", err
+		}
+		return "", nil
+	}
+}
+
+func (c *conn) failed(cond saslFailure, text string) error {
+	if err := c.failure(cond, text); err != nil {
+		return err
+	}
+	return errAuthFailed
+}
+
+// decodeB64 decodes SASL data; "=" is the empty response (RFC 6120 6.4.2).
+func decodeB64(s string) ([]byte, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "=" {
+		return nil, true
+	}
+	b, err := b64.DecodeString(s)
+	return b, err == nil
+}
+
+// lookup returns the stored account for a SASL username.
+func (c *conn) lookup(ctx context.Context, name string) (storage.User, string, error) {
+	j, err := jid.New(name, c.srv.cfg.Domain, "")
+	if err != nil || j.Local == "" {
+		return storage.User{}, "", errAuthFailed
+	}
+	u, err := c.srv.accounts.User(ctx, j.Local)
+	if err != nil {
+		return storage.User{}, j.Local, errAuthFailed
+	}
+	return u, j.Local, nil
+}
+
+func (c *conn) plain(ctx context.Context, msg []byte) (string, error) {
+	parts := bytes.Split(msg, []byte{0})
+	if len(parts) != 3 {
+		return "", c.failed("malformed-request", "")
+	}
+	authz, authc, pass := string(parts[0]), string(parts[1]), string(parts[2])
+	u, name, err := c.lookup(ctx, authc)
+	if c.srv.limiter.blocked("", name) {
+		return name, c.failed("temporary-auth-failure", "too many failed attempts; try again later")
+	}
+	if authz != "" && !c.authzOK(authz, name) {
+		return name, c.failed("invalid-authzid", "")
+	}
+	pw, perr := precis.OpaqueString.String(pass)
+	if err != nil || perr != nil || !u.SHA256.Verify(pw, sha256.New) {
+		return name, c.failed("not-authorized", "")
+	}
+	if u.Disabled {
+		return name, c.failed("account-disabled", "")
+	}
+	return name, nil
+}
+
+func (c *conn) authzOK(authz, user string) bool {
+	j, err := jid.Parse(authz)
+	return err == nil && j == jid.JID{Local: user, Domain: c.srv.cfg.Domain}
+}
+
+func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) (string, error) {
+	h := scram.SHA256
+	if mech == mechSCRAM1 || mech == mechSCRAM1Plus {
+		h = scram.SHA1
+	}
+	var name string
+	var user storage.User
+	srv, err := h.NewServer(func(username string) (scram.StoredCredentials, error) {
+		u, n, err := c.lookup(ctx, username)
+		name, user = n, u
+		if err != nil {
+			return scram.StoredCredentials{}, err
+		}
+		cr := u.SHA256
+		if mech == mechSCRAM1 || mech == mechSCRAM1Plus {
+			cr = u.SHA1
+		}
+		return scram.StoredCredentials{KeyFactors: scram.KeyFactors{Salt: string(cr.Salt), Iters: cr.Iters}, StoredKey: cr.StoredKey, ServerKey: cr.ServerKey}, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	var conv *scram.ServerConversation
+	if c.cbind {
+		tc := c.nc.(*tls.Conn)
+		st := tc.ConnectionState()
+		cb, err := scram.NewTLSExporterBinding(&st)
+		if err != nil {
+			return "", c.failed("temporary-auth-failure", "")
+		}
+		if plus {
+			conv = srv.NewConversationWithChannelBindingRequired(cb)
+		} else {
+			conv = srv.NewConversationWithChannelBinding(cb)
+		}
+	} else {
+		conv = srv.NewConversation()
+	}
+	msg := string(first)
+	for round := 0; ; round++ {
+		resp, err := conv.Step(msg)
+		if round == 0 && name != "" && c.srv.limiter.blocked("", name) {
+			return name, c.failed("temporary-auth-failure", "too many failed attempts; try again later")
+		}
+		if err != nil {
+			return name, c.failed("not-authorized", "")
+		}
+		if conv.Done() {
+			if !conv.Valid() {
+				return name, c.failed("not-authorized", "")
+			}
+			if a := conv.AuthzID(); a != "" && !c.authzOK(a, name) {
+				return name, c.failed("invalid-authzid", "")
+			}
+			if user.Disabled {
+				return name, c.failed("account-disabled", "")
+			}
+			c.successData = resp
+			return name, nil
+		}
+		ch := stanza.New("challenge", stanza.NSSASL).AppendText(b64.EncodeToString([]byte(resp)))
+		if err := c.send(ch); err != nil {
+			return name, err
+		}
+		el, err := c.dec.Next()
+		if err != nil {
+			return name, err
+		}
+		if el.NS == stanza.NSSASL && el.Name == "abort" {
+			return name, c.failed("aborted", "")
+		}
+		if el.NS != stanza.NSSASL || el.Name != "response" {
+			return name, &stream.Error{Condition: stream.NotAuthorized, Text: "expected a SASL response"}
+		}
+		data, ok := decodeB64(el.Content())
+		if !ok {
+			return name, c.failed("incorrect-encoding", "")
+		}
+		msg = string(data)
+	}
+}
+
+// limiter counts failed authentications per address and per account in a
+// sliding window (RFC 6120 13.9.4 asks for protection against guessing).
+type limiter struct {
+	max    int
+	window time.Duration
+	mu     sync.Mutex
+	fails  map[string][]time.Time
+}
+
+func newLimiter(max int, window time.Duration) *limiter {
+	return &limiter{max: max, window: window, fails: make(map[string][]time.Time)}
+}
+
+func (l *limiter) recent(key string, now time.Time) []time.Time {
+	ts := l.fails[key]
+	i := 0
+	for i < len(ts) && now.Sub(ts[i]) > l.window {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) == 0 {
+		delete(l.fails, key)
+	} else {
+		l.fails[key] = ts
+	}
+	return ts
+}
+
+// blocked reports whether the address or the account is over the limit.
+func (l *limiter) blocked(ip, user string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	return (ip != "" && len(l.recent("ip:"+ip, now)) >= l.max) || (user != "" && len(l.recent("user:"+user, now)) >= l.max)
+}
+
+// fail records a failure and reports whether the limit is now reached.
+func (l *limiter) fail(ip, user string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	over := false
+	for _, k := range []string{"ip:" + ip, "user:" + user} {
+		if k == "ip:" || k == "user:" {
+			continue
+		}
+		ts := append(l.recent(k, now), now)
+		l.fails[k] = ts
+		if len(ts) >= l.max {
+			over = true
+		}
+	}
+	return over
+}
+
+// success forgets the address's failures.
+func (l *limiter) success(ip, user string) {
+	l.mu.Lock()
+	delete(l.fails, "ip:"+ip)
+	l.mu.Unlock()
+}

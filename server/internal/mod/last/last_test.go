@@ -1,0 +1,149 @@
+package last
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"hearth/server/internal/jid"
+	"hearth/server/internal/router"
+	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
+	"hearth/storage"
+)
+
+const domain = "example.org"
+
+// conn is a session transport that keeps what it is sent.
+type conn struct{ sent []*stanza.Element }
+
+func (c *conn) Send(el *stanza.Element) bool { c.sent = append(c.sent, el); return true }
+func (c *conn) Close(string, string)         {}
+
+func newDB(t *testing.T, users ...string) *storage.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, u := range users {
+		c := storage.Credentials{Salt: []byte("salt"), Iters: 1, StoredKey: []byte("s"), ServerKey: []byte("k")}
+		if err := db.CreateUser(ctx, storage.User{Name: u, SHA1: c, SHA256: c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
+// iq parses a stanza as the router hands it to a handler.
+func iq(t *testing.T, s string) *stanza.Stanza {
+	t.Helper()
+	el, err := stream.NewDecoder(strings.NewReader(s), stream.Limits{}).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	el.NS = stanza.NSClient
+	st, serr := stanza.Parse(el)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	return st
+}
+
+func TestLast(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t, "alice", "bob", "carol", "dave", "erin")
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := start.Add(34*time.Hour + 17*time.Second + 900*time.Millisecond)
+	r := router.New(domain, nil)
+	m := New(db, start, nil)
+	m.Register(r)
+	m.now = func() time.Time { return now }
+
+	// alice: logged out 903 s ago with a status; bob is online; carol
+	// never logged out; erin logged out in the future (clock skew).
+	m.now = func() time.Time { return now.Add(-903 * time.Second) }
+	m.Logout(ctx, "alice", "Heading Home")
+	m.now = func() time.Time { return now.Add(time.Minute) }
+	m.Logout(ctx, "erin", "")
+	m.now = func() time.Time { return now }
+	m.Logout(ctx, "bob", "earlier")
+	m.Logout(ctx, "nobody", "ignored") // no such account: nothing to do
+	bob := &router.Session{JID: jid.MustParse("bob@example.org/phone"), Conn: &conn{}}
+	r.Bind(bob)
+	bob.SetPresence(stanza.New("presence", stanza.NSClient), 0)
+	idle := &router.Session{JID: jid.MustParse("carol@example.org/idle"), Conn: &conn{}}
+	r.Bind(idle) // bound, but no initial presence: not available
+
+	// Subscriptions on the queried accounts' rosters: dave may see
+	// everyone's presence; romeo@remote.net only alice's; carol is on
+	// alice's roster without a subscription from alice.
+	for _, u := range []string{"alice", "bob", "carol", "erin"} {
+		if _, err := db.PutRosterItem(ctx, u, storage.RosterItem{Contact: "dave@example.org", Subscription: "from"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, it := range []storage.RosterItem{
+		{Contact: "romeo@remote.net", Subscription: "both"},
+		{Contact: "carol@example.org", Subscription: "to"},
+		{Contact: "bob@example.org", Subscription: "none"},
+	} {
+		if _, err := db.PutRosterItem(ctx, "alice", it); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	const q = `<query xmlns='jabber:iq:last'/>`
+	get := func(from, to string) string {
+		return `<iq type='get' id='l1' from='` + from + `' to='` + to + `'>` + q + `</iq>`
+	}
+	tests := []struct {
+		name, in string
+		want     string // result payload, or
+		cond     string // error condition
+	}{
+		{"uptime", get("alice@example.org/a", "example.org"), `<query xmlns="jabber:iq:last" seconds="122417"/>`, ""},
+		{"uptime remote", get("remote.net", "example.org"), `<query xmlns="jabber:iq:last" seconds="122417"/>`, ""},
+		{"subscriber", get("dave@example.org/d", "alice@example.org"), `<query xmlns="jabber:iq:last" seconds="903">Heading Home</query>`, ""},
+		{"remote subscriber", get("romeo@remote.net/orchard", "alice@example.org"), `<query xmlns="jabber:iq:last" seconds="903">Heading Home</query>`, ""},
+		{"self", get("alice@example.org/a", "alice@example.org"), `<query xmlns="jabber:iq:last" seconds="903">Heading Home</query>`, ""},
+		{"available", get("dave@example.org/d", "bob@example.org"), `<query xmlns="jabber:iq:last" seconds="0"/>`, ""},
+		{"self available", get("bob@example.org/laptop", "bob@example.org"), `<query xmlns="jabber:iq:last" seconds="0"/>`, ""},
+		{"clock skew", get("dave@example.org/d", "erin@example.org"), `<query xmlns="jabber:iq:last" seconds="0"/>`, ""},
+		{"never logged out", get("dave@example.org/d", "carol@example.org"), "", stanza.ItemNotFound},
+		{"subscription to only", get("carol@example.org/c", "alice@example.org"), "", stanza.Forbidden},
+		{"subscription none", get("bob@example.org/b", "alice@example.org"), "", stanza.Forbidden},
+		{"stranger", get("mallory@evil.net/x", "alice@example.org"), "", stanza.Forbidden},
+		{"stranger, online account", get("mallory@evil.net/x", "bob@example.org"), "", stanza.Forbidden},
+		{"no such account", get("dave@example.org/d", "nobody@example.org"), "", stanza.ServiceUnavailable},
+		{"set", `<iq type='set' id='l1' from='alice@example.org/a' to='example.org'>` + q + `</iq>`, "", stanza.NotAllowed},
+		{"unknown element", `<iq type='get' id='l1' from='alice@example.org/a' to='example.org'><last xmlns='jabber:iq:last'/></iq>`, "", stanza.ServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, e := m.handle(ctx, iq(t, tt.in))
+			if tt.cond != "" {
+				if e == nil || e.Condition != tt.cond {
+					t.Fatalf("error = %v, want %s", e, tt.cond)
+				}
+				return
+			}
+			if e != nil {
+				t.Fatalf("error %v", e)
+			}
+			if got := res.String(); got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFeatures(t *testing.T) {
+	if got := New(nil, time.Now(), nil).Features(); len(got) != 1 || got[0] != "jabber:iq:last" {
+		t.Fatalf("features = %v", got)
+	}
+}

@@ -1,0 +1,336 @@
+// Package presence implements presence (RFC 6121 4): initial, updated and
+// unavailable presence broadcast to subscribers and the account's own
+// resources, probes, directed presence, and the routing of subscription
+// stanzas through the roster's state machine (RFC 6121 3).
+package presence
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"hearth/server/internal/jid"
+	"hearth/server/internal/mod/offline"
+	"hearth/server/internal/mod/roster"
+	"hearth/server/internal/router"
+	"hearth/server/internal/stanza"
+	"hearth/storage"
+)
+
+// Module implements router.PresenceHandler.
+type Module struct {
+	Router  *router.Router
+	Roster  *roster.Module
+	Offline *offline.Store
+	DB      *storage.DB
+	Log     *slog.Logger
+	// Blocks reports whether user blocks other (XEP-0191); may be nil.
+	Blocks func(user string, other jid.JID) bool
+	// OnLastLogout is called when an account's last available session ends.
+	OnLastLogout func(ctx context.Context, user, status string)
+}
+
+func (m *Module) blocked(user string, other jid.JID) bool {
+	return m.Blocks != nil && m.Blocks(user, other)
+}
+
+func isSubscription(typ string) bool {
+	return typ == "subscribe" || typ == "subscribed" || typ == "unsubscribe" || typ == "unsubscribed"
+}
+
+// Outbound handles presence a local session sent.
+func (m *Module) Outbound(ctx context.Context, s *router.Session, st *stanza.Stanza) {
+	user := s.JID.Local
+	switch {
+	case isSubscription(st.Type):
+		if st.To.IsZero() {
+			return
+		}
+		m.outboundSubscription(ctx, s, st)
+	case st.Type == "probe":
+		// Probes are the server's business (RFC 6121 4.3); answer for
+		// the contact directly if local, else route with our bare JID.
+		if !st.To.IsZero() {
+			m.route(ctx, st.El, s.JID.Bare(), st.To.Bare(), "probe")
+		}
+	case st.Type == "error":
+		if !st.To.IsZero() {
+			m.Router.Route(ctx, st)
+		}
+	case !st.To.IsZero():
+		// Directed presence (RFC 6121 4.6).
+		if m.blocked(user, st.To) {
+			return
+		}
+		m.Router.Route(ctx, st)
+		if st.Type == "unavailable" {
+			s.RemoveDirected(st.To)
+		} else if !m.Roster.IsSubscriber(ctx, user, st.To) {
+			s.AddDirected(st.To)
+		}
+	case st.Type == "unavailable":
+		m.unavailable(ctx, s, st.El)
+	default:
+		m.available(ctx, s, st)
+	}
+}
+
+// available handles initial and updated presence broadcast (RFC 6121 4.2, 4.4).
+func (m *Module) available(ctx context.Context, s *router.Session, st *stanza.Stanza) {
+	user := s.JID.Local
+	prio := 0
+	if p := st.El.ChildText("priority", ""); p != "" {
+		if v, err := strconv.Atoi(p); err == nil && v >= -128 && v <= 127 {
+			prio = v
+		}
+	}
+	el := st.El
+	was := s.SetPresence(el, prio)
+	subs, err := m.Roster.Subscribers(ctx, user)
+	if err != nil {
+		m.Log.Error("presence subscribers", "user", user, "err", err)
+	}
+	for _, c := range subs {
+		if m.blocked(user, c) {
+			continue
+		}
+		m.send(ctx, el, s.JID, c)
+	}
+	// The account's own available resources, this one included (4.2.2).
+	for _, o := range m.Router.Sessions(user) {
+		if o.Available() {
+			o.Conn.Send(withAddrs(el, s.JID, o.JID))
+		}
+	}
+	if was {
+		return
+	}
+	// The new resource learns about the account's other resources.
+	for _, o := range m.Router.Sessions(user) {
+		if avail, _, oel := o.Presence(); avail && o != s {
+			s.Conn.Send(withAddrs(oel, o.JID, s.JID))
+		}
+	}
+	// Initial presence: probe contacts (4.2.2), deliver pending
+	// subscription requests (3.1.3) and offline messages (XEP-0160).
+	subsTo, _ := m.Roster.Subscriptions(ctx, user)
+	for _, c := range subsTo {
+		m.probe(ctx, s.JID, c)
+	}
+	if pend, err := m.DB.PendingFor(ctx, user); err == nil {
+		for _, p := range pend {
+			el := stanza.New("presence", stanza.NSClient, "from", p.Contact, "to", s.JID.Bare().String(), "type", "subscribe")
+			s.Conn.Send(el)
+		}
+	}
+	if prio >= 0 && m.Offline != nil {
+		if err := m.Offline.Flush(ctx, s); err != nil {
+			m.Log.Error("offline flush", "user", user, "err", err)
+		}
+	}
+}
+
+// unavailable ends a session's availability (RFC 6121 4.5).
+func (m *Module) unavailable(ctx context.Context, s *router.Session, el *stanza.Element) {
+	user := s.JID.Local
+	directed := s.TakeDirected()
+	was := s.SetPresence(nil, 0)
+	if !was && len(directed) == 0 {
+		return
+	}
+	if el == nil {
+		el = stanza.New("presence", stanza.NSClient, "type", "unavailable")
+	}
+	if was {
+		subs, _ := m.Roster.Subscribers(ctx, user)
+		for _, c := range subs {
+			if !m.blocked(user, c) {
+				m.send(ctx, el, s.JID, c)
+			}
+		}
+		for _, o := range m.Router.Sessions(user) {
+			if o != s && o.Available() {
+				o.Conn.Send(withAddrs(el, s.JID, o.JID))
+			}
+		}
+	}
+	for _, d := range directed {
+		m.send(ctx, el, s.JID, d)
+	}
+	if was && m.OnLastLogout != nil {
+		last := true
+		for _, o := range m.Router.Sessions(user) {
+			if o != s && o.Available() {
+				last = false
+			}
+		}
+		if last {
+			m.OnLastLogout(ctx, user, el.ChildText("status", ""))
+		}
+	}
+}
+
+// Gone is called when a session ends without unavailable presence.
+func (m *Module) Gone(ctx context.Context, s *router.Session) {
+	m.unavailable(ctx, s, nil)
+}
+
+func (m *Module) outboundSubscription(ctx context.Context, s *router.Session, st *stanza.Stanza) {
+	user := s.JID.Local
+	contact := st.To.Bare()
+	o, err := m.Roster.Outbound(ctx, user, contact, st.Type)
+	if err != nil {
+		m.Log.Error("subscription", "user", user, "err", err)
+		return
+	}
+	from := s.JID.Bare()
+	if o.Route {
+		// RFC 6121 3.1.2: stamped with the bare JID.
+		m.route(ctx, st.El, from, contact, st.Type)
+	}
+	if o.SendPresence {
+		m.presenceTo(ctx, user, contact)
+	}
+	if o.SendUnavailable {
+		for _, r := range m.Router.Sessions(user) {
+			if r.Available() {
+				m.send(ctx, stanza.New("presence", stanza.NSClient, "type", "unavailable"), r.JID, contact)
+			}
+		}
+	}
+}
+
+// presenceTo sends the current presence of every available resource of
+// user to contact (RFC 6121 3.1.5).
+func (m *Module) presenceTo(ctx context.Context, user string, contact jid.JID) {
+	for _, r := range m.Router.Sessions(user) {
+		if avail, _, el := r.Presence(); avail {
+			m.send(ctx, el, r.JID, contact)
+		}
+	}
+}
+
+// Inbound handles presence addressed to a local account.
+func (m *Module) Inbound(ctx context.Context, st *stanza.Stanza) {
+	user := st.To.Local
+	if !m.exists(ctx, user) {
+		// RFC 6121 3.1.3 / 4.3.2: answer for an account that does not exist.
+		if st.Type == "subscribe" || st.Type == "probe" {
+			m.route(ctx, nil, st.To.Bare(), st.From.Bare(), "unsubscribed")
+		}
+		return
+	}
+	switch {
+	case isSubscription(st.Type):
+		m.inboundSubscription(ctx, st)
+	case st.Type == "probe":
+		m.answerProbe(ctx, user, st.From)
+	default:
+		// Available, unavailable, error: to all available resources (8.5.2.1.2).
+		for _, s := range m.Router.Sessions(user) {
+			if s.Available() {
+				s.Conn.Send(withAddrs(st.El, st.From, s.JID))
+			}
+		}
+	}
+}
+
+func (m *Module) inboundSubscription(ctx context.Context, st *stanza.Stanza) {
+	user := st.To.Local
+	contact := st.From.Bare()
+	el := stanza.New("presence", stanza.NSClient, "from", contact.String(), "to", st.To.Bare().String(), "type", st.Type)
+	for _, c := range st.El.Children {
+		if c.Name == "status" || c.NS != stanza.NSClient && c.Name != "" {
+			el.Append(c) // keep status text and extensions (nick)
+		}
+	}
+	o, err := m.Roster.Inbound(ctx, user, contact, st.Type, el.Bytes())
+	if err != nil {
+		m.Log.Error("subscription", "user", user, "err", err)
+		return
+	}
+	if o.AutoReply {
+		m.route(ctx, nil, st.To.Bare(), contact, "subscribed")
+	}
+	if o.SendPresence {
+		m.presenceTo(ctx, user, contact)
+	}
+	if o.Deliver {
+		for _, s := range m.Router.Sessions(user) {
+			if s.Available() {
+				s.Conn.Send(withAddrs(el, contact, s.JID.Bare()))
+			}
+		}
+		// A contact that dropped our subscription goes offline for us.
+		if st.Type == "unsubscribed" {
+			for _, s := range m.Router.Sessions(user) {
+				if s.Available() {
+					s.Conn.Send(stanza.New("presence", stanza.NSClient, "from", contact.String(), "to", s.JID.String(), "type", "unavailable"))
+				}
+			}
+		}
+	}
+}
+
+// answerProbe sends user's presence to a prober who is subscribed (4.3.2).
+func (m *Module) answerProbe(ctx context.Context, user string, prober jid.JID) {
+	if !m.Roster.IsSubscriber(ctx, user, prober) || m.blocked(user, prober) {
+		return
+	}
+	m.presenceTo(ctx, user, prober)
+}
+
+// probe asks for contact's presence on behalf of the user's new session.
+func (m *Module) probe(ctx context.Context, from, contact jid.JID) {
+	if m.Router.IsLocal(contact) {
+		// Answer locally: no stanza round trip.
+		if !m.Roster.IsSubscriber(ctx, contact.Local, from.Bare()) || m.blocked(contact.Local, from) {
+			return
+		}
+		s := m.Router.Session(from)
+		if s == nil {
+			return
+		}
+		for _, r := range m.Router.Sessions(contact.Local) {
+			if avail, _, el := r.Presence(); avail {
+				s.Conn.Send(withAddrs(el, r.JID, from))
+			}
+		}
+		return
+	}
+	m.route(ctx, nil, from.Bare(), contact, "probe")
+}
+
+func (m *Module) exists(ctx context.Context, user string) bool {
+	if len(m.Router.Sessions(user)) > 0 {
+		return true
+	}
+	_, err := m.DB.User(ctx, user)
+	return err == nil
+}
+
+// send routes presence el from a full or bare JID to a contact.
+func (m *Module) send(ctx context.Context, el *stanza.Element, from, to jid.JID) {
+	out := withAddrs(el, from, to)
+	m.Router.Route(ctx, &stanza.Stanza{El: out, Kind: stanza.KindPresence, From: from, To: to, Type: out.Attr("type"), ID: out.Attr("id")})
+}
+
+// route sends a presence of the given type, keeping base's children.
+func (m *Module) route(ctx context.Context, base *stanza.Element, from, to jid.JID, typ string) {
+	el := stanza.New("presence", stanza.NSClient, "type", typ)
+	if base != nil {
+		el.SetAttr("id", base.Attr("id"))
+		el.Children = base.Children
+	}
+	m.send(ctx, el, from, to)
+}
+
+func withAddrs(el *stanza.Element, from, to jid.JID) *stanza.Element {
+	c := el.ShallowClone()
+	c.SetAttr("from", from.String())
+	c.SetAttr("to", to.String())
+	return c
+}
+
+var _ = time.Now

@@ -1,0 +1,145 @@
+// Package private implements XEP-0049: Private XML Storage.
+//
+// An account stores arbitrary XML under the name and namespace of its root
+// element and reads it back; nobody else can do either (XEP-0049 4).
+package private
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+
+	"hearth/server/internal/router"
+	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
+	"hearth/storage"
+)
+
+// Module stores private XML.
+type Module struct {
+	db  *storage.DB
+	log *slog.Logger
+}
+
+// New returns the private storage module.
+func New(db *storage.DB, log *slog.Logger) *Module {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Module{db: db, log: log}
+}
+
+// Register installs the handler on r.
+func (m *Module) Register(r *router.Router) { r.HandleIQ(stanza.NSPrivate, m.handle) }
+
+// Features returns the disco#info features of the module.
+func (m *Module) Features() []string { return []string{stanza.NSPrivate} }
+
+func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
+	q := st.Payload()
+	if q.Name != "query" {
+		return nil, stanza.ErrServiceUnavailable()
+	}
+	switch {
+	case st.To.Local == "":
+		// Private storage belongs to accounts; a client reaches its own by
+		// sending without 'to' (XEP-0049 2.3 examples), that is to its bare
+		// JID.
+		return nil, stanza.ErrServiceUnavailable()
+	case st.From.Bare() != st.To:
+		// XEP-0049 2.3: another user's data is forbidden.
+		return nil, stanza.ErrForbidden()
+	}
+	user := st.To.Local
+	items := q.Elements()
+	// XEP-0049 2.3: at least one child element with a namespace of its
+	// own, else not-acceptable.
+	if len(items) == 0 {
+		return nil, stanza.NewError(stanza.Modify, stanza.NotAcceptable, "name the element to store or fetch")
+	}
+	for _, it := range items {
+		if reserved(it.NS) {
+			return nil, stanza.NewError(stanza.Modify, stanza.NotAcceptable, "reserved namespace")
+		}
+	}
+	if st.Type == "get" {
+		// XEP-0049 2.3: a get asks for one namespace only.
+		if len(items) > 1 {
+			return nil, stanza.ErrBadRequest("fetch one element at a time")
+		}
+		return m.get(ctx, user, items[0])
+	}
+	return nil, m.set(ctx, user, items)
+}
+
+// reserved reports the namespaces XEP-0049 2.3 reserves: those beginning
+// with "jabber:" or "http://jabber.org/", and "vcard-temp". Storing under
+// them would shadow the protocols that own them.
+func reserved(ns string) bool {
+	return ns == "" || strings.HasPrefix(ns, "jabber:") || strings.HasPrefix(ns, "http://jabber.org/") || ns == stanza.NSVCard
+}
+
+// key is the storage key of an element: its name and namespace.
+func key(el *stanza.Element) string { return el.Name + " " + el.NS }
+
+func (m *Module) get(ctx context.Context, user string, want *stanza.Element) (*stanza.Element, *stanza.Error) {
+	res := stanza.New("query", stanza.NSPrivate)
+	raw, err := m.db.Private(ctx, user, key(want))
+	if errors.Is(err, storage.ErrNotFound) {
+		// Nothing stored: the empty element, as clients expect.
+		return res.Append(stanza.New(want.Name, want.NS)), nil
+	}
+	if err != nil {
+		m.log.Warn("private lookup failed", "user", user, "err", err)
+		return nil, stanza.ErrInternal()
+	}
+	els, err := parse(raw)
+	if err != nil {
+		m.log.Warn("stored private XML unreadable", "user", user, "key", key(want), "err", err)
+		return nil, stanza.ErrInternal()
+	}
+	return res.Append(els...), nil
+}
+
+// set stores the elements; several with the same name and namespace are
+// stored together (XEP-0049 2.3 allows several in one set).
+func (m *Module) set(ctx context.Context, user string, items []*stanza.Element) *stanza.Error {
+	var keys []string
+	data := make(map[string]*bytes.Buffer)
+	for _, it := range items {
+		k := key(it)
+		b := data[k]
+		if b == nil {
+			b = new(bytes.Buffer)
+			data[k] = b
+			keys = append(keys, k)
+		}
+		it.WriteTo(b, "")
+	}
+	for _, k := range keys {
+		if err := m.db.SetPrivate(ctx, user, k, data[k].Bytes()); err != nil {
+			m.log.Warn("private XML not stored", "user", user, "key", k, "err", err)
+			return stanza.ErrInternal()
+		}
+	}
+	return nil
+}
+
+// parse reads back the elements stored by set.
+func parse(raw []byte) ([]*stanza.Element, error) {
+	d := stream.NewDecoder(bytes.NewReader(raw), stream.Limits{MaxStanza: len(raw) + 1})
+	var out []*stanza.Element
+	for {
+		el, err := d.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, el)
+	}
+}

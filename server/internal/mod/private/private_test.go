@@ -1,0 +1,126 @@
+package private
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"hearth/server/internal/router"
+	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
+	"hearth/storage"
+)
+
+func newModule(t *testing.T, users ...string) *Module {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, u := range users {
+		c := storage.Credentials{Salt: []byte("salt"), Iters: 1, StoredKey: []byte("s"), ServerKey: []byte("k")}
+		if err := db.CreateUser(ctx, storage.User{Name: u, SHA1: c, SHA256: c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := New(db, nil)
+	m.Register(router.New("example.org", nil))
+	return m
+}
+
+// iq parses a stanza as the router hands it to a handler.
+func iq(t *testing.T, s string) *stanza.Stanza {
+	t.Helper()
+	el, err := stream.NewDecoder(strings.NewReader(s), stream.Limits{}).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	el.NS = stanza.NSClient
+	st, serr := stanza.Parse(el)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	return st
+}
+
+func TestPrivate(t *testing.T) {
+	m := newModule(t, "alice", "bob")
+	own := func(typ, children string) string {
+		return `<iq type='` + typ + `' id='p1' from='alice@example.org/a' to='alice@example.org'><query xmlns='jabber:iq:private'>` + children + `</query></iq>`
+	}
+	const prefs = `<exodus xmlns='exodus:prefs'><defaultnick>Hamlet</defaultnick></exodus>`
+	const bookmarks = `<storage xmlns='storage:bookmarks'><conference jid='council@conference.example.org' autojoin='true' name='Council'><nick>alice</nick></conference></storage>`
+	// The steps run in order: later ones see what earlier ones stored.
+	steps := []struct {
+		name, in string
+		want     string // result payload ("" for an empty result), or
+		cond     string // error condition
+	}{
+		{"nothing stored", own("get", `<exodus xmlns='exodus:prefs'/>`),
+			`<query xmlns="jabber:iq:private"><exodus xmlns="exodus:prefs"/></query>`, ""},
+		{"store", own("set", prefs), "", ""},
+		{"fetch", own("get", `<exodus xmlns='exodus:prefs'/>`),
+			`<query xmlns="jabber:iq:private"><exodus xmlns="exodus:prefs"><defaultnick>Hamlet</defaultnick></exodus></query>`, ""},
+		{"fetch ignores content", own("get", `<exodus xmlns='exodus:prefs'><junk/></exodus>`),
+			`<query xmlns="jabber:iq:private"><exodus xmlns="exodus:prefs"><defaultnick>Hamlet</defaultnick></exodus></query>`, ""},
+		{"same name, other namespace", own("get", `<exodus xmlns='exodus:other'/>`),
+			`<query xmlns="jabber:iq:private"><exodus xmlns="exodus:other"/></query>`, ""},
+		{"store two kinds", own("set", bookmarks+`<exodus xmlns='exodus:prefs'><defaultnick>Ophelia</defaultnick></exodus>`), "", ""},
+		{"bookmarks", own("get", `<storage xmlns='storage:bookmarks'/>`),
+			`<query xmlns="jabber:iq:private"><storage xmlns="storage:bookmarks"><conference jid="council@conference.example.org" autojoin="true" name="Council"><nick>alice</nick></conference></storage></query>`, ""},
+		{"replaced", own("get", `<exodus xmlns='exodus:prefs'/>`),
+			`<query xmlns="jabber:iq:private"><exodus xmlns="exodus:prefs"><defaultnick>Ophelia</defaultnick></exodus></query>`, ""},
+		{"store several alike", own("set", `<note xmlns='urn:example:notes'>one</note><note xmlns='urn:example:notes'>two</note>`), "", ""},
+		{"several alike", own("get", `<note xmlns='urn:example:notes'/>`),
+			`<query xmlns="jabber:iq:private"><note xmlns="urn:example:notes">one</note><note xmlns="urn:example:notes">two</note></query>`, ""},
+		{"other resource", `<iq type='get' id='p1' from='alice@example.org/b' to='alice@example.org'><query xmlns='jabber:iq:private'><exodus xmlns='exodus:prefs'/></query></iq>`,
+			`<query xmlns="jabber:iq:private"><exodus xmlns="exodus:prefs"><defaultnick>Ophelia</defaultnick></exodus></query>`, ""},
+		{"bob's are his own", `<iq type='get' id='p1' from='bob@example.org/b' to='bob@example.org'><query xmlns='jabber:iq:private'><exodus xmlns='exodus:prefs'/></query></iq>`,
+			`<query xmlns="jabber:iq:private"><exodus xmlns="exodus:prefs"/></query>`, ""},
+		{"get another's", `<iq type='get' id='p1' from='bob@example.org/b' to='alice@example.org'><query xmlns='jabber:iq:private'><exodus xmlns='exodus:prefs'/></query></iq>`, "", stanza.Forbidden},
+		{"set another's", `<iq type='set' id='p1' from='bob@example.org/b' to='alice@example.org'>` + `<query xmlns='jabber:iq:private'>` + prefs + `</query></iq>`, "", stanza.Forbidden},
+		{"remote", `<iq type='get' id='p1' from='alice@remote.net/r' to='alice@example.org'><query xmlns='jabber:iq:private'><exodus xmlns='exodus:prefs'/></query></iq>`, "", stanza.Forbidden},
+		{"server", `<iq type='get' id='p1' from='alice@example.org/a' to='example.org'><query xmlns='jabber:iq:private'><exodus xmlns='exodus:prefs'/></query></iq>`, "", stanza.ServiceUnavailable},
+		{"empty query", own("get", ``), "", stanza.NotAcceptable},
+		{"empty set", own("set", ``), "", stanza.NotAcceptable},
+		{"jabber: namespace", own("set", `<query xmlns='jabber:iq:roster'/>`), "", stanza.NotAcceptable},
+		{"inherited namespace", own("set", `<foo>bar</foo>`), "", stanza.NotAcceptable},
+		{"jabber.org namespace", own("get", `<x xmlns='http://jabber.org/protocol/muc'/>`), "", stanza.NotAcceptable},
+		{"vcard-temp", own("set", `<vCard xmlns='vcard-temp'><FN>Hamlet</FN></vCard>`), "", stanza.NotAcceptable},
+		{"reserved among others", own("set", prefs+`<x xmlns='jabber:x:data'/>`), "", stanza.NotAcceptable},
+		{"nothing stored by the refused set", own("get", `<exodus xmlns='exodus:prefs'/>`),
+			`<query xmlns="jabber:iq:private"><exodus xmlns="exodus:prefs"><defaultnick>Ophelia</defaultnick></exodus></query>`, ""},
+		{"get two", own("get", `<exodus xmlns='exodus:prefs'/><storage xmlns='storage:bookmarks'/>`), "", stanza.BadRequest},
+		{"unknown element", `<iq type='get' id='p1' from='alice@example.org/a' to='alice@example.org'><storage xmlns='jabber:iq:private'/></iq>`, "", stanza.ServiceUnavailable},
+	}
+	for _, tt := range steps {
+		t.Run(tt.name, func(t *testing.T) {
+			res, e := m.handle(context.Background(), iq(t, tt.in))
+			if tt.cond != "" {
+				if e == nil || e.Condition != tt.cond {
+					t.Fatalf("error = %v, want %s", e, tt.cond)
+				}
+				return
+			}
+			if e != nil {
+				t.Fatalf("error %v", e)
+			}
+			got := ""
+			if res != nil {
+				got = res.String()
+			}
+			if got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFeatures(t *testing.T) {
+	if got := New(nil, nil).Features(); len(got) != 1 || got[0] != "jabber:iq:private" {
+		t.Fatalf("features = %v", got)
+	}
+}

@@ -1,0 +1,220 @@
+// Package roster implements roster management (RFC 6121 2) and the
+// presence subscription state machine (RFC 6121 3 and Appendix A): roster
+// get with versioning, set and remove, pushes to interested resources, and
+// the state changes for subscribe, subscribed, unsubscribe and unsubscribed
+// in both directions, with pre-approval (RFC 6121 3.4).
+package roster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"hearth/server/internal/jid"
+	"hearth/server/internal/router"
+	"hearth/server/internal/stanza"
+	"hearth/storage"
+)
+
+// Module owns rosters.
+type Module struct {
+	DB     *storage.DB
+	Router *router.Router
+	Log    *slog.Logger
+	// OnChange is told after a roster changed (admin events).
+	OnChange func(user string)
+}
+
+// Features returns stream features and disco features of rosters.
+func (m *Module) Features() []string { return []string{stanza.NSRosterVer, stanza.NSPreApproval} }
+
+// StreamFeatures are advertised after authentication (RFC 6121 2.6.1, 3.4.1).
+func (m *Module) StreamFeatures() []*stanza.Element {
+	return []*stanza.Element{stanza.New("ver", stanza.NSRosterVer), stanza.New("sub", stanza.NSPreApproval)}
+}
+
+// Register installs the roster IQ handler.
+func (m *Module) Register(r *router.Router) { r.HandleIQ(stanza.NSRoster, m.handle) }
+
+func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
+	// RFC 6121 2.1.5: only the account itself may touch its roster.
+	if st.To != st.From.Bare() {
+		return nil, stanza.ErrForbidden()
+	}
+	user := st.From.Local
+	q := st.Payload()
+	if q.Name != "query" {
+		return nil, stanza.ErrBadRequest("")
+	}
+	switch st.Type {
+	case "get":
+		return m.get(ctx, st, user, q)
+	case "set":
+		return nil, m.set(ctx, st, user, q)
+	}
+	return nil, stanza.ErrBadRequest("")
+}
+
+func (m *Module) get(ctx context.Context, st *stanza.Stanza, user string, q *stanza.Element) (*stanza.Element, *stanza.Error) {
+	if s := m.Router.Session(st.From); s != nil {
+		s.SetInterested()
+	}
+	items, ver, err := m.DB.Roster(ctx, user)
+	if err != nil {
+		m.Log.Error("roster get", "user", user, "err", err)
+		return nil, stanza.ErrInternal()
+	}
+	v := strconv.FormatInt(ver, 10)
+	// RFC 6121 2.6.3: an up-to-date cached roster gets an empty result.
+	if cv := q.Attr("ver"); cv != "" && cv == v {
+		return nil, nil
+	}
+	res := stanza.New("query", stanza.NSRoster, "ver", v)
+	for _, it := range items {
+		res.Append(itemElement(it))
+	}
+	return res, nil
+}
+
+// itemElement renders a stored item (RFC 6121 2.1.2).
+func itemElement(it storage.RosterItem) *stanza.Element {
+	el := stanza.New("item", stanza.NSRoster, "jid", it.Contact, "name", it.Name, "subscription", it.Subscription)
+	if it.Ask {
+		el.SetAttr("ask", "subscribe")
+	}
+	if it.Approved {
+		el.SetAttr("approved", "true")
+	}
+	for _, g := range it.Groups {
+		el.Append(stanza.New("group", stanza.NSRoster).AppendText(g))
+	}
+	return el
+}
+
+func (m *Module) set(ctx context.Context, st *stanza.Stanza, user string, q *stanza.Element) *stanza.Error {
+	items := q.Elements()
+	// RFC 6121 2.3.3: exactly one item.
+	if len(items) != 1 || items[0].Name != "item" {
+		return stanza.ErrBadRequest("a roster set has exactly one item")
+	}
+	el := items[0]
+	contact, err := jid.Parse(el.Attr("jid"))
+	if err != nil {
+		return stanza.NewError(stanza.Modify, stanza.JIDMalformed, "")
+	}
+	contact = contact.Bare()
+	if contact == st.From.Bare() {
+		return stanza.NewError(stanza.Modify, stanza.NotAllowed, "you are always subscribed to yourself")
+	}
+	if el.Attr("subscription") == "remove" {
+		return m.remove(ctx, user, contact)
+	}
+	if s := el.Attr("subscription"); s != "" && s != "none" && s != "to" && s != "from" && s != "both" {
+		return stanza.ErrBadRequest("invalid subscription")
+	}
+	var groups []string
+	seen := map[string]bool{}
+	for _, g := range el.Children {
+		if g.Name != "group" {
+			continue
+		}
+		name := g.Content()
+		if name == "" {
+			return stanza.NewError(stanza.Modify, stanza.NotAcceptable, "empty group name")
+		}
+		if seen[name] {
+			return stanza.ErrBadRequest("duplicate group")
+		}
+		if len(name) > 1024 {
+			return stanza.NewError(stanza.Modify, stanza.NotAcceptable, "group name too long")
+		}
+		seen[name] = true
+		groups = append(groups, name)
+	}
+	if len(el.Attr("name")) > 1024 {
+		return stanza.NewError(stanza.Modify, stanza.NotAcceptable, "name too long")
+	}
+	// The client sets only name and groups; the subscription is the server's.
+	it, err := m.DB.RosterItem(ctx, user, contact.String())
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return stanza.ErrInternal()
+	}
+	if errors.Is(err, storage.ErrNotFound) {
+		it = storage.RosterItem{Contact: contact.String(), Subscription: "none"}
+	}
+	it.Name = el.Attr("name")
+	it.Groups = groups
+	if err := m.Put(ctx, user, it); err != nil {
+		return stanza.ErrInternal()
+	}
+	return nil
+}
+
+// remove deletes a contact and cancels subscriptions both ways (RFC 6121 2.5.2).
+func (m *Module) remove(ctx context.Context, user string, contact jid.JID) *stanza.Error {
+	it, err := m.DB.RosterItem(ctx, user, contact.String())
+	if errors.Is(err, storage.ErrNotFound) {
+		return stanza.ErrItemNotFound()
+	}
+	if err != nil {
+		return stanza.ErrInternal()
+	}
+	pending, _ := m.DB.HasPending(ctx, user, contact.String())
+	from := jid.JID{Local: user, Domain: m.Router.Domain}
+	if it.Subscription == "to" || it.Subscription == "both" || it.Ask {
+		m.route(ctx, from, contact, "unsubscribe")
+	}
+	if it.Subscription == "from" || it.Subscription == "both" || pending {
+		m.route(ctx, from, contact, "unsubscribed")
+	}
+	_ = m.DB.DeletePending(ctx, user, contact.String())
+	ver, err := m.DB.DeleteRosterItem(ctx, user, contact.String())
+	if err != nil {
+		return stanza.ErrInternal()
+	}
+	m.push(user, storage.RosterItem{Contact: contact.String(), Subscription: "remove"}, ver)
+	return nil
+}
+
+// Put stores an item and pushes it to the account's interested sessions.
+func (m *Module) Put(ctx context.Context, user string, it storage.RosterItem) error {
+	ver, err := m.DB.PutRosterItem(ctx, user, it)
+	if err != nil {
+		return fmt.Errorf("roster put %s: %w", user, err)
+	}
+	m.push(user, it, ver)
+	return nil
+}
+
+// Remove deletes an item as the account would (admin use).
+func (m *Module) Remove(ctx context.Context, user string, contact jid.JID) error {
+	if e := m.remove(ctx, user, contact); e != nil {
+		if e.Condition == stanza.ItemNotFound {
+			return storage.ErrNotFound
+		}
+		return e
+	}
+	return nil
+}
+
+// push sends a roster push (RFC 6121 2.1.6) to every interested session.
+func (m *Module) push(user string, it storage.RosterItem, ver int64) {
+	q := stanza.New("query", stanza.NSRoster, "ver", strconv.FormatInt(ver, 10)).Append(itemElement(it))
+	for _, s := range m.Router.Sessions(user) {
+		if !s.Interested() {
+			continue
+		}
+		iq := stanza.New("iq", stanza.NSClient, "type", "set", "id", "push"+strconv.FormatInt(ver, 10), "to", s.JID.String()).Append(q)
+		s.Conn.Send(iq)
+	}
+	if m.OnChange != nil {
+		m.OnChange(user)
+	}
+}
+
+func (m *Module) route(ctx context.Context, from, to jid.JID, typ string) {
+	el := stanza.New("presence", stanza.NSClient, "from", from.String(), "to", to.String(), "type", typ)
+	m.Router.Route(ctx, &stanza.Stanza{El: el, Kind: stanza.KindPresence, From: from, To: to, Type: typ})
+}

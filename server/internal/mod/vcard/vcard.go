@@ -1,0 +1,101 @@
+// Package vcard implements XEP-0054: vcard-temp.
+//
+// An account stores its own vCard and anyone may read it (XEP-0054 5: the
+// vCard is world-readable). The vCard is stored as the XML the client sent;
+// its size is bounded by the stream's stanza limit.
+package vcard
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"hearth/server/internal/router"
+	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
+	"hearth/storage"
+)
+
+// Module stores and serves vCards.
+type Module struct {
+	db  *storage.DB
+	log *slog.Logger
+}
+
+// New returns the vCard module.
+func New(db *storage.DB, log *slog.Logger) *Module {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Module{db: db, log: log}
+}
+
+// Register installs the handler on r.
+func (m *Module) Register(r *router.Router) { r.HandleIQ(stanza.NSVCard, m.handle) }
+
+// Features returns the disco#info features of the module (XEP-0054 4).
+func (m *Module) Features() []string { return []string{stanza.NSVCard} }
+
+func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
+	p := st.Payload()
+	if p.Name != "vCard" {
+		return nil, stanza.ErrServiceUnavailable()
+	}
+	own := st.From.Bare() == st.To
+	if st.To.Local == "" {
+		// The server has no vCard of its own.
+		if st.Type == "set" {
+			return nil, stanza.ErrForbidden()
+		}
+		return nil, stanza.ErrItemNotFound()
+	}
+	user := st.To.Local
+	if st.Type == "set" {
+		// XEP-0054 3.2: only the account may change its vCard; others get
+		// forbidden.
+		if !own {
+			return nil, stanza.ErrForbidden()
+		}
+		if err := m.db.SetVCard(ctx, user, p.Bytes()); err != nil {
+			m.log.Warn("vcard not stored", "user", user, "err", err)
+			return nil, stanza.ErrInternal()
+		}
+		return nil, nil
+	}
+	raw, err := m.db.VCard(ctx, user)
+	if errors.Is(err, storage.ErrNotFound) {
+		if own {
+			// XEP-0054 3.1 allows item-not-found or an empty vCard; the
+			// empty vCard is a plain answer every client understands.
+			return stanza.New("vCard", stanza.NSVCard), nil
+		}
+		// XEP-0054 3.3: no vCard, or no such account, is an error, the
+		// same for both so as not to reveal which accounts exist.
+		return nil, stanza.ErrServiceUnavailable()
+	}
+	if err != nil {
+		m.log.Warn("vcard lookup failed", "user", user, "err", err)
+		return nil, stanza.ErrInternal()
+	}
+	el, err := parse(raw)
+	if err != nil {
+		m.log.Warn("stored vcard unreadable", "user", user, "err", err)
+		return nil, stanza.ErrInternal()
+	}
+	return el, nil
+}
+
+// parse reads back an element stored with Bytes.
+func parse(raw []byte) (*stanza.Element, error) {
+	d := stream.NewDecoder(bytes.NewReader(raw), stream.Limits{MaxStanza: len(raw) + 1})
+	el, err := d.Next()
+	if err != nil {
+		return nil, err
+	}
+	if el.Name != "vCard" || el.NS != stanza.NSVCard {
+		return nil, fmt.Errorf("stored element is <%s xmlns=%q>", el.Name, el.NS)
+	}
+	return el, nil
+}

@@ -1,0 +1,71 @@
+package version
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
+)
+
+// iq parses a stanza as the router hands it to a handler.
+func iq(t *testing.T, s string) *stanza.Stanza {
+	t.Helper()
+	el, err := stream.NewDecoder(strings.NewReader(s), stream.Limits{}).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	el.NS = stanza.NSClient
+	st, serr := stanza.Parse(el)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	return st
+}
+
+func TestVersion(t *testing.T) {
+	withOS := New("1.2.3")
+	withOS.OS = "Linux"
+	tests := []struct {
+		name string
+		m    *Module
+		in   string
+		want string // result payload, or
+		cond string // error condition
+	}{
+		{"server", New("1.2.3"), `<iq type='get' id='1' from='alice@example.org/a' to='example.org'><query xmlns='jabber:iq:version'/></iq>`,
+			`<query xmlns="jabber:iq:version"><name>Hearth</name><version>1.2.3</version></query>`, ""},
+		{"with OS", withOS, `<iq type='get' id='1' from='other.net' to='example.org'><query xmlns='jabber:iq:version'/></iq>`,
+			`<query xmlns="jabber:iq:version"><name>Hearth</name><version>1.2.3</version><os>Linux</os></query>`, ""},
+		{"bare JID", New("1.2.3"), `<iq type='get' id='1' from='alice@example.org/a' to='bob@example.org'><query xmlns='jabber:iq:version'/></iq>`,
+			"", stanza.ServiceUnavailable},
+		{"set", New("1.2.3"), `<iq type='set' id='1' from='alice@example.org/a' to='example.org'><query xmlns='jabber:iq:version'/></iq>`,
+			"", stanza.NotAllowed},
+		{"unknown element", New("1.2.3"), `<iq type='get' id='1' from='alice@example.org/a' to='example.org'><version xmlns='jabber:iq:version'/></iq>`,
+			"", stanza.ServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, e := tt.m.handle(context.Background(), iq(t, tt.in))
+			if tt.cond != "" {
+				if e == nil || e.Condition != tt.cond {
+					t.Fatalf("error = %v, want %s", e, tt.cond)
+				}
+				return
+			}
+			if e != nil {
+				t.Fatalf("error %v", e)
+			}
+			if got := res.String(); got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFeatures(t *testing.T) {
+	if got := New("1").Features(); len(got) != 1 || got[0] != "jabber:iq:version" {
+		t.Fatalf("features = %v", got)
+	}
+}

@@ -1,0 +1,112 @@
+package router
+
+import (
+	"sync"
+	"time"
+
+	"hearth/server/internal/jid"
+	"hearth/server/internal/stanza"
+)
+
+// Conn is the transport under a session: c2s streams implement it.
+type Conn interface {
+	// Send queues a stanza for the writer and never blocks; it returns
+	// false when the queue is full and the session is being closed.
+	Send(el *stanza.Element) bool
+	// Close ends the stream with the given stream error condition
+	// ("" for a plain close).
+	Close(condition, text string)
+}
+
+// Session is one bound resource as the router sees it: its address, its
+// transport and its presence state (RFC 6121 4), which the presence module
+// keeps.
+type Session struct {
+	JID    jid.JID
+	Conn   Conn
+	Addr   string
+	Since  time.Time
+	Secure bool
+
+	mu         sync.Mutex
+	available  bool
+	priority   int
+	presence   *stanza.Element // last available presence broadcast
+	interested bool            // requested the roster (RFC 6121 2.1.6)
+	directed   map[jid.JID]struct{}
+}
+
+// Presence returns the session's presence state.
+func (s *Session) Presence() (available bool, priority int, last *stanza.Element) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.available, s.priority, s.presence
+}
+
+// SetPresence records an available (el non-nil) or unavailable presence.
+func (s *Session) SetPresence(el *stanza.Element, priority int) (wasAvailable bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wasAvailable = s.available
+	s.available = el != nil
+	s.presence = el
+	s.priority = priority
+	return wasAvailable
+}
+
+// Available reports whether the session has sent initial presence.
+func (s *Session) Available() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.available
+}
+
+// Priority returns the session's presence priority.
+func (s *Session) Priority() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.priority
+}
+
+// SetInterested marks that the session requested the roster.
+func (s *Session) SetInterested() {
+	s.mu.Lock()
+	s.interested = true
+	s.mu.Unlock()
+}
+
+// Interested reports whether the session requested the roster.
+func (s *Session) Interested() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.interested
+}
+
+// AddDirected remembers a directed presence recipient (RFC 6121 4.6).
+func (s *Session) AddDirected(to jid.JID) {
+	s.mu.Lock()
+	if s.directed == nil {
+		s.directed = make(map[jid.JID]struct{})
+	}
+	s.directed[to] = struct{}{}
+	s.mu.Unlock()
+}
+
+// RemoveDirected forgets a directed presence recipient.
+func (s *Session) RemoveDirected(to jid.JID) {
+	s.mu.Lock()
+	delete(s.directed, to)
+	s.mu.Unlock()
+}
+
+// TakeDirected returns and clears the directed presence recipients.
+func (s *Session) TakeDirected() []jid.JID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]jid.JID, 0, len(s.directed))
+	for j := range s.directed {
+		out = append(out, j)
+	}
+	s.directed = nil
+	return out
+}

@@ -1,0 +1,489 @@
+// Package xmpptest is the test harness: a real Hearth server on 127.0.0.1:0
+// with a temporary database, real clients that speak STARTTLS and SCRAM,
+// and transcripts compared as canonical XML.
+package xmpptest
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/xdg-go/scram"
+
+	"hearth/certs"
+	"hearth/server"
+	"hearth/server/admin"
+	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
+	"hearth/storage"
+)
+
+// Server is a running server for one test.
+type Server struct {
+	Domain   string
+	Addr     string // STARTTLS listener
+	TLSAddr  string // direct TLS listener
+	DataDir  string
+	CertFile string
+	DB       *storage.DB
+	Admin    admin.API
+	Roots    *x509.CertPool
+}
+
+// Option changes the server's configuration.
+type Option func(*server.Config)
+
+// Start runs a server until the test ends.
+func Start(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	domain := "hearth.test"
+	cm, err := certs.Load(dir, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	db, err := storage.Open(ctx, filepath.Join(dir, "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	level := slog.LevelError
+	if os.Getenv("HEARTH_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	cfg := server.Config{Domain: domain, DataDir: dir, TLS: cm.TLSConfig, CertFingerprint: cm.Fingerprint,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := server.New(cfg, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, server.Listeners{C2S: ln, C2STLS: tln}) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("server: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("server did not stop within 10s")
+		}
+		db.Close()
+	})
+	pem, err := os.ReadFile(cm.CertFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	return &Server{Domain: domain, Addr: ln.Addr().String(), TLSAddr: tln.Addr().String(), DataDir: dir,
+		CertFile: cm.CertFile(), DB: db, Admin: srv.Admin(), Roots: roots}
+}
+
+// AddUser creates an account through the admin API.
+func (s *Server) AddUser(t testing.TB, local, password string) {
+	t.Helper()
+	if err := s.Admin.AddUser(context.Background(), local+"@"+s.Domain, password); err != nil {
+		t.Fatalf("add user %s: %v", local, err)
+	}
+}
+
+// TLSConfig is a client configuration that trusts the server's certificate.
+func (s *Server) TLSConfig() *tls.Config {
+	return &tls.Config{ServerName: s.Domain, RootCAs: s.Roots}
+}
+
+// Client is a test client on a real socket.
+type Client struct {
+	t       testing.TB
+	Name    string
+	JID     string
+	conn    net.Conn
+	dec     *stream.Decoder
+	in      chan *stanza.Element
+	errc    chan error
+	pending []*stanza.Element
+	seq     int
+	stopped atomic.Bool
+}
+
+// Raw is an unnegotiated connection for bad-input tests.
+func (s *Server) Raw(t testing.TB) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Login connects over STARTTLS, authenticates with SCRAM-SHA-256 and binds
+// the resource.
+func (s *Server) Login(t testing.TB, local, password, resource string) *Client {
+	t.Helper()
+	c, err := s.Dial(local, password, resource)
+	if err != nil {
+		t.Fatalf("login %s: %v", local, err)
+	}
+	c.t = t
+	c.Name = local
+	t.Cleanup(func() { c.conn.Close() })
+	return c
+}
+
+// Dial is Login without a test, returning the error.
+func (s *Server) Dial(local, password, resource string) (*Client, error) {
+	nc, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		return nil, err
+	}
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	c := &Client{conn: nc}
+	fail := func(err error) (*Client, error) { nc.Close(); return nil, err }
+	c.dec = stream.NewDecoder(nc, stream.Limits{MaxStanza: 1 << 20})
+	if _, err := c.open(s.Domain); err != nil {
+		return fail(err)
+	}
+	c.write(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)
+	if el, err := c.dec.Next(); err != nil || el.Name != "proceed" {
+		return fail(fmt.Errorf("starttls: %v %v", el, err))
+	}
+	tc := tls.Client(nc, s.TLSConfig())
+	if err := tc.Handshake(); err != nil {
+		return fail(err)
+	}
+	c.conn = tc
+	c.dec = stream.NewDecoder(tc, stream.Limits{MaxStanza: 1 << 20})
+	if _, err := c.open(s.Domain); err != nil {
+		return fail(err)
+	}
+	if err := c.scram(local, password); err != nil {
+		return fail(err)
+	}
+	c.dec.Reset(nil)
+	if _, err := c.open(s.Domain); err != nil {
+		return fail(err)
+	}
+	res := ""
+	if resource != "" {
+		res = "<resource>" + resource + "</resource>"
+	}
+	c.write(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>` + res + `</bind></iq>`)
+	el, err := c.dec.Next()
+	if err != nil {
+		return fail(err)
+	}
+	c.JID = el.ChildNS(stanza.NSBind).ChildText("jid", "")
+	if c.JID == "" {
+		return fail(fmt.Errorf("bind failed: %s", el))
+	}
+	_ = tc.SetDeadline(time.Time{})
+	c.in = make(chan *stanza.Element, 1024)
+	c.errc = make(chan error, 1)
+	go c.read()
+	return c, nil
+}
+
+// open sends a stream header and reads the server's header and features.
+func (c *Client) open(domain string) (*stanza.Element, error) {
+	c.write(`<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='` + domain + `' version='1.0'>`)
+	if _, err := c.dec.Header(); err != nil {
+		return nil, err
+	}
+	f, err := c.dec.Next()
+	if err != nil {
+		return nil, err
+	}
+	if f.Name != "features" {
+		return nil, fmt.Errorf("expected features, got %s", f)
+	}
+	return f, nil
+}
+
+func (c *Client) scram(user, pass string) error {
+	cl, err := scram.SHA256.NewClient(user, pass, "")
+	if err != nil {
+		return err
+	}
+	conv := cl.NewConversation()
+	first, err := conv.Step("")
+	if err != nil {
+		return err
+	}
+	c.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>` + base64.StdEncoding.EncodeToString([]byte(first)) + `</auth>`)
+	for {
+		el, err := c.dec.Next()
+		if err != nil {
+			return err
+		}
+		data, _ := base64.StdEncoding.DecodeString(el.Content())
+		switch el.Name {
+		case "challenge":
+			resp, err := conv.Step(string(data))
+			if err != nil {
+				return err
+			}
+			c.write(`<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>` + base64.StdEncoding.EncodeToString([]byte(resp)) + `</response>`)
+		case "success":
+			if _, err := conv.Step(string(data)); err != nil {
+				return fmt.Errorf("server signature: %w", err)
+			}
+			return nil
+		default:
+			return fmt.Errorf("sasl: %s", el)
+		}
+	}
+}
+
+func (c *Client) write(s string) {
+	if _, err := c.conn.Write([]byte(s)); err != nil && c.t != nil {
+		c.t.Fatalf("%s write: %v", c.Name, err)
+	}
+}
+
+func (c *Client) read() {
+	for !c.stopped.Load() {
+		el, err := c.dec.Next()
+		if err != nil {
+			c.errc <- err
+			close(c.in)
+			return
+		}
+		c.in <- el
+	}
+}
+
+// Send writes raw XML.
+func (c *Client) Send(xml string) { c.t.Helper(); c.write(xml) }
+
+// Close ends the stream and waits for the server's closing tag.
+func (c *Client) Close() {
+	c.write(stream.Close)
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case _, ok := <-c.in:
+			if !ok {
+				c.conn.Close()
+				return
+			}
+		case <-deadline:
+			c.t.Fatalf("%s: server did not close the stream", c.Name)
+		}
+	}
+}
+
+// Next returns the next stanza (or fails after 5 s).
+func (c *Client) Next() *stanza.Element {
+	c.t.Helper()
+	if len(c.pending) > 0 {
+		el := c.pending[0]
+		c.pending = c.pending[1:]
+		return el
+	}
+	select {
+	case el, ok := <-c.in:
+		if !ok {
+			c.t.Fatalf("%s: stream ended: %v", c.Name, <-c.errc)
+		}
+		return el
+	case <-time.After(5 * time.Second):
+		c.t.Fatalf("%s: nothing received in 5s", c.Name)
+	}
+	return nil
+}
+
+// StreamEnd waits for the stream to end and returns the stream error
+// condition, if one was sent.
+func (c *Client) StreamEnd() string {
+	c.t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case el, ok := <-c.in:
+			if !ok {
+				return ""
+			}
+			if el.Name == "error" && el.NS == stanza.NSStream {
+				if f := el.FirstElement(); f != nil {
+					return f.Name
+				}
+			}
+		case <-deadline:
+			c.t.Fatalf("%s: stream did not end", c.Name)
+			return ""
+		}
+	}
+}
+
+// Expect waits for a stanza matching want (canonical XML; an attribute
+// value of "*" matches any value). Stanzas that arrive first and do not
+// match are kept for later expectations, so independent flows may
+// interleave; Sync checks that none are left over.
+func (c *Client) Expect(want string) *stanza.Element {
+	c.t.Helper()
+	w, err := stream.Unmarshal([]byte(want))
+	if err != nil {
+		c.t.Fatalf("bad expectation %q: %v", want, err)
+	}
+	for i, el := range c.pending {
+		if Match(w, el) {
+			c.pending = append(c.pending[:i], c.pending[i+1:]...)
+			return el
+		}
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case el, ok := <-c.in:
+			if !ok {
+				c.t.Fatalf("%s: stream ended while expecting %s: %v (pending: %s)", c.Name, want, <-c.errc, c.dump())
+			}
+			if Match(w, el) {
+				return el
+			}
+			c.pending = append(c.pending, el)
+		case <-deadline:
+			c.t.Fatalf("%s: expected %s\nreceived instead: %s", c.Name, Canonical(w), c.dump())
+			return nil
+		}
+	}
+}
+
+func (c *Client) dump() string {
+	if len(c.pending) == 0 {
+		return "(nothing)"
+	}
+	var parts []string
+	for _, p := range c.pending {
+		parts = append(parts, Canonical(p))
+	}
+	return strings.Join(parts, "\n  ")
+}
+
+// Sync is a barrier: it pings the server and fails if anything other than
+// the answer (and what is still unmatched) arrived before it.
+func (c *Client) Sync() {
+	c.t.Helper()
+	c.seq++
+	id := fmt.Sprintf("sync%d", c.seq)
+	c.write(`<iq type='get' id='` + id + `'><ping xmlns='urn:xmpp:ping'/></iq>`)
+	c.Expect(`<iq type='result' id='` + id + `' from='*' to='*'/>`)
+	if len(c.pending) > 0 {
+		c.t.Fatalf("%s: unexpected stanzas: %s", c.Name, c.dump())
+	}
+}
+
+// Match reports whether got matches want: same name, namespace and
+// attributes (want's "*" matches any value; want's missing attributes must
+// be missing), same children in order, same text ignoring surrounding space.
+func Match(want, got *stanza.Element) bool {
+	if want.Name != got.Name || want.NS != got.NS {
+		return false
+	}
+	if want.Name == "" {
+		return strings.TrimSpace(want.Text) == strings.TrimSpace(got.Text)
+	}
+	if len(want.Attrs) != len(got.Attrs) {
+		return false
+	}
+	for _, a := range want.Attrs {
+		found := false
+		for _, b := range got.Attrs {
+			if a.Name == b.Name && a.Space == b.Space && (a.Value == "*" || a.Value == b.Value) {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	wc, gc := significant(want), significant(got)
+	if len(wc) == 1 && wc[0].Name == "" && wc[0].Text == "*" {
+		return true
+	}
+	if len(wc) != len(gc) {
+		return false
+	}
+	for i := range wc {
+		if !Match(wc[i], gc[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func significant(e *stanza.Element) []*stanza.Element {
+	var out []*stanza.Element
+	for _, c := range e.Children {
+		if c.Name == "" && strings.TrimSpace(c.Text) == "" {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// Canonical renders an element with sorted attributes, for messages.
+func Canonical(e *stanza.Element) string {
+	c := e.Clone()
+	var sortAttrs func(*stanza.Element)
+	sortAttrs = func(e *stanza.Element) {
+		sort.Slice(e.Attrs, func(i, j int) bool { return e.Attrs[i].Name < e.Attrs[j].Name })
+		for _, ch := range e.Children {
+			sortAttrs(ch)
+		}
+	}
+	sortAttrs(c)
+	var b bytes.Buffer
+	c.WriteTo(&b, stanza.NSClient)
+	return b.String()
+}
+
+// Stop makes the client stop reading its socket (a slow client).
+func (c *Client) Stop() {
+	c.stopped.Store(true)
+}
+
+// Use makes failures of c report to t (a subtest) until the returned
+// function is called.
+func (c *Client) Use(t testing.TB) (restore func()) {
+	old := c.t
+	c.t = t
+	return func() { c.t = old }
+}
+
+// Ping is a barrier that, unlike Sync, leaves other stanzas pending: when
+// it returns, everything the client sent before has been processed.
+func (c *Client) Ping() {
+	c.t.Helper()
+	c.seq++
+	id := fmt.Sprintf("ping%d", c.seq)
+	c.write(`<iq type='get' id='` + id + `'><ping xmlns='urn:xmpp:ping'/></iq>`)
+	c.Expect(`<iq type='result' id='` + id + `' from='*' to='*'/>`)
+}

@@ -1,0 +1,75 @@
+package server_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"hearth/server/internal/xmpptest"
+)
+
+// need returns the path of a real peer program; outside CI a missing peer
+// skips the test with a message, in CI (CI=true) it fails.
+func need(t *testing.T, path string) string {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("interop peer %s missing in CI: %v", path, err)
+		}
+		t.Skipf("interop peer %s not installed (make deps installs it)", path)
+	}
+	return path
+}
+
+func runPeer(t *testing.T, name string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s:\n%s", filepath.Base(args[0]), out)
+	if err != nil {
+		t.Fatalf("%s failed: %v", strings.Join(args[:1], " "), err)
+	}
+}
+
+// TestSlixmpp: two slixmpp clients (Debian's python3-slixmpp) log in over
+// STARTTLS, subscribe to each other, see presence, exchange messages, and
+// one gets an offline message after reconnecting.
+func TestSlixmpp(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	if err := exec.Command(py, "-c", "import slixmpp").Run(); err != nil {
+		need(t, "/usr/lib/python3/dist-packages/slixmpp")
+	}
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", "alice-secret-pw")
+	srv.AddUser(t, "bob", "bob-secret-pw")
+	host, port := splitAddr(t, srv.Addr)
+	runPeer(t, py, "internal/xmpptest/interop/slix_pair.py", "--ca", srv.CertFile, host, port, srv.Domain, "alice", "alice-secret-pw", "bob", "bob-secret-pw")
+	if n, _ := srv.DB.CountOffline(t.Context(), "bob"); n != 0 {
+		t.Errorf("offline messages left: %d", n)
+	}
+}
+
+// TestGoSendxmpp: Debian's go-sendxmpp sends a message over direct TLS
+// (XEP-0368) to a slixmpp receiver.
+func TestGoSendxmpp(t *testing.T) {
+	need(t, "/usr/bin/go-sendxmpp")
+	need(t, "/usr/bin/python3")
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", "alice-secret-pw")
+	srv.AddUser(t, "bob", "bob-secret-pw")
+	host, port := splitAddr(t, srv.Addr)
+	_, tport := splitAddr(t, srv.TLSAddr)
+	runPeer(t, "bash", "internal/xmpptest/interop/sendxmpp_check.sh", "--ca", srv.CertFile, host, port, tport, srv.Domain, "alice", "alice-secret-pw", "bob", "bob-secret-pw")
+}
+
+func splitAddr(t *testing.T, addr string) (string, string) {
+	t.Helper()
+	i := strings.LastIndexByte(addr, ':')
+	return addr[:i], addr[i+1:]
+}

@@ -1,0 +1,271 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// RosterItem is one contact on a user's roster (RFC 6121 2.1.2).
+type RosterItem struct {
+	Contact      string // bare JID
+	Name         string
+	Subscription string // none, to, from or both; "" is stored as none
+	Ask          bool   // an outbound subscription request is pending (ask='subscribe')
+	Approved     bool   // an inbound request is pre-approved (RFC 6121 3.4)
+	Groups       []string
+}
+
+// Roster returns the user's roster, sorted by contact, and its version:
+// 0 until the roster first changes. Items and version come from one
+// snapshot. It returns ErrNotFound if there is no such user.
+func (db *DB) Roster(ctx context.Context, user string) (items []RosterItem, ver int64, err error) {
+	err = db.view(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `SELECT roster_ver FROM users WHERE name = ?`, user).Scan(&ver); err != nil {
+			return notFound(err)
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT contact, name, subscription, ask, approved, groups_json
+			FROM roster WHERE username = ? ORDER BY contact`, user)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			it, err := scanRosterItem(rows)
+			if err != nil {
+				return err
+			}
+			items = append(items, it)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("roster of %s: %w", user, err)
+	}
+	return items, ver, nil
+}
+
+func scanRosterItem(s scanner) (RosterItem, error) {
+	var it RosterItem
+	var groups string
+	if err := s.Scan(&it.Contact, &it.Name, &it.Subscription, &it.Ask, &it.Approved, &groups); err != nil {
+		return RosterItem{}, err
+	}
+	if groups != "[]" {
+		if err := json.Unmarshal([]byte(groups), &it.Groups); err != nil {
+			return RosterItem{}, fmt.Errorf("groups of %s: %w", it.Contact, err)
+		}
+	}
+	return it, nil
+}
+
+// RosterItem returns the item for contact on the user's roster, or
+// ErrNotFound.
+func (db *DB) RosterItem(ctx context.Context, user, contact string) (RosterItem, error) {
+	it, err := scanRosterItem(db.r.QueryRowContext(ctx, `SELECT contact, name, subscription, ask, approved, groups_json
+		FROM roster WHERE username = ? AND contact = ?`, user, contact))
+	if err != nil {
+		return RosterItem{}, fmt.Errorf("roster item %s of %s: %w", contact, user, notFound(err))
+	}
+	return it, nil
+}
+
+// PutRosterItem adds it to the user's roster or replaces the item with the
+// same contact, and returns the roster's new version. It returns
+// ErrNotFound if there is no such user.
+func (db *DB) PutRosterItem(ctx context.Context, user string, it RosterItem) (ver int64, err error) {
+	err = db.putRosterItem(ctx, user, it, &ver)
+	if err != nil {
+		return 0, fmt.Errorf("put roster item %s of %s: %w", it.Contact, user, err)
+	}
+	return ver, nil
+}
+
+func (db *DB) putRosterItem(ctx context.Context, user string, it RosterItem, ver *int64) error {
+	if it.Contact == "" {
+		return errors.New("empty contact")
+	}
+	switch it.Subscription {
+	case "":
+		it.Subscription = "none"
+	case "none", "to", "from", "both":
+	default:
+		return fmt.Errorf("bad subscription %q", it.Subscription)
+	}
+	groups := "[]"
+	if len(it.Groups) > 0 {
+		b, err := json.Marshal(it.Groups)
+		if err != nil {
+			return err
+		}
+		groups = string(b)
+	}
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		v, err := bumpRoster(ctx, tx, user)
+		if err != nil {
+			return err
+		}
+		*ver = v
+		_, err = tx.ExecContext(ctx, `INSERT INTO roster (username, contact, name, subscription, ask, approved, groups_json)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (username, contact) DO UPDATE SET name = excluded.name,
+				subscription = excluded.subscription, ask = excluded.ask,
+				approved = excluded.approved, groups_json = excluded.groups_json`,
+			user, it.Contact, it.Name, it.Subscription, it.Ask, it.Approved, groups)
+		return err
+	})
+}
+
+// DeleteRosterItem removes contact from the user's roster and returns the
+// roster's new version. It returns ErrNotFound if the contact is not on it.
+func (db *DB) DeleteRosterItem(ctx context.Context, user, contact string) (ver int64, err error) {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM roster WHERE username = ? AND contact = ?`, user, contact)
+		if err != nil {
+			return err
+		}
+		if err := affected(res); err != nil {
+			return err
+		}
+		ver, err = bumpRoster(ctx, tx, user)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete roster item %s of %s: %w", contact, user, err)
+	}
+	return ver, nil
+}
+
+// bumpRoster gives the user's roster a new version. Versions come from one
+// counter for all users, so they only grow, deletes included, and a version
+// is never handed out twice, not even to a re-created account with the same
+// name whose client still caches the old roster (RFC 6121 2.6).
+func bumpRoster(ctx context.Context, tx *sql.Tx, user string) (int64, error) {
+	var v int64
+	if err := tx.QueryRowContext(ctx, `UPDATE counters SET value = value + 1 WHERE name = 'roster' RETURNING value`).Scan(&v); err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE users SET roster_ver = ? WHERE name = ?`, v, user)
+	if err != nil {
+		return 0, err
+	}
+	return v, affected(res)
+}
+
+// RosterVersion returns the version of the user's roster: 0 until it first
+// changes. It returns ErrNotFound if there is no such user.
+func (db *DB) RosterVersion(ctx context.Context, user string) (int64, error) {
+	var v int64
+	if err := db.r.QueryRowContext(ctx, `SELECT roster_ver FROM users WHERE name = ?`, user).Scan(&v); err != nil {
+		return 0, fmt.Errorf("roster version of %s: %w", user, notFound(err))
+	}
+	return v, nil
+}
+
+// RosterSubscribers returns the contacts subscribed to the user's presence
+// (subscription from or both), sorted: those the user's presence goes to
+// (RFC 6121 4.2.2).
+func (db *DB) RosterSubscribers(ctx context.Context, user string) ([]string, error) {
+	cs, err := db.texts(ctx, `SELECT contact FROM roster
+		WHERE username = ? AND subscription IN ('from', 'both') ORDER BY contact`, user)
+	if err != nil {
+		return nil, fmt.Errorf("roster subscribers of %s: %w", user, err)
+	}
+	return cs, nil
+}
+
+// texts returns the one text column of the rows query selects.
+func (db *DB) texts(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ss []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		ss = append(ss, s)
+	}
+	return ss, rows.Err()
+}
+
+// Pending is an inbound subscription request the user has not answered yet:
+// the contact asked to see the user's presence. RFC 6121 3.1.3 has the
+// server keep it and deliver it again when the user next logs in.
+type Pending struct {
+	Contact  string
+	Stanza   []byte // the original presence, as XML
+	Received time.Time
+}
+
+// AddPending records a subscription request from contact to the user,
+// replacing an earlier one from the same contact. It returns ErrNotFound
+// if there is no such user.
+func (db *DB) AddPending(ctx context.Context, user, contact string, stanza []byte) error {
+	_, err := db.w.ExecContext(ctx, `INSERT INTO pending (username, contact, stanza, received) VALUES (?, ?, ?, ?)
+		ON CONFLICT (username, contact) DO UPDATE SET stanza = excluded.stanza, received = excluded.received`,
+		user, contact, blob(stanza), unix(time.Now()))
+	if noUser(err) {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("add pending %s for %s: %w", contact, user, err)
+	}
+	return nil
+}
+
+// DeletePending forgets the subscription request from contact to the user;
+// it is no error if there is none.
+func (db *DB) DeletePending(ctx context.Context, user, contact string) error {
+	if _, err := db.w.ExecContext(ctx, `DELETE FROM pending WHERE username = ? AND contact = ?`, user, contact); err != nil {
+		return fmt.Errorf("delete pending %s for %s: %w", contact, user, err)
+	}
+	return nil
+}
+
+// PendingFor returns the user's pending subscription requests, oldest first.
+func (db *DB) PendingFor(ctx context.Context, user string) ([]Pending, error) {
+	ps, err := db.pendingFor(ctx, user)
+	if err != nil {
+		return nil, fmt.Errorf("pending for %s: %w", user, err)
+	}
+	return ps, nil
+}
+
+func (db *DB) pendingFor(ctx context.Context, user string) ([]Pending, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT contact, stanza, received FROM pending
+		WHERE username = ? ORDER BY received, contact`, user)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ps []Pending
+	for rows.Next() {
+		var p Pending
+		var at int64
+		if err := rows.Scan(&p.Contact, &p.Stanza, &at); err != nil {
+			return nil, err
+		}
+		p.Received = fromUnix(at)
+		ps = append(ps, p)
+	}
+	return ps, rows.Err()
+}
+
+// HasPending reports whether contact has asked to see the user's presence
+// and the user has not answered yet.
+func (db *DB) HasPending(ctx context.Context, user, contact string) (bool, error) {
+	var ok bool
+	err := db.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pending WHERE username = ? AND contact = ?)`,
+		user, contact).Scan(&ok)
+	if err != nil {
+		return false, fmt.Errorf("has pending %s for %s: %w", contact, user, err)
+	}
+	return ok, nil
+}

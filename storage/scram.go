@@ -1,0 +1,86 @@
+package storage
+
+import (
+	"crypto/hmac"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"hash"
+)
+
+// Credentials are the keys SCRAM (RFC 5802 3) needs to authenticate a user
+// with one hash function; the password itself is never stored.
+type Credentials struct {
+	Salt      []byte
+	Iters     int
+	StoredKey []byte // H(ClientKey)
+	ServerKey []byte // HMAC(SaltedPassword, "Server Key")
+}
+
+// Parameters of the credentials NewCredentials derives.
+const (
+	saltLen = 16
+	iters   = 4096 // RFC 7677 4: at least 4096
+)
+
+// NewCredentials derives SCRAM-SHA-1 and SCRAM-SHA-256 credentials from
+// password, each with its own random salt. The password must already be
+// prepared by the caller with the PRECIS OpaqueString profile (RFC 8265 4.2),
+// as SCRAM clients prepare theirs (RFC 7677 4).
+func NewCredentials(password string) (sha1c, sha256c Credentials, err error) {
+	sha1c, err = derive(password, sha1.New)
+	if err != nil {
+		return Credentials{}, Credentials{}, fmt.Errorf("derive SCRAM-SHA-1 credentials: %w", err)
+	}
+	sha256c, err = derive(password, sha256.New)
+	if err != nil {
+		return Credentials{}, Credentials{}, fmt.Errorf("derive SCRAM-SHA-256 credentials: %w", err)
+	}
+	return sha1c, sha256c, nil
+}
+
+func derive(password string, h func() hash.Hash) (Credentials, error) {
+	salt := make([]byte, saltLen)
+	if _, err := rand.Read(salt); err != nil {
+		return Credentials{}, err
+	}
+	stored, server, err := keys(password, salt, iters, h)
+	if err != nil {
+		return Credentials{}, err
+	}
+	return Credentials{Salt: salt, Iters: iters, StoredKey: stored, ServerKey: server}, nil
+}
+
+// keys computes StoredKey and ServerKey (RFC 5802 3).
+func keys(password string, salt []byte, iters int, h func() hash.Hash) (stored, server []byte, err error) {
+	salted, err := pbkdf2.Key(h, password, salt, iters, h().Size())
+	if err != nil {
+		return nil, nil, err
+	}
+	mac := hmac.New(h, salted)
+	mac.Write([]byte("Client Key"))
+	client := mac.Sum(nil)
+	mac = hmac.New(h, salted)
+	mac.Write([]byte("Server Key"))
+	server = mac.Sum(nil)
+	sum := h()
+	sum.Write(client)
+	return sum.Sum(nil), server, nil
+}
+
+// Verify reports whether password, PRECIS-prepared as for NewCredentials,
+// matches c, which was derived with h (sha1.New or sha256.New). It is what
+// SASL PLAIN needs; the comparison takes constant time.
+func (c Credentials) Verify(password string, h func() hash.Hash) bool {
+	if c.Iters <= 0 || len(c.Salt) == 0 || len(c.StoredKey) == 0 {
+		return false
+	}
+	stored, _, err := keys(password, c.Salt, c.Iters, h)
+	if err != nil {
+		return false
+	}
+	return subtle.ConstantTimeCompare(stored, c.StoredKey) == 1
+}

@@ -1,0 +1,246 @@
+// Package storage is the only SQL in Hearth: one SQLite file in WAL mode,
+// embedded versioned migrations, and typed methods per table family: users
+// with SCRAM keys (RFC 5802, RFC 7677), rosters and pending subscription
+// requests (RFC 6121), offline messages (XEP-0160), vcard-temp (XEP-0054),
+// private XML storage (XEP-0049), blocking (XEP-0191), last activity
+// (XEP-0012) and settings.
+//
+// A method that changes data returns only after the change is committed and
+// synced (synchronous=FULL): a stored offline message survives kill -9 and
+// power loss once the call returns.
+//
+// Usernames are localparts and contacts bare JIDs, both already normalised by
+// the caller; storage compares them byte for byte.
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Sentinel errors, wrapped with context by every method; test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrQuota    = errors.New("quota exceeded")
+)
+
+// busyTimeout is how long a connection waits for another one's lock, in
+// milliseconds. Inside one process writes queue in database/sql instead; this
+// covers a second process on the same file (hearth user add while the
+// server runs) and WAL checkpoints.
+const busyTimeout = 5000
+
+// DB is a Hearth database. It is safe for concurrent use.
+type DB struct {
+	path string
+	// w is the only connection that writes: SQLite has one writer, so
+	// writers queue here rather than spin on SQLITE_BUSY. Transactions on it
+	// begin IMMEDIATE, taking the write lock up front, so a transaction that
+	// reads and then writes cannot fail half-way on a lock upgrade.
+	w *sql.DB
+	// r holds read-only connections; in WAL mode they read a committed
+	// snapshot concurrently with the writer.
+	r *sql.DB
+}
+
+// Open opens the database at path, creating it (mode 0600, as it holds SCRAM
+// keys and messages) and migrating it to the current schema as needed. The
+// directory must exist.
+func Open(ctx context.Context, path string) (*DB, error) {
+	db, err := open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func open(ctx context.Context, path string) (*DB, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, errors.New("need a file path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	// Create the file ourselves to choose its mode; SQLite creates the -wal
+	// and -shm files with the mode of the database file.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+		return nil, pe.Err // Open names the path already
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+
+	w, err := sql.Open("sqlite", dsn(abs, true))
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	db := &DB{path: abs, w: w}
+
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		w.Close()
+		return nil, fmt.Errorf("journal_mode is %q, want wal (is the file system local?)", mode)
+	}
+	if err := migrate(ctx, w, migrationFS); err != nil {
+		w.Close()
+		return nil, err
+	}
+
+	r, err := sql.Open("sqlite", dsn(abs, false))
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n) // reopening a connection reparses the schema
+	r.SetConnMaxIdleTime(0)
+	r.SetConnMaxLifetime(0)
+	if err := r.PingContext(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	db.r = r
+	return db, nil
+}
+
+// dsn returns the modernc.org/sqlite data source name for the file at the
+// absolute path abs, for the writer or a reader connection.
+func dsn(abs string, write bool) string {
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // Windows: file:///C:/...
+	}
+	// url.URL escapes '?', '#' and '%' in the path; SQLite decodes them.
+	u := url.URL{Scheme: "file", Path: p}
+	q := url.Values{"_pragma": {
+		fmt.Sprintf("busy_timeout(%d)", busyTimeout),
+		"foreign_keys(1)",
+		// FULL: in WAL mode NORMAL may lose the last commits on power
+		// loss; a stored offline message must not be lost.
+		"synchronous(FULL)",
+	}}
+	if write {
+		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)")
+		q.Set("_txlock", "immediate")
+	} else {
+		q["_pragma"] = append(q["_pragma"], "query_only(1)")
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	// The writer last: SQLite checkpoints when the last connection closes,
+	// and the writer is the one that may write the main file.
+	err := db.r.Close()
+	if err2 := db.w.Close(); err == nil {
+		err = err2
+	}
+	if err != nil {
+		return fmt.Errorf("close database %s: %w", db.path, err)
+	}
+	return nil
+}
+
+// Path returns the absolute path of the database file.
+func (db *DB) Path() string { return db.path }
+
+// tx runs fn in a write transaction and commits it if fn returns nil.
+// The transaction begins IMMEDIATE (it holds the write lock throughout), so
+// what fn reads stays true until the commit. fn must use tx only: the
+// writer's one connection is busy with it, so a call to db.w would wait
+// forever.
+func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// view runs fn in a read transaction: every query in it sees the same
+// committed snapshot.
+func (db *DB) view(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// noUser reports whether err is a foreign key violation: the row being
+// written belongs to a user that does not exist.
+func noUser(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// notFound turns sql.ErrNoRows into ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// affected returns ErrNotFound when res changed no row.
+func affected(res sql.Result) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Times are stored as Unix nanoseconds and read back in UTC.
+func unix(t time.Time) int64 { return t.UnixNano() }
+
+func fromUnix(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+// blob makes a nil slice an empty one: the blob columns are NOT NULL.
+func blob(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}

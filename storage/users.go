@@ -1,0 +1,139 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// User is an account on this server.
+type User struct {
+	Name         string // localpart
+	SHA1, SHA256 Credentials
+	Disabled     bool
+	Created      time.Time
+}
+
+const userCols = `name, sha1_salt, sha1_iters, sha1_stored, sha1_server,
+	sha256_salt, sha256_iters, sha256_stored, sha256_server, disabled, created`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanUser(s scanner) (User, error) {
+	var u User
+	var created int64
+	err := s.Scan(&u.Name,
+		&u.SHA1.Salt, &u.SHA1.Iters, &u.SHA1.StoredKey, &u.SHA1.ServerKey,
+		&u.SHA256.Salt, &u.SHA256.Iters, &u.SHA256.StoredKey, &u.SHA256.ServerKey,
+		&u.Disabled, &created)
+	u.Created = fromUnix(created)
+	return u, err
+}
+
+// CreateUser adds u; a zero u.Created means now. It returns ErrExists if
+// the name is taken.
+func (db *DB) CreateUser(ctx context.Context, u User) error {
+	if u.Name == "" {
+		return errors.New("create user: empty name")
+	}
+	if u.Created.IsZero() {
+		u.Created = time.Now()
+	}
+	res, err := db.w.ExecContext(ctx, `INSERT INTO users (`+userCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+		u.Name,
+		blob(u.SHA1.Salt), u.SHA1.Iters, blob(u.SHA1.StoredKey), blob(u.SHA1.ServerKey),
+		blob(u.SHA256.Salt), u.SHA256.Iters, blob(u.SHA256.StoredKey), blob(u.SHA256.ServerKey),
+		u.Disabled, unix(u.Created))
+	if err == nil {
+		if err = affected(res); errors.Is(err, ErrNotFound) {
+			err = ErrExists
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("create user %s: %w", u.Name, err)
+	}
+	return nil
+}
+
+// User returns the user called name, or ErrNotFound.
+func (db *DB) User(ctx context.Context, name string) (User, error) {
+	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
+	if err != nil {
+		return User{}, fmt.Errorf("get user %s: %w", name, notFound(err))
+	}
+	return u, nil
+}
+
+// Users returns every user, sorted by name.
+func (db *DB) Users(ctx context.Context) ([]User, error) {
+	us, err := db.users(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return us, nil
+}
+
+func (db *DB) users(ctx context.Context) ([]User, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+userCols+` FROM users ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var us []User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		us = append(us, u)
+	}
+	return us, rows.Err()
+}
+
+// SetCredentials replaces the user's SCRAM credentials, as after a password
+// change. It returns ErrNotFound if there is no such user.
+func (db *DB) SetCredentials(ctx context.Context, name string, sha1, sha256 Credentials) error {
+	res, err := db.w.ExecContext(ctx, `UPDATE users SET
+		sha1_salt = ?, sha1_iters = ?, sha1_stored = ?, sha1_server = ?,
+		sha256_salt = ?, sha256_iters = ?, sha256_stored = ?, sha256_server = ?
+		WHERE name = ?`,
+		blob(sha1.Salt), sha1.Iters, blob(sha1.StoredKey), blob(sha1.ServerKey),
+		blob(sha256.Salt), sha256.Iters, blob(sha256.StoredKey), blob(sha256.ServerKey),
+		name)
+	if err == nil {
+		err = affected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("set credentials of %s: %w", name, err)
+	}
+	return nil
+}
+
+// SetDisabled disables or enables the user's account. It returns
+// ErrNotFound if there is no such user.
+func (db *DB) SetDisabled(ctx context.Context, name string, disabled bool) error {
+	res, err := db.w.ExecContext(ctx, `UPDATE users SET disabled = ? WHERE name = ?`, disabled, name)
+	if err == nil {
+		err = affected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("set disabled of %s: %w", name, err)
+	}
+	return nil
+}
+
+// DeleteUser deletes the user and everything they own: roster, pending
+// subscription requests, offline messages, vCard, private XML, block list
+// and last activity. It returns ErrNotFound if there is no such user.
+func (db *DB) DeleteUser(ctx context.Context, name string) error {
+	res, err := db.w.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
+	if err == nil {
+		err = affected(res)
+	}
+	if err != nil {
+		return fmt.Errorf("delete user %s: %w", name, err)
+	}
+	return nil
+}
