@@ -487,3 +487,6 @@ func (c *Client) Ping() {
 	c.write(`<iq type='get' id='` + id + `'><ping xmlns='urn:xmpp:ping'/></iq>`)
 	c.Expect(`<iq type='result' id='` + id + `' from='*' to='*'/>`)
 }
+
+// Abort drops the connection without a closing handshake.
+func (c *Client) Abort() { c.conn.Close() }

@@ -1,0 +1,120 @@
+package gui
+
+// This file is the GUI tests' only link to a server: a real Hearth server
+// on loopback with a temporary database, and a real XMPP client (mellium's,
+// independent of Hearth's own code) that signs in as a family device would.
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"mellium.im/sasl"
+	"mellium.im/xmpp"
+	mjid "mellium.im/xmpp/jid"
+
+	"hearth/certs"
+	"hearth/server"
+	"hearth/server/admin"
+	"hearth/storage"
+)
+
+const testDomain = "hearth.test"
+
+type testServer struct {
+	addr  string
+	roots *x509.CertPool
+}
+
+var servers sync.Map // admin.API -> *testServer
+
+// newTestAPI returns the admin API of a fresh, running server for the
+// LAN domain of its choice and no accounts; it stops with the test.
+func newTestAPI(t *testing.T) admin.API {
+	t.Helper()
+	dir := t.TempDir()
+	cm, err := certs.Load(dir, testDomain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	db, err := storage.Open(ctx, filepath.Join(dir, "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Domain: testDomain, DataDir: dir, TLS: cm.TLSConfig,
+		CertFingerprint: cm.Fingerprint, Log: slog.New(slog.DiscardHandler)}, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, server.Listeners{C2S: ln}) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+		db.Close()
+	})
+	pem, err := os.ReadFile(cm.CertFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	api := srv.Admin()
+	servers.Store(api, &testServer{addr: ln.Addr().String(), roots: roots})
+	return api
+}
+
+// login signs in to the server behind api as a family device would, with a
+// client connection for jid and password, and returns a function that
+// signs out. It returns an error if the server refuses the credentials.
+// Signing in and out makes the server send session-up and session-down
+// events.
+func login(t *testing.T, api admin.API, jid, password string) (logout func(), err error) {
+	t.Helper()
+	v, ok := servers.Load(api)
+	if !ok {
+		t.Fatal("login: not a test server")
+	}
+	ts := v.(*testServer)
+	origin, err := mjid.Parse(jid)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := xmpp.NewClientSession(ctx, origin, conn,
+		xmpp.StartTLS(&tls.Config{ServerName: testDomain, RootCAs: ts.roots}),
+		xmpp.SASL("", password, sasl.ScramSha256, sasl.ScramSha1),
+		xmpp.BindResource())
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	var once sync.Once
+	logout = func() {
+		once.Do(func() {
+			sess.Close()
+			conn.Close()
+		})
+	}
+	t.Cleanup(logout)
+	return logout, nil
+}
