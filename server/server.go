@@ -16,12 +16,15 @@ import (
 	"hearth/server/admin"
 	"hearth/server/internal/c2s"
 	"hearth/server/internal/jid"
+	"hearth/server/internal/mod/blocking"
 	"hearth/server/internal/mod/clock"
+	"hearth/server/internal/mod/disco"
 	"hearth/server/internal/mod/last"
 	"hearth/server/internal/mod/offline"
 	"hearth/server/internal/mod/ping"
 	"hearth/server/internal/mod/presence"
 	"hearth/server/internal/mod/private"
+	"hearth/server/internal/mod/register"
 	"hearth/server/internal/mod/roster"
 	"hearth/server/internal/mod/vcard"
 	"hearth/server/internal/mod/version"
@@ -130,13 +133,40 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	log := cfg.Log
 	pingMod := ping.New(db, log.With("part", "ping"))
 	pingMod.Register(r)
-	version.New(cfg.Version).Register(r)
-	clock.New().Register(r)
+	versionMod := version.New(cfg.Version)
+	versionMod.Register(r)
+	clockMod := clock.New()
+	clockMod.Register(r)
 	s.last = last.New(db, time.Now(), log.With("part", "last"))
 	s.last.Register(r)
 	s.presence.OnLastLogout = s.last.Logout
-	vcard.New(db, log.With("part", "vcard")).Register(r)
-	private.New(db, log.With("part", "private")).Register(r)
+	vcardMod := vcard.New(db, log.With("part", "vcard"))
+	vcardMod.Register(r)
+	privateMod := private.New(db, log.With("part", "private"))
+	privateMod.Register(r)
+
+	blocks := blocking.New(db, log.With("part", "blocking"))
+	blocks.Register(r)
+	r.Blocking = blocks
+	s.presence.Blocks = blocks.Blocks
+	blocks.OnBlock = s.presence.Blocked
+	blocks.OnUnblock = s.presence.Unblocked
+
+	reg := register.New(db, log.With("part", "register"))
+	reg.Register(r)
+	reg.OnRemove = func(ctx context.Context, user string) {
+		blocks.Forget(user)
+		for _, sess := range r.Sessions(user) {
+			sess.Conn.Close(stream.NotAuthorized, "account removed")
+		}
+	}
+
+	// Service discovery lists what the modules above declare.
+	var features []string
+	for _, m := range []interface{ Features() []string }{s.roster, s.offline, pingMod, versionMod, clockMod, s.last, vcardMod, privateMod, blocks, reg} {
+		features = append(features, m.Features()...)
+	}
+	disco.New(db, features, disco.Contacts(db, log), log.With("part", "disco")).Register(r)
 
 	s.c2s = c2s.New(c2s.Config{
 		Domain:      cfg.Domain,

@@ -8,7 +8,6 @@ package blocking
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -41,9 +40,10 @@ type Module struct {
 	log    *slog.Logger
 	pushes atomic.Uint64 // push IQ ids
 
-	mu      sync.RWMutex
-	lists   map[string]*list // by account
-	sweepAt int              // sweep empty lists when len(lists) passes this
+	mu       sync.RWMutex
+	lists    map[string]*list // by account
+	sweepAt  int              // sweep empty lists when len(lists) passes this
+	sweepMin int              // the least sweepAt
 
 	wmu        sync.Mutex
 	wants      map[jid.JID]weak.Pointer[router.Session] // sessions that fetched the list
@@ -74,31 +74,32 @@ func New(db *storage.DB, log *slog.Logger) *Module {
 		log:        log,
 		lists:      make(map[string]*list),
 		sweepAt:    minSweep,
+		sweepMin:   minSweep,
 		wants:      make(map[jid.JID]weak.Pointer[router.Session]),
 		wantsSweep: 64,
 	}
 }
 
-// Register installs the handler on r and makes the module r's Blocker.
+// Register installs the handler on r. The module is also r's Blocker,
+// which the caller sets (r.Blocking = m).
 func (m *Module) Register(r *router.Router) {
 	m.r = r
 	m.domain = r.Domain
-	r.Blocking = m
 	r.HandleIQ(stanza.NSBlocking, m.handle)
 }
 
 // Features returns the disco#info features of the module (XEP-0191 3.1).
 func (m *Module) Features() []string { return []string{stanza.NSBlocking} }
 
-// Blocks reports whether user blocks other. It follows the matching order
-// of XEP-0191 "JID Matching" (XEP-0016 2.1): a blocked full JID matches
-// only itself, a bare JID any of its resources, domain/resource only that,
-// and a domain itself, every address at it and every address at its
-// subdomains.
+// Blocks reports whether user blocks other. It follows XEP-0191 6, JID
+// Matching (as XEP-0016 2.1): a blocked full JID matches only itself, a
+// bare JID any of its resources, domain/resource only that, and a domain
+// itself, every address at it and every address at its subdomains.
 //
 // The server itself and the account's own addresses are never blocked: a
 // user who blocks the server's domain must still get the server's answers,
-// including the one to the unblock command.
+// including the one to the unblock command. A list that cannot be loaded
+// blocks nothing; it is tried again on the next call.
 func (m *Module) Blocks(user string, other jid.JID) bool {
 	if other.Domain == m.domain && (other.Local == "" || other.Local == user) {
 		return false
@@ -186,7 +187,7 @@ func (m *Module) sweep() {
 		}
 		l.mu.Unlock()
 	}
-	m.sweepAt = max(minSweep, 2*len(m.lists))
+	m.sweepAt = max(m.sweepMin, 2*len(m.lists))
 }
 
 // loaded returns the list in l, loading it from storage if need be; l.mu
@@ -362,11 +363,16 @@ func (m *Module) unblock(ctx context.Context, user string, items []jid.JID) erro
 			for j := range cur {
 				removed = append(removed, j)
 			}
-		} else {
-			for _, j := range items {
-				if _, ok := cur[j]; ok {
-					removed = append(removed, j)
-				}
+			// Everything, including anything stored behind the cache's
+			// back.
+			if err := m.db.Unblock(ctx, user, nil); err != nil {
+				return nil, err
+			}
+			return set{}, nil
+		}
+		for _, j := range items {
+			if _, ok := cur[j]; ok {
+				removed = append(removed, j)
 			}
 		}
 		if len(removed) == 0 {
@@ -460,5 +466,3 @@ func (m *Module) push(user string, payload *stanza.Element) {
 }
 
 var _ router.Blocker = (*Module)(nil)
-
-var errNoRouter = errors.New("blocking: not registered")

@@ -334,3 +334,26 @@ func withAddrs(el *stanza.Element, from, to jid.JID) *stanza.Element {
 }
 
 var _ = time.Now
+
+// Blocked sends unavailable presence from the user's resources to contacts
+// the user just blocked (XEP-0191 3.3).
+func (m *Module) Blocked(ctx context.Context, user string, blocked []jid.JID) {
+	for _, s := range m.Router.Sessions(user) {
+		if !s.Available() {
+			continue
+		}
+		for _, b := range blocked {
+			m.send(ctx, stanza.New("presence", stanza.NSClient, "type", "unavailable"), s.JID, b)
+		}
+	}
+}
+
+// Unblocked sends the user's current presence to unblocked contacts that
+// are subscribed to it (XEP-0191 3.4).
+func (m *Module) Unblocked(ctx context.Context, user string, unblocked []jid.JID) {
+	for _, c := range unblocked {
+		if m.Roster.IsSubscriber(ctx, user, c) {
+			m.presenceTo(ctx, user, c)
+		}
+	}
+}

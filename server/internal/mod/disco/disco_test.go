@@ -1,0 +1,228 @@
+package disco
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"hearth/server/internal/jid"
+	"hearth/server/internal/router"
+	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
+	"hearth/storage"
+)
+
+const domain = "example.org"
+
+type conn struct{}
+
+func (conn) Send(*stanza.Element) bool { return true }
+func (conn) Close(string, string)      {}
+
+func newDB(t *testing.T, users ...string) *storage.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	for _, u := range users {
+		c := storage.Credentials{Salt: []byte("salt"), Iters: 1, StoredKey: []byte("s"), ServerKey: []byte("k")}
+		if err := db.CreateUser(ctx, storage.User{Name: u, SHA1: c, SHA256: c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db
+}
+
+// iq parses a stanza as the router hands it to a handler.
+func iq(t *testing.T, s string) *stanza.Stanza {
+	t.Helper()
+	el, err := stream.NewDecoder(strings.NewReader(s), stream.Limits{}).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	el.NS = stanza.NSClient
+	st, serr := stanza.Parse(el)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	return st
+}
+
+func TestDisco(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t, "alice", "bob", "carol")
+	for _, kv := range [][2]string{
+		{"contact.admin", "xmpp:admin@example.org, mailto:admin@example.org"},
+		{"contact.abuse", "mailto:abuse@example.org"},
+		{"contact.sales", " "},
+		{"contact.unknown", "mailto:x@example.org"},
+	} {
+		if err := db.SetSetting(ctx, kv[0], kv[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// carol sees alice's presence; bob is on alice's roster without it.
+	for _, it := range []storage.RosterItem{
+		{Contact: "carol@example.org", Subscription: "from"},
+		{Contact: "romeo@remote.net", Subscription: "both"},
+		{Contact: "bob@example.org", Subscription: "to"},
+	} {
+		if _, err := db.PutRosterItem(ctx, "alice", it); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := router.New(domain, nil)
+	for _, s := range []struct {
+		full      string
+		available bool
+	}{{"alice@example.org/phone", true}, {"alice@example.org/laptop", true}, {"alice@example.org/hidden", false}} {
+		sess := &router.Session{JID: jid.MustParse(s.full), Conn: conn{}}
+		r.Bind(sess)
+		if s.available {
+			sess.SetPresence(stanza.New("presence", stanza.NSClient), 0)
+		}
+	}
+	m := New(db, []string{"urn:xmpp:ping", "jabber:iq:version", "urn:xmpp:ping"}, Contacts(db, nil), nil)
+	m.AccountFeatures = []string{"http://jabber.org/protocol/pubsub#publish"}
+	m.Register(r)
+	m.Items = func(_ context.Context, from jid.JID) []Item {
+		return []Item{{JID: jid.MustParse("upload.example.org"), Name: "Files"}, {JID: jid.MustParse("example.org"), Node: "n"}}
+	}
+	plain := New(db, nil, nil, nil)
+	plain.Register(router.New(domain, nil))
+
+	info := func(from, to, node string) string {
+		n := ""
+		if node != "" {
+			n = ` node='` + node + `'`
+		}
+		return `<iq type='get' id='d1' from='` + from + `' to='` + to + `'><query xmlns='http://jabber.org/protocol/disco#info'` + n + `/></iq>`
+	}
+	items := func(from, to, node string) string {
+		return strings.Replace(info(from, to, node), "disco#info", "disco#items", 1)
+	}
+	const serverInfo = `<query xmlns="http://jabber.org/protocol/disco#info">` +
+		`<identity category="server" type="im" name="Hearth"/>` +
+		`<feature var="http://jabber.org/protocol/disco#info"/>` +
+		`<feature var="http://jabber.org/protocol/disco#items"/>` +
+		`<feature var="jabber:iq:version"/>` +
+		`<feature var="urn:xmpp:ping"/>` +
+		`<x xmlns="jabber:x:data" type="result">` +
+		`<field var="FORM_TYPE" type="hidden"><value>http://jabber.org/network/serverinfo</value></field>` +
+		`<field var="abuse-addresses"><value>mailto:abuse@example.org</value></field>` +
+		`<field var="admin-addresses"><value>xmpp:admin@example.org</value><value>mailto:admin@example.org</value></field>` +
+		`</x></query>`
+	const accountInfo = `<query xmlns="http://jabber.org/protocol/disco#info">` +
+		`<identity category="account" type="registered"/>` +
+		`<feature var="http://jabber.org/protocol/disco#info"/>` +
+		`<feature var="http://jabber.org/protocol/disco#items"/>` +
+		`<feature var="http://jabber.org/protocol/pubsub#publish"/>` +
+		`</query>`
+	const resources = `<query xmlns="http://jabber.org/protocol/disco#items">` +
+		`<item jid="alice@example.org/laptop"/><item jid="alice@example.org/phone"/></query>`
+	const noItems = `<query xmlns="http://jabber.org/protocol/disco#items"/>`
+	tests := []struct {
+		name string
+		m    *Module
+		in   string
+		want string // result payload, or
+		cond string // error condition
+	}{
+		{"server info", m, info("bob@example.org/b", domain, ""), serverInfo, ""},
+		{"server info, remote", m, info("remote.net", domain, ""), serverInfo, ""},
+		{"server info without contacts", plain, info("bob@example.org/b", domain, ""),
+			`<query xmlns="http://jabber.org/protocol/disco#info"><identity category="server" type="im" name="Hearth"/>` +
+				`<feature var="http://jabber.org/protocol/disco#info"/><feature var="http://jabber.org/protocol/disco#items"/></query>`, ""},
+		{"server info node", m, info("bob@example.org/b", domain, "http://jabber.org/protocol/commands"), "", stanza.ItemNotFound},
+		{"server items", m, items("bob@example.org/b", domain, ""),
+			`<query xmlns="http://jabber.org/protocol/disco#items"><item jid="upload.example.org" name="Files"/><item jid="example.org" node="n"/></query>`, ""},
+		{"server items, none", plain, items("bob@example.org/b", domain, ""), noItems, ""},
+		{"server items node", m, items("bob@example.org/b", domain, "n"), "", stanza.ItemNotFound},
+		{"account info, self", m, info("alice@example.org/phone", "alice@example.org", ""), accountInfo, ""},
+		{"account info, subscriber", m, info("carol@example.org/c", "alice@example.org", ""), accountInfo, ""},
+		{"account info, remote subscriber", m, info("romeo@remote.net/r", "alice@example.org", ""), accountInfo, ""},
+		{"account info, subscription to only", m, info("bob@example.org/b", "alice@example.org", ""), "", stanza.ServiceUnavailable},
+		{"account info, stranger", m, info("mallory@evil.net/x", "alice@example.org", ""), "", stanza.ServiceUnavailable},
+		{"account info, no such account", m, info("alice@example.org/phone", "nobody@example.org", ""), "", stanza.ServiceUnavailable},
+		{"account info node", m, info("carol@example.org/c", "alice@example.org", "x"), "", stanza.ItemNotFound},
+		{"account info node, stranger", m, info("mallory@evil.net/x", "alice@example.org", "x"), "", stanza.ServiceUnavailable},
+		{"account info node, no such account", m, info("mallory@evil.net/x", "nobody@example.org", "x"), "", stanza.ServiceUnavailable},
+		{"account items, self", m, items("alice@example.org/phone", "alice@example.org", ""), resources, ""},
+		{"account items, subscriber", m, items("carol@example.org/c", "alice@example.org", ""), resources, ""},
+		{"account items, stranger", m, items("mallory@evil.net/x", "alice@example.org", ""), noItems, ""},
+		{"account items, no such account", m, items("mallory@evil.net/x", "nobody@example.org", ""), noItems, ""},
+		{"account items, nobody online", m, items("bob@example.org/b", "bob@example.org", ""), noItems, ""},
+		{"account items node", m, items("carol@example.org/c", "alice@example.org", "x"), "", stanza.ItemNotFound},
+		{"account items node, stranger", m, items("mallory@evil.net/x", "alice@example.org", "x"), noItems, ""},
+		{"set", m, strings.Replace(info("bob@example.org/b", domain, ""), "'get'", "'set'", 1), "", stanza.NotAllowed},
+		{"unknown element", m, `<iq type='get' id='d1' from='bob@example.org/b' to='example.org'><info xmlns='http://jabber.org/protocol/disco#info'/></iq>`, "", stanza.ServiceUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := iq(t, tt.in)
+			h := tt.m.info
+			if st.Payload().NS == stanza.NSDiscoItems {
+				h = tt.m.items
+			}
+			res, e := h(ctx, st)
+			if tt.cond != "" {
+				if e == nil || e.Condition != tt.cond {
+					t.Fatalf("error = %v, want %s", e, tt.cond)
+				}
+				return
+			}
+			if e != nil {
+				t.Fatalf("error %v", e)
+			}
+			if got := res.String(); got != tt.want {
+				t.Fatalf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestContacts(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	for k, v := range map[string]string{
+		"contact.admin":    "xmpp:admin@example.org",
+		"contact.abuse":    "",
+		"contact.support":  "https://example.org/help\tmailto:help@example.org,,xmpp:help@example.org",
+		"contact.security": "mailto:security@example.org",
+		"contact.feedback": "https://example.org/feedback",
+		"contact.sales":    "xmpp:sales@example.org",
+		"contact.status":   "https://status.example.org", // not a XEP-0157 field
+		"domain":           "example.org",
+	} {
+		if err := db.SetSetting(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := Contacts(db, nil)(ctx)
+	want := map[string][]string{
+		"admin-addresses":    {"xmpp:admin@example.org"},
+		"support-addresses":  {"https://example.org/help", "mailto:help@example.org", "xmpp:help@example.org"},
+		"security-addresses": {"mailto:security@example.org"},
+		"feedback-addresses": {"https://example.org/feedback"},
+		"sales-addresses":    {"xmpp:sales@example.org"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	for k, v := range want {
+		if strings.Join(got[k], " ") != strings.Join(v, " ") {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestFeatures(t *testing.T) {
+	got := New(nil, nil, nil, nil).Features()
+	if len(got) != 2 || got[0] != stanza.NSDiscoInfo || got[1] != stanza.NSDiscoItems {
+		t.Fatalf("features = %v", got)
+	}
+}
