@@ -55,6 +55,9 @@ type Config struct {
 	OfflineMax int
 	// QueueLimit is how many stanzas may wait for a slow client (4096).
 	QueueLimit int
+	// AuthFailures is how many failed authentications an address or an
+	// account may have in a minute before it is refused (5).
+	AuthFailures int
 }
 
 // Validate reports every problem at once.
@@ -169,13 +172,14 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	disco.New(db, features, disco.Contacts(db, log), log.With("part", "disco")).Register(r)
 
 	s.c2s = c2s.New(c2s.Config{
-		Domain:      cfg.Domain,
-		TLS:         cfg.TLS,
-		Limits:      cfg.Limits,
-		AuthTimeout: cfg.AuthTimeout,
-		IdleTimeout: cfg.IdleTimeout,
-		QueueLimit:  cfg.QueueLimit,
-		Log:         cfg.Log.With("part", "c2s"),
+		Domain:       cfg.Domain,
+		TLS:          cfg.TLS,
+		Limits:       cfg.Limits,
+		AuthTimeout:  cfg.AuthTimeout,
+		IdleTimeout:  cfg.IdleTimeout,
+		QueueLimit:   cfg.QueueLimit,
+		AuthFailures: cfg.AuthFailures,
+		Log:          cfg.Log.With("part", "c2s"),
 	}, r, db)
 	s.c2s.StreamFeatures = s.roster.StreamFeatures()
 	s.c2s.OnLost = s.offline.Lost

@@ -127,10 +127,7 @@ func (c *conn) saslExchange(ctx context.Context, auth *stanza.Element) (string, 
 		}
 		return c.scram(ctx, mech, initial, true)
 	default:
-		if err := c.failure("invalid-mechanism", ""); err != nil {
-			return "", err
-		}
-		return "", nil
+		return "", c.failed("invalid-mechanism", "")
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"hearth/server/internal/jid"
@@ -118,8 +119,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, directTLS bool) err
 				s.wg.Wait()
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles(err)) {
+			if retryable(err) {
 				// Back off as net/http does.
 				if delay == 0 {
 					delay = 5 * time.Millisecond
@@ -147,16 +147,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, directTLS bool) err
 	}
 }
 
-func errTooManyFiles(err error) error {
-	// EMFILE and ENFILE are temporary: wait for descriptors to free up.
-	var se interface{ Temporary() bool }
-	if errors.As(err, &se) && se.Temporary() {
-		return err
-	}
-	return errNever
+// retryable reports accept errors that pass: timeouts, and running out of
+// file descriptors (EMFILE, ENFILE) until some are freed.
+func retryable(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
-
-var errNever = errors.New("never")
 
 // conn is one client stream during negotiation.
 type conn struct {
