@@ -2,7 +2,7 @@
 // command line see: users, rosters, sessions, settings and live events.
 //
 // API is implemented in-process over the storage and the running server
-// (New), and over the admin Unix socket in the data directory (Dial), so the
+// (Local), and over the admin Unix socket in the data directory (Dial), so the
 // GUI and the CLI do the same whether or not they share the server's process.
 package admin
 

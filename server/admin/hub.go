@@ -10,8 +10,8 @@ import (
 const hubBuffer = 64
 
 // Hub fans live events out to subscribers. Publish never blocks: a
-// subscriber whose buffer is full misses the event. The zero value is not
-// usable; a nil *Hub ignores Publish.
+// subscriber whose buffer is full misses the event. The zero value is an
+// empty hub; a nil *Hub ignores Publish.
 type Hub struct {
 	mu   sync.Mutex
 	subs map[chan Event]struct{}
@@ -42,6 +42,9 @@ func (h *Hub) Publish(ev Event) {
 func (h *Hub) Subscribe(ctx context.Context) <-chan Event {
 	ch := make(chan Event, hubBuffer)
 	h.mu.Lock()
+	if h.subs == nil {
+		h.subs = make(map[chan Event]struct{})
+	}
 	h.subs[ch] = struct{}{}
 	h.mu.Unlock()
 	context.AfterFunc(ctx, func() {

@@ -344,18 +344,15 @@ func (l *Local) Settings(ctx context.Context) ([]Setting, error) {
 
 // SetSetting checks value against the setting's type and stores it.
 func (l *Local) SetSetting(ctx context.Context, key, value string) (restart bool, err error) {
-	s, ok := lookup(key)
-	if !ok {
-		return false, fmt.Errorf("set %s: unknown setting: %w", key, ErrInvalid)
-	}
-	v, err := s.normalize(value)
+	v, err := CheckSetting(key, value)
 	if err != nil {
-		return false, fmt.Errorf("set %s: %v: %w", key, err, ErrInvalid)
+		return false, fmt.Errorf("set %w", err)
 	}
 	if err := l.DB.SetSetting(ctx, key, v); err != nil {
 		return false, err
 	}
 	l.Events.Publish(Event{Kind: EventSettings})
+	s, _ := lookup(key)
 	return s.restart, nil
 }
 

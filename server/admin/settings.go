@@ -47,8 +47,8 @@ var registry = []spec{
 		help: "talk to other XMPP servers (needs a public domain)"},
 	{key: "limits.stanza_bytes", kind: kindInt, def: "262144", min: 10000, restart: true,
 		help: "largest stanza a client may send, in bytes (RFC 6120 13.12: at least 10000)"},
-	{key: "limits.offline_messages", kind: kindInt, def: "1000", min: 0, restart: true,
-		help: "messages kept for an offline account; 0 keeps none"},
+	{key: "limits.offline_messages", kind: kindInt, def: "1000", min: 1, restart: true,
+		help: "messages kept for an offline account"},
 	{key: "registration.enabled", kind: kindBool, def: "false",
 		help: "let clients create accounts themselves (XEP-0077)"},
 	{key: "contact.admin", kind: kindURIs,
@@ -75,6 +75,20 @@ func lookup(key string) (spec, bool) {
 func SettingDefault(key string) (string, bool) {
 	s, ok := lookup(key)
 	return s.def, ok
+}
+
+// CheckSetting returns value as SetSetting would store it. An unknown key
+// or a value of the wrong type is ErrInvalid.
+func CheckSetting(key, value string) (string, error) {
+	s, ok := lookup(key)
+	if !ok {
+		return "", fmt.Errorf("%s: unknown setting: %w", key, ErrInvalid)
+	}
+	v, err := s.normalize(value)
+	if err != nil {
+		return "", fmt.Errorf("%s: %v: %w", key, err, ErrInvalid)
+	}
+	return v, nil
 }
 
 // normalize checks v against the setting's type and returns it in the form

@@ -1,0 +1,55 @@
+//go:build !nogui && cgo
+
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestGUIWindowUnderXvfb builds the real GUI binary, starts it under Xvfb
+// until its Hearth window appears, then stops it with SIGTERM and expects a
+// clean exit.
+func TestGUIWindowUnderXvfb(t *testing.T) {
+	for _, p := range []string{"xvfb-run", "xdotool"} {
+		if _, err := exec.LookPath(p); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s missing in CI", p)
+			}
+			t.Skipf("%s not installed (make deps installs it)", p)
+		}
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "hearth-gui")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	// One shell under xvfb-run: start hearth, wait for its window, stop it.
+	script := `"$BIN" serve --data "$DATA" --domain gui.test --c2s 127.0.0.1:0 --c2s-tls 127.0.0.1:0 --no-mdns & pid=$!
+wid=$(timeout 60 xdotool search --sync --name '^Hearth$' | head -1) || { kill $pid; echo "no window"; exit 3; }
+echo "window $wid"
+kill -TERM $pid
+wait $pid; rc=$?
+echo "exit $rc"
+exit $rc`
+	cmd := exec.CommandContext(ctx, "xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "bash", "-c", script)
+	cmd.Env = append(os.Environ(), "BIN="+bin, "DATA="+filepath.Join(dir, "data"), "LANG=en_US.UTF-8")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("GUI run failed: %v", err)
+	}
+	if !strings.Contains(string(out), "window ") || !strings.Contains(string(out), "exit 0") {
+		t.Fatalf("window did not appear or exit was not clean")
+	}
+}

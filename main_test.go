@@ -1,0 +1,374 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bin is the hearth binary TestMain builds: headless, without cgo.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hearth-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "hearth")
+	goCmd := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goCmd); err != nil {
+		goCmd = "go"
+	}
+	build := exec.Command(goCmd, "build", "-tags", "nogui", "-o", bin, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build hearth:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is the environment of a hearth run: a home of its own, no display,
+// none of the caller's HEARTH_ variables.
+func env(t *testing.T, extra ...string) []string {
+	t.Helper()
+	return append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, extra...)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// hearth runs the binary to completion.
+func hearth(t *testing.T, environ []string, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = environ
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("hearth %s: %v", strings.Join(args, " "), err)
+	}
+	return result{stdout.String(), stderr.String(), code}
+}
+
+// check runs hearth and fails unless it exits with code and its stdout
+// matches the regular expression want (empty: anything).
+func check(t *testing.T, environ []string, stdin string, code int, want string, args ...string) result {
+	t.Helper()
+	r := hearth(t, environ, stdin, args...)
+	if r.code != code {
+		t.Errorf("hearth %s: exit code %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, code, r.stdout, r.stderr)
+	}
+	if want != "" && !regexp.MustCompile(want).MatchString(r.stdout) {
+		t.Errorf("hearth %s: stdout %q does not match %q\nstderr: %s", strings.Join(args, " "), r.stdout, want, r.stderr)
+	}
+	return r
+}
+
+func TestOffline(t *testing.T) {
+	data := t.TempDir()
+	e := env(t)
+	d := "--data=" + data
+	steps := []struct {
+		args  []string
+		stdin string
+		code  int
+		want  string // regexp on stdout
+	}{
+		{args: []string{"user", "add", "alice@test.home", "--password", "correct horse", d}},
+		{args: []string{"user", "list", d}, want: `(?m)^alice@test\.home +enabled +0 `},
+		// The first JID named the domain, and it was stored.
+		{args: []string{"config", "get", "domain", d}, want: `^test\.home\n$`},
+		{args: []string{"user", "add", "bob", d}, stdin: "battery staple\n"},
+		{args: []string{d, "user", "list"}, code: 2}, // flags go after the command
+		{args: []string{"user", "add", "carol", d}, want: `^password for carol: [a-zA-Z2-9]{20}\n$`},
+		{args: []string{"user", "add", "dave@other.example", "--password", "correct horse", d}, code: 1},
+		{args: []string{"user", "add", "dave", "--password", "short", d}, code: 1},
+		{args: []string{"user", "add", "alice", "--password", "correct horse", d}, code: 1},
+		{args: []string{"user", "passwd", "bob", d}, stdin: "new battery\n"},
+		{args: []string{"user", "passwd", "nobody", "--password", "correct horse", d}, code: 1},
+		{args: []string{"user", "disable", "bob", d}},
+		{args: []string{"user", "list", d}, want: `(?m)^bob@test\.home +disabled `},
+		{args: []string{"user", "enable", "bob@test.home", d}},
+		{args: []string{"user", "del", "carol", d}},
+		{args: []string{"user", "del", "carol", d}, code: 1},
+		{args: []string{"roster", "add", "alice", "bob@test.home", "--name", "Bob", "--group", "Family", "--group", "Kids", d}},
+		{args: []string{"roster", "list", "alice", d}, want: `(?m)^bob@test\.home +Bob +none +Family, Kids$`},
+		{args: []string{"roster", "del", "alice", "bob@test.home", d}},
+		{args: []string{"roster", "del", "alice", "bob@test.home", d}, code: 1},
+		{args: []string{"config", "set", "mdns.enabled", "off", d}, want: `^$`},
+		{args: []string{"config", "set", "limits.stanza_bytes", "65536", d}, want: `^restart needed\n$`},
+		{args: []string{"config", "set", "limits.stanza_bytes", "lots", d}, code: 1},
+		{args: []string{"config", "set", "no.such.key", "1", d}, code: 1},
+		{args: []string{"config", "get", "no.such.key", d}, code: 1},
+		{args: []string{"config", "list", d}, want: `(?m)^mdns\.enabled +false +true `},
+		{args: []string{"status", d}, want: `(?s)not running.*domain: +test\.home.*users: +2`},
+		{args: []string{"version"}, want: `^hearth \S+\n$`},
+		{args: []string{"help"}, want: `hearth user add`},
+		{args: []string{"--help"}, want: `hearth user add`},
+		// Usage errors.
+		{args: []string{"bogus"}, code: 2},
+		{args: []string{"user", d}, code: 2},
+		{args: []string{"user", "add", d}, code: 2},
+		{args: []string{"user", "add", "a", "b", d}, code: 2},
+		{args: []string{"user", "frobnicate", "a", d}, code: 2},
+		{args: []string{"user", "passwd", "bob", d}, code: 2}, // no password anywhere
+		{args: []string{"user", "list", "--nope", d}, code: 2},
+		{args: []string{"roster", "add", "alice", d}, code: 2},
+		{args: []string{"config", "set", "mdns.enabled", d}, code: 2},
+		{args: []string{"serve", "--log-level", "loud", d}, code: 2},
+		{args: []string{"serve", "extra", d}, code: 2},
+	}
+	for _, s := range steps {
+		check(t, e, s.stdin, s.code, s.want, s.args...)
+	}
+}
+
+func TestEnvironment(t *testing.T) {
+	xdg, home, data := t.TempDir(), t.TempDir(), t.TempDir()
+	add := []string{"user", "add", "alice@test.home", "--password", "correct horse"}
+
+	check(t, []string{"XDG_DATA_HOME=" + xdg, "HOME=" + home}, "", 0, "", add...)
+	check(t, []string{"HOME=" + home}, "", 0, "", add...)
+	check(t, []string{"HOME=" + home, "HEARTH_DATA=" + data}, "", 0, "", add...)
+	for _, db := range []string{
+		filepath.Join(xdg, "hearth", "hearth.db"),
+		filepath.Join(home, ".local", "share", "hearth", "hearth.db"),
+		filepath.Join(data, "hearth.db"),
+	} {
+		if _, err := os.Stat(db); err != nil {
+			t.Error(err)
+		}
+	}
+	fi, err := os.Stat(filepath.Join(xdg, "hearth"))
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("data directory: %v, %v; want mode 0700", fi.Mode(), err)
+	}
+	// A flag beats the environment.
+	other := t.TempDir()
+	check(t, []string{"HOME=" + home, "HEARTH_DATA=" + other}, "", 0, `alice@test\.home`, "user", "list", "--data", data)
+	check(t, []string{"HOME=" + home, "HEARTH_DATA=" + other}, "", 0, `^JID.*\n$`, "user", "list")
+	// A bad value in the environment is a usage error.
+	check(t, []string{"HOME=" + home, "HEARTH_HEADLESS=sometimes"}, "", 2, "", "serve", "--data", data)
+}
+
+// serveProc is a running hearth serve.
+type serveProc struct {
+	cmd         *exec.Cmd
+	c2s, c2sTLS string
+	done        chan error // the process's exit
+	mu          sync.Mutex
+	stderr      bytes.Buffer
+}
+
+func (s *serveProc) log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stderr.String()
+}
+
+var readyLine = regexp.MustCompile(`^hearth: serving (\S+) \(c2s (\S+), c2s-tls (\S+)\)$`)
+
+// start starts hearth serve and waits for its ready line.
+func start(t *testing.T, environ []string, args ...string) (*serveProc, time.Duration) {
+	t.Helper()
+	s := &serveProc{cmd: exec.Command(bin, append([]string{"serve"}, args...)...), done: make(chan error, 1)}
+	s.cmd.Env = environ
+	pipe, err := s.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan []string, 1)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.stderr.WriteString(sc.Text() + "\n")
+			s.mu.Unlock()
+			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
+				ready <- m
+			}
+		}
+		io.Copy(io.Discard, pipe)
+		s.done <- s.cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
+	select {
+	case m := <-ready:
+		s.c2s, s.c2sTLS = m[2], m[3]
+		return s, time.Since(began)
+	case err := <-s.done:
+		t.Fatalf("hearth serve exited before it was ready: %v\n%s", err, s.log())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("hearth serve not ready after 10s\n%s", s.log())
+	}
+	return nil, 0
+}
+
+// stop sends SIGTERM and returns the exit code.
+func (s *serveProc) stop(t *testing.T) int {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-s.done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return 0
+	case <-time.After(10 * time.Second):
+		t.Fatalf("hearth serve still running 10s after SIGTERM\n%s", s.log())
+	}
+	return -1
+}
+
+func TestServe(t *testing.T) {
+	data := t.TempDir()
+	e := env(t)
+	d := "--data=" + data
+	check(t, e, "", 0, "", "user", "add", "alice@test.home", "--password", "correct horse", d)
+
+	s, took := start(t, e, "--headless", "--no-mdns", d, "--domain", "test.home", "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0")
+	t.Logf("ready after %v: c2s %s, c2s-tls %s", took, s.c2s, s.c2sTLS)
+	if took > time.Second {
+		t.Errorf("ready after %v, want under a second", took)
+	}
+	fi, err := os.Stat(filepath.Join(data, "admin.sock"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("admin socket: %v, %v; want mode 0600", fi.Mode(), err)
+	}
+
+	// A second server on the same data directory is refused.
+	r := hearth(t, e, "", "serve", "--headless", "--no-mdns", d, "--c2s", "off", "--c2s-tls", "off")
+	if r.code != 1 || !strings.Contains(r.stderr, "another hearth server") {
+		t.Errorf("second server: exit code %d, stderr %q", r.code, r.stderr)
+	}
+
+	// Admin commands go through the socket to the running server.
+	check(t, e, "", 0, `(?s)status: +running.*domain: +test\.home.*listener: +c2s-tls `+regexp.QuoteMeta(s.c2sTLS), "status", d)
+	check(t, e, "", 0, "", "user", "add", "bob", "--password", "battery staple", d)
+	check(t, e, "", 0, `(?m)^bob@test\.home +enabled +0 `, "user", "list", d)
+
+	// bob signs in: the running server knows him, and only its live API
+	// lists his session and closes it when he is disabled.
+	conn := login(t, s.c2sTLS, "bob", "battery staple")
+	check(t, e, "", 0, `(?m)^ +bob@test\.home/cli `, "status", d)
+	check(t, e, "", 0, `(?m)^bob@test\.home +enabled +1 `, "user", "list", d)
+	check(t, e, "", 0, "", "user", "disable", "bob", d)
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	rest, err := io.ReadAll(conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Errorf("bob's session still open after disabling him; got %q", rest)
+	}
+	t.Logf("bob's stream ended: %q", rest)
+	conn.Close()
+
+	if code := s.stop(t); code != 0 {
+		t.Errorf("exit code after SIGTERM: %d\n%s", code, s.log())
+	}
+	if _, err := os.Stat(filepath.Join(data, "admin.sock")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("admin socket after exit: %v", err)
+	}
+	// Without the server, the commands use the database again.
+	check(t, e, "", 0, `(?m)^bob@test\.home +disabled +0 `, "user", "list", d)
+}
+
+// login signs in over direct TLS with SASL PLAIN and binds the resource
+// "cli"; it returns the open stream.
+func login(t *testing.T, addr, user, password string) net.Conn {
+	t.Helper()
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{
+		ServerName: "test.home", NextProtos: []string{"xmpp-client"},
+		InsecureSkipVerify: true, // the test checks the admin path, not the certificate
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	var buf []byte
+	// expect reads until want arrives, and fails if bad does first.
+	expect := func(want, bad string) string {
+		t.Helper()
+		b := make([]byte, 4096)
+		for {
+			s := string(buf)
+			if i := strings.Index(s, bad); bad != "" && i >= 0 {
+				t.Fatalf("login: got %q", s)
+			}
+			if i := strings.Index(s, want); i >= 0 {
+				buf = buf[i+len(want):]
+				return s[:i+len(want)]
+			}
+			n, err := conn.Read(b)
+			buf = append(buf, b[:n]...)
+			if err != nil {
+				t.Fatalf("login: waiting for %q: %v; got %q", want, err, buf)
+			}
+		}
+	}
+	send := func(s string) {
+		t.Helper()
+		if _, err := io.WriteString(conn, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const header = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='test.home' version='1.0'>`
+	send(header)
+	expect("</stream:features>", "")
+	creds := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + password))
+	send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + creds + `</auth>`)
+	expect("<success", "<failure")
+	send(header)
+	expect("</stream:features>", "")
+	send(`<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>cli</resource></bind></iq>`)
+	if got := expect("</iq>", "type='error'"); !strings.Contains(got, user+"@test.home/cli") {
+		t.Fatalf("bind: got %q", got)
+	}
+	conn.SetDeadline(time.Time{})
+	return conn
+}

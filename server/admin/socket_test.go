@@ -1,0 +1,120 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+func TestSocket(t *testing.T) {
+	l := newLocal(t)
+	ctx := t.Context()
+
+	start := time.Now()
+	if _, err := Dial(l.DataDir); !errors.Is(err, ErrOffline) {
+		t.Fatalf("Dial without a server: %v, want ErrOffline", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Dial without a server took %v", d)
+	}
+
+	// A stale socket of a server that died is replaced.
+	stale, err := net.ListenUnix("unix", &net.UnixAddr{Name: SocketPath(l.DataDir), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.SetUnlinkOnClose(false)
+	stale.Close()
+
+	ln, err := Listen(l.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(SocketPath(l.DataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode %v, want a socket with 0600", fi.Mode())
+	}
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- Serve(sctx, ln, l) }()
+
+	// A second server on the same data directory is refused.
+	if ln2, err := Listen(l.DataDir); err == nil {
+		ln2.Close()
+		t.Error("second Listen succeeded")
+	}
+
+	api, err := Dial(l.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := api.Watch(ctx)
+
+	// Errors keep their message and their kind.
+	lerr := l.DeleteUser(ctx, "nobody")
+	rerr := api.DeleteUser(ctx, "nobody")
+	if !errors.Is(rerr, ErrNotFound) || rerr.Error() != lerr.Error() {
+		t.Errorf("remote error %q, want %q", rerr, lerr)
+	}
+
+	// What the client changes, the server's Local sees.
+	if err := api.AddUser(ctx, "alice", "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	if got := userJIDs(t, l); len(got) != 1 || got[0] != "alice@test.home" {
+		t.Errorf("users on the server: %q", got)
+	}
+	if ev := next(t, events); ev != (Event{EventUsers, "alice@test.home"}) {
+		t.Errorf("event %+v", ev)
+	}
+
+	// Stopping the server ends Watch streams and removes the socket.
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	select {
+	case _, ok := <-events:
+		if ok {
+			t.Error("event after the server stopped")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("Watch channel not closed after the server stopped")
+	}
+	if _, err := os.Stat(SocketPath(l.DataDir)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket after Serve: %v", err)
+	}
+	if _, err := Dial(l.DataDir); !errors.Is(err, ErrOffline) {
+		t.Errorf("Dial after the server stopped: %v, want ErrOffline", err)
+	}
+	if err := api.AddUser(ctx, "bob", "correct horse"); err == nil {
+		t.Error("call after the server stopped succeeded")
+	}
+}
+
+// The socket serves only its owner: Listen leaves no moment at which the
+// socket file has the umask's mode, and nothing listens on TCP.
+func TestListenTemporaryName(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := Listen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if ln.Addr().Network() != "unix" {
+		t.Errorf("network %q", ln.Addr().Network())
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != SocketName {
+		t.Errorf("data directory holds %v, want only %s", entries, SocketName)
+	}
+}
