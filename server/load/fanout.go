@@ -1,0 +1,329 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+type fanoutResult struct {
+	result
+	Contacts      int     `json:"contacts"`
+	Updates       int64   `json:"updates"`
+	Delivered     int64   `json:"delivered"`
+	Expected      int64   `json:"expected"`
+	Lost          int64   `json:"lost"`
+	Window        int     `json:"window"`
+	NewSubs       int     `json:"new_subscriptions"`
+	UpdateP50     float64 `json:"update_p50_ms"`
+	UpdateP99     float64 `json:"update_p99_ms"`
+	updateLatency summary
+}
+
+func (r *fanoutResult) line() string {
+	return fmt.Sprintf("fanout: %.1f presences/s (contacts=%d, updates=%d, delivered=%d/%d, lost=%d, window=%d, %.2fs; all contacts reached p50=%s p99=%s; new subscriptions=%d)",
+		r.Value, r.Contacts, r.Updates, r.Delivered, r.Expected, r.Lost, r.Window, r.Seconds,
+		fmtDur(r.updateLatency.P50), fmtDur(r.updateLatency.P99), r.NewSubs)
+}
+
+// A fanout run: the publisher is account --first, its contacts the next
+// --contacts accounts. The scenario sets up what it needs itself and leaves
+// it in place for the next run: the publisher fetches its roster (RFC 6121
+// 2.1.3), and every contact not yet in it with subscription "from" or "both"
+// sends a subscription request (RFC 6121 3.1.1) that the publisher approves.
+// A contact is ready once it has received the publisher's available
+// presence, either after the approval (RFC 6121 3.1.5) or as the answer to
+// the probe its initial presence triggers (RFC 6121 4.3).
+type fanout struct {
+	epoch    time.Time
+	prefix   string
+	pubBare  []byte
+	k        int32
+	counts   []atomic.Int32 // per update: contacts reached
+	sentAt   []atomic.Int64 // per update: nanoseconds since epoch
+	doneAt   []atomic.Int64 // per update: when the last contact got it
+	window   chan struct{}
+	complete atomic.Int64 // updates that reached every contact
+	last     atomic.Int64
+	sent     atomic.Int64
+	final    atomic.Int64
+	done     chan struct{}
+	once     sync.Once
+}
+
+type contact struct {
+	c     *Conn
+	ready chan struct{}
+	once  sync.Once
+	seen  bitset
+	got   atomic.Int64
+}
+
+func runFanout(ctx context.Context, d *dialer) (reporter, error) {
+	o := d.o
+	run := runID()
+	maxUpdates := o.count
+	if maxUpdates == 0 {
+		maxUpdates = 1 << 20
+	}
+	f := &fanout{
+		epoch:   time.Now(),
+		prefix:  "f" + run + "-",
+		pubBare: []byte(d.bare(o.first)),
+		k:       int32(o.contacts),
+		counts:  make([]atomic.Int32, maxUpdates),
+		sentAt:  make([]atomic.Int64, maxUpdates),
+		doneAt:  make([]atomic.Int64, maxUpdates),
+		window:  make(chan struct{}, o.window),
+		done:    make(chan struct{}),
+	}
+	f.final.Store(-1)
+	var (
+		readers sync.WaitGroup
+		closing atomic.Bool
+		errs    firstErr
+	)
+	serve := func(c *Conn, h func([]byte)) {
+		readers.Go(func() {
+			err := c.serve(h)
+			if !closing.Load() {
+				errs.add(fmt.Errorf("connection %s lost: %w", c.JID, err))
+			}
+		})
+	}
+	r := &fanoutResult{result: o.newResult("presences/s"), Contacts: o.contacts, Window: o.window}
+
+	pub, err := d.login(ctx, o.first, o.resource+"-pub"+run)
+	if err != nil {
+		return nil, fmt.Errorf("publisher login: %w", err)
+	}
+	subscribed, err := fetchSubscribers(pub)
+	if err != nil {
+		pub.Close()
+		return nil, err
+	}
+	serve(pub, func(el []byte) {
+		// Approve every subscription request (RFC 6121 3.1.4).
+		if string(tagName(el)) == "presence" && attrString(el, "type") == "subscribe" {
+			from := bareOf(attrString(el, "from"))
+			b := appendEscaped([]byte("<presence type='subscribed' to='"), from)
+			pub.send(append(b, "'/>"...))
+		}
+	})
+	contacts := make([]*contact, o.contacts)
+	conns, failed, first := loginMany(ctx, d, o.contacts, o.conc, func(i int) (int, string) {
+		return o.first + 1 + i, o.resource + "-c" + run
+	})
+	defer func() {
+		closing.Store(true)
+		closeAll(conns)
+		pub.Close()
+		readers.Wait()
+	}()
+	if failed > 0 {
+		return nil, fmt.Errorf("%d of %d contact logins failed: %s", failed, o.contacts, first)
+	}
+	if err := pub.send([]byte("<presence><status>ready</status></presence>")); err != nil {
+		return nil, err
+	}
+	for i, c := range conns {
+		ct := &contact{c: c, ready: make(chan struct{})}
+		contacts[i] = ct
+		serve(c, func(el []byte) { f.received(ct, el) })
+		b := []byte("<presence/>")
+		if !subscribed[strings.ToLower(d.bare(o.first+1+i))] {
+			r.NewSubs++
+			b = append(b, "<presence type='subscribe' to='"...)
+			b = appendEscaped(b, string(f.pubBare))
+			b = append(b, "'/>"...)
+		}
+		if err := c.send(b); err != nil {
+			return nil, err
+		}
+	}
+	setup := time.NewTimer(max(30*time.Second, o.timeout))
+	defer setup.Stop()
+	for i, ct := range contacts {
+		select {
+		case <-ct.ready:
+		case <-setup.C:
+			notReady := 0
+			for _, ct := range contacts[i:] {
+				select {
+				case <-ct.ready:
+				default:
+					notReady++
+				}
+			}
+			return nil, fmt.Errorf("%d of %d contacts never received the publisher's presence (subscription not established?)", notReady, o.contacts)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+
+	runCtx, cancel := bounded(ctx, o.duration)
+	defer cancel()
+	start := time.Since(f.epoch)
+	f.publish(runCtx, pub, maxUpdates, &errs)
+	drain := time.NewTimer(o.drain)
+	defer drain.Stop()
+	select {
+	case <-f.done:
+	case <-drain.C:
+	case <-ctx.Done():
+	}
+
+	r.Updates = f.final.Load()
+	r.Expected = r.Updates * int64(o.contacts)
+	var lat samples
+	for i := range r.Updates {
+		if t := f.doneAt[i].Load(); t > 0 {
+			lat = append(lat, time.Duration(t-f.sentAt[i].Load()))
+		}
+	}
+	for _, ct := range contacts {
+		r.Delivered += ct.got.Load()
+	}
+	r.Lost = r.Expected - r.Delivered
+	elapsed := time.Duration(f.last.Load()) - start
+	r.Value = round1(rate(r.Delivered, elapsed))
+	r.Seconds = round3(elapsed.Seconds())
+	r.updateLatency = summarize(lat)
+	r.UpdateP50, r.UpdateP99 = ms(r.updateLatency.P50), ms(r.updateLatency.P99)
+	r.Error = errs.String()
+	if r.Lost > 0 {
+		return r, fmt.Errorf("%d of %d presence stanzas %w", r.Lost, r.Expected, errLost)
+	}
+	return r, nil
+}
+
+// publish sends presence updates while the window and the run allow, as
+// many as the window has room for in one write.
+func (f *fanout) publish(ctx context.Context, pub *Conn, maxUpdates int, errs *firstErr) {
+	defer func() {
+		f.final.Store(f.sent.Load())
+		f.checkDone()
+	}()
+	shows := [2]string{"away", "dnd"}
+	buf := make([]byte, 0, 4096)
+	seq := 0
+	for seq < maxUpdates {
+		select {
+		case f.window <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		buf = buf[:0]
+		for {
+			id := f.prefix + strconv.Itoa(seq)
+			buf = append(buf, "<presence id='"+id+"'><show>"+shows[seq%2]+"</show><status>"+id+"</status></presence>"...)
+			f.sentAt[seq].Store(int64(time.Since(f.epoch)))
+			seq++
+			if seq >= maxUpdates {
+				break
+			}
+			select {
+			case f.window <- struct{}{}:
+				continue
+			default:
+			}
+			break
+		}
+		if err := pub.send(buf); err != nil {
+			errs.add(fmt.Errorf("publish: %w", err))
+			return
+		}
+		f.sent.Store(int64(seq))
+	}
+}
+
+func (f *fanout) checkDone() {
+	if fin := f.final.Load(); fin >= 0 && f.complete.Load() >= fin {
+		f.once.Do(func() { close(f.done) })
+	}
+}
+
+// received handles a stanza at a contact.
+func (f *fanout) received(ct *contact, el []byte) {
+	if string(tagName(el)) != "presence" {
+		return
+	}
+	from, _ := attr(el, "from")
+	if i := bytes.IndexByte(from, '/'); i >= 0 {
+		from = from[:i]
+	}
+	if !bytes.EqualFold(from, f.pubBare) {
+		return
+	}
+	if _, has := attr(el, "type"); has {
+		return // subscribed, unavailable and the like
+	}
+	ct.once.Do(func() { close(ct.ready) })
+	seq, _, ok := f.seqOf(el)
+	if !ok || seq >= int64(len(f.counts)) || !ct.seen.add(seq) {
+		return
+	}
+	now := int64(time.Since(f.epoch))
+	ct.got.Add(1)
+	f.last.Store(now)
+	if f.counts[seq].Add(1) == f.k {
+		f.doneAt[seq].Store(now)
+		f.complete.Add(1)
+		select {
+		case <-f.window:
+		default:
+		}
+		f.checkDone()
+	}
+}
+
+func (f *fanout) seqOf(el []byte) (int64, int64, bool) {
+	if id, ok := attr(el, "id"); ok {
+		if a, b, ok := parseSeq(id, f.prefix); ok {
+			return a, b, true
+		}
+	}
+	status, ok := childText(el, "status")
+	if !ok {
+		return 0, 0, false
+	}
+	return parseSeq([]byte(status), f.prefix)
+}
+
+// fetchSubscribers gets the roster and returns the bare JIDs (lowercase)
+// with a subscription to the user's presence.
+func fetchSubscribers(c *Conn) (map[string]bool, error) {
+	if err := c.send([]byte("<iq type='get' id='roster'><query xmlns='" + nsRoster + "'/></iq>")); err != nil {
+		return nil, err
+	}
+	el, err := c.awaitIQ("roster")
+	if err != nil {
+		return nil, fmt.Errorf("roster: %w", err)
+	}
+	if attrString(el, "type") != "result" {
+		return nil, errors.New("roster: " + errorCondition(el))
+	}
+	subs := map[string]bool{}
+	eachTag(el, func(tag, _ []byte) bool {
+		if string(localName(tagName(tag))) == "item" {
+			if s := attrString(tag, "subscription"); s == "from" || s == "both" {
+				subs[strings.ToLower(attrString(tag, "jid"))] = true
+			}
+		}
+		return true
+	})
+	return subs, nil
+}
+
+func bareOf(jid string) string {
+	if i := strings.IndexByte(jid, '/'); i >= 0 {
+		return jid[:i]
+	}
+	return jid
+}
