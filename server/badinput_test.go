@@ -86,6 +86,9 @@ func TestBadInputBound(t *testing.T) {
 		{"not well formed", `<message><body></message>`, stream.NotWellFormed},
 		{"stanza too big", `<message><body>` + strings.Repeat("x", 5000) + `</body></message>`, stream.PolicyViolation},
 		{"too deep", strings.Repeat("<a>", 20) + strings.Repeat("</a>", 20), stream.PolicyViolation},
+		{"second from", `<message to='bob@hearth.test' from='x@y' from='admin@hearth.test/console'><body>x</body></message>`, stream.NotWellFormed},
+		{"not a stanza", `<foo/>`, stream.UnsupportedStanzaType},
+		{"stream management before support", `<enable xmlns='urn:xmpp:sm:3'/>`, stream.UnsupportedStanzaType},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -49,7 +49,7 @@ func TestSlixmpp(t *testing.T) {
 	srv.AddUser(t, "alice", "alice-secret-pw")
 	srv.AddUser(t, "bob", "bob-secret-pw")
 	host, port := splitAddr(t, srv.Addr)
-	runPeer(t, py, "internal/xmpptest/interop/slix_pair.py", "--ca", srv.CertFile, host, port, srv.Domain, "alice", "alice-secret-pw", "bob", "bob-secret-pw")
+	runPeer(t, py, "internal/xmpptest/interop/slix_pair.py", "-v", "--ca", srv.CertFile, host, port, srv.Domain, "alice", "alice-secret-pw", "bob", "bob-secret-pw")
 	if n, _ := srv.DB.CountOffline(t.Context(), "bob"); n != 0 {
 		t.Errorf("offline messages left: %d", n)
 	}

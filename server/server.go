@@ -121,7 +121,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		s.events.Publish(admin.Event{Kind: kind, JID: sess.JID.String()})
 	}
 
-	s.offline = &offline.Store{DB: db, Domain: cfg.Domain, Max: cfg.OfflineMax}
+	s.offline = &offline.Store{DB: db, Domain: cfg.Domain, Max: cfg.OfflineMax, Log: cfg.Log.With("part", "offline")}
 	r.Offline = s.offline
 
 	s.roster = &roster.Module{DB: db, Router: r, Log: cfg.Log.With("part", "roster"), OnChange: func(user string) {

@@ -53,6 +53,15 @@ func (c *conn) mechanisms() *stanza.Element {
 	return m
 }
 
+// channelBinding tells clients which channel-binding type the -PLUS
+// mechanisms use (XEP-0440), or nil when none is offered.
+func (c *conn) channelBinding() *stanza.Element {
+	if !c.cbind {
+		return nil
+	}
+	return stanza.New("sasl-channel-binding", NSChannelBinding).Append(stanza.New("channel-binding", NSChannelBinding, "type", "tls-exporter"))
+}
+
 // saslFailure is a SASL failure condition (RFC 6120 6.5).
 type saslFailure string
 
@@ -64,7 +73,16 @@ func (c *conn) failure(cond saslFailure, text string) error {
 	return c.send(f)
 }
 
-var errAuthFailed = errors.New("authentication failed")
+var (
+	// errAuthFailed is a failed attempt that counts against the limits:
+	// a wrong password, or an unknown account.
+	errAuthFailed = errors.New("authentication failed")
+	// errAuthRefused is a refusal that says nothing about the password
+	// (an unsupported mechanism or channel-binding type, or a downgrade
+	// flag): clients try their mechanisms in turn, and must not be
+	// locked out for that.
+	errAuthRefused = errors.New("authentication refused")
+)
 
 // authenticate runs SASL exchanges until one succeeds. Failures are
 // counted per address and per account; past the limit the stream is closed.
@@ -102,6 +120,7 @@ func (c *conn) authenticate(ctx context.Context) error {
 			if c.srv.limiter.fail(c.ip, user) {
 				return &stream.Error{Condition: stream.PolicyViolation, Text: "too many failed authentication attempts"}
 			}
+		case errors.Is(err, errAuthRefused):
 		default:
 			return err
 		}
@@ -123,12 +142,19 @@ func (c *conn) saslExchange(ctx context.Context, auth *stanza.Element) (string, 
 		return c.scram(ctx, mech, initial, false)
 	case mechSCRAM256Plus, mechSCRAM1Plus:
 		if !c.cbind {
-			return "", c.failed("invalid-mechanism", "")
+			return "", c.refused("invalid-mechanism")
 		}
 		return c.scram(ctx, mech, initial, true)
 	default:
-		return "", c.failed("invalid-mechanism", "")
+		return "", c.refused("invalid-mechanism")
 	}
+}
+
+func (c *conn) refused(cond saslFailure) error {
+	if err := c.failure(cond, ""); err != nil {
+		return err
+	}
+	return errAuthRefused
 }
 
 func (c *conn) failed(cond saslFailure, text string) error {
@@ -156,7 +182,9 @@ func (c *conn) lookup(ctx context.Context, name string) (storage.User, string, e
 	}
 	u, err := c.srv.accounts.User(ctx, j.Local)
 	if err != nil {
-		return storage.User{}, j.Local, errAuthFailed
+		// No per-account counter for names that do not exist: they
+		// would only grow the limiter's map.
+		return storage.User{}, "", errAuthFailed
 	}
 	return u, j.Local, nil
 }
@@ -196,7 +224,9 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 	}
 	var name string
 	var user storage.User
+	looked := false
 	srv, err := h.NewServer(func(username string) (scram.StoredCredentials, error) {
+		looked = true
 		u, n, err := c.lookup(ctx, username)
 		name, user = n, u
 		if err != nil {
@@ -234,6 +264,12 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 			return name, c.failed("temporary-auth-failure", "too many failed attempts; try again later")
 		}
 		if err != nil {
+			if round == 0 && !looked {
+				// Refused before any account was consulted: the
+				// channel-binding type or flag (RFC 5802 6), not a
+				// password guess.
+				return "", c.refused("not-authorized")
+			}
 			return name, c.failed("not-authorized", "")
 		}
 		if conv.Done() {
@@ -312,6 +348,7 @@ func (l *limiter) fail(ip, user string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
+	l.sweep(now)
 	over := false
 	for _, k := range []string{"ip:" + ip, "user:" + user} {
 		if k == "ip:" || k == "user:" {
@@ -326,9 +363,20 @@ func (l *limiter) fail(ip, user string) bool {
 	return over
 }
 
-// success forgets the address's failures.
+// success forgets the account's failures. The address keeps its count:
+// one good account must not buy unlimited guesses at others.
 func (l *limiter) success(ip, user string) {
 	l.mu.Lock()
-	delete(l.fails, "ip:"+ip)
+	delete(l.fails, "user:"+user)
 	l.mu.Unlock()
+}
+
+// sweep drops expired entries once the map is large.
+func (l *limiter) sweep(now time.Time) {
+	if len(l.fails) < 4096 {
+		return
+	}
+	for k := range l.fails {
+		l.recent(k, now)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -46,6 +47,8 @@ type Config struct {
 	IdleTimeout time.Duration
 	// QueueLimit is how many stanzas may wait for a slow client (4096).
 	QueueLimit int
+	// QueueBytes is how many bytes may wait for a slow client (4 MiB).
+	QueueBytes int
 	// WriteTimeout bounds one socket write (30 s).
 	WriteTimeout time.Duration
 	// AuthFailures is how many failed authentications an address or an
@@ -64,6 +67,9 @@ func (c *Config) defaults() {
 	}
 	if c.QueueLimit <= 0 {
 		c.QueueLimit = 4096
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = 4 << 20
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 30 * time.Second
@@ -95,8 +101,6 @@ type Server struct {
 	OnLost func(ctx context.Context, s *router.Session, lost []*stanza.Element)
 	// StreamFeatures are extra post-bind features (e.g. roster versioning).
 	StreamFeatures []*stanza.Element
-
-	wg sync.WaitGroup
 }
 
 // New returns a c2s server.
@@ -111,12 +115,13 @@ func New(cfg Config, r *router.Router, accounts Accounts) *Server {
 func (s *Server) Serve(ctx context.Context, ln net.Listener, directTLS bool) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
-				s.wg.Wait()
 				return nil
 			}
 			if retryable(err) {
@@ -131,17 +136,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, directTLS bool) err
 				case <-time.After(delay):
 					continue
 				case <-ctx.Done():
-					s.wg.Wait()
 					return nil
 				}
 			}
-			s.wg.Wait()
 			return err
 		}
 		delay = 0
-		s.wg.Add(1)
+		wg.Add(1)
 		go func() {
-			defer s.wg.Done()
+			defer wg.Done()
 			s.handle(ctx, nc, directTLS)
 		}()
 	}
@@ -311,7 +314,11 @@ func (c *conn) negotiate(ctx context.Context) (*router.Session, error) {
 				return nil, err
 			}
 		case c.authed == "":
-			if err := c.openStream(c.mechanisms()); err != nil {
+			feats := []*stanza.Element{c.mechanisms()}
+			if cb := c.channelBinding(); cb != nil {
+				feats = append(feats, cb)
+			}
+			if err := c.openStream(feats...); err != nil {
 				return nil, err
 			}
 			if err := c.authenticate(ctx); err != nil {
@@ -390,7 +397,7 @@ func (c *conn) bind(ctx context.Context) (*router.Session, error) {
 // serveSession runs a bound stream until it ends.
 func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session) {
 	_ = c.nc.SetDeadline(time.Time{})
-	o := newOut(c.nc, s.cfg.QueueLimit, s.cfg.WriteTimeout)
+	o := newOut(c.nc, s.cfg.QueueLimit, s.cfg.QueueBytes, s.cfg.WriteTimeout)
 	name := sess.JID.String()
 	if s.Tap != nil {
 		o.tap = func(out bool, p []byte) { s.Tap(name, out, p) }
@@ -427,7 +434,11 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 	if old := s.router.Bind(sess); old != nil {
 		old.Conn.Close(stream.Conflict, "replaced by a new session")
 	}
-	stop := context.AfterFunc(ctx, func() { o.Close(stream.SystemShutdown, "") })
+	stop := context.AfterFunc(ctx, func() {
+		o.Close(stream.SystemShutdown, "")
+		// A client that does not read must not hold up shutdown.
+		time.AfterFunc(2*time.Second, func() { c.nc.Close() })
+	})
 	for {
 		el, err := c.dec.Next()
 		if err != nil {
@@ -446,7 +457,12 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		pingMu.Lock()
 		pinged = false
 		pingMu.Unlock()
-		if el.Name == "iq" && el.Attr("type") == "result" && el.Attr("to") == s.cfg.Domain && len(el.Attr("id")) > 5 && el.Attr("id")[:5] == "ping-" {
+		if stanza.KindOf(el) == stanza.KindNone {
+			// RFC 6120 4.9.3.25: only message, presence and iq here.
+			o.Close(stream.UnsupportedStanzaType, "")
+			break
+		}
+		if el.Name == "iq" && el.Attr("type") == "result" && el.Attr("to") == s.cfg.Domain && strings.HasPrefix(el.Attr("id"), "ping-") {
 			continue
 		}
 		s.router.FromClient(ctx, sess, el)

@@ -17,12 +17,14 @@ import (
 // buffer with one syscall per burst. Send never blocks.
 type out struct {
 	nc       net.Conn
-	limit    int
+	limit    int // stanzas
+	maxBytes int // bytes queued, by wire size
 	timeout  time.Duration
 	leftover func([]*stanza.Element) // stanzas that never reached the socket
 	tap      func(out bool, data []byte)
 
 	mu      sync.Mutex
+	queued  int // bytes in queue
 	queue   []*stanza.Element
 	spare   []*stanza.Element
 	closing bool
@@ -31,8 +33,17 @@ type out struct {
 	done    chan struct{}
 }
 
-func newOut(nc net.Conn, limit int, timeout time.Duration) *out {
-	return &out{nc: nc, limit: limit, timeout: timeout, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newOut(nc net.Conn, limit, maxBytes int, timeout time.Duration) *out {
+	return &out{nc: nc, limit: limit, maxBytes: maxBytes, timeout: timeout, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// size is what a queued element is counted as: its wire size, or a
+// nominal size for elements the server made.
+func size(el *stanza.Element) int {
+	if el.Wire > 0 {
+		return el.Wire
+	}
+	return 512
 }
 
 // Send queues el; it returns false if the stream is closing or the queue
@@ -44,7 +55,8 @@ func (o *out) Send(el *stanza.Element) bool {
 		o.mu.Unlock()
 		return false
 	}
-	if len(o.queue) >= o.limit {
+	n := size(el)
+	if len(o.queue) >= o.limit || o.queued+n > o.maxBytes {
 		// The client is not reading: no closing handshake is possible.
 		// Cut the socket so a writer blocked on it gives up now; what is
 		// queued goes to the lost handler (offline storage).
@@ -58,6 +70,7 @@ func (o *out) Send(el *stanza.Element) bool {
 		return false
 	}
 	o.queue = append(o.queue, el)
+	o.queued += n
 	o.mu.Unlock()
 	select {
 	case o.wake <- struct{}{}:
@@ -100,6 +113,7 @@ func (o *out) run() {
 		o.mu.Lock()
 		q := o.queue
 		o.queue = o.spare[:0]
+		o.queued = 0
 		final, closing := o.final, o.closing
 		o.mu.Unlock()
 
@@ -109,7 +123,13 @@ func (o *out) run() {
 				el.WriteTo(&buf, stanza.NSClient)
 			}
 			if err := o.write(buf.Bytes()); err != nil {
+				// The socket is broken: stop accepting, close it so the
+				// reader ends and the session is unbound.
 				failed = true
+				o.mu.Lock()
+				o.closing = true
+				o.mu.Unlock()
+				o.nc.Close()
 				o.lost(q)
 			}
 		} else if failed {

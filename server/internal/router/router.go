@@ -130,10 +130,15 @@ func (r *Router) Unbind(ctx context.Context, s *Session) {
 		r.users[s.JID.Local] = list
 	}
 	r.mu.Unlock()
+	if !found {
+		// Replaced by a new session for the same resource: its
+		// unavailable presence would speak for the new one.
+		return
+	}
 	if r.Presence != nil {
 		r.Presence.Gone(ctx, s)
 	}
-	if found && r.OnSession != nil {
+	if r.OnSession != nil {
 		r.OnSession(s, false)
 	}
 }
@@ -198,6 +203,10 @@ func (r *Router) FromClient(ctx context.Context, s *Session, el *stanza.Element)
 		// Presence without to: the account's own broadcast.
 		st.El.SetAttr("to", "")
 	}
+	if st.Kind == stanza.KindMessage {
+		// Only the server stamps delays in its own name (XEP-0203).
+		r.stripOwnDelay(st.El)
+	}
 	if e := validate(st); e != nil {
 		r.Bounce(ctx, st, e)
 		return
@@ -216,6 +225,22 @@ func (r *Router) FromClient(ctx context.Context, s *Session, el *stanza.Element)
 		return
 	}
 	r.Route(ctx, st)
+}
+
+func (r *Router) stripOwnDelay(el *stanza.Element) {
+	for _, c := range el.Children {
+		if c.Name == "delay" && c.NS == stanza.NSDelay && c.Attr("from") == r.Domain {
+			// el is the session's own shallow copy: its child slice may change.
+			out := el.Children[:0]
+			for _, c := range el.Children {
+				if !(c.Name == "delay" && c.NS == stanza.NSDelay && c.Attr("from") == r.Domain) {
+					out = append(out, c)
+				}
+			}
+			el.Children = out
+			return
+		}
+	}
 }
 
 // validate applies the stanza syntax rules of RFC 6120 8.2 and 8.2.3.
@@ -343,11 +368,9 @@ func (r *Router) toAccount(ctx context.Context, st *stanza.Stanza) {
 		return
 	}
 	if st.To.Resource != "" {
-		if s := r.Session(st.To); s != nil {
-			if s.Conn.Send(st.El) || st.Kind != stanza.KindMessage {
-				r.observe(ctx, st, []*Session{s})
-				return
-			}
+		if s := r.Session(st.To); s != nil && s.Conn.Send(st.El) {
+			r.observe(ctx, st, []*Session{s})
+			return
 		}
 		// RFC 6121 8.5.3.2: no such resource.
 		switch st.Kind {

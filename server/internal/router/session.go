@@ -92,6 +92,13 @@ func (s *Session) AddDirected(to jid.JID) {
 	s.mu.Unlock()
 }
 
+// DirectedCount is how many directed presence recipients are tracked.
+func (s *Session) DirectedCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.directed)
+}
+
 // RemoveDirected forgets a directed presence recipient.
 func (s *Session) RemoveDirected(to jid.JID) {
 	s.mu.Lock()

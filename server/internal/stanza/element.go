@@ -5,6 +5,8 @@ package stanza
 
 import (
 	"bytes"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -26,6 +28,9 @@ type Element struct {
 	Attrs    []Attr
 	Children []*Element
 	Text     string // only for text nodes (Name == "")
+	// Wire is the size in bytes a top-level element had on the wire when
+	// it was decoded (0 for elements the server made).
+	Wire int
 }
 
 // New returns an element with the given name, namespace and attributes
@@ -68,17 +73,19 @@ func (e *Element) Lang() string {
 
 // SetAttr sets or, with an empty value, removes an attribute.
 func (e *Element) SetAttr(name, value string) *Element {
-	for i := range e.Attrs {
-		if e.Attrs[i].Name == name && e.Attrs[i].Space == "" {
-			if value == "" {
-				e.Attrs = append(e.Attrs[:i], e.Attrs[i+1:]...)
-			} else {
-				e.Attrs[i].Value = value
+	set := false
+	out := e.Attrs[:0]
+	for _, a := range e.Attrs {
+		if a.Name == name && a.Space == "" {
+			if set || value == "" {
+				continue // every other match goes
 			}
-			return e
+			a.Value, set = value, true
 		}
+		out = append(out, a)
 	}
-	if value != "" {
+	e.Attrs = out
+	if !set && value != "" {
 		e.Attrs = append(e.Attrs, Attr{Name: name, Value: value})
 	}
 	return e
@@ -241,7 +248,7 @@ func (e *Element) WriteTo(b *bytes.Buffer, parentNS string) {
 		EscapeAttr(b, e.NS)
 		b.WriteByte('"')
 	}
-	prefixes := 0
+	var prefixes []string // namespaces of foreign attributes, by prefix number
 	for _, a := range e.Attrs {
 		b.WriteByte(' ')
 		switch a.Space {
@@ -249,15 +256,19 @@ func (e *Element) WriteTo(b *bytes.Buffer, parentNS string) {
 		case NSXML:
 			b.WriteString("xml:")
 		default:
-			// A foreign-namespace attribute gets a prefix of its own.
-			p := "ns" + string(rune('0'+prefixes%10))
-			prefixes++
-			b.WriteString("xmlns:")
-			b.WriteString(p)
-			b.WriteString(`="`)
-			EscapeAttr(b, a.Space)
-			b.WriteString(`" `)
-			b.WriteString(p)
+			// A foreign-namespace attribute gets one prefix per namespace.
+			n := slices.Index(prefixes, a.Space)
+			if n < 0 {
+				n = len(prefixes)
+				prefixes = append(prefixes, a.Space)
+				b.WriteString("xmlns:ns")
+				b.WriteString(strconv.Itoa(n))
+				b.WriteString(`="`)
+				EscapeAttr(b, a.Space)
+				b.WriteString(`" `)
+			}
+			b.WriteString("ns")
+			b.WriteString(strconv.Itoa(n))
 			b.WriteByte(':')
 		}
 		b.WriteString(a.Name)

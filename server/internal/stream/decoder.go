@@ -20,12 +20,17 @@ type Limits struct {
 	MaxStanza int
 	// MaxDepth is the deepest nesting inside a stanza (default 32).
 	MaxDepth int
+	// MaxElements bounds the elements in one stanza (default 4096): the
+	// parsed tree is many times its wire size, so the byte limit alone
+	// does not bound memory.
+	MaxElements int
 }
 
 // Defaults for Limits.
 const (
-	DefaultMaxStanza = 256 << 10
-	DefaultMaxDepth  = 32
+	DefaultMaxStanza   = 256 << 10
+	DefaultMaxDepth    = 32
+	DefaultMaxElements = 4096
 )
 
 func (l Limits) withDefaults() Limits {
@@ -34,6 +39,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultMaxDepth
+	}
+	if l.MaxElements <= 0 {
+		l.MaxElements = DefaultMaxElements
 	}
 	return l
 }
@@ -85,10 +93,11 @@ func (c *countReader) Read(p []byte) (int, error) {
 
 // Decoder reads one stream.
 type Decoder struct {
-	lim    Limits
-	cr     countReader
-	x      *xml.Decoder
-	opened bool
+	lim      Limits
+	elements int
+	cr       countReader
+	x        *xml.Decoder
+	opened   bool
 }
 
 // NewDecoder returns a decoder reading from r.
@@ -189,7 +198,11 @@ func (d *Decoder) Next() (*stanza.Element, error) {
 			}
 			d.cr.n = 0
 		case xml.StartElement:
+			d.elements = 0
 			el, err := d.element(t, 1)
+			if el != nil {
+				el.Wire = d.cr.n
+			}
 			d.cr.n = 0
 			return el, err
 		case xml.EndElement:
@@ -205,9 +218,20 @@ func (d *Decoder) element(start xml.StartElement, depth int) (*stanza.Element, e
 		return nil, &Error{Condition: PolicyViolation, Text: "nesting too deep"}
 	}
 	el := &stanza.Element{Name: start.Name.Local, NS: start.Name.Space}
+	d.elements++
+	if d.elements > d.lim.MaxElements {
+		return nil, &Error{Condition: PolicyViolation, Text: "too many elements in one stanza"}
+	}
 	for _, a := range start.Attr {
 		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
 			continue
+		}
+		// XML 1.0 3.1 (Unique Att Spec): encoding/xml lets repeats through,
+		// and a second from or type must never ride past the stamping.
+		for _, b := range el.Attrs {
+			if b.Name == a.Name.Local && b.Space == a.Name.Space {
+				return nil, &Error{Condition: NotWellFormed, Text: "duplicate attribute " + a.Name.Local}
+			}
 		}
 		el.Attrs = append(el.Attrs, stanza.Attr{Space: a.Name.Space, Name: a.Name.Local, Value: a.Value})
 	}

@@ -58,10 +58,13 @@ func TestBadInput(t *testing.T) {
 		{"too big", `<message><body>` + strings.Repeat("a", 2000) + `</body></message>`, PolicyViolation},
 		{"too big attribute", `<message id="` + strings.Repeat("a", 2000) + `"/>`, PolicyViolation},
 		{"too deep", strings.Repeat("<a>", 40) + strings.Repeat("</a>", 40), PolicyViolation},
+		{"duplicate attribute", `<message from='a@b' from='c@d'/>`, NotWellFormed},
+		{"duplicate nested attribute", `<message><x xmlns='urn:x' a='1' a='2'/></message>`, NotWellFormed},
+		{"too many elements", `<message>` + strings.Repeat("<a/>", 200) + `</message>`, PolicyViolation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := NewDecoder(strings.NewReader(hdr+tt.in), Limits{MaxStanza: 1024, MaxDepth: 16})
+			d := NewDecoder(strings.NewReader(hdr+tt.in), Limits{MaxStanza: 1024, MaxDepth: 16, MaxElements: 100})
 			if _, err := d.Header(); err != nil {
 				t.Fatal(err)
 			}

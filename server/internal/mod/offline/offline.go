@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"hearth/server/internal/router"
@@ -25,6 +26,14 @@ type Store struct {
 	Domain string
 	// Max is the per-account quota (0: 1000).
 	Max int
+	Log *slog.Logger
+}
+
+func (s *Store) max() int {
+	if s.Max <= 0 {
+		return 1000
+	}
+	return s.Max
 }
 
 // Features returns the disco features of this module.
@@ -41,11 +50,7 @@ func (s *Store) Store(ctx context.Context, user string, st *stanza.Stanza) error
 	el := st.El.ShallowClone()
 	el.RemoveChildren("delay", stanza.NSDelay)
 	el.Append(stanza.New("delay", stanza.NSDelay, "from", s.Domain, "stamp", time.Now().UTC().Format("2006-01-02T15:04:05.000Z")).AppendText("Offline storage"))
-	max := s.Max
-	if max == 0 {
-		max = 1000
-	}
-	if _, err := s.DB.StoreOffline(ctx, user, st.From.String(), el.Bytes(), max); err != nil {
+	if _, err := s.DB.StoreOffline(ctx, user, st.From.String(), el.Bytes(), s.max()); err != nil {
 		if errors.Is(err, storage.ErrQuota) {
 			return ErrQuota
 		}
@@ -97,11 +102,16 @@ func (s *Store) Lost(ctx context.Context, sess *router.Session, lost []*stanza.E
 		if e != nil || st.Kind != stanza.KindMessage || (st.Type != "" && st.Type != "normal" && st.Type != "chat") {
 			continue
 		}
-		if el.Child("delay", stanza.NSDelay) != nil {
-			// Came from offline storage already: store it unchanged.
-			_, _ = s.DB.StoreOffline(ctx, sess.JID.Local, st.From.String(), el.Bytes(), 0)
-			continue
+		var err error
+		if d := el.Child("delay", stanza.NSDelay); d != nil && d.Attr("from") == s.Domain {
+			// Came from offline storage (the router strips such stamps
+			// from what clients send): keep its original stamp.
+			_, err = s.DB.StoreOffline(ctx, sess.JID.Local, st.From.String(), el.Bytes(), s.max())
+		} else {
+			err = s.Store(ctx, sess.JID.Local, st)
 		}
-		_ = s.Store(ctx, sess.JID.Local, st)
+		if err != nil {
+			s.Log.Warn("message lost: offline storage refused it", "user", sess.JID.Local, "err", err)
+		}
 	}
 }

@@ -8,13 +8,13 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"time"
 
 	"hearth/server/internal/jid"
 	"hearth/server/internal/mod/offline"
 	"hearth/server/internal/mod/roster"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
 	"hearth/storage"
 )
 
@@ -30,6 +30,9 @@ type Module struct {
 	// OnLastLogout is called when an account's last available session ends.
 	OnLastLogout func(ctx context.Context, user, status string)
 }
+
+// maxDirected bounds the directed presences one session tracks.
+const maxDirected = 1000
 
 func (m *Module) blocked(user string, other jid.JID) bool {
 	return m.Blocks != nil && m.Blocks(user, other)
@@ -61,6 +64,10 @@ func (m *Module) Outbound(ctx context.Context, s *router.Session, st *stanza.Sta
 	case !st.To.IsZero():
 		// Directed presence (RFC 6121 4.6).
 		if m.blocked(user, st.To) {
+			return
+		}
+		if st.Type != "unavailable" && !m.Roster.IsSubscriber(ctx, user, st.To) && s.DirectedCount() >= maxDirected {
+			m.Router.Bounce(ctx, st, stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "too many directed presences"))
 			return
 		}
 		m.Router.Route(ctx, st)
@@ -120,7 +127,11 @@ func (m *Module) available(ctx context.Context, s *router.Session, st *stanza.St
 	}
 	if pend, err := m.DB.PendingFor(ctx, user); err == nil {
 		for _, p := range pend {
-			el := stanza.New("presence", stanza.NSClient, "from", p.Contact, "to", s.JID.Bare().String(), "type", "subscribe")
+			// The stored request keeps its status and nick.
+			el, err := stream.Unmarshal(p.Stanza)
+			if err != nil {
+				el = stanza.New("presence", stanza.NSClient, "from", p.Contact, "to", s.JID.Bare().String(), "type", "subscribe")
+			}
 			s.Conn.Send(el)
 		}
 	}
@@ -285,7 +296,7 @@ func (m *Module) answerProbe(ctx context.Context, user string, prober jid.JID) {
 func (m *Module) probe(ctx context.Context, from, contact jid.JID) {
 	if m.Router.IsLocal(contact) {
 		// Answer locally: no stanza round trip.
-		if !m.Roster.IsSubscriber(ctx, contact.Local, from.Bare()) || m.blocked(contact.Local, from) {
+		if !m.Roster.IsSubscriber(ctx, contact.Local, from.Bare()) || m.blocked(contact.Local, from) || m.blocked(from.Local, contact) {
 			return
 		}
 		s := m.Router.Session(from)
@@ -332,8 +343,6 @@ func withAddrs(el *stanza.Element, from, to jid.JID) *stanza.Element {
 	c.SetAttr("to", to.String())
 	return c
 }
-
-var _ = time.Now
 
 // Blocked sends unavailable presence from the user's resources to contacts
 // the user just blocked (XEP-0191 3.3).
