@@ -30,6 +30,7 @@ type Manager struct {
 	cert tls.Certificate
 	leaf *x509.Certificate
 	dir  string
+	conf *tls.Config
 }
 
 // Load reads the certificate for domain from dataDir/tls, making a new
@@ -41,6 +42,7 @@ func Load(dataDir, domain string) (*Manager, error) {
 		return nil, fmt.Errorf("certs: %w", err)
 	}
 	m := &Manager{dir: dir}
+	m.conf = m.newConfig()
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	c, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err == nil && c.Leaf != nil && c.Leaf.VerifyHostname(domain) == nil && time.Until(c.Leaf.NotAfter) > 30*24*time.Hour {
@@ -67,9 +69,13 @@ func (m *Manager) set(c tls.Certificate) {
 // CertFile is the PEM certificate clients can be told to trust.
 func (m *Manager) CertFile() string { return filepath.Join(m.dir, "cert.pem") }
 
-// TLSConfig returns the server configuration. ALPN offers xmpp-client for
-// direct TLS (XEP-0368).
-func (m *Manager) TLSConfig() *tls.Config {
+// TLSConfig returns the server configuration, shared by every connection:
+// callers must not change it. ALPN offers xmpp-client for direct TLS
+// (XEP-0368); the certificate is looked up per handshake, so a renewed one
+// is served without a restart.
+func (m *Manager) TLSConfig() *tls.Config { return m.conf }
+
+func (m *Manager) newConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		NextProtos: []string{"xmpp-client"},

@@ -396,6 +396,7 @@ func (c *conn) bind(ctx context.Context) (*router.Session, error) {
 
 // serveSession runs a bound stream until it ends.
 func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session) {
+	c.wbuf = bytes.Buffer{} // negotiation is over: do not hold its buffer
 	_ = c.nc.SetDeadline(time.Time{})
 	o := newOut(c.nc, s.cfg.QueueLimit, s.cfg.QueueBytes, s.cfg.WriteTimeout)
 	name := sess.JID.String()
@@ -425,12 +426,6 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		ic.tap = func(out bool, p []byte) { s.Tap(name, out, p) }
 	}
 	c.src.r = ic
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		o.run()
-		c.nc.Close()
-	}()
 	if old := s.router.Bind(sess); old != nil {
 		old.Conn.Close(stream.Conflict, "replaced by a new session")
 	}
@@ -469,7 +464,8 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 	}
 	stop()
 	s.router.Unbind(context.WithoutCancel(ctx), sess)
-	<-writerDone
+	<-o.Done()
+	c.nc.Close()
 }
 
 // switchReader is the source under the decoder's buffer; swapping r keeps

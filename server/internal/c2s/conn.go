@@ -13,8 +13,10 @@ import (
 )
 
 // out is the writing half of a stream after negotiation: a bounded queue
-// drained by one writer goroutine, which writes everything queued in one
-// buffer with one syscall per burst. Send never blocks.
+// drained by a writer goroutine, which writes everything queued in one
+// buffer with one syscall per burst. Send never blocks. The writer runs
+// only while there is something to write, so an idle session holds no
+// goroutine (and no stack) for it.
 type out struct {
 	nc       net.Conn
 	limit    int // stanzas
@@ -26,15 +28,16 @@ type out struct {
 	mu      sync.Mutex
 	queued  int // bytes in queue
 	queue   []*stanza.Element
-	spare   []*stanza.Element
+	running bool // a writer goroutine is draining the queue
 	closing bool
+	failed  bool
 	final   []byte // stream error and close tag, written last
-	wake    chan struct{}
 	done    chan struct{}
+	buf     *bytes.Buffer
 }
 
 func newOut(nc net.Conn, limit, maxBytes int, timeout time.Duration) *out {
-	return &out{nc: nc, limit: limit, maxBytes: maxBytes, timeout: timeout, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &out{nc: nc, limit: limit, maxBytes: maxBytes, timeout: timeout, done: make(chan struct{})}
 }
 
 // size is what a queued element is counted as: its wire size, or a
@@ -46,13 +49,21 @@ func size(el *stanza.Element) int {
 	return 512
 }
 
+// kick starts a writer if none runs; o.mu is held.
+func (o *out) kick() {
+	if !o.running {
+		o.running = true
+		go o.run()
+	}
+}
+
 // Send queues el; it returns false if the stream is closing or the queue
-// is full, in which case the stream is closed with policy-violation... a
-// slow client is cut off without slowing anybody else.
+// is full. A client that does not read is cut off without slowing anybody
+// else.
 func (o *out) Send(el *stanza.Element) bool {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.closing {
-		o.mu.Unlock()
 		return false
 	}
 	n := size(el)
@@ -61,21 +72,13 @@ func (o *out) Send(el *stanza.Element) bool {
 		// Cut the socket so a writer blocked on it gives up now; what is
 		// queued goes to the lost handler (offline storage).
 		o.closing = true
-		o.mu.Unlock()
 		o.nc.Close()
-		select {
-		case o.wake <- struct{}{}:
-		default:
-		}
+		o.kick()
 		return false
 	}
 	o.queue = append(o.queue, el)
 	o.queued += n
-	o.mu.Unlock()
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
+	o.kick()
 	return true
 }
 
@@ -83,8 +86,8 @@ func (o *out) Send(el *stanza.Element) bool {
 // closing tag. The writer flushes what is queued first.
 func (o *out) Close(cond, text string) {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	if o.closing {
-		o.mu.Unlock()
 		return
 	}
 	o.closing = true
@@ -94,69 +97,75 @@ func (o *out) Close(cond, text string) {
 	}
 	b.WriteString(stream.Close)
 	o.final = b.Bytes()
-	o.mu.Unlock()
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
+	o.kick()
 }
 
-// run is the writer goroutine. It returns when the stream is closed and
-// flushed, or the socket fails; then it closes the socket so the reader
-// ends too.
+// Done is closed once the stream is closed and everything that could be
+// written was.
+func (o *out) Done() <-chan struct{} { return o.done }
+
+// run drains the queue until it is empty; at the close it writes the final
+// bytes, hands what was never written to the lost handler and closes done.
 func (o *out) run() {
-	defer close(o.done)
-	var buf bytes.Buffer
-	failed := false
 	for {
-		<-o.wake
 		o.mu.Lock()
 		q := o.queue
-		o.queue = o.spare[:0]
+		o.queue = nil
 		o.queued = 0
-		final, closing := o.final, o.closing
+		failed, closing, final := o.failed, o.closing, o.final
+		if len(q) == 0 && !closing {
+			o.running = false
+			o.mu.Unlock()
+			return
+		}
 		o.mu.Unlock()
 
-		if !failed && len(q) > 0 {
-			buf.Reset()
-			for _, el := range q {
-				el.WriteTo(&buf, stanza.NSClient)
-			}
-			if err := o.write(buf.Bytes()); err != nil {
+		if len(q) > 0 {
+			if failed {
+				o.lost(q)
+			} else if err := o.writeAll(q); err != nil {
 				// The socket is broken: stop accepting, close it so the
 				// reader ends and the session is unbound.
-				failed = true
 				o.mu.Lock()
-				o.closing = true
+				o.failed, o.closing = true, true
 				o.mu.Unlock()
 				o.nc.Close()
 				o.lost(q)
 			}
-		} else if failed {
-			o.lost(q)
+			continue
 		}
-		clear(q)
-		o.mu.Lock()
-		o.spare = q
-		o.mu.Unlock()
-		if closing {
-			if !failed {
-				_ = o.write(final)
-				// Give the peer a moment to answer the closing handshake
-				// (RFC 6120 4.4) before the socket goes.
-				if tc, ok := o.nc.(interface{ CloseWrite() error }); ok {
-					_ = tc.CloseWrite()
-				}
+		// Closing and nothing left queued.
+		if !failed {
+			_ = o.write(final)
+			// Let the peer answer the closing handshake (RFC 6120 4.4).
+			if tc, ok := o.nc.(interface{ CloseWrite() error }); ok {
+				_ = tc.CloseWrite()
 			}
-			// Whatever was queued after the close never reaches the socket.
-			o.mu.Lock()
-			rest := o.queue
-			o.queue = nil
-			o.mu.Unlock()
-			o.lost(rest)
-			return
 		}
+		o.mu.Lock()
+		o.failed = true // nothing more reaches the socket
+		rest := o.queue
+		o.queue = nil
+		o.mu.Unlock()
+		o.lost(rest)
+		close(o.done)
+		return
 	}
+}
+
+func (o *out) writeAll(q []*stanza.Element) error {
+	if o.buf == nil {
+		o.buf = new(bytes.Buffer)
+	}
+	o.buf.Reset()
+	for _, el := range q {
+		el.WriteTo(o.buf, stanza.NSClient)
+	}
+	err := o.write(o.buf.Bytes())
+	if o.buf.Cap() > 64<<10 {
+		o.buf = nil // do not keep a burst's buffer for an idle session
+	}
+	return err
 }
 
 func (o *out) write(p []byte) error {

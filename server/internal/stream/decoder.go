@@ -113,7 +113,9 @@ func (d *Decoder) Reset(r io.Reader) {
 	if r != nil {
 		br, ok := r.(*bufio.Reader)
 		if !ok {
-			br = bufio.NewReaderSize(r, 4096)
+			// Small: TLS has a record buffer of its own underneath, and
+			// this one is held by every idle connection.
+			br = bufio.NewReaderSize(r, 1024)
 		}
 		d.cr.r = br
 	}
