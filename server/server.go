@@ -29,7 +29,6 @@ import (
 	"hearth/server/internal/mod/vcard"
 	"hearth/server/internal/mod/version"
 	"hearth/server/internal/router"
-	"hearth/server/internal/stanza"
 	"hearth/server/internal/stream"
 	"hearth/storage"
 )
@@ -289,4 +288,3 @@ func (a accounts) Exists(ctx context.Context, user string) bool {
 	return err == nil
 }
 
-var _ = stanza.NSClient

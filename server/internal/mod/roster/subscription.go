@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"hearth/server/internal/jid"
-	"hearth/server/internal/stanza"
 	"hearth/storage"
 )
 
@@ -216,4 +215,3 @@ func (m *Module) IsSubscriber(ctx context.Context, user string, contact jid.JID)
 	return err == nil && (it.Subscription == "from" || it.Subscription == "both")
 }
 
-var _ = stanza.NSRoster
