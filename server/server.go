@@ -287,4 +287,3 @@ func (a accounts) Exists(ctx context.Context, user string) bool {
 	_, err := a.db.User(ctx, user)
 	return err == nil
 }
-

@@ -214,4 +214,3 @@ func (m *Module) IsSubscriber(ctx context.Context, user string, contact jid.JID)
 	it, err := m.DB.RosterItem(ctx, user, contact.Bare().String())
 	return err == nil && (it.Subscription == "from" || it.Subscription == "both")
 }
-
