@@ -407,16 +407,12 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		o.leftover = func(q []*stanza.Element) { s.OnLost(context.WithoutCancel(ctx), sess, q) }
 	}
 	sess.Conn = o
-	pinged := false
-	var pingMu sync.Mutex
-	ic := &idleConn{Conn: c.nc, idle: s.cfg.IdleTimeout, onIdle: func() bool {
-		pingMu.Lock()
-		defer pingMu.Unlock()
+	ic := &idleConn{Conn: c.nc, idle: s.cfg.IdleTimeout, onIdle: func(pinged bool) bool {
 		if pinged {
 			o.Close(stream.ConnectionTimeout, "no answer to ping")
 			return false
 		}
-		pinged = true
+		// XEP-0199 4.2: is the client still there?
 		ping := stanza.New("iq", stanza.NSClient, "type", "get", "id", "ping-"+newID()[:8], "from", s.cfg.Domain, "to", name)
 		ping.Append(stanza.New("ping", stanza.NSPing))
 		o.Send(ping)
@@ -449,9 +445,6 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 			}
 			break
 		}
-		pingMu.Lock()
-		pinged = false
-		pingMu.Unlock()
 		if stanza.KindOf(el) == stanza.KindNone {
 			// RFC 6120 4.9.3.25: only message, presence and iq here.
 			o.Close(stream.UnsupportedStanzaType, "")

@@ -189,11 +189,17 @@ func (o *out) lost(q []*stanza.Element) {
 // idleConn wraps the socket after binding: when nothing arrives for idle,
 // onIdle decides whether to keep waiting (it sends a ping the first time)
 // or give up.
+//
+// Read, and so onIdle, run on the session's reader goroutine only.
 type idleConn struct {
 	net.Conn
-	idle   time.Duration
-	onIdle func() bool
+	idle time.Duration
+	// onIdle is called when nothing arrived for idle; pinged says whether
+	// it was called before with nothing received since. It returns whether
+	// to keep waiting.
+	onIdle func(pinged bool) bool
 	tap    func(out bool, data []byte)
+	pinged bool
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
@@ -203,12 +209,15 @@ func (c *idleConn) Read(p []byte) (int, error) {
 		}
 		n, err := c.Conn.Read(p)
 		if n > 0 {
+			// Anything counts as a sign of life, whitespace too (RFC 6120 4.6.1).
+			c.pinged = false
 			if c.tap != nil {
 				c.tap(false, p[:n])
 			}
 			return n, nil
 		}
-		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && c.onIdle != nil && c.onIdle() {
+		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && c.onIdle != nil && c.onIdle(c.pinged) {
+			c.pinged = true
 			continue
 		}
 		return n, err
