@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"hearth/certs"
+	"hearth/discovery"
 	"hearth/server"
 	"hearth/server/admin"
 	"hearth/server/load"
@@ -266,6 +267,30 @@ func defaultDomain() string {
 	return h + ".local"
 }
 
+// mdnsHost is the host name announced on the LAN: for a .local domain its
+// first label, so that the domain itself resolves, else this machine's
+// short name.
+func mdnsHost(domain string) string {
+	if rest, ok := strings.CutSuffix(domain, ".local"); ok {
+		label, _, _ := strings.Cut(rest, ".")
+		return label
+	}
+	return strings.TrimSuffix(defaultDomain(), ".local")
+}
+
+// lanPort is the port of a listener others on the LAN can reach, 0 for
+// none or one bound to loopback.
+func lanPort(ln net.Listener) int {
+	if ln == nil {
+		return 0
+	}
+	a, ok := ln.Addr().(*net.TCPAddr)
+	if !ok || a.IP.IsLoopback() {
+		return 0
+	}
+	return a.Port
+}
+
 // storedDomain returns the domain setting, or "" if none is stored.
 func storedDomain(ctx context.Context, db *storage.DB) (string, error) {
 	d, err := db.Setting(ctx, "domain")
@@ -422,9 +447,26 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			fail(err)
 		}
 	})
-	// LAN discovery (mDNS / DNS-SD) joins here, as one more goroutine of
-	// wg, when announce is true.
-	log.Debug("LAN discovery", "announce", announce)
+	if announce {
+		a := discovery.Announcement{
+			Instance: "Hearth on " + domain,
+			Host:     mdnsHost(domain),
+			Port:     lanPort(ls.C2S),
+			TLSPort:  lanPort(ls.C2STLS),
+			Domain:   domain,
+		}
+		if a.Port == 0 && a.TLSPort == 0 {
+			log.Info("not announced on the LAN: no client listener is reachable from it")
+		} else {
+			wg.Go(func() {
+				// Serving goes on without it: clients can still be given
+				// the address by hand.
+				if err := discovery.Announce(ctx, a, log.With("part", "mdns")); err != nil {
+					log.Error("not announced on the LAN", "err", err)
+				}
+			})
+		}
+	}
 
 	fmt.Fprintf(c.stderr, "hearth: serving %s (c2s %s, c2s-tls %s)\n", domain, addr(ls.C2S), addr(ls.C2STLS))
 

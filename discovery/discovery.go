@@ -1,6 +1,190 @@
-// Package discovery will announce Hearth on the LAN with mDNS / DNS-SD
-// (_xmpp-client._tcp, RFC 6762/6763) and browse for XEP-0174 link-local
-// peers through github.com/grandcat/zeroconf. It knows nothing about
-// stanzas. Until it lands, the server does not announce itself and
-// --no-mdns has nothing to turn off.
+// Package discovery announces Hearth on the LAN with Multicast DNS
+// (RFC 6762) and DNS-Based Service Discovery (RFC 6763): the client
+// service as _xmpp-client._tcp (RFC 6120 3.2.1) and, for direct TLS,
+// _xmpps-client._tcp (XEP-0368), each with a TXT record, and the host name
+// <host>.local so that clients can reach it. The services go through
+// github.com/grandcat/zeroconf; the host name through a small responder of
+// our own, because zeroconf answers only for service names. It knows
+// nothing about stanzas.
 package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/grandcat/zeroconf"
+)
+
+// Service types (RFC 6763 7): the STARTTLS and the direct-TLS client ports.
+const (
+	ServiceC2S    = "_xmpp-client._tcp"
+	ServiceC2STLS = "_xmpps-client._tcp"
+)
+
+// Announcement is what Announce advertises.
+type Announcement struct {
+	// Instance is the user-visible service instance name (RFC 6763 4.1.1),
+	// for example "Hearth on myhost.local"; longer than 63 bytes, it is cut.
+	Instance string
+	// Host is the single-label host name announced as Host.local, for
+	// example "myhost".
+	Host string
+	// Port is the STARTTLS client port, TLSPort the direct-TLS one; 0 leaves
+	// that service out.
+	Port, TLSPort int
+	// Domain is the XMPP domain, sent in the TXT records.
+	Domain string
+	// Ifaces are the interfaces to announce on; nil means every interface
+	// that is up, multicast-capable and not loopback.
+	Ifaces []net.Interface
+	// Addrs are the IP addresses announced for Host; nil means the unicast
+	// addresses of Ifaces, taken once at the start.
+	Addrs []string
+}
+
+// Announce registers the services and the host name, answers queries until
+// ctx is done, then withdraws them (RFC 6762 10.1: goodbye packets) and
+// returns nil. It returns an error only when it cannot announce at all.
+func Announce(ctx context.Context, a Announcement, log *slog.Logger) error {
+	if err := a.complete(); err != nil {
+		return fmt.Errorf("mdns announce: %w", err)
+	}
+	host, err := listenHost(a.Host+".local.", a.Addrs, a.Ifaces)
+	if err != nil {
+		return fmt.Errorf("mdns announce %s.local: %w", a.Host, err)
+	}
+	var servers []*zeroconf.Server
+	withdraw := func() {
+		for _, s := range servers {
+			s.Shutdown() // sends the goodbye, records with TTL 0
+		}
+		host.close()
+	}
+	txt := a.txt()
+	for _, svc := range a.services() {
+		// zeroconf takes the instance in presentation format.
+		s, err := zeroconf.RegisterProxy(escapeLabel(a.Instance), svc.name, "local.", svc.port, a.Host, a.Addrs, txt, a.Ifaces)
+		if err != nil {
+			withdraw()
+			return fmt.Errorf("mdns register %s: %w", svc.name, err)
+		}
+		servers = append(servers, s)
+	}
+	var wg sync.WaitGroup
+	wg.Go(host.serve)
+	names := make([]string, len(a.Ifaces))
+	for i, ifi := range a.Ifaces {
+		names[i] = ifi.Name
+	}
+	log.Info("announced on the LAN", "instance", a.Instance, "host", a.Host+".local",
+		"port", a.Port, "tls_port", a.TLSPort, "ifaces", names, "addrs", a.Addrs)
+	<-ctx.Done()
+	withdraw()
+	wg.Wait()
+	log.Info("LAN announcement withdrawn")
+	return nil
+}
+
+// complete checks a and fills in the defaults.
+func (a *Announcement) complete() error {
+	var errs []error
+	a.Host = strings.TrimSuffix(strings.TrimSuffix(a.Host, "."), ".local")
+	if a.Host == "" || strings.Contains(a.Host, ".") || len(a.Host) > 63 {
+		errs = append(errs, fmt.Errorf("host %q is not a single DNS label", a.Host))
+	}
+	// zeroconf trims dots at the ends of the instance name, even escaped.
+	a.Instance = strings.Trim(a.Instance, ".")
+	if a.Instance == "" {
+		errs = append(errs, errors.New("no instance name"))
+	}
+	// RFC 6763 4.1.1: at most 63 octets of UTF-8; cut at a rune boundary.
+	for len(a.Instance) > 63 {
+		_, n := utf8.DecodeLastRuneInString(a.Instance)
+		a.Instance = a.Instance[:len(a.Instance)-n]
+	}
+	if a.Port == 0 && a.TLSPort == 0 {
+		errs = append(errs, errors.New("no port to announce"))
+	}
+	for _, p := range []int{a.Port, a.TLSPort} {
+		if p < 0 || p > 65535 {
+			errs = append(errs, fmt.Errorf("port %d out of range", p))
+		}
+	}
+	for _, s := range a.Addrs {
+		if net.ParseIP(s) == nil {
+			errs = append(errs, fmt.Errorf("address %q is not an IP address", s))
+		}
+	}
+	if errs != nil {
+		return errors.Join(errs...)
+	}
+	if a.Ifaces == nil {
+		ifaces, err := net.Interfaces()
+		if err != nil {
+			return err
+		}
+		for _, ifi := range ifaces {
+			if ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagMulticast != 0 && ifi.Flags&net.FlagLoopback == 0 {
+				a.Ifaces = append(a.Ifaces, ifi)
+			}
+		}
+		if a.Ifaces == nil {
+			return errors.New("no multicast-capable interface is up")
+		}
+	}
+	if a.Addrs == nil {
+		for _, ifi := range a.Ifaces {
+			addrs, err := ifi.Addrs()
+			if err != nil {
+				return fmt.Errorf("addresses of %s: %w", ifi.Name, err)
+			}
+			for _, ad := range addrs {
+				if n, ok := ad.(*net.IPNet); ok && !n.IP.IsLoopback() && !n.IP.IsMulticast() && !n.IP.IsUnspecified() {
+					a.Addrs = append(a.Addrs, n.IP.String())
+				}
+			}
+		}
+		if a.Addrs == nil {
+			return fmt.Errorf("no IP address on %d interfaces", len(a.Ifaces))
+		}
+	}
+	return nil
+}
+
+type service struct {
+	name string
+	port int
+}
+
+func (a *Announcement) services() []service {
+	var s []service
+	if a.Port > 0 {
+		s = append(s, service{ServiceC2S, a.Port})
+	}
+	if a.TLSPort > 0 {
+		s = append(s, service{ServiceC2STLS, a.TLSPort})
+	}
+	return s
+}
+
+// txt is the TXT record (RFC 6763 6): a version first, then the domain a
+// client should ask for in its stream header.
+func (a *Announcement) txt() []string {
+	t := []string{"txtvers=1"}
+	if a.Domain != "" {
+		t = append(t, "domain="+a.Domain)
+	}
+	return t
+}
+
+// escapeLabel turns a label into DNS presentation format, so that dots and
+// backslashes in an instance name stay inside one label.
+func escapeLabel(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `.`, `\.`).Replace(s)
+}

@@ -1,0 +1,156 @@
+package discovery
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAvahiSeesAnnouncement checks the announcement against an independent
+// mDNS stack: Debian's avahi-daemon in the device's namespace, on a D-Bus
+// system bus of the test's own, asked with avahi-resolve and avahi-browse.
+func TestAvahiSeesAnnouncement(t *testing.T) {
+	for _, tool := range []string{"avahi-daemon", "avahi-browse", "avahi-resolve", "dbus-daemon"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			unavailable(t, fmt.Sprintf("needs %s (apt-get install avahi-daemon avahi-utils dbus)", tool))
+		}
+	}
+	pair := newVethPair(t, "a", "v")
+	dir := t.TempDir()
+
+	announcer := pair.start(t, 0, "announce",
+		envInstance+"=Hearth on family.local", envHost+"=family", envDomain+"=family.local",
+		envPort+"=25222", envTLSPort+"=25223")
+	for !strings.Contains(announcer.stderr(), "announced on the LAN") {
+		select {
+		case <-announcer.done:
+			t.Fatalf("announcer ended: %s%s", announcer.stdout(), announcer.stderr())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	// zeroconf's unsolicited announcements, which carry the host's address
+	// too, end within about 1.5 s (probes of up to 0.5 s, then two 1 s
+	// apart). An avahi started after them has nothing cached, so its host
+	// lookup must be answered by our responder.
+	time.Sleep(1600 * time.Millisecond)
+
+	bus := filepath.Join(dir, "bus")
+	writeFile(t, filepath.Join(dir, "bus.conf"), `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=`+bus+`</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+`)
+	writeFile(t, filepath.Join(dir, "avahi.conf"), `[server]
+host-name=device
+domain-name=local
+allow-interfaces=`+pair.iface[1]+`
+enable-dbus=yes
+[wide-area]
+enable-wide-area=no
+[publish]
+disable-publishing=yes
+`)
+	daemon(t, "", nil, "dbus-daemon", "--config-file="+filepath.Join(dir, "bus.conf"), "--nofork", "--nopidfile")
+	for {
+		if _, err := os.Stat(bus); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	env := append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS=unix:path="+bus)
+	// avahi keeps its pid file in /run/avahi-daemon: a tmpfs on /run, in
+	// the mount namespace ip netns exec makes, keeps it off the machine's.
+	avahiLog := daemon(t, "Server startup complete", env, "ip", "netns", "exec", pair.ns[1], "sh", "-c",
+		`mount -t tmpfs tmpfs /run && exec avahi-daemon -f "$0" --no-drop-root --no-chroot --no-rlimits --no-proc-title`,
+		filepath.Join(dir, "avahi.conf"))
+
+	avahi := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("ip", append([]string{"netns", "exec", pair.ns[1]}, args...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s\navahi-daemon: %s", strings.Join(args, " "), err, out, avahiLog)
+		}
+		return string(out)
+	}
+	began := time.Now()
+	if got, want := avahi("avahi-resolve", "-4", "-n", "family.local"), "family.local\t"+pair.addr[0]+"\n"; got != want {
+		t.Errorf("avahi-resolve: %q, want %q", got, want)
+	}
+	t.Logf("avahi resolved family.local in %v", time.Since(began))
+
+	// -p: one line per resolved service, fields split by ";", names
+	// escaped (a space is \032).
+	for svc, port := range map[string]int{ServiceC2S: 25222, ServiceC2STLS: 25223} {
+		began := time.Now()
+		out := avahi("avahi-browse", "-r", "-t", "-p", svc)
+		want := strings.Join([]string{"=", pair.iface[1], "IPv4", `Hearth\032on\032family\.local`, svc, "local",
+			"family.local", pair.addr[0], strconv.Itoa(port), `"domain=family.local" "txtvers=1"`}, ";")
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("avahi-browse %s:\n%s\nwant a line\n%s", svc, out, want)
+		}
+		t.Logf("avahi-browse -t %s took %v", svc, time.Since(began))
+	}
+}
+
+// daemon starts a long-running command that the test's end stops, and
+// waits until its output shows ready ("" for not at all). It returns the
+// output so far.
+func daemon(t *testing.T, ready string, env []string, name string, args ...string) string {
+	t.Helper()
+	var out syncBuffer
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for ready != "" && !strings.Contains(out.String(), ready) {
+		select {
+		case <-done:
+			t.Fatalf("%s ended: %s", name, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready after 5s: %s", name, out.String())
+		}
+	}
+	return out.String()
+}
+
+func writeFile(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
