@@ -300,6 +300,21 @@ func storedDomain(ctx context.Context, db *storage.DB) (string, error) {
 	return d, err
 }
 
+// openData opens the database in the data directory and reads the stored
+// domain ("" before the first run).
+func openData(ctx context.Context, data string) (*storage.DB, string, error) {
+	db, err := storage.Open(ctx, filepath.Join(data, dbName))
+	if err != nil {
+		return nil, "", err
+	}
+	stored, err := storedDomain(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, "", err
+	}
+	return db, stored, nil
+}
+
 // serveOptions are the flags of hearth serve.
 type serveOptions struct {
 	data, domain     string
@@ -341,7 +356,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := storage.Open(ctx, filepath.Join(data, dbName))
+	db, stored, err := openData(ctx, data)
 	if err != nil {
 		return err
 	}
@@ -350,10 +365,6 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 
 	// The domain: flag or environment, else the stored setting, else the
 	// default, which is stored on first run.
-	stored, err := storedDomain(ctx, db)
-	if err != nil {
-		return err
-	}
 	domain := o.domain
 	if domain == "" {
 		domain = stored
@@ -543,16 +554,12 @@ func (c *cli) withAPI(ctx context.Context, a *adminFlags, userArg string, fn fun
 	if !errors.Is(err, admin.ErrOffline) {
 		return err
 	}
-	db, err := storage.Open(ctx, filepath.Join(data, dbName))
+	db, stored, err := openData(ctx, data)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	l := &admin.Local{DB: db, DataDir: data}
-	stored, err := storedDomain(ctx, db)
-	if err != nil {
-		return err
-	}
 	// The domain: flag or environment, else the stored one, else the one
 	// of the user named, else the default. A domain given explicitly is
 	// stored when none is, as serve would on its first run.
