@@ -48,6 +48,9 @@ func TestSASL(t *testing.T) {
 		{"PLAIN disabled account", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + b64("\x00dora\x00dora-secret-pw") + `</auth>`, `<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><account-disabled/></failure>`},
 		{"PLAIN malformed", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + b64("alice") + `</auth>`, `<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><malformed-request/></failure>`},
 		{"bad base64", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>!!!</auth>`, `<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><incorrect-encoding/></failure>`},
+		// RFC 5802 9: an unknown name runs like a wrong password.
+		{"SCRAM unknown user", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>` + b64("n,,n=mallory,r=abcdefghijklmnop") + `</auth>`, `<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>*</challenge>`},
+		{"SCRAM known user", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>` + b64("n,,n=alice,r=abcdefghijklmnop") + `</auth>`, `<challenge xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>*</challenge>`},
 		{"unknown mechanism", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='X-BOGUS'>` + b64("x") + `</auth>`, `<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><invalid-mechanism/></failure>`},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package c2s
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/tls"
 	"errors"
@@ -183,8 +184,10 @@ func (c *conn) lookup(ctx context.Context, name string) (storage.User, string, e
 	u, err := c.srv.accounts.User(ctx, j.Local)
 	if err != nil {
 		// No per-account counter for names that do not exist: they
-		// would only grow the limiter's map.
-		return storage.User{}, "", errAuthFailed
+		// would only grow the limiter's map. The decoy lets the exchange
+		// run its course, so that an unknown name costs and looks the
+		// same as a wrong password (RFC 5802 9).
+		return c.srv.decoy(j.Local), "", errAuthFailed
 	}
 	return u, j.Local, nil
 }
@@ -203,7 +206,8 @@ func (c *conn) plain(ctx context.Context, msg []byte) (string, error) {
 		return name, c.failed("invalid-authzid", "")
 	}
 	pw, perr := precis.OpaqueString.String(pass)
-	if err != nil || perr != nil || !u.SHA256.Verify(pw, sha256.New) {
+	ok := u.SHA256.Verify(pw, sha256.New) // also for a decoy: same cost
+	if err != nil || perr != nil || !ok {
 		return name, c.failed("not-authorized", "")
 	}
 	if u.Disabled {
@@ -229,7 +233,7 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 		looked = true
 		u, n, err := c.lookup(ctx, username)
 		name, user = n, u
-		if err != nil {
+		if err != nil && u.SHA256.Salt == nil {
 			return scram.StoredCredentials{}, err
 		}
 		cr := u.SHA256
@@ -305,6 +309,18 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 		}
 		msg = string(data)
 	}
+}
+
+// decoy returns credentials for a name that has no account: stable for
+// the name (a second attempt sees the same salt) and matching no password.
+func (s *Server) decoy(name string) storage.User {
+	cred := func(label string) storage.Credentials {
+		m := hmac.New(sha256.New, s.secret[:])
+		m.Write([]byte(label + "\x00" + name))
+		sum := m.Sum(nil)
+		return storage.Credentials{Salt: sum[:16], Iters: 4096, StoredKey: sum, ServerKey: sum}
+	}
+	return storage.User{Name: name, SHA1: cred("sha1"), SHA256: cred("sha256")}
 }
 
 // limiter counts failed authentications per address and per account in a

@@ -101,12 +101,16 @@ type Server struct {
 	OnLost func(ctx context.Context, s *router.Session, lost []*stanza.Element)
 	// StreamFeatures are extra post-bind features (e.g. roster versioning).
 	StreamFeatures []*stanza.Element
+
+	secret [32]byte // keys the decoy credentials of unknown names
 }
 
 // New returns a c2s server.
 func New(cfg Config, r *router.Router, accounts Accounts) *Server {
 	cfg.defaults()
-	return &Server{cfg: cfg, router: r, accounts: accounts, limiter: newLimiter(cfg.AuthFailures, cfg.AuthWindow)}
+	s := &Server{cfg: cfg, router: r, accounts: accounts, limiter: newLimiter(cfg.AuthFailures, cfg.AuthWindow)}
+	_, _ = rand.Read(s.secret[:])
+	return s
 }
 
 // Serve accepts connections on ln until ctx is done, then closes every
