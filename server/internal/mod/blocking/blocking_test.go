@@ -3,86 +3,23 @@ package blocking
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"hearth/server/internal/jid"
+	"hearth/server/internal/mod/modtest"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
-	"hearth/server/internal/stream"
 	"hearth/storage"
 )
 
-const domain = "example.org"
-
-// conn is a session transport that keeps what it is sent.
-type conn struct {
-	mu   sync.Mutex
-	sent []string
-}
-
-func (c *conn) Send(el *stanza.Element) bool {
-	c.mu.Lock()
-	c.sent = append(c.sent, el.String())
-	c.mu.Unlock()
-	return true
-}
-func (c *conn) Close(string, string) {}
-
-func (c *conn) take() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.sent
-	c.sent = nil
-	return s
-}
-
-func newDB(t testing.TB, users ...string) *storage.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, u := range users {
-		c := storage.Credentials{Salt: []byte("salt"), Iters: 1, StoredKey: []byte("s"), ServerKey: []byte("k")}
-		if err := db.CreateUser(ctx, storage.User{Name: u, SHA1: c, SHA256: c}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return db
-}
-
-func newModule(t testing.TB, db *storage.DB) (*Module, *router.Router) {
-	r := router.New(domain, nil)
+func newModule(db *storage.DB) (*Module, *router.Router) {
+	r := modtest.Router()
 	m := New(db, nil)
 	m.Register(r)
 	return m, r
-}
-
-func bind(r *router.Router, full string) *conn {
-	c := &conn{}
-	r.Bind(&router.Session{JID: jid.MustParse(full), Conn: c})
-	return c
-}
-
-// iq parses a stanza as the router hands it to a handler.
-func iq(t testing.TB, s string) *stanza.Stanza {
-	t.Helper()
-	el, err := stream.NewDecoder(strings.NewReader(s), stream.Limits{}).Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	el.NS = stanza.NSClient
-	st, serr := stanza.Parse(el)
-	if serr != nil {
-		t.Fatal(serr)
-	}
-	return st
 }
 
 // own builds an IQ from alice's given resource to her bare JID.
@@ -92,12 +29,12 @@ func own(res, typ, payload string) string {
 
 func TestCommands(t *testing.T) {
 	ctx := context.Background()
-	db := newDB(t, "alice", "bob")
-	m, r := newModule(t, db)
-	phone := bind(r, "alice@example.org/phone")   // fetches the list
-	laptop := bind(r, "alice@example.org/laptop") // fetches the list
-	tablet := bind(r, "alice@example.org/tablet") // never does
-	bob := bind(r, "bob@example.org/b")
+	db := modtest.DB(t, "alice", "bob")
+	m, r := newModule(db)
+	_, phone := modtest.Bind(t, r, "alice@example.org/phone")   // fetches the list
+	_, laptop := modtest.Bind(t, r, "alice@example.org/laptop") // fetches the list
+	_, tablet := modtest.Bind(t, r, "alice@example.org/tablet") // never does
+	_, bob := modtest.Bind(t, r, "bob@example.org/b")
 	var hooks []string
 	m.OnBlock = func(_ context.Context, user string, js []jid.JID) {
 		hooks = append(hooks, fmt.Sprint("block ", user, " ", js))
@@ -151,36 +88,21 @@ func TestCommands(t *testing.T) {
 	for _, tt := range steps {
 		t.Run(tt.name, func(t *testing.T) {
 			hooks = nil
-			res, e := m.handle(ctx, iq(t, tt.in))
-			if tt.cond != "" {
-				if e == nil || e.Condition != tt.cond {
-					t.Fatalf("error = %v, want %s", e, tt.cond)
-				}
-			} else {
-				if e != nil {
-					t.Fatalf("error %v", e)
-				}
-				got := ""
-				if res != nil {
-					got = res.String()
-				}
-				if got != tt.want {
-					t.Fatalf("got  %s\nwant %s", got, tt.want)
-				}
-			}
-			for name, c := range map[string]*conn{"phone": phone, "laptop": laptop} {
+			res, e := m.handle(ctx, modtest.Stanza(t, tt.in))
+			modtest.Answer(t, res, e, tt.want, tt.cond)
+			for name, c := range map[string]*modtest.Conn{"phone": phone, "laptop": laptop} {
 				var want []string
 				for _, p := range tt.pushes {
 					want = append(want, `<iq xmlns="jabber:client" type="set" id="ID" to="alice@example.org/`+name+`">`+p+`</iq>`)
 				}
-				if got := ids(c.take()); !slices.Equal(got, want) {
+				if got := ids(c.Take()); !slices.Equal(got, want) {
 					t.Errorf("%s got pushes\n%q\nwant\n%q", name, got, want)
 				}
 			}
-			if got := tablet.take(); len(got) != 0 {
+			if got := tablet.Take(); len(got) != 0 {
 				t.Errorf("tablet never fetched the list but got %q", got)
 			}
-			if got := bob.take(); len(got) != 0 {
+			if got := bob.Take(); len(got) != 0 {
 				t.Errorf("bob got %q", got)
 			}
 			if !slices.Equal(hooks, tt.hooks) {
@@ -203,28 +125,28 @@ func ids(pushes []string) []string {
 
 func TestPushesFollowSessions(t *testing.T) {
 	ctx := context.Background()
-	db := newDB(t, "alice")
-	m, r := newModule(t, db)
-	old := bind(r, "alice@example.org/phone")
-	if _, e := m.handle(ctx, iq(t, own("phone", "get", `<blocklist xmlns='urn:xmpp:blocking'/>`))); e != nil {
+	db := modtest.DB(t, "alice")
+	m, r := newModule(db)
+	_, old := modtest.Bind(t, r, "alice@example.org/phone")
+	if _, e := m.handle(ctx, modtest.Stanza(t, own("phone", "get", `<blocklist xmlns='urn:xmpp:blocking'/>`))); e != nil {
 		t.Fatal(e)
 	}
 	// A new session takes the resource over: it never fetched the list.
-	fresh := bind(r, "alice@example.org/phone")
-	if _, e := m.handle(ctx, iq(t, own("phone", "set", `<block xmlns='urn:xmpp:blocking'><item jid='x.net'/></block>`))); e != nil {
+	_, fresh := modtest.Bind(t, r, "alice@example.org/phone")
+	if _, e := m.handle(ctx, modtest.Stanza(t, own("phone", "set", `<block xmlns='urn:xmpp:blocking'><item jid='x.net'/></block>`))); e != nil {
 		t.Fatal(e)
 	}
-	if got := old.take(); len(got) != 0 {
+	if got := old.Take(); len(got) != 0 {
 		t.Errorf("replaced session got %q", got)
 	}
-	if got := fresh.take(); len(got) != 0 {
+	if got := fresh.Take(); len(got) != 0 {
 		t.Errorf("new session got %q without fetching the list", got)
 	}
 }
 
 func TestBlocks(t *testing.T) {
 	ctx := context.Background()
-	db := newDB(t, "alice", "bob")
+	db := modtest.DB(t, "alice", "bob")
 	// Stored before the module starts: it must load them.
 	if err := db.Block(ctx, "alice", []string{
 		"romeo@montague.net",           // bare JID
@@ -236,7 +158,7 @@ func TestBlocks(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	m, _ := newModule(t, db)
+	m, _ := newModule(db)
 	tests := []struct {
 		user, other string
 		want        bool
@@ -279,31 +201,26 @@ func TestBlocks(t *testing.T) {
 
 func TestStoredAcrossRestart(t *testing.T) {
 	ctx := context.Background()
-	db := newDB(t, "alice")
-	m, r := newModule(t, db)
-	bind(r, "alice@example.org/a")
-	if _, e := m.handle(ctx, iq(t, own("a", "set", `<block xmlns='urn:xmpp:blocking'><item jid='romeo@montague.net'/></block>`))); e != nil {
+	db := modtest.DB(t, "alice")
+	m, r := newModule(db)
+	modtest.Bind(t, r, "alice@example.org/a")
+	if _, e := m.handle(ctx, modtest.Stanza(t, own("a", "set", `<block xmlns='urn:xmpp:blocking'><item jid='romeo@montague.net'/></block>`))); e != nil {
 		t.Fatal(e)
 	}
-	m2, _ := newModule(t, db)
+	m2, _ := newModule(db)
 	if !m2.Blocks("alice", jid.MustParse("romeo@montague.net/x")) {
 		t.Fatal("a new module does not see the stored block")
 	}
-	res, e := m2.handle(ctx, iq(t, own("a", "get", `<blocklist xmlns='urn:xmpp:blocking'/>`)))
-	if e != nil {
-		t.Fatal(e)
-	}
-	if got, want := res.String(), `<blocklist xmlns="urn:xmpp:blocking"><item jid="romeo@montague.net"/></blocklist>`; got != want {
-		t.Fatalf("got  %s\nwant %s", got, want)
-	}
+	res, e := m2.handle(ctx, modtest.Stanza(t, own("a", "get", `<blocklist xmlns='urn:xmpp:blocking'/>`)))
+	modtest.Answer(t, res, e, `<blocklist xmlns="urn:xmpp:blocking"><item jid="romeo@montague.net"/></blocklist>`, "")
 }
 
 func TestSweepKeepsBlocks(t *testing.T) {
 	ctx := context.Background()
-	db := newDB(t, "alice")
-	m, _ := newModule(t, db)
+	db := modtest.DB(t, "alice")
+	m, _ := newModule(db)
 	m.sweepAt, m.sweepMin = 8, 8
-	if _, e := m.handle(ctx, iq(t, own("a", "set", `<block xmlns='urn:xmpp:blocking'><item jid='x.net'/></block>`))); e != nil {
+	if _, e := m.handle(ctx, modtest.Stanza(t, own("a", "set", `<block xmlns='urn:xmpp:blocking'><item jid='x.net'/></block>`))); e != nil {
 		t.Fatal(e)
 	}
 	romeo := jid.MustParse("x.net")
@@ -329,8 +246,8 @@ func TestSweepKeepsBlocks(t *testing.T) {
 // TestConcurrent runs Blocks against changes; run it with -race.
 func TestConcurrent(t *testing.T) {
 	ctx := context.Background()
-	db := newDB(t, "alice")
-	m, _ := newModule(t, db)
+	db := modtest.DB(t, "alice")
+	m, _ := newModule(db)
 	m.sweepAt, m.sweepMin = 4, 4
 	x := jid.MustParse("user@x.net/r")
 	var wg sync.WaitGroup
@@ -353,7 +270,7 @@ func TestConcurrent(t *testing.T) {
 		if i%2 == 1 {
 			cmd = `<unblock xmlns='urn:xmpp:blocking'/>`
 		}
-		if _, e := m.handle(ctx, iq(t, own("a", "set", cmd))); e != nil {
+		if _, e := m.handle(ctx, modtest.Stanza(t, own("a", "set", cmd))); e != nil {
 			t.Fatal(e)
 		}
 		if got, want := m.Blocks("alice", x), i%2 == 0; got != want {
@@ -372,8 +289,8 @@ func TestFeatures(t *testing.T) {
 
 func BenchmarkBlocks(b *testing.B) {
 	ctx := context.Background()
-	db := newDB(b, "alice", "bob")
-	m, _ := newModule(b, db)
+	db := modtest.DB(b, "alice", "bob")
+	m, _ := newModule(db)
 	if err := db.Block(ctx, "alice", []string{"romeo@montague.net", "evil.net", "a@b.c/d"}); err != nil {
 		b.Fatal(err)
 	}

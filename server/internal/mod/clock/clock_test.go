@@ -2,28 +2,12 @@ package clock
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
+	"hearth/server/internal/mod/modtest"
 	"hearth/server/internal/stanza"
-	"hearth/server/internal/stream"
 )
-
-// iq parses a stanza as the router hands it to a handler.
-func iq(t *testing.T, s string) *stanza.Stanza {
-	t.Helper()
-	el, err := stream.NewDecoder(strings.NewReader(s), stream.Limits{}).Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	el.NS = stanza.NSClient
-	st, serr := stanza.Parse(el)
-	if serr != nil {
-		t.Fatal(serr)
-	}
-	return st
-}
 
 func TestTime(t *testing.T) {
 	now := time.Date(2026, 3, 1, 17, 58, 35, 123456789, time.UTC)
@@ -53,19 +37,8 @@ func TestTime(t *testing.T) {
 			m := New()
 			m.Location = tt.loc
 			m.now = func() time.Time { return now }
-			res, e := m.handle(context.Background(), iq(t, tt.in))
-			if tt.cond != "" {
-				if e == nil || e.Condition != tt.cond {
-					t.Fatalf("error = %v, want %s", e, tt.cond)
-				}
-				return
-			}
-			if e != nil {
-				t.Fatalf("error %v", e)
-			}
-			if got := res.String(); got != tt.want {
-				t.Fatalf("got  %s\nwant %s", got, tt.want)
-			}
+			res, e := m.handle(context.Background(), modtest.Stanza(t, tt.in))
+			modtest.Answer(t, res, e, tt.want, tt.cond)
 		})
 	}
 }

@@ -2,59 +2,18 @@ package disco
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"hearth/server/internal/jid"
-	"hearth/server/internal/router"
+	"hearth/server/internal/mod/modtest"
 	"hearth/server/internal/stanza"
-	"hearth/server/internal/stream"
 	"hearth/storage"
 )
 
-const domain = "example.org"
-
-type conn struct{}
-
-func (conn) Send(*stanza.Element) bool { return true }
-func (conn) Close(string, string)      {}
-
-func newDB(t *testing.T, users ...string) *storage.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, u := range users {
-		c := storage.Credentials{Salt: []byte("salt"), Iters: 1, StoredKey: []byte("s"), ServerKey: []byte("k")}
-		if err := db.CreateUser(ctx, storage.User{Name: u, SHA1: c, SHA256: c}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return db
-}
-
-// iq parses a stanza as the router hands it to a handler.
-func iq(t *testing.T, s string) *stanza.Stanza {
-	t.Helper()
-	el, err := stream.NewDecoder(strings.NewReader(s), stream.Limits{}).Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	el.NS = stanza.NSClient
-	st, serr := stanza.Parse(el)
-	if serr != nil {
-		t.Fatal(serr)
-	}
-	return st
-}
-
 func TestDisco(t *testing.T) {
 	ctx := context.Background()
-	db := newDB(t, "alice", "bob", "carol")
+	db := modtest.DB(t, "alice", "bob", "carol")
 	for _, kv := range [][2]string{
 		{"contact.admin", "xmpp:admin@example.org, mailto:admin@example.org"},
 		{"contact.abuse", "mailto:abuse@example.org"},
@@ -75,13 +34,12 @@ func TestDisco(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := router.New(domain, nil)
+	r := modtest.Router()
 	for _, s := range []struct {
 		full      string
 		available bool
 	}{{"alice@example.org/phone", true}, {"alice@example.org/laptop", true}, {"alice@example.org/hidden", false}} {
-		sess := &router.Session{JID: jid.MustParse(s.full), Conn: conn{}}
-		r.Bind(sess)
+		sess, _ := modtest.Bind(t, r, s.full)
 		if s.available {
 			sess.SetPresence(stanza.New("presence", stanza.NSClient), 0)
 		}
@@ -93,7 +51,7 @@ func TestDisco(t *testing.T) {
 		return []Item{{JID: jid.MustParse("upload.example.org"), Name: "Files"}, {JID: jid.MustParse("example.org"), Node: "n"}}
 	}
 	plain := New(db, nil, nil, nil)
-	plain.Register(router.New(domain, nil))
+	plain.Register(modtest.Router())
 
 	info := func(from, to, node string) string {
 		n := ""
@@ -132,16 +90,16 @@ func TestDisco(t *testing.T) {
 		want string // result payload, or
 		cond string // error condition
 	}{
-		{"server info", m, info("bob@example.org/b", domain, ""), serverInfo, ""},
-		{"server info, remote", m, info("remote.net", domain, ""), serverInfo, ""},
-		{"server info without contacts", plain, info("bob@example.org/b", domain, ""),
+		{"server info", m, info("bob@example.org/b", modtest.Domain, ""), serverInfo, ""},
+		{"server info, remote", m, info("remote.net", modtest.Domain, ""), serverInfo, ""},
+		{"server info without contacts", plain, info("bob@example.org/b", modtest.Domain, ""),
 			`<query xmlns="http://jabber.org/protocol/disco#info"><identity category="server" type="im" name="Hearth"/>` +
 				`<feature var="http://jabber.org/protocol/disco#info"/><feature var="http://jabber.org/protocol/disco#items"/></query>`, ""},
-		{"server info node", m, info("bob@example.org/b", domain, "http://jabber.org/protocol/commands"), "", stanza.ItemNotFound},
-		{"server items", m, items("bob@example.org/b", domain, ""),
+		{"server info node", m, info("bob@example.org/b", modtest.Domain, "http://jabber.org/protocol/commands"), "", stanza.ItemNotFound},
+		{"server items", m, items("bob@example.org/b", modtest.Domain, ""),
 			`<query xmlns="http://jabber.org/protocol/disco#items"><item jid="upload.example.org" name="Files"/><item jid="example.org" node="n"/></query>`, ""},
-		{"server items, none", plain, items("bob@example.org/b", domain, ""), noItems, ""},
-		{"server items node", m, items("bob@example.org/b", domain, "n"), "", stanza.ItemNotFound},
+		{"server items, none", plain, items("bob@example.org/b", modtest.Domain, ""), noItems, ""},
+		{"server items node", m, items("bob@example.org/b", modtest.Domain, "n"), "", stanza.ItemNotFound},
 		{"account info, self", m, info("alice@example.org/phone", "alice@example.org", ""), accountInfo, ""},
 		{"account info, subscriber", m, info("carol@example.org/c", "alice@example.org", ""), accountInfo, ""},
 		{"account info, remote subscriber", m, info("romeo@remote.net/r", "alice@example.org", ""), accountInfo, ""},
@@ -158,36 +116,25 @@ func TestDisco(t *testing.T) {
 		{"account items, nobody online", m, items("bob@example.org/b", "bob@example.org", ""), noItems, ""},
 		{"account items node", m, items("carol@example.org/c", "alice@example.org", "x"), "", stanza.ItemNotFound},
 		{"account items node, stranger", m, items("mallory@evil.net/x", "alice@example.org", "x"), noItems, ""},
-		{"set", m, strings.Replace(info("bob@example.org/b", domain, ""), "'get'", "'set'", 1), "", stanza.NotAllowed},
+		{"set", m, strings.Replace(info("bob@example.org/b", modtest.Domain, ""), "'get'", "'set'", 1), "", stanza.NotAllowed},
 		{"unknown element", m, `<iq type='get' id='d1' from='bob@example.org/b' to='example.org'><info xmlns='http://jabber.org/protocol/disco#info'/></iq>`, "", stanza.ServiceUnavailable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := iq(t, tt.in)
+			st := modtest.Stanza(t, tt.in)
 			h := tt.m.info
 			if st.Payload().NS == stanza.NSDiscoItems {
 				h = tt.m.items
 			}
 			res, e := h(ctx, st)
-			if tt.cond != "" {
-				if e == nil || e.Condition != tt.cond {
-					t.Fatalf("error = %v, want %s", e, tt.cond)
-				}
-				return
-			}
-			if e != nil {
-				t.Fatalf("error %v", e)
-			}
-			if got := res.String(); got != tt.want {
-				t.Fatalf("got  %s\nwant %s", got, tt.want)
-			}
+			modtest.Answer(t, res, e, tt.want, tt.cond)
 		})
 	}
 }
 
 func TestContacts(t *testing.T) {
 	ctx := context.Background()
-	db := newDB(t)
+	db := modtest.DB(t)
 	for k, v := range map[string]string{
 		"contact.admin":    "xmpp:admin@example.org",
 		"contact.abuse":    "",

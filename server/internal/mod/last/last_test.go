@@ -2,64 +2,20 @@ package last
 
 import (
 	"context"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"hearth/server/internal/jid"
-	"hearth/server/internal/router"
+	"hearth/server/internal/mod/modtest"
 	"hearth/server/internal/stanza"
-	"hearth/server/internal/stream"
 	"hearth/storage"
 )
 
-const domain = "example.org"
-
-// conn is a session transport that keeps what it is sent.
-type conn struct{ sent []*stanza.Element }
-
-func (c *conn) Send(el *stanza.Element) bool { c.sent = append(c.sent, el); return true }
-func (c *conn) Close(string, string)         {}
-
-func newDB(t *testing.T, users ...string) *storage.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, u := range users {
-		c := storage.Credentials{Salt: []byte("salt"), Iters: 1, StoredKey: []byte("s"), ServerKey: []byte("k")}
-		if err := db.CreateUser(ctx, storage.User{Name: u, SHA1: c, SHA256: c}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return db
-}
-
-// iq parses a stanza as the router hands it to a handler.
-func iq(t *testing.T, s string) *stanza.Stanza {
-	t.Helper()
-	el, err := stream.NewDecoder(strings.NewReader(s), stream.Limits{}).Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	el.NS = stanza.NSClient
-	st, serr := stanza.Parse(el)
-	if serr != nil {
-		t.Fatal(serr)
-	}
-	return st
-}
-
 func TestLast(t *testing.T) {
 	ctx := context.Background()
-	db := newDB(t, "alice", "bob", "carol", "dave", "erin")
+	db := modtest.DB(t, "alice", "bob", "carol", "dave", "erin")
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := start.Add(34*time.Hour + 17*time.Second + 900*time.Millisecond)
-	r := router.New(domain, nil)
+	r := modtest.Router()
 	m := New(db, start, nil)
 	m.Register(r)
 	m.now = func() time.Time { return now }
@@ -73,11 +29,9 @@ func TestLast(t *testing.T) {
 	m.now = func() time.Time { return now }
 	m.Logout(ctx, "bob", "earlier")
 	m.Logout(ctx, "nobody", "ignored") // no such account: nothing to do
-	bob := &router.Session{JID: jid.MustParse("bob@example.org/phone"), Conn: &conn{}}
-	r.Bind(bob)
+	bob, _ := modtest.Bind(t, r, "bob@example.org/phone")
 	bob.SetPresence(stanza.New("presence", stanza.NSClient), 0)
-	idle := &router.Session{JID: jid.MustParse("carol@example.org/idle"), Conn: &conn{}}
-	r.Bind(idle) // bound, but no initial presence: not available
+	modtest.Bind(t, r, "carol@example.org/idle") // bound, but no initial presence: not available
 
 	// Subscriptions on the queried accounts' rosters: dave may see
 	// everyone's presence; romeo@remote.net only alice's; carol is on
@@ -125,19 +79,8 @@ func TestLast(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, e := m.handle(ctx, iq(t, tt.in))
-			if tt.cond != "" {
-				if e == nil || e.Condition != tt.cond {
-					t.Fatalf("error = %v, want %s", e, tt.cond)
-				}
-				return
-			}
-			if e != nil {
-				t.Fatalf("error %v", e)
-			}
-			if got := res.String(); got != tt.want {
-				t.Fatalf("got  %s\nwant %s", got, tt.want)
-			}
+			res, e := m.handle(ctx, modtest.Stanza(t, tt.in))
+			modtest.Answer(t, res, e, tt.want, tt.cond)
 		})
 	}
 }

@@ -2,52 +2,15 @@ package private
 
 import (
 	"context"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"hearth/server/internal/router"
+	"hearth/server/internal/mod/modtest"
 	"hearth/server/internal/stanza"
-	"hearth/server/internal/stream"
-	"hearth/storage"
 )
 
-func newModule(t *testing.T, users ...string) *Module {
-	t.Helper()
-	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, u := range users {
-		c := storage.Credentials{Salt: []byte("salt"), Iters: 1, StoredKey: []byte("s"), ServerKey: []byte("k")}
-		if err := db.CreateUser(ctx, storage.User{Name: u, SHA1: c, SHA256: c}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	m := New(db, nil)
-	m.Register(router.New("example.org", nil))
-	return m
-}
-
-// iq parses a stanza as the router hands it to a handler.
-func iq(t *testing.T, s string) *stanza.Stanza {
-	t.Helper()
-	el, err := stream.NewDecoder(strings.NewReader(s), stream.Limits{}).Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	el.NS = stanza.NSClient
-	st, serr := stanza.Parse(el)
-	if serr != nil {
-		t.Fatal(serr)
-	}
-	return st
-}
-
 func TestPrivate(t *testing.T) {
-	m := newModule(t, "alice", "bob")
+	m := New(modtest.DB(t, "alice", "bob"), nil)
+	m.Register(modtest.Router())
 	own := func(typ, children string) string {
 		return `<iq type='` + typ + `' id='p1' from='alice@example.org/a' to='alice@example.org'><query xmlns='jabber:iq:private'>` + children + `</query></iq>`
 	}
@@ -98,23 +61,8 @@ func TestPrivate(t *testing.T) {
 	}
 	for _, tt := range steps {
 		t.Run(tt.name, func(t *testing.T) {
-			res, e := m.handle(context.Background(), iq(t, tt.in))
-			if tt.cond != "" {
-				if e == nil || e.Condition != tt.cond {
-					t.Fatalf("error = %v, want %s", e, tt.cond)
-				}
-				return
-			}
-			if e != nil {
-				t.Fatalf("error %v", e)
-			}
-			got := ""
-			if res != nil {
-				got = res.String()
-			}
-			if got != tt.want {
-				t.Fatalf("got  %s\nwant %s", got, tt.want)
-			}
+			res, e := m.handle(context.Background(), modtest.Stanza(t, tt.in))
+			modtest.Answer(t, res, e, tt.want, tt.cond)
 		})
 	}
 }

@@ -5,70 +5,39 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"errors"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
-	"hearth/server/internal/jid"
+	"hearth/server/internal/mod/modtest"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
-	"hearth/server/internal/stream"
 	"hearth/storage"
 )
 
-const domain = "example.org"
-
-// conn is a session transport that keeps what it is sent.
-type conn struct {
-	sent   []string
-	closed bool
-}
-
-func (c *conn) Send(el *stanza.Element) bool { c.sent = append(c.sent, el.String()); return true }
-func (c *conn) Close(string, string)         { c.closed = true }
-
-func (c *conn) take() []string {
-	s := c.sent
-	c.sent = nil
-	return s
-}
-
 const oldPassword = "old secret"
 
-func newDB(t *testing.T, users ...string) *storage.DB {
+// newModule returns the module on a router with accounts alice and bob,
+// both with the password oldPassword, and the transport of alice's
+// session alice@example.org/a, which is encrypted.
+func newModule(t *testing.T) (*Module, *storage.DB, *router.Router, *modtest.Conn) {
 	t.Helper()
-	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	for _, u := range users {
+	db := modtest.DB(t, "alice", "bob")
+	for _, u := range []string{"alice", "bob"} {
 		c1, c256, err := storage.NewCredentials(oldPassword)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := db.CreateUser(ctx, storage.User{Name: u, SHA1: c1, SHA256: c256}); err != nil {
+		if err := db.SetCredentials(context.Background(), u, c1, c256); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return db
-}
-
-// iq parses a stanza as the router hands it to a handler.
-func iq(t *testing.T, s string) *stanza.Stanza {
-	t.Helper()
-	el, err := stream.NewDecoder(strings.NewReader(s), stream.Limits{}).Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	el.NS = stanza.NSClient
-	st, serr := stanza.Parse(el)
-	if serr != nil {
-		t.Fatal(serr)
-	}
-	return st
+	r := modtest.Router()
+	m := New(db, nil)
+	m.Register(r)
+	s, c := modtest.Session(t, "alice@example.org/a")
+	s.Secure = true
+	r.Bind(s)
+	return m, db, r, c
 }
 
 // password reports which of the candidates is alice's password.
@@ -88,14 +57,8 @@ func password(t *testing.T, db *storage.DB, candidates ...string) string {
 
 func TestRegister(t *testing.T) {
 	ctx := context.Background()
-	db := newDB(t, "alice", "bob")
-	r := router.New(domain, nil)
-	m := New(db, nil)
-	m.Register(r)
-	secure := &conn{}
-	r.Bind(&router.Session{JID: jid.MustParse("alice@example.org/a"), Conn: secure, Secure: true})
-	plain := &conn{}
-	r.Bind(&router.Session{JID: jid.MustParse("alice@example.org/plain"), Conn: plain})
+	m, db, r, secure := newModule(t)
+	_, plain := modtest.Bind(t, r, "alice@example.org/plain")
 
 	change := func(from, to, username, pw string) string {
 		s := `<iq type='set' id='r1' from='` + from + `'`
@@ -137,15 +100,15 @@ func TestRegister(t *testing.T) {
 		{name: "another account's password", in: change(a, "bob@example.org", "bob", "pwned"),
 			sent: []string{errReply(a, "bob@example.org", "auth", "forbidden", "")}},
 		{name: "username mismatch", in: change(a, "example.org", "bob", "new secret"),
-			sent: []string{errReply(a, domain, "modify", "bad-request", "username does not match the account")}},
+			sent: []string{errReply(a, modtest.Domain, "modify", "bad-request", "username does not match the account")}},
 		{name: "no username", in: change(a, "example.org", "-", "new secret"),
-			sent: []string{errReply(a, domain, "modify", "bad-request", "a password change needs &lt;username/&gt; and &lt;password/&gt;")}},
+			sent: []string{errReply(a, modtest.Domain, "modify", "bad-request", "a password change needs &lt;username/&gt; and &lt;password/&gt;")}},
 		{name: "empty password", in: change(a, "", "alice", ""),
 			sent: []string{errReply(a, "alice@example.org", "modify", "not-acceptable", "empty password")}},
 		{name: "control character", in: change(a, "", "alice", "bad\u0378"),
 			sent: []string{errReply(a, "alice@example.org", "modify", "not-acceptable", "the password has characters that are not allowed")}},
 		{name: "unencrypted", in: change("alice@example.org/plain", "example.org", "alice", "new secret"),
-			sent: []string{errReply("alice@example.org/plain", domain, "modify", "not-authorized", "change the password over an encrypted stream")}},
+			sent: []string{errReply("alice@example.org/plain", modtest.Domain, "modify", "not-authorized", "change the password over an encrypted stream")}},
 		{name: "change", in: change(a, "example.org", "alice", "new secret"), password: "new secret"},
 		{name: "change again, username as JID", in: change(a, "", "Alice@Example.org", "third\u00a0secret"), password: "third secret"},
 		{name: "neither", in: `<iq type='set' id='r1' from='alice@example.org/a'><query xmlns='jabber:iq:register'><email>a@b.c</email></query></iq>`,
@@ -158,33 +121,19 @@ func TestRegister(t *testing.T) {
 	current := oldPassword
 	for _, tt := range steps {
 		t.Run(tt.name, func(t *testing.T) {
-			st := iq(t, tt.in)
+			st := modtest.Stanza(t, tt.in)
 			if st.To.IsZero() {
 				st.To = st.From.Bare() // what the router does for a missing 'to'
 			}
 			res, e := m.handle(ctx, st)
-			switch {
-			case tt.cond != "":
-				if e == nil || e.Condition != tt.cond {
-					t.Fatalf("error = %v, want %s", e, tt.cond)
-				}
-			case tt.sent != nil:
+			if tt.cond == "" && tt.sent != nil {
 				if e != router.ErrAnswered {
 					t.Fatalf("error = %v, want the module to answer", e)
 				}
-			default:
-				if e != nil {
-					t.Fatalf("error %v", e)
-				}
-				got := ""
-				if res != nil {
-					got = res.String()
-				}
-				if got != tt.want {
-					t.Fatalf("got  %s\nwant %s", got, tt.want)
-				}
+			} else {
+				modtest.Answer(t, res, e, tt.want, tt.cond)
 			}
-			got := append(secure.take(), plain.take()...)
+			got := append(secure.Take(), plain.Take()...)
 			if !slices.Equal(got, tt.sent) {
 				t.Errorf("sent\n%q\nwant\n%q", got, tt.sent)
 			}
@@ -200,25 +149,20 @@ func TestRegister(t *testing.T) {
 
 func TestRemove(t *testing.T) {
 	ctx := context.Background()
-	db := newDB(t, "alice", "bob")
-	r := router.New(domain, nil)
-	m := New(db, nil)
-	m.Register(r)
-	c := &conn{}
-	r.Bind(&router.Session{JID: jid.MustParse("alice@example.org/a"), Conn: c, Secure: true})
+	m, db, _, c := newModule(t)
 	var removed []string
 	m.OnRemove = func(_ context.Context, user string) {
 		// The answer must be queued before the sessions are closed.
-		if len(c.sent) == 0 {
+		if c.Len() == 0 {
 			t.Error("OnRemove called before the result was sent")
 		}
 		removed = append(removed, user)
 	}
-	st := iq(t, `<iq type='set' id='unreg1' from='alice@example.org/a' to='alice@example.org'><query xmlns='jabber:iq:register'><remove/></query></iq>`)
+	st := modtest.Stanza(t, `<iq type='set' id='unreg1' from='alice@example.org/a' to='alice@example.org'><query xmlns='jabber:iq:register'><remove/></query></iq>`)
 	if _, e := m.handle(ctx, st); e != router.ErrAnswered {
 		t.Fatalf("error = %v, want the module to answer", e)
 	}
-	if got, want := c.take(), []string{`<iq xmlns="jabber:client" type="result" id="unreg1" to="alice@example.org/a" from="alice@example.org"/>`}; !slices.Equal(got, want) {
+	if got, want := c.Take(), []string{`<iq xmlns="jabber:client" type="result" id="unreg1" to="alice@example.org/a" from="alice@example.org"/>`}; !slices.Equal(got, want) {
 		t.Errorf("sent\n%q\nwant\n%q", got, want)
 	}
 	if !slices.Equal(removed, []string{"alice"}) {
@@ -235,7 +179,7 @@ func TestRemove(t *testing.T) {
 		t.Fatalf("error = %v, want the module to answer", e)
 	}
 	want := `<iq xmlns="jabber:client" id="unreg1" to="alice@example.org/a" from="alice@example.org" type="error"><error type="auth"><registration-required xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`
-	if got := c.take(); !slices.Equal(got, []string{want}) {
+	if got := c.Take(); !slices.Equal(got, []string{want}) {
 		t.Errorf("sent\n%q\nwant\n%q", got, want)
 	}
 }

@@ -2,27 +2,11 @@ package version
 
 import (
 	"context"
-	"strings"
 	"testing"
 
+	"hearth/server/internal/mod/modtest"
 	"hearth/server/internal/stanza"
-	"hearth/server/internal/stream"
 )
-
-// iq parses a stanza as the router hands it to a handler.
-func iq(t *testing.T, s string) *stanza.Stanza {
-	t.Helper()
-	el, err := stream.NewDecoder(strings.NewReader(s), stream.Limits{}).Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	el.NS = stanza.NSClient
-	st, serr := stanza.Parse(el)
-	if serr != nil {
-		t.Fatal(serr)
-	}
-	return st
-}
 
 func TestVersion(t *testing.T) {
 	withOS := New("1.2.3")
@@ -47,19 +31,8 @@ func TestVersion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, e := tt.m.handle(context.Background(), iq(t, tt.in))
-			if tt.cond != "" {
-				if e == nil || e.Condition != tt.cond {
-					t.Fatalf("error = %v, want %s", e, tt.cond)
-				}
-				return
-			}
-			if e != nil {
-				t.Fatalf("error %v", e)
-			}
-			if got := res.String(); got != tt.want {
-				t.Fatalf("got  %s\nwant %s", got, tt.want)
-			}
+			res, e := tt.m.handle(context.Background(), modtest.Stanza(t, tt.in))
+			modtest.Answer(t, res, e, tt.want, tt.cond)
 		})
 	}
 }
