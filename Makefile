@@ -82,3 +82,10 @@ bench:
 
 fmt:
 	$(GO) fmt ./...
+
+# bench-compare: Hearth, Prosody and ejabberd under the same `hearth bench` runs,
+# one after another on loopback; prints a Markdown table (as root; ~4 minutes).
+# SERVERS="hearth prosody ejabberd", IDLE_CONNS=10000, BASE_PORT=25200 override.
+.PHONY: bench-compare
+bench-compare:
+	GO=$(GO) ./server/load/compare.sh

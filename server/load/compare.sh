@@ -6,7 +6,9 @@
 #   sudo server/load/compare.sh            (or: make bench-compare)
 #
 # Per server, on a fresh data directory under one mktemp folder:
-#   start; accounts user1..user200 (password benchpassN); then with --json
+#   start; accounts user1..user200 with password benchpassN (Hearth: `hearth user
+#   add` before the start; Prosody, ejabberd: `hearth bench register`, XEP-0077);
+#   then with --json
 #     logins --duration 5s; throughput --pairs 1, 10, 100 (5 s each);
 #     latency --pairs 10 --rate 1000 --duration 10s; fanout --contacts 50 --count 100
 #   stop; start a fresh process on the same data;
@@ -30,8 +32,10 @@
 #   - TLS: Hearth's own self-signed certificate; for Prosody and ejabberd a
 #     self-signed P-256 one; the client offers X25519/P-256 only (no --pq).
 #
-# Needs root (Prosody runs as root with run_as_root; ejabberdctl switches to the
-# ejabberd user), Debian's prosody and ejabberd packages, openssl, jq, python3, Go.
+# Needs root (Prosody runs as root with run_as_root; ejabberd runs as the ejabberd
+# user through setpriv, see EJCTL), Debian's prosody and ejabberd packages,
+# openssl, jq, python3, Go. The open-file limit is raised as far as the hard
+# limit allows (10,000 idle streams need 10,000+ in the server and the client).
 #
 # Environment: SERVERS ("hearth prosody ejabberd"), BASE_PORT (25200),
 # IDLE_CONNS (10000), IDLE_USERS (100), KEEP_DATA (0: server data folders are
@@ -56,7 +60,7 @@ log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "run as root (sudo $0): Prosody runs with run_as_root, ejabberdctl must su to ejabberd"
-for c in openssl jq ss timeout "$GO"; do command -v "$c" >/dev/null || die "missing $c"; done
+for c in openssl jq ss timeout setpriv "$GO"; do command -v "$c" >/dev/null || die "missing $c"; done
 PY=/usr/bin/python3
 [ -x $PY ] || PY=$(command -v python3) || die "missing python3"
 case " $SERVERS " in *" prosody "*) command -v prosody >/dev/null || die "missing prosody (make deps)" ;; esac
@@ -100,13 +104,19 @@ stop_hearth() { stop_pid "$HEARTH_PID" hearth; HEARTH_PID=""; }
 stop_prosody() { stop_pid "$PROSODY_PID" prosody; PROSODY_PID=""; }
 
 ej_pid() { cat "$W/ejabberd/spool/ejabberd.pid" 2>/dev/null; }
-ejctl() { ejabberdctl --config-dir "$W/ejabberd/conf" "$@"; }
+# ejabberdctl run by root re-runs itself through `su ejabberd`, whose PAM session
+# drops the open-file soft limit to 1024 (too few for the idle run). setpriv
+# switches to the ejabberd user without PAM, keeping this script's limit;
+# ejabberdctl then runs as the current user. HOME holds the Erlang cookie.
+# An array, not a function: timeout must be able to run it.
+EJCTL=(env -C "$W/ejabberd" HOME="$W/ejabberd" setpriv --reuid ejabberd --regid ejabberd --init-groups
+	ejabberdctl --config-dir "$W/ejabberd/conf")
 stop_ejabberd() {
 	[ -n "$EJ_STARTED" ] || return 0
 	local pid
 	pid=$(ej_pid)
-	timeout 20 ejctl stop >/dev/null 2>&1
-	timeout 20 ejctl stopped >/dev/null 2>&1
+	timeout 20 "${EJCTL[@]}" stop >/dev/null 2>&1
+	timeout 20 "${EJCTL[@]}" stopped >/dev/null 2>&1
 	# su starts beam.smp in a session of its own: make sure it is gone.
 	[ -n "$pid" ] && stop_pid "$pid" "ejabberd beam.smp"
 	stop_pid "$EJ_FG_PID" "ejabberdctl foreground"
@@ -161,8 +171,8 @@ CLK_TCK=$(getconf CLK_TCK)
 offered_mechs() {
 	{
 		printf "<?xml version='1.0'?><stream:stream to='%s' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>" "$DOMAIN"
-		sleep 2
-	} | timeout 4 openssl s_client -connect "127.0.0.1:$1" -servername "$DOMAIN" -quiet 2>/dev/null |
+		sleep 1
+	} | timeout 3 openssl s_client -connect "127.0.0.1:$1" -servername "$DOMAIN" -quiet 2>/dev/null |
 		grep -o '<mechanism>[^<]*</mechanism>' | sed 's/<[^>]*>//g' | paste -sd, -
 }
 
@@ -244,7 +254,7 @@ start_hearth() {
 		--c2s "127.0.0.1:$H_C2S" --c2s-tls "127.0.0.1:$H_TLS" --http "127.0.0.1:$H_HTTP" --s2s "127.0.0.1:$H_S2S" \
 		--log-level warn >>"$W/hearth/serve.log" 2>&1 &
 	HEARTH_PID=$!
-	wait_port "$H_TLS" "$HEARTH_PID" 20 || { tail -20 "$W/hearth/serve.log" >&2; die "hearth did not start"; }
+	wait_port "$H_TLS" "$HEARTH_PID" 20 || { start_failed hearth "$W/hearth/serve.log"; return 1; }
 	SRV_PID=$HEARTH_PID SRV_PORT=$H_C2S SRV_TLS=$H_TLS SRV_CA=$W/hearth/data/tls/cert.pem
 }
 accounts_hearth() { :; }
@@ -267,7 +277,7 @@ start_prosody() {
 	local P=$W/prosody
 	prosody -F --config "$P/prosody.cfg.lua" >>"$P/stdout.log" 2>&1 &
 	PROSODY_PID=$!
-	wait_port "$P_TLS" "$PROSODY_PID" 20 || { tail -20 "$P/stdout.log" "$P/data/prosody.log" >&2; die "prosody did not start"; }
+	wait_port "$P_TLS" "$PROSODY_PID" 20 || { start_failed prosody "$P/stdout.log" "$P/data/prosody.log"; return 1; }
 	SRV_PID=$PROSODY_PID SRV_PORT=$P_C2S SRV_TLS=$P_TLS SRV_CA=$P/cert.pem
 }
 accounts_prosody() {
@@ -298,22 +308,29 @@ setup_ejabberd() {
 start_ejabberd() {
 	local E=$W/ejabberd pid
 	EJ_STARTED=1
-	ejctl foreground >>"$E/stdout" 2>&1 &
+	"${EJCTL[@]}" foreground >>"$E/stdout" 2>&1 &
 	EJ_FG_PID=$!
-	timeout 60 ejctl started >/dev/null 2>&1 || { tail -30 "$E/stdout" >&2; die "ejabberd did not start"; }
-	wait_port "$E_TLS" "" 20 || die "ejabberd does not listen on $E_TLS"
-	pid=$(ej_pid)
-	pid_alive "$pid" || die "ejabberd pid file: '$pid'"
+	timeout 60 "${EJCTL[@]}" started >/dev/null 2>&1 && wait_port "$E_TLS" "" 20 && pid=$(ej_pid) && pid_alive "$pid" ||
+		{ start_failed ejabberd "$E/stdout" "$E/log/error.log"; return 1; }
 	SRV_PID=$pid SRV_PORT=$E_C2S SRV_TLS=$E_TLS SRV_CA=$E/cert.pem
 }
 accounts_ejabberd() { accounts_prosody "$@"; }
+
+# start_failed NAME LOGS...: report a server that did not come up; the run goes on.
+start_failed() {
+	local s=$1
+	shift
+	tail -n 20 "$@" >&2 2>/dev/null
+	log "$s did not start"
+	note "$s" start --arg first_error "$s did not start: $(tail -qn 3 "$@" 2>/dev/null | tr '\n' ' ' | tail -c 300)"
+}
 
 # run_server NAME: the whole sequence for one server.
 run_server() {
 	local s=$1
 	log "=== $s"
 	"setup_$s"
-	"start_$s"
+	"start_$s" || { "stop_$s"; return 1; }
 	check_loopback "$s" "$SRV_PID"
 	log "$s: pid $SRV_PID, open files $(awk '/open files/{print $4}' "/proc/$SRV_PID/limits")"
 	note "$s" info --arg mechs "$(offered_mechs "$SRV_TLS")" --arg nofile "$(awk '/open files/{print $4}' "/proc/$SRV_PID/limits")"
@@ -327,7 +344,7 @@ run_server() {
 	bench "$s" fanout "$SRV_PID" fanout "${C[@]}" --users 51 --contacts 50 --count 100
 	"stop_$s"
 	# A fresh process for the memory measurement.
-	"start_$s"
+	"start_$s" || { "stop_$s"; return 1; }
 	sleep 1
 	bench "$s" idle "$SRV_PID" idle "${C[@]}" --users "$IDLE_USERS" --conns "$IDLE_CONNS" --pid "$SRV_PID"
 	"stop_$s"
@@ -351,7 +368,7 @@ note prosody version --arg v "$PROSODY_VER (Lua 5.4, epoll)"
 note ejabberd version --arg v "$EJABBERD_VER (Erlang $ERLANG_VER)"
 
 for s in $SERVERS; do
-	case $s in hearth | prosody | ejabberd) run_server "$s" ;; *) die "unknown server $s" ;; esac
+	case $s in hearth | prosody | ejabberd) run_server "$s" || log "$s: skipped the rest of its runs" ;; *) die "unknown server $s" ;; esac
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 WALL=$(($(date +%s) - START_S))
@@ -374,9 +391,9 @@ notes = []
 def get(s, k):
     return R.get((s, k))
 
-def fail(o):
+def fail(o, s=None):
     if o is None:
-        return "not run"
+        return "did not start" if get(s, "start") else "not run"
     e = (o.get("first_error") or "").strip()
     if e:
         notes.append(f"{names.get(o['srv'], o['srv'])} {o['key']}: {e[:300]}")
@@ -386,7 +403,7 @@ def fail(o):
 def cell(s, k, fmt):
     o = get(s, k)
     if o is None or o.get("no_result"):
-        return fail(o)
+        return fail(o, s)
     try:
         txt = fmt(o)
     except Exception as ex:  # a field the run did not report
@@ -403,7 +420,7 @@ def cell(s, k, fmt):
 def lost(o):
     return f", **lost {o['lost']}**" if o.get("lost") else ""
 
-def per(o, n, unit_us=True):
+def per(o, n):  # server CPU microseconds per event
     return o["server_cpu_s"] / n * 1e6 if n else float("nan")
 
 def best_mech(o):
