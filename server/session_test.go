@@ -75,3 +75,61 @@ alice receives: <iq type='result' id='r' from='alice@hearth.test' to='alice@hear
 		t.Fatal("disabled account logged in")
 	}
 }
+
+// TestResourceConflict: binding a resource that is in use replaces the
+// old session, which gets <conflict/> (RFC 6120 7.7.2.2); without a
+// requested resource the server makes one up.
+func TestResourceConflict(t *testing.T) {
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", "alice-secret-pw")
+	first := srv.Login(t, "alice", "alice-secret-pw", "phone")
+	second := srv.Login(t, "alice", "alice-secret-pw", "phone")
+	if got := first.StreamEnd(); got != "conflict" {
+		t.Fatalf("old session ended with %q, want conflict", got)
+	}
+	second.Sync()
+	generated := srv.Login(t, "alice", "alice-secret-pw", "")
+	if generated.JID == "alice@hearth.test/" || len(generated.JID) <= len("alice@hearth.test/") {
+		t.Fatalf("generated JID %q has no resource", generated.JID)
+	}
+}
+
+// TestDisco: what the server advertises (XEP-0030) is served end to end.
+func TestDisco(t *testing.T) {
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", "alice-secret-pw")
+	alice := srv.Login(t, "alice", "alice-secret-pw", "phone")
+	alice.Send(`<iq type='get' id='d1' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+	res := alice.Expect(`<iq type='result' id='d1' from='hearth.test' to='alice@hearth.test/phone'>*</iq>`)
+	features := map[string]bool{}
+	for _, f := range res.FirstElement().Elements() {
+		if f.Name == "feature" {
+			features[f.Attr("var")] = true
+		}
+	}
+	probes := map[string]string{
+		"urn:xmpp:ping":                          `<iq type='get' id='p' to='hearth.test'><ping xmlns='urn:xmpp:ping'/></iq>`,
+		"jabber:iq:version":                      `<iq type='get' id='p' to='hearth.test'><query xmlns='jabber:iq:version'/></iq>`,
+		"urn:xmpp:time":                          `<iq type='get' id='p' to='hearth.test'><time xmlns='urn:xmpp:time'/></iq>`,
+		"jabber:iq:last":                         `<iq type='get' id='p' to='hearth.test'><query xmlns='jabber:iq:last'/></iq>`,
+		"vcard-temp":                             `<iq type='get' id='p'><vCard xmlns='vcard-temp'/></iq>`,
+		"jabber:iq:private":                      `<iq type='get' id='p'><query xmlns='jabber:iq:private'><prefs xmlns='urn:example:prefs'/></query></iq>`,
+		"urn:xmpp:blocking":                      `<iq type='get' id='p'><blocklist xmlns='urn:xmpp:blocking'/></iq>`,
+		"jabber:iq:register":                     `<iq type='get' id='p'><query xmlns='jabber:iq:register'/></iq>`,
+		"http://jabber.org/protocol/disco#items": `<iq type='get' id='p' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>`,
+	}
+	for ns, probe := range probes {
+		if !features[ns] {
+			t.Errorf("feature %s not advertised", ns)
+			continue
+		}
+		alice.Send(probe)
+		alice.Expect(`<iq type='result' id='p' from='*' to='alice@hearth.test/phone'>*</iq>`)
+	}
+	for _, ns := range []string{"urn:xmpp:features:rosterver", "urn:xmpp:features:pre-approval", "msgoffline"} {
+		if !features[ns] {
+			t.Errorf("feature %s not advertised", ns)
+		}
+	}
+	alice.Sync()
+}
