@@ -372,3 +372,54 @@ func login(t *testing.T, addr, user, password string) net.Conn {
 	conn.SetDeadline(time.Time{})
 	return conn
 }
+
+// readUntil reads conn until want has arrived and returns what was read.
+func readUntil(t *testing.T, conn net.Conn, want string) string {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got []byte
+	b := make([]byte, 4096)
+	for !strings.Contains(string(got), want) {
+		n, err := conn.Read(b)
+		got = append(got, b[:n]...)
+		if err != nil {
+			t.Fatalf("waiting for %q: %v; got %q", want, err, got)
+		}
+	}
+	return string(got)
+}
+
+// TestKill9KeepsOfflineMessages: a message for an offline account is in
+// SQLite once the server has answered the sender's next request, so a
+// kill -9 right after loses nothing.
+func TestKill9KeepsOfflineMessages(t *testing.T) {
+	data := t.TempDir()
+	e := env(t)
+	d := "--data=" + data
+	check(t, e, "", 0, "", "user", "add", "alice@test.home", "--password", "correct horse", d)
+	check(t, e, "", 0, "", "user", "add", "bob@test.home", "--password", "battery staple", d)
+	args := []string{"--headless", "--no-mdns", d, "--domain", "test.home", "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0"}
+
+	s, _ := start(t, e, args...)
+	alice := login(t, s.c2sTLS, "alice", "correct horse")
+	io.WriteString(alice, `<message to='bob@test.home' type='chat' id='m1'><body>survives kill -9</body></message>`+
+		`<iq type='get' id='after'><ping xmlns='urn:xmpp:ping'/></iq>`)
+	readUntil(t, alice, `id="after"`)
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-s.done
+	alice.Close()
+
+	s2, _ := start(t, e, args...)
+	bob := login(t, s2.c2sTLS, "bob", "battery staple")
+	io.WriteString(bob, `<presence/>`)
+	got := readUntil(t, bob, "survives kill -9")
+	if !strings.Contains(got, "urn:xmpp:delay") {
+		t.Errorf("offline message without delay stamp: %q", got)
+	}
+	bob.Close()
+	if code := s2.stop(t); code != 0 {
+		t.Errorf("exit code %d", code)
+	}
+}
