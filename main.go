@@ -300,6 +300,23 @@ func storedDomain(ctx context.Context, db *storage.DB) (string, error) {
 	return d, err
 }
 
+// pickDomain chooses the domain: given (flag or environment), else the
+// stored setting, else hint, else the default <hostname>.local. explicit
+// reports that it was not the default.
+func pickDomain(given, stored, hint string) (domain string, explicit bool, err error) {
+	for _, d := range []string{given, stored, hint} {
+		if d != "" {
+			domain, explicit = d, true
+			break
+		}
+	}
+	if domain == "" {
+		domain = defaultDomain()
+	}
+	domain, err = admin.CheckSetting("domain", domain)
+	return domain, explicit, err
+}
+
 // openData opens the database in the data directory and reads the stored
 // domain ("" before the first run).
 func openData(ctx context.Context, data string) (*storage.DB, string, error) {
@@ -363,16 +380,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	defer db.Close()
 	settings := &admin.Local{DB: db, DataDir: data}
 
-	// The domain: flag or environment, else the stored setting, else the
-	// default, which is stored on first run.
-	domain := o.domain
-	if domain == "" {
-		domain = stored
-	}
-	if domain == "" {
-		domain = defaultDomain()
-	}
-	if domain, err = admin.CheckSetting("domain", domain); err != nil {
+	// The default domain is stored on first run.
+	domain, _, err := pickDomain(o.domain, stored, "")
+	if err != nil {
 		return err
 	}
 	switch {
@@ -560,23 +570,15 @@ func (c *cli) withAPI(ctx context.Context, a *adminFlags, userArg string, fn fun
 	}
 	defer db.Close()
 	l := &admin.Local{DB: db, DataDir: data}
-	// The domain: flag or environment, else the stored one, else the one
-	// of the user named, else the default. A domain given explicitly is
-	// stored when none is, as serve would on its first run.
-	domain := a.domain
-	if domain == "" {
-		domain = stored
+	// The domain of the user named stands in for an unset one. A domain
+	// given explicitly is stored when none is, as serve would on its
+	// first run.
+	hint := ""
+	if _, d, ok := strings.Cut(userArg, "@"); ok {
+		hint, _, _ = strings.Cut(d, "/")
 	}
-	if domain == "" {
-		if _, d, ok := strings.Cut(userArg, "@"); ok {
-			domain, _, _ = strings.Cut(d, "/")
-		}
-	}
-	explicit := domain != ""
-	if !explicit {
-		domain = defaultDomain()
-	}
-	if domain, err = admin.CheckSetting("domain", domain); err != nil {
+	domain, explicit, err := pickDomain(a.domain, stored, hint)
+	if err != nil {
 		return err
 	}
 	if stored == "" && explicit {
