@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/xml"
 	"log/slog"
 	"net"
 	"os"
@@ -105,6 +106,13 @@ func login(t *testing.T, api admin.API, jid, password string) (logout func(), er
 		xmpp.SASL("", password, sasl.ScramSha256, sasl.ScramSha1),
 		xmpp.BindResource())
 	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	// Initial presence, as a device's app sends it (RFC 6121 4.2).
+	if err := sess.Encode(ctx, struct {
+		XMLName xml.Name `xml:"jabber:client presence"`
+	}{}); err != nil {
 		conn.Close()
 		return nil, err
 	}

@@ -186,6 +186,8 @@ func (u *UI) handle(ev admin.Event) {
 	case admin.EventSessionUp, admin.EventSessionDown:
 		u.sessions.trigger()
 		u.accounts.trigger() // session counts
+	case admin.EventPresence:
+		u.sessions.trigger()
 	case admin.EventUsers:
 		u.accounts.trigger()
 	case admin.EventSettings:

@@ -1,6 +1,7 @@
 package gui
 
 import (
+	"context"
 	"flag"
 	"image/color"
 	"image/png"
@@ -44,6 +45,15 @@ func TestScreenshots(t *testing.T) {
 	}
 	h.waitFor("three sessions", func() bool { return h.ui.overview.online.Subtitle == "3 sessions" })
 	h.waitFor("three accounts", func() bool { return h.ui.users.summary.Text == "3 accounts, 2 online" })
+	h.waitFor("every device available", func() bool {
+		ss, err := h.api.Sessions(context.Background())
+		for _, s := range ss {
+			if s.Presence != "available" {
+				return false
+			}
+		}
+		return err == nil && len(ss) == 3
+	})
 
 	for _, shot := range []struct{ tab, file string }{
 		{"Overview", "overview.png"},

@@ -130,6 +130,9 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 
 	s.presence = &presence.Module{Router: r, Roster: s.roster, Offline: s.offline, DB: db, Log: cfg.Log.With("part", "presence")}
 	r.Presence = s.presence
+	s.presence.OnChange = func(sess *router.Session) {
+		s.events.Publish(admin.Event{Kind: admin.EventPresence, JID: sess.JID.String()})
+	}
 
 	// Small services, each declaring its own disco features.
 	log := cfg.Log

@@ -80,7 +80,8 @@ type EventKind string
 const (
 	EventSessionUp   EventKind = "session-up"
 	EventSessionDown EventKind = "session-down"
-	EventUsers       EventKind = "users" // accounts added, deleted or changed
+	EventPresence    EventKind = "presence" // a session's presence changed
+	EventUsers       EventKind = "users"    // accounts added, deleted or changed
 	EventRoster      EventKind = "roster"
 	EventSettings    EventKind = "settings"
 )

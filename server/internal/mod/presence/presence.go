@@ -29,6 +29,8 @@ type Module struct {
 	Blocks func(user string, other jid.JID) bool
 	// OnLastLogout is called when an account's last available session ends.
 	OnLastLogout func(ctx context.Context, user, status string)
+	// OnChange is told when a session's own presence changed (admin events).
+	OnChange func(s *router.Session)
 }
 
 // maxDirected bounds the directed presences one session tracks.
@@ -94,6 +96,9 @@ func (m *Module) available(ctx context.Context, s *router.Session, st *stanza.St
 	}
 	el := st.El
 	was := s.SetPresence(el, prio)
+	if m.OnChange != nil {
+		m.OnChange(s)
+	}
 	subs, err := m.Roster.Subscribers(ctx, user)
 	if err != nil {
 		m.Log.Error("presence subscribers", "user", user, "err", err)
@@ -149,6 +154,9 @@ func (m *Module) unavailable(ctx context.Context, s *router.Session, el *stanza.
 	was := s.SetPresence(nil, 0)
 	if !was && len(directed) == 0 {
 		return
+	}
+	if was && m.OnChange != nil {
+		m.OnChange(s)
 	}
 	if el == nil {
 		el = stanza.New("presence", stanza.NSClient, "type", "unavailable")
