@@ -134,7 +134,10 @@ func FuzzDecoder(f *testing.F) {
 				return
 			}
 			out := el.String()
-			d2 := NewDecoder(strings.NewReader(hdr+out), Limits{MaxStanza: 1 << 20, MaxDepth: 64})
+			// String writes the namespace of the top element unless it is
+			// empty, so re-decode with no default namespace in scope: under
+			// hdr, <a xmlns=''/> would come back in jabber:client.
+			d2 := NewDecoder(strings.NewReader(bareHdr+out), Limits{MaxStanza: 1 << 20, MaxDepth: 64})
 			if _, err := d2.Header(); err != nil {
 				t.Fatal(err)
 			}
@@ -148,6 +151,8 @@ func FuzzDecoder(f *testing.F) {
 		}
 	})
 }
+
+const bareHdr = `<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>`
 
 func BenchmarkDecodeMessage(b *testing.B) {
 	msg := `<message to='bob@example.com/phone' id='abc123' type='chat'><body>Hello, how are you doing today?</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>`
