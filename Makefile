@@ -72,9 +72,14 @@ run: deps-gui build
 	./bin/hearth $(ARGS)
 
 # One cgo configuration for vet, test and build so they share the build cache.
+# RACE_PKGS: the packages whose tests drive the concurrent parts (sessions,
+# writers, router, admin socket, decoder pools) under the race detector.
+RACE_PKGS ?= ./server/ ./server/admin/ ./server/internal/stream/ ./server/internal/mod/blocking/
+
 test: deps
 	$(GO) vet ./...
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -race -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 	CGO_ENABLED=0 $(GO) build -tags nogui -o /dev/null .
 
 bench:
