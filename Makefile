@@ -71,11 +71,11 @@ headless:
 run: deps-gui build
 	./bin/hearth $(ARGS)
 
-# One cgo configuration for vet, test and build so they share the build cache.
 # RACE_PKGS: the packages whose tests drive the concurrent parts (sessions,
 # writers, router, admin socket, decoder pools) under the race detector.
 RACE_PKGS ?= ./server/ ./server/admin/ ./server/internal/stream/ ./server/internal/mod/blocking/
 
+# One cgo configuration for vet, test and build so they share the build cache.
 test: deps
 	$(GO) vet ./...
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
