@@ -60,11 +60,31 @@ type DB struct {
 // keys and messages) and migrating it to the current schema as needed. The
 // directory must exist.
 func Open(ctx context.Context, path string) (*DB, error) {
-	db, err := open(ctx, path)
-	if err != nil {
-		return nil, fmt.Errorf("open database %s: %w", path, err)
+	// Two processes opening a new file at once (the server and `hearth
+	// user add`) race to switch it to WAL, and SQLite answers that race
+	// with SQLITE_BUSY without consulting the busy timeout: try again for
+	// as long as the timeout would have waited.
+	deadline := time.Now().Add(busyTimeout * time.Millisecond)
+	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
+		db, err := open(ctx, path)
+		if err == nil {
+			return db, nil
+		}
+		if !busy(err) || time.Now().After(deadline) {
+			return nil, fmt.Errorf("open database %s: %w", path, err)
+		}
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("open database %s: %w", path, ctx.Err())
+		}
 	}
-	return db, nil
+}
+
+// busy reports SQLITE_BUSY, whatever its extended code.
+func busy(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 func open(ctx context.Context, path string) (*DB, error) {
