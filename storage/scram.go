@@ -7,8 +7,13 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"hash"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/secure/precis"
 )
 
 // Credentials are the keys SCRAM (RFC 5802 3) needs to authenticate a user
@@ -83,4 +88,31 @@ func (c Credentials) Verify(password string, h func() hash.Hash) bool {
 		return false
 	}
 	return subtle.ConstantTimeCompare(stored, c.StoredKey) == 1
+}
+
+// MinPasswordLength is the fewest characters a password may have.
+const MinPasswordLength = 8
+
+// PreparePassword applies the PRECIS OpaqueString profile (RFC 8265 4.2),
+// as SCRAM clients do to theirs (RFC 7677 4), and the server's rules for
+// the password of user: not empty, at least MinPasswordLength characters,
+// not the user's name, not one character repeated. Every way of setting a
+// password (admin, CLI, GUI, XEP-0077) goes through it. The error says
+// why, without wrapping.
+func PreparePassword(password, user string) (string, error) {
+	if password == "" {
+		return "", errors.New("empty password")
+	}
+	p, err := precis.OpaqueString.String(password)
+	if err != nil {
+		return "", errors.New("password has characters a password may not have (RFC 8265 4.2)")
+	}
+	if utf8.RuneCountInString(p) < MinPasswordLength {
+		return "", fmt.Errorf("password too short: at least %d characters", MinPasswordLength)
+	}
+	_, size := utf8.DecodeRuneInString(p)
+	if strings.EqualFold(p, user) || strings.Count(p, p[:size])*size == len(p) {
+		return "", errors.New("password too easy to guess")
+	}
+	return p, nil
 }

@@ -2,37 +2,18 @@ package admin
 
 import (
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"math/big"
-	"strings"
-	"unicode/utf8"
 
-	"golang.org/x/text/secure/precis"
+	"hearth/storage"
 )
 
 // MinPasswordLength is the fewest characters a password may have.
-const MinPasswordLength = 8
+const MinPasswordLength = storage.MinPasswordLength
 
-// preparePassword applies the PRECIS OpaqueString profile (RFC 8265 4.2), as
-// SCRAM clients do to theirs (RFC 7677 4), and rejects weak passwords. The
-// error says why, without wrapping.
+// preparePassword applies the server's password rules (storage.PreparePassword).
 func preparePassword(password, user string) (string, error) {
-	if password == "" {
-		return "", errors.New("empty password")
-	}
-	p, err := precis.OpaqueString.String(password)
-	if err != nil {
-		return "", errors.New("password has characters a password may not have (RFC 8265 4.2)")
-	}
-	if utf8.RuneCountInString(p) < MinPasswordLength {
-		return "", fmt.Errorf("password too short: at least %d characters", MinPasswordLength)
-	}
-	_, size := utf8.DecodeRuneInString(p)
-	if strings.EqualFold(p, user) || strings.Count(p, p[:size])*size == len(p) {
-		return "", errors.New("password too easy to guess")
-	}
-	return p, nil
+	return storage.PreparePassword(password, user)
 }
 
 // passwordAlphabet leaves out characters that are easy to misread or

@@ -13,8 +13,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"golang.org/x/text/secure/precis"
-
 	"hearth/server/internal/jid"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
@@ -143,11 +141,11 @@ func (m *Module) changePassword(ctx context.Context, st *stanza.Stanza, user str
 	if pass.Content() == "" {
 		return stanza.NewError(stanza.Modify, stanza.NotAcceptable, "empty password")
 	}
-	// SCRAM clients prepare passwords with OpaqueString (RFC 7677 4, RFC
-	// 8265 4.2); the stored keys must be derived from the same form.
-	pw, err := precis.OpaqueString.String(pass.Content())
+	// The same rules as every other way of setting a password, including
+	// the OpaqueString preparation SCRAM clients apply (RFC 7677 4).
+	pw, err := storage.PreparePassword(pass.Content(), user)
 	if err != nil {
-		return stanza.NewError(stanza.Modify, stanza.NotAcceptable, "the password has characters that are not allowed")
+		return stanza.NewError(stanza.Modify, stanza.NotAcceptable, err.Error())
 	}
 	sha1c, sha256c, err := storage.NewCredentials(pw)
 	if err != nil {

@@ -106,7 +106,12 @@ func TestRegister(t *testing.T) {
 		{name: "empty password", in: change(a, "", "alice", ""),
 			sent: []string{errReply(a, "alice@example.org", "modify", "not-acceptable", "empty password")}},
 		{name: "control character", in: change(a, "", "alice", "bad\u0378"),
-			sent: []string{errReply(a, "alice@example.org", "modify", "not-acceptable", "the password has characters that are not allowed")}},
+			sent: []string{errReply(a, "alice@example.org", "modify", "not-acceptable", "password has characters a password may not have (RFC 8265 4.2)")}},
+		// The same rules as the admin API's.
+		{name: "too short", in: change(a, "", "alice", "short"),
+			sent: []string{errReply(a, "alice@example.org", "modify", "not-acceptable", "password too short: at least 8 characters")}},
+		{name: "one character repeated", in: change(a, "", "alice", "aaaaaaaaaa"),
+			sent: []string{errReply(a, "alice@example.org", "modify", "not-acceptable", "password too easy to guess")}},
 		{name: "unencrypted", in: change("alice@example.org/plain", "example.org", "alice", "new secret"),
 			sent: []string{errReply("alice@example.org/plain", modtest.Domain, "modify", "not-authorized", "change the password over an encrypted stream")}},
 		{name: "change", in: change(a, "example.org", "alice", "new secret"), password: "new secret"},
