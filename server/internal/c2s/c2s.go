@@ -176,6 +176,7 @@ type conn struct {
 	src         *switchReader
 	headerSent  bool
 	successData string
+	bindResult  *stanza.Element // written by serveSession once the session is routable
 }
 
 func (s *Server) handle(ctx context.Context, nc net.Conn, directTLS bool) {
@@ -391,9 +392,7 @@ func (c *conn) bind(ctx context.Context) (*router.Session, error) {
 		res2 := st.Result(result)
 		res2.SetAttr("from", "")
 		res2.SetAttr("to", "")
-		if err := c.send(res2); err != nil {
-			return nil, err
-		}
+		c.bindResult = res2
 		return sess, nil
 	}
 }
@@ -411,6 +410,14 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		o.leftover = func(q []*stanza.Element) { s.OnLost(context.WithoutCancel(ctx), sess, q) }
 	}
 	sess.Conn = o
+	// The bind result goes first in the queue, but the writer starts only
+	// after router.Bind: a client may address its new full JID as soon as
+	// it reads the result, and a message routed before Bind is treated as
+	// sent to the bare JID (offline storage).
+	if c.bindResult != nil {
+		o.queue, o.queued = append(o.queue, c.bindResult), size(c.bindResult)
+		c.bindResult = nil
+	}
 	ic := &idleConn{Conn: c.nc, idle: s.cfg.IdleTimeout, onIdle: func(pinged bool) bool {
 		if pinged {
 			o.Close(stream.ConnectionTimeout, "no answer to ping")
@@ -429,6 +436,11 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 	if old := s.router.Bind(sess); old != nil {
 		old.Conn.Close(stream.Conflict, "replaced by a new session")
 	}
+	o.mu.Lock()
+	if len(o.queue) > 0 {
+		o.kick()
+	}
+	o.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() {
 		o.Close(stream.SystemShutdown, "")
 		// A client that does not read must not hold up shutdown.
