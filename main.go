@@ -368,7 +368,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return usagef("--log-level %q: want debug, info, warn or error", o.logLevel)
 	}
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
-	if os.Getenv("GOGC") == "" {
+	if c.getenv("GOGC") == "" {
 		// Hearth runs on small machines (a Raspberry Pi), where memory is
 		// scarcer than CPU: a smaller GC headroom cuts the resident size
 		// per idle connection by a sixth (24 -> 20 KiB at 10,000) for a
@@ -419,11 +419,6 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	} else if !on {
 		announce = false
-	}
-	if on, err := settings.SettingBool(ctx, "federation.enabled"); err != nil {
-		return err
-	} else if on {
-		log.Warn("federation is enabled, but this build does not serve s2s yet", "s2s", o.s2s)
 	}
 
 	srv, err := server.New(cfg, db)

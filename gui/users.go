@@ -116,7 +116,7 @@ func (t *usersTab) addUser() {
 		return
 	}
 	jid := t.jid(t.name.Text)
-	password, err := newPassword()
+	password, err := admin.NewPassword()
 	if err != nil {
 		t.u.showError(err)
 		return
@@ -169,7 +169,7 @@ func (t *usersTab) confirmReset(jid string) {
 			if !ok {
 				return
 			}
-			password, err := newPassword()
+			password, err := admin.NewPassword()
 			if err != nil {
 				t.u.showError(err)
 				return

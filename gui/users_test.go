@@ -178,30 +178,3 @@ func TestUsersShowSessions(t *testing.T) {
 	logout2()
 	h.waitFor("alice offline again", func() bool { return h.row(alice).state.Text == "offline" })
 }
-
-func TestNewPassword(t *testing.T) {
-	seen := map[string]bool{}
-	for range 100 {
-		p, err := newPassword()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(p) != passwordLength {
-			t.Errorf("password %q has %d characters, want %d", p, len(p), passwordLength)
-		}
-		for _, r := range p {
-			if !strings.ContainsRune(passwordAlphabet, r) {
-				t.Errorf("password %q has %q, outside the alphabet", p, r)
-			}
-		}
-		if seen[p] {
-			t.Errorf("password %q repeats", p)
-		}
-		seen[p] = true
-	}
-	for _, r := range "0O1lIio" {
-		if strings.ContainsRune(passwordAlphabet, r) {
-			t.Errorf("the alphabet has the ambiguous %q", r)
-		}
-	}
-}
