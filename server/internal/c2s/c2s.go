@@ -441,22 +441,24 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		o.kick()
 	}
 	o.mu.Unlock()
+	var grace *time.Timer
+	var graceMu sync.Mutex
 	stop := context.AfterFunc(ctx, func() {
 		o.Close(stream.SystemShutdown, "")
 		// A client that does not read must not hold up shutdown.
-		time.AfterFunc(2*time.Second, func() { c.nc.Close() })
+		graceMu.Lock()
+		grace = time.AfterFunc(2*time.Second, func() { c.nc.Close() })
+		graceMu.Unlock()
 	})
 	for {
 		el, err := c.dec.Next()
 		if err != nil {
+			// A violation gets its stream error; the peer's own close or a
+			// dead socket just our closing tag (RFC 6120 4.4).
 			var se *stream.Error
-			switch {
-			case errors.As(err, &se):
+			if errors.As(err, &se) {
 				o.Close(se.Condition, se.Text)
-			case errors.Is(err, stream.ErrClosed):
-				o.Close("", "")
-			default:
-				// The socket is gone; nothing more can be written.
+			} else {
 				o.Close("", "")
 			}
 			break
@@ -475,6 +477,11 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 	s.router.Unbind(context.WithoutCancel(ctx), sess)
 	<-o.Done()
 	c.nc.Close()
+	graceMu.Lock()
+	if grace != nil {
+		grace.Stop()
+	}
+	graceMu.Unlock()
 }
 
 // switchReader is the source under the decoder's buffer; swapping r keeps

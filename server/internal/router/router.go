@@ -198,11 +198,7 @@ func (r *Router) FromClient(ctx context.Context, s *Session, el *stanza.Element)
 	if st.Kind != stanza.KindPresence && to.IsZero() {
 		to = s.JID.Bare()
 	}
-	st = st.WithAddrs(s.JID, to)
-	if st.To.IsZero() {
-		// Presence without to: the account's own broadcast.
-		st.El.SetAttr("to", "")
-	}
+	st = st.WithAddrs(s.JID, to) // presence without to stays without: a broadcast
 	if st.Kind == stanza.KindMessage {
 		// Only the server stamps delays in its own name (XEP-0203).
 		r.stripOwnDelay(st.El)
@@ -228,19 +224,14 @@ func (r *Router) FromClient(ctx context.Context, s *Session, el *stanza.Element)
 }
 
 func (r *Router) stripOwnDelay(el *stanza.Element) {
+	// el is the session's own shallow copy: its child slice may change.
+	out := el.Children[:0]
 	for _, c := range el.Children {
-		if c.Name == "delay" && c.NS == stanza.NSDelay && c.Attr("from") == r.Domain {
-			// el is the session's own shallow copy: its child slice may change.
-			out := el.Children[:0]
-			for _, c := range el.Children {
-				if !(c.Name == "delay" && c.NS == stanza.NSDelay && c.Attr("from") == r.Domain) {
-					out = append(out, c)
-				}
-			}
-			el.Children = out
-			return
+		if !(c.Name == "delay" && c.NS == stanza.NSDelay && c.Attr("from") == r.Domain) {
+			out = append(out, c)
 		}
 	}
+	el.Children = out
 }
 
 // validate applies the stanza syntax rules of RFC 6120 8.2 and 8.2.3.

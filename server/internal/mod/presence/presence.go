@@ -68,14 +68,20 @@ func (m *Module) Outbound(ctx context.Context, s *router.Session, st *stanza.Sta
 		if m.blocked(user, st.To) {
 			return
 		}
-		if st.Type != "unavailable" && !m.Roster.IsSubscriber(ctx, user, st.To) && s.DirectedCount() >= maxDirected {
+		if st.Type == "unavailable" {
+			m.Router.Route(ctx, st)
+			s.RemoveDirected(st.To)
+			return
+		}
+		// Subscribers get unavailable presence anyway; others are
+		// remembered for it (4.6.3), up to a bound.
+		track := !m.Roster.IsSubscriber(ctx, user, st.To)
+		if track && s.DirectedCount() >= maxDirected {
 			m.Router.Bounce(ctx, st, stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "too many directed presences"))
 			return
 		}
 		m.Router.Route(ctx, st)
-		if st.Type == "unavailable" {
-			s.RemoveDirected(st.To)
-		} else if !m.Roster.IsSubscriber(ctx, user, st.To) {
+		if track {
 			s.AddDirected(st.To)
 		}
 	case st.Type == "unavailable":
