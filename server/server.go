@@ -209,7 +209,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 				sess.Conn.Close(stream.NotAuthorized, "account changed by the administrator")
 			}
 		},
-		PutRoster: s.roster.Put,
+		LabelRoster: s.roster.Label,
 		RemoveRoster: func(ctx context.Context, user, contact string) error {
 			j, err := jid.Parse(contact)
 			if err != nil {

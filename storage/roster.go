@@ -119,6 +119,43 @@ func (db *DB) putRosterItem(ctx context.Context, user string, it RosterItem, ver
 	})
 }
 
+// LabelRosterItem sets the name and groups of contact on the user's roster,
+// adding the contact with subscription none if it is not there, and keeps
+// the subscription state as it is, all in one transaction (the client sets
+// only labels, RFC 6121 2.1.2). It returns the item as stored and the
+// roster's new version, or ErrNotFound if there is no such user.
+func (db *DB) LabelRosterItem(ctx context.Context, user, contact, name string, groups []string) (RosterItem, int64, error) {
+	it := RosterItem{Contact: contact, Name: name, Subscription: "none", Groups: groups}
+	var ver int64
+	if contact == "" {
+		return it, 0, fmt.Errorf("label roster item of %s: empty contact", user)
+	}
+	gs := "[]"
+	if len(groups) > 0 {
+		b, err := json.Marshal(groups)
+		if err != nil {
+			return it, 0, err
+		}
+		gs = string(b)
+	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		v, err := bumpRoster(ctx, tx, user)
+		if err != nil {
+			return err
+		}
+		ver = v
+		return tx.QueryRowContext(ctx, `INSERT INTO roster (username, contact, name, subscription, ask, approved, groups_json)
+			VALUES (?, ?, ?, 'none', 0, 0, ?)
+			ON CONFLICT (username, contact) DO UPDATE SET name = excluded.name, groups_json = excluded.groups_json
+			RETURNING subscription, ask, approved`,
+			user, contact, name, gs).Scan(&it.Subscription, &it.Ask, &it.Approved)
+	})
+	if err != nil {
+		return RosterItem{}, 0, fmt.Errorf("label roster item %s of %s: %w", contact, user, err)
+	}
+	return it, ver, nil
+}
+
 // DeleteRosterItem removes contact from the user's roster and returns the
 // roster's new version. It returns ErrNotFound if the contact is not on it.
 func (db *DB) DeleteRosterItem(ctx context.Context, user, contact string) (ver int64, err error) {

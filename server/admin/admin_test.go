@@ -434,9 +434,9 @@ func TestLiveHooks(t *testing.T) {
 			return full == "alice@test.home/phone"
 		}
 		l.KickUser = func(user string) { h.record(&h.kicked, user) }
-		l.PutRoster = func(ctx context.Context, user string, it storage.RosterItem) error {
-			h.record(&h.put, user+" "+it.Contact+" "+it.Subscription)
-			_, err := l.DB.PutRosterItem(ctx, user, it)
+		l.LabelRoster = func(ctx context.Context, user, contact, name string, groups []string) error {
+			h.record(&h.put, user+" "+contact)
+			_, _, err := l.DB.LabelRosterItem(ctx, user, contact, name, groups)
 			return err
 		}
 		l.RemoveRoster = func(ctx context.Context, user, contact string) error {
@@ -481,11 +481,15 @@ func TestLiveHooks(t *testing.T) {
 
 		checkErr(t, "roster add", api.AddRosterItem(ctx, "alice", RosterItem{JID: "dad@example.org", Subscription: "both"}), nil)
 		checkErr(t, "roster add nobody", api.AddRosterItem(ctx, "nobody", RosterItem{JID: "dad@example.org"}), ErrNotFound)
+		// The subscription is the server's: an admin add sets labels only.
+		if it, err := l.DB.RosterItem(ctx, "alice", "dad@example.org"); err != nil || it.Subscription != "none" {
+			t.Errorf("added item = %+v, %v; want subscription none", it, err)
+		}
 		checkErr(t, "roster del", api.RemoveRosterItem(ctx, "alice", "dad@example.org"), nil)
 		checkErr(t, "roster del again", api.RemoveRosterItem(ctx, "alice", "dad@example.org"), ErrNotFound)
 		checkErr(t, "roster del nobody", api.RemoveRosterItem(ctx, "nobody", "dad@example.org"), ErrNotFound)
-		if got, want := h.get(&h.put), []string{"alice dad@example.org none", "nobody dad@example.org none"}; !slices.Equal(got, want) {
-			t.Errorf("PutRoster calls %q, want %q", got, want)
+		if got, want := h.get(&h.put), []string{"alice dad@example.org", "nobody dad@example.org"}; !slices.Equal(got, want) {
+			t.Errorf("LabelRoster calls %q, want %q", got, want)
 		}
 		if got, want := h.get(&h.remove), []string{"alice dad@example.org", "alice dad@example.org"}; !slices.Equal(got, want) {
 			t.Errorf("RemoveRoster calls %q, want %q", got, want)

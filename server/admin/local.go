@@ -28,10 +28,11 @@ type Local struct {
 	ListSessions func() []Session          // every bound resource
 	KickSession  func(fullJID string) bool // closes one session; false if there is none
 	KickUser     func(user string)         // closes every session of the localpart user
-	// PutRoster stores an item and pushes it to the user's online sessions;
-	// RemoveRoster cancels subscriptions, deletes and pushes. Both publish
-	// their own roster events.
-	PutRoster    func(ctx context.Context, user string, it storage.RosterItem) error
+	// LabelRoster sets a contact's name and groups (adding the contact,
+	// keeping its subscription) and pushes it to the user's online
+	// sessions; RemoveRoster cancels subscriptions, deletes and pushes.
+	// Both publish their own roster events.
+	LabelRoster  func(ctx context.Context, user, contact, name string, groups []string) error
 	RemoveRoster func(ctx context.Context, user, contact string) error
 	// Events gets every change made through Local; nil drops them.
 	Events *Hub
@@ -254,19 +255,11 @@ func (l *Local) AddRosterItem(ctx context.Context, user string, item RosterItem)
 		return fmt.Errorf("add roster item %s of %s: %w", c, bare, err)
 	}
 	op := "add roster item " + c + " of " + bare
-	it, err := l.DB.RosterItem(ctx, local, c)
-	switch {
-	case errors.Is(err, storage.ErrNotFound):
-		it = storage.RosterItem{Contact: c, Subscription: "none"}
-	case err != nil:
-		return err
-	}
-	it.Name, it.Groups = item.Name, gs
-	if l.PutRoster != nil {
+	if l.LabelRoster != nil {
 		// An unknown user shows as storage.ErrNotFound.
-		return mapErr(op, l.PutRoster(ctx, local, it))
+		return mapErr(op, l.LabelRoster(ctx, local, c, item.Name, gs))
 	}
-	if _, err := l.DB.PutRosterItem(ctx, local, it); err != nil {
+	if _, _, err := l.DB.LabelRosterItem(ctx, local, c, item.Name, gs); err != nil {
 		return mapErr(op, err)
 	}
 	l.Events.Publish(Event{Kind: EventRoster, JID: bare})

@@ -7,7 +7,6 @@ package roster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -136,37 +135,39 @@ func (m *Module) set(ctx context.Context, st *stanza.Stanza, user string, q *sta
 	if len(el.Attr("name")) > 1024 {
 		return stanza.NewError(stanza.Modify, stanza.NotAcceptable, "name too long")
 	}
-	// The client sets only name and groups; the subscription is the server's.
-	it, err := m.DB.RosterItem(ctx, user, contact.String())
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return stanza.ErrInternal()
-	}
-	if errors.Is(err, storage.ErrNotFound) {
-		it = storage.RosterItem{Contact: contact.String(), Subscription: "none"}
-	}
-	it.Name = el.Attr("name")
-	it.Groups = groups
-	if err := m.Put(ctx, user, it); err != nil {
+	if err := m.Label(ctx, user, contact.String(), el.Attr("name"), groups); err != nil {
+		m.Log.Error("roster set", "user", user, "err", err)
 		return stanza.ErrInternal()
 	}
 	return nil
 }
 
+// Label sets a contact's name and groups, adding the contact if needed;
+// the subscription is the server's alone (RFC 6121 2.1.2). The change is
+// pushed to the account's interested sessions.
+func (m *Module) Label(ctx context.Context, user, contact, name string, groups []string) error {
+	it, ver, err := m.DB.LabelRosterItem(ctx, user, contact, name, groups)
+	if err != nil {
+		return err
+	}
+	m.push(user, it, ver)
+	return nil
+}
+
 // remove deletes a contact and cancels subscriptions both ways (RFC 6121 2.5.2).
 func (m *Module) remove(ctx context.Context, user string, contact jid.JID) *stanza.Error {
-	it, err := m.DB.RosterItem(ctx, user, contact.String())
-	if errors.Is(err, storage.ErrNotFound) {
-		return stanza.ErrItemNotFound()
-	}
+	st, err := m.load(ctx, user, contact)
 	if err != nil {
 		return stanza.ErrInternal()
 	}
-	pending, _ := m.DB.HasPending(ctx, user, contact.String())
+	if !st.exists {
+		return stanza.ErrItemNotFound()
+	}
 	from := jid.JID{Local: user, Domain: m.Router.Domain}
-	if it.Subscription == "to" || it.Subscription == "both" || it.Ask {
+	if st.to() || st.item.Ask {
 		m.route(ctx, from, contact, "unsubscribe")
 	}
-	if it.Subscription == "from" || it.Subscription == "both" || pending {
+	if st.from() || st.pendingIn {
 		m.route(ctx, from, contact, "unsubscribed")
 	}
 	_ = m.DB.DeletePending(ctx, user, contact.String())
