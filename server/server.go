@@ -287,6 +287,6 @@ func (s *Server) sessions() []admin.Session {
 type accounts struct{ db *storage.DB }
 
 func (a accounts) Exists(ctx context.Context, user string) bool {
-	_, err := a.db.User(ctx, user)
-	return err == nil
+	ok, err := a.db.UserExists(ctx, user)
+	return err == nil && ok
 }

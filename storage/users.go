@@ -66,6 +66,16 @@ func (db *DB) User(ctx context.Context, name string) (User, error) {
 	return u, nil
 }
 
+// UserExists reports whether the account exists, without reading its
+// credentials (it runs for messages to offline accounts and presence).
+func (db *DB) UserExists(ctx context.Context, name string) (bool, error) {
+	var ok bool
+	if err := db.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE name = ?)`, name).Scan(&ok); err != nil {
+		return false, fmt.Errorf("user exists %s: %w", name, err)
+	}
+	return ok, nil
+}
+
 // Users returns every user, sorted by name.
 func (db *DB) Users(ctx context.Context) ([]User, error) {
 	us, err := db.users(ctx)

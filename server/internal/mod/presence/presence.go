@@ -331,8 +331,8 @@ func (m *Module) exists(ctx context.Context, user string) bool {
 	if len(m.Router.Sessions(user)) > 0 {
 		return true
 	}
-	_, err := m.DB.User(ctx, user)
-	return err == nil
+	ok, err := m.DB.UserExists(ctx, user)
+	return err == nil && ok
 }
 
 // send routes presence el from a full or bare JID to a contact.
