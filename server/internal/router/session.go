@@ -28,12 +28,12 @@ type Session struct {
 	Since  time.Time
 	Secure bool
 
-	mu         sync.Mutex
-	available  bool
-	priority   int
-	presence   *stanza.Element // last available presence broadcast
-	interested bool            // requested the roster (RFC 6121 2.1.6)
-	directed   map[jid.JID]struct{}
+	mu        sync.Mutex
+	available bool
+	priority  int
+	presence  *stanza.Element // last available presence broadcast
+	pushes    Push            // pushes the session asked for
+	directed  map[jid.JID]struct{}
 }
 
 // Presence returns the session's presence state.
@@ -68,18 +68,30 @@ func (s *Session) Priority() int {
 	return s.priority
 }
 
-// SetInterested marks that the session requested the roster.
-func (s *Session) SetInterested() {
+// Push is a kind of server push a session asks for by fetching the
+// state it follows.
+type Push uint8
+
+// Pushes.
+const (
+	// PushRoster: the session requested the roster (RFC 6121 2.1.6).
+	PushRoster Push = 1 << iota
+	// PushBlocklist: the session fetched the block list (XEP-0191 3.3).
+	PushBlocklist
+)
+
+// Want records that the session asked for pushes of kind p.
+func (s *Session) Want(p Push) {
 	s.mu.Lock()
-	s.interested = true
+	s.pushes |= p
 	s.mu.Unlock()
 }
 
-// Interested reports whether the session requested the roster.
-func (s *Session) Interested() bool {
+// Wants reports whether the session asked for pushes of kind p.
+func (s *Session) Wants(p Push) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.interested
+	return s.pushes&p != 0
 }
 
 // AddDirected remembers a directed presence recipient (RFC 6121 4.6).

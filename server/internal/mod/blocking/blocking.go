@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"weak"
 
 	"hearth/server/internal/jid"
 	"hearth/server/internal/router"
@@ -45,9 +44,6 @@ type Module struct {
 	sweepAt  int              // sweep empty lists when len(lists) passes this
 	sweepMin int              // the least sweepAt
 
-	wmu        sync.Mutex
-	wants      map[jid.JID]weak.Pointer[router.Session] // sessions that fetched the list
-	wantsSweep int
 }
 
 // list is one account's cached block list.
@@ -70,13 +66,11 @@ func New(db *storage.DB, log *slog.Logger) *Module {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Module{
-		db:         db,
-		log:        log,
-		lists:      make(map[string]*list),
-		sweepAt:    minSweep,
-		sweepMin:   minSweep,
-		wants:      make(map[jid.JID]weak.Pointer[router.Session]),
-		wantsSweep: 64,
+		db:       db,
+		log:      log,
+		lists:    make(map[string]*list),
+		sweepAt:  minSweep,
+		sweepMin: minSweep,
 	}
 }
 
@@ -418,35 +412,16 @@ func itemsElement(name string, items []jid.JID) *stanza.Element {
 	return el
 }
 
-// want records that the session bound to full fetched the block list. The
-// session is held weakly and compared on use, so a later session that
-// binds the same resource gets no pushes it did not ask for.
+// want records that the session bound to full fetched the block list. A
+// later session binding the same resource is a new Session and starts
+// without it.
 func (m *Module) want(full jid.JID) {
 	if m.r == nil {
 		return
 	}
-	s := m.r.Session(full)
-	if s == nil {
-		return
+	if s := m.r.Session(full); s != nil {
+		s.Want(router.PushBlocklist)
 	}
-	m.wmu.Lock()
-	defer m.wmu.Unlock()
-	m.wants[full] = weak.Make(s)
-	if len(m.wants) > m.wantsSweep {
-		for j, w := range m.wants {
-			if v := w.Value(); v == nil || m.r.Session(j) != v {
-				delete(m.wants, j)
-			}
-		}
-		m.wantsSweep = max(64, 2*len(m.wants))
-	}
-}
-
-func (m *Module) wanted(s *router.Session) bool {
-	m.wmu.Lock()
-	defer m.wmu.Unlock()
-	w, ok := m.wants[s.JID]
-	return ok && w.Value() == s
 }
 
 // push sends payload in an IQ set to each of user's sessions that fetched
@@ -456,7 +431,7 @@ func (m *Module) push(user string, payload *stanza.Element) {
 		return
 	}
 	for _, s := range m.r.Sessions(user) {
-		if !m.wanted(s) {
+		if !s.Wants(router.PushBlocklist) {
 			continue
 		}
 		id := "block-" + strconv.FormatUint(m.pushes.Add(1), 36)

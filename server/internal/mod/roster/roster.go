@@ -58,7 +58,7 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 
 func (m *Module) get(ctx context.Context, st *stanza.Stanza, user string, q *stanza.Element) (*stanza.Element, *stanza.Error) {
 	if s := m.Router.Session(st.From); s != nil {
-		s.SetInterested()
+		s.Want(router.PushRoster)
 	}
 	items, ver, err := m.DB.Roster(ctx, user)
 	if err != nil {
@@ -204,7 +204,7 @@ func (m *Module) Remove(ctx context.Context, user string, contact jid.JID) error
 func (m *Module) push(user string, it storage.RosterItem, ver int64) {
 	q := stanza.New("query", stanza.NSRoster, "ver", strconv.FormatInt(ver, 10)).Append(itemElement(it))
 	for _, s := range m.Router.Sessions(user) {
-		if !s.Interested() {
+		if !s.Wants(router.PushRoster) {
 			continue
 		}
 		iq := stanza.New("iq", stanza.NSClient, "type", "set", "id", "push"+strconv.FormatInt(ver, 10), "to", s.JID.String()).Append(q)
