@@ -113,12 +113,13 @@ func (m *Module) authorize(ctx context.Context, user string, st *stanza.Stanza) 
 		m.log.Warn("roster lookup failed", "user", user, "err", err)
 		return stanza.ErrInternal()
 	}
-	if _, err := m.db.User(ctx, user); err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return stanza.ErrServiceUnavailable()
-		}
+	exists, err := m.db.UserExists(ctx, user)
+	switch {
+	case err != nil:
 		m.log.Warn("account lookup failed", "user", user, "err", err)
 		return stanza.ErrInternal()
+	case !exists:
+		return stanza.ErrServiceUnavailable()
 	}
 	return stanza.ErrForbidden()
 }

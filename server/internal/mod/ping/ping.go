@@ -7,7 +7,6 @@ package ping
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"hearth/server/internal/router"
@@ -18,7 +17,6 @@ import (
 // Module answers XEP-0199 pings.
 type Module struct {
 	db  *storage.DB
-	r   *router.Router
 	log *slog.Logger
 }
 
@@ -32,7 +30,6 @@ func New(db *storage.DB, log *slog.Logger) *Module {
 
 // Register installs the handler on r.
 func (m *Module) Register(r *router.Router) {
-	m.r = r
 	r.HandleIQ(stanza.NSPing, m.handle)
 }
 
@@ -58,11 +55,12 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 	if st.From.Bare() == st.To {
 		return nil, nil
 	}
-	if _, err := m.db.User(ctx, st.To.Local); err != nil {
-		if !errors.Is(err, storage.ErrNotFound) {
-			m.log.Warn("ping: account lookup failed", "user", st.To.Local, "err", err)
-			return nil, stanza.ErrInternal()
-		}
+	ok, err := m.db.UserExists(ctx, st.To.Local)
+	switch {
+	case err != nil:
+		m.log.Warn("ping: account lookup failed", "user", st.To.Local, "err", err)
+		return nil, stanza.ErrInternal()
+	case !ok:
 		return nil, stanza.ErrServiceUnavailable()
 	}
 	return nil, nil
