@@ -74,16 +74,23 @@ func (c *conn) failure(cond saslFailure, text string) error {
 	return c.send(f)
 }
 
-var (
-	// errAuthFailed is a failed attempt that counts against the limits:
-	// a wrong password, or an unknown account.
-	errAuthFailed = errors.New("authentication failed")
-	// errAuthRefused is a refusal that says nothing about the password
-	// (an unsupported mechanism or channel-binding type, or a downgrade
-	// flag): clients try their mechanisms in turn, and must not be
-	// locked out for that.
-	errAuthRefused = errors.New("authentication refused")
-)
+// errAuthFailed is what looking up an unknown account gives.
+var errAuthFailed = errors.New("authentication failed")
+
+// saslFail is a failed SASL attempt, not yet told to the client: the
+// failure is counted first, so that a client retrying at once already
+// meets the limit (the count must never trail the client's view).
+type saslFail struct {
+	cond saslFailure
+	text string
+	// counted: a wrong password or unknown account. A refusal that says
+	// nothing about the password (an unsupported mechanism or
+	// channel-binding type, a downgrade flag) is not counted: clients try
+	// their mechanisms in turn and must not be locked out for that.
+	counted bool
+}
+
+func (e *saslFail) Error() string { return "sasl failure: " + string(e.cond) }
 
 // authenticate runs SASL exchanges until one succeeds. Failures are
 // counted per address and per account; past the limit the stream is closed.
@@ -117,19 +124,24 @@ func (c *conn) authenticate(ctx context.Context) error {
 				ok.AppendText(b64.EncodeToString([]byte(c.successData)))
 			}
 			return c.send(ok)
-		case errors.Is(err, errAuthFailed):
-			if c.srv.limiter.fail(c.ip, user) {
+		default:
+			var f *saslFail
+			if !errors.As(err, &f) {
+				return err
+			}
+			over := f.counted && c.srv.limiter.fail(c.ip, user)
+			if err := c.failure(f.cond, f.text); err != nil {
+				return err
+			}
+			if over {
 				return &stream.Error{Condition: stream.PolicyViolation, Text: "too many failed authentication attempts"}
 			}
-		case errors.Is(err, errAuthRefused):
-		default:
-			return err
 		}
 	}
 }
 
-// saslExchange runs one mechanism. It returns errAuthFailed (after telling
-// the client) for a failed attempt, with the user it was for, if known.
+// saslExchange runs one mechanism. A failed attempt is a *saslFail, with
+// the user it was for, if known; the caller tells the client.
 func (c *conn) saslExchange(ctx context.Context, auth *stanza.Element) (string, error) {
 	mech := auth.Attr("mechanism")
 	initial, ok := decodeB64(auth.Content())
@@ -151,18 +163,12 @@ func (c *conn) saslExchange(ctx context.Context, auth *stanza.Element) (string, 
 	}
 }
 
-func (c *conn) refused(cond saslFailure) error {
-	if err := c.failure(cond, ""); err != nil {
-		return err
-	}
-	return errAuthRefused
-}
+// refused is a failure that is not counted against the limits.
+func (c *conn) refused(cond saslFailure) error { return &saslFail{cond: cond} }
 
+// failed is a failure counted against the limits.
 func (c *conn) failed(cond saslFailure, text string) error {
-	if err := c.failure(cond, text); err != nil {
-		return err
-	}
-	return errAuthFailed
+	return &saslFail{cond: cond, text: text, counted: true}
 }
 
 // decodeB64 decodes SASL data; "=" is the empty response (RFC 6120 6.4.2).
