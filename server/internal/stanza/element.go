@@ -235,17 +235,34 @@ func (e *Element) Bytes() []byte {
 }
 
 // WriteTo appends e to b. parentNS is the default namespace in scope: an
-// xmlns attribute is written only where e's namespace differs.
-func (e *Element) WriteTo(b *bytes.Buffer, parentNS string) {
+// xmlns attribute is written only where e's namespace differs. Stanza
+// elements are written in jabber:client; see Encode for other streams.
+func (e *Element) WriteTo(b *bytes.Buffer, parentNS string) { e.write(b, parentNS, NSClient) }
+
+// Encode appends e as a top-level element of a stream whose content
+// namespace is content (jabber:client or jabber:server, RFC 6120 4.8.2).
+//
+// A tree does not depend on the stream it came from or goes to: the
+// elements of stanzas (message, presence, iq, and their children in the
+// content namespace such as body, show and error) are kept in NSClient,
+// and the stream decoder maps jabber:server to it. Encode writes them in
+// content, so the same tree goes out on a client or a server stream.
+func (e *Element) Encode(b *bytes.Buffer, content string) { e.write(b, content, content) }
+
+func (e *Element) write(b *bytes.Buffer, parentNS, content string) {
 	if e.Name == "" {
 		EscapeText(b, e.Text)
 		return
 	}
+	ns := e.NS
+	if ns == NSClient {
+		ns = content
+	}
 	b.WriteByte('<')
 	b.WriteString(e.Name)
-	if e.NS != parentNS {
+	if ns != parentNS {
 		b.WriteString(` xmlns="`)
-		EscapeAttr(b, e.NS)
+		EscapeAttr(b, ns)
 		b.WriteByte('"')
 	}
 	var prefixes []string // namespaces of foreign attributes, by prefix number
@@ -282,7 +299,7 @@ func (e *Element) WriteTo(b *bytes.Buffer, parentNS string) {
 	}
 	b.WriteByte('>')
 	for _, c := range e.Children {
-		c.WriteTo(b, e.NS)
+		c.write(b, ns, content)
 	}
 	b.WriteString("</")
 	b.WriteString(e.Name)

@@ -187,6 +187,7 @@ func FuzzDifferential(f *testing.F) {
 		` <a/> <b/>  `, `<a>]]></a>`, "<a>\x7f\u0085\U0001F600</a>", `<a>&#xD800;</a>`, `<a>&#0;</a>`,
 		`<é ü='1'/>`, hdr + `<a/>`, "<?xml version='1.0'?>\n" + hdr[21:] + `<a/>`, `<?xml version='1.0' encoding='latin1'?>`,
 		`<stream:stream xmlns:stream='http://etherx.jabber.org/streams'/>`, `<stream xmlns='http://etherx.jabber.org/streams'><a/></stream>`, `<a b='1'c='2'/>`, `<a xmlns:p=''/>`, `<a></b>`, `<a/ >`, `</a>`, `<![CDATA[ ]]><a/>`,
+		`<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams'><message><body>x</body><error xmlns='jabber:server'/><y xmlns='jabber:client'/></message>`,
 	} {
 		f.Add(s)
 	}

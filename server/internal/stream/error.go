@@ -107,11 +107,12 @@ func AppendHeader(b *bytes.Buffer, h Header) {
 // Close is the closing tag of a stream.
 const Close = "</stream:stream>"
 
-// AppendFeatures writes <stream:features> with the given children.
+// AppendFeatures writes <stream:features> with the given children, on a
+// stream whose content namespace is ns.
 func AppendFeatures(b *bytes.Buffer, ns string, features ...*stanza.Element) {
 	b.WriteString("<stream:features>")
 	for _, f := range features {
-		f.WriteTo(b, ns)
+		f.Encode(b, ns)
 	}
 	b.WriteString("</stream:features>")
 }

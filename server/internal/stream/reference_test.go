@@ -52,6 +52,7 @@ type refDecoder struct {
 	cr       refCountReader
 	x        *xml.Decoder
 	opened   bool
+	server   bool // a jabber:server stream (see Decoder.server)
 }
 
 // newRefDecoder returns a decoder reading from r.
@@ -78,6 +79,7 @@ func (d *refDecoder) Reset(r io.Reader) {
 	d.x = xml.NewDecoder(&d.cr)
 	d.x.Strict = true
 	d.opened = false
+	d.server = false
 }
 
 // Buffered reports how many bytes are read from the source but not yet
@@ -129,6 +131,7 @@ func (d *refDecoder) Header() (Header, error) {
 				}
 			}
 			d.opened = true
+			d.server = h.NS == stanza.NSServer
 			d.cr.n = 0
 			return h, nil
 		default:
@@ -174,6 +177,9 @@ func (d *refDecoder) element(start xml.StartElement, depth int) (*stanza.Element
 		return nil, &Error{Condition: PolicyViolation, Text: "nesting too deep"}
 	}
 	el := &stanza.Element{Name: start.Name.Local, NS: start.Name.Space}
+	if d.server && el.NS == stanza.NSServer {
+		el.NS = stanza.NSClient
+	}
 	d.elements++
 	if d.elements > d.lim.MaxElements {
 		return nil, &Error{Condition: PolicyViolation, Text: "too many elements in one stanza"}

@@ -75,6 +75,7 @@ type Decoder struct {
 	allOK            bool
 	closed           bool // the header was self-closing
 	opened           bool // header read
+	server           bool // a jabber:server stream: its stanzas are kept in jabber:client
 	elements         int
 }
 
@@ -121,6 +122,7 @@ func (d *Decoder) Reset(r io.Reader) {
 	d.ns = d.ns[:0]
 	d.opened = false
 	d.closed = false
+	d.server = false
 	d.root = ""
 }
 
@@ -757,6 +759,7 @@ func (d *Decoder) openStream(self bool) (Header, error) {
 	}
 	d.opened = true
 	d.closed = self
+	d.server = h.NS == stanza.NSServer
 	return h, nil
 }
 
@@ -792,6 +795,10 @@ func (d *Decoder) element(depth int) (*stanza.Element, error) {
 	uri, pfx, ok := d.lookup(prefix)
 	if !ok {
 		return nil, nwf("unbound namespace prefix " + string(prefix))
+	}
+	if uri == stanza.NSServer && d.server {
+		// Trees do not depend on the stream (see stanza.Element.Encode).
+		uri = stanza.NSClient
 	}
 	el.NS = uri
 	if err := d.checkAttrs(); err != nil {
