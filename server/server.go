@@ -1,6 +1,6 @@
 // Package server assembles Hearth's XMPP server from its parts: storage,
 // the router, client streams and the feature modules, wired in plain code
-// in a visible order.
+// in a visible order (see New).
 package server
 
 import (
@@ -29,6 +29,7 @@ import (
 	"hearth/server/internal/mod/vcard"
 	"hearth/server/internal/mod/version"
 	"hearth/server/internal/router"
+	"hearth/server/internal/stanza"
 	"hearth/server/internal/stream"
 	"hearth/storage"
 )
@@ -57,6 +58,11 @@ type Config struct {
 	// AuthFailures is how many failed authentications an address or an
 	// account may have in a minute before it is refused (5).
 	AuthFailures int
+
+	// Modules build more modules from the router, registered after the
+	// server's own, in order; each may implement any part of the module
+	// contract (see New). Tests observe and extend the server with them.
+	Modules []func(*router.Router) any
 }
 
 // Validate reports every problem at once.
@@ -86,16 +92,37 @@ type Server struct {
 	router   *router.Router
 	c2s      *c2s.Server
 	roster   *roster.Module
-	presence *presence.Module
 	offline  *offline.Store
-	last     *last.Module
 	events   *admin.Hub
 	admin    *admin.Local
+	hooks    *hooks
 	started  time.Time
+	modules  []any
+	removers []userRemover
+	enders   []sessionEnder
 
 	mu        sync.Mutex
 	listeners []admin.Listener
 }
+
+// The module contract: every feature package has New(Deps) and these; the
+// server collects the optional ones in New.
+type (
+	// registrar installs a module's handlers and observers.
+	registrar interface{ Register(*router.Mux) }
+	// featurer is what a module advertises in service discovery.
+	featurer interface{ Features() router.Features }
+	// userRemover forgets what a module keeps about a deleted account.
+	userRemover interface {
+		UserRemoved(ctx context.Context, user string)
+	}
+	// sessionEnder is told that a session ended (its presence, state).
+	sessionEnder interface {
+		SessionEnded(ctx context.Context, s *router.Session)
+	}
+	// streamFeaturer offers stream features after authentication.
+	streamFeaturer interface{ StreamFeatures() []*stanza.Element }
+)
 
 // New builds a server over an open database.
 func New(cfg Config, db *storage.DB) (*Server, error) {
@@ -108,70 +135,65 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	if cfg.Version == "" {
 		cfg.Version = "dev"
 	}
-	s := &Server{cfg: cfg, db: db, events: admin.NewHub()}
-	r := router.New(cfg.Domain, cfg.Log.With("part", "router"))
-	s.router = r
-	r.Accounts = accounts{db}
-	r.OnSession = func(sess *router.Session, up bool) {
-		kind := admin.EventSessionDown
-		if up {
-			kind = admin.EventSessionUp
-		}
-		s.events.Publish(admin.Event{Kind: kind, JID: sess.JID.String()})
-	}
-
-	s.offline = &offline.Store{DB: db, Domain: cfg.Domain, Max: cfg.OfflineMax, Log: cfg.Log.With("part", "offline")}
-	r.Offline = s.offline
-
-	s.roster = &roster.Module{DB: db, Router: r, Log: cfg.Log.With("part", "roster"), OnChange: func(user string) {
-		s.events.Publish(admin.Event{Kind: admin.EventRoster, JID: user + "@" + cfg.Domain})
-	}}
-	s.roster.Register(r)
-
-	s.presence = &presence.Module{Router: r, Roster: s.roster, Offline: s.offline, DB: db, Log: cfg.Log.With("part", "presence")}
-	r.Presence = s.presence
-	s.presence.OnChange = func(sess *router.Session) {
-		s.events.Publish(admin.Event{Kind: admin.EventPresence, JID: sess.JID.String()})
-	}
-
-	// Small services, each declaring its own disco features.
 	log := cfg.Log
-	pingMod := ping.New(db, log.With("part", "ping"))
-	pingMod.Register(r)
-	versionMod := version.New(cfg.Version)
-	versionMod.Register(r)
-	clockMod := clock.New()
-	clockMod.Register(r)
-	s.last = last.New(db, time.Now(), log.With("part", "last"))
-	s.last.Register(r)
-	s.presence.OnLastLogout = s.last.Logout
-	vcardMod := vcard.New(db, log.With("part", "vcard"))
-	vcardMod.Register(r)
-	privateMod := private.New(db, log.With("part", "private"))
-	privateMod.Register(r)
+	s := &Server{cfg: cfg, db: db, events: admin.NewHub(), started: time.Now()}
+	h := &hooks{s}
+	s.hooks = h
+	part := func(name string) *slog.Logger { return log.With("part", name) }
 
-	blocks := blocking.New(db, log.With("part", "blocking"))
-	blocks.Register(r)
-	r.Blocking = blocks
-	s.presence.Blocks = blocks.Blocks
-	blocks.OnBlock = s.presence.Blocked
-	blocks.OnUnblock = s.presence.Unblocked
+	s.offline = offline.New(offline.Deps{DB: db, Domain: cfg.Domain, Max: cfg.OfflineMax, Log: part("offline")})
+	r := router.New(router.Config{Domain: cfg.Domain, Log: part("router"), Accounts: accounts{db}, Offline: s.offline, Sessions: h})
+	s.router = r
 
-	reg := register.New(db, log.With("part", "register"))
-	reg.Register(r)
-	reg.OnRemove = func(ctx context.Context, user string) {
-		blocks.Forget(user)
-		for _, sess := range r.Sessions(user) {
-			sess.Conn.Close(stream.NotAuthorized, "account removed")
+	// The modules, each given what it needs. The order of this list is
+	// the order they register in (observers run in it) and are told about
+	// removed accounts and ended sessions: presence before the rest, so
+	// that a session's unavailable presence goes out first.
+	s.roster = roster.New(roster.Deps{DB: db, Router: r, Events: h, Log: part("roster")})
+	lastMod := last.New(last.Deps{DB: db, Router: r, Visibility: s.roster, Started: s.started, Log: part("last")})
+	presenceMod := presence.New(presence.Deps{DB: db, Router: r, Roster: s.roster, Offline: s.offline, Last: lastMod, Events: h, Log: part("presence")})
+	s.modules = []any{
+		presenceMod,
+		s.roster,
+		s.offline,
+		blocking.New(blocking.Deps{DB: db, Router: r, Presence: presenceMod, Log: part("blocking")}),
+		lastMod,
+		ping.New(ping.Deps{DB: db, Log: part("ping")}),
+		version.New(cfg.Version),
+		clock.New(),
+		vcard.New(vcard.Deps{DB: db, Log: part("vcard")}),
+		private.New(private.Deps{DB: db, Log: part("private")}),
+		register.New(register.Deps{DB: db, Router: r, Accounts: h, Log: part("register")}),
+	}
+	for _, build := range cfg.Modules {
+		s.modules = append(s.modules, build(r))
+	}
+	// Service discovery lists what the modules above declare.
+	var features router.Features
+	for _, m := range s.modules {
+		if f, ok := m.(featurer); ok {
+			features.Server = append(features.Server, f.Features().Server...)
+			features.Account = append(features.Account, f.Features().Account...)
 		}
 	}
+	s.modules = append(s.modules, disco.New(disco.Deps{Router: r, Visibility: s.roster, Features: features,
+		Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
 
-	// Service discovery lists what the modules above declare.
-	var features []string
-	for _, m := range []interface{ Features() []string }{s.roster, s.offline, pingMod, versionMod, clockMod, s.last, vcardMod, privateMod, blocks, reg} {
-		features = append(features, m.Features()...)
+	var streamFeatures []*stanza.Element
+	for _, m := range s.modules {
+		if x, ok := m.(registrar); ok {
+			x.Register(r.Mux())
+		}
+		if x, ok := m.(userRemover); ok {
+			s.removers = append(s.removers, x)
+		}
+		if x, ok := m.(sessionEnder); ok {
+			s.enders = append(s.enders, x)
+		}
+		if x, ok := m.(streamFeaturer); ok {
+			streamFeatures = append(streamFeatures, x.StreamFeatures()...)
+		}
 	}
-	disco.New(db, features, disco.Contacts(db, log), log.With("part", "disco")).Register(r)
 
 	s.c2s = c2s.New(c2s.Config{
 		Domain:       cfg.Domain,
@@ -181,44 +203,12 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		IdleTimeout:  cfg.IdleTimeout,
 		QueueLimit:   cfg.QueueLimit,
 		AuthFailures: cfg.AuthFailures,
-		Log:          cfg.Log.With("part", "c2s"),
+		Log:          part("c2s"),
 	}, r, db)
-	s.c2s.StreamFeatures = s.roster.StreamFeatures()
+	s.c2s.StreamFeatures = streamFeatures
 	s.c2s.OnLost = s.offline.Lost
 
-	s.admin = &admin.Local{
-		DB:           db,
-		Domain:       cfg.Domain,
-		DataDir:      cfg.DataDir,
-		ServerInfo:   s.info,
-		ListSessions: s.sessions,
-		KickSession: func(full string) bool {
-			j, err := jid.Parse(full)
-			if err != nil {
-				return false
-			}
-			sess := r.Session(j)
-			if sess == nil {
-				return false
-			}
-			sess.Conn.Close(stream.PolicyViolation, "closed by the administrator")
-			return true
-		},
-		KickUser: func(user string) {
-			for _, sess := range r.Sessions(user) {
-				sess.Conn.Close(stream.NotAuthorized, "account changed by the administrator")
-			}
-		},
-		LabelRoster: s.roster.Label,
-		RemoveRoster: func(ctx context.Context, user, contact string) error {
-			j, err := jid.Parse(contact)
-			if err != nil {
-				return err
-			}
-			return s.roster.Remove(ctx, user, j.Bare())
-		},
-		Events: s.events,
-	}
+	s.admin = &admin.Local{DB: db, Domain: cfg.Domain, DataDir: cfg.DataDir, Live: h, Events: s.events}
 	return s, nil
 }
 
@@ -227,7 +217,6 @@ func (s *Server) Admin() admin.API { return s.admin }
 
 // Serve serves the listeners until ctx is done and everything has stopped.
 func (s *Server) Serve(ctx context.Context, ls Listeners) error {
-	s.started = time.Now()
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	serve := func(name string, ln net.Listener, direct bool) {
@@ -254,33 +243,6 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		all = append(all, err)
 	}
 	return errors.Join(all...)
-}
-
-func (s *Server) info() admin.Info {
-	s.mu.Lock()
-	ls := append([]admin.Listener(nil), s.listeners...)
-	s.mu.Unlock()
-	fp := ""
-	if s.cfg.CertFingerprint != nil {
-		fp = s.cfg.CertFingerprint()
-	}
-	return admin.Info{Domain: s.cfg.Domain, Version: s.cfg.Version, Started: s.started, Listeners: ls, CertFingerprint: fp, DataDir: s.cfg.DataDir, Running: true}
-}
-
-func (s *Server) sessions() []admin.Session {
-	var out []admin.Session
-	for _, sess := range s.router.All() {
-		avail, prio, el := sess.Presence()
-		p := "unavailable"
-		if avail {
-			p = "available"
-			if show := el.ChildText("show", ""); show != "" {
-				p = show
-			}
-		}
-		out = append(out, admin.Session{JID: sess.JID.String(), Addr: sess.Addr, Since: sess.Since, Secure: sess.Secure, Presence: p, Priority: prio})
-	}
-	return out
 }
 
 // accounts answers the router's existence checks from storage.

@@ -397,10 +397,37 @@ func TestWatch(t *testing.T) {
 
 // hooks records what the live hooks were asked to do.
 type hooks struct {
+	db       *storage.DB
+	info     Info
+	sessions []Session
+
 	mu     sync.Mutex
 	kicked []string
 	put    []string
 	remove []string
+}
+
+func (h *hooks) Info() Info          { return h.info }
+func (h *hooks) Sessions() []Session { return h.sessions }
+
+func (h *hooks) Kick(full string) bool {
+	h.record(&h.kicked, full)
+	return full == "alice@test.home/phone"
+}
+
+func (h *hooks) CloseSessions(user string)                  { h.record(&h.kicked, user) }
+func (h *hooks) UserRemoved(_ context.Context, user string) { h.record(&h.kicked, user) }
+
+func (h *hooks) LabelRoster(ctx context.Context, user, contact, name string, groups []string) error {
+	h.record(&h.put, user+" "+contact)
+	_, _, err := h.db.LabelRosterItem(ctx, user, contact, name, groups)
+	return err
+}
+
+func (h *hooks) RemoveRoster(ctx context.Context, user, contact string) error {
+	h.record(&h.remove, user+" "+contact)
+	_, err := h.db.DeleteRosterItem(ctx, user, contact)
+	return err
 }
 
 func (h *hooks) record(s *[]string, v string) {
@@ -423,27 +450,9 @@ func TestLiveHooks(t *testing.T) {
 	}
 	var h *hooks
 	setup := func(l *Local) {
-		h = &hooks{}
-		l.ServerInfo = func() Info {
-			return Info{Domain: domain, Version: "1.2.3", Started: started, Running: true, DataDir: l.DataDir,
-				Listeners: []Listener{{Name: "c2s", Addr: "127.0.0.1:5222"}}}
-		}
-		l.ListSessions = func() []Session { return sessions }
-		l.KickSession = func(full string) bool {
-			h.record(&h.kicked, full)
-			return full == "alice@test.home/phone"
-		}
-		l.KickUser = func(user string) { h.record(&h.kicked, user) }
-		l.LabelRoster = func(ctx context.Context, user, contact, name string, groups []string) error {
-			h.record(&h.put, user+" "+contact)
-			_, _, err := l.DB.LabelRosterItem(ctx, user, contact, name, groups)
-			return err
-		}
-		l.RemoveRoster = func(ctx context.Context, user, contact string) error {
-			h.record(&h.remove, user+" "+contact)
-			_, err := l.DB.DeleteRosterItem(ctx, user, contact)
-			return err
-		}
+		h = &hooks{db: l.DB, info: Info{Domain: domain, Version: "1.2.3", Started: started, Running: true, DataDir: l.DataDir,
+			Listeners: []Listener{{Name: "c2s", Addr: "127.0.0.1:5222"}}}, sessions: sessions}
+		l.Live = h
 	}
 	eachAPI(t, setup, func(t *testing.T, l *Local, api API) {
 		ctx := t.Context()

@@ -13,27 +13,39 @@ import (
 	"hearth/storage"
 )
 
-// Local is the API in the process that holds the database: the running
-// server fills in the live hooks; the command line uses it with DB, Domain
-// and DataDir alone when no server runs.
-type Local struct {
-	DB      *storage.DB
-	Domain  string // users given as bare localparts are on this domain
-	DataDir string
-
-	// Live hooks; all nil when no server runs (CLI working on the database
-	// alone). They cannot be called Info, Sessions and Kick: those are the
-	// API's methods.
-	ServerInfo   func() Info               // Running true
-	ListSessions func() []Session          // every bound resource
-	KickSession  func(fullJID string) bool // closes one session; false if there is none
-	KickUser     func(user string)         // closes every session of the localpart user
+// Live is what a running server adds to the database: its sessions, the
+// pushes a change sends to them, and the clean-up of what its modules keep
+// in memory. The server implements it.
+type Live interface {
+	// Info describes the running server (Running true).
+	Info() Info
+	// Sessions lists every bound resource.
+	Sessions() []Session
+	// Kick closes one session; false if there is none.
+	Kick(fullJID string) bool
+	// CloseSessions closes every session of the localpart user (its
+	// password changed or it was disabled).
+	CloseSessions(user string)
+	// UserRemoved is told that the account user was deleted: every part
+	// of the server forgets it and its sessions are closed.
+	UserRemoved(ctx context.Context, user string)
 	// LabelRoster sets a contact's name and groups (adding the contact,
 	// keeping its subscription) and pushes it to the user's online
 	// sessions; RemoveRoster cancels subscriptions, deletes and pushes.
 	// Both publish their own roster events.
-	LabelRoster  func(ctx context.Context, user, contact, name string, groups []string) error
-	RemoveRoster func(ctx context.Context, user, contact string) error
+	LabelRoster(ctx context.Context, user, contact, name string, groups []string) error
+	RemoveRoster(ctx context.Context, user, contact string) error
+}
+
+// Local is the API in the process that holds the database: with Live set
+// by the running server, or, for the command line when no server runs,
+// with DB, Domain and DataDir alone.
+type Local struct {
+	DB      *storage.DB
+	Domain  string // users given as bare localparts are on this domain
+	DataDir string
+	// Live is the running server; nil when none runs.
+	Live Live
 	// Events gets every change made through Local; nil drops them.
 	Events *Hub
 }
@@ -83,8 +95,8 @@ func mapErr(op string, err error) error {
 
 // Info describes the running server, or the database alone.
 func (l *Local) Info(ctx context.Context) (Info, error) {
-	if l.ServerInfo != nil {
-		return l.ServerInfo(), nil
+	if l.Live != nil {
+		return l.Live.Info(), nil
 	}
 	return Info{Domain: l.domain(), DataDir: l.DataDir}, nil
 }
@@ -96,8 +108,8 @@ func (l *Local) Users(ctx context.Context) ([]User, error) {
 		return nil, err
 	}
 	online := map[string]int{}
-	if l.ListSessions != nil {
-		for _, s := range l.ListSessions() {
+	if l.Live != nil {
+		for _, s := range l.Live.Sessions() {
 			bare, _, _ := strings.Cut(s.JID, "/")
 			online[bare]++
 		}
@@ -148,8 +160,8 @@ func (l *Local) DeleteUser(ctx context.Context, user string) error {
 	if err := l.DB.DeleteUser(ctx, local); err != nil {
 		return mapErr("delete user "+bare, err)
 	}
-	if l.KickUser != nil {
-		l.KickUser(local)
+	if l.Live != nil {
+		l.Live.UserRemoved(ctx, local)
 	}
 	l.Events.Publish(Event{Kind: EventUsers, JID: bare})
 	return nil
@@ -168,8 +180,8 @@ func (l *Local) SetPassword(ctx context.Context, user, password string) error {
 	if err := l.DB.SetCredentials(ctx, local, c1, c256); err != nil {
 		return mapErr("set password of "+bare, err)
 	}
-	if l.KickUser != nil {
-		l.KickUser(local)
+	if l.Live != nil {
+		l.Live.CloseSessions(local)
 	}
 	l.Events.Publish(Event{Kind: EventUsers, JID: bare})
 	return nil
@@ -185,8 +197,8 @@ func (l *Local) SetDisabled(ctx context.Context, user string, disabled bool) err
 	if err := l.DB.SetDisabled(ctx, local, disabled); err != nil {
 		return mapErr("set disabled of "+bare, err)
 	}
-	if disabled && l.KickUser != nil {
-		l.KickUser(local)
+	if disabled && l.Live != nil {
+		l.Live.CloseSessions(local)
 	}
 	l.Events.Publish(Event{Kind: EventUsers, JID: bare})
 	return nil
@@ -255,9 +267,9 @@ func (l *Local) AddRosterItem(ctx context.Context, user string, item RosterItem)
 		return fmt.Errorf("add roster item %s of %s: %w", c, bare, err)
 	}
 	op := "add roster item " + c + " of " + bare
-	if l.LabelRoster != nil {
+	if l.Live != nil {
 		// An unknown user shows as storage.ErrNotFound.
-		return mapErr(op, l.LabelRoster(ctx, local, c, item.Name, gs))
+		return mapErr(op, l.Live.LabelRoster(ctx, local, c, item.Name, gs))
 	}
 	if _, _, err := l.DB.LabelRosterItem(ctx, local, c, item.Name, gs); err != nil {
 		return mapErr(op, err)
@@ -279,11 +291,11 @@ func (l *Local) RemoveRosterItem(ctx context.Context, user, contactJID string) e
 		return fmt.Errorf("remove roster item of %s: %w", bare, err)
 	}
 	op := "remove roster item " + c + " of " + bare
-	if l.RemoveRoster != nil {
+	if l.Live != nil {
 		if _, err := l.DB.User(ctx, local); err != nil {
 			return mapErr(op, err)
 		}
-		return mapErr(op, l.RemoveRoster(ctx, local, c))
+		return mapErr(op, l.Live.RemoveRoster(ctx, local, c))
 	}
 	if _, err := l.DB.DeleteRosterItem(ctx, local, c); err != nil {
 		return mapErr(op, err)
@@ -297,10 +309,10 @@ func (l *Local) RemoveRosterItem(ctx context.Context, user, contactJID string) e
 
 // Sessions lists the bound resources; none when no server runs.
 func (l *Local) Sessions(ctx context.Context) ([]Session, error) {
-	if l.ListSessions == nil {
+	if l.Live == nil {
 		return nil, nil
 	}
-	return l.ListSessions(), nil
+	return l.Live.Sessions(), nil
 }
 
 // Kick closes one session.
@@ -309,10 +321,10 @@ func (l *Local) Kick(ctx context.Context, fullJID string) error {
 	if err != nil || j.Resource == "" {
 		return fmt.Errorf("kick: %q is not a full JID: %w", fullJID, ErrInvalid)
 	}
-	if l.KickSession == nil {
+	if l.Live == nil {
 		return fmt.Errorf("kick %s: %w", j, ErrOffline)
 	}
-	if !l.KickSession(j.String()) {
+	if !l.Live.Kick(j.String()) {
 		return fmt.Errorf("kick %s: %w", j, ErrNotFound)
 	}
 	return nil

@@ -30,7 +30,7 @@ func (w *writeHook) Write(p []byte) (int, error) {
 // lost=1).
 func TestBoundBeforeBindResult(t *testing.T) {
 	const domain = "hearth.test"
-	r := router.New(domain, nil)
+	r := router.New(router.Config{Domain: domain})
 	s := New(Config{Domain: domain}, r, nil)
 	full := jid.JID{Local: "alice", Domain: domain, Resource: "phone"}
 

@@ -1,7 +1,10 @@
-// Package router implements stanza delivery (RFC 6120 10, RFC 6121 8): it
-// classifies each stanza once by its destination, hands IQs to the handler
-// registered for their payload namespace, presence to the presence module,
-// and delivers messages to sessions or to offline storage.
+// Package router implements stanza delivery (RFC 6120 10, RFC 6121 8) and
+// is the one delivery authority of the server: it classifies each stanza
+// once by its destination (the server, a local host, an account, a full
+// JID, another domain), hands it to the handler a module registered on its
+// Mux, and otherwise delivers it to sessions or offline storage. Every
+// stanza that reaches a local session goes through Deliver, and observers
+// see what sessions send and what accounts receive.
 package router
 
 import (
@@ -13,34 +16,10 @@ import (
 	"hearth/server/internal/stanza"
 )
 
-// IQHandler answers an IQ get or set addressed to the server or to an
-// account's bare JID. It returns the result payload (nil for an empty
-// result) or a stanza error. A handler that answers itself returns
-// ErrAnswered.
-type IQHandler func(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error)
-
-// ErrAnswered tells the router that the handler sent its own reply.
-var ErrAnswered = &stanza.Error{Condition: "answered"}
-
-// PresenceHandler is the presence and subscription module (RFC 6121 3-4).
-type PresenceHandler interface {
-	// Outbound handles presence sent by a local session.
-	Outbound(ctx context.Context, from *Session, st *stanza.Stanza)
-	// Inbound handles presence addressed to a local account.
-	Inbound(ctx context.Context, st *stanza.Stanza)
-	// Gone is called when a session ends.
-	Gone(ctx context.Context, s *Session)
-}
-
 // OfflineStore keeps messages for accounts with no available session
 // (XEP-0160). Store returns only once the message is durable.
 type OfflineStore interface {
 	Store(ctx context.Context, user string, st *stanza.Stanza) error
-}
-
-// Blocker answers XEP-0191 questions: whether user blocks other.
-type Blocker interface {
-	Blocks(user string, other jid.JID) bool
 }
 
 // Accounts tells whether a local account exists.
@@ -48,49 +27,49 @@ type Accounts interface {
 	Exists(ctx context.Context, user string) bool
 }
 
-// Remote routes stanzas to other domains (federation).
-type Remote interface {
-	Route(ctx context.Context, st *stanza.Stanza) error
+// SessionObserver is told when sessions bind and end.
+type SessionObserver interface {
+	// SessionBound: s is routable.
+	SessionBound(s *Session)
+	// SessionEnded: s is no longer routable (not called for a session
+	// replaced by a new one for the same resource, which speaks for it).
+	SessionEnded(ctx context.Context, s *Session)
 }
 
-// Observer sees every message routed for a local account after delivery
-// decisions (archive, carbons); observers run in the order added.
-type Observer interface {
-	Observe(ctx context.Context, st *stanza.Stanza, delivered []*Session)
-}
-
-// Router routes stanzas for one domain.
-type Router struct {
-	Domain   string
-	Log      *slog.Logger
-	Presence PresenceHandler
-	Offline  OfflineStore
-	Blocking Blocker
+// Config is what a router is built from; only Domain is required.
+type Config struct {
+	Domain string
+	Log    *slog.Logger
+	// Accounts tells which accounts exist; nil: all do.
 	Accounts Accounts
-	Remote   Remote
-	// OnSession is told when sessions bind and unbind (admin events).
-	OnSession func(s *Session, up bool)
+	// Offline keeps messages for accounts without an available session;
+	// nil: such messages are bounced.
+	Offline OfflineStore
+	// Sessions is told when sessions bind and end; may be nil.
+	Sessions SessionObserver
+}
 
-	iq        map[string]IQHandler
-	observers []Observer
+// Router routes stanzas for one domain and its local hosts.
+type Router struct {
+	Domain string
+	log    *slog.Logger
+	cfg    Config
+	mux    *Mux
 
 	mu    sync.RWMutex
 	users map[string][]*Session
 }
 
-// New returns a router for domain.
-func New(domain string, log *slog.Logger) *Router {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// New returns a router; modules register on its Mux before it routes.
+func New(cfg Config) *Router {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Router{Domain: domain, Log: log, iq: make(map[string]IQHandler), users: make(map[string][]*Session)}
+	return &Router{Domain: cfg.Domain, log: cfg.Log, cfg: cfg, mux: newMux(), users: make(map[string][]*Session)}
 }
 
-// HandleIQ registers the handler for IQ payloads in namespace ns.
-func (r *Router) HandleIQ(ns string, h IQHandler) { r.iq[ns] = h }
-
-// Observe adds an observer.
-func (r *Router) Observe(o Observer) { r.observers = append(r.observers, o) }
+// Mux returns the router's mux, for modules to register on.
+func (r *Router) Mux() *Mux { return r.mux }
 
 // Bind registers a session. If the resource is taken, the new session wins
 // and the old one is returned for the caller to close with <conflict/>.
@@ -106,13 +85,13 @@ func (r *Router) Bind(s *Session) (old *Session) {
 	}
 	r.users[s.JID.Local] = append(list, s)
 	r.mu.Unlock()
-	if r.OnSession != nil {
-		r.OnSession(s, true)
+	if r.cfg.Sessions != nil {
+		r.cfg.Sessions.SessionBound(s)
 	}
 	return old
 }
 
-// Unbind removes a session; it tells the presence module first.
+// Unbind removes a session and tells the session observer.
 func (r *Router) Unbind(ctx context.Context, s *Session) {
 	r.mu.Lock()
 	list := r.users[s.JID.Local]
@@ -135,11 +114,8 @@ func (r *Router) Unbind(ctx context.Context, s *Session) {
 		// unavailable presence would speak for the new one.
 		return
 	}
-	if r.Presence != nil {
-		r.Presence.Gone(ctx, s)
-	}
-	if r.OnSession != nil {
-		r.OnSession(s, false)
+	if r.cfg.Sessions != nil {
+		r.cfg.Sessions.SessionEnded(ctx, s)
 	}
 }
 
@@ -176,13 +152,31 @@ func (r *Router) All() []*Session {
 	return out
 }
 
-// IsLocal reports whether j is in the router's domain.
+// IsLocal reports whether j is an address of the router's domain (not of
+// its local hosts).
 func (r *Router) IsLocal(j jid.JID) bool { return j.Domain == r.Domain }
+
+// Blocked reports whether the local account user blocks other (XEP-0191).
+func (r *Router) Blocked(user string, other jid.JID) bool {
+	return r.mux.blocker != nil && r.mux.blocker.Blocks(user, other)
+}
+
+// Deliver hands el to a local session: the one function through which
+// stanzas reach sessions, whoever sends them. It returns false when the
+// session's queue refused it (the session is being closed).
+func (r *Router) Deliver(ctx context.Context, s *Session, el *stanza.Element) bool {
+	ok := s.Conn.Send(el)
+	for _, o := range r.mux.deliveryObs {
+		o.Delivered(ctx, s, el, ok)
+	}
+	return ok
+}
 
 // FromClient routes a stanza a client sent on a bound session. The server
 // stamps from with the session's full JID (RFC 6120 8.1.2.1); a stanza
 // without to is for the account itself (RFC 6120 10.3).
 func (r *Router) FromClient(ctx context.Context, s *Session, el *stanza.Element) {
+	r.mux.start()
 	st, serr := stanza.Parse(el)
 	if serr != nil {
 		bad := &stanza.Stanza{El: el, Kind: stanza.KindOf(el), ID: el.Attr("id"), Type: el.Attr("type"), To: s.JID.Bare(), From: s.JID}
@@ -190,7 +184,7 @@ func (r *Router) FromClient(ctx context.Context, s *Session, el *stanza.Element)
 			bad.Kind = stanza.KindIQ
 		}
 		if bad.Type != "error" {
-			s.Conn.Send(bad.ErrorReply(serr).SetAttr("from", ""))
+			r.Deliver(ctx, s, bad.ErrorReply(serr).SetAttr("from", ""))
 		}
 		return
 	}
@@ -203,24 +197,28 @@ func (r *Router) FromClient(ctx context.Context, s *Session, el *stanza.Element)
 		// Only the server stamps delays in its own name (XEP-0203).
 		r.stripOwnDelay(st.El)
 	}
-	if e := validate(st); e != nil {
-		r.Bounce(ctx, st, e)
+	var out Outcome
+	switch e := validate(st); {
+	case e != nil:
+		out = r.refuse(ctx, st, e)
+	case r.mux.outbound[st.Kind] != nil:
+		r.mux.outbound[st.Kind](ctx, s, st)
 		return
-	}
-	if st.Kind == stanza.KindPresence {
-		if r.Presence != nil {
-			r.Presence.Outbound(ctx, s, st)
-		}
-		return
-	}
-	if !st.To.IsZero() && r.Blocking != nil && r.Blocking.Blocks(s.JID.Local, st.To) {
+	case st.Kind == stanza.KindPresence && st.To.IsZero():
+		return // a broadcast, and nobody to broadcast it
+	case !st.To.IsZero() && r.Blocked(s.JID.Local, st.To):
 		// XEP-0191 3.6: outbound stanzas to a blocked entity are refused.
 		e := stanza.NewError(stanza.Cancel, stanza.NotAcceptable, "")
 		e.Extra = stanza.New("blocked", stanza.NSBlockingErrors)
-		r.Bounce(ctx, st, e)
-		return
+		out = r.refuse(ctx, st, e)
+	default:
+		out = r.Route(ctx, st)
 	}
-	r.Route(ctx, st)
+	if st.Kind == stanza.KindMessage {
+		for _, o := range r.mux.outObs {
+			o.Outbound(ctx, s, st, out)
+		}
+	}
 }
 
 func (r *Router) stripOwnDelay(el *stanza.Element) {
@@ -266,22 +264,43 @@ func validate(st *stanza.Stanza) *stanza.Error {
 	return nil
 }
 
-// Route delivers a stanza whose from is trusted.
-func (r *Router) Route(ctx context.Context, st *stanza.Stanza) {
+// Route delivers a stanza whose from is trusted, and reports what became
+// of it.
+func (r *Router) Route(ctx context.Context, st *stanza.Stanza) Outcome {
+	r.mux.start()
 	to := st.To
 	switch {
-	case to.Domain != r.Domain:
-		if r.Remote != nil {
-			if err := r.Remote.Route(ctx, st); err == nil {
-				return
+	case to.Domain == r.Domain && to.Local == "":
+		if to.Resource != "" {
+			// The server has no resources: nothing to deliver to.
+			if st.Kind == stanza.KindPresence {
+				return Outcome{}
 			}
+			return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
 		}
-		r.Bounce(ctx, st, stanza.ErrRemoteServerNotFound())
-	case to.Local == "":
-		r.toServer(ctx, st)
-	default:
-		r.toAccount(ctx, st)
+		return r.dispatch(ctx, st, ToServer)
+	case to.Domain == r.Domain:
+		return r.toAccount(ctx, st)
 	}
+	if h := r.mux.hosts[to.Domain]; h != nil {
+		if e := h(ctx, st); e != nil {
+			return r.refuse(ctx, st, e)
+		}
+		return Outcome{Handled: true}
+	}
+	if r.mux.remote == nil {
+		return r.refuse(ctx, st, stanza.ErrRemoteServerNotFound())
+	}
+	if e := r.mux.remote.Route(ctx, st); e != nil {
+		return r.refuse(ctx, st, e)
+	}
+	return Outcome{Remote: true}
+}
+
+// refuse bounces st with e and reports it.
+func (r *Router) refuse(ctx context.Context, st *stanza.Stanza, e *stanza.Error) Outcome {
+	r.Bounce(ctx, st, e)
+	return Outcome{Error: e}
 }
 
 // Bounce replies to st with a stanza error, unless st is an error itself
@@ -301,129 +320,148 @@ func (r *Router) Bounce(ctx context.Context, st *stanza.Stanza, e *stanza.Error)
 	r.Route(ctx, rs)
 }
 
-func (r *Router) toServer(ctx context.Context, st *stanza.Stanza) {
-	switch st.Kind {
-	case stanza.KindIQ:
-		if st.To.Resource != "" {
-			r.Bounce(ctx, st, stanza.ErrServiceUnavailable())
-			return
-		}
-		r.handleIQ(ctx, st)
-	case stanza.KindMessage:
-		r.Bounce(ctx, st, stanza.ErrServiceUnavailable())
-	case stanza.KindPresence:
-		// Directed presence to the server itself carries no meaning here.
+// dispatch hands st to the handler registered for it at target t, or
+// applies the default for a stanza nobody handles at the server: IQ gets
+// and sets and messages are refused, the rest dropped.
+func (r *Router) dispatch(ctx context.Context, st *stanza.Stanza, t Target) Outcome {
+	if st.Kind == stanza.KindIQ && (st.Type == "result" || st.Type == "error") {
+		// Answers to the server's own requests (pings).
+		return Outcome{Handled: true}
 	}
+	e, known := r.mux.lookup(st, t)
+	switch {
+	case e.iq != nil:
+		return r.answerIQ(ctx, st, e.iq)
+	case e.h != nil:
+		if err := e.h(ctx, st); err != nil {
+			return r.refuse(ctx, st, err)
+		}
+		return Outcome{Handled: true}
+	case st.Kind == stanza.KindIQ && known:
+		return r.refuse(ctx, st, stanza.ErrNotAllowed())
+	case st.Kind == stanza.KindIQ, st.Kind == stanza.KindMessage && t == ToServer:
+		return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
+	}
+	// Presence nobody handles carries no meaning here.
+	return Outcome{Handled: true}
 }
 
-func (r *Router) handleIQ(ctx context.Context, st *stanza.Stanza) {
-	if st.Type == "result" || st.Type == "error" {
-		return // answers to the server's own requests (pings)
-	}
-	p := st.Payload()
-	h := r.iq[p.NS]
-	if h == nil {
-		r.Bounce(ctx, st, stanza.ErrServiceUnavailable())
-		return
-	}
+// answerIQ runs an IQ handler and routes its answer.
+func (r *Router) answerIQ(ctx context.Context, st *stanza.Stanza, h IQHandler) Outcome {
 	res, e := h(ctx, st)
 	switch {
 	case e == ErrAnswered:
 	case e != nil:
-		r.Bounce(ctx, st, e)
+		return r.refuse(ctx, st, e)
 	default:
 		r.Route(ctx, &stanza.Stanza{El: st.Result(res), Kind: stanza.KindIQ, From: st.To, To: st.From, Type: "result", ID: st.ID})
 	}
+	return Outcome{Handled: true}
 }
 
-func (r *Router) toAccount(ctx context.Context, st *stanza.Stanza) {
+func (r *Router) toAccount(ctx context.Context, st *stanza.Stanza) Outcome {
 	user := st.To.Local
-	if r.Blocking != nil && st.From.Domain != "" && r.Blocking.Blocks(user, st.From) {
+	if st.From.Domain != "" && r.Blocked(user, st.From) {
 		// XEP-0191 3.5: nothing from a blocked entity reaches the user.
-		if st.Kind != stanza.KindPresence {
-			r.Bounce(ctx, st, stanza.ErrServiceUnavailable())
+		if st.Kind == stanza.KindPresence {
+			return Outcome{Error: stanza.ErrServiceUnavailable()}
 		}
-		return
-	}
-	if st.Kind == stanza.KindPresence {
-		if st.To.Resource != "" && (st.Type == "" || st.Type == "unavailable" || st.Type == "error") {
-			// Directed presence to a full JID (RFC 6121 8.5.3.1).
-			if s := r.Session(st.To); s != nil {
-				s.Conn.Send(st.El)
-			}
-			return
-		}
-		if r.Presence != nil {
-			r.Presence.Inbound(ctx, st)
-		}
-		return
+		return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
 	}
 	if st.To.Resource != "" {
-		if s := r.Session(st.To); s != nil && s.Conn.Send(st.El) {
-			r.observe(ctx, st, []*Session{s})
-			return
-		}
-		// RFC 6121 8.5.3.2: no such resource.
-		switch st.Kind {
-		case stanza.KindIQ:
-			r.Bounce(ctx, st, stanza.ErrServiceUnavailable())
-			return
-		case stanza.KindMessage:
-			switch st.Type {
-			case "groupchat":
-				r.Bounce(ctx, st, stanza.ErrServiceUnavailable())
-				return
-			case "headline", "error":
-				return
+		if r.mux.any[st.Kind][targetIndex(ToFull)] > 0 {
+			if e, _ := r.mux.lookup(st, ToFull); e.ok() {
+				return r.dispatch(ctx, st, ToFull)
 			}
 		}
-		// normal and chat: as if sent to the bare JID.
+		return r.toFull(ctx, st)
 	}
-	if st.Kind == stanza.KindIQ {
-		r.handleIQ(ctx, st)
-		return
+	if st.Kind == stanza.KindMessage {
+		return r.messageToBare(ctx, st)
 	}
-	r.messageToBare(ctx, st)
+	return r.dispatch(ctx, st, ToAccount)
+}
+
+// toFull delivers to the session bound to a full JID, or applies RFC 6121
+// 8.5.3.2 when there is none.
+func (r *Router) toFull(ctx context.Context, st *stanza.Stanza) Outcome {
+	s := r.Session(st.To)
+	if st.Kind == stanza.KindPresence {
+		// Directed presence to a full JID (RFC 6121 8.5.3.1); without the
+		// session it is dropped (8.5.3.2.3).
+		if s != nil {
+			r.Deliver(ctx, s, st.El)
+		}
+		return Outcome{}
+	}
+	if s != nil && r.Deliver(ctx, s, st.El) {
+		var out Outcome
+		if st.Kind == stanza.KindMessage && r.mux.observed() {
+			out.Sessions = []*Session{s}
+			r.inbound(ctx, st, out)
+		}
+		return out
+	}
+	// RFC 6121 8.5.3.2: no such resource.
+	switch st.Kind {
+	case stanza.KindIQ:
+		return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
+	case stanza.KindMessage:
+		switch st.Type {
+		case "groupchat":
+			return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
+		case "headline", "error":
+			return Outcome{}
+		}
+	}
+	// normal and chat: as if sent to the bare JID.
+	return r.messageToBare(ctx, st)
 }
 
 // messageToBare applies RFC 6121 8.5.2.1.1 and 8.5.2.2.1.
-func (r *Router) messageToBare(ctx context.Context, st *stanza.Stanza) {
-	user := st.To.Local
-	if st.Type == "error" {
-		return
+func (r *Router) messageToBare(ctx context.Context, st *stanza.Stanza) Outcome {
+	if r.mux.any[stanza.KindMessage][targetIndex(ToAccount)] > 0 {
+		if e, _ := r.mux.lookup(st, ToAccount); e.ok() {
+			return r.dispatch(ctx, st, ToAccount)
+		}
 	}
-	if st.Type == "groupchat" {
-		r.Bounce(ctx, st, stanza.ErrServiceUnavailable())
-		return
+	out := r.deliverToBare(ctx, st)
+	r.inbound(ctx, st, out)
+	return out
+}
+
+func (r *Router) deliverToBare(ctx context.Context, st *stanza.Stanza) Outcome {
+	user := st.To.Local
+	switch st.Type {
+	case "error":
+		return Outcome{}
+	case "groupchat":
+		return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
 	}
 	targets := r.messageTargets(user, st.Type == "headline")
-	var delivered []*Session
+	delivered := targets[:0]
 	for _, s := range targets {
-		if s.Conn.Send(st.El) {
+		if r.Deliver(ctx, s, st.El) {
 			delivered = append(delivered, s)
 		}
 	}
 	if len(delivered) > 0 {
-		r.observe(ctx, st, delivered)
-		return
+		return Outcome{Sessions: delivered}
 	}
 	if st.Type == "headline" {
-		return
+		return Outcome{}
 	}
-	if r.Accounts != nil && !r.Accounts.Exists(ctx, user) {
-		r.Bounce(ctx, st, stanza.ErrServiceUnavailable())
-		return
+	if r.cfg.Accounts != nil && !r.cfg.Accounts.Exists(ctx, user) {
+		return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
 	}
-	if r.Offline == nil {
-		r.Bounce(ctx, st, stanza.ErrServiceUnavailable())
-		return
+	if r.cfg.Offline == nil {
+		return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
 	}
-	if err := r.Offline.Store(ctx, user, st); err != nil {
-		r.Log.Warn("offline store failed", "user", user, "err", err)
-		r.Bounce(ctx, st, stanza.ErrServiceUnavailable())
-		return
+	if err := r.cfg.Offline.Store(ctx, user, st); err != nil {
+		r.log.Warn("offline store failed", "user", user, "err", err)
+		return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
 	}
-	r.observe(ctx, st, nil)
+	return Outcome{Stored: true}
 }
 
 // messageTargets picks the available sessions with non-negative priority;
@@ -449,25 +487,9 @@ func (r *Router) messageTargets(user string, all bool) []*Session {
 	return out
 }
 
-func (r *Router) observe(ctx context.Context, st *stanza.Stanza, delivered []*Session) {
-	if st.Kind != stanza.KindMessage {
-		return
+// inbound runs the inbound observers for a message to a local account.
+func (r *Router) inbound(ctx context.Context, st *stanza.Stanza, out Outcome) {
+	for _, o := range r.mux.inObs {
+		o.Inbound(ctx, st, out)
 	}
-	for _, o := range r.observers {
-		o.Observe(ctx, st, delivered)
-	}
-}
-
-// SendToAccount sends el to every session of user that satisfies keep
-// (nil keeps all); it is for pushes (roster, presence broadcast).
-func (r *Router) SendToAccount(user string, el *stanza.Element, keep func(*Session) bool) int {
-	n := 0
-	for _, s := range r.Sessions(user) {
-		if keep == nil || keep(s) {
-			if s.Conn.Send(el) {
-				n++
-			}
-		}
-	}
-	return n
 }

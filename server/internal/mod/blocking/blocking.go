@@ -21,29 +21,36 @@ import (
 	"hearth/storage"
 )
 
+// Presence sends what block list changes mean for presence: unavailable
+// presence to contacts just blocked (XEP-0191 3.3) and the account's
+// current presence to those unblocked that may see it (XEP-0191 3.4, 3.5).
+type Presence interface {
+	Blocked(ctx context.Context, user string, blocked []jid.JID)
+	Unblocked(ctx context.Context, user string, unblocked []jid.JID)
+}
+
+// Deps are what the module needs.
+type Deps struct {
+	DB       *storage.DB
+	Router   *router.Router // pushes to the account's sessions
+	Presence Presence       // may be nil
+	Log      *slog.Logger
+}
+
 // Module keeps block lists, answers the blocking command and is the
 // router's Blocker.
 type Module struct {
-	// OnBlock, if set, is called after a block command with the JIDs it
-	// newly blocked, for the presence module to send them unavailable
-	// presence (XEP-0191 3.3).
-	OnBlock func(ctx context.Context, user string, blocked []jid.JID)
-	// OnUnblock, if set, is called after an unblock command with the JIDs
-	// it removed from the list, for the presence module to send them the
-	// account's current presence (XEP-0191 3.4, 3.5).
-	OnUnblock func(ctx context.Context, user string, unblocked []jid.JID)
-
-	db     *storage.DB
-	r      *router.Router
-	domain string
-	log    *slog.Logger
-	pushes atomic.Uint64 // push IQ ids
+	db       *storage.DB
+	r        *router.Router
+	presence Presence
+	domain   string
+	log      *slog.Logger
+	pushes   atomic.Uint64 // push IQ ids
 
 	mu       sync.RWMutex
 	lists    map[string]*list // by account
 	sweepAt  int              // sweep empty lists when len(lists) passes this
 	sweepMin int              // the least sweepAt
-
 }
 
 // list is one account's cached block list.
@@ -61,29 +68,40 @@ type set map[jid.JID]struct{}
 const minSweep = 4096
 
 // New returns the blocking module.
-func New(db *storage.DB, log *slog.Logger) *Module {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+func New(d Deps) *Module {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Module{
-		db:       db,
-		log:      log,
+	m := &Module{
+		db:       d.DB,
+		r:        d.Router,
+		presence: d.Presence,
+		log:      d.Log,
 		lists:    make(map[string]*list),
 		sweepAt:  minSweep,
 		sweepMin: minSweep,
 	}
+	if d.Router != nil {
+		m.domain = d.Router.Domain
+	}
+	return m
 }
 
-// Register installs the handler on r. The module is also r's Blocker,
-// which the caller sets (r.Blocking = m).
-func (m *Module) Register(r *router.Router) {
-	m.r = r
-	m.domain = r.Domain
-	r.HandleIQ(stanza.NSBlocking, m.handle)
+// Register installs the command's handlers, for the account's own bare
+// JID (clients send without 'to', XEP-0191 3.2), and makes the module the
+// router's block list. Each command is registered for both types: the
+// wrong one is a bad-request, as the handler says.
+func (m *Module) Register(mux *router.Mux) {
+	for _, name := range []string{"blocklist", "block", "unblock"} {
+		mux.HandleIQ(router.Pattern{Types: []string{"get", "set"}, Target: router.ToAccount, Name: name, NS: stanza.NSBlocking}, m.handle)
+	}
+	mux.Blocker(m)
 }
 
 // Features returns the disco#info features of the module (XEP-0191 3.1).
-func (m *Module) Features() []string { return []string{stanza.NSBlocking} }
+func (m *Module) Features() router.Features {
+	return router.Features{Server: []string{stanza.NSBlocking}}
+}
 
 // Blocks reports whether user blocks other. It follows XEP-0191 6, JID
 // Matching (as XEP-0016 2.1): a blocked full JID matches only itself, a
@@ -130,8 +148,9 @@ func (s set) matches(j jid.JID) bool {
 	}
 }
 
-// Forget drops the cached list of an account, for when it is deleted.
-func (m *Module) Forget(user string) {
+// UserRemoved drops the cached list of an account that was deleted: an
+// account created again with the same name starts with an empty list.
+func (m *Module) UserRemoved(_ context.Context, user string) {
 	m.mu.Lock()
 	delete(m.lists, user)
 	m.mu.Unlock()
@@ -230,17 +249,7 @@ func (m *Module) change(ctx context.Context, user string, fn func(cur set) (set,
 
 func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
 	p := st.Payload()
-	switch p.Name {
-	case "blocklist", "block", "unblock":
-	default:
-		return nil, stanza.ErrServiceUnavailable()
-	}
-	switch {
-	case st.To.Local == "":
-		// The block list is the account's: clients send without 'to'
-		// (XEP-0191 3.2), which is their own bare JID.
-		return nil, stanza.ErrServiceUnavailable()
-	case st.From.Bare() != st.To:
+	if st.From.Bare() != st.To {
 		return nil, stanza.ErrForbidden()
 	}
 	user := st.To.Local
@@ -342,9 +351,9 @@ func (m *Module) block(ctx context.Context, user string, items []jid.JID) error 
 		return err
 	}
 	// XEP-0191 3.3: push the block to every session that fetched the list.
-	m.push(user, itemsElement("block", items))
-	if len(added) > 0 && m.OnBlock != nil {
-		m.OnBlock(ctx, user, added)
+	m.push(ctx, user, itemsElement("block", items))
+	if len(added) > 0 && m.presence != nil {
+		m.presence.Blocked(ctx, user, added)
 	}
 	return nil
 }
@@ -388,10 +397,10 @@ func (m *Module) unblock(ctx context.Context, user string, items []jid.JID) erro
 		return err
 	}
 	// XEP-0191 3.4, 3.5: push the unblock (empty for everyone).
-	m.push(user, itemsElement("unblock", items))
-	if len(removed) > 0 && m.OnUnblock != nil {
+	m.push(ctx, user, itemsElement("unblock", items))
+	if len(removed) > 0 && m.presence != nil {
 		slices.SortFunc(removed, func(a, b jid.JID) int { return strings.Compare(a.String(), b.String()) })
-		m.OnUnblock(ctx, user, removed)
+		m.presence.Unblocked(ctx, user, removed)
 	}
 	return nil
 }
@@ -426,7 +435,7 @@ func (m *Module) want(full jid.JID) {
 
 // push sends payload in an IQ set to each of user's sessions that fetched
 // the block list. Pushes share the payload, which is not changed after.
-func (m *Module) push(user string, payload *stanza.Element) {
+func (m *Module) push(ctx context.Context, user string, payload *stanza.Element) {
 	if m.r == nil {
 		return
 	}
@@ -436,7 +445,7 @@ func (m *Module) push(user string, payload *stanza.Element) {
 		}
 		id := "block-" + strconv.FormatUint(m.pushes.Add(1), 36)
 		iq := stanza.New("iq", stanza.NSClient, "type", "set", "id", id, "to", s.JID.String())
-		s.Conn.Send(iq.Append(payload))
+		m.r.Deliver(ctx, s, iq.Append(payload))
 	}
 }
 

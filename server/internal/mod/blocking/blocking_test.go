@@ -16,10 +16,25 @@ import (
 )
 
 func newModule(db *storage.DB) (*Module, *router.Router) {
+	return newModuleWith(db, nil)
+}
+
+func newModuleWith(db *storage.DB, p Presence) (*Module, *router.Router) {
 	r := modtest.Router()
-	m := New(db, nil)
-	m.Register(r)
+	m := New(Deps{DB: db, Router: r, Presence: p})
+	m.Register(r.Mux())
 	return m, r
+}
+
+// hookRecorder is a Presence that notes each call.
+type hookRecorder struct{ calls []string }
+
+func (h *hookRecorder) Blocked(_ context.Context, user string, js []jid.JID) {
+	h.calls = append(h.calls, fmt.Sprint("block ", user, " ", js))
+}
+
+func (h *hookRecorder) Unblocked(_ context.Context, user string, js []jid.JID) {
+	h.calls = append(h.calls, fmt.Sprint("unblock ", user, " ", js))
 }
 
 // own builds an IQ from alice's given resource to her bare JID.
@@ -28,20 +43,13 @@ func own(res, typ, payload string) string {
 }
 
 func TestCommands(t *testing.T) {
-	ctx := context.Background()
 	db := modtest.DB(t, "alice", "bob")
-	m, r := newModule(db)
+	rec := &hookRecorder{}
+	_, r := newModuleWith(db, rec)
 	_, phone := modtest.Bind(t, r, "alice@example.org/phone")   // fetches the list
 	_, laptop := modtest.Bind(t, r, "alice@example.org/laptop") // fetches the list
 	_, tablet := modtest.Bind(t, r, "alice@example.org/tablet") // never does
 	_, bob := modtest.Bind(t, r, "bob@example.org/b")
-	var hooks []string
-	m.OnBlock = func(_ context.Context, user string, js []jid.JID) {
-		hooks = append(hooks, fmt.Sprint("block ", user, " ", js))
-	}
-	m.OnUnblock = func(_ context.Context, user string, js []jid.JID) {
-		hooks = append(hooks, fmt.Sprint("unblock ", user, " ", js))
-	}
 
 	const ns = `xmlns='urn:xmpp:blocking'`
 	// The steps run in order: later ones see what earlier ones did.
@@ -87,8 +95,8 @@ func TestCommands(t *testing.T) {
 	}
 	for _, tt := range steps {
 		t.Run(tt.name, func(t *testing.T) {
-			hooks = nil
-			res, e := m.handle(ctx, modtest.Stanza(t, tt.in))
+			rec.calls = nil
+			res, e := modtest.IQ(t, r, tt.in)
 			modtest.Answer(t, res, e, tt.want, tt.cond)
 			for name, c := range map[string]*modtest.Conn{"phone": phone, "laptop": laptop} {
 				var want []string
@@ -105,8 +113,8 @@ func TestCommands(t *testing.T) {
 			if got := bob.Take(); len(got) != 0 {
 				t.Errorf("bob got %q", got)
 			}
-			if !slices.Equal(hooks, tt.hooks) {
-				t.Errorf("hooks = %q, want %q", hooks, tt.hooks)
+			if !slices.Equal(rec.calls, tt.hooks) {
+				t.Errorf("hooks = %q, want %q", rec.calls, tt.hooks)
 			}
 		})
 	}
@@ -124,16 +132,15 @@ func ids(pushes []string) []string {
 }
 
 func TestPushesFollowSessions(t *testing.T) {
-	ctx := context.Background()
 	db := modtest.DB(t, "alice")
-	m, r := newModule(db)
+	_, r := newModule(db)
 	_, old := modtest.Bind(t, r, "alice@example.org/phone")
-	if _, e := m.handle(ctx, modtest.Stanza(t, own("phone", "get", `<blocklist xmlns='urn:xmpp:blocking'/>`))); e != nil {
+	if _, e := modtest.IQ(t, r, own("phone", "get", `<blocklist xmlns='urn:xmpp:blocking'/>`)); e != nil {
 		t.Fatal(e)
 	}
 	// A new session takes the resource over: it never fetched the list.
 	_, fresh := modtest.Bind(t, r, "alice@example.org/phone")
-	if _, e := m.handle(ctx, modtest.Stanza(t, own("phone", "set", `<block xmlns='urn:xmpp:blocking'><item jid='x.net'/></block>`))); e != nil {
+	if _, e := modtest.IQ(t, r, own("phone", "set", `<block xmlns='urn:xmpp:blocking'><item jid='x.net'/></block>`)); e != nil {
 		t.Fatal(e)
 	}
 	if got := old.Take(); len(got) != 0 {
@@ -200,27 +207,26 @@ func TestBlocks(t *testing.T) {
 }
 
 func TestStoredAcrossRestart(t *testing.T) {
-	ctx := context.Background()
 	db := modtest.DB(t, "alice")
-	m, r := newModule(db)
+	_, r := newModule(db)
 	modtest.Bind(t, r, "alice@example.org/a")
-	if _, e := m.handle(ctx, modtest.Stanza(t, own("a", "set", `<block xmlns='urn:xmpp:blocking'><item jid='romeo@montague.net'/></block>`))); e != nil {
+	if _, e := modtest.IQ(t, r, own("a", "set", `<block xmlns='urn:xmpp:blocking'><item jid='romeo@montague.net'/></block>`)); e != nil {
 		t.Fatal(e)
 	}
-	m2, _ := newModule(db)
+	m2, r2 := newModule(db)
 	if !m2.Blocks("alice", jid.MustParse("romeo@montague.net/x")) {
 		t.Fatal("a new module does not see the stored block")
 	}
-	res, e := m2.handle(ctx, modtest.Stanza(t, own("a", "get", `<blocklist xmlns='urn:xmpp:blocking'/>`)))
+	res, e := modtest.IQ(t, r2, own("a", "get", `<blocklist xmlns='urn:xmpp:blocking'/>`))
 	modtest.Answer(t, res, e, `<blocklist xmlns="urn:xmpp:blocking"><item jid="romeo@montague.net"/></blocklist>`, "")
 }
 
 func TestSweepKeepsBlocks(t *testing.T) {
 	ctx := context.Background()
 	db := modtest.DB(t, "alice")
-	m, _ := newModule(db)
+	m, r := newModule(db)
 	m.sweepAt, m.sweepMin = 8, 8
-	if _, e := m.handle(ctx, modtest.Stanza(t, own("a", "set", `<block xmlns='urn:xmpp:blocking'><item jid='x.net'/></block>`))); e != nil {
+	if _, e := modtest.IQ(t, r, own("a", "set", `<block xmlns='urn:xmpp:blocking'><item jid='x.net'/></block>`)); e != nil {
 		t.Fatal(e)
 	}
 	romeo := jid.MustParse("x.net")
@@ -237,17 +243,16 @@ func TestSweepKeepsBlocks(t *testing.T) {
 	if !m.Blocks("alice", romeo) {
 		t.Error("a sweep lost alice's block")
 	}
-	m.Forget("alice")
+	m.UserRemoved(ctx, "alice")
 	if !m.Blocks("alice", romeo) {
-		t.Error("after Forget the list is not reloaded")
+		t.Error("after UserRemoved the list is not reloaded")
 	}
 }
 
 // TestConcurrent runs Blocks against changes; run it with -race.
 func TestConcurrent(t *testing.T) {
-	ctx := context.Background()
 	db := modtest.DB(t, "alice")
-	m, _ := newModule(db)
+	m, r := newModule(db)
 	m.sweepAt, m.sweepMin = 4, 4
 	x := jid.MustParse("user@x.net/r")
 	var wg sync.WaitGroup
@@ -270,7 +275,7 @@ func TestConcurrent(t *testing.T) {
 		if i%2 == 1 {
 			cmd = `<unblock xmlns='urn:xmpp:blocking'/>`
 		}
-		if _, e := m.handle(ctx, modtest.Stanza(t, own("a", "set", cmd))); e != nil {
+		if _, e := modtest.IQ(t, r, own("a", "set", cmd)); e != nil {
 			t.Fatal(e)
 		}
 		if got, want := m.Blocks("alice", x), i%2 == 0; got != want {
@@ -282,7 +287,7 @@ func TestConcurrent(t *testing.T) {
 }
 
 func TestFeatures(t *testing.T) {
-	if got := New(nil, nil).Features(); len(got) != 1 || got[0] != "urn:xmpp:blocking" {
+	if got := New(Deps{}).Features().Server; len(got) != 1 || got[0] != "urn:xmpp:blocking" {
 		t.Fatalf("features = %v", got)
 	}
 }

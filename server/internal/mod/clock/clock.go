@@ -22,23 +22,19 @@ type Module struct {
 // New returns the entity time module.
 func New() *Module { return &Module{now: time.Now} }
 
-// Register installs the handler on r.
-func (m *Module) Register(r *router.Router) { r.HandleIQ(stanza.NSTime, m.handle) }
+// Register installs the handler. An account's time is its clients' to
+// tell, from their full JIDs: a query to a bare JID gets
+// service-unavailable from the router.
+func (m *Module) Register(mux *router.Mux) {
+	mux.HandleIQ(router.Pattern{Types: []string{"get"}, Target: router.ToServer, Name: "time", NS: stanza.NSTime}, m.handle)
+}
 
 // Features returns the disco#info features of the module.
-func (m *Module) Features() []string { return []string{stanza.NSTime} }
+func (m *Module) Features() router.Features {
+	return router.Features{Server: []string{stanza.NSTime}}
+}
 
 func (m *Module) handle(_ context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
-	if st.Payload().Name != "time" {
-		return nil, stanza.ErrServiceUnavailable()
-	}
-	if st.To.Local != "" {
-		// An account's time is its clients' to tell, from their full JIDs.
-		return nil, stanza.ErrServiceUnavailable()
-	}
-	if st.Type != "get" {
-		return nil, stanza.ErrNotAllowed()
-	}
 	now := m.now()
 	loc := m.Location
 	if loc == nil {

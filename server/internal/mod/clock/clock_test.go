@@ -1,7 +1,6 @@
 package clock
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -37,14 +36,14 @@ func TestTime(t *testing.T) {
 			m := New()
 			m.Location = tt.loc
 			m.now = func() time.Time { return now }
-			res, e := m.handle(context.Background(), modtest.Stanza(t, tt.in))
+			res, e := modtest.IQ(t, modtest.Registered(m), tt.in)
 			modtest.Answer(t, res, e, tt.want, tt.cond)
 		})
 	}
 }
 
 func TestFeatures(t *testing.T) {
-	if got := New().Features(); len(got) != 1 || got[0] != "urn:xmpp:time" {
+	if got := New().Features().Server; len(got) != 1 || got[0] != "urn:xmpp:time" {
 		t.Fatalf("features = %v", got)
 	}
 }

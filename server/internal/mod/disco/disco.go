@@ -5,7 +5,6 @@ package disco
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"maps"
 	"slices"
@@ -27,44 +26,71 @@ type Item struct {
 	Name string // optional
 }
 
-// Module answers disco#info and disco#items.
-type Module struct {
-	// Items, if set, lists the server's items (components, services) for
-	// the requester; nil means none.
-	Items func(ctx context.Context, from jid.JID) []Item
-	// AccountFeatures are features of accounts' bare JIDs beyond the disco
-	// ones (for example PEP's), shown to those allowed to see them.
-	AccountFeatures []string
-
-	db       *storage.DB
-	r        *router.Router
-	log      *slog.Logger
-	features []string
-	contacts func(ctx context.Context) map[string][]string
+// Visibility is the one rule of who may see an account's presence
+// (roster.Module.MaySee); disco shows an account to them only.
+type Visibility interface {
+	MaySee(ctx context.Context, user string, contact jid.JID) (bool, error)
 }
 
-// New returns the disco module. features are the server's disco#info
-// features (each module's Features); the module adds its own. contacts, if
-// not nil, returns the server's contact addresses as XEP-0157 field names
-// ("admin-addresses") to URIs; see Contacts.
-func New(db *storage.DB, features []string, contacts func(ctx context.Context) map[string][]string, log *slog.Logger) *Module {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// ItemSource lists the server's disco#items (local hosts, components).
+type ItemSource interface {
+	Items(ctx context.Context, from jid.JID) []Item
+}
+
+// ContactSource gives the server's contact addresses as XEP-0157 field
+// names ("admin-addresses") to URIs; see SettingsContacts.
+type ContactSource interface {
+	Contacts(ctx context.Context) map[string][]string
+}
+
+// Deps are what the module needs.
+type Deps struct {
+	Router     *router.Router // an account's available resources
+	Visibility Visibility
+	// Features are every other module's features; the module adds its own.
+	Features router.Features
+	Items    ItemSource    // nil: no items
+	Contacts ContactSource // nil: no contact addresses
+	Log      *slog.Logger
+}
+
+// Module answers disco#info and disco#items.
+type Module struct {
+	r        *router.Router
+	vis      Visibility
+	items    ItemSource
+	contacts ContactSource
+	log      *slog.Logger
+	server   []string // features of the domain
+	account  []string // features of an account's bare JID
+}
+
+// New returns the disco module.
+func New(d Deps) *Module {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
 	}
-	m := &Module{db: db, log: log, contacts: contacts}
-	m.features = unique(append(slices.Clone(features), m.Features()...))
+	m := &Module{r: d.Router, vis: d.Visibility, items: d.Items, contacts: d.Contacts, log: d.Log}
+	own := m.Features()
+	m.server = unique(slices.Concat(d.Features.Server, own.Server))
+	m.account = unique(slices.Concat(d.Features.Account, own.Account))
 	return m
 }
 
-// Register installs the handlers on r.
-func (m *Module) Register(r *router.Router) {
-	m.r = r
-	r.HandleIQ(stanza.NSDiscoInfo, m.info)
-	r.HandleIQ(stanza.NSDiscoItems, m.items)
+// Register installs the handlers: gets to the server and to bare JIDs.
+func (m *Module) Register(mux *router.Mux) {
+	to := router.ToServer | router.ToAccount
+	get := []string{"get"}
+	mux.HandleIQ(router.Pattern{Types: get, Target: to, Name: "query", NS: stanza.NSDiscoInfo}, m.info)
+	mux.HandleIQ(router.Pattern{Types: get, Target: to, Name: "query", NS: stanza.NSDiscoItems}, m.itemsOf)
 }
 
-// Features returns the disco#info features of the module.
-func (m *Module) Features() []string { return []string{stanza.NSDiscoInfo, stanza.NSDiscoItems} }
+// Features returns the disco#info features of the module, which both the
+// server and accounts have.
+func (m *Module) Features() router.Features {
+	fs := []string{stanza.NSDiscoInfo, stanza.NSDiscoItems}
+	return router.Features{Server: fs, Account: fs}
+}
 
 // unique sorts features and drops duplicates: XEP-0115 5.4 treats a
 // repeated feature as an error.
@@ -75,12 +101,6 @@ func unique(fs []string) []string {
 
 func (m *Module) info(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
 	q := st.Payload()
-	if q.Name != "query" {
-		return nil, stanza.ErrServiceUnavailable()
-	}
-	if st.Type != "get" {
-		return nil, stanza.ErrNotAllowed()
-	}
 	if st.To.Local != "" {
 		return m.accountInfo(ctx, st)
 	}
@@ -90,7 +110,7 @@ func (m *Module) info(ctx context.Context, st *stanza.Stanza) (*stanza.Element, 
 	}
 	res := stanza.New("query", stanza.NSDiscoInfo)
 	res.Append(stanza.New("identity", stanza.NSDiscoInfo, "category", "server", "type", "im", "name", Name))
-	for _, f := range m.features {
+	for _, f := range m.server {
 		res.Append(stanza.New("feature", stanza.NSDiscoInfo, "var", f))
 	}
 	if form := m.serverInfo(ctx); form != nil {
@@ -106,7 +126,7 @@ func (m *Module) serverInfo(ctx context.Context) *stanza.Element {
 	if m.contacts == nil {
 		return nil
 	}
-	addrs := m.contacts(ctx)
+	addrs := m.contacts.Contacts(ctx)
 	var fields []*stanza.Element
 	for _, name := range slices.Sorted(maps.Keys(addrs)) {
 		f := stanza.New("field", stanza.NSDataForms, "var", name)
@@ -145,39 +165,25 @@ func (m *Module) accountInfo(ctx context.Context, st *stanza.Stanza) (*stanza.El
 	}
 	res := stanza.New("query", stanza.NSDiscoInfo)
 	res.Append(stanza.New("identity", stanza.NSDiscoInfo, "category", "account", "type", "registered"))
-	for _, f := range unique(append(m.Features(), m.AccountFeatures...)) {
+	for _, f := range m.account {
 		res.Append(stanza.New("feature", stanza.NSDiscoInfo, "var", f))
 	}
 	return res, nil
 }
 
-// allowed reports whether the requester may learn about the account: it is
-// the account itself or has a subscription to its presence (from or both
-// on the account's roster, RFC 6121 3). A roster item exists only for an
-// existing account.
+// allowed reports whether the requester may learn about the account (see
+// Visibility). Nobody may see an account that does not exist.
 func (m *Module) allowed(ctx context.Context, st *stanza.Stanza) (bool, *stanza.Error) {
-	if st.From.Bare() == st.To {
-		return true, nil
-	}
-	it, err := m.db.RosterItem(ctx, st.To.Local, st.From.Bare().String())
-	if errors.Is(err, storage.ErrNotFound) {
-		return false, nil
-	}
+	ok, err := m.vis.MaySee(ctx, st.To.Local, st.From)
 	if err != nil {
 		m.log.Warn("roster lookup failed", "user", st.To.Local, "err", err)
 		return false, stanza.ErrInternal()
 	}
-	return it.Subscription == "from" || it.Subscription == "both", nil
+	return ok, nil
 }
 
-func (m *Module) items(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
+func (m *Module) itemsOf(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
 	q := st.Payload()
-	if q.Name != "query" {
-		return nil, stanza.ErrServiceUnavailable()
-	}
-	if st.Type != "get" {
-		return nil, stanza.ErrNotAllowed()
-	}
 	res := stanza.New("query", stanza.NSDiscoItems)
 	node := q.Attr("node")
 	if st.To.Local != "" {
@@ -209,8 +215,8 @@ func (m *Module) items(ctx context.Context, st *stanza.Stanza) (*stanza.Element,
 	if node != "" {
 		return nil, stanza.ErrItemNotFound()
 	}
-	if m.Items != nil {
-		for _, it := range m.Items(ctx, st.From) {
+	if m.items != nil {
+		for _, it := range m.items.Items(ctx, st.From) {
 			res.Append(stanza.New("item", stanza.NSDiscoItems, "jid", it.JID.String(), "node", it.Node, "name", it.Name))
 		}
 	}
@@ -228,26 +234,29 @@ var ContactSettings = map[string]string{
 	"contact.support":  "support-addresses",
 }
 
-// Contacts returns a contacts function for New that reads ContactSettings
-// from db on each call, so that changes apply at once. A setting holds
-// URIs (mailto:, xmpp:, https:) separated by commas or spaces.
-func Contacts(db *storage.DB, log *slog.Logger) func(ctx context.Context) map[string][]string {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return func(ctx context.Context) map[string][]string {
-		all, err := db.Settings(ctx)
-		if err != nil {
-			log.Warn("contact addresses not read", "err", err)
-			return nil
+// SettingsContacts reads ContactSettings from the database on each call,
+// so that changes apply at once. A setting holds URIs (mailto:, xmpp:,
+// https:) separated by commas or spaces.
+type SettingsContacts struct {
+	DB  *storage.DB
+	Log *slog.Logger
+}
+
+// Contacts implements ContactSource.
+func (c SettingsContacts) Contacts(ctx context.Context) map[string][]string {
+	all, err := c.DB.Settings(ctx)
+	if err != nil {
+		if c.Log != nil {
+			c.Log.Warn("contact addresses not read", "err", err)
 		}
-		out := make(map[string][]string)
-		for key, field := range ContactSettings {
-			uris := strings.FieldsFunc(all[key], func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
-			if len(uris) > 0 {
-				out[field] = uris
-			}
-		}
-		return out
+		return nil
 	}
+	out := make(map[string][]string)
+	for key, field := range ContactSettings {
+		uris := strings.FieldsFunc(all[key], func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+		if len(uris) > 0 {
+			out[field] = uris
+		}
+	}
+	return out
 }

@@ -7,6 +7,8 @@ import (
 
 	"hearth/server/internal/jid"
 	"hearth/server/internal/mod/modtest"
+	"hearth/server/internal/mod/roster"
+	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
 	"hearth/storage"
 )
@@ -44,14 +46,22 @@ func TestDisco(t *testing.T) {
 			sess.SetPresence(stanza.New("presence", stanza.NSClient), 0)
 		}
 	}
-	m := New(db, []string{"urn:xmpp:ping", "jabber:iq:version", "urn:xmpp:ping"}, Contacts(db, nil), nil)
-	m.AccountFeatures = []string{"http://jabber.org/protocol/pubsub#publish"}
-	m.Register(r)
-	m.Items = func(_ context.Context, from jid.JID) []Item {
-		return []Item{{JID: jid.MustParse("upload.example.org"), Name: "Files"}, {JID: jid.MustParse("example.org"), Node: "n"}}
-	}
-	plain := New(db, nil, nil, nil)
-	plain.Register(modtest.Router())
+	vis := roster.New(roster.Deps{DB: db, Router: r})
+	m := New(Deps{
+		Router:     r,
+		Visibility: vis,
+		Features: router.Features{
+			Server:  []string{"urn:xmpp:ping", "jabber:iq:version", "urn:xmpp:ping"},
+			Account: []string{"http://jabber.org/protocol/pubsub#publish"},
+		},
+		Items:    testItems{},
+		Contacts: SettingsContacts{DB: db},
+	})
+	m.Register(r.Mux())
+	plainRouter := modtest.Router()
+	plain := New(Deps{Router: plainRouter, Visibility: vis})
+	plain.Register(plainRouter.Mux())
+	routers := map[*Module]*router.Router{m: r, plain: plainRouter}
 
 	info := func(from, to, node string) string {
 		n := ""
@@ -121,12 +131,7 @@ func TestDisco(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := modtest.Stanza(t, tt.in)
-			h := tt.m.info
-			if st.Payload().NS == stanza.NSDiscoItems {
-				h = tt.m.items
-			}
-			res, e := h(ctx, st)
+			res, e := modtest.IQ(t, routers[tt.m], tt.in)
 			modtest.Answer(t, res, e, tt.want, tt.cond)
 		})
 	}
@@ -149,7 +154,7 @@ func TestContacts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got := Contacts(db, nil)(ctx)
+	got := SettingsContacts{DB: db}.Contacts(ctx)
 	want := map[string][]string{
 		"admin-addresses":    {"xmpp:admin@example.org"},
 		"support-addresses":  {"https://example.org/help", "mailto:help@example.org", "xmpp:help@example.org"},
@@ -168,8 +173,15 @@ func TestContacts(t *testing.T) {
 }
 
 func TestFeatures(t *testing.T) {
-	got := New(nil, nil, nil, nil).Features()
+	got := New(Deps{}).Features().Server
 	if len(got) != 2 || got[0] != stanza.NSDiscoInfo || got[1] != stanza.NSDiscoItems {
 		t.Fatalf("features = %v", got)
 	}
+}
+
+// testItems are the server's items in TestDisco.
+type testItems struct{}
+
+func (testItems) Items(context.Context, jid.JID) []Item {
+	return []Item{{JID: jid.MustParse("upload.example.org"), Name: "Files"}, {JID: jid.MustParse("example.org"), Node: "n"}}
 }

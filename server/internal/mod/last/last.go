@@ -13,37 +13,56 @@ import (
 	"strconv"
 	"time"
 
+	"hearth/server/internal/jid"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
 	"hearth/storage"
 )
 
+// Visibility is the one rule of who may see an account's presence
+// (roster.Module.MaySee).
+type Visibility interface {
+	MaySee(ctx context.Context, user string, contact jid.JID) (bool, error)
+}
+
+// Deps are what the module needs.
+type Deps struct {
+	DB     *storage.DB
+	Router *router.Router // which accounts have an available session
+	// Visibility decides who may learn an account's last activity.
+	Visibility Visibility
+	// Started is when the server started (its uptime, XEP-0012 5).
+	Started time.Time
+	Log     *slog.Logger
+}
+
 // Module answers last activity queries.
 type Module struct {
 	db      *storage.DB
 	r       *router.Router
+	vis     Visibility
 	log     *slog.Logger
 	started time.Time
 	now     func() time.Time
 }
 
-// New returns the module; started is when the server started (for uptime).
-func New(db *storage.DB, started time.Time, log *slog.Logger) *Module {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// New returns the module.
+func New(d Deps) *Module {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Module{db: db, log: log, started: started, now: time.Now}
+	return &Module{db: d.DB, r: d.Router, vis: d.Visibility, log: d.Log, started: d.Started, now: time.Now}
 }
 
-// Register installs the handler on r; the module asks r whether an account
-// has an available session.
-func (m *Module) Register(r *router.Router) {
-	m.r = r
-	r.HandleIQ(stanza.NSLast, m.handle)
+// Register installs the handler: a get, to the server or a bare JID.
+func (m *Module) Register(mux *router.Mux) {
+	mux.HandleIQ(router.Pattern{Types: []string{"get"}, Target: router.ToServer | router.ToAccount, Name: "query", NS: stanza.NSLast}, m.handle)
 }
 
 // Features returns the disco#info features of the module (XEP-0012 6).
-func (m *Module) Features() []string { return []string{stanza.NSLast} }
+func (m *Module) Features() router.Features {
+	return router.Features{Server: []string{stanza.NSLast}}
+}
 
 // Logout records that the last session of user ended now with the status
 // text of its unavailable presence. The presence module calls it when an
@@ -58,12 +77,6 @@ func (m *Module) Logout(ctx context.Context, user string, status string) {
 }
 
 func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
-	if st.Payload().Name != "query" {
-		return nil, stanza.ErrServiceUnavailable()
-	}
-	if st.Type != "get" {
-		return nil, stanza.ErrNotAllowed()
-	}
 	if st.To.Local == "" {
 		// XEP-0012 5: the uptime of the server, with no character data.
 		return query(m.now().Sub(m.started), ""), nil
@@ -74,11 +87,9 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 	}
 	// XEP-0012 3: an account with an available resource was last active
 	// now.
-	if m.r != nil {
-		for _, s := range m.r.Sessions(user) {
-			if s.Available() {
-				return query(0, ""), nil
-			}
+	for _, s := range m.r.Sessions(user) {
+		if s.Available() {
+			return query(0, ""), nil
 		}
 	}
 	at, status, err := m.db.LastActivity(ctx, user)
@@ -100,18 +111,13 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 // gets forbidden. An account that does not exist gets service-unavailable
 // (RFC 6121 8.5.1).
 func (m *Module) authorize(ctx context.Context, user string, st *stanza.Stanza) *stanza.Error {
-	if st.From.Bare() == st.To {
-		return nil
-	}
-	it, err := m.db.RosterItem(ctx, user, st.From.Bare().String())
+	ok, err := m.vis.MaySee(ctx, user, st.From)
 	switch {
-	case err == nil:
-		if it.Subscription == "from" || it.Subscription == "both" {
-			return nil
-		}
-	case !errors.Is(err, storage.ErrNotFound):
+	case err != nil:
 		m.log.Warn("roster lookup failed", "user", user, "err", err)
 		return stanza.ErrInternal()
+	case ok:
+		return nil
 	}
 	exists, err := m.db.UserExists(ctx, user)
 	switch {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"hearth/server/internal/mod/modtest"
+	"hearth/server/internal/mod/roster"
 	"hearth/server/internal/stanza"
 	"hearth/storage"
 )
@@ -16,8 +17,8 @@ func TestLast(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := start.Add(34*time.Hour + 17*time.Second + 900*time.Millisecond)
 	r := modtest.Router()
-	m := New(db, start, nil)
-	m.Register(r)
+	m := New(Deps{DB: db, Router: r, Visibility: roster.New(roster.Deps{DB: db, Router: r}), Started: start})
+	m.Register(r.Mux())
 	m.now = func() time.Time { return now }
 
 	// alice: logged out 903 s ago with a status; bob is online; carol
@@ -79,14 +80,14 @@ func TestLast(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, e := m.handle(ctx, modtest.Stanza(t, tt.in))
+			res, e := modtest.IQ(t, r, tt.in)
 			modtest.Answer(t, res, e, tt.want, tt.cond)
 		})
 	}
 }
 
 func TestFeatures(t *testing.T) {
-	if got := New(nil, time.Now(), nil).Features(); len(got) != 1 || got[0] != "jabber:iq:last" {
+	if got := New(Deps{}).Features().Server; len(got) != 1 || got[0] != "jabber:iq:last" {
 		t.Fatalf("features = %v", got)
 	}
 }

@@ -45,7 +45,39 @@ func AddUser(t testing.TB, db *storage.DB, name string) {
 }
 
 // Router returns a router for Domain that discards its log.
-func Router() *router.Router { return router.New(Domain, nil) }
+func Router() *router.Router { return router.New(router.Config{Domain: Domain}) }
+
+// Registrar is a module: it registers its handlers on a mux.
+type Registrar interface{ Register(*router.Mux) }
+
+// Registered returns a router (see Router) with m registered on it.
+func Registered(m Registrar) *router.Router {
+	r := Router()
+	m.Register(r.Mux())
+	return r
+}
+
+// IQ parses xml as a client stream carries it and runs the IQ handler r's
+// mux has for it, as the router would, returning the answer instead of
+// routing it: the handler's result or error, not-allowed for a payload
+// registered for other types only, service-unavailable for an unknown
+// one.
+func IQ(t testing.TB, r *router.Router, xml string) (*stanza.Element, *stanza.Error) {
+	t.Helper()
+	return ServeIQ(r, Stanza(t, xml))
+}
+
+// ServeIQ is IQ for a stanza parsed already.
+func ServeIQ(r *router.Router, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
+	target := router.ToServer
+	switch {
+	case st.To.Resource != "":
+		target = router.ToFull
+	case st.To.Local != "":
+		target = router.ToAccount
+	}
+	return r.Mux().ServeIQ(context.Background(), st, target)
+}
 
 // Element parses one element as a client stream carries it: in the
 // jabber:client namespace unless it declares another.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"hearth/server/internal/router"
@@ -20,24 +21,49 @@ import (
 // NSChatStates is XEP-0085; messages carrying only chat states are not kept.
 const NSChatStates = "http://jabber.org/protocol/chatstates"
 
-// Store keeps offline messages.
-type Store struct {
+// Deps are what the store needs.
+type Deps struct {
 	DB     *storage.DB
-	Domain string
-	// Max is the per-account quota (0: 1000).
+	Domain string // stamps delays (XEP-0203) in the server's name
+	// Max is the per-account quota (0: 1000); SetMax changes it live.
 	Max int
 	Log *slog.Logger
 }
 
-func (s *Store) max() int {
-	if s.Max <= 0 {
-		return 1000
-	}
-	return s.Max
+// Store keeps offline messages. It is the router's OfflineStore; the
+// presence module flushes it when an account becomes available.
+type Store struct {
+	db     *storage.DB
+	domain string
+	max    atomic.Int64
+	log    *slog.Logger
 }
 
+// New returns the offline store.
+func New(d Deps) *Store {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{db: d.DB, domain: d.Domain, log: d.Log}
+	s.SetMax(d.Max)
+	return s
+}
+
+// SetMax sets the per-account quota for messages stored from now on
+// (0: 1000).
+func (s *Store) SetMax(n int) {
+	if n <= 0 {
+		n = 1000
+	}
+	s.max.Store(int64(n))
+}
+
+func (s *Store) quota() int { return int(s.max.Load()) }
+
 // Features returns the disco features of this module.
-func (s *Store) Features() []string { return []string{stanza.NSOffline} }
+func (s *Store) Features() router.Features {
+	return router.Features{Server: []string{stanza.NSOffline}}
+}
 
 // ErrQuota means the account's offline store is full.
 var ErrQuota = errors.New("offline storage full")
@@ -49,8 +75,8 @@ func (s *Store) Store(ctx context.Context, user string, st *stanza.Stanza) error
 	}
 	el := st.El.ShallowClone()
 	el.RemoveChildren("delay", stanza.NSDelay)
-	el.Append(stanza.New("delay", stanza.NSDelay, "from", s.Domain, "stamp", time.Now().UTC().Format("2006-01-02T15:04:05.000Z")).AppendText("Offline storage"))
-	if _, err := s.DB.StoreOffline(ctx, user, st.From.String(), el.Bytes(), s.max()); err != nil {
+	el.Append(stanza.New("delay", stanza.NSDelay, "from", s.domain, "stamp", time.Now().UTC().Format("2006-01-02T15:04:05.000Z")).AppendText("Offline storage"))
+	if _, err := s.db.StoreOffline(ctx, user, st.From.String(), el.Bytes(), s.quota()); err != nil {
 		if errors.Is(err, storage.ErrQuota) {
 			return ErrQuota
 		}
@@ -70,11 +96,16 @@ func worthKeeping(el *stanza.Element) bool {
 	return false
 }
 
+// Deliverer hands stanzas to sessions (router.Router.Deliver).
+type Deliverer interface {
+	Deliver(ctx context.Context, s *router.Session, el *stanza.Element) bool
+}
+
 // Flush sends the stored messages to a session that just became available
 // and deletes them once queued. A message that was queued but never
 // written goes back to storage through the session's lost handler.
-func (s *Store) Flush(ctx context.Context, sess *router.Session) error {
-	msgs, err := s.DB.OfflineFor(ctx, sess.JID.Local)
+func (s *Store) Flush(ctx context.Context, d Deliverer, sess *router.Session) error {
+	msgs, err := s.db.OfflineFor(ctx, sess.JID.Local)
 	if err != nil || len(msgs) == 0 {
 		return err
 	}
@@ -86,12 +117,12 @@ func (s *Store) Flush(ctx context.Context, sess *router.Session) error {
 			continue
 		}
 		el.SetAttr("to", sess.JID.String())
-		if !sess.Conn.Send(el) {
+		if !d.Deliver(ctx, sess, el) {
 			break
 		}
 		ids = append(ids, m.ID)
 	}
-	return s.DB.DeleteOffline(ctx, sess.JID.Local, ids)
+	return s.db.DeleteOffline(ctx, sess.JID.Local, ids)
 }
 
 // Lost stores the messages a session queued but never wrote (it was
@@ -103,15 +134,15 @@ func (s *Store) Lost(ctx context.Context, sess *router.Session, lost []*stanza.E
 			continue
 		}
 		var err error
-		if d := el.Child("delay", stanza.NSDelay); d != nil && d.Attr("from") == s.Domain {
+		if d := el.Child("delay", stanza.NSDelay); d != nil && d.Attr("from") == s.domain {
 			// Came from offline storage (the router strips such stamps
 			// from what clients send): keep its original stamp.
-			_, err = s.DB.StoreOffline(ctx, sess.JID.Local, st.From.String(), el.Bytes(), s.max())
+			_, err = s.db.StoreOffline(ctx, sess.JID.Local, st.From.String(), el.Bytes(), s.quota())
 		} else {
 			err = s.Store(ctx, sess.JID.Local, st)
 		}
 		if err != nil {
-			s.Log.Warn("message lost: offline storage refused it", "user", sess.JID.Local, "err", err)
+			s.log.Warn("message lost: offline storage refused it", "user", sess.JID.Local, "err", err)
 		}
 	}
 }

@@ -14,36 +14,39 @@ import (
 	"hearth/storage"
 )
 
+// Deps are what the module needs.
+type Deps struct {
+	// DB tells which accounts exist.
+	DB  *storage.DB
+	Log *slog.Logger
+}
+
 // Module answers XEP-0199 pings.
 type Module struct {
 	db  *storage.DB
 	log *slog.Logger
 }
 
-// New returns the ping module; db tells which accounts exist.
-func New(db *storage.DB, log *slog.Logger) *Module {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// New returns the ping module.
+func New(d Deps) *Module {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Module{db: db, log: log}
+	return &Module{db: d.DB, log: d.Log}
 }
 
-// Register installs the handler on r.
-func (m *Module) Register(r *router.Router) {
-	r.HandleIQ(stanza.NSPing, m.handle)
+// Register installs the handler: XEP-0199 defines only a get, to the
+// server or to a bare JID.
+func (m *Module) Register(mux *router.Mux) {
+	mux.HandleIQ(router.Pattern{Types: []string{"get"}, Target: router.ToServer | router.ToAccount, Name: "ping", NS: stanza.NSPing}, m.handle)
 }
 
 // Features returns the disco#info features of the module (XEP-0199 5).
-func (m *Module) Features() []string { return []string{stanza.NSPing} }
+func (m *Module) Features() router.Features {
+	return router.Features{Server: []string{stanza.NSPing}}
+}
 
 func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
-	if p := st.Payload(); p.Name != "ping" {
-		return nil, stanza.ErrServiceUnavailable()
-	}
-	// XEP-0199 defines only a get.
-	if st.Type != "get" {
-		return nil, stanza.ErrNotAllowed()
-	}
 	if st.To.Local == "" {
 		// XEP-0199 4.2 (client-to-server) and 4.3 (server-to-server).
 		return nil, nil

@@ -1,7 +1,6 @@
 package ping
 
 import (
-	"context"
 	"testing"
 
 	"hearth/server/internal/mod/modtest"
@@ -9,8 +8,7 @@ import (
 )
 
 func TestPing(t *testing.T) {
-	m := New(modtest.DB(t, "alice", "bob"), nil)
-	m.Register(modtest.Router())
+	r := modtest.Registered(New(Deps{DB: modtest.DB(t, "alice", "bob")}))
 	tests := []struct {
 		name, in string
 		cond     string // expected error condition, "" for an empty result
@@ -26,14 +24,14 @@ func TestPing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, e := m.handle(context.Background(), modtest.Stanza(t, tt.in))
+			res, e := modtest.IQ(t, r, tt.in)
 			modtest.Answer(t, res, e, "", tt.cond) // "": an empty result
 		})
 	}
 }
 
 func TestFeatures(t *testing.T) {
-	if got := New(nil, nil).Features(); len(got) != 1 || got[0] != "urn:xmpp:ping" {
+	if got := New(Deps{}).Features().Server; len(got) != 1 || got[0] != "urn:xmpp:ping" {
 		t.Fatalf("features = %v", got)
 	}
 }

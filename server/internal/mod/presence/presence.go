@@ -18,34 +18,69 @@ import (
 	"hearth/storage"
 )
 
-// Module implements router.PresenceHandler.
-type Module struct {
+// LastActivity records when an account's last available session ended
+// (XEP-0012: last.Module).
+type LastActivity interface {
+	Logout(ctx context.Context, user, status string)
+}
+
+// Events is told when a session's own presence changed (the admin window
+// follows it).
+type Events interface {
+	PresenceChanged(s *router.Session)
+}
+
+// Deps are what the module needs.
+type Deps struct {
+	DB      *storage.DB
 	Router  *router.Router
 	Roster  *roster.Module
-	Offline *offline.Store
-	DB      *storage.DB
+	Offline *offline.Store // flushed at initial presence; may be nil
+	Last    LastActivity   // may be nil
+	Events  Events         // may be nil
 	Log     *slog.Logger
-	// Blocks reports whether user blocks other (XEP-0191); may be nil.
-	Blocks func(user string, other jid.JID) bool
-	// OnLastLogout is called when an account's last available session ends.
-	OnLastLogout func(ctx context.Context, user, status string)
-	// OnChange is told when a session's own presence changed (admin events).
-	OnChange func(s *router.Session)
+}
+
+// Module handles presence in both directions and ends sessions' presence.
+type Module struct {
+	db      *storage.DB
+	r       *router.Router
+	roster  *roster.Module
+	offline *offline.Store
+	last    LastActivity
+	events  Events
+	log     *slog.Logger
+}
+
+// New returns the presence module.
+func New(d Deps) *Module {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Module{db: d.DB, r: d.Router, roster: d.Roster, offline: d.Offline, last: d.Last, events: d.Events, log: d.Log}
+}
+
+// Register installs the handlers: presence sessions send (before
+// routing), presence to accounts, and subscription requests and probes
+// addressed to a full JID, which are handled as if sent to the bare JID
+// (RFC 6121 3.1.3, 4.3). Other presence to a full JID is delivered to that
+// session by the router (RFC 6121 8.5.3.1).
+func (m *Module) Register(mux *router.Mux) {
+	mux.HandleOutbound(stanza.KindPresence, m.outbound)
+	mux.Handle(router.Pattern{Kind: stanza.KindPresence, Target: router.ToAccount}, m.inbound)
+	mux.Handle(router.Pattern{Kind: stanza.KindPresence, Target: router.ToFull,
+		Types: []string{"subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe"}}, m.inbound)
 }
 
 // maxDirected bounds the directed presences one session tracks.
 const maxDirected = 1000
 
-func (m *Module) blocked(user string, other jid.JID) bool {
-	return m.Blocks != nil && m.Blocks(user, other)
-}
-
 func isSubscription(typ string) bool {
 	return typ == "subscribe" || typ == "subscribed" || typ == "unsubscribe" || typ == "unsubscribed"
 }
 
-// Outbound handles presence a local session sent.
-func (m *Module) Outbound(ctx context.Context, s *router.Session, st *stanza.Stanza) {
+// outbound handles presence a local session sent.
+func (m *Module) outbound(ctx context.Context, s *router.Session, st *stanza.Stanza) {
 	user := s.JID.Local
 	switch {
 	case isSubscription(st.Type):
@@ -61,26 +96,26 @@ func (m *Module) Outbound(ctx context.Context, s *router.Session, st *stanza.Sta
 		}
 	case st.Type == "error":
 		if !st.To.IsZero() {
-			m.Router.Route(ctx, st)
+			m.r.Route(ctx, st)
 		}
 	case !st.To.IsZero():
 		// Directed presence (RFC 6121 4.6).
-		if m.blocked(user, st.To) {
+		if m.r.Blocked(user, st.To) {
 			return
 		}
 		if st.Type == "unavailable" {
-			m.Router.Route(ctx, st)
+			m.r.Route(ctx, st)
 			s.RemoveDirected(st.To)
 			return
 		}
 		// Subscribers get unavailable presence anyway; others are
 		// remembered for it (4.6.3), up to a bound.
-		track := !m.Roster.IsSubscriber(ctx, user, st.To)
+		track := !m.roster.IsSubscriber(ctx, user, st.To)
 		if track && s.DirectedCount() >= maxDirected {
-			m.Router.Bounce(ctx, st, stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "too many directed presences"))
+			m.r.Bounce(ctx, st, stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "too many directed presences"))
 			return
 		}
-		m.Router.Route(ctx, st)
+		m.r.Route(ctx, st)
 		if track {
 			s.AddDirected(st.To)
 		}
@@ -102,53 +137,53 @@ func (m *Module) available(ctx context.Context, s *router.Session, st *stanza.St
 	}
 	el := st.El
 	was := s.SetPresence(el, prio)
-	if m.OnChange != nil {
-		m.OnChange(s)
+	if m.events != nil {
+		m.events.PresenceChanged(s)
 	}
-	subs, err := m.Roster.Subscribers(ctx, user)
+	subs, err := m.roster.Subscribers(ctx, user)
 	if err != nil {
-		m.Log.Error("presence subscribers", "user", user, "err", err)
+		m.log.Error("presence subscribers", "user", user, "err", err)
 	}
 	for _, c := range subs {
-		if m.blocked(user, c) {
+		if m.r.Blocked(user, c) {
 			continue
 		}
 		m.send(ctx, el, s.JID, c)
 	}
 	// The account's own available resources, this one included (4.2.2).
-	for _, o := range m.Router.Sessions(user) {
+	for _, o := range m.r.Sessions(user) {
 		if o.Available() {
-			o.Conn.Send(withAddrs(el, s.JID, o.JID))
+			m.r.Deliver(ctx, o, withAddrs(el, s.JID, o.JID))
 		}
 	}
 	if was {
 		return
 	}
 	// The new resource learns about the account's other resources.
-	for _, o := range m.Router.Sessions(user) {
+	for _, o := range m.r.Sessions(user) {
 		if avail, _, oel := o.Presence(); avail && o != s {
-			s.Conn.Send(withAddrs(oel, o.JID, s.JID))
+			m.r.Deliver(ctx, s, withAddrs(oel, o.JID, s.JID))
 		}
 	}
 	// Initial presence: probe contacts (4.2.2), deliver pending
 	// subscription requests (3.1.3) and offline messages (XEP-0160).
-	subsTo, _ := m.Roster.Subscriptions(ctx, user)
+	subsTo, _ := m.roster.Subscriptions(ctx, user)
 	for _, c := range subsTo {
 		m.probe(ctx, s.JID, c)
 	}
-	if pend, err := m.DB.PendingFor(ctx, user); err == nil {
+	if pend, err := m.db.PendingFor(ctx, user); err == nil {
 		for _, p := range pend {
 			// The stored request keeps its status and nick.
 			el, err := stream.Unmarshal(p.Stanza)
 			if err != nil {
 				el = stanza.New("presence", stanza.NSClient, "from", p.Contact, "to", s.JID.Bare().String(), "type", "subscribe")
 			}
-			s.Conn.Send(el)
+			m.r.Deliver(ctx, s, el)
 		}
 	}
-	if prio >= 0 && m.Offline != nil {
-		if err := m.Offline.Flush(ctx, s); err != nil {
-			m.Log.Error("offline flush", "user", user, "err", err)
+	if prio >= 0 && m.offline != nil {
+		if err := m.offline.Flush(ctx, m.r, s); err != nil {
+			m.log.Error("offline flush", "user", user, "err", err)
 		}
 	}
 }
@@ -161,52 +196,53 @@ func (m *Module) unavailable(ctx context.Context, s *router.Session, el *stanza.
 	if !was && len(directed) == 0 {
 		return
 	}
-	if was && m.OnChange != nil {
-		m.OnChange(s)
+	if was && m.events != nil {
+		m.events.PresenceChanged(s)
 	}
 	if el == nil {
 		el = stanza.New("presence", stanza.NSClient, "type", "unavailable")
 	}
 	if was {
-		subs, _ := m.Roster.Subscribers(ctx, user)
+		subs, _ := m.roster.Subscribers(ctx, user)
 		for _, c := range subs {
-			if !m.blocked(user, c) {
+			if !m.r.Blocked(user, c) {
 				m.send(ctx, el, s.JID, c)
 			}
 		}
-		for _, o := range m.Router.Sessions(user) {
+		for _, o := range m.r.Sessions(user) {
 			if o != s && o.Available() {
-				o.Conn.Send(withAddrs(el, s.JID, o.JID))
+				m.r.Deliver(ctx, o, withAddrs(el, s.JID, o.JID))
 			}
 		}
 	}
 	for _, d := range directed {
 		m.send(ctx, el, s.JID, d)
 	}
-	if was && m.OnLastLogout != nil {
+	if was && m.last != nil {
 		last := true
-		for _, o := range m.Router.Sessions(user) {
+		for _, o := range m.r.Sessions(user) {
 			if o != s && o.Available() {
 				last = false
 			}
 		}
 		if last {
-			m.OnLastLogout(ctx, user, el.ChildText("status", ""))
+			m.last.Logout(ctx, user, el.ChildText("status", ""))
 		}
 	}
 }
 
-// Gone is called when a session ends without unavailable presence.
-func (m *Module) Gone(ctx context.Context, s *router.Session) {
+// SessionEnded sends unavailable presence for a session that ended
+// without it (RFC 6121 4.5.2).
+func (m *Module) SessionEnded(ctx context.Context, s *router.Session) {
 	m.unavailable(ctx, s, nil)
 }
 
 func (m *Module) outboundSubscription(ctx context.Context, s *router.Session, st *stanza.Stanza) {
 	user := s.JID.Local
 	contact := st.To.Bare()
-	o, err := m.Roster.Outbound(ctx, user, contact, st.Type)
+	o, err := m.roster.Outbound(ctx, user, contact, st.Type)
 	if err != nil {
-		m.Log.Error("subscription", "user", user, "err", err)
+		m.log.Error("subscription", "user", user, "err", err)
 		return
 	}
 	from := s.JID.Bare()
@@ -218,7 +254,7 @@ func (m *Module) outboundSubscription(ctx context.Context, s *router.Session, st
 		m.presenceTo(ctx, user, contact)
 	}
 	if o.SendUnavailable {
-		for _, r := range m.Router.Sessions(user) {
+		for _, r := range m.r.Sessions(user) {
 			if r.Available() {
 				m.send(ctx, stanza.New("presence", stanza.NSClient, "type", "unavailable"), r.JID, contact)
 			}
@@ -229,22 +265,22 @@ func (m *Module) outboundSubscription(ctx context.Context, s *router.Session, st
 // presenceTo sends the current presence of every available resource of
 // user to contact (RFC 6121 3.1.5).
 func (m *Module) presenceTo(ctx context.Context, user string, contact jid.JID) {
-	for _, r := range m.Router.Sessions(user) {
+	for _, r := range m.r.Sessions(user) {
 		if avail, _, el := r.Presence(); avail {
 			m.send(ctx, el, r.JID, contact)
 		}
 	}
 }
 
-// Inbound handles presence addressed to a local account.
-func (m *Module) Inbound(ctx context.Context, st *stanza.Stanza) {
+// inbound handles presence addressed to a local account.
+func (m *Module) inbound(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 	user := st.To.Local
 	if !m.exists(ctx, user) {
 		// RFC 6121 3.1.3 / 4.3.2: answer for an account that does not exist.
 		if st.Type == "subscribe" || st.Type == "probe" {
 			m.route(ctx, nil, st.To.Bare(), st.From.Bare(), "unsubscribed")
 		}
-		return
+		return nil
 	}
 	switch {
 	case isSubscription(st.Type):
@@ -253,12 +289,13 @@ func (m *Module) Inbound(ctx context.Context, st *stanza.Stanza) {
 		m.answerProbe(ctx, user, st.From)
 	default:
 		// Available, unavailable, error: to all available resources (8.5.2.1.2).
-		for _, s := range m.Router.Sessions(user) {
+		for _, s := range m.r.Sessions(user) {
 			if s.Available() {
-				s.Conn.Send(withAddrs(st.El, st.From, s.JID))
+				m.r.Deliver(ctx, s, withAddrs(st.El, st.From, s.JID))
 			}
 		}
 	}
+	return nil
 }
 
 func (m *Module) inboundSubscription(ctx context.Context, st *stanza.Stanza) {
@@ -270,9 +307,9 @@ func (m *Module) inboundSubscription(ctx context.Context, st *stanza.Stanza) {
 			el.Append(c) // keep status text and extensions (nick)
 		}
 	}
-	o, err := m.Roster.Inbound(ctx, user, contact, st.Type, el.Bytes())
+	o, err := m.roster.Inbound(ctx, user, contact, st.Type, el.Bytes())
 	if err != nil {
-		m.Log.Error("subscription", "user", user, "err", err)
+		m.log.Error("subscription", "user", user, "err", err)
 		return
 	}
 	if o.AutoReply {
@@ -282,25 +319,25 @@ func (m *Module) inboundSubscription(ctx context.Context, st *stanza.Stanza) {
 		m.presenceTo(ctx, user, contact)
 	}
 	if o.Deliver {
-		for _, s := range m.Router.Sessions(user) {
+		for _, s := range m.r.Sessions(user) {
 			if s.Available() {
-				s.Conn.Send(withAddrs(el, contact, s.JID.Bare()))
+				m.r.Deliver(ctx, s, withAddrs(el, contact, s.JID.Bare()))
 			}
 		}
 		// A contact that dropped our subscription goes offline for us.
 		if st.Type == "unsubscribed" {
-			for _, s := range m.Router.Sessions(user) {
+			for _, s := range m.r.Sessions(user) {
 				if s.Available() {
-					s.Conn.Send(stanza.New("presence", stanza.NSClient, "from", contact.String(), "to", s.JID.String(), "type", "unavailable"))
+					m.r.Deliver(ctx, s, stanza.New("presence", stanza.NSClient, "from", contact.String(), "to", s.JID.String(), "type", "unavailable"))
 				}
 			}
 		}
 	}
 }
 
-// answerProbe sends user's presence to a prober who is subscribed (4.3.2).
+// answerProbe sends user's presence to a prober who may see it (4.3.2).
 func (m *Module) answerProbe(ctx context.Context, user string, prober jid.JID) {
-	if !m.Roster.IsSubscriber(ctx, user, prober) || m.blocked(user, prober) {
+	if ok, err := m.roster.MaySee(ctx, user, prober); err != nil || !ok {
 		return
 	}
 	m.presenceTo(ctx, user, prober)
@@ -308,18 +345,18 @@ func (m *Module) answerProbe(ctx context.Context, user string, prober jid.JID) {
 
 // probe asks for contact's presence on behalf of the user's new session.
 func (m *Module) probe(ctx context.Context, from, contact jid.JID) {
-	if m.Router.IsLocal(contact) {
+	if m.r.IsLocal(contact) {
 		// Answer locally: no stanza round trip.
-		if !m.Roster.IsSubscriber(ctx, contact.Local, from.Bare()) || m.blocked(contact.Local, from) || m.blocked(from.Local, contact) {
+		if ok, err := m.roster.MaySee(ctx, contact.Local, from); err != nil || !ok || m.r.Blocked(from.Local, contact) {
 			return
 		}
-		s := m.Router.Session(from)
+		s := m.r.Session(from)
 		if s == nil {
 			return
 		}
-		for _, r := range m.Router.Sessions(contact.Local) {
+		for _, r := range m.r.Sessions(contact.Local) {
 			if avail, _, el := r.Presence(); avail {
-				s.Conn.Send(withAddrs(el, r.JID, from))
+				m.r.Deliver(ctx, s, withAddrs(el, r.JID, from))
 			}
 		}
 		return
@@ -328,17 +365,17 @@ func (m *Module) probe(ctx context.Context, from, contact jid.JID) {
 }
 
 func (m *Module) exists(ctx context.Context, user string) bool {
-	if len(m.Router.Sessions(user)) > 0 {
+	if len(m.r.Sessions(user)) > 0 {
 		return true
 	}
-	ok, err := m.DB.UserExists(ctx, user)
+	ok, err := m.db.UserExists(ctx, user)
 	return err == nil && ok
 }
 
 // send routes presence el from a full or bare JID to a contact.
 func (m *Module) send(ctx context.Context, el *stanza.Element, from, to jid.JID) {
 	out := withAddrs(el, from, to)
-	m.Router.Route(ctx, &stanza.Stanza{El: out, Kind: stanza.KindPresence, From: from, To: to, Type: out.Attr("type"), ID: out.Attr("id")})
+	m.r.Route(ctx, &stanza.Stanza{El: out, Kind: stanza.KindPresence, From: from, To: to, Type: out.Attr("type"), ID: out.Attr("id")})
 }
 
 // route sends a presence of the given type, keeping base's children.
@@ -361,7 +398,7 @@ func withAddrs(el *stanza.Element, from, to jid.JID) *stanza.Element {
 // Blocked sends unavailable presence from the user's resources to contacts
 // the user just blocked (XEP-0191 3.3).
 func (m *Module) Blocked(ctx context.Context, user string, blocked []jid.JID) {
-	for _, s := range m.Router.Sessions(user) {
+	for _, s := range m.r.Sessions(user) {
 		if !s.Available() {
 			continue
 		}
@@ -372,10 +409,10 @@ func (m *Module) Blocked(ctx context.Context, user string, blocked []jid.JID) {
 }
 
 // Unblocked sends the user's current presence to unblocked contacts that
-// are subscribed to it (XEP-0191 3.4).
+// may see it now (XEP-0191 3.4).
 func (m *Module) Unblocked(ctx context.Context, user string, unblocked []jid.JID) {
 	for _, c := range unblocked {
-		if m.Roster.IsSubscriber(ctx, user, c) {
+		if ok, err := m.roster.MaySee(ctx, user, c); err == nil && ok {
 			m.presenceTo(ctx, user, c)
 		}
 	}

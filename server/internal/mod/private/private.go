@@ -24,32 +24,35 @@ type Module struct {
 	log *slog.Logger
 }
 
-// New returns the private storage module.
-func New(db *storage.DB, log *slog.Logger) *Module {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Module{db: db, log: log}
+// Deps are what the module needs.
+type Deps struct {
+	DB  *storage.DB
+	Log *slog.Logger
 }
 
-// Register installs the handler on r.
-func (m *Module) Register(r *router.Router) { r.HandleIQ(stanza.NSPrivate, m.handle) }
+// New returns the private storage module.
+func New(d Deps) *Module {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Module{db: d.DB, log: d.Log}
+}
+
+// Register installs the handler. Private storage belongs to accounts; a
+// client reaches its own by sending without 'to' (XEP-0049 2.3 examples),
+// that is to its bare JID. Sent to the server, it is service-unavailable.
+func (m *Module) Register(mux *router.Mux) {
+	mux.HandleIQ(router.Pattern{Target: router.ToAccount, Name: "query", NS: stanza.NSPrivate}, m.handle)
+}
 
 // Features returns the disco#info features of the module.
-func (m *Module) Features() []string { return []string{stanza.NSPrivate} }
+func (m *Module) Features() router.Features {
+	return router.Features{Server: []string{stanza.NSPrivate}}
+}
 
 func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
 	q := st.Payload()
-	if q.Name != "query" {
-		return nil, stanza.ErrServiceUnavailable()
-	}
-	switch {
-	case st.To.Local == "":
-		// Private storage belongs to accounts; a client reaches its own by
-		// sending without 'to' (XEP-0049 2.3 examples), that is to its bare
-		// JID.
-		return nil, stanza.ErrServiceUnavailable()
-	case st.From.Bare() != st.To:
+	if st.From.Bare() != st.To {
 		// XEP-0049 2.3: another user's data is forbidden.
 		return nil, stanza.ErrForbidden()
 	}

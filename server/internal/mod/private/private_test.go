@@ -1,7 +1,6 @@
 package private
 
 import (
-	"context"
 	"testing"
 
 	"hearth/server/internal/mod/modtest"
@@ -9,8 +8,7 @@ import (
 )
 
 func TestPrivate(t *testing.T) {
-	m := New(modtest.DB(t, "alice", "bob"), nil)
-	m.Register(modtest.Router())
+	r := modtest.Registered(New(Deps{DB: modtest.DB(t, "alice", "bob")}))
 	own := func(typ, children string) string {
 		return `<iq type='` + typ + `' id='p1' from='alice@example.org/a' to='alice@example.org'><query xmlns='jabber:iq:private'>` + children + `</query></iq>`
 	}
@@ -61,14 +59,14 @@ func TestPrivate(t *testing.T) {
 	}
 	for _, tt := range steps {
 		t.Run(tt.name, func(t *testing.T) {
-			res, e := m.handle(context.Background(), modtest.Stanza(t, tt.in))
+			res, e := modtest.IQ(t, r, tt.in)
 			modtest.Answer(t, res, e, tt.want, tt.cond)
 		})
 	}
 }
 
 func TestFeatures(t *testing.T) {
-	if got := New(nil, nil).Features(); len(got) != 1 || got[0] != "jabber:iq:private" {
+	if got := New(Deps{}).Features().Server; len(got) != 1 || got[0] != "jabber:iq:private" {
 		t.Fatalf("features = %v", got)
 	}
 }

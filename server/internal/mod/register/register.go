@@ -19,41 +19,52 @@ import (
 	"hearth/storage"
 )
 
+// Accounts is told when an account cancelled its registration: the
+// server closes its sessions (XEP-0077 3.2: with a <not-authorized/>
+// stream error) and every module forgets what it keeps about it.
+type Accounts interface {
+	UserRemoved(ctx context.Context, user string)
+}
+
+// Deps are what the module needs.
+type Deps struct {
+	DB       *storage.DB
+	Router   *router.Router // answers, and whether a session is encrypted
+	Accounts Accounts
+	Log      *slog.Logger
+}
+
 // Module handles jabber:iq:register for logged-in accounts.
 type Module struct {
-	// OnRemove, if set, is called after an account cancelled its
-	// registration and was deleted, to close its sessions (XEP-0077 3.2:
-	// with a <not-authorized/> stream error) and forget what other modules
-	// keep in memory about it.
-	OnRemove func(ctx context.Context, user string)
-
-	db  *storage.DB
-	r   *router.Router
-	log *slog.Logger
+	db       *storage.DB
+	r        *router.Router
+	accounts Accounts
+	log      *slog.Logger
 }
 
 // New returns the registration module.
-func New(db *storage.DB, log *slog.Logger) *Module {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+func New(d Deps) *Module {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Module{db: db, log: log}
+	return &Module{db: d.DB, r: d.Router, accounts: d.Accounts, log: d.Log}
 }
 
-// Register installs the handler on r; the module sends some replies itself
-// through r.
-func (m *Module) Register(r *router.Router) {
-	m.r = r
-	r.HandleIQ(stanza.NSRegister, m.handle)
+// Register installs the handler, for gets and sets to the server or the
+// account's own bare JID.
+func (m *Module) Register(mux *router.Mux) {
+	mux.HandleIQ(router.Pattern{Types: []string{"get", "set"}, Target: router.ToServer | router.ToAccount, Name: "query", NS: stanza.NSRegister}, m.handle)
 }
 
 // Features returns the disco#info features of the module: clients look
 // for it before offering a password change.
-func (m *Module) Features() []string { return []string{stanza.NSRegister} }
+func (m *Module) Features() router.Features {
+	return router.Features{Server: []string{stanza.NSRegister}}
+}
 
 func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
 	res, e := m.serve(ctx, st)
-	if e != nil && e != router.ErrAnswered && st.Type == "set" && m.r != nil {
+	if e != nil && e != router.ErrAnswered && st.Type == "set" {
 		// XEP-0077 3.3: errors about a password change should not echo
 		// the request, which holds the password; nor do other sets'.
 		m.bounce(ctx, st, e)
@@ -64,10 +75,7 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 
 func (m *Module) serve(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
 	q := st.Payload()
-	if q.Name != "query" {
-		return nil, stanza.ErrServiceUnavailable()
-	}
-	if m.r == nil || st.From.Domain != m.r.Domain || st.From.Local == "" {
+	if st.From.Domain != m.r.Domain || st.From.Local == "" {
 		// Nobody else may register here: in-band registration is off.
 		return nil, stanza.ErrServiceUnavailable()
 	}
@@ -100,8 +108,8 @@ func (m *Module) bounce(ctx context.Context, st *stanza.Stanza, e *stanza.Error)
 }
 
 // remove cancels the registration (XEP-0077 3.2): it deletes the account,
-// answers, and only then lets OnRemove close the sessions, so that the
-// answer is written before the stream ends. Having answered, it returns
+// answers, and only then tells Accounts, which closes the sessions, so
+// that the answer is written before the stream ends. Having answered, it returns
 // router.ErrAnswered.
 func (m *Module) remove(ctx context.Context, st *stanza.Stanza, user string) *stanza.Error {
 	// XEP-0077 3.2: <remove/> must be the only child.
@@ -117,8 +125,8 @@ func (m *Module) remove(ctx context.Context, st *stanza.Stanza, user string) *st
 	}
 	m.log.Info("account cancelled in-band", "user", user)
 	m.r.Route(ctx, &stanza.Stanza{El: st.Result(nil), Kind: stanza.KindIQ, From: st.To, To: st.From, Type: "result", ID: st.ID})
-	if m.OnRemove != nil {
-		m.OnRemove(ctx, user)
+	if m.accounts != nil {
+		m.accounts.UserRemoved(ctx, user)
 	}
 	return router.ErrAnswered
 }

@@ -32,8 +32,8 @@ func newModule(t *testing.T) (*Module, *storage.DB, *router.Router, *modtest.Con
 		}
 	}
 	r := modtest.Router()
-	m := New(db, nil)
-	m.Register(r)
+	m := New(Deps{DB: db, Router: r, Accounts: &removals{}})
+	m.Register(r.Mux())
 	s, c := modtest.Session(t, "alice@example.org/a")
 	s.Secure = true
 	r.Bind(s)
@@ -56,8 +56,7 @@ func password(t *testing.T, db *storage.DB, candidates ...string) string {
 }
 
 func TestRegister(t *testing.T) {
-	ctx := context.Background()
-	m, db, r, secure := newModule(t)
+	_, db, r, secure := newModule(t)
 	_, plain := modtest.Bind(t, r, "alice@example.org/plain")
 
 	change := func(from, to, username, pw string) string {
@@ -130,7 +129,7 @@ func TestRegister(t *testing.T) {
 			if st.To.IsZero() {
 				st.To = st.From.Bare() // what the router does for a missing 'to'
 			}
-			res, e := m.handle(ctx, st)
+			res, e := modtest.ServeIQ(r, st)
 			if tt.cond == "" && tt.sent != nil {
 				if e != router.ErrAnswered {
 					t.Fatalf("error = %v, want the module to answer", e)
@@ -154,24 +153,24 @@ func TestRegister(t *testing.T) {
 
 func TestRemove(t *testing.T) {
 	ctx := context.Background()
-	m, db, _, c := newModule(t)
+	m, db, r, c := newModule(t)
 	var removed []string
-	m.OnRemove = func(_ context.Context, user string) {
+	m.accounts = removalFunc(func(user string) {
 		// The answer must be queued before the sessions are closed.
 		if c.Len() == 0 {
-			t.Error("OnRemove called before the result was sent")
+			t.Error("UserRemoved called before the result was sent")
 		}
 		removed = append(removed, user)
-	}
+	})
 	st := modtest.Stanza(t, `<iq type='set' id='unreg1' from='alice@example.org/a' to='alice@example.org'><query xmlns='jabber:iq:register'><remove/></query></iq>`)
-	if _, e := m.handle(ctx, st); e != router.ErrAnswered {
+	if _, e := modtest.ServeIQ(r, st); e != router.ErrAnswered {
 		t.Fatalf("error = %v, want the module to answer", e)
 	}
 	if got, want := c.Take(), []string{`<iq xmlns="jabber:client" type="result" id="unreg1" to="alice@example.org/a" from="alice@example.org"/>`}; !slices.Equal(got, want) {
 		t.Errorf("sent\n%q\nwant\n%q", got, want)
 	}
 	if !slices.Equal(removed, []string{"alice"}) {
-		t.Errorf("OnRemove calls = %q", removed)
+		t.Errorf("UserRemoved calls = %q", removed)
 	}
 	if _, err := db.User(ctx, "alice"); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("alice still exists: %v", err)
@@ -180,7 +179,7 @@ func TestRemove(t *testing.T) {
 		t.Errorf("bob: %v", err)
 	}
 	// A second remove (a stale session) finds no account.
-	if _, e := m.handle(ctx, st); e != router.ErrAnswered {
+	if _, e := modtest.ServeIQ(r, st); e != router.ErrAnswered {
 		t.Fatalf("error = %v, want the module to answer", e)
 	}
 	want := `<iq xmlns="jabber:client" id="unreg1" to="alice@example.org/a" from="alice@example.org" type="error"><error type="auth"><registration-required xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`
@@ -190,7 +189,17 @@ func TestRemove(t *testing.T) {
 }
 
 func TestFeatures(t *testing.T) {
-	if got := New(nil, nil).Features(); len(got) != 1 || got[0] != "jabber:iq:register" {
+	if got := New(Deps{}).Features().Server; len(got) != 1 || got[0] != "jabber:iq:register" {
 		t.Fatalf("features = %v", got)
 	}
 }
+
+// removals is an Accounts that ignores removals.
+type removals struct{}
+
+func (*removals) UserRemoved(context.Context, string) {}
+
+// removalFunc is an Accounts that calls itself.
+type removalFunc func(user string)
+
+func (f removalFunc) UserRemoved(_ context.Context, user string) { f(user) }

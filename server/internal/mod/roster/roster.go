@@ -17,25 +17,50 @@ import (
 	"hearth/storage"
 )
 
-// Module owns rosters.
-type Module struct {
-	DB     *storage.DB
-	Router *router.Router
-	Log    *slog.Logger
-	// OnChange is told after a roster changed (admin events).
-	OnChange func(user string)
+// Events is told about roster changes (the admin window follows them).
+type Events interface {
+	RosterChanged(user string)
 }
 
-// Features returns stream features and disco features of rosters.
-func (m *Module) Features() []string { return []string{stanza.NSRosterVer, stanza.NSPreApproval} }
+// Deps are what the module needs.
+type Deps struct {
+	DB     *storage.DB
+	Router *router.Router
+	Events Events // may be nil
+	Log    *slog.Logger
+}
+
+// Module owns rosters.
+type Module struct {
+	db     *storage.DB
+	r      *router.Router
+	events Events
+	log    *slog.Logger
+}
+
+// New returns the roster module.
+func New(d Deps) *Module {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Module{db: d.DB, r: d.Router, events: d.Events, log: d.Log}
+}
+
+// Features returns the disco features of rosters.
+func (m *Module) Features() router.Features {
+	return router.Features{Server: []string{stanza.NSRosterVer, stanza.NSPreApproval}}
+}
 
 // StreamFeatures are advertised after authentication (RFC 6121 2.6.1, 3.4.1).
 func (m *Module) StreamFeatures() []*stanza.Element {
 	return []*stanza.Element{stanza.New("ver", stanza.NSRosterVer), stanza.New("sub", stanza.NSPreApproval)}
 }
 
-// Register installs the roster IQ handler.
-func (m *Module) Register(r *router.Router) { r.HandleIQ(stanza.NSRoster, m.handle) }
+// Register installs the roster IQ handler. A roster query to the server
+// is answered too, with forbidden (RFC 6121 2.1.5).
+func (m *Module) Register(mux *router.Mux) {
+	mux.HandleIQ(router.Pattern{Types: []string{"get", "set"}, Target: router.ToServer | router.ToAccount, Name: "query", NS: stanza.NSRoster}, m.handle)
+}
 
 func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
 	// RFC 6121 2.1.5: only the account itself may touch its roster.
@@ -44,25 +69,19 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 	}
 	user := st.From.Local
 	q := st.Payload()
-	if q.Name != "query" {
-		return nil, stanza.ErrBadRequest("")
-	}
-	switch st.Type {
-	case "get":
+	if st.Type == "get" {
 		return m.get(ctx, st, user, q)
-	case "set":
-		return nil, m.set(ctx, st, user, q)
 	}
-	return nil, stanza.ErrBadRequest("")
+	return nil, m.set(ctx, st, user, q)
 }
 
 func (m *Module) get(ctx context.Context, st *stanza.Stanza, user string, q *stanza.Element) (*stanza.Element, *stanza.Error) {
-	if s := m.Router.Session(st.From); s != nil {
+	if s := m.r.Session(st.From); s != nil {
 		s.Want(router.PushRoster)
 	}
-	items, ver, err := m.DB.Roster(ctx, user)
+	items, ver, err := m.db.Roster(ctx, user)
 	if err != nil {
-		m.Log.Error("roster get", "user", user, "err", err)
+		m.log.Error("roster get", "user", user, "err", err)
 		return nil, stanza.ErrInternal()
 	}
 	v := strconv.FormatInt(ver, 10)
@@ -136,7 +155,7 @@ func (m *Module) set(ctx context.Context, st *stanza.Stanza, user string, q *sta
 		return stanza.NewError(stanza.Modify, stanza.NotAcceptable, "name too long")
 	}
 	if err := m.Label(ctx, user, contact.String(), el.Attr("name"), groups); err != nil {
-		m.Log.Error("roster set", "user", user, "err", err)
+		m.log.Error("roster set", "user", user, "err", err)
 		return stanza.ErrInternal()
 	}
 	return nil
@@ -146,11 +165,11 @@ func (m *Module) set(ctx context.Context, st *stanza.Stanza, user string, q *sta
 // the subscription is the server's alone (RFC 6121 2.1.2). The change is
 // pushed to the account's interested sessions.
 func (m *Module) Label(ctx context.Context, user, contact, name string, groups []string) error {
-	it, ver, err := m.DB.LabelRosterItem(ctx, user, contact, name, groups)
+	it, ver, err := m.db.LabelRosterItem(ctx, user, contact, name, groups)
 	if err != nil {
 		return err
 	}
-	m.push(user, it, ver)
+	m.push(ctx, user, it, ver)
 	return nil
 }
 
@@ -163,29 +182,29 @@ func (m *Module) remove(ctx context.Context, user string, contact jid.JID) *stan
 	if !st.exists {
 		return stanza.ErrItemNotFound()
 	}
-	from := jid.JID{Local: user, Domain: m.Router.Domain}
+	from := jid.JID{Local: user, Domain: m.r.Domain}
 	if st.to() || st.item.Ask {
 		m.route(ctx, from, contact, "unsubscribe")
 	}
 	if st.from() || st.pendingIn {
 		m.route(ctx, from, contact, "unsubscribed")
 	}
-	_ = m.DB.DeletePending(ctx, user, contact.String())
-	ver, err := m.DB.DeleteRosterItem(ctx, user, contact.String())
+	_ = m.db.DeletePending(ctx, user, contact.String())
+	ver, err := m.db.DeleteRosterItem(ctx, user, contact.String())
 	if err != nil {
 		return stanza.ErrInternal()
 	}
-	m.push(user, storage.RosterItem{Contact: contact.String(), Subscription: "remove"}, ver)
+	m.push(ctx, user, storage.RosterItem{Contact: contact.String(), Subscription: "remove"}, ver)
 	return nil
 }
 
 // Put stores an item and pushes it to the account's interested sessions.
 func (m *Module) Put(ctx context.Context, user string, it storage.RosterItem) error {
-	ver, err := m.DB.PutRosterItem(ctx, user, it)
+	ver, err := m.db.PutRosterItem(ctx, user, it)
 	if err != nil {
 		return fmt.Errorf("roster put %s: %w", user, err)
 	}
-	m.push(user, it, ver)
+	m.push(ctx, user, it, ver)
 	return nil
 }
 
@@ -201,21 +220,21 @@ func (m *Module) Remove(ctx context.Context, user string, contact jid.JID) error
 }
 
 // push sends a roster push (RFC 6121 2.1.6) to every interested session.
-func (m *Module) push(user string, it storage.RosterItem, ver int64) {
+func (m *Module) push(ctx context.Context, user string, it storage.RosterItem, ver int64) {
 	q := stanza.New("query", stanza.NSRoster, "ver", strconv.FormatInt(ver, 10)).Append(itemElement(it))
-	for _, s := range m.Router.Sessions(user) {
+	for _, s := range m.r.Sessions(user) {
 		if !s.Wants(router.PushRoster) {
 			continue
 		}
 		iq := stanza.New("iq", stanza.NSClient, "type", "set", "id", "push"+strconv.FormatInt(ver, 10), "to", s.JID.String()).Append(q)
-		s.Conn.Send(iq)
+		m.r.Deliver(ctx, s, iq)
 	}
-	if m.OnChange != nil {
-		m.OnChange(user)
+	if m.events != nil {
+		m.events.RosterChanged(user)
 	}
 }
 
 func (m *Module) route(ctx context.Context, from, to jid.JID, typ string) {
 	el := stanza.New("presence", stanza.NSClient, "from", from.String(), "to", to.String(), "type", typ)
-	m.Router.Route(ctx, &stanza.Stanza{El: el, Kind: stanza.KindPresence, From: from, To: to, Type: typ})
+	m.r.Route(ctx, &stanza.Stanza{El: el, Kind: stanza.KindPresence, From: from, To: to, Type: typ})
 }

@@ -3,6 +3,7 @@ package roster
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"hearth/server/internal/jid"
 	"hearth/storage"
@@ -17,14 +18,14 @@ type state struct {
 }
 
 func (m *Module) load(ctx context.Context, user string, contact jid.JID) (state, error) {
-	it, err := m.DB.RosterItem(ctx, user, contact.String())
+	it, err := m.db.RosterItem(ctx, user, contact.String())
 	st := state{item: it, exists: err == nil}
 	if errors.Is(err, storage.ErrNotFound) {
 		st.item = storage.RosterItem{Contact: contact.String(), Subscription: "none"}
 	} else if err != nil {
 		return st, err
 	}
-	st.pendingIn, err = m.DB.HasPending(ctx, user, contact.String())
+	st.pendingIn, err = m.db.HasPending(ctx, user, contact.String())
 	return st, err
 }
 
@@ -130,7 +131,7 @@ func (m *Module) Inbound(ctx context.Context, user string, contact jid.JID, typ 
 		default:
 			n.pendingIn = true
 			o.Deliver = true
-			if err := m.DB.AddPending(ctx, user, contact.String(), stored); err != nil {
+			if err := m.db.AddPending(ctx, user, contact.String(), stored); err != nil {
 				return o, err
 			}
 		}
@@ -162,7 +163,7 @@ func (m *Module) Inbound(ctx context.Context, user string, contact jid.JID, typ 
 // save stores the next state and pushes the item if it changed.
 func (m *Module) save(ctx context.Context, user string, s, n state) error {
 	if s.pendingIn && !n.pendingIn {
-		if err := m.DB.DeletePending(ctx, user, n.item.Contact); err != nil {
+		if err := m.db.DeletePending(ctx, user, n.item.Contact); err != nil {
 			return err
 		}
 	}
@@ -179,7 +180,7 @@ func (m *Module) save(ctx context.Context, user string, s, n state) error {
 // Subscribers returns the contacts with a subscription to the user's
 // presence (from or both).
 func (m *Module) Subscribers(ctx context.Context, user string) ([]jid.JID, error) {
-	list, err := m.DB.RosterSubscribers(ctx, user)
+	list, err := m.db.RosterSubscribers(ctx, user)
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +195,7 @@ func (m *Module) Subscribers(ctx context.Context, user string) ([]jid.JID, error
 
 // Subscriptions returns the contacts whose presence the user sees (to or both).
 func (m *Module) Subscriptions(ctx context.Context, user string) ([]jid.JID, error) {
-	items, _, err := m.DB.Roster(ctx, user)
+	items, _, err := m.db.Roster(ctx, user)
 	if err != nil {
 		return nil, err
 	}
@@ -209,8 +210,31 @@ func (m *Module) Subscriptions(ctx context.Context, user string) ([]jid.JID, err
 	return out, nil
 }
 
-// IsSubscriber reports whether contact may see the user's presence.
+// IsSubscriber reports whether contact has a subscription to the user's
+// presence (from or both on the user's roster).
 func (m *Module) IsSubscriber(ctx context.Context, user string, contact jid.JID) bool {
-	it, err := m.DB.RosterItem(ctx, user, contact.Bare().String())
+	it, err := m.db.RosterItem(ctx, user, contact.Bare().String())
 	return err == nil && (it.Subscription == "from" || it.Subscription == "both")
+}
+
+// MaySee reports whether contact may see the local account user's
+// presence and what follows from it (XEP-0030 8, XEP-0012 3, PEP, the
+// archive): the account itself, and contacts with a subscription to its
+// presence (RFC 6121 3) that it does not block (XEP-0191). It is the one
+// rule every module asks; an error means the roster could not be read.
+func (m *Module) MaySee(ctx context.Context, user string, contact jid.JID) (bool, error) {
+	if contact.Bare() == (jid.JID{Local: user, Domain: m.r.Domain}) {
+		return true, nil
+	}
+	it, err := m.db.RosterItem(ctx, user, contact.Bare().String())
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("roster of %s: %w", user, err)
+	}
+	if it.Subscription != "from" && it.Subscription != "both" {
+		return false, nil
+	}
+	return !m.r.Blocked(user, contact), nil
 }

@@ -24,25 +24,32 @@ type Module struct {
 	log *slog.Logger
 }
 
-// New returns the vCard module.
-func New(db *storage.DB, log *slog.Logger) *Module {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Module{db: db, log: log}
+// Deps are what the module needs.
+type Deps struct {
+	DB  *storage.DB
+	Log *slog.Logger
 }
 
-// Register installs the handler on r.
-func (m *Module) Register(r *router.Router) { r.HandleIQ(stanza.NSVCard, m.handle) }
+// New returns the vCard module.
+func New(d Deps) *Module {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Module{db: d.DB, log: d.Log}
+}
+
+// Register installs the handler: gets and sets to the server and to bare JIDs.
+func (m *Module) Register(mux *router.Mux) {
+	mux.HandleIQ(router.Pattern{Target: router.ToServer | router.ToAccount, Name: "vCard", NS: stanza.NSVCard}, m.handle)
+}
 
 // Features returns the disco#info features of the module (XEP-0054 4).
-func (m *Module) Features() []string { return []string{stanza.NSVCard} }
+func (m *Module) Features() router.Features {
+	return router.Features{Server: []string{stanza.NSVCard}}
+}
 
 func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
 	p := st.Payload()
-	if p.Name != "vCard" {
-		return nil, stanza.ErrServiceUnavailable()
-	}
 	own := st.From.Bare() == st.To
 	if st.To.Local == "" {
 		// The server has no vCard of its own.

@@ -1,7 +1,6 @@
 package vcard
 
 import (
-	"context"
 	"testing"
 
 	"hearth/server/internal/mod/modtest"
@@ -9,8 +8,7 @@ import (
 )
 
 func TestVCard(t *testing.T) {
-	m := New(modtest.DB(t, "alice", "bob"), nil)
-	m.Register(modtest.Router())
+	r := modtest.Registered(New(Deps{DB: modtest.DB(t, "alice", "bob")}))
 	const card = `<vCard xmlns='vcard-temp'><FN>Alice &amp; Co</FN><N><FAMILY>Liddell</FAMILY><GIVEN>Alice</GIVEN><MIDDLE/></N>` +
 		`<PHOTO><TYPE>image/png</TYPE><BINVAL>iVBORw0KGgo=</BINVAL></PHOTO><DESC xml:lang='en'>Down the
 rabbit hole</DESC><x xmlns='urn:example:ext' a='1'/></vCard>`
@@ -47,14 +45,14 @@ rabbit hole</DESC><x xmlns="urn:example:ext" a="1"/></vCard>`
 	}
 	for _, tt := range steps {
 		t.Run(tt.name, func(t *testing.T) {
-			res, e := m.handle(context.Background(), modtest.Stanza(t, tt.in))
+			res, e := modtest.IQ(t, r, tt.in)
 			modtest.Answer(t, res, e, tt.want, tt.cond)
 		})
 	}
 }
 
 func TestFeatures(t *testing.T) {
-	if got := New(nil, nil).Features(); len(got) != 1 || got[0] != "vcard-temp" {
+	if got := New(Deps{}).Features().Server; len(got) != 1 || got[0] != "vcard-temp" {
 		t.Fatalf("features = %v", got)
 	}
 }

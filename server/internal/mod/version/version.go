@@ -26,25 +26,20 @@ type Module struct {
 // New returns the module reporting version.
 func New(version string) *Module { return &Module{version: version} }
 
-// Register installs the handler on r.
-func (m *Module) Register(r *router.Router) { r.HandleIQ(stanza.NSVersion, m.handle) }
+// Register installs the handler. The software of an account is its
+// clients' business: a query to a bare JID is not answered on the
+// account's behalf (RFC 6121 8.5.2.1.3 lets the server refuse it with
+// service-unavailable, which the router does).
+func (m *Module) Register(mux *router.Mux) {
+	mux.HandleIQ(router.Pattern{Types: []string{"get"}, Target: router.ToServer, Name: "query", NS: stanza.NSVersion}, m.handle)
+}
 
 // Features returns the disco#info features of the module (XEP-0092 4).
-func (m *Module) Features() []string { return []string{stanza.NSVersion} }
+func (m *Module) Features() router.Features {
+	return router.Features{Server: []string{stanza.NSVersion}}
+}
 
 func (m *Module) handle(_ context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
-	if st.Payload().Name != "query" {
-		return nil, stanza.ErrServiceUnavailable()
-	}
-	if st.To.Local != "" {
-		// The software of an account is its clients' business: a query to
-		// a bare JID is not answered on the account's behalf (RFC 6121
-		// 8.5.2.1.3 lets the server refuse with service-unavailable).
-		return nil, stanza.ErrServiceUnavailable()
-	}
-	if st.Type != "get" {
-		return nil, stanza.ErrNotAllowed()
-	}
 	q := stanza.New("query", stanza.NSVersion)
 	q.Append(stanza.New("name", stanza.NSVersion).AppendText(Name))
 	q.Append(stanza.New("version", stanza.NSVersion).AppendText(m.version))

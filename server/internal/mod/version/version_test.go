@@ -1,7 +1,6 @@
 package version
 
 import (
-	"context"
 	"testing"
 
 	"hearth/server/internal/mod/modtest"
@@ -31,14 +30,14 @@ func TestVersion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, e := tt.m.handle(context.Background(), modtest.Stanza(t, tt.in))
+			res, e := modtest.IQ(t, modtest.Registered(tt.m), tt.in)
 			modtest.Answer(t, res, e, tt.want, tt.cond)
 		})
 	}
 }
 
 func TestFeatures(t *testing.T) {
-	if got := New("1").Features(); len(got) != 1 || got[0] != "jabber:iq:version" {
+	if got := New("1").Features().Server; len(got) != 1 || got[0] != "jabber:iq:version" {
 		t.Fatalf("features = %v", got)
 	}
 }

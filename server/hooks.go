@@ -1,0 +1,131 @@
+package server
+
+import (
+	"context"
+
+	"hearth/server/admin"
+	"hearth/server/internal/jid"
+	"hearth/server/internal/mod/presence"
+	"hearth/server/internal/mod/register"
+	"hearth/server/internal/mod/roster"
+	"hearth/server/internal/router"
+	"hearth/server/internal/stream"
+)
+
+// hooks is how the server's parts reach one another without knowing one
+// another: it is the router's session observer, the modules' event sink,
+// the registration module's account remover and the admin API's live
+// server. It fans out to the modules' optional interfaces that New
+// collected, in the modules' order.
+type hooks struct{ s *Server }
+
+var (
+	_ router.SessionObserver = (*hooks)(nil)
+	_ roster.Events          = (*hooks)(nil)
+	_ presence.Events        = (*hooks)(nil)
+	_ register.Accounts      = (*hooks)(nil)
+	_ admin.Live             = (*hooks)(nil)
+)
+
+// SessionBound implements router.SessionObserver.
+func (h *hooks) SessionBound(sess *router.Session) {
+	h.s.events.Publish(admin.Event{Kind: admin.EventSessionUp, JID: sess.JID.String()})
+}
+
+// SessionEnded implements router.SessionObserver: the modules first (the
+// session's unavailable presence), then the admin event.
+func (h *hooks) SessionEnded(ctx context.Context, sess *router.Session) {
+	for _, m := range h.s.enders {
+		m.SessionEnded(ctx, sess)
+	}
+	h.s.events.Publish(admin.Event{Kind: admin.EventSessionDown, JID: sess.JID.String()})
+}
+
+// RosterChanged implements roster.Events.
+func (h *hooks) RosterChanged(user string) {
+	h.s.events.Publish(admin.Event{Kind: admin.EventRoster, JID: user + "@" + h.s.cfg.Domain})
+}
+
+// PresenceChanged implements presence.Events.
+func (h *hooks) PresenceChanged(sess *router.Session) {
+	h.s.events.Publish(admin.Event{Kind: admin.EventPresence, JID: sess.JID.String()})
+}
+
+// UserRemoved is told that an account was deleted, whichever way (the
+// admin API, in-band cancellation): every module forgets it, then its
+// sessions are closed (XEP-0077 3.2: with <not-authorized/>).
+func (h *hooks) UserRemoved(ctx context.Context, user string) {
+	for _, m := range h.s.removers {
+		m.UserRemoved(ctx, user)
+	}
+	h.closeSessions(user, "account removed")
+}
+
+// CloseSessions implements admin.Live.
+func (h *hooks) CloseSessions(user string) {
+	h.closeSessions(user, "account changed by the administrator")
+}
+
+func (h *hooks) closeSessions(user, why string) {
+	for _, sess := range h.s.router.Sessions(user) {
+		sess.Conn.Close(stream.NotAuthorized, why)
+	}
+}
+
+// Info implements admin.Live.
+func (h *hooks) Info() admin.Info {
+	s := h.s
+	s.mu.Lock()
+	ls := append([]admin.Listener(nil), s.listeners...)
+	s.mu.Unlock()
+	fp := ""
+	if s.cfg.CertFingerprint != nil {
+		fp = s.cfg.CertFingerprint()
+	}
+	return admin.Info{Domain: s.cfg.Domain, Version: s.cfg.Version, Started: s.started, Listeners: ls, CertFingerprint: fp, DataDir: s.cfg.DataDir, Running: true}
+}
+
+// Sessions implements admin.Live.
+func (h *hooks) Sessions() []admin.Session {
+	var out []admin.Session
+	for _, sess := range h.s.router.All() {
+		avail, prio, el := sess.Presence()
+		p := "unavailable"
+		if avail {
+			p = "available"
+			if show := el.ChildText("show", ""); show != "" {
+				p = show
+			}
+		}
+		out = append(out, admin.Session{JID: sess.JID.String(), Addr: sess.Addr, Since: sess.Since, Secure: sess.Secure, Presence: p, Priority: prio})
+	}
+	return out
+}
+
+// Kick implements admin.Live.
+func (h *hooks) Kick(full string) bool {
+	j, err := jid.Parse(full)
+	if err != nil {
+		return false
+	}
+	sess := h.s.router.Session(j)
+	if sess == nil {
+		return false
+	}
+	sess.Conn.Close(stream.PolicyViolation, "closed by the administrator")
+	return true
+}
+
+// LabelRoster implements admin.Live.
+func (h *hooks) LabelRoster(ctx context.Context, user, contact, name string, groups []string) error {
+	return h.s.roster.Label(ctx, user, contact, name, groups)
+}
+
+// RemoveRoster implements admin.Live.
+func (h *hooks) RemoveRoster(ctx context.Context, user, contact string) error {
+	j, err := jid.Parse(contact)
+	if err != nil {
+		return err
+	}
+	return h.s.roster.Remove(ctx, user, j.Bare())
+}

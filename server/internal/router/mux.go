@@ -1,0 +1,400 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+
+	"hearth/server/internal/jid"
+	"hearth/server/internal/stanza"
+)
+
+// Target is where a stanza is addressed, as the router classifies it once.
+type Target uint8
+
+// Targets. A pattern may name several.
+const (
+	// ToServer is the domain itself (to='example.org').
+	ToServer Target = 1 << iota
+	// ToAccount is a local account's bare JID (to='alice@example.org').
+	ToAccount
+	// ToFull is a local full JID (to='alice@example.org/phone'); a handler
+	// registered for it runs instead of delivery to the session.
+	ToFull
+
+	targetCount = 3
+)
+
+func (t Target) String() string {
+	switch t {
+	case ToServer:
+		return "server"
+	case ToAccount:
+		return "account"
+	case ToFull:
+		return "full JID"
+	}
+	return fmt.Sprintf("targets(%#x)", uint8(t))
+}
+
+// Stanza types in patterns. A message without a type is "normal" (RFC 6121
+// 5.2.2) and a presence without one is "available" (RFC 6121 4.7.1).
+const (
+	TypeNormal    = "normal"
+	TypeAvailable = "available"
+)
+
+// types are the types of each kind that handlers are found for. IQ results
+// and errors are answers, never dispatched to handlers.
+var types = map[stanza.Kind][]string{
+	stanza.KindIQ:       {"get", "set"},
+	stanza.KindMessage:  {TypeNormal, "chat", "groupchat", "headline", "error"},
+	stanza.KindPresence: {TypeAvailable, "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe", "error"},
+}
+
+// Pattern selects the stanzas a handler gets.
+type Pattern struct {
+	// Kind is the stanza kind (HandleIQ sets it).
+	Kind stanza.Kind
+	// Types are the stanza types; none means every type of the kind.
+	Types []string
+	// Target is one or more targets; it is required.
+	Target Target
+	// Name and NS select the payload: the child of an IQ, or a child
+	// element a message carries. An empty Name matches any element in NS;
+	// both empty match any payload. Presence has no payload here.
+	Name, NS string
+}
+
+// Handler handles a message or a presence stanza whose from is trusted. A
+// returned error is sent back to the sender (RFC 6120 8.3).
+type Handler func(ctx context.Context, st *stanza.Stanza) *stanza.Error
+
+// IQHandler answers an IQ get or set. It returns the result payload (nil
+// for an empty result) or a stanza error; a handler that sent its own
+// answer returns ErrAnswered.
+type IQHandler func(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error)
+
+// ErrAnswered tells the router that the handler sent its own reply.
+var ErrAnswered = &stanza.Error{Condition: "answered"}
+
+// OutboundHandler takes the stanzas of one kind that a local session sends,
+// before they are routed (presence: RFC 6121 4).
+type OutboundHandler func(ctx context.Context, from *Session, st *stanza.Stanza)
+
+// Remote routes stanzas to other domains (federation).
+type Remote interface {
+	// Route hands st to the link to its domain; an error bounces it.
+	Route(ctx context.Context, st *stanza.Stanza) *stanza.Error
+}
+
+// Blocker answers XEP-0191 questions: whether user blocks other.
+type Blocker interface {
+	Blocks(user string, other jid.JID) bool
+}
+
+// Outcome is what became of a routed stanza.
+type Outcome struct {
+	// Sessions are the local sessions it was handed to.
+	Sessions []*Session
+	// Stored: it was kept in offline storage (XEP-0160).
+	Stored bool
+	// Remote: it was handed to another domain.
+	Remote bool
+	// Handled: a handler or a local host took it.
+	Handled bool
+	// Error: it was refused with this error (and bounced, unless it was an
+	// error or a result itself).
+	Error *stanza.Error
+}
+
+// OutboundObserver sees every message a local session sent, after
+// routing, with its outcome: to local accounts, local hosts and other
+// domains alike (carbons' sent copies, the sender's archive).
+type OutboundObserver interface {
+	Outbound(ctx context.Context, from *Session, st *stanza.Stanza, out Outcome)
+}
+
+// InboundObserver sees every message routed to a local account, from
+// anywhere, after delivery decisions (carbons' received copies, the
+// recipient's archive).
+type InboundObserver interface {
+	Inbound(ctx context.Context, st *stanza.Stanza, out Outcome)
+}
+
+// DeliveryObserver sees every stanza handed to a local session, whoever
+// sent it: messages, presence broadcasts, roster pushes, IQ results
+// (stream management counters, client state indication). queued is what
+// the session's Send returned.
+type DeliveryObserver interface {
+	Delivered(ctx context.Context, s *Session, el *stanza.Element, queued bool)
+}
+
+type key struct {
+	kind       stanza.Kind
+	target     Target
+	typ        string
+	name, ns   string
+	hasPayload bool
+}
+
+// entry is a registered handler: h for messages and presence, iq for IQs.
+type entry struct {
+	h  Handler
+	iq IQHandler
+}
+
+func (e entry) ok() bool { return e.h != nil || e.iq != nil }
+
+type payloadKey struct {
+	kind     stanza.Kind
+	target   Target
+	name, ns string
+}
+
+// Mux maps stanzas to the handlers of the modules: by kind, type, payload
+// and target, plus local hosts, the federation hand-off, the block list and
+// observers. Everything is registered while the server is built; a second
+// registration of the same thing panics, and so does registering once the
+// router has started routing. Observers run in the order registered.
+type Mux struct {
+	handlers map[key]entry
+	payloads map[payloadKey]bool // registered for some type
+	// any[kind][target] counts handlers, so that the common case (no
+	// handler for a message to an account) costs one array read.
+	any      [4][targetCount]int
+	outbound map[stanza.Kind]OutboundHandler
+	hosts    map[string]Handler
+	remote   Remote
+	blocker  Blocker
+
+	outObs      []OutboundObserver
+	inObs       []InboundObserver
+	deliveryObs []DeliveryObserver
+
+	started atomic.Bool
+}
+
+func newMux() *Mux {
+	return &Mux{
+		handlers: make(map[key]entry),
+		payloads: make(map[payloadKey]bool),
+		outbound: make(map[stanza.Kind]OutboundHandler),
+		hosts:    make(map[string]Handler),
+	}
+}
+
+// start closes registration; it is called on every stanza, so it writes
+// the shared flag only once.
+func (m *Mux) start() {
+	if !m.started.Load() {
+		m.started.Store(true)
+	}
+}
+
+func (m *Mux) mustOpen(what string) {
+	if m.started.Load() {
+		panic("router: " + what + " registered after routing started")
+	}
+}
+
+func targetIndex(t Target) int {
+	switch t {
+	case ToServer:
+		return 0
+	case ToAccount:
+		return 1
+	}
+	return 2
+}
+
+// Handle registers h for message or presence stanzas matching p.
+func (m *Mux) Handle(p Pattern, h Handler) {
+	m.mustOpen("handler")
+	if p.Kind != stanza.KindMessage && p.Kind != stanza.KindPresence {
+		panic(fmt.Sprintf("router: Handle takes message or presence patterns, not %v (use HandleIQ)", p.Kind))
+	}
+	if p.Kind == stanza.KindPresence && (p.Name != "" || p.NS != "") {
+		panic("router: presence patterns have no payload")
+	}
+	m.add(p, entry{h: h})
+}
+
+// HandleIQ registers h for IQ gets and sets matching p (p.Kind is set to
+// IQ). A payload registered for some types answers the others with
+// not-allowed; an unknown payload gets service-unavailable.
+func (m *Mux) HandleIQ(p Pattern, h IQHandler) {
+	m.mustOpen("IQ handler")
+	p.Kind = stanza.KindIQ
+	m.add(p, entry{iq: h})
+}
+
+func (m *Mux) add(p Pattern, h entry) {
+	if p.Target == 0 || p.Target&^(ToServer|ToAccount|ToFull) != 0 {
+		panic(fmt.Sprintf("router: pattern %+v needs a target", p))
+	}
+	if p.Name != "" && p.NS == "" {
+		panic(fmt.Sprintf("router: pattern %+v names a payload without its namespace", p))
+	}
+	ts := p.Types
+	if len(ts) == 0 {
+		ts = types[p.Kind]
+	}
+	for _, typ := range ts {
+		if !slices.Contains(types[p.Kind], typ) {
+			panic(fmt.Sprintf("router: %q is not a %v type handlers get", typ, p.Kind))
+		}
+	}
+	for t := ToServer; t <= ToFull; t <<= 1 {
+		if p.Target&t == 0 {
+			continue
+		}
+		for _, typ := range ts {
+			k := key{kind: p.Kind, target: t, typ: typ, name: p.Name, ns: p.NS, hasPayload: p.NS != ""}
+			if _, dup := m.handlers[k]; dup {
+				panic(fmt.Sprintf("router: second handler for %v %s to the %v, payload {%s}%s", p.Kind, typ, t, p.NS, p.Name))
+			}
+			m.handlers[k] = h
+			m.any[p.Kind][targetIndex(t)]++
+		}
+		m.payloads[payloadKey{p.Kind, t, p.Name, p.NS}] = true
+	}
+}
+
+// HandleOutbound registers h for the stanzas of kind a local session
+// sends, before routing; only presence uses it (RFC 6121 4).
+func (m *Mux) HandleOutbound(kind stanza.Kind, h OutboundHandler) {
+	m.mustOpen("outbound handler")
+	if _, dup := m.outbound[kind]; dup {
+		panic(fmt.Sprintf("router: second outbound handler for %v", kind))
+	}
+	m.outbound[kind] = h
+}
+
+// Host registers a local host: a subdomain of the server such as
+// conference.example.org whose every stanza goes to h. It is never
+// treated as another domain.
+func (m *Mux) Host(domain string, h Handler) {
+	m.mustOpen("host")
+	j, err := jid.Parse(domain)
+	if err != nil || !j.IsDomain() {
+		panic(fmt.Sprintf("router: host %q is not a domain", domain))
+	}
+	if _, dup := m.hosts[j.Domain]; dup {
+		panic(fmt.Sprintf("router: second handler for host %s", j.Domain))
+	}
+	m.hosts[j.Domain] = h
+}
+
+// Hosts returns the local hosts, sorted.
+func (m *Mux) Hosts() []string {
+	out := make([]string, 0, len(m.hosts))
+	for h := range m.hosts {
+		out = append(out, h)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Remote registers the hand-off to other domains (federation).
+func (m *Mux) Remote(r Remote) {
+	m.mustOpen("remote")
+	if m.remote != nil {
+		panic("router: second remote")
+	}
+	m.remote = r
+}
+
+// Blocker registers the block lists the router applies (XEP-0191 3.5, 3.6).
+func (m *Mux) Blocker(b Blocker) {
+	m.mustOpen("blocker")
+	if m.blocker != nil {
+		panic("router: second blocker")
+	}
+	m.blocker = b
+}
+
+// ObserveOutbound adds an observer of what local sessions send.
+func (m *Mux) ObserveOutbound(o OutboundObserver) {
+	m.mustOpen("observer")
+	m.outObs = append(m.outObs, o)
+}
+
+// ObserveInbound adds an observer of messages routed to local accounts.
+func (m *Mux) ObserveInbound(o InboundObserver) {
+	m.mustOpen("observer")
+	m.inObs = append(m.inObs, o)
+}
+
+// ObserveDelivery adds an observer of everything handed to local sessions.
+func (m *Mux) ObserveDelivery(o DeliveryObserver) {
+	m.mustOpen("observer")
+	m.deliveryObs = append(m.deliveryObs, o)
+}
+
+// observed reports whether anyone observes messages (so that outcomes
+// are worth building).
+func (m *Mux) observed() bool { return len(m.inObs) > 0 || len(m.outObs) > 0 }
+
+// lookup finds the handler for st addressed to t. known reports whether
+// the payload is registered for other types (an IQ then gets not-allowed).
+func (m *Mux) lookup(st *stanza.Stanza, t Target) (e entry, known bool) {
+	if m.any[st.Kind][targetIndex(t)] == 0 {
+		return entry{}, false
+	}
+	typ := st.Type
+	if typ == "" {
+		switch st.Kind {
+		case stanza.KindMessage:
+			typ = TypeNormal
+		case stanza.KindPresence:
+			typ = TypeAvailable
+		}
+	}
+	find := func(name, ns string) entry {
+		e := m.handlers[key{kind: st.Kind, target: t, typ: typ, name: name, ns: ns, hasPayload: ns != ""}]
+		if !e.ok() && ns != "" && !known {
+			known = m.payloads[payloadKey{st.Kind, t, name, ns}]
+		}
+		return e
+	}
+	if st.Kind != stanza.KindPresence {
+		for _, c := range st.El.Children {
+			if c.Name == "" {
+				continue
+			}
+			if e := find(c.Name, c.NS); e.ok() {
+				return e, false
+			}
+			if e := find("", c.NS); e.ok() {
+				return e, false
+			}
+			if st.Kind == stanza.KindIQ {
+				break // an IQ has one payload
+			}
+		}
+	}
+	return find("", ""), known
+}
+
+// ServeIQ runs the handler registered for an IQ get or set to t and
+// returns its answer, without routing it: not-allowed when the payload is
+// registered for other types only, service-unavailable when not at all.
+func (m *Mux) ServeIQ(ctx context.Context, st *stanza.Stanza, t Target) (*stanza.Element, *stanza.Error) {
+	e, known := m.lookup(st, t)
+	switch {
+	case e.iq != nil:
+		return e.iq(ctx, st)
+	case known:
+		return nil, stanza.ErrNotAllowed()
+	}
+	return nil, stanza.ErrServiceUnavailable()
+}
+
+// Features are what a module advertises in service discovery (XEP-0030):
+// for the server's domain and for an account's bare JID, which are
+// different lists (XEP-0030 3.1).
+type Features struct {
+	Server, Account []string
+}
