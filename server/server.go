@@ -29,7 +29,6 @@ import (
 	"hearth/server/internal/mod/vcard"
 	"hearth/server/internal/mod/version"
 	"hearth/server/internal/router"
-	"hearth/server/internal/stanza"
 	"hearth/server/internal/stream"
 	"hearth/storage"
 )
@@ -120,8 +119,10 @@ type (
 	sessionEnder interface {
 		SessionEnded(ctx context.Context, s *router.Session)
 	}
-	// streamFeaturer offers stream features after authentication.
-	streamFeaturer interface{ StreamFeatures() []*stanza.Element }
+	// streamFeaturer offers stream features.
+	streamFeaturer interface{ StreamFeatures() []c2s.Feature }
+	// streamElementer handles non-stanza elements on bound streams.
+	streamElementer interface{ StreamElements() []c2s.Element }
 )
 
 // New builds a server over an open database.
@@ -179,7 +180,8 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	s.modules = append(s.modules, disco.New(disco.Deps{Router: r, Visibility: s.roster, Features: features,
 		Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
 
-	var streamFeatures []*stanza.Element
+	var streamFeatures []c2s.Feature
+	var elements []c2s.Element
 	for _, m := range s.modules {
 		if x, ok := m.(registrar); ok {
 			x.Register(r.Mux())
@@ -193,20 +195,26 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		if x, ok := m.(streamFeaturer); ok {
 			streamFeatures = append(streamFeatures, x.StreamFeatures()...)
 		}
+		if x, ok := m.(streamElementer); ok {
+			elements = append(elements, x.StreamElements()...)
+		}
 	}
 
 	s.c2s = c2s.New(c2s.Config{
 		Domain:       cfg.Domain,
 		TLS:          cfg.TLS,
+		Router:       r,
+		Accounts:     db,
+		Lost:         s.offline,
+		Features:     streamFeatures,
+		Elements:     elements,
 		Limits:       cfg.Limits,
 		AuthTimeout:  cfg.AuthTimeout,
 		IdleTimeout:  cfg.IdleTimeout,
 		QueueLimit:   cfg.QueueLimit,
 		AuthFailures: cfg.AuthFailures,
 		Log:          part("c2s"),
-	}, r, db)
-	s.c2s.StreamFeatures = streamFeatures
-	s.c2s.OnLost = s.offline.Lost
+	})
 
 	s.admin = &admin.Local{DB: db, Domain: cfg.Domain, DataDir: cfg.DataDir, Live: h, Events: s.events}
 	return s, nil

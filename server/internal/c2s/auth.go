@@ -34,11 +34,8 @@ const (
 const NSChannelBinding = "urn:xmpp:sasl-cb:0"
 
 func (c *conn) exporter() bool {
-	tc, ok := c.nc.(*tls.Conn)
-	if !ok {
-		return false
-	}
-	return tc.ConnectionState().Version >= tls.VersionTLS13
+	st := c.f.TLS()
+	return st != nil && st.Version >= tls.VersionTLS13
 }
 
 func (c *conn) mechanisms() *stanza.Element {
@@ -96,7 +93,7 @@ func (e *saslFail) Error() string { return "sasl failure: " + string(e.cond) }
 // counted per address and per account; past the limit the stream is closed.
 func (c *conn) authenticate(ctx context.Context) error {
 	for {
-		el, err := c.dec.Next()
+		el, err := c.f.Next()
 		if err != nil {
 			return err
 		}
@@ -187,7 +184,7 @@ func (c *conn) lookup(ctx context.Context, name string) (storage.User, string, e
 	if err != nil || j.Local == "" {
 		return storage.User{}, "", errAuthFailed
 	}
-	u, err := c.srv.accounts.User(ctx, j.Local)
+	u, err := c.srv.cfg.Accounts.User(ctx, j.Local)
 	if err != nil {
 		// No per-account counter for names that do not exist: they
 		// would only grow the limiter's map. The decoy lets the exchange
@@ -253,9 +250,7 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 	}
 	var conv *scram.ServerConversation
 	if c.cbind {
-		tc := c.nc.(*tls.Conn)
-		st := tc.ConnectionState()
-		cb, err := scram.NewTLSExporterBinding(&st)
+		cb, err := scram.NewTLSExporterBinding(c.f.TLS())
 		if err != nil {
 			return "", c.failed("temporary-auth-failure", "")
 		}
@@ -299,7 +294,7 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 		if err := c.send(ch); err != nil {
 			return name, err
 		}
-		el, err := c.dec.Next()
+		el, err := c.f.Next()
 		if err != nil {
 			return name, err
 		}

@@ -31,7 +31,7 @@ func (w *writeHook) Write(p []byte) (int, error) {
 func TestBoundBeforeBindResult(t *testing.T) {
 	const domain = "hearth.test"
 	r := router.New(router.Config{Domain: domain})
-	s := New(Config{Domain: domain}, r, nil)
+	s := New(Config{Domain: domain, Router: r})
 	full := jid.JID{Local: "alice", Domain: domain, Resource: "phone"}
 
 	srvSide, cliSide := net.Pipe()
@@ -44,16 +44,16 @@ func TestBoundBeforeBindResult(t *testing.T) {
 			}
 		}
 	}}
-	c := &conn{srv: s, raw: nc, nc: nc, authed: full.Local, headerSent: true}
-	c.src = &switchReader{nc}
-	c.dec = stream.NewDecoder(c.src, s.cfg.Limits)
+	f := newTCP(nc, domain, stream.Limits{})
+	f.opened = true
+	c := &conn{srv: s, f: f, authed: full.Local}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if _, err := c.dec.Header(); err != nil {
+		if _, err := f.ReadOpen(); err != nil {
 			t.Errorf("header: %v", err)
 			srvSide.Close()
 			return

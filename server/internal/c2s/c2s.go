@@ -4,19 +4,18 @@
 package c2s
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,11 +31,60 @@ type Accounts interface {
 	User(ctx context.Context, name string) (storage.User, error)
 }
 
+// Lost takes the stanzas a session queued but never wrote, because it was
+// closed or too slow (offline storage keeps the messages).
+type Lost interface {
+	Lost(ctx context.Context, s *router.Session, lost []*stanza.Element)
+}
+
+// Stage is when a stream feature is offered (RFC 6120 4.3.2).
+type Stage uint8
+
+// Stages.
+const (
+	// BeforeAuth: with the SASL mechanisms, on the encrypted stream.
+	BeforeAuth Stage = iota
+	// AfterAuth: with resource binding, after the SASL restart (roster
+	// versioning, stream management).
+	AfterAuth
+)
+
+// Feature is a stream feature a module offers.
+type Feature struct {
+	Stage   Stage
+	Element *stanza.Element
+}
+
+// ElementHandler handles a top-level element that is not a stanza on a
+// bound stream, such as stream management's <enable/>, <r/> and <a/>
+// (XEP-0198). A *stream.Error it returns ends the stream with that error.
+type ElementHandler func(ctx context.Context, s *Stream, el *stanza.Element) error
+
+// Element registers an ElementHandler for the elements of one name.
+type Element struct {
+	Name, NS string
+	Handle   ElementHandler
+}
+
 // Config holds the c2s settings; zero values get defaults.
 type Config struct {
 	Domain string
 	// TLS returns the server's TLS configuration (reloaded certificates).
 	TLS func() *tls.Config
+	// Router routes what bound sessions send.
+	Router *router.Router
+	// Accounts has the credentials SASL checks.
+	Accounts Accounts
+	// Lost keeps what closed sessions never wrote; may be nil.
+	Lost Lost
+	// Features are the stream features modules offer.
+	Features []Feature
+	// Elements are the handlers of non-stanza elements on bound streams;
+	// a second handler for the same element panics in New.
+	Elements []Element
+	// Tap, if set, sees the raw data of bound streams (the XML console;
+	// never negotiation, which carries passwords). It must not block.
+	Tap Tap
 	// Limits bound what a client may send.
 	Limits stream.Limits
 	// AuthTimeout closes streams that are not bound in time (30 s).
@@ -89,28 +137,48 @@ func (c *Config) defaults() {
 // block.
 type Tap func(session string, out bool, data []byte)
 
+type elementKey struct{ name, ns string }
+
 // Server accepts client streams.
 type Server struct {
 	cfg      Config
 	router   *router.Router
-	accounts Accounts
 	limiter  *limiter
-	// Tap, if set, sees raw stream data of bound sessions.
-	Tap Tap
-	// OnOverflow stores stanzas a closed session never wrote (offline).
-	OnLost func(ctx context.Context, s *router.Session, lost []*stanza.Element)
-	// StreamFeatures are extra post-bind features (e.g. roster versioning).
-	StreamFeatures []*stanza.Element
+	elements map[elementKey]ElementHandler
+	// settings that apply to streams opened from now on
+	limits atomic.Pointer[stream.Limits]
+	idle   atomic.Int64
 
 	secret [32]byte // keys the decoy credentials of unknown names
 }
 
 // New returns a c2s server.
-func New(cfg Config, r *router.Router, accounts Accounts) *Server {
+func New(cfg Config) *Server {
 	cfg.defaults()
-	s := &Server{cfg: cfg, router: r, accounts: accounts, limiter: newLimiter(cfg.AuthFailures, cfg.AuthWindow)}
+	s := &Server{cfg: cfg, router: cfg.Router, limiter: newLimiter(cfg.AuthFailures, cfg.AuthWindow), elements: make(map[elementKey]ElementHandler)}
+	for _, e := range cfg.Elements {
+		k := elementKey{e.Name, e.NS}
+		if _, dup := s.elements[k]; dup {
+			panic("c2s: second handler for the element {" + e.NS + "}" + e.Name)
+		}
+		s.elements[k] = e.Handle
+	}
+	s.SetLimits(cfg.Limits)
+	s.SetIdleTimeout(cfg.IdleTimeout)
 	_, _ = rand.Read(s.secret[:])
 	return s
+}
+
+// SetLimits sets the limits of streams opened from now on.
+func (s *Server) SetLimits(l stream.Limits) { s.limits.Store(&l) }
+
+// SetIdleTimeout sets how long streams bound from now on may be silent
+// before they are pinged (0: 5 min).
+func (s *Server) SetIdleTimeout(d time.Duration) {
+	if d <= 0 {
+		d = 5 * time.Minute
+	}
+	s.idle.Store(int64(d))
 }
 
 // Serve accepts connections on ln until ctx is done, then closes every
@@ -161,42 +229,33 @@ func retryable(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE)
 }
 
-// conn is one client stream during negotiation.
-type conn struct {
-	srv         *Server
-	raw         net.Conn
-	nc          net.Conn // raw or its TLS wrapper
-	dec         *stream.Decoder
-	ip          string
-	secure      bool
-	authed      string // localpart once SASL succeeded
-	cbind       bool   // channel binding offered
-	wbuf        bytes.Buffer
-	lang        string
-	src         *switchReader
-	headerSent  bool
-	successData string
-	bindResult  *stanza.Element // written by serveSession once the session is routable
-}
-
+// handle runs one TCP connection: TLS from the first byte or STARTTLS.
 func (s *Server) handle(ctx context.Context, nc net.Conn, directTLS bool) {
-	c := &conn{srv: s, raw: nc, nc: nc}
-	if host, _, err := net.SplitHostPort(nc.RemoteAddr().String()); err == nil {
-		c.ip = host
-	}
+	f := newTCP(nc, s.cfg.Domain, *s.limits.Load())
 	// Unauthenticated streams get AuthTimeout in all (RFC 6120 13.14).
 	_ = nc.SetDeadline(time.Now().Add(s.cfg.AuthTimeout))
-	stop := context.AfterFunc(ctx, func() { nc.Close() })
-	defer stop()
 	if directTLS {
-		if err := c.startTLS(); err != nil {
+		stop := context.AfterFunc(ctx, func() { nc.Close() })
+		err := f.StartTLS(s.cfg.TLS())
+		stop()
+		if err != nil {
 			nc.Close()
 			return
 		}
-	} else {
-		c.src = &switchReader{nc}
-		c.dec = stream.NewDecoder(c.src, s.cfg.Limits)
 	}
+	s.run(ctx, f)
+}
+
+// run runs one client stream on a framing until it ends: negotiation,
+// then the bound session.
+func (s *Server) run(ctx context.Context, f framing) {
+	c := &conn{srv: s, f: f}
+	if host, _, err := net.SplitHostPort(f.RemoteAddr()); err == nil {
+		c.ip = host
+	}
+	_ = f.SetDeadline(time.Now().Add(s.cfg.AuthTimeout))
+	stop := context.AfterFunc(ctx, func() { f.Close() })
+	defer stop()
 	sess, err := c.negotiate(ctx)
 	if err != nil {
 		var se *stream.Error
@@ -207,26 +266,32 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, directTLS bool) {
 			// RFC 6120 4.9.3.4: too slow to authenticate.
 			c.fail(&stream.Error{Condition: stream.ConnectionTimeout, Text: "authenticate within " + s.cfg.AuthTimeout.String()})
 		default:
-			s.cfg.Log.Debug("c2s negotiation ended", "addr", nc.RemoteAddr(), "err", err)
+			s.cfg.Log.Debug("c2s negotiation ended", "addr", f.RemoteAddr(), "err", err)
 		}
-		c.nc.Close()
+		f.Close()
 		return
 	}
 	stop()
 	s.serveSession(ctx, c, sess)
 }
 
-// fail writes a stream error and the closing tag, then closes.
+// conn is one client stream during negotiation.
+type conn struct {
+	srv         *Server
+	f           framing
+	ip          string
+	authed      string // localpart once SASL succeeded
+	cbind       bool   // channel binding offered
+	lang        string
+	successData string
+	bindResult  *stanza.Element // written by serveSession once the session is routable
+}
+
+// fail sends a stream error and the end of the stream, then closes.
 func (c *conn) fail(e *stream.Error) {
-	var b bytes.Buffer
-	if c.dec == nil || !c.headerSent {
-		stream.AppendHeader(&b, stream.Header{NS: stanza.NSClient, From: c.srv.cfg.Domain, ID: newID(), Version: "1.0"})
-	}
-	stream.AppendError(&b, e)
-	b.WriteString(stream.Close)
-	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = c.nc.Write(b.Bytes())
-	c.nc.Close()
+	_ = c.f.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = c.f.End(e)
+	c.f.Close()
 }
 
 func newID() string {
@@ -235,14 +300,13 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// openStream reads the client's header and answers with ours and features.
-func (c *conn) openStream(features ...*stanza.Element) error {
-	h, err := c.dec.Header()
+// openStream reads the client's opening and answers with ours and the
+// features of this stage.
+func (c *conn) openStream(features []*stanza.Element) error {
+	h, err := c.f.ReadOpen()
 	if err != nil {
 		return err
 	}
-	c.wbuf.Reset()
-	stream.AppendHeader(&c.wbuf, stream.Header{NS: stanza.NSClient, From: c.srv.cfg.Domain, ID: newID(), Version: "1.0", Lang: "en"})
 	switch {
 	case h.NS != stanza.NSClient:
 		return &stream.Error{Condition: stream.InvalidNamespace}
@@ -254,68 +318,47 @@ func (c *conn) openStream(features ...*stanza.Element) error {
 		return &stream.Error{Condition: stream.HostUnknown, Text: "this server serves " + c.srv.cfg.Domain}
 	}
 	c.lang = h.Lang
-	stream.AppendFeatures(&c.wbuf, stanza.NSClient, features...)
-	if err := c.flush(); err != nil {
-		return err
-	}
-	c.headerSent = true
-	return nil
+	return c.f.WriteOpen(stream.Header{NS: stanza.NSClient, From: c.srv.cfg.Domain, ID: newID(), Version: "1.0", Lang: "en"}, features)
 }
 
-func (c *conn) flush() error {
-	_, err := c.nc.Write(c.wbuf.Bytes())
-	c.wbuf.Reset()
-	return err
-}
+// send writes one element during negotiation.
+func (c *conn) send(el *stanza.Element) error { return c.f.Write([]*stanza.Element{el}) }
 
-func (c *conn) send(el *stanza.Element) error {
-	c.wbuf.Reset()
-	el.WriteTo(&c.wbuf, stanza.NSClient)
-	return c.flush()
-}
-
-func (c *conn) startTLS() error {
-	cfg := c.srv.cfg.TLS()
-	if cfg == nil {
-		return errors.New("no TLS configuration")
+// features returns the modules' features of a stage after the given ones.
+func (c *conn) features(stage Stage, own ...*stanza.Element) []*stanza.Element {
+	for _, f := range c.srv.cfg.Features {
+		if f.Stage == stage {
+			own = append(own, f.Element)
+		}
 	}
-	tc := tls.Server(c.raw, cfg)
-	if err := tc.Handshake(); err != nil {
-		return err
-	}
-	c.nc = tc
-	c.secure = true
-	c.src = &switchReader{tc}
-	c.dec = stream.NewDecoder(c.src, c.srv.cfg.Limits)
-	c.headerSent = false
-	return nil
+	return own
 }
 
 // negotiate runs RFC 6120 5-7 until a resource is bound.
 func (c *conn) negotiate(ctx context.Context) (*router.Session, error) {
 	for {
 		switch {
-		case !c.secure:
+		case c.f.TLS() == nil:
 			// STARTTLS is mandatory to negotiate (RFC 6120 5.3.1).
 			tlsf := stanza.New("starttls", stanza.NSTLS).Append(stanza.New("required", stanza.NSTLS))
-			if err := c.openStream(tlsf); err != nil {
+			if err := c.openStream([]*stanza.Element{tlsf}); err != nil {
 				return nil, err
 			}
-			el, err := c.dec.Next()
+			el, err := c.f.Next()
 			if err != nil {
 				return nil, err
 			}
 			if el.Name != "starttls" || el.NS != stanza.NSTLS {
 				return nil, &stream.Error{Condition: stream.PolicyViolation, Text: "STARTTLS is required"}
 			}
-			if c.dec.Buffered() > 0 {
+			if c.f.Pending() {
 				// RFC 6120 5.4.3.3: nothing may follow <starttls/>.
 				return nil, &stream.Error{Condition: stream.PolicyViolation, Text: "data after starttls"}
 			}
 			if err := c.send(stanza.New("proceed", stanza.NSTLS)); err != nil {
 				return nil, err
 			}
-			if err := c.startTLS(); err != nil {
+			if err := c.f.StartTLS(c.srv.cfg.TLS()); err != nil {
 				return nil, err
 			}
 		case c.authed == "":
@@ -323,21 +366,19 @@ func (c *conn) negotiate(ctx context.Context) (*router.Session, error) {
 			if cb := c.channelBinding(); cb != nil {
 				feats = append(feats, cb)
 			}
-			if err := c.openStream(feats...); err != nil {
+			if err := c.openStream(c.features(BeforeAuth, feats...)); err != nil {
 				return nil, err
 			}
 			if err := c.authenticate(ctx); err != nil {
 				return nil, err
 			}
-			c.dec.Reset(nil)
-			c.headerSent = false
+			c.f.Restart()
 		default:
-			feats := []*stanza.Element{
+			feats := c.features(AfterAuth,
 				stanza.New("bind", stanza.NSBind),
 				stanza.New("session", stanza.NSSession).Append(stanza.New("optional", stanza.NSSession)),
-			}
-			feats = append(feats, c.srv.StreamFeatures...)
-			if err := c.openStream(feats...); err != nil {
+			)
+			if err := c.openStream(feats); err != nil {
 				return nil, err
 			}
 			return c.bind(ctx)
@@ -349,7 +390,7 @@ func (c *conn) negotiate(ctx context.Context) (*router.Session, error) {
 // request (RFC 3921 3) that comes first.
 func (c *conn) bind(ctx context.Context) (*router.Session, error) {
 	for {
-		el, err := c.dec.Next()
+		el, err := c.f.Next()
 		if err != nil {
 			return nil, err
 		}
@@ -387,7 +428,7 @@ func (c *conn) bind(ctx context.Context) (*router.Session, error) {
 			}
 			continue
 		}
-		sess := &router.Session{JID: full, Addr: c.raw.RemoteAddr().String(), Since: time.Now(), Secure: c.secure}
+		sess := &router.Session{JID: full, Addr: c.f.RemoteAddr(), Since: time.Now(), Secure: c.f.TLS() != nil}
 		result := stanza.New("bind", stanza.NSBind).Append(stanza.New("jid", stanza.NSBind).AppendText(full.String()))
 		res2 := st.Result(result)
 		res2.SetAttr("from", "")
@@ -397,19 +438,33 @@ func (c *conn) bind(ctx context.Context) (*router.Session, error) {
 	}
 }
 
+// Stream is a bound stream as an ElementHandler sees it.
+type Stream struct {
+	sess *router.Session
+	out  *out
+}
+
+// Session is the stream's session.
+func (s *Stream) Session() *router.Session { return s.sess }
+
+// Send queues a non-stanza element on the stream, in order with the
+// stanzas (stream management's acks); false when the stream is closing.
+func (s *Stream) Send(el *stanza.Element) bool { return s.out.Send(el) }
+
 // serveSession runs a bound stream until it ends.
 func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session) {
-	c.wbuf = bytes.Buffer{} // negotiation is over: do not hold its buffer
-	_ = c.nc.SetDeadline(time.Time{})
-	o := newOut(c.nc, s.cfg.QueueLimit, s.cfg.QueueBytes, s.cfg.WriteTimeout)
+	f := c.f
+	_ = f.SetDeadline(time.Time{})
+	o := newOut(f, s.cfg.QueueLimit, s.cfg.QueueBytes, s.cfg.WriteTimeout)
 	name := sess.JID.String()
-	if s.Tap != nil {
-		o.tap = func(out bool, p []byte) { s.Tap(name, out, p) }
+	if s.cfg.Tap != nil {
+		f.Tap(func(out bool, p []byte) { s.cfg.Tap(name, out, p) })
 	}
-	if s.OnLost != nil {
-		o.leftover = func(q []*stanza.Element) { s.OnLost(context.WithoutCancel(ctx), sess, q) }
+	if s.cfg.Lost != nil {
+		o.leftover = func(q []*stanza.Element) { s.cfg.Lost.Lost(context.WithoutCancel(ctx), sess, q) }
 	}
 	sess.Conn = o
+	bound := &Stream{sess: sess, out: o}
 	// The bind result goes first in the queue, but the writer starts only
 	// after router.Bind: a client may address its new full JID as soon as
 	// it reads the result, and a message routed before Bind is treated as
@@ -418,7 +473,7 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		o.queue, o.queued = append(o.queue, c.bindResult), size(c.bindResult)
 		c.bindResult = nil
 	}
-	ic := &idleConn{Conn: c.nc, idle: s.cfg.IdleTimeout, onIdle: func(pinged bool) bool {
+	f.WatchIdle(time.Duration(s.idle.Load()), func(pinged bool) bool {
 		if pinged {
 			o.Close(stream.ConnectionTimeout, "no answer to ping")
 			return false
@@ -426,13 +481,9 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		// XEP-0199 4.2: is the client still there?
 		ping := stanza.New("iq", stanza.NSClient, "type", "get", "id", "ping-"+newID()[:8], "from", s.cfg.Domain, "to", name)
 		ping.Append(stanza.New("ping", stanza.NSPing))
-		o.Send(ping)
+		s.router.Deliver(ctx, sess, ping)
 		return true
-	}}
-	if s.Tap != nil {
-		ic.tap = func(out bool, p []byte) { s.Tap(name, out, p) }
-	}
-	c.src.r = ic
+	})
 	if old := s.router.Bind(sess); old != nil {
 		old.Conn.Close(stream.Conflict, "replaced by a new session")
 	}
@@ -447,11 +498,11 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		o.Close(stream.SystemShutdown, "")
 		// A client that does not read must not hold up shutdown.
 		graceMu.Lock()
-		grace = time.AfterFunc(2*time.Second, func() { c.nc.Close() })
+		grace = time.AfterFunc(2*time.Second, func() { f.Close() })
 		graceMu.Unlock()
 	})
 	for {
-		el, err := c.dec.Next()
+		el, err := f.Next()
 		if err != nil {
 			// A violation gets its stream error; the peer's own close or a
 			// dead socket just our closing tag (RFC 6120 4.4).
@@ -464,9 +515,16 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 			break
 		}
 		if stanza.KindOf(el) == stanza.KindNone {
-			// RFC 6120 4.9.3.25: only message, presence and iq here.
-			o.Close(stream.UnsupportedStanzaType, "")
-			break
+			if err := s.element(ctx, bound, el); err != nil {
+				var se *stream.Error
+				if !errors.As(err, &se) {
+					se = &stream.Error{Condition: stream.InternalServerError}
+					s.cfg.Log.Warn("stream element failed", "session", name, "element", el.Name, "err", err)
+				}
+				o.Close(se.Condition, se.Text)
+				break
+			}
+			continue
 		}
 		if el.Name == "iq" && el.Attr("type") == "result" && el.Attr("to") == s.cfg.Domain && strings.HasPrefix(el.Attr("id"), "ping-") {
 			continue
@@ -476,7 +534,7 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 	stop()
 	s.router.Unbind(context.WithoutCancel(ctx), sess)
 	<-o.Done()
-	c.nc.Close()
+	f.Close()
 	graceMu.Lock()
 	if grace != nil {
 		grace.Stop()
@@ -484,10 +542,15 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 	graceMu.Unlock()
 }
 
-// switchReader is the source under the decoder's buffer; swapping r keeps
-// whatever the buffer already holds (stanzas pipelined right after bind).
-type switchReader struct{ r io.Reader }
-
-func (s *switchReader) Read(p []byte) (int, error) { return s.r.Read(p) }
+// element hands a non-stanza element to its handler. Without one it is
+// unsupported-stanza-type (RFC 6120 4.9.3.25: only message, presence and
+// iq, and what a negotiated feature defines, may come here).
+func (s *Server) element(ctx context.Context, st *Stream, el *stanza.Element) error {
+	h := s.elements[elementKey{el.Name, el.NS}]
+	if h == nil {
+		return &stream.Error{Condition: stream.UnsupportedStanzaType}
+	}
+	return h(ctx, st, el)
+}
 
 var b64 = base64.StdEncoding

@@ -1,10 +1,6 @@
 package c2s
 
 import (
-	"bytes"
-	"errors"
-	"net"
-	"os"
 	"sync"
 	"time"
 
@@ -13,17 +9,16 @@ import (
 )
 
 // out is the writing half of a stream after negotiation: a bounded queue
-// drained by a writer goroutine, which writes everything queued in one
-// buffer with one syscall per burst. Send never blocks. The writer runs
-// only while there is something to write, so an idle session holds no
-// goroutine (and no stack) for it.
+// drained by a writer goroutine, which hands everything queued to the
+// framing at once (one write per burst on TCP). Send never blocks. The
+// writer runs only while there is something to write, so an idle session
+// holds no goroutine (and no stack) for it.
 type out struct {
-	nc       net.Conn
+	f        framing
 	limit    int // stanzas
 	maxBytes int // bytes queued, by wire size
 	timeout  time.Duration
 	leftover func([]*stanza.Element) // stanzas that never reached the socket
-	tap      func(out bool, data []byte)
 
 	mu      sync.Mutex
 	queued  int // bytes in queue
@@ -31,13 +26,12 @@ type out struct {
 	running bool // a writer goroutine is draining the queue
 	closing bool
 	failed  bool
-	final   []byte // stream error and close tag, written last
+	final   *stream.Error // sent at the end, if not nil
 	done    chan struct{}
-	buf     *bytes.Buffer
 }
 
-func newOut(nc net.Conn, limit, maxBytes int, timeout time.Duration) *out {
-	return &out{nc: nc, limit: limit, maxBytes: maxBytes, timeout: timeout, done: make(chan struct{})}
+func newOut(f framing, limit, maxBytes int, timeout time.Duration) *out {
+	return &out{f: f, limit: limit, maxBytes: maxBytes, timeout: timeout, done: make(chan struct{})}
 }
 
 // size is what a queued element is counted as: its wire size, or a
@@ -69,10 +63,10 @@ func (o *out) Send(el *stanza.Element) bool {
 	n := size(el)
 	if len(o.queue) >= o.limit || o.queued+n > o.maxBytes {
 		// The client is not reading: no closing handshake is possible.
-		// Cut the socket so a writer blocked on it gives up now; what is
-		// queued goes to the lost handler (offline storage).
+		// Cut the transport so a writer blocked on it gives up now; what
+		// is queued goes to the lost handler (offline storage).
 		o.closing = true
-		o.nc.Close()
+		o.f.Close()
 		o.kick()
 		return false
 	}
@@ -91,12 +85,9 @@ func (o *out) Close(cond, text string) {
 		return
 	}
 	o.closing = true
-	var b bytes.Buffer
 	if cond != "" {
-		stream.AppendError(&b, &stream.Error{Condition: cond, Text: text})
+		o.final = &stream.Error{Condition: cond, Text: text}
 	}
-	b.WriteString(stream.Close)
-	o.final = b.Bytes()
 	o.kick()
 }
 
@@ -104,8 +95,9 @@ func (o *out) Close(cond, text string) {
 // written was.
 func (o *out) Done() <-chan struct{} { return o.done }
 
-// run drains the queue until it is empty; at the close it writes the final
-// bytes, hands what was never written to the lost handler and closes done.
+// run drains the queue until it is empty; at the close it writes the end
+// of the stream, hands what was never written to the lost handler and
+// closes done.
 func (o *out) run() {
 	for {
 		o.mu.Lock()
@@ -123,27 +115,24 @@ func (o *out) run() {
 		if len(q) > 0 {
 			if failed {
 				o.lost(q)
-			} else if err := o.writeAll(q); err != nil {
-				// The socket is broken: stop accepting, close it so the
+			} else if err := o.write(q); err != nil {
+				// The transport is broken: stop accepting, close it so the
 				// reader ends and the session is unbound.
 				o.mu.Lock()
 				o.failed, o.closing = true, true
 				o.mu.Unlock()
-				o.nc.Close()
+				o.f.Close()
 				o.lost(q)
 			}
 			continue
 		}
 		// Closing and nothing left queued.
 		if !failed {
-			_ = o.write(final)
-			// Let the peer answer the closing handshake (RFC 6120 4.4).
-			if tc, ok := o.nc.(interface{ CloseWrite() error }); ok {
-				_ = tc.CloseWrite()
-			}
+			_ = o.f.SetWriteDeadline(time.Now().Add(o.timeout))
+			_ = o.f.End(final)
 		}
 		o.mu.Lock()
-		o.failed = true // nothing more reaches the socket
+		o.failed = true // nothing more reaches the transport
 		rest := o.queue
 		o.queue = nil
 		o.mu.Unlock()
@@ -153,73 +142,13 @@ func (o *out) run() {
 	}
 }
 
-func (o *out) writeAll(q []*stanza.Element) error {
-	if o.buf == nil {
-		o.buf = new(bytes.Buffer)
-	}
-	o.buf.Reset()
-	for _, el := range q {
-		el.WriteTo(o.buf, stanza.NSClient)
-	}
-	err := o.write(o.buf.Bytes())
-	if o.buf.Cap() > 64<<10 {
-		o.buf = nil // do not keep a burst's buffer for an idle session
-	}
-	return err
-}
-
-func (o *out) write(p []byte) error {
-	if len(p) == 0 {
-		return nil
-	}
-	_ = o.nc.SetWriteDeadline(time.Now().Add(o.timeout))
-	_, err := o.nc.Write(p)
-	if o.tap != nil && err == nil {
-		o.tap(true, p)
-	}
-	return err
+func (o *out) write(q []*stanza.Element) error {
+	_ = o.f.SetWriteDeadline(time.Now().Add(o.timeout))
+	return o.f.Write(q)
 }
 
 func (o *out) lost(q []*stanza.Element) {
 	if len(q) > 0 && o.leftover != nil {
 		o.leftover(q)
-	}
-}
-
-// idleConn wraps the socket after binding: when nothing arrives for idle,
-// onIdle decides whether to keep waiting (it sends a ping the first time)
-// or give up.
-//
-// Read, and so onIdle, run on the session's reader goroutine only.
-type idleConn struct {
-	net.Conn
-	idle time.Duration
-	// onIdle is called when nothing arrived for idle; pinged says whether
-	// it was called before with nothing received since. It returns whether
-	// to keep waiting.
-	onIdle func(pinged bool) bool
-	tap    func(out bool, data []byte)
-	pinged bool
-}
-
-func (c *idleConn) Read(p []byte) (int, error) {
-	for {
-		if c.idle > 0 {
-			_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
-		}
-		n, err := c.Conn.Read(p)
-		if n > 0 {
-			// Anything counts as a sign of life, whitespace too (RFC 6120 4.6.1).
-			c.pinged = false
-			if c.tap != nil {
-				c.tap(false, p[:n])
-			}
-			return n, nil
-		}
-		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && c.onIdle != nil && c.onIdle(c.pinged) {
-			c.pinged = true
-			continue
-		}
-		return n, err
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strconv"
 
+	"hearth/server/internal/c2s"
 	"hearth/server/internal/jid"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
@@ -52,8 +53,11 @@ func (m *Module) Features() router.Features {
 }
 
 // StreamFeatures are advertised after authentication (RFC 6121 2.6.1, 3.4.1).
-func (m *Module) StreamFeatures() []*stanza.Element {
-	return []*stanza.Element{stanza.New("ver", stanza.NSRosterVer), stanza.New("sub", stanza.NSPreApproval)}
+func (m *Module) StreamFeatures() []c2s.Feature {
+	return []c2s.Feature{
+		{Stage: c2s.AfterAuth, Element: stanza.New("ver", stanza.NSRosterVer)},
+		{Stage: c2s.AfterAuth, Element: stanza.New("sub", stanza.NSPreApproval)},
+	}
 }
 
 // Register installs the roster IQ handler. A roster query to the server

@@ -1,0 +1,247 @@
+package c2s
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
+)
+
+// framing carries one client stream: the opening each side sends, the
+// top-level elements, the end. The session logic (negotiation, the bound
+// session's reader and writer) sees only this, so that a transport other
+// than TCP (RFC 7395 WebSocket, where each element is a frame and the
+// stream opens with <open/>; XEP-0206 BOSH, where elements ride in HTTP
+// bodies) is one more implementation, not a change to the session.
+//
+// Read methods (ReadOpen, Next, SetReadDeadline, WatchIdle) run on the
+// stream's reader; write methods (WriteOpen, Write, End) on one writer at
+// a time: negotiation's, then the session queue's.
+type framing interface {
+	// ReadOpen reads the client's stream opening.
+	ReadOpen() (stream.Header, error)
+	// WriteOpen sends the server's opening and stream features.
+	WriteOpen(h stream.Header, features []*stanza.Element) error
+	// Opened reports whether the server's opening was sent on the
+	// current stream (a stream error needs one before it).
+	Opened() bool
+	// Next reads the next top-level element.
+	Next() (*stanza.Element, error)
+	// Pending reports whether bytes were received and not yet read as
+	// elements (nothing may follow STARTTLS, RFC 6120 5.4.3.3).
+	Pending() bool
+	// Write sends elements, as one write where the transport allows.
+	Write(els []*stanza.Element) error
+	// End sends the stream error e (nil for none) and the end of the
+	// stream, and lets the peer answer the closing handshake.
+	End(e *stream.Error) error
+	// Restart begins a new stream on the same transport (RFC 6120 4.3.3:
+	// after STARTTLS and SASL).
+	Restart()
+	// StartTLS upgrades the transport in place (RFC 6120 5); transports
+	// that are encrypted below, or cannot be, return an error.
+	StartTLS(cfg *tls.Config) error
+	// TLS returns the state of the TLS layer, or nil when there is none.
+	TLS() *tls.ConnectionState
+	// SetDeadline bounds all reading and writing (unauthenticated
+	// streams); SetWriteDeadline bounds one write of the bound session.
+	SetDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+	// WatchIdle calls onIdle whenever nothing arrived for idle; onIdle is
+	// told whether it was called before with nothing received since, and
+	// returns whether to keep waiting. Any byte counts as life (RFC 6120
+	// 4.6.1, whitespace keepalives).
+	WatchIdle(idle time.Duration, onIdle func(pinged bool) bool)
+	// Tap makes f see the raw data of the stream from now on (the XML
+	// console); f must not block.
+	Tap(f func(out bool, data []byte))
+	// Close drops the transport at once.
+	Close() error
+	// RemoteAddr is the peer's address.
+	RemoteAddr() string
+}
+
+// tcp is the framing of RFC 6120 4 on a TCP connection, with STARTTLS or
+// with TLS from the first byte (XEP-0368).
+type tcp struct {
+	raw    net.Conn // the socket
+	nc     net.Conn // raw, or the TLS connection over it
+	lim    stream.Limits
+	domain string
+	src    *switchReader
+	dec    *stream.Decoder
+	tls    *tls.Conn
+	opened bool
+	wbuf   *bytes.Buffer
+	tap    func(out bool, data []byte)
+}
+
+func newTCP(nc net.Conn, domain string, lim stream.Limits) *tcp {
+	t := &tcp{raw: nc, nc: nc, lim: lim, domain: domain}
+	t.src = &switchReader{nc}
+	t.dec = stream.NewDecoder(t.src, lim)
+	return t
+}
+
+func (t *tcp) ReadOpen() (stream.Header, error) { return t.dec.Header() }
+
+func (t *tcp) WriteOpen(h stream.Header, features []*stanza.Element) error {
+	b := t.buffer()
+	stream.AppendHeader(b, h)
+	stream.AppendFeatures(b, stanza.NSClient, features...)
+	t.opened = true
+	return t.flush(b)
+}
+
+func (t *tcp) Opened() bool { return t.opened }
+
+func (t *tcp) Next() (*stanza.Element, error) { return t.dec.Next() }
+
+func (t *tcp) Pending() bool { return t.dec.Buffered() > 0 }
+
+func (t *tcp) Write(els []*stanza.Element) error {
+	b := t.buffer()
+	for _, el := range els {
+		el.Encode(b, stanza.NSClient)
+	}
+	return t.flush(b)
+}
+
+func (t *tcp) End(e *stream.Error) error {
+	b := t.buffer()
+	if !t.opened {
+		// RFC 6120 4.9.1.1: an error before our header still needs one.
+		stream.AppendHeader(b, stream.Header{NS: stanza.NSClient, From: t.domain, ID: newID(), Version: "1.0"})
+	}
+	if e != nil {
+		stream.AppendError(b, e)
+	}
+	b.WriteString(stream.Close)
+	err := t.flush(b)
+	// Let the peer answer the closing handshake (RFC 6120 4.4).
+	if hc, ok := t.nc.(interface{ CloseWrite() error }); ok {
+		_ = hc.CloseWrite()
+	}
+	return err
+}
+
+func (t *tcp) Restart() {
+	t.dec.Reset(nil)
+	t.opened = false
+}
+
+func (t *tcp) StartTLS(cfg *tls.Config) error {
+	if t.tls != nil {
+		return errors.New("TLS is already on")
+	}
+	if cfg == nil {
+		return errors.New("no TLS configuration")
+	}
+	tc := tls.Server(t.raw, cfg)
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
+	t.tls, t.nc = tc, tc
+	t.src = &switchReader{tc}
+	t.dec = stream.NewDecoder(t.src, t.lim)
+	t.opened = false
+	return nil
+}
+
+func (t *tcp) TLS() *tls.ConnectionState {
+	if t.tls == nil {
+		return nil
+	}
+	st := t.tls.ConnectionState()
+	return &st
+}
+
+func (t *tcp) SetDeadline(d time.Time) error      { return t.nc.SetDeadline(d) }
+func (t *tcp) SetWriteDeadline(d time.Time) error { return t.nc.SetWriteDeadline(d) }
+func (t *tcp) Close() error                       { return t.nc.Close() }
+func (t *tcp) RemoteAddr() string                 { return t.raw.RemoteAddr().String() }
+
+func (t *tcp) WatchIdle(idle time.Duration, onIdle func(pinged bool) bool) {
+	// Under the decoder's buffer, so that what it holds already (stanzas
+	// pipelined right after bind) is kept.
+	t.src.r = &idleConn{Conn: t.nc, idle: idle, onIdle: onIdle, tap: t.tap}
+}
+
+func (t *tcp) Tap(f func(out bool, data []byte)) {
+	t.tap = f
+	if ic, ok := t.src.r.(*idleConn); ok {
+		ic.tap = f
+	}
+}
+
+// buffer returns the write buffer, empty.
+func (t *tcp) buffer() *bytes.Buffer {
+	if t.wbuf == nil {
+		t.wbuf = new(bytes.Buffer)
+	}
+	t.wbuf.Reset()
+	return t.wbuf
+}
+
+// flush writes b with one write; a large buffer is not kept for an idle
+// session.
+func (t *tcp) flush(b *bytes.Buffer) error {
+	_, err := t.nc.Write(b.Bytes())
+	if t.tap != nil && err == nil {
+		t.tap(true, b.Bytes())
+	}
+	if b.Cap() > 64<<10 {
+		t.wbuf = nil
+	}
+	return err
+}
+
+// switchReader is the source under the decoder's buffer; swapping r keeps
+// whatever the buffer already holds.
+type switchReader struct{ r io.Reader }
+
+func (s *switchReader) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+// idleConn wraps the socket after binding: when nothing arrives for idle,
+// onIdle decides whether to keep waiting (it sends a ping the first time)
+// or give up.
+//
+// Read, and so onIdle, run on the session's reader goroutine only.
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+	// onIdle is called when nothing arrived for idle; pinged says whether
+	// it was called before with nothing received since. It returns whether
+	// to keep waiting.
+	onIdle func(pinged bool) bool
+	tap    func(out bool, data []byte)
+	pinged bool
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	for {
+		if c.idle > 0 {
+			_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+		}
+		n, err := c.Conn.Read(p)
+		if n > 0 {
+			// Anything counts as a sign of life, whitespace too (RFC 6120 4.6.1).
+			c.pinged = false
+			if c.tap != nil {
+				c.tap(false, p[:n])
+			}
+			return n, nil
+		}
+		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && c.onIdle != nil && c.onIdle(c.pinged) {
+			c.pinged = true
+			continue
+		}
+		return n, err
+	}
+}
