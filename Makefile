@@ -93,4 +93,4 @@ fmt:
 # SERVERS="hearth prosody ejabberd", IDLE_CONNS=10000, BASE_PORT=25200 override.
 .PHONY: bench-compare
 bench-compare:
-	GO=$(GO) ./server/load/compare.sh
+	GO=$(GO) ./internal/bench/compare.sh

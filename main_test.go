@@ -127,7 +127,8 @@ func TestOffline(t *testing.T) {
 		{args: []string{"roster", "del", "alice", "bob@test.home", d}},
 		{args: []string{"roster", "del", "alice", "bob@test.home", d}, code: 1},
 		{args: []string{"config", "set", "mdns.enabled", "off", d}, want: `^$`},
-		{args: []string{"config", "set", "limits.stanza_bytes", "65536", d}, want: `^restart needed\n$`},
+		{args: []string{"config", "set", "limits.stanza_bytes", "65536", d}, want: `^$`}, // live
+		{args: []string{"config", "set", "tls.mode", "local", d}, want: `^restart needed\n$`},
 		{args: []string{"config", "set", "limits.stanza_bytes", "lots", d}, code: 1},
 		{args: []string{"config", "set", "no.such.key", "1", d}, code: 1},
 		{args: []string{"config", "get", "no.such.key", d}, code: 1},

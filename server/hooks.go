@@ -72,6 +72,10 @@ func (h *hooks) closeSessions(user, why string) {
 	}
 }
 
+// SettingChanged implements admin.Live: the server applies its live
+// settings before the admin call returns.
+func (h *hooks) SettingChanged(ctx context.Context, key string) { h.s.applySetting(ctx, key) }
+
 // Info implements admin.Live.
 func (h *hooks) Info() admin.Info {
 	s := h.s

@@ -30,11 +30,13 @@ import (
 	"hearth/server/internal/mod/version"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stream"
+	"hearth/server/settings"
 	"hearth/storage"
 )
 
 // Config describes one server. The zero value (plus a domain, TLS and a
-// database) is a working LAN server.
+// database) is a working LAN server: withDefaults fills in the rest, from
+// the defaults of the parts that use each value.
 type Config struct {
 	Domain          string
 	DataDir         string
@@ -43,25 +45,59 @@ type Config struct {
 	CertFingerprint func() string
 	Log             *slog.Logger
 
-	// Limits on what a client may send (defaults: 256 KiB, depth 32).
+	// Limits on what a client may send (stream.Default*); the setting
+	// limits.stanza_bytes changes MaxStanza live.
 	Limits stream.Limits
-	// AuthTimeout closes unauthenticated streams (30 s).
+	// AuthTimeout closes unauthenticated streams (c2s.DefaultAuthTimeout).
 	AuthTimeout time.Duration
 	// IdleTimeout: a silent client is pinged after this, and closed
-	// after as long again (5 min).
+	// after as long again (c2s.DefaultIdleTimeout; setting
+	// c2s.idle_timeout, live).
 	IdleTimeout time.Duration
-	// OfflineMax is the offline quota per account (1000).
+	// OfflineMax is the offline quota per account (offline.DefaultMax;
+	// setting limits.offline_messages, live).
 	OfflineMax int
-	// QueueLimit is how many stanzas may wait for a slow client (4096).
+	// QueueLimit is how many stanzas may wait for a slow client
+	// (c2s.DefaultQueueLimit).
 	QueueLimit int
 	// AuthFailures is how many failed authentications an address or an
-	// account may have in a minute before it is refused (5).
+	// account may have in a minute before it is refused
+	// (c2s.DefaultAuthFailures).
 	AuthFailures int
 
 	// Modules build more modules from the router, registered after the
 	// server's own, in order; each may implement any part of the module
 	// contract (see New). Tests observe and extend the server with them.
 	Modules []func(*router.Router) any
+}
+
+// withDefaults returns c with every zero value set to its default: the one
+// place a server's configuration is completed. The values themselves are
+// each written down once, in the package whose behaviour they set.
+func (c Config) withDefaults() Config {
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	c.Limits = c.Limits.WithDefaults()
+	if c.AuthTimeout <= 0 {
+		c.AuthTimeout = c2s.DefaultAuthTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = c2s.DefaultIdleTimeout
+	}
+	if c.OfflineMax <= 0 {
+		c.OfflineMax = offline.DefaultMax
+	}
+	if c.QueueLimit <= 0 {
+		c.QueueLimit = c2s.DefaultQueueLimit
+	}
+	if c.AuthFailures <= 0 {
+		c.AuthFailures = c2s.DefaultAuthFailures
+	}
+	return c
 }
 
 // Validate reports every problem at once.
@@ -130,12 +166,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("server config: %w", err)
 	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Version == "" {
-		cfg.Version = "dev"
-	}
+	cfg = cfg.withDefaults()
 	log := cfg.Log
 	s := &Server{cfg: cfg, db: db, events: admin.NewHub(), started: time.Now()}
 	h := &hooks{s}
@@ -227,6 +258,7 @@ func (s *Server) Admin() admin.API { return s.admin }
 func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
+
 	serve := func(name string, ln net.Listener, direct bool) {
 		if ln == nil {
 			return
@@ -251,6 +283,30 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		all = append(all, err)
 	}
 	return errors.Join(all...)
+}
+
+// applySetting applies a live setting that changed (settings.Spec.Live);
+// the contact addresses need nothing, disco reads them at each query, and
+// the LAN announcement is the command's.
+func (s *Server) applySetting(ctx context.Context, key string) {
+	v, err := s.admin.Values(ctx)
+	if err != nil {
+		s.cfg.Log.Warn("changed setting not applied: settings could not be read", "key", key, "err", err)
+		return
+	}
+	switch key {
+	case settings.KeyStanzaBytes:
+		l := s.cfg.Limits
+		l.MaxStanza = v.Int(key)
+		s.c2s.SetLimits(l)
+	case settings.KeyOfflineMessages:
+		s.offline.SetMax(v.Int(key))
+	case settings.KeyIdleTimeout:
+		s.c2s.SetIdleTimeout(v.Duration(key))
+	default:
+		return
+	}
+	s.cfg.Log.Info("setting applied", "key", key, "value", v.String(key))
 }
 
 // accounts answers the router's existence checks from storage.

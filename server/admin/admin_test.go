@@ -261,12 +261,12 @@ func TestSettings(t *testing.T) {
 			{key: "tls.mode", value: "LOCAL", stored: "local", wantRestart: true},
 			{key: "tls.mode", value: "acme", want: ErrInvalid},
 			{key: "tls.mode", value: "bogus", want: ErrInvalid},
-			{key: "limits.stanza_bytes", value: "65536", stored: "65536", wantRestart: true},
+			{key: "limits.stanza_bytes", value: "65536", stored: "65536"}, // live: new connections
 			{key: "limits.stanza_bytes", value: "12x", want: ErrInvalid},
 			{key: "limits.stanza_bytes", value: "100", want: ErrInvalid},
-			{key: "limits.offline_messages", value: "500", stored: "500", wantRestart: true},
+			{key: "limits.offline_messages", value: "500", stored: "500"}, // live
 			{key: "limits.offline_messages", value: "0", want: ErrInvalid},
-			{key: "c2s.idle_timeout", value: "90s", stored: "90s", wantRestart: true},
+			{key: "c2s.idle_timeout", value: "90s", stored: "90s"}, // live: new sessions
 			{key: "c2s.idle_timeout", value: "-1s", want: ErrInvalid},
 			{key: "c2s.idle_timeout", value: "5", want: ErrInvalid},
 			{key: "contact.admin", value: "mailto:dad@example.org, xmpp:dad@example.org", stored: "mailto:dad@example.org xmpp:dad@example.org"},
@@ -324,21 +324,28 @@ func TestSettings(t *testing.T) {
 func TestSettingTyped(t *testing.T) {
 	l := newLocal(t)
 	ctx := t.Context()
-	if n, err := l.SettingInt(ctx, "limits.stanza_bytes"); err != nil || n != 262144 {
-		t.Errorf("stanza_bytes = %d, %v", n, err)
+	v, err := l.Values(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if d, err := l.SettingDuration(ctx, "c2s.idle_timeout"); err != nil || d != 5*time.Minute {
-		t.Errorf("idle_timeout = %v, %v", d, err)
+	if n := v.Int("limits.stanza_bytes"); n != 262144 {
+		t.Errorf("stanza_bytes = %d", n)
 	}
-	if b, err := l.SettingBool(ctx, "mdns.enabled"); err != nil || !b {
-		t.Errorf("mdns.enabled = %v, %v", b, err)
+	if d := v.Duration("c2s.idle_timeout"); d != 5*time.Minute {
+		t.Errorf("idle_timeout = %v", d)
+	}
+	if b := v.Bool("mdns.enabled"); !b {
+		t.Errorf("mdns.enabled = %v", b)
 	}
 	// A value stored behind the registry's back counts as the default.
 	if err := l.DB.SetSetting(ctx, "limits.offline_messages", "lots"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := l.SettingInt(ctx, "limits.offline_messages"); err != nil || n != 1000 {
-		t.Errorf("offline_messages = %d, %v", n, err)
+	if v, err = l.Values(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := v.Int("limits.offline_messages"); n != 1000 {
+		t.Errorf("offline_messages = %d", n)
 	}
 	if _, err := l.Setting(ctx, "nope"); !errors.Is(err, ErrInvalid) {
 		t.Errorf("unknown key: %v", err)
@@ -368,13 +375,13 @@ func TestWatch(t *testing.T) {
 			do   func() error
 			want Event
 		}{
-			{func() error { return api.AddUser(ctx, "alice", "correct horse") }, Event{EventUsers, "alice@test.home"}},
-			{func() error { return api.AddUser(ctx, "bob", "correct horse") }, Event{EventUsers, "bob@test.home"}},
-			{func() error { return api.SetDisabled(ctx, "bob", true) }, Event{EventUsers, "bob@test.home"}},
-			{func() error { return api.AddRosterItem(ctx, "alice", RosterItem{JID: "bob@test.home"}) }, Event{EventRoster, "alice@test.home"}},
-			{func() error { return api.RemoveRosterItem(ctx, "alice", "bob@test.home") }, Event{EventRoster, "alice@test.home"}},
-			{func() error { _, err := api.SetSetting(ctx, "mdns.enabled", "false"); return err }, Event{Kind: EventSettings}},
-			{func() error { return api.DeleteUser(ctx, "bob") }, Event{EventUsers, "bob@test.home"}},
+			{func() error { return api.AddUser(ctx, "alice", "correct horse") }, Event{Kind: EventUsers, JID: "alice@test.home"}},
+			{func() error { return api.AddUser(ctx, "bob", "correct horse") }, Event{Kind: EventUsers, JID: "bob@test.home"}},
+			{func() error { return api.SetDisabled(ctx, "bob", true) }, Event{Kind: EventUsers, JID: "bob@test.home"}},
+			{func() error { return api.AddRosterItem(ctx, "alice", RosterItem{JID: "bob@test.home"}) }, Event{Kind: EventRoster, JID: "alice@test.home"}},
+			{func() error { return api.RemoveRosterItem(ctx, "alice", "bob@test.home") }, Event{Kind: EventRoster, JID: "alice@test.home"}},
+			{func() error { _, err := api.SetSetting(ctx, "mdns.enabled", "false"); return err }, Event{Kind: EventSettings, Key: "mdns.enabled"}},
+			{func() error { return api.DeleteUser(ctx, "bob") }, Event{Kind: EventUsers, JID: "bob@test.home"}},
 		}
 		for i, s := range steps {
 			if err := s.do(); err != nil {
@@ -416,6 +423,7 @@ func (h *hooks) Kick(full string) bool {
 }
 
 func (h *hooks) CloseSessions(user string)                  { h.record(&h.kicked, user) }
+func (h *hooks) SettingChanged(context.Context, string)     {}
 func (h *hooks) UserRemoved(_ context.Context, user string) { h.record(&h.kicked, user) }
 
 func (h *hooks) LabelRoster(ctx context.Context, user, contact, name string, groups []string) error {

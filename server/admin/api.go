@@ -89,7 +89,8 @@ const (
 // Event is a live change.
 type Event struct {
 	Kind EventKind
-	JID  string
+	JID  string `json:",omitempty"`
+	Key  string `json:",omitempty"` // the setting that changed
 }
 
 // API is the admin surface. Every method is safe for concurrent use.

@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"hearth/server/internal/jid"
+	"hearth/server/settings"
 	"hearth/storage"
 )
 
@@ -35,6 +34,10 @@ type Live interface {
 	// Both publish their own roster events.
 	LabelRoster(ctx context.Context, user, contact, name string, groups []string) error
 	RemoveRoster(ctx context.Context, user, contact string) error
+	// SettingChanged applies a live setting that was stored; settings
+	// the server does not apply itself are applied by whoever follows
+	// the settings event (the LAN announcement).
+	SettingChanged(ctx context.Context, key string)
 }
 
 // Local is the API in the process that holds the database: with Live set
@@ -336,18 +339,21 @@ func (l *Local) Settings(ctx context.Context) ([]Setting, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Setting, 0, len(registry))
-	for _, s := range registry {
-		v, ok := stored[s.key]
+	all := settings.All()
+	out := make([]Setting, 0, len(all))
+	for _, s := range all {
+		v, ok := stored[s.Key]
 		if !ok {
-			v = s.def
+			v = s.Default
 		}
-		out = append(out, Setting{Key: s.key, Value: v, Default: s.def, Help: s.help, Restart: s.restart})
+		out = append(out, Setting{Key: s.Key, Value: v, Default: s.Default, Help: s.Help, Restart: !s.Live})
 	}
 	return out, nil
 }
 
-// SetSetting checks value against the setting's type and stores it.
+// SetSetting checks value against the setting's type and stores it. A
+// running server applies a live setting before it returns; restart
+// reports that this one needs a restart.
 func (l *Local) SetSetting(ctx context.Context, key, value string) (restart bool, err error) {
 	v, err := CheckSetting(key, value)
 	if err != nil {
@@ -356,70 +362,35 @@ func (l *Local) SetSetting(ctx context.Context, key, value string) (restart bool
 	if err := l.DB.SetSetting(ctx, key, v); err != nil {
 		return false, err
 	}
-	l.Events.Publish(Event{Kind: EventSettings})
-	s, _ := lookup(key)
-	return s.restart, nil
+	if l.Live != nil {
+		l.Live.SettingChanged(ctx, key)
+	}
+	l.Events.Publish(Event{Kind: EventSettings, Key: key})
+	s, _ := settings.Lookup(key)
+	return !s.Live, nil
+}
+
+// Values returns the stored settings, read through the registry.
+func (l *Local) Values(ctx context.Context) (settings.Values, error) {
+	stored, err := l.DB.Settings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return settings.Values(stored), nil
 }
 
 // Setting returns the value of a known setting, or its default when it was
 // never set. An unknown key is ErrInvalid.
 func (l *Local) Setting(ctx context.Context, key string) (string, error) {
-	s, ok := lookup(key)
+	s, ok := settings.Lookup(key)
 	if !ok {
 		return "", fmt.Errorf("setting %s: unknown setting: %w", key, ErrInvalid)
 	}
 	v, err := l.DB.Setting(ctx, key)
 	if errors.Is(err, storage.ErrNotFound) {
-		return s.def, nil
+		return s.Default, nil
 	}
 	return v, err
-}
-
-// SettingBool returns a boolean setting; a stored value that does not
-// parse counts as the default.
-func (l *Local) SettingBool(ctx context.Context, key string) (bool, error) {
-	v, err := l.Setting(ctx, key)
-	if err != nil {
-		return false, err
-	}
-	b, err := parseBool(v)
-	if err != nil {
-		b, _ = parseBool(registryDefault(key))
-	}
-	return b, nil
-}
-
-// SettingInt returns a whole-number setting; a stored value that does not
-// parse counts as the default.
-func (l *Local) SettingInt(ctx context.Context, key string) (int, error) {
-	v, err := l.Setting(ctx, key)
-	if err != nil {
-		return 0, err
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		n, _ = strconv.Atoi(registryDefault(key))
-	}
-	return n, nil
-}
-
-// SettingDuration returns a duration setting; a stored value that does not
-// parse counts as the default.
-func (l *Local) SettingDuration(ctx context.Context, key string) (time.Duration, error) {
-	v, err := l.Setting(ctx, key)
-	if err != nil {
-		return 0, err
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		d, _ = time.ParseDuration(registryDefault(key))
-	}
-	return d, nil
-}
-
-func registryDefault(key string) string {
-	d, _ := SettingDefault(key)
-	return d
 }
 
 // Watch delivers the events of Events until ctx is done.

@@ -70,7 +70,7 @@ func TestSocket(t *testing.T) {
 	if got := userJIDs(t, l); len(got) != 1 || got[0] != "alice@test.home" {
 		t.Errorf("users on the server: %q", got)
 	}
-	if ev := next(t, events); ev != (Event{EventUsers, "alice@test.home"}) {
+	if ev := next(t, events); ev != (Event{Kind: EventUsers, JID: "alice@test.home"}) {
 		t.Errorf("event %+v", ev)
 	}
 

@@ -66,7 +66,7 @@ type Element struct {
 	Handle   ElementHandler
 }
 
-// Config holds the c2s settings; zero values get defaults.
+// Config holds the c2s settings; zero values get the Default constants.
 type Config struct {
 	Domain string
 	// TLS returns the server's TLS configuration (reloaded certificates).
@@ -87,46 +87,57 @@ type Config struct {
 	Tap Tap
 	// Limits bound what a client may send.
 	Limits stream.Limits
-	// AuthTimeout closes streams that are not bound in time (30 s).
+	// AuthTimeout closes streams that are not bound in time.
 	AuthTimeout time.Duration
 	// IdleTimeout is how long a bound stream may be silent before the
 	// server pings it (XEP-0199); it is closed if the ping goes unanswered
-	// for as long again (5 min).
+	// for as long again.
 	IdleTimeout time.Duration
-	// QueueLimit is how many stanzas may wait for a slow client (4096).
+	// QueueLimit is how many stanzas may wait for a slow client.
 	QueueLimit int
-	// QueueBytes is how many bytes may wait for a slow client (4 MiB).
+	// QueueBytes is how many bytes may wait for a slow client.
 	QueueBytes int
-	// WriteTimeout bounds one socket write (30 s).
+	// WriteTimeout bounds one socket write.
 	WriteTimeout time.Duration
 	// AuthFailures is how many failed authentications an address or an
-	// account may have in AuthWindow before it is refused (5 in 1 min).
+	// account may have in AuthWindow before it is refused.
 	AuthFailures int
 	AuthWindow   time.Duration
 	Log          *slog.Logger
 }
 
+// Defaults of Config; each is written down here only.
+const (
+	DefaultAuthTimeout  = 30 * time.Second
+	DefaultIdleTimeout  = 5 * time.Minute
+	DefaultQueueLimit   = 4096
+	DefaultQueueBytes   = 4 << 20
+	DefaultWriteTimeout = 30 * time.Second
+	DefaultAuthFailures = 5
+	DefaultAuthWindow   = time.Minute
+)
+
 func (c *Config) defaults() {
 	if c.AuthTimeout <= 0 {
-		c.AuthTimeout = 30 * time.Second
+		c.AuthTimeout = DefaultAuthTimeout
 	}
 	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 5 * time.Minute
+		c.IdleTimeout = DefaultIdleTimeout
 	}
 	if c.QueueLimit <= 0 {
-		c.QueueLimit = 4096
+		c.QueueLimit = DefaultQueueLimit
 	}
 	if c.QueueBytes <= 0 {
-		c.QueueBytes = 4 << 20
+		c.QueueBytes = DefaultQueueBytes
 	}
 	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 30 * time.Second
+		c.WriteTimeout = DefaultWriteTimeout
 	}
 	if c.AuthFailures <= 0 {
-		c.AuthFailures = 5
+		c.AuthFailures = DefaultAuthFailures
 	}
 	if c.AuthWindow <= 0 {
-		c.AuthWindow = time.Minute
+		c.AuthWindow = DefaultAuthWindow
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -173,10 +184,10 @@ func New(cfg Config) *Server {
 func (s *Server) SetLimits(l stream.Limits) { s.limits.Store(&l) }
 
 // SetIdleTimeout sets how long streams bound from now on may be silent
-// before they are pinged (0: 5 min).
+// before they are pinged (0: DefaultIdleTimeout).
 func (s *Server) SetIdleTimeout(d time.Duration) {
 	if d <= 0 {
-		d = 5 * time.Minute
+		d = DefaultIdleTimeout
 	}
 	s.idle.Store(int64(d))
 }

@@ -13,15 +13,16 @@ import (
 	"hearth/server/internal/stanza"
 )
 
-// Limits bound what one peer may send.
+// Limits bound what one peer may send; zero values take the Default
+// constants.
 type Limits struct {
-	// MaxStanza is the largest top-level element in bytes (default 256 KiB).
+	// MaxStanza is the largest top-level element in bytes.
 	MaxStanza int
-	// MaxDepth is the deepest nesting inside a stanza (default 32).
+	// MaxDepth is the deepest nesting inside a stanza.
 	MaxDepth int
-	// MaxElements bounds the elements in one stanza (default 4096): the
-	// parsed tree is many times its wire size, so the byte limit alone
-	// does not bound memory.
+	// MaxElements bounds the elements in one stanza: the parsed tree is
+	// many times its wire size, so the byte limit alone does not bound
+	// memory.
 	MaxElements int
 }
 
@@ -32,7 +33,8 @@ const (
 	DefaultMaxElements = 4096
 )
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with the zero values set to the defaults.
+func (l Limits) WithDefaults() Limits {
 	if l.MaxStanza <= 0 {
 		l.MaxStanza = DefaultMaxStanza
 	}

@@ -57,7 +57,7 @@ type refDecoder struct {
 
 // newRefDecoder returns a decoder reading from r.
 func newRefDecoder(r io.Reader, lim Limits) *refDecoder {
-	d := &refDecoder{lim: lim.withDefaults()}
+	d := &refDecoder{lim: lim.WithDefaults()}
 	d.Reset(r)
 	return d
 }

@@ -100,7 +100,7 @@ type binding struct {
 
 // NewDecoder returns a decoder reading from r.
 func NewDecoder(r io.Reader, lim Limits) *Decoder {
-	d := &Decoder{lim: lim.withDefaults()}
+	d := &Decoder{lim: lim.WithDefaults()}
 	d.Reset(r)
 	return d
 }

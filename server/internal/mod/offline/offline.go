@@ -25,7 +25,7 @@ const NSChatStates = "http://jabber.org/protocol/chatstates"
 type Deps struct {
 	DB     *storage.DB
 	Domain string // stamps delays (XEP-0203) in the server's name
-	// Max is the per-account quota (0: 1000); SetMax changes it live.
+	// Max is the per-account quota (0: DefaultMax); SetMax changes it live.
 	Max int
 	Log *slog.Logger
 }
@@ -49,11 +49,14 @@ func New(d Deps) *Store {
 	return s
 }
 
+// DefaultMax is the default per-account quota.
+const DefaultMax = 1000
+
 // SetMax sets the per-account quota for messages stored from now on
-// (0: 1000).
+// (0: DefaultMax).
 func (s *Store) SetMax(n int) {
 	if n <= 0 {
-		n = 1000
+		n = DefaultMax
 	}
 	s.max.Store(int64(n))
 }

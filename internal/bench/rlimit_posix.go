@@ -1,6 +1,6 @@
 //go:build linux || darwin
 
-package load
+package bench
 
 import "syscall"
 

@@ -3,7 +3,7 @@
 # same load generator (`hearth bench`) on this machine, one server at a time,
 # everything on 127.0.0.1. Prints a Markdown table and keeps the raw JSON lines.
 #
-#   sudo server/load/compare.sh            (or: make bench-compare)
+#   sudo internal/bench/compare.sh            (or: make bench-compare)
 #
 # Per server, on a fresh data directory under one mktemp folder:
 #   start; accounts user1..user200 with password benchpassN (Hearth: `hearth user

@@ -1,4 +1,4 @@
-// Package load is Hearth's load generator: a lean XMPP client (RFC 6120
+// Package bench is Hearth's load generator: a lean XMPP client (RFC 6120
 // STARTTLS or XEP-0368 direct TLS, SASL SCRAM-SHA-256/SCRAM-SHA-1/PLAIN,
 // resource binding) driving scenarios against any XMPP server, so that
 // Hearth, Prosody and ejabberd can be measured on the same machine with the
@@ -7,7 +7,7 @@
 // The client shares the CPU with the server under test, so it does as little
 // as it can: no element trees (see scan.go), no roster fetch at login, one
 // buffered write per burst, SCRAM keys derived once per account.
-package load
+package bench
 
 import (
 	"context"

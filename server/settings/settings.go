@@ -1,0 +1,235 @@
+// Package settings is the one registry of Hearth's settings: each key with
+// its type, its default and whether it applies to a running server at
+// once. The values live in SQLite; `hearth config`, the GUI and the admin
+// API read and change them through server/admin, which checks them here;
+// the server and the command's LAN announcement apply the live ones when
+// they change.
+package settings
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"hearth/server/internal/c2s"
+	"hearth/server/internal/jid"
+	"hearth/server/internal/mod/offline"
+	"hearth/server/internal/stream"
+)
+
+// Kind is the type of a setting's value.
+type Kind uint8
+
+// Kinds.
+const (
+	String   Kind = iota
+	Bool          // "true" or "false" (on/off, yes/no, 1/0 are taken too)
+	Int           // decimal, at least Spec.Min
+	Duration      // time.ParseDuration, above zero
+	Enum          // one of Spec.Enum
+	Domain        // a domain JID (RFC 7622 3.2)
+	URIs          // space-separated URIs with a scheme (XEP-0157)
+)
+
+// Spec describes one setting.
+type Spec struct {
+	Key     string
+	Default string
+	Help    string
+	Kind    Kind
+	// Live: a change applies to the running server at once (to streams
+	// opened from then on, for the limits); otherwise at the next start.
+	Live bool
+	Enum []string
+	Min  int
+}
+
+// Keys the code reads.
+const (
+	KeyDomain          = "domain"
+	KeyTLSMode         = "tls.mode"
+	KeyMDNS            = "mdns.enabled"
+	KeyStanzaBytes     = "limits.stanza_bytes"
+	KeyOfflineMessages = "limits.offline_messages"
+	KeyIdleTimeout     = "c2s.idle_timeout"
+)
+
+// registry is every setting, in the order `hearth config list` shows
+// them. A subsystem that grows a setting adds it here, and, if it is
+// live, applies it when it changes (server.applySetting, the command's
+// announcement).
+var registry = []Spec{
+	{Key: KeyDomain, Kind: Domain,
+		Help: "the XMPP domain; chosen on first run (<hostname>.local)"},
+	// Only what this build can do: acme and files come with the
+	// certificates work, federation and registration with theirs.
+	{Key: KeyTLSMode, Kind: Enum, Default: "local", Enum: []string{"local"},
+		Help: "where certificates come from: local (made for the domain and kept in the data directory)"},
+	{Key: KeyMDNS, Kind: Bool, Default: "true", Live: true,
+		Help: "advertise the server on the LAN with mDNS / DNS-SD"},
+	{Key: KeyStanzaBytes, Kind: Int, Default: strconv.Itoa(stream.DefaultMaxStanza), Min: 10000, Live: true,
+		Help: "largest stanza a client may send, in bytes (RFC 6120 13.12: at least 10000); for new connections"},
+	{Key: KeyOfflineMessages, Kind: Int, Default: strconv.Itoa(offline.DefaultMax), Min: 1, Live: true,
+		Help: "messages kept for an offline account"},
+	{Key: "contact.admin", Kind: URIs, Live: true,
+		Help: "admin contact addresses, e.g. mailto:you@example.com xmpp:you@example.com (XEP-0157)"},
+	{Key: "contact.abuse", Kind: URIs, Live: true,
+		Help: "abuse contact addresses (XEP-0157)"},
+	{Key: "contact.support", Kind: URIs, Live: true,
+		Help: "support contact addresses (XEP-0157)"},
+	{Key: "contact.security", Kind: URIs, Live: true,
+		Help: "security contact addresses (XEP-0157)"},
+	{Key: "contact.feedback", Kind: URIs, Live: true,
+		Help: "feedback contact addresses (XEP-0157)"},
+	{Key: "contact.sales", Kind: URIs, Live: true,
+		Help: "sales contact addresses (XEP-0157)"},
+	{Key: KeyIdleTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultIdleTimeout), Live: true,
+		Help: "a silent client is pinged after this and disconnected after as long again; for new sessions"},
+}
+
+// formatDuration writes d as people write it: 5m, not 5m0s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// All returns every setting, in order.
+func All() []Spec { return slices.Clone(registry) }
+
+// Lookup returns the spec of key.
+func Lookup(key string) (Spec, bool) {
+	for _, s := range registry {
+		if s.Key == key {
+			return s, true
+		}
+	}
+	return Spec{}, false
+}
+
+// Check returns value as it is stored for key. The error says in plain
+// words what is wrong; it names the key.
+func Check(key, value string) (string, error) {
+	s, ok := Lookup(key)
+	if !ok {
+		return "", fmt.Errorf("%s: unknown setting (hearth config list shows them all)", key)
+	}
+	v, err := s.normalize(value)
+	if err != nil {
+		return "", fmt.Errorf("%s: %v", key, err)
+	}
+	return v, nil
+}
+
+// normalize checks v against the setting's type and returns it in the form
+// it is stored in.
+func (s Spec) normalize(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	switch s.Kind {
+	case Bool:
+		b, err := parseBool(v)
+		if err != nil {
+			return "", err
+		}
+		return strconv.FormatBool(b), nil
+	case Int:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return "", fmt.Errorf("%q is not a whole number", v)
+		}
+		if n < s.Min {
+			return "", fmt.Errorf("%d is below the minimum %d", n, s.Min)
+		}
+		return strconv.Itoa(n), nil
+	case Duration:
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return "", fmt.Errorf("%q is not a duration above zero (for example 90s, 5m, 1h)", v)
+		}
+		return v, nil
+	case Enum:
+		for _, e := range s.Enum {
+			if strings.EqualFold(v, e) {
+				return e, nil
+			}
+		}
+		return "", fmt.Errorf("%q is not one of %s", v, strings.Join(s.Enum, ", "))
+	case Domain:
+		j, err := jid.Parse(v)
+		if err != nil || !j.IsDomain() {
+			return "", fmt.Errorf("%q is not a domain name", v)
+		}
+		return j.Domain, nil
+	case URIs:
+		fields := strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' })
+		for _, f := range fields {
+			u, err := url.Parse(f)
+			if err != nil || u.Scheme == "" || u.Opaque == "" && u.Host == "" {
+				return "", fmt.Errorf("%q is not a URI such as mailto:you@example.com or xmpp:you@example.com", f)
+			}
+		}
+		return strings.Join(fields, " "), nil
+	}
+	return v, nil
+}
+
+// parseBool accepts what strconv.ParseBool does and on/off, yes/no.
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "on", "yes":
+		return true, nil
+	case "off", "no":
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%q is not true or false", v)
+	}
+	return b, nil
+}
+
+// Values are stored settings read through the registry: a key never set,
+// or set behind the registry's back to something of the wrong type, has
+// its default. Asking for a key the registry does not have is a bug and
+// panics.
+type Values map[string]string
+
+// String returns the value of key.
+func (v Values) String(key string) string {
+	s, ok := Lookup(key)
+	if !ok {
+		panic("settings: unknown key " + key)
+	}
+	if stored, ok := v[key]; ok {
+		if n, err := s.normalize(stored); err == nil {
+			return n
+		}
+	}
+	return s.Default
+}
+
+// Bool returns a boolean setting.
+func (v Values) Bool(key string) bool {
+	b, _ := parseBool(v.String(key))
+	return b
+}
+
+// Int returns a whole-number setting.
+func (v Values) Int(key string) int {
+	n, _ := strconv.Atoi(v.String(key))
+	return n
+}
+
+// Duration returns a duration setting.
+func (v Values) Duration(key string) time.Duration {
+	d, _ := time.ParseDuration(v.String(key))
+	return d
+}

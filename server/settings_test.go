@@ -1,0 +1,119 @@
+package server_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"hearth/server/internal/stream"
+	"hearth/server/internal/xmpptest"
+	"hearth/server/settings"
+)
+
+// TestLiveSettings: every setting the registry calls live takes effect on
+// the running server, without a restart, by the time `hearth config set`
+// (the admin API) returns, and it says no restart is needed.
+func TestLiveSettings(t *testing.T) {
+	srv := xmpptest.Start(t)
+	ctx := context.Background()
+	srv.AddUser(t, "alice", "alice-secret-pw")
+	srv.AddUser(t, "bob", "bob-secret-pw")
+	set := func(key, value string) {
+		t.Helper()
+		restart, err := srv.Admin.SetSetting(ctx, key, value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec, _ := settings.Lookup(key)
+		if restart == spec.Live {
+			t.Errorf("set %s: restart needed = %v, but the registry says live = %v", key, restart, spec.Live)
+		}
+	}
+	tested := map[string]bool{}
+
+	t.Run(settings.KeyStanzaBytes, func(t *testing.T) {
+		tested[settings.KeyStanzaBytes] = true
+		// A headline to an offline account is not stored: the offline test below starts empty.
+		big := `<message to='bob@hearth.test' type='headline'><body>` + strings.Repeat("x", 20000) + `</body></message>`
+		before := srv.Login(t, "alice", "alice-secret-pw", "before")
+		set(settings.KeyStanzaBytes, "10000")
+		small := srv.Login(t, "alice", "alice-secret-pw", "small")
+		small.Send(big)
+		if got := small.StreamEnd(); got != stream.PolicyViolation {
+			t.Fatalf("a 20 kB stanza on a stream opened after the change: stream end %q, want policy-violation", got)
+		}
+		// Streams opened before keep the limit they started with.
+		before.Send(big)
+		before.Ping()
+		set(settings.KeyStanzaBytes, "262144")
+		again := srv.Login(t, "alice", "alice-secret-pw", "again")
+		again.Send(big)
+		again.Ping()
+	})
+
+	t.Run(settings.KeyOfflineMessages, func(t *testing.T) {
+		tested[settings.KeyOfflineMessages] = true
+		alice := srv.Login(t, "alice", "alice-secret-pw", "phone")
+		set(settings.KeyOfflineMessages, "2")
+		xmpptest.Play(t, map[string]*xmpptest.Client{"alice": alice}, `
+alice sends: <message to='bob@hearth.test' type='chat' id='q1'><body>one</body></message>
+alice sends: <message to='bob@hearth.test' type='chat' id='q2'><body>two</body></message>
+alice receives nothing more
+alice sends: <message to='bob@hearth.test' type='chat' id='q3'><body>three</body></message>
+alice receives: <message to='alice@hearth.test/phone' from='bob@hearth.test' type='error' id='q3'><body>three</body><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`)
+		set(settings.KeyOfflineMessages, "1000")
+	})
+
+	t.Run(settings.KeyIdleTimeout, func(t *testing.T) {
+		tested[settings.KeyIdleTimeout] = true
+		set(settings.KeyIdleTimeout, "200ms")
+		alice := srv.Login(t, "alice", "alice-secret-pw", "idle")
+		start := time.Now()
+		alice.Expect(`<iq type='get' id='*' from='hearth.test' to='alice@hearth.test/idle'><ping xmlns='urn:xmpp:ping'/></iq>`)
+		if waited := time.Since(start); waited > 3*time.Second {
+			t.Errorf("pinged after %v", waited)
+		}
+		set(settings.KeyIdleTimeout, "5m")
+	})
+
+	t.Run("contact.admin", func(t *testing.T) {
+		for _, s := range settings.All() {
+			if strings.HasPrefix(s.Key, "contact.") {
+				tested[s.Key] = true // read at each disco query
+			}
+		}
+		alice := srv.Login(t, "alice", "alice-secret-pw", "disco")
+		set("contact.admin", "xmpp:dad@hearth.test")
+		alice.Send(`<iq type='get' id='d' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+		if el := alice.Next(); !strings.Contains(el.String(), "<value>xmpp:dad@hearth.test</value>") {
+			t.Fatalf("disco#info without the new contact: %s", el)
+		}
+	})
+
+	// mdns.enabled is the command's (the LAN announcement): TestMDNSLive
+	// in package main runs it between network namespaces.
+	tested[settings.KeyMDNS] = true
+	for _, s := range settings.All() {
+		if s.Live && !tested[s.Key] {
+			t.Errorf("live setting %s has no test that it applies live", s.Key)
+		}
+	}
+}
+
+// TestSettingsKeysAndDefaults: the registry's defaults are the parts'
+// own, written down once.
+func TestSettingsKeysAndDefaults(t *testing.T) {
+	want := map[string]string{
+		settings.KeyStanzaBytes:     "262144",
+		settings.KeyOfflineMessages: "1000",
+		settings.KeyIdleTimeout:     "5m",
+		settings.KeyMDNS:            "true",
+	}
+	v := settings.Values{}
+	for k, d := range want {
+		if got := v.String(k); got != d {
+			t.Errorf("default of %s = %q, want %q", k, got, d)
+		}
+	}
+}
