@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hearth/internal/netns"
 	"io"
 	"net"
 	"os"
@@ -25,6 +26,10 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(netns.EnvRole) != "" {
+		// A helper in a network namespace (TestHelperProcess): no build.
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "hearth-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -422,5 +427,83 @@ func TestKill9KeepsOfflineMessages(t *testing.T) {
 	bob.Close()
 	if code := s2.stop(t); code != 0 {
 		t.Errorf("exit code %d", code)
+	}
+}
+
+// TestMDNSLive: `hearth config set mdns.enabled` on a running server
+// withdraws the LAN announcement at once and brings it back, as a device
+// on the LAN sees it. hearth runs in one network namespace, the device's
+// browser in another, joined by a veth pair: never this machine's
+// network.
+func TestMDNSLive(t *testing.T) {
+	pair := netns.NewPair(t, "h", "p")
+	data := t.TempDir()
+	d := "--data=" + data
+	srv := pair.Start(t, 0, env(t), bin, "serve", "--headless", d, "--domain", "family.local",
+		"--c2s", ":0", "--c2s-tls", ":0", "--log-level", "debug")
+	srv.WaitStderr(t, "announced on the LAN", 10*time.Second)
+	services := []string{"_xmpp-client._tcp", "_xmpps-client._tcp"}
+
+	// found waits until a new browser on the device finds both services.
+	found := func() {
+		t.Helper()
+		browser := pair.StartHelper(t, 1, "browse")
+		if ev := browser.Next(t, time.Now().Add(5*time.Second)); ev.Event != "ready" {
+			t.Fatalf("browser: first event %+v, want ready", ev)
+		}
+		seen := map[string]bool{}
+		began := time.Now()
+		for len(seen) < len(services) {
+			ev := browser.Next(t, began.Add(5*time.Second))
+			if ev.Event == "found" && netns.Unescape(ev.Instance) == "Hearth on family.local" {
+				seen[ev.Service] = true
+			}
+		}
+		t.Logf("a browser on the device found both services in %v", time.Since(began))
+		browser.Stop(t)
+	}
+	found()
+
+	browser := pair.StartHelper(t, 1, "browse")
+	if ev := browser.Next(t, time.Now().Add(5*time.Second)); ev.Event != "ready" {
+		t.Fatalf("browser: first event %+v, want ready", ev)
+	}
+	set := time.Now()
+	check(t, env(t), "", 0, `^$`, "config", "set", "mdns.enabled", "false", d) // no restart needed
+	goodbyes := map[string]bool{}
+	for len(goodbyes) < len(services) {
+		ev := browser.Next(t, set.Add(5*time.Second))
+		if ev.Event == "goodbye" && netns.Unescape(ev.Instance) == "Hearth on family.local" {
+			goodbyes[ev.Service] = true
+		}
+	}
+	t.Logf("goodbyes for both services seen %v after hearth config set mdns.enabled false", time.Since(set))
+	srv.WaitStderr(t, "LAN announcement withdrawn", 5*time.Second)
+	browser.Stop(t)
+
+	check(t, env(t), "", 0, `^$`, "config", "set", "mdns.enabled", "true", d)
+	found()
+	if !strings.Contains(srv.Stderr(), "not announced on the LAN: mdns.enabled is off") {
+		t.Errorf("the log does not say why the announcement stopped:\n%s", srv.Stderr())
+	}
+	if code := srv.Stop(t); code != 0 {
+		t.Errorf("hearth exited %d after SIGTERM:\n%s", code, srv.Stderr())
+	}
+}
+
+// TestHelperProcess is the body of a helper started in a network
+// namespace (see hearth/internal/netns); it does nothing in a normal run.
+func TestHelperProcess(t *testing.T) {
+	role, ifi, err := netns.Helper()
+	switch {
+	case role == "":
+		return
+	case err != nil:
+		t.Fatal(err)
+	case role != "browse":
+		t.Fatalf("unknown role %q", role)
+	}
+	if err := netns.Browse(ifi, "", []string{"_xmpp-client._tcp", "_xmpps-client._tcp"}, 20*time.Second); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"hearth/internal/netns"
 )
 
 // TestAvahiSeesAnnouncement checks the announcement against an independent
@@ -17,22 +19,16 @@ import (
 func TestAvahiSeesAnnouncement(t *testing.T) {
 	for _, tool := range []string{"avahi-daemon", "avahi-browse", "avahi-resolve", "dbus-daemon"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			unavailable(t, fmt.Sprintf("needs %s (apt-get install avahi-daemon avahi-utils dbus)", tool))
+			netns.Unavailable(t, fmt.Sprintf("needs %s (apt-get install avahi-daemon avahi-utils dbus)", tool))
 		}
 	}
-	pair := newVethPair(t, "a", "v")
+	pair := netns.NewPair(t, "a", "v")
 	dir := t.TempDir()
 
-	announcer := pair.start(t, 0, "announce",
+	announcer := pair.StartHelper(t, 0, "announce",
 		envInstance+"=Hearth on family.local", envHost+"=family", envDomain+"=family.local",
 		envPort+"=25222", envTLSPort+"=25223")
-	for !strings.Contains(announcer.stderr(), "announced on the LAN") {
-		select {
-		case <-announcer.done:
-			t.Fatalf("announcer ended: %s%s", announcer.stdout(), announcer.stderr())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	announcer.WaitStderr(t, "announced on the LAN", 5*time.Second)
 	// zeroconf's unsolicited announcements, which carry the host's address
 	// too, end within about 1.5 s (probes of up to 0.5 s, then two 1 s
 	// apart). An avahi started after them has nothing cached, so its host
@@ -57,7 +53,7 @@ func TestAvahiSeesAnnouncement(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "avahi.conf"), `[server]
 host-name=device
 domain-name=local
-allow-interfaces=`+pair.iface[1]+`
+allow-interfaces=`+pair.Iface[1]+`
 enable-dbus=yes
 [wide-area]
 enable-wide-area=no
@@ -74,13 +70,13 @@ disable-publishing=yes
 	env := append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS=unix:path="+bus)
 	// avahi keeps its pid file in /run/avahi-daemon: a tmpfs on /run, in
 	// the mount namespace ip netns exec makes, keeps it off the machine's.
-	avahiLog := daemon(t, "Server startup complete", env, "ip", "netns", "exec", pair.ns[1], "sh", "-c",
+	avahiLog := daemon(t, "Server startup complete", env, "ip", "netns", "exec", pair.NS[1], "sh", "-c",
 		`mount -t tmpfs tmpfs /run && exec avahi-daemon -f "$0" --no-drop-root --no-chroot --no-rlimits --no-proc-title`,
 		filepath.Join(dir, "avahi.conf"))
 
 	avahi := func(args ...string) string {
 		t.Helper()
-		cmd := exec.Command("ip", append([]string{"netns", "exec", pair.ns[1]}, args...)...)
+		cmd := exec.Command("ip", append([]string{"netns", "exec", pair.NS[1]}, args...)...)
 		cmd.Env = env
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -89,7 +85,7 @@ disable-publishing=yes
 		return string(out)
 	}
 	began := time.Now()
-	if got, want := avahi("avahi-resolve", "-4", "-n", "family.local"), "family.local\t"+pair.addr[0]+"\n"; got != want {
+	if got, want := avahi("avahi-resolve", "-4", "-n", "family.local"), "family.local\t"+pair.Addr[0]+"\n"; got != want {
 		t.Errorf("avahi-resolve: %q, want %q", got, want)
 	}
 	t.Logf("avahi resolved family.local in %v", time.Since(began))
@@ -99,8 +95,8 @@ disable-publishing=yes
 	for svc, port := range map[string]int{ServiceC2S: 25222, ServiceC2STLS: 25223} {
 		began := time.Now()
 		out := avahi("avahi-browse", "-r", "-t", "-p", svc)
-		want := strings.Join([]string{"=", pair.iface[1], "IPv4", `Hearth\032on\032family\.local`, svc, "local",
-			"family.local", pair.addr[0], strconv.Itoa(port), `"domain=family.local" "txtvers=1"`}, ";")
+		want := strings.Join([]string{"=", pair.Iface[1], "IPv4", `Hearth\032on\032family\.local`, svc, "local",
+			"family.local", pair.Addr[0], strconv.Itoa(port), `"domain=family.local" "txtvers=1"`}, ";")
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("avahi-browse %s:\n%s\nwant a line\n%s", svc, out, want)
 		}
@@ -113,7 +109,7 @@ disable-publishing=yes
 // output so far.
 func daemon(t *testing.T, ready string, env []string, name string, args ...string) string {
 	t.Helper()
-	var out syncBuffer
+	var out netns.SyncBuffer
 	cmd := exec.Command(name, args...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = &out, &out

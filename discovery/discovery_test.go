@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"hearth/internal/netns"
 	"net"
 	"slices"
 	"strings"
@@ -90,7 +91,7 @@ func TestInstanceLabel(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, ok := strings.CutSuffix(m.Question[0].Name, "."+ServiceC2S+".local.")
-		if !ok || unescape(got) != instance || dns.CountLabel(m.Question[0].Name) != 4 {
+		if !ok || netns.Unescape(got) != instance || dns.CountLabel(m.Question[0].Name) != 4 {
 			t.Errorf("%q came back as %q", instance, m.Question[0].Name)
 		}
 	}
@@ -182,7 +183,7 @@ func TestOnlyUp(t *testing.T) {
 		{"a fake lo", []net.Interface{{Name: "lo", Flags: net.FlagUp | net.FlagMulticast}, veth}, "interface lo is up"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			err := onlyUp(tt.ifaces, "hm1a")
+			err := netns.OnlyUp(tt.ifaces, "hm1a")
 			if tt.err == "" && err != nil || tt.err != "" && (err == nil || err.Error() != tt.err) {
 				t.Errorf("error %v, want %q", err, tt.err)
 			}
