@@ -8,7 +8,7 @@ import (
 	"hearth/server"
 	"hearth/server/internal/stanza"
 	"hearth/server/internal/stream"
-	"hearth/server/internal/xmpptest"
+	"hearth/server/xmpptest"
 )
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }

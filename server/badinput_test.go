@@ -11,7 +11,7 @@ import (
 	"hearth/server"
 	"hearth/server/internal/stanza"
 	"hearth/server/internal/stream"
-	"hearth/server/internal/xmpptest"
+	"hearth/server/xmpptest"
 )
 
 const header = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='%s' version='1.0'>`

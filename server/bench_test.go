@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"hearth/server/internal/xmpptest"
+	"hearth/server/xmpptest"
 )
 
 // BenchmarkMessageRoundTrip measures the whole hot path on real sockets:

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"hearth/server/internal/xmpptest"
+	"hearth/server/xmpptest"
 )
 
 // online logs a user in and sends initial presence with a priority.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"hearth/server/internal/xmpptest"
+	"hearth/server/xmpptest"
 )
 
 // need returns the path of a real peer program; outside CI a missing peer

@@ -10,7 +10,7 @@ import (
 	"hearth/server"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
-	"hearth/server/internal/xmpptest"
+	"hearth/server/xmpptest"
 )
 
 // withModule adds a module to the test server.

@@ -7,7 +7,7 @@ import (
 
 	"hearth/server"
 	"hearth/server/admin"
-	"hearth/server/internal/xmpptest"
+	"hearth/server/xmpptest"
 )
 
 // TestIdlePing: a silent client is pinged (XEP-0199); answering, or any

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"hearth/server/internal/stream"
-	"hearth/server/internal/xmpptest"
+	"hearth/server/xmpptest"
 	"hearth/server/settings"
 )
 

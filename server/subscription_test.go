@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"hearth/server/internal/xmpptest"
+	"hearth/server/xmpptest"
 	"hearth/storage"
 )
 
