@@ -25,10 +25,12 @@ type Credentials struct {
 	ServerKey []byte // HMAC(SaltedPassword, "Server Key")
 }
 
-// Parameters of the credentials NewCredentials derives.
+// Parameters of the credentials NewCredentials derives. Iterations is
+// exported so that the decoy credentials of unknown names (c2s) cost and
+// look the same.
 const (
-	saltLen = 16
-	iters   = 4096 // RFC 7677 4: at least 4096
+	saltLen    = 16
+	Iterations = 4096 // RFC 7677 4: at least 4096
 )
 
 // NewCredentials derives SCRAM-SHA-1 and SCRAM-SHA-256 credentials from
@@ -52,11 +54,11 @@ func derive(password string, h func() hash.Hash) (Credentials, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return Credentials{}, err
 	}
-	stored, server, err := keys(password, salt, iters, h)
+	stored, server, err := keys(password, salt, Iterations, h)
 	if err != nil {
 		return Credentials{}, err
 	}
-	return Credentials{Salt: salt, Iters: iters, StoredKey: stored, ServerKey: server}, nil
+	return Credentials{Salt: salt, Iters: Iterations, StoredKey: stored, ServerKey: server}, nil
 }
 
 // keys computes StoredKey and ServerKey (RFC 5802 3).

@@ -319,7 +319,7 @@ func (s *Server) decoy(name string) storage.User {
 		m := hmac.New(sha256.New, s.secret[:])
 		m.Write([]byte(label + "\x00" + name))
 		sum := m.Sum(nil)
-		return storage.Credentials{Salt: sum[:16], Iters: 4096, StoredKey: sum, ServerKey: sum}
+		return storage.Credentials{Salt: sum[:16], Iters: storage.Iterations, StoredKey: sum, ServerKey: sum}
 	}
 	return storage.User{Name: name, SHA1: cred("sha1"), SHA256: cred("sha256")}
 }
