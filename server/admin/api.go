@@ -9,6 +9,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -16,9 +17,26 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
-	ErrInvalid  = errors.New("invalid argument")
-	ErrOffline  = errors.New("server not running")
+	// ErrInvalid: the caller gave something that is not right; the
+	// error's own message says what and how to put it right.
+	ErrInvalid = errors.New("not valid")
+	ErrOffline = errors.New("server not running")
 )
+
+// kindError is an error of one of the kinds above whose message says all:
+// the kind is for errors.Is, not repeated in the text.
+type kindError struct {
+	msg  string
+	kind error
+}
+
+func (e *kindError) Error() string { return e.msg }
+func (e *kindError) Unwrap() error { return e.kind }
+
+// invalidf returns an ErrInvalid error with the message.
+func invalidf(format string, args ...any) error {
+	return &kindError{msg: fmt.Sprintf(format, args...), kind: ErrInvalid}
+}
 
 // Info describes the running server.
 type Info struct {

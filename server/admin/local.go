@@ -75,11 +75,11 @@ func (l *Local) user(s string) (local, bare string, err error) {
 	}
 	switch {
 	case err != nil || j.Local == "":
-		return "", "", fmt.Errorf("%q is not a user address: %w", s, ErrInvalid)
+		return "", "", invalidf("%q is not a user address", s)
 	case j.Resource != "":
-		return "", "", fmt.Errorf("%q has a resource; give the bare address: %w", s, ErrInvalid)
+		return "", "", invalidf("%q has a resource; give the bare address", s)
 	case j.Domain != d:
-		return "", "", fmt.Errorf("%q is not on this server's domain %s: %w", s, d, ErrInvalid)
+		return "", "", invalidf("%q is not on this server's domain %s", s, d)
 	}
 	return j.Local, j.String(), nil
 }
@@ -148,7 +148,7 @@ func (l *Local) AddUser(ctx context.Context, user, password string) error {
 func (l *Local) credentials(local, password string) (sha1, sha256 storage.Credentials, err error) {
 	p, err := preparePassword(password, local)
 	if err != nil {
-		return sha1, sha256, fmt.Errorf("%v: %w", err, ErrInvalid)
+		return sha1, sha256, invalidf("%v", err)
 	}
 	return storage.NewCredentials(p)
 }
@@ -229,12 +229,12 @@ func contact(s, bare string) (string, error) {
 	j, err := jid.Parse(s)
 	switch {
 	case err != nil:
-		return "", fmt.Errorf("%q is not an address: %w", s, ErrInvalid)
+		return "", invalidf("%q is not an address", s)
 	case j.Resource != "":
 		// RFC 6121 2.1.2.2: roster items are bare JIDs.
-		return "", fmt.Errorf("%q has a resource; give the bare address: %w", s, ErrInvalid)
+		return "", invalidf("%q has a resource; give the bare address", s)
 	case j.String() == bare:
-		return "", fmt.Errorf("%s cannot be a contact of itself: %w", s, ErrInvalid)
+		return "", invalidf("%s cannot be a contact of itself", s)
 	}
 	return j.String(), nil
 }
@@ -245,7 +245,7 @@ func groups(gs []string) ([]string, error) {
 	var out []string
 	for _, g := range gs {
 		if strings.TrimSpace(g) == "" {
-			return nil, fmt.Errorf("empty group name: %w", ErrInvalid)
+			return nil, invalidf("empty group name")
 		}
 		if !slices.Contains(out, g) {
 			out = append(out, g)
@@ -322,7 +322,7 @@ func (l *Local) Sessions(ctx context.Context) ([]Session, error) {
 func (l *Local) Kick(ctx context.Context, fullJID string) error {
 	j, err := jid.Parse(fullJID)
 	if err != nil || j.Resource == "" {
-		return fmt.Errorf("kick: %q is not a full JID: %w", fullJID, ErrInvalid)
+		return invalidf("kick: %q is not a full JID", fullJID)
 	}
 	if l.Live == nil {
 		return fmt.Errorf("kick %s: %w", j, ErrOffline)
@@ -384,7 +384,7 @@ func (l *Local) Values(ctx context.Context) (settings.Values, error) {
 func (l *Local) Setting(ctx context.Context, key string) (string, error) {
 	s, ok := settings.Lookup(key)
 	if !ok {
-		return "", fmt.Errorf("setting %s: unknown setting: %w", key, ErrInvalid)
+		return "", invalidf("setting %s: unknown setting", key)
 	}
 	v, err := l.DB.Setting(ctx, key)
 	if errors.Is(err, storage.ErrNotFound) {

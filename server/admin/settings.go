@@ -1,8 +1,6 @@
 package admin
 
 import (
-	"fmt"
-
 	"hearth/server/settings"
 )
 
@@ -11,7 +9,7 @@ import (
 func CheckSetting(key, value string) (string, error) {
 	v, err := settings.Check(key, value)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", err, ErrInvalid)
+		return "", invalidf("%v", err)
 	}
 	return v, nil
 }

@@ -156,7 +156,7 @@ func newHandler(api API) http.Handler {
 			dec := json.NewDecoder(http.MaxBytesReader(w, hr.Body, maxRequest))
 			dec.DisallowUnknownFields()
 			if err := dec.Decode(&r); err != nil && !errors.Is(err, io.EOF) {
-				writeError(w, fmt.Errorf("%s: bad request body: %v: %w", name, err, ErrInvalid))
+				writeError(w, invalidf("%s: bad request body: %v", name, err))
 				return
 			}
 			res, err := fn(hr.Context(), r)
@@ -185,7 +185,7 @@ func newHandler(api API) http.Handler {
 	method("Roster", func(ctx context.Context, r request) (any, error) { return api.Roster(ctx, r.User) })
 	method("AddRosterItem", func(ctx context.Context, r request) (any, error) {
 		if r.Item == nil {
-			return nil, fmt.Errorf("add roster item: no item: %w", ErrInvalid)
+			return nil, invalidf("add roster item: no item")
 		}
 		return none, api.AddRosterItem(ctx, r.User, *r.Item)
 	})
