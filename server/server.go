@@ -209,7 +209,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		}
 	}
 	s.modules = append(s.modules, disco.New(disco.Deps{Router: r, Visibility: s.roster, Features: features,
-		Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
+		Items: hostItems{r.Mux()}, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
 
 	var streamFeatures []c2s.Feature
 	var elements []c2s.Element
@@ -307,6 +307,18 @@ func (s *Server) applySetting(ctx context.Context, key string) {
 		return
 	}
 	s.cfg.Log.Info("setting applied", "key", key, "value", v.String(key))
+}
+
+// hostItems lists the local hosts (conference, upload, ...) as the
+// server's disco items (XEP-0030 4.1).
+type hostItems struct{ mux *router.Mux }
+
+func (h hostItems) Items(context.Context, jid.JID) []disco.Item {
+	var out []disco.Item
+	for _, d := range h.mux.Hosts() {
+		out = append(out, disco.Item{JID: jid.JID{Domain: d}})
+	}
+	return out
 }
 
 // accounts answers the router's existence checks from storage.
