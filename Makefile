@@ -8,7 +8,7 @@
 #   make fmt       go fmt
 
 # Debian packages: the Fyne (cgo, X11) build, GUI tests under Xvfb, and the real
-# XMPP peers the interop tests drive (see server/internal/xmpptest/interop/README.md).
+# XMPP peers the interop tests drive (see server/xmpptest/interop/README.md).
 GUI_PACKAGES  := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
                  libxinerama-dev libxi-dev libxxf86vm-dev
 TEST_PACKAGES := xvfb xauth imagemagick xdotool prosody python3-slixmpp go-sendxmpp ejabberd \

@@ -49,7 +49,7 @@ func TestSlixmpp(t *testing.T) {
 	srv.AddUser(t, "alice", "alice-secret-pw")
 	srv.AddUser(t, "bob", "bob-secret-pw")
 	host, port := splitAddr(t, srv.Addr)
-	runPeer(t, py, "internal/xmpptest/interop/slix_pair.py", "-v", "--ca", srv.CertFile, host, port, srv.Domain, "alice", "alice-secret-pw", "bob", "bob-secret-pw")
+	runPeer(t, py, "xmpptest/interop/slix_pair.py", "-v", "--ca", srv.CertFile, host, port, srv.Domain, "alice", "alice-secret-pw", "bob", "bob-secret-pw")
 	if n, _ := srv.DB.CountOffline(t.Context(), "bob"); n != 0 {
 		t.Errorf("offline messages left: %d", n)
 	}
@@ -65,7 +65,7 @@ func TestGoSendxmpp(t *testing.T) {
 	srv.AddUser(t, "bob", "bob-secret-pw")
 	host, port := splitAddr(t, srv.Addr)
 	_, tport := splitAddr(t, srv.TLSAddr)
-	runPeer(t, "bash", "internal/xmpptest/interop/sendxmpp_check.sh", "--ca", srv.CertFile, host, port, tport, srv.Domain, "alice", "alice-secret-pw", "bob", "bob-secret-pw")
+	runPeer(t, "bash", "xmpptest/interop/sendxmpp_check.sh", "--ca", srv.CertFile, host, port, tport, srv.Domain, "alice", "alice-secret-pw", "bob", "bob-secret-pw")
 }
 
 func splitAddr(t *testing.T, addr string) (string, string) {

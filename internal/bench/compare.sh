@@ -45,7 +45,7 @@ set -uo pipefail
 export LC_ALL=C
 START_S=$(date +%s)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-INTEROP=$ROOT/server/internal/xmpptest/interop
+INTEROP=$ROOT/server/xmpptest/interop
 SERVERS=${SERVERS:-"hearth prosody ejabberd"}
 BASE_PORT=${BASE_PORT:-25200}
 IDLE_CONNS=${IDLE_CONNS:-10000}
