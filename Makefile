@@ -73,7 +73,7 @@ run: deps-gui build
 
 # RACE_PKGS: the packages whose tests drive the concurrent parts (sessions,
 # writers, router, admin socket, decoder pools) under the race detector.
-RACE_PKGS ?= ./server/ ./server/admin/ ./server/internal/c2s/ ./server/internal/stream/ ./server/internal/mod/blocking/
+RACE_PKGS ?= ./server/ ./server/admin/ ./server/internal/c2s/ ./server/internal/router/ ./server/internal/stream/ ./server/internal/mod/blocking/
 
 # One cgo configuration for vet, test and build so they share the build cache.
 test: deps

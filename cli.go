@@ -8,9 +8,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"hearth/server/admin"
 	"io"
 	"strings"
+
+	"hearth/server/admin"
 )
 
 // commands are the subcommands besides serve.
@@ -84,6 +85,27 @@ func (c *cli) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // adminFlags are the flags every admin subcommand has.
 type adminFlags struct{ data, domain string }
+
+// adminFlagSet returns the flag set of an admin subcommand, with the
+// flags every one has.
+func (c *cli) adminFlagSet(name, synopsis string) (*flag.FlagSet, *adminFlags) {
+	fs := c.newFlagSet(name, synopsis)
+	a := &adminFlags{}
+	a.register(fs)
+	return fs, a
+}
+
+// verb parses an admin subcommand's arguments: a verb, then its own.
+func (c *cli) verb(fs *flag.FlagSet, argv []string, synopsis string) (verb string, pos []string, err error) {
+	pos, err = c.parse(fs, argv)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(pos) == 0 {
+		return "", nil, usagef("usage: %s", synopsis)
+	}
+	return pos[0], pos[1:], nil
+}
 
 func (a *adminFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.data, "data", "", "data `directory` (default $XDG_DATA_HOME/hearth, else ~/.local/share/hearth)")

@@ -3,23 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
-	"hearth/server/admin"
 	"text/tabwriter"
+
+	"hearth/server/admin"
 )
 
 func (c *cli) config(ctx context.Context, argv []string) error {
 	const synopsis = "hearth config list|get|set [KEY] [VALUE]"
-	fs := c.newFlagSet("config", synopsis)
-	var a adminFlags
-	a.register(fs)
-	pos, err := c.parse(fs, argv)
+	fs, a := c.adminFlagSet("config", synopsis)
+	verb, pos, err := c.verb(fs, argv, synopsis)
 	if err != nil {
 		return err
 	}
-	if len(pos) == 0 {
-		return usagef("usage: %s", synopsis)
-	}
-	verb, pos := pos[0], pos[1:]
 	var call func(ctx context.Context, api admin.API) error
 	switch verb {
 	case "list":
@@ -76,5 +71,5 @@ func (c *cli) config(ctx context.Context, argv []string) error {
 	default:
 		return usagef("config: unknown command %q", verb)
 	}
-	return c.withAPI(ctx, &a, "", call)
+	return c.withAPI(ctx, a, "", call)
 }

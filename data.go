@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hearth/server/admin"
-	"hearth/storage"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"hearth/server/admin"
+	"hearth/storage"
 )
 
 // dataDir returns the data directory, absolute, creating it with mode 0700.

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hearth/internal/netns"
 	"io"
 	"net"
 	"os"
@@ -20,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"hearth/internal/netns"
 )
 
 // bin is the hearth binary TestMain builds: headless, without cgo.

@@ -3,27 +3,22 @@ package main
 import (
 	"context"
 	"fmt"
-	"hearth/server/admin"
 	"strings"
 	"text/tabwriter"
+
+	"hearth/server/admin"
 )
 
 func (c *cli) roster(ctx context.Context, argv []string) error {
 	const synopsis = "hearth roster list|add|del USER [CONTACT] [--name N] [--group G]..."
-	fs := c.newFlagSet("roster", synopsis)
-	var a adminFlags
-	a.register(fs)
+	fs, a := c.adminFlagSet("roster", synopsis)
 	name := fs.String("name", "", "the contact's `name` (add)")
 	var groups stringList
 	fs.Var(&groups, "group", "a `group` of the contact (add; repeatable)")
-	pos, err := c.parse(fs, argv)
+	verb, pos, err := c.verb(fs, argv, synopsis)
 	if err != nil {
 		return err
 	}
-	if len(pos) == 0 {
-		return usagef("usage: %s", synopsis)
-	}
-	verb, pos := pos[0], pos[1:]
 	var call func(ctx context.Context, api admin.API) error
 	switch verb {
 	case "list":
@@ -61,5 +56,5 @@ func (c *cli) roster(ctx context.Context, argv []string) error {
 	default:
 		return usagef("roster: unknown command %q", verb)
 	}
-	return c.withAPI(ctx, &a, pos[0], call)
+	return c.withAPI(ctx, a, pos[0], call)
 }

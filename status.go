@@ -3,15 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"hearth/server/admin"
 	"text/tabwriter"
 	"time"
+
+	"hearth/server/admin"
 )
 
 func (c *cli) status(ctx context.Context, argv []string) error {
-	fs := c.newFlagSet("status", "hearth status")
-	var a adminFlags
-	a.register(fs)
+	fs, a := c.adminFlagSet("status", "hearth status")
 	pos, err := c.parse(fs, argv)
 	if err != nil {
 		return err
@@ -19,7 +18,7 @@ func (c *cli) status(ctx context.Context, argv []string) error {
 	if err := args(pos, 0, 0, "hearth status"); err != nil {
 		return err
 	}
-	return c.withAPI(ctx, &a, "", func(ctx context.Context, api admin.API) error {
+	return c.withAPI(ctx, a, "", func(ctx context.Context, api admin.API) error {
 		info, err := api.Info(ctx)
 		if err != nil {
 			return err

@@ -6,28 +6,23 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"hearth/server/admin"
 	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"hearth/server/admin"
 )
 
 func (c *cli) user(ctx context.Context, argv []string) error {
 	const synopsis = "hearth user add|del|passwd|list|disable|enable [JID] [--password P]"
-	fs := c.newFlagSet("user", synopsis)
-	var a adminFlags
-	a.register(fs)
+	fs, a := c.adminFlagSet("user", synopsis)
 	password := fs.String("password", "", "the `password` (default: one line of standard input)")
-	pos, err := c.parse(fs, argv)
+	verb, pos, err := c.verb(fs, argv, synopsis)
 	if err != nil {
 		return err
 	}
-	if len(pos) == 0 {
-		return usagef("usage: %s", synopsis)
-	}
-	verb, pos := pos[0], pos[1:]
 	passwordGiven := false
 	fs.Visit(func(f *flag.Flag) { passwordGiven = passwordGiven || f.Name == "password" })
 
@@ -35,7 +30,7 @@ func (c *cli) user(ctx context.Context, argv []string) error {
 		if err := args(pos, 0, 0, "hearth user list"); err != nil {
 			return err
 		}
-		return c.withAPI(ctx, &a, "", func(ctx context.Context, api admin.API) error {
+		return c.withAPI(ctx, a, "", func(ctx context.Context, api admin.API) error {
 			us, err := api.Users(ctx)
 			if err != nil {
 				return err
@@ -83,7 +78,7 @@ func (c *cli) user(ctx context.Context, argv []string) error {
 	default:
 		return usagef("user: unknown command %q", verb)
 	}
-	return c.withAPI(ctx, &a, user, call)
+	return c.withAPI(ctx, a, user, call)
 }
 
 // password returns the password from --password, else one line of

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"hearth/server/internal/stream"
-	"hearth/server/xmpptest"
 	"hearth/server/settings"
+	"hearth/server/xmpptest"
 )
 
 // TestLiveSettings: every setting the registry calls live takes effect on
