@@ -27,13 +27,10 @@ type deliveryTap struct {
 
 func (d *deliveryTap) Register(mux *router.Mux) { mux.ObserveDelivery(d) }
 
-func (d *deliveryTap) Delivered(_ context.Context, s *router.Session, el *stanza.Element, queued bool) {
+func (d *deliveryTap) Delivering(_ context.Context, s *router.Session, el *stanza.Element) {
 	what := s.JID.String() + " " + el.Name + " " + el.Attr("type")
 	if c := el.FirstElement(); c != nil {
 		what += " " + c.Name
-	}
-	if !queued {
-		what += " (refused)"
 	}
 	d.mu.Lock()
 	d.got = append(d.got, what)

@@ -125,10 +125,11 @@ type InboundObserver interface {
 
 // DeliveryObserver sees every stanza handed to a local session, whoever
 // sent it: messages, presence broadcasts, roster pushes, IQ results
-// (stream management counters, client state indication). queued is what
-// the session's Send returned.
+// (stream management counters, client state indication). It runs just
+// before the stanza is queued, so that nothing it counts can reach the
+// client, and be acknowledged, before it is counted.
 type DeliveryObserver interface {
-	Delivered(ctx context.Context, s *Session, el *stanza.Element, queued bool)
+	Delivering(ctx context.Context, s *Session, el *stanza.Element)
 }
 
 type key struct {

@@ -165,11 +165,10 @@ func (r *Router) Blocked(user string, other jid.JID) bool {
 // stanzas reach sessions, whoever sends them. It returns false when the
 // session's queue refused it (the session is being closed).
 func (r *Router) Deliver(ctx context.Context, s *Session, el *stanza.Element) bool {
-	ok := s.Conn.Send(el)
 	for _, o := range r.mux.deliveryObs {
-		o.Delivered(ctx, s, el, ok)
+		o.Delivering(ctx, s, el)
 	}
-	return ok
+	return s.Conn.Send(el)
 }
 
 // FromClient routes a stanza a client sent on a bound session. The server

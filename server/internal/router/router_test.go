@@ -310,10 +310,10 @@ type deliveries struct {
 	got []string
 }
 
-func (d *deliveries) Delivered(_ context.Context, s *router.Session, el *stanza.Element, queued bool) {
+func (d *deliveries) Delivering(_ context.Context, s *router.Session, el *stanza.Element) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.got = append(d.got, fmt.Sprintf("%s %s %s %v", s.JID, el.Name, el.Attr("type"), queued))
+	d.got = append(d.got, fmt.Sprintf("%s %s %s", s.JID, el.Name, el.Attr("type")))
 }
 
 // TestDispatch: IQs go to the handler registered for their payload, type
