@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 
 	"hearth/discovery"
 	"hearth/server/admin"
@@ -31,14 +32,29 @@ type lan struct {
 // run announces and follows the setting until ctx is done, then withdraws
 // the announcement and returns once it has ended.
 func (l *lan) run(ctx context.Context) error {
-	changes := l.api.Watch(ctx) // before the first read: no change is missed
-	l.apply(ctx, "at start")
-	for ev := range changes {
-		if ev.Kind == admin.EventSettings && ev.Key == settings.KeyMDNS {
+	events := l.api.Watch(ctx) // before the first read: no change is missed
+	// The events are read without ever waiting, so that the hub never
+	// drops one for us; withdrawing (goodbye packets) happens on the side,
+	// once for however many changes came meanwhile.
+	changed := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		l.apply(ctx, "at start")
+		for range changed {
 			l.apply(ctx, "setting changed")
 		}
+		l.set(ctx, false)
+	})
+	for ev := range events {
+		if ev.Kind == admin.EventSettings && ev.Key == settings.KeyMDNS {
+			select {
+			case changed <- struct{}{}:
+			default: // a change is pending already: it reads the latest value
+			}
+		}
 	}
-	l.set(ctx, false)
+	close(changed)
+	wg.Wait()
 	return nil
 }
 

@@ -442,7 +442,7 @@ func TestMDNSLive(t *testing.T) {
 	d := "--data=" + data
 	srv := pair.Start(t, 0, env(t), bin, "serve", "--headless", d, "--domain", "family.local",
 		"--c2s", ":0", "--c2s-tls", ":0", "--log-level", "debug")
-	srv.WaitStderr(t, "announced on the LAN", 10*time.Second)
+	srv.WaitStderr(t, `msg="announced on the LAN"`, 10*time.Second)
 	services := []string{"_xmpp-client._tcp", "_xmpps-client._tcp"}
 
 	// found waits until a new browser on the device finds both services.

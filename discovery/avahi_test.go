@@ -28,7 +28,7 @@ func TestAvahiSeesAnnouncement(t *testing.T) {
 	announcer := pair.StartHelper(t, 0, "announce",
 		envInstance+"=Hearth on family.local", envHost+"=family", envDomain+"=family.local",
 		envPort+"=25222", envTLSPort+"=25223")
-	announcer.WaitStderr(t, "announced on the LAN", 5*time.Second)
+	announcer.WaitStderr(t, `msg="announced on the LAN"`, 5*time.Second)
 	// zeroconf's unsolicited announcements, which carry the host's address
 	// too, end within about 1.5 s (probes of up to 0.5 s, then two 1 s
 	// apart). An avahi started after them has nothing cached, so its host

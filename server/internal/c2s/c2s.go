@@ -243,8 +243,10 @@ func retryable(err error) bool {
 // handle runs one TCP connection: TLS from the first byte or STARTTLS.
 func (s *Server) handle(ctx context.Context, nc net.Conn, directTLS bool) {
 	f := newTCP(nc, s.cfg.Domain, *s.limits.Load())
-	// Unauthenticated streams get AuthTimeout in all (RFC 6120 13.14).
-	_ = nc.SetDeadline(time.Now().Add(s.cfg.AuthTimeout))
+	// Unauthenticated streams get AuthTimeout in all (RFC 6120 13.14),
+	// the TLS handshake included.
+	deadline := time.Now().Add(s.cfg.AuthTimeout)
+	_ = nc.SetDeadline(deadline)
 	if directTLS {
 		stop := context.AfterFunc(ctx, func() { nc.Close() })
 		err := f.StartTLS(s.cfg.TLS())
@@ -254,17 +256,17 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, directTLS bool) {
 			return
 		}
 	}
-	s.run(ctx, f)
+	s.run(ctx, f, deadline)
 }
 
 // run runs one client stream on a framing until it ends: negotiation,
-// then the bound session.
-func (s *Server) run(ctx context.Context, f framing) {
+// which must be over by deadline, then the bound session.
+func (s *Server) run(ctx context.Context, f framing, deadline time.Time) {
 	c := &conn{srv: s, f: f}
 	if host, _, err := net.SplitHostPort(f.RemoteAddr()); err == nil {
 		c.ip = host
 	}
-	_ = f.SetDeadline(time.Now().Add(s.cfg.AuthTimeout))
+	_ = f.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { f.Close() })
 	defer stop()
 	sess, err := c.negotiate(ctx)

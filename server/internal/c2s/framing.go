@@ -20,9 +20,12 @@ import (
 // stream opens with <open/>; XEP-0206 BOSH, where elements ride in HTTP
 // bodies) is one more implementation, not a change to the session.
 //
-// Read methods (ReadOpen, Next, SetReadDeadline, WatchIdle) run on the
-// stream's reader; write methods (WriteOpen, Write, End) on one writer at
-// a time: negotiation's, then the session queue's.
+// Read methods (ReadOpen, Next, Pending, WatchIdle) run on the stream's
+// reader; write methods (WriteOpen, Write, End) on one writer at a time:
+// negotiation's, then the session queue's. Close may be called from any
+// goroutine at any time (a slow client is cut off by whoever fills its
+// queue; shutdown has a grace timer) and must make blocked reads and
+// writes return.
 type framing interface {
 	// ReadOpen reads the client's stream opening.
 	ReadOpen() (stream.Header, error)

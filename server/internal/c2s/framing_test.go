@@ -166,7 +166,7 @@ func TestSessionOverAnotherFraming(t *testing.T) {
 			t.Errorf("server handshake: %v", err)
 			return
 		}
-		srv.run(ctx, &frames{conn: tc})
+		srv.run(ctx, &frames{conn: tc}, time.Now().Add(10*time.Second))
 	}()
 
 	pem, err := os.ReadFile(cm.CertFile())

@@ -124,10 +124,12 @@ type InboundObserver interface {
 }
 
 // DeliveryObserver sees every stanza handed to a local session, whoever
-// sent it: messages, presence broadcasts, roster pushes, IQ results
-// (stream management counters, client state indication). It runs just
-// before the stanza is queued, so that nothing it counts can reach the
-// client, and be acknowledged, before it is counted.
+// sent it: messages, presence broadcasts, roster pushes, IQ results. It
+// runs just before the stanza is queued, so that nothing it sees can reach
+// the client first. Deliveries to one session from several goroutines may
+// be observed in another order than they are queued: what must follow the
+// queue's order exactly (stream management's counts) belongs to the
+// session's queue, which every stanza reaches through Deliver too.
 type DeliveryObserver interface {
 	Delivering(ctx context.Context, s *Session, el *stanza.Element)
 }

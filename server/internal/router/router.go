@@ -165,6 +165,7 @@ func (r *Router) Blocked(user string, other jid.JID) bool {
 // stanzas reach sessions, whoever sends them. It returns false when the
 // session's queue refused it (the session is being closed).
 func (r *Router) Deliver(ctx context.Context, s *Session, el *stanza.Element) bool {
+	r.mux.start()
 	for _, o := range r.mux.deliveryObs {
 		o.Delivering(ctx, s, el)
 	}

@@ -336,7 +336,12 @@ func (m *Module) inboundSubscription(ctx context.Context, st *stanza.Stanza) {
 }
 
 // answerProbe sends user's presence to a prober who may see it (4.3.2).
+// A probe of the account by itself gets nothing: its resources see each
+// other's presence already (4.2.2).
 func (m *Module) answerProbe(ctx context.Context, user string, prober jid.JID) {
+	if prober.Bare() == (jid.JID{Local: user, Domain: m.r.Domain}) {
+		return
+	}
 	if ok, err := m.roster.MaySee(ctx, user, prober); err != nil || !ok {
 		return
 	}

@@ -51,9 +51,11 @@ func New(d Deps) *Module {
 }
 
 // Register installs the handler, for gets and sets to the server or the
-// account's own bare JID.
+// account's own bare JID, and every element of the namespace: an error to
+// a set must never echo the request, which may hold a password (XEP-0077
+// 3.3), so the module refuses even what it does not know itself.
 func (m *Module) Register(mux *router.Mux) {
-	mux.HandleIQ(router.Pattern{Types: []string{"get", "set"}, Target: router.ToServer | router.ToAccount, Name: "query", NS: stanza.NSRegister}, m.handle)
+	mux.HandleIQ(router.Pattern{Types: []string{"get", "set"}, Target: router.ToServer | router.ToAccount, NS: stanza.NSRegister}, m.handle)
 }
 
 // Features returns the disco#info features of the module: clients look
@@ -75,6 +77,9 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 
 func (m *Module) serve(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
 	q := st.Payload()
+	if q.Name != "query" {
+		return nil, stanza.ErrServiceUnavailable()
+	}
 	if st.From.Domain != m.r.Domain || st.From.Local == "" {
 		// Nobody else may register here: in-band registration is off.
 		return nil, stanza.ErrServiceUnavailable()

@@ -60,10 +60,11 @@ func (m *Module) StreamFeatures() []c2s.Feature {
 	}
 }
 
-// Register installs the roster IQ handler. A roster query to the server
-// is answered too, with forbidden (RFC 6121 2.1.5).
+// Register installs the roster IQ handler, for every element of the
+// roster namespace: a roster request sent anywhere but to the account
+// itself is forbidden (RFC 6121 2.1.5) whatever it holds.
 func (m *Module) Register(mux *router.Mux) {
-	mux.HandleIQ(router.Pattern{Types: []string{"get", "set"}, Target: router.ToServer | router.ToAccount, Name: "query", NS: stanza.NSRoster}, m.handle)
+	mux.HandleIQ(router.Pattern{Types: []string{"get", "set"}, Target: router.ToServer | router.ToAccount, NS: stanza.NSRoster}, m.handle)
 }
 
 func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
@@ -73,6 +74,9 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 	}
 	user := st.From.Local
 	q := st.Payload()
+	if q.Name != "query" {
+		return nil, stanza.ErrBadRequest("")
+	}
 	if st.Type == "get" {
 		return m.get(ctx, st, user, q)
 	}
