@@ -187,3 +187,27 @@ alice sends: <iq type='get' id='b3'><blocklist xmlns='urn:xmpp:blocking'/></iq>
 alice receives: <iq type='result' id='b3' from='alice@hearth.test' to='alice@hearth.test/phone'><blocklist xmlns='urn:xmpp:blocking'/></iq>
 alice receives nothing more`)
 }
+
+// TestModulesKeepTheirAnswers: what modules answered before they
+// registered on the mux, they answer still, where the mux alone would have
+// said something else.
+func TestModulesKeepTheirAnswers(t *testing.T) {
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", "alice-secret-pw")
+	alice := srv.Login(t, "alice", "alice-secret-pw", "phone")
+	xmpptest.Play(t, map[string]*xmpptest.Client{"alice": alice}, `
+# Any element of the roster namespace is the roster module's (RFC 6121 2.1.5).
+alice sends: <iq type='get' id='r1'><item xmlns='jabber:iq:roster'/></iq>
+alice receives: <iq type='error' id='r1' from='alice@hearth.test' to='alice@hearth.test/phone'><item xmlns='jabber:iq:roster'/><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>
+alice sends: <iq type='get' id='r2' to='hearth.test'><query xmlns='jabber:iq:roster'/></iq>
+alice receives: <iq type='error' id='r2' from='hearth.test' to='alice@hearth.test/phone'><query xmlns='jabber:iq:roster'/><error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>
+# A refused registration set never echoes what it held (XEP-0077 3.3).
+alice sends: <iq type='set' id='g1'><password xmlns='jabber:iq:register'>secret</password></iq>
+alice receives: <iq type='error' id='g1' from='alice@hearth.test' to='alice@hearth.test/phone'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>
+# A get-only feature refuses a set; an unknown payload is unavailable.
+alice sends: <iq type='set' id='p1' to='hearth.test'><ping xmlns='urn:xmpp:ping'/></iq>
+alice receives: <iq type='error' id='p1' from='hearth.test' to='alice@hearth.test/phone'><ping xmlns='urn:xmpp:ping'/><error type='cancel'><not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>
+alice sends: <iq type='get' id='p2' to='hearth.test'><nothing xmlns='urn:example:nothing'/></iq>
+alice receives: <iq type='error' id='p2' from='hearth.test' to='alice@hearth.test/phone'><nothing xmlns='urn:example:nothing'/><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>
+alice receives nothing more`)
+}

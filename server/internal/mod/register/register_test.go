@@ -121,6 +121,9 @@ func TestRegister(t *testing.T) {
 			sent: []string{errReply(a, "alice@example.org", "modify", "bad-request", "remove stands alone")}},
 		{name: "unknown element", in: `<iq type='get' id='r1' from='alice@example.org/a'><register xmlns='jabber:iq:register'/></iq>`,
 			cond: stanza.ServiceUnavailable},
+		// Refused without echoing what may be a password (XEP-0077 3.3).
+		{name: "unknown element set", in: `<iq type='set' id='r1' from='alice@example.org/a'><register xmlns='jabber:iq:register'><password>secret</password></register></iq>`,
+			sent: []string{errReply(a, "alice@example.org", "cancel", "service-unavailable", "")}},
 	}
 	current := oldPassword
 	for _, tt := range steps {
