@@ -187,10 +187,8 @@ func (d *serveData) serverConfig(ctx context.Context, log *slog.Logger) (server.
 		Log:             log,
 		TLS:             tlsCerts.TLSConfig,
 		CertFingerprint: tlsCerts.Fingerprint,
-		OfflineMax:      v.Int(settings.KeyOfflineMessages),
-		IdleTimeout:     v.Duration(settings.KeyIdleTimeout),
 	}
-	cfg.Limits.MaxStanza = v.Int(settings.KeyStanzaBytes)
+	cfg.Set(v)
 	return cfg, nil
 }
 

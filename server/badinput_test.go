@@ -38,6 +38,20 @@ func streamErr(t *testing.T, c net.Conn) string {
 	}
 }
 
+// readHeader reads the server's stream header and features on c.
+func readHeader(t *testing.T, c net.Conn) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	d := stream.NewDecoder(c, stream.Limits{})
+	if _, err := d.Header(); err != nil {
+		t.Fatalf("no stream header: %v", err)
+	}
+	if el, err := d.Next(); err != nil || el.Name != "features" {
+		t.Fatalf("no stream features: %v %v", el, err)
+	}
+	_ = c.SetReadDeadline(time.Time{})
+}
+
 // TestBadInputBeforeAuth: what a client may not do before it is bound.
 func TestBadInputBeforeAuth(t *testing.T) {
 	srv := xmpptest.Start(t, func(c *server.Config) { c.AuthTimeout = 300 * time.Millisecond })

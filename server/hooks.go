@@ -66,7 +66,10 @@ func (h *hooks) CloseSessions(user string) {
 	h.closeSessions(user, "account changed by the administrator")
 }
 
+// closeSessions ends the account's bound sessions with not-authorized and
+// drops its streams that logged in and have not bound yet.
 func (h *hooks) closeSessions(user, why string) {
+	h.s.c2s.CloseUnbound(user)
 	for _, sess := range h.s.router.Sessions(user) {
 		sess.Conn.Close(stream.NotAuthorized, why)
 	}
@@ -86,7 +89,9 @@ func (h *hooks) Info() admin.Info {
 	if s.cfg.CertFingerprint != nil {
 		fp = s.cfg.CertFingerprint()
 	}
-	return admin.Info{Domain: s.cfg.Domain, Version: s.cfg.Version, Started: s.started, Listeners: ls, CertFingerprint: fp, DataDir: s.cfg.DataDir, Running: true}
+	st := s.c2s.Stats()
+	return admin.Info{Domain: s.cfg.Domain, Version: s.cfg.Version, Started: s.started, Listeners: ls, CertFingerprint: fp, DataDir: s.cfg.DataDir, Running: true,
+		Logins: admin.LoginStats{Failed: st.FailedLogins, Throttled: st.Throttled, ThrottledAddresses: st.ThrottledAddresses, InProgress: st.LoggingIn}}
 }
 
 // Sessions implements admin.Live.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"hearth/server/admin"
@@ -28,6 +29,7 @@ import (
 	"hearth/server/internal/mod/roster"
 	"hearth/server/internal/mod/vcard"
 	"hearth/server/internal/mod/version"
+	"hearth/server/internal/quota"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stream"
 	"hearth/server/settings"
@@ -61,14 +63,71 @@ type Config struct {
 	// (c2s.DefaultQueueLimit).
 	QueueLimit int
 	// AuthFailures is how many failed authentications an address or an
-	// account may have in a minute before it is refused
+	// account may have in an hour before it is slowed down
 	// (c2s.DefaultAuthFailures).
 	AuthFailures int
+	// Conns bounds connections per address and those still logging in
+	// (c2s.Default*Conns*; settings limits.connections_per_address,
+	// limits.unauthenticated_per_address, limits.unauthenticated, live).
+	Conns c2s.ConnLimits
+	// Quotas are what one account may keep (quota.Default*; settings
+	// limits.roster_items and the others, live).
+	Quotas Quotas
 
 	// Modules build more modules from the router, registered after the
 	// server's own, in order; each may implement any part of the module
 	// contract (see New). Tests observe and extend the server with them.
 	Modules []func(*router.Router) any
+}
+
+// Quotas are what one account may keep.
+type Quotas struct {
+	RosterItems  int // contacts
+	Resources    int // sessions bound at once
+	PrivateBytes int // private XML storage (XEP-0049)
+	VCardBytes   int // its vCard (XEP-0054)
+	BlockItems   int // block list entries (XEP-0191)
+}
+
+// quotaKeys maps each quota's setting to its place in quota.Limits.
+var quotaKeys = map[string]func(*quota.Limits) *atomic.Int64{
+	settings.KeyRosterItems:  func(l *quota.Limits) *atomic.Int64 { return &l.RosterItems },
+	settings.KeyResources:    func(l *quota.Limits) *atomic.Int64 { return &l.Resources },
+	settings.KeyPrivateBytes: func(l *quota.Limits) *atomic.Int64 { return &l.PrivateBytes },
+	settings.KeyVCardBytes:   func(l *quota.Limits) *atomic.Int64 { return &l.VCardBytes },
+	settings.KeyBlockItems:   func(l *quota.Limits) *atomic.Int64 { return &l.BlockItems },
+}
+
+// limits returns q as the modules' shared quota.Limits; zero values keep
+// the defaults.
+func (q Quotas) limits() *quota.Limits {
+	l := quota.New()
+	set := func(f *atomic.Int64, v int) {
+		if v > 0 {
+			f.Store(int64(v))
+		}
+	}
+	set(&l.RosterItems, q.RosterItems)
+	set(&l.Resources, q.Resources)
+	set(&l.PrivateBytes, q.PrivateBytes)
+	set(&l.VCardBytes, q.VCardBytes)
+	set(&l.BlockItems, q.BlockItems)
+	return l
+}
+
+// Set takes the values of the settings that configure the server.
+func (c *Config) Set(v settings.Values) {
+	c.Limits.MaxStanza = v.Int(settings.KeyStanzaBytes)
+	c.OfflineMax = v.Int(settings.KeyOfflineMessages)
+	c.IdleTimeout = v.Duration(settings.KeyIdleTimeout)
+	c.Conns = connLimits(v)
+	c.Quotas = Quotas{
+		RosterItems:  v.Int(settings.KeyRosterItems),
+		Resources:    v.Int(settings.KeyResources),
+		PrivateBytes: v.Int(settings.KeyPrivateBytes),
+		VCardBytes:   v.Int(settings.KeyVCardBytes),
+		BlockItems:   v.Int(settings.KeyBlockItems),
+	}
 }
 
 // withDefaults returns c with every zero value set to its default: the one
@@ -128,6 +187,7 @@ type Server struct {
 	c2s      *c2s.Server
 	roster   *roster.Module
 	offline  *offline.Store
+	quota    *quota.Limits
 	events   *admin.Hub
 	admin    *admin.Local
 	hooks    *hooks
@@ -173,6 +233,8 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	s.hooks = h
 	part := func(name string) *slog.Logger { return log.With("part", name) }
 
+	s.quota = cfg.Quotas.limits()
+	q := s.quota
 	s.offline = offline.New(offline.Deps{DB: db, Domain: cfg.Domain, Max: cfg.OfflineMax, Log: part("offline")})
 	r := router.New(router.Config{Domain: cfg.Domain, Log: part("router"), Accounts: accounts{db}, Offline: s.offline, Sessions: h})
 	s.router = r
@@ -181,20 +243,20 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	// the order they register in (observers run in it) and are told about
 	// removed accounts and ended sessions: presence before the rest, so
 	// that a session's unavailable presence goes out first.
-	s.roster = roster.New(roster.Deps{DB: db, Router: r, Events: h, Log: part("roster")})
+	s.roster = roster.New(roster.Deps{DB: db, Router: r, Events: h, Quota: q, Log: part("roster")})
 	lastMod := last.New(last.Deps{DB: db, Router: r, Visibility: s.roster, Started: s.started, Log: part("last")})
 	presenceMod := presence.New(presence.Deps{DB: db, Router: r, Roster: s.roster, Offline: s.offline, Last: lastMod, Events: h, Log: part("presence")})
 	s.modules = []any{
 		presenceMod,
 		s.roster,
 		s.offline,
-		blocking.New(blocking.Deps{DB: db, Router: r, Presence: presenceMod, Log: part("blocking")}),
+		blocking.New(blocking.Deps{DB: db, Router: r, Presence: presenceMod, Quota: q, Log: part("blocking")}),
 		lastMod,
 		ping.New(ping.Deps{DB: db, Log: part("ping")}),
 		version.New(cfg.Version),
 		clock.New(),
-		vcard.New(vcard.Deps{DB: db, Log: part("vcard")}),
-		private.New(private.Deps{DB: db, Log: part("private")}),
+		vcard.New(vcard.Deps{DB: db, Quota: q, Log: part("vcard")}),
+		private.New(private.Deps{DB: db, Quota: q, Log: part("private")}),
 		register.New(register.Deps{DB: db, Router: r, Accounts: h, Log: part("register")}),
 	}
 	for _, build := range cfg.Modules {
@@ -244,6 +306,8 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		IdleTimeout:  cfg.IdleTimeout,
 		QueueLimit:   cfg.QueueLimit,
 		AuthFailures: cfg.AuthFailures,
+		Conns:        cfg.Conns,
+		Quota:        q,
 		Log:          part("c2s"),
 	})
 
@@ -303,10 +367,25 @@ func (s *Server) applySetting(ctx context.Context, key string) {
 		s.offline.SetMax(v.Int(key))
 	case settings.KeyIdleTimeout:
 		s.c2s.SetIdleTimeout(v.Duration(key))
+	case settings.KeyConnsPerAddress, settings.KeyUnauthPerAddr, settings.KeyUnauth:
+		s.c2s.SetConnLimits(connLimits(v))
 	default:
-		return
+		f, ok := quotaKeys[key]
+		if !ok {
+			return
+		}
+		f(s.quota).Store(int64(v.Int(key)))
 	}
 	s.cfg.Log.Info("setting applied", "key", key, "value", v.String(key))
+}
+
+// connLimits reads the connection limits from the settings.
+func connLimits(v settings.Values) c2s.ConnLimits {
+	return c2s.ConnLimits{
+		PerAddress:       v.Int(settings.KeyConnsPerAddress),
+		UnauthPerAddress: v.Int(settings.KeyUnauthPerAddr),
+		Unauth:           v.Int(settings.KeyUnauth),
+	}
 }
 
 // hostItems lists the local hosts (conference, upload, ...) as the

@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +33,35 @@ func TestLiveSettings(t *testing.T) {
 		}
 	}
 	tested := map[string]bool{}
+
+	// The connection limits first, while this test has no other
+	// connections open.
+	for _, tt := range []struct{ key, value string }{
+		{settings.KeyConnsPerAddress, "2"},
+		{settings.KeyUnauthPerAddr, "2"},
+		{settings.KeyUnauth, "2"},
+	} {
+		t.Run(tt.key, func(t *testing.T) {
+			tested[tt.key] = true
+			set(tt.key, tt.value)
+			// Two connections that have not logged in are let in, the
+			// third is refused at once with a stream error.
+			a, b := srv.Raw(t), srv.Raw(t)
+			for _, c := range []net.Conn{a, b} {
+				if _, err := c.Write([]byte(fmt.Sprintf(header, "hearth.test"))); err != nil {
+					t.Fatal(err)
+				}
+				readHeader(t, c)
+			}
+			third := srv.Raw(t)
+			if got := streamErr(t, third); got != stream.PolicyViolation {
+				t.Fatalf("third connection: %q, want policy-violation", got)
+			}
+			a.Close()
+			b.Close()
+			set(tt.key, settings.Values{}.String(tt.key))
+		})
+	}
 
 	t.Run(settings.KeyStanzaBytes, func(t *testing.T) {
 		tested[settings.KeyStanzaBytes] = true
@@ -88,6 +119,37 @@ alice receives: <message to='alice@hearth.test/phone' from='bob@hearth.test' typ
 		alice.Send(`<iq type='get' id='d' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
 		if el := alice.Next(); !strings.Contains(el.String(), "<value>xmpp:dad@hearth.test</value>") {
 			t.Fatalf("disco#info without the new contact: %s", el)
+		}
+	})
+
+	t.Run("quotas", func(t *testing.T) {
+		for _, k := range []string{settings.KeyRosterItems, settings.KeyResources, settings.KeyPrivateBytes, settings.KeyVCardBytes, settings.KeyBlockItems} {
+			tested[k] = true
+		}
+		set(settings.KeyRosterItems, "1")
+		set(settings.KeyPrivateBytes, "1024")
+		set(settings.KeyVCardBytes, "1024")
+		set(settings.KeyBlockItems, "1")
+		set(settings.KeyResources, "1")
+		alice := srv.Login(t, "alice", "alice-secret-pw", "quota")
+		if _, err := srv.Dial("alice", "alice-secret-pw", "second"); err == nil || !strings.Contains(err.Error(), "resource-constraint") {
+			t.Errorf("a second resource past limits.resources 1: %v, want resource-constraint", err)
+		}
+		big := strings.Repeat("x", 2000)
+		xmpptest.Play(t, map[string]*xmpptest.Client{"alice": alice}, `
+alice sends: <iq type='set' id='r1'><query xmlns='jabber:iq:roster'><item jid='one@hearth.test'/></query></iq>
+alice receives: <iq type='result' id='r1' from='alice@hearth.test' to='alice@hearth.test/quota'/>
+alice sends: <iq type='set' id='r2'><query xmlns='jabber:iq:roster'><item jid='two@hearth.test'/></query></iq>
+alice receives: <iq type='error' id='r2' from='alice@hearth.test' to='alice@hearth.test/quota'><query xmlns='jabber:iq:roster'><item jid='two@hearth.test'/></query><error type='modify'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>your roster is full: this server keeps at most 1 contacts per account; remove something first</text></error></iq>
+alice sends: <iq type='set' id='p1'><query xmlns='jabber:iq:private'><big xmlns='urn:example:big'>`+big+`</big></query></iq>
+alice receives: <iq type='error' id='p1' from='alice@hearth.test' to='alice@hearth.test/quota'><query xmlns='jabber:iq:private'><big xmlns='urn:example:big'>`+big+`</big></query><error type='modify'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>your private storage is full: this server keeps at most 1 KiB per account; remove something first</text></error></iq>
+alice sends: <iq type='set' id='v1'><vCard xmlns='vcard-temp'><NOTE>`+big+`</NOTE></vCard></iq>
+alice receives: <iq type='error' id='v1' from='alice@hearth.test' to='alice@hearth.test/quota'><vCard xmlns='vcard-temp'><NOTE>`+big+`</NOTE></vCard><error type='modify'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>*</text></error></iq>
+alice sends: <iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='x@evil.test'/><item jid='y@evil.test'/></block></iq>
+alice receives: <iq type='error' id='b1' from='alice@hearth.test' to='alice@hearth.test/quota'><block xmlns='urn:xmpp:blocking'><item jid='x@evil.test'/><item jid='y@evil.test'/></block><error type='modify'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>your block list is full: this server keeps at most 1 addresses per account; remove something first</text></error></iq>
+alice receives nothing more`)
+		for _, k := range []string{settings.KeyRosterItems, settings.KeyPrivateBytes, settings.KeyVCardBytes, settings.KeyBlockItems, settings.KeyResources} {
+			set(k, settings.Values{}.String(k))
 		}
 	})
 

@@ -55,6 +55,17 @@ func (db *DB) SetPrivate(ctx context.Context, user, key string, xml []byte) erro
 	return nil
 }
 
+// PrivateSize returns how many bytes of private XML the user keeps under
+// keys other than except.
+func (db *DB) PrivateSize(ctx context.Context, user, except string) (int64, error) {
+	var n int64
+	if err := db.r.QueryRowContext(ctx, `SELECT coalesce(sum(length(xml)), 0) FROM private
+		WHERE username = ? AND key != ?`, user, except).Scan(&n); err != nil {
+		return 0, fmt.Errorf("private storage size of %s: %w", user, err)
+	}
+	return n, nil
+}
+
 // BlockList returns the JIDs the user blocks (XEP-0191), sorted.
 func (db *DB) BlockList(ctx context.Context, user string) ([]string, error) {
 	js, err := db.texts(ctx, `SELECT jid FROM blocks WHERE username = ? ORDER BY jid`, user)

@@ -214,6 +214,27 @@ func (db *DB) RosterSubscribers(ctx context.Context, user string) ([]string, err
 	return cs, nil
 }
 
+// RosterSubscriptions returns the contacts whose presence the user sees
+// (subscription to or both), sorted: those probed when the user comes
+// online (RFC 6121 4.2.2). Only these rows are read, not the roster.
+func (db *DB) RosterSubscriptions(ctx context.Context, user string) ([]string, error) {
+	cs, err := db.texts(ctx, `SELECT contact FROM roster
+		WHERE username = ? AND subscription IN ('to', 'both') ORDER BY contact`, user)
+	if err != nil {
+		return nil, fmt.Errorf("roster subscriptions of %s: %w", user, err)
+	}
+	return cs, nil
+}
+
+// RosterSize returns how many items the user's roster has.
+func (db *DB) RosterSize(ctx context.Context, user string) (int, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM roster WHERE username = ?`, user).Scan(&n); err != nil {
+		return 0, fmt.Errorf("roster size of %s: %w", user, err)
+	}
+	return n, nil
+}
+
 // texts returns the one text column of the rows query selects.
 func (db *DB) texts(ctx context.Context, query string, args ...any) ([]string, error) {
 	rows, err := db.r.QueryContext(ctx, query, args...)

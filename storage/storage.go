@@ -54,6 +54,11 @@ type DB struct {
 	// r holds read-only connections; in WAL mode they read a committed
 	// snapshot concurrently with the writer.
 	r *sql.DB
+	// login is a read-only connection of its own for the account lookups
+	// of logins, so that a burst of other reads (one account's hundreds
+	// of resources coming online) never makes everyone else's logins
+	// wait for a connection.
+	login *sql.DB
 }
 
 // Open opens the database at path, creating it (mode 0600, as it holds SCRAM
@@ -148,6 +153,17 @@ func open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	db.r = r
+	login, err := sql.Open("sqlite", dsn(abs, false))
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
+	login.SetMaxOpenConns(1)
+	login.SetMaxIdleConns(1)
+	login.SetConnMaxIdleTime(0)
+	login.SetConnMaxLifetime(0)
+	db.login = login
 	return db, nil
 }
 
@@ -181,7 +197,7 @@ func dsn(abs string, write bool) string {
 func (db *DB) Close() error {
 	// The writer last: SQLite checkpoints when the last connection closes,
 	// and the writer is the one that may write the main file.
-	err := db.r.Close()
+	err := errors.Join(db.r.Close(), db.login.Close())
 	if err2 := db.w.Close(); err == nil {
 		err = err2
 	}

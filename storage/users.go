@@ -57,9 +57,10 @@ func (db *DB) CreateUser(ctx context.Context, u User) error {
 	return nil
 }
 
-// User returns the user called name, or ErrNotFound.
+// User returns the user called name, or ErrNotFound. Logins call it: it
+// has a connection of its own.
 func (db *DB) User(ctx context.Context, name string) (User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
+	u, err := scanUser(db.login.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE name = ?`, name))
 	if err != nil {
 		return User{}, fmt.Errorf("get user %s: %w", name, notFound(err))
 	}

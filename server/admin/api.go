@@ -47,6 +47,20 @@ type Info struct {
 	CertFingerprint string // SHA-256 of the serving certificate, hex with colons
 	DataDir         string
 	Running         bool // false when the API works on the database alone
+	Logins          LoginStats
+}
+
+// LoginStats count what the login guard saw since the server started.
+type LoginStats struct {
+	// Failed: logins with a wrong password or an unknown account.
+	Failed int64
+	// Throttled: attempts refused because their address had failed too
+	// often and had to wait.
+	Throttled int64
+	// ThrottledAddresses: addresses that must wait now.
+	ThrottledAddresses int
+	// InProgress: connections that have not logged in yet.
+	InProgress int
 }
 
 // Listener is one open listening socket.

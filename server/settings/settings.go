@@ -17,6 +17,7 @@ import (
 	"hearth/server/internal/c2s"
 	"hearth/server/internal/jid"
 	"hearth/server/internal/mod/offline"
+	"hearth/server/internal/quota"
 	"hearth/server/internal/stream"
 )
 
@@ -55,6 +56,14 @@ const (
 	KeyStanzaBytes     = "limits.stanza_bytes"
 	KeyOfflineMessages = "limits.offline_messages"
 	KeyIdleTimeout     = "c2s.idle_timeout"
+	KeyConnsPerAddress = "limits.connections_per_address"
+	KeyUnauthPerAddr   = "limits.unauthenticated_per_address"
+	KeyUnauth          = "limits.unauthenticated"
+	KeyRosterItems     = "limits.roster_items"
+	KeyResources       = "limits.resources"
+	KeyPrivateBytes    = "limits.private_bytes"
+	KeyVCardBytes      = "limits.vcard_bytes"
+	KeyBlockItems      = "limits.block_items"
 )
 
 // registry is every setting, in the order `hearth config list` shows
@@ -74,6 +83,22 @@ var registry = []Spec{
 		Help: "largest stanza a client may send, in bytes (RFC 6120 13.12: at least 10000); for new connections"},
 	{Key: KeyOfflineMessages, Kind: Int, Default: strconv.Itoa(offline.DefaultMax), Min: 1, Live: true,
 		Help: "messages kept for an offline account"},
+	{Key: KeyConnsPerAddress, Kind: Int, Default: strconv.Itoa(c2s.DefaultConnsPerAddress), Min: 1, Live: true,
+		Help: "connections one address may have open (a family behind one router shares one address); for new connections"},
+	{Key: KeyUnauthPerAddr, Kind: Int, Default: strconv.Itoa(c2s.DefaultUnauthConnsPerAddress), Min: 1, Live: true,
+		Help: "connections one address may have that are still logging in"},
+	{Key: KeyUnauth, Kind: Int, Default: strconv.Itoa(c2s.DefaultUnauthConns), Min: 1, Live: true,
+		Help: "connections still logging in, from all addresses together"},
+	{Key: KeyRosterItems, Kind: Int, Default: strconv.Itoa(quota.DefaultRosterItems), Min: 1, Live: true,
+		Help: "contacts one account may have"},
+	{Key: KeyResources, Kind: Int, Default: strconv.Itoa(quota.DefaultResources), Min: 1, Live: true,
+		Help: "devices or clients one account may have connected at once"},
+	{Key: KeyPrivateBytes, Kind: Int, Default: strconv.Itoa(quota.DefaultPrivateBytes), Min: 1024, Live: true,
+		Help: "bytes of private data (client settings, bookmarks) one account may keep"},
+	{Key: KeyVCardBytes, Kind: Int, Default: strconv.Itoa(quota.DefaultVCardBytes), Min: 1024, Live: true,
+		Help: "largest vCard (profile with photo) an account may keep, in bytes"},
+	{Key: KeyBlockItems, Kind: Int, Default: strconv.Itoa(quota.DefaultBlockItems), Min: 1, Live: true,
+		Help: "addresses one account may block"},
 	{Key: "contact.admin", Kind: URIs, Live: true,
 		Help: "admin contact addresses, e.g. mailto:you@example.com xmpp:you@example.com (XEP-0157)"},
 	{Key: "contact.abuse", Kind: URIs, Live: true,

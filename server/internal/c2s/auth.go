@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/xdg-go/scram"
@@ -89,9 +88,12 @@ type saslFail struct {
 
 func (e *saslFail) Error() string { return "sasl failure: " + string(e.cond) }
 
-// authenticate runs SASL exchanges until one succeeds. Failures are
-// counted per address and per account; past the limit the stream is closed.
+// authenticate runs SASL exchanges until one succeeds. Failures go to
+// the guard, which may hold back the answer (the account is being
+// guessed at) or make the address wait (it is guessing): then the stream
+// ends.
 func (c *conn) authenticate(ctx context.Context) error {
+	log := c.srv.cfg.Log
 	for {
 		el, err := c.f.Next()
 		if err != nil {
@@ -106,15 +108,17 @@ func (c *conn) authenticate(ctx context.Context) error {
 			}
 			return &stream.Error{Condition: stream.NotAuthorized, Text: "authenticate first"}
 		}
-		if c.srv.limiter.blocked(c.ip, "") {
-			_ = c.failure("temporary-auth-failure", "too many failed attempts; try again later")
+		mech := el.Attr("mechanism")
+		if wait := c.srv.guard.wait(c.ip); wait > 0 {
+			log.Warn("login refused: too many failed attempts from this address", "addr", c.ip, "mechanism", mech, "retry_in", roundUp(wait))
+			_ = c.failure("temporary-auth-failure", "too many failed attempts from your address; try again in "+roundUp(wait).String())
 			return &stream.Error{Condition: stream.PolicyViolation, Text: "too many failed authentication attempts"}
 		}
 		user, err := c.saslExchange(ctx, el)
 		switch {
 		case err == nil:
-			c.srv.limiter.success(c.ip, user)
 			c.authed = user
+			log.Debug("login", "addr", c.ip, "account", user, "mechanism", mech)
 			ok := stanza.New("success", stanza.NSSASL)
 			if c.successData != "" {
 				// RFC 6120 6.4.6: the server-final-message rides on <success/>.
@@ -126,15 +130,42 @@ func (c *conn) authenticate(ctx context.Context) error {
 			if !errors.As(err, &f) {
 				return err
 			}
-			over := f.counted && c.srv.limiter.fail(c.ip, user)
+			var addrWait time.Duration
+			if f.counted {
+				var tarpit time.Duration
+				tarpit, addrWait = c.srv.guard.fail(c.ip, user)
+				account := user
+				if account == "" {
+					account = "(no such account)"
+				}
+				log.Info("login failed", "addr", c.ip, "account", account, "mechanism", mech, "reason", string(f.cond))
+				if tarpit > 0 {
+					// The account is being guessed at: its wrong answers
+					// come slowly; its right one never does.
+					log.Info("login failure answered late: the account has many failed logins", "account", account, "delay", tarpit)
+					t := time.NewTimer(tarpit)
+					select {
+					case <-t.C:
+					case <-ctx.Done():
+						t.Stop()
+						return ctx.Err()
+					}
+				}
+			}
 			if err := c.failure(f.cond, f.text); err != nil {
 				return err
 			}
-			if over {
-				return &stream.Error{Condition: stream.PolicyViolation, Text: "too many failed authentication attempts"}
+			if addrWait > 0 {
+				log.Warn("address throttled: too many failed logins", "addr", c.ip, "wait", roundUp(addrWait))
+				return &stream.Error{Condition: stream.PolicyViolation, Text: "too many failed authentication attempts; try again in " + roundUp(addrWait).String()}
 			}
 		}
 	}
+}
+
+// roundUp rounds a wait up to whole seconds, as people read it.
+func roundUp(d time.Duration) time.Duration {
+	return (d + time.Second - 1).Truncate(time.Second)
 }
 
 // saslExchange runs one mechanism. A failed attempt is a *saslFail, with
@@ -202,9 +233,6 @@ func (c *conn) plain(ctx context.Context, msg []byte) (string, error) {
 	}
 	authz, authc, pass := string(parts[0]), string(parts[1]), string(parts[2])
 	u, name, err := c.lookup(ctx, authc)
-	if c.srv.limiter.blocked("", name) {
-		return name, c.failed("temporary-auth-failure", "too many failed attempts; try again later")
-	}
 	if authz != "" && !c.authzOK(authz, name) {
 		return name, c.failed("invalid-authzid", "")
 	}
@@ -216,6 +244,7 @@ func (c *conn) plain(ctx context.Context, msg []byte) (string, error) {
 	if u.Disabled {
 		return name, c.failed("account-disabled", "")
 	}
+	c.cred = u.SHA256.StoredKey
 	return name, nil
 }
 
@@ -265,9 +294,6 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 	msg := string(first)
 	for round := 0; ; round++ {
 		resp, err := conv.Step(msg)
-		if round == 0 && name != "" && c.srv.limiter.blocked("", name) {
-			return name, c.failed("temporary-auth-failure", "too many failed attempts; try again later")
-		}
 		if err != nil {
 			if round == 0 && !looked {
 				// Refused before any account was consulted: the
@@ -288,6 +314,7 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 				return name, c.failed("account-disabled", "")
 			}
 			c.successData = resp
+			c.cred = user.SHA256.StoredKey
 			return name, nil
 		}
 		ch := stanza.New("challenge", stanza.NSSASL).AppendText(b64.EncodeToString([]byte(resp)))
@@ -322,78 +349,4 @@ func (s *Server) decoy(name string) storage.User {
 		return storage.Credentials{Salt: sum[:16], Iters: storage.Iterations, StoredKey: sum, ServerKey: sum}
 	}
 	return storage.User{Name: name, SHA1: cred("sha1"), SHA256: cred("sha256")}
-}
-
-// limiter counts failed authentications per address and per account in a
-// sliding window (RFC 6120 13.9.4 asks for protection against guessing).
-type limiter struct {
-	max    int
-	window time.Duration
-	mu     sync.Mutex
-	fails  map[string][]time.Time
-}
-
-func newLimiter(max int, window time.Duration) *limiter {
-	return &limiter{max: max, window: window, fails: make(map[string][]time.Time)}
-}
-
-func (l *limiter) recent(key string, now time.Time) []time.Time {
-	ts := l.fails[key]
-	i := 0
-	for i < len(ts) && now.Sub(ts[i]) > l.window {
-		i++
-	}
-	ts = ts[i:]
-	if len(ts) == 0 {
-		delete(l.fails, key)
-	} else {
-		l.fails[key] = ts
-	}
-	return ts
-}
-
-// blocked reports whether the address or the account is over the limit.
-func (l *limiter) blocked(ip, user string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	return (ip != "" && len(l.recent("ip:"+ip, now)) >= l.max) || (user != "" && len(l.recent("user:"+user, now)) >= l.max)
-}
-
-// fail records a failure and reports whether the limit is now reached.
-func (l *limiter) fail(ip, user string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := time.Now()
-	l.sweep(now)
-	over := false
-	for _, k := range []string{"ip:" + ip, "user:" + user} {
-		if k == "ip:" || k == "user:" {
-			continue
-		}
-		ts := append(l.recent(k, now), now)
-		l.fails[k] = ts
-		if len(ts) >= l.max {
-			over = true
-		}
-	}
-	return over
-}
-
-// success forgets the account's failures. The address keeps its count:
-// one good account must not buy unlimited guesses at others.
-func (l *limiter) success(ip, user string) {
-	l.mu.Lock()
-	delete(l.fails, "user:"+user)
-	l.mu.Unlock()
-}
-
-// sweep drops expired entries once the map is large.
-func (l *limiter) sweep(now time.Time) {
-	if len(l.fails) < 4096 {
-		return
-	}
-	for k := range l.fails {
-		l.recent(k, now)
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"hearth/server/internal/jid"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stream"
+	"hearth/storage"
 )
 
 // writeHook calls onWrite before every write to the socket.
@@ -31,7 +32,8 @@ func (w *writeHook) Write(p []byte) (int, error) {
 func TestBoundBeforeBindResult(t *testing.T) {
 	const domain = "hearth.test"
 	r := router.New(router.Config{Domain: domain})
-	s := New(Config{Domain: domain, Router: r})
+	cred := []byte("stored key")
+	s := New(Config{Domain: domain, Router: r, Accounts: account{storage.User{Name: "alice", SHA256: storage.Credentials{StoredKey: cred}}}})
 	full := jid.JID{Local: "alice", Domain: domain, Resource: "phone"}
 
 	srvSide, cliSide := net.Pipe()
@@ -46,7 +48,7 @@ func TestBoundBeforeBindResult(t *testing.T) {
 	}}
 	f := newTCP(nc, domain, stream.Limits{})
 	f.opened = true
-	c := &conn{srv: s, f: f, authed: full.Local}
+	c := &conn{srv: s, f: f, authed: full.Local, cred: cred}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -4,7 +4,9 @@
 package c2s
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	"hearth/server/internal/jid"
+	"hearth/server/internal/quota"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
 	"hearth/server/internal/stream"
@@ -85,8 +88,14 @@ type Config struct {
 	// Tap, if set, sees the raw data of bound streams (the XML console;
 	// never negotiation, which carries passwords). It must not block.
 	Tap Tap
-	// Limits bound what a client may send.
+	// Limits bound what a client may send once it has logged in; before,
+	// stream.PreAuth applies.
 	Limits stream.Limits
+	// Conns bounds connections per address and those not logged in yet.
+	Conns ConnLimits
+	// Quota bounds the resources an account may bind at once; nil: the
+	// defaults.
+	Quota *quota.Limits
 	// AuthTimeout closes streams that are not bound in time.
 	AuthTimeout time.Duration
 	// IdleTimeout is how long a bound stream may be silent before the
@@ -100,7 +109,9 @@ type Config struct {
 	// WriteTimeout bounds one socket write.
 	WriteTimeout time.Duration
 	// AuthFailures is how many failed authentications an address or an
-	// account may have in AuthWindow before it is refused.
+	// account may have in AuthWindow before it is slowed down: the address
+	// must wait before each further attempt, the account's wrong answers
+	// are held back (see guard).
 	AuthFailures int
 	AuthWindow   time.Duration
 	Log          *slog.Logger
@@ -108,13 +119,15 @@ type Config struct {
 
 // Defaults of Config; each is written down here only.
 const (
+	// TLSHandshakeTimeout bounds a TLS handshake, inside AuthTimeout.
+	TLSHandshakeTimeout = 10 * time.Second
 	DefaultAuthTimeout  = 30 * time.Second
 	DefaultIdleTimeout  = 5 * time.Minute
 	DefaultQueueLimit   = 4096
 	DefaultQueueBytes   = 4 << 20
 	DefaultWriteTimeout = 30 * time.Second
 	DefaultAuthFailures = 5
-	DefaultAuthWindow   = time.Minute
+	DefaultAuthWindow   = time.Hour
 )
 
 func (c *Config) defaults() {
@@ -142,6 +155,9 @@ func (c *Config) defaults() {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	if c.Quota == nil {
+		c.Quota = quota.New()
+	}
 }
 
 // Tap sees the raw bytes of streams (the admin XML console). It must not
@@ -152,10 +168,18 @@ type elementKey struct{ name, ns string }
 
 // Server accepts client streams.
 type Server struct {
-	cfg      Config
-	router   *router.Router
-	limiter  *limiter
-	elements map[elementKey]ElementHandler
+	cfg       Config
+	router    *router.Router
+	guard     *guard
+	admission *admission
+	elements  map[elementKey]ElementHandler
+
+	// unbound are the streams that logged in and have not bound a
+	// resource yet, by account: an account closed by the administrator
+	// reaches them too.
+	unboundMu sync.Mutex
+	unbound   map[string]map[framing]struct{}
+
 	// settings that apply to streams opened from now on
 	limits atomic.Pointer[stream.Limits]
 	idle   atomic.Int64
@@ -166,7 +190,9 @@ type Server struct {
 // New returns a c2s server.
 func New(cfg Config) *Server {
 	cfg.defaults()
-	s := &Server{cfg: cfg, router: cfg.Router, limiter: newLimiter(cfg.AuthFailures, cfg.AuthWindow), elements: make(map[elementKey]ElementHandler)}
+	s := &Server{cfg: cfg, router: cfg.Router, guard: newGuard(cfg.AuthFailures, cfg.AuthWindow),
+		admission: newAdmission(cfg.Conns), elements: make(map[elementKey]ElementHandler),
+		unbound: make(map[string]map[framing]struct{})}
 	for _, e := range cfg.Elements {
 		k := elementKey{e.Name, e.NS}
 		if _, dup := s.elements[k]; dup {
@@ -182,6 +208,53 @@ func New(cfg Config) *Server {
 
 // SetLimits sets the limits of streams opened from now on.
 func (s *Server) SetLimits(l stream.Limits) { s.limits.Store(&l) }
+
+// SetConnLimits sets the connection limits for connections accepted from
+// now on.
+func (s *Server) SetConnLimits(l ConnLimits) { s.admission.setLimits(l) }
+
+// Stats are the login guard's counts and the connections logging in now.
+type Stats struct {
+	GuardStats
+	// LoggingIn: connections that have not logged in yet.
+	LoggingIn int
+}
+
+// Stats returns the login guard's counts.
+func (s *Server) Stats() Stats {
+	return Stats{GuardStats: s.guard.stats(), LoggingIn: s.admission.unauthenticated()}
+}
+
+// CloseUnbound drops the streams of user that logged in but have not
+// bound a resource yet (the account was disabled, deleted or its password
+// changed); bound sessions are the router's.
+func (s *Server) CloseUnbound(user string) {
+	s.unboundMu.Lock()
+	defer s.unboundMu.Unlock()
+	for f := range s.unbound[user] {
+		f.Close()
+	}
+}
+
+func (s *Server) addUnbound(user string, f framing) {
+	s.unboundMu.Lock()
+	defer s.unboundMu.Unlock()
+	m := s.unbound[user]
+	if m == nil {
+		m = make(map[framing]struct{})
+		s.unbound[user] = m
+	}
+	m[f] = struct{}{}
+}
+
+func (s *Server) removeUnbound(user string, f framing) {
+	s.unboundMu.Lock()
+	defer s.unboundMu.Unlock()
+	delete(s.unbound[user], f)
+	if len(s.unbound[user]) == 0 {
+		delete(s.unbound, user)
+	}
+}
 
 // SetIdleTimeout sets how long streams bound from now on may be silent
 // before they are pinged (0: DefaultIdleTimeout).
@@ -242,34 +315,65 @@ func retryable(err error) bool {
 
 // handle runs one TCP connection: TLS from the first byte or STARTTLS.
 func (s *Server) handle(ctx context.Context, nc net.Conn, directTLS bool) {
-	f := newTCP(nc, s.cfg.Domain, *s.limits.Load())
+	f := newTCP(nc, s.cfg.Domain, stream.PreAuth)
+	t, why := s.admission.admit(nc.RemoteAddr().String())
+	if t == nil {
+		// Refused before a byte is read: an error on a stream of our own.
+		s.cfg.Log.Info("connection refused", "addr", nc.RemoteAddr().String(), "why", why)
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+		if !directTLS {
+			_ = f.End(&stream.Error{Condition: stream.PolicyViolation, Text: why})
+		}
+		nc.Close()
+		return
+	}
+	defer t.release()
 	// Unauthenticated streams get AuthTimeout in all (RFC 6120 13.14),
 	// the TLS handshake included.
 	deadline := time.Now().Add(s.cfg.AuthTimeout)
 	_ = nc.SetDeadline(deadline)
 	if directTLS {
 		stop := context.AfterFunc(ctx, func() { nc.Close() })
-		err := f.StartTLS(s.cfg.TLS())
+		err := startTLS(f, s.cfg.TLS(), deadline)
 		stop()
 		if err != nil {
 			nc.Close()
 			return
 		}
 	}
-	s.run(ctx, f, deadline)
+	s.run(ctx, f, deadline, t)
+}
+
+// startTLS upgrades f within TLSHandshakeTimeout and the stream's
+// deadline.
+func startTLS(f framing, cfg *tls.Config, deadline time.Time) error {
+	hs := time.Now().Add(TLSHandshakeTimeout)
+	if deadline.Before(hs) {
+		hs = deadline
+	}
+	_ = f.SetDeadline(hs)
+	if err := f.StartTLS(cfg); err != nil {
+		return err
+	}
+	return f.SetDeadline(deadline)
 }
 
 // run runs one client stream on a framing until it ends: negotiation,
-// which must be over by deadline, then the bound session.
-func (s *Server) run(ctx context.Context, f framing, deadline time.Time) {
-	c := &conn{srv: s, f: f}
+// which must be over by deadline, then the bound session. t, if not nil,
+// is told when the client has logged in.
+func (s *Server) run(ctx context.Context, f framing, deadline time.Time, t *ticket) {
+	c := &conn{srv: s, f: f, ticket: t}
 	if host, _, err := net.SplitHostPort(f.RemoteAddr()); err == nil {
 		c.ip = host
 	}
 	_ = f.SetDeadline(deadline)
+	c.deadline = deadline
 	stop := context.AfterFunc(ctx, func() { f.Close() })
 	defer stop()
 	sess, err := c.negotiate(ctx)
+	if err != nil && c.authed != "" {
+		s.removeUnbound(c.authed, f)
+	}
 	if err != nil {
 		var se *stream.Error
 		switch {
@@ -294,7 +398,10 @@ type conn struct {
 	f           framing
 	ip          string
 	authed      string // localpart once SASL succeeded
-	cbind       bool   // channel binding offered
+	cred        []byte // the SCRAM-SHA-256 StoredKey it succeeded with
+	ticket      *ticket
+	deadline    time.Time
+	cbind       bool // channel binding offered
 	lang        string
 	successData string
 	bindResult  *stanza.Element // written by serveSession once the session is routable
@@ -371,7 +478,7 @@ func (c *conn) negotiate(ctx context.Context) (*router.Session, error) {
 			if err := c.send(stanza.New("proceed", stanza.NSTLS)); err != nil {
 				return nil, err
 			}
-			if err := c.f.StartTLS(c.srv.cfg.TLS()); err != nil {
+			if err := startTLS(c.f, c.srv.cfg.TLS(), c.deadline); err != nil {
 				return nil, err
 			}
 		case c.authed == "":
@@ -385,6 +492,13 @@ func (c *conn) negotiate(ctx context.Context) (*router.Session, error) {
 			if err := c.authenticate(ctx); err != nil {
 				return nil, err
 			}
+			// Logged in: the full limits, and reachable by the admin's
+			// kick until it is bound.
+			c.srv.addUnbound(c.authed, c.f)
+			if c.ticket != nil {
+				c.ticket.authenticated()
+			}
+			c.f.SetLimits(*c.srv.limits.Load())
 			c.f.Restart()
 		default:
 			feats := c.features(AfterAuth,
@@ -441,6 +555,15 @@ func (c *conn) bind(ctx context.Context) (*router.Session, error) {
 			}
 			continue
 		}
+		if err := c.stillValid(ctx); err != nil {
+			return nil, err
+		}
+		if e := c.roomFor(full); e != nil {
+			if err := c.send(st.ErrorReply(e)); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		sess := &router.Session{JID: full, Addr: c.f.RemoteAddr(), Since: time.Now(), Secure: c.f.TLS() != nil}
 		result := stanza.New("bind", stanza.NSBind).Append(stanza.New("jid", stanza.NSBind).AppendText(full.String()))
 		res2 := st.Result(result)
@@ -449,6 +572,46 @@ func (c *conn) bind(ctx context.Context) (*router.Session, error) {
 		c.bindResult = res2
 		return sess, nil
 	}
+}
+
+// stillValid checks the account again at bind: it may have been deleted,
+// disabled or given a new password since this stream logged in (RFC 6120
+// 4.9.3.12: not-authorized).
+func (c *conn) stillValid(ctx context.Context) error {
+	u, err := c.srv.cfg.Accounts.User(ctx, c.authed)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return &stream.Error{Condition: stream.NotAuthorized, Text: "the account was removed"}
+	case err != nil:
+		c.srv.cfg.Log.Warn("account not read at bind", "account", c.authed, "err", err)
+		return &stream.Error{Condition: stream.InternalServerError}
+	case u.Disabled:
+		return &stream.Error{Condition: stream.NotAuthorized, Text: "the account is disabled"}
+	case !bytes.Equal(u.SHA256.StoredKey, c.cred):
+		return &stream.Error{Condition: stream.NotAuthorized, Text: "the password was changed; log in again"}
+	}
+	return nil
+}
+
+// roomFor checks the account's quota of resources (RFC 6120 7.6.2.1: a
+// limit on resources is resource-constraint; XEP-0205 names the reason).
+// A resource that is bound already does not count: the new session takes
+// it over.
+func (c *conn) roomFor(full jid.JID) *stanza.Error {
+	max := c.srv.cfg.Quota.Resources.Load()
+	n := int64(0)
+	for _, s := range c.srv.router.Sessions(full.Local) {
+		if s.JID.Resource != full.Resource {
+			n++
+		}
+	}
+	if n < max {
+		return nil
+	}
+	e := stanza.NewError(stanza.Wait, stanza.ResourceConstraint,
+		fmt.Sprintf("this account is connected from %d places already, the most this server allows; close one of them first", n))
+	e.Extra = stanza.New("resource-limit-exceeded", "urn:xmpp:errors")
+	return e
 }
 
 // Stream is a bound stream as an ElementHandler sees it.
@@ -500,6 +663,8 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 	if old := s.router.Bind(sess); old != nil {
 		old.Conn.Close(stream.Conflict, "replaced by a new session")
 	}
+	// Bound: from now on the router's session reaches it.
+	s.removeUnbound(sess.JID.Local, f)
 	o.mu.Lock()
 	if len(o.queue) > 0 {
 		o.kick()

@@ -16,12 +16,12 @@ import (
 type out struct {
 	f        framing
 	limit    int // stanzas
-	maxBytes int // bytes queued, by wire size
+	maxBytes int // bytes queued, by the memory their trees take
 	timeout  time.Duration
 	leftover func([]*stanza.Element) // stanzas that never reached the socket
 
 	mu      sync.Mutex
-	queued  int // bytes in queue
+	queued  int // bytes in queue (Footprint)
 	queue   []*stanza.Element
 	running bool // a writer goroutine is draining the queue
 	closing bool
@@ -34,14 +34,9 @@ func newOut(f framing, limit, maxBytes int, timeout time.Duration) *out {
 	return &out{f: f, limit: limit, maxBytes: maxBytes, timeout: timeout, done: make(chan struct{})}
 }
 
-// size is what a queued element is counted as: its wire size, or a
-// nominal size for elements the server made.
-func size(el *stanza.Element) int {
-	if el.Wire > 0 {
-		return el.Wire
-	}
-	return 512
-}
+// size is what a queued element is counted as: the memory its tree takes
+// (a parsed stanza is many times its size on the wire).
+func size(el *stanza.Element) int { return el.Footprint() }
 
 // kick starts a writer if none runs; o.mu is held.
 func (o *out) kick() {

@@ -47,6 +47,9 @@ type framing interface {
 	// Restart begins a new stream on the same transport (RFC 6120 4.3.3:
 	// after STARTTLS and SASL).
 	Restart()
+	// SetLimits changes the limits on what the peer may send from the
+	// next element on (larger once it has logged in).
+	SetLimits(l stream.Limits)
 	// StartTLS upgrades the transport in place (RFC 6120 5); transports
 	// that are encrypted below, or cannot be, return an error.
 	StartTLS(cfg *tls.Config) error
@@ -132,6 +135,11 @@ func (t *tcp) End(e *stream.Error) error {
 		_ = hc.CloseWrite()
 	}
 	return err
+}
+
+func (t *tcp) SetLimits(l stream.Limits) {
+	t.lim = l
+	t.dec.SetLimits(l)
 }
 
 func (t *tcp) Restart() {

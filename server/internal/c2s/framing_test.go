@@ -97,6 +97,7 @@ func (f *frames) Next() (*stanza.Element, error) {
 func (f *frames) Pending() bool                      { return false }
 func (f *frames) Write(els []*stanza.Element) error  { return f.write(els...) }
 func (f *frames) Restart()                           { f.opened = false }
+func (f *frames) SetLimits(stream.Limits)            {}
 func (f *frames) StartTLS(*tls.Config) error         { return errors.New("TLS is below this framing") }
 func (f *frames) TLS() *tls.ConnectionState          { st := f.conn.ConnectionState(); return &st }
 func (f *frames) SetDeadline(t time.Time) error      { return f.conn.SetDeadline(t) }
@@ -166,7 +167,7 @@ func TestSessionOverAnotherFraming(t *testing.T) {
 			t.Errorf("server handshake: %v", err)
 			return
 		}
-		srv.run(ctx, &frames{conn: tc}, time.Now().Add(10*time.Second))
+		srv.run(ctx, &frames{conn: tc}, time.Now().Add(10*time.Second), nil)
 	}()
 
 	pem, err := os.ReadFile(cm.CertFile())

@@ -31,6 +31,34 @@ type Element struct {
 	// Wire is the size in bytes a top-level element had on the wire when
 	// it was decoded (0 for elements the server made).
 	Wire int
+	// Mem is the memory the decoder estimated a top-level element's tree
+	// takes (0 for elements the server made); see Footprint.
+	Mem int
+}
+
+// The memory a node and an attribute take beyond their strings, for
+// Footprint: the struct, its place in its parent's slice, the
+// allocator's rounding.
+const (
+	NodeCost = 144
+	AttrCost = 64
+)
+
+// Footprint estimates the memory e's tree takes: a parsed stanza is many
+// times its size on the wire, and what waits in a queue must be bounded by
+// memory, not by wire bytes.
+func (e *Element) Footprint() int {
+	if e.Mem > 0 {
+		return e.Mem
+	}
+	n := NodeCost + len(e.Name) + len(e.Text)
+	for _, a := range e.Attrs {
+		n += AttrCost + len(a.Name) + len(a.Value)
+	}
+	for _, c := range e.Children {
+		n += c.Footprint()
+	}
+	return n
 }
 
 // New returns an element with the given name, namespace and attributes

@@ -20,10 +20,16 @@ type Limits struct {
 	MaxStanza int
 	// MaxDepth is the deepest nesting inside a stanza.
 	MaxDepth int
-	// MaxElements bounds the elements in one stanza: the parsed tree is
-	// many times its wire size, so the byte limit alone does not bound
-	// memory.
+	// MaxElements bounds the nodes in one stanza, elements and runs of
+	// text alike: the parsed tree is many times its wire size, so the byte
+	// limit alone does not bound memory.
 	MaxElements int
+	// MaxAttrs bounds the attributes of one element, namespace
+	// declarations included (and of the stream header).
+	MaxAttrs int
+	// MaxScope bounds the namespace declarations in scope at once: every
+	// name is resolved against them.
+	MaxScope int
 }
 
 // Defaults for Limits.
@@ -31,7 +37,15 @@ const (
 	DefaultMaxStanza   = 256 << 10
 	DefaultMaxDepth    = 32
 	DefaultMaxElements = 4096
+	DefaultMaxAttrs    = 64
+	DefaultMaxScope    = 128
 )
+
+// PreAuth are the limits of a stream until its peer has authenticated:
+// enough for STARTTLS and SASL (the largest, a SCRAM or PLAIN message, is
+// well under 1 KiB), small enough that thousands of connections that never
+// authenticate cost little (RFC 6120 13.12).
+var PreAuth = Limits{MaxStanza: 10 << 10, MaxDepth: 4, MaxElements: 16, MaxAttrs: 16, MaxScope: 16}
 
 // WithDefaults returns l with the zero values set to the defaults.
 func (l Limits) WithDefaults() Limits {
@@ -43,6 +57,12 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.MaxElements <= 0 {
 		l.MaxElements = DefaultMaxElements
+	}
+	if l.MaxAttrs <= 0 {
+		l.MaxAttrs = DefaultMaxAttrs
+	}
+	if l.MaxScope <= 0 {
+		l.MaxScope = DefaultMaxScope
 	}
 	return l
 }

@@ -53,6 +53,7 @@ type refDecoder struct {
 	x        *xml.Decoder
 	opened   bool
 	server   bool // a jabber:server stream (see Decoder.server)
+	scope    int  // namespace declarations in scope
 }
 
 // newRefDecoder returns a decoder reading from r.
@@ -80,6 +81,7 @@ func (d *refDecoder) Reset(r io.Reader) {
 	d.x.Strict = true
 	d.opened = false
 	d.server = false
+	d.scope = 0
 }
 
 // Buffered reports how many bytes are read from the source but not yet
@@ -109,6 +111,9 @@ func (d *refDecoder) Header() (Header, error) {
 			}
 			if t.Name.Space != stanza.NSStream {
 				return Header{}, &Error{Condition: InvalidNamespace}
+			}
+			if err := d.limitAttrs(t.Attr); err != nil {
+				return Header{}, err
 			}
 			h := Header{Attrs: t.Attr}
 			for _, a := range t.Attr {
@@ -180,6 +185,10 @@ func (d *refDecoder) element(start xml.StartElement, depth int) (*stanza.Element
 	if d.server && el.NS == stanza.NSServer {
 		el.NS = stanza.NSClient
 	}
+	if err := d.limitAttrs(start.Attr); err != nil {
+		return nil, err
+	}
+	defer func(scope int) { d.scope = scope }(d.scope - decls(start.Attr))
 	d.elements++
 	if d.elements > d.lim.MaxElements {
 		return nil, &Error{Condition: PolicyViolation, Text: "too many elements in one stanza"}
@@ -205,10 +214,20 @@ func (d *refDecoder) element(start xml.StartElement, depth int) (*stanza.Element
 		switch t := tok.(type) {
 		case xml.CharData:
 			s := string(t)
-			if n := len(el.Children); n > 0 && el.Children[n-1].Name == "" {
+			n := len(el.Children)
+			if n > 0 && el.Children[n-1].Name == "" {
+				if el.Children[n-1].Text == "" && s != "" {
+					d.elements++ // the text node counts once it holds text
+				}
 				el.Children[n-1].Text += s
 			} else {
+				if s != "" {
+					d.elements++
+				}
 				el.Children = append(el.Children, stanza.TextNode(s))
+			}
+			if d.elements > d.lim.MaxElements {
+				return nil, &Error{Condition: PolicyViolation, Text: "too many elements in one stanza"}
 			}
 		case xml.StartElement:
 			c, err := d.element(t, depth+1)
@@ -222,6 +241,31 @@ func (d *refDecoder) element(start xml.StartElement, depth int) (*stanza.Element
 			return nil, ErrRestrictedXML
 		}
 	}
+}
+
+// limitAttrs applies MaxAttrs and MaxScope to a start tag's attributes,
+// declarations included, and brings its declarations into scope (the
+// caller takes them out at the end of the element).
+func (d *refDecoder) limitAttrs(attrs []xml.Attr) error {
+	if len(attrs) > d.lim.MaxAttrs {
+		return &Error{Condition: PolicyViolation, Text: "too many attributes in one element"}
+	}
+	d.scope += decls(attrs)
+	if d.scope > d.lim.MaxScope {
+		return &Error{Condition: PolicyViolation, Text: "too many namespace declarations"}
+	}
+	return nil
+}
+
+// decls counts the namespace declarations among attributes.
+func decls(attrs []xml.Attr) int {
+	n := 0
+	for _, a := range attrs {
+		if a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns") {
+			n++
+		}
+	}
+	return n
 }
 
 // token reads one token and maps decoder failures to stream errors.

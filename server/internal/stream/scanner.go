@@ -75,6 +75,7 @@ type Decoder struct {
 	allOK            bool
 	closed           bool // the header was self-closing
 	opened           bool // header read
+	attrs            int  // attributes in the stanza being read
 	server           bool // a jabber:server stream: its stanzas are kept in jabber:client
 	elements         int
 }
@@ -125,6 +126,10 @@ func (d *Decoder) Reset(r io.Reader) {
 	d.server = false
 	d.root = ""
 }
+
+// SetLimits changes the limits from the next element on (after
+// authentication, a stream gets its full limits).
+func (d *Decoder) SetLimits(lim Limits) { d.lim = lim.WithDefaults() }
 
 // Buffered reports how many bytes are read from the source but not yet
 // decoded; STARTTLS must not start with bytes pending (RFC 6120 5.4.3.3).
@@ -286,6 +291,10 @@ func (d *Decoder) fill() error {
 func (d *Decoder) unread() { d.pos-- }
 
 func nwf(text string) error { return &Error{Condition: NotWellFormed, Text: text} }
+
+// errTextOutside is text where only whitespace may be: before the stream
+// header and between stanzas.
+var errTextOutside = nwf("text outside an element (is this an XMPP client?)")
 
 // fail maps an error from the reader to what the API returns.
 func fail(err error) error {
@@ -525,13 +534,15 @@ func (d *Decoder) nextElement() (*stanza.Element, error) {
 			continue
 		}
 		d.unread()
-		d.elements = 0
+		d.elements, d.attrs = 0, 0
 		d.kids = d.kids[:0]
 		el, err := d.element(1)
 		if err != nil {
 			return nil, err
 		}
 		el.Wire = d.off + d.pos - start
+		// Its strings are about its wire bytes; the nodes cost the rest.
+		el.Mem = el.Wire + d.elements*stanza.NodeCost + d.attrs*stanza.AttrCost
 		return el, nil
 	}
 }
@@ -625,6 +636,9 @@ func (d *Decoder) declare() error {
 			return nwf("reserved namespace " + uri)
 		case prefix != "" && uri == "":
 			return nwf("empty namespace for prefix " + prefix)
+		}
+		if len(d.ns) >= d.lim.MaxScope {
+			return &Error{Condition: PolicyViolation, Text: "too many namespace declarations"}
 		}
 		d.ns = append(d.ns, binding{prefix: prefix, uri: uri})
 	}
@@ -810,6 +824,7 @@ func (d *Decoder) element(depth int) (*stanza.Element, error) {
 			n++
 		}
 	}
+	d.attrs += n
 	if n > 0 {
 		el.Attrs = make([]stanza.Attr, 0, n)
 		for _, a := range d.rattrs {
@@ -850,6 +865,10 @@ func (d *Decoder) content(el *stanza.Element, prefix string, depth int) error {
 			goto text
 		}
 		if len(d.buf) > 0 { // an empty CDATA section is no text
+			d.elements++
+			if d.elements > d.lim.MaxElements {
+				return &Error{Condition: PolicyViolation, Text: "too many elements in one stanza"}
+			}
 			d.kids = append(d.kids, stanza.TextNode(string(d.buf)))
 		}
 		switch b {
@@ -947,6 +966,9 @@ func (d *Decoder) startTag() (self bool, err error) {
 			return false, err
 		}
 		a.valEnd = len(d.buf)
+		if len(d.rattrs) >= d.lim.MaxAttrs {
+			return false, &Error{Condition: PolicyViolation, Text: "too many attributes in one element"}
+		}
 		d.rattrs = append(d.rattrs, a)
 	}
 }
@@ -1057,6 +1079,12 @@ func (d *Decoder) charData(inElement bool) error {
 			i++
 		}
 		if i > d.pos {
+			if !inElement && !isSpace(d.win[d.pos:i]) {
+				// Between stanzas, or before the header, only whitespace:
+				// say so at once, not when a '<' finally comes (an HTTP
+				// request sent to the port would wait for the timeout).
+				return errTextOutside
+			}
 			d.buf = append(d.buf, d.win[d.pos:i]...)
 			d.pos = i
 			b0, b1, cr = 0, 0, false
@@ -1068,6 +1096,8 @@ func (d *Decoder) charData(inElement bool) error {
 		switch {
 		case b == '<':
 			return nil
+		case !inElement && !isSpaceByte(b):
+			return errTextOutside
 		case b == '&':
 			if err := d.ref(); err != nil {
 				return err

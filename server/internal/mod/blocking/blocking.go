@@ -8,6 +8,7 @@ package blocking
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"sync/atomic"
 
 	"hearth/server/internal/jid"
+	"hearth/server/internal/quota"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
 	"hearth/storage"
@@ -34,6 +36,7 @@ type Deps struct {
 	DB       *storage.DB
 	Router   *router.Router // pushes to the account's sessions
 	Presence Presence       // may be nil
+	Quota    *quota.Limits  // nil: the defaults
 	Log      *slog.Logger
 }
 
@@ -43,6 +46,7 @@ type Module struct {
 	db       *storage.DB
 	r        *router.Router
 	presence Presence
+	quota    *quota.Limits
 	domain   string
 	log      *slog.Logger
 	pushes   atomic.Uint64 // push IQ ids
@@ -72,10 +76,14 @@ func New(d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.Quota == nil {
+		d.Quota = quota.New()
+	}
 	m := &Module{
 		db:       d.DB,
 		r:        d.Router,
 		presence: d.Presence,
+		quota:    d.Quota,
 		log:      d.Log,
 		lists:    make(map[string]*list),
 		sweepAt:  minSweep,
@@ -270,6 +278,9 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 			return nil, stanza.ErrBadRequest("nothing to block")
 		}
 		err = m.block(ctx, user, items)
+		if errors.Is(err, errFull) {
+			return nil, quota.Full("block list", m.quota.BlockItems.Load(), "addresses")
+		}
 	case "unblock":
 		items, e := parseItems(p)
 		if e != nil {
@@ -334,6 +345,9 @@ func (m *Module) block(ctx context.Context, user string, items []jid.JID) error 
 		}
 		if len(added) == 0 {
 			return cur, nil
+		}
+		if int64(len(cur)+len(added)) > m.quota.BlockItems.Load() {
+			return nil, errFull
 		}
 		if err := m.db.Block(ctx, user, strs(added)); err != nil {
 			return nil, err
@@ -450,3 +464,6 @@ func (m *Module) push(ctx context.Context, user string, payload *stanza.Element)
 }
 
 var _ router.Blocker = (*Module)(nil)
+
+// errFull is a block list at its quota (limits.block_items).
+var errFull = errors.New("block list full")

@@ -6,6 +6,7 @@ package presence
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strconv"
 
@@ -241,6 +242,10 @@ func (m *Module) outboundSubscription(ctx context.Context, s *router.Session, st
 	user := s.JID.Local
 	contact := st.To.Bare()
 	o, err := m.roster.Outbound(ctx, user, contact, st.Type)
+	if errors.Is(err, roster.ErrFull) {
+		m.r.Bounce(ctx, st, m.roster.Full())
+		return
+	}
 	if err != nil {
 		m.log.Error("subscription", "user", user, "err", err)
 		return

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"hearth/server/internal/quota"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
 	"hearth/server/internal/stream"
@@ -20,14 +21,16 @@ import (
 
 // Module stores private XML.
 type Module struct {
-	db  *storage.DB
-	log *slog.Logger
+	db    *storage.DB
+	quota *quota.Limits
+	log   *slog.Logger
 }
 
 // Deps are what the module needs.
 type Deps struct {
-	DB  *storage.DB
-	Log *slog.Logger
+	DB    *storage.DB
+	Quota *quota.Limits // nil: the defaults
+	Log   *slog.Logger
 }
 
 // New returns the private storage module.
@@ -35,7 +38,10 @@ func New(d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Module{db: d.DB, log: d.Log}
+	if d.Quota == nil {
+		d.Quota = quota.New()
+	}
+	return &Module{db: d.DB, quota: d.Quota, log: d.Log}
 }
 
 // Register installs the handler. Private storage belongs to accounts; a
@@ -123,6 +129,16 @@ func (m *Module) set(ctx context.Context, user string, items []*stanza.Element) 
 		it.WriteTo(b, "")
 	}
 	for _, k := range keys {
+		// The quota is on all the account keeps, this key's old value
+		// replaced by the new one.
+		others, err := m.db.PrivateSize(ctx, user, k)
+		if err != nil {
+			m.log.Warn("private storage size not read", "user", user, "err", err)
+			return stanza.ErrInternal()
+		}
+		if max := m.quota.PrivateBytes.Load(); others+int64(data[k].Len()) > max {
+			return quota.Full("private storage", max, "bytes")
+		}
 		if err := m.db.SetPrivate(ctx, user, k, data[k].Bytes()); err != nil {
 			m.log.Warn("private XML not stored", "user", user, "key", k, "err", err)
 			return stanza.ErrInternal()

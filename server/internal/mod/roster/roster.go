@@ -7,12 +7,14 @@ package roster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 
 	"hearth/server/internal/c2s"
 	"hearth/server/internal/jid"
+	"hearth/server/internal/quota"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
 	"hearth/storage"
@@ -27,7 +29,8 @@ type Events interface {
 type Deps struct {
 	DB     *storage.DB
 	Router *router.Router
-	Events Events // may be nil
+	Events Events        // may be nil
+	Quota  *quota.Limits // nil: the defaults
 	Log    *slog.Logger
 }
 
@@ -36,6 +39,7 @@ type Module struct {
 	db     *storage.DB
 	r      *router.Router
 	events Events
+	quota  *quota.Limits
 	log    *slog.Logger
 }
 
@@ -44,7 +48,33 @@ func New(d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Module{db: d.DB, r: d.Router, events: d.Events, log: d.Log}
+	if d.Quota == nil {
+		d.Quota = quota.New()
+	}
+	return &Module{db: d.DB, r: d.Router, events: d.Events, quota: d.Quota, log: d.Log}
+}
+
+// ErrFull is a roster at its quota (limits.roster_items).
+var ErrFull = errors.New("roster full")
+
+// room checks that contact, if not on the user's roster yet, fits in it.
+func (m *Module) room(ctx context.Context, user, contact string) error {
+	if _, err := m.db.RosterItem(ctx, user, contact); !errors.Is(err, storage.ErrNotFound) {
+		return nil // there, or not readable: the write will say
+	}
+	n, err := m.db.RosterSize(ctx, user)
+	if err != nil {
+		return err
+	}
+	if max := m.quota.RosterItems.Load(); int64(n) >= max {
+		return fmt.Errorf("%w: %s has %d contacts, the most this server keeps; remove some first: %w", ErrFull, user, n, storage.ErrQuota)
+	}
+	return nil
+}
+
+// full is the stanza error for a full roster.
+func (m *Module) full() *stanza.Error {
+	return quota.Full("roster", m.quota.RosterItems.Load(), "contacts")
 }
 
 // Features returns the disco features of rosters.
@@ -163,6 +193,9 @@ func (m *Module) set(ctx context.Context, st *stanza.Stanza, user string, q *sta
 		return stanza.NewError(stanza.Modify, stanza.NotAcceptable, "name too long")
 	}
 	if err := m.Label(ctx, user, contact.String(), el.Attr("name"), groups); err != nil {
+		if errors.Is(err, ErrFull) {
+			return m.full()
+		}
 		m.log.Error("roster set", "user", user, "err", err)
 		return stanza.ErrInternal()
 	}
@@ -173,6 +206,9 @@ func (m *Module) set(ctx context.Context, st *stanza.Stanza, user string, q *sta
 // the subscription is the server's alone (RFC 6121 2.1.2). The change is
 // pushed to the account's interested sessions.
 func (m *Module) Label(ctx context.Context, user, contact, name string, groups []string) error {
+	if err := m.room(ctx, user, contact); err != nil {
+		return err
+	}
 	it, ver, err := m.db.LabelRosterItem(ctx, user, contact, name, groups)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"hearth/server/internal/jid"
+	"hearth/server/internal/stanza"
 	"hearth/storage"
 )
 
@@ -174,6 +175,11 @@ func (m *Module) save(ctx context.Context, user string, s, n state) error {
 	if !s.exists && n.item.Subscription == "none" && !n.item.Ask && !n.item.Approved {
 		return nil
 	}
+	if !s.exists {
+		if err := m.room(ctx, user, n.item.Contact); err != nil {
+			return err
+		}
+	}
 	return m.Put(ctx, user, n.item)
 }
 
@@ -193,22 +199,25 @@ func (m *Module) Subscribers(ctx context.Context, user string) ([]jid.JID, error
 	return out, nil
 }
 
-// Subscriptions returns the contacts whose presence the user sees (to or both).
+// Subscriptions returns the contacts whose presence the user sees (to or
+// both).
 func (m *Module) Subscriptions(ctx context.Context, user string) ([]jid.JID, error) {
-	items, _, err := m.db.Roster(ctx, user)
+	list, err := m.db.RosterSubscriptions(ctx, user)
 	if err != nil {
 		return nil, err
 	}
-	var out []jid.JID
-	for _, it := range items {
-		if it.Subscription == "to" || it.Subscription == "both" {
-			if j, err := jid.Parse(it.Contact); err == nil {
-				out = append(out, j)
-			}
+	out := make([]jid.JID, 0, len(list))
+	for _, c := range list {
+		if j, err := jid.Parse(c); err == nil {
+			out = append(out, j)
 		}
 	}
 	return out, nil
 }
+
+// Full is the stanza error for a subscription that would take the user's
+// roster past its quota.
+func (m *Module) Full() *stanza.Error { return m.full() }
 
 // IsSubscriber reports whether contact has a subscription to the user's
 // presence (from or both on the user's roster).

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"hearth/server/internal/quota"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
 	"hearth/server/internal/stream"
@@ -20,14 +21,16 @@ import (
 
 // Module stores and serves vCards.
 type Module struct {
-	db  *storage.DB
-	log *slog.Logger
+	db    *storage.DB
+	quota *quota.Limits
+	log   *slog.Logger
 }
 
 // Deps are what the module needs.
 type Deps struct {
-	DB  *storage.DB
-	Log *slog.Logger
+	DB    *storage.DB
+	Quota *quota.Limits // nil: the defaults
+	Log   *slog.Logger
 }
 
 // New returns the vCard module.
@@ -35,7 +38,10 @@ func New(d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Module{db: d.DB, log: d.Log}
+	if d.Quota == nil {
+		d.Quota = quota.New()
+	}
+	return &Module{db: d.DB, quota: d.Quota, log: d.Log}
 }
 
 // Register installs the handler: gets and sets to the server and to bare JIDs.
@@ -65,7 +71,12 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 		if !own {
 			return nil, stanza.ErrForbidden()
 		}
-		if err := m.db.SetVCard(ctx, user, p.Bytes()); err != nil {
+		b := p.Bytes()
+		if max := m.quota.VCardBytes.Load(); int64(len(b)) > max {
+			return nil, stanza.NewError(stanza.Modify, stanza.PolicyViolation,
+				"this vCard is "+quota.Amount(int64(len(b)), "bytes")+"; this server keeps at most "+quota.Amount(max, "bytes")+" (a smaller photo fits)")
+		}
+		if err := m.db.SetVCard(ctx, user, b); err != nil {
 			m.log.Warn("vcard not stored", "user", user, "err", err)
 			return nil, stanza.ErrInternal()
 		}
