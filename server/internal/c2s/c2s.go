@@ -6,12 +6,12 @@ package c2s
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
