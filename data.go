@@ -31,6 +31,9 @@ func (c *cli) dataDir(flagValue string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("data directory: %w", err)
 	}
+	if err := checkDataDir(dir); err != nil {
+		return "", err
+	}
 	return dir, nil
 }
 

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // version is set at build time with -ldflags "-X main.version=1.2.3".
@@ -61,8 +63,10 @@ the stored setting, which beats the default.
 
 Admin commands talk to the running server over the Unix socket in the data
 directory, or open the database directly when no server runs. A password is
-taken from --password, else from one line of standard input; "user add"
-without one generates a strong password and prints it once.
+asked for at the prompt on a terminal, else read from one line of standard
+input; --password works too, but other users of the machine can read it in
+the process list. "user add" without one (an empty answer at the prompt)
+makes up a strong password and prints it once.
 `
 
 func main() {
@@ -70,6 +74,9 @@ func main() {
 	// After the first signal, a second one kills the process as usual.
 	context.AfterFunc(ctx, stop)
 	c := &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		c.prompt = terminalPrompt(os.Stdin, os.Stderr)
+	}
 	code := c.run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
@@ -80,6 +87,9 @@ type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// prompt asks for a password twice, without echo; nil when standard
+	// input is no terminal.
+	prompt func(first, again string) (string, error)
 }
 
 // usageError is a command line mistake: exit code 2. An empty msg means the

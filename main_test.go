@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
 	"errors"
@@ -21,6 +23,7 @@ import (
 	"time"
 
 	"hearth/internal/netns"
+	"hearth/storage"
 )
 
 // bin is the hearth binary TestMain builds: headless, without cgo.
@@ -506,5 +509,70 @@ func TestHelperProcess(t *testing.T) {
 	}
 	if err := netns.Browse(ifi, "", []string{"_xmpp-client._tcp", "_xmpps-client._tcp"}, 20*time.Second); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestDataDirPermissions: a data directory other users could tamper with
+// is refused, with a message that says how to fix it.
+func TestDataDirPermissions(t *testing.T) {
+	e := env(t)
+	open := t.TempDir()
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	r := check(t, e, "", 1, "", "user", "list", "--data", open)
+	if !strings.Contains(r.stderr, "can be written by other users") || !strings.Contains(r.stderr, "chmod 700 "+open) {
+		t.Errorf("world-writable data directory: %q", r.stderr)
+	}
+	if os.Geteuid() == 0 {
+		theirs := t.TempDir()
+		if err := os.Chown(theirs, 4242, 4242); err != nil {
+			t.Fatal(err)
+		}
+		r := check(t, e, "", 1, "", "user", "list", "--data", theirs)
+		if !strings.Contains(r.stderr, "belongs to another user (uid 4242)") {
+			t.Errorf("someone else's data directory: %q", r.stderr)
+		}
+	}
+	// A new one is made for its owner alone.
+	fresh := filepath.Join(t.TempDir(), "new")
+	check(t, e, "", 0, "", "user", "list", "--data", fresh)
+	if fi, err := os.Stat(fresh); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("new data directory: %v, %v; want mode 0700", fi.Mode(), err)
+	}
+}
+
+// TestPasswordPrompt: on a terminal, hearth asks for the password twice
+// without echo instead of taking it from the command line. script(1)
+// gives hearth a pseudo-terminal.
+func TestPasswordPrompt(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		netns.Unavailable(t, "needs script(1) from util-linux")
+	}
+	data := t.TempDir()
+	run := func(stdin string, args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command("script", "-qec", bin+" "+strings.Join(args, " ")+" --data "+data, "/dev/null")
+		cmd.Env = env(t)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, _ := cmd.CombinedOutput()
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	out, code := run("wonderful-tea-pot\nwonderful-tea-pot\n", "user", "add", "bob@x.home")
+	if code != 0 || !strings.Contains(out, "New password for bob@x.home") || !strings.Contains(out, "Again:") {
+		t.Fatalf("user add on a terminal: exit %d\n%s", code, out)
+	}
+	out, code = run("first-tea-pot\nother-tea-pot\n", "user", "passwd", "bob@x.home")
+	if code != 1 || !strings.Contains(out, "the two passwords differ; nothing was changed") {
+		t.Fatalf("mistyped password: exit %d\n%s", code, out)
+	}
+	db, err := storage.Open(context.Background(), filepath.Join(data, "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	u, err := db.User(context.Background(), "bob")
+	if err != nil || !u.SHA256.Verify("wonderful-tea-pot", sha256.New) {
+		t.Fatalf("bob's password is not the one typed at the prompt: %v", err)
 	}
 }

@@ -12,13 +12,15 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/term"
+
 	"hearth/server/admin"
 )
 
 func (c *cli) user(ctx context.Context, argv []string) error {
 	const synopsis = "hearth user add|del|passwd|list|disable|enable [JID] [--password P]"
 	fs, a := c.adminFlagSet("user", synopsis)
-	password := fs.String("password", "", "the `password` (default: one line of standard input)")
+	password := fs.String("password", "", "the `password`; other local users can see it in the process list: prefer standard input or the prompt")
 	verb, pos, err := c.verb(fs, argv, synopsis)
 	if err != nil {
 		return err
@@ -55,7 +57,7 @@ func (c *cli) user(ctx context.Context, argv []string) error {
 	var call func(ctx context.Context, api admin.API) error
 	switch verb {
 	case "add", "passwd":
-		pw, generated, err := c.password(*password, passwordGiven, verb == "add")
+		pw, generated, err := c.password(*password, passwordGiven, verb == "add", user)
 		if err != nil {
 			return err
 		}
@@ -81,13 +83,25 @@ func (c *cli) user(ctx context.Context, argv []string) error {
 	return c.withAPI(ctx, a, user, call)
 }
 
-// password returns the password from --password, else one line of
-// standard input unless it is a terminal, else, if generate, a new one.
-func (c *cli) password(flagValue string, given, generate bool) (pw string, generated bool, err error) {
+// password returns the password from --password, else, on a terminal,
+// what the user types at the prompt (twice), else one line of standard
+// input unless it is another character device (/dev/null), else, if
+// generate, a new one. An empty answer at the prompt generates one too.
+func (c *cli) password(flagValue string, given, generate bool, user string) (pw string, generated bool, err error) {
 	if given {
 		return flagValue, false, nil
 	}
-	if !isTerminal(c.stdin) {
+	switch {
+	case c.prompt != nil:
+		pw, err := c.prompt("New password for "+user+" (empty: make one up for me): ", "Again: ")
+		if err != nil {
+			return "", false, err
+		}
+		if pw != "" {
+			return pw, false, nil
+		}
+		generate = true
+	case !isTerminal(c.stdin):
 		line, err := bufio.NewReader(c.stdin).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
 			return "", false, fmt.Errorf("read password: %w", err)
@@ -97,7 +111,7 @@ func (c *cli) password(flagValue string, given, generate bool) (pw string, gener
 		}
 	}
 	if !generate {
-		return "", false, usagef("give the password with --password or on standard input")
+		return "", false, usagef("give the password on standard input, at the prompt, or with --password")
 	}
 	pw, err = admin.NewPassword()
 	return pw, true, err
@@ -112,4 +126,30 @@ func isTerminal(r io.Reader) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// terminalPrompt asks for a password on the terminal, without echo, twice;
+// it is the cli's prompt when standard input is a terminal.
+func terminalPrompt(in *os.File, out io.Writer) func(first, again string) (string, error) {
+	return func(first, again string) (string, error) {
+		read := func(prompt string) (string, error) {
+			fmt.Fprint(out, prompt)
+			b, err := term.ReadPassword(int(in.Fd()))
+			fmt.Fprintln(out)
+			if err != nil {
+				return "", fmt.Errorf("read password: %w", err)
+			}
+			return string(b), nil
+		}
+		pw, err := read(first)
+		if err != nil || pw == "" {
+			return "", err
+		}
+		if again2, err := read(again); err != nil {
+			return "", err
+		} else if again2 != pw {
+			return "", errors.New("the two passwords differ; nothing was changed")
+		}
+		return pw, nil
+	}
 }

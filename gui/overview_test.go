@@ -30,8 +30,8 @@ func TestOverview(t *testing.T) {
 		}
 	}
 
-	alice := h.addUser("alice", "alice-password-1")
-	logout, err := login(t, h.api, alice, "alice-password-1")
+	alice := h.addUser("alice", "wonderland-tea-1")
+	logout, err := login(t, h.api, alice, "wonderland-tea-1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,13 +31,13 @@ func TestScreenshots(t *testing.T) {
 	h := newHarness(t)
 	h.app.Settings().SetTheme(lightTheme{theme.DefaultTheme()})
 
-	alice := h.addUser("alice", "alice-password-1")
-	bob := h.addUser("bob", "bob-password-1")
-	h.addUser("grandma", "grandma-password-1")
+	alice := h.addUser("alice", "wonderland-tea-1")
+	bob := h.addUser("bob", "builder-tools-1")
+	h.addUser("grandma", "knitting-yarn-1")
 	for _, s := range []struct{ jid, password string }{
-		{alice, "alice-password-1"},
-		{alice, "alice-password-1"},
-		{bob, "bob-password-1"},
+		{alice, "wonderland-tea-1"},
+		{alice, "wonderland-tea-1"},
+		{bob, "builder-tools-1"},
 	} {
 		if _, err := login(t, h.api, s.jid, s.password); err != nil {
 			t.Fatal(err)

@@ -82,8 +82,8 @@ func TestAddUserErrors(t *testing.T) {
 
 func TestDeleteUser(t *testing.T) {
 	h := newHarness(t)
-	alice := h.addUser("alice", "alice-password-1")
-	bob := h.addUser("bob", "bob-password-1")
+	alice := h.addUser("alice", "wonderland-tea-1")
+	bob := h.addUser("bob", "builder-tools-1")
 	h.showTab("Users")
 	h.waitFor("bob in the list", func() bool { return h.row(bob) != nil })
 
@@ -113,7 +113,7 @@ func TestDeleteUser(t *testing.T) {
 	if h.row(alice) == nil {
 		t.Error("alice is gone from the list")
 	}
-	h.checkLogin(bob, "bob-password-1", false)
+	h.checkLogin(bob, "builder-tools-1", false)
 }
 
 func TestResetPassword(t *testing.T) {
@@ -137,7 +137,7 @@ func TestResetPassword(t *testing.T) {
 
 func TestDisableUser(t *testing.T) {
 	h := newHarness(t)
-	alice := h.addUser("alice", "alice-password-1")
+	alice := h.addUser("alice", "wonderland-tea-1")
 	h.showTab("Users")
 	h.waitFor("alice in the list", func() bool { return h.row(alice) != nil })
 
@@ -149,27 +149,27 @@ func TestDisableUser(t *testing.T) {
 	if u, _ := h.user(alice); !u.Disabled {
 		t.Error("alice is not disabled in the API")
 	}
-	h.checkLogin(alice, "alice-password-1", false)
+	h.checkLogin(alice, "wonderland-tea-1", false)
 
 	test.Tap(h.row(alice).toggle)
 	h.waitFor("alice shown enabled", func() bool {
 		r := h.row(alice)
 		return r != nil && r.state.Text == "offline" && r.toggle.Text == "Disable"
 	})
-	h.checkLogin(alice, "alice-password-1", true)
+	h.checkLogin(alice, "wonderland-tea-1", true)
 }
 
 func TestUsersShowSessions(t *testing.T) {
 	h := newHarness(t)
-	alice := h.addUser("alice", "alice-password-1")
+	alice := h.addUser("alice", "wonderland-tea-1")
 	h.showTab("Users")
 	h.waitFor("alice offline", func() bool { r := h.row(alice); return r != nil && r.state.Text == "offline" })
 
-	logout1, err := login(t, h.api, alice, "alice-password-1")
+	logout1, err := login(t, h.api, alice, "wonderland-tea-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	logout2, err := login(t, h.api, alice, "alice-password-1")
+	logout2, err := login(t, h.api, alice, "wonderland-tea-1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,8 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 func TestSASL(t *testing.T) {
 	// Many failures from one address on purpose: lift the limit.
 	srv := xmpptest.Start(t, func(c *server.Config) { c.AuthFailures = 100 })
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	srv.AddUser(t, "dora", "dora-secret-pw")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "dora", "amber-window-pw")
 	if err := srv.Admin.SetDisabled(context.Background(), "dora@hearth.test", true); err != nil {
 		t.Fatal(err)
 	}
@@ -40,12 +40,12 @@ func TestSASL(t *testing.T) {
 	tests := []struct {
 		name, auth, want string
 	}{
-		{"PLAIN ok", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + b64("\x00alice\x00alice-secret-pw") + `</auth>`, `<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>`},
-		{"PLAIN with own authzid", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + b64("alice@hearth.test\x00alice\x00alice-secret-pw") + `</auth>`, `<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>`},
+		{"PLAIN ok", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + b64("\x00alice\x00silver-kettle-pw") + `</auth>`, `<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>`},
+		{"PLAIN with own authzid", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + b64("alice@hearth.test\x00alice\x00silver-kettle-pw") + `</auth>`, `<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>`},
 		{"PLAIN wrong password", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + b64("\x00alice\x00nope") + `</auth>`, `<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>`},
 		{"PLAIN unknown user", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + b64("\x00mallory\x00x") + `</auth>`, `<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><not-authorized/></failure>`},
-		{"PLAIN other authzid", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + b64("bob@hearth.test\x00alice\x00alice-secret-pw") + `</auth>`, `<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><invalid-authzid/></failure>`},
-		{"PLAIN disabled account", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + b64("\x00dora\x00dora-secret-pw") + `</auth>`, `<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><account-disabled/></failure>`},
+		{"PLAIN other authzid", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + b64("bob@hearth.test\x00alice\x00silver-kettle-pw") + `</auth>`, `<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><invalid-authzid/></failure>`},
+		{"PLAIN disabled account", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + b64("\x00dora\x00amber-window-pw") + `</auth>`, `<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><account-disabled/></failure>`},
 		{"PLAIN malformed", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + b64("alice") + `</auth>`, `<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><malformed-request/></failure>`},
 		{"bad base64", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>!!!</auth>`, `<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><incorrect-encoding/></failure>`},
 		// RFC 5802 9: an unknown name runs like a wrong password.

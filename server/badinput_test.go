@@ -88,9 +88,9 @@ func TestBadInputBound(t *testing.T) {
 	srv := xmpptest.Start(t, func(c *server.Config) {
 		c.Limits = stream.Limits{MaxStanza: 4096, MaxDepth: 10}
 	})
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	srv.AddUser(t, "bob", "bob-secret-pw")
-	bob := srv.Login(t, "bob", "bob-secret-pw", "pc")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
+	bob := srv.Login(t, "bob", "copper-lantern-pw", "pc")
 	tests := []struct {
 		name, send, want string
 	}{
@@ -106,7 +106,7 @@ func TestBadInputBound(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			alice := srv.Login(t, "alice", "alice-secret-pw", "phone")
+			alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
 			alice.Send(tt.send)
 			if got := alice.StreamEnd(); got != tt.want {
 				t.Fatalf("stream error = %q, want %s", got, tt.want)
@@ -119,7 +119,7 @@ func TestBadInputBound(t *testing.T) {
 // TestAuthRateLimit: failed authentications are limited per address.
 func TestAuthRateLimit(t *testing.T) {
 	srv := xmpptest.Start(t)
-	srv.AddUser(t, "alice", "alice-secret-pw")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
 	var last error
 	for i := 0; i < 6; i++ {
 		_, last = srv.Dial("alice", "wrong-password", "x")
@@ -132,7 +132,7 @@ func TestAuthRateLimit(t *testing.T) {
 	}
 	// The right password from the same address is refused too until the
 	// window passes: guessing gets no faster by being right sometimes.
-	if _, err := srv.Dial("alice", "alice-secret-pw", "x"); err == nil {
+	if _, err := srv.Dial("alice", "silver-kettle-pw", "x"); err == nil {
 		t.Fatal("login allowed while rate limited")
 	}
 }
@@ -141,8 +141,8 @@ func TestAuthRateLimit(t *testing.T) {
 // slowing its sender, and what was queued for it is kept offline.
 func TestSlowClient(t *testing.T) {
 	srv := xmpptest.Start(t, func(c *server.Config) { c.QueueLimit = 50 })
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	srv.AddUser(t, "bob", "bob-secret-pw")
+	srv.AddUser(t, "alice", secret("alice"))
+	srv.AddUser(t, "bob", secret("bob"))
 	alice := online(t, srv, "alice", "phone", 0)
 	bob := online(t, srv, "bob", "pc", 0)
 	bob.Stop() // stop reading: the socket buffers fill, then the queue

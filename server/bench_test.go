@@ -12,10 +12,10 @@ import (
 // alice's TLS stream -> decoder -> router -> bob's queue -> writer -> TLS.
 func BenchmarkMessageRoundTrip(b *testing.B) {
 	srv := xmpptest.Start(b)
-	srv.AddUser(b, "alice", "alice-secret-pw")
-	srv.AddUser(b, "bob", "bob-secret-pw")
-	alice := srv.Login(b, "alice", "alice-secret-pw", "a")
-	bob := srv.Login(b, "bob", "bob-secret-pw", "b")
+	srv.AddUser(b, "alice", "silver-kettle-pw")
+	srv.AddUser(b, "bob", "copper-lantern-pw")
+	alice := srv.Login(b, "alice", "silver-kettle-pw", "a")
+	bob := srv.Login(b, "bob", "copper-lantern-pw", "b")
 	bob.Send(`<presence/>`)
 	bob.Expect(`<presence from='bob@hearth.test/b' to='bob@hearth.test/b'/>`)
 	msg := `<message to='bob@hearth.test/b' type='chat'><body>` + strings.Repeat("x", 64) + `</body></message>`
@@ -35,10 +35,10 @@ func BenchmarkMessageRoundTrip(b *testing.B) {
 // BenchmarkLogin measures STARTTLS + SCRAM-SHA-256 + bind on loopback.
 func BenchmarkLogin(b *testing.B) {
 	srv := xmpptest.Start(b)
-	srv.AddUser(b, "alice", "alice-secret-pw")
+	srv.AddUser(b, "alice", "silver-kettle-pw")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		c, err := srv.Dial("alice", "alice-secret-pw", fmt.Sprintf("r%d", i))
+		c, err := srv.Dial("alice", "silver-kettle-pw", fmt.Sprintf("r%d", i))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -46,10 +46,10 @@ func TestSlixmpp(t *testing.T) {
 		need(t, "/usr/lib/python3/dist-packages/slixmpp")
 	}
 	srv := xmpptest.Start(t)
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	srv.AddUser(t, "bob", "bob-secret-pw")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
 	host, port := splitAddr(t, srv.Addr)
-	runPeer(t, py, "xmpptest/interop/slix_pair.py", "-v", "--ca", srv.CertFile, host, port, srv.Domain, "alice", "alice-secret-pw", "bob", "bob-secret-pw")
+	runPeer(t, py, "xmpptest/interop/slix_pair.py", "-v", "--ca", srv.CertFile, host, port, srv.Domain, "alice", "silver-kettle-pw", "bob", "copper-lantern-pw")
 	if n, _ := srv.DB.CountOffline(t.Context(), "bob"); n != 0 {
 		t.Errorf("offline messages left: %d", n)
 	}
@@ -61,11 +61,11 @@ func TestGoSendxmpp(t *testing.T) {
 	need(t, "/usr/bin/go-sendxmpp")
 	need(t, "/usr/bin/python3")
 	srv := xmpptest.Start(t)
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	srv.AddUser(t, "bob", "bob-secret-pw")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
 	host, port := splitAddr(t, srv.Addr)
 	_, tport := splitAddr(t, srv.TLSAddr)
-	runPeer(t, "bash", "xmpptest/interop/sendxmpp_check.sh", "--ca", srv.CertFile, host, port, tport, srv.Domain, "alice", "alice-secret-pw", "bob", "bob-secret-pw")
+	runPeer(t, "bash", "xmpptest/interop/sendxmpp_check.sh", "--ca", srv.CertFile, host, port, tport, srv.Domain, "alice", "silver-kettle-pw", "bob", "copper-lantern-pw")
 }
 
 func splitAddr(t *testing.T, addr string) (string, string) {

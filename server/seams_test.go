@@ -52,9 +52,9 @@ func (d *deliveryTap) take() []string {
 func TestOneDeliveryPath(t *testing.T) {
 	tap := &deliveryTap{}
 	srv := xmpptest.Start(t, withModule(func(*router.Router) any { return tap }))
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	srv.AddUser(t, "bob", "bob-secret-pw")
-	alice := srv.Login(t, "alice", "alice-secret-pw", "phone")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
+	alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
 	clients := map[string]*xmpptest.Client{"alice": alice}
 
 	steps := []struct {
@@ -98,7 +98,7 @@ alice receives: <presence from='alice@hearth.test/phone' to='alice@hearth.test/p
 		alice.Send(`<message to='bob@hearth.test' type='chat'><body>while you were out</body></message>`)
 		alice.Ping() // stored once this is answered
 		tap.take()
-		bob := srv.Login(t, "bob", "bob-secret-pw", "laptop")
+		bob := srv.Login(t, "bob", "copper-lantern-pw", "laptop")
 		bob.Send(`<presence/>`)
 		bob.Expect(`<message from='alice@hearth.test/phone' to='bob@hearth.test/laptop' type='chat'><body>while you were out</body><delay xmlns='urn:xmpp:delay' from='hearth.test' stamp='*'>Offline storage</delay></message>`)
 		got := tap.take()
@@ -138,8 +138,8 @@ func (c *conferenceHost) Register(mux *router.Mux) {
 func TestLocalHost(t *testing.T) {
 	host := &conferenceHost{}
 	srv := xmpptest.Start(t, withModule(func(r *router.Router) any { host.r = r; return host }))
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	alice := srv.Login(t, "alice", "alice-secret-pw", "phone")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
 	xmpptest.Play(t, map[string]*xmpptest.Client{"alice": alice}, `
 alice sends: <message to='family@conference.hearth.test' type='groupchat'><body>hello room</body></message>
 alice receives: <message type='groupchat' from='family@conference.hearth.test/echo' to='alice@hearth.test/phone'><body>hello room</body></message>
@@ -167,8 +167,8 @@ alice receives nothing more`)
 func TestDeletedAccountForgotten(t *testing.T) {
 	srv := xmpptest.Start(t)
 	ctx := context.Background()
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	alice := srv.Login(t, "alice", "alice-secret-pw", "phone")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
 	xmpptest.Play(t, map[string]*xmpptest.Client{"alice": alice}, `
 alice sends: <iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='spammer@evil.test'/></block></iq>
 alice receives: <iq type='result' id='b1' from='alice@hearth.test' to='alice@hearth.test/phone'/>
@@ -193,8 +193,8 @@ alice receives nothing more`)
 // said something else.
 func TestModulesKeepTheirAnswers(t *testing.T) {
 	srv := xmpptest.Start(t)
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	alice := srv.Login(t, "alice", "alice-secret-pw", "phone")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
 	xmpptest.Play(t, map[string]*xmpptest.Client{"alice": alice}, `
 # Any element of the roster namespace is the roster module's (RFC 6121 2.1.5).
 alice sends: <iq type='get' id='r1'><item xmlns='jabber:iq:roster'/></iq>

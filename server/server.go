@@ -27,6 +27,7 @@ import (
 	"hearth/server/internal/mod/private"
 	"hearth/server/internal/mod/register"
 	"hearth/server/internal/mod/roster"
+	"hearth/server/internal/mod/session"
 	"hearth/server/internal/mod/vcard"
 	"hearth/server/internal/mod/version"
 	"hearth/server/internal/quota"
@@ -252,12 +253,13 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		s.offline,
 		blocking.New(blocking.Deps{DB: db, Router: r, Presence: presenceMod, Quota: q, Log: part("blocking")}),
 		lastMod,
-		ping.New(ping.Deps{DB: db, Log: part("ping")}),
+		ping.New(ping.Deps{Visibility: s.roster, Log: part("ping")}),
 		version.New(cfg.Version),
 		clock.New(),
 		vcard.New(vcard.Deps{DB: db, Quota: q, Log: part("vcard")}),
 		private.New(private.Deps{DB: db, Quota: q, Log: part("private")}),
 		register.New(register.Deps{DB: db, Router: r, Accounts: h, Log: part("register")}),
+		session.New(),
 	}
 	for _, build := range cfg.Modules {
 		s.modules = append(s.modules, build(r))

@@ -15,8 +15,8 @@ import (
 // ping ends the stream with connection-timeout.
 func TestIdlePing(t *testing.T) {
 	srv := xmpptest.Start(t, func(c *server.Config) { c.IdleTimeout = 300 * time.Millisecond })
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	alice := srv.Login(t, "alice", "alice-secret-pw", "phone")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
 	ping := alice.Expect(`<iq type='get' id='*' from='hearth.test' to='alice@hearth.test/phone'><ping xmlns='urn:xmpp:ping'/></iq>`)
 	alice.Send(`<iq type='result' id='` + ping.Attr("id") + `' to='hearth.test'/>`)
 	// Whitespace keepalives alone keep the stream up past two periods.
@@ -36,9 +36,9 @@ func TestIdlePing(t *testing.T) {
 // pushed, a kicked session ends, a disabled account is closed.
 func TestAdminLive(t *testing.T) {
 	srv := xmpptest.Start(t)
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	srv.AddUser(t, "bob", "bob-secret-pw")
-	alice := srv.Login(t, "alice", "alice-secret-pw", "phone")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
+	alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
 	ctx := context.Background()
 	xmpptest.Play(t, map[string]*xmpptest.Client{"alice": alice}, `
 alice sends: <iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>
@@ -64,14 +64,14 @@ alice receives: <iq type='result' id='r' from='alice@hearth.test' to='alice@hear
 		t.Fatalf("kicked stream end = %q", got)
 	}
 
-	bob := srv.Login(t, "bob", "bob-secret-pw", "pc")
+	bob := srv.Login(t, "bob", "copper-lantern-pw", "pc")
 	if err := srv.Admin.SetDisabled(ctx, "bob@hearth.test", true); err != nil {
 		t.Fatal(err)
 	}
 	if got := bob.StreamEnd(); got != "not-authorized" {
 		t.Fatalf("disabled stream end = %q", got)
 	}
-	if _, err := srv.Dial("bob", "bob-secret-pw", "pc"); err == nil {
+	if _, err := srv.Dial("bob", "copper-lantern-pw", "pc"); err == nil {
 		t.Fatal("disabled account logged in")
 	}
 }
@@ -81,14 +81,14 @@ alice receives: <iq type='result' id='r' from='alice@hearth.test' to='alice@hear
 // requested resource the server makes one up.
 func TestResourceConflict(t *testing.T) {
 	srv := xmpptest.Start(t)
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	first := srv.Login(t, "alice", "alice-secret-pw", "phone")
-	second := srv.Login(t, "alice", "alice-secret-pw", "phone")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	first := srv.Login(t, "alice", "silver-kettle-pw", "phone")
+	second := srv.Login(t, "alice", "silver-kettle-pw", "phone")
 	if got := first.StreamEnd(); got != "conflict" {
 		t.Fatalf("old session ended with %q, want conflict", got)
 	}
 	second.Sync()
-	generated := srv.Login(t, "alice", "alice-secret-pw", "")
+	generated := srv.Login(t, "alice", "silver-kettle-pw", "")
 	if generated.JID == "alice@hearth.test/" || len(generated.JID) <= len("alice@hearth.test/") {
 		t.Fatalf("generated JID %q has no resource", generated.JID)
 	}
@@ -97,8 +97,8 @@ func TestResourceConflict(t *testing.T) {
 // TestDisco: what the server advertises (XEP-0030) is served end to end.
 func TestDisco(t *testing.T) {
 	srv := xmpptest.Start(t)
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	alice := srv.Login(t, "alice", "alice-secret-pw", "phone")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
 	alice.Send(`<iq type='get' id='d1' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
 	res := alice.Expect(`<iq type='result' id='d1' from='hearth.test' to='alice@hearth.test/phone'>*</iq>`)
 	features := map[string]bool{}

@@ -19,8 +19,8 @@ import (
 func TestLiveSettings(t *testing.T) {
 	srv := xmpptest.Start(t)
 	ctx := context.Background()
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	srv.AddUser(t, "bob", "bob-secret-pw")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
 	set := func(key, value string) {
 		t.Helper()
 		restart, err := srv.Admin.SetSetting(ctx, key, value)
@@ -59,6 +59,21 @@ func TestLiveSettings(t *testing.T) {
 			}
 			a.Close()
 			b.Close()
+			third.Close()
+			// The server lets them go when it reads their end.
+			for deadline := time.Now().Add(5 * time.Second); ; {
+				info, err := srv.Admin.Info(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if info.Logins.InProgress == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%d connections still logging in 5 s after they closed", info.Logins.InProgress)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
 			set(tt.key, settings.Values{}.String(tt.key))
 		})
 	}
@@ -67,9 +82,9 @@ func TestLiveSettings(t *testing.T) {
 		tested[settings.KeyStanzaBytes] = true
 		// A headline to an offline account is not stored: the offline test below starts empty.
 		big := `<message to='bob@hearth.test' type='headline'><body>` + strings.Repeat("x", 20000) + `</body></message>`
-		before := srv.Login(t, "alice", "alice-secret-pw", "before")
+		before := srv.Login(t, "alice", "silver-kettle-pw", "before")
 		set(settings.KeyStanzaBytes, "10000")
-		small := srv.Login(t, "alice", "alice-secret-pw", "small")
+		small := srv.Login(t, "alice", "silver-kettle-pw", "small")
 		small.Send(big)
 		if got := small.StreamEnd(); got != stream.PolicyViolation {
 			t.Fatalf("a 20 kB stanza on a stream opened after the change: stream end %q, want policy-violation", got)
@@ -78,14 +93,14 @@ func TestLiveSettings(t *testing.T) {
 		before.Send(big)
 		before.Ping()
 		set(settings.KeyStanzaBytes, "262144")
-		again := srv.Login(t, "alice", "alice-secret-pw", "again")
+		again := srv.Login(t, "alice", "silver-kettle-pw", "again")
 		again.Send(big)
 		again.Ping()
 	})
 
 	t.Run(settings.KeyOfflineMessages, func(t *testing.T) {
 		tested[settings.KeyOfflineMessages] = true
-		alice := srv.Login(t, "alice", "alice-secret-pw", "phone")
+		alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
 		set(settings.KeyOfflineMessages, "2")
 		xmpptest.Play(t, map[string]*xmpptest.Client{"alice": alice}, `
 alice sends: <message to='bob@hearth.test' type='chat' id='q1'><body>one</body></message>
@@ -99,7 +114,7 @@ alice receives: <message to='alice@hearth.test/phone' from='bob@hearth.test' typ
 	t.Run(settings.KeyIdleTimeout, func(t *testing.T) {
 		tested[settings.KeyIdleTimeout] = true
 		set(settings.KeyIdleTimeout, "200ms")
-		alice := srv.Login(t, "alice", "alice-secret-pw", "idle")
+		alice := srv.Login(t, "alice", "silver-kettle-pw", "idle")
 		start := time.Now()
 		alice.Expect(`<iq type='get' id='*' from='hearth.test' to='alice@hearth.test/idle'><ping xmlns='urn:xmpp:ping'/></iq>`)
 		if waited := time.Since(start); waited > 3*time.Second {
@@ -114,7 +129,7 @@ alice receives: <message to='alice@hearth.test/phone' from='bob@hearth.test' typ
 				tested[s.Key] = true // read at each disco query
 			}
 		}
-		alice := srv.Login(t, "alice", "alice-secret-pw", "disco")
+		alice := srv.Login(t, "alice", "silver-kettle-pw", "disco")
 		set("contact.admin", "xmpp:dad@hearth.test")
 		alice.Send(`<iq type='get' id='d' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
 		if el := alice.Next(); !strings.Contains(el.String(), "<value>xmpp:dad@hearth.test</value>") {
@@ -131,8 +146,8 @@ alice receives: <message to='alice@hearth.test/phone' from='bob@hearth.test' typ
 		set(settings.KeyVCardBytes, "1024")
 		set(settings.KeyBlockItems, "1")
 		set(settings.KeyResources, "1")
-		alice := srv.Login(t, "alice", "alice-secret-pw", "quota")
-		if _, err := srv.Dial("alice", "alice-secret-pw", "second"); err == nil || !strings.Contains(err.Error(), "resource-constraint") {
+		alice := srv.Login(t, "alice", "silver-kettle-pw", "quota")
+		if _, err := srv.Dial("alice", "silver-kettle-pw", "second"); err == nil || !strings.Contains(err.Error(), "resource-constraint") {
 			t.Errorf("a second resource past limits.resources 1: %v, want resource-constraint", err)
 		}
 		big := strings.Repeat("x", 2000)

@@ -77,8 +77,8 @@ func getState(t *testing.T, db *storage.DB, user, contact string) string {
 // a routed stanza comes back to alice as a remote-server-not-found error.
 func TestOutboundSubscription(t *testing.T) {
 	srv := xmpptest.Start(t)
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	alice := srv.Login(t, "alice", "alice-secret-pw", "phone")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
 	alice.Send(`<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>`)
 	alice.Expect(`<iq type='result' id='r1' from='alice@hearth.test' to='*'><query xmlns='jabber:iq:roster' ver='*'/></iq>`)
 	alice.Send(`<presence/>`)
@@ -161,10 +161,10 @@ func TestOutboundSubscription(t *testing.T) {
 // subscription stanza to alice, whose state is set first.
 func TestInboundSubscription(t *testing.T) {
 	srv := xmpptest.Start(t)
-	srv.AddUser(t, "alice", "alice-secret-pw")
-	srv.AddUser(t, "bob", "bob-secret-pw")
-	alice := srv.Login(t, "alice", "alice-secret-pw", "phone")
-	bob := srv.Login(t, "bob", "bob-secret-pw", "pc")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
+	alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
+	bob := srv.Login(t, "bob", "copper-lantern-pw", "pc")
 	bob.Send(`<presence/>`)
 	bob.Expect(`<presence from='bob@hearth.test/pc' to='bob@hearth.test/pc'/>`)
 	alice.Send(`<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>`)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/trustelem/zxcvbn"
 	"golang.org/x/text/secure/precis"
 )
 
@@ -115,6 +116,16 @@ func PreparePassword(password, user string) (string, error) {
 	_, size := utf8.DecodeRuneInString(p)
 	if strings.EqualFold(p, user) || strings.Count(p, p[:size])*size == len(p) {
 		return "", errors.New("password too easy to guess")
+	}
+	if utf8.RuneCountInString(user) >= 3 && strings.Contains(strings.ToLower(p), strings.ToLower(user)) {
+		return "", errors.New("password contains the user name; choose one that does not")
+	}
+	// zxcvbn estimates how many guesses a password takes from dictionaries
+	// of common passwords, words and names, keyboard patterns, dates and
+	// repeats. Score 2 is about 10^8 guesses: safe against guessing over
+	// the network, which the login guard slows further.
+	if r := zxcvbn.PasswordStrength(p, []string{user}); r.Score < 2 {
+		return "", errors.New("password too easy to guess: it is a common password, a word or a pattern; three or four unrelated words make a good one")
 	}
 	return p, nil
 }

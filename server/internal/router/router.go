@@ -225,11 +225,21 @@ func (r *Router) stripOwnDelay(el *stanza.Element) {
 	// el is the session's own shallow copy: its child slice may change.
 	out := el.Children[:0]
 	for _, c := range el.Children {
-		if !(c.Name == "delay" && c.NS == stanza.NSDelay && c.Attr("from") == r.Domain) {
+		if !(c.Name == "delay" && c.NS == stanza.NSDelay && r.isDomain(c.Attr("from"))) {
 			out = append(out, c)
 		}
 	}
 	el.Children = out
+}
+
+// isDomain reports whether s names the server's domain, however it is
+// written (EXAMPLE.org, example.org.).
+func (r *Router) isDomain(s string) bool {
+	if s == r.Domain {
+		return true
+	}
+	j, err := jid.Parse(s)
+	return err == nil && j == jid.JID{Domain: r.Domain}
 }
 
 // validate applies the stanza syntax rules of RFC 6120 8.2 and 8.2.3.

@@ -106,28 +106,20 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 }
 
 // authorize applies XEP-0012 3 and 8: only the account itself and those
-// allowed to see its presence (a subscription from or both on the
-// account's roster, RFC 6121 3) may learn its last activity; anyone else
-// gets forbidden. An account that does not exist gets service-unavailable
-// (RFC 6121 8.5.1).
+// allowed to see its presence (Visibility) may learn its last activity.
+// Anyone else gets service-unavailable, the answer for an account that
+// does not exist (RFC 6121 8.5.1), so that nobody can learn which accounts
+// exist by asking (XEP-0012's forbidden would tell them).
 func (m *Module) authorize(ctx context.Context, user string, st *stanza.Stanza) *stanza.Error {
 	ok, err := m.vis.MaySee(ctx, user, st.From)
 	switch {
 	case err != nil:
 		m.log.Warn("roster lookup failed", "user", user, "err", err)
 		return stanza.ErrInternal()
-	case ok:
-		return nil
-	}
-	exists, err := m.db.UserExists(ctx, user)
-	switch {
-	case err != nil:
-		m.log.Warn("account lookup failed", "user", user, "err", err)
-		return stanza.ErrInternal()
-	case !exists:
+	case !ok:
 		return stanza.ErrServiceUnavailable()
 	}
-	return stanza.ErrForbidden()
+	return nil
 }
 
 // query builds the result: seconds is required (XEP-0012 2), the status

@@ -9,21 +9,27 @@ import (
 	"context"
 	"log/slog"
 
+	"hearth/server/internal/jid"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
-	"hearth/storage"
 )
+
+// Visibility is the one rule of who may see an account's presence
+// (roster.Module.MaySee).
+type Visibility interface {
+	MaySee(ctx context.Context, user string, contact jid.JID) (bool, error)
+}
 
 // Deps are what the module needs.
 type Deps struct {
-	// DB tells which accounts exist.
-	DB  *storage.DB
-	Log *slog.Logger
+	// Visibility decides who the server answers for an account.
+	Visibility Visibility
+	Log        *slog.Logger
 }
 
 // Module answers XEP-0199 pings.
 type Module struct {
-	db  *storage.DB
+	vis Visibility
 	log *slog.Logger
 }
 
@@ -32,7 +38,7 @@ func New(d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Module{db: d.DB, log: d.Log}
+	return &Module{vis: d.Visibility, log: d.Log}
 }
 
 // Register installs the handler: XEP-0199 defines only a get, to the
@@ -52,16 +58,15 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 		return nil, nil
 	}
 	// XEP-0199 4.2: a client's ping to its own bare JID is a ping of the
-	// server; 4.4: a ping to any bare JID is answered by the server on
-	// behalf of the account. An account that does not exist gets
-	// service-unavailable (RFC 6121 8.5.1).
-	if st.From.Bare() == st.To {
-		return nil, nil
-	}
-	ok, err := m.db.UserExists(ctx, st.To.Local)
+	// server; 4.4: a ping to a bare JID is answered by the server on
+	// behalf of the account, here to those who may see the account's
+	// presence. Anyone else gets service-unavailable, as for an account
+	// that does not exist (RFC 6121 8.5.1): a ping must not tell a
+	// stranger which accounts exist.
+	ok, err := m.vis.MaySee(ctx, st.To.Local, st.From)
 	switch {
 	case err != nil:
-		m.log.Warn("ping: account lookup failed", "user", st.To.Local, "err", err)
+		m.log.Warn("ping: roster lookup failed", "user", st.To.Local, "err", err)
 		return nil, stanza.ErrInternal()
 	case !ok:
 		return nil, stanza.ErrServiceUnavailable()
