@@ -46,7 +46,7 @@ type options struct {
 	label string
 }
 
-var scenarios = []string{"logins", "throughput", "latency", "idle", "fanout", "register"}
+var scenarios = []string{"logins", "throughput", "latency", "idle", "fanout", "register", "preauth"}
 
 const usageText = `usage: hearth bench SCENARIO [flags]
 
@@ -60,6 +60,9 @@ Scenarios (each prints one result line; --json prints one JSON object):
   fanout      --contacts K        one user with K online subscribers changes presence --count times
                                   -> presence stanzas delivered/s (subscriptions are set up by the scenario)
   register    --users N           create the accounts by in-band registration (XEP-0077)
+  preauth     --conns N --pid PID N connections that never log in each send a header and one unfinished
+                                  element (4,095 children; or 14 and 9,900 bytes of text), hold for
+                                  --duration, close -> the server's VmRSS before, held and --duration after
 
 Accounts are --user-fmt with --first .. --first+--users-1 (user1@DOMAIN ...), all with --password
 (which may contain a %d verb too). --duration and --count bound a run; with only --count it runs
@@ -148,7 +151,7 @@ func (o *options) defaults(set map[string]bool) {
 	}
 	if !set["duration"] {
 		switch {
-		case o.scenario == "idle":
+		case o.scenario == "idle", o.scenario == "preauth":
 			o.duration = 5 * time.Second
 		case set["count"] || o.scenario == "fanout" || o.scenario == "register":
 			o.duration = 0 // bounded by the count
@@ -180,7 +183,7 @@ func (o *options) validate() error {
 	switch o.scenario {
 	case "":
 		bad("no scenario: want one of %s", strings.Join(scenarios, ", "))
-	case "logins", "throughput", "latency", "idle", "fanout", "register":
+	case "logins", "throughput", "latency", "idle", "fanout", "register", "preauth":
 	default:
 		bad("unknown scenario %q: want one of %s", o.scenario, strings.Join(scenarios, ", "))
 	}
@@ -242,6 +245,13 @@ func (o *options) validate() error {
 		if o.pid < 0 {
 			bad("--pid must not be negative")
 		}
+	case "preauth":
+		if o.conns < 1 {
+			bad("--conns must be at least 1")
+		}
+		if o.pid <= 0 {
+			bad("preauth needs --pid: it measures the server's memory")
+		}
 	case "fanout":
 		if o.contacts < 1 {
 			bad("--contacts must be at least 1")
@@ -287,6 +297,8 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 		res, err = runFanout(ctx, d)
 	case "register":
 		res, err = runRegister(ctx, d)
+	case "preauth":
+		res, err = runPreauth(ctx, d)
 	}
 	if res != nil {
 		if perr := o.print(stdout, res); perr != nil && err == nil {

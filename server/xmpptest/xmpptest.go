@@ -158,7 +158,31 @@ func (s *Server) Login(t testing.TB, local, password, resource string) *Client {
 
 // Dial is Login without a test, returning the error.
 func (s *Server) Dial(local, password, resource string) (*Client, error) {
-	nc, err := net.Dial("tcp", s.Addr)
+	return s.DialFrom("", local, password, resource)
+}
+
+// DialFrom is Dial from the local address from ("" for any): tests tell
+// clients apart by address with 127.0.0.2, 127.0.0.3, ...
+func (s *Server) DialFrom(from, local, password, resource string) (*Client, error) {
+	c, err := s.Authenticate(from, local, password)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Bind(resource); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Authenticate connects from the local address from ("" for any), takes
+// the stream through STARTTLS and SCRAM-SHA-256 and opens the stream after
+// authentication; the client binds a resource with Bind.
+func (s *Server) Authenticate(from, local, password string) (*Client, error) {
+	d := net.Dialer{Timeout: 10 * time.Second}
+	if from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
+	nc, err := d.Dial("tcp", s.Addr)
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +213,13 @@ func (s *Server) Dial(local, password, resource string) (*Client, error) {
 	if _, err := c.open(s.Domain); err != nil {
 		return fail(err)
 	}
+	return c, nil
+}
+
+// Bind binds the resource on an authenticated client ("" for one the
+// server picks) and starts reading its stanzas. On failure the connection
+// is closed and the error says what the server sent.
+func (c *Client) Bind(resource string) error {
 	res := ""
 	if resource != "" {
 		res = "<resource>" + resource + "</resource>"
@@ -196,17 +227,21 @@ func (s *Server) Dial(local, password, resource string) (*Client, error) {
 	c.write(`<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>` + res + `</bind></iq>`)
 	el, err := c.dec.Next()
 	if err != nil {
-		return fail(err)
+		c.conn.Close()
+		return err
 	}
-	c.JID = el.ChildNS(stanza.NSBind).ChildText("jid", "")
+	if b := el.ChildNS(stanza.NSBind); b != nil {
+		c.JID = b.ChildText("jid", "")
+	}
 	if c.JID == "" {
-		return fail(fmt.Errorf("bind failed: %s", el))
+		c.conn.Close()
+		return fmt.Errorf("bind failed: %s", el)
 	}
-	_ = tc.SetDeadline(time.Time{})
+	_ = c.conn.SetDeadline(time.Time{})
 	c.in = make(chan *stanza.Element, 1024)
 	c.errc = make(chan error, 1)
 	go c.read()
-	return c, nil
+	return nil
 }
 
 // open sends a stream header and reads the server's header and features.

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -169,5 +170,42 @@ func BenchmarkDecodeMessage(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// BenchmarkDeclarationsInScope: the cost of a stanza on a stream whose
+// header declares as many namespaces as the limits let it (every name is
+// resolved against the declarations in scope), against none; and that a
+// header with thousands is refused instead.
+func BenchmarkDeclarationsInScope(b *testing.B) {
+	msg := `<message to='bob@example.com/phone' id='abc123' type='chat'><body>Hello, how are you doing today?</body><active xmlns='http://jabber.org/protocol/chatstates'/></message>`
+	decls := func(n int) string {
+		var s strings.Builder
+		for i := range n {
+			fmt.Fprintf(&s, " xmlns:p%d='urn:p%d'", i, i)
+		}
+		return s.String()
+	}
+	for _, n := range []int{0, DefaultMaxAttrs - 8} {
+		b.Run(fmt.Sprintf("decls=%d", n), func(b *testing.B) {
+			in := strings.Replace(hdr, "version='1.0' xml:lang", "version='1.0'"+decls(n)+" xml:lang", 1) + strings.Repeat(msg, 1000)
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			for b.Loop() {
+				d := NewDecoder(strings.NewReader(in), Limits{})
+				if _, err := d.Header(); err != nil {
+					b.Fatal(err)
+				}
+				for i := 0; i < 1000; i++ {
+					if _, err := d.Next(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+	d := NewDecoder(strings.NewReader(strings.Replace(hdr, "version='1.0' xml:lang", "version='1.0'"+decls(14000)+" xml:lang", 1)), Limits{})
+	if _, err := d.Header(); !strings.Contains(fmt.Sprint(err), "policy-violation") {
+		b.Fatalf("a header with 14,000 declarations: %v, want policy-violation", err)
 	}
 }
