@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"testing"
+
+	"hearth/server/internal/stanza"
 )
 
 const hdr = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0' xml:lang='en'>`
@@ -138,7 +140,9 @@ func FuzzDecoder(f *testing.F) {
 			// String writes the namespace of the top element unless it is
 			// empty, so re-decode with no default namespace in scope: under
 			// hdr, <a xmlns=''/> would come back in jabber:client.
-			d2 := NewDecoder(strings.NewReader(bareHdr+out), Limits{MaxStanza: 1 << 20, MaxDepth: 64})
+			// Serialising adds a declaration for each foreign attribute
+			// namespace: the re-decode gets room for them.
+			d2 := NewDecoder(strings.NewReader(bareHdr+out), Limits{MaxStanza: 1 << 20, MaxDepth: 64, MaxAttrs: 1024, MaxScope: 4096})
 			if _, err := d2.Header(); err != nil {
 				t.Fatal(err)
 			}
@@ -208,4 +212,52 @@ func BenchmarkDeclarationsInScope(b *testing.B) {
 	if _, err := d.Header(); !strings.Contains(fmt.Sprint(err), "policy-violation") {
 		b.Fatalf("a header with 14,000 declarations: %v, want policy-violation", err)
 	}
+}
+
+// FuzzPreAuth feeds a stream that has not logged in, from its first byte,
+// to the decoder under the pre-authentication limits: it must never hang
+// or panic, and whatever it returns stays within the limits.
+func FuzzPreAuth(f *testing.F) {
+	open := `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.com' version='1.0'>`
+	for _, s := range []string{
+		open + `<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`,
+		open + `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>biwsbj1hbGljZSxyPWZ5a28rZDJsYmJGZ09OUnYzcXZpN3Q=</auth>`,
+		"GET / HTTP/1.1\r\nHost: example.com\r\n\r\n",
+		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+		open + "hello",
+		open + "<x>" + strings.Repeat("<y/>z", 40),
+		open + "<a>" + strings.Repeat("x", 11000),
+		strings.Replace(open, "version='1.0'>", "version='1.0' xmlns:a='urn:a' xmlns:b='urn:b' xmlns:c='urn:c' xmlns:d='urn:d' xmlns:e='urn:e' xmlns:f='urn:f' xmlns:g='urn:g' xmlns:h='urn:h' xmlns:i='urn:i' xmlns:j='urn:j' xmlns:k='urn:k' xmlns:l='urn:l' xmlns:m='urn:m' xmlns:n='urn:n' xmlns:o='urn:o' xmlns:p='urn:p'>", 1),
+		open + `<a xmlns:p='urn:p'><p:b xmlns:q='urn:q'><q:c/></p:b></a>`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d := NewDecoder(strings.NewReader(s), PreAuth)
+		if _, err := d.Header(); err != nil {
+			return
+		}
+		lim := PreAuth.WithDefaults()
+		for i := 0; i < 20; i++ {
+			el, err := d.Next()
+			if err != nil {
+				return
+			}
+			if el.Wire > lim.MaxStanza {
+				t.Fatalf("element of %d bytes past a limit of %d", el.Wire, lim.MaxStanza)
+			}
+			if n := nodes(el); n > lim.MaxElements {
+				t.Fatalf("element of %d nodes past a limit of %d", n, lim.MaxElements)
+			}
+		}
+	})
+}
+
+// nodes counts the elements and runs of text in a tree.
+func nodes(el *stanza.Element) int {
+	n := 1
+	for _, c := range el.Children {
+		n += nodes(c)
+	}
+	return n
 }
