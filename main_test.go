@@ -299,7 +299,7 @@ func TestServe(t *testing.T) {
 	}
 
 	// Admin commands go through the socket to the running server.
-	check(t, e, "", 0, `(?s)status: +running.*domain: +test\.home.*listener: +c2s-tls `+regexp.QuoteMeta(s.c2sTLS), "status", d)
+	check(t, e, "", 0, `(?s)status: +running.*domain: +test\.home.*listener: +c2s-tls `+regexp.QuoteMeta(s.c2sTLS)+`.*failed logins: +0 since the start`, "status", d)
 	check(t, e, "", 0, "", "user", "add", "bob", "--password", "battery staple", d)
 	check(t, e, "", 0, `(?m)^bob@test\.home +enabled +0 `, "user", "list", d)
 

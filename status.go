@@ -43,6 +43,9 @@ func (c *cli) status(ctx context.Context, argv []string) error {
 			if info.CertFingerprint != "" {
 				fmt.Fprintf(w, "certificate:\tSHA-256 %s\n", info.CertFingerprint)
 			}
+			l := info.Logins
+			fmt.Fprintf(w, "failed logins:\t%d since the start (%d more refused while their address had to wait; %d addresses waiting now)\n",
+				l.Failed, l.Throttled, l.ThrottledAddresses)
 		}
 		fmt.Fprintf(w, "users:\t%d\n", len(users))
 		if !info.Running {
