@@ -198,3 +198,19 @@ func decls(n int) string {
 	}
 	return b.String()
 }
+
+// TestSmallerHardening: the session request old clients send after
+// binding is answered; a delay stamp in the server's name is the server's
+// to make, however the client spells the domain.
+func TestSmallerHardening(t *testing.T) {
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
+	xmpptest.Play(t, map[string]*xmpptest.Client{"alice": alice}, `
+# RFC 3921 3, as mcabber and sendxmpp send it on every login.
+alice sends: <iq type='set' id='s1'><session xmlns='urn:ietf:params:xml:ns:xmpp-session'/></iq>
+alice receives: <iq type='result' id='s1' from='alice@hearth.test' to='alice@hearth.test/phone'/>
+alice sends: <message to='alice@hearth.test/phone' id='d1'><body>old news</body><delay xmlns='urn:xmpp:delay' from='HEARTH.Test' stamp='2001-01-01T00:00:00Z'>Offline storage</delay></message>
+alice receives: <message to='alice@hearth.test/phone' from='alice@hearth.test/phone' id='d1'><body>old news</body></message>
+alice receives nothing more`)
+}

@@ -125,6 +125,12 @@ func TestUsers(t *testing.T) {
 		{op: "add", jid: "carol", pw: "aaaaaaaaaaaa", want: ErrInvalid},
 		{op: "add", jid: "carolcarol", pw: "carolcarol", want: ErrInvalid},
 		{op: "add", jid: "carol", pw: "bad\x00password", want: ErrInvalid},
+		// Common passwords, words, keyboard patterns, the user's own name.
+		{op: "add", jid: "carol", pw: "password", want: ErrInvalid},
+		{op: "add", jid: "carol", pw: "12345678", want: ErrInvalid},
+		{op: "add", jid: "carol", pw: "qwertyuiop", want: ErrInvalid},
+		{op: "add", jid: "carol", pw: "sunshine123", want: ErrInvalid},
+		{op: "add", jid: "carol", pw: "Carol-in-the-garden-2026", want: ErrInvalid},
 		{op: "del", jid: "nobody", want: ErrNotFound},
 		{op: "del", jid: "nobody@other.example", want: ErrInvalid},
 		{op: "passwd", jid: "nobody", pw: pw, want: ErrNotFound},
