@@ -91,7 +91,7 @@ func (h *hooks) Info() admin.Info {
 	}
 	st := s.c2s.Stats()
 	return admin.Info{Domain: s.cfg.Domain, Version: s.cfg.Version, Started: s.started, Listeners: ls, CertFingerprint: fp, DataDir: s.cfg.DataDir, Running: true,
-		Logins: admin.LoginStats{Failed: st.FailedLogins, Throttled: st.Throttled, ThrottledAddresses: st.ThrottledAddresses, InProgress: st.LoggingIn}}
+		Logins: admin.LoginStats{Failed: st.FailedLogins, Throttled: st.Throttled, Delayed: st.Delayed, ThrottledAddresses: st.ThrottledAddresses, InProgress: st.LoggingIn}}
 }
 
 // Sessions implements admin.Live.

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -36,47 +37,100 @@ func TestLiveSettings(t *testing.T) {
 
 	// The connection limits first, while this test has no other
 	// connections open.
-	for _, tt := range []struct{ key, value string }{
-		{settings.KeyConnsPerAddress, "2"},
-		{settings.KeyUnauthPerAddr, "2"},
-		{settings.KeyUnauth, "2"},
-	} {
-		t.Run(tt.key, func(t *testing.T) {
-			tested[tt.key] = true
-			set(tt.key, tt.value)
-			// Two connections that have not logged in are let in, the
-			// third is refused at once with a stream error.
-			a, b := srv.Raw(t), srv.Raw(t)
-			for _, c := range []net.Conn{a, b} {
-				if _, err := c.Write([]byte(fmt.Sprintf(header, "hearth.test"))); err != nil {
-					t.Fatal(err)
-				}
-				readHeader(t, c)
+	settled := func(t *testing.T) {
+		t.Helper()
+		// The server lets connections go when it reads their end.
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			info, err := srv.Admin.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
 			}
-			third := srv.Raw(t)
-			if got := streamErr(t, third); got != stream.PolicyViolation {
-				t.Fatalf("third connection: %q, want policy-violation", got)
+			if info.Logins.InProgress == 0 {
+				return
 			}
-			a.Close()
-			b.Close()
-			third.Close()
-			// The server lets them go when it reads their end.
-			for deadline := time.Now().Add(5 * time.Second); ; {
-				info, err := srv.Admin.Info(ctx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if info.Logins.InProgress == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%d connections still logging in 5 s after they closed", info.Logins.InProgress)
-				}
-				time.Sleep(5 * time.Millisecond)
+			if time.Now().After(deadline) {
+				t.Fatalf("%d connections still logging in 5 s after they closed", info.Logins.InProgress)
 			}
-			set(tt.key, settings.Values{}.String(tt.key))
-		})
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
+	opened := func(t *testing.T, from string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c, err := d.Dial("tcp", srv.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if _, err := c.Write([]byte(fmt.Sprintf(header, "hearth.test"))); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	t.Run(settings.KeyConnsPerAddress, func(t *testing.T) {
+		tested[settings.KeyConnsPerAddress] = true
+		set(settings.KeyConnsPerAddress, "2")
+		// A logged-in connection counts, as one still logging in does.
+		alice := srv.Login(t, "alice", "silver-kettle-pw", "limits")
+		a := opened(t, "127.0.0.1")
+		readHeader(t, a)
+		if got := streamErr(t, opened(t, "127.0.0.1")); got != stream.PolicyViolation {
+			t.Fatalf("third connection: %q, want policy-violation", got)
+		}
+		other := opened(t, "127.0.0.9") // another address is not held up
+		readHeader(t, other)
+		alice.Abort()
+		a.Close()
+		other.Close()
+		set(settings.KeyConnsPerAddress, settings.Values{}.String(settings.KeyConnsPerAddress))
+		settled(t)
+	})
+	t.Run(settings.KeyUnauthPerAddr, func(t *testing.T) {
+		tested[settings.KeyUnauthPerAddr] = true
+		set(settings.KeyUnauthPerAddr, "1")
+		a := opened(t, "127.0.0.1")
+		readHeader(t, a)
+		if got := streamErr(t, opened(t, "127.0.0.1")); got != stream.PolicyViolation {
+			t.Fatalf("second connection logging in: %q, want policy-violation", got)
+		}
+		a.Close()
+		settled(t)
+		// A connection that has logged in gives its place back.
+		alice := srv.Login(t, "alice", "silver-kettle-pw", "limits")
+		b := opened(t, "127.0.0.1")
+		readHeader(t, b)
+		alice.Abort()
+		b.Close()
+		set(settings.KeyUnauthPerAddr, settings.Values{}.String(settings.KeyUnauthPerAddr))
+		settled(t)
+	})
+	t.Run(settings.KeyUnauth, func(t *testing.T) {
+		tested[settings.KeyUnauth] = true
+		set(settings.KeyUnauth, "2")
+		// Full from one busy address: a newcomer from another gets in, and
+		// the busy address's oldest waiting connection makes room.
+		a := opened(t, "127.0.0.2")
+		readHeader(t, a) // admitted before b
+		b := opened(t, "127.0.0.2")
+		readHeader(t, b)
+		c := opened(t, "127.0.0.3")
+		readHeader(t, c)
+		defer b.Close()
+		defer c.Close()
+		a.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadAll(a); err != nil {
+			t.Fatalf("the oldest connection of the busy address was not dropped: %v", err)
+		}
+		set(settings.KeyUnauth, settings.Values{}.String(settings.KeyUnauth))
+	})
+	settledAll := func() {
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if info, err := srv.Admin.Info(ctx); err == nil && info.Logins.InProgress == 0 {
+				return
+			}
+		}
+	}
+	settledAll()
 
 	t.Run(settings.KeyStanzaBytes, func(t *testing.T) {
 		tested[settings.KeyStanzaBytes] = true
@@ -151,17 +205,26 @@ alice receives: <message to='alice@hearth.test/phone' from='bob@hearth.test' typ
 			t.Errorf("a second resource past limits.resources 1: %v, want resource-constraint", err)
 		}
 		big := strings.Repeat("x", 2000)
+		half := strings.Repeat("h", 600) // two of them are over 1 KiB, one is not
 		xmpptest.Play(t, map[string]*xmpptest.Client{"alice": alice}, `
 alice sends: <iq type='set' id='r1'><query xmlns='jabber:iq:roster'><item jid='one@hearth.test'/></query></iq>
 alice receives: <iq type='result' id='r1' from='alice@hearth.test' to='alice@hearth.test/quota'/>
 alice sends: <iq type='set' id='r2'><query xmlns='jabber:iq:roster'><item jid='two@hearth.test'/></query></iq>
-alice receives: <iq type='error' id='r2' from='alice@hearth.test' to='alice@hearth.test/quota'><query xmlns='jabber:iq:roster'><item jid='two@hearth.test'/></query><error type='modify'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>your roster is full: this server keeps at most 1 contacts per account; remove something first</text></error></iq>
+alice receives: <iq type='error' id='r2' from='alice@hearth.test' to='alice@hearth.test/quota'><query xmlns='jabber:iq:roster'><item jid='two@hearth.test'/></query><error type='modify'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>your roster is full: this server keeps at most 1 contact per account; remove something first</text></error></iq>
 alice sends: <iq type='set' id='p1'><query xmlns='jabber:iq:private'><big xmlns='urn:example:big'>`+big+`</big></query></iq>
 alice receives: <iq type='error' id='p1' from='alice@hearth.test' to='alice@hearth.test/quota'><query xmlns='jabber:iq:private'><big xmlns='urn:example:big'>`+big+`</big></query><error type='modify'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>your private storage is full: this server keeps at most 1 KiB per account; remove something first</text></error></iq>
+alice sends: <presence to='three@hearth.test' type='subscribe'/>
+alice receives: <presence from='three@hearth.test' to='alice@hearth.test/quota' type='error'><error type='modify'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>your roster is full: this server keeps at most 1 contact per account; remove something first</text></error></presence>
+alice sends: <iq type='set' id='p2'><query xmlns='jabber:iq:private'><a xmlns='urn:example:a'>`+half+`</a><b xmlns='urn:example:b'>`+half+`</b></query></iq>
+alice receives: <iq type='error' id='p2' from='alice@hearth.test' to='alice@hearth.test/quota'><query xmlns='jabber:iq:private'><a xmlns='urn:example:a'>`+half+`</a><b xmlns='urn:example:b'>`+half+`</b></query><error type='modify'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>your private storage is full: this server keeps at most 1 KiB per account; remove something first</text></error></iq>
+alice sends: <iq type='get' id='p3'><query xmlns='jabber:iq:private'><a xmlns='urn:example:a'/></query></iq>
+alice receives: <iq type='result' id='p3' from='alice@hearth.test' to='alice@hearth.test/quota'><query xmlns='jabber:iq:private'><a xmlns='urn:example:a'/></query></iq>
+alice sends: <iq type='set' id='p4'><query xmlns='jabber:iq:private'><a xmlns='urn:example:a'>`+half+`</a></query></iq>
+alice receives: <iq type='result' id='p4' from='alice@hearth.test' to='alice@hearth.test/quota'/>
 alice sends: <iq type='set' id='v1'><vCard xmlns='vcard-temp'><NOTE>`+big+`</NOTE></vCard></iq>
 alice receives: <iq type='error' id='v1' from='alice@hearth.test' to='alice@hearth.test/quota'><vCard xmlns='vcard-temp'><NOTE>`+big+`</NOTE></vCard><error type='modify'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>*</text></error></iq>
 alice sends: <iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='x@evil.test'/><item jid='y@evil.test'/></block></iq>
-alice receives: <iq type='error' id='b1' from='alice@hearth.test' to='alice@hearth.test/quota'><block xmlns='urn:xmpp:blocking'><item jid='x@evil.test'/><item jid='y@evil.test'/></block><error type='modify'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>your block list is full: this server keeps at most 1 addresses per account; remove something first</text></error></iq>
+alice receives: <iq type='error' id='b1' from='alice@hearth.test' to='alice@hearth.test/quota'><block xmlns='urn:xmpp:blocking'><item jid='x@evil.test'/><item jid='y@evil.test'/></block><error type='modify'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>your block list is full: this server keeps at most 1 address per account; remove something first</text></error></iq>
 alice receives nothing more`)
 		for _, k := range []string{settings.KeyRosterItems, settings.KeyPrivateBytes, settings.KeyVCardBytes, settings.KeyBlockItems, settings.KeyResources} {
 			set(k, settings.Values{}.String(k))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -57,10 +58,24 @@ func (db *DB) SetPrivate(ctx context.Context, user, key string, xml []byte) erro
 
 // PrivateSize returns how many bytes of private XML the user keeps under
 // keys other than except.
-func (db *DB) PrivateSize(ctx context.Context, user, except string) (int64, error) {
+func (db *DB) PrivateSize(ctx context.Context, user string, except ...string) (int64, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT key, length(xml) FROM private WHERE username = ?`, user)
+	if err != nil {
+		return 0, fmt.Errorf("private storage size of %s: %w", user, err)
+	}
+	defer rows.Close()
 	var n int64
-	if err := db.r.QueryRowContext(ctx, `SELECT coalesce(sum(length(xml)), 0) FROM private
-		WHERE username = ? AND key != ?`, user, except).Scan(&n); err != nil {
+	for rows.Next() {
+		var k string
+		var l int64
+		if err := rows.Scan(&k, &l); err != nil {
+			return 0, fmt.Errorf("private storage size of %s: %w", user, err)
+		}
+		if !slices.Contains(except, k) {
+			n += l
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("private storage size of %s: %w", user, err)
 	}
 	return n, nil

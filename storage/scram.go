@@ -93,8 +93,23 @@ func (c Credentials) Verify(password string, h func() hash.Hash) bool {
 	return subtle.ConstantTimeCompare(stored, c.StoredKey) == 1
 }
 
-// MinPasswordLength is the fewest characters a password may have.
-const MinPasswordLength = 8
+// MinPasswordLength is the fewest characters a password may have;
+// MaxPasswordBytes the most bytes.
+const (
+	MinPasswordLength = 8
+	MaxPasswordBytes  = 1024
+)
+
+// firstRunes returns s cut after n characters.
+func firstRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
+}
 
 // PreparePassword applies the PRECIS OpaqueString profile (RFC 8265 4.2),
 // as SCRAM clients do to theirs (RFC 7677 4), and the server's rules for
@@ -113,6 +128,9 @@ func PreparePassword(password, user string) (string, error) {
 	if utf8.RuneCountInString(p) < MinPasswordLength {
 		return "", fmt.Errorf("password too short: at least %d characters", MinPasswordLength)
 	}
+	if len(p) > MaxPasswordBytes {
+		return "", fmt.Errorf("password too long: at most %d bytes", MaxPasswordBytes)
+	}
 	_, size := utf8.DecodeRuneInString(p)
 	if strings.EqualFold(p, user) || strings.Count(p, p[:size])*size == len(p) {
 		return "", errors.New("password too easy to guess")
@@ -124,7 +142,9 @@ func PreparePassword(password, user string) (string, error) {
 	// of common passwords, words and names, keyboard patterns, dates and
 	// repeats. Score 2 is about 10^8 guesses: safe against guessing over
 	// the network, which the login guard slows further.
-	if r := zxcvbn.PasswordStrength(p, []string{user}); r.Score < 2 {
+	// Its cost grows faster than the length: it sees the first 100
+	// characters, which say all there is to say about the strength.
+	if r := zxcvbn.PasswordStrength(firstRunes(p, 100), []string{user}); r.Score < 2 {
 		return "", errors.New("password too easy to guess: it is a common password, a word or a pattern; three or four unrelated words make a good one")
 	}
 	return p, nil

@@ -25,7 +25,8 @@
 #   - Logging at warning level (per-connection info lines would cost the servers
 #     in the logins and idle runs).
 #   - No rate limits: Prosody without mod_limits, ejabberd without shapers and with
-#     max_user_sessions raised to 10000; Hearth has no such limits.
+#     max_user_sessions raised to 10000; Hearth with its connection limits
+#     and its limit on resources per account raised out of the way.
 #   - SASL: the best mechanism the server offers that the client speaks (Hearth
 #     SCRAM-SHA-256; Prosody 0.12 only SCRAM-SHA-1; ejabberd's stock
 #     auth_scram_hash, SCRAM-SHA-1); the table says which was used.
@@ -243,10 +244,18 @@ done
 
 setup_hearth() {
 	mkdir -p "$W/hearth/data"
+	chmod 700 "$W/hearth/data"
 	local i
 	for ((i = 1; i <= ACCOUNTS; i++)); do
 		"$HH" user add "user$i@$DOMAIN" --data "$W/hearth/data" --domain "$DOMAIN" --password "benchpass$i" >/dev/null ||
 			die "hearth user add user$i"
+	done
+	# No limits, as for the others: every connection comes from 127.0.0.1
+	# (the idle run holds 10,000 of them, 100 per account).
+	local kv
+	for kv in limits.connections_per_address=100000 limits.unauthenticated_per_address=100000 \
+		limits.unauthenticated=100000 limits.resources=100000; do
+		"$HH" config set "${kv%%=*}" "${kv#*=}" --data "$W/hearth/data" >/dev/null || die "hearth config set $kv"
 	done
 }
 start_hearth() {

@@ -57,6 +57,9 @@ type LoginStats struct {
 	// Throttled: attempts refused because their address had failed too
 	// often and had to wait.
 	Throttled int64
+	// Delayed: failure answers held back because their account was being
+	// guessed at.
+	Delayed int64
 	// ThrottledAddresses: addresses that must wait now.
 	ThrottledAddresses int
 	// InProgress: connections that have not logged in yet.

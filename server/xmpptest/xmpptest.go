@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -214,6 +215,24 @@ func (s *Server) Authenticate(from, local, password string) (*Client, error) {
 		return fail(err)
 	}
 	return c, nil
+}
+
+// Closed waits up to d for the server to end the stream of a client that
+// has not bound yet (see Authenticate), without sending anything, and
+// reports whether it did.
+func (c *Client) Closed(d time.Duration) bool {
+	_ = c.conn.SetReadDeadline(time.Now().Add(d))
+	defer c.conn.SetReadDeadline(time.Time{})
+	for {
+		el, err := c.dec.Next()
+		if err != nil {
+			var ne net.Error
+			return !(errors.As(err, &ne) && ne.Timeout())
+		}
+		if el.Name == "error" && el.NS == stanza.NSStream {
+			return true
+		}
+	}
 }
 
 // Bind binds the resource on an authenticated client ("" for one the

@@ -109,14 +109,16 @@ func (c *conn) authenticate(ctx context.Context) error {
 			return &stream.Error{Condition: stream.NotAuthorized, Text: "authenticate first"}
 		}
 		mech := el.Attr("mechanism")
-		if wait := c.srv.guard.wait(c.ip); wait > 0 {
-			log.Warn("login refused: too many failed attempts from this address", "addr", c.ip, "mechanism", mech, "retry_in", roundUp(wait))
+		if wait := c.srv.guard.begin(c.ip); wait > 0 {
+			log.Debug("login refused: this address must wait", "addr", c.ip, "mechanism", mech, "retry_in", roundUp(wait))
 			_ = c.failure("temporary-auth-failure", "too many failed attempts from your address; try again in "+roundUp(wait).String())
 			return &stream.Error{Condition: stream.PolicyViolation, Text: "too many failed authentication attempts"}
 		}
 		user, err := c.saslExchange(ctx, el)
+		var f *saslFail
 		switch {
 		case err == nil:
+			c.srv.guard.end(c.ip)
 			c.authed = user
 			log.Debug("login", "addr", c.ip, "account", user, "mechanism", mech)
 			ok := stanza.New("success", stanza.NSSASL)
@@ -125,39 +127,35 @@ func (c *conn) authenticate(ctx context.Context) error {
 				ok.AppendText(b64.EncodeToString([]byte(c.successData)))
 			}
 			return c.send(ok)
-		default:
-			var f *saslFail
-			if !errors.As(err, &f) {
+		case !errors.As(err, &f):
+			c.srv.guard.end(c.ip)
+			return err
+		case !f.counted:
+			c.srv.guard.end(c.ip)
+			if err := c.failure(f.cond, f.text); err != nil {
 				return err
 			}
-			var addrWait time.Duration
-			if f.counted {
-				var tarpit time.Duration
-				tarpit, addrWait = c.srv.guard.fail(c.ip, user)
-				account := user
-				if account == "" {
-					account = "(no such account)"
-				}
-				log.Info("login failed", "addr", c.ip, "account", account, "mechanism", mech, "reason", string(f.cond))
-				if tarpit > 0 {
-					// The account is being guessed at: its wrong answers
-					// come slowly; its right one never does.
-					log.Info("login failure answered late: the account has many failed logins", "account", account, "delay", tarpit)
-					t := time.NewTimer(tarpit)
-					select {
-					case <-t.C:
-					case <-ctx.Done():
-						t.Stop()
-						return ctx.Err()
-					}
-				}
+		default:
+			tarpit, wait := c.srv.guard.fail(c.ip, user)
+			c.srv.guard.end(c.ip)
+			account := user
+			if account == "" {
+				account = "(no such account)"
+			}
+			log.Info("login failed", "addr", c.ip, "account", account, "mechanism", mech, "reason", string(f.cond), "answer_delay", tarpit)
+			if wait > 0 {
+				log.Warn("address must wait before logging in again: too many failed logins", "addr", c.ip, "account", account, "wait", roundUp(wait))
+			}
+			// The account is being guessed at: its wrong answers come
+			// late, one after another; its right one never does.
+			if err := c.srv.guard.hold(ctx, user, tarpit); err != nil {
+				return err
 			}
 			if err := c.failure(f.cond, f.text); err != nil {
 				return err
 			}
-			if addrWait > 0 {
-				log.Warn("address throttled: too many failed logins", "addr", c.ip, "wait", roundUp(addrWait))
-				return &stream.Error{Condition: stream.PolicyViolation, Text: "too many failed authentication attempts; try again in " + roundUp(addrWait).String()}
+			if wait > 0 {
+				return &stream.Error{Condition: stream.PolicyViolation, Text: "too many failed authentication attempts; try again in " + roundUp(wait).String()}
 			}
 		}
 	}
@@ -209,19 +207,30 @@ func decodeB64(s string) ([]byte, bool) {
 	return b, err == nil
 }
 
-// lookup returns the stored account for a SASL username.
+// lookup returns the stored account for a SASL username. A name with no
+// account gets a decoy and errAuthFailed. A *saslFail is a refusal that
+// says nothing about the password: the accounts could not be read, or this
+// address must wait before trying this account again.
 func (c *conn) lookup(ctx context.Context, name string) (storage.User, string, error) {
 	j, err := jid.New(name, c.srv.cfg.Domain, "")
 	if err != nil || j.Local == "" {
-		return storage.User{}, "", errAuthFailed
+		return c.srv.decoy(name), "", errAuthFailed
 	}
 	u, err := c.srv.cfg.Accounts.User(ctx, j.Local)
-	if err != nil {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
 		// No per-account counter for names that do not exist: they
-		// would only grow the limiter's map. The decoy lets the exchange
+		// would only grow the guard's maps. The decoy lets the exchange
 		// run its course, so that an unknown name costs and looks the
 		// same as a wrong password (RFC 5802 9).
 		return c.srv.decoy(j.Local), "", errAuthFailed
+	case err != nil:
+		c.srv.cfg.Log.Error("login not checked: the accounts could not be read", "addr", c.ip, "err", err)
+		return storage.User{}, "", &saslFail{cond: "temporary-auth-failure", text: "the server could not read its accounts; try again in a moment"}
+	}
+	if wait := c.srv.guard.waitFor(c.ip, j.Local); wait > 0 {
+		c.srv.cfg.Log.Debug("login refused: this address must wait before trying this account again", "addr", c.ip, "account", j.Local, "retry_in", roundUp(wait))
+		return storage.User{}, "", &saslFail{cond: "temporary-auth-failure", text: "too many failed attempts at this account from your address; try again in " + roundUp(wait).String()}
 	}
 	return u, j.Local, nil
 }
@@ -233,6 +242,10 @@ func (c *conn) plain(ctx context.Context, msg []byte) (string, error) {
 	}
 	authz, authc, pass := string(parts[0]), string(parts[1]), string(parts[2])
 	u, name, err := c.lookup(ctx, authc)
+	var refusal *saslFail
+	if errors.As(err, &refusal) {
+		return "", refusal
+	}
 	if authz != "" && !c.authzOK(authz, name) {
 		return name, c.failed("invalid-authzid", "")
 	}
@@ -260,11 +273,15 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 	}
 	var name string
 	var user storage.User
+	var refusal *saslFail
 	looked := false
 	srv, err := h.NewServer(func(username string) (scram.StoredCredentials, error) {
 		looked = true
 		u, n, err := c.lookup(ctx, username)
 		name, user = n, u
+		if errors.As(err, &refusal) {
+			return scram.StoredCredentials{}, err
+		}
 		if err != nil && u.SHA256.Salt == nil {
 			return scram.StoredCredentials{}, err
 		}
@@ -295,6 +312,9 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 	for round := 0; ; round++ {
 		resp, err := conv.Step(msg)
 		if err != nil {
+			if refusal != nil {
+				return "", refusal
+			}
 			if round == 0 && !looked {
 				// Refused before any account was consulted: the
 				// channel-binding type or flag (RFC 5802 6), not a
@@ -326,7 +346,8 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 			return name, err
 		}
 		if el.NS == stanza.NSSASL && el.Name == "abort" {
-			return name, c.failed("aborted", "")
+			// The client gave up: nothing was said about the password.
+			return name, c.refused("aborted")
 		}
 		if el.NS != stanza.NSSASL || el.Name != "response" {
 			return name, &stream.Error{Condition: stream.NotAuthorized, Text: "expected a SASL response"}

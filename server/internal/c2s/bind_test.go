@@ -33,7 +33,7 @@ func TestBoundBeforeBindResult(t *testing.T) {
 	const domain = "hearth.test"
 	r := router.New(router.Config{Domain: domain})
 	cred := []byte("stored key")
-	s := New(Config{Domain: domain, Router: r, Accounts: account{storage.User{Name: "alice", SHA256: storage.Credentials{StoredKey: cred}}}})
+	s := New(Config{Domain: domain, Router: r, Accounts: oneAccount{storage.User{Name: "alice", SHA256: storage.Credentials{StoredKey: cred}}}})
 	full := jid.JID{Local: "alice", Domain: domain, Resource: "phone"}
 
 	srvSide, cliSide := net.Pipe()

@@ -119,8 +119,10 @@ type Config struct {
 
 // Defaults of Config; each is written down here only.
 const (
-	// TLSHandshakeTimeout bounds a TLS handshake, inside AuthTimeout.
+	// TLSHandshakeTimeout bounds a TLS handshake, and HeaderTimeout the
+	// wait for a connection's first stream header, inside AuthTimeout.
 	TLSHandshakeTimeout = 10 * time.Second
+	HeaderTimeout       = 10 * time.Second
 	DefaultAuthTimeout  = 30 * time.Second
 	DefaultIdleTimeout  = 5 * time.Minute
 	DefaultQueueLimit   = 4096
@@ -178,7 +180,7 @@ type Server struct {
 	// resource yet, by account: an account closed by the administrator
 	// reaches them too.
 	unboundMu sync.Mutex
-	unbound   map[string]map[framing]struct{}
+	unbound   map[string]map[framing]bool // true: closed by CloseUnbound
 
 	// settings that apply to streams opened from now on
 	limits atomic.Pointer[stream.Limits]
@@ -192,7 +194,7 @@ func New(cfg Config) *Server {
 	cfg.defaults()
 	s := &Server{cfg: cfg, router: cfg.Router, guard: newGuard(cfg.AuthFailures, cfg.AuthWindow),
 		admission: newAdmission(cfg.Conns), elements: make(map[elementKey]ElementHandler),
-		unbound: make(map[string]map[framing]struct{})}
+		unbound: make(map[string]map[framing]bool)}
 	for _, e := range cfg.Elements {
 		k := elementKey{e.Name, e.NS}
 		if _, dup := s.elements[k]; dup {
@@ -232,6 +234,7 @@ func (s *Server) CloseUnbound(user string) {
 	s.unboundMu.Lock()
 	defer s.unboundMu.Unlock()
 	for f := range s.unbound[user] {
+		s.unbound[user][f] = true
 		f.Close()
 	}
 }
@@ -241,10 +244,28 @@ func (s *Server) addUnbound(user string, f framing) {
 	defer s.unboundMu.Unlock()
 	m := s.unbound[user]
 	if m == nil {
-		m = make(map[framing]struct{})
+		m = make(map[framing]bool)
 		s.unbound[user] = m
 	}
-	m[f] = struct{}{}
+	m[f] = false
+}
+
+// bind makes the session routable, unless the administrator closed its
+// stream since it logged in: under the same lock as CloseUnbound, so that
+// a close reaches it either here or, once bound, through the router.
+func (s *Server) bind(sess *router.Session, f framing) (old *router.Session, ok bool) {
+	s.unboundMu.Lock()
+	defer s.unboundMu.Unlock()
+	user := sess.JID.Local
+	if s.unbound[user][f] {
+		return nil, false
+	}
+	old = s.router.Bind(sess)
+	delete(s.unbound[user], f)
+	if len(s.unbound[user]) == 0 {
+		delete(s.unbound, user)
+	}
+	return old, true
 }
 
 func (s *Server) removeUnbound(user string, f framing) {
@@ -316,7 +337,7 @@ func retryable(err error) bool {
 // handle runs one TCP connection: TLS from the first byte or STARTTLS.
 func (s *Server) handle(ctx context.Context, nc net.Conn, directTLS bool) {
 	f := newTCP(nc, s.cfg.Domain, stream.PreAuth)
-	t, why := s.admission.admit(nc.RemoteAddr().String())
+	t, why := s.admission.admit(nc.RemoteAddr().String(), func() { nc.Close() })
 	if t == nil {
 		// Refused before a byte is read: an error on a stream of our own.
 		s.cfg.Log.Info("connection refused", "addr", nc.RemoteAddr().String(), "why", why)
@@ -347,15 +368,19 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, directTLS bool) {
 // startTLS upgrades f within TLSHandshakeTimeout and the stream's
 // deadline.
 func startTLS(f framing, cfg *tls.Config, deadline time.Time) error {
-	hs := time.Now().Add(TLSHandshakeTimeout)
-	if deadline.Before(hs) {
-		hs = deadline
-	}
-	_ = f.SetDeadline(hs)
+	_ = f.SetDeadline(earlier(deadline, time.Now().Add(TLSHandshakeTimeout)))
 	if err := f.StartTLS(cfg); err != nil {
 		return err
 	}
 	return f.SetDeadline(deadline)
+}
+
+// earlier returns the earlier of two times.
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // run runs one client stream on a framing until it ends: negotiation,
@@ -401,6 +426,7 @@ type conn struct {
 	cred        []byte // the SCRAM-SHA-256 StoredKey it succeeded with
 	ticket      *ticket
 	deadline    time.Time
+	opened      bool // the first stream header came
 	cbind       bool // channel binding offered
 	lang        string
 	successData string
@@ -421,9 +447,18 @@ func newID() string {
 }
 
 // openStream reads the client's opening and answers with ours and the
-// features of this stage.
+// features of this stage. The first opening on a connection must come
+// within HeaderTimeout: a connection that says nothing gives up its place
+// early.
 func (c *conn) openStream(features []*stanza.Element) error {
+	if !c.opened && !c.deadline.IsZero() {
+		_ = c.f.SetDeadline(earlier(c.deadline, time.Now().Add(HeaderTimeout)))
+	}
 	h, err := c.f.ReadOpen()
+	if !c.opened && !c.deadline.IsZero() {
+		c.opened = true
+		_ = c.f.SetDeadline(c.deadline)
+	}
 	if err != nil {
 		return err
 	}
@@ -660,11 +695,19 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		s.router.Deliver(ctx, sess, ping)
 		return true
 	})
-	if old := s.router.Bind(sess); old != nil {
+	old, ok := s.bind(sess, f)
+	if !ok {
+		// Closed by the administrator before it could bind: nothing it
+		// sent may be routed.
+		s.removeUnbound(sess.JID.Local, f)
+		o.Close(stream.NotAuthorized, "the account was changed by the administrator")
+		<-o.Done()
+		f.Close()
+		return
+	}
+	if old != nil {
 		old.Conn.Close(stream.Conflict, "replaced by a new session")
 	}
-	// Bound: from now on the router's session reaches it.
-	s.removeUnbound(sess.JID.Local, f)
 	o.mu.Lock()
 	if len(o.queue) > 0 {
 		o.kick()

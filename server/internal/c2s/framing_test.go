@@ -117,10 +117,10 @@ func (f *frames) End(e *stream.Error) error {
 	return f.write(append(els, stanza.New("close", nsFraming))...)
 }
 
-// account is an Accounts with one account.
-type account struct{ user storage.User }
+// oneAccount is an Accounts with one account.
+type oneAccount struct{ user storage.User }
 
-func (a account) User(_ context.Context, name string) (storage.User, error) {
+func (a oneAccount) User(_ context.Context, name string) (storage.User, error) {
 	if name != a.user.Name {
 		return storage.User{}, storage.ErrNotFound
 	}
@@ -145,7 +145,7 @@ func TestSessionOverAnotherFraming(t *testing.T) {
 		Domain:   domain,
 		TLS:      cm.TLSConfig,
 		Router:   r,
-		Accounts: account{storage.User{Name: "alice", SHA1: c1, SHA256: c256}},
+		Accounts: oneAccount{storage.User{Name: "alice", SHA1: c1, SHA256: c256}},
 		Features: []Feature{
 			{Stage: BeforeAuth, Element: stanza.New("register", "http://jabber.org/features/iq-register")},
 			{Stage: AfterAuth, Element: stanza.New("sm", "urn:xmpp:sm:3")},

@@ -6,6 +6,7 @@ package quota
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"hearth/server/internal/stanza"
@@ -53,6 +54,13 @@ func Full(what string, limit int64, unit string) *stanza.Error {
 // Amount writes a limit as people read it: "1000 contacts", "256 KiB".
 func Amount(n int64, unit string) string {
 	if unit != "bytes" {
+		if n == 1 {
+			if strings.HasSuffix(unit, "sses") {
+				unit = strings.TrimSuffix(unit, "es")
+			} else {
+				unit = strings.TrimSuffix(unit, "s")
+			}
+		}
 		return fmt.Sprintf("%d %s", n, unit)
 	}
 	switch {

@@ -128,17 +128,21 @@ func (m *Module) set(ctx context.Context, user string, items []*stanza.Element) 
 		}
 		it.WriteTo(b, "")
 	}
+	// The quota is on all the account keeps, the old values of these keys
+	// replaced by the new ones; checked for the whole set before any of it
+	// is stored.
+	total, err := m.db.PrivateSize(ctx, user, keys...)
+	if err != nil {
+		m.log.Warn("private storage size not read", "user", user, "err", err)
+		return stanza.ErrInternal()
+	}
 	for _, k := range keys {
-		// The quota is on all the account keeps, this key's old value
-		// replaced by the new one.
-		others, err := m.db.PrivateSize(ctx, user, k)
-		if err != nil {
-			m.log.Warn("private storage size not read", "user", user, "err", err)
-			return stanza.ErrInternal()
-		}
-		if max := m.quota.PrivateBytes.Load(); others+int64(data[k].Len()) > max {
-			return quota.Full("private storage", max, "bytes")
-		}
+		total += int64(data[k].Len())
+	}
+	if max := m.quota.PrivateBytes.Load(); total > max {
+		return quota.Full("private storage", max, "bytes")
+	}
+	for _, k := range keys {
 		if err := m.db.SetPrivate(ctx, user, k, data[k].Bytes()); err != nil {
 			m.log.Warn("private XML not stored", "user", user, "key", k, "err", err)
 			return stanza.ErrInternal()
