@@ -123,14 +123,7 @@ func TestLiveSettings(t *testing.T) {
 		}
 		set(settings.KeyUnauth, settings.Values{}.String(settings.KeyUnauth))
 	})
-	settledAll := func() {
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if info, err := srv.Admin.Info(ctx); err == nil && info.Logins.InProgress == 0 {
-				return
-			}
-		}
-	}
-	settledAll()
+	settled(t)
 
 	t.Run(settings.KeyStanzaBytes, func(t *testing.T) {
 		tested[settings.KeyStanzaBytes] = true
