@@ -61,6 +61,11 @@ var limitTexts = []string{"too many attributes in one element", "too many namesp
 func allowed(in string, lim Limits, ne *stanza.Element, nerr error, oe *stanza.Element, oerr error) bool {
 	nc, oc := errClass(nerr), errClass(oerr)
 	switch {
+	case nc == PolicyViolation && oc != "ok" && slices.Contains(limitTexts, errText(nerr)):
+		// Decoder applies the counting limits as it reads; the reference
+		// once a token is whole, so a later error in the same token may
+		// come first there.
+		return true
 	case nc == RestrictedXML && oc != "ok":
 		// Decoder refuses <!--, <!DOCTYPE, <? and &name; on sight;
 		// encoding/xml reads the whole token first and may fail inside it.
@@ -93,11 +98,6 @@ func allowed(in string, lim Limits, ne *stanza.Element, nerr error, oe *stanza.E
 			return hasNonASCIIName(ne)
 		}
 		return !isASCII(in)
-	case nc == PolicyViolation && oc != "ok" && slices.Contains(limitTexts, errText(nerr)):
-		// Decoder applies the counting limits as it reads; the reference
-		// once a token is whole, so a later error in the same token may
-		// come first there.
-		return true
 	case nc == PolicyViolation && errText(nerr) == "stanza too big" && oc == "ok":
 		// encoding/xml's count missed the '<' of an element after
 		// whitespace, so it let one byte more through.
