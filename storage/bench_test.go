@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 )
 
@@ -34,6 +35,36 @@ func BenchmarkStoreOffline(b *testing.B) {
 				i++
 			}
 		})
+	}
+}
+
+// BenchmarkStoreOfflineParallel stores from many senders at once, each
+// waiting for its message to be durable, as senders to offline users do:
+// the group commit puts their stores in one transaction and one sync.
+func BenchmarkStoreOfflineParallel(b *testing.B) {
+	stanza := []byte(`<message from='bob@example.org/phone' to='alice@home.local' type='chat' id='x1'><body>Dinner is ready</body></message>`)
+	db := newDB(b)
+	users := make([]string, 16)
+	for i := range users {
+		users[i] = fmt.Sprint("u", i)
+		addUser(b, db, users[i])
+	}
+	before := db.CommitStats()
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	var n atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			if _, err := db.StoreOffline(context.Background(), users[i%int64(len(users))], "bob@example.org", stanza, 0); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	st := db.CommitStats()
+	if batches := st.Batches - before.Batches; batches > 0 {
+		b.ReportMetric(float64(st.Writes-before.Writes)/float64(batches), "writes/commit")
 	}
 }
 

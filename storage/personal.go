@@ -162,16 +162,21 @@ func (db *DB) IsBlocked(ctx context.Context, user, jid string) (bool, error) {
 // time their last session ended, and its status text. It returns
 // ErrNotFound if there is no such user.
 func (db *DB) SetLastActivity(ctx context.Context, user string, at time.Time, status string) error {
-	_, err := db.w.ExecContext(ctx, `INSERT INTO last_activity (username, at, status) VALUES (?, ?, ?)
-		ON CONFLICT (username) DO UPDATE SET at = excluded.at, status = excluded.status`,
-		user, unix(at), status)
-	if noUser(err) {
-		err = ErrNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("set last activity of %s: %w", user, err)
-	}
-	return nil
+	return db.QueueLastActivity(user, at, status, nil).Wait()
+}
+
+// QueueLastActivity queues SetLastActivity for the next group commit (a
+// logout need not wait for its own sync); after is as for QueueOffline.
+func (db *DB) QueueLastActivity(user string, at time.Time, status string, after func(int64, error)) *Queued {
+	return db.commit.enqueue("set last activity of "+user, func(b *batch) (int64, error) {
+		_, err := b.exec(`INSERT INTO last_activity (username, at, status) VALUES (?, ?, ?)
+			ON CONFLICT (username) DO UPDATE SET at = excluded.at, status = excluded.status`,
+			user, unix(at), status)
+		if noUser(err) {
+			return 0, ErrNotFound
+		}
+		return 0, err
+	}, after)
 }
 
 // LastActivity returns what SetLastActivity recorded for the user, or

@@ -41,7 +41,7 @@ var (
 // milliseconds. Inside one process writes queue in database/sql instead; this
 // covers a second process on the same file (hearth user add while the
 // server runs) and WAL checkpoints.
-const busyTimeout = 5000
+var busyTimeout = 5000 // a variable for tests only
 
 // DB is a Hearth database. It is safe for concurrent use.
 type DB struct {
@@ -59,6 +59,8 @@ type DB struct {
 	// of resources coming online) never makes everyone else's logins
 	// wait for a connection.
 	login *sql.DB
+	// commit is the group commit of durable writes (commit.go).
+	commit *committer
 }
 
 // Open opens the database at path, creating it (mode 0600, as it holds SCRAM
@@ -69,7 +71,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// user add`) race to switch it to WAL, and SQLite answers that race
 	// with SQLITE_BUSY without consulting the busy timeout: try again for
 	// as long as the timeout would have waited.
-	deadline := time.Now().Add(busyTimeout * time.Millisecond)
+	deadline := time.Now().Add(time.Duration(busyTimeout) * time.Millisecond)
 	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
 		db, err := open(ctx, path)
 		if err == nil {
@@ -164,6 +166,7 @@ func open(ctx context.Context, path string) (*DB, error) {
 	login.SetConnMaxIdleTime(0)
 	login.SetConnMaxLifetime(0)
 	db.login = login
+	db.commit = newCommitter(db)
 	return db, nil
 }
 
@@ -195,6 +198,8 @@ func dsn(abs string, write bool) string {
 
 // Close closes the database.
 func (db *DB) Close() error {
+	// What is queued is committed first.
+	db.commit.close()
 	// The writer last: SQLite checkpoints when the last connection closes,
 	// and the writer is the one that may write the main file.
 	err := errors.Join(db.r.Close(), db.login.Close())

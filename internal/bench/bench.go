@@ -46,7 +46,7 @@ type options struct {
 	label string
 }
 
-var scenarios = []string{"logins", "throughput", "latency", "idle", "fanout", "register", "preauth"}
+var scenarios = []string{"logins", "throughput", "latency", "offline", "idle", "fanout", "register", "preauth"}
 
 const usageText = `usage: hearth bench SCENARIO [flags]
 
@@ -55,6 +55,9 @@ Scenarios (each prints one result line; --json prints one JSON object):
   throughput  --pairs P --window W  P sender->receiver pairs, at most W messages in flight per pair -> msgs/s;
                                   fails if any message is lost
   latency     --pairs P --rate R  R msgs/s in total over P pairs -> p50/p90/p99/max delivery latency
+  offline     --pairs P --window W  P senders to P accounts without a session (offline storage), at most W
+                                  messages not yet acknowledged (a ping answered after them) -> stored msgs/s;
+                                  then the recipients log in until all arrived; fails on loss or duplicates
   idle        --conns N --pid PID N authenticated idle streams over --users accounts (distinct resources);
                                   the server's VmRSS before, after login and after --duration -> KiB/conn
   fanout      --contacts K        one user with K online subscribers changes presence --count times
@@ -96,10 +99,10 @@ func parseFlags(args []string) (*options, *flag.FlagSet, error) {
 	fs.DurationVar(&o.duration, "duration", 0, "run time; for idle the hold time (default 5s, or unbounded when --count is given)")
 	fs.IntVar(&o.count, "count", 0, "stop after this many logins/messages/presence changes (fanout default 100)")
 	fs.IntVar(&o.conc, "conc", 0, "concurrent logins (default: logins 16, idle and fanout 32, register 8)")
-	fs.IntVar(&o.pairs, "pairs", 10, "sender/receiver pairs (throughput, latency)")
-	fs.IntVar(&o.window, "window", 0, "in-flight limit: messages per pair (throughput, default 100) or presence changes (fanout, default 8)")
+	fs.IntVar(&o.pairs, "pairs", 10, "sender/receiver pairs (throughput, latency, offline)")
+	fs.IntVar(&o.window, "window", 0, "in-flight limit: messages per pair (throughput and offline, default 100) or presence changes (fanout, default 8)")
 	fs.Float64Var(&o.rate, "rate", 1000, "aggregate messages per second (latency)")
-	fs.IntVar(&o.bodySize, "size", 64, "message body size in bytes (throughput, latency)")
+	fs.IntVar(&o.bodySize, "size", 64, "message body size in bytes (throughput, latency, offline)")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long to wait for outstanding deliveries after the run")
 	fs.IntVar(&o.conns, "conns", 1000, "idle connections (idle)")
 	fs.IntVar(&o.pid, "pid", 0, "server process whose VmRSS to read (idle)")
@@ -183,7 +186,7 @@ func (o *options) validate() error {
 	switch o.scenario {
 	case "":
 		bad("no scenario: want one of %s", strings.Join(scenarios, ", "))
-	case "logins", "throughput", "latency", "idle", "fanout", "register", "preauth":
+	case "logins", "throughput", "latency", "offline", "idle", "fanout", "register", "preauth":
 	default:
 		bad("unknown scenario %q: want one of %s", o.scenario, strings.Join(scenarios, ", "))
 	}
@@ -223,13 +226,13 @@ func (o *options) validate() error {
 		bad("--size must be between 0 and 65536")
 	}
 	switch o.scenario {
-	case "logins", "throughput", "latency":
+	case "logins", "throughput", "latency", "offline":
 		if o.duration == 0 && o.count == 0 {
 			bad("give --duration or --count")
 		}
 	}
 	switch o.scenario {
-	case "throughput", "latency":
+	case "throughput", "latency", "offline":
 		if o.pairs < 1 {
 			bad("--pairs must be at least 1")
 		} else if 2*o.pairs > o.users {
@@ -291,6 +294,8 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 		res, err = runThroughput(ctx, d)
 	case "latency":
 		res, err = runLatency(ctx, d)
+	case "offline":
+		res, err = runOffline(ctx, d)
 	case "idle":
 		res, err = runIdle(ctx, d)
 	case "fanout":

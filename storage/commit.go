@@ -1,0 +1,261 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Group commit. SQLite makes a commit durable with an fsync, which takes
+// this machine about half a millisecond and an SD card many: one commit per
+// message caps offline storage near a thousand messages a second, whatever
+// the number of senders. So the writes that must be durable before a
+// sender is answered (offline messages; later the archive) and the small
+// ones that follow sessions (logouts, deliveries) queue here, and one
+// goroutine commits everything queued in one transaction with one sync.
+// Each writer waits for its batch, not for the others' syncs.
+
+// ErrBusy means another program held the database's write lock for longer
+// than the busy timeout, so a write was not made.
+var ErrBusy = errors.New("the database is locked by another program")
+
+// ErrClosed means the database was closed before a write could be made.
+var ErrClosed = errors.New("the database is closed")
+
+// maxBatch bounds one transaction, so that a long queue is committed in
+// steps and the first writers need not wait for the last.
+const maxBatch = 4096
+
+// Queued is a write queued for the next group commit. Done is closed once
+// it is committed and synced, or failed; then Err says which.
+type Queued struct {
+	done  chan struct{}
+	err   error
+	id    int64  // the new row, for an insert
+	what  string // what the write does, for its errors
+	op    func(b *batch) (int64, error)
+	after func(id int64, err error)
+}
+
+// Done is closed once the write is durable or failed.
+func (p *Queued) Done() <-chan struct{} { return p.done }
+
+// Err is the write's error once Done is closed: nil if it is durable.
+func (p *Queued) Err() error { return p.err }
+
+// Wait waits until the write is durable or failed and returns Err. It is
+// bounded by the busy timeout: a write the database cannot take fails.
+func (p *Queued) Wait() error {
+	<-p.done
+	return p.err
+}
+
+// ID is the new row's ID for a durable insert.
+func (p *Queued) ID() int64 { return p.id }
+
+// committer is the group commit goroutine and its queue.
+type committer struct {
+	db      *DB
+	mu      sync.Mutex
+	queue   []*Queued
+	closed  bool
+	wake    chan struct{}
+	stopped chan struct{}
+
+	// figures, for benchmarks and status
+	batches, writes atomic.Int64
+}
+
+func newCommitter(db *DB) *committer {
+	c := &committer{db: db, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+	go c.run()
+	return c
+}
+
+// enqueue queues a write, described by what for its errors. op runs in
+// the batch's transaction and returns the new row's ID, if any; its errors
+// ErrNotFound and ErrQuota, and constraint violations, fail it alone.
+// after, if not nil, runs on the committer's
+// goroutine once the write is durable or failed, before Done is closed:
+// it must not block.
+func (c *committer) enqueue(what string, op func(b *batch) (int64, error), after func(int64, error)) *Queued {
+	p := &Queued{done: make(chan struct{}), what: what, op: op, after: after}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		p.finish(0, ErrClosed)
+		return p
+	}
+	c.queue = append(c.queue, p)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return p
+}
+
+func (p *Queued) finish(id int64, err error) {
+	if err != nil {
+		err = fmt.Errorf("%s: %w", p.what, err)
+	}
+	p.id, p.err, p.op = id, err, nil
+	if p.after != nil {
+		p.after(id, err)
+		p.after = nil
+	}
+	close(p.done)
+}
+
+// close commits what is queued, refuses what comes later, and waits for
+// the goroutine to end.
+func (c *committer) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	<-c.stopped
+}
+
+func (c *committer) run() {
+	defer close(c.stopped)
+	for {
+		c.mu.Lock()
+		n := min(len(c.queue), maxBatch)
+		q := c.queue[:n:n]
+		c.queue = c.queue[n:]
+		if len(c.queue) == 0 {
+			c.queue = nil // let the old array go
+		}
+		closed := c.closed
+		c.mu.Unlock()
+		if len(q) == 0 {
+			if closed {
+				return
+			}
+			<-c.wake
+			continue
+		}
+		c.commit(q)
+	}
+}
+
+// commit runs a batch in one IMMEDIATE transaction. A write that fails on
+// a constraint (its user was deleted) fails alone: SQLite undoes just that
+// statement. Any other error, or a failed commit, fails the whole batch,
+// since SQLite may have rolled the transaction back on its own.
+func (c *committer) commit(q []*Queued) {
+	ids := make([]int64, len(q))
+	errs := make([]error, len(q))
+	err := c.transact(func(b *batch) error {
+		for i, p := range q {
+			ids[i], errs[i] = p.op(b)
+			if errs[i] != nil && !constraint(errs[i]) && !errors.Is(errs[i], ErrNotFound) && !errors.Is(errs[i], ErrQuota) {
+				return errs[i]
+			}
+		}
+		return nil
+	})
+	c.batches.Add(1)
+	c.writes.Add(int64(len(q)))
+	for i, p := range q {
+		switch {
+		case err != nil:
+			p.finish(0, err)
+		default:
+			p.finish(ids[i], errs[i])
+		}
+	}
+}
+
+// transact runs fn in a write transaction with prepared statements shared
+// by the batch.
+func (c *committer) transact(fn func(b *batch) error) error {
+	// The busy timeout bounds the wait for another program's lock; no
+	// context: a batch that began is finished, even at shutdown.
+	ctx := context.Background()
+	tx, err := c.db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return dbError(err)
+	}
+	b := &batch{tx: tx, ctx: ctx}
+	defer b.close()
+	if err := fn(b); err != nil {
+		tx.Rollback()
+		return dbError(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return dbError(err)
+	}
+	return nil
+}
+
+// dbError names a lock held by another program.
+func dbError(err error) error {
+	if busy(err) {
+		return fmt.Errorf("%w (waited %s)", ErrBusy, time.Duration(busyTimeout)*time.Millisecond)
+	}
+	return err
+}
+
+// constraint reports a constraint violation of one statement.
+func constraint(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_CONSTRAINT
+}
+
+// batch is a group commit's transaction, with its statements prepared once.
+type batch struct {
+	tx    *sql.Tx
+	ctx   context.Context
+	stmts map[string]*sql.Stmt
+}
+
+func (b *batch) stmt(query string) (*sql.Stmt, error) {
+	if s := b.stmts[query]; s != nil {
+		return s, nil
+	}
+	s, err := b.tx.PrepareContext(b.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if b.stmts == nil {
+		b.stmts = make(map[string]*sql.Stmt)
+	}
+	b.stmts[query] = s
+	return s, nil
+}
+
+func (b *batch) exec(query string, args ...any) (sql.Result, error) {
+	s, err := b.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(b.ctx, args...)
+}
+
+func (b *batch) close() {
+	for _, s := range b.stmts {
+		s.Close()
+	}
+}
+
+// CommitStats are the group commit's counts since the database was opened.
+type CommitStats struct {
+	Batches, Writes int64
+}
+
+// CommitStats returns the group commit's counts.
+func (db *DB) CommitStats() CommitStats {
+	return CommitStats{Batches: db.commit.batches.Load(), Writes: db.commit.writes.Load()}
+}
