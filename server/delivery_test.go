@@ -144,9 +144,7 @@ bob sends: <presence/>
 bob receives: <presence from='bob@hearth.test/pc' to='bob@hearth.test/pc'/>
 bob receives: <message from='alice@hearth.test/phone' to='bob@hearth.test/pc' type='chat' id='o1'><body>while you were out</body><delay xmlns='urn:xmpp:delay' from='hearth.test' stamp='*'>Offline storage</delay></message>
 bob receives nothing more`)
-	if n, _ := srv.DB.CountOffline(t.Context(), "bob"); n != 0 {
-		t.Fatalf("offline count after delivery = %d", n)
-	}
+	srv.WaitOffline(t, "bob", 0)
 }
 
 // TestPresenceBroadcast: mutual subscription through the protocol, then

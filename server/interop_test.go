@@ -50,9 +50,7 @@ func TestSlixmpp(t *testing.T) {
 	srv.AddUser(t, "bob", "copper-lantern-pw")
 	host, port := splitAddr(t, srv.Addr)
 	runPeer(t, py, "xmpptest/interop/slix_pair.py", "-v", "--ca", srv.CertFile, host, port, srv.Domain, "alice", "silver-kettle-pw", "bob", "copper-lantern-pw")
-	if n, _ := srv.DB.CountOffline(t.Context(), "bob"); n != 0 {
-		t.Errorf("offline messages left: %d", n)
-	}
+	srv.WaitOffline(t, "bob", 0)
 }
 
 // TestGoSendxmpp: Debian's go-sendxmpp sends a message over direct TLS

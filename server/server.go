@@ -60,9 +60,14 @@ type Config struct {
 	// OfflineMax is the offline quota per account (offline.DefaultMax;
 	// setting limits.offline_messages, live).
 	OfflineMax int
-	// QueueLimit is how many stanzas may wait for a slow client
-	// (c2s.DefaultQueueLimit).
-	QueueLimit int
+	// QueueLimit and QueueBytes bound what may wait for a slow client
+	// (c2s.DefaultQueueLimit, c2s.DefaultQueueBytes); WriteTimeout is how
+	// long one write to a client may block before it is cut off
+	// (c2s.DefaultWriteTimeout). What a client did not take goes to
+	// offline storage.
+	QueueLimit   int
+	QueueBytes   int
+	WriteTimeout time.Duration
 	// AuthFailures is how many failed authentications an address or an
 	// account may have in an hour before it is slowed down
 	// (c2s.DefaultAuthFailures).
@@ -154,6 +159,12 @@ func (c Config) withDefaults() Config {
 	if c.QueueLimit <= 0 {
 		c.QueueLimit = c2s.DefaultQueueLimit
 	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = c2s.DefaultQueueBytes
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = c2s.DefaultWriteTimeout
+	}
 	if c.AuthFailures <= 0 {
 		c.AuthFailures = c2s.DefaultAuthFailures
 	}
@@ -236,9 +247,9 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 
 	s.quota = cfg.Quotas.limits()
 	q := s.quota
-	s.offline = offline.New(offline.Deps{DB: db, Domain: cfg.Domain, Max: cfg.OfflineMax, Log: part("offline")})
-	r := router.New(router.Config{Domain: cfg.Domain, Log: part("router"), Accounts: accounts{db}, Offline: s.offline, Sessions: h})
+	r := router.New(router.Config{Domain: cfg.Domain, Log: part("router"), Accounts: accounts{db}, Sessions: h})
 	s.router = r
+	s.offline = offline.New(offline.Deps{DB: db, Router: r, Domain: cfg.Domain, Max: cfg.OfflineMax, Log: part("offline")})
 
 	// The modules, each given what it needs. The order of this list is
 	// the order they register in (observers run in it) and are told about
@@ -307,6 +318,8 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		AuthTimeout:  cfg.AuthTimeout,
 		IdleTimeout:  cfg.IdleTimeout,
 		QueueLimit:   cfg.QueueLimit,
+		QueueBytes:   cfg.QueueBytes,
+		WriteTimeout: cfg.WriteTimeout,
 		AuthFailures: cfg.AuthFailures,
 		Conns:        cfg.Conns,
 		Quota:        q,
@@ -343,6 +356,10 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	serve("c2s", ls.C2S, false)
 	serve("c2s-tls", ls.C2STLS, true)
 	wg.Wait()
+	// Every session has ended: what they could not write is stored.
+	// Deliveries under way end with them; deletes still owed are tried
+	// once more. The database's close commits what is still queued.
+	s.offline.Close()
 	close(errs)
 	var all []error
 	for err := range errs {
@@ -405,7 +422,6 @@ func (h hostItems) Items(context.Context, jid.JID) []disco.Item {
 // accounts answers the router's existence checks from storage.
 type accounts struct{ db *storage.DB }
 
-func (a accounts) Exists(ctx context.Context, user string) bool {
-	ok, err := a.db.UserExists(ctx, user)
-	return err == nil && ok
+func (a accounts) Exists(ctx context.Context, user string) (bool, error) {
+	return a.db.UserExists(ctx, user)
 }

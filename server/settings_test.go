@@ -154,7 +154,7 @@ alice sends: <message to='bob@hearth.test' type='chat' id='q1'><body>one</body><
 alice sends: <message to='bob@hearth.test' type='chat' id='q2'><body>two</body></message>
 alice receives nothing more
 alice sends: <message to='bob@hearth.test' type='chat' id='q3'><body>three</body></message>
-alice receives: <message to='alice@hearth.test/phone' from='bob@hearth.test' type='error' id='q3'><body>three</body><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`)
+alice receives: <message to='alice@hearth.test/phone' from='bob@hearth.test' type='error' id='q3'><body>three</body><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>bob has too many messages waiting to be read (2); try again once they have read some</text></error></message>`)
 		set(settings.KeyOfflineMessages, "1000")
 	})
 

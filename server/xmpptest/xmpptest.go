@@ -11,12 +11,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -113,6 +115,28 @@ func (s *Server) AddUser(t testing.TB, local, password string) {
 	}
 }
 
+// WaitOffline waits up to five seconds for user to have n offline messages
+// stored and fails the test if they do not: a delivered message is deleted
+// once it was written to the client, a moment after the client may have
+// read it.
+func (s *Server) WaitOffline(t testing.TB, user string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := s.DB.CountOffline(context.Background(), user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s has %d offline messages stored, want %d", user, got, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TLSConfig is a client configuration that trusts the server's certificate.
 func (s *Server) TLSConfig() *tls.Config {
 	return &tls.Config{ServerName: s.Domain, RootCAs: s.Roots}
@@ -130,6 +154,7 @@ type Client struct {
 	pending []*stanza.Element
 	seq     int
 	stopped atomic.Bool
+	gate    *gate
 }
 
 // Raw is an unnegotiated connection for bad-input tests.
@@ -203,7 +228,8 @@ func (s *Server) Authenticate(from, local, password string) (*Client, error) {
 		return fail(err)
 	}
 	c.conn = tc
-	c.dec = stream.NewDecoder(tc, stream.Limits{MaxStanza: 1 << 20})
+	c.gate = newGate(tc)
+	c.dec = stream.NewDecoder(c.gate, stream.Limits{MaxStanza: 1 << 20})
 	if _, err := c.open(s.Domain); err != nil {
 		return fail(err)
 	}
@@ -524,6 +550,87 @@ func (c *Client) Stop() {
 	c.stopped.Store(true)
 }
 
+// Pause makes the client stop reading its socket until Resume, so that
+// the server's writes fill the buffers between them and then block (a
+// phone gone quiet).
+func (c *Client) Pause() { c.gate.set(0, true) }
+
+// Resume reads at full speed again.
+func (c *Client) Resume() { c.gate.set(0, false) }
+
+// Throttle makes the client read at most rate bytes a second (a slow
+// link).
+func (c *Client) Throttle(rate int) { c.gate.set(rate, false) }
+
+// Collect returns everything the client receives until the stream ends or
+// nothing came for quiet (what Expect left pending first).
+func (c *Client) Collect(quiet time.Duration) []*stanza.Element {
+	out := c.pending
+	c.pending = nil
+	for {
+		select {
+		case el, ok := <-c.in:
+			if !ok {
+				return out
+			}
+			out = append(out, el)
+		case <-time.After(quiet):
+			return out
+		}
+	}
+}
+
+// gate is what the client reads through: at full speed, throttled or
+// paused.
+type gate struct {
+	r      io.Reader
+	mu     sync.Mutex
+	cond   sync.Cond
+	rate   int // bytes a second; 0: no limit
+	paused bool
+	since  time.Time
+	n      int // bytes read since
+}
+
+func newGate(r io.Reader) *gate {
+	g := &gate{r: r}
+	g.cond.L = &g.mu
+	return g
+}
+
+func (g *gate) set(rate int, paused bool) {
+	g.mu.Lock()
+	g.rate, g.paused, g.since, g.n = rate, paused, time.Now(), 0
+	g.cond.Broadcast()
+	g.mu.Unlock()
+}
+
+func (g *gate) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	for g.paused {
+		g.cond.Wait()
+	}
+	rate := g.rate
+	if rate > 0 {
+		// Ahead of the rate: wait until the time catches up; read no
+		// more than a hundredth of a second's worth at once.
+		if ahead := time.Duration(float64(g.n)/float64(rate)*float64(time.Second)) - time.Since(g.since); ahead > 0 {
+			g.mu.Unlock()
+			time.Sleep(ahead)
+			g.mu.Lock()
+		}
+		if max := max(rate/100, 1); len(p) > max {
+			p = p[:max]
+		}
+	}
+	g.mu.Unlock()
+	n, err := g.r.Read(p)
+	g.mu.Lock()
+	g.n += n
+	g.mu.Unlock()
+	return n, err
+}
+
 // Use makes failures of c report to t (a subtest) until the returned
 // function is called.
 func (c *Client) Use(t testing.TB) (restore func()) {
@@ -578,7 +685,8 @@ func (s *Server) StartTLS(t testing.TB) *Raw {
 		t.Fatal(err)
 	}
 	c.conn = tc
-	c.dec = stream.NewDecoder(tc, stream.Limits{MaxStanza: 1 << 20})
+	c.gate = newGate(tc)
+	c.dec = stream.NewDecoder(c.gate, stream.Limits{MaxStanza: 1 << 20})
 	f, err := c.open(s.Domain)
 	if err != nil {
 		t.Fatal(err)

@@ -130,6 +130,10 @@ const (
 	DefaultWriteTimeout = 30 * time.Second
 	DefaultAuthFailures = 5
 	DefaultAuthWindow   = time.Hour
+	// ShutdownGrace is how long a stopping server lets a session's
+	// writer flush what is queued to a client before it cuts the client
+	// off (what is left goes to offline storage).
+	ShutdownGrace = 2 * time.Second
 )
 
 func (c *Config) defaults() {
@@ -477,7 +481,10 @@ func (c *conn) openStream(features []*stanza.Element) error {
 }
 
 // send writes one element during negotiation.
-func (c *conn) send(el *stanza.Element) error { return c.f.Write([]*stanza.Element{el}) }
+func (c *conn) send(el *stanza.Element) error {
+	_, err := c.f.Write([]*stanza.Element{el})
+	return err
+}
 
 // features returns the modules' features of a stage after the given ones.
 func (c *conn) features(stage Stage, own ...*stanza.Element) []*stanza.Element {
@@ -660,7 +667,7 @@ func (s *Stream) Session() *router.Session { return s.sess }
 
 // Send queues a non-stanza element on the stream, in order with the
 // stanzas (stream management's acks); false when the stream is closing.
-func (s *Stream) Send(el *stanza.Element) bool { return s.out.Send(el) }
+func (s *Stream) Send(el *stanza.Element) bool { return s.out.Send(el, nil) }
 
 // serveSession runs a bound stream until it ends.
 func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session) {
@@ -713,36 +720,39 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		o.kick()
 	}
 	o.mu.Unlock()
-	var grace *time.Timer
-	var graceMu sync.Mutex
-	stop := context.AfterFunc(ctx, func() {
-		o.Close(stream.SystemShutdown, "")
-		// A client that does not read must not hold up shutdown.
-		graceMu.Lock()
-		grace = time.AfterFunc(2*time.Second, func() { f.Close() })
-		graceMu.Unlock()
-	})
+	// Shutdown stops the reading first: what was read is routed with a
+	// context that shutdown does not cancel, so that a message read is
+	// delivered, stored or refused honestly, never lost to a cancelled
+	// database call. Stored messages become durable together (group
+	// commit); nothing that would acknowledge them is routed before they
+	// are (Pending).
+	pend := s.router.NewPending(ctx)
+	rctx := router.WithPending(context.WithoutCancel(ctx), pend)
+	stopReading := context.AfterFunc(ctx, f.StopReading)
+	cond, text := "", ""
 	for {
 		el, err := f.Next()
 		if err != nil {
 			// A violation gets its stream error; the peer's own close or a
 			// dead socket just our closing tag (RFC 6120 4.4).
 			var se *stream.Error
-			if errors.As(err, &se) {
-				o.Close(se.Condition, se.Text)
-			} else {
-				o.Close("", "")
+			switch {
+			case ctx.Err() != nil:
+				cond = stream.SystemShutdown
+			case errors.As(err, &se):
+				cond, text = se.Condition, se.Text
 			}
 			break
 		}
 		if stanza.KindOf(el) == stanza.KindNone {
-			if err := s.element(ctx, bound, el); err != nil {
+			pend.Settle()
+			if err := s.element(rctx, bound, el); err != nil {
 				var se *stream.Error
 				if !errors.As(err, &se) {
 					se = &stream.Error{Condition: stream.InternalServerError}
 					s.cfg.Log.Warn("stream element failed", "session", name, "element", el.Name, "err", err)
 				}
-				o.Close(se.Condition, se.Text)
+				cond, text = se.Condition, se.Text
 				break
 			}
 			continue
@@ -750,17 +760,26 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		if el.Name == "iq" && el.Attr("type") == "result" && el.Attr("to") == s.cfg.Domain && strings.HasPrefix(el.Attr("id"), "ping-") {
 			continue
 		}
-		s.router.FromClient(ctx, sess, el)
+		if el.Name != "message" {
+			pend.Settle()
+		}
+		s.router.FromClient(rctx, sess, el)
 	}
-	stop()
+	stopReading()
+	pend.Settle()
+	o.Close(cond, text)
+	// A client that does not read must not hold up shutdown: what it
+	// did not take goes back to storage.
+	var grace *time.Timer
+	if ctx.Err() != nil {
+		grace = time.AfterFunc(ShutdownGrace, func() { f.Close() })
+	}
 	s.router.Unbind(context.WithoutCancel(ctx), sess)
 	<-o.Done()
 	f.Close()
-	graceMu.Lock()
 	if grace != nil {
 		grace.Stop()
 	}
-	graceMu.Unlock()
 }
 
 // element hands a non-stanza element to its handler. Without one it is

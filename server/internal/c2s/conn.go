@@ -13,6 +13,11 @@ import (
 // framing at once (one write per burst on TCP). Send never blocks. The
 // writer runs only while there is something to write, so an idle session
 // holds no goroutine (and no stack) for it.
+//
+// What the writer could not write goes to the leftover handler (offline
+// storage keeps the messages), except stanzas sent with a done function:
+// their sender is told instead (offline delivery deletes a stored message
+// only once it was written, and leaves it stored when it was not).
 type out struct {
 	f        framing
 	limit    int // stanzas
@@ -23,7 +28,8 @@ type out struct {
 	mu      sync.Mutex
 	queued  int // bytes in queue (Footprint)
 	queue   []*stanza.Element
-	running bool // a writer goroutine is draining the queue
+	dones   []func(bool) // parallel to queue once a stanza has one; else nil
+	running bool         // a writer goroutine is draining the queue
 	closing bool
 	failed  bool
 	final   *stream.Error // sent at the end, if not nil
@@ -48,8 +54,10 @@ func (o *out) kick() {
 
 // Send queues el; it returns false if the stream is closing or the queue
 // is full. A client that does not read is cut off without slowing anybody
-// else.
-func (o *out) Send(el *stanza.Element) bool {
+// else. If Send returns true and done is not nil, done is called once from
+// the writer: true once el was handed to the transport whole, false if it
+// never will be.
+func (o *out) Send(el *stanza.Element, done func(written bool)) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closing {
@@ -65,10 +73,27 @@ func (o *out) Send(el *stanza.Element) bool {
 		o.kick()
 		return false
 	}
+	if done != nil && o.dones == nil {
+		o.dones = make([]func(bool), len(o.queue), cap(o.queue))
+	}
 	o.queue = append(o.queue, el)
+	if o.dones != nil {
+		o.dones = append(o.dones, done)
+	}
 	o.queued += n
 	o.kick()
 	return true
+}
+
+// Room returns how many more stanzas, and bytes as Send counts them, the
+// queue takes now; nothing once the stream is closing.
+func (o *out) Room() (stanzas, bytes int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closing {
+		return 0, 0
+	}
+	return o.limit - len(o.queue), o.maxBytes - o.queued
 }
 
 // Close queues the end of the stream: an optional stream error, then the
@@ -90,15 +115,20 @@ func (o *out) Close(cond, text string) {
 // written was.
 func (o *out) Done() <-chan struct{} { return o.done }
 
+// take empties the queue; o.mu is held.
+func (o *out) take() ([]*stanza.Element, []func(bool)) {
+	q, d := o.queue, o.dones
+	o.queue, o.dones, o.queued = nil, nil, 0
+	return q, d
+}
+
 // run drains the queue until it is empty; at the close it writes the end
 // of the stream, hands what was never written to the lost handler and
 // closes done.
 func (o *out) run() {
 	for {
 		o.mu.Lock()
-		q := o.queue
-		o.queue = nil
-		o.queued = 0
+		q, dones := o.take()
 		failed, closing, final := o.failed, o.closing, o.final
 		if len(q) == 0 && !closing {
 			o.running = false
@@ -109,15 +139,23 @@ func (o *out) run() {
 
 		if len(q) > 0 {
 			if failed {
-				o.lost(q)
-			} else if err := o.write(q); err != nil {
+				o.lost(q, dones)
+				continue
+			}
+			n, err := o.write(q)
+			o.written(q[:n], dones)
+			if err != nil {
 				// The transport is broken: stop accepting, close it so the
-				// reader ends and the session is unbound.
+				// reader ends and the session is unbound. Only what did
+				// not reach it is lost.
 				o.mu.Lock()
 				o.failed, o.closing = true, true
 				o.mu.Unlock()
 				o.f.Close()
-				o.lost(q)
+				if dones != nil {
+					dones = dones[n:]
+				}
+				o.lost(q[n:], dones)
 			}
 			continue
 		}
@@ -128,21 +166,47 @@ func (o *out) run() {
 		}
 		o.mu.Lock()
 		o.failed = true // nothing more reaches the transport
-		rest := o.queue
-		o.queue = nil
+		rest, dones := o.take()
 		o.mu.Unlock()
-		o.lost(rest)
+		o.lost(rest, dones)
 		close(o.done)
 		return
 	}
 }
 
-func (o *out) write(q []*stanza.Element) error {
+// write hands q to the framing and returns how many of its stanzas went
+// out whole.
+func (o *out) write(q []*stanza.Element) (int, error) {
 	_ = o.f.SetWriteDeadline(time.Now().Add(o.timeout))
 	return o.f.Write(q)
 }
 
-func (o *out) lost(q []*stanza.Element) {
+// written tells the senders that asked that their stanzas were written;
+// dones, if not nil, is parallel to a queue that q begins.
+func (o *out) written(q []*stanza.Element, dones []func(bool)) {
+	for i := range q {
+		if dones != nil && dones[i] != nil {
+			dones[i](true)
+		}
+	}
+}
+
+// lost hands what was never written to its senders or the lost handler.
+func (o *out) lost(q []*stanza.Element, dones []func(bool)) {
+	if len(q) == 0 {
+		return
+	}
+	if dones != nil {
+		rest := q[:0:0]
+		for i, el := range q {
+			if dones[i] != nil {
+				dones[i](false)
+			} else {
+				rest = append(rest, el)
+			}
+		}
+		q = rest
+	}
 	if len(q) > 0 && o.leftover != nil {
 		o.leftover(q)
 	}

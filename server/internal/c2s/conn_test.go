@@ -18,7 +18,7 @@ type stuck struct {
 	closed chan struct{}
 }
 
-func (f *stuck) Write([]*stanza.Element) error                    { <-f.closed; return errClosed }
+func (f *stuck) Write([]*stanza.Element) (int, error)             { <-f.closed; return 0, errClosed }
 func (f *stuck) End(*stream.Error) error                          { return errClosed }
 func (f *stuck) Close() error                                     { f.once.Do(func() { close(f.closed) }); return nil }
 func (f *stuck) SetWriteDeadline(time.Time) error                 { return nil }
@@ -34,6 +34,7 @@ func (f *stuck) TLS() *tls.ConnectionState                        { return nil }
 func (f *stuck) SetDeadline(time.Time) error                      { return nil }
 func (f *stuck) WatchIdle(time.Duration, func(bool) bool)         {}
 func (f *stuck) Tap(func(bool, []byte))                           {}
+func (f *stuck) StopReading()                                     {}
 func (f *stuck) RemoteAddr() string                               { return "192.0.2.1:1" }
 
 var errClosed = stream.ErrClosed
@@ -56,7 +57,7 @@ func TestQueueBoundedByMemory(t *testing.T) {
 	f := &stuck{closed: make(chan struct{})}
 	o := newOut(f, 1_000_000, maxBytes, time.Second)
 	n := 0
-	for o.Send(el) {
+	for o.Send(el, nil) {
 		n++
 		if n > 1000 {
 			t.Fatal("the queue took 1000 stanzas")

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"sort"
+	"sync"
 	"time"
 
 	"hearth/server/internal/stanza"
@@ -39,8 +41,10 @@ type framing interface {
 	// Pending reports whether bytes were received and not yet read as
 	// elements (nothing may follow STARTTLS, RFC 6120 5.4.3.3).
 	Pending() bool
-	// Write sends elements, as one write where the transport allows.
-	Write(els []*stanza.Element) error
+	// Write sends elements, as one write where the transport allows, and
+	// returns how many of them went out whole: when it fails part way,
+	// the rest never reached the transport (they go back to storage).
+	Write(els []*stanza.Element) (int, error)
 	// End sends the stream error e (nil for none) and the end of the
 	// stream, and lets the peer answer the closing handshake.
 	End(e *stream.Error) error
@@ -64,6 +68,11 @@ type framing interface {
 	// returns whether to keep waiting. Any byte counts as life (RFC 6120
 	// 4.6.1, whitespace keepalives).
 	WatchIdle(idle time.Duration, onIdle func(pinged bool) bool)
+	// StopReading makes a blocked Next, and every later one that needs
+	// more data, fail: a stopping server reads no more (what the decoder
+	// holds already is still returned). It may be called from any
+	// goroutine.
+	StopReading()
 	// Tap makes f see the raw data of the stream from now on (the XML
 	// console); f must not block.
 	Tap(f func(out bool, data []byte))
@@ -85,7 +94,12 @@ type tcp struct {
 	tls    *tls.Conn
 	opened bool
 	wbuf   *bytes.Buffer
+	ends   []int // where each element of the last Write ends in wbuf
 	tap    func(out bool, data []byte)
+
+	mu      sync.Mutex // for StopReading, from any goroutine
+	idle    *idleConn
+	stopped bool
 }
 
 func newTCP(nc net.Conn, domain string, lim stream.Limits) *tcp {
@@ -102,7 +116,8 @@ func (t *tcp) WriteOpen(h stream.Header, features []*stanza.Element) error {
 	stream.AppendHeader(b, h)
 	stream.AppendFeatures(b, stanza.NSClient, features...)
 	t.opened = true
-	return t.flush(b)
+	_, err := t.flush(b)
+	return err
 }
 
 func (t *tcp) Opened() bool { return t.opened }
@@ -111,12 +126,23 @@ func (t *tcp) Next() (*stanza.Element, error) { return t.dec.Next() }
 
 func (t *tcp) Pending() bool { return t.dec.Buffered() > 0 }
 
-func (t *tcp) Write(els []*stanza.Element) error {
+func (t *tcp) Write(els []*stanza.Element) (int, error) {
 	b := t.buffer()
+	ends := t.ends[:0]
 	for _, el := range els {
 		el.Encode(b, stanza.NSClient)
+		ends = append(ends, b.Len())
 	}
-	return t.flush(b)
+	if cap(ends) <= 1024 {
+		t.ends = ends
+	}
+	n, err := t.flush(b)
+	if err != nil {
+		// TLS counts only whole records as written, and a stanza that
+		// ends in the record that failed did not reach the client.
+		return sort.SearchInts(ends, n+1), err
+	}
+	return len(els), nil
 }
 
 func (t *tcp) End(e *stream.Error) error {
@@ -129,7 +155,7 @@ func (t *tcp) End(e *stream.Error) error {
 		stream.AppendError(b, e)
 	}
 	b.WriteString(stream.Close)
-	err := t.flush(b)
+	_, err := t.flush(b)
 	// Let the peer answer the closing handshake (RFC 6120 4.4).
 	if hc, ok := t.nc.(interface{ CloseWrite() error }); ok {
 		_ = hc.CloseWrite()
@@ -181,7 +207,27 @@ func (t *tcp) RemoteAddr() string                 { return t.raw.RemoteAddr().St
 func (t *tcp) WatchIdle(idle time.Duration, onIdle func(pinged bool) bool) {
 	// Under the decoder's buffer, so that what it holds already (stanzas
 	// pipelined right after bind) is kept.
-	t.src.r = &idleConn{Conn: t.nc, idle: idle, onIdle: onIdle, tap: t.tap}
+	ic := &idleConn{Conn: t.nc, idle: idle, onIdle: onIdle, tap: t.tap}
+	t.mu.Lock()
+	t.idle = ic
+	stopped := t.stopped
+	t.mu.Unlock()
+	if stopped {
+		ic.stop()
+	}
+	t.src.r = ic
+}
+
+func (t *tcp) StopReading() {
+	t.mu.Lock()
+	t.stopped = true
+	ic := t.idle
+	t.mu.Unlock()
+	if ic != nil {
+		ic.stop()
+	} else {
+		_ = t.nc.SetReadDeadline(time.Now())
+	}
 }
 
 func (t *tcp) Tap(f func(out bool, data []byte)) {
@@ -200,17 +246,17 @@ func (t *tcp) buffer() *bytes.Buffer {
 	return t.wbuf
 }
 
-// flush writes b with one write; a large buffer is not kept for an idle
-// session.
-func (t *tcp) flush(b *bytes.Buffer) error {
-	_, err := t.nc.Write(b.Bytes())
-	if t.tap != nil && err == nil {
-		t.tap(true, b.Bytes())
+// flush writes b with one write and returns how much of it went out; a
+// large buffer is not kept for an idle session.
+func (t *tcp) flush(b *bytes.Buffer) (int, error) {
+	n, err := t.nc.Write(b.Bytes())
+	if t.tap != nil && n > 0 {
+		t.tap(true, b.Bytes()[:n])
 	}
 	if b.Cap() > 64<<10 {
 		t.wbuf = nil
 	}
-	return err
+	return n, err
 }
 
 // switchReader is the source under the decoder's buffer; swapping r keeps
@@ -233,13 +279,33 @@ type idleConn struct {
 	onIdle func(pinged bool) bool
 	tap    func(out bool, data []byte)
 	pinged bool
+
+	mu      sync.Mutex // the read deadline: Read's or stop's
+	stopped bool
+}
+
+// errStopped is what Read returns once reading was stopped.
+var errStopped = errors.New("the server stopped reading")
+
+// stop makes Read fail, now and from now on.
+func (c *idleConn) stop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = true
+	_ = c.Conn.SetReadDeadline(time.Now())
 }
 
 func (c *idleConn) Read(p []byte) (int, error) {
 	for {
+		c.mu.Lock()
+		if c.stopped {
+			c.mu.Unlock()
+			return 0, errStopped
+		}
 		if c.idle > 0 {
 			_ = c.Conn.SetReadDeadline(time.Now().Add(c.idle))
 		}
+		c.mu.Unlock()
 		n, err := c.Conn.Read(p)
 		if n > 0 {
 			// Anything counts as a sign of life, whitespace too (RFC 6120 4.6.1).
@@ -248,6 +314,14 @@ func (c *idleConn) Read(p []byte) (int, error) {
 				c.tap(false, p[:n])
 			}
 			return n, nil
+		}
+		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+			c.mu.Lock()
+			stopped := c.stopped
+			c.mu.Unlock()
+			if stopped {
+				return 0, errStopped
+			}
 		}
 		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) && c.onIdle != nil && c.onIdle(c.pinged) {
 			c.pinged = true

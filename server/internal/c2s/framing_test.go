@@ -94,8 +94,13 @@ func (f *frames) Next() (*stanza.Element, error) {
 	return el, err
 }
 
-func (f *frames) Pending() bool                      { return false }
-func (f *frames) Write(els []*stanza.Element) error  { return f.write(els...) }
+func (f *frames) Pending() bool { return false }
+func (f *frames) Write(els []*stanza.Element) (int, error) {
+	if err := f.write(els...); err != nil {
+		return 0, err
+	}
+	return len(els), nil
+}
 func (f *frames) Restart()                           { f.opened = false }
 func (f *frames) SetLimits(stream.Limits)            {}
 func (f *frames) StartTLS(*tls.Config) error         { return errors.New("TLS is below this framing") }
@@ -106,6 +111,7 @@ func (f *frames) WatchIdle(time.Duration, func(bool) bool) {
 	// WebSocket has pings of its own (RFC 7395 3.4); not needed here.
 }
 func (f *frames) Tap(func(bool, []byte)) {}
+func (f *frames) StopReading()           { _ = f.conn.SetReadDeadline(time.Now()) }
 func (f *frames) Close() error           { return f.conn.Close() }
 func (f *frames) RemoteAddr() string     { return "192.0.2.7:4711" }
 

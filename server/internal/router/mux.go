@@ -171,6 +171,7 @@ type Mux struct {
 	hosts    map[string]Handler
 	remote   Remote
 	blocker  Blocker
+	offline  OfflineStore
 
 	outObs      []OutboundObserver
 	inObs       []InboundObserver
@@ -316,6 +317,16 @@ func (m *Mux) Blocker(b Blocker) {
 		panic("router: second blocker")
 	}
 	m.blocker = b
+}
+
+// Offline registers the store of messages for accounts without an
+// available session (XEP-0160); without one they are bounced.
+func (m *Mux) Offline(s OfflineStore) {
+	m.mustOpen("offline store")
+	if m.offline != nil {
+		panic("router: second offline store")
+	}
+	m.offline = s
 }
 
 // ObserveOutbound adds an observer of what local sessions send.

@@ -16,15 +16,10 @@ import (
 	"hearth/server/internal/stanza"
 )
 
-// OfflineStore keeps messages for accounts with no available session
-// (XEP-0160). Store returns only once the message is durable.
-type OfflineStore interface {
-	Store(ctx context.Context, user string, st *stanza.Stanza) error
-}
-
-// Accounts tells whether a local account exists.
+// Accounts tells whether a local account exists; an error means it could
+// not tell (the database failed), which is never taken for "no".
 type Accounts interface {
-	Exists(ctx context.Context, user string) bool
+	Exists(ctx context.Context, user string) (bool, error)
 }
 
 // SessionObserver is told when sessions bind and end.
@@ -42,9 +37,6 @@ type Config struct {
 	Log    *slog.Logger
 	// Accounts tells which accounts exist; nil: all do.
 	Accounts Accounts
-	// Offline keeps messages for accounts without an available session;
-	// nil: such messages are bounced.
-	Offline OfflineStore
 	// Sessions is told when sessions bind and end; may be nil.
 	Sessions SessionObserver
 }
@@ -165,11 +157,18 @@ func (r *Router) Blocked(user string, other jid.JID) bool {
 // stanzas reach sessions, whoever sends them. It returns false when the
 // session's queue refused it (the session is being closed).
 func (r *Router) Deliver(ctx context.Context, s *Session, el *stanza.Element) bool {
+	return r.DeliverTracked(ctx, s, el, nil)
+}
+
+// DeliverTracked is Deliver for a sender that must know whether el reached
+// the client's transport (Conn.Send's done): offline delivery deletes a
+// stored message only once it did.
+func (r *Router) DeliverTracked(ctx context.Context, s *Session, el *stanza.Element, done func(written bool)) bool {
 	r.mux.start()
 	for _, o := range r.mux.deliveryObs {
 		o.Delivering(ctx, s, el)
 	}
-	return s.Conn.Send(el)
+	return s.Conn.Send(el, done)
 }
 
 // FromClient routes a stanza a client sent on a bound session. The server
@@ -461,17 +460,20 @@ func (r *Router) deliverToBare(ctx context.Context, st *stanza.Stanza) Outcome {
 	if st.Type == "headline" {
 		return Outcome{}
 	}
-	if r.cfg.Accounts != nil && !r.cfg.Accounts.Exists(ctx, user) {
+	if r.cfg.Accounts != nil {
+		switch ok, err := r.cfg.Accounts.Exists(ctx, user); {
+		case err != nil:
+			r.log.Warn("message not stored: the account could not be looked up", "user", user, "err", err)
+			return r.refuse(ctx, st, stanza.NewError(stanza.Wait, stanza.InternalServerError,
+				"the server could not look up the recipient; try again later"))
+		case !ok:
+			return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
+		}
+	}
+	if r.mux.offline == nil {
 		return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
 	}
-	if r.cfg.Offline == nil {
-		return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
-	}
-	if err := r.cfg.Offline.Store(ctx, user, st); err != nil {
-		r.log.Warn("offline store failed", "user", user, "err", err)
-		return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
-	}
-	return Outcome{Stored: true}
+	return r.store(ctx, user, st)
 }
 
 // messageTargets picks the available sessions with non-negative priority;

@@ -168,14 +168,22 @@ func (o *recorder) take() []observed {
 
 type offline struct{ users []string }
 
-func (s *offline) Store(_ context.Context, user string, _ *stanza.Stanza) error {
+func (s *offline) Store(_ context.Context, user string, _ *stanza.Stanza) (router.Durable, *stanza.Error) {
 	s.users = append(s.users, user)
-	return nil
+	return durable{}, nil
 }
+
+// durable is a write that is durable already.
+type durable struct{}
+
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (durable) Done() <-chan struct{} { return closed }
+func (durable) Failed() *stanza.Error { return nil }
 
 type everyone struct{}
 
-func (everyone) Exists(_ context.Context, user string) bool { return user != "nobody" }
+func (everyone) Exists(_ context.Context, user string) (bool, error) { return user != "nobody", nil }
 
 // TestObservers: what a session sends is seen after routing, to another
 // domain, a local host and a local account alike, and what an account
@@ -183,7 +191,8 @@ func (everyone) Exists(_ context.Context, user string) bool { return user != "no
 func TestObservers(t *testing.T) {
 	ctx := context.Background()
 	store := &offline{}
-	r := router.New(router.Config{Domain: modtest.Domain, Offline: store, Accounts: everyone{}})
+	r := router.New(router.Config{Domain: modtest.Domain, Accounts: everyone{}})
+	r.Mux().Offline(store)
 	rec := &recorder{}
 	rem := &remote{}
 	var hosted []string

@@ -11,8 +11,16 @@ import (
 // Conn is the transport under a session: c2s streams implement it.
 type Conn interface {
 	// Send queues a stanza for the writer and never blocks; it returns
-	// false when the queue is full and the session is being closed.
-	Send(el *stanza.Element) bool
+	// false when the queue is full and the session is being closed. If it
+	// returns true and done is not nil, done is called once, from the
+	// writer: true once the stanza was handed to the transport whole,
+	// false if it never will be (the stream ended first). Such a stanza
+	// is its sender's to keep: it does not go to offline storage.
+	Send(el *stanza.Element, done func(written bool)) bool
+	// Room says how many more stanzas, and bytes of their trees
+	// (Element.Footprint), the queue takes now without cutting the client
+	// off: a sender of many (offline delivery) sends no more than that.
+	Room() (stanzas, bytes int)
 	// Close ends the stream with the given stream error condition
 	// ("" for a plain close).
 	Close(condition, text string)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"hearth/server/internal/jid"
@@ -44,6 +45,16 @@ type Module struct {
 	log     *slog.Logger
 	started time.Time
 	now     func() time.Time
+
+	// unsaved are logouts whose write has not committed yet: a query
+	// answers from them meanwhile.
+	mu      sync.Mutex
+	unsaved map[string]logout
+}
+
+type logout struct {
+	at     time.Time
+	status string
 }
 
 // New returns the module.
@@ -51,7 +62,8 @@ func New(d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Module{db: d.DB, r: d.Router, vis: d.Visibility, log: d.Log, started: d.Started, now: time.Now}
+	return &Module{db: d.DB, r: d.Router, vis: d.Visibility, log: d.Log, started: d.Started, now: time.Now,
+		unsaved: make(map[string]logout)}
 }
 
 // Register installs the handler: a get, to the server or a bare JID.
@@ -66,14 +78,25 @@ func (m *Module) Features() router.Features {
 
 // Logout records that the last session of user ended now with the status
 // text of its unavailable presence. The presence module calls it when an
-// account's last available session goes.
-func (m *Module) Logout(ctx context.Context, user string, status string) {
-	if err := m.db.SetLastActivity(ctx, user, m.now(), status); err != nil {
+// account's last available session goes. The write joins the next group
+// commit and Logout does not wait for it: ten thousand sessions ending
+// together (a restart) make a few commits, not ten thousand.
+func (m *Module) Logout(_ context.Context, user string, status string) {
+	l := logout{at: m.now(), status: status}
+	m.mu.Lock()
+	m.unsaved[user] = l
+	m.mu.Unlock()
+	m.db.QueueLastActivity(user, l.at, status, func(_ int64, err error) {
+		m.mu.Lock()
+		if m.unsaved[user] == l {
+			delete(m.unsaved, user)
+		}
+		m.mu.Unlock()
 		// A deleted account has nothing left to record.
-		if !errors.Is(err, storage.ErrNotFound) {
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			m.log.Warn("last activity not recorded", "user", user, "err", err)
 		}
-	}
+	})
 }
 
 func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
@@ -91,6 +114,12 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 		if s.Available() {
 			return query(0, ""), nil
 		}
+	}
+	m.mu.Lock()
+	l, ok := m.unsaved[user]
+	m.mu.Unlock()
+	if ok {
+		return query(m.now().Sub(l.at), l.status), nil
 	}
 	at, status, err := m.db.LastActivity(ctx, user)
 	if errors.Is(err, storage.ErrNotFound) {

@@ -99,9 +99,9 @@ func TestConn(t *testing.T) {
 		t.Fatal("session not bound")
 	}
 	el := stanza.New("message", stanza.NSClient, "id", "1")
-	s.Conn.Send(el)
+	s.Conn.Send(el, nil)
 	el.SetAttr("id", "2") // recorded as sent
-	s.Conn.Send(stanza.New("presence", stanza.NSClient))
+	s.Conn.Send(stanza.New("presence", stanza.NSClient), nil)
 	if n := c.Len(); n != 2 {
 		t.Fatalf("Len = %d", n)
 	}

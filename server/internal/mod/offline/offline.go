@@ -1,15 +1,31 @@
 // Package offline implements XEP-0160: Best Practices for Handling Offline
-// Messages. A message for an account with no available session is committed
-// to SQLite before the router considers it handled, stamped with XEP-0203
-// delay, and delivered when the account next sends available presence.
+// Messages. A message for an account with no available session is stored
+// in SQLite, stamped with XEP-0203 delay, and its sender acknowledged only
+// once it is durable; it is delivered when the account next sends
+// available presence.
+//
+// Nothing acknowledged is lost or delivered twice:
+//   - stores from all senders are committed together (storage's group
+//     commit), each sender waiting for its batch, not for one sync each;
+//   - a backlog is delivered in pages no larger than the session's queue
+//     takes, the next page read as the writer drains the last one, so
+//     that a backlog of any size arrives in one login and costs memory
+//     for one page;
+//   - a stored message is deleted only once it was written to the
+//     client's transport; one the stream could not write stays stored;
+//   - a message written whose delete failed (a full disk, a lock held by
+//     another program) is remembered, never delivered again, and its
+//     delete retried;
+//   - messages a session accepted but could not write (the client stopped
+//     reading, the server is stopping) come back here, past the quota:
+//     the quota refuses new messages, with an error to their sender.
 package offline
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"hearth/server/internal/router"
@@ -24,19 +40,62 @@ const NSChatStates = "http://jabber.org/protocol/chatstates"
 // Deps are what the store needs.
 type Deps struct {
 	DB     *storage.DB
-	Domain string // stamps delays (XEP-0203) in the server's name
+	Router *router.Router // delivers, and tells who is available
+	Domain string         // stamps delays (XEP-0203) in the server's name
 	// Max is the per-account quota (0: DefaultMax); SetMax changes it live.
 	Max int
-	Log *slog.Logger
+	// Page bounds one page of a backlog (0: DefaultPage, DefaultPageBytes);
+	// the session's queue may bound it further.
+	Page, PageBytes int
+	// Retry is how long a failed delete waits before it is tried again
+	// (0: DefaultRetry).
+	Retry time.Duration
+	Log   *slog.Logger
 }
 
-// Store keeps offline messages. It is the router's OfflineStore; the
-// presence module flushes it when an account becomes available.
+// Defaults of Deps.
+const (
+	DefaultMax       = 1000
+	DefaultPage      = 256
+	DefaultPageBytes = 1 << 20 // of stored XML
+	DefaultRetry     = 5 * time.Second
+)
+
+// Store keeps offline messages. It registers on the Mux as the router's
+// offline store; the presence module calls Flush when an account becomes
+// available.
 type Store struct {
 	db     *storage.DB
+	r      *router.Router
 	domain string
-	max    atomic.Int64
 	log    *slog.Logger
+	page   int
+	bytes  int
+	retry  time.Duration
+
+	mu       sync.Mutex
+	max      int
+	loaded   bool
+	accounts map[string]*account
+	closed   bool
+	flushers sync.WaitGroup
+}
+
+// account is what the store knows of one account's messages.
+type account struct {
+	// count is how many messages are stored or being stored and not yet
+	// delivered: the quota's measure, kept here so that a store need not
+	// count rows.
+	count int
+	// flush is the delivery under way, or nil; more says a message was
+	// committed while it ran, so it must read again before it stops.
+	flush *flush
+	more  bool
+	// delivered are messages written to a client whose delete has not
+	// committed: never delivered again, their delete retried.
+	delivered map[int64]bool
+	retrying  bool
+	gone      bool // the account was deleted
 }
 
 // New returns the offline store.
@@ -44,13 +103,23 @@ func New(d Deps) *Store {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{db: d.DB, domain: d.Domain, log: d.Log}
+	s := &Store{db: d.DB, r: d.Router, domain: d.Domain, log: d.Log, page: d.Page, bytes: d.PageBytes,
+		retry: d.Retry, accounts: make(map[string]*account)}
+	if s.page <= 0 {
+		s.page = DefaultPage
+	}
+	if s.bytes <= 0 {
+		s.bytes = DefaultPageBytes
+	}
+	if s.retry <= 0 {
+		s.retry = DefaultRetry
+	}
 	s.SetMax(d.Max)
 	return s
 }
 
-// DefaultMax is the default per-account quota.
-const DefaultMax = 1000
+// Register makes s the router's offline store.
+func (s *Store) Register(m *router.Mux) { m.Offline(s) }
 
 // SetMax sets the per-account quota for messages stored from now on
 // (0: DefaultMax).
@@ -58,34 +127,125 @@ func (s *Store) SetMax(n int) {
 	if n <= 0 {
 		n = DefaultMax
 	}
-	s.max.Store(int64(n))
+	s.mu.Lock()
+	s.max = n
+	s.mu.Unlock()
 }
-
-func (s *Store) quota() int { return int(s.max.Load()) }
 
 // Features returns the disco features of this module.
 func (s *Store) Features() router.Features {
 	return router.Features{Server: []string{stanza.NSOffline}}
 }
 
-// ErrQuota means the account's offline store is full.
-var ErrQuota = errors.New("offline storage full")
-
-// Store implements router.OfflineStore.
-func (s *Store) Store(ctx context.Context, user string, st *stanza.Stanza) error {
-	if !worthKeeping(st.El) {
+// load reads how many messages every account has, once; s.mu is held.
+func (s *Store) load(ctx context.Context) error {
+	if s.loaded {
 		return nil
 	}
-	el := st.El.ShallowClone()
-	el.RemoveChildren("delay", stanza.NSDelay)
-	el.Append(stanza.New("delay", stanza.NSDelay, "from", s.domain, "stamp", time.Now().UTC().Format("2006-01-02T15:04:05.000Z")).AppendText("Offline storage"))
-	if _, err := s.db.StoreOffline(ctx, user, st.From.String(), el.Bytes(), s.quota()); err != nil {
-		if errors.Is(err, storage.ErrQuota) {
-			return ErrQuota
-		}
-		return fmt.Errorf("offline store for %s: %w", user, err)
+	counts, err := s.db.OfflineCounts(ctx)
+	if err != nil {
+		return err
 	}
+	for user, n := range counts {
+		s.acct(user).count = n
+	}
+	s.loaded = true
 	return nil
+}
+
+// acct returns the account's record, made on first use; s.mu is held.
+func (s *Store) acct(user string) *account {
+	a := s.accounts[user]
+	if a == nil {
+		a = &account{}
+		s.accounts[user] = a
+	}
+	return a
+}
+
+// UserRemoved forgets a deleted account (its messages went with it).
+func (s *Store) UserRemoved(_ context.Context, user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a := s.accounts[user]; a != nil {
+		a.gone = true
+		delete(s.accounts, user)
+	}
+}
+
+// errFull is what the sender of a message past the quota is told
+// (XEP-0160 4: service-unavailable), in words.
+func errFull(user string, max int) *stanza.Error {
+	return stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable,
+		user+" has too many messages waiting to be read ("+itoa(max)+"); try again once they have read some")
+}
+
+// errNotSaved is what the sender of a message the database did not take
+// is told.
+var errNotSaved = stanza.NewError(stanza.Wait, stanza.InternalServerError,
+	"the server could not save this message for later; try again later")
+
+// Store implements router.OfflineStore: it checks the quota, stamps the
+// message and queues it for the next group commit.
+func (s *Store) Store(ctx context.Context, user string, st *stanza.Stanza) (router.Durable, *stanza.Error) {
+	if !worthKeeping(st.El) {
+		return nil, nil
+	}
+	s.mu.Lock()
+	if err := s.load(ctx); err != nil {
+		s.mu.Unlock()
+		s.log.Error("message not stored: the offline counts could not be read", "user", user, "err", err)
+		return nil, errNotSaved
+	}
+	a := s.acct(user)
+	if a.count >= s.max {
+		max := s.max
+		s.mu.Unlock()
+		return nil, errFull(user, max)
+	}
+	a.count++
+	s.mu.Unlock()
+	return s.queue(user, a, st.From.String(), stamped(st.El, s.domain).Bytes()), nil
+}
+
+// stamped returns a copy of el with the server's delay (XEP-0203) in place
+// of any other from it.
+func stamped(el *stanza.Element, domain string) *stanza.Element {
+	el = el.ShallowClone()
+	el.RemoveChildren("delay", stanza.NSDelay)
+	el.Append(stanza.New("delay", stanza.NSDelay, "from", domain, "stamp", time.Now().UTC().Format("2006-01-02T15:04:05.000Z")).AppendText("Offline storage"))
+	return el
+}
+
+// write is a store under way; it is the router's Durable.
+type write struct {
+	q   *storage.Queued
+	err *stanza.Error // set before q is done
+}
+
+func (w *write) Done() <-chan struct{} { return w.q.Done() }
+func (w *write) Failed() *stanza.Error { return w.err }
+
+// queue queues the store of a counted message; once it is durable, an
+// available session of the account that is not being flushed gets it.
+func (s *Store) queue(user string, a *account, from string, xml []byte) *write {
+	w := &write{}
+	w.q = s.db.QueueOffline(user, from, xml, 0, func(_ int64, err error) {
+		if err != nil {
+			s.mu.Lock()
+			a.count--
+			s.mu.Unlock()
+			if errors.Is(err, storage.ErrNotFound) {
+				w.err = stanza.ErrServiceUnavailable()
+				return
+			}
+			s.log.Error("message not stored", "user", user, "err", err)
+			w.err = errNotSaved
+			return
+		}
+		s.stored(user)
+	})
+	return w
 }
 
 // worthKeeping reports whether a message carries more than chat states
@@ -99,53 +259,358 @@ func worthKeeping(el *stanza.Element) bool {
 	return false
 }
 
-// Deliverer hands stanzas to sessions (router.Router.Deliver).
-type Deliverer interface {
-	Deliver(ctx context.Context, s *router.Session, el *stanza.Element) bool
-}
-
-// Flush sends the stored messages to a session that just became available
-// and deletes them once queued. A message that was queued but never
-// written goes back to storage through the session's lost handler.
-func (s *Store) Flush(ctx context.Context, d Deliverer, sess *router.Session) error {
-	msgs, err := s.db.OfflineFor(ctx, sess.JID.Local)
-	if err != nil || len(msgs) == 0 {
-		return err
-	}
-	ids := make([]int64, 0, len(msgs))
-	for _, m := range msgs {
-		el, err := stream.Unmarshal(m.Stanza)
-		if err != nil {
-			ids = append(ids, m.ID) // unreadable: drop it rather than loop
-			continue
-		}
-		el.SetAttr("to", sess.JID.String())
-		if !d.Deliver(ctx, sess, el) {
-			break
-		}
-		ids = append(ids, m.ID)
-	}
-	return s.db.DeleteOffline(ctx, sess.JID.Local, ids)
-}
-
-// Lost stores the messages a session queued but never wrote (it was
-// closed or too slow), so acknowledged messages are not lost.
+// Lost stores the messages a session accepted but never wrote (it was
+// closed, too slow, or the server is stopping). Their senders were
+// acknowledged, so the quota does not refuse them; a message the database
+// does not take goes back to its sender as an error.
 func (s *Store) Lost(ctx context.Context, sess *router.Session, lost []*stanza.Element) {
+	user := sess.JID.Local
+	var writes []*write
+	var sts []*stanza.Stanza
 	for _, el := range lost {
 		st, e := stanza.Parse(el)
-		if e != nil || st.Kind != stanza.KindMessage || (st.Type != "" && st.Type != "normal" && st.Type != "chat") {
+		if e != nil || st.Kind != stanza.KindMessage || (st.Type != "" && st.Type != "normal" && st.Type != "chat") || !worthKeeping(el) {
 			continue
 		}
-		var err error
-		if d := el.Child("delay", stanza.NSDelay); d != nil && d.Attr("from") == s.domain {
-			// Came from offline storage (the router strips such stamps
-			// from what clients send): keep its original stamp.
-			_, err = s.db.StoreOffline(ctx, sess.JID.Local, st.From.String(), el.Bytes(), s.quota())
-		} else {
-			err = s.Store(ctx, sess.JID.Local, st)
-		}
-		if err != nil {
-			s.log.Warn("message lost: offline storage refused it", "user", sess.JID.Local, "err", err)
+		s.mu.Lock()
+		a := s.acct(user)
+		a.count++
+		s.mu.Unlock()
+		writes = append(writes, s.queue(user, a, st.From.String(), stamped(el, s.domain).Bytes()))
+		sts = append(sts, st)
+	}
+	for i, w := range writes {
+		<-w.Done()
+		if w.err != nil {
+			s.r.Bounce(ctx, sts[i], w.err)
 		}
 	}
+}
+
+// stored is told that a message for user is durable: a session of theirs
+// that became available meanwhile gets it now, not at its next login.
+func (s *Store) stored(user string) {
+	s.mu.Lock()
+	a := s.accounts[user]
+	if a == nil {
+		s.mu.Unlock()
+		return
+	}
+	if a.flush != nil {
+		a.more = true
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	if sess := s.available(user); sess != nil {
+		s.Flush(context.Background(), sess)
+	}
+}
+
+// available returns a session of user that takes offline messages
+// (available, non-negative priority), or nil.
+func (s *Store) available(user string) *router.Session {
+	for _, sess := range s.r.Sessions(user) {
+		if avail, prio, _ := sess.Presence(); avail && prio >= 0 {
+			return sess
+		}
+	}
+	return nil
+}
+
+// Flush starts delivering the account's stored messages to a session that
+// became available, unless a delivery to one of its sessions is under way
+// already.
+func (s *Store) Flush(ctx context.Context, sess *router.Session) {
+	user := sess.JID.Local
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	a := s.acct(user)
+	if a.flush != nil {
+		a.more = true
+		return
+	}
+	f := &flush{s: s, a: a, user: user, sess: sess, ctx: context.WithoutCancel(ctx)}
+	f.drained.L = &f.mu
+	a.flush = f
+	s.flushers.Add(1)
+	go f.run()
+}
+
+// Close stops new deliveries, waits for those under way and tries once
+// more to delete what was delivered; the server calls it once no session
+// is left.
+func (s *Store) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.flushers.Wait()
+	s.mu.Lock()
+	var qs []*storage.Queued
+	for user, a := range s.accounts {
+		if len(a.delivered) > 0 {
+			qs = append(qs, s.db.QueueDeleteOffline(user, keys(a.delivered), nil))
+		}
+	}
+	s.mu.Unlock()
+	for _, q := range qs {
+		if err := q.Wait(); err != nil {
+			s.log.Error("delivered messages not deleted; they will be delivered again", "err", err)
+		}
+	}
+}
+
+func keys(m map[int64]bool) []int64 {
+	out := make([]int64, 0, len(m))
+	for id := range m {
+		out = append(out, id)
+	}
+	return out
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for ; n > 0; n /= 10 {
+		i--
+		b[i] = byte('0' + n%10)
+	}
+	return string(b[i:])
+}
+
+// flush delivers one account's backlog to one session, a page at a time.
+type flush struct {
+	s    *Store
+	a    *account
+	user string
+	sess *router.Session
+	ctx  context.Context
+
+	mu          sync.Mutex
+	drained     sync.Cond // outstanding dropped to 0
+	outstanding int       // handed to the session, not yet written or failed
+	written     []int64
+	failed      bool
+}
+
+func (f *flush) run() {
+	defer f.s.flushers.Done()
+	var after int64 // the newest message handed to the session
+	for {
+		page, err := f.read(after)
+		if err != nil {
+			f.s.log.Error("offline messages not delivered: they could not be read", "user", f.user, "err", err)
+			f.stop(false)
+			return
+		}
+		if len(page) == 0 {
+			if f.stop(true) {
+				return
+			}
+			continue // more came meanwhile
+		}
+		last, ok := f.deliver(page)
+		after = max(after, last)
+		f.wait()
+		f.deleteWritten()
+		if !ok || f.failedNow() {
+			// The session is closing: what it did not write stays
+			// stored, for another session or the next login.
+			f.stop(false)
+			if sess := f.s.available(f.user); sess != nil && sess != f.sess {
+				f.s.Flush(f.ctx, sess)
+			}
+			return
+		}
+	}
+}
+
+// read returns the next page after the message after: as many messages as
+// the session's queue has room for, at most a page, without those written
+// already.
+func (f *flush) read(after int64) ([]storage.Offline, error) {
+	for {
+		n, bytes := f.sess.Conn.Room()
+		if n <= 0 {
+			return nil, nil // closing
+		}
+		// Half the room, so that what else comes for the session (a
+		// presence burst at login) fits beside the page.
+		n, bytes = min(f.s.page, n/2), min(f.s.bytes, bytes/2)
+		if n > 0 && bytes > 0 {
+			// Stored XML is smaller than its tree; read a quarter of the
+			// bytes, and deliver checks the trees' sizes.
+			page, err := f.s.db.OfflinePage(f.ctx, f.user, after, n, max(bytes/4, 1))
+			if err != nil {
+				return nil, err
+			}
+			f.s.mu.Lock()
+			out := page[:0]
+			for _, m := range page {
+				if !f.a.delivered[m.ID] {
+					out = append(out, m)
+				}
+			}
+			f.s.mu.Unlock()
+			if len(out) == 0 && len(page) > 0 {
+				after = page[len(page)-1].ID
+				continue
+			}
+			return out, nil
+		}
+		// The queue is full of other traffic: let it drain.
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// deliver hands a page to the session, each stanza tracked, as long as the
+// trees fit in half the queue's room; it returns the newest message handed
+// over (or dropped as unreadable) and false if the session refused one.
+func (f *flush) deliver(page []storage.Offline) (last int64, ok bool) {
+	_, room := f.sess.Conn.Room()
+	budget := room / 2
+	for i, m := range page {
+		el, err := stream.Unmarshal(m.Stanza)
+		if err != nil {
+			// Unreadable: drop it rather than fail on it forever.
+			f.s.log.Warn("unreadable offline message dropped", "user", f.user, "id", m.ID, "err", err)
+			f.mu.Lock()
+			f.outstanding++
+			f.mu.Unlock()
+			f.result(m.ID, true)
+			last = m.ID
+			continue
+		}
+		if size := el.Footprint(); i > 0 && size > budget {
+			break
+		} else {
+			budget -= size
+		}
+		el.SetAttr("to", f.sess.JID.String())
+		id := m.ID
+		f.mu.Lock()
+		f.outstanding++
+		f.mu.Unlock()
+		if !f.s.r.DeliverTracked(f.ctx, f.sess, el, func(written bool) { f.result(id, written) }) {
+			f.mu.Lock()
+			f.outstanding--
+			f.drained.Broadcast()
+			f.mu.Unlock()
+			return last, false
+		}
+		last = id
+	}
+	return last, true
+}
+
+// result is the session writer's word on one message handed to it (or
+// an unreadable one, dropped: counted as written, so that it is deleted).
+func (f *flush) result(id int64, written bool) {
+	if written {
+		f.s.mu.Lock()
+		f.a.count--
+		f.s.mu.Unlock()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if written {
+		f.written = append(f.written, id)
+	} else {
+		f.failed = true
+	}
+	f.outstanding--
+	if f.outstanding <= 0 {
+		f.drained.Broadcast()
+	}
+}
+
+// wait waits until everything handed to the session was written or
+// failed; a client that does not read is cut off by the write timeout.
+func (f *flush) wait() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for f.outstanding > 0 {
+		f.drained.Wait()
+	}
+}
+
+func (f *flush) failedNow() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.failed
+}
+
+// deleteWritten deletes the messages written so far. Until the delete
+// commits they are remembered as delivered, so that no other delivery
+// sends them again; a delete that fails is retried.
+func (f *flush) deleteWritten() {
+	f.mu.Lock()
+	ids := f.written
+	f.written = nil
+	f.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	f.s.mu.Lock()
+	if f.a.delivered == nil {
+		f.a.delivered = make(map[int64]bool)
+	}
+	for _, id := range ids {
+		f.a.delivered[id] = true
+	}
+	f.s.mu.Unlock()
+	f.s.delete(f.user, f.a, ids)
+}
+
+// delete queues the delete of delivered messages; on success they are
+// forgotten, on failure retried later.
+func (s *Store) delete(user string, a *account, ids []int64) {
+	s.db.QueueDeleteOffline(user, ids, func(_ int64, err error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if err == nil {
+			for _, id := range ids {
+				delete(a.delivered, id)
+			}
+			return
+		}
+		if a.gone || s.closed || a.retrying {
+			return
+		}
+		s.log.Error("delivered offline messages not deleted; retrying (they will not be delivered again meanwhile)",
+			"user", user, "messages", len(a.delivered), "err", err)
+		a.retrying = true
+		time.AfterFunc(s.retry, func() {
+			s.mu.Lock()
+			a.retrying = false
+			var ids []int64
+			if !a.gone && !s.closed {
+				ids = keys(a.delivered)
+			}
+			s.mu.Unlock()
+			if len(ids) > 0 {
+				s.delete(user, a, ids)
+			}
+		})
+	})
+}
+
+// stop ends the delivery unless, with done, more messages were committed
+// since the last read; it reports whether it ended.
+func (f *flush) stop(done bool) bool {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	if done && f.a.more {
+		f.a.more = false
+		return false
+	}
+	f.a.more = false
+	f.a.flush = nil
+	return true
 }

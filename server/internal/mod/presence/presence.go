@@ -183,9 +183,7 @@ func (m *Module) available(ctx context.Context, s *router.Session, st *stanza.St
 		}
 	}
 	if prio >= 0 && m.offline != nil {
-		if err := m.offline.Flush(ctx, m.r, s); err != nil {
-			m.log.Error("offline flush", "user", user, "err", err)
-		}
+		m.offline.Flush(ctx, s)
 	}
 }
 

@@ -1,0 +1,155 @@
+package router
+
+import (
+	"context"
+	"sync"
+
+	"hearth/server/internal/stanza"
+)
+
+// OfflineStore keeps messages for accounts with no available session
+// (XEP-0160). A module registers it on the Mux.
+type OfflineStore interface {
+	// Store takes st for user's offline storage. It refuses with the
+	// error for the sender (the store is full, there is no such account),
+	// or returns the durable write under way; nil, nil: st is not worth
+	// keeping (chat states alone) and is dropped.
+	Store(ctx context.Context, user string, st *stanza.Stanza) (Durable, *stanza.Error)
+}
+
+// Durable is a write under way in storage's group commit.
+type Durable interface {
+	// Done is closed once the write is durable or failed.
+	Done() <-chan struct{}
+	// Failed is, once Done is closed, nil if the write is durable and
+	// otherwise the error for the sender.
+	Failed() *stanza.Error
+}
+
+// Pending lets one sender go on while its stored messages become durable
+// together with everyone else's (group commit), without acknowledging any
+// of them early: a client counts a message as safe once the server has
+// answered something it sent after it, so the reader that owns a Pending
+// calls Settle before it routes anything but a message. A stored message
+// that then fails goes back to its sender as an error, before that answer.
+//
+// The c2s reader gives its Pending to the router in the context of what it
+// routes (WithPending); stores made without one wait for their own write.
+type Pending struct {
+	r   *Router
+	ctx context.Context // for the errors; not cancelled by shutdown
+
+	mu       sync.Mutex
+	cond     sync.Cond
+	items    []pendingItem
+	bytes    int
+	watching bool
+}
+
+type pendingItem struct {
+	d    Durable
+	st   *stanza.Stanza
+	size int
+}
+
+// Bounds of a Pending: past them the sender waits, so that a fast sender
+// holds a bounded number of stanzas in memory.
+const (
+	maxPending      = 1024
+	maxPendingBytes = 4 << 20
+)
+
+// NewPending returns an empty Pending for one sender; ctx is what the
+// errors of failed writes are routed with.
+func (r *Router) NewPending(ctx context.Context) *Pending {
+	p := &Pending{r: r, ctx: context.WithoutCancel(ctx)}
+	p.cond.L = &p.mu
+	return p
+}
+
+type pendingKey struct{}
+
+// WithPending returns ctx carrying p: messages routed with it that go to
+// offline storage join p instead of waiting for their write.
+func WithPending(ctx context.Context, p *Pending) context.Context {
+	return context.WithValue(ctx, pendingKey{}, p)
+}
+
+func pendingFrom(ctx context.Context) *Pending {
+	p, _ := ctx.Value(pendingKey{}).(*Pending)
+	return p
+}
+
+// add takes a write under way; it waits while p is full.
+func (p *Pending) add(d Durable, st *stanza.Stanza) {
+	size := st.El.Footprint()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.items) > 0 && (len(p.items) >= maxPending || p.bytes+size > maxPendingBytes) {
+		p.cond.Wait()
+	}
+	p.items = append(p.items, pendingItem{d: d, st: st, size: size})
+	p.bytes += size
+	if !p.watching {
+		p.watching = true
+		go p.watch()
+	}
+}
+
+// watch takes the writes in order as they end and bounces the failed
+// ones; it runs while p holds any.
+func (p *Pending) watch() {
+	for {
+		p.mu.Lock()
+		if len(p.items) == 0 {
+			p.watching = false
+			p.items = nil
+			p.cond.Broadcast()
+			p.mu.Unlock()
+			return
+		}
+		it := p.items[0]
+		p.mu.Unlock()
+		<-it.d.Done()
+		if e := it.d.Failed(); e != nil {
+			p.r.Bounce(p.ctx, it.st, e)
+		}
+		p.mu.Lock()
+		p.items[0] = pendingItem{}
+		p.items = p.items[1:]
+		p.bytes -= it.size
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}
+}
+
+// Settle waits until every write in p is durable or failed and its error
+// was routed to the sender.
+func (p *Pending) Settle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.items) > 0 {
+		p.cond.Wait()
+	}
+}
+
+// store hands st to the offline store and reports what became of it:
+// stored once durable, or joined to the sender's Pending.
+func (r *Router) store(ctx context.Context, user string, st *stanza.Stanza) Outcome {
+	d, e := r.mux.offline.Store(ctx, user, st)
+	switch {
+	case e != nil:
+		return r.refuse(ctx, st, e)
+	case d == nil:
+		return Outcome{}
+	}
+	if p := pendingFrom(ctx); p != nil {
+		p.add(d, st)
+		return Outcome{Stored: true}
+	}
+	<-d.Done()
+	if e := d.Failed(); e != nil {
+		return r.refuse(ctx, st, e)
+	}
+	return Outcome{Stored: true}
+}
