@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"hearth/server/admin"
+	"hearth/storage"
 )
 
 // commands are the subcommands besides serve.
@@ -113,7 +114,8 @@ func (a *adminFlags) register(fs *flag.FlagSet) {
 }
 
 // withAPI runs fn on the running server's admin API, or, when no server
-// runs, on the database in the data directory. userArg is the user the
+// runs, on the database in the data directory, which it holds for this
+// process until fn returns. userArg is the user the
 // command is about, if any: on a data directory without a domain yet, its
 // domain becomes the stored one.
 func (c *cli) withAPI(ctx context.Context, a *adminFlags, userArg string, fn func(ctx context.Context, api admin.API) error) error {
@@ -132,6 +134,10 @@ func (c *cli) withAPI(ctx context.Context, a *adminFlags, userArg string, fn fun
 		return err
 	}
 	db, stored, err := openData(ctx, data)
+	if errors.Is(err, storage.ErrInUse) {
+		// No server answers on the socket, yet the database is taken.
+		return fmt.Errorf("%w. It may be a server that is starting or stopping, or another hearth command: try again in a moment", err)
+	}
 	if err != nil {
 		return err
 	}

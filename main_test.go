@@ -196,7 +196,8 @@ func TestEnvironment(t *testing.T) {
 type serveProc struct {
 	cmd         *exec.Cmd
 	c2s, c2sTLS string
-	done        chan error // the process's exit
+	ready       chan []string // the ready line's submatches, once
+	done        chan error    // the process's exit
 	mu          sync.Mutex
 	stderr      bytes.Buffer
 }
@@ -209,20 +210,18 @@ func (s *serveProc) log() string {
 
 var readyLine = regexp.MustCompile(`^hearth: serving (\S+) \(c2s (\S+), c2s-tls (\S+)\)$`)
 
-// start starts hearth serve and waits for its ready line.
-func start(t *testing.T, environ []string, args ...string) (*serveProc, time.Duration) {
+// launch starts cmd, a hearth serve, without waiting for it; the process
+// is killed when the test ends if it still runs.
+func launch(t *testing.T, cmd *exec.Cmd) *serveProc {
 	t.Helper()
-	s := &serveProc{cmd: exec.Command(bin, append([]string{"serve"}, args...)...), done: make(chan error, 1)}
-	s.cmd.Env = environ
+	s := &serveProc{cmd: cmd, ready: make(chan []string, 1), done: make(chan error, 1)}
 	pipe, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	began := time.Now()
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(pipe)
 		for sc.Scan() {
@@ -230,7 +229,7 @@ func start(t *testing.T, environ []string, args ...string) (*serveProc, time.Dur
 			s.stderr.WriteString(sc.Text() + "\n")
 			s.mu.Unlock()
 			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
-				ready <- m
+				s.ready <- m
 			}
 		}
 		io.Copy(io.Discard, pipe)
@@ -242,8 +241,18 @@ func start(t *testing.T, environ []string, args ...string) (*serveProc, time.Dur
 			<-s.done
 		}
 	})
+	return s
+}
+
+// start starts hearth serve and waits for its ready line.
+func start(t *testing.T, environ []string, args ...string) (*serveProc, time.Duration) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
+	cmd.Env = environ
+	began := time.Now()
+	s := launch(t, cmd)
 	select {
-	case m := <-ready:
+	case m := <-s.ready:
 		s.c2s, s.c2sTLS = m[2], m[3]
 		return s, time.Since(began)
 	case err := <-s.done:
@@ -294,7 +303,7 @@ func TestServe(t *testing.T) {
 
 	// A second server on the same data directory is refused.
 	r := hearth(t, e, "", "serve", "--headless", "--no-mdns", d, "--c2s", "off", "--c2s-tls", "off")
-	if r.code != 1 || !strings.Contains(r.stderr, "another hearth server") {
+	if r.code != 1 || !strings.Contains(r.stderr, "is using the data directory "+data) {
 		t.Errorf("second server: exit code %d, stderr %q", r.code, r.stderr)
 	}
 
@@ -326,6 +335,90 @@ func TestServe(t *testing.T) {
 	}
 	// Without the server, the commands use the database again.
 	check(t, e, "", 0, `(?m)^bob@test\.home +disabled +0 `, "user", "list", d)
+}
+
+// TestOneServerPerDataDir: two servers started on one data directory at
+// the same moment never both run. One serves; the other says that the
+// data directory is in use and exits before it takes a port. Every other
+// round starts on a new data directory, where the database is made too.
+func TestOneServerPerDataDir(t *testing.T) {
+	const rounds = 50
+	e := env(t)
+	shared := t.TempDir()
+	began := time.Now()
+	for i := range rounds {
+		data := shared
+		if i%2 == 0 {
+			data = t.TempDir()
+		}
+		var procs [2]*serveProc
+		var gates [2]io.WriteCloser
+		for j := range procs {
+			// Both wait for a line on standard input, then become hearth.
+			cmd := exec.Command("sh", "-c", `read go && exec "$0" "$@"`, bin, "serve", "--headless", "--no-mdns",
+				"--data", data, "--domain", "test.home", "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0")
+			cmd.Env = e
+			var err error
+			if gates[j], err = cmd.StdinPipe(); err != nil {
+				t.Fatal(err)
+			}
+			procs[j] = launch(t, cmd)
+		}
+		for _, g := range gates {
+			io.WriteString(g, "go\n")
+			g.Close()
+		}
+		var served []*serveProc
+		for _, p := range procs {
+			select {
+			case <-p.ready:
+				served = append(served, p)
+			case err := <-p.done:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(p.log(), "is using the data directory "+data) {
+					t.Errorf("round %d: the server that did not run exited with %v:\n%s", i, err, p.log())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("round %d: neither ready nor gone after 10s:\n%s", i, p.log())
+			}
+		}
+		if len(served) != 1 {
+			t.Fatalf("round %d: %d servers ran on one data directory", i, len(served))
+		}
+		if code := served[0].stop(t); code != 0 {
+			t.Errorf("round %d: exit code %d after SIGTERM:\n%s", i, code, served[0].log())
+		}
+	}
+	t.Logf("%d rounds, one server each, in %v", rounds, time.Since(began).Round(time.Millisecond))
+}
+
+// TestDataDirInUse: while another process holds the data directory (a
+// server starting, before its admin socket answers, or another command),
+// admin commands and servers say so in plain words, and work once it is
+// free.
+func TestDataDirInUse(t *testing.T) {
+	data := t.TempDir()
+	e := env(t)
+	d := "--data=" + data
+	db, err := storage.Open(t.Context(), filepath.Join(data, "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := fmt.Sprintf("process %d", os.Getpid())
+	r := check(t, e, "", 1, "", "user", "add", "alice@test.home", "--password", "correct horse", d)
+	for _, s := range []string{"another Hearth", holder, "is using the data directory " + data, "try again in a moment"} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("user add: stderr %q without %q", r.stderr, s)
+		}
+	}
+	r = check(t, e, "", 1, "", "serve", "--headless", "--no-mdns", d, "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0")
+	if !strings.Contains(r.stderr, holder) || !strings.Contains(r.stderr, "Only one Hearth may use a data directory at a time") {
+		t.Errorf("serve: stderr %q", r.stderr)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check(t, e, "", 0, "", "user", "add", "alice@test.home", "--password", "correct horse", d)
 }
 
 // login signs in over direct TLS with SASL PLAIN and binds the resource
