@@ -421,6 +421,49 @@ func TestDataDirInUse(t *testing.T) {
 	check(t, e, "", 0, "", "user", "add", "alice@test.home", "--password", "correct horse", d)
 }
 
+// TestDamagedDatabase: Hearth refuses to start on a database that is empty
+// or cut short, rather than begin again with no accounts; it says how to
+// restore it and leaves the file as it is.
+func TestDamagedDatabase(t *testing.T) {
+	e := env(t)
+	good := t.TempDir()
+	check(t, e, "", 0, "", "user", "add", "alice@test.home", "--password", "correct horse", "--data", good)
+	whole, err := os.ReadFile(filepath.Join(good, "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		file []byte
+		want string
+	}{
+		{"empty", []byte{}, "is empty (0 bytes)"},
+		{"truncated", whole[:len(whole)/2], fmt.Sprintf("is truncated: it has %d of its %d bytes", len(whole)/2, len(whole))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := t.TempDir()
+			path := filepath.Join(data, "hearth.db")
+			if err := os.WriteFile(path, tt.file, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{
+				{"serve", "--headless", "--no-mdns", "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0", "--data", data},
+				{"user", "list", "--data", data},
+			} {
+				r := check(t, e, "", 1, "", args...)
+				for _, s := range []string{tt.want, "Hearth will not start on it", "put your backup in place of " + path, "move " + path + " aside"} {
+					if !strings.Contains(r.stderr, s) {
+						t.Errorf("hearth %s: stderr %q without %q", args[0], r.stderr, s)
+					}
+				}
+				if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, tt.file) {
+					t.Errorf("after hearth %s: the database has %d bytes, was %d (%v)", args[0], len(got), len(tt.file), err)
+				}
+			}
+		})
+	}
+}
+
 // login signs in over direct TLS with SASL PLAIN and binds the resource
 // "cli"; it returns the open stream.
 func login(t *testing.T, addr, user, password string) net.Conn {

@@ -10,7 +10,9 @@
 // power loss once the call returns.
 //
 // One process has a database at a time: Open locks a file beside it
-// (hearth.db.lock) and Close releases it.
+// (hearth.db.lock) and Close releases it. A new database is built whole
+// before it takes its name, and a damaged one is refused rather than
+// begun again.
 //
 // Usernames are localparts and contacts bare JIDs, both already normalised by
 // the caller; storage compares them byte for byte.
@@ -21,9 +23,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -67,14 +67,20 @@ type DB struct {
 	login *sql.DB
 }
 
-// Open opens the database at path for this process alone, creating it
-// (mode 0600, as it holds SCRAM keys and messages) and migrating it to the
-// current schema as needed. The directory must exist.
+// Open opens the database at path for this process alone, creating it and
+// migrating it to the current schema as needed. The directory must exist.
 //
 // Before SQLite sees the file, Open locks path+".lock" (hearth.db.lock) and
 // holds the lock until Close: a second Open of the same path, in this
 // process or another, fails with an error wrapping ErrInUse that names
 // the holder's process.
+//
+// A missing database is built under a temporary name beside it and renamed
+// into place once complete, so an existing file is always a whole
+// database. An existing file that is empty, is not an SQLite database, or
+// is shorter than its header records, and one SQLite finds corrupt while
+// opening it, is left as it is and refused with an error wrapping
+// ErrDamaged that says what is wrong and how to restore it.
 func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("open database %q: need a file path", path)
@@ -99,18 +105,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // open opens the database at abs, whose lock the caller holds.
 func open(ctx context.Context, abs string) (*DB, error) {
 	fail := func(err error) (*DB, error) {
+		var de *damagedError
+		switch {
+		case errors.As(err, &de):
+			return nil, err // says all, with the path
+		case corrupt(err):
+			return nil, damaged(abs, "is damaged (%s)", sqliteSays(err))
+		}
 		return nil, fmt.Errorf("open database %s: %w", abs, err)
 	}
-	// Create the file ourselves to choose its mode; SQLite creates the -wal
-	// and -shm files with the mode of the database file.
-	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
-	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
-		return fail(pe.Err) // names the path already
-	}
-	if err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
+	if err := prepare(ctx, abs); err != nil {
 		return fail(err)
 	}
 	w, err := openWriter(ctx, abs)
@@ -135,7 +139,7 @@ func open(ctx context.Context, abs string) (*DB, error) {
 }
 
 // openWriter opens the one writing connection to the database file at
-// path and checks that it is in WAL mode.
+// path, which must exist, and checks that it is in WAL mode.
 func openWriter(ctx context.Context, path string) (*sql.DB, error) {
 	w, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
@@ -184,6 +188,9 @@ func dsn(abs string, write bool) string {
 	// url.URL escapes '?', '#' and '%' in the path; SQLite decodes them.
 	u := url.URL{Scheme: "file", Path: p}
 	q := url.Values{
+		// rw: never create the file. Open has checked or built it, and
+		// a database SQLite made empty in its place would be a new one.
+		"mode": {"rw"},
 		"_pragma": {
 			fmt.Sprintf("busy_timeout(%d)", busyTimeout),
 			"foreign_keys(1)",

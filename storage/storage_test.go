@@ -164,8 +164,8 @@ func TestReopen(t *testing.T) {
 }
 
 // Two processes (the server and `hearth user add`) may open a new file at
-// the same moment: exactly one of them has it, and the others are told
-// that it is in use.
+// the same moment: exactly one of them has it, the others are told that it
+// is in use, and none finds it half made.
 func TestOpenConcurrently(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hearth.db")
 	var tried, done sync.WaitGroup
@@ -257,7 +257,11 @@ func TestMigrateRollsBack(t *testing.T) {
 		"migrations/0002_b.sql": &fstest.MapFile{Data: []byte("CREATE TABLE b (x); THIS IS NOT SQL")},
 	}
 	// A fresh file, not the one Open migrated.
-	w, err := sql.Open("sqlite", dsn(filepath.Join(t.TempDir(), "m.db"), true))
+	path := filepath.Join(t.TempDir(), "m.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		t.Fatal(err)
 	}
