@@ -52,7 +52,7 @@ const usageText = `usage:
   hearth user add|del|passwd|list|disable|enable [JID] [--password P]
   hearth roster list|add|del USER [CONTACT] [--name N] [--group G]...
   hearth config list|get|set [KEY] [VALUE]
-  hearth status
+  hearth status [--check]             the server, its data; --check reads the whole database for damage
   hearth bench ...                    load test a running server (hearth bench -h)
   hearth version
 

@@ -143,6 +143,7 @@ func TestOffline(t *testing.T) {
 		{args: []string{"config", "get", "no.such.key", d}, code: 1},
 		{args: []string{"config", "list", d}, want: `(?m)^mdns\.enabled +false +true `},
 		{args: []string{"status", d}, want: `(?s)not running.*domain: +test\.home.*users: +2`},
+		{args: []string{"status", "--check", d}, want: `(?m)^database: +ok$`},
 		{args: []string{"version"}, want: `^hearth \S+\n$`},
 		{args: []string{"help"}, want: `hearth user add`},
 		{args: []string{"--help"}, want: `hearth user add`},
@@ -309,6 +310,7 @@ func TestServe(t *testing.T) {
 
 	// Admin commands go through the socket to the running server.
 	check(t, e, "", 0, `(?s)status: +running.*domain: +test\.home.*listener: +c2s-tls `+regexp.QuoteMeta(s.c2sTLS)+`.*failed logins: +0 since the start`, "status", d)
+	check(t, e, "", 0, `(?m)^database: +ok$`, "status", "--check", d)
 	check(t, e, "", 0, "", "user", "add", "bob", "--password", "battery staple", d)
 	check(t, e, "", 0, `(?m)^bob@test\.home +enabled +0 `, "user", "list", d)
 
@@ -462,6 +464,41 @@ func TestDamagedDatabase(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStatusCheck: hearth status --check finds a damaged page that the
+// database opens with, says so and what to do, and exits 1.
+func TestStatusCheck(t *testing.T) {
+	data := t.TempDir()
+	e := env(t)
+	d := "--data=" + data
+	check(t, e, "", 0, "", "user", "add", "alice@test.home", "--password", "correct horse", d)
+	path := filepath.Join(data, "hearth.db")
+	db, err := storage.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 { // the last pages are alice's messages
+		if _, err := db.StoreOffline(t.Context(), "alice", "bob@test.home", make([]byte, 1000), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b[len(b)-4096:], bytes.Repeat([]byte{0xff}, 4096))
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := check(t, e, "", 1, `(?m)^database: +damaged: the check found \d+ problems?$`, "status", "--check", d)
+	if !strings.Contains(r.stderr, "put your backup in place of "+path) {
+		t.Errorf("stderr %q does not say what to do", r.stderr)
+	}
+	t.Logf("stdout:\n%s", r.stdout)
 }
 
 // login signs in over direct TLS with SASL PLAIN and binds the resource

@@ -258,3 +258,35 @@ func syncDir(dir string) error {
 	}
 	return f.Close()
 }
+
+// QuickCheck runs SQLite's quick_check over the whole database and returns
+// the problems it finds, none when the database is sound. It reads every
+// page, so it takes a while on a large database; it does not block
+// writers.
+func (db *DB) QuickCheck(ctx context.Context) ([]string, error) {
+	rows, err := db.r.QueryContext(ctx, "PRAGMA quick_check")
+	if corrupt(err) {
+		return []string{sqliteSays(err)}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("quick check: %w", err)
+	}
+	defer rows.Close()
+	var problems []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, fmt.Errorf("quick check: %w", err)
+		}
+		problems = append(problems, p)
+	}
+	if err := rows.Err(); corrupt(err) {
+		problems = append(problems, sqliteSays(err))
+	} else if err != nil {
+		return nil, fmt.Errorf("quick check: %w", err)
+	}
+	if len(problems) == 1 && problems[0] == "ok" {
+		return nil, nil
+	}
+	return problems, nil
+}

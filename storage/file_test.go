@@ -143,3 +143,39 @@ func TestOpenNew(t *testing.T) {
 		t.Errorf("alice after reopening: %v, %v", ok, err)
 	}
 }
+
+// TestQuickCheck: a sound database has no problems; one with a damaged
+// page, which opens, has some.
+func TestQuickCheck(t *testing.T) {
+	path := sampleDB(t)
+	db, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems, err := db.QuickCheck(t.Context()); problems != nil || err != nil {
+		t.Errorf("sound database: %q, %v", problems, err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := len(b) - 4096
+	copy(b[last:], bytes.Repeat([]byte{0xff}, 4096))
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	problems, err := db.QuickCheck(t.Context())
+	if len(problems) == 0 || err != nil {
+		t.Errorf("damaged page: %q, %v; want problems", problems, err)
+	}
+	t.Logf("problems: %q", problems)
+}

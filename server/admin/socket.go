@@ -199,6 +199,10 @@ func newHandler(api API) http.Handler {
 		restart, err := api.SetSetting(ctx, r.Key, r.Value)
 		return restartBody{restart}, err
 	})
+	method("CheckDatabase", func(ctx context.Context, r request) (any, error) {
+		problems, err := api.CheckDatabase(ctx)
+		return problemsBody{problems}, err
+	})
 	mux.HandleFunc("GET /Watch", func(w http.ResponseWriter, hr *http.Request) {
 		ctx := hr.Context()
 		events := api.Watch(ctx)
@@ -220,6 +224,8 @@ func newHandler(api API) http.Handler {
 }
 
 type restartBody struct{ Restart bool }
+
+type problemsBody struct{ Problems []string }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
@@ -396,6 +402,12 @@ func (c *Client) SetSetting(ctx context.Context, key, value string) (bool, error
 	var v restartBody
 	err := c.call(ctx, "SetSetting", request{Key: key, Value: value}, &v)
 	return v.Restart, err
+}
+
+func (c *Client) CheckDatabase(ctx context.Context) ([]string, error) {
+	var v problemsBody
+	err := c.call(ctx, "CheckDatabase", request{}, &v)
+	return v.Problems, err
 }
 
 // Watch subscribes before it returns: events from then on are delivered.
