@@ -17,7 +17,7 @@ import (
 
 // commands are the subcommands besides serve.
 var commands = map[string]bool{
-	"user": true, "roster": true, "config": true, "status": true, "bench": true, "version": true, "help": true,
+	"user": true, "roster": true, "config": true, "status": true, "debug": true, "bench": true, "version": true, "help": true,
 }
 
 // envFlags are the flags that can also come from HEARTH_<NAME>.
@@ -109,8 +109,13 @@ func (c *cli) verb(fs *flag.FlagSet, argv []string, synopsis string) (verb strin
 }
 
 func (a *adminFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&a.data, "data", "", "data `directory` (default $XDG_DATA_HOME/hearth, else ~/.local/share/hearth)")
+	dataFlag(fs, &a.data)
 	fs.StringVar(&a.domain, "domain", "", "the XMPP `domain`, when no server runs and none is stored yet")
+}
+
+// dataFlag registers --data on fs.
+func dataFlag(fs *flag.FlagSet, data *string) {
+	fs.StringVar(data, "data", "", "data `directory` (default $XDG_DATA_HOME/hearth, else ~/.local/share/hearth)")
 }
 
 // withAPI runs fn on the running server's admin API, or, when no server

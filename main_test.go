@@ -501,6 +501,58 @@ func TestStatusCheck(t *testing.T) {
 	t.Logf("stdout:\n%s", r.stdout)
 }
 
+// TestDebug: against a running server, hearth debug writes a heap profile
+// in pprof's format and prints the goroutine dump; with no server, it says
+// that it needs one.
+func TestDebug(t *testing.T) {
+	data := t.TempDir()
+	e := env(t)
+	d := "--data=" + data
+	r := check(t, e, "", 1, `^$`, "debug", "goroutines", d)
+	if want := "no Hearth server is running on " + data + "; debug views need a running server"; !strings.Contains(r.stderr, want) {
+		t.Errorf("no server: stderr %q, want %q", r.stderr, want)
+	}
+	for _, args := range [][]string{
+		{"debug"},
+		{"debug", "pprof"},
+		{"debug", "pprof", "bogus"},
+		{"debug", "pprof", "heap", "--seconds", "5"},
+		{"debug", "pprof", "cpu", "--seconds", "61"},
+		{"debug", "goroutines", "extra"},
+		{"debug", "stacks"},
+	} {
+		check(t, e, "", 2, "", append(args, d)...)
+	}
+
+	s, _ := start(t, e, "--headless", "--no-mdns", d, "--domain", "test.home", "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0")
+	heap := filepath.Join(t.TempDir(), "heap.pb.gz")
+	check(t, e, "", 0, `^$`, "debug", "pprof", "heap", "-o", heap, d)
+	b, err := os.ReadFile(heap)
+	if err != nil || !bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
+		t.Errorf("heap profile: %d bytes starting %q, %v; want gzip's magic", len(b), b[:min(len(b), 8)], err)
+	}
+	// Standard output, when it is not a terminal.
+	if r := check(t, e, "", 0, "", "debug", "pprof", "goroutine", d); !strings.HasPrefix(r.stdout, "\x1f\x8b") {
+		t.Errorf("goroutine profile on standard output starts %q", r.stdout[:min(len(r.stdout), 8)])
+	}
+	check(t, e, "", 0, `goroutine \d+ \[`, "debug", "goroutines", d)
+	if code := s.stop(t); code != 0 {
+		t.Errorf("exit code %d after SIGTERM", code)
+	}
+
+	// A terminal gets no binary; script(1) gives hearth one.
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Log("no script(1): the terminal refusal is not tested")
+		return
+	}
+	cmd := exec.Command("script", "-qec", bin+" debug pprof heap --data "+data, "/dev/null")
+	cmd.Env = e
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "give -o FILE") {
+		t.Errorf("profile to a terminal: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+	}
+}
+
 // login signs in over direct TLS with SASL PLAIN and binds the resource
 // "cli"; it returns the open stream.
 func login(t *testing.T, addr, user, password string) net.Conn {

@@ -3,7 +3,8 @@ package admin
 // The admin socket: the API as HTTP/1.1 with JSON bodies over a Unix socket
 // in the data directory, mode 0600. Each method is POST /Method with its
 // arguments as one JSON object; Watch is GET /Watch, a stream of
-// newline-delimited JSON events. Admin is never reachable over the network.
+// newline-delimited JSON events; the debug views are GET /debug/...
+// (debug.go). Admin is never reachable over the network.
 
 import (
 	"bufio"
@@ -203,6 +204,7 @@ func newHandler(api API) http.Handler {
 		problems, err := api.CheckDatabase(ctx)
 		return problemsBody{problems}, err
 	})
+	debugHandlers(mux)
 	mux.HandleFunc("GET /Watch", func(w http.ResponseWriter, hr *http.Request) {
 		ctx := hr.Context()
 		events := api.Watch(ctx)
@@ -319,17 +321,7 @@ func (c *Client) call(ctx context.Context, method string, r request, res any) er
 		return fmt.Errorf("admin socket %s: %s: %w", c.path, method, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var eb errorBody
-		if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
-			return fmt.Errorf("admin socket %s: %s: %s", c.path, method, resp.Status)
-		}
-		e := &remoteError{msg: eb.Error}
-		for _, k := range kinds {
-			if k.name == eb.Kind {
-				e.kind = k.err
-			}
-		}
-		return e
+		return c.failure(method, resp.Status, b)
 	}
 	if res == nil {
 		return nil
@@ -338,6 +330,22 @@ func (c *Client) call(ctx context.Context, method string, r request, res any) er
 		return fmt.Errorf("admin socket %s: %s: %w", c.path, method, err)
 	}
 	return nil
+}
+
+// failure returns the error of a failed call: the server's message and
+// kind from the body b, else the HTTP status.
+func (c *Client) failure(method, status string, b []byte) error {
+	var eb errorBody
+	if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
+		return fmt.Errorf("admin socket %s: %s: %s", c.path, method, status)
+	}
+	e := &remoteError{msg: eb.Error}
+	for _, k := range kinds {
+		if k.name == eb.Kind {
+			e.kind = k.err
+		}
+	}
+	return e
 }
 
 func (c *Client) Info(ctx context.Context) (Info, error) {
