@@ -12,11 +12,12 @@ import (
 	"strings"
 
 	"hearth/server/admin"
+	"hearth/storage"
 )
 
 // commands are the subcommands besides serve.
 var commands = map[string]bool{
-	"user": true, "roster": true, "config": true, "status": true, "bench": true, "version": true, "help": true,
+	"user": true, "roster": true, "config": true, "status": true, "debug": true, "bench": true, "version": true, "help": true,
 }
 
 // envFlags are the flags that can also come from HEARTH_<NAME>.
@@ -108,12 +109,18 @@ func (c *cli) verb(fs *flag.FlagSet, argv []string, synopsis string) (verb strin
 }
 
 func (a *adminFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&a.data, "data", "", "data `directory` (default $XDG_DATA_HOME/hearth, else ~/.local/share/hearth)")
+	dataFlag(fs, &a.data)
 	fs.StringVar(&a.domain, "domain", "", "the XMPP `domain`, when no server runs and none is stored yet")
 }
 
+// dataFlag registers --data on fs.
+func dataFlag(fs *flag.FlagSet, data *string) {
+	fs.StringVar(data, "data", "", "data `directory` (default $XDG_DATA_HOME/hearth, else ~/.local/share/hearth)")
+}
+
 // withAPI runs fn on the running server's admin API, or, when no server
-// runs, on the database in the data directory. userArg is the user the
+// runs, on the database in the data directory, which it holds for this
+// process until fn returns. userArg is the user the
 // command is about, if any: on a data directory without a domain yet, its
 // domain becomes the stored one.
 func (c *cli) withAPI(ctx context.Context, a *adminFlags, userArg string, fn func(ctx context.Context, api admin.API) error) error {
@@ -132,6 +139,10 @@ func (c *cli) withAPI(ctx context.Context, a *adminFlags, userArg string, fn fun
 		return err
 	}
 	db, stored, err := openData(ctx, data)
+	if errors.Is(err, storage.ErrInUse) {
+		// No server answers on the socket, yet the database is taken.
+		return fmt.Errorf("%w. It may be a server that is starting or stopping, or another hearth command: try again in a moment", err)
+	}
 	if err != nil {
 		return err
 	}

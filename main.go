@@ -52,7 +52,13 @@ const usageText = `usage:
   hearth user add|del|passwd|list|disable|enable [JID] [--password P]
   hearth roster list|add|del USER [CONTACT] [--name N] [--group G]...
   hearth config list|get|set [KEY] [VALUE]
-  hearth status
+  hearth status [--check]             the server, its data; --check reads the whole database for damage
+  hearth debug pprof PROFILE [--seconds N] [-o FILE]
+                                      a running server's profile for go tool pprof: goroutine, heap,
+                                      allocs, block, mutex, threadcreate, or cpu (samples N seconds,
+                                      default 10, at most 60); to FILE, or to standard output
+                                      when it is not a terminal
+  hearth debug goroutines [-o FILE]   a running server's goroutines and their stacks, as text
   hearth bench ...                    load test a running server (hearth bench -h)
   hearth version
 
@@ -123,6 +129,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.config(ctx, args)
 	case "status":
 		err = c.status(ctx, args)
+	case "debug":
+		err = c.debug(ctx, args)
 	case "bench":
 		err = c.bench(ctx, args)
 	case "version":

@@ -143,6 +143,7 @@ func TestOffline(t *testing.T) {
 		{args: []string{"config", "get", "no.such.key", d}, code: 1},
 		{args: []string{"config", "list", d}, want: `(?m)^mdns\.enabled +false +true `},
 		{args: []string{"status", d}, want: `(?s)not running.*domain: +test\.home.*users: +2`},
+		{args: []string{"status", "--check", d}, want: `(?m)^database: +ok$`},
 		{args: []string{"version"}, want: `^hearth \S+\n$`},
 		{args: []string{"help"}, want: `hearth user add`},
 		{args: []string{"--help"}, want: `hearth user add`},
@@ -196,7 +197,8 @@ func TestEnvironment(t *testing.T) {
 type serveProc struct {
 	cmd         *exec.Cmd
 	c2s, c2sTLS string
-	done        chan error // the process's exit
+	ready       chan []string // the ready line's submatches, once
+	done        chan error    // the process's exit
 	mu          sync.Mutex
 	stderr      bytes.Buffer
 }
@@ -209,20 +211,18 @@ func (s *serveProc) log() string {
 
 var readyLine = regexp.MustCompile(`^hearth: serving (\S+) \(c2s (\S+), c2s-tls (\S+)\)$`)
 
-// start starts hearth serve and waits for its ready line.
-func start(t *testing.T, environ []string, args ...string) (*serveProc, time.Duration) {
+// launch starts cmd, a hearth serve, without waiting for it; the process
+// is killed when the test ends if it still runs.
+func launch(t *testing.T, cmd *exec.Cmd) *serveProc {
 	t.Helper()
-	s := &serveProc{cmd: exec.Command(bin, append([]string{"serve"}, args...)...), done: make(chan error, 1)}
-	s.cmd.Env = environ
+	s := &serveProc{cmd: cmd, ready: make(chan []string, 1), done: make(chan error, 1)}
 	pipe, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	began := time.Now()
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan []string, 1)
 	go func() {
 		sc := bufio.NewScanner(pipe)
 		for sc.Scan() {
@@ -230,7 +230,7 @@ func start(t *testing.T, environ []string, args ...string) (*serveProc, time.Dur
 			s.stderr.WriteString(sc.Text() + "\n")
 			s.mu.Unlock()
 			if m := readyLine.FindStringSubmatch(sc.Text()); m != nil {
-				ready <- m
+				s.ready <- m
 			}
 		}
 		io.Copy(io.Discard, pipe)
@@ -242,8 +242,18 @@ func start(t *testing.T, environ []string, args ...string) (*serveProc, time.Dur
 			<-s.done
 		}
 	})
+	return s
+}
+
+// start starts hearth serve and waits for its ready line.
+func start(t *testing.T, environ []string, args ...string) (*serveProc, time.Duration) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
+	cmd.Env = environ
+	began := time.Now()
+	s := launch(t, cmd)
 	select {
-	case m := <-ready:
+	case m := <-s.ready:
 		s.c2s, s.c2sTLS = m[2], m[3]
 		return s, time.Since(began)
 	case err := <-s.done:
@@ -294,12 +304,13 @@ func TestServe(t *testing.T) {
 
 	// A second server on the same data directory is refused.
 	r := hearth(t, e, "", "serve", "--headless", "--no-mdns", d, "--c2s", "off", "--c2s-tls", "off")
-	if r.code != 1 || !strings.Contains(r.stderr, "another hearth server") {
+	if r.code != 1 || !strings.Contains(r.stderr, "is using the data directory "+data) {
 		t.Errorf("second server: exit code %d, stderr %q", r.code, r.stderr)
 	}
 
 	// Admin commands go through the socket to the running server.
 	check(t, e, "", 0, `(?s)status: +running.*domain: +test\.home.*listener: +c2s-tls `+regexp.QuoteMeta(s.c2sTLS)+`.*failed logins: +0 since the start`, "status", d)
+	check(t, e, "", 0, `(?m)^database: +ok$`, "status", "--check", d)
 	check(t, e, "", 0, "", "user", "add", "bob", "--password", "battery staple", d)
 	check(t, e, "", 0, `(?m)^bob@test\.home +enabled +0 `, "user", "list", d)
 
@@ -326,6 +337,220 @@ func TestServe(t *testing.T) {
 	}
 	// Without the server, the commands use the database again.
 	check(t, e, "", 0, `(?m)^bob@test\.home +disabled +0 `, "user", "list", d)
+}
+
+// TestOneServerPerDataDir: two servers started on one data directory at
+// the same moment never both run. One serves; the other says that the
+// data directory is in use and exits before it takes a port. Every other
+// round starts on a new data directory, where the database is made too.
+func TestOneServerPerDataDir(t *testing.T) {
+	const rounds = 50
+	e := env(t)
+	shared := t.TempDir()
+	began := time.Now()
+	for i := range rounds {
+		data := shared
+		if i%2 == 0 {
+			data = t.TempDir()
+		}
+		var procs [2]*serveProc
+		var gates [2]io.WriteCloser
+		for j := range procs {
+			// Both wait for a line on standard input, then become hearth.
+			cmd := exec.Command("sh", "-c", `read go && exec "$0" "$@"`, bin, "serve", "--headless", "--no-mdns",
+				"--data", data, "--domain", "test.home", "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0")
+			cmd.Env = e
+			var err error
+			if gates[j], err = cmd.StdinPipe(); err != nil {
+				t.Fatal(err)
+			}
+			procs[j] = launch(t, cmd)
+		}
+		for _, g := range gates {
+			io.WriteString(g, "go\n")
+			g.Close()
+		}
+		var served []*serveProc
+		for _, p := range procs {
+			select {
+			case <-p.ready:
+				served = append(served, p)
+			case err := <-p.done:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(p.log(), "is using the data directory "+data) {
+					t.Errorf("round %d: the server that did not run exited with %v:\n%s", i, err, p.log())
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("round %d: neither ready nor gone after 10s:\n%s", i, p.log())
+			}
+		}
+		if len(served) != 1 {
+			t.Fatalf("round %d: %d servers ran on one data directory", i, len(served))
+		}
+		if code := served[0].stop(t); code != 0 {
+			t.Errorf("round %d: exit code %d after SIGTERM:\n%s", i, code, served[0].log())
+		}
+	}
+	t.Logf("%d rounds, one server each, in %v", rounds, time.Since(began).Round(time.Millisecond))
+}
+
+// TestDataDirInUse: while another process holds the data directory (a
+// server starting, before its admin socket answers, or another command),
+// admin commands and servers say so in plain words, and work once it is
+// free.
+func TestDataDirInUse(t *testing.T) {
+	data := t.TempDir()
+	e := env(t)
+	d := "--data=" + data
+	db, err := storage.Open(t.Context(), filepath.Join(data, "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := fmt.Sprintf("process %d", os.Getpid())
+	r := check(t, e, "", 1, "", "user", "add", "alice@test.home", "--password", "correct horse", d)
+	for _, s := range []string{"another Hearth", holder, "is using the data directory " + data, "try again in a moment"} {
+		if !strings.Contains(r.stderr, s) {
+			t.Errorf("user add: stderr %q without %q", r.stderr, s)
+		}
+	}
+	r = check(t, e, "", 1, "", "serve", "--headless", "--no-mdns", d, "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0")
+	if !strings.Contains(r.stderr, holder) || !strings.Contains(r.stderr, "Only one Hearth may use a data directory at a time") {
+		t.Errorf("serve: stderr %q", r.stderr)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check(t, e, "", 0, "", "user", "add", "alice@test.home", "--password", "correct horse", d)
+}
+
+// TestDamagedDatabase: Hearth refuses to start on a database that is empty
+// or cut short, rather than begin again with no accounts; it says how to
+// restore it and leaves the file as it is.
+func TestDamagedDatabase(t *testing.T) {
+	e := env(t)
+	good := t.TempDir()
+	check(t, e, "", 0, "", "user", "add", "alice@test.home", "--password", "correct horse", "--data", good)
+	whole, err := os.ReadFile(filepath.Join(good, "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		file []byte
+		want string
+	}{
+		{"empty", []byte{}, "is empty (0 bytes)"},
+		{"truncated", whole[:len(whole)/2], fmt.Sprintf("is truncated: it has %d of its %d bytes", len(whole)/2, len(whole))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			data := t.TempDir()
+			path := filepath.Join(data, "hearth.db")
+			if err := os.WriteFile(path, tt.file, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{
+				{"serve", "--headless", "--no-mdns", "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0", "--data", data},
+				{"user", "list", "--data", data},
+			} {
+				r := check(t, e, "", 1, "", args...)
+				for _, s := range []string{tt.want, "Hearth will not start on it", "put your backup in place of " + path, "move " + path + " aside"} {
+					if !strings.Contains(r.stderr, s) {
+						t.Errorf("hearth %s: stderr %q without %q", args[0], r.stderr, s)
+					}
+				}
+				if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, tt.file) {
+					t.Errorf("after hearth %s: the database has %d bytes, was %d (%v)", args[0], len(got), len(tt.file), err)
+				}
+			}
+		})
+	}
+}
+
+// TestStatusCheck: hearth status --check finds a damaged page that the
+// database opens with, says so and what to do, and exits 1.
+func TestStatusCheck(t *testing.T) {
+	data := t.TempDir()
+	e := env(t)
+	d := "--data=" + data
+	check(t, e, "", 0, "", "user", "add", "alice@test.home", "--password", "correct horse", d)
+	path := filepath.Join(data, "hearth.db")
+	db, err := storage.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 { // the last pages are alice's messages
+		if _, err := db.StoreOffline(t.Context(), "alice", "bob@test.home", make([]byte, 1000), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(b[len(b)-4096:], bytes.Repeat([]byte{0xff}, 4096))
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := check(t, e, "", 1, `(?m)^database: +damaged: the check found \d+ problems?$`, "status", "--check", d)
+	if !strings.Contains(r.stderr, "put your backup in place of "+path) {
+		t.Errorf("stderr %q does not say what to do", r.stderr)
+	}
+	t.Logf("stdout:\n%s", r.stdout)
+}
+
+// TestDebug: against a running server, hearth debug writes a heap profile
+// in pprof's format and prints the goroutine dump; with no server, it says
+// that it needs one.
+func TestDebug(t *testing.T) {
+	data := t.TempDir()
+	e := env(t)
+	d := "--data=" + data
+	r := check(t, e, "", 1, `^$`, "debug", "goroutines", d)
+	if want := "no Hearth server is running on " + data + "; debug views need a running server"; !strings.Contains(r.stderr, want) {
+		t.Errorf("no server: stderr %q, want %q", r.stderr, want)
+	}
+	for _, args := range [][]string{
+		{"debug"},
+		{"debug", "pprof"},
+		{"debug", "pprof", "bogus"},
+		{"debug", "pprof", "heap", "--seconds", "5"},
+		{"debug", "pprof", "cpu", "--seconds", "61"},
+		{"debug", "goroutines", "extra"},
+		{"debug", "stacks"},
+	} {
+		check(t, e, "", 2, "", append(args, d)...)
+	}
+
+	s, _ := start(t, e, "--headless", "--no-mdns", d, "--domain", "test.home", "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0")
+	heap := filepath.Join(t.TempDir(), "heap.pb.gz")
+	check(t, e, "", 0, `^$`, "debug", "pprof", "heap", "-o", heap, d)
+	b, err := os.ReadFile(heap)
+	if err != nil || !bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
+		t.Errorf("heap profile: %d bytes starting %q, %v; want gzip's magic", len(b), b[:min(len(b), 8)], err)
+	}
+	// Standard output, when it is not a terminal.
+	if r := check(t, e, "", 0, "", "debug", "pprof", "goroutine", d); !strings.HasPrefix(r.stdout, "\x1f\x8b") {
+		t.Errorf("goroutine profile on standard output starts %q", r.stdout[:min(len(r.stdout), 8)])
+	}
+	check(t, e, "", 0, `goroutine \d+ \[`, "debug", "goroutines", d)
+	if code := s.stop(t); code != 0 {
+		t.Errorf("exit code %d after SIGTERM", code)
+	}
+
+	// A terminal gets no binary; script(1) gives hearth one.
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Log("no script(1): the terminal refusal is not tested")
+		return
+	}
+	cmd := exec.Command("script", "-qec", bin+" debug pprof heap --data "+data, "/dev/null")
+	cmd.Env = e
+	out, _ := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "give -o FILE") {
+		t.Errorf("profile to a terminal: exit %d\n%s", cmd.ProcessState.ExitCode(), out)
+	}
 }
 
 // login signs in over direct TLS with SASL PLAIN and binds the resource

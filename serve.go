@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -138,14 +139,19 @@ type serveData struct {
 	admin  *admin.Local // settings, before the server runs
 }
 
-// openServeData opens the database in the data directory and settles the
-// domain: given, else stored, else the default, stored on the first run.
+// openServeData opens the database in the data directory, which it holds
+// for this process until the server stops (a second server is refused
+// here, before it takes any port), and settles the domain: given, else
+// stored, else the default, stored on the first run.
 func (c *cli) openServeData(ctx context.Context, o serveOptions, log *slog.Logger) (*serveData, error) {
 	dir, err := c.dataDir(o.data)
 	if err != nil {
 		return nil, err
 	}
 	db, stored, err := openData(ctx, dir)
+	if errors.Is(err, storage.ErrInUse) {
+		return nil, fmt.Errorf("%w. Only one Hearth may use a data directory at a time: stop the other one first, or give this one another --data", err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -198,9 +204,9 @@ type listeners struct {
 	server server.Listeners
 }
 
-// listenAll opens the admin socket first, which refuses a second server on
-// the same data directory before any port is taken, then the client
-// ports.
+// listenAll opens the admin socket, then the client ports. The database's
+// lock has refused a second server already; the socket's own check still
+// refuses one that runs without it (an older Hearth).
 func listenAll(dir string, o serveOptions) (*listeners, error) {
 	ls := &listeners{}
 	var err error

@@ -3,19 +3,28 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"hearth/server/admin"
 )
 
+const statusSynopsis = "hearth status [--check]"
+
+// maxProblems is how many of the database check's problems status shows.
+const maxProblems = 10
+
 func (c *cli) status(ctx context.Context, argv []string) error {
-	fs, a := c.adminFlagSet("status", "hearth status")
+	fs, a := c.adminFlagSet("status", statusSynopsis)
+	check := fs.Bool("check", false, "also check the database for damage (reads all of it)")
 	pos, err := c.parse(fs, argv)
 	if err != nil {
 		return err
 	}
-	if err := args(pos, 0, 0, "hearth status"); err != nil {
+	if err := args(pos, 0, 0, statusSynopsis); err != nil {
 		return err
 	}
 	return c.withAPI(ctx, a, "", func(ctx context.Context, api admin.API) error {
@@ -27,46 +36,105 @@ func (c *cli) status(ctx context.Context, argv []string) error {
 		if err != nil {
 			return err
 		}
-		w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-		if !info.Running {
-			fmt.Fprintln(w, "status:\tnot running")
-		} else {
-			fmt.Fprintf(w, "status:\trunning since %s (%s)\n", info.Started.Local().Format(time.DateTime), time.Since(info.Started).Round(time.Second))
-		}
-		fmt.Fprintf(w, "domain:\t%s\n", info.Domain)
-		fmt.Fprintf(w, "data:\t%s\n", info.DataDir)
+		var sessions []admin.Session
 		if info.Running {
-			fmt.Fprintf(w, "version:\t%s\n", info.Version)
-			for _, l := range info.Listeners {
-				fmt.Fprintf(w, "listener:\t%s %s\n", l.Name, l.Addr)
+			if sessions, err = api.Sessions(ctx); err != nil {
+				return err
 			}
-			if info.CertFingerprint != "" {
-				fmt.Fprintf(w, "certificate:\tSHA-256 %s\n", info.CertFingerprint)
+		}
+		var problems []string
+		if *check {
+			if problems, err = api.CheckDatabase(ctx); err != nil {
+				return err
 			}
-			l := info.Logins
-			fmt.Fprintf(w, "failed logins:\t%d since the start (%d more refused while their address had to wait; %d addresses waiting now)\n",
-				l.Failed, l.Throttled, l.ThrottledAddresses)
 		}
-		fmt.Fprintf(w, "users:\t%d\n", len(users))
-		if !info.Running {
-			return w.Flush()
+		w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+		writeStatus(w, info, len(users), len(sessions))
+		if *check {
+			fmt.Fprintf(w, "database:\t%s\n", health(problems))
 		}
-		sessions, err := api.Sessions(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "sessions:\t%d\n", len(sessions))
 		if err := w.Flush(); err != nil {
 			return err
 		}
-		w = tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-		for _, s := range sessions {
-			tls := "plain"
-			if s.Secure {
-				tls = "tls"
-			}
-			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\tsince %s\n", s.JID, s.Addr, s.Presence, tls, s.Since.Local().Format(time.DateTime))
+		if err := writeSessions(c.stdout, sessions); err != nil {
+			return err
 		}
-		return w.Flush()
+		if len(problems) > 0 {
+			writeProblems(c.stdout, problems)
+			db := filepath.Join(info.DataDir, dbName)
+			return fmt.Errorf("the database %s is damaged. Stop Hearth and put your backup in place of %s; "+
+				"if you have none, keep a copy of the file as it is now before anything else writes to it", db, db)
+		}
+		return nil
 	})
+}
+
+// writeStatus writes the lines about the server and its data.
+func writeStatus(w io.Writer, info admin.Info, users, sessions int) {
+	if !info.Running {
+		fmt.Fprintln(w, "status:\tnot running")
+	} else {
+		fmt.Fprintf(w, "status:\trunning since %s (%s)\n", info.Started.Local().Format(time.DateTime), time.Since(info.Started).Round(time.Second))
+	}
+	fmt.Fprintf(w, "domain:\t%s\n", info.Domain)
+	fmt.Fprintf(w, "data:\t%s\n", info.DataDir)
+	if info.Running {
+		fmt.Fprintf(w, "version:\t%s\n", info.Version)
+		for _, l := range info.Listeners {
+			fmt.Fprintf(w, "listener:\t%s %s\n", l.Name, l.Addr)
+		}
+		if info.CertFingerprint != "" {
+			fmt.Fprintf(w, "certificate:\tSHA-256 %s\n", info.CertFingerprint)
+		}
+		l := info.Logins
+		fmt.Fprintf(w, "failed logins:\t%d since the start (%d more refused while their address had to wait; %d addresses waiting now)\n",
+			l.Failed, l.Throttled, l.ThrottledAddresses)
+	}
+	fmt.Fprintf(w, "users:\t%d\n", users)
+	if info.Running {
+		fmt.Fprintf(w, "sessions:\t%d\n", sessions)
+	}
+}
+
+// writeSessions lists the sessions, one a line.
+func writeSessions(out io.Writer, sessions []admin.Session) error {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, s := range sessions {
+		tls := "plain"
+		if s.Secure {
+			tls = "tls"
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\tsince %s\n", s.JID, s.Addr, s.Presence, tls, s.Since.Local().Format(time.DateTime))
+	}
+	return w.Flush()
+}
+
+// health is the database line of status --check.
+func health(problems []string) string {
+	switch len(problems) {
+	case 0:
+		return "ok"
+	case 1:
+		return "damaged: the check found 1 problem"
+	}
+	return fmt.Sprintf("damaged: the check found %d problems", len(problems))
+}
+
+// writeProblems lists the first of the database check's problems in
+// SQLite's words, one a line.
+func writeProblems(w io.Writer, problems []string) {
+	var lines []string
+	for _, p := range problems {
+		for line := range strings.SplitSeq(p, "\n") {
+			if line != "" && !strings.HasPrefix(line, "*** ") { // "*** in database main ***"
+				lines = append(lines, line)
+			}
+		}
+	}
+	for _, line := range lines[:min(len(lines), maxProblems)] {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
+	if n := len(lines) - maxProblems; n > 0 {
+		fmt.Fprintf(w, "  and %d more\n", n)
+	}
 }

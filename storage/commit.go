@@ -208,6 +208,12 @@ func dbError(err error) error {
 	return err
 }
 
+// busy reports SQLITE_BUSY, whatever its extended code.
+func busy(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
 // constraint reports a constraint violation of one statement.
 func constraint(err error) bool {
 	var e *sqlite.Error

@@ -9,6 +9,11 @@
 // synced (synchronous=FULL): a stored offline message survives kill -9 and
 // power loss once the call returns.
 //
+// One process has a database at a time: Open locks a file beside it
+// (hearth.db.lock) and Close releases it. A new database is built whole
+// before it takes its name, and a damaged one is refused rather than
+// begun again.
+//
 // Usernames are localparts and contacts bare JIDs, both already normalised by
 // the caller; storage compares them byte for byte.
 package storage
@@ -18,14 +23,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 
+	"github.com/gofrs/flock"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -38,14 +42,16 @@ var (
 )
 
 // busyTimeout is how long a connection waits for another one's lock, in
-// milliseconds. Inside one process writes queue in database/sql instead; this
-// covers a second process on the same file (hearth user add while the
-// server runs) and WAL checkpoints.
+// milliseconds. Inside one process writes queue in database/sql instead;
+// this covers WAL checkpoints and other programs reading the file (the
+// sqlite3 shell, a backup tool).
 var busyTimeout = 5000 // a variable for tests only
 
 // DB is a Hearth database. It is safe for concurrent use.
 type DB struct {
 	path string
+	// lock keeps the database to this process until Close.
+	lock *flock.Flock
 	// w is the only connection that writes: SQLite has one writer, so
 	// writers queue here rather than spin on SQLITE_BUSY. Transactions on it
 	// begin IMMEDIATE, taking the write lock up front, so a transaction that
@@ -63,59 +69,82 @@ type DB struct {
 	commit *committer
 }
 
-// Open opens the database at path, creating it (mode 0600, as it holds SCRAM
-// keys and messages) and migrating it to the current schema as needed. The
-// directory must exist.
+// Open opens the database at path for this process alone, creating it and
+// migrating it to the current schema as needed. The directory must exist.
+//
+// Before SQLite sees the file, Open locks path+".lock" (hearth.db.lock) and
+// holds the lock until Close: a second Open of the same path, in this
+// process or another, fails with an error wrapping ErrInUse that names
+// the holder's process.
+//
+// A missing database is built under a temporary name beside it and renamed
+// into place once complete, so an existing file is always a whole
+// database. An existing file that is empty, is not an SQLite database, or
+// is shorter than its header records, and one SQLite finds corrupt while
+// opening it, is left as it is and refused with an error wrapping
+// ErrDamaged that says what is wrong and how to restore it.
 func Open(ctx context.Context, path string) (*DB, error) {
-	// Two processes opening a new file at once (the server and `hearth
-	// user add`) race to switch it to WAL, and SQLite answers that race
-	// with SQLITE_BUSY without consulting the busy timeout: try again for
-	// as long as the timeout would have waited.
-	deadline := time.Now().Add(time.Duration(busyTimeout) * time.Millisecond)
-	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 200*time.Millisecond) {
-		db, err := open(ctx, path)
-		if err == nil {
-			return db, nil
-		}
-		if !busy(err) || time.Now().After(deadline) {
-			return nil, fmt.Errorf("open database %s: %w", path, err)
-		}
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
-			return nil, fmt.Errorf("open database %s: %w", path, ctx.Err())
-		}
-	}
-}
-
-// busy reports SQLITE_BUSY, whatever its extended code.
-func busy(err error) bool {
-	var e *sqlite.Error
-	return errors.As(err, &e) && e.Code()&0xff == sqlite3.SQLITE_BUSY
-}
-
-func open(ctx context.Context, path string) (*DB, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
-		return nil, errors.New("need a file path")
+		return nil, fmt.Errorf("open database %q: need a file path", path)
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	// Create the file ourselves to choose its mode; SQLite creates the -wal
-	// and -shm files with the mode of the database file.
-	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
-	if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
-		return nil, pe.Err // Open names the path already
-	}
+	l, err := lock(abs)
 	if err != nil {
 		return nil, err
 	}
-	if err := f.Close(); err != nil {
+	db, err := open(ctx, abs)
+	if err != nil {
+		unlock(l)
 		return nil, err
 	}
+	db.lock = l
+	return db, nil
+}
 
-	w, err := sql.Open("sqlite", dsn(abs, true))
+// open opens the database at abs, whose lock the caller holds.
+func open(ctx context.Context, abs string) (*DB, error) {
+	fail := func(err error) (*DB, error) {
+		var de *damagedError
+		switch {
+		case errors.As(err, &de):
+			return nil, err // says all, with the path
+		case corrupt(err):
+			return nil, damaged(abs, "is damaged (%s)", sqliteSays(err))
+		}
+		return nil, fmt.Errorf("open database %s: %w", abs, err)
+	}
+	if err := prepare(ctx, abs); err != nil {
+		return fail(err)
+	}
+	w, err := openWriter(ctx, abs)
+	if err != nil {
+		return fail(err)
+	}
+	db := &DB{path: abs, w: w}
+	if err := migrate(ctx, w, migrationFS); err != nil {
+		w.Close()
+		return fail(err)
+	}
+	if db.r, err = openReader(ctx, abs, max(4, runtime.GOMAXPROCS(0))); err != nil {
+		w.Close()
+		return fail(err)
+	}
+	if db.login, err = openReader(ctx, abs, 1); err != nil {
+		db.r.Close()
+		w.Close()
+		return fail(err)
+	}
+	db.commit = newCommitter(db)
+	return db, nil
+}
+
+// openWriter opens the one writing connection to the database file at
+// path, which must exist, and checks that it is in WAL mode.
+func openWriter(ctx context.Context, path string) (*sql.DB, error) {
+	w, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		return nil, err
 	}
@@ -123,8 +152,6 @@ func open(ctx context.Context, path string) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
-	db := &DB{path: abs, w: w}
-
 	var mode string
 	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		w.Close()
@@ -134,40 +161,24 @@ func open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("journal_mode is %q, want wal (is the file system local?)", mode)
 	}
-	if err := migrate(ctx, w, migrationFS); err != nil {
-		w.Close()
-		return nil, err
-	}
+	return w, nil
+}
 
-	r, err := sql.Open("sqlite", dsn(abs, false))
+// openReader opens n read-only connections to the database file at path.
+func openReader(ctx context.Context, path string, n int) (*sql.DB, error) {
+	r, err := sql.Open("sqlite", dsn(path, false))
 	if err != nil {
-		w.Close()
 		return nil, err
 	}
-	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n) // reopening a connection reparses the schema
 	r.SetConnMaxIdleTime(0)
 	r.SetConnMaxLifetime(0)
 	if err := r.PingContext(ctx); err != nil {
 		r.Close()
-		w.Close()
 		return nil, err
 	}
-	db.r = r
-	login, err := sql.Open("sqlite", dsn(abs, false))
-	if err != nil {
-		r.Close()
-		w.Close()
-		return nil, err
-	}
-	login.SetMaxOpenConns(1)
-	login.SetMaxIdleConns(1)
-	login.SetConnMaxIdleTime(0)
-	login.SetConnMaxLifetime(0)
-	db.login = login
-	db.commit = newCommitter(db)
-	return db, nil
+	return r, nil
 }
 
 // dsn returns the modernc.org/sqlite data source name for the file at the
@@ -179,13 +190,18 @@ func dsn(abs string, write bool) string {
 	}
 	// url.URL escapes '?', '#' and '%' in the path; SQLite decodes them.
 	u := url.URL{Scheme: "file", Path: p}
-	q := url.Values{"_pragma": {
-		fmt.Sprintf("busy_timeout(%d)", busyTimeout),
-		"foreign_keys(1)",
-		// FULL: in WAL mode NORMAL may lose the last commits on power
-		// loss; a stored offline message must not be lost.
-		"synchronous(FULL)",
-	}}
+	q := url.Values{
+		// rw: never create the file. Open has checked or built it, and
+		// a database SQLite made empty in its place would be a new one.
+		"mode": {"rw"},
+		"_pragma": {
+			fmt.Sprintf("busy_timeout(%d)", busyTimeout),
+			"foreign_keys(1)",
+			// FULL: in WAL mode NORMAL may lose the last commits on
+			// power loss; a stored offline message must not be lost.
+			"synchronous(FULL)",
+		},
+	}
 	if write {
 		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)")
 		q.Set("_txlock", "immediate")
@@ -196,7 +212,7 @@ func dsn(abs string, write bool) string {
 	return u.String()
 }
 
-// Close closes the database.
+// Close closes the database and then releases its lock.
 func (db *DB) Close() error {
 	// What is queued is committed first.
 	db.commit.close()
@@ -204,6 +220,9 @@ func (db *DB) Close() error {
 	// and the writer is the one that may write the main file.
 	err := errors.Join(db.r.Close(), db.login.Close())
 	if err2 := db.w.Close(); err == nil {
+		err = err2
+	}
+	if err2 := unlock(db.lock); err == nil {
 		err = err2
 	}
 	if err != nil {

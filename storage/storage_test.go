@@ -164,23 +164,36 @@ func TestReopen(t *testing.T) {
 }
 
 // Two processes (the server and `hearth user add`) may open a new file at
-// the same moment: exactly one of them migrates it.
+// the same moment: exactly one of them has it, the others are told that it
+// is in use, and none finds it half made.
 func TestOpenConcurrently(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "hearth.db")
-	var wg sync.WaitGroup
+	var tried, done sync.WaitGroup
 	errs := make([]error, 4)
+	tried.Add(len(errs))
 	for i := range errs {
-		wg.Go(func() {
+		done.Go(func() {
 			db, err := Open(t.Context(), path)
-			if err == nil {
-				err = db.Close()
-			}
 			errs[i] = err
+			tried.Done()
+			if err == nil {
+				tried.Wait() // hold it until every other Open has tried
+				errs[i] = db.Close()
+			}
 		})
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
+	done.Wait()
+	inUse := 0
+	for _, err := range errs {
+		switch {
+		case errors.Is(err, ErrInUse):
+			inUse++
+		case err != nil:
+			t.Error(err)
+		}
+	}
+	if inUse != len(errs)-1 {
+		t.Errorf("%d of %d Opens were told the database is in use, want %d", inUse, len(errs), len(errs)-1)
 	}
 }
 
@@ -244,7 +257,11 @@ func TestMigrateRollsBack(t *testing.T) {
 		"migrations/0002_b.sql": &fstest.MapFile{Data: []byte("CREATE TABLE b (x); THIS IS NOT SQL")},
 	}
 	// A fresh file, not the one Open migrated.
-	w, err := sql.Open("sqlite", dsn(filepath.Join(t.TempDir(), "m.db"), true))
+	path := filepath.Join(t.TempDir(), "m.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,6 +281,18 @@ func TestMigrateRollsBack(t *testing.T) {
 	}
 }
 
+// otherProgram opens the database at path past its lock, as another
+// program using the file (the sqlite3 shell, a backup tool) would.
+func otherProgram(t *testing.T, path string) *DB {
+	t.Helper()
+	db, err := open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // What a call stored is in the file when the call returns, for any other
 // connection to read, without Close: as after kill -9.
 func TestDurableBeforeClose(t *testing.T) {
@@ -274,11 +303,7 @@ func TestDurableBeforeClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Open(ctx, a.Path()) // while a is still open
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := otherProgram(t, a.Path()) // while a is still open
 	ms, err := b.OfflineFor(ctx, "alice")
 	if err != nil {
 		t.Fatal(err)
@@ -295,16 +320,12 @@ func TestDurableBeforeClose(t *testing.T) {
 	}
 }
 
-// Writers in several goroutines, through two *DB on one file as the server
-// and the admin command line would, never see SQLITE_BUSY.
+// Writers in several goroutines, through Hearth's *DB and another program
+// writing the same file, never see SQLITE_BUSY.
 func TestConcurrentWriters(t *testing.T) {
 	ctx := t.Context()
 	a := newDB(t)
-	b, err := Open(ctx, a.Path())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := otherProgram(t, a.Path())
 	addUser(t, a, "alice", "bob")
 	const workers, each = 8, 25
 	var wg sync.WaitGroup

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -532,6 +533,61 @@ func TestOffline(t *testing.T) {
 		}
 		checkErr(t, "kick", api.Kick(ctx, "alice@test.home/phone"), ErrOffline)
 	})
+}
+
+// TestCheckDatabase: the database check says a sound database has no
+// problems, and brings the problems of a damaged one to the caller,
+// through the socket as in-process.
+func TestCheckDatabase(t *testing.T) {
+	eachAPI(t, nil, func(t *testing.T, l *Local, api API) {
+		if problems, err := api.CheckDatabase(t.Context()); problems != nil || err != nil {
+			t.Errorf("CheckDatabase = %q, %v; want no problems", problems, err)
+		}
+	})
+	l := newLocal(t)
+	damage(t, l)
+	want, err := l.DB.QuickCheck(t.Context())
+	if err != nil || len(want) == 0 {
+		t.Fatalf("QuickCheck of the damaged database = %q, %v", want, err)
+	}
+	for name, api := range map[string]API{"local": l, "socket": serve(t, l)} {
+		if problems, err := api.CheckDatabase(t.Context()); !slices.Equal(problems, want) || err != nil {
+			t.Errorf("%s: CheckDatabase = %q, %v; want %q", name, problems, err, want)
+		}
+	}
+}
+
+// damage fills l's database with messages, then closes it, overwrites its
+// last page with junk and opens it again.
+func damage(t *testing.T, l *Local) {
+	t.Helper()
+	ctx := t.Context()
+	if err := l.AddUser(ctx, "alice", "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		if _, err := l.DB.StoreOffline(ctx, "alice", "bob@example.org", make([]byte, 1000), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := l.DB.Path()
+	if err := l.DB.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(b) - 4096; i < len(b); i++ {
+		b[i] = 0xff
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if l.DB, err = storage.Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.DB.Close() })
 }
 
 func TestHub(t *testing.T) {

@@ -152,6 +152,10 @@ type API interface {
 	// only after a restart.
 	SetSetting(ctx context.Context, key, value string) (restart bool, err error)
 
+	// CheckDatabase reads the whole database and returns the problems
+	// SQLite's quick check finds in it; none when it is sound.
+	CheckDatabase(ctx context.Context) (problems []string, err error)
+
 	// Watch delivers live events until ctx is done; the channel is closed
 	// then. A slow reader loses events rather than blocking the server.
 	Watch(ctx context.Context) <-chan Event

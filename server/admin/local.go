@@ -393,6 +393,11 @@ func (l *Local) Setting(ctx context.Context, key string) (string, error) {
 	return v, err
 }
 
+// CheckDatabase runs the database's quick check.
+func (l *Local) CheckDatabase(ctx context.Context) ([]string, error) {
+	return l.DB.QuickCheck(ctx)
+}
+
 // Watch delivers the events of Events until ctx is done.
 func (l *Local) Watch(ctx context.Context) <-chan Event {
 	if l.Events == nil {

@@ -3,7 +3,8 @@ package admin
 // The admin socket: the API as HTTP/1.1 with JSON bodies over a Unix socket
 // in the data directory, mode 0600. Each method is POST /Method with its
 // arguments as one JSON object; Watch is GET /Watch, a stream of
-// newline-delimited JSON events. Admin is never reachable over the network.
+// newline-delimited JSON events; the debug views are GET /debug/...
+// (debug.go). Admin is never reachable over the network.
 
 import (
 	"bufio"
@@ -199,6 +200,11 @@ func newHandler(api API) http.Handler {
 		restart, err := api.SetSetting(ctx, r.Key, r.Value)
 		return restartBody{restart}, err
 	})
+	method("CheckDatabase", func(ctx context.Context, r request) (any, error) {
+		problems, err := api.CheckDatabase(ctx)
+		return problemsBody{problems}, err
+	})
+	debugHandlers(mux)
 	mux.HandleFunc("GET /Watch", func(w http.ResponseWriter, hr *http.Request) {
 		ctx := hr.Context()
 		events := api.Watch(ctx)
@@ -220,6 +226,8 @@ func newHandler(api API) http.Handler {
 }
 
 type restartBody struct{ Restart bool }
+
+type problemsBody struct{ Problems []string }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
@@ -313,17 +321,7 @@ func (c *Client) call(ctx context.Context, method string, r request, res any) er
 		return fmt.Errorf("admin socket %s: %s: %w", c.path, method, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var eb errorBody
-		if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
-			return fmt.Errorf("admin socket %s: %s: %s", c.path, method, resp.Status)
-		}
-		e := &remoteError{msg: eb.Error}
-		for _, k := range kinds {
-			if k.name == eb.Kind {
-				e.kind = k.err
-			}
-		}
-		return e
+		return c.failure(method, resp.Status, b)
 	}
 	if res == nil {
 		return nil
@@ -332,6 +330,22 @@ func (c *Client) call(ctx context.Context, method string, r request, res any) er
 		return fmt.Errorf("admin socket %s: %s: %w", c.path, method, err)
 	}
 	return nil
+}
+
+// failure returns the error of a failed call: the server's message and
+// kind from the body b, else the HTTP status.
+func (c *Client) failure(method, status string, b []byte) error {
+	var eb errorBody
+	if json.Unmarshal(b, &eb) != nil || eb.Error == "" {
+		return fmt.Errorf("admin socket %s: %s: %s", c.path, method, status)
+	}
+	e := &remoteError{msg: eb.Error}
+	for _, k := range kinds {
+		if k.name == eb.Kind {
+			e.kind = k.err
+		}
+	}
+	return e
 }
 
 func (c *Client) Info(ctx context.Context) (Info, error) {
@@ -396,6 +410,12 @@ func (c *Client) SetSetting(ctx context.Context, key, value string) (bool, error
 	var v restartBody
 	err := c.call(ctx, "SetSetting", request{Key: key, Value: value}, &v)
 	return v.Restart, err
+}
+
+func (c *Client) CheckDatabase(ctx context.Context) ([]string, error) {
+	var v problemsBody
+	err := c.call(ctx, "CheckDatabase", request{}, &v)
+	return v.Problems, err
 }
 
 // Watch subscribes before it returns: events from then on are delivered.
