@@ -565,17 +565,28 @@ func (c *Client) Throttle(rate int) { c.gate.set(rate, false) }
 // Collect returns everything the client receives until the stream ends or
 // nothing came for quiet (what Expect left pending first).
 func (c *Client) Collect(quiet time.Duration) []*stanza.Element {
-	out := c.pending
+	var out []*stanza.Element
+	c.Receive(quiet, func(el *stanza.Element) { out = append(out, el) })
+	return out
+}
+
+// Receive hands fn everything the client receives until the stream ends or
+// nothing came for quiet (what Expect left pending first), keeping
+// nothing.
+func (c *Client) Receive(quiet time.Duration, fn func(*stanza.Element)) {
+	for _, el := range c.pending {
+		fn(el)
+	}
 	c.pending = nil
 	for {
 		select {
 		case el, ok := <-c.in:
 			if !ok {
-				return out
+				return
 			}
-			out = append(out, el)
+			fn(el)
 		case <-time.After(quiet):
-			return out
+			return
 		}
 	}
 }
