@@ -350,6 +350,11 @@ func TestSIGTERMDuringStores(t *testing.T) {
 	time.Sleep(700 * time.Millisecond)
 	code := make(chan int, 1)
 	go func() { code <- s.stop(t) }()
+	// bob, who reads nothing, still sends after the server stopped
+	// reading: the server must read it before it closes the socket, or the
+	// kernel resets the connection and drops what was written to bob.
+	time.Sleep(100 * time.Millisecond)
+	bob.send(`<iq type='get' id='late'><ping xmlns='urn:xmpp:ping'/></iq>`)
 	alice.drain(t)
 	dave.drain(t)
 	close(stop)

@@ -281,6 +281,12 @@ func (s *serveProc) stop(t *testing.T) int {
 		}
 		return 0
 	case <-time.After(10 * time.Second):
+		// Its goroutines tell where it is stuck.
+		s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-s.done:
+		case <-time.After(5 * time.Second):
+		}
 		t.Fatalf("hearth serve still running 10s after SIGTERM\n%s", s.log())
 	}
 	return -1

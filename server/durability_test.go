@@ -213,6 +213,7 @@ func TestFloodToSlowReader(t *testing.T) {
 	bob := online(t, srv, "bob", "pc", 0)
 	bob.Pause()
 	bounced, sample := flood(t, alice, "bob@hearth.test", n, 4000, 50)
+	bob.TrySend("<iq type='get' id='late'><ping xmlns='urn:xmpp:ping'/></iq>") // unread: see TestWriteFailureNoDuplicate
 	if len(bounced) == 0 {
 		t.Fatal("nothing was refused: the quota did not apply")
 	}
@@ -251,8 +252,13 @@ func TestWriteFailureNoDuplicate(t *testing.T) {
 	if bounced, sample := flood(t, alice, "bob@hearth.test", n, 4000, 100); len(bounced) > 0 {
 		t.Fatalf("%d refused: %s", len(bounced), sample)
 	}
-	// The writer times out on bob's full socket and gives up.
-	time.Sleep(time.Second)
+	// The writer times out on bob's full socket and gives up. bob still
+	// sends: the server must read that before it closes the socket, or
+	// the kernel resets the connection and drops what was written.
+	for range 10 {
+		bob.TrySend("<iq type='get' id='late'><ping xmlns='urn:xmpp:ping'/></iq>")
+		time.Sleep(100 * time.Millisecond)
+	}
 	got := map[string]int{}
 	bob.Resume()
 	dups := tally(collect(bob, 2*time.Second), got)

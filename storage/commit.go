@@ -82,9 +82,10 @@ func newCommitter(db *DB) *committer {
 // enqueue queues a write, described by what for its errors. op runs in
 // the batch's transaction and returns the new row's ID, if any; its errors
 // ErrNotFound and ErrQuota, and constraint violations, fail it alone.
-// after, if not nil, runs on the committer's
-// goroutine once the write is durable or failed, before Done is closed:
-// it must not block.
+// after, if not nil, runs once the write is durable or failed, before
+// Done is closed, on the committer's goroutine (or, when the database is
+// closed already, on the caller's, before enqueue returns): it must not
+// block, nor take a lock the caller may hold.
 func (c *committer) enqueue(what string, op func(b *batch) (int64, error), after func(int64, error)) *Queued {
 	p := &Queued{done: make(chan struct{}), what: what, op: op, after: after}
 	c.mu.Lock()

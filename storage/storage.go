@@ -7,7 +7,10 @@
 //
 // A method that changes data returns only after the change is committed and
 // synced (synchronous=FULL): a stored offline message survives kill -9 and
-// power loss once the call returns.
+// power loss once the call returns. The Queue methods (QueueOffline,
+// QueueDeleteOffline, QueueLastActivity) return at once instead, with a
+// Queued that says when the change is durable: they share one transaction
+// and one sync with everything else queued at the time (commit.go).
 //
 // One process has a database at a time: Open locks a file beside it
 // (hearth.db.lock) and Close releases it. A new database is built whole

@@ -43,7 +43,7 @@ type offlineResult struct {
 }
 
 func (r *offlineResult) line() string {
-	return fmt.Sprintf("offline: %.1f stored msgs/s (acked=%d, delivered=%d, lost=%d, dup=%d, bounced=%d, logins=%d, pairs=%d, window=%d, %.1fs)",
+	return fmt.Sprintf("offline: %.1f stored msgs/s (acked=%d incl. bounced, delivered=%d, lost=%d, dup=%d, bounced=%d, logins=%d, pairs=%d, window=%d, %.1fs)",
 		r.Value, r.Acked, r.Delivered, r.Lost, r.Dup, r.Bounced, r.Logins, r.Pairs, r.Window, r.Seconds)
 }
 
@@ -117,7 +117,8 @@ func runOffline(ctx context.Context, d *dialer) (reporter, error) {
 	if last == 0 {
 		last = sent
 	}
-	r.Value = round1(rate(r.Acked, last))
+	// Refused messages are answered too; only the stored ones count.
+	r.Value = round1(rate(r.Acked-r.Bounced, last))
 	r.Seconds = round1(last.Seconds())
 
 	// Delivery: every recipient logs in until it has everything its
@@ -126,7 +127,7 @@ func runOffline(ctx context.Context, d *dialer) (reporter, error) {
 	var dwg sync.WaitGroup
 	for i, s := range senders {
 		dwg.Go(func() {
-			got, dup, logins, err := d.collect(ctx, o.first+2*i+1, s.prefix, s.acked.Load(), run)
+			got, dup, logins, err := d.collect(ctx, o.first+2*i+1, s.prefix, s.acked.Load()-s.bounced.Load(), run)
 			mu.Lock()
 			defer mu.Unlock()
 			r.Delivered += got
@@ -138,10 +139,10 @@ func runOffline(ctx context.Context, d *dialer) (reporter, error) {
 		})
 	}
 	dwg.Wait()
-	r.Lost = max(0, r.Acked-r.Delivered)
+	r.Lost = max(0, r.Acked-r.Bounced-r.Delivered)
 	r.Error = errs.String()
 	if r.Lost > 0 {
-		return r, fmt.Errorf("%d of %d acknowledged %w", r.Lost, r.Acked, errLost)
+		return r, fmt.Errorf("%d of %d stored %w", r.Lost, r.Acked-r.Bounced, errLost)
 	}
 	if r.Dup > 0 {
 		return r, fmt.Errorf("%d messages delivered twice", r.Dup)

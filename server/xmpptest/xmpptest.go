@@ -361,6 +361,13 @@ func (c *Client) read() {
 // Send writes raw XML.
 func (c *Client) Send(xml string) { c.t.Helper(); c.write(xml) }
 
+// TrySend writes raw XML and returns the error instead of failing: for a
+// client whose stream the server may have ended.
+func (c *Client) TrySend(xml string) error {
+	_, err := c.conn.Write([]byte(xml))
+	return err
+}
+
 // Close ends the stream and waits for the server's closing tag.
 func (c *Client) Close() {
 	c.write(stream.Close)

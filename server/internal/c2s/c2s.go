@@ -134,6 +134,13 @@ const (
 	// writer flush what is queued to a client before it cuts the client
 	// off (what is left goes to offline storage).
 	ShutdownGrace = 2 * time.Second
+	// DrainTimeout bounds how long an ended session keeps reading (and
+	// discarding) what its client sends while the client has not yet
+	// taken what was written to it (a client that stopped reading):
+	// closing the socket earlier would let the kernel reset the
+	// connection at the client's next word and drop what it still held.
+	// A stopping server waits ShutdownGrace at most.
+	DrainTimeout = 30 * time.Second
 )
 
 func (c *Config) defaults() {
@@ -729,6 +736,11 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 	pend := s.router.NewPending(ctx)
 	rctx := router.WithPending(context.WithoutCancel(ctx), pend)
 	stopReading := context.AfterFunc(ctx, f.StopReading)
+	// A client that does not read must not hold up shutdown: after the
+	// grace its writer gives up, and what it did not take goes back to
+	// storage.
+	var grace atomic.Pointer[time.Timer]
+	stopGrace := context.AfterFunc(ctx, func() { grace.Store(time.AfterFunc(ShutdownGrace, o.CutOff)) })
 	cond, text := "", ""
 	for {
 		el, err := f.Next()
@@ -768,18 +780,20 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 	stopReading()
 	pend.Settle()
 	o.Close(cond, text)
-	// A client that does not read must not hold up shutdown: what it
-	// did not take goes back to storage.
-	var grace *time.Timer
-	if ctx.Err() != nil {
-		grace = time.AfterFunc(ShutdownGrace, func() { f.Close() })
-	}
 	s.router.Unbind(context.WithoutCancel(ctx), sess)
 	<-o.Done()
-	f.Close()
-	if grace != nil {
-		grace.Stop()
+	stopGrace()
+	if t := grace.Load(); t != nil {
+		t.Stop() // a timer that fires late finds the writer finished
 	}
+	// Read what the client sends until it has taken what was written,
+	// so that the kernel delivers it rather than resetting the connection.
+	// A stopping server waits ShutdownGrace at most: closing the socket
+	// ends the drain.
+	endDrain := context.AfterFunc(ctx, func() { time.AfterFunc(ShutdownGrace, func() { f.Close() }) })
+	f.Drain(time.Now().Add(DrainTimeout))
+	endDrain()
+	f.Close()
 }
 
 // element hands a non-stanza element to its handler. Without one it is

@@ -1,6 +1,7 @@
 package c2s
 
 import (
+	"errors"
 	"sync"
 	"time"
 
@@ -32,6 +33,7 @@ type out struct {
 	running bool         // a writer goroutine is draining the queue
 	closing bool
 	failed  bool
+	ended   bool          // done is closed: no writer runs again
 	final   *stream.Error // sent at the end, if not nil
 	done    chan struct{}
 }
@@ -66,10 +68,10 @@ func (o *out) Send(el *stanza.Element, done func(written bool)) bool {
 	n := size(el)
 	if len(o.queue) >= o.limit || o.queued+n > o.maxBytes {
 		// The client is not reading: no closing handshake is possible.
-		// Cut the transport so a writer blocked on it gives up now; what
-		// is queued goes to the lost handler (offline storage).
+		// A writer blocked on it gives up now; what is queued goes to
+		// the lost handler (offline storage).
 		o.closing = true
-		o.f.Close()
+		o.cutOff()
 		o.kick()
 		return false
 	}
@@ -83,6 +85,29 @@ func (o *out) Send(el *stanza.Element, done func(written bool)) bool {
 	o.queued += n
 	o.kick()
 	return true
+}
+
+// cutOff ends the writing at once: a write in progress returns with what
+// it wrote, nothing more is written, and the reader stops. The transport
+// is closed by the session once it has read what the client sent (see
+// framing.Drain). o.mu is held.
+func (o *out) cutOff() {
+	o.failed = true
+	_ = o.f.SetWriteDeadline(time.Now())
+	o.f.StopReading()
+}
+
+// CutOff is cutOff for a session that gives a slow client no more time
+// (shutdown's grace is over).
+func (o *out) CutOff() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ended {
+		return
+	}
+	o.closing = true
+	o.cutOff()
+	o.kick()
 }
 
 // Room returns how many more stanzas, and bytes as Send counts them, the
@@ -145,13 +170,13 @@ func (o *out) run() {
 			n, err := o.write(q)
 			o.written(q[:n], dones)
 			if err != nil {
-				// The transport is broken: stop accepting, close it so the
-				// reader ends and the session is unbound. Only what did
-				// not reach it is lost.
+				// The transport is broken, or the client was cut off:
+				// stop accepting and end the reader, so that the session
+				// is unbound. Only what did not reach it is lost.
 				o.mu.Lock()
-				o.failed, o.closing = true, true
+				o.closing = true
+				o.cutOff()
 				o.mu.Unlock()
-				o.f.Close()
 				if dones != nil {
 					dones = dones[n:]
 				}
@@ -169,15 +194,28 @@ func (o *out) run() {
 		rest, dones := o.take()
 		o.mu.Unlock()
 		o.lost(rest, dones)
+		o.mu.Lock()
+		o.ended = true
+		o.mu.Unlock()
 		close(o.done)
 		return
 	}
 }
 
+// errCutOff: the session was cut off before the write began.
+var errCutOff = errors.New("the client was cut off")
+
 // write hands q to the framing and returns how many of its stanzas went
-// out whole.
+// out whole. The deadline is set under o.mu, so that a cut-off, which
+// moves it to now, is never undone by a write starting.
 func (o *out) write(q []*stanza.Element) (int, error) {
+	o.mu.Lock()
+	if o.failed {
+		o.mu.Unlock()
+		return 0, errCutOff
+	}
 	_ = o.f.SetWriteDeadline(time.Now().Add(o.timeout))
+	o.mu.Unlock()
 	return o.f.Write(q)
 }
 

@@ -18,10 +18,15 @@ type stuck struct {
 	closed chan struct{}
 }
 
-func (f *stuck) Write([]*stanza.Element) (int, error)             { <-f.closed; return 0, errClosed }
+func (f *stuck) Write([]*stanza.Element) (int, error) { <-f.closed; return 0, errClosed }
+func (f *stuck) SetWriteDeadline(t time.Time) error {
+	if !t.After(time.Now()) {
+		f.Close() // a deadline now ends the blocked write
+	}
+	return nil
+}
 func (f *stuck) End(*stream.Error) error                          { return errClosed }
 func (f *stuck) Close() error                                     { f.once.Do(func() { close(f.closed) }); return nil }
-func (f *stuck) SetWriteDeadline(time.Time) error                 { return nil }
 func (f *stuck) ReadOpen() (stream.Header, error)                 { return stream.Header{}, errClosed }
 func (f *stuck) WriteOpen(stream.Header, []*stanza.Element) error { return errClosed }
 func (f *stuck) Opened() bool                                     { return true }
@@ -34,7 +39,8 @@ func (f *stuck) TLS() *tls.ConnectionState                        { return nil }
 func (f *stuck) SetDeadline(time.Time) error                      { return nil }
 func (f *stuck) WatchIdle(time.Duration, func(bool) bool)         {}
 func (f *stuck) Tap(func(bool, []byte))                           {}
-func (f *stuck) StopReading()                                     {}
+func (f *stuck) StopReading()                                     { f.Close() }
+func (f *stuck) Drain(time.Time)                                  {}
 func (f *stuck) RemoteAddr() string                               { return "192.0.2.1:1" }
 
 var errClosed = stream.ErrClosed

@@ -76,6 +76,11 @@ type framing interface {
 	// Tap makes f see the raw data of the stream from now on (the XML
 	// console); f must not block.
 	Tap(f func(out bool, data []byte))
+	// Drain reads and discards what the client sends until it closes its
+	// side or until the deadline: closing a TCP socket with unread data
+	// makes the kernel reset the connection and throw away what it had
+	// not sent yet, stanzas the session counted as written among them.
+	Drain(until time.Time)
 	// Close drops the transport at once.
 	Close() error
 	// RemoteAddr is the peer's address.
@@ -201,8 +206,37 @@ func (t *tcp) TLS() *tls.ConnectionState {
 
 func (t *tcp) SetDeadline(d time.Time) error      { return t.nc.SetDeadline(d) }
 func (t *tcp) SetWriteDeadline(d time.Time) error { return t.nc.SetWriteDeadline(d) }
-func (t *tcp) Close() error                       { return t.nc.Close() }
-func (t *tcp) RemoteAddr() string                 { return t.raw.RemoteAddr().String() }
+
+// Close closes the socket under TLS: the closing handshake (End) has sent
+// TLS's close_notify already, and tls.Conn.Close would wait up to five
+// seconds to send it again to a client that does not read.
+func (t *tcp) Close() error { return t.raw.Close() }
+
+// Drain reads and discards what the client sends until everything the
+// server wrote was acknowledged by the client's TCP (closing then loses
+// nothing, even if the client sends more later), the client closed, or
+// until. Where the kernel cannot tell what is unacknowledged, it drains
+// for at most drainUnknown.
+func (t *tcp) Drain(until time.Time) {
+	var b [512]byte
+	if n := unacked(t.raw); n < 0 {
+		until = earlier(until, time.Now().Add(drainUnknown))
+	}
+	for time.Now().Before(until) {
+		if unacked(t.raw) == 0 {
+			return
+		}
+		_ = t.raw.SetReadDeadline(earlier(until, time.Now().Add(50*time.Millisecond)))
+		if _, err := t.raw.Read(b[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return
+		}
+	}
+}
+
+// drainUnknown bounds Drain where unacknowledged bytes cannot be counted.
+const drainUnknown = 2 * time.Second
+
+func (t *tcp) RemoteAddr() string { return t.raw.RemoteAddr().String() }
 
 func (t *tcp) WatchIdle(idle time.Duration, onIdle func(pinged bool) bool) {
 	// Under the decoder's buffer, so that what it holds already (stanzas

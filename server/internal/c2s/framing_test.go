@@ -112,6 +112,7 @@ func (f *frames) WatchIdle(time.Duration, func(bool) bool) {
 }
 func (f *frames) Tap(func(bool, []byte)) {}
 func (f *frames) StopReading()           { _ = f.conn.SetReadDeadline(time.Now()) }
+func (f *frames) Drain(time.Time)        {}
 func (f *frames) Close() error           { return f.conn.Close() }
 func (f *frames) RemoteAddr() string     { return "192.0.2.7:4711" }
 

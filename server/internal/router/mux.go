@@ -98,7 +98,10 @@ type Blocker interface {
 type Outcome struct {
 	// Sessions are the local sessions it was handed to.
 	Sessions []*Session
-	// Stored: it was kept in offline storage (XEP-0160).
+	// Stored: it was taken for offline storage (XEP-0160). From a
+	// client's stream the write may still be under way (it joins the
+	// stream's Pending); if it then fails, the sender gets the error and
+	// observers are not told again.
 	Stored bool
 	// Remote: it was handed to another domain.
 	Remote bool

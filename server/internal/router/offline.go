@@ -15,6 +15,11 @@ type OfflineStore interface {
 	// or returns the durable write under way; nil, nil: st is not worth
 	// keeping (chat states alone) and is dropped.
 	Store(ctx context.Context, user string, st *stanza.Stanza) (Durable, *stanza.Error)
+	// Restore stores a message that was accepted for user's sessions and
+	// that none of them wrote, past the quota (its sender was answered);
+	// it does not wait for the write, and a write that fails goes back to
+	// the sender as an error.
+	Restore(ctx context.Context, user string, st *stanza.Stanza)
 }
 
 // Durable is a write under way in storage's group commit.
@@ -130,6 +135,57 @@ func (p *Pending) Settle() {
 	defer p.mu.Unlock()
 	for len(p.items) > 0 {
 		p.cond.Wait()
+	}
+}
+
+// fanOut delivers a chat or normal message to several sessions of one
+// account, each copy tracked: if none of them writes its copy (they all
+// close first), the message is stored once; if one does, the account has
+// it, and the unwritten copies are not stored (they would arrive twice).
+// It returns the sessions that queued it.
+func (r *Router) fanOut(ctx context.Context, st *stanza.Stanza, targets []*Session) []*Session {
+	f := &fanout{r: r, ctx: context.WithoutCancel(ctx), st: st, pending: len(targets) + 1}
+	var queued []*Session
+	for _, s := range targets {
+		if r.DeliverTracked(ctx, s, st.El, f.done) {
+			queued = append(queued, s)
+		} else {
+			f.done(false)
+		}
+	}
+	// The router's own hold: nothing is decided before every copy was
+	// offered; none queued means the caller stores it.
+	f.release(len(queued) == 0)
+	return queued
+}
+
+// fanout follows the copies of one message.
+type fanout struct {
+	r   *Router
+	ctx context.Context
+	st  *stanza.Stanza
+
+	mu        sync.Mutex
+	pending   int  // copies not yet written or failed, plus the router's hold
+	written   bool // some session wrote its copy
+	abandoned bool // no copy was queued: the caller stores the message
+}
+
+func (f *fanout) done(written bool) {
+	f.mu.Lock()
+	f.written = f.written || written
+	f.mu.Unlock()
+	f.release(false)
+}
+
+func (f *fanout) release(abandon bool) {
+	f.mu.Lock()
+	f.abandoned = f.abandoned || abandon
+	f.pending--
+	restore := f.pending == 0 && !f.written && !f.abandoned
+	f.mu.Unlock()
+	if restore {
+		f.r.mux.offline.Restore(f.ctx, f.st.To.Local, f.st)
 	}
 }
 

@@ -448,10 +448,15 @@ func (r *Router) deliverToBare(ctx context.Context, st *stanza.Stanza) Outcome {
 		return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
 	}
 	targets := r.messageTargets(user, st.Type == "headline")
-	delivered := targets[:0]
-	for _, s := range targets {
-		if r.Deliver(ctx, s, st.El) {
-			delivered = append(delivered, s)
+	var delivered []*Session
+	if len(targets) > 1 && st.Type != "headline" && r.mux.offline != nil {
+		delivered = r.fanOut(ctx, st, targets)
+	} else {
+		delivered = targets[:0]
+		for _, s := range targets {
+			if r.Deliver(ctx, s, st.El) {
+				delivered = append(delivered, s)
+			}
 		}
 	}
 	if len(delivered) > 0 {

@@ -173,6 +173,10 @@ func (s *offline) Store(_ context.Context, user string, _ *stanza.Stanza) (route
 	return durable{}, nil
 }
 
+func (s *offline) Restore(_ context.Context, user string, _ *stanza.Stanza) {
+	s.users = append(s.users, user)
+}
+
 // durable is a write that is durable already.
 type durable struct{}
 
@@ -365,5 +369,71 @@ func TestDispatch(t *testing.T) {
 	}
 	if !slices.Equal(d.got, seen) {
 		t.Errorf("delivery observer saw %q\nwant %q", d.got, seen)
+	}
+}
+
+// parked queues what it is sent and reports it written or not when told.
+type parked struct {
+	mu    sync.Mutex
+	dones []func(bool)
+}
+
+func (p *parked) Send(_ *stanza.Element, done func(bool)) bool {
+	p.mu.Lock()
+	p.dones = append(p.dones, done)
+	p.mu.Unlock()
+	return true
+}
+func (p *parked) Room() (int, int)     { return 1 << 20, 1 << 30 }
+func (p *parked) Close(string, string) {}
+
+// settle tells the sender of each stanza whether it was written.
+func (p *parked) settle(written bool) {
+	p.mu.Lock()
+	dones := p.dones
+	p.dones = nil
+	p.mu.Unlock()
+	for _, d := range dones {
+		if d != nil {
+			d(written)
+		}
+	}
+}
+
+// TestFanOutStoredOnce: a message to an account with two sessions of the
+// same priority goes to both; it goes to offline storage only if neither
+// writes its copy, and then once.
+func TestFanOutStoredOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		phone, table bool // which session writes its copy
+		stored       int
+	}{
+		{"both write", true, true, 0},
+		{"one writes", true, false, 0},
+		{"the other writes", false, true, 0},
+		{"neither writes", false, false, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store := &offline{}
+			r := router.New(router.Config{Domain: modtest.Domain, Accounts: everyone{}})
+			r.Mux().Offline(store)
+			alice, _ := modtest.Bind(t, r, "alice@example.org/phone")
+			var conns []*parked
+			for _, res := range []string{"phone", "tablet"} {
+				c := &parked{}
+				j, _ := jid.Parse("bob@example.org/" + res)
+				s := &router.Session{JID: j, Conn: c}
+				r.Bind(s)
+				s.SetPresence(stanza.New("presence", stanza.NSClient), 0)
+				conns = append(conns, c)
+			}
+			r.FromClient(t.Context(), alice, modtest.Element(t, `<message to='bob@example.org' type='chat'><body>hi</body></message>`))
+			conns[0].settle(tt.phone)
+			conns[1].settle(tt.table)
+			if len(store.users) != tt.stored {
+				t.Errorf("stored %d times, want %d", len(store.users), tt.stored)
+			}
+		})
 	}
 }

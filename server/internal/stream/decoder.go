@@ -90,10 +90,13 @@ func isSpace(b []byte) bool {
 }
 
 // Unmarshal decodes one stored element (written by Element.Bytes) in the
-// jabber:client namespace.
+// jabber:client namespace. Its limits follow the data's size, not a
+// stream's: what was accepted under one stream's limits, plus what the
+// server added (a delay stamp), must read back whatever they are now.
 func Unmarshal(b []byte) (*stanza.Element, error) {
 	r := io.MultiReader(strings.NewReader(`<stream:stream xmlns="jabber:client" xmlns:stream="`+stanza.NSStream+`">`), bytes.NewReader(b))
-	d := NewDecoder(r, Limits{MaxStanza: len(b) + 1024, MaxDepth: 64})
+	n := len(b) + 1024 // every node, attribute and declaration takes bytes
+	d := NewDecoder(r, Limits{MaxStanza: n, MaxDepth: n, MaxElements: n, MaxAttrs: n, MaxScope: n})
 	if _, err := d.Header(); err != nil {
 		return nil, err
 	}

@@ -4,18 +4,20 @@
 // once it is durable; it is delivered when the account next sends
 // available presence.
 //
-// Nothing acknowledged is lost or delivered twice:
+// Nothing acknowledged is lost, and nothing is delivered twice while the
+// server runs:
 //   - stores from all senders are committed together (storage's group
 //     commit), each sender waiting for its batch, not for one sync each;
 //   - a backlog is delivered in pages no larger than the session's queue
 //     takes, the next page read as the writer drains the last one, so
 //     that a backlog of any size arrives in one login and costs memory
 //     for one page;
-//   - a stored message is deleted only once it was written to the
-//     client's transport; one the stream could not write stays stored;
+//   - a stored message is deleted once it was written to the client's
+//     transport (handed to the kernel whole); one the stream could not
+//     write stays stored;
 //   - a message written whose delete failed (a full disk, a lock held by
-//     another program) is remembered, never delivered again, and its
-//     delete retried;
+//     another program) is remembered, not delivered again, and its delete
+//     retried; only a crash before the delete commits delivers it again;
 //   - messages a session accepted but could not write (the client stopped
 //     reading, the server is stopping) come back here, past the quota:
 //     the quota refuses new messages, with an error to their sender.
@@ -25,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -78,7 +81,8 @@ type Store struct {
 	loaded   bool
 	accounts map[string]*account
 	closed   bool
-	flushers sync.WaitGroup
+	flushers sync.WaitGroup // deliveries under way
+	bounces  sync.WaitGroup // errors for re-stores that failed
 }
 
 // account is what the store knows of one account's messages.
@@ -88,9 +92,12 @@ type account struct {
 	// count rows.
 	count int
 	// flush is the delivery under way, or nil; more says a message was
-	// committed while it ran, so it must read again before it stops.
+	// committed while it ran, so it must read again before it stops;
+	// next is a session that asked for a delivery meanwhile, which takes
+	// over if the one under way ends with its session.
 	flush *flush
 	more  bool
+	next  *router.Session
 	// delivered are messages written to a client whose delete has not
 	// committed: never delivered again, their delete retried.
 	delivered map[int64]bool
@@ -137,7 +144,8 @@ func (s *Store) Features() router.Features {
 	return router.Features{Server: []string{stanza.NSOffline}}
 }
 
-// load reads how many messages every account has, once; s.mu is held.
+// load reads how many messages every account has, once, before anything
+// counts; every way in (Store, Restore, Flush) calls it. s.mu is held.
 func (s *Store) load(ctx context.Context) error {
 	if s.loaded {
 		return nil
@@ -260,31 +268,43 @@ func worthKeeping(el *stanza.Element) bool {
 }
 
 // Lost stores the messages a session accepted but never wrote (it was
-// closed, too slow, or the server is stopping). Their senders were
-// acknowledged, so the quota does not refuse them; a message the database
-// does not take goes back to its sender as an error.
+// closed, too slow, or the server is stopping); see Restore.
 func (s *Store) Lost(ctx context.Context, sess *router.Session, lost []*stanza.Element) {
-	user := sess.JID.Local
-	var writes []*write
-	var sts []*stanza.Stanza
 	for _, el := range lost {
 		st, e := stanza.Parse(el)
-		if e != nil || st.Kind != stanza.KindMessage || (st.Type != "" && st.Type != "normal" && st.Type != "chat") || !worthKeeping(el) {
+		if e != nil || st.Kind != stanza.KindMessage {
 			continue
 		}
-		s.mu.Lock()
-		a := s.acct(user)
-		a.count++
-		s.mu.Unlock()
-		writes = append(writes, s.queue(user, a, st.From.String(), stamped(el, s.domain).Bytes()))
-		sts = append(sts, st)
+		s.Restore(ctx, sess.JID.Local, st)
 	}
-	for i, w := range writes {
+}
+
+// Restore stores a message for user that was accepted for a session and
+// never written to it. Its sender was acknowledged, so the quota does not
+// refuse it; if the database does not take it, it goes back to its sender
+// as an error. Restore does not wait for the write.
+func (s *Store) Restore(ctx context.Context, user string, st *stanza.Stanza) {
+	if (st.Type != "" && st.Type != "normal" && st.Type != "chat") || !worthKeeping(st.El) {
+		return
+	}
+	s.mu.Lock()
+	if err := s.load(ctx); err != nil {
+		s.log.Error("offline counts not read; counting from zero", "err", err)
+		s.loaded = true
+	}
+	a := s.acct(user)
+	a.count++
+	s.bounces.Add(1)
+	s.mu.Unlock()
+	w := s.queue(user, a, st.From.String(), stamped(st.El, s.domain).Bytes())
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		defer s.bounces.Done()
 		<-w.Done()
 		if w.err != nil {
-			s.r.Bounce(ctx, sts[i], w.err)
+			s.r.Bounce(ctx, st, w.err)
 		}
-	}
+	}()
 }
 
 // stored is told that a message for user is durable: a session of theirs
@@ -302,25 +322,32 @@ func (s *Store) stored(user string) {
 		return
 	}
 	s.mu.Unlock()
-	if sess := s.available(user); sess != nil {
+	if sess := s.available(user, nil); sess != nil {
 		s.Flush(context.Background(), sess)
 	}
 }
 
-// available returns a session of user that takes offline messages
-// (available, non-negative priority), or nil.
-func (s *Store) available(user string) *router.Session {
+// available returns a session of user other than not that takes offline
+// messages (available, non-negative priority, not closing), or nil.
+func (s *Store) available(user string, not *router.Session) *router.Session {
 	for _, sess := range s.r.Sessions(user) {
-		if avail, prio, _ := sess.Presence(); avail && prio >= 0 {
+		if sess != not && takes(sess) {
 			return sess
 		}
 	}
 	return nil
 }
 
+// takes reports whether a session takes offline messages now.
+func takes(sess *router.Session) bool {
+	avail, prio, _ := sess.Presence()
+	n, _ := sess.Conn.Room()
+	return avail && prio >= 0 && n > 0
+}
+
 // Flush starts delivering the account's stored messages to a session that
 // became available, unless a delivery to one of its sessions is under way
-// already.
+// already: then this session takes over if that one ends first.
 func (s *Store) Flush(ctx context.Context, sess *router.Session) {
 	user := sess.JID.Local
 	s.mu.Lock()
@@ -328,14 +355,26 @@ func (s *Store) Flush(ctx context.Context, sess *router.Session) {
 	if s.closed {
 		return
 	}
+	if err := s.load(ctx); err != nil {
+		s.log.Error("offline messages not delivered now: the offline counts could not be read", "user", user, "err", err)
+		return
+	}
 	a := s.acct(user)
 	if a.flush != nil {
+		if a.flush.sess != sess {
+			a.next = sess
+		}
 		a.more = true
 		return
 	}
+	s.start(a, user, sess, ctx)
+}
+
+// start starts a delivery; s.mu is held.
+func (s *Store) start(a *account, user string, sess *router.Session, ctx context.Context) {
 	f := &flush{s: s, a: a, user: user, sess: sess, ctx: context.WithoutCancel(ctx)}
 	f.drained.L = &f.mu
-	a.flush = f
+	a.flush, a.next = f, nil
 	s.flushers.Add(1)
 	go f.run()
 }
@@ -348,6 +387,7 @@ func (s *Store) Close() {
 	s.closed = true
 	s.mu.Unlock()
 	s.flushers.Wait()
+	s.bounces.Wait()
 	s.mu.Lock()
 	var qs []*storage.Queued
 	for user, a := range s.accounts {
@@ -395,22 +435,24 @@ type flush struct {
 	mu          sync.Mutex
 	drained     sync.Cond // outstanding dropped to 0
 	outstanding int       // handed to the session, not yet written or failed
-	written     []int64
-	failed      bool
+	failed      bool      // the session did not write one
 }
 
 func (f *flush) run() {
 	defer f.s.flushers.Done()
-	var after int64 // the newest message handed to the session
+	var after int64 // the newest message handed to the session (or skipped)
 	for {
 		page, err := f.read(after)
-		if err != nil {
-			f.s.log.Error("offline messages not delivered: they could not be read", "user", f.user, "err", err)
-			f.stop(false)
+		switch {
+		case errors.Is(err, errClosing):
+			f.handOver()
 			return
-		}
-		if len(page) == 0 {
-			if f.stop(true) {
+		case err != nil:
+			f.s.log.Error("offline messages not delivered: they could not be read", "user", f.user, "err", err)
+			f.handOver()
+			return
+		case len(page) == 0:
+			if f.stop() {
 				return
 			}
 			continue // more came meanwhile
@@ -418,18 +460,17 @@ func (f *flush) run() {
 		last, ok := f.deliver(page)
 		after = max(after, last)
 		f.wait()
-		f.deleteWritten()
 		if !ok || f.failedNow() {
 			// The session is closing: what it did not write stays
 			// stored, for another session or the next login.
-			f.stop(false)
-			if sess := f.s.available(f.user); sess != nil && sess != f.sess {
-				f.s.Flush(f.ctx, sess)
-			}
+			f.handOver()
 			return
 		}
 	}
 }
+
+// errClosing: the session is closing and takes nothing more.
+var errClosing = errors.New("the session is closing")
 
 // read returns the next page after the message after: as many messages as
 // the session's queue has room for, at most a page, without those written
@@ -438,60 +479,67 @@ func (f *flush) read(after int64) ([]storage.Offline, error) {
 	for {
 		n, bytes := f.sess.Conn.Room()
 		if n <= 0 {
-			return nil, nil // closing
+			return nil, errClosing
 		}
 		// Half the room, so that what else comes for the session (a
 		// presence burst at login) fits beside the page.
-		n, bytes = min(f.s.page, n/2), min(f.s.bytes, bytes/2)
-		if n > 0 && bytes > 0 {
-			// Stored XML is smaller than its tree; read a quarter of the
-			// bytes, and deliver checks the trees' sizes.
-			page, err := f.s.db.OfflinePage(f.ctx, f.user, after, n, max(bytes/4, 1))
-			if err != nil {
-				return nil, err
-			}
-			f.s.mu.Lock()
-			out := page[:0]
-			for _, m := range page {
-				if !f.a.delivered[m.ID] {
-					out = append(out, m)
-				}
-			}
-			f.s.mu.Unlock()
-			if len(out) == 0 && len(page) > 0 {
-				after = page[len(page)-1].ID
-				continue
-			}
-			return out, nil
+		n, bytes = min(f.s.page, max(1, n/2)), min(f.s.bytes, bytes/2)
+		if bytes <= 0 {
+			// The queue is full of other traffic: let it drain.
+			time.Sleep(10 * time.Millisecond)
+			continue
 		}
-		// The queue is full of other traffic: let it drain.
-		time.Sleep(10 * time.Millisecond)
+		// What was delivered and not yet deleted, as it was before the
+		// page is read: a delete that commits meanwhile took its rows out
+		// of the page's snapshot, or they are in this copy.
+		f.s.mu.Lock()
+		skip := maps.Clone(f.a.delivered)
+		f.s.mu.Unlock()
+		// Stored XML is smaller than its tree; read a quarter of the
+		// bytes, and deliver checks the trees' sizes.
+		page, err := f.s.db.OfflinePage(f.ctx, f.user, after, n, max(bytes/4, 1))
+		if err != nil {
+			return nil, err
+		}
+		f.s.mu.Lock()
+		out := page[:0]
+		for _, m := range page {
+			if !skip[m.ID] && !f.a.delivered[m.ID] {
+				out = append(out, m)
+			}
+		}
+		f.s.mu.Unlock()
+		if len(out) == 0 && len(page) > 0 {
+			after = page[len(page)-1].ID
+			continue
+		}
+		return out, nil
 	}
 }
 
 // deliver hands a page to the session, each stanza tracked, as long as the
 // trees fit in half the queue's room; it returns the newest message handed
-// over (or dropped as unreadable) and false if the session refused one.
+// over (or skipped as unreadable) and false if the session refused one.
 func (f *flush) deliver(page []storage.Offline) (last int64, ok bool) {
 	_, room := f.sess.Conn.Room()
 	budget := room / 2
 	for i, m := range page {
 		el, err := stream.Unmarshal(m.Stanza)
 		if err != nil {
-			// Unreadable: drop it rather than fail on it forever.
-			f.s.log.Warn("unreadable offline message dropped", "user", f.user, "id", m.ID, "err", err)
-			f.mu.Lock()
-			f.outstanding++
-			f.mu.Unlock()
-			f.result(m.ID, true)
+			// Unreadable: left stored for whoever looks into it, and
+			// skipped rather than failed on at every login.
+			f.s.log.Error("an offline message could not be read; it stays stored and is skipped", "user", f.user, "id", m.ID, "err", err)
 			last = m.ID
 			continue
 		}
-		if size := el.Footprint(); i > 0 && size > budget {
+		size := el.Footprint()
+		if i > 0 && size > budget {
 			break
-		} else {
-			budget -= size
 		}
+		if i == 0 && size > room && !f.roomFor(size) {
+			return last, false
+		}
+		budget -= size
 		el.SetAttr("to", f.sess.JID.String())
 		id := m.ID
 		f.mu.Lock()
@@ -509,19 +557,42 @@ func (f *flush) deliver(page []storage.Offline) (last int64, ok bool) {
 	return last, true
 }
 
-// result is the session writer's word on one message handed to it (or
-// an unreadable one, dropped: counted as written, so that it is deleted).
+// roomFor waits, up to a second, until the queue has room for a stanza of
+// size bytes; it reports false if the session closed meanwhile. After the
+// second the stanza goes anyway: it may be larger than the queue can ever
+// take, and it must not hold up the backlog behind it forever.
+func (f *flush) roomFor(size int) bool {
+	for range 100 {
+		n, room := f.sess.Conn.Room()
+		if n <= 0 {
+			return false
+		}
+		if size <= room {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// result is the session writer's word on one message handed to it. A
+// written one is deleted at once (the delete joins the next group commit),
+// and until the delete commits it is remembered as delivered, so that no
+// other delivery sends it again.
 func (f *flush) result(id int64, written bool) {
 	if written {
 		f.s.mu.Lock()
 		f.a.count--
+		if f.a.delivered == nil {
+			f.a.delivered = make(map[int64]bool)
+		}
+		f.a.delivered[id] = true
 		f.s.mu.Unlock()
+		f.s.delete(f.user, f.a, []int64{id})
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if written {
-		f.written = append(f.written, id)
-	} else {
+	if !written {
 		f.failed = true
 	}
 	f.outstanding--
@@ -544,28 +615,6 @@ func (f *flush) failedNow() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.failed
-}
-
-// deleteWritten deletes the messages written so far. Until the delete
-// commits they are remembered as delivered, so that no other delivery
-// sends them again; a delete that fails is retried.
-func (f *flush) deleteWritten() {
-	f.mu.Lock()
-	ids := f.written
-	f.written = nil
-	f.mu.Unlock()
-	if len(ids) == 0 {
-		return
-	}
-	f.s.mu.Lock()
-	if f.a.delivered == nil {
-		f.a.delivered = make(map[int64]bool)
-	}
-	for _, id := range ids {
-		f.a.delivered[id] = true
-	}
-	f.s.mu.Unlock()
-	f.s.delete(f.user, f.a, ids)
 }
 
 // delete queues the delete of delivered messages; on success they are
@@ -601,16 +650,30 @@ func (s *Store) delete(user string, a *account, ids []int64) {
 	})
 }
 
-// stop ends the delivery unless, with done, more messages were committed
-// since the last read; it reports whether it ended.
-func (f *flush) stop(done bool) bool {
+// stop ends a delivery that found nothing more, unless more messages were
+// committed since it read; it reports whether it ended.
+func (f *flush) stop() bool {
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
-	if done && f.a.more {
+	if f.a.more {
 		f.a.more = false
 		return false
 	}
-	f.a.more = false
-	f.a.flush = nil
+	f.a.flush, f.a.next = nil, nil
 	return true
+}
+
+// handOver ends a delivery whose session is closing: a session that asked
+// meanwhile, or another available one, takes over what is left.
+func (f *flush) handOver() {
+	f.s.mu.Lock()
+	next := f.a.next
+	f.a.flush, f.a.next, f.a.more = nil, nil, false
+	f.s.mu.Unlock()
+	if next == nil || !takes(next) {
+		next = f.s.available(f.user, f.sess)
+	}
+	if next != nil {
+		f.s.Flush(f.ctx, next)
+	}
 }
