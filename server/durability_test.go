@@ -280,6 +280,7 @@ func TestFailedDeleteNoDuplicate(t *testing.T) {
 	srv := xmpptest.Start(t)
 	srv.AddUser(t, "alice", secret("alice"))
 	srv.AddUser(t, "bob", secret("bob"))
+	srv.AddUser(t, "carol", secret("carol"))
 	alice := srv.Login(t, "alice", secret("alice"), "phone")
 	if bounced, sample := flood(t, alice, "bob@hearth.test", n, 200, 50); len(bounced) > 0 {
 		t.Fatalf("%d refused: %s", len(bounced), sample)
@@ -289,8 +290,17 @@ func TestFailedDeleteNoDuplicate(t *testing.T) {
 	bob := online(t, srv, "bob", "pc", 0)
 	dups := tally(collect(bob, time.Second), got)
 	bob.Close()
-	// The delete waits for the lock (the busy timeout) and fails.
-	time.Sleep(6 * time.Second)
+	// The delete waits for the lock (the busy timeout) and fails; so does
+	// a message for carol, who is offline: its sender is told, not kept
+	// waiting without a word.
+	start := time.Now()
+	alice.Send(`<message to='carol@hearth.test' type='chat' id='locked'><body>later</body></message><iq type='get' id='after'><ping xmlns='urn:xmpp:ping'/></iq>`)
+	el := alice.NextWithin(15 * time.Second) // the busy timeout, twice at most
+	t.Logf("a store under another program's lock was refused after %s: %s", time.Since(start).Round(time.Millisecond), el)
+	if el.Attr("id") != "locked" || el.Attr("type") != "error" || !strings.Contains(el.String(), "internal-server-error") {
+		t.Errorf("a message that could not be stored got %s", el)
+	}
+	alice.Expect(`<iq type='result' id='after' from='alice@hearth.test' to='alice@hearth.test/phone'/>`)
 	bob2 := online(t, srv, "bob", "pc", 0)
 	dups += tally(collect(bob2, time.Second), got)
 	check(t, n, got, nil)

@@ -388,6 +388,12 @@ func (c *Client) Close() {
 // Next returns the next stanza (or fails after 5 s).
 func (c *Client) Next() *stanza.Element {
 	c.t.Helper()
+	return c.NextWithin(5 * time.Second)
+}
+
+// NextWithin returns the next stanza, or fails after d.
+func (c *Client) NextWithin(d time.Duration) *stanza.Element {
+	c.t.Helper()
 	if len(c.pending) > 0 {
 		el := c.pending[0]
 		c.pending = c.pending[1:]
@@ -399,8 +405,8 @@ func (c *Client) Next() *stanza.Element {
 			c.t.Fatalf("%s: stream ended: %v", c.Name, <-c.errc)
 		}
 		return el
-	case <-time.After(5 * time.Second):
-		c.t.Fatalf("%s: nothing received in 5s", c.Name)
+	case <-time.After(d):
+		c.t.Fatalf("%s: nothing received in %s", c.Name, d)
 	}
 	return nil
 }
