@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"hearth/server/xmpptest"
 )
 
 // The tests of this file run the real binary and count messages by id. A
@@ -24,7 +26,7 @@ import (
 // by id, the errors that came back for messages, the answered pings.
 type peer struct {
 	conn net.Conn
-	gate *gate
+	gate *xmpptest.Gate
 
 	mu      sync.Mutex
 	got     map[string]int    // messages received, by id
@@ -38,7 +40,7 @@ type peer struct {
 func connect(t *testing.T, addr, user, password string) *peer {
 	t.Helper()
 	conn := login(t, addr, user, password)
-	p := &peer{conn: conn, gate: newGate(conn), got: map[string]int{}, bounced: map[string]string{},
+	p := &peer{conn: conn, gate: xmpptest.NewGate(conn), got: map[string]int{}, bounced: map[string]string{},
 		acked: map[string]bool{}, last: time.Now(), ended: make(chan struct{})}
 	go p.read()
 	return p
@@ -120,7 +122,7 @@ func (p *peer) quiet(d time.Duration) {
 // drain reads the stream to its end (the server closed it).
 func (p *peer) drain(t *testing.T) {
 	t.Helper()
-	p.gate.set(0, false)
+	p.gate.Resume()
 	select {
 	case <-p.ended:
 	case <-time.After(30 * time.Second):
@@ -207,37 +209,6 @@ func (s *sender) acked() []string {
 	return out
 }
 
-// gate is what a peer reads through: it can be paused, so that the
-// server's writes fill the socket buffers and block.
-type gate struct {
-	r      io.Reader
-	mu     sync.Mutex
-	cond   sync.Cond
-	paused bool
-}
-
-func newGate(r io.Reader) *gate {
-	g := &gate{r: r}
-	g.cond.L = &g.mu
-	return g
-}
-
-func (g *gate) set(_ int, paused bool) {
-	g.mu.Lock()
-	g.paused = paused
-	g.cond.Broadcast()
-	g.mu.Unlock()
-}
-
-func (g *gate) Read(b []byte) (int, error) {
-	g.mu.Lock()
-	for g.paused {
-		g.cond.Wait()
-	}
-	g.mu.Unlock()
-	return g.r.Read(b)
-}
-
 // durableServer is a data directory with alice and bob, and the flags to
 // serve it on ports of its own.
 func durableServer(t *testing.T, settings ...string) (environ []string, args []string) {
@@ -290,7 +261,7 @@ func TestKill9DuringBacklog(t *testing.T) {
 	// bob reads nothing: the server is mid-delivery, its writes blocked on
 	// bob's full socket, when it is killed.
 	bob := connect(t, s.c2sTLS, "bob", "battery staple")
-	bob.gate.set(0, true)
+	bob.gate.Pause()
 	bob.send(`<presence/>`)
 	time.Sleep(500 * time.Millisecond)
 	acked := snd.acked()
@@ -338,7 +309,7 @@ func TestSIGTERMDuringStores(t *testing.T) {
 	bob := connect(t, s.c2sTLS, "bob", "battery staple")
 	bob.send(`<presence/>`)
 	time.Sleep(100 * time.Millisecond)
-	bob.gate.set(0, true)
+	bob.gate.Pause()
 	alice := connect(t, s.c2sTLS, "alice", "correct horse")
 	dave := connect(t, s.c2sTLS, "dave", "copper lantern")
 	toBob := &sender{p: alice, to: "bob@test.home", prefix: "b", size: 500}

@@ -154,7 +154,7 @@ type Client struct {
 	pending []*stanza.Element
 	seq     int
 	stopped atomic.Bool
-	gate    *gate
+	gate    *Gate
 }
 
 // Raw is an unnegotiated connection for bad-input tests.
@@ -228,7 +228,7 @@ func (s *Server) Authenticate(from, local, password string) (*Client, error) {
 		return fail(err)
 	}
 	c.conn = tc
-	c.gate = newGate(tc)
+	c.gate = NewGate(tc)
 	c.dec = stream.NewDecoder(c.gate, stream.Limits{MaxStanza: 1 << 20})
 	if _, err := c.open(s.Domain); err != nil {
 		return fail(err)
@@ -566,14 +566,14 @@ func (c *Client) Stop() {
 // Pause makes the client stop reading its socket until Resume, so that
 // the server's writes fill the buffers between them and then block (a
 // phone gone quiet).
-func (c *Client) Pause() { c.gate.set(0, true) }
+func (c *Client) Pause() { c.gate.Pause() }
 
 // Resume reads at full speed again.
-func (c *Client) Resume() { c.gate.set(0, false) }
+func (c *Client) Resume() { c.gate.Resume() }
 
 // Throttle makes the client read at most rate bytes a second (a slow
 // link).
-func (c *Client) Throttle(rate int) { c.gate.set(rate, false) }
+func (c *Client) Throttle(rate int) { c.gate.Throttle(rate) }
 
 // Collect returns everything the client receives until the stream ends or
 // nothing came for quiet (what Expect left pending first).
@@ -604,9 +604,9 @@ func (c *Client) Receive(quiet time.Duration, fn func(*stanza.Element)) {
 	}
 }
 
-// gate is what the client reads through: at full speed, throttled or
-// paused.
-type gate struct {
+// Gate is what a test client reads its socket through: at full speed,
+// throttled or paused.
+type Gate struct {
 	r      io.Reader
 	mu     sync.Mutex
 	cond   sync.Cond
@@ -616,20 +616,31 @@ type gate struct {
 	n      int // bytes read since
 }
 
-func newGate(r io.Reader) *gate {
-	g := &gate{r: r}
+// NewGate returns a Gate over r, open.
+func NewGate(r io.Reader) *Gate {
+	g := &Gate{r: r}
 	g.cond.L = &g.mu
 	return g
 }
 
-func (g *gate) set(rate int, paused bool) {
+// Pause stops the reading after any read in progress.
+func (g *Gate) Pause() { g.set(0, true) }
+
+// Resume reads at full speed again.
+func (g *Gate) Resume() { g.set(0, false) }
+
+// Throttle reads at most rate bytes a second.
+func (g *Gate) Throttle(rate int) { g.set(rate, false) }
+
+func (g *Gate) set(rate int, paused bool) {
 	g.mu.Lock()
 	g.rate, g.paused, g.since, g.n = rate, paused, time.Now(), 0
 	g.cond.Broadcast()
 	g.mu.Unlock()
 }
 
-func (g *gate) Read(p []byte) (int, error) {
+// Read reads from the underlying reader as the gate allows.
+func (g *Gate) Read(p []byte) (int, error) {
 	g.mu.Lock()
 	for g.paused {
 		g.cond.Wait()
@@ -709,7 +720,7 @@ func (s *Server) StartTLS(t testing.TB) *Raw {
 		t.Fatal(err)
 	}
 	c.conn = tc
-	c.gate = newGate(tc)
+	c.gate = NewGate(tc)
 	c.dec = stream.NewDecoder(c.gate, stream.Limits{MaxStanza: 1 << 20})
 	f, err := c.open(s.Domain)
 	if err != nil {
