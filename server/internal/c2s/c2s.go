@@ -735,12 +735,14 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 	// are (Pending).
 	pend := s.router.NewPending(ctx)
 	rctx := router.WithPending(context.WithoutCancel(ctx), pend)
-	stopReading := context.AfterFunc(ctx, f.StopReading)
-	// A client that does not read must not hold up shutdown: after the
-	// grace its writer gives up, and what it did not take goes back to
-	// storage.
+	// A client that does not read must not hold up shutdown either: after
+	// the grace its writer gives up, and what it did not take goes back
+	// to storage.
 	var grace atomic.Pointer[time.Timer]
-	stopGrace := context.AfterFunc(ctx, func() { grace.Store(time.AfterFunc(ShutdownGrace, o.CutOff)) })
+	stopOnShutdown := context.AfterFunc(ctx, func() {
+		f.StopReading()
+		grace.Store(time.AfterFunc(ShutdownGrace, o.CutOff))
+	})
 	cond, text := "", ""
 	for {
 		el, err := f.Next()
@@ -777,12 +779,11 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		}
 		s.router.FromClient(rctx, sess, el)
 	}
-	stopReading()
 	pend.Settle()
 	o.Close(cond, text)
 	s.router.Unbind(context.WithoutCancel(ctx), sess)
 	<-o.Done()
-	stopGrace()
+	stopOnShutdown()
 	if t := grace.Load(); t != nil {
 		t.Stop() // a timer that fires late finds the writer finished
 	}
