@@ -23,6 +23,7 @@ var commands = map[string]bool{
 // envFlags are the flags that can also come from HEARTH_<NAME>.
 var envFlags = map[string]bool{
 	"data": true, "domain": true, "c2s": true, "c2s-tls": true, "s2s": true, "http": true,
+	"ca-page": true, "acme-ca": true, "acme-ca-root": true, "acme-email": true, "acme-http": true, "acme-tls-alpn": true,
 	"headless": true, "no-mdns": true, "log-level": true,
 }
 

@@ -46,6 +46,13 @@ const usageText = `usage:
     --c2s-tls ADDR    client direct-TLS listener (default :5223; "off" for none)
     --s2s ADDR        federation listener (default :5269; only when federation is on)
     --http ADDR       HTTPS listener (default :5443)
+    --ca-page ADDR    plain-HTTP page where devices fetch the home CA, in local
+                      certificate mode (default :5380; "off" for none)
+    --acme-ca URL     ACME directory (default: setting acme.ca, else Let's Encrypt)
+    --acme-ca-root FILE  also trust this PEM root for the ACME server (a private CA)
+    --acme-email ADDR    address the ACME CA writes to (default: setting acme.email)
+    --acme-http ADDR     answer HTTP-01 here (a router forwarding port 80; default :80)
+    --acme-tls-alpn ADDR answer TLS-ALPN-01 here (a router forwarding 443; default :443)
     --headless        no GUI
     --no-mdns         do not advertise on the LAN
     --log-level LEVEL debug, info, warn or error (default info)
@@ -63,8 +70,9 @@ const usageText = `usage:
   hearth version
 
 Every flag can also be set in the environment: HEARTH_DATA, HEARTH_DOMAIN,
-HEARTH_C2S, HEARTH_C2S_TLS, HEARTH_S2S, HEARTH_HTTP, HEARTH_HEADLESS,
-HEARTH_NO_MDNS, HEARTH_LOG_LEVEL. A flag beats the environment, which beats
+HEARTH_C2S, HEARTH_C2S_TLS, HEARTH_S2S, HEARTH_HTTP, HEARTH_CA_PAGE,
+HEARTH_ACME_CA, HEARTH_ACME_CA_ROOT, HEARTH_ACME_EMAIL, HEARTH_ACME_HTTP,
+HEARTH_ACME_TLS_ALPN, HEARTH_HEADLESS, HEARTH_NO_MDNS, HEARTH_LOG_LEVEL. A flag beats the environment, which beats
 the stored setting, which beats the default.
 
 Admin commands talk to the running server over the Unix socket in the data

@@ -61,7 +61,9 @@ func TestMain(m *testing.M) {
 // none of the caller's HEARTH_ variables.
 func env(t *testing.T, extra ...string) []string {
 	t.Helper()
-	return append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}, extra...)
+	// The CA page on loopback: a test's server never opens a port on
+	// every interface unless it asks.
+	return append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "HEARTH_CA_PAGE=127.0.0.1:0"}, extra...)
 }
 
 type result struct {
@@ -197,6 +199,7 @@ func TestEnvironment(t *testing.T) {
 type serveProc struct {
 	cmd         *exec.Cmd
 	c2s, c2sTLS string
+	caPage      string        // the CA page's URL, or off
 	ready       chan []string // the ready line's submatches, once
 	done        chan error    // the process's exit
 	mu          sync.Mutex
@@ -209,7 +212,7 @@ func (s *serveProc) log() string {
 	return s.stderr.String()
 }
 
-var readyLine = regexp.MustCompile(`^hearth: serving (\S+) \(c2s (\S+), c2s-tls (\S+)\)$`)
+var readyLine = regexp.MustCompile(`^hearth: serving (\S+) \(c2s (\S+), c2s-tls (\S+), CA page (\S+)\)$`)
 
 // launch starts cmd, a hearth serve, without waiting for it; the process
 // is killed when the test ends if it still runs.
@@ -254,7 +257,7 @@ func start(t *testing.T, environ []string, args ...string) (*serveProc, time.Dur
 	s := launch(t, cmd)
 	select {
 	case m := <-s.ready:
-		s.c2s, s.c2sTLS = m[2], m[3]
+		s.c2s, s.c2sTLS, s.caPage = m[2], m[3], m[4]
 		return s, time.Since(began)
 	case err := <-s.done:
 		t.Fatalf("hearth serve exited before it was ready: %v\n%s", err, s.log())
@@ -563,10 +566,18 @@ func TestDebug(t *testing.T) {
 // "cli"; it returns the open stream.
 func login(t *testing.T, addr, user, password string) net.Conn {
 	t.Helper()
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{
-		ServerName: "test.home", NextProtos: []string{"xmpp-client"},
+	return loginTLS(t, addr, &tls.Config{ServerName: "test.home",
 		InsecureSkipVerify: true, // the test checks the admin path, not the certificate
-	})
+	}, user, password)
+}
+
+// loginTLS signs user in over direct TLS with conf, which names the domain.
+func loginTLS(t *testing.T, addr string, conf *tls.Config, user, password string) net.Conn {
+	t.Helper()
+	conf = conf.Clone()
+	conf.NextProtos = []string{"xmpp-client"}
+	domain := conf.ServerName
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, conf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,7 +609,7 @@ func login(t *testing.T, addr, user, password string) net.Conn {
 			t.Fatal(err)
 		}
 	}
-	const header = `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='test.home' version='1.0'>`
+	header := `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='` + domain + `' version='1.0'>`
 	send(header)
 	expect("</stream:features>", "")
 	creds := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + password))
@@ -607,7 +618,7 @@ func login(t *testing.T, addr, user, password string) net.Conn {
 	send(header)
 	expect("</stream:features>", "")
 	send(`<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>cli</resource></bind></iq>`)
-	if got := expect("</iq>", "type='error'"); !strings.Contains(got, user+"@test.home/cli") {
+	if got := expect("</iq>", "type='error'"); !strings.Contains(got, user+"@"+domain+"/cli") {
 		t.Fatalf("bind: got %q", got)
 	}
 	conn.SetDeadline(time.Time{})
@@ -675,8 +686,9 @@ func TestMDNSLive(t *testing.T) {
 	data := t.TempDir()
 	d := "--data=" + data
 	srv := pair.Start(t, 0, env(t), bin, "serve", "--headless", d, "--domain", "family.local",
-		"--c2s", ":0", "--c2s-tls", ":0", "--log-level", "debug")
+		"--c2s", ":0", "--c2s-tls", ":0", "--ca-page", ":0", "--log-level", "debug")
 	srv.WaitStderr(t, `msg="announced on the LAN"`, 10*time.Second)
+	trustFromPage(t, pair, srv.Stderr())
 	services := []string{"_xmpp-client._tcp", "_xmpps-client._tcp"}
 
 	// found waits until a new browser on the device finds both services.
@@ -735,11 +747,14 @@ func TestHelperProcess(t *testing.T) {
 		return
 	case err != nil:
 		t.Fatal(err)
+	case role == "trust":
+		trustRole(t)
 	case role != "browse":
 		t.Fatalf("unknown role %q", role)
-	}
-	if err := netns.Browse(ifi, "", []string{"_xmpp-client._tcp", "_xmpps-client._tcp"}, 20*time.Second); err != nil {
-		t.Fatal(err)
+	default:
+		if err := netns.Browse(ifi, "", []string{"_xmpp-client._tcp", "_xmpps-client._tcp"}, 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"runtime/debug"
 
 	"golang.org/x/sync/errgroup"
@@ -22,8 +23,17 @@ type serveOptions struct {
 	data, domain     string
 	c2s, c2sTLS      string
 	s2s, http        string
+	caPage           string
 	headless, noMDNS bool
 	logLevel         string
+	acme             acmeOptions
+}
+
+// acmeOptions are the flags of acme mode; each overrides its setting for
+// the run.
+type acmeOptions struct {
+	ca, caRoot, email string
+	http, tlsALPN     string
 }
 
 // serve runs the server: load the options, open the data, build the
@@ -43,19 +53,30 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer d.db.Close()
-	cfg, err := d.serverConfig(ctx, log)
-	if err != nil {
-		return err
-	}
-	srv, err := server.New(cfg, d.db)
-	if err != nil {
-		return err
-	}
 	ls, err := listenAll(d.dir, o)
 	if err != nil {
 		return err
 	}
 	defer ls.close()
+	tlsCerts, err := d.startCerts(ctx, o, log.With("part", "certs"))
+	if err != nil {
+		return err
+	}
+	defer tlsCerts.Close()
+	page, err := listenPage(o.caPage, tlsCerts, log)
+	if err != nil {
+		return err
+	}
+	cfg, err := d.serverConfig(ctx, log)
+	if err != nil {
+		return err
+	}
+	cfg.TLS = tlsCerts.TLSConfig
+	cfg.Certificates = func() admin.Certificates { return admin.CertificatesOf(tlsCerts, page.URL()) }
+	srv, err := server.New(cfg, d.db)
+	if err != nil {
+		return err
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -70,8 +91,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	l := &lan{api: srv.Admin(), values: d.admin, domain: d.domain, flagOff: o.noMDNS,
 		port: lanPort(ls.server.C2S), tlsPort: lanPort(ls.server.C2STLS), log: log.With("part", "mdns")}
 	g.Go(func() error { return l.run(gctx) })
+	g.Go(func() error { return page.serve(gctx) })
 
-	fmt.Fprintf(c.stderr, "hearth: serving %s (c2s %s, c2s-tls %s)\n", d.domain, addr(ls.server.C2S), addr(ls.server.C2STLS))
+	fmt.Fprintf(c.stderr, "hearth: serving %s (c2s %s, c2s-tls %s, CA page %s)\n", d.domain, addr(ls.server.C2S), addr(ls.server.C2STLS), page.shown())
 	if !o.headless && guiAvailable() {
 		// Fyne runs on the main goroutine; the server in the group's.
 		if err := runGUI(gctx, srv.Admin(), cancel); err != nil {
@@ -96,6 +118,12 @@ func (c *cli) serveOptions(args []string) (serveOptions, error) {
 	fs.StringVar(&o.c2sTLS, "c2s-tls", ":5223", "client direct-TLS listener `address` (off: none)")
 	fs.StringVar(&o.s2s, "s2s", ":5269", "federation listener `address` (reserved: federation is not in this build yet)")
 	fs.StringVar(&o.http, "http", ":5443", "HTTPS listener `address` (reserved: not served by this build yet)")
+	fs.StringVar(&o.caPage, "ca-page", ":5380", "plain-HTTP `address` of the page where devices fetch the home CA (local mode; off: none)")
+	fs.StringVar(&o.acme.ca, "acme-ca", "", "ACME directory `URL` (default: setting acme.ca, else Let's Encrypt)")
+	fs.StringVar(&o.acme.caRoot, "acme-ca-root", "", "PEM `file` of a root to trust for the ACME server's HTTPS (a private ACME server)")
+	fs.StringVar(&o.acme.email, "acme-email", "", "`address` the ACME CA writes to (default: setting acme.email)")
+	fs.StringVar(&o.acme.http, "acme-http", "", "`address` to answer HTTP-01 on, for a router that forwards port 80 there (off: none; default :80)")
+	fs.StringVar(&o.acme.tlsALPN, "acme-tls-alpn", "", "`address` to answer TLS-ALPN-01 on, for a router that forwards port 443 there (off: none; default :443)")
 	fs.BoolVar(&o.headless, "headless", false, "no GUI")
 	fs.BoolVar(&o.noMDNS, "no-mdns", false, "do not advertise on the LAN")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
@@ -175,27 +203,71 @@ func (c *cli) openServeData(ctx context.Context, o serveOptions, log *slog.Logge
 	return d, nil
 }
 
-// serverConfig is the server's configuration from the stored settings and
-// the certificates in the data directory.
+// serverConfig is the server's configuration from the stored settings.
 func (d *serveData) serverConfig(ctx context.Context, log *slog.Logger) (server.Config, error) {
 	v, err := d.admin.Values(ctx)
 	if err != nil {
 		return server.Config{}, err
 	}
-	tlsCerts, err := certs.Load(d.dir, d.domain)
-	if err != nil {
-		return server.Config{}, err
-	}
 	cfg := server.Config{
-		Domain:          d.domain,
-		DataDir:         d.dir,
-		Version:         hearthVersion(),
-		Log:             log,
-		TLS:             tlsCerts.TLSConfig,
-		CertFingerprint: tlsCerts.Fingerprint,
+		Domain:  d.domain,
+		DataDir: d.dir,
+		Version: hearthVersion(),
+		Log:     log,
 	}
 	cfg.Set(v)
 	return cfg, nil
+}
+
+// startCerts starts the certificates of the mode the settings choose, the
+// flags of this run overriding the ACME settings. A certificate the mode
+// cannot get yet is no error: the home CA's stands in.
+func (d *serveData) startCerts(ctx context.Context, o serveOptions, log *slog.Logger) (*certs.Manager, error) {
+	v, err := d.admin.Values(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c := certs.Config{
+		DataDir:  d.dir,
+		Domain:   d.domain,
+		Mode:     v.String(settings.KeyTLSMode),
+		CertFile: v.String(settings.KeyCertFile),
+		KeyFile:  v.String(settings.KeyKeyFile),
+		Log:      log,
+		ACME: certs.ACME{
+			CA:          or(o.acme.ca, v.String(settings.KeyACMECA)),
+			Email:       or(o.acme.email, v.String(settings.KeyACMEEmail)),
+			HTTPAddr:    o.acme.http,
+			TLSALPNAddr: o.acme.tlsALPN,
+			DNSToken:    v.String(settings.KeyDNSToken),
+		},
+	}
+	if p := v.String(settings.KeyDNSProvider); p != "none" {
+		c.ACME.DNSProvider = p
+	}
+	if o.acme.caRoot != "" {
+		data, err := os.ReadFile(o.acme.caRoot)
+		if err != nil {
+			return nil, fmt.Errorf("--acme-ca-root: %w", err)
+		}
+		if c.ACME.Roots, err = certs.ParseRoots(data); err != nil {
+			return nil, fmt.Errorf("--acme-ca-root %s: %w", o.acme.caRoot, err)
+		}
+	}
+	m, err := certs.Start(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("certificates ready", "mode", m.Mode())
+	return m, nil
+}
+
+// or is a if it is set, else b.
+func or(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // listeners are the sockets of a serve run.

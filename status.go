@@ -83,9 +83,7 @@ func writeStatus(w io.Writer, info admin.Info, users, sessions int) {
 		for _, l := range info.Listeners {
 			fmt.Fprintf(w, "listener:\t%s %s\n", l.Name, l.Addr)
 		}
-		if info.CertFingerprint != "" {
-			fmt.Fprintf(w, "certificate:\tSHA-256 %s\n", info.CertFingerprint)
-		}
+		writeCerts(w, info.Certificates)
 		l := info.Logins
 		fmt.Fprintf(w, "failed logins:\t%d since the start (%d more refused while their address had to wait; %d addresses waiting now)\n",
 			l.Failed, l.Throttled, l.ThrottledAddresses)
@@ -93,6 +91,50 @@ func writeStatus(w io.Writer, info admin.Info, users, sessions int) {
 	fmt.Fprintf(w, "users:\t%d\n", users)
 	if info.Running {
 		fmt.Fprintf(w, "sessions:\t%d\n", sessions)
+	}
+}
+
+// modeShown says what a certificate mode means.
+var modeShown = map[string]string{
+	"acme":  "acme (from a public CA, renewed by Hearth)",
+	"local": "local (from the home CA, renewed by Hearth)",
+	"files": "files (your own, read again when they change)",
+}
+
+// writeCerts writes the certificate lines: per name who issued what is
+// served, until when, its fingerprints, and the last attempt to get one;
+// then the home CA and its page.
+func writeCerts(w io.Writer, c admin.Certificates) {
+	if c.Mode == "" {
+		return
+	}
+	mode := modeShown[c.Mode]
+	if mode == "" {
+		mode = c.Mode
+	}
+	fmt.Fprintf(w, "certificates:\t%s\n", mode)
+	for _, n := range c.Names {
+		if n.SHA256 == "" {
+			fmt.Fprintf(w, "  %s:\tnone yet\n", n.Name)
+		} else {
+			fmt.Fprintf(w, "  %s:\tissued by %s, valid until %s\n", n.Name, n.Issuer, n.NotAfter.Local().Format(time.DateTime))
+			fmt.Fprintf(w, "\tSHA-256 %s\n", n.SHA256)
+			fmt.Fprintf(w, "\tSHA-1 %s\n", n.SHA1)
+		}
+		switch {
+		case n.LastError != "":
+			fmt.Fprintf(w, "\tlast attempt %s failed: %s\n", n.LastAttempt.Local().Format(time.DateTime), n.LastError)
+		case !n.LastAttempt.IsZero():
+			fmt.Fprintf(w, "\tlast attempt %s succeeded\n", n.LastAttempt.Local().Format(time.DateTime))
+		}
+	}
+	if c.CA.SHA256 != "" {
+		fmt.Fprintf(w, "home CA:\t%s, valid until %s\n", c.CA.Subject, c.CA.NotAfter.Local().Format(time.DateTime))
+		fmt.Fprintf(w, "\tSHA-256 %s\n", c.CA.SHA256)
+		fmt.Fprintf(w, "\tSHA-1 %s\n", c.CA.SHA1)
+	}
+	if c.CAPage != "" {
+		fmt.Fprintf(w, "CA page:\t%s (devices trust this server from there)\n", c.CAPage)
 	}
 }
 

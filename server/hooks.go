@@ -85,12 +85,18 @@ func (h *hooks) Info() admin.Info {
 	s.mu.Lock()
 	ls := append([]admin.Listener(nil), s.listeners...)
 	s.mu.Unlock()
+	var certs admin.Certificates
+	if s.cfg.Certificates != nil {
+		certs = s.cfg.Certificates()
+	}
 	fp := ""
-	if s.cfg.CertFingerprint != nil {
-		fp = s.cfg.CertFingerprint()
+	for _, n := range certs.Names {
+		if n.Name == s.cfg.Domain {
+			fp = n.SHA256
+		}
 	}
 	st := s.c2s.Stats()
-	return admin.Info{Domain: s.cfg.Domain, Version: s.cfg.Version, Started: s.started, Listeners: ls, CertFingerprint: fp, DataDir: s.cfg.DataDir, Running: true,
+	return admin.Info{Domain: s.cfg.Domain, Version: s.cfg.Version, Started: s.started, Listeners: ls, CertFingerprint: fp, Certificates: certs, DataDir: s.cfg.DataDir, Running: true,
 		Logins: admin.LoginStats{Failed: st.FailedLogins, Throttled: st.Throttled, Delayed: st.Delayed, ThrottledAddresses: st.ThrottledAddresses, InProgress: st.LoggingIn}}
 }
 

@@ -41,12 +41,13 @@ import (
 // database) is a working LAN server: withDefaults fills in the rest, from
 // the defaults of the parts that use each value.
 type Config struct {
-	Domain          string
-	DataDir         string
-	Version         string
-	TLS             func() *tls.Config
-	CertFingerprint func() string
-	Log             *slog.Logger
+	Domain  string
+	DataDir string
+	Version string
+	TLS     func() *tls.Config
+	// Certificates reports how the certificates stand; may be nil.
+	Certificates func() admin.Certificates
+	Log          *slog.Logger
 
 	// Limits on what a client may send (stream.Default*); the setting
 	// limits.stanza_bytes changes MaxStanza live.

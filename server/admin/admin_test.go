@@ -266,8 +266,11 @@ func TestSettings(t *testing.T) {
 			{key: "domain", value: "alice@example.org", want: ErrInvalid},
 			{key: "domain", value: "", want: ErrInvalid},
 			{key: "tls.mode", value: "LOCAL", stored: "local", wantRestart: true},
-			{key: "tls.mode", value: "acme", want: ErrInvalid},
+			{key: "tls.mode", value: "acme", stored: "acme", wantRestart: true},
 			{key: "tls.mode", value: "bogus", want: ErrInvalid},
+			{key: "acme.dns_provider", value: "DuckDNS", stored: "duckdns", wantRestart: true},
+			{key: "acme.dns_provider", value: "route53", want: ErrInvalid},
+			{key: "acme.dns_token", value: "s3cret-token", stored: "s3cret-token", wantRestart: true},
 			{key: "limits.stanza_bytes", value: "65536", stored: "65536"}, // live: new connections
 			{key: "limits.stanza_bytes", value: "12x", want: ErrInvalid},
 			{key: "limits.stanza_bytes", value: "100", want: ErrInvalid},
@@ -300,7 +303,10 @@ func TestSettings(t *testing.T) {
 		}
 		want := map[string][2]string{ // key: value, default
 			"domain":                  {"example.org", ""},
-			"tls.mode":                {"local", "local"},
+			"tls.mode":                {"acme", "auto"},
+			"acme.dns_provider":       {"duckdns", "none"},
+			"acme.dns_token":          {"(set)", ""}, // a credential is never listed
+			"tls.cert_file":           {"", ""},
 			"mdns.enabled":            {"true", "true"},
 			"limits.stanza_bytes":     {"65536", "262144"},
 			"limits.offline_messages": {"500", "1000"},

@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"hearth/certs"
 )
 
 // Errors an API call may return, checked with errors.Is.
@@ -44,10 +46,42 @@ type Info struct {
 	Version         string
 	Started         time.Time
 	Listeners       []Listener
-	CertFingerprint string // SHA-256 of the serving certificate, hex with colons
+	CertFingerprint string // SHA-256 of the certificate served for the domain, hex with colons
+	Certificates    Certificates
 	DataDir         string
 	Running         bool // false when the API works on the database alone
 	Logins          LoginStats
+}
+
+// Certificates is how the server's certificates stand.
+type Certificates struct {
+	Mode  string // acme, local or files
+	Names []CertName
+	// CA is the home CA, which local mode's certificates chain to and
+	// which stands in while another mode has none.
+	CA CertSummary
+	// CAPage is the address of the page where devices fetch the home CA
+	// (local mode), or "".
+	CAPage string
+}
+
+// CertName is how the certificate of one name stands.
+type CertName struct {
+	Name        string
+	Issuer      string
+	NotAfter    time.Time
+	SHA256      string // hex pairs with colons
+	SHA1        string // the fingerprint some clients show (Profanity)
+	LastAttempt time.Time
+	LastError   string // why the last attempt to obtain or renew failed, or ""
+}
+
+// CertSummary describes a certificate for comparing fingerprints.
+type CertSummary struct {
+	Subject  string
+	NotAfter time.Time
+	SHA256   string
+	SHA1     string
 }
 
 // LoginStats count what the login guard saw since the server started.
@@ -159,4 +193,17 @@ type API interface {
 	// Watch delivers live events until ctx is done; the channel is closed
 	// then. A slow reader loses events rather than blocking the server.
 	Watch(ctx context.Context) <-chan Event
+}
+
+// CertificatesOf describes the certificates a manager serves; page is the
+// CA page's address, if it is served.
+func CertificatesOf(m *certs.Manager, page string) Certificates {
+	st := m.Status()
+	out := Certificates{Mode: st.Mode, CAPage: page,
+		CA: CertSummary{Subject: st.CA.Subject, NotAfter: st.CA.NotAfter, SHA256: st.CA.SHA256, SHA1: st.CA.SHA1}}
+	for _, n := range st.Names {
+		out.Names = append(out.Names, CertName{Name: n.Name, Issuer: n.Issuer, NotAfter: n.NotAfter, SHA256: n.SHA256,
+			SHA1: n.SHA1, LastAttempt: n.LastAttempt, LastError: n.LastError})
+	}
+	return out
 }

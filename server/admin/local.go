@@ -346,10 +346,16 @@ func (l *Local) Settings(ctx context.Context) ([]Setting, error) {
 		if !ok {
 			v = s.Default
 		}
+		if s.Secret && v != "" {
+			v = SecretShown // a credential is never shown
+		}
 		out = append(out, Setting{Key: s.Key, Value: v, Default: s.Default, Help: s.Help, Restart: !s.Live})
 	}
 	return out, nil
 }
+
+// SecretShown stands for the value of a secret setting that is set.
+const SecretShown = "(set)"
 
 // SetSetting checks value against the setting's type and stores it. A
 // running server applies a live setting before it returns; restart

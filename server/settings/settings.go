@@ -46,6 +46,9 @@ type Spec struct {
 	Live bool
 	Enum []string
 	Min  int
+	// Secret: the value is a credential, never shown (listed as set or
+	// not).
+	Secret bool
 }
 
 // Keys the code reads.
@@ -64,6 +67,12 @@ const (
 	KeyPrivateBytes    = "limits.private_bytes"
 	KeyVCardBytes      = "limits.vcard_bytes"
 	KeyBlockItems      = "limits.block_items"
+	KeyCertFile        = "tls.cert_file"
+	KeyKeyFile         = "tls.key_file"
+	KeyACMEEmail       = "acme.email"
+	KeyACMECA          = "acme.ca"
+	KeyDNSProvider     = "acme.dns_provider"
+	KeyDNSToken        = "acme.dns_token"
 )
 
 // registry is every setting, in the order `hearth config list` shows
@@ -73,10 +82,20 @@ const (
 var registry = []Spec{
 	{Key: KeyDomain, Kind: Domain,
 		Help: "the XMPP domain; chosen on first run (<hostname>.local)"},
-	// Only what this build can do: acme and files come with the
-	// certificates work, federation and registration with theirs.
-	{Key: KeyTLSMode, Kind: Enum, Default: "local", Enum: []string{"local"},
-		Help: "where certificates come from: local (made for the domain and kept in the data directory)"},
+	{Key: KeyTLSMode, Kind: Enum, Default: "auto", Enum: []string{"auto", "acme", "local", "files"},
+		Help: "where certificates come from: acme (Let's Encrypt, for a public domain), local (the home CA, for a LAN name), files (tls.cert_file and tls.key_file), or auto (acme for a public domain, else local)"},
+	{Key: KeyCertFile, Kind: String,
+		Help: "files mode: the certificate chain, PEM (read again when it changes)"},
+	{Key: KeyKeyFile, Kind: String,
+		Help: "files mode: the private key, PEM"},
+	{Key: KeyACMEEmail, Kind: String,
+		Help: "acme mode: the address the CA writes to about your certificates"},
+	{Key: KeyACMECA, Kind: String,
+		Help: "acme mode: the CA's directory URL (empty: Let's Encrypt)"},
+	{Key: KeyDNSProvider, Kind: Enum, Default: "none", Enum: []string{"none", "duckdns", "cloudflare"},
+		Help: "acme mode: answer the DNS-01 challenge through this DNS provider, when ports 80 and 443 cannot be opened"},
+	{Key: KeyDNSToken, Kind: String, Secret: true,
+		Help: "acme mode: the DNS provider's API token"},
 	{Key: KeyMDNS, Kind: Bool, Default: "true", Live: true,
 		Help: "advertise the server on the LAN with mDNS / DNS-SD"},
 	{Key: KeyStanzaBytes, Kind: Int, Default: strconv.Itoa(stream.DefaultMaxStanza), Min: 10000, Live: true,

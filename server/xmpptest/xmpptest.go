@@ -39,7 +39,7 @@ type Server struct {
 	Addr     string // STARTTLS listener
 	TLSAddr  string // direct TLS listener
 	DataDir  string
-	CertFile string
+	CertFile string // the home CA's certificate: what clients trust
 	DB       *storage.DB
 	Admin    admin.API
 	Roots    *x509.CertPool
@@ -53,11 +53,11 @@ func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	dir := t.TempDir()
 	domain := "hearth.test"
-	cm, err := certs.Load(dir, domain)
+	ctx, cancel := context.WithCancel(context.Background())
+	cm, err := certs.Start(ctx, certs.Config{DataDir: dir, Domain: domain, Mode: certs.ModeLocal})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	db, err := storage.Open(ctx, filepath.Join(dir, "hearth.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -66,8 +66,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 	if os.Getenv("HEARTH_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
-	cfg := server.Config{Domain: domain, DataDir: dir, TLS: cm.TLSConfig, CertFingerprint: cm.Fingerprint,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))}
+	cfg := server.Config{Domain: domain, DataDir: dir, TLS: cm.TLSConfig,
+		Certificates: func() admin.Certificates { return admin.CertificatesOf(cm, "") },
+		Log:          slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -96,15 +97,16 @@ func Start(t testing.TB, opts ...Option) *Server {
 			t.Errorf("server did not stop within 10s")
 		}
 		db.Close()
+		cm.Close()
 	})
-	pem, err := os.ReadFile(cm.CertFile())
+	pem, err := os.ReadFile(cm.CAFile())
 	if err != nil {
 		t.Fatal(err)
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	return &Server{Domain: domain, Addr: ln.Addr().String(), TLSAddr: tln.Addr().String(), DataDir: dir,
-		CertFile: cm.CertFile(), DB: db, Admin: srv.Admin(), Roots: roots}
+		CertFile: cm.CAFile(), DB: db, Admin: srv.Admin(), Roots: roots}
 }
 
 // AddUser creates an account through the admin API.

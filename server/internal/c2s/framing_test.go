@@ -139,7 +139,7 @@ func (a oneAccount) User(_ context.Context, name string) (storage.User, error) {
 // client, a stream feature and a stream element of a module, and the end.
 func TestSessionOverAnotherFraming(t *testing.T) {
 	const domain = "hearth.test"
-	cm, err := certs.Load(t.TempDir(), domain)
+	cm, err := certs.Start(t.Context(), certs.Config{DataDir: t.TempDir(), Domain: domain, Mode: certs.ModeLocal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestSessionOverAnotherFraming(t *testing.T) {
 		srv.run(ctx, &frames{conn: tc}, time.Now().Add(10*time.Second), nil)
 	}()
 
-	pem, err := os.ReadFile(cm.CertFile())
+	pem, err := os.ReadFile(cm.CAFile())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"hearth/certs"
+)
+
+// caPage is the plain-HTTP page where family devices fetch the home CA
+// (local mode): nothing else is served there.
+type caPage struct {
+	ln  net.Listener
+	url string
+	srv *http.Server
+}
+
+// listenPage opens the CA page's listener in local mode. A port that cannot
+// be had costs the page, not the server: devices can still be given the CA
+// file by hand.
+func listenPage(address string, m *certs.Manager, log *slog.Logger) (*caPage, error) {
+	if address == "" || address == "off" {
+		return nil, nil
+	}
+	if m.Mode() != certs.ModeLocal {
+		log.Info("no CA page: devices trust this server's certificates without it", "mode", m.Mode())
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", address)
+	if err != nil {
+		log.Warn("no CA page: its port could not be opened; give another with --ca-page, or hand devices the CA file "+m.CAFile(), "addr", address, "err", err)
+		return nil, nil
+	}
+	p := &caPage{ln: ln, url: pageURL(ln.Addr().(*net.TCPAddr)),
+		srv: &http.Server{
+			Handler:           m.Page(),
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       60 * time.Second,
+			MaxHeaderBytes:    8 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		}}
+	log.Info("devices can trust this server from the CA page", "url", p.url)
+	return p, nil
+}
+
+// URL is the page's address for people ("" when there is none).
+func (p *caPage) URL() string {
+	if p == nil {
+		return ""
+	}
+	return p.url
+}
+
+// shown is the page's address, or off.
+func (p *caPage) shown() string {
+	if p == nil {
+		return "off"
+	}
+	return p.url
+}
+
+// serve serves the page until ctx ends.
+func (p *caPage) serve(ctx context.Context) error {
+	if p == nil {
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.srv.Serve(p.ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if p.srv.Shutdown(sctx) != nil {
+			p.srv.Close()
+		}
+		<-done
+		return nil
+	case err := <-done:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+// pageURL is the address a device on the LAN opens: the listener's own
+// address, or for one on every interface this machine's LAN address.
+func pageURL(a *net.TCPAddr) string {
+	ip := a.IP
+	if ip.IsUnspecified() {
+		ip = lanAddress()
+	}
+	return "http://" + net.JoinHostPort(ip.String(), strconv.Itoa(a.Port)) + "/"
+}
+
+// lanAddress is this machine's address on the LAN: the one its default
+// route leaves from, else a private IPv4 address of an interface that is
+// not a container bridge, else another global one, else loopback.
+func lanAddress() net.IP {
+	// Connecting a UDP socket sends nothing: it only asks the kernel
+	// which source address the route to there takes.
+	if c, err := net.Dial("udp4", "192.0.2.1:9"); err == nil {
+		ip := c.LocalAddr().(*net.UDPAddr).IP
+		c.Close()
+		if ip.IsPrivate() || ip.IsGlobalUnicast() {
+			return ip
+		}
+	}
+	ifaces, _ := net.Interfaces()
+	var global net.IP
+	for _, i := range ifaces {
+		if i.Flags&net.FlagUp == 0 || i.Flags&net.FlagLoopback != 0 || virtual(i.Name) {
+			continue
+		}
+		addrs, _ := i.Addrs()
+		for _, a := range addrs {
+			n, ok := a.(*net.IPNet)
+			if !ok || n.IP.To4() == nil || !n.IP.IsGlobalUnicast() {
+				continue
+			}
+			if n.IP.IsPrivate() {
+				return n.IP
+			}
+			if global == nil {
+				global = n.IP
+			}
+		}
+	}
+	if global != nil {
+		return global
+	}
+	return net.IPv4(127, 0, 0, 1)
+}
+
+// virtual says whether an interface is a container or VM bridge, which
+// no phone on the LAN reaches.
+func virtual(name string) bool {
+	for _, p := range []string{"docker", "br-", "veth", "virbr", "lxc", "cni", "flannel", "tun", "wg"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
