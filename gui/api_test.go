@@ -29,6 +29,10 @@ import (
 
 const testDomain = "hearth.test"
 
+// testCAPage is where the test server says devices fetch its home CA; no
+// one serves it, the Overview only shows it.
+const testCAPage = "http://192.0.2.7:5380/"
+
 type testServer struct {
 	addr  string
 	roots *x509.CertPool
@@ -41,17 +45,17 @@ var servers sync.Map // admin.API -> *testServer
 func newTestAPI(t *testing.T) admin.API {
 	t.Helper()
 	dir := t.TempDir()
-	cm, err := certs.Load(dir, testDomain)
+	ctx, cancel := context.WithCancel(context.Background())
+	cm, err := certs.Start(ctx, certs.Config{DataDir: dir, Domain: testDomain, Mode: certs.ModeLocal})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	db, err := storage.Open(ctx, filepath.Join(dir, "hearth.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv, err := server.New(server.Config{Domain: testDomain, DataDir: dir, TLS: cm.TLSConfig,
-		CertFingerprint: cm.Fingerprint, Log: slog.New(slog.DiscardHandler)}, db)
+		Certificates: func() admin.Certificates { return admin.CertificatesOf(cm, testCAPage) }, Log: slog.New(slog.DiscardHandler)}, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +71,9 @@ func newTestAPI(t *testing.T) admin.API {
 			t.Errorf("server: %v", err)
 		}
 		db.Close()
+		cm.Close()
 	})
-	pem, err := os.ReadFile(cm.CertFile())
+	pem, err := os.ReadFile(cm.CAFile())
 	if err != nil {
 		t.Fatal(err)
 	}

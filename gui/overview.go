@@ -4,16 +4,19 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+	"github.com/skip2/go-qrcode"
 
 	"hearth/server/admin"
 )
@@ -36,9 +39,13 @@ type overviewTab struct {
 	dataDir   *widget.Label
 	listeners *widget.Label
 
-	account     *widget.Label // name@domain
-	host        *widget.Label
-	ports       *widget.Label
+	account *widget.Label // name@domain
+	host    *widget.Label
+	ports   *widget.Label
+	certs   *certSection
+
+	// fingerprint and copyFP show the server's SHA-256 fingerprint, the
+	// one most apps ask about.
 	fingerprint *widget.Label
 	copyFP      *widget.Button
 
@@ -75,21 +82,14 @@ func newOverviewTab(u *UI) *overviewTab {
 	t.host.Selectable = true
 	t.ports = widget.NewLabel("")
 	t.ports.Wrapping = fyne.TextWrapWord
-	t.fingerprint = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
-	t.fingerprint.Selectable = true
-	t.copyFP = widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
-		if t.info.CertFingerprint != "" {
-			t.u.app.Clipboard().SetContent(t.info.CertFingerprint)
-		}
-	})
-	t.copyFP.Importance = widget.LowImportance
+	t.certs = newCertSection(u)
+	t.fingerprint, t.copyFP = t.certs.serverSHA256.label, t.certs.serverSHA256.copy
 	connect := widget.NewCard("Connect a family device", "", container.NewVBox(
 		wrapped("In any XMPP app (Conversations, Monal, Gajim, Dino, …), sign in with the account made on the Users tab:"),
 		container.New(layout.NewFormLayout(), key("Account"), t.account),
 		wrapped("If the app does not find the server by itself, enter its address by hand:"),
 		container.New(layout.NewFormLayout(), key("Server"), t.host, key("Port"), t.ports),
-		wrapped("If the app asks whether to trust the server's certificate, check that its SHA-256 fingerprint is:"),
-		container.NewBorder(nil, nil, nil, container.NewVBox(t.copyFP), t.fingerprint),
+		t.certs.content,
 	))
 
 	t.body = container.NewGridWithColumns(2,
@@ -157,13 +157,7 @@ func (t *overviewTab) setInfo(info admin.Info, err error) {
 	host, ports := connectAddress(info)
 	t.host.SetText(host)
 	t.ports.SetText(ports)
-	if info.CertFingerprint == "" {
-		t.fingerprint.SetText("no certificate yet")
-		t.copyFP.Disable()
-	} else {
-		t.fingerprint.SetText(groupFingerprint(info.CertFingerprint))
-		t.copyFP.Enable()
-	}
+	t.certs.set(info)
 	t.relayout()
 }
 
@@ -298,4 +292,249 @@ func when(t time.Time) string {
 		return t.Format("15:04")
 	}
 	return t.Format("2 Jan 15:04")
+}
+
+// certSection is the part of the Overview that helps a person trust the
+// server from a device: where the certificates come from, the home CA's
+// page as a QR code, the fingerprints to compare, and what went wrong
+// when getting a certificate failed.
+type certSection struct {
+	content fyne.CanvasObject
+
+	mode    *widget.Label
+	problem *widget.Label // why the last attempt failed; hidden when none
+
+	page    *fyne.Container // how to trust, the QR code, the address
+	qr      *canvas.Image
+	qrURL   string // what qr encodes
+	pageURL *widget.Label
+
+	caRows       []fyne.CanvasObject // hidden when the home CA serves no one
+	caSHA256     *fingerprintRow
+	caSHA1       *fingerprintRow
+	serverSHA256 *fingerprintRow
+	serverSHA1   *fingerprintRow
+	sha1Row      []fyne.CanvasObject // the server's, hidden while it has none
+	issuerRow    []fyne.CanvasObject
+	issuer       *widget.Label
+	untilRow     []fyne.CanvasObject
+	until        *widget.Label
+}
+
+// qrSize is about how wide the QR code shows, in Fyne units.
+const qrSize = 160
+
+func newCertSection(u *UI) *certSection {
+	c := &certSection{}
+	c.mode = wrapped("")
+	c.problem = wrapped("")
+	c.problem.Importance = widget.WarningImportance
+	c.problem.Hide()
+
+	c.qr = canvas.NewImageFromImage(nil)
+	c.qr.FillMode = canvas.ImageFillContain
+	c.qr.ScaleMode = canvas.ImageScalePixels // crisp modules, easier to scan
+	c.qr.SetMinSize(fyne.NewSize(qrSize, qrSize))
+	c.pageURL = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+	c.pageURL.Selectable = true
+	c.page = container.NewVBox(
+		wrapped("Each device trusts this server once: scan this code with the phone's camera, "+
+			"or open the address below in its browser, and install the certificate there."),
+		container.NewCenter(c.qr),
+		c.pageURL,
+	)
+	c.page.Hide()
+
+	c.caSHA256 = newFingerprintRow(u)
+	c.caSHA1 = newFingerprintRow(u)
+	c.serverSHA256 = newFingerprintRow(u)
+	c.serverSHA1 = newFingerprintRow(u)
+	c.issuer = widget.NewLabel("")
+	c.issuer.Wrapping = fyne.TextWrapWord
+	c.until = widget.NewLabel("")
+	c.caRows = []fyne.CanvasObject{
+		key("Home CA SHA-256"), c.caSHA256.content,
+		key("Home CA SHA-1"), c.caSHA1.content,
+	}
+	c.issuerRow = []fyne.CanvasObject{key("Issued by"), c.issuer}
+	c.untilRow = []fyne.CanvasObject{key("Valid until"), c.until}
+	c.sha1Row = []fyne.CanvasObject{key("Server SHA-1"), c.serverSHA1.content}
+	rows := slices.Concat(c.caRows,
+		[]fyne.CanvasObject{key("Server SHA-256"), c.serverSHA256.content},
+		c.sha1Row, c.issuerRow, c.untilRow)
+
+	c.content = container.NewVBox(
+		c.mode,
+		c.problem,
+		c.page,
+		wrapped("Compare the fingerprints the device shows:"),
+		container.New(layout.NewFormLayout(), rows...),
+	)
+	return c
+}
+
+// set shows the certificates of info; the caller lays the tab out again.
+func (c *certSection) set(info admin.Info) {
+	certs := info.Certificates
+	leaf := admin.CertName{Name: info.Domain, SHA256: info.CertFingerprint}
+	if i := slices.IndexFunc(certs.Names, func(n admin.CertName) bool { return n.Name == info.Domain }); i >= 0 {
+		leaf = certs.Names[i]
+		leaf.SHA256 = cmp.Or(leaf.SHA256, info.CertFingerprint)
+	}
+
+	switch certs.Mode {
+	case "local":
+		c.mode.SetText("Certificates come from this server's home CA.")
+	case "acme":
+		c.mode.SetText("Certificates come from a public CA (Let's Encrypt), renewed automatically.")
+	case "files":
+		c.mode.SetText("Certificates come from your own files.")
+	default:
+		c.mode.SetText("")
+	}
+	if servesHomeCA(certs, leaf) {
+		switch certs.Mode {
+		case "acme":
+			c.mode.SetText(c.mode.Text + " Until Let's Encrypt's certificate arrives, devices get one from this server's home CA.")
+		case "files":
+			c.mode.SetText(c.mode.Text + " Until your files can be used, devices get a certificate from this server's home CA.")
+		}
+	}
+	shown(c.mode.Text != "", c.mode)
+
+	var problems []string
+	for _, n := range certs.Names {
+		if p := certProblem(certs, n); p != "" {
+			if n.Name == info.Domain {
+				problems = slices.Insert(problems, 0, p)
+			} else {
+				problems = append(problems, p)
+			}
+		}
+	}
+	c.problem.SetText(strings.Join(problems, "\n\n"))
+	shown(len(problems) > 0, c.problem)
+
+	if certs.CAPage != "" {
+		if certs.CAPage != c.qrURL {
+			c.setQR(certs.CAPage)
+		}
+		c.pageURL.SetText(certs.CAPage)
+	}
+	shown(certs.CAPage != "", c.page)
+
+	showCA := certs.CA.SHA256 != "" && (certs.Mode == "local" || servesHomeCA(certs, leaf))
+	shown(showCA, c.caRows...)
+	c.caSHA256.set(certs.CA.SHA256)
+	c.caSHA1.set(certs.CA.SHA1)
+	c.serverSHA256.set(leaf.SHA256)
+	c.serverSHA1.set(leaf.SHA1)
+	if leaf.SHA256 == "" {
+		c.serverSHA256.label.SetText("no certificate yet")
+	}
+	shown(leaf.SHA1 != "", c.sha1Row...)
+
+	c.issuer.SetText(leaf.Issuer)
+	shown(leaf.Issuer != "" && certs.Mode != "local", c.issuerRow...)
+	if leaf.NotAfter.IsZero() {
+		c.until.SetText("")
+	} else if time.Now().After(leaf.NotAfter) {
+		c.until.SetText(leaf.NotAfter.Local().Format("2 January 2006") + " (expired)")
+		c.until.Importance = widget.DangerImportance
+	} else {
+		c.until.SetText(leaf.NotAfter.Local().Format("2 January 2006"))
+		c.until.Importance = widget.MediumImportance
+	}
+	shown(c.until.Text != "", c.untilRow...)
+}
+
+// setQR draws url as a QR code, each module a whole number of pixels wide
+// so that it stays sharp.
+func (c *certSection) setQR(url string) {
+	q, err := qrcode.New(url, qrcode.Medium)
+	if err != nil { // only for addresses far longer than any LAN URL
+		c.qr.Image, c.qrURL = nil, ""
+		c.qr.Refresh()
+		return
+	}
+	img := q.Image(-1) // one pixel a module; the canvas scales it up
+	n := float32(img.Bounds().Dx())
+	side := n * max(1, float32(math.Round(float64(qrSize/n))))
+	c.qr.Image, c.qrURL = img, url
+	c.qr.SetMinSize(fyne.NewSize(side, side))
+	c.qr.Refresh()
+}
+
+// servesHomeCA reports whether leaf, in a mode other than local, comes
+// from the home CA standing in for the mode's own certificate.
+func servesHomeCA(c admin.Certificates, leaf admin.CertName) bool {
+	return c.Mode != "local" && c.Mode != "" && c.CA.Subject != "" && leaf.Issuer == c.CA.Subject
+}
+
+// certProblem says in plain words why n has no fresh certificate and what
+// happens meanwhile, or "" when its last attempt went well.
+func certProblem(c admin.Certificates, n admin.CertName) string {
+	if n.LastError == "" {
+		return ""
+	}
+	why := strings.TrimRight(n.LastError, ". ")
+	if c.Mode == "files" {
+		// The error says already that the old certificate is still served.
+		return fmt.Sprintf("The certificate files for %s cannot be used: %s. Hearth reads them again when they change.", n.Name, why)
+	}
+	if n.SHA256 == "" {
+		return fmt.Sprintf("The certificate for %s could not be obtained: %s. Devices cannot connect to it securely yet; Hearth tries again by itself.", n.Name, why)
+	}
+	if servesHomeCA(c, n) {
+		return fmt.Sprintf("The certificate for %s could not be obtained: %s. Meanwhile devices get a certificate from this server's home CA; Hearth tries again by itself.", n.Name, why)
+	}
+	meanwhile := "Meanwhile devices get the last good certificate"
+	if !n.NotAfter.IsZero() {
+		meanwhile += ", valid until " + n.NotAfter.Local().Format("2 January 2006")
+	}
+	return fmt.Sprintf("The certificate for %s could not be renewed: %s. %s; Hearth tries again by itself.", n.Name, why, meanwhile)
+}
+
+// fingerprintRow is a fingerprint, grouped for reading, with a button
+// that copies it whole.
+type fingerprintRow struct {
+	label   *widget.Label
+	copy    *widget.Button
+	content fyne.CanvasObject
+	value   string
+}
+
+func newFingerprintRow(u *UI) *fingerprintRow {
+	r := &fingerprintRow{}
+	r.label = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	r.label.Selectable = true
+	r.copy = widget.NewButtonWithIcon("Copy", theme.ContentCopyIcon(), func() {
+		if r.value != "" {
+			u.app.Clipboard().SetContent(r.value)
+		}
+	})
+	r.copy.Importance = widget.LowImportance
+	r.content = container.NewBorder(nil, nil, nil, container.NewVBox(r.copy), r.label)
+	return r
+}
+
+func (r *fingerprintRow) set(fp string) {
+	r.value = fp
+	r.label.SetText(groupFingerprint(fp))
+	if fp == "" {
+		r.copy.Disable()
+	} else {
+		r.copy.Enable()
+	}
+}
+
+// shown shows or hides objects.
+func shown(show bool, objects ...fyne.CanvasObject) {
+	for _, o := range objects {
+		if show {
+			o.Show()
+		} else {
+			o.Hide()
+		}
+	}
 }
