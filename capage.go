@@ -19,6 +19,7 @@ type caPage struct {
 	ln  net.Listener
 	url string
 	srv *http.Server
+	log *slog.Logger
 }
 
 // listenPage opens the CA page's listener in local mode. A port that cannot
@@ -37,7 +38,7 @@ func listenPage(address string, m *certs.Manager, log *slog.Logger) (*caPage, er
 		log.Warn("no CA page: its port could not be opened; give another with --ca-page, or hand devices the CA file "+m.CAFile(), "addr", address, "err", err)
 		return nil, nil
 	}
-	p := &caPage{ln: ln, url: pageURL(ln.Addr().(*net.TCPAddr)),
+	p := &caPage{ln: ln, url: pageURL(ln.Addr().(*net.TCPAddr)), log: log,
 		srv: &http.Server{
 			Handler:           m.Page(),
 			ReadHeaderTimeout: 5 * time.Second,
@@ -84,10 +85,18 @@ func (p *caPage) serve(ctx context.Context) error {
 		<-done
 		return nil
 	case err := <-done:
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
+		// The page stops; the server goes on.
+		if !errors.Is(err, http.ErrServerClosed) {
+			p.log.Error("the CA page stopped; restart Hearth to serve it again, or hand devices the CA file", "err", err)
 		}
-		return err
+		return nil
+	}
+}
+
+// close closes the page's listener if serve never ran.
+func (p *caPage) close() {
+	if p != nil {
+		p.ln.Close()
 	}
 }
 

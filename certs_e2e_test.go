@@ -71,7 +71,7 @@ func TestACMEServe(t *testing.T) {
 				t.Errorf("STARTTLS serves %x, direct TLS %x", got.SerialNumber, leaf.SerialNumber)
 			}
 			loginTLS(t, s.c2sTLS, conf, "alice", "rabbit-hole-42").Close()
-			check(t, e, "", 0, `(?s)certificates: +acme .*`+regexp.QuoteMeta(domain)+`: +issued by Pebble.*SHA-256 `+fingerprint(sha256.New(), leaf.Raw)+
+			check(t, e, "", 0, `(?s)certificates: +acme .*`+regexp.QuoteMeta(domain)+`\s+issued by Pebble.*SHA-256 `+fingerprint(sha256.New(), leaf.Raw)+
 				`.*SHA-1 `+fingerprint(sha1.New(), leaf.Raw)+`.*last attempt [0-9-]+ [0-9:]+ succeeded`, "status", d)
 		})
 	}
@@ -95,7 +95,7 @@ func TestACMEUnreachable(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		r := hearth(t, e, "", "status", d)
-		if regexp.MustCompile(`(?s)public\.example\.org: +issued by Hearth home CA.*last attempt [0-9-]+ [0-9:]+ failed: cannot reach the CA at https://127.0.0.1:[0-9]+/dir: .*connection refused`).MatchString(r.stdout) {
+		if regexp.MustCompile(`(?s)public\.example\.org\s+issued by Hearth home CA.*last attempt [0-9-]+ [0-9:]+ failed: cannot reach the CA at https://127.0.0.1:[0-9]+/dir: .*connection refused`).MatchString(r.stdout) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -350,7 +350,7 @@ func TestFilesServe(t *testing.T) {
 	starttlsLeaf(t, s.c2s, &tls.Config{ServerName: "own.example.org", RootCAs: poolOf(t, second)})
 	io.WriteString(alice, `<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>`)
 	readUntil(t, alice, `id="p1"`)
-	check(t, e, "", 0, `(?s)certificates: +files .*own\.example\.org: +issued by own\.example\.org.*SHA-256 `+fingerprint(sha256.New(), leaf.Raw), "status", d)
+	check(t, e, "", 0, `(?s)certificates: +files .*own\.example\.org\s+issued by own\.example\.org.*SHA-256 `+fingerprint(sha256.New(), leaf.Raw), "status", d)
 }
 
 // selfSigned writes a new self-signed certificate for name and its key,

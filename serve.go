@@ -67,6 +67,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer page.close()
 	cfg, err := d.serverConfig(ctx, log)
 	if err != nil {
 		return err

@@ -56,6 +56,13 @@ func (c *cli) status(ctx context.Context, argv []string) error {
 		if err := w.Flush(); err != nil {
 			return err
 		}
+		// Certificates in a block of their own: long names do not
+		// widen the lines above.
+		w = tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+		writeCerts(w, info.Certificates)
+		if err := w.Flush(); err != nil {
+			return err
+		}
 		if err := writeSessions(c.stdout, sessions); err != nil {
 			return err
 		}
@@ -83,7 +90,6 @@ func writeStatus(w io.Writer, info admin.Info, users, sessions int) {
 		for _, l := range info.Listeners {
 			fmt.Fprintf(w, "listener:\t%s %s\n", l.Name, l.Addr)
 		}
-		writeCerts(w, info.Certificates)
 		l := info.Logins
 		fmt.Fprintf(w, "failed logins:\t%d since the start (%d more refused while their address had to wait; %d addresses waiting now)\n",
 			l.Failed, l.Throttled, l.ThrottledAddresses)
@@ -114,18 +120,20 @@ func writeCerts(w io.Writer, c admin.Certificates) {
 	}
 	fmt.Fprintf(w, "certificates:\t%s\n", mode)
 	for _, n := range c.Names {
+		// A name and its lines without tabs: they set no column width.
+		fmt.Fprintf(w, "  %s\n", n.Name)
 		if n.SHA256 == "" {
-			fmt.Fprintf(w, "  %s:\tnone yet\n", n.Name)
+			fmt.Fprintln(w, "    none yet")
 		} else {
-			fmt.Fprintf(w, "  %s:\tissued by %s, valid until %s\n", n.Name, n.Issuer, n.NotAfter.Local().Format(time.DateTime))
-			fmt.Fprintf(w, "\tSHA-256 %s\n", n.SHA256)
-			fmt.Fprintf(w, "\tSHA-1 %s\n", n.SHA1)
+			fmt.Fprintf(w, "    issued by %s, valid until %s\n", n.Issuer, n.NotAfter.Local().Format(time.DateTime))
+			fmt.Fprintf(w, "    SHA-256 %s\n", n.SHA256)
+			fmt.Fprintf(w, "    SHA-1 %s\n", n.SHA1)
 		}
 		switch {
 		case n.LastError != "":
-			fmt.Fprintf(w, "\tlast attempt %s failed: %s\n", n.LastAttempt.Local().Format(time.DateTime), n.LastError)
+			fmt.Fprintf(w, "    last attempt %s failed: %s\n", n.LastAttempt.Local().Format(time.DateTime), n.LastError)
 		case !n.LastAttempt.IsZero():
-			fmt.Fprintf(w, "\tlast attempt %s succeeded\n", n.LastAttempt.Local().Format(time.DateTime))
+			fmt.Fprintf(w, "    last attempt %s succeeded\n", n.LastAttempt.Local().Format(time.DateTime))
 		}
 	}
 	if c.CA.SHA256 != "" {

@@ -51,17 +51,20 @@ func (m *Manager) startACME(ctx context.Context) error {
 		tmpl.TrustedRoots = pool
 	}
 	for _, p := range []struct {
-		addr string
-		port *int
-	}{{a.HTTPAddr, &tmpl.AltHTTPPort}, {a.TLSALPNAddr, &tmpl.AltTLSALPNPort}} {
+		flag, addr string
+		port       *int
+	}{{"--acme-http", a.HTTPAddr, &tmpl.AltHTTPPort}, {"--acme-tls-alpn", a.TLSALPNAddr, &tmpl.AltTLSALPNPort}} {
 		if p.addr == "" || p.addr == "off" {
 			continue
 		}
 		host, port, err := hostPort(p.addr)
 		if err != nil {
-			return fmt.Errorf("certificates: ACME challenge address %s", err)
+			return fmt.Errorf("%s %q: want an address with a port, such as :8080 or 192.168.1.5:8080, or off", p.flag, p.addr)
 		}
 		*p.port = port
+		if host != "" && tmpl.ListenHost != "" && host != tmpl.ListenHost {
+			return fmt.Errorf("--acme-http %s and --acme-tls-alpn %s name different hosts: both challenges are answered on one; give the same host, or only the ports", a.HTTPAddr, a.TLSALPNAddr)
+		}
 		if host != "" {
 			tmpl.ListenHost = host
 		}

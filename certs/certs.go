@@ -24,6 +24,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,6 +41,7 @@ import (
 	"github.com/caddyserver/certmagic"
 	"github.com/mholt/acmez/v3/acme"
 	"go.uber.org/zap"
+	"golang.org/x/net/publicsuffix"
 )
 
 // Modes, the values of the setting tls.mode.
@@ -53,9 +56,11 @@ const (
 // the domain (XEP-0045 rooms, XEP-0363 uploads, XEP-0060 pubsub).
 var Subdomains = []string{"conference", "upload", "pubsub"}
 
-// ModeFor is the mode auto chooses: acme for a public domain, local for
-// .local, .home.arpa, .internal, .lan and other names without a public
-// suffix, and IP addresses.
+// ModeFor is the mode auto chooses: acme for a name under a public suffix
+// (example.org, x.duckdns.org), local for IP addresses, names reserved for
+// private use (.local, .home.arpa, .internal, .test, ...), home routers'
+// names (fritz.box) and names without a public suffix (box.lan,
+// nas.intranet, hearth).
 func ModeFor(domain string) string {
 	if _, err := netip.ParseAddr(domain); err == nil {
 		return ModeLocal
@@ -64,10 +69,15 @@ func ModeFor(domain string) string {
 	if !strings.Contains(d, ".") {
 		return ModeLocal
 	}
-	for _, s := range []string{".local", ".home.arpa", ".internal", ".lan", ".home", ".localhost", ".test", ".example", ".invalid", ".corp", ".private"} {
+	for _, s := range []string{".local", ".home.arpa", ".internal", ".localhost", ".test", ".example", ".invalid", ".fritz.box", ".localdomain"} {
 		if strings.HasSuffix(d, s) {
 			return ModeLocal
 		}
+	}
+	// A suffix not in the public list is a one-label guess: no public
+	// CA issues under it.
+	if suffix, icann := publicsuffix.PublicSuffix(d); !icann && !strings.Contains(suffix, ".") {
+		return ModeLocal
 	}
 	return ModeACME
 }
@@ -123,7 +133,8 @@ type Manager struct {
 	acme  *certmagic.Config // acme mode
 	files *files            // files mode
 
-	names []string // what the mode manages
+	names []string        // what the mode manages
+	known map[string]bool // every name a certificate is kept for
 
 	mu     sync.Mutex
 	status map[string]*NameStatus // by name
@@ -213,6 +224,10 @@ func Start(ctx context.Context, c Config) (*Manager, error) {
 		m.names = []string{c.Domain}
 		m.wg.Go(func() { m.watchFiles(ctx) })
 	}
+	m.known = make(map[string]bool)
+	for _, n := range append(localNames, m.names...) {
+		m.known[strings.ToLower(n)] = true
+	}
 	m.conf = m.newTLSConfig("xmpp-client")
 	return m, nil
 }
@@ -294,15 +309,16 @@ func (m *Manager) event(mode, event string, data map[string]any) {
 		m.log.Info("certificate "+what+"ed", "name", name, "mode", mode, "issuer", data["issuer"])
 	case "cert_failed":
 		err, _ := data["error"].(error)
-		st.LastError = plainACMEError(err, m.acmeCA)
+		st.LastError = plainACMEError(err, m.acmeCA, m.cfg.ACME.DNSProvider)
 		m.log.Warn("certificate not "+what+"ed; serving the last good one or the home CA's, and trying again later",
 			"name", name, "mode", mode, "err", err)
 	}
 }
 
 // plainACMEError says why obtaining failed in words a person can act on,
-// with certmagic's own words after them.
-func plainACMEError(err error, ca string) string {
+// with certmagic's own words after them; ca is the CA's directory URL,
+// dns the DNS-01 provider or "".
+func plainACMEError(err error, ca, dns string) string {
 	if err == nil {
 		return "failed"
 	}
@@ -310,21 +326,24 @@ func plainACMEError(err error, ca string) string {
 	if i := strings.Index(s, "Obtain: "); i >= 0 {
 		s = s[i+len("Obtain: "):]
 	}
+	const useDNS = "or answer through DNS instead (hearth config set acme.dns_provider duckdns, or cloudflare, and acme.dns_token TOKEN)"
 	var problem acme.Problem
 	var netErr net.Error
 	var opErr *net.OpError
 	switch {
+	case errors.As(err, &problem) && dns != "" && (problem.Type == acme.ProblemTypeUnauthorized || problem.Type == acme.ProblemTypeDNS):
+		return "the CA did not find the DNS record Hearth set through " + dns + ": check acme.dns_token and that " + dns +
+			" serves this domain. The CA said: " + problem.Detail
 	case errors.As(err, &problem) && (problem.Type == acme.ProblemTypeConnection || problem.Type == acme.ProblemTypeUnauthorized ||
 		problem.Type == acme.ProblemTypeDNS || problem.Type == acme.ProblemTypeTLS):
 		return "the CA could not check that this server answers for the name: port 80 (HTTP-01) or 443 (TLS-ALPN-01) " +
 			"must reach Hearth from the internet (forward them on the router, to --acme-http and --acme-tls-alpn), " +
-			"or answer through DNS (hearth config set acme.dns_provider). The CA said: " + problem.Detail
+			useDNS + ". The CA said: " + problem.Detail
 	case errors.As(err, &problem):
 		return "the CA refused: " + problem.Detail
 	case errors.As(err, &opErr) && opErr.Op == "listen":
 		return "could not open the port to answer the CA's challenge (" + opErr.Err.Error() + "): run Hearth with the right " +
-			"to open it, or forward the port on the router to --acme-http or --acme-tls-alpn, or answer through DNS " +
-			"(hearth config set acme.dns_provider). " + s
+			"to open it, or forward the port on the router to --acme-http or --acme-tls-alpn, " + useDNS + ". " + s
 	case errors.As(err, &netErr) || errors.As(err, &opErr):
 		return "cannot reach the CA at " + ca + ": check this machine's internet connection and the CA's address " +
 			"(--acme-ca, setting acme.ca). " + s
@@ -361,9 +380,20 @@ func (m *Manager) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 		}
 		return m.acme.GetCertificate(hello)
 	}
+	if !m.known[strings.ToLower(hello.ServerName)] {
+		// No SNI (an IP-address domain, some clients) or a name not
+		// ours: the domain's certificate. Asked for by its name,
+		// certmagic finds it at once, without falling back to a
+		// default, which waits on the other configuration's lookup.
+		h := *hello
+		h.ServerName = m.cfg.Domain
+		hello = &h
+	}
 	switch m.mode {
 	case ModeACME:
-		if c, err := m.acme.GetCertificate(hello); err == nil && c != nil && len(c.Certificate) > 0 {
+		// An expired certificate is no better than the home CA's, which
+		// devices that trust it accept.
+		if c, err := m.acme.GetCertificate(hello); err == nil && c != nil && len(c.Certificate) > 0 && !expired(c) {
 			return c, nil
 		}
 	case ModeFiles:
@@ -372,6 +402,18 @@ func (m *Manager) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 		}
 	}
 	return m.local.GetCertificate(hello)
+}
+
+// expired says whether a certificate's time is over.
+func expired(c *tls.Certificate) bool {
+	leaf := c.Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
+			return true
+		}
+	}
+	return time.Now().After(leaf.NotAfter)
 }
 
 // served returns the certificate a client asking for name gets.
@@ -412,14 +454,27 @@ func (m *Manager) Status() Status {
 		if leaf, err := m.served(name); err == nil {
 			i := info(leaf)
 			ns.NotAfter, ns.SHA256, ns.SHA1 = i.NotAfter, i.SHA256, i.SHA1
-			ns.Issuer = leaf.Issuer.CommonName
-			if len(leaf.Issuer.Organization) > 0 && leaf.Issuer.CommonName == "" {
-				ns.Issuer = leaf.Issuer.Organization[0]
-			}
+			ns.Issuer = issuerName(leaf.Issuer)
 		}
 		st.Names = append(st.Names, ns)
 	}
 	return st
+}
+
+// issuerName names an issuer for people: "Let's Encrypt (E7)", "Hearth
+// home CA for family.local".
+func issuerName(n pkix.Name) string {
+	cn, org := n.CommonName, ""
+	if len(n.Organization) > 0 {
+		org = n.Organization[0]
+	}
+	switch {
+	case org == "" || strings.Contains(cn, org):
+		return cn
+	case cn == "":
+		return org
+	}
+	return org + " (" + cn + ")"
 }
 
 // Mode returns the mode in use (auto resolved).
@@ -480,8 +535,8 @@ func hostPort(addr string) (host string, port int, err error) {
 	if err != nil {
 		return "", 0, err
 	}
-	var n int
-	if _, err := fmt.Sscan(p, &n); err != nil || n <= 0 || n > 65535 {
+	n, err := strconv.Atoi(p)
+	if err != nil || n <= 0 || n > 65535 {
 		return "", 0, fmt.Errorf("%q has no port", addr)
 	}
 	return h, n, nil

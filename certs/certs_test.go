@@ -12,11 +12,14 @@ import (
 	"encoding/pem"
 	"encoding/xml"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -70,6 +73,8 @@ func TestModeFor(t *testing.T) {
 		"example.org": ModeACME, "chat.example.co.uk": ModeACME, "xn--mnchen-3ya.de": ModeACME,
 		"home.local": ModeLocal, "pc.home.arpa": ModeLocal, "box.lan": ModeLocal, "hearth": ModeLocal,
 		"192.168.1.20": ModeLocal, "fd00::1": ModeLocal, "hearth.test": ModeLocal, "Kitchen.LOCAL.": ModeLocal,
+		"nas.intranet": ModeLocal, "host.localdomain": ModeLocal, "router.gateway": ModeLocal, "pi.fritz.box": ModeLocal,
+		"family.duckdns.org": ModeACME, "chat.example.box": ModeACME, "x.home": ModeLocal, "y.corp": ModeLocal,
 	} {
 		if got := ModeFor(d); got != want {
 			t.Errorf("ModeFor(%q) = %s, want %s", d, got, want)
@@ -134,6 +139,30 @@ func TestHomeCA(t *testing.T) {
 		}
 	}
 
+	// Nor for mail, code or any address, even in a certificate signed
+	// with its key by hand.
+	for _, tc := range []struct {
+		what string
+		tmpl *x509.Certificate
+		eku  x509.ExtKeyUsage
+	}{
+		{"a mail address", &x509.Certificate{EmailAddresses: []string{"ceo@bank.example"}}, x509.ExtKeyUsageEmailProtection},
+		{"code", &x509.Certificate{DNSNames: []string{"kitchen.local"}}, x509.ExtKeyUsageCodeSigning},
+		{"an address", &x509.Certificate{IPAddresses: []net.IP{net.IPv4(192, 168, 1, 2)}}, x509.ExtKeyUsageServerAuth},
+	} {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tc.tmpl.SerialNumber, tc.tmpl.NotBefore, tc.tmpl.NotAfter = serial(), time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+		tc.tmpl.ExtKeyUsage = []x509.ExtKeyUsage{tc.eku}
+		der, err := x509.CreateCertificate(rand.Reader, tc.tmpl, m2.ca.cert, &key.PublicKey, m2.ca.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf, _ := x509.ParseCertificate(der)
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{tc.eku}}); err == nil {
+			t.Errorf("a certificate for %s made with the home CA's key verifies", tc.what)
+		}
+	}
+
 	// Another domain: a CA of its own (the old one is set aside).
 	m2.Close()
 	m3 := start(t, Config{DataDir: dir, Domain: "hall.local"})
@@ -141,6 +170,139 @@ func TestHomeCA(t *testing.T) {
 		t.Error("the CA of kitchen.local was kept for hall.local")
 	}
 	verify(t, m3, trusts(t, m3.CAPEM()), "hall.local")
+	m3.Close()
+
+	// Back to the first domain, and a CA made anew for the same name
+	// (its files moved away): the certificates of the CA before are
+	// never served again.
+	for _, step := range []string{"back to kitchen.local", "CA moved away"} {
+		if step == "CA moved away" {
+			for _, f := range []string{caCertFile, caKeyFile} {
+				if err := os.Rename(filepath.Join(dir, "tls", f), filepath.Join(dir, "tls", "moved-"+f)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		m := start(t, Config{DataDir: dir, Domain: "kitchen.local"})
+		for _, n := range names {
+			verify(t, m, trusts(t, m.CAPEM()), n)
+		}
+		m.Close()
+	}
+
+	// Every key certmagic keeps is for this user only.
+	filepath.WalkDir(filepath.Join(dir, "tls"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".key") {
+			if fi, err := d.Info(); err != nil || fi.Mode().Perm()&0o077 != 0 {
+				t.Errorf("%s: mode %v", path, fi.Mode())
+			}
+		}
+		return nil
+	})
+}
+
+// TestHomeCACrash: a crash while the CA was made leaves its key without
+// the certificate; the next start makes a CA rather than refusing. A
+// certificate without its key is refused with what to do.
+func TestHomeCACrash(t *testing.T) {
+	dir := t.TempDir()
+	tls := filepath.Join(dir, "tls")
+	os.MkdirAll(tls, 0o700)
+	os.WriteFile(filepath.Join(tls, caKeyFile), []byte("half a key"), 0o600)
+	m := start(t, Config{DataDir: dir, Domain: "kitchen.local"})
+	verify(t, m, trusts(t, m.CAPEM()), "kitchen.local")
+	m.Close()
+
+	os.Remove(filepath.Join(tls, caKeyFile))
+	_, err := Start(t.Context(), Config{DataDir: dir, Domain: "kitchen.local"})
+	if err == nil || !strings.Contains(err.Error(), "ca-key.pem is missing; restore it from a backup, or move "+filepath.Join(tls, caCertFile)+" away") {
+		t.Errorf("certificate without key: %v", err)
+	}
+}
+
+// TestHandshakes: clients that send no SNI get the domain's certificate,
+// many at once and also while ACME has none (the home CA's stands in);
+// an unknown name gets the domain's too; an IP-address domain works
+// without SNI; federation's configuration offers xmpp-server.
+func TestHandshakes(t *testing.T) {
+	m := start(t, Config{DataDir: t.TempDir(), Domain: "public.example.org", Mode: ModeACME,
+		ACME: ACME{CA: "https://127.0.0.1:1/dir", HTTPAddr: "off", TLSALPNAddr: "off"}})
+	roots := trusts(t, m.CAPEM())
+	addr := serveTLS(t, m.TLSConfig())
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for range 200 {
+		wg.Go(func() {
+			conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: "", InsecureSkipVerify: true,
+				VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+					leaf, err := x509.ParseCertificate(raw[0])
+					if err != nil {
+						return err
+					}
+					_, err = leaf.Verify(x509.VerifyOptions{DNSName: "public.example.org", Roots: roots})
+					return err
+				}})
+			if err != nil {
+				errs <- err
+				return
+			}
+			conn.Close()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a handshake without SNI: %v", err)
+		break
+	}
+	conn, err := tls.Dial("tcp", addr, &tls.Config{ServerName: "other.example", InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := conn.ConnectionState().PeerCertificates[0].DNSNames; len(got) != 1 || got[0] != "public.example.org" {
+		t.Errorf("unknown name served %v", got)
+	}
+	conn.Close()
+
+	s2s := m.TLSConfigFor("xmpp-server")
+	if !slices.Equal(s2s.NextProtos, []string{"xmpp-server", "acme-tls/1"}) || s2s.GetCertificate == nil {
+		t.Errorf("federation's configuration: %v", s2s.NextProtos)
+	}
+
+	ipm := start(t, Config{DataDir: t.TempDir(), Domain: "192.168.1.20"})
+	iproots := trusts(t, ipm.CAPEM())
+	conn, err = tls.Dial("tcp", serveTLS(t, ipm.TLSConfig()), &tls.Config{ServerName: "192.168.1.20", RootCAs: iproots})
+	if err != nil {
+		t.Fatalf("an IP-address domain: %v", err)
+	}
+	conn.Close()
+	if n := ipm.Status().Names; len(n) != 1 || n[0].Name != "192.168.1.20" {
+		t.Errorf("an IP-address domain has names %+v", n)
+	}
+}
+
+// serveTLS accepts TLS connections with conf until the test ends and
+// completes each handshake.
+func serveTLS(t *testing.T, conf *tls.Config) string {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c.(*tls.Conn).Handshake()
+				c.Close()
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
 
 // TestCAPage: the page serves the CA as PEM and DER, a well-formed iOS
@@ -219,8 +381,13 @@ func TestCAPage(t *testing.T) {
 			t.Errorf("%s: %d", p, res.StatusCode)
 		}
 	}
-	if res, err := http.Post(srv.URL+"/", "text/plain", nil); err != nil || res.StatusCode != 405 {
-		t.Errorf("POST: %v %v", res.StatusCode, err)
+	for _, p := range []string{"/", PagePEM, PageDER, PageMobileConfig} {
+		if res, err := http.Post(srv.URL+p, "text/plain", nil); err != nil || res.StatusCode != 405 {
+			t.Errorf("POST %s: %v %v", p, res.StatusCode, err)
+		}
+		if res, err := http.Head(srv.URL + p); err != nil || res.StatusCode != 200 {
+			t.Errorf("HEAD %s: %v %v", p, res.StatusCode, err)
+		}
 	}
 }
 
@@ -228,7 +395,9 @@ func TestCAPage(t *testing.T) {
 // switches the certificate without a restart; a broken replacement keeps
 // the old one and says why.
 func TestFilesMode(t *testing.T) {
-	defer func(d time.Duration) { filesPoll = d }(filesPoll)
+	// Put back after the managers' watchers have stopped (cleanups run
+	// last first).
+	t.Cleanup(func(d time.Duration) func() { return func() { filesPoll = d } }(filesPoll))
 	filesPoll = 20 * time.Millisecond
 	dir := t.TempDir()
 	cert, key := filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "privkey.pem")

@@ -5,8 +5,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -53,25 +55,38 @@ func loadHomeCA(dir, domain string) (*homeCA, error) {
 	certPEM, cerr := os.ReadFile(certPath)
 	keyPEM, kerr := os.ReadFile(keyPath)
 	switch {
-	case errors.Is(cerr, os.ErrNotExist) && errors.Is(kerr, os.ErrNotExist):
+	case errors.Is(cerr, os.ErrNotExist):
+		// No CA yet, or a crash while one was made or set aside: a key
+		// without its certificate was never given to any device.
 		return newHomeCA(certPath, keyPath, domain)
 	case cerr != nil:
-		return nil, fmt.Errorf("the home CA's certificate %s could not be read (%v); restore it from a backup, or remove %s and %s to make a new CA that every device must trust again", certPath, cerr, certPath, keyPath)
+		return nil, fmt.Errorf("the home CA's certificate %s could not be read (%v); make it readable, restore it from a backup, "+
+			"or move it away to make a new CA that every device must trust again", certPath, cerr)
+	case errors.Is(kerr, os.ErrNotExist):
+		return nil, fmt.Errorf("the home CA's key %s is missing; restore it from a backup, "+
+			"or move %s away to make a new CA that every device must trust again", keyPath, certPath)
 	case kerr != nil:
-		return nil, fmt.Errorf("the home CA's key %s could not be read (%v); restore it from a backup, or remove %s and %s to make a new CA that every device must trust again", keyPath, kerr, certPath, keyPath)
+		return nil, fmt.Errorf("the home CA's key %s could not be read (%v); make it readable, restore it from a backup, "+
+			"or move %s and %s away to make a new CA that every device must trust again", keyPath, kerr, certPath, keyPath)
 	}
 	ca, err := parseHomeCA(certPEM, keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("the home CA in %s is damaged (%v); restore %s and %s from a backup, or remove them to make a new CA that every device must trust again", dir, err, caCertFile, caKeyFile)
+		return nil, fmt.Errorf("the home CA in %s is damaged (%v); restore %s and %s from a backup, "+
+			"or move them away to make a new CA that every device must trust again", dir, err, caCertFile, caKeyFile)
 	}
 	if !ca.permits(domain) {
 		// The domain changed: the CA may only vouch for its old names.
-		// Keep it beside, and make one for the new domain.
+		// Keep it beside, and make one for the new domain. The
+		// certificate goes first: a crash between leaves a key alone,
+		// which the next start replaces.
 		old := "ca-" + ca.cert.NotBefore.UTC().Format("20060102T150405")
 		if err := os.Rename(certPath, filepath.Join(dir, old+".pem")); err != nil {
 			return nil, fmt.Errorf("set aside the home CA of the old domain: %w", err)
 		}
 		if err := os.Rename(keyPath, filepath.Join(dir, old+"-key.pem")); err != nil {
+			return nil, fmt.Errorf("set aside the home CA of the old domain: %w", err)
+		}
+		if err := syncDir(dir); err != nil {
 			return nil, fmt.Errorf("set aside the home CA of the old domain: %w", err)
 		}
 		return newHomeCA(certPath, keyPath, domain)
@@ -119,12 +134,14 @@ func parseHomeCA(certPEM, keyPEM []byte) (*homeCA, error) {
 	if !cert.IsCA {
 		return nil, errors.New("the certificate is not a CA")
 	}
-	return &homeCA{cert: cert, certPEM: certPEM, key: key}, nil
+	// Only the certificate is kept to be served, whatever else the file
+	// holds.
+	return &homeCA{cert: cert, certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), key: key}, nil
 }
 
 // newHomeCA makes a CA and writes it: the key first (mode 0600), then the
 // certificate, so that a crash between leaves no certificate without its
-// key.
+// key (and a key without its certificate is replaced at the next start).
 func newHomeCA(certPath, keyPath, domain string) (*homeCA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -140,10 +157,15 @@ func newHomeCA(certPath, keyPath, domain string) (*homeCA, error) {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
-		// It vouches for this domain and its subdomains only: a device
-		// that trusts it trusts nothing else because of it, even if its
-		// key were stolen (RFC 5280 4.2.1.10).
+		// It vouches for this domain and its subdomains, as servers
+		// and clients, only: a device that trusts it trusts nothing
+		// else because of it, even if its key were stolen (RFC 5280
+		// 4.2.1.10 and 4.2.1.12): no other name, no address (unless
+		// the domain is one), no mail address, no URI, no code.
 		PermittedDNSDomainsCritical: true,
+		PermittedEmailAddresses:     []string{"invalid"},
+		PermittedURIDomains:         []string{"invalid"},
+		ExtKeyUsage:                 []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
 	if ip := net.ParseIP(domain); ip != nil {
 		bits := 8 * len(ip.To16())
@@ -175,6 +197,9 @@ func newHomeCA(certPath, keyPath, domain string) (*homeCA, error) {
 	if err := writeFileSync(certPath, certPEM, 0o644); err != nil {
 		return nil, fmt.Errorf("write the home CA's certificate: %w", err)
 	}
+	if err := syncDir(filepath.Dir(certPath)); err != nil {
+		return nil, fmt.Errorf("write the home CA: %w", err)
+	}
 	return parseHomeCA(certPEM, keyPEM)
 }
 
@@ -200,6 +225,16 @@ func writeFileSync(path string, data []byte, mode os.FileMode) error {
 	return os.Rename(tmp, path)
 }
 
+// syncDir makes the renames in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
 func serial() *big.Int {
 	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
@@ -212,8 +247,13 @@ func serial() *big.Int {
 // and serves its certificates as it does ACME's.
 type issuer struct{ ca *homeCA }
 
-// IssuerKey names the issuer in certmagic's storage.
-func (i issuer) IssuerKey() string { return "hearth-home-ca" }
+// IssuerKey names the issuer in certmagic's storage: each CA its own, so
+// that certificates of a CA that was replaced (a domain changed back, a
+// CA made anew) are never loaded and served.
+func (i issuer) IssuerKey() string {
+	sum := sha256.Sum256(i.ca.cert.Raw)
+	return "hearth-home-ca-" + hex.EncodeToString(sum[:6])
+}
 
 // Issue signs a leaf for the names of csr, valid for leafLifetime, and
 // returns it with the CA certificate after it.

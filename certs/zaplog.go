@@ -2,6 +2,7 @@ package certs
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
 
@@ -20,7 +21,9 @@ func zapLogger(log *slog.Logger) *zap.Logger {
 		EncodeLevel:    zapcore.LowercaseLevelEncoder,
 		EncodeDuration: zapcore.StringDurationEncoder,
 	})
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(slogWriter{log}), zapcore.DebugLevel))
+	// Nothing is encoded unless the log takes debug records.
+	enabled := zap.LevelEnablerFunc(func(zapcore.Level) bool { return log.Enabled(context.Background(), slog.LevelDebug) })
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(slogWriter{log}), enabled))
 }
 
 // slogWriter writes each line zap encodes as one debug record.

@@ -386,7 +386,7 @@ func (c *certSection) set(info admin.Info) {
 	case "local":
 		c.mode.SetText("Certificates come from this server's home CA.")
 	case "acme":
-		c.mode.SetText("Certificates come from a public CA (Let's Encrypt), renewed automatically.")
+		c.mode.SetText("Certificates come from a public certificate authority (ACME), renewed automatically.")
 	case "files":
 		c.mode.SetText("Certificates come from your own files.")
 	default:
@@ -395,7 +395,7 @@ func (c *certSection) set(info admin.Info) {
 	if servesHomeCA(certs, leaf) {
 		switch certs.Mode {
 		case "acme":
-			c.mode.SetText(c.mode.Text + " Until Let's Encrypt's certificate arrives, devices get one from this server's home CA.")
+			c.mode.SetText(c.mode.Text + " Until the authority's certificate arrives, devices get one from this server's home CA.")
 		case "files":
 			c.mode.SetText(c.mode.Text + " Until your files can be used, devices get a certificate from this server's home CA.")
 		}
