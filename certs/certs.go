@@ -135,6 +135,7 @@ type Manager struct {
 
 	names []string        // what the mode manages
 	known map[string]bool // every name a certificate is kept for
+	hot   sync.Map        // name -> hotCert: what was picked a moment ago
 
 	mu     sync.Mutex
 	status map[string]*NameStatus // by name
@@ -380,15 +381,45 @@ func (m *Manager) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 		}
 		return m.acme.GetCertificate(hello)
 	}
-	if !m.known[strings.ToLower(hello.ServerName)] {
+	name := strings.ToLower(hello.ServerName)
+	if !m.known[name] {
 		// No SNI (an IP-address domain, some clients) or a name not
 		// ours: the domain's certificate. Asked for by its name,
 		// certmagic finds it at once, without falling back to a
 		// default, which waits on the other configuration's lookup.
+		name = m.cfg.Domain
 		h := *hello
-		h.ServerName = m.cfg.Domain
+		h.ServerName = name
 		hello = &h
 	}
+	// The certificate picked for a name is kept for a moment: a burst
+	// of logins asks certmagic once (its lookup costs a handshake about
+	// 4 % of the server's time), and a renewed or replaced certificate
+	// still reaches new connections within hotFor.
+	now := time.Now()
+	if h, ok := m.hot.Load(name); ok && now.Before(h.(hotCert).until) {
+		return h.(hotCert).cert, nil
+	}
+	c, err := m.pick(hello)
+	if err == nil && c != nil && len(c.Certificate) > 0 {
+		m.hot.Store(name, hotCert{cert: c, until: now.Add(hotFor)})
+	}
+	return c, err
+}
+
+// hotFor is how long a picked certificate is served without asking
+// certmagic again.
+const hotFor = time.Second
+
+// hotCert is a certificate picked for a name, until when it is kept.
+type hotCert struct {
+	cert  *tls.Certificate
+	until time.Time
+}
+
+// pick asks the mode's source for the certificate of hello's name, and
+// the home CA's while the mode has none.
+func (m *Manager) pick(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	switch m.mode {
 	case ModeACME:
 		// An expired certificate is no better than the home CA's, which
