@@ -61,6 +61,14 @@ func (h *hooks) UserRemoved(ctx context.Context, user string) {
 	h.closeSessions(user, "account removed")
 }
 
+// UserAdded implements admin.Live: the modules that care (the family
+// circle) take the new account in before the admin call returns.
+func (h *hooks) UserAdded(ctx context.Context, user string) {
+	for _, m := range h.s.adders {
+		m.UserAdded(ctx, user)
+	}
+}
+
 // CloseSessions implements admin.Live.
 func (h *hooks) CloseSessions(user string) {
 	h.closeSessions(user, "account changed by the administrator")
@@ -143,4 +151,13 @@ func (h *hooks) RemoveRoster(ctx context.Context, user, contact string) error {
 		return err
 	}
 	return h.s.roster.Remove(ctx, user, j.Bare())
+}
+
+// MakeMutual implements admin.Live.
+func (h *hooks) MakeMutual(ctx context.Context, user, contact string) error {
+	j, err := jid.Parse(contact)
+	if err != nil {
+		return err
+	}
+	return h.s.family.Befriend(ctx, user, j.Local)
 }

@@ -20,6 +20,7 @@ import (
 	"hearth/server/internal/mod/blocking"
 	"hearth/server/internal/mod/clock"
 	"hearth/server/internal/mod/disco"
+	"hearth/server/internal/mod/family"
 	"hearth/server/internal/mod/last"
 	"hearth/server/internal/mod/offline"
 	"hearth/server/internal/mod/ping"
@@ -199,6 +200,7 @@ type Server struct {
 	router   *router.Router
 	c2s      *c2s.Server
 	roster   *roster.Module
+	family   *family.Module
 	offline  *offline.Store
 	quota    *quota.Limits
 	events   *admin.Hub
@@ -206,6 +208,7 @@ type Server struct {
 	hooks    *hooks
 	started  time.Time
 	modules  []any
+	adders   []userAdder
 	removers []userRemover
 	enders   []sessionEnder
 
@@ -220,6 +223,10 @@ type (
 	registrar interface{ Register(*router.Mux) }
 	// featurer is what a module advertises in service discovery.
 	featurer interface{ Features() router.Features }
+	// userAdder is told about a new account (the family circle).
+	userAdder interface {
+		UserAdded(ctx context.Context, user string)
+	}
 	// userRemover forgets what a module keeps about a deleted account.
 	userRemover interface {
 		UserRemoved(ctx context.Context, user string)
@@ -259,9 +266,11 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	s.roster = roster.New(roster.Deps{DB: db, Router: r, Events: h, Quota: q, Log: part("roster")})
 	lastMod := last.New(last.Deps{DB: db, Router: r, Visibility: s.roster, Started: s.started, Log: part("last")})
 	presenceMod := presence.New(presence.Deps{DB: db, Router: r, Roster: s.roster, Offline: s.offline, Last: lastMod, Events: h, Log: part("presence")})
+	s.family = family.New(family.Deps{DB: db, Roster: s.roster, Presence: presenceMod, Domain: cfg.Domain, Log: part("family")})
 	s.modules = []any{
 		presenceMod,
 		s.roster,
+		s.family,
 		s.offline,
 		blocking.New(blocking.Deps{DB: db, Router: r, Presence: presenceMod, Quota: q, Log: part("blocking")}),
 		lastMod,
@@ -292,6 +301,9 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	for _, m := range s.modules {
 		if x, ok := m.(registrar); ok {
 			x.Register(r.Mux())
+		}
+		if x, ok := m.(userAdder); ok {
+			s.adders = append(s.adders, x)
 		}
 		if x, ok := m.(userRemover); ok {
 			s.removers = append(s.removers, x)
@@ -336,6 +348,13 @@ func (s *Server) Admin() admin.API { return s.admin }
 
 // Serve serves the listeners until ctx is done and everything has stopped.
 func (s *Server) Serve(ctx context.Context, ls Listeners) error {
+	// The family circle catches up with accounts added and settings
+	// changed while no server ran, before any client is let in.
+	if v, err := s.admin.Values(ctx); err != nil {
+		s.cfg.Log.Warn("family circle not checked: settings could not be read", "err", err)
+	} else {
+		s.applyFamily(ctx, v)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 
@@ -389,6 +408,8 @@ func (s *Server) applySetting(ctx context.Context, key string) {
 		s.c2s.SetIdleTimeout(v.Duration(key))
 	case settings.KeyConnsPerAddress, settings.KeyUnauthPerAddr, settings.KeyUnauth:
 		s.c2s.SetConnLimits(connLimits(v))
+	case settings.KeyFamilyCircle, settings.KeyFamilyGroup:
+		s.applyFamily(ctx, v)
 	default:
 		f, ok := quotaKeys[key]
 		if !ok {
@@ -397,6 +418,14 @@ func (s *Server) applySetting(ctx context.Context, key string) {
 		f(s.quota).Store(int64(v.Int(key)))
 	}
 	s.cfg.Log.Info("setting applied", "key", key, "value", v.String(key))
+}
+
+// applyFamily sets the family circle as the settings say; turning it on
+// makes every account a contact of every other before it returns.
+func (s *Server) applyFamily(ctx context.Context, v settings.Values) {
+	if err := s.family.Set(ctx, v.Bool(settings.KeyFamilyCircle), v.String(settings.KeyFamilyGroup)); err != nil {
+		s.cfg.Log.Error("family circle", "err", err)
+	}
 }
 
 // connLimits reads the connection limits from the settings.

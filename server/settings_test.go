@@ -227,6 +227,10 @@ alice receives nothing more`)
 	// mdns.enabled is the command's (the LAN announcement): TestMDNSLive
 	// in package main runs it between network namespaces.
 	tested[settings.KeyMDNS] = true
+	// The family circle's keys: TestFamilyCircle switches them on a
+	// running server and watches the clients.
+	tested[settings.KeyFamilyCircle] = true
+	tested[settings.KeyFamilyGroup] = true
 	for _, s := range settings.All() {
 		if s.Live && !tested[s.Key] {
 			t.Errorf("live setting %s has no test that it applies live", s.Key)

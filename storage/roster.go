@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -327,3 +328,107 @@ func (db *DB) HasPending(ctx context.Context, user, contact string) (bool, error
 	}
 	return ok, nil
 }
+
+// MutualRosterItem makes contact a contact of the user with subscription
+// both, as when each has asked to see the other and the other agreed
+// (RFC 6121 3.1): nothing pending either way and no pre-approval. The
+// user's name for the contact and its groups are kept; group, if not
+// empty, is added, in place of replace if the item has that one. The
+// contact's unanswered request to the user goes, in the same transaction.
+// It returns the item as stored, the item as it was (Subscription "" if
+// the contact was not on the roster), and the roster's new version, which
+// is 0 when nothing changed (nothing to push). It returns ErrNotFound if
+// there is no such user.
+func (db *DB) MutualRosterItem(ctx context.Context, user, contact, group, replace string) (it, before RosterItem, ver int64, err error) {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE name = ?)`, user).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return ErrNotFound
+		}
+		before, err = scanRosterItem(tx.QueryRowContext(ctx, `SELECT contact, name, subscription, ask, approved, groups_json
+			FROM roster WHERE username = ? AND contact = ?`, user, contact))
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			before = RosterItem{Contact: contact}
+		case err != nil:
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pending WHERE username = ? AND contact = ?`, user, contact); err != nil {
+			return err
+		}
+		it = RosterItem{Contact: contact, Name: before.Name, Subscription: "both", Groups: withGroup(before.Groups, group, replace)}
+		if before.Subscription == "both" && !before.Ask && !before.Approved && slices.Equal(before.Groups, it.Groups) {
+			return nil
+		}
+		gs := "[]"
+		if len(it.Groups) > 0 {
+			b, err := json.Marshal(it.Groups)
+			if err != nil {
+				return err
+			}
+			gs = string(b)
+		}
+		if ver, err = bumpRoster(ctx, tx, user); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO roster (username, contact, name, subscription, ask, approved, groups_json)
+			VALUES (?, ?, ?, 'both', 0, 0, ?)
+			ON CONFLICT (username, contact) DO UPDATE SET subscription = 'both', ask = 0, approved = 0,
+				groups_json = excluded.groups_json`,
+			user, contact, it.Name, gs)
+		return err
+	})
+	if err != nil {
+		return RosterItem{}, RosterItem{}, 0, fmt.Errorf("mutual roster item %s of %s: %w", contact, user, err)
+	}
+	return it, before, ver, nil
+}
+
+// withGroup returns groups with group added in place of replace (or at
+// the end); an empty group adds nothing.
+func withGroup(groups []string, group, replace string) []string {
+	out := slices.Clone(groups)
+	if group == "" || slices.Contains(out, group) {
+		return out
+	}
+	if i := slices.Index(out, replace); replace != "" && i >= 0 {
+		out[i] = group
+		return out
+	}
+	return append(out, group)
+}
+
+// RosterHolders returns the users who have contact on their roster,
+// sorted, with their items for it.
+func (db *DB) RosterHolders(ctx context.Context, contact string) (users []string, items []RosterItem, err error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT username, contact, name, subscription, ask, approved, groups_json
+		FROM roster WHERE contact = ? ORDER BY username`, contact)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rosters holding %s: %w", contact, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var u string
+		it, err := scanRosterItem(withFirst{rows, &u})
+		if err != nil {
+			return nil, nil, fmt.Errorf("rosters holding %s: %w", contact, err)
+		}
+		users = append(users, u)
+		items = append(items, it)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("rosters holding %s: %w", contact, err)
+	}
+	return users, items, nil
+}
+
+// withFirst scans one more column, into first, before a row's others.
+type withFirst struct {
+	s     scanner
+	first any
+}
+
+func (w withFirst) Scan(dest ...any) error { return w.s.Scan(append([]any{w.first}, dest...)...) }

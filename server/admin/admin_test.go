@@ -425,6 +425,8 @@ type hooks struct {
 	kicked []string
 	put    []string
 	remove []string
+	added  []string
+	mutual []string
 }
 
 func (h *hooks) Info() Info          { return h.info }
@@ -438,6 +440,7 @@ func (h *hooks) Kick(full string) bool {
 func (h *hooks) CloseSessions(user string)                  { h.record(&h.kicked, user) }
 func (h *hooks) SettingChanged(context.Context, string)     {}
 func (h *hooks) UserRemoved(_ context.Context, user string) { h.record(&h.kicked, user) }
+func (h *hooks) UserAdded(_ context.Context, user string)   { h.record(&h.added, user) }
 
 func (h *hooks) LabelRoster(ctx context.Context, user, contact, name string, groups []string) error {
 	h.record(&h.put, user+" "+contact)
@@ -448,6 +451,12 @@ func (h *hooks) LabelRoster(ctx context.Context, user, contact, name string, gro
 func (h *hooks) RemoveRoster(ctx context.Context, user, contact string) error {
 	h.record(&h.remove, user+" "+contact)
 	_, err := h.db.DeleteRosterItem(ctx, user, contact)
+	return err
+}
+
+func (h *hooks) MakeMutual(ctx context.Context, user, contact string) error {
+	h.record(&h.mutual, user+" "+contact)
+	_, _, _, err := h.db.MutualRosterItem(ctx, user, contact, "", "")
 	return err
 }
 

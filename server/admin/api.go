@@ -177,6 +177,12 @@ type API interface {
 	// exists) and pushes the roster change to the user's online sessions.
 	AddRosterItem(ctx context.Context, user string, item RosterItem) error
 	RemoveRosterItem(ctx context.Context, user, contact string) error
+	// MakeMutual makes two accounts of this server contacts of each
+	// other with subscription both, each seeing the other online, as if
+	// one had asked and the other agreed: both rosters get the change
+	// (names and groups kept) and online clients the pushes and each
+	// other's presence. A contact on another server must agree itself.
+	MakeMutual(ctx context.Context, user, contact string) error
 
 	Sessions(ctx context.Context) ([]Session, error)
 	Kick(ctx context.Context, fullJID string) error

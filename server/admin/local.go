@@ -28,12 +28,19 @@ type Live interface {
 	// UserRemoved is told that the account user was deleted: every part
 	// of the server forgets it and its sessions are closed.
 	UserRemoved(ctx context.Context, user string)
+	// UserAdded is told that the account user was created (the family
+	// circle takes it in).
+	UserAdded(ctx context.Context, user string)
 	// LabelRoster sets a contact's name and groups (adding the contact,
 	// keeping its subscription) and pushes it to the user's online
 	// sessions; RemoveRoster cancels subscriptions, deletes and pushes.
 	// Both publish their own roster events.
 	LabelRoster(ctx context.Context, user, contact, name string, groups []string) error
 	RemoveRoster(ctx context.Context, user, contact string) error
+	// MakeMutual makes the accounts user (a localpart) and contact (a
+	// bare JID on the domain) contacts of each other with subscription
+	// both, pushes both rosters and sends each the other's presence.
+	MakeMutual(ctx context.Context, user, contact string) error
 	// SettingChanged applies a live setting that was stored; settings
 	// the server does not apply itself are applied by whoever follows
 	// the settings event (the LAN announcement).
@@ -138,6 +145,9 @@ func (l *Local) AddUser(ctx context.Context, user, password string) error {
 	}
 	if err := l.DB.CreateUser(ctx, storage.User{Name: local, SHA1: c1, SHA256: c256}); err != nil {
 		return mapErr("add user "+bare, err)
+	}
+	if l.Live != nil {
+		l.Live.UserAdded(ctx, local)
 	}
 	l.Events.Publish(Event{Kind: EventUsers, JID: bare})
 	return nil
@@ -307,6 +317,42 @@ func (l *Local) RemoveRosterItem(ctx context.Context, user, contactJID string) e
 		return err
 	}
 	l.Events.Publish(Event{Kind: EventRoster, JID: bare})
+	return nil
+}
+
+// MakeMutual makes two accounts of this server contacts of each other
+// with subscription both. Without a running server only the rosters
+// change; a running one also tells their online clients.
+func (l *Local) MakeMutual(ctx context.Context, user, contactJID string) error {
+	local, bare, err := l.user(user)
+	if err != nil {
+		return fmt.Errorf("make mutual contacts: %w", err)
+	}
+	c, err := contact(contactJID, bare)
+	if err != nil {
+		return fmt.Errorf("make mutual contacts of %s: %w", bare, err)
+	}
+	op := "make " + bare + " and " + c + " mutual contacts"
+	other, _, err := l.user(c)
+	if err != nil {
+		// RFC 6121 3.1: only the contact's own server may agree for it.
+		return fmt.Errorf("%s: %w", op, invalidf("%s is not an account of this server: the contact must accept a request from their own app", c))
+	}
+	for _, u := range []string{local, other} {
+		if _, err := l.DB.User(ctx, u); err != nil {
+			return mapErr(op, err)
+		}
+	}
+	if l.Live != nil {
+		return mapErr(op, l.Live.MakeMutual(ctx, local, c))
+	}
+	for _, side := range [][2]string{{local, c}, {other, bare}} {
+		if _, _, _, err := l.DB.MutualRosterItem(ctx, side[0], side[1], "", ""); err != nil {
+			return mapErr(op, err)
+		}
+	}
+	l.Events.Publish(Event{Kind: EventRoster, JID: bare})
+	l.Events.Publish(Event{Kind: EventRoster, JID: c})
 	return nil
 }
 

@@ -193,6 +193,9 @@ func newHandler(api API) http.Handler {
 	method("RemoveRosterItem", func(ctx context.Context, r request) (any, error) {
 		return none, api.RemoveRosterItem(ctx, r.User, r.Contact)
 	})
+	method("MakeMutual", func(ctx context.Context, r request) (any, error) {
+		return none, api.MakeMutual(ctx, r.User, r.Contact)
+	})
 	method("Sessions", func(ctx context.Context, r request) (any, error) { return api.Sessions(ctx) })
 	method("Kick", func(ctx context.Context, r request) (any, error) { return none, api.Kick(ctx, r.JID) })
 	method("Settings", func(ctx context.Context, r request) (any, error) { return api.Settings(ctx) })
@@ -388,6 +391,10 @@ func (c *Client) AddRosterItem(ctx context.Context, user string, item RosterItem
 
 func (c *Client) RemoveRosterItem(ctx context.Context, user, contact string) error {
 	return c.call(ctx, "RemoveRosterItem", request{User: user, Contact: contact}, nil)
+}
+
+func (c *Client) MakeMutual(ctx context.Context, user, contact string) error {
+	return c.call(ctx, "MakeMutual", request{User: user, Contact: contact}, nil)
 }
 
 func (c *Client) Sessions(ctx context.Context) ([]Session, error) {

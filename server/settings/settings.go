@@ -73,6 +73,8 @@ const (
 	KeyACMECA          = "acme.ca"
 	KeyDNSProvider     = "acme.dns_provider"
 	KeyDNSToken        = "acme.dns_token"
+	KeyFamilyCircle    = "family.circle"
+	KeyFamilyGroup     = "family.group"
 )
 
 // registry is every setting, in the order `hearth config list` shows
@@ -98,6 +100,10 @@ var registry = []Spec{
 		Help: "acme mode: the DNS provider's API token"},
 	{Key: KeyMDNS, Kind: Bool, Default: "true", Live: true,
 		Help: "advertise the server on the LAN with mDNS / DNS-SD"},
+	{Key: KeyFamilyCircle, Kind: Bool, Default: "false", Live: true,
+		Help: "the family circle: every account has every other as a contact, each seeing the other online, kept so as accounts are added and removed; turning it off leaves everyone's contacts as they are"},
+	{Key: KeyFamilyGroup, Kind: String, Default: "Family", Live: true,
+		Help: "the contact group the family circle puts everyone in (empty: none); a new name replaces the old one while the circle is on"},
 	{Key: KeyStanzaBytes, Kind: Int, Default: strconv.Itoa(stream.DefaultMaxStanza), Min: 10000, Live: true,
 		Help: "largest stanza a client may send, in bytes (RFC 6120 13.12: at least 10000); for new connections"},
 	{Key: KeyOfflineMessages, Kind: Int, Default: strconv.Itoa(offline.DefaultMax), Min: 1, Live: true,

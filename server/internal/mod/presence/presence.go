@@ -419,7 +419,22 @@ func (m *Module) Blocked(ctx context.Context, user string, blocked []jid.JID) {
 // Unblocked sends the user's current presence to unblocked contacts that
 // may see it now (XEP-0191 3.4).
 func (m *Module) Unblocked(ctx context.Context, user string, unblocked []jid.JID) {
-	for _, c := range unblocked {
+	m.mayNowSee(ctx, user, unblocked)
+}
+
+// Approved sends the user's current presence to contacts that were just
+// given a subscription to it by the server itself (the family circle,
+// the admin's "see each other"), as the user's approval would have sent
+// it (RFC 6121 3.1.5): from each available resource, to the contacts'
+// available resources.
+func (m *Module) Approved(ctx context.Context, user string, contacts []jid.JID) {
+	m.mayNowSee(ctx, user, contacts)
+}
+
+// mayNowSee sends the user's current presence to those of contacts that
+// may see it.
+func (m *Module) mayNowSee(ctx context.Context, user string, contacts []jid.JID) {
+	for _, c := range contacts {
 		if ok, err := m.roster.MaySee(ctx, user, c); err == nil && ok {
 			m.presenceTo(ctx, user, c)
 		}

@@ -1,0 +1,220 @@
+package server_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+
+	"hearth/server/admin"
+	"hearth/server/xmpptest"
+	"hearth/storage"
+)
+
+// rosterOf returns the user's roster as the admin API lists it.
+func rosterOf(t *testing.T, srv *xmpptest.Server, user string) []admin.RosterItem {
+	t.Helper()
+	items, err := srv.Admin.Roster(context.Background(), user+"@hearth.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return items
+}
+
+func sameRoster(a, b []admin.RosterItem) bool {
+	return slices.EqualFunc(a, b, func(x, y admin.RosterItem) bool {
+		return x.JID == y.JID && x.Name == y.Name && x.Subscription == y.Subscription && x.Ask == y.Ask && slices.Equal(x.Groups, y.Groups)
+	})
+}
+
+// TestFamilyCircle: switching the family circle on (through the admin
+// API, as the GUI and `hearth config set` do) makes every two accounts
+// contacts with subscription both in the group Family, keeping what the
+// users had named and grouped; online clients get the roster pushes and
+// each other's presence, as after approved requests (RFC 6121 3.1.5). A
+// new account joins everyone, a deleted one leaves everyone's roster,
+// a new group name takes the old one's place, and switching the circle
+// off leaves the rosters alone.
+func TestFamilyCircle(t *testing.T) {
+	srv := xmpptest.Start(t)
+	ctx := context.Background()
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
+	srv.AddUser(t, "carol", "amber-teapot-pw")
+	// carol already sees alice, and calls her Ally in her own group.
+	if _, err := srv.DB.PutRosterItem(ctx, "carol", storage.RosterItem{Contact: "alice@hearth.test", Name: "Ally", Subscription: "to", Groups: []string{"Friends"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.DB.PutRosterItem(ctx, "alice", storage.RosterItem{Contact: "carol@hearth.test", Subscription: "from"}); err != nil {
+		t.Fatal(err)
+	}
+	alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
+	bob := srv.Login(t, "bob", "copper-lantern-pw", "laptop")
+	clients := map[string]*xmpptest.Client{"alice": alice, "bob": bob}
+	xmpptest.Play(t, clients, `
+alice sends: <iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>
+alice receives: <iq type='result' id='r1' from='alice@hearth.test' to='alice@hearth.test/phone'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='carol@hearth.test' subscription='from'/></query></iq>
+alice sends: <presence><show>chat</show></presence>
+alice receives: <presence from='alice@hearth.test/phone' to='alice@hearth.test/phone'><show>chat</show></presence>
+bob sends: <iq type='get' id='r2'><query xmlns='jabber:iq:roster'/></iq>
+bob receives: <iq type='result' id='r2' from='bob@hearth.test' to='bob@hearth.test/laptop'><query xmlns='jabber:iq:roster' ver='*'/></iq>
+bob sends: <presence/>
+bob receives: <presence from='bob@hearth.test/laptop' to='bob@hearth.test/laptop'/>
+alice receives nothing more
+bob receives nothing more`)
+
+	if restart, err := srv.Admin.SetSetting(ctx, "family.circle", "on"); err != nil || restart {
+		t.Fatalf("set family.circle: restart %v, %v", restart, err)
+	}
+	// SetSetting returns once the circle is made: the pushes and the
+	// presence are on their way.
+	xmpptest.Play(t, clients, `
+alice receives: <iq type='set' id='*' to='alice@hearth.test/phone'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='bob@hearth.test' subscription='both'><group>Family</group></item></query></iq>
+alice receives: <iq type='set' id='*' to='alice@hearth.test/phone'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='carol@hearth.test' subscription='both'><group>Family</group></item></query></iq>
+alice receives: <presence from='bob@hearth.test/laptop' to='alice@hearth.test/phone'/>
+bob receives: <iq type='set' id='*' to='bob@hearth.test/laptop'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='alice@hearth.test' subscription='both'><group>Family</group></item></query></iq>
+bob receives: <iq type='set' id='*' to='bob@hearth.test/laptop'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='carol@hearth.test' subscription='both'><group>Family</group></item></query></iq>
+bob receives: <presence from='alice@hearth.test/phone' to='bob@hearth.test/laptop'><show>chat</show></presence>
+# carol is offline: she finds her roster at login, and nothing else goes out.
+alice receives nothing more
+bob receives nothing more`)
+	family := func(jid, name string, groups ...string) admin.RosterItem {
+		return admin.RosterItem{JID: jid, Name: name, Subscription: "both", Groups: groups}
+	}
+	want := map[string][]admin.RosterItem{
+		"alice": {family("bob@hearth.test", "", "Family"), family("carol@hearth.test", "", "Family")},
+		"bob":   {family("alice@hearth.test", "", "Family"), family("carol@hearth.test", "", "Family")},
+		"carol": {family("alice@hearth.test", "Ally", "Friends", "Family"), family("bob@hearth.test", "", "Family")},
+	}
+	for user, w := range want {
+		if got := rosterOf(t, srv, user); !sameRoster(got, w) {
+			t.Errorf("roster of %s = %+v\nwant %+v", user, got, w)
+		}
+	}
+
+	// Setting the circle on again changes nothing.
+	if _, err := srv.Admin.SetSetting(ctx, "family.circle", "true"); err != nil {
+		t.Fatal(err)
+	}
+	xmpptest.Play(t, clients, `
+alice receives nothing more`)
+
+	// A new account joins everyone's roster, and everyone joins its.
+	srv.AddUser(t, "dave", "walnut-harbor-pw")
+	xmpptest.Play(t, clients, `
+alice receives: <iq type='set' id='*' to='alice@hearth.test/phone'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='dave@hearth.test' subscription='both'><group>Family</group></item></query></iq>
+bob receives: <iq type='set' id='*' to='bob@hearth.test/laptop'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='dave@hearth.test' subscription='both'><group>Family</group></item></query></iq>
+alice receives nothing more
+bob receives nothing more`)
+	if got, w := rosterOf(t, srv, "dave"), []admin.RosterItem{family("alice@hearth.test", "", "Family"),
+		family("bob@hearth.test", "", "Family"), family("carol@hearth.test", "", "Family")}; !sameRoster(got, w) {
+		t.Errorf("roster of dave = %+v\nwant %+v", got, w)
+	}
+	dave := srv.Login(t, "dave", "walnut-harbor-pw", "tablet")
+	clients["dave"] = dave
+	xmpptest.Play(t, clients, `
+dave sends: <presence/>
+dave receives: <presence from='dave@hearth.test/tablet' to='dave@hearth.test/tablet'/>
+dave receives: <presence from='alice@hearth.test/phone' to='dave@hearth.test/tablet'><show>chat</show></presence>
+dave receives: <presence from='bob@hearth.test/laptop' to='dave@hearth.test/tablet'/>
+alice receives: <presence from='dave@hearth.test/tablet' to='alice@hearth.test/phone'/>
+bob receives: <presence from='dave@hearth.test/tablet' to='bob@hearth.test/laptop'/>
+alice receives nothing more
+bob receives nothing more`)
+
+	// A deleted account leaves everyone's roster, going offline first.
+	if err := srv.Admin.DeleteUser(ctx, "dave@hearth.test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := dave.StreamEnd(); got != "not-authorized" {
+		t.Errorf("deleted account's stream end = %q", got)
+	}
+	delete(clients, "dave")
+	xmpptest.Play(t, clients, `
+alice receives: <iq type='set' id='*' to='alice@hearth.test/phone'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='dave@hearth.test' subscription='remove'/></query></iq>
+alice receives: <presence from='dave@hearth.test' to='alice@hearth.test/phone' type='unavailable'/>
+bob receives: <iq type='set' id='*' to='bob@hearth.test/laptop'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='dave@hearth.test' subscription='remove'/></query></iq>
+bob receives: <presence from='dave@hearth.test' to='bob@hearth.test/laptop' type='unavailable'/>
+alice receives nothing more
+bob receives nothing more`)
+	if got := rosterOf(t, srv, "carol"); !sameRoster(got, want["carol"]) {
+		t.Errorf("roster of carol after dave left = %+v\nwant %+v", got, want["carol"])
+	}
+
+	// A new name for the group takes the old one's place.
+	if _, err := srv.Admin.SetSetting(ctx, "family.group", "Home"); err != nil {
+		t.Fatal(err)
+	}
+	xmpptest.Play(t, clients, `
+alice receives: <iq type='set' id='*' to='alice@hearth.test/phone'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='bob@hearth.test' subscription='both'><group>Home</group></item></query></iq>
+alice receives: <iq type='set' id='*' to='alice@hearth.test/phone'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='carol@hearth.test' subscription='both'><group>Home</group></item></query></iq>
+bob receives: <iq type='set' id='*' to='bob@hearth.test/laptop'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='alice@hearth.test' subscription='both'><group>Home</group></item></query></iq>
+bob receives: <iq type='set' id='*' to='bob@hearth.test/laptop'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='carol@hearth.test' subscription='both'><group>Home</group></item></query></iq>
+alice receives nothing more
+bob receives nothing more`)
+	if got, w := rosterOf(t, srv, "carol"), []admin.RosterItem{family("alice@hearth.test", "Ally", "Friends", "Home"),
+		family("bob@hearth.test", "", "Home")}; !sameRoster(got, w) {
+		t.Errorf("roster of carol after the new group name = %+v\nwant %+v", got, w)
+	}
+
+	// Off: the rosters stay as they are, and a new account joins no one.
+	if _, err := srv.Admin.SetSetting(ctx, "family.circle", "off"); err != nil {
+		t.Fatal(err)
+	}
+	srv.AddUser(t, "erin", "maple-compass-pw")
+	xmpptest.Play(t, clients, `
+alice receives nothing more
+bob receives nothing more`)
+	if got := rosterOf(t, srv, "erin"); len(got) != 0 {
+		t.Errorf("roster of erin, added with the circle off = %+v", got)
+	}
+	if got := rosterOf(t, srv, "alice"); len(got) != 2 || got[0].Groups[0] != "Home" {
+		t.Errorf("roster of alice after the circle went off = %+v", got)
+	}
+}
+
+// TestMakeMutualLive: the admin's "see each other" for two online
+// accounts pushes both rosters and sends each the other's presence.
+func TestMakeMutualLive(t *testing.T) {
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
+	alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
+	bob := srv.Login(t, "bob", "copper-lantern-pw", "laptop")
+	clients := map[string]*xmpptest.Client{"alice": alice, "bob": bob}
+	xmpptest.Play(t, clients, `
+alice sends: <iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>
+alice receives: <iq type='result' id='r1' from='alice@hearth.test' to='alice@hearth.test/phone'><query xmlns='jabber:iq:roster' ver='*'/></iq>
+alice sends: <presence/>
+alice receives: <presence from='alice@hearth.test/phone' to='alice@hearth.test/phone'/>
+bob sends: <iq type='get' id='r2'><query xmlns='jabber:iq:roster'/></iq>
+bob receives: <iq type='result' id='r2' from='bob@hearth.test' to='bob@hearth.test/laptop'><query xmlns='jabber:iq:roster' ver='*'/></iq>
+bob sends: <presence><show>away</show></presence>
+bob receives: <presence from='bob@hearth.test/laptop' to='bob@hearth.test/laptop'><show>away</show></presence>
+alice receives nothing more
+bob receives nothing more`)
+	if err := srv.Admin.MakeMutual(context.Background(), "alice@hearth.test", "bob@hearth.test"); err != nil {
+		t.Fatal(err)
+	}
+	xmpptest.Play(t, clients, `
+alice receives: <iq type='set' id='*' to='alice@hearth.test/phone'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='bob@hearth.test' subscription='both'/></query></iq>
+alice receives: <presence from='bob@hearth.test/laptop' to='alice@hearth.test/phone'><show>away</show></presence>
+bob receives: <iq type='set' id='*' to='bob@hearth.test/laptop'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='alice@hearth.test' subscription='both'/></query></iq>
+bob receives: <presence from='alice@hearth.test/phone' to='bob@hearth.test/laptop'/>
+alice receives nothing more
+bob receives nothing more`)
+}
