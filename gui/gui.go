@@ -63,6 +63,7 @@ type UI struct {
 	// Owned by the UI goroutine.
 	overview *overviewTab
 	users    *usersTab
+	family   *familyTab
 	tabs     *container.AppTabs
 }
 
@@ -80,6 +81,7 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 
 	u.overview = newOverviewTab(u)
 	u.users = newUsersTab(u)
+	u.family = newFamilyTab(u)
 	u.info = &reloader{u: u, load: u.loadInfo}
 	u.sessions = &reloader{u: u, load: u.overview.loadSessions}
 	u.accounts = &reloader{u: u, load: u.users.load}
@@ -87,6 +89,7 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 	u.tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Overview", theme.HomeIcon(), u.overview.content),
 		container.NewTabItemWithIcon("Users", theme.AccountIcon(), u.users.content),
+		container.NewTabItemWithIcon("Family", theme.ListIcon(), u.family.content),
 	)
 	u.tabs.SetTabLocation(container.TabLocationTop)
 	u.win.SetContent(u.tabs)
@@ -182,6 +185,7 @@ func (u *UI) watch(ctx context.Context) {
 }
 
 func (u *UI) handle(ev admin.Event) {
+	u.family.handle(ev)
 	switch ev.Kind {
 	case admin.EventSessionUp, admin.EventSessionDown:
 		u.sessions.trigger()
@@ -199,6 +203,7 @@ func (u *UI) reloadAll() {
 	u.info.trigger()
 	u.sessions.trigger()
 	u.accounts.trigger()
+	u.family.reload()
 }
 
 func (u *UI) loadInfo(ctx context.Context) func() {
