@@ -218,3 +218,51 @@ bob receives: <presence from='alice@hearth.test/phone' to='bob@hearth.test/lapto
 alice receives nothing more
 bob receives nothing more`)
 }
+
+// TestDeletedAccountLeavesRosters: with or without the family circle, a
+// deleted account leaves every roster of the server (a later account of
+// the same name inherits nothing): online owners get the push and its
+// unavailable presence, and its unanswered requests are forgotten.
+func TestDeletedAccountLeavesRosters(t *testing.T) {
+	srv := xmpptest.Start(t)
+	ctx := context.Background()
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
+	srv.AddUser(t, "carol", "amber-teapot-pw")
+	if err := srv.Admin.MakeMutual(ctx, "alice@hearth.test", "bob@hearth.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.DB.AddPending(ctx, "carol", "bob@hearth.test", []byte(`<presence xmlns="jabber:client" from="bob@hearth.test" to="carol@hearth.test" type="subscribe"/>`)); err != nil {
+		t.Fatal(err)
+	}
+	alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
+	bob := srv.Login(t, "bob", "copper-lantern-pw", "laptop")
+	clients := map[string]*xmpptest.Client{"alice": alice, "bob": bob}
+	xmpptest.Play(t, clients, `
+alice sends: <iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>
+alice receives: <iq type='result' id='r1' from='alice@hearth.test' to='alice@hearth.test/phone'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='bob@hearth.test' subscription='both'/></query></iq>
+alice sends: <presence/>
+alice receives: <presence from='alice@hearth.test/phone' to='alice@hearth.test/phone'/>
+bob sends: <presence/>
+bob receives: <presence from='bob@hearth.test/laptop' to='bob@hearth.test/laptop'/>
+bob receives: <presence from='alice@hearth.test/phone' to='bob@hearth.test/laptop'/>
+alice receives: <presence from='bob@hearth.test/laptop' to='alice@hearth.test/phone'/>
+alice receives nothing more`)
+	if err := srv.Admin.DeleteUser(ctx, "bob@hearth.test"); err != nil {
+		t.Fatal(err)
+	}
+	xmpptest.Play(t, map[string]*xmpptest.Client{"alice": alice}, `
+alice receives: <iq type='set' id='*' to='alice@hearth.test/phone'><query xmlns='jabber:iq:roster' ver='*'>
+  <item jid='bob@hearth.test' subscription='remove'/></query></iq>
+alice receives: <presence from='bob@hearth.test' to='alice@hearth.test/phone' type='unavailable'/>
+alice receives nothing more`)
+	if ok, err := srv.DB.HasPending(ctx, "carol", "bob@hearth.test"); err != nil || ok {
+		t.Errorf("bob's request to carol kept after bob was deleted: %v, %v", ok, err)
+	}
+	// A new bob starts with no one.
+	srv.AddUser(t, "bob", "another-lantern-pw")
+	if got := rosterOf(t, srv, "alice"); len(got) != 0 {
+		t.Errorf("alice's roster after bob was deleted and made again = %+v", got)
+	}
+}

@@ -288,6 +288,15 @@ func (db *DB) DeletePending(ctx context.Context, user, contact string) error {
 	return nil
 }
 
+// DeletePendingFrom forgets every unanswered subscription request that
+// contact sent (its account was deleted).
+func (db *DB) DeletePendingFrom(ctx context.Context, contact string) error {
+	if _, err := db.w.ExecContext(ctx, `DELETE FROM pending WHERE contact = ?`, contact); err != nil {
+		return fmt.Errorf("delete pending from %s: %w", contact, err)
+	}
+	return nil
+}
+
 // PendingFor returns the user's pending subscription requests, oldest first.
 func (db *DB) PendingFor(ctx context.Context, user string) ([]Pending, error) {
 	ps, err := db.pendingFor(ctx, user)

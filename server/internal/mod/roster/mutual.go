@@ -56,9 +56,10 @@ func (m *Module) mutual(ctx context.Context, user string, contact jid.JID, group
 
 // UserRemoved takes a deleted account off every roster of this server: a
 // new account that is given the name later must not inherit the
-// subscriptions of the old one. Each roster's owner gets the push, and,
-// if it saw the account's presence, its unavailable presence (the deleted
-// account's own roster is gone, so its sessions ending tell no one).
+// subscriptions of the old one, nor its unanswered requests. Each
+// roster's owner gets the push and, if it saw the account's presence, its
+// unavailable presence (the deleted account's own roster is gone, so its
+// sessions ending tell no one).
 func (m *Module) UserRemoved(ctx context.Context, user string) {
 	gone := jid.JID{Local: user, Domain: m.r.Domain}
 	holders, items, err := m.db.RosterHolders(ctx, gone.String())
@@ -66,11 +67,11 @@ func (m *Module) UserRemoved(ctx context.Context, user string) {
 		m.log.Error("deleted account left on rosters", "user", user, "err", err)
 		return
 	}
+	// Its requests no one answered are not delivered again at login.
+	if err := m.db.DeletePendingFrom(ctx, gone.String()); err != nil {
+		m.log.Error("deleted account's subscription requests kept", "user", user, "err", err)
+	}
 	for i, holder := range holders {
-		if err := m.db.DeletePending(ctx, holder, gone.String()); err != nil {
-			m.log.Error("deleted account left on a roster", "user", user, "roster", holder, "err", err)
-			continue
-		}
 		ver, err := m.db.DeleteRosterItem(ctx, holder, gone.String())
 		if err != nil {
 			m.log.Error("deleted account left on a roster", "user", user, "roster", holder, "err", err)
