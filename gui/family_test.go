@@ -225,3 +225,34 @@ func TestSeeing(t *testing.T) {
 		t.Errorf("splitGroups = %q", got)
 	}
 }
+
+// TestFamilyFollowsEvents: changes made elsewhere (the command line, a
+// device) reach the Family tab through the server's events: a contact
+// added to the shown account, a new account in the picker, the circle
+// switched on.
+func TestFamilyFollowsEvents(t *testing.T) {
+	h, srv := newFamilyHarness(t)
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	h.showTab("Family")
+	h.waitFor("alice picked and the setting loaded", func() bool {
+		return h.showsText("alice has no contacts yet.") && !h.ui.family.circle.Disabled()
+	})
+
+	if err := h.api.AddRosterItem(h.ctx(), "alice@hearth.test", admin.RosterItem{JID: "dad@example.org", Name: "Dad"}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("Dad in alice's contacts", func() bool { return h.showsText("Dad (dad@example.org)") })
+
+	srv.AddUser(t, "bob", "copper-lantern-pw")
+	h.waitFor("bob in the picker", func() bool { return slices.Contains(h.ui.family.picker.Options, "bob@hearth.test") })
+
+	if _, err := h.api.SetSetting(h.ctx(), "family.circle", "true"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("the circle on, and bob among alice's contacts", func() bool {
+		r := h.rosterRowOf("bob@hearth.test")
+		return h.ui.family.circle.Checked && r != nil && r.state.Text == "both see each other"
+	})
+	h.ui.family.picker.SetSelected("bob@hearth.test")
+	h.waitFor("bob's contacts", func() bool { return h.showsText("bob has 1 contact.") && h.rosterRowOf("alice@hearth.test") != nil })
+}
