@@ -55,9 +55,14 @@ func TestScreenshots(t *testing.T) {
 		return err == nil && len(ss) == 3
 	})
 
+	// The family circle on: the Family tab shows who sees whom.
+	if _, err := h.api.SetSetting(h.ctx(), "family.circle", "true"); err != nil {
+		t.Fatal(err)
+	}
 	for _, shot := range []struct{ tab, file string }{
 		{"Overview", "overview.png"},
 		{"Users", "users.png"},
+		{"Family", "family.png"},
 	} {
 		h.showTab(shot.tab)
 		h.settle()
