@@ -76,3 +76,27 @@ func testMakeMutual(t *testing.T, live bool) {
 		}
 	})
 }
+
+// Without a running server, a deleted account still leaves every roster
+// and its unanswered requests go (a running server's own test is
+// server.TestDeletedAccountLeavesRosters).
+func TestDeleteUserLeavesRosters(t *testing.T) {
+	l := newLocal(t)
+	ctx := t.Context()
+	for _, u := range []string{"alice", "bob", "carol"} {
+		if err := l.AddUser(ctx, u, "silver-kettle-pw"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkErr(t, "mutual", l.MakeMutual(ctx, "alice", "bob@test.home"), nil)
+	if err := l.DB.AddPending(ctx, "carol", "bob@test.home", []byte("<presence/>")); err != nil {
+		t.Fatal(err)
+	}
+	checkErr(t, "delete bob", l.DeleteUser(ctx, "bob"), nil)
+	if got, err := l.Roster(ctx, "alice"); err != nil || len(got) != 0 {
+		t.Errorf("alice's roster after bob was deleted = %+v, %v", got, err)
+	}
+	if ok, err := l.DB.HasPending(ctx, "carol", "bob@test.home"); err != nil || ok {
+		t.Errorf("bob's request to carol kept: %v, %v", ok, err)
+	}
+}

@@ -175,9 +175,28 @@ func (l *Local) DeleteUser(ctx context.Context, user string) error {
 	}
 	if l.Live != nil {
 		l.Live.UserRemoved(ctx, local)
+	} else if err := l.forget(ctx, bare); err != nil {
+		return fmt.Errorf("delete user %s: %w", bare, err)
 	}
 	l.Events.Publish(Event{Kind: EventUsers, JID: bare})
 	return nil
+}
+
+// forget takes a deleted account off every roster and forgets its
+// unanswered requests when no server runs (a running one does it in
+// Live.UserRemoved, telling the online owners): a later account of the
+// same name must inherit nothing.
+func (l *Local) forget(ctx context.Context, bare string) error {
+	holders, _, err := l.DB.RosterHolders(ctx, bare)
+	if err != nil {
+		return err
+	}
+	for _, h := range holders {
+		if _, err := l.DB.DeleteRosterItem(ctx, h, bare); err != nil {
+			return err
+		}
+	}
+	return l.DB.DeletePendingFrom(ctx, bare)
 }
 
 // SetPassword replaces an account's password and closes its sessions.
