@@ -60,6 +60,8 @@ const usageText = `usage:
   hearth roster list|add|del USER [CONTACT] [--name N] [--group G]...
   hearth config list|get|set [KEY] [VALUE]
   hearth status [--check]             the server, its data; --check reads the whole database for damage
+  hearth stop                         stop the running server cleanly (as closing its window with
+                                      "Stop the server" does) and wait until it has stopped
   hearth debug pprof PROFILE [--seconds N] [-o FILE]
                                       a running server's profile for go tool pprof: goroutine, heap,
                                       allocs, block, mutex, threadcreate, or cpu (samples N seconds,
@@ -137,6 +139,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.config(ctx, args)
 	case "status":
 		err = c.status(ctx, args)
+	case "stop":
+		err = c.stop(ctx, args)
 	case "debug":
 		err = c.debug(ctx, args)
 	case "bench":

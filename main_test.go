@@ -822,3 +822,28 @@ func TestPasswordPrompt(t *testing.T) {
 		t.Fatalf("bob's password is not the one typed at the prompt: %v", err)
 	}
 }
+
+// TestStop: hearth stop stops a running server cleanly over its admin
+// socket and returns once it has let go of the data directory; with no
+// server running it says so and succeeds.
+func TestStop(t *testing.T) {
+	data := t.TempDir()
+	e := env(t)
+	d := "--data=" + data
+	s, _ := start(t, e, "--headless", "--no-mdns", d, "--domain", "test.home", "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0")
+	check(t, e, "", 0, `(?m)^stopped$`, "stop", d)
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("hearth serve after hearth stop: %v\n%s", err, s.log())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("hearth serve still running 10s after hearth stop\n%s", s.log())
+	}
+	if !strings.Contains(s.log(), "asked over the admin socket (hearth stop)") {
+		t.Errorf("the log does not say why it stopped:\n%s", s.log())
+	}
+	// The data directory is free at once: the database opens directly.
+	check(t, e, "", 0, "", "user", "add", "alice@test.home", "--password", "silver-kettle-pw", d)
+	check(t, e, "", 0, `(?m)^no Hearth server is running on `+regexp.QuoteMeta(data)+`$`, "stop", d)
+}

@@ -88,7 +88,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		}
 		return nil
 	})
-	g.Go(func() error { return admin.Serve(gctx, ls.admin, srv.Admin()) })
+	stopAPI := stoppable{API: srv.Admin(), stop: func() {
+		log.Info("stopping: asked over the admin socket (hearth stop)")
+		cancel()
+	}}
+	g.Go(func() error { return admin.Serve(gctx, ls.admin, stopAPI) })
 	l := &lan{api: srv.Admin(), values: d.admin, domain: d.domain, flagOff: o.noMDNS,
 		port: lanPort(ls.server.C2S), tlsPort: lanPort(ls.server.C2STLS), log: log.With("part", "mdns")}
 	g.Go(func() error { return l.run(gctx) })

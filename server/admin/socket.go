@@ -4,7 +4,8 @@ package admin
 // in the data directory, mode 0600. Each method is POST /Method with its
 // arguments as one JSON object; Watch is GET /Watch, a stream of
 // newline-delimited JSON events; the debug views are GET /debug/...
-// (debug.go). Admin is never reachable over the network.
+// (debug.go); POST /Stop asks a server that can be stopped this way to stop
+// (Stopper). Admin is never reachable over the network.
 
 import (
 	"bufio"
@@ -118,6 +119,16 @@ func Serve(ctx context.Context, ln net.Listener, api API) error {
 	return nil
 }
 
+// Stopper is an API that can also stop the server it belongs to: the
+// command's, which owns the process, wraps the server's API in one. The
+// admin socket offers it as POST /Stop (hearth stop); it is not part of
+// API, which the GUI sees.
+type Stopper interface {
+	API
+	// Stop begins a clean shutdown and returns at once.
+	Stop()
+}
+
 // request holds the arguments of every method; each uses its own fields.
 type request struct {
 	JID      string      `json:",omitempty"`
@@ -203,6 +214,14 @@ func newHandler(api API) http.Handler {
 	method("CheckDatabase", func(ctx context.Context, r request) (any, error) {
 		problems, err := api.CheckDatabase(ctx)
 		return problemsBody{problems}, err
+	})
+	method("Stop", func(ctx context.Context, r request) (any, error) {
+		s, ok := api.(Stopper)
+		if !ok {
+			return nil, errors.New("this server cannot be stopped over its admin socket: stop it with a signal (kill PID)")
+		}
+		s.Stop()
+		return none, nil
 	})
 	debugHandlers(mux)
 	mux.HandleFunc("GET /Watch", func(w http.ResponseWriter, hr *http.Request) {
@@ -416,6 +435,12 @@ func (c *Client) CheckDatabase(ctx context.Context) ([]string, error) {
 	var v problemsBody
 	err := c.call(ctx, "CheckDatabase", request{}, &v)
 	return v.Problems, err
+}
+
+// Stop asks the server to stop cleanly, as SIGTERM would; it returns once
+// the server has begun to stop.
+func (c *Client) Stop(ctx context.Context) error {
+	return c.call(ctx, "Stop", request{}, nil)
 }
 
 // Watch subscribes before it returns: events from then on are delivered.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -116,5 +117,63 @@ func TestListenTemporaryName(t *testing.T) {
 	}
 	if len(entries) != 1 || entries[0].Name() != SocketName {
 		t.Errorf("data directory holds %v, want only %s", entries, SocketName)
+	}
+}
+
+// stoppable is a Local whose server can be stopped, as the command's is.
+type stoppable struct {
+	*Local
+	stop func()
+}
+
+func (s stoppable) Stop() { s.stop() }
+
+// TestSocketStop: POST /Stop stops a server whose API is a Stopper, and
+// says how to stop one that is not.
+func TestSocketStop(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		stoppable bool
+	}{
+		{"stoppable", true},
+		{"not stoppable", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLocal(t)
+			ln, err := Listen(l.DataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sctx, stop := context.WithCancel(t.Context())
+			defer stop()
+			var api API = l
+			if tc.stoppable {
+				api = stoppable{Local: l, stop: stop}
+			}
+			done := make(chan error, 1)
+			go func() { done <- Serve(sctx, ln, api) }()
+			c, err := Dial(l.DataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.(*Client).Stop(t.Context())
+			if !tc.stoppable {
+				if err == nil || !strings.Contains(err.Error(), "cannot be stopped over its admin socket") {
+					t.Errorf("Stop: %v, want a refusal that says how to stop it", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Stop: %v", err)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the server still serves 10s after Stop")
+			}
+		})
 	}
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"hearth/server/admin"
+	"hearth/storage"
+)
+
+const stopSynopsis = "hearth stop [--data DIR]"
+
+// stop asks the server running on the data directory to stop cleanly,
+// over the admin socket (local only, like every admin action), and waits
+// until it has let go of the data directory. No server running is no error.
+func (c *cli) stop(ctx context.Context, argv []string) error {
+	fs := c.newFlagSet("stop", stopSynopsis)
+	var data string
+	dataFlag(fs, &data)
+	pos, err := c.parse(fs, argv)
+	if err != nil {
+		return err
+	}
+	if err := args(pos, 0, 0, stopSynopsis); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	dir, err := c.dataDir(data)
+	if err != nil {
+		return err
+	}
+	api, err := admin.Dial(dir)
+	if errors.Is(err, admin.ErrOffline) {
+		fmt.Fprintf(c.stdout, "no Hearth server is running on %s\n", dir)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	client := api.(*admin.Client)
+	defer client.Close()
+	if err := client.Stop(ctx); err != nil {
+		return err
+	}
+	if err := storage.WaitReleased(ctx, filepath.Join(dir, dbName)); err != nil {
+		return fmt.Errorf("the server on %s was asked to stop and has not finished yet (%w); hearth status shows whether it still runs", dir, err)
+	}
+	fmt.Fprintln(c.stdout, "stopped")
+	return nil
+}
+
+// stoppable is the server's admin API as the admin socket serves it: with
+// Stop, which ends the serve run as SIGTERM does (hearth stop).
+type stoppable struct {
+	admin.API
+	stop func()
+}
+
+func (s stoppable) Stop() { s.stop() }
