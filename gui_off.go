@@ -13,6 +13,6 @@ import (
 func guiAvailable() bool { return false }
 
 // runGUI fails: this build has no GUI.
-func runGUI(ctx context.Context, api admin.API, quit func()) error {
+func runGUI(ctx context.Context, api admin.API, quit func(), stopCommand string) error {
 	return errors.New("this build of hearth has no GUI (built with the nogui tag or without cgo); run it with --headless")
 }

@@ -19,13 +19,18 @@ func guiAvailable() bool {
 }
 
 // runGUI shows the admin window and runs Fyne's event loop on the calling
-// goroutine, which must be the main one. It returns when the window is
-// closed, after calling quit, or when ctx is done (the server is stopping),
+// goroutine, which must be the main one. Closing the window asks whether
+// to keep serving in the background (the window hides; a tray icon opens
+// it again where the desktop has a tray) or to stop the server (quit).
+// It returns when ctx is done (the server is stopping), or after calling
+// quit when Fyne's loop ends otherwise (the desktop session asks it to),
 // and only once every goroutine the window started has stopped.
-func runGUI(ctx context.Context, api admin.API, quit func()) error {
+// stopCommand is what stops the server from a terminal.
+func runGUI(ctx context.Context, api admin.API, quit func(), stopCommand string) error {
 	a := app.NewWithID("home.hearth.app")
 	a.SetIcon(gui.Icon)
 	ui := gui.New(a, api)
+	ui.SetClosing(gui.Closing{Stop: quit, Tray: trayAvailable(), StopCommand: stopCommand})
 
 	uiCtx, cancel := context.WithCancel(ctx)
 	defer func() {
@@ -41,7 +46,7 @@ func runGUI(ctx context.Context, api admin.API, quit func()) error {
 	ui.Window().SetMaster()
 	ui.Window().ShowAndRun()
 	if ctx.Err() == nil {
-		quit() // the user closed the window
+		quit() // Fyne's loop ended by itself (the desktop session asked)
 	}
 	return nil
 }

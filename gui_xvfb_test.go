@@ -14,8 +14,10 @@ import (
 )
 
 // TestGUIWindowUnderXvfb builds the real GUI binary, starts it under Xvfb
-// until its Hearth window appears, then stops it with SIGTERM and expects a
-// clean exit.
+// until its Hearth window appears, then stops it and expects a clean exit:
+// with SIGTERM, and with hearth stop over the admin socket. Closing the
+// window asks before it stops anything, so these are the ways that stop a
+// server whose window was left open or hidden.
 func TestGUIWindowUnderXvfb(t *testing.T) {
 	for _, p := range []string{"xvfb-run", "xdotool"} {
 		if _, err := exec.LookPath(p); err != nil {
@@ -31,29 +33,36 @@ func TestGUIWindowUnderXvfb(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	// One shell under xvfb-run: start hearth, wait for its window, stop it.
-	script := `"$BIN" serve --data "$DATA" --domain gui.test --c2s 127.0.0.1:0 --c2s-tls 127.0.0.1:0 --no-mdns & pid=$!
+	for _, tc := range []struct{ name, stop string }{
+		{"SIGTERM", `kill -TERM $pid`},
+		{"hearth stop", `"$BIN" stop --data "$DATA"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			// One shell under xvfb-run: start hearth, wait for its window, stop it.
+			script := `"$BIN" serve --data "$DATA" --domain gui.test --c2s 127.0.0.1:0 --c2s-tls 127.0.0.1:0 --ca-page off --no-mdns & pid=$!
 wid=$(timeout 60 xdotool search --sync --name '^Hearth$' | head -1) || { kill $pid; echo "no window"; exit 3; }
 echo "window $wid"
 # Let the window take the pointer's first position before quitting: Fyne
 # 2.7.1 dereferences a closing window's nil view when that event comes
 # during Quit (glfw SetInputMode in processMouseMoved) and the process dies.
 sleep 1
-kill -TERM $pid
+` + tc.stop + `
 wait $pid; rc=$?
 echo "exit $rc"
 exit $rc`
-	cmd := exec.CommandContext(ctx, "xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "bash", "-c", script)
-	cmd.Env = append(os.Environ(), "BIN="+bin, "DATA="+filepath.Join(dir, "data"), "LANG=en_US.UTF-8")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := cmd.CombinedOutput()
-	t.Logf("%s", out)
-	if err != nil {
-		t.Fatalf("GUI run failed: %v", err)
-	}
-	if !strings.Contains(string(out), "window ") || !strings.Contains(string(out), "exit 0") {
-		t.Fatalf("window did not appear or exit was not clean")
+			cmd := exec.CommandContext(ctx, "xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "bash", "-c", script)
+			cmd.Env = append(os.Environ(), "BIN="+bin, "DATA="+filepath.Join(t.TempDir(), "data"), "LANG=en_US.UTF-8")
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			out, err := cmd.CombinedOutput()
+			t.Logf("%s", out)
+			if err != nil {
+				t.Fatalf("GUI run failed: %v", err)
+			}
+			if !strings.Contains(string(out), "window ") || !strings.Contains(string(out), "exit 0") {
+				t.Fatalf("window did not appear or exit was not clean")
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"hearth/server/admin"
 	"hearth/storage"
@@ -60,3 +61,23 @@ type stoppable struct {
 }
 
 func (s stoppable) Stop() { s.stop() }
+
+// stopCommand is the command line that stops this server from a terminal:
+// hearth stop, with --data when the data directory was given (flag or
+// HEARTH_DATA) rather than the default.
+func stopCommand(given, dir string) string {
+	if given == "" {
+		return "hearth stop"
+	}
+	return "hearth stop --data " + shellQuote(dir)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+,:@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

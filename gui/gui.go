@@ -64,6 +64,11 @@ type UI struct {
 	overview *overviewTab
 	users    *usersTab
 	tabs     *container.AppTabs
+
+	// Closing the window (close.go); owned by the UI goroutine.
+	closing  *Closing
+	trayMenu *fyne.Menu
+	hidden   bool
 }
 
 // New builds the window titled "Hearth" with its tabs. Nothing is loaded
