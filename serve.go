@@ -183,7 +183,7 @@ func (c *cli) openServeData(ctx context.Context, o serveOptions, log *slog.Logge
 	}
 	db, stored, err := openData(ctx, dir)
 	if errors.Is(err, storage.ErrInUse) {
-		return nil, fmt.Errorf("%w. Only one Hearth may use a data directory at a time: stop the other one first, or give this one another --data", err)
+		return nil, fmt.Errorf("%w. Only one Hearth may use a data directory at a time: stop the other one first (hearth stop, or Stop the server in its window), or give this one another --data", err)
 	}
 	if err != nil {
 		return nil, err
