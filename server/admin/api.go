@@ -140,6 +140,13 @@ type Setting struct {
 	Default string
 	Help    string
 	Restart bool // changing it needs a restart
+	// Kind is the value's type: string, bool, int, duration, enum,
+	// domain or uris; Enum lists an enum's values, Min an int's least.
+	Kind string   `json:",omitempty"`
+	Enum []string `json:",omitempty"`
+	Min  int      `json:",omitempty"`
+	// Secret: a credential; Value is SecretShown when it is set.
+	Secret bool `json:",omitempty"`
 }
 
 // EventKind says what changed.
