@@ -59,10 +59,13 @@ type UI struct {
 	info     *reloader
 	sessions *reloader
 	accounts *reloader
+	// settingsLoad loads the Settings tab (settings.go).
+	settingsLoad *reloader
 
 	// Owned by the UI goroutine.
 	overview *overviewTab
 	users    *usersTab
+	settings *settingsTab
 	tabs     *container.AppTabs
 
 	// Closing the window (close.go); owned by the UI goroutine.
@@ -88,10 +91,13 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 	u.info = &reloader{u: u, load: u.loadInfo}
 	u.sessions = &reloader{u: u, load: u.overview.loadSessions}
 	u.accounts = &reloader{u: u, load: u.users.load}
+	u.settings = newSettingsTab(u)
+	u.settingsLoad = &reloader{u: u, load: u.settings.load}
 
 	u.tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Overview", theme.HomeIcon(), u.overview.content),
 		container.NewTabItemWithIcon("Users", theme.AccountIcon(), u.users.content),
+		container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), u.settings.content),
 	)
 	u.tabs.SetTabLocation(container.TabLocationTop)
 	u.win.SetContent(u.tabs)
@@ -197,6 +203,7 @@ func (u *UI) handle(ev admin.Event) {
 		u.accounts.trigger()
 	case admin.EventSettings:
 		u.info.trigger()
+		u.settingsLoad.trigger()
 	}
 }
 
@@ -204,6 +211,7 @@ func (u *UI) reloadAll() {
 	u.info.trigger()
 	u.sessions.trigger()
 	u.accounts.trigger()
+	u.settingsLoad.trigger()
 }
 
 func (u *UI) loadInfo(ctx context.Context) func() {

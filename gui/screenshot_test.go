@@ -58,6 +58,7 @@ func TestScreenshots(t *testing.T) {
 	for _, shot := range []struct{ tab, file string }{
 		{"Overview", "overview.png"},
 		{"Users", "users.png"},
+		{"Settings", "settings.png"},
 	} {
 		h.showTab(shot.tab)
 		h.settle()
