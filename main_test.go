@@ -320,6 +320,8 @@ func TestServe(t *testing.T) {
 	// Admin commands go through the socket to the running server.
 	check(t, e, "", 0, `(?s)status: +running.*domain: +test\.home.*listener: +c2s-tls `+regexp.QuoteMeta(s.c2sTLS)+`.*failed logins: +0 since the start`, "status", d)
 	check(t, e, "", 0, `(?m)^database: +ok$`, "status", "--check", d)
+	// Listening on loopback only, nothing is for the LAN.
+	check(t, e, "", 0, `(?m)^LAN addresses: +none reachable from the LAN\n^mDNS: +not announced: --no-mdns was given for this run$`, "status", d)
 	check(t, e, "", 0, "", "user", "add", "bob", "--password", "battery staple", d)
 	check(t, e, "", 0, `(?m)^bob@test\.home +enabled +0 `, "user", "list", d)
 
@@ -688,6 +690,9 @@ func TestMDNSLive(t *testing.T) {
 	srv := pair.Start(t, 0, env(t), bin, "serve", "--headless", d, "--domain", "family.local",
 		"--c2s", ":0", "--c2s-tls", ":0", "--ca-page", ":0", "--log-level", "debug")
 	srv.WaitStderr(t, `msg="announced on the LAN"`, 10*time.Second)
+	// hearth status (and the window) say so, with the address to type by
+	// hand: the veth's, not loopback's.
+	check(t, env(t), "", 0, `(?m)^LAN addresses: +\d+\.\d+\.\d+\.\d+\b.*\n^mDNS: +announced as family\.local$`, "status", d)
 	trustFromPage(t, pair, srv.Stderr())
 	services := []string{"_xmpp-client._tcp", "_xmpps-client._tcp"}
 
@@ -727,6 +732,7 @@ func TestMDNSLive(t *testing.T) {
 	t.Logf("goodbyes for both services seen %v after hearth config set mdns.enabled false", time.Since(set))
 	srv.WaitStderr(t, "LAN announcement withdrawn", 5*time.Second)
 	browser.Stop(t)
+	check(t, env(t), "", 0, `(?m)^mDNS: +not announced: switched off in the settings \(mdns\.enabled\)$`, "status", d)
 
 	check(t, env(t), "", 0, `^$`, "config", "set", "mdns.enabled", "true", d)
 	found()

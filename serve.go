@@ -74,10 +74,15 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	cfg.TLS = tlsCerts.TLSConfig
 	cfg.Certificates = func() admin.Certificates { return admin.CertificatesOf(tlsCerts, page.URL()) }
+	l := &lan{values: d.admin, domain: d.domain, flagOff: o.noMDNS,
+		port: lanPort(ls.server.C2S), tlsPort: lanPort(ls.server.C2STLS),
+		hosts: listenHosts(ls.server.C2S, ls.server.C2STLS), log: log.With("part", "mdns")}
+	cfg.LAN = l.status
 	srv, err := server.New(cfg, d.db)
 	if err != nil {
 		return err
 	}
+	l.api = srv.Admin()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -93,8 +98,6 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		cancel()
 	}}
 	g.Go(func() error { return admin.Serve(gctx, ls.admin, stopAPI) })
-	l := &lan{api: srv.Admin(), values: d.admin, domain: d.domain, flagOff: o.noMDNS,
-		port: lanPort(ls.server.C2S), tlsPort: lanPort(ls.server.C2STLS), log: log.With("part", "mdns")}
 	g.Go(func() error { return l.run(gctx) })
 	g.Go(func() error { return page.serve(gctx) })
 
