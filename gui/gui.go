@@ -97,6 +97,7 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 	u.tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Overview", theme.HomeIcon(), u.overview.content),
 		container.NewTabItemWithIcon("Users", theme.AccountIcon(), u.users.content),
+		container.NewTabItemWithIcon("Federation", theme.MailForwardIcon(), newFederationTab()),
 		container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), u.settings.content),
 	)
 	u.tabs.SetTabLocation(container.TabLocationTop)
@@ -216,10 +217,14 @@ func (u *UI) reloadAll() {
 
 func (u *UI) loadInfo(ctx context.Context) func() {
 	info, err := u.api.Info(ctx)
+	checked := u.overview.health.checkDatabase(ctx, info)
 	return func() {
 		u.overview.setInfo(info, err)
 		if err == nil {
 			u.users.setDomain(info.Domain)
+		}
+		if checked != nil {
+			checked()
 		}
 	}
 }
