@@ -14,15 +14,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/term"
+
+	"hearth/internal/buildinfo"
 )
 
-// version is set at build time with -ldflags "-X main.version=1.2.3".
+// version, when set at build time with -ldflags "-X main.version=1.2.3",
+// is the release shown; the commit comes from internal/buildinfo.
 var version string
 
 const (
@@ -167,12 +169,12 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	}
 }
 
+// hearthVersion is the version people read: "0.1.0-dev (commit abc1234,
+// 2026-12-06)", never a Go pseudo-version (see internal/buildinfo).
 func hearthVersion() string {
+	i := buildinfo.Read()
 	if version != "" {
-		return version
+		i.Version = version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
+	return i.String()
 }

@@ -146,7 +146,7 @@ func TestOffline(t *testing.T) {
 		{args: []string{"config", "list", d}, want: `(?m)^mdns\.enabled +false +true `},
 		{args: []string{"status", d}, want: `(?s)not running.*domain: +test\.home.*users: +2`},
 		{args: []string{"status", "--check", d}, want: `(?m)^database: +ok$`},
-		{args: []string{"version"}, want: `^hearth \S+\n$`},
+		{args: []string{"version"}, want: `^hearth \d+\.\d+\.\d+(-dev)?( \(commit [0-9a-f]{7}( with local changes)?, \d{4}-\d\d-\d\d\))?\n$`},
 		{args: []string{"help"}, want: `hearth user add`},
 		{args: []string{"--help"}, want: `hearth user add`},
 		// Usage errors.

@@ -22,6 +22,7 @@ import (
 	mjid "mellium.im/xmpp/jid"
 
 	"hearth/certs"
+	"hearth/internal/buildinfo"
 	"hearth/server"
 	"hearth/server/admin"
 	"hearth/storage"
@@ -75,7 +76,7 @@ func newTestAPI(t *testing.T) admin.API {
 		t.Fatal(err)
 	}
 	ts := &testServer{lan: testLAN}
-	srv, err := server.New(server.Config{Domain: testDomain, DataDir: dir, TLS: cm.TLSConfig,
+	srv, err := server.New(server.Config{Domain: testDomain, DataDir: dir, TLS: cm.TLSConfig, Version: buildinfo.Read().String(),
 		Certificates: func() admin.Certificates { return admin.CertificatesOf(cm, testCAPage) }, Log: slog.New(slog.DiscardHandler),
 		LAN: func() admin.LANStatus {
 			ts.mu.Lock()

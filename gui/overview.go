@@ -63,6 +63,9 @@ func newOverviewTab(u *UI) *overviewTab {
 	t.domain.Selectable = true
 	t.uptime = widget.NewLabel("")
 	t.version = widget.NewLabel("")
+	t.version.Wrapping = fyne.TextWrapWord
+	about := widget.NewButton("About", func() { u.showAbout(t.info.Version) })
+	about.Importance = widget.LowImportance
 	t.dataDir = widget.NewLabel("")
 	t.dataDir.Selectable = true
 	t.dataDir.Truncation = fyne.TextTruncateEllipsis
@@ -71,7 +74,7 @@ func newOverviewTab(u *UI) *overviewTab {
 		key("Status"), t.status,
 		key("Domain"), t.domain,
 		key("Uptime"), t.uptime,
-		key("Version"), t.version,
+		key("Version"), container.NewBorder(nil, nil, nil, about, t.version),
 		key("Data"), t.dataDir,
 		key("Listening"), t.listeners,
 	))
