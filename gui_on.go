@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/app"
 
 	"hearth/gui"
+	_ "hearth/internal/locale" // before Fyne reads the locale
 	"hearth/server/admin"
 )
 

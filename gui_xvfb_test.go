@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,12 +28,7 @@ func TestGUIWindowUnderXvfb(t *testing.T) {
 			t.Skipf("%s not installed (make deps installs it)", p)
 		}
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "hearth-gui")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := guiBinary(t)
 	for _, tc := range []struct{ name, stop string }{
 		{"SIGTERM", `kill -TERM $pid`},
 		{"hearth stop", `"$BIN" stop --data "$DATA"`},
@@ -53,7 +49,9 @@ wait $pid; rc=$?
 echo "exit $rc"
 exit $rc`
 			cmd := exec.CommandContext(ctx, "xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "bash", "-c", script)
-			cmd.Env = append(os.Environ(), "BIN="+bin, "DATA="+filepath.Join(t.TempDir(), "data"), "LANG=en_US.UTF-8")
+			// C.UTF-8, where Fyne would complain about the locale
+			// without internal/locale.
+			cmd.Env = append(os.Environ(), "BIN="+bin, "DATA="+filepath.Join(t.TempDir(), "data"), "LANG=C.UTF-8", "LC_ALL=", "LC_MESSAGES=", "LANGUAGE=")
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			out, err := cmd.CombinedOutput()
 			t.Logf("%s", out)
@@ -63,6 +61,51 @@ exit $rc`
 			if !strings.Contains(string(out), "window ") || !strings.Contains(string(out), "exit 0") {
 				t.Fatalf("window did not appear or exit was not clean")
 			}
+			if strings.Contains(string(out), "locale") {
+				t.Errorf("the output speaks of the locale under LANG=C.UTF-8")
+			}
 		})
+	}
+}
+
+var guiBuild struct {
+	once sync.Once
+	bin  string
+	out  []byte
+	err  error
+}
+
+// guiBinary builds the real GUI binary once for the tests that run it.
+func guiBinary(t *testing.T) string {
+	t.Helper()
+	guiBuild.once.Do(func() {
+		guiBuild.bin = filepath.Join(filepath.Dir(bin), "hearth-gui")
+		guiBuild.out, guiBuild.err = exec.Command("go", "build", "-o", guiBuild.bin, ".").CombinedOutput()
+	})
+	if guiBuild.err != nil {
+		t.Fatalf("build: %v\n%s", guiBuild.err, guiBuild.out)
+	}
+	return guiBuild.bin
+}
+
+// TestGUILocaleQuiet: under a C locale with a character set, which Fyne
+// cannot parse, the GUI build says nothing about it: internal/locale's
+// init runs before Fyne's lang package reads the locale.
+func TestGUILocaleQuiet(t *testing.T) {
+	b := guiBinary(t)
+	for _, env := range [][]string{
+		{"LANG=C.UTF-8"}, {"LANG=C"}, {"LC_ALL=C.utf8", "LANG=en_US.UTF-8"}, {"LANG=POSIX"}, {},
+	} {
+		cmd := exec.Command(b, "version")
+		cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil || !strings.HasPrefix(string(out), "hearth ") {
+			t.Errorf("%v: hearth version: %q, %v", env, out, err)
+		}
+		if stderr.Len() > 0 {
+			t.Errorf("%v: hearth version wrote to standard error:\n%s", env, stderr.String())
+		}
 	}
 }
