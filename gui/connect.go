@@ -116,7 +116,7 @@ func (t *usersTab) showConnect(jid, password string) {
 	if d.Password != "" {
 		rows = append(rows, key("Password"), mono(d.Password))
 	} else {
-		rows = append(rows, key("Password"), wrapped("the one given when the account was made (Reset password makes a new one)"))
+		rows = append(rows, key("Password"), widget.NewLabel("the one given when the account was made"))
 	}
 	rows = append(rows, key("Server"), bold(d.Server), key("Port"), widget.NewLabel(d.Port))
 	if d.SHA256 != "" {
@@ -131,14 +131,15 @@ func (t *usersTab) showConnect(jid, password string) {
 	details := container.NewVBox(
 		wrapped("In the XMPP app on the device, sign in with:"),
 		container.New(layout.NewFormLayout(), rows...),
-		wrapped("If the app shows a fingerprint when it first connects, it must be the same as one above."),
+		wrapped("If the app shows a fingerprint when it first connects, it must be the same as one above. "+
+			"Reset password on the Users tab makes a new password when the old one is lost."),
 	)
 	var qr fyne.CanvasObject = widget.NewLabel("")
 	if img := newQRImage(d.URI); img != nil {
 		caption := widget.NewLabelWithStyle(d.URI, fyne.TextAlignCenter, fyne.TextStyle{})
 		caption.Selectable = true
-		qr = container.NewVBox(container.NewCenter(img), caption,
-			wrapped("The code holds the account's address, never its password."))
+		note := widget.NewLabelWithStyle("The code holds the address,\nnever the password.", fyne.TextAlignCenter, fyne.TextStyle{})
+		qr = container.NewVBox(container.NewCenter(img), caption, note)
 	}
 
 	var copyButton *widget.Button
@@ -164,8 +165,7 @@ func (t *usersTab) showConnect(jid, password string) {
 		fd.SetFileName("hearth-" + name + ".png")
 		fd.Show()
 	})
-	content := container.NewBorder(nil, container.NewHBox(layout.NewSpacer(), copyButton, save), nil, nil,
-		container.NewGridWithColumns(2, details, qr))
+	content := container.NewBorder(nil, container.NewHBox(layout.NewSpacer(), copyButton, save), nil, qr, details)
 	dlg := dialog.NewCustom("Connect a device: "+jid, "Done", content, t.u.win)
 	dlg.Resize(fyne.NewSize(820, dlg.MinSize().Height))
 	dlg.Show()

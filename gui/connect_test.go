@@ -18,7 +18,7 @@ func (h *harness) qrShown() *canvas.Image {
 	h.t.Helper()
 	var found *canvas.Image
 	walk(h.win.Canvas().Overlays().Top(), func(o fyne.CanvasObject) {
-		if img, ok := o.(*canvas.Image); ok && img.Image != nil && found == nil {
+		if img, ok := o.(*canvas.Image); ok && img.Image != nil && img.ScaleMode == canvas.ImageScalePixels && found == nil {
 			found = img
 		}
 	})
