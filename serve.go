@@ -104,7 +104,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.stderr, "hearth: serving %s (c2s %s, c2s-tls %s, CA page %s)\n", d.domain, addr(ls.server.C2S), addr(ls.server.C2STLS), page.shown())
 	if !o.headless && guiAvailable() {
 		// Fyne runs on the main goroutine; the server in the group's.
-		if err := runGUI(gctx, srv.Admin(), cancel, stopCommand(o.data, d.dir)); err != nil {
+		quit := func() {
+			log.Info("stopping: asked in the window")
+			cancel()
+		}
+		if err := runGUI(gctx, srv.Admin(), quit, stopCommand(o.data, d.dir)); err != nil {
 			log.Error("no GUI; serving headless", "err", err)
 		}
 	}
