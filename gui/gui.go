@@ -29,7 +29,9 @@ var Icon fyne.Resource = fyne.NewStaticResource("icon.png", assets.Icon)
 const (
 	// callTimeout bounds one admin API call started from the window.
 	callTimeout = 30 * time.Second
-	// tickEvery updates the uptime shown on the overview.
+	// tickEvery updates the uptime shown on the overview, and the server's
+	// info: the health lines follow what sends no event (failed logins,
+	// certificates, the LAN announcement).
 	tickEvery = 30 * time.Second
 	// reloadEvery reloads everything as a safety net: Watch drops events
 	// for a slow reader rather than blocking the server.
@@ -187,6 +189,7 @@ func (u *UI) watch(ctx context.Context) {
 			u.handle(ev)
 		case <-tick.C:
 			u.do(u.overview.tick)
+			u.info.trigger()
 		case <-reload.C:
 			u.reloadAll()
 		}
