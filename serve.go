@@ -108,7 +108,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 			log.Info("stopping: asked in the window")
 			cancel()
 		}
-		if err := runGUI(gctx, srv.Admin(), quit, stopCommand(o.data, d.dir)); err != nil {
+		if err := runGUI(gctx, srv.Admin(), quit, stopCommand(hearthCommand(), o.data, d.dir)); err != nil {
 			log.Error("no GUI; serving headless", "err", err)
 		}
 	}

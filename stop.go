@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -64,12 +66,32 @@ func (s stoppable) Stop() { s.stop() }
 
 // stopCommand is the command line that stops this server from a terminal:
 // hearth stop, with --data when the data directory was given (flag or
-// HEARTH_DATA) rather than the default.
-func stopCommand(given, dir string) string {
+// HEARTH_DATA) rather than the default. hearth is how a terminal runs
+// this binary (hearthCommand).
+func stopCommand(hearth, given, dir string) string {
 	if given == "" {
-		return "hearth stop"
+		return hearth + " stop"
 	}
-	return "hearth stop --data " + shellQuote(dir)
+	return hearth + " stop --data " + shellQuote(dir)
+}
+
+// hearthCommand is how a terminal runs this binary: "hearth" when that
+// name on the PATH is this very file, else the file's absolute path (a
+// binary started as ./bin/hearth, or from a launcher).
+func hearthCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "hearth"
+	}
+	onPath, err := exec.LookPath("hearth")
+	if err == nil {
+		a, errA := os.Stat(onPath)
+		b, errB := os.Stat(exe)
+		if errA == nil && errB == nil && os.SameFile(a, b) {
+			return "hearth"
+		}
+	}
+	return shellQuote(exe)
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.

@@ -65,6 +65,7 @@ func (u *UI) askClose() {
 	} else {
 		cmd := widget.NewLabelWithStyle(c.StopCommand, fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
 		cmd.Selectable = true
+		cmd.Wrapping = fyne.TextWrapBreak // a long path must not widen the dialog
 		how = container.NewVBox(
 			wrapped("This desktop has no system tray, so the window cannot be opened again while Hearth serves "+
 				"in the background: to see it again, stop Hearth and start it again. To stop it, run in a terminal:"),
