@@ -149,6 +149,7 @@ type settingRow struct {
 	pick  *widget.Select // enum
 	entry *widget.Entry  // the others
 	save  *widget.Button // entries only
+	clear *widget.Button // secrets only: forget the one stored
 
 	result   *widget.Label // the error, or "saved"
 	updating bool          // the widget is being set from the server
@@ -195,10 +196,14 @@ func newSettingRow(t *settingsTab, s admin.Setting) *settingRow {
 		}
 		r.save = widget.NewButtonWithIcon("Save", theme.DocumentSaveIcon(), func() { r.store(r.entry.Text) })
 		r.save.Disable()
-		field = container.NewBorder(nil, nil, nil, r.save, r.entry)
-		if !s.Secret {
+		buttons := fyne.CanvasObject(r.save)
+		if s.Secret {
+			r.clear = widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), func() { r.store("") })
+			buttons = container.NewHBox(r.save, r.clear)
+		} else {
 			r.entry.SetText(s.Value)
 		}
+		field = container.NewBorder(nil, nil, nil, buttons, r.entry)
 	}
 	r.set(s)
 	r.body = container.NewVBox(field, help, r.result)
@@ -245,8 +250,10 @@ func (r *settingRow) set(s admin.Setting) {
 	case s.Secret:
 		if s.Value == admin.SecretShown {
 			r.entry.SetPlaceHolder("(set) type a new one to replace it")
+			r.clear.Enable()
 		} else {
 			r.entry.SetPlaceHolder("(not set)")
+			r.clear.Disable()
 		}
 	default:
 		if r.entry.Text == old || r.entry.Text == s.Value {

@@ -161,6 +161,14 @@ func TestSettingsEdit(t *testing.T) {
 	token.entry.SetText("duck-token-1234")
 	test.Tap(token.save)
 	h.waitFor("the token saved", func() bool { return token.entry.Text == "" && strings.HasPrefix(token.entry.PlaceHolder, "(set)") })
+	if h.setting("acme.dns_token") != admin.SecretShown {
+		t.Errorf("acme.dns_token on the server: %q, want it set", h.setting("acme.dns_token"))
+	}
+	test.Tap(token.clear)
+	h.waitFor("the token removed", func() bool { return token.entry.PlaceHolder == "(not set)" && token.clear.Disabled() })
+	if got := h.setting("acme.dns_token"); got != "" {
+		t.Errorf("acme.dns_token on the server after Remove: %q, want none", got)
+	}
 }
 
 // TestSettingsLive: a change made elsewhere (hearth config set) shows at
