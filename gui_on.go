@@ -11,7 +11,6 @@ import (
 
 	"hearth/gui"
 	_ "hearth/internal/locale" // before Fyne reads the locale
-	"hearth/server/admin"
 )
 
 // guiAvailable reports whether there is a display to open a window on.
@@ -19,19 +18,23 @@ func guiAvailable() bool {
 	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
 }
 
-// runGUI shows the admin window and runs Fyne's event loop on the calling
-// goroutine, which must be the main one. Closing the window asks whether
-// to keep serving in the background (the window hides; a tray icon opens
-// it again where the desktop has a tray) or to stop the server (quit).
-// It returns when ctx is done (the server is stopping), or after calling
-// quit when Fyne's loop ends otherwise (the desktop session asks it to),
-// and only once every goroutine the window started has stopped.
-// stopCommand is what stops the server from a terminal.
-func runGUI(ctx context.Context, api admin.API, quit func(), stopCommand string) error {
+// runGUI shows the admin window over c's API and runs Fyne's event loop on
+// the calling goroutine, which must be the main one. Closing the window
+// asks whether to keep serving in the background (the window hides; a tray
+// icon opens it again where the desktop has a tray, and so does starting
+// Hearth again: c.ShowWindow) or to stop the server. It returns when ctx
+// is done (the server is stopping), or after stopping the server when
+// Fyne's loop ends otherwise (the desktop session asks it to), and only
+// once every goroutine the window started has stopped. stopCommand is
+// what stops the server from a terminal.
+func runGUI(ctx context.Context, c *control, stopCommand string) error {
 	a := app.NewWithID("home.hearth.app")
 	a.SetIcon(gui.Icon)
-	ui := gui.New(a, api)
+	ui := gui.New(a, c.API)
+	quit := func() { c.stop("asked in the window") }
 	ui.SetClosing(gui.Closing{Stop: quit, Tray: trayAvailable(), StopCommand: stopCommand})
+	c.setShow(func() { fyne.Do(ui.ShowWindow) })
+	defer c.setShow(nil)
 
 	uiCtx, cancel := context.WithCancel(ctx)
 	defer func() {
@@ -47,7 +50,7 @@ func runGUI(ctx context.Context, api admin.API, quit func(), stopCommand string)
 	ui.Window().SetMaster()
 	ui.Window().ShowAndRun()
 	if ctx.Err() == nil {
-		quit() // Fyne's loop ended by itself (the desktop session asked)
+		c.stop("the window's event loop ended (the desktop session asked)")
 	}
 	return nil
 }

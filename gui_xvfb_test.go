@@ -18,8 +18,9 @@ import (
 // until its Hearth window appears, then stops it and expects a clean exit:
 // with SIGTERM, with hearth stop over the admin socket, and by closing the
 // window as a window manager's close button does: "Keep serving in the
-// background" hides the window and the server goes on answering clients
-// until hearth stop; "Stop the server" stops it.
+// background" hides the window and the server goes on answering clients,
+// hearth started again shows the window again, and hearth stop stops it;
+// "Stop the server" stops it.
 func TestGUIWindowUnderXvfb(t *testing.T) {
 	for _, p := range []string{"xvfb-run", "xdotool", "python3"} {
 		if _, err := exec.LookPath(p); err != nil {
@@ -49,6 +50,10 @@ exec 3<>/dev/tcp/127.0.0.1/$port
 printf '<?xml version="1.0"?><stream:stream to="gui.test" xmlns="jabber:client" xmlns:stream="http://etherx.jabber.org/streams" version="1.0">' >&3
 timeout 2 cat <&3 | grep -q 'urn:ietf:params:xml:ns:xmpp-tls' && echo "answers clients"
 exec 3<&-
+# Hearth started again (from its launcher) shows the window again.
+"$BIN" serve --data "$DATA" --c2s 127.0.0.1:0 --c2s-tls 127.0.0.1:0 --ca-page off --no-mdns 2>&1 | grep -q "its window is shown again" && echo "second hearth shows the window"
+sleep 1
+[ "$(xdotool search --onlyvisible --name '^Hearth$' | wc -l)" = 1 ] && echo "window shown again"
 "$BIN" stop --data "$DATA"`},
 		{"close, stop the server", `python3 "$WMCLOSE" $wid; sleep 1
 xdotool mousemove --window $wid ` + stopServer + ` click 1`},
@@ -91,7 +96,8 @@ exit $rc`
 				t.Errorf("the log does not say that the window stopped the server")
 			}
 			if strings.HasPrefix(tc.name, "close, keep") {
-				for _, want := range []string{"window hidden", "process running", "answers clients", "stopping: asked over the admin socket"} {
+				for _, want := range []string{"window hidden", "process running", "answers clients",
+					"second hearth shows the window", "window shown again", "stopping: asked over the admin socket"} {
 					if !strings.Contains(string(out), want) {
 						t.Errorf("after keep serving: no %q", want)
 					}

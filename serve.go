@@ -49,6 +49,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	tuneGC(c.getenv)
 	d, err := c.openServeData(ctx, o, log)
+	if errors.Is(err, storage.ErrInUse) && !o.headless && guiAvailable() && c.showRunning(ctx, o) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -93,22 +96,18 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		}
 		return nil
 	})
-	stopAPI := stoppable{API: srv.Admin(), stop: func() {
-		log.Info("stopping: asked over the admin socket (hearth stop)")
+	ctl := &control{API: srv.Admin(), stop: func(why string) {
+		log.Info("stopping: " + why)
 		cancel()
 	}}
-	g.Go(func() error { return admin.Serve(gctx, ls.admin, stopAPI) })
+	g.Go(func() error { return admin.Serve(gctx, ls.admin, ctl) })
 	g.Go(func() error { return l.run(gctx) })
 	g.Go(func() error { return page.serve(gctx) })
 
 	fmt.Fprintf(c.stderr, "hearth: serving %s (c2s %s, c2s-tls %s, CA page %s)\n", d.domain, addr(ls.server.C2S), addr(ls.server.C2STLS), page.shown())
 	if !o.headless && guiAvailable() {
 		// Fyne runs on the main goroutine; the server in the group's.
-		quit := func() {
-			log.Info("stopping: asked in the window")
-			cancel()
-		}
-		if err := runGUI(gctx, srv.Admin(), quit, stopCommand(hearthCommand(), o.data, d.dir)); err != nil {
+		if err := runGUI(gctx, ctl, stopCommand(hearthCommand(), o.data, d.dir)); err != nil {
 			log.Error("no GUI; serving headless", "err", err)
 		}
 	}
@@ -118,6 +117,30 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// showRunning asks the Hearth that runs on the data directory to show its
+// window, as starting Hearth again from its launcher means; it reports
+// whether it did. One that has no window (headless) leaves the refusal
+// to be said.
+func (c *cli) showRunning(ctx context.Context, o serveOptions) bool {
+	dir, err := c.dataDir(o.data)
+	if err != nil {
+		return false
+	}
+	api, err := admin.Dial(dir)
+	if err != nil {
+		return false
+	}
+	client := api.(*admin.Client)
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	if client.ShowWindow(ctx) != nil {
+		return false
+	}
+	fmt.Fprintf(c.stderr, "hearth: Hearth already runs on %s; its window is shown again\n", dir)
+	return true
 }
 
 // serveOptions reads the flags of hearth serve.

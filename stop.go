@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"hearth/server/admin"
 	"hearth/storage"
@@ -55,14 +56,36 @@ func (c *cli) stop(ctx context.Context, argv []string) error {
 	return nil
 }
 
-// stoppable is the server's admin API as the admin socket serves it: with
-// Stop, which ends the serve run as SIGTERM does (hearth stop).
-type stoppable struct {
+// control is the server's admin API as the admin socket serves it, with
+// what the command adds: Stop (hearth stop), and ShowWindow (hearth
+// started again while the window is hidden), while a window runs.
+type control struct {
 	admin.API
-	stop func()
+	// stop ends the serve run, as SIGTERM does; why goes to the log.
+	stop func(why string)
+	show atomic.Pointer[func()] // set while a window runs
 }
 
-func (s stoppable) Stop() { s.stop() }
+func (c *control) Stop() { c.stop("asked over the admin socket (hearth stop)") }
+
+// ShowWindow shows the window, if this run has one.
+func (c *control) ShowWindow() error {
+	show := c.show.Load()
+	if show == nil {
+		return errors.New("this Hearth runs without a window")
+	}
+	(*show)()
+	return nil
+}
+
+// setShow sets how to show the window; nil when there is none.
+func (c *control) setShow(show func()) {
+	if show == nil {
+		c.show.Store(nil)
+		return
+	}
+	c.show.Store(&show)
+}
 
 // stopCommand is the command line that stops this server from a terminal:
 // hearth stop, with --data when the data directory was given (flag or

@@ -67,8 +67,8 @@ func (u *UI) askClose() {
 		cmd.Selectable = true
 		cmd.Wrapping = fyne.TextWrapBreak // a long path must not widen the dialog
 		how = container.NewVBox(
-			wrapped("This desktop has no system tray, so the window cannot be opened again while Hearth serves "+
-				"in the background: to see it again, stop Hearth and start it again. To stop it, run in a terminal:"),
+			wrapped("This desktop has no system tray. To open this window again, start Hearth again "+
+				"(from its launcher, or hearth in a terminal). To stop the server, run in a terminal:"),
 			cmd,
 			wrapped("(hearth status shows whether it runs.)"),
 		)
@@ -97,6 +97,10 @@ func (u *UI) hideWindow() {
 	u.hidden = true
 	u.win.Hide()
 }
+
+// ShowWindow shows the window again, in front (a second Hearth started on
+// the same data directory asks for it). Call it on the UI goroutine.
+func (u *UI) ShowWindow() { u.showWindow() }
 
 // showWindow shows the window again, in front.
 func (u *UI) showWindow() {

@@ -56,7 +56,7 @@ func TestCloseWindow(t *testing.T) {
 
 			h.ui.askClose()
 			h.waitFor("the close dialog", func() bool { return h.dialogTitled("Close the window?") })
-			for _, s := range []string{"no system tray", "hearth stop --data /srv/hearth", "hearth status"} {
+			for _, s := range []string{"no system tray", "start Hearth again", "hearth stop --data /srv/hearth", "hearth status"} {
 				if !h.showsText(s) {
 					t.Errorf("the close dialog does not say %q", s)
 				}
@@ -78,6 +78,11 @@ func TestCloseWindow(t *testing.T) {
 				t.Fatalf("alice cannot sign in after the window was closed: %v", err)
 			}
 			h.waitFor("alice's session on the overview", func() bool { return h.ui.overview.online.Subtitle == "1 session" })
+			// Hearth started again shows the window.
+			h.ui.ShowWindow()
+			if h.ui.hidden {
+				t.Error("ShowWindow left the window hidden")
+			}
 		})
 	}
 }

@@ -5,7 +5,8 @@ package admin
 // arguments as one JSON object; Watch is GET /Watch, a stream of
 // newline-delimited JSON events; the debug views are GET /debug/...
 // (debug.go); POST /Stop asks a server that can be stopped this way to stop
-// (Stopper). Admin is never reachable over the network.
+// (Stopper), POST /ShowWindow asks one with a window to show it (Shower).
+// Admin is never reachable over the network.
 
 import (
 	"bufio"
@@ -129,6 +130,16 @@ type Stopper interface {
 	Stop()
 }
 
+// Shower is an API whose process shows an admin window, which it can show
+// again when it was closed to keep serving in the background: a second
+// hearth started on the same data directory asks for it (POST
+// /ShowWindow) instead of failing. Not part of API either.
+type Shower interface {
+	API
+	// ShowWindow shows the window; an error says why there is none.
+	ShowWindow() error
+}
+
 // request holds the arguments of every method; each uses its own fields.
 type request struct {
 	JID      string      `json:",omitempty"`
@@ -222,6 +233,13 @@ func newHandler(api API) http.Handler {
 		}
 		s.Stop()
 		return none, nil
+	})
+	method("ShowWindow", func(ctx context.Context, r request) (any, error) {
+		s, ok := api.(Shower)
+		if !ok {
+			return nil, errors.New("this server has no window")
+		}
+		return none, s.ShowWindow()
 	})
 	debugHandlers(mux)
 	mux.HandleFunc("GET /Watch", func(w http.ResponseWriter, hr *http.Request) {
@@ -441,6 +459,11 @@ func (c *Client) CheckDatabase(ctx context.Context) ([]string, error) {
 // the server has begun to stop.
 func (c *Client) Stop(ctx context.Context) error {
 	return c.call(ctx, "Stop", request{}, nil)
+}
+
+// ShowWindow asks the server's process to show its admin window.
+func (c *Client) ShowWindow(ctx context.Context) error {
+	return c.call(ctx, "ShowWindow", request{}, nil)
 }
 
 // Watch subscribes before it returns: events from then on are delivered.

@@ -177,3 +177,60 @@ func TestSocketStop(t *testing.T) {
 		})
 	}
 }
+
+// window is a Local whose process shows a window, as the command's does.
+type window struct {
+	*Local
+	shown int
+	err   error
+}
+
+func (w *window) ShowWindow() error {
+	w.shown++
+	return w.err
+}
+
+// TestSocketShowWindow: POST /ShowWindow shows the window of a server
+// that has one, and says why not otherwise.
+func TestSocketShowWindow(t *testing.T) {
+	l := newLocal(t)
+	w := &window{Local: l}
+	for _, tc := range []struct {
+		name string
+		api  API
+		err  string
+	}{
+		{"a window", w, ""},
+		{"a window that cannot show", &window{Local: l, err: errors.New("the window is closing")}, "the window is closing"},
+		{"no window", l, "this server has no window"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := Listen(l.DataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sctx, stop := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- Serve(sctx, ln, tc.api) }()
+			defer func() {
+				stop()
+				<-done
+			}()
+			c, err := Dial(l.DataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.(*Client).Close()
+			err = c.(*Client).ShowWindow(t.Context())
+			switch {
+			case tc.err == "" && err != nil:
+				t.Errorf("ShowWindow: %v", err)
+			case tc.err != "" && (err == nil || err.Error() != tc.err):
+				t.Errorf("ShowWindow: %v, want %q", err, tc.err)
+			}
+		})
+	}
+	if w.shown != 1 {
+		t.Errorf("the window was shown %d times, want once", w.shown)
+	}
+}
