@@ -6,6 +6,8 @@
 #   make test      deps, go vet, go test (fuzz seed corpora run as ordinary tests), headless build check
 #   make bench     go test benchmarks: BENCH=regexp PKGS=./server/... BENCHTIME=2s COUNT=1
 #   make fmt       go fmt
+#   make screenshots  render every tab over a real server with clients signed in, into
+#                  assets/screenshots (the README shows them), and accept the golden markup
 
 # Debian packages: the Fyne (cgo, X11) build, GUI tests under Xvfb, and the real
 # XMPP peers the interop tests drive (see server/xmpptest/interop/README.md).
@@ -23,7 +25,15 @@ COUNT        ?= 1
 PKGS         ?= ./...
 ARGS         ?=
 
-.PHONY: all deps deps-gui build headless run test bench fmt
+# The version people read (internal/buildinfo): the commit and its date from
+# git, stamped by the linker, since this tree builds with -buildvcs=false.
+GIT_COMMIT   := $(shell git rev-parse HEAD 2>/dev/null)
+GIT_DATE     := $(shell git log -1 --format=%cd --date=format:%Y-%m-%d 2>/dev/null)
+GIT_MODIFIED := $(shell test -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" && echo true || echo false)
+BUILDINFO    := hearth/internal/buildinfo
+LDFLAGS      ?= -X $(BUILDINFO).commit=$(GIT_COMMIT) -X $(BUILDINFO).date=$(GIT_DATE) -X $(BUILDINFO).modified=$(GIT_MODIFIED)
+
+.PHONY: all deps deps-gui build headless run test bench fmt screenshots
 all: build
 
 # install-debs: install the missing packages of $(1). apt-get update runs only
@@ -63,10 +73,10 @@ deps-gui:
 	$(call install-debs,$(GUI_PACKAGES))
 
 build:
-	$(GO) build -o bin/hearth .
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/hearth .
 
 headless:
-	CGO_ENABLED=0 $(GO) build -tags nogui -o bin/hearth-headless .
+	CGO_ENABLED=0 $(GO) build -tags nogui -ldflags '$(LDFLAGS)' -o bin/hearth-headless .
 
 run: deps-gui build
 	./bin/hearth $(ARGS)
@@ -88,6 +98,11 @@ bench:
 
 fmt:
 	$(GO) fmt ./...
+
+# The test driver renders without a display or cgo; gui/testdata/markup is
+# what make test compares the layout with.
+screenshots:
+	$(GO) test -count=1 -run '^TestScreenshots$$' ./gui/ -update
 
 # bench-compare: Hearth, Prosody and ejabberd under the same `hearth bench` runs,
 # one after another on loopback; prints a Markdown table (as root; ~4 minutes).

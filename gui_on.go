@@ -10,7 +10,7 @@ import (
 	"fyne.io/fyne/v2/app"
 
 	"hearth/gui"
-	"hearth/server/admin"
+	_ "hearth/internal/locale" // before Fyne reads the locale
 )
 
 // guiAvailable reports whether there is a display to open a window on.
@@ -18,14 +18,23 @@ func guiAvailable() bool {
 	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
 }
 
-// runGUI shows the admin window and runs Fyne's event loop on the calling
-// goroutine, which must be the main one. It returns when the window is
-// closed, after calling quit, or when ctx is done (the server is stopping),
-// and only once every goroutine the window started has stopped.
-func runGUI(ctx context.Context, api admin.API, quit func()) error {
+// runGUI shows the admin window over c's API and runs Fyne's event loop on
+// the calling goroutine, which must be the main one. Closing the window
+// asks whether to keep serving in the background (the window hides; a tray
+// icon opens it again where the desktop has a tray, and so does starting
+// Hearth again: c.ShowWindow) or to stop the server. It returns when ctx
+// is done (the server is stopping), or after stopping the server when
+// Fyne's loop ends otherwise (the desktop session asks it to), and only
+// once every goroutine the window started has stopped. stopCommand is
+// what stops the server from a terminal.
+func runGUI(ctx context.Context, c *control, stopCommand string) error {
 	a := app.NewWithID("home.hearth.app")
 	a.SetIcon(gui.Icon)
-	ui := gui.New(a, api)
+	ui := gui.New(a, c.API)
+	quit := func() { c.stop("asked in the window") }
+	ui.SetClosing(gui.Closing{Stop: quit, Tray: trayAvailable(), StopCommand: stopCommand})
+	c.setShow(func() { fyne.Do(ui.ShowWindow) })
+	defer c.setShow(nil)
 
 	uiCtx, cancel := context.WithCancel(ctx)
 	defer func() {
@@ -41,7 +50,7 @@ func runGUI(ctx context.Context, api admin.API, quit func()) error {
 	ui.Window().SetMaster()
 	ui.Window().ShowAndRun()
 	if ctx.Err() == nil {
-		quit() // the user closed the window
+		c.stop("the window's event loop ended (the desktop session asked)")
 	}
 	return nil
 }

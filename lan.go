@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 
@@ -23,10 +25,34 @@ type lan struct {
 	flagOff bool // --no-mdns
 	port    int  // STARTTLS client port reachable from the LAN, or 0
 	tlsPort int  // direct-TLS client port, or 0
-	log     *slog.Logger
+	// hosts are the IPs the client listeners are bound to, for the
+	// addresses people type by hand.
+	hosts []net.IP
+	log   *slog.Logger
 
 	stop context.CancelFunc // ends the announcement that runs
 	done chan struct{}      // closed when it has ended
+
+	mu    sync.Mutex
+	state admin.LANStatus // the announcement's, without the addresses
+}
+
+// status is how the server stands on the LAN now, for the admin API's
+// Info: the addresses are read from the interfaces at each call.
+func (l *lan) status() admin.LANStatus {
+	l.mu.Lock()
+	st := l.state
+	l.mu.Unlock()
+	st.Addresses = lanAddresses(l.hosts, interfaceAddrs())
+	return st
+}
+
+// report records the announcement's state.
+func (l *lan) report(announced bool, reason string) {
+	l.mu.Lock()
+	l.state.Announced, l.state.Reason = announced, reason
+	l.state.Name = mdnsHost(l.domain) + ".local"
+	l.mu.Unlock()
 }
 
 // run announces and follows the setting until ctx is done, then withdraws
@@ -69,12 +95,15 @@ func (l *lan) apply(ctx context.Context, why string) {
 	switch {
 	case on && l.flagOff:
 		l.log.Info("not announced on the LAN: --no-mdns was given for this run", "mdns.enabled", on)
+		l.report(false, "--no-mdns was given for this run")
 		on = false
 	case on && l.port == 0 && l.tlsPort == 0:
 		l.log.Info("not announced on the LAN: no client listener is reachable from it")
+		l.report(false, "no client listener is reachable from the LAN (they listen on loopback only)")
 		on = false
 	case !on:
 		l.log.Info("not announced on the LAN: mdns.enabled is off", "when", why)
+		l.report(false, "switched off in the settings (mdns.enabled)")
 	}
 	l.set(ctx, on)
 }
@@ -86,18 +115,21 @@ func (l *lan) set(ctx context.Context, on bool) {
 		actx, stop := context.WithCancel(ctx)
 		l.stop, l.done = stop, make(chan struct{})
 		a := discovery.Announcement{
-			Instance: "Hearth on " + l.domain,
-			Host:     mdnsHost(l.domain),
-			Port:     l.port,
-			TLSPort:  l.tlsPort,
-			Domain:   l.domain,
+			Instance:  "Hearth on " + l.domain,
+			Host:      mdnsHost(l.domain),
+			Port:      l.port,
+			TLSPort:   l.tlsPort,
+			Domain:    l.domain,
+			Announced: func() { l.report(true, "") },
 		}
+		l.report(false, "")
 		go func(done chan struct{}) {
 			defer close(done)
 			// Serving goes on without it: clients can still be given
 			// the address by hand.
 			if err := discovery.Announce(actx, a, l.log); err != nil {
 				l.log.Error("not announced on the LAN", "err", err)
+				l.report(false, "the announcement failed: "+err.Error())
 			}
 		}(l.done)
 	case !on && l.stop != nil:
@@ -129,4 +161,92 @@ func lanPort(ln net.Listener) int {
 		return 0
 	}
 	return a.Port
+}
+
+// interfaceAddrs are the addresses of the interfaces that are up, not
+// loopback.
+func interfaceAddrs() []net.IP {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil
+	}
+	var out []net.IP
+	for _, ifi := range ifaces {
+		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				out = append(out, n.IP)
+			}
+		}
+	}
+	return out
+}
+
+// lanAddresses are the addresses a device on the LAN can type by hand to
+// reach listeners bound to hosts: IPv4 first, then IPv6, each sorted;
+// never loopback or link-local (an IPv6 link-local address needs its
+// interface named, which apps do not take). A listener on a wildcard
+// takes the machine's addresses (0.0.0.0 only the IPv4 ones); one bound
+// to an address, that address.
+func lanAddresses(hosts, machine []net.IP) []string {
+	var v4, v6 []netip.Addr
+	add := func(ip net.IP) {
+		a, ok := netip.AddrFromSlice(ip)
+		if !ok {
+			return
+		}
+		a = a.Unmap()
+		if a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsUnspecified() || a.IsMulticast() {
+			return
+		}
+		if a.Is4() {
+			v4 = append(v4, a)
+		} else {
+			v6 = append(v6, a)
+		}
+	}
+	for _, h := range hosts {
+		switch {
+		case h.Equal(net.IPv4zero):
+			for _, ip := range machine {
+				if ip.To4() != nil {
+					add(ip)
+				}
+			}
+		case h.IsUnspecified():
+			for _, ip := range machine {
+				add(ip)
+			}
+		default:
+			add(h)
+		}
+	}
+	var out []string
+	for _, list := range [][]netip.Addr{v4, v6} {
+		slices.SortFunc(list, netip.Addr.Compare)
+		for _, a := range slices.Compact(list) {
+			out = append(out, a.String())
+		}
+	}
+	return out
+}
+
+// listenHosts are the IPs the listeners are bound to.
+func listenHosts(lns ...net.Listener) []net.IP {
+	var out []net.IP
+	for _, ln := range lns {
+		if ln == nil {
+			continue
+		}
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			out = append(out, a.IP)
+		}
+	}
+	return out
 }

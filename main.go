@@ -14,15 +14,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/term"
+
+	"hearth/internal/buildinfo"
 )
 
-// version is set at build time with -ldflags "-X main.version=1.2.3".
+// version, when set at build time with -ldflags "-X main.version=1.2.3",
+// is the release shown; the commit comes from internal/buildinfo.
 var version string
 
 const (
@@ -60,6 +62,8 @@ const usageText = `usage:
   hearth roster list|add|del USER [CONTACT] [--name N] [--group G]...
   hearth config list|get|set [KEY] [VALUE]
   hearth status [--check]             the server, its data; --check reads the whole database for damage
+  hearth stop                         stop the running server cleanly (as closing its window with
+                                      "Stop the server" does) and wait until it has stopped
   hearth debug pprof PROFILE [--seconds N] [-o FILE]
                                       a running server's profile for go tool pprof: goroutine, heap,
                                       allocs, block, mutex, threadcreate, or cpu (samples N seconds,
@@ -137,6 +141,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.config(ctx, args)
 	case "status":
 		err = c.status(ctx, args)
+	case "stop":
+		err = c.stop(ctx, args)
 	case "debug":
 		err = c.debug(ctx, args)
 	case "bench":
@@ -163,12 +169,12 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	}
 }
 
+// hearthVersion is the version people read: "0.1.0-dev (commit abc1234,
+// 2026-12-06)", never a Go pseudo-version (see internal/buildinfo).
 func hearthVersion() string {
+	i := buildinfo.Read()
 	if version != "" {
-		return version
+		i.Version = version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
+	return i.String()
 }

@@ -146,7 +146,7 @@ func TestOffline(t *testing.T) {
 		{args: []string{"config", "list", d}, want: `(?m)^mdns\.enabled +false +true `},
 		{args: []string{"status", d}, want: `(?s)not running.*domain: +test\.home.*users: +2`},
 		{args: []string{"status", "--check", d}, want: `(?m)^database: +ok$`},
-		{args: []string{"version"}, want: `^hearth \S+\n$`},
+		{args: []string{"version"}, want: `^hearth \d+\.\d+\.\d+(-dev)?( \(commit [0-9a-f]{7}( with local changes)?, \d{4}-\d\d-\d\d\))?\n$`},
 		{args: []string{"help"}, want: `hearth user add`},
 		{args: []string{"--help"}, want: `hearth user add`},
 		// Usage errors.
@@ -320,6 +320,8 @@ func TestServe(t *testing.T) {
 	// Admin commands go through the socket to the running server.
 	check(t, e, "", 0, `(?s)status: +running.*domain: +test\.home.*listener: +c2s-tls `+regexp.QuoteMeta(s.c2sTLS)+`.*failed logins: +0 since the start`, "status", d)
 	check(t, e, "", 0, `(?m)^database: +ok$`, "status", "--check", d)
+	// Listening on loopback only, nothing is for the LAN.
+	check(t, e, "", 0, `(?m)^LAN addresses: +none reachable from the LAN\n^mDNS: +not announced: --no-mdns was given for this run$`, "status", d)
 	check(t, e, "", 0, "", "user", "add", "bob", "--password", "battery staple", d)
 	check(t, e, "", 0, `(?m)^bob@test\.home +enabled +0 `, "user", "list", d)
 
@@ -688,6 +690,9 @@ func TestMDNSLive(t *testing.T) {
 	srv := pair.Start(t, 0, env(t), bin, "serve", "--headless", d, "--domain", "family.local",
 		"--c2s", ":0", "--c2s-tls", ":0", "--ca-page", ":0", "--log-level", "debug")
 	srv.WaitStderr(t, `msg="announced on the LAN"`, 10*time.Second)
+	// hearth status (and the window) say so, with the address to type by
+	// hand: the veth's, not loopback's.
+	check(t, env(t), "", 0, `(?m)^LAN addresses: +\d+\.\d+\.\d+\.\d+\b.*\n^mDNS: +announced as family\.local$`, "status", d)
 	trustFromPage(t, pair, srv.Stderr())
 	services := []string{"_xmpp-client._tcp", "_xmpps-client._tcp"}
 
@@ -727,6 +732,7 @@ func TestMDNSLive(t *testing.T) {
 	t.Logf("goodbyes for both services seen %v after hearth config set mdns.enabled false", time.Since(set))
 	srv.WaitStderr(t, "LAN announcement withdrawn", 5*time.Second)
 	browser.Stop(t)
+	check(t, env(t), "", 0, `(?m)^mDNS: +not announced: switched off in the settings \(mdns\.enabled\)$`, "status", d)
 
 	check(t, env(t), "", 0, `^$`, "config", "set", "mdns.enabled", "true", d)
 	found()
@@ -821,4 +827,29 @@ func TestPasswordPrompt(t *testing.T) {
 	if err != nil || !u.SHA256.Verify("wonderful-tea-pot", sha256.New) {
 		t.Fatalf("bob's password is not the one typed at the prompt: %v", err)
 	}
+}
+
+// TestStop: hearth stop stops a running server cleanly over its admin
+// socket and returns once it has let go of the data directory; with no
+// server running it says so and succeeds.
+func TestStop(t *testing.T) {
+	data := t.TempDir()
+	e := env(t)
+	d := "--data=" + data
+	s, _ := start(t, e, "--headless", "--no-mdns", d, "--domain", "test.home", "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0")
+	check(t, e, "", 0, `(?m)^stopped$`, "stop", d)
+	select {
+	case err := <-s.done:
+		if err != nil {
+			t.Errorf("hearth serve after hearth stop: %v\n%s", err, s.log())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("hearth serve still running 10s after hearth stop\n%s", s.log())
+	}
+	if !strings.Contains(s.log(), "asked over the admin socket (hearth stop)") {
+		t.Errorf("the log does not say why it stopped:\n%s", s.log())
+	}
+	// The data directory is free at once: the database opens directly.
+	check(t, e, "", 0, "", "user", "add", "alice@test.home", "--password", "silver-kettle-pw", d)
+	check(t, e, "", 0, `(?m)^no Hearth server is running on `+regexp.QuoteMeta(data)+`$`, "stop", d)
 }

@@ -49,6 +49,9 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	tuneGC(c.getenv)
 	d, err := c.openServeData(ctx, o, log)
+	if errors.Is(err, storage.ErrInUse) && !o.headless && guiAvailable() && c.showRunning(ctx, o) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -74,10 +77,15 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	cfg.TLS = tlsCerts.TLSConfig
 	cfg.Certificates = func() admin.Certificates { return admin.CertificatesOf(tlsCerts, page.URL()) }
+	l := &lan{values: d.admin, domain: d.domain, flagOff: o.noMDNS,
+		port: lanPort(ls.server.C2S), tlsPort: lanPort(ls.server.C2STLS),
+		hosts: listenHosts(ls.server.C2S, ls.server.C2STLS), log: log.With("part", "mdns")}
+	cfg.LAN = l.status
 	srv, err := server.New(cfg, d.db)
 	if err != nil {
 		return err
 	}
+	l.api = srv.Admin()
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -88,16 +96,18 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		}
 		return nil
 	})
-	g.Go(func() error { return admin.Serve(gctx, ls.admin, srv.Admin()) })
-	l := &lan{api: srv.Admin(), values: d.admin, domain: d.domain, flagOff: o.noMDNS,
-		port: lanPort(ls.server.C2S), tlsPort: lanPort(ls.server.C2STLS), log: log.With("part", "mdns")}
+	ctl := &control{API: srv.Admin(), stop: func(why string) {
+		log.Info("stopping: " + why)
+		cancel()
+	}}
+	g.Go(func() error { return admin.Serve(gctx, ls.admin, ctl) })
 	g.Go(func() error { return l.run(gctx) })
 	g.Go(func() error { return page.serve(gctx) })
 
 	fmt.Fprintf(c.stderr, "hearth: serving %s (c2s %s, c2s-tls %s, CA page %s)\n", d.domain, addr(ls.server.C2S), addr(ls.server.C2STLS), page.shown())
 	if !o.headless && guiAvailable() {
 		// Fyne runs on the main goroutine; the server in the group's.
-		if err := runGUI(gctx, srv.Admin(), cancel); err != nil {
+		if err := runGUI(gctx, ctl, stopCommand(hearthCommand(), o.data, d.dir)); err != nil {
 			log.Error("no GUI; serving headless", "err", err)
 		}
 	}
@@ -107,6 +117,30 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// showRunning asks the Hearth that runs on the data directory to show its
+// window, as starting Hearth again from its launcher means; it reports
+// whether it did. One that has no window (headless) leaves the refusal
+// to be said.
+func (c *cli) showRunning(ctx context.Context, o serveOptions) bool {
+	dir, err := c.dataDir(o.data)
+	if err != nil {
+		return false
+	}
+	api, err := admin.Dial(dir)
+	if err != nil {
+		return false
+	}
+	client := api.(*admin.Client)
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
+	defer cancel()
+	if client.ShowWindow(ctx) != nil {
+		return false
+	}
+	fmt.Fprintf(c.stderr, "hearth: Hearth already runs on %s; its window is shown again\n", dir)
+	return true
 }
 
 // serveOptions reads the flags of hearth serve.
@@ -179,7 +213,7 @@ func (c *cli) openServeData(ctx context.Context, o serveOptions, log *slog.Logge
 	}
 	db, stored, err := openData(ctx, dir)
 	if errors.Is(err, storage.ErrInUse) {
-		return nil, fmt.Errorf("%w. Only one Hearth may use a data directory at a time: stop the other one first, or give this one another --data", err)
+		return nil, fmt.Errorf("%w. Only one Hearth may use a data directory at a time: stop the other one first (hearth stop, or Stop the server in its window), or give this one another --data", err)
 	}
 	if err != nil {
 		return nil, err

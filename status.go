@@ -90,6 +90,7 @@ func writeStatus(w io.Writer, info admin.Info, users, sessions int) {
 		for _, l := range info.Listeners {
 			fmt.Fprintf(w, "listener:\t%s %s\n", l.Name, l.Addr)
 		}
+		writeLAN(w, info.LAN)
 		l := info.Logins
 		fmt.Fprintf(w, "failed logins:\t%d since the start (%d more refused while their address had to wait; %d addresses waiting now)\n",
 			l.Failed, l.Throttled, l.ThrottledAddresses)
@@ -98,6 +99,27 @@ func writeStatus(w io.Writer, info admin.Info, users, sessions int) {
 	if info.Running {
 		fmt.Fprintf(w, "sessions:\t%d\n", sessions)
 	}
+}
+
+// writeLAN writes the addresses to type by hand and the mDNS announcement.
+func writeLAN(w io.Writer, lan admin.LANStatus) {
+	addrs := strings.Join(lan.Addresses, ", ")
+	if addrs == "" {
+		addrs = "none reachable from the LAN"
+	}
+	fmt.Fprintf(w, "LAN addresses:\t%s\n", addrs)
+	fmt.Fprintf(w, "mDNS:\t%s\n", lanState(lan))
+}
+
+// lanState says how the mDNS announcement stands.
+func lanState(lan admin.LANStatus) string {
+	switch {
+	case lan.Announced:
+		return "announced as " + lan.Name
+	case lan.Reason != "":
+		return "not announced: " + lan.Reason
+	}
+	return "starting"
 }
 
 // modeShown says what a certificate mode means.

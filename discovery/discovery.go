@@ -46,6 +46,9 @@ type Announcement struct {
 	// Addrs are the IP addresses announced for Host; nil means the unicast
 	// addresses of Ifaces, taken once at the start.
 	Addrs []string
+	// Announced, if set, is called once the services are registered and
+	// answered for: the announcement works.
+	Announced func()
 }
 
 // Announce registers the services and the host name, answers queries until
@@ -84,6 +87,9 @@ func Announce(ctx context.Context, a Announcement, log *slog.Logger) error {
 	}
 	log.Info("announced on the LAN", "instance", a.Instance, "host", a.Host+".local",
 		"port", a.Port, "tls_port", a.TLSPort, "ifaces", names, "addrs", a.Addrs)
+	if a.Announced != nil {
+		a.Announced()
+	}
 	<-ctx.Done()
 	withdraw()
 	wg.Wait()

@@ -22,6 +22,7 @@ import (
 	mjid "mellium.im/xmpp/jid"
 
 	"hearth/certs"
+	"hearth/internal/buildinfo"
 	"hearth/server"
 	"hearth/server/admin"
 	"hearth/storage"
@@ -36,6 +37,26 @@ const testCAPage = "http://192.0.2.7:5380/"
 type testServer struct {
 	addr  string
 	roots *x509.CertPool
+
+	mu  sync.Mutex
+	lan admin.LANStatus // what the server says of the LAN
+}
+
+// testLAN is what a test server says of the LAN at first: documentation
+// addresses (RFC 5737, RFC 3849), announced.
+var testLAN = admin.LANStatus{Addresses: []string{"192.0.2.7", "2001:db8::7"}, Announced: true, Name: "hearth.local"}
+
+// setLAN changes what the server behind api says of the LAN; the window
+// sees it at its next Info.
+func setLAN(t *testing.T, api admin.API, lan admin.LANStatus) {
+	v, ok := servers.Load(api)
+	if !ok {
+		t.Fatal("setLAN: not a test server")
+	}
+	ts := v.(*testServer)
+	ts.mu.Lock()
+	ts.lan = lan
+	ts.mu.Unlock()
 }
 
 var servers sync.Map // admin.API -> *testServer
@@ -54,8 +75,14 @@ func newTestAPI(t *testing.T) admin.API {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Domain: testDomain, DataDir: dir, TLS: cm.TLSConfig,
-		Certificates: func() admin.Certificates { return admin.CertificatesOf(cm, testCAPage) }, Log: slog.New(slog.DiscardHandler)}, db)
+	ts := &testServer{lan: testLAN}
+	srv, err := server.New(server.Config{Domain: testDomain, DataDir: dir, TLS: cm.TLSConfig, Version: buildinfo.Read().String(),
+		Certificates: func() admin.Certificates { return admin.CertificatesOf(cm, testCAPage) }, Log: slog.New(slog.DiscardHandler),
+		LAN: func() admin.LANStatus {
+			ts.mu.Lock()
+			defer ts.mu.Unlock()
+			return ts.lan
+		}}, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +107,8 @@ func newTestAPI(t *testing.T) admin.API {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	api := srv.Admin()
-	servers.Store(api, &testServer{addr: ln.Addr().String(), roots: roots})
+	ts.addr, ts.roots = ln.Addr().String(), roots
+	servers.Store(api, ts)
 	return api
 }
 

@@ -29,7 +29,9 @@ var Icon fyne.Resource = fyne.NewStaticResource("icon.png", assets.Icon)
 const (
 	// callTimeout bounds one admin API call started from the window.
 	callTimeout = 30 * time.Second
-	// tickEvery updates the uptime shown on the overview.
+	// tickEvery updates the uptime shown on the overview, and the server's
+	// info: the health lines follow what sends no event (failed logins,
+	// certificates, the LAN announcement).
 	tickEvery = 30 * time.Second
 	// reloadEvery reloads everything as a safety net: Watch drops events
 	// for a slow reader rather than blocking the server.
@@ -59,12 +61,20 @@ type UI struct {
 	info     *reloader
 	sessions *reloader
 	accounts *reloader
+	// settingsLoad loads the Settings tab (settings.go).
+	settingsLoad *reloader
 
 	// Owned by the UI goroutine.
 	overview *overviewTab
 	users    *usersTab
 	family   *familyTab
+	settings *settingsTab
 	tabs     *container.AppTabs
+
+	// Closing the window (close.go); owned by the UI goroutine.
+	closing  *Closing
+	trayMenu *fyne.Menu
+	hidden   bool
 }
 
 // New builds the window titled "Hearth" with its tabs. Nothing is loaded
@@ -85,11 +95,15 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 	u.info = &reloader{u: u, load: u.loadInfo}
 	u.sessions = &reloader{u: u, load: u.overview.loadSessions}
 	u.accounts = &reloader{u: u, load: u.users.load}
+	u.settings = newSettingsTab(u)
+	u.settingsLoad = &reloader{u: u, load: u.settings.load}
 
 	u.tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Overview", theme.HomeIcon(), u.overview.content),
 		container.NewTabItemWithIcon("Users", theme.AccountIcon(), u.users.content),
 		container.NewTabItemWithIcon("Family", theme.ListIcon(), u.family.content),
+		container.NewTabItemWithIcon("Federation", theme.MailForwardIcon(), newFederationTab()),
+		container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), u.settings.content),
 	)
 	u.tabs.SetTabLocation(container.TabLocationTop)
 	u.win.SetContent(u.tabs)
@@ -178,6 +192,7 @@ func (u *UI) watch(ctx context.Context) {
 			u.handle(ev)
 		case <-tick.C:
 			u.do(u.overview.tick)
+			u.info.trigger()
 		case <-reload.C:
 			u.reloadAll()
 		}
@@ -196,6 +211,7 @@ func (u *UI) handle(ev admin.Event) {
 		u.accounts.trigger()
 	case admin.EventSettings:
 		u.info.trigger()
+		u.settingsLoad.trigger()
 	}
 }
 
@@ -204,14 +220,19 @@ func (u *UI) reloadAll() {
 	u.sessions.trigger()
 	u.accounts.trigger()
 	u.family.reload()
+	u.settingsLoad.trigger()
 }
 
 func (u *UI) loadInfo(ctx context.Context) func() {
 	info, err := u.api.Info(ctx)
+	checked := u.overview.health.checkDatabase(ctx, info)
 	return func() {
 		u.overview.setInfo(info, err)
 		if err == nil {
 			u.users.setDomain(info.Domain)
+		}
+		if checked != nil {
+			checked()
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package gui
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
+	"hearth/internal/buildinfo"
 	"hearth/server/admin"
 )
 
@@ -273,7 +275,7 @@ func TestNewTitle(t *testing.T) {
 	for _, item := range ui.tabs.Items {
 		tabs = append(tabs, item.Text)
 	}
-	if want := []string{"Overview", "Users", "Family"}; !slices.Equal(tabs, want) {
+	if want := []string{"Overview", "Users", "Family", "Federation", "Settings"}; !slices.Equal(tabs, want) {
 		t.Errorf("tabs %q, want %q", tabs, want)
 	}
 }
@@ -296,4 +298,23 @@ func TestRunStopsWithContext(t *testing.T) {
 	}
 	ui.Run(ctx) // a stopped UI starts nothing
 	ui.Wait()
+}
+
+// TestAbout: the version is one people read, never a Go pseudo-version,
+// and the About box shows it with the commit.
+func TestAbout(t *testing.T) {
+	h := newHarness(t)
+	h.waitFor("the version", func() bool { return h.ui.overview.version.Text != "" })
+	h.tap("About")
+	h.waitFor("the About box", func() bool { return h.dialogTitled("About Hearth") })
+	b := buildinfo.Read()
+	for _, want := range []string{h.ui.overview.info.Version, cmp.Or(b.Commit, "not recorded in this build"), b.Go} {
+		if !h.showsText(want) {
+			t.Errorf("the About box does not show %q:\n%s", want, strings.Join(h.texts(), "\n"))
+		}
+	}
+	if h.showsText("v0.0.0-") {
+		t.Error("a Go pseudo-version shows")
+	}
+	h.tap("Close")
 }

@@ -40,9 +40,11 @@ type overviewTab struct {
 	listeners *widget.Label
 
 	account *widget.Label // name@domain
-	host    *widget.Label
+	host    *widget.Label // the addresses to type by hand
 	ports   *widget.Label
+	lanName *widget.Label // the .local name, and whether it is announced
 	certs   *certSection
+	health  *healthSection
 
 	// fingerprint and copyFP show the server's SHA-256 fingerprint, the
 	// one most apps ask about.
@@ -61,6 +63,9 @@ func newOverviewTab(u *UI) *overviewTab {
 	t.domain.Selectable = true
 	t.uptime = widget.NewLabel("")
 	t.version = widget.NewLabel("")
+	t.version.Wrapping = fyne.TextWrapWord
+	about := widget.NewButton("About", func() { u.showAbout(t.info.Version) })
+	about.Importance = widget.LowImportance
 	t.dataDir = widget.NewLabel("")
 	t.dataDir.Selectable = true
 	t.dataDir.Truncation = fyne.TextTruncateEllipsis
@@ -69,19 +74,21 @@ func newOverviewTab(u *UI) *overviewTab {
 		key("Status"), t.status,
 		key("Domain"), t.domain,
 		key("Uptime"), t.uptime,
-		key("Version"), t.version,
+		key("Version"), container.NewBorder(nil, nil, nil, about, t.version),
 		key("Data"), t.dataDir,
 		key("Listening"), t.listeners,
 	))
 
 	t.sessions = container.NewVBox()
 	t.online = widget.NewCard("Online now", "loading…", t.sessions)
+	t.health = newHealthSection(u)
 
 	t.account = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	t.host = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	t.host.Selectable = true
 	t.ports = widget.NewLabel("")
 	t.ports.Wrapping = fyne.TextWrapWord
+	t.lanName = wrapped("")
 	t.certs = newCertSection(u)
 	t.fingerprint, t.copyFP = t.certs.serverSHA256.label, t.certs.serverSHA256.copy
 	connect := widget.NewCard("Connect a family device", "", container.NewVBox(
@@ -89,11 +96,12 @@ func newOverviewTab(u *UI) *overviewTab {
 		container.New(layout.NewFormLayout(), key("Account"), t.account),
 		wrapped("If the app does not find the server by itself, enter its address by hand:"),
 		container.New(layout.NewFormLayout(), key("Server"), t.host, key("Port"), t.ports),
+		t.lanName,
 		t.certs.content,
 	))
 
 	t.body = container.NewGridWithColumns(2,
-		container.NewVBox(server, t.online),
+		container.NewVBox(server, t.health.card, t.online),
 		container.NewVBox(connect),
 	)
 	t.scroll = container.NewVScroll(t.body)
@@ -157,7 +165,10 @@ func (t *overviewTab) setInfo(info admin.Info, err error) {
 	host, ports := connectAddress(info)
 	t.host.SetText(host)
 	t.ports.SetText(ports)
+	t.lanName.SetText(lanNameText(info))
+	shown(t.lanName.Text != "", t.lanName)
 	t.certs.set(info)
+	t.health.set(info)
 	t.relayout()
 }
 
@@ -195,12 +206,15 @@ func (t *overviewTab) setSessions(sessions []admin.Session, err error) {
 		t.online.SetSubTitle(fmt.Sprintf("%d sessions", len(sessions)))
 	}
 	for _, s := range sessions {
-		t.sessions.Add(sessionRow(s))
+		t.sessions.Add(t.sessionRow(s))
 	}
 	t.relayout()
 }
 
-func sessionRow(s admin.Session) fyne.CanvasObject {
+// sessionRow is one session: who, from where, since when, and a button
+// that disconnects it (the app usually signs in again by itself; disable
+// the account on the Users tab to keep it out).
+func (t *overviewTab) sessionRow(s admin.Session) fyne.CanvasObject {
 	icon := theme.NewColoredResource(theme.MediaRecordIcon(), theme.ColorNameSuccess)
 	details := []string{cmp.Or(s.Presence, "unavailable")}
 	if s.Addr != "" {
@@ -218,14 +232,34 @@ func sessionRow(s admin.Session) fyne.CanvasObject {
 	info := widget.NewLabel(strings.Join(details, " · "))
 	info.SizeName = theme.SizeNameCaptionText
 	info.Truncation = fyne.TextTruncateEllipsis
-	return container.NewBorder(nil, nil, widget.NewIcon(icon), nil,
+	var kick *widget.Button
+	kick = widget.NewButtonWithIcon("Disconnect", theme.LogoutIcon(), func() {
+		kick.Disable()
+		t.u.call(func(ctx context.Context) func() {
+			err := t.u.api.Kick(ctx, s.JID)
+			return func() {
+				if err != nil {
+					kick.Enable()
+					t.u.showError(describe("cannot disconnect "+s.JID, err))
+				}
+				// Done: the session-down event reloads the list.
+			}
+		})
+	})
+	kick.Importance = widget.LowImportance
+	return container.NewBorder(nil, nil, widget.NewIcon(icon), kick,
 		container.New(layout.NewCustomPaddedVBoxLayout(-2*theme.Padding()), jid, info))
 }
 
 // connectAddress says what to type into a client whose automatic
-// discovery (SRV records, mDNS) fails: the host and the client ports.
+// discovery (SRV records, mDNS) fails: the host (the LAN addresses, IPv4
+// first, one a line, where the server knows them; a phone without mDNS
+// cannot resolve a .local name) and the client ports.
 func connectAddress(info admin.Info) (host, ports string) {
 	host = info.Domain
+	if len(info.LAN.Addresses) > 0 {
+		host = strings.Join(info.LAN.Addresses, "\n")
+	}
 	var list []string
 	for _, l := range info.Listeners {
 		var kind string
@@ -250,6 +284,19 @@ func connectAddress(info admin.Info) (host, ports string) {
 		return host, "the server is not listening for clients"
 	}
 	return host, strings.Join(list, " or ")
+}
+
+// lanNameText says how the server is found by name on the LAN: the
+// mDNS announcement's state, with the reason when it is not announced.
+func lanNameText(info admin.Info) string {
+	lan := info.LAN
+	switch {
+	case lan.Announced:
+		return fmt.Sprintf("Devices on this network that look for local names also find it as %s.", lan.Name)
+	case lan.Reason != "":
+		return "It is not announced on this network by name (mDNS): " + lan.Reason + ". Type the address above."
+	}
+	return ""
 }
 
 // groupFingerprint breaks a colon-separated SHA-256 fingerprint into lines

@@ -79,6 +79,25 @@ func TestConnectAddress(t *testing.T) {
 			}
 		})
 	}
+	// The LAN addresses the server knows come before its .local name,
+	// which a phone without mDNS cannot resolve.
+	lan := admin.LANStatus{Addresses: []string{"192.168.1.20", "fd00::5"}}
+	for _, tt := range []struct {
+		name      string
+		listeners []admin.Listener
+		host      string
+		ports     string
+	}{
+		{"LAN addresses", []admin.Listener{{Name: "c2s", Addr: "[::]:5222"}}, "192.168.1.20\nfd00::5", "5222 (STARTTLS)"},
+		{"bound to one of them", []admin.Listener{{Name: "c2s", Addr: "192.168.1.20:5222"}}, "192.168.1.20", "5222 (STARTTLS)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			host, ports := connectAddress(admin.Info{Domain: "home.local", Listeners: tt.listeners, LAN: lan})
+			if host != tt.host || ports != tt.ports {
+				t.Errorf("got %q, %q; want %q, %q", host, ports, tt.host, tt.ports)
+			}
+		})
+	}
 }
 
 func TestGroupFingerprint(t *testing.T) {

@@ -3,17 +3,23 @@ package gui
 import (
 	"context"
 	"flag"
+	"fmt"
 	"image/color"
 	"image/png"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
+
+	"hearth/internal/buildinfo"
 )
 
-var update = flag.Bool("update", false, "write the screenshots in assets/screenshots")
+var update = flag.Bool("update", false, "write the screenshots in assets/screenshots and the golden markup in testdata/markup (make screenshots)")
 
 // lightTheme is the default theme in its light variant: the test driver
 // asks for a variant of its own.
@@ -23,10 +29,15 @@ func (t lightTheme) Color(n fyne.ThemeColorName, _ fyne.ThemeVariant) color.Colo
 	return t.Theme.Color(n, theme.VariantLight)
 }
 
-// TestScreenshots renders each tab at 900x600 with a few accounts and
-// sessions. With -update it writes them to assets/screenshots; otherwise it
-// only checks that rendering works, since text rendering differs by font
-// and platform.
+// TestScreenshots renders every tab, and the dialogs people meet most, at
+// 900x600 over a real server with accounts and real clients signed in.
+// With -update (make screenshots) it writes them to assets/screenshots,
+// which the README shows, and the markup of each to testdata/markup.
+// Otherwise it compares the markup (what is where, at what size, with
+// what text) with testdata/markup, so that a layout change shows in
+// review; values that change from run to run (ports, times, fingerprints,
+// the data directory) are masked first. Images are not compared: text
+// rendering differs by font and platform.
 func TestScreenshots(t *testing.T) {
 	h := newHarness(t)
 	h.app.Settings().SetTheme(lightTheme{theme.DefaultTheme()})
@@ -54,39 +65,145 @@ func TestScreenshots(t *testing.T) {
 		}
 		return err == nil && len(ss) == 3
 	})
+	h.waitFor("the database checked", func() bool { return strings.HasPrefix(h.ui.overview.health.database.Text, "ok") })
+	h.waitFor("the settings", func() bool { return len(h.ui.settings.rows) > 0 })
 
 	// The family circle on: the Family tab shows who sees whom.
 	if _, err := h.api.SetSetting(h.ctx(), "family.circle", "true"); err != nil {
 		t.Fatal(err)
 	}
-	for _, shot := range []struct{ tab, file string }{
-		{"Overview", "overview.png"},
-		{"Users", "users.png"},
-		{"Family", "family.png"},
-	} {
-		h.showTab(shot.tab)
+	// Every tab, those added later too: file names from their titles.
+	for _, item := range h.ui.tabs.Items {
+		name := strings.ToLower(strings.ReplaceAll(item.Text, " ", "-"))
+		h.showTab(item.Text)
 		h.settle()
-		img := h.win.Canvas().Capture()
-		if b := img.Bounds(); b.Dx() != 900 || b.Dy() != 600 {
-			t.Errorf("%s renders at %dx%d, want 900x600", shot.tab, b.Dx(), b.Dy())
-		}
-		if !*update {
-			continue
-		}
-		path := filepath.Join("..", "assets", "screenshots", shot.file)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := png.Encode(f, img); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			t.Fatal(err)
-		}
+		h.shoot(name)
+	}
+
+	// The dialogs: a device's connect sheet, and closing the window.
+	h.showTab("Users")
+	h.waitFor("alice in the list", func() bool { return h.row(alice) != nil })
+	test.Tap(h.row(alice).sheet)
+	h.waitFor("the connect sheet", func() bool { return h.dialogTitled("Connect a device: " + alice) })
+	h.settle()
+	h.shoot("connect")
+	h.tap("Done")
+
+	h.showTab("Overview")
+	h.ui.SetClosing(Closing{Stop: func() {}, StopCommand: "hearth stop"})
+	h.ui.askClose()
+	h.waitFor("the close dialog", func() bool { return h.dialogTitled("Close the window?") })
+	h.settle()
+	h.shoot("close")
+	h.tap("Cancel")
+}
+
+// shoot captures the window as name.png (with -update) and checks its
+// markup against testdata/markup/name.xml.
+func (h *harness) shoot(name string) {
+	t := h.t
+	t.Helper()
+	img := h.win.Canvas().Capture()
+	if b := img.Bounds(); b.Dx() != 900 || b.Dy() != 600 {
+		t.Errorf("%s renders at %dx%d, want 900x600", name, b.Dx(), b.Dy())
+	}
+	markup := h.maskMarkup(test.RenderToMarkup(h.win.Canvas()))
+	golden := filepath.Join("testdata", "markup", name+".xml")
+	if *update {
+		writeFile(t, filepath.Join("..", "assets", "screenshots", name+".png"), func(f *os.File) error { return png.Encode(f, img) })
+		writeFile(t, golden, func(f *os.File) error { _, err := f.WriteString(markup); return err })
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Errorf("%s: no golden markup (make screenshots writes it): %v", name, err)
+		return
+	}
+	if markup == string(want) {
+		return
+	}
+	failed := filepath.Join("testdata", "failed", name+".xml")
+	writeFile(t, failed, func(f *os.File) error { _, err := f.WriteString(markup); return err })
+	t.Errorf("%s: the layout changed (%s); compare %s with %s, and run make screenshots if the change is meant",
+		name, firstDifference(string(want), markup), failed, golden)
+}
+
+func writeFile(t *testing.T, path string, write func(*os.File) error) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := write(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if *update {
 		t.Logf("wrote %s", path)
 	}
+}
+
+// firstDifference names the first line where two texts differ.
+func firstDifference(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := range max(len(w), len(g)) {
+		var a, b string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			b = g[i]
+		}
+		if a != b {
+			return fmt.Sprintf("line %d: want %q, got %q", i+1, strings.TrimSpace(a), strings.TrimSpace(b))
+		}
+	}
+	return "same lines"
+}
+
+// masks replace what changes from run to run in the markup's texts.
+var masks = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`([0-9A-F]{2}:){3,}[0-9A-F]{2}`), "FP"}, // fingerprints
+	{regexp.MustCompile(`\b\d{1,2} (January|February|March|April|May|June|July|August|September|October|November|December)( \d{4})?`), "DATE"},
+	{regexp.MustCompile(`\b\d\d:\d\d\b`), "HH:MM"},                           // times
+	{regexp.MustCompile(`\b\d+ (min|h|d)\b`), "N min"},                       // uptime
+	{regexp.MustCompile(`127\.0\.0\.1:\d+`), "127.0.0.1:PORT"},               // listener, clients
+	{regexp.MustCompile(`\b\d{4,5} \((STARTTLS|direct TLS)\)`), "PORT ($1)"}, // ports to type
+	{regexp.MustCompile(`/hearth-[0-9a-f]+\b`), "/RESOURCE"},                 // bound resources
+	{regexp.MustCompile(`hearth-home-ca-[0-9a-f]+`), "HOME-CA"},              // the CA's name
+}
+
+var textElement = regexp.MustCompile(`^(\s*<text[^>]*?) size="[^"]*"([^>]*>)(.*)(</text>)$`)
+
+// maskMarkup masks the texts that change from run to run (their sizes
+// too, which follow the text), the data directory and the version.
+func (h *harness) maskMarkup(markup string) string {
+	info, err := h.api.Info(h.ctx())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	literal := strings.NewReplacer(info.DataDir, "DATADIR", buildinfo.Read().String(), "VERSION")
+	lines := strings.Split(markup, "\n")
+	for i, line := range lines {
+		m := textElement.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		text := literal.Replace(m[3])
+		for _, mask := range masks {
+			text = mask.re.ReplaceAllString(text, mask.with)
+		}
+		if text != m[3] {
+			lines[i] = m[1] + ` size="?"` + m[2] + text + m[4]
+		}
+	}
+	return strings.Join(lines, "\n")
 }

@@ -220,15 +220,20 @@ func (t *usersTab) showPassword(title, jid, password string) {
 		copyButton.SetIcon(theme.ConfirmIcon())
 	})
 	name, _, _ := strings.Cut(jid, "@")
+	var d *dialog.CustomDialog
+	sheet := widget.NewButtonWithIcon("Connect a device…", theme.ComputerIcon(), func() {
+		d.Hide()
+		t.showConnect(jid, password)
+	})
 	content := container.NewVBox(
 		wrapped(fmt.Sprintf("Give these to %s to type into their XMPP app. The password is shown only this once: Hearth keeps no copy it could show again.", name)),
 		container.New(layout.NewFormLayout(),
 			key("Account"), account,
 			key("Password"), secret,
 		),
-		container.NewHBox(layout.NewSpacer(), copyButton),
+		container.NewHBox(layout.NewSpacer(), copyButton, sheet),
 	)
-	d := dialog.NewCustom(title, "Done", content, t.u.win)
+	d = dialog.NewCustom(title, "Done", content, t.u.win)
 	d.Resize(fyne.NewSize(520, 0))
 	d.Show()
 }
@@ -266,6 +271,7 @@ type userRow struct {
 	reset  *widget.Button
 	toggle *widget.Button
 	del    *widget.Button
+	sheet  *widget.Button
 	box    *fyne.Container
 }
 
@@ -278,14 +284,15 @@ func newUserRow(t *usersTab) *userRow {
 	r.reset = widget.NewButtonWithIcon("Reset password", theme.ViewRefreshIcon(), func() { t.confirmReset(r.user.JID) })
 	r.toggle = widget.NewButton("Disable", func() { t.setDisabled(r.user.JID, !r.user.Disabled) })
 	r.del = widget.NewButtonWithIcon("Delete", theme.DeleteIcon(), func() { t.confirmDelete(r.user.JID) })
-	for _, b := range []*widget.Button{r.reset, r.toggle, r.del} {
+	r.sheet = widget.NewButtonWithIcon("Connect a device", theme.ComputerIcon(), func() { t.showConnect(r.user.JID, "") })
+	for _, b := range []*widget.Button{r.sheet, r.reset, r.toggle, r.del} {
 		b.Importance = widget.LowImportance
 	}
 	// The state shares the middle with the name: a row's size is fixed
 	// once laid out, so nothing whose width changes sits with the buttons.
 	r.box = container.NewBorder(nil, nil,
 		r.dot,
-		container.NewHBox(r.reset, r.toggle, r.del),
+		container.NewHBox(r.sheet, r.reset, r.toggle, r.del),
 		container.NewGridWithColumns(2, r.jid, r.state),
 	)
 	r.ExtendBaseWidget(r)

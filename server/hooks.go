@@ -104,8 +104,12 @@ func (h *hooks) Info() admin.Info {
 		}
 	}
 	st := s.c2s.Stats()
-	return admin.Info{Domain: s.cfg.Domain, Version: s.cfg.Version, Started: s.started, Listeners: ls, CertFingerprint: fp, Certificates: certs, DataDir: s.cfg.DataDir, Running: true,
+	info := admin.Info{Domain: s.cfg.Domain, Version: s.cfg.Version, Started: s.started, Listeners: ls, CertFingerprint: fp, Certificates: certs, DataDir: s.cfg.DataDir, Running: true,
 		Logins: admin.LoginStats{Failed: st.FailedLogins, Throttled: st.Throttled, Delayed: st.Delayed, ThrottledAddresses: st.ThrottledAddresses, InProgress: st.LoggingIn}}
+	if s.cfg.LAN != nil {
+		info.LAN = s.cfg.LAN()
+	}
+	return info
 }
 
 // Sessions implements admin.Live.

@@ -50,6 +50,10 @@ type Config struct {
 	Certificates func() admin.Certificates
 	Log          *slog.Logger
 
+	// LAN reports the addresses and the mDNS announcement, which the
+	// command owns; may be nil.
+	LAN func() admin.LANStatus
+
 	// Limits on what a client may send (stream.Default*); the setting
 	// limits.stanza_bytes changes MaxStanza live.
 	Limits stream.Limits

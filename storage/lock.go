@@ -6,6 +6,7 @@ package storage
 // nothing to clean up.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofrs/flock"
 )
@@ -87,4 +89,27 @@ func unlock(l *flock.Flock) error {
 		return fmt.Errorf("unlock %s: %w", l.Path(), err)
 	}
 	return nil
+}
+
+// WaitReleased waits until no process holds the lock of the database at
+// path (the server that had it open has exited), or ctx is done. It holds
+// a shared lock for an instant to find out: a server starting at that
+// very moment may be told the data directory is in use.
+func WaitReleased(ctx context.Context, path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	l := flock.New(abs+lockSuffix, flock.SetFlag(os.O_RDONLY))
+	if _, err := os.Stat(l.Path()); errors.Is(err, fs.ErrNotExist) {
+		return nil // never opened
+	}
+	ok, err := l.TryRLockContext(ctx, 50*time.Millisecond)
+	if err != nil {
+		return fmt.Errorf("wait for %s: %w", l.Path(), err)
+	}
+	if ok {
+		return l.Unlock()
+	}
+	return ctx.Err()
 }

@@ -1,12 +1,14 @@
 package storage
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestOpenInUse: while a database is open, a second Open of it is refused
@@ -65,4 +67,47 @@ func TestOpenInUse(t *testing.T) {
 		}
 		t.Errorf("Open after the first DB's second Close: %v, want ErrInUse", err)
 	}
+}
+
+// TestWaitReleased: WaitReleased waits while the database is open and
+// returns once it is closed; ctx bounds the wait.
+func TestWaitReleased(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "hearth.db")
+	if err := WaitReleased(ctx, path); err != nil {
+		t.Errorf("WaitReleased on a database never opened: %v", err)
+	}
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := WaitReleased(short, path); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("WaitReleased while open: %v, want the deadline", err)
+	}
+	released := make(chan error, 1)
+	go func() { released <- WaitReleased(ctx, path) }()
+	select {
+	case err := <-released:
+		t.Fatalf("WaitReleased returned while the database is open: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-released:
+		if err != nil {
+			t.Errorf("WaitReleased after Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("WaitReleased still waiting 5s after Close")
+	}
+	// The wait took no lock that a new Open would trip over.
+	db, err = Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open after WaitReleased: %v", err)
+	}
+	db.Close()
 }

@@ -331,6 +331,25 @@ func TestSettings(t *testing.T) {
 		for k := range want {
 			t.Errorf("setting %s not listed", k)
 		}
+		// The kind of each value, for the GUI's widgets.
+		kinds := map[string]Setting{
+			"mdns.enabled":        {Kind: "bool"},
+			"tls.mode":            {Kind: "enum", Enum: []string{"auto", "acme", "local", "files"}},
+			"limits.stanza_bytes": {Kind: "int", Min: 10000},
+			"c2s.idle_timeout":    {Kind: "duration"},
+			"acme.dns_token":      {Kind: "string", Secret: true},
+			"domain":              {Kind: "domain"},
+			"contact.admin":       {Kind: "uris"},
+		}
+		for _, s := range all {
+			w, ok := kinds[s.Key]
+			if !ok {
+				continue
+			}
+			if s.Kind != w.Kind || !slices.Equal(s.Enum, w.Enum) || s.Min != w.Min || s.Secret != w.Secret {
+				t.Errorf("setting %s: kind %q enum %q min %d secret %v, want %q %q %d %v", s.Key, s.Kind, s.Enum, s.Min, s.Secret, w.Kind, w.Enum, w.Min, w.Secret)
+			}
+		}
 	})
 }
 

@@ -51,6 +51,24 @@ type Info struct {
 	DataDir         string
 	Running         bool // false when the API works on the database alone
 	Logins          LoginStats
+	// LAN is how the server stands on the local network; zero when the
+	// server was not told (tests, the database alone).
+	LAN LANStatus
+}
+
+// LANStatus is how the server stands on the local network: the addresses
+// a device can type by hand, and the mDNS announcement that lets devices
+// find it by name.
+type LANStatus struct {
+	// Addresses are this machine's addresses that clients can reach,
+	// IPv4 first, then IPv6; no loopback.
+	Addresses []string `json:",omitempty"`
+	// Announced: the mDNS announcement runs, as Name.
+	Announced bool
+	Name      string `json:",omitempty"` // the .local host name announced
+	// Reason says why the server is not announced (the setting is off,
+	// --no-mdns, an error), or "" while it is or is about to be.
+	Reason string `json:",omitempty"`
 }
 
 // Certificates is how the server's certificates stand.
@@ -140,6 +158,13 @@ type Setting struct {
 	Default string
 	Help    string
 	Restart bool // changing it needs a restart
+	// Kind is the value's type: string, bool, int, duration, enum,
+	// domain or uris; Enum lists an enum's values, Min an int's least.
+	Kind string   `json:",omitempty"`
+	Enum []string `json:",omitempty"`
+	Min  int      `json:",omitempty"`
+	// Secret: a credential; Value is SecretShown when it is set.
+	Secret bool `json:",omitempty"`
 }
 
 // EventKind says what changed.

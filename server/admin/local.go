@@ -414,7 +414,8 @@ func (l *Local) Settings(ctx context.Context) ([]Setting, error) {
 		if s.Secret && v != "" {
 			v = SecretShown // a credential is never shown
 		}
-		out = append(out, Setting{Key: s.Key, Value: v, Default: s.Default, Help: s.Help, Restart: !s.Live})
+		out = append(out, Setting{Key: s.Key, Value: v, Default: s.Default, Help: s.Help, Restart: !s.Live,
+			Kind: s.Kind.String(), Enum: s.Enum, Min: s.Min, Secret: s.Secret})
 	}
 	return out, nil
 }

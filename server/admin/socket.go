@@ -4,7 +4,9 @@ package admin
 // in the data directory, mode 0600. Each method is POST /Method with its
 // arguments as one JSON object; Watch is GET /Watch, a stream of
 // newline-delimited JSON events; the debug views are GET /debug/...
-// (debug.go). Admin is never reachable over the network.
+// (debug.go); POST /Stop asks a server that can be stopped this way to stop
+// (Stopper), POST /ShowWindow asks one with a window to show it (Shower).
+// Admin is never reachable over the network.
 
 import (
 	"bufio"
@@ -118,6 +120,26 @@ func Serve(ctx context.Context, ln net.Listener, api API) error {
 	return nil
 }
 
+// Stopper is an API that can also stop the server it belongs to: the
+// command's, which owns the process, wraps the server's API in one. The
+// admin socket offers it as POST /Stop (hearth stop); it is not part of
+// API, which the GUI sees.
+type Stopper interface {
+	API
+	// Stop begins a clean shutdown and returns at once.
+	Stop()
+}
+
+// Shower is an API whose process shows an admin window, which it can show
+// again when it was closed to keep serving in the background: a second
+// hearth started on the same data directory asks for it (POST
+// /ShowWindow) instead of failing. Not part of API either.
+type Shower interface {
+	API
+	// ShowWindow shows the window; an error says why there is none.
+	ShowWindow() error
+}
+
 // request holds the arguments of every method; each uses its own fields.
 type request struct {
 	JID      string      `json:",omitempty"`
@@ -206,6 +228,21 @@ func newHandler(api API) http.Handler {
 	method("CheckDatabase", func(ctx context.Context, r request) (any, error) {
 		problems, err := api.CheckDatabase(ctx)
 		return problemsBody{problems}, err
+	})
+	method("Stop", func(ctx context.Context, r request) (any, error) {
+		s, ok := api.(Stopper)
+		if !ok {
+			return nil, errors.New("this server cannot be stopped over its admin socket: stop it with a signal (kill PID)")
+		}
+		s.Stop()
+		return none, nil
+	})
+	method("ShowWindow", func(ctx context.Context, r request) (any, error) {
+		s, ok := api.(Shower)
+		if !ok {
+			return nil, errors.New("this server has no window")
+		}
+		return none, s.ShowWindow()
 	})
 	debugHandlers(mux)
 	mux.HandleFunc("GET /Watch", func(w http.ResponseWriter, hr *http.Request) {
@@ -423,6 +460,17 @@ func (c *Client) CheckDatabase(ctx context.Context) ([]string, error) {
 	var v problemsBody
 	err := c.call(ctx, "CheckDatabase", request{}, &v)
 	return v.Problems, err
+}
+
+// Stop asks the server to stop cleanly, as SIGTERM would; it returns once
+// the server has begun to stop.
+func (c *Client) Stop(ctx context.Context) error {
+	return c.call(ctx, "Stop", request{}, nil)
+}
+
+// ShowWindow asks the server's process to show its admin window.
+func (c *Client) ShowWindow(ctx context.Context) error {
+	return c.call(ctx, "ShowWindow", request{}, nil)
 }
 
 // Watch subscribes before it returns: events from then on are delivered.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -116,5 +117,120 @@ func TestListenTemporaryName(t *testing.T) {
 	}
 	if len(entries) != 1 || entries[0].Name() != SocketName {
 		t.Errorf("data directory holds %v, want only %s", entries, SocketName)
+	}
+}
+
+// stoppable is a Local whose server can be stopped, as the command's is.
+type stoppable struct {
+	*Local
+	stop func()
+}
+
+func (s stoppable) Stop() { s.stop() }
+
+// TestSocketStop: POST /Stop stops a server whose API is a Stopper, and
+// says how to stop one that is not.
+func TestSocketStop(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		stoppable bool
+	}{
+		{"stoppable", true},
+		{"not stoppable", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLocal(t)
+			ln, err := Listen(l.DataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sctx, stop := context.WithCancel(t.Context())
+			defer stop()
+			var api API = l
+			if tc.stoppable {
+				api = stoppable{Local: l, stop: stop}
+			}
+			done := make(chan error, 1)
+			go func() { done <- Serve(sctx, ln, api) }()
+			c, err := Dial(l.DataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.(*Client).Stop(t.Context())
+			if !tc.stoppable {
+				if err == nil || !strings.Contains(err.Error(), "cannot be stopped over its admin socket") {
+					t.Errorf("Stop: %v, want a refusal that says how to stop it", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Stop: %v", err)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Serve: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("the server still serves 10s after Stop")
+			}
+		})
+	}
+}
+
+// window is a Local whose process shows a window, as the command's does.
+type window struct {
+	*Local
+	shown int
+	err   error
+}
+
+func (w *window) ShowWindow() error {
+	w.shown++
+	return w.err
+}
+
+// TestSocketShowWindow: POST /ShowWindow shows the window of a server
+// that has one, and says why not otherwise.
+func TestSocketShowWindow(t *testing.T) {
+	l := newLocal(t)
+	w := &window{Local: l}
+	for _, tc := range []struct {
+		name string
+		api  API
+		err  string
+	}{
+		{"a window", w, ""},
+		{"a window that cannot show", &window{Local: l, err: errors.New("the window is closing")}, "the window is closing"},
+		{"no window", l, "this server has no window"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := Listen(l.DataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sctx, stop := context.WithCancel(t.Context())
+			done := make(chan error, 1)
+			go func() { done <- Serve(sctx, ln, tc.api) }()
+			defer func() {
+				stop()
+				<-done
+			}()
+			c, err := Dial(l.DataDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.(*Client).Close()
+			err = c.(*Client).ShowWindow(t.Context())
+			switch {
+			case tc.err == "" && err != nil:
+				t.Errorf("ShowWindow: %v", err)
+			case tc.err != "" && (err == nil || err.Error() != tc.err):
+				t.Errorf("ShowWindow: %v, want %q", err, tc.err)
+			}
+		})
+	}
+	if w.shown != 1 {
+		t.Errorf("the window was shown %d times, want once", w.shown)
 	}
 }

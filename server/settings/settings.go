@@ -35,6 +35,26 @@ const (
 	URIs          // space-separated URIs with a scheme (XEP-0157)
 )
 
+// String names the kind as the admin API carries it: string, bool, int,
+// duration, enum, domain or uris.
+func (k Kind) String() string {
+	switch k {
+	case Bool:
+		return "bool"
+	case Int:
+		return "int"
+	case Duration:
+		return "duration"
+	case Enum:
+		return "enum"
+	case Domain:
+		return "domain"
+	case URIs:
+		return "uris"
+	}
+	return "string"
+}
+
 // Spec describes one setting.
 type Spec struct {
 	Key     string
