@@ -25,6 +25,7 @@ type out struct {
 	maxBytes int // bytes queued, by the memory their trees take
 	timeout  time.Duration
 	leftover func([]*stanza.Element) // stanzas that never reached the socket
+	tap      *tap                    // the XML console's view of the stream
 
 	mu      sync.Mutex
 	queued  int // bytes in queue (Footprint)
