@@ -48,6 +48,8 @@ type Config struct {
 	// Certificates reports how the certificates stand; may be nil.
 	Certificates func() admin.Certificates
 	Log          *slog.Logger
+	// LogRing keeps recent log records for the admin window; nil: none.
+	LogRing *admin.LogRing
 
 	// Limits on what a client may send (stream.Default*); the setting
 	// limits.stanza_bytes changes MaxStanza live.
@@ -327,7 +329,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		Log:          part("c2s"),
 	})
 
-	s.admin = &admin.Local{DB: db, Domain: cfg.Domain, DataDir: cfg.DataDir, Live: h, Events: s.events}
+	s.admin = &admin.Local{DB: db, Domain: cfg.Domain, DataDir: cfg.DataDir, Live: h, Events: s.events, LogRing: cfg.LogRing}
 	return s, nil
 }
 

@@ -435,6 +435,19 @@ func (h *hooks) Kick(full string) bool {
 	return full == "alice@test.home/phone"
 }
 
+// Console shows alice's phone: one frame each way, then nothing until
+// ctx is done.
+func (h *hooks) Console(ctx context.Context, full string) (<-chan ConsoleFrame, bool) {
+	if full != "alice@test.home/phone" {
+		return nil, false
+	}
+	ch := make(chan ConsoleFrame, 2)
+	ch <- ConsoleFrame{Dir: DirIn, XML: "<presence/>"}
+	ch <- ConsoleFrame{Dir: DirOut, XML: "<presence from='alice@test.home/phone'/>"}
+	context.AfterFunc(ctx, func() { close(ch) })
+	return ch, true
+}
+
 func (h *hooks) CloseSessions(user string)                  { h.record(&h.kicked, user) }
 func (h *hooks) SettingChanged(context.Context, string)     {}
 func (h *hooks) UserRemoved(_ context.Context, user string) { h.record(&h.kicked, user) }

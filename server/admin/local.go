@@ -34,6 +34,9 @@ type Live interface {
 	// Both publish their own roster events.
 	LabelRoster(ctx context.Context, user, contact, name string, groups []string) error
 	RemoveRoster(ctx context.Context, user, contact string) error
+	// Console watches the stream of a session; false when there is no
+	// such session.
+	Console(ctx context.Context, fullJID string) (<-chan ConsoleFrame, bool)
 	// SettingChanged applies a live setting that was stored; settings
 	// the server does not apply itself are applied by whoever follows
 	// the settings event (the LAN announcement).
@@ -51,6 +54,8 @@ type Local struct {
 	Live Live
 	// Events gets every change made through Local; nil drops them.
 	Events *Hub
+	// LogRing keeps the server's recent log records; nil: none.
+	LogRing *LogRing
 }
 
 var _ API = (*Local)(nil)
