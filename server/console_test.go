@@ -227,4 +227,3 @@ func prefixMatch(s, pattern string) bool {
 		s, pattern = s[sp:], pattern[star+1:]
 	}
 }
-
