@@ -54,8 +54,11 @@ func newTestAPI(t *testing.T) admin.API {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The log goes to the Log tab only, as serve's does besides stderr.
+	ring := admin.NewLogRing(0)
 	srv, err := server.New(server.Config{Domain: testDomain, DataDir: dir, TLS: cm.TLSConfig,
-		Certificates: func() admin.Certificates { return admin.CertificatesOf(cm, testCAPage) }, Log: slog.New(slog.DiscardHandler)}, db)
+		Certificates: func() admin.Certificates { return admin.CertificatesOf(cm, testCAPage) },
+		Log:          slog.New(ring.Handler(slog.LevelInfo)), LogRing: ring}, db)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,6 +63,8 @@ type UI struct {
 	// Owned by the UI goroutine.
 	overview *overviewTab
 	users    *usersTab
+	console  *consoleTab
+	logs     *logsTab
 	tabs     *container.AppTabs
 }
 
@@ -80,6 +82,8 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 
 	u.overview = newOverviewTab(u)
 	u.users = newUsersTab(u)
+	u.console = newConsoleTab(u)
+	u.logs = newLogsTab(u)
 	u.info = &reloader{u: u, load: u.loadInfo}
 	u.sessions = &reloader{u: u, load: u.overview.loadSessions}
 	u.accounts = &reloader{u: u, load: u.users.load}
@@ -87,6 +91,8 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 	u.tabs = container.NewAppTabs(
 		container.NewTabItemWithIcon("Overview", theme.HomeIcon(), u.overview.content),
 		container.NewTabItemWithIcon("Users", theme.AccountIcon(), u.users.content),
+		container.NewTabItemWithIcon("XML console", theme.ComputerIcon(), u.console.content),
+		container.NewTabItemWithIcon("Log", theme.ListIcon(), u.logs.content),
 	)
 	u.tabs.SetTabLocation(container.TabLocationTop)
 	u.win.SetContent(u.tabs)
@@ -104,6 +110,7 @@ func (u *UI) Window() fyne.Window { return u.win }
 func (u *UI) Run(ctx context.Context) {
 	context.AfterFunc(ctx, u.stop)
 	u.background(u.watch)
+	u.background(u.logs.follow)
 }
 
 // Wait blocks until the context given to Run is done and every goroutine
@@ -186,6 +193,7 @@ func (u *UI) handle(ev admin.Event) {
 	case admin.EventSessionUp, admin.EventSessionDown:
 		u.sessions.trigger()
 		u.accounts.trigger() // session counts
+		u.console.sessions.trigger()
 	case admin.EventPresence:
 		u.sessions.trigger()
 	case admin.EventUsers:
@@ -199,6 +207,7 @@ func (u *UI) reloadAll() {
 	u.info.trigger()
 	u.sessions.trigger()
 	u.accounts.trigger()
+	u.console.sessions.trigger()
 }
 
 func (u *UI) loadInfo(ctx context.Context) func() {

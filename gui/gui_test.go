@@ -273,7 +273,7 @@ func TestNewTitle(t *testing.T) {
 	for _, item := range ui.tabs.Items {
 		tabs = append(tabs, item.Text)
 	}
-	if want := []string{"Overview", "Users"}; !slices.Equal(tabs, want) {
+	if want := []string{"Overview", "Users", "XML console", "Log"}; !slices.Equal(tabs, want) {
 		t.Errorf("tabs %q, want %q", tabs, want)
 	}
 }

@@ -781,7 +781,6 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 	o.Close(cond, text)
 	s.router.Unbind(context.WithoutCancel(ctx), sess)
 	<-o.Done()
-	o.tap.end()
 	s.logEnd(sess, o, readErr)
 	stopOnShutdown()
 	if t := grace.Load(); t != nil {

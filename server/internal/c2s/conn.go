@@ -198,6 +198,11 @@ func (o *out) run() {
 		o.mu.Lock()
 		o.ended = true
 		o.mu.Unlock()
+		if o.tap != nil {
+			// The end of the stream is written: the console's watch ends
+			// (what the client may still send is not shown).
+			o.tap.end()
+		}
 		close(o.done)
 		return
 	}
