@@ -162,7 +162,9 @@ func (t *consoleTab) follow(ctx context.Context, cancel context.CancelFunc, id i
 			t.status.SetText("Watching " + jid + ": the newest stanzas are at the bottom.")
 		}
 	})
+	ended := false
 	for f := range frames {
+		ended = f.Dir == admin.DirOut && strings.HasSuffix(f.XML, "</stream:stream>")
 		t.mu.Lock()
 		t.pending = append(t.pending, f)
 		post := !t.posted
@@ -173,7 +175,12 @@ func (t *consoleTab) follow(ctx context.Context, cancel context.CancelFunc, id i
 		}
 	}
 	if ctx.Err() == nil {
-		t.u.do(func() { t.ended(id, "The session of "+jid+" ended.") })
+		why := "The session of " + jid + " ended."
+		if !ended {
+			// The server ends a watch early when another one begins.
+			why = "Stopped watching " + jid + ": the session ended, or another window is watching it now."
+		}
+		t.u.do(func() { t.ended(id, why) })
 	}
 }
 

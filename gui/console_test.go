@@ -134,7 +134,9 @@ func TestConsoleTab(t *testing.T) {
 	}
 }
 
-// TestConsoleSessionEnds: a watched session that ends says so.
+// TestConsoleSessionEnds: a session has one watcher at a time, and the
+// window says when another took over; a watched session that ends says
+// so.
 func TestConsoleSessionEnds(t *testing.T) {
 	h := newHarness(t)
 	h.addUser("alice", "silver-kettle-pw")
@@ -145,6 +147,19 @@ func TestConsoleSessionEnds(t *testing.T) {
 	c.pick.SetSelected(alice.jid)
 	h.tap("Watch")
 	h.waitFor("the watch to begin", func() bool { return strings.HasPrefix(c.status.Text, "Watching ") })
+
+	// Another console takes the session over: the window says so.
+	other, err := h.api.Console(h.ctx(), alice.jid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("the watch taken over", func() bool { return strings.HasSuffix(c.status.Text, "another window is watching it now.") })
+	h.tap("Watch")
+	h.waitFor("the watch to begin again", func() bool { return strings.HasPrefix(c.status.Text, "Watching ") })
+	if _, ok := <-other; ok {
+		t.Error("the other console's watch goes on after the window took the session back")
+	}
+
 	if err := h.api.Kick(h.ctx(), alice.jid); err != nil {
 		t.Fatal(err)
 	}
