@@ -513,6 +513,25 @@ func TestLiveHooks(t *testing.T) {
 		checkErr(t, "kick phone", api.Kick(ctx, "alice@test.home/phone"), nil)
 		checkErr(t, "kick tablet", api.Kick(ctx, "alice@test.home/tablet"), ErrNotFound)
 		checkErr(t, "kick bare", api.Kick(ctx, "alice@test.home"), ErrInvalid)
+
+		_, err = api.Console(ctx, "alice@test.home/tablet")
+		checkErr(t, "console tablet", err, ErrNotFound)
+		_, err = api.Console(ctx, "alice@test.home")
+		checkErr(t, "console bare", err, ErrInvalid)
+		cctx, stop := context.WithCancel(ctx)
+		frames, err := api.Console(cctx, "alice@test.home/phone")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []ConsoleFrame{{Dir: DirIn, XML: "<presence/>"}, {Dir: DirOut, XML: "<presence from='alice@test.home/phone'/>"}} {
+			if f := <-frames; f != want {
+				t.Errorf("console frame %+v, want %+v", f, want)
+			}
+		}
+		stop()
+		if _, ok := <-frames; ok {
+			t.Error("console goes on after its context ended")
+		}
 		checkErr(t, "passwd", api.SetPassword(ctx, "alice", "another horse"), nil)
 		checkErr(t, "disable", api.SetDisabled(ctx, "bob", true), nil)
 		checkErr(t, "enable", api.SetDisabled(ctx, "bob", false), nil) // kicks nobody
