@@ -43,7 +43,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log, err := c.logger(o.logLevel)
+	log, ring, err := c.logger(o.logLevel)
 	if err != nil {
 		return err
 	}
@@ -76,6 +76,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	cfg.TLS = tlsCerts.TLSConfig
+	cfg.LogRing = ring
 	cfg.Certificates = func() admin.Certificates { return admin.CertificatesOf(tlsCerts, page.URL()) }
 	l := &lan{values: d.admin, domain: d.domain, flagOff: o.noMDNS,
 		port: lanPort(ls.server.C2S), tlsPort: lanPort(ls.server.C2STLS),
@@ -175,13 +176,18 @@ func (c *cli) serveOptions(args []string) (serveOptions, error) {
 	return o, nil
 }
 
-// logger is the log of a serve run, on standard error.
-func (c *cli) logger(level string) (*slog.Logger, error) {
+// logger is the log of a serve run: standard error at level, and the
+// admin window's log view (the ring) at level or info, whichever shows
+// more, so that the window shows logins even when standard error shows
+// only warnings.
+func (c *cli) logger(level string) (*slog.Logger, *admin.LogRing, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
+		return nil, nil, usagef("--log-level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: l})), nil
+	ring := admin.NewLogRing(admin.DefaultLogRecords)
+	h := admin.LogTee(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: l}), ring.Handler(min(l, slog.LevelInfo)))
+	return slog.New(h), ring, nil
 }
 
 // tuneGC sets a smaller GC headroom unless GOGC is set. Hearth runs on

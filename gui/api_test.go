@@ -75,9 +75,12 @@ func newTestAPI(t *testing.T) admin.API {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The log goes to the Log tab only, as serve's does besides stderr.
+	ring := admin.NewLogRing(0)
 	ts := &testServer{lan: testLAN}
 	srv, err := server.New(server.Config{Domain: testDomain, DataDir: dir, TLS: cm.TLSConfig, Version: buildinfo.Read().String(),
-		Certificates: func() admin.Certificates { return admin.CertificatesOf(cm, testCAPage) }, Log: slog.New(slog.DiscardHandler),
+		Certificates: func() admin.Certificates { return admin.CertificatesOf(cm, testCAPage) },
+		Log:          slog.New(ring.Handler(slog.LevelInfo)), LogRing: ring,
 		LAN: func() admin.LANStatus {
 			ts.mu.Lock()
 			defer ts.mu.Unlock()

@@ -69,6 +69,8 @@ type UI struct {
 	users    *usersTab
 	family   *familyTab
 	settings *settingsTab
+	console  *consoleTab
+	logs     *logsTab
 	tabs     *container.AppTabs
 
 	// Closing the window (close.go); owned by the UI goroutine.
@@ -92,6 +94,8 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 	u.overview = newOverviewTab(u)
 	u.users = newUsersTab(u)
 	u.family = newFamilyTab(u)
+	u.console = newConsoleTab(u)
+	u.logs = newLogsTab(u)
 	u.info = &reloader{u: u, load: u.loadInfo}
 	u.sessions = &reloader{u: u, load: u.overview.loadSessions}
 	u.accounts = &reloader{u: u, load: u.users.load}
@@ -103,6 +107,8 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 		container.NewTabItemWithIcon("Users", theme.AccountIcon(), u.users.content),
 		container.NewTabItemWithIcon("Family", theme.ListIcon(), u.family.content),
 		container.NewTabItemWithIcon("Federation", theme.MailForwardIcon(), newFederationTab()),
+		container.NewTabItemWithIcon("XML console", theme.ComputerIcon(), u.console.content),
+		container.NewTabItemWithIcon("Log", theme.DocumentIcon(), u.logs.content),
 		container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), u.settings.content),
 	)
 	u.tabs.SetTabLocation(container.TabLocationTop)
@@ -121,6 +127,7 @@ func (u *UI) Window() fyne.Window { return u.win }
 func (u *UI) Run(ctx context.Context) {
 	context.AfterFunc(ctx, u.stop)
 	u.background(u.watch)
+	u.background(u.logs.follow)
 }
 
 // Wait blocks until the context given to Run is done and every goroutine
@@ -205,6 +212,7 @@ func (u *UI) handle(ev admin.Event) {
 	case admin.EventSessionUp, admin.EventSessionDown:
 		u.sessions.trigger()
 		u.accounts.trigger() // session counts
+		u.console.sessions.trigger()
 	case admin.EventPresence:
 		u.sessions.trigger()
 	case admin.EventUsers:
@@ -221,6 +229,7 @@ func (u *UI) reloadAll() {
 	u.accounts.trigger()
 	u.family.reload()
 	u.settingsLoad.trigger()
+	u.console.sessions.trigger()
 }
 
 func (u *UI) loadInfo(ctx context.Context) func() {

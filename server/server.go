@@ -49,6 +49,8 @@ type Config struct {
 	// Certificates reports how the certificates stand; may be nil.
 	Certificates func() admin.Certificates
 	Log          *slog.Logger
+	// LogRing keeps recent log records for the admin window; nil: none.
+	LogRing *admin.LogRing
 
 	// LAN reports the addresses and the mDNS announcement, which the
 	// command owns; may be nil.
@@ -343,7 +345,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		Log:          part("c2s"),
 	})
 
-	s.admin = &admin.Local{DB: db, Domain: cfg.Domain, DataDir: cfg.DataDir, Live: h, Events: s.events}
+	s.admin = &admin.Local{DB: db, Domain: cfg.Domain, DataDir: cfg.DataDir, Live: h, Events: s.events, LogRing: cfg.LogRing}
 	return s, nil
 }
 

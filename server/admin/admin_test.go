@@ -456,6 +456,19 @@ func (h *hooks) Kick(full string) bool {
 	return full == "alice@test.home/phone"
 }
 
+// Console shows alice's phone: one frame each way, then nothing until
+// ctx is done.
+func (h *hooks) Console(ctx context.Context, full string) (<-chan ConsoleFrame, bool) {
+	if full != "alice@test.home/phone" {
+		return nil, false
+	}
+	ch := make(chan ConsoleFrame, 2)
+	ch <- ConsoleFrame{Dir: DirIn, XML: "<presence/>"}
+	ch <- ConsoleFrame{Dir: DirOut, XML: "<presence from='alice@test.home/phone'/>"}
+	context.AfterFunc(ctx, func() { close(ch) })
+	return ch, true
+}
+
 func (h *hooks) CloseSessions(user string)                  { h.record(&h.kicked, user) }
 func (h *hooks) SettingChanged(context.Context, string)     {}
 func (h *hooks) UserRemoved(_ context.Context, user string) { h.record(&h.kicked, user) }
@@ -528,6 +541,25 @@ func TestLiveHooks(t *testing.T) {
 		checkErr(t, "kick phone", api.Kick(ctx, "alice@test.home/phone"), nil)
 		checkErr(t, "kick tablet", api.Kick(ctx, "alice@test.home/tablet"), ErrNotFound)
 		checkErr(t, "kick bare", api.Kick(ctx, "alice@test.home"), ErrInvalid)
+
+		_, err = api.Console(ctx, "alice@test.home/tablet")
+		checkErr(t, "console tablet", err, ErrNotFound)
+		_, err = api.Console(ctx, "alice@test.home")
+		checkErr(t, "console bare", err, ErrInvalid)
+		cctx, stop := context.WithCancel(ctx)
+		frames, err := api.Console(cctx, "alice@test.home/phone")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []ConsoleFrame{{Dir: DirIn, XML: "<presence/>"}, {Dir: DirOut, XML: "<presence from='alice@test.home/phone'/>"}} {
+			if f := <-frames; f != want {
+				t.Errorf("console frame %+v, want %+v", f, want)
+			}
+		}
+		stop()
+		if _, ok := <-frames; ok {
+			t.Error("console goes on after its context ended")
+		}
 		checkErr(t, "passwd", api.SetPassword(ctx, "alice", "another horse"), nil)
 		checkErr(t, "disable", api.SetDisabled(ctx, "bob", true), nil)
 		checkErr(t, "enable", api.SetDisabled(ctx, "bob", false), nil) // kicks nobody

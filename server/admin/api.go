@@ -224,6 +224,18 @@ type API interface {
 	// Watch delivers live events until ctx is done; the channel is closed
 	// then. A slow reader loses events rather than blocking the server.
 	Watch(ctx context.Context) <-chan Event
+
+	// Console watches one session's stream in both directions (the XML
+	// console), from its next element on, with SASL payloads, passwords
+	// and resumption ids redacted, until ctx is done or the session ends;
+	// the channel is closed then. A slow reader loses frames (counted in
+	// the next one's Dropped); a session has one watcher at a time.
+	Console(ctx context.Context, fullJID string) (<-chan ConsoleFrame, error)
+	// Logs returns the server's recent log records with a Seq greater
+	// than since, oldest first; WatchLogs delivers new ones until ctx is
+	// done (a slow reader loses records, counted in Dropped).
+	Logs(ctx context.Context, since uint64) ([]LogRecord, error)
+	WatchLogs(ctx context.Context) <-chan LogRecord
 }
 
 // CertificatesOf describes the certificates a manager serves; page is the

@@ -41,6 +41,9 @@ type Live interface {
 	// bare JID on the domain) contacts of each other with subscription
 	// both, pushes both rosters and sends each the other's presence.
 	MakeMutual(ctx context.Context, user, contact string) error
+	// Console watches the stream of a session; false when there is no
+	// such session.
+	Console(ctx context.Context, fullJID string) (<-chan ConsoleFrame, bool)
 	// SettingChanged applies a live setting that was stored; settings
 	// the server does not apply itself are applied by whoever follows
 	// the settings event (the LAN announcement).
@@ -58,6 +61,8 @@ type Local struct {
 	Live Live
 	// Events gets every change made through Local; nil drops them.
 	Events *Hub
+	// LogRing keeps the server's recent log records; nil: none.
+	LogRing *LogRing
 }
 
 var _ API = (*Local)(nil)

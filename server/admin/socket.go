@@ -3,10 +3,11 @@ package admin
 // The admin socket: the API as HTTP/1.1 with JSON bodies over a Unix socket
 // in the data directory, mode 0600. Each method is POST /Method with its
 // arguments as one JSON object; Watch is GET /Watch, a stream of
-// newline-delimited JSON events; the debug views are GET /debug/...
-// (debug.go); POST /Stop asks a server that can be stopped this way to stop
-// (Stopper), POST /ShowWindow asks one with a window to show it (Shower).
-// Admin is never reachable over the network.
+// newline-delimited JSON events, and WatchLogs and Console
+// (GET /Console?jid=...) are streams the same way; the debug views are
+// GET /debug/... (debug.go); POST /Stop asks a server that can be stopped
+// this way to stop (Stopper), POST /ShowWindow asks one with a window to
+// show it (Shower). Admin is never reachable over the network.
 
 import (
 	"bufio"
@@ -19,6 +20,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -150,6 +152,7 @@ type request struct {
 	Contact  string      `json:",omitempty"`
 	Key      string      `json:",omitempty"`
 	Value    string      `json:",omitempty"`
+	Since    uint64      `json:",omitempty"`
 }
 
 // errorBody is the body of a failed call.
@@ -244,25 +247,42 @@ func newHandler(api API) http.Handler {
 		}
 		return none, s.ShowWindow()
 	})
+	method("Logs", func(ctx context.Context, r request) (any, error) { return api.Logs(ctx, r.Since) })
 	debugHandlers(mux)
 	mux.HandleFunc("GET /Watch", func(w http.ResponseWriter, hr *http.Request) {
-		ctx := hr.Context()
-		events := api.Watch(ctx)
-		w.Header().Set("Content-Type", "application/x-ndjson")
-		w.WriteHeader(http.StatusOK)
-		rc := http.NewResponseController(w)
-		// The headers tell the client that it is subscribed.
-		if rc.Flush() != nil {
+		streamNDJSON(w, api.Watch(hr.Context()))
+	})
+	mux.HandleFunc("GET /WatchLogs", func(w http.ResponseWriter, hr *http.Request) {
+		streamNDJSON(w, api.WatchLogs(hr.Context()))
+	})
+	mux.HandleFunc("GET /Console", func(w http.ResponseWriter, hr *http.Request) {
+		frames, err := api.Console(hr.Context(), hr.URL.Query().Get("jid"))
+		if err != nil {
+			writeError(w, err)
 			return
 		}
-		enc := json.NewEncoder(w)
-		for ev := range events {
-			if enc.Encode(ev) != nil || rc.Flush() != nil {
-				return // the client went away; ctx ends the subscription
-			}
-		}
+		streamNDJSON(w, frames)
 	})
 	return mux
+}
+
+// streamNDJSON writes what ch delivers as newline-delimited JSON until it
+// is closed (the request's context ended: the client went away or the
+// server stops) or the client stops reading.
+func streamNDJSON[T any](w http.ResponseWriter, ch <-chan T) {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	// The headers tell the client that it is subscribed.
+	if rc.Flush() != nil {
+		return
+	}
+	enc := json.NewEncoder(w)
+	for v := range ch {
+		if enc.Encode(v) != nil || rc.Flush() != nil {
+			return // the client went away; ctx ends the subscription
+		}
+	}
 }
 
 type restartBody struct{ Restart bool }
@@ -476,37 +496,77 @@ func (c *Client) ShowWindow(ctx context.Context) error {
 // Watch subscribes before it returns: events from then on are delivered.
 // The channel is closed when ctx is done or the server goes away.
 func (c *Client) Watch(ctx context.Context) <-chan Event {
-	ch := make(chan Event, hubBuffer)
-	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://hearth/Watch", nil)
+	ch, err := subscribe[Event](ctx, c, "Watch", hubBuffer, nil)
 	if err != nil {
+		ch = make(chan Event)
 		close(ch)
-		return ch
+	}
+	return ch
+}
+
+// WatchLogs subscribes before it returns, as Watch.
+func (c *Client) WatchLogs(ctx context.Context) <-chan LogRecord {
+	ch, err := subscribe(ctx, c, "WatchLogs", hubBuffer*4, func(r *LogRecord, lost int) { r.Dropped += lost })
+	if err != nil {
+		ch = make(chan LogRecord)
+		close(ch)
+	}
+	return ch
+}
+
+func (c *Client) Logs(ctx context.Context, since uint64) ([]LogRecord, error) {
+	var v []LogRecord
+	err := c.call(ctx, "Logs", request{Since: since}, &v)
+	return v, err
+}
+
+// Console watches a session's stream; it returns the server's error
+// (ErrNotFound: no such session) before any frame.
+func (c *Client) Console(ctx context.Context, fullJID string) (<-chan ConsoleFrame, error) {
+	return subscribe(ctx, c, "Console?jid="+url.QueryEscape(fullJID), 256, func(f *ConsoleFrame, lost int) { f.Dropped += lost })
+}
+
+// subscribe reads a stream of newline-delimited JSON values from GET
+// /path into a channel of size n, closed when ctx is done or the server
+// goes away. A slow reader loses values, as in-process; lost, if not nil,
+// tells the next value delivered how many.
+func subscribe[T any](ctx context.Context, c *Client, path string, n int, lost func(*T, int)) (chan T, error) {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://hearth/"+path, nil)
+	if err != nil {
+		return nil, err
 	}
 	resp, err := c.http.Do(hr)
 	if err != nil {
-		close(ch)
-		return ch
+		return nil, fmt.Errorf("admin socket %s: %w", c.path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		close(ch)
-		return ch
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxRequest))
+		return nil, c.failure(path, resp.Status, b)
 	}
+	ch := make(chan T, n)
 	// The goroutine ends when the body does: ctx done or the server gone.
 	go func() {
 		defer close(ch)
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, maxRequest)
+		dropped := 0
 		for sc.Scan() {
-			var ev Event
-			if json.Unmarshal(sc.Bytes(), &ev) != nil {
+			var v T
+			if json.Unmarshal(sc.Bytes(), &v) != nil {
 				return
 			}
+			if lost != nil {
+				lost(&v, dropped)
+			}
 			select {
-			case ch <- ev:
-			default: // a slow reader loses events, as in-process
+			case ch <- v:
+				dropped = 0
+			default:
+				dropped++
 			}
 		}
 	}()
-	return ch
+	return ch, nil
 }

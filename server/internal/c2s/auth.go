@@ -120,7 +120,7 @@ func (c *conn) authenticate(ctx context.Context) error {
 		case err == nil:
 			c.srv.guard.end(c.ip)
 			c.authed = user
-			log.Debug("login", "addr", c.ip, "account", user, "mechanism", mech)
+			log.Info("login succeeded", "account", user, "addr", c.ip, "mechanism", mech, "tls", tlsMode(c.f))
 			ok := stanza.New("success", stanza.NSSASL)
 			if c.successData != "" {
 				// RFC 6120 6.4.6: the server-final-message rides on <success/>.

@@ -85,9 +85,6 @@ type Config struct {
 	// Elements are the handlers of non-stanza elements on bound streams;
 	// a second handler for the same element panics in New.
 	Elements []Element
-	// Tap, if set, sees the raw data of bound streams (the XML console;
-	// never negotiation, which carries passwords). It must not block.
-	Tap Tap
 	// Limits bound what a client may send once it has logged in; before,
 	// stream.PreAuth applies.
 	Limits stream.Limits
@@ -172,10 +169,6 @@ func (c *Config) defaults() {
 		c.Quota = quota.New()
 	}
 }
-
-// Tap sees the raw bytes of streams (the admin XML console). It must not
-// block.
-type Tap func(session string, out bool, data []byte)
 
 type elementKey struct{ name, ns string }
 
@@ -348,6 +341,7 @@ func retryable(err error) bool {
 // handle runs one TCP connection: TLS from the first byte or STARTTLS.
 func (s *Server) handle(ctx context.Context, nc net.Conn, directTLS bool) {
 	f := newTCP(nc, s.cfg.Domain, stream.PreAuth)
+	f.direct = directTLS
 	t, why := s.admission.admit(nc.RemoteAddr().String(), func() { nc.Close() })
 	if t == nil {
 		// Refused before a byte is read: an error on a stream of our own.
@@ -446,6 +440,7 @@ type conn struct {
 
 // fail sends a stream error and the end of the stream, then closes.
 func (c *conn) fail(e *stream.Error) {
+	c.srv.cfg.Log.Info("stream error sent", "condition", e.Condition, "text", e.Text, "addr", c.f.RemoteAddr(), "account", c.authed)
 	_ = c.f.SetWriteDeadline(time.Now().Add(time.Second))
 	_ = c.f.End(e)
 	c.f.Close()
@@ -682,9 +677,9 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 	_ = f.SetDeadline(time.Time{})
 	o := newOut(f, s.cfg.QueueLimit, s.cfg.QueueBytes, s.cfg.WriteTimeout)
 	name := sess.JID.String()
-	if s.cfg.Tap != nil {
-		f.Tap(func(out bool, p []byte) { s.cfg.Tap(name, out, p) })
-	}
+	// The XML console sees bound streams only, never negotiation.
+	o.tap = new(tap)
+	f.Tap(o.tap)
 	if s.cfg.Lost != nil {
 		o.leftover = func(q []*stanza.Element) { s.cfg.Lost.Lost(context.WithoutCancel(ctx), sess, q) }
 	}
@@ -743,10 +738,13 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		f.StopReading()
 		grace.Store(time.AfterFunc(ShutdownGrace, o.CutOff))
 	})
+	s.cfg.Log.Info("session began", "jid", name, "addr", f.RemoteAddr(), "tls", tlsMode(f))
 	cond, text := "", ""
+	var readErr error
 	for {
 		el, err := f.Next()
 		if err != nil {
+			readErr = err
 			// A violation gets its stream error; the peer's own close or a
 			// dead socket just our closing tag (RFC 6120 4.4).
 			var se *stream.Error
@@ -783,6 +781,7 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 	o.Close(cond, text)
 	s.router.Unbind(context.WithoutCancel(ctx), sess)
 	<-o.Done()
+	s.logEnd(sess, o, readErr)
 	stopOnShutdown()
 	if t := grace.Load(); t != nil {
 		t.Stop() // a timer that fires late finds the writer finished
@@ -795,6 +794,44 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 	f.Drain(time.Now().Add(DrainTimeout))
 	endDrain()
 	f.Close()
+}
+
+// logEnd tells the log how a session ended: the stream error it was sent,
+// if any, and why it ended, in words.
+func (s *Server) logEnd(sess *router.Session, o *out, readErr error) {
+	o.mu.Lock()
+	final := o.final
+	o.mu.Unlock()
+	name, addr := sess.JID.String(), sess.Addr
+	var why string
+	switch {
+	case final != nil:
+		s.cfg.Log.Info("stream error sent", "condition", final.Condition, "text", final.Text, "addr", addr, "jid", name)
+		why = final.Condition
+		if final.Text != "" {
+			why += ": " + final.Text
+		}
+	case errors.Is(readErr, stream.ErrClosed):
+		why = "the client closed the stream"
+	case readErr != nil:
+		why = "the connection was lost (" + readErr.Error() + ")"
+	default:
+		why = "the server closed the stream"
+	}
+	s.cfg.Log.Info("session ended", "jid", name, "addr", addr, "why", why, "lasted", time.Since(sess.Since).Round(time.Second))
+}
+
+// tlsMode says how a stream is encrypted, in words for the log.
+func tlsMode(f framing) string {
+	switch t, ok := f.(*tcp); {
+	case f.TLS() == nil:
+		return "none"
+	case ok && t.direct:
+		return "direct TLS"
+	case ok:
+		return "STARTTLS"
+	}
+	return "TLS"
 }
 
 // element hands a non-stanza element to its handler. Without one it is

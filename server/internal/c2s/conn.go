@@ -25,6 +25,7 @@ type out struct {
 	maxBytes int // bytes queued, by the memory their trees take
 	timeout  time.Duration
 	leftover func([]*stanza.Element) // stanzas that never reached the socket
+	tap      *tap                    // the XML console's view of the stream
 
 	mu      sync.Mutex
 	queued  int // bytes in queue (Footprint)
@@ -197,6 +198,11 @@ func (o *out) run() {
 		o.mu.Lock()
 		o.ended = true
 		o.mu.Unlock()
+		if o.tap != nil {
+			// The end of the stream is written: the console's watch ends
+			// (what the client may still send is not shown).
+			o.tap.end()
+		}
 		close(o.done)
 		return
 	}

@@ -38,7 +38,7 @@ func (f *stuck) StartTLS(*tls.Config) error                       { return errCl
 func (f *stuck) TLS() *tls.ConnectionState                        { return nil }
 func (f *stuck) SetDeadline(time.Time) error                      { return nil }
 func (f *stuck) WatchIdle(time.Duration, func(bool) bool)         {}
-func (f *stuck) Tap(func(bool, []byte))                           {}
+func (f *stuck) Tap(*tap)                                         {}
 func (f *stuck) StopReading()                                     { f.Close() }
 func (f *stuck) Drain(time.Time)                                  {}
 func (f *stuck) RemoteAddr() string                               { return "192.0.2.1:1" }

@@ -73,9 +73,10 @@ type framing interface {
 	// holds already is still returned). It may be called from any
 	// goroutine.
 	StopReading()
-	// Tap makes f see the raw data of the stream from now on (the XML
-	// console); f must not block.
-	Tap(f func(out bool, data []byte))
+	// Tap shows the stream's data from now on to whoever watches t (the
+	// XML console); it is called before the session's reader and writer
+	// start.
+	Tap(t *tap)
 	// Drain reads and discards what the client sends until it closes its
 	// side or until the deadline: closing a TCP socket with unread data
 	// makes the kernel reset the connection and throw away what it had
@@ -97,10 +98,11 @@ type tcp struct {
 	src    *switchReader
 	dec    *stream.Decoder
 	tls    *tls.Conn
+	direct bool // TLS from the first byte (XEP-0368)
 	opened bool
 	wbuf   *bytes.Buffer
 	ends   []int // where each element of the last Write ends in wbuf
-	tap    func(out bool, data []byte)
+	tap    *tap
 
 	mu      sync.Mutex // for StopReading, from any goroutine
 	idle    *idleConn
@@ -109,7 +111,7 @@ type tcp struct {
 
 func newTCP(nc net.Conn, domain string, lim stream.Limits) *tcp {
 	t := &tcp{raw: nc, nc: nc, lim: lim, domain: domain}
-	t.src = &switchReader{nc}
+	t.src = &switchReader{r: nc}
 	t.dec = stream.NewDecoder(t.src, lim)
 	return t
 }
@@ -127,7 +129,13 @@ func (t *tcp) WriteOpen(h stream.Header, features []*stanza.Element) error {
 
 func (t *tcp) Opened() bool { return t.opened }
 
-func (t *tcp) Next() (*stanza.Element, error) { return t.dec.Next() }
+func (t *tcp) Next() (*stanza.Element, error) {
+	el, err := t.dec.Next()
+	if t.tap != nil {
+		t.tap.boundary(t.dec)
+	}
+	return el, err
+}
 
 func (t *tcp) Pending() bool { return t.dec.Buffered() > 0 }
 
@@ -190,7 +198,7 @@ func (t *tcp) StartTLS(cfg *tls.Config) error {
 		return err
 	}
 	t.tls, t.nc = tc, tc
-	t.src = &switchReader{tc}
+	t.src = &switchReader{r: tc}
 	t.dec = stream.NewDecoder(t.src, t.lim)
 	t.opened = false
 	return nil
@@ -241,7 +249,7 @@ func (t *tcp) RemoteAddr() string { return t.raw.RemoteAddr().String() }
 func (t *tcp) WatchIdle(idle time.Duration, onIdle func(pinged bool) bool) {
 	// Under the decoder's buffer, so that what it holds already (stanzas
 	// pipelined right after bind) is kept.
-	ic := &idleConn{Conn: t.nc, idle: idle, onIdle: onIdle, tap: t.tap}
+	ic := &idleConn{Conn: t.nc, idle: idle, onIdle: onIdle}
 	t.mu.Lock()
 	t.idle = ic
 	stopped := t.stopped
@@ -264,11 +272,12 @@ func (t *tcp) StopReading() {
 	}
 }
 
-func (t *tcp) Tap(f func(out bool, data []byte)) {
-	t.tap = f
-	if ic, ok := t.src.r.(*idleConn); ok {
-		ic.tap = f
-	}
+func (t *tcp) Tap(tp *tap) {
+	// Called between elements (after bind): the next read begins one
+	// unless the decoder holds bytes already.
+	tp.clean = t.dec.Buffered() == 0
+	t.tap = tp
+	t.src.tap = tp
 }
 
 // buffer returns the write buffer, empty.
@@ -285,7 +294,7 @@ func (t *tcp) buffer() *bytes.Buffer {
 func (t *tcp) flush(b *bytes.Buffer) (int, error) {
 	n, err := t.nc.Write(b.Bytes())
 	if t.tap != nil && n > 0 {
-		t.tap(true, b.Bytes()[:n])
+		t.tap.wrote(b.Bytes()[:n])
 	}
 	if b.Cap() > 64<<10 {
 		t.wbuf = nil
@@ -295,9 +304,19 @@ func (t *tcp) flush(b *bytes.Buffer) (int, error) {
 
 // switchReader is the source under the decoder's buffer; swapping r keeps
 // whatever the buffer already holds.
-type switchReader struct{ r io.Reader }
+// It is where the console's tap sees what was read.
+type switchReader struct {
+	r   io.Reader
+	tap *tap
+}
 
-func (s *switchReader) Read(p []byte) (int, error) { return s.r.Read(p) }
+func (s *switchReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if s.tap != nil && n > 0 {
+		s.tap.read(p[:n])
+	}
+	return n, err
+}
 
 // idleConn wraps the socket after binding: when nothing arrives for idle,
 // onIdle decides whether to keep waiting (it sends a ping the first time)
@@ -311,7 +330,6 @@ type idleConn struct {
 	// it was called before with nothing received since. It returns whether
 	// to keep waiting.
 	onIdle func(pinged bool) bool
-	tap    func(out bool, data []byte)
 	pinged bool
 
 	mu      sync.Mutex // the read deadline: Read's or stop's
@@ -344,9 +362,6 @@ func (c *idleConn) Read(p []byte) (int, error) {
 		if n > 0 {
 			// Anything counts as a sign of life, whitespace too (RFC 6120 4.6.1).
 			c.pinged = false
-			if c.tap != nil {
-				c.tap(false, p[:n])
-			}
 			return n, nil
 		}
 		if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {

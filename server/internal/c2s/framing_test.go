@@ -110,11 +110,11 @@ func (f *frames) SetWriteDeadline(t time.Time) error { return f.conn.SetWriteDea
 func (f *frames) WatchIdle(time.Duration, func(bool) bool) {
 	// WebSocket has pings of its own (RFC 7395 3.4); not needed here.
 }
-func (f *frames) Tap(func(bool, []byte)) {}
-func (f *frames) StopReading()           { _ = f.conn.SetReadDeadline(time.Now()) }
-func (f *frames) Drain(time.Time)        {}
-func (f *frames) Close() error           { return f.conn.Close() }
-func (f *frames) RemoteAddr() string     { return "192.0.2.7:4711" }
+func (f *frames) Tap(*tap)           {}
+func (f *frames) StopReading()       { _ = f.conn.SetReadDeadline(time.Now()) }
+func (f *frames) Drain(time.Time)    {}
+func (f *frames) Close() error       { return f.conn.Close() }
+func (f *frames) RemoteAddr() string { return "192.0.2.7:4711" }
 
 func (f *frames) End(e *stream.Error) error {
 	var els []*stanza.Element

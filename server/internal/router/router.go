@@ -183,6 +183,7 @@ func (r *Router) FromClient(ctx context.Context, s *Session, el *stanza.Element)
 			bad.Kind = stanza.KindIQ
 		}
 		if bad.Type != "error" {
+			r.log.Debug("stanza error sent", "to", s.JID.String(), "stanza", bad.Kind.String(), "condition", serr.Condition, "text", serr.Text)
 			r.Deliver(ctx, s, bad.ErrorReply(serr).SetAttr("from", ""))
 		}
 		return
@@ -326,6 +327,7 @@ func (r *Router) Bounce(ctx context.Context, st *stanza.Stanza, e *stanza.Error)
 	if rs.To.IsZero() {
 		return
 	}
+	r.log.Debug("stanza error sent", "to", rs.To.String(), "stanza", st.Kind.String(), "condition", e.Condition, "text", e.Text)
 	r.Route(ctx, rs)
 }
 

@@ -140,6 +140,17 @@ func (d *Decoder) Buffered() int {
 	return len(d.win) - d.pos
 }
 
+// Unread returns the bytes read from the source and not yet decoded (the
+// beginning of the next element, between calls); they are valid until
+// the next call.
+func (d *Decoder) Unread() []byte {
+	if d.br != nil {
+		b, _ := d.br.Peek(d.br.Buffered())
+		return b[min(d.pos, len(b)):]
+	}
+	return d.win[d.pos:]
+}
+
 // Read buffers are pooled: an idle connection waits in a read of the small
 // array inside its Decoder and holds no buffer of 1 KiB. Scratch space for
 // names, values and text is pooled too and held only while a stanza is

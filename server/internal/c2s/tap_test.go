@@ -1,0 +1,81 @@
+package c2s
+
+import (
+	"net"
+	"strings"
+	"testing"
+
+	"hearth/server/internal/console"
+	"hearth/server/internal/stream"
+)
+
+// TestTapAligned: a watch that begins while an element is half read never
+// shows the rest of it out of context (here a password's end); it begins
+// with the next element, whether that is read later or was buffered with
+// the end of the one before.
+func TestTapAligned(t *testing.T) {
+	server, client := net.Pipe()
+	defer server.Close()
+	defer client.Close()
+	f := newTCP(server, "hearth.test", stream.Limits{})
+	go client.Write([]byte(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='hearth.test' version='1.0'>`))
+	if _, err := f.ReadOpen(); err != nil {
+		t.Fatal(err)
+	}
+	tp := new(tap)
+	f.Tap(tp)
+
+	type result struct {
+		name string
+		err  error
+	}
+	next := func() chan result {
+		ch := make(chan result, 1)
+		go func() {
+			el, err := f.Next()
+			if err != nil {
+				ch <- result{err: err}
+				return
+			}
+			ch <- result{name: el.Name + "#" + el.Attr("id")}
+		}()
+		return ch
+	}
+	write := func(s string) {
+		if _, err := client.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	first := next()
+	// A pipe's Write returns once the reader took every byte.
+	write(`<iq type='set' id='1'><query xmlns='jabber:iq:register'><password>secret-`)
+	w := console.New()
+	if !tp.attach(w) {
+		t.Fatal("attach failed")
+	}
+	go client.Write([]byte(`half</password></query></iq><message id='2'><body>shown</body></message>`))
+	if r := <-first; r.name != "iq#1" {
+		t.Fatalf("first element %+v", r)
+	}
+	if r := <-next(); r.name != "message#2" {
+		t.Fatalf("second element %+v", r)
+	}
+	third := next()
+	write(`<message id='3'/>`)
+	if r := <-third; r.name != "message#3" {
+		t.Fatalf("third element %+v", r)
+	}
+	tp.end()
+	if tp.attach(console.New()) {
+		t.Error("attached to an ended stream")
+	}
+	var got []string
+	for fr := range w.C() {
+		got = append(got, fr.XML)
+	}
+	want := []string{`<message id='2'><body>shown</body></message>`, `<message id='3'/>`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("watch showed\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

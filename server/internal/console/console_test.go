@@ -1,0 +1,138 @@
+package console
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRedact(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"message", `<message to='a@b'><body>hi</body></message>`, `<message to='a@b'><body>hi</body></message>`},
+		{"sasl auth", `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGFsaWNlAHNlY3JldA==</auth>`,
+			`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>[redacted]</auth>`},
+		{"sasl challenge response success", `<challenge>cj1h</challenge>`, `<challenge>[redacted]</challenge>`},
+		{"prefixed", `<sasl:response xmlns:sasl='x'>abc</sasl:response>`, `<sasl:response xmlns:sasl='x'>[redacted]</sasl:response>`},
+		{"register password", `<iq type='set'><query xmlns='jabber:iq:register'><username>bob</username><password>silver-kettle-pw</password></query></iq>`,
+			`<iq type='set'><query xmlns='jabber:iq:register'><username>bob</username><password>[redacted]</password></query></iq>`},
+		{"form password", `<x><field var='password' type='text-private'><value>silver-kettle-pw</value></field><field var='u'><value>v</value></field></x>`,
+			`<x><field var='password' type='text-private'>[redacted]</field><field var='u'><value>v</value></field></x>`},
+		{"cdata inside", `<password><![CDATA[</password>silver]]></password>`, `<password>[redacted]</password>`},
+		{"wrong end tag", `<password></x>silver-kettle-pw`, `<password>[redacted]`},
+		{"cut in secret", `<iq><password>silver-ket`, `<iq><password>[redacted]`},
+		{"cut in tag", `<iq><resume previd='abc`, `<iq>[cut]`},
+		{"sm enabled", `<enabled xmlns='urn:xmpp:sm:3' id='some-long-id' resume='true'/>`, `<enabled xmlns='urn:xmpp:sm:3' id='[redacted]' resume='true'/>`},
+		{"sm resume", `<resume xmlns="urn:xmpp:sm:3" h="3" previd="some-long-id"/>`, `<resume xmlns="urn:xmpp:sm:3" h="3" previd="[redacted]"/>`},
+		{"odd attribute", `<enabled id=raw-id>`, `<enabled [cut]>`},
+		{"empty success", `<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>`, `<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Redact([]byte(tc.in)); got != tc.want {
+				t.Errorf("Redact(%s)\n got %s\nwant %s", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+// frames writes the input to a watch in pieces of n bytes.
+func frames(t *testing.T, in string, n int) []Frame {
+	t.Helper()
+	w := New()
+	for i := 0; i < len(in); i += n {
+		w.Write(false, []byte(in[i:min(i+n, len(in))]))
+	}
+	w.End()
+	var out []Frame
+	for f := range w.C() {
+		out = append(out, f)
+	}
+	return out
+}
+
+func TestSplit(t *testing.T) {
+	in := ` <message><body a='>'>x &lt; y</body></message>` + "\n" +
+		`<iq type='get' id='1'/><iq type='set'><query xmlns='jabber:iq:register'><password>silver-kettle-pw</password></query></iq>` +
+		`<presence><![CDATA[<not a tag>]]></presence></stream:stream>`
+	want := []string{
+		`<message><body a='>'>x &lt; y</body></message>`,
+		`<iq type='get' id='1'/>`,
+		`<iq type='set'><query xmlns='jabber:iq:register'><password>[redacted]</password></query></iq>`,
+		`<presence><![CDATA[<not a tag>]]></presence>`,
+		`</stream:stream>`,
+	}
+	for _, n := range []int{1, 3, 7, len(in)} {
+		got := frames(t, in, n)
+		if len(got) != len(want) {
+			t.Fatalf("pieces of %d: %d frames, want %d: %+v", n, len(got), len(want), got)
+		}
+		for i := range want {
+			if got[i].XML != want[i] || got[i].Out {
+				t.Errorf("pieces of %d: frame %d: %q, want %q", n, i, got[i].XML, want[i])
+			}
+		}
+	}
+}
+
+func TestCapAndDrop(t *testing.T) {
+	big := `<message><body>` + strings.Repeat("a", MaxFrame) + `</body></message>`
+	got := frames(t, big, 1000)
+	if len(got) != 1 || len(got[0].XML) > MaxFrame+100 || !strings.HasSuffix(got[0].XML, "more bytes not shown]") {
+		t.Fatalf("big frame: %d frames, %.80q…", len(got), got[0].XML)
+	}
+
+	w := New()
+	for range Buffer + 5 {
+		w.Write(true, []byte(`<r/>`))
+	}
+	for range Buffer {
+		<-w.C()
+	}
+	w.Write(true, []byte(`<a/>`))
+	f := <-w.C()
+	if f.Dropped != 5 || f.XML != `<a/>` || !f.Out {
+		t.Errorf("after a full buffer: %+v, want <a/> with 5 dropped", f)
+	}
+	w.End()
+	w.End()
+	w.Write(true, []byte(`<a/>`)) // ignored after End
+}
+
+func FuzzRedact(f *testing.F) {
+	for _, s := range []string{
+		`<auth mechanism='PLAIN'>c2VjcmV0</auth>`,
+		`<iq><query><password>secret</password></query></iq>`,
+		`<field var='new-password'><value>secret</value></field>`,
+		`<enabled id='secret' resume='true'/>`,
+		`<password><![CDATA[</password>secret]]></password>`,
+		`<resume previd="secret" h='1'/>`,
+	} {
+		f.Add([]byte(s), 3)
+	}
+	f.Fuzz(func(t *testing.T, in []byte, n int) {
+		const secret = "SECRETXYZ"
+		if strings.Contains(string(in), secret[:3]) {
+			return
+		}
+		// Whatever follows it, a secret in a secret element's content or
+		// a resumption id is never shown, by Redact or by a watch that
+		// gets the bytes in any pieces.
+		if n < 1 {
+			n = 1
+		}
+		for _, head := range []string{"<iq><password>", "<auth mechanism='PLAIN'>", "<x><field var='password'><value>", "<enabled id='", "<resume h='1' previd=\""} {
+			s := head + secret + string(in)
+			if r := Redact([]byte(s)); strings.Contains(r, secret) {
+				t.Fatalf("Redact(%q) shows the secret: %q", s, r)
+			}
+			w := New()
+			for i := 0; i < len(s); i += n {
+				w.Write(false, []byte(s[i:min(i+n, len(s))]))
+			}
+			w.End()
+			for f := range w.C() {
+				if strings.Contains(f.XML, secret) {
+					t.Fatalf("watch of %q in pieces of %d shows the secret: %q", s, n, f.XML)
+				}
+			}
+		}
+	})
+}

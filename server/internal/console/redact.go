@@ -1,0 +1,260 @@
+package console
+
+import (
+	"bytes"
+	"strings"
+)
+
+// Redacted stands for what the console never shows.
+const Redacted = "[redacted]"
+
+// secretContent are the elements whose content is never shown, by local
+// name: SASL (RFC 6120 6.4) and SASL2 payloads, passwords (XEP-0077
+// registration and password change, XEP-0078, MUC room passwords) and
+// legacy auth digests.
+var secretContent = map[string]bool{
+	"auth": true, "response": true, "challenge": true, "success": true,
+	"initial-response": true, "additional-data": true,
+	"password": true, "digest": true,
+}
+
+// secretAttrs are attributes never shown, by element local name: stream
+// management's resumption ids (XEP-0198 5), which let whoever has them
+// take over the session.
+var secretAttrs = map[string][]string{
+	"enabled": {"id"},
+	"resume":  {"previd"},
+	"resumed": {"previd"},
+}
+
+// Redact returns frame, one top-level element or a piece of one, with
+// secrets replaced by [redacted]. It fails closed: a secret element that
+// does not end in frame is redacted to the end, and a tag cut off before
+// its '>' is not shown.
+func Redact(frame []byte) string {
+	var b strings.Builder
+	b.Grow(len(frame))
+	hide := 0 // depth inside a secret element; 0: showing
+	hideName := ""
+	for i := 0; i < len(frame); {
+		if frame[i] != '<' {
+			j := bytes.IndexByte(frame[i:], '<')
+			if j < 0 {
+				j = len(frame) - i
+			}
+			if hide == 0 {
+				b.Write(frame[i : i+j])
+			}
+			i += j
+			continue
+		}
+		rest := frame[i:]
+		var end int
+		switch {
+		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+			end = sectionEnd(rest, "]]>")
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			end = sectionEnd(rest, "-->")
+		case bytes.HasPrefix(rest, []byte("<?")):
+			end = sectionEnd(rest, "?>")
+		default:
+			end = tagEnd(rest)
+		}
+		if end < 0 {
+			// Cut off inside markup: show nothing of it.
+			if hide == 0 {
+				b.WriteString("[cut]")
+			}
+			break
+		}
+		tok := rest[:end]
+		i += end
+		if len(tok) < 2 || tok[1] == '!' || tok[1] == '?' {
+			if hide == 0 {
+				b.Write(tok)
+			}
+			continue
+		}
+		closing := tok[1] == '/'
+		self := !closing && tok[len(tok)-2] == '/'
+		if hide > 0 {
+			switch {
+			case closing && (hide > 1 || localName(tok[1:]) == hideName):
+				hide--
+				if hide == 0 {
+					b.WriteString(Redacted)
+					b.Write(tok)
+				}
+			case !self:
+				hide++
+			}
+			continue
+		}
+		if closing {
+			b.Write(tok)
+			continue
+		}
+		name := localName(tok)
+		if attrs, ok := secretAttrs[name]; ok {
+			tok = redactAttrs(tok, attrs)
+		}
+		b.Write(tok)
+		if !self && (secretContent[name] || name == "field" && secretField(tok)) {
+			hide, hideName = 1, name
+		}
+	}
+	if hide > 0 {
+		b.WriteString(Redacted)
+	}
+	return b.String()
+}
+
+// sectionEnd returns the length of the section that starts s and ends
+// with end, or -1.
+func sectionEnd(s []byte, end string) int {
+	j := bytes.Index(s, []byte(end))
+	if j < 0 {
+		return -1
+	}
+	return j + len(end)
+}
+
+// tagEnd returns the length of the tag that starts s, up to its '>'
+// outside quotes, or -1.
+func tagEnd(s []byte) int {
+	var q byte
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case q != 0:
+			if c == q {
+				q = 0
+			}
+		case c == '"' || c == '\'':
+			q = c
+		case c == '>':
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// localName is the local part of a start tag's name.
+func localName(tag []byte) string {
+	n := 1
+	for n < len(tag) && !isSpace(tag[n]) && tag[n] != '>' && tag[n] != '/' {
+		n++
+	}
+	name := tag[1:n]
+	if k := bytes.LastIndexByte(name, ':'); k >= 0 {
+		name = name[k+1:]
+	}
+	return string(name)
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// attr is one attribute of a tag: the spans of its name and value.
+type attr struct{ name, val [2]int }
+
+// attrsOf lists the attributes of a complete start tag; it stops at
+// anything that is not name="value" or name='value'.
+func attrsOf(tag []byte) []attr {
+	var out []attr
+	i := 1
+	for i < len(tag) && !isSpace(tag[i]) && tag[i] != '>' && tag[i] != '/' {
+		i++
+	}
+	for {
+		for i < len(tag) && isSpace(tag[i]) {
+			i++
+		}
+		ns := i
+		for i < len(tag) && tag[i] != '=' && !isSpace(tag[i]) && tag[i] != '>' && tag[i] != '/' {
+			i++
+		}
+		ne := i
+		for i < len(tag) && isSpace(tag[i]) {
+			i++
+		}
+		if ne == ns || i >= len(tag) || tag[i] != '=' {
+			return out
+		}
+		i++
+		for i < len(tag) && isSpace(tag[i]) {
+			i++
+		}
+		if i >= len(tag) || (tag[i] != '"' && tag[i] != '\'') {
+			return out
+		}
+		q := tag[i]
+		vs := i + 1
+		j := bytes.IndexByte(tag[vs:], q)
+		if j < 0 {
+			return out
+		}
+		out = append(out, attr{name: [2]int{ns, ne}, val: [2]int{vs, vs + j}})
+		i = vs + j + 1
+	}
+}
+
+// redactAttrs replaces the values of the named attributes. An attribute
+// it cannot read ends the tag: everything from there is dropped, so a
+// secret is never shown by a tag too odd to parse.
+func redactAttrs(tag []byte, names []string) []byte {
+	as := attrsOf(tag)
+	var b bytes.Buffer
+	last := 0
+	for _, a := range as {
+		name := string(tag[a.name[0]:a.name[1]])
+		if k := strings.LastIndexByte(name, ':'); k >= 0 {
+			name = name[k+1:]
+		}
+		for _, n := range names {
+			if name == n {
+				b.Write(tag[last:a.val[0]])
+				b.WriteString(Redacted)
+				last = a.val[1]
+			}
+		}
+	}
+	end := len(as)
+	tail := tag[last:]
+	if end > 0 {
+		lastVal := as[end-1].val[1]
+		if lastVal >= last {
+			b.Write(tag[last : lastVal+1])
+			tail = tag[lastVal+1:]
+		}
+	} else {
+		b.Write(tag[:nameEnd(tag)])
+		tail = tag[nameEnd(tag):]
+	}
+	// What follows the last attribute read must be only the tag's end.
+	if t := bytes.TrimLeft(tail, " \t\r\n"); string(t) == ">" || string(t) == "/>" {
+		b.Write(tail)
+	} else {
+		b.WriteString(" [cut]>")
+	}
+	return b.Bytes()
+}
+
+func nameEnd(tag []byte) int {
+	i := 1
+	for i < len(tag) && !isSpace(tag[i]) && tag[i] != '>' && tag[i] != '/' {
+		i++
+	}
+	return i
+}
+
+// secretField reports whether a data form field holds a password
+// (XEP-0077's extensible form, XEP-0045's room password): its var names
+// one.
+func secretField(tag []byte) bool {
+	for _, a := range attrsOf(tag) {
+		if string(tag[a.name[0]:a.name[1]]) == "var" &&
+			strings.Contains(strings.ToLower(string(tag[a.val[0]:a.val[1]])), "password") {
+			return true
+		}
+	}
+	return false
+}
