@@ -15,7 +15,13 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"hearth/server/admin"
-	"hearth/server/settings"
+)
+
+// The family settings' keys (server/settings, which the window sees only
+// through the admin API).
+const (
+	keyFamilyCircle = "family.circle"
+	keyFamilyGroup  = "family.group"
 )
 
 // familyTab is the family circle's switch and a contact list editor for
@@ -114,7 +120,7 @@ func newFamilyTab(u *UI) *familyTab {
 func (t *familyTab) handle(ev admin.Event) {
 	switch ev.Kind {
 	case admin.EventSettings:
-		if ev.Key == settings.KeyFamilyCircle || ev.Key == settings.KeyFamilyGroup {
+		if ev.Key == keyFamilyCircle || ev.Key == keyFamilyGroup {
 			t.settings.trigger()
 		}
 	case admin.EventUsers:
@@ -149,12 +155,12 @@ func (t *familyTab) loadSettings(ctx context.Context) func() {
 		}
 		for _, s := range all {
 			switch s.Key {
-			case settings.KeyFamilyCircle:
+			case keyFamilyCircle:
 				t.showing = true
 				t.circle.SetChecked(s.Value == "true")
 				t.showing = false
 				t.circle.Enable()
-			case settings.KeyFamilyGroup:
+			case keyFamilyGroup:
 				// A name being typed is kept.
 				if t.group.Text == t.groupShown {
 					t.group.SetText(s.Value)
@@ -186,7 +192,7 @@ func (t *familyTab) setCircle(on bool) {
 	t.circle.Disable()
 	t.circleNote.SetText("Saving…")
 	t.u.call(func(ctx context.Context) func() {
-		_, err := t.u.api.SetSetting(ctx, settings.KeyFamilyCircle, strconv.FormatBool(on))
+		_, err := t.u.api.SetSetting(ctx, keyFamilyCircle, strconv.FormatBool(on))
 		return func() {
 			t.circle.Enable()
 			if err != nil {
@@ -213,7 +219,7 @@ func (t *familyTab) renameGroup() {
 	name := strings.TrimSpace(t.group.Text)
 	t.saveGroup.Disable()
 	t.u.call(func(ctx context.Context) func() {
-		_, err := t.u.api.SetSetting(ctx, settings.KeyFamilyGroup, name)
+		_, err := t.u.api.SetSetting(ctx, keyFamilyGroup, name)
 		return func() {
 			if err != nil {
 				t.u.showError(describe("Cannot rename the family group", err))

@@ -20,6 +20,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 
 	"hearth/assets"
+	_ "hearth/internal/locale" // before Fyne reads the locale (its tests too)
 	"hearth/server/admin"
 )
 
