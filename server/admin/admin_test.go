@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -707,6 +708,23 @@ func TestNewPassword(t *testing.T) {
 		seen[p] = true
 		if q, err := preparePassword(p, "alice"); err != nil || q != p {
 			t.Errorf("preparePassword(%q) = %q, %v", p, q, err)
+		}
+	}
+}
+
+// TestBadUserWords: an address that is not an account's says why in plain
+// words, and what would do.
+func TestBadUserWords(t *testing.T) {
+	l := newLocal(t)
+	for in, want := range map[string]string{
+		"Grandma Rose@test.home": "a name cannot contain spaces: try grandma.rose@test.home",
+		"@test.home":             `"@test.home" has no name before the @: give a name such as grandma@test.home`,
+		"a:b":                    `a name cannot contain any of " & ' / : < > @`,
+		"carol@other.example":    `"carol@other.example" is not on this server's domain test.home`,
+	} {
+		err := l.AddUser(context.Background(), in, "silver-kettle-pw")
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("add %q: %v, want %q", in, err, want)
 		}
 	}
 }

@@ -87,13 +87,28 @@ func (l *Local) user(s string) (local, bare string, err error) {
 	}
 	switch {
 	case err != nil || j.Local == "":
-		return "", "", invalidf("%q is not a user address", s)
+		return "", "", invalidf("%s", badUser(s, d))
 	case j.Resource != "":
 		return "", "", invalidf("%q has a resource; give the bare address", s)
 	case j.Domain != d:
 		return "", "", invalidf("%q is not on this server's domain %s", s, d)
 	}
 	return j.Local, j.String(), nil
+}
+
+// badUser says in plain words why s is not an account's address, and
+// what would be.
+func badUser(s, domain string) string {
+	name, _, _ := strings.Cut(s, "@")
+	switch {
+	case strings.TrimSpace(name) == "":
+		return fmt.Sprintf("%q has no name before the @: give a name such as grandma@%s", s, domain)
+	case strings.ContainsAny(name, " \t"):
+		return fmt.Sprintf("a name cannot contain spaces: try %s@%s", strings.Join(strings.Fields(strings.ToLower(name)), "."), domain)
+	case strings.ContainsAny(name, `"&'/:<>@`):
+		return fmt.Sprintf("%q: a name cannot contain any of \" & ' / : < > @", s)
+	}
+	return fmt.Sprintf("%q is not an account address: use a name such as grandma, or grandma@%s", s, domain)
 }
 
 // mapErr turns storage's sentinel errors into the API's; op names the
