@@ -50,7 +50,7 @@ func runGUI(ctx context.Context, c *control, stopCommand string) error {
 	ui.Window().SetMaster()
 	ui.Window().ShowAndRun()
 	if ctx.Err() == nil {
-		c.stop("the window's event loop ended (the desktop session asked)")
+		c.stop("the window closed with the desktop session (a logout or shutdown)")
 	}
 	return nil
 }

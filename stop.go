@@ -50,7 +50,12 @@ func (c *cli) stop(ctx context.Context, argv []string) error {
 		return err
 	}
 	if err := storage.WaitReleased(ctx, filepath.Join(dir, dbName)); err != nil {
-		return fmt.Errorf("the server on %s was asked to stop and has not finished yet (%w); hearth status shows whether it still runs", dir, err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("the server on %s was asked to stop and has not finished yet (it may still be handing messages to devices); "+
+				"hearth status shows whether it still runs", dir)
+		}
+		return fmt.Errorf("the server on %s was asked to stop, but whether it has finished could not be checked (%v); "+
+			"hearth status shows whether it still runs", dir, err)
 	}
 	fmt.Fprintln(c.stdout, "stopped")
 	return nil

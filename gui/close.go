@@ -57,6 +57,10 @@ func (u *UI) askClose() {
 		u.win.Close()
 		return
 	}
+	if u.asking {
+		return // the question is on screen already
+	}
+	u.asking = true
 	text := "Family devices can sign in and talk to each other only while Hearth runs. " +
 		"It can keep serving with this window closed."
 	var how fyne.CanvasObject
@@ -87,6 +91,7 @@ func (u *UI) askClose() {
 	cancel := widget.NewButton("Cancel", func() { d.Hide() })
 	content := container.NewVBox(wrapped(text), how)
 	d = dialog.NewCustomWithoutButtons("Close the window?", content, u.win)
+	d.SetOnClosed(func() { u.asking = false })
 	d.SetButtons([]fyne.CanvasObject{cancel, stop, keep})
 	d.Resize(fyne.NewSize(560, d.MinSize().Height))
 	d.Show()

@@ -56,6 +56,10 @@ func TestCloseWindow(t *testing.T) {
 
 			h.ui.askClose()
 			h.waitFor("the close dialog", func() bool { return h.dialogTitled("Close the window?") })
+			h.ui.askClose() // closing again while asked: still one question
+			if n := len(h.win.Canvas().Overlays().List()); n != 1 {
+				t.Errorf("%d dialogs after closing twice, want 1", n)
+			}
 			for _, s := range []string{"no system tray", "start Hearth again", "hearth stop --data /srv/hearth", "hearth status"} {
 				if !h.showsText(s) {
 					t.Errorf("the close dialog does not say %q", s)

@@ -78,6 +78,7 @@ type UI struct {
 	closing  *Closing
 	trayMenu *fyne.Menu
 	hidden   bool
+	asking   bool // the close question is on screen
 }
 
 // New builds the window titled "Hearth" with its tabs. Nothing is loaded

@@ -11,6 +11,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -198,7 +199,15 @@ func newSettingRow(t *settingsTab, s admin.Setting) *settingRow {
 		r.save.Disable()
 		buttons := fyne.CanvasObject(r.save)
 		if s.Secret {
-			r.clear = widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), func() { r.store("") })
+			r.clear = widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), func() {
+				dialog.ShowCustomConfirm("Remove "+s.Key+"?", "Remove", "Keep it",
+					wrapped("Hearth forgets the value stored for "+s.Key+"; what needs it stops working until a new one is saved."),
+					func(ok bool) {
+						if ok {
+							r.store("")
+						}
+					}, t.u.win)
+			})
 			buttons = container.NewHBox(r.save, r.clear)
 		} else {
 			r.entry.SetText(s.Value)

@@ -165,6 +165,13 @@ func TestSettingsEdit(t *testing.T) {
 		t.Errorf("acme.dns_token on the server: %q, want it set", h.setting("acme.dns_token"))
 	}
 	test.Tap(token.clear)
+	h.waitFor("the question", func() bool { return h.dialogTitled("Remove acme.dns_token?") })
+	h.tap("Keep it")
+	if h.setting("acme.dns_token") != admin.SecretShown {
+		t.Errorf("acme.dns_token removed although the answer was Keep it")
+	}
+	test.Tap(token.clear)
+	h.tap("Remove")
 	h.waitFor("the token removed", func() bool { return token.entry.PlaceHolder == "(not set)" && token.clear.Disabled() })
 	if got := h.setting("acme.dns_token"); got != "" {
 		t.Errorf("acme.dns_token on the server after Remove: %q, want none", got)

@@ -235,7 +235,7 @@ func newHandler(api API) http.Handler {
 	method("Stop", func(ctx context.Context, r request) (any, error) {
 		s, ok := api.(Stopper)
 		if !ok {
-			return nil, errors.New("this server cannot be stopped over its admin socket: stop it with a signal (kill PID)")
+			return nil, fmt.Errorf("this server cannot be stopped over its admin socket: stop it with kill %d", os.Getpid())
 		}
 		s.Stop()
 		return none, nil
