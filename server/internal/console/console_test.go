@@ -23,6 +23,14 @@ func TestRedact(t *testing.T) {
 		{"sm enabled", `<enabled xmlns='urn:xmpp:sm:3' id='some-long-id' resume='true'/>`, `<enabled xmlns='urn:xmpp:sm:3' id='[redacted]' resume='true'/>`},
 		{"sm resume", `<resume xmlns="urn:xmpp:sm:3" h="3" previd="some-long-id"/>`, `<resume xmlns="urn:xmpp:sm:3" h="3" previd="[redacted]"/>`},
 		{"odd attribute", `<enabled id=raw-id>`, `<enabled [cut]>`},
+		// A frame that does not begin with its element's start (a watch
+		// that began mid-element, however that came about) shows none of
+		// what has no start: the reviewer's case, a password's rest.
+		{"text without a start", `PasswordRest</password>`, `[cut]`},
+		{"end tag without a start", `</query></iq>`, `[cut]`},
+		{"text before an element", `rest<message><body>hi</body></message>`, `[cut]`},
+		{"text after the element", `<message/>secret</password>`, `<message/>[cut]`},
+		{"stream end", `</stream:stream>`, `</stream:stream>`},
 		{"empty success", `<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>`, `<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,6 +69,15 @@ func TestSplit(t *testing.T) {
 	}
 	for _, n := range []int{1, 3, 7, len(in)} {
 		got := frames(t, in, n)
+		if n == 1 {
+			// A watch given the middle of an element shows [cut] for what
+			// has no start, then the next elements whole.
+			mid := frames(t, `et PasswordRest</password></query></iq><message id='2'/>`, n)
+			// (one [cut] for each end tag that ends a frame)
+			if len(mid) != 4 || mid[0].XML != "[cut]" || mid[1].XML != "[cut]" || mid[2].XML != "[cut]" || mid[3].XML != `<message id='2'/>` {
+				t.Errorf("watch begun mid-element: %+v", mid)
+			}
+		}
 		if len(got) != len(want) {
 			t.Fatalf("pieces of %d: %d frames, want %d: %+v", n, len(got), len(want), got)
 		}
@@ -118,7 +135,9 @@ func FuzzRedact(f *testing.F) {
 		if n < 1 {
 			n = 1
 		}
-		for _, head := range []string{"<iq><password>", "<auth mechanism='PLAIN'>", "<x><field var='password'><value>", "<enabled id='", "<resume h='1' previd=\""} {
+		// "" is a watch that begins in the middle of a secret (the
+		// reviewer's case: the bytes after a decode error).
+		for _, head := range []string{"", "<iq><password>", "<response>", "<auth mechanism='PLAIN'>", "<x><field var='password'><value>", "<enabled id='", "<resume h='1' previd=\""} {
 			s := head + secret + string(in)
 			if r := Redact([]byte(s)); strings.Contains(r, secret) {
 				t.Fatalf("Redact(%q) shows the secret: %q", s, r)

@@ -8,6 +8,10 @@ import (
 // Redacted stands for what the console never shows.
 const Redacted = "[redacted]"
 
+// cut stands for the rest of a frame not shown: markup cut off, or bytes
+// that are not an element's beginning.
+const cut = "[cut]"
+
 // secretContent are the elements whose content is never shown, by local
 // name: SASL (RFC 6120 6.4) and SASL2 payloads, passwords (XEP-0077
 // registration and password change, XEP-0078, MUC room passwords) and
@@ -30,11 +34,16 @@ var secretAttrs = map[string][]string{
 // Redact returns frame, one top-level element or a piece of one, with
 // secrets replaced by [redacted]. It fails closed: a secret element that
 // does not end in frame is redacted to the end, and a tag cut off before
-// its '>' is not shown.
+// its '>' is not shown. A frame is shown only from an element's start:
+// text outside every element, or an end tag without its start (the middle
+// of an element whose beginning went by unseen, which may be a password's
+// rest), ends what is shown with [cut]; the stream's own end tag is the
+// one end tag that stands alone.
 func Redact(frame []byte) string {
 	var b strings.Builder
 	b.Grow(len(frame))
-	hide := 0 // depth inside a secret element; 0: showing
+	depth := 0 // elements open in frame
+	hide := 0  // depth inside a secret element; 0: showing
 	hideName := ""
 	for i := 0; i < len(frame); {
 		if frame[i] != '<' {
@@ -42,8 +51,13 @@ func Redact(frame []byte) string {
 			if j < 0 {
 				j = len(frame) - i
 			}
+			text := frame[i : i+j]
+			if depth == 0 && len(bytes.Trim(text, " \t\r\n")) > 0 {
+				b.WriteString(cut)
+				break
+			}
 			if hide == 0 {
-				b.Write(frame[i : i+j])
+				b.Write(text)
 			}
 			i += j
 			continue
@@ -63,7 +77,7 @@ func Redact(frame []byte) string {
 		if end < 0 {
 			// Cut off inside markup: show nothing of it.
 			if hide == 0 {
-				b.WriteString("[cut]")
+				b.WriteString(cut)
 			}
 			break
 		}
@@ -82,6 +96,7 @@ func Redact(frame []byte) string {
 			case closing && (hide > 1 || localName(tok[1:]) == hideName):
 				hide--
 				if hide == 0 {
+					depth--
 					b.WriteString(Redacted)
 					b.Write(tok)
 				}
@@ -91,6 +106,11 @@ func Redact(frame []byte) string {
 			continue
 		}
 		if closing {
+			if depth == 0 && localName(tok[1:]) != "stream" {
+				b.WriteString(cut)
+				break
+			}
+			depth = max(depth-1, 0)
 			b.Write(tok)
 			continue
 		}
@@ -99,7 +119,11 @@ func Redact(frame []byte) string {
 			tok = redactAttrs(tok, attrs)
 		}
 		b.Write(tok)
-		if !self && (secretContent[name] || name == "field" && secretField(tok)) {
+		if self {
+			continue
+		}
+		depth++
+		if secretContent[name] || name == "field" && secretField(tok) {
 			hide, hideName = 1, name
 		}
 	}
