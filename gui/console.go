@@ -77,7 +77,7 @@ func newConsoleTab(u *UI) *consoleTab {
 	t.status.Wrapping = fyne.TextWrapWord
 	t.view = widget.NewTextGrid()
 	t.scroll = container.NewScroll(t.view)
-	hint := wrapped("What a device and the server say to each other, live. Passwords, login exchanges and session-resumption ids are replaced by [redacted] before they leave the server.")
+	hint := wrapped("What a device and the server say to each other, live. Login exchanges, session-resumption ids and the protocol's password and secret fields are replaced by [redacted] before they leave the server; what people write in messages is shown as sent.")
 
 	controls := container.NewBorder(nil, nil, key("Session"), container.NewHBox(t.watch, t.pause, t.clear), t.pick)
 	top := container.NewVBox(hint, controls, container.NewBorder(nil, nil, key("Filter"), nil, t.filter), t.status)
