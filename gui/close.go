@@ -112,4 +112,5 @@ func (u *UI) showWindow() {
 	u.hidden = false
 	u.win.Show()
 	u.win.RequestFocus()
+	u.catchUp()
 }

@@ -20,11 +20,22 @@ import (
 )
 
 // What the XML console keeps: the newest frames, at most this many and
-// this many bytes of XML; older ones scroll away.
+// this many bytes of XML and its layout; older ones scroll away. At most
+// consoleFrames wait for the UI goroutine too: when it falls behind, the
+// oldest waiting are cut and counted as not shown.
 const (
 	consoleFrames = 500
-	consoleBytes  = 512 << 10
+	consoleBytes  = 1 << 20
 )
+
+// consoleEntry is a frame as kept: laid out once, when it arrives.
+type consoleEntry struct {
+	xml     string // as the server sent it, for the filter
+	text    string // its lines in the view, direction and time first
+	dropped int    // frames not shown just before it
+}
+
+func (e consoleEntry) size() int { return len(e.xml) + len(e.text) }
 
 // consoleTab watches one live session's stream: the stanzas it sends and
 // receives, pretty-printed, with the server's redactions (SASL payloads,
@@ -44,17 +55,20 @@ type consoleTab struct {
 	scroll *container.Scroll
 
 	// Owned by the UI goroutine.
-	frames  []admin.ConsoleFrame
+	frames  []consoleEntry
 	bytes   int
+	stale   bool // frames came while the tab was not in sight
 	paused  bool
 	unseen  int                // frames that came while paused
 	stop    context.CancelFunc // ends the current watch; nil: none
 	watchID int                // counts watches, so a late word from an old one is ignored
 	watched string
 
-	// Frames on their way to the UI goroutine, applied in batches.
+	// Frames on their way to the UI goroutine, applied in batches; at
+	// most consoleFrames of them, the older ones cut and counted.
 	mu      sync.Mutex
 	pending []admin.ConsoleFrame
+	cut     int
 	posted  bool
 }
 
@@ -77,7 +91,7 @@ func newConsoleTab(u *UI) *consoleTab {
 	t.status.Wrapping = fyne.TextWrapWord
 	t.view = widget.NewTextGrid()
 	t.scroll = container.NewScroll(t.view)
-	hint := wrapped("What a device and the server say to each other, live. Passwords, login exchanges and session-resumption ids are replaced by [redacted] before they leave the server.")
+	hint := wrapped("What a device and the server say to each other, live. Login exchanges, session-resumption ids and the protocol's password and secret fields are replaced by [redacted] before they leave the server; what people write in messages is shown as sent.")
 
 	controls := container.NewBorder(nil, nil, key("Session"), container.NewHBox(t.watch, t.pause, t.clear), t.pick)
 	top := container.NewVBox(hint, controls, container.NewBorder(nil, nil, key("Filter"), nil, t.filter), t.status)
@@ -165,14 +179,7 @@ func (t *consoleTab) follow(ctx context.Context, cancel context.CancelFunc, id i
 	ended := false
 	for f := range frames {
 		ended = f.Dir == admin.DirOut && strings.HasSuffix(f.XML, "</stream:stream>")
-		t.mu.Lock()
-		t.pending = append(t.pending, f)
-		post := !t.posted
-		t.posted = true
-		t.mu.Unlock()
-		if post {
-			t.u.do(t.takePending)
-		}
+		t.add(f)
 	}
 	if ctx.Err() == nil {
 		why := "The session of " + jid + " ended."
@@ -194,21 +201,44 @@ func (t *consoleTab) ended(id int, why string) {
 	t.updateButtons()
 }
 
+// add hands a frame to the UI goroutine. When it has consoleFrames
+// waiting already, the older half of them is cut: the UI goroutine is
+// behind, and would scroll them away unseen anyway.
+func (t *consoleTab) add(f admin.ConsoleFrame) {
+	t.mu.Lock()
+	if len(t.pending) >= consoleFrames {
+		n := len(t.pending) / 2
+		for _, g := range t.pending[:n] {
+			t.cut += 1 + g.Dropped
+		}
+		t.pending = append(t.pending[:0], t.pending[n:]...)
+	}
+	t.pending = append(t.pending, f)
+	post := !t.posted
+	t.posted = true
+	t.mu.Unlock()
+	if post {
+		t.u.do(t.takePending)
+	}
+}
+
 func (t *consoleTab) takePending() {
 	t.mu.Lock()
-	fs := t.pending
-	t.pending, t.posted = nil, false
+	fs, cut := t.pending, t.cut
+	t.pending, t.cut, t.posted = nil, 0, false
 	t.mu.Unlock()
 	for _, f := range fs {
-		t.frames = append(t.frames, f)
-		t.bytes += len(f.XML)
+		e := consoleEntry{xml: f.XML, text: consoleBlock(f), dropped: f.Dropped + cut}
+		cut = 0
+		t.frames = append(t.frames, e)
+		t.bytes += e.size()
 		if t.paused {
 			t.unseen++
 		}
 	}
 	drop := 0
 	for len(t.frames)-drop > consoleFrames || t.bytes > consoleBytes && drop < len(t.frames) {
-		t.bytes -= len(t.frames[drop].XML)
+		t.bytes -= t.frames[drop].size()
 		drop++
 	}
 	t.frames = slices.Delete(t.frames, 0, drop)
@@ -233,34 +263,46 @@ func (t *consoleTab) togglePause() {
 	t.updateButtons()
 }
 
-// render shows the frames that pass the filter, newest at the bottom.
+// render shows the frames that pass the filter, newest at the bottom;
+// while the tab is out of sight it only notes that the view is behind.
 func (t *consoleTab) render() {
 	if t.paused {
 		return
 	}
+	if !t.u.inSight(t.content) {
+		t.stale = true
+		return
+	}
+	t.stale = false
 	t.view.SetText(consoleText(t.frames, t.filter.Text))
 	t.scroll.ScrollToBottom()
 }
 
-// consoleText lays out frames for the view: each with its direction and
-// time, then its XML indented.
-func consoleText(frames []admin.ConsoleFrame, filter string) string {
+// consoleText lays out the kept frames for the view.
+func consoleText(frames []consoleEntry, filter string) string {
 	filter = strings.ToLower(strings.TrimSpace(filter))
 	var b strings.Builder
-	for _, f := range frames {
-		if f.Dropped > 0 {
-			fmt.Fprintf(&b, "… %s not shown: the window fell behind\n\n", plural(f.Dropped, "stanza", "stanzas"))
+	for _, e := range frames {
+		if e.dropped > 0 {
+			fmt.Fprintf(&b, "… %s not shown: the window fell behind\n\n", plural(e.dropped, "stanza", "stanzas"))
 		}
-		if filter != "" && !strings.Contains(strings.ToLower(f.XML), filter) {
+		if filter != "" && !strings.Contains(strings.ToLower(e.xml), filter) {
 			continue
 		}
-		mark := "◀ IN   from the device"
-		if f.Dir == admin.DirOut {
-			mark = "▶ OUT  to the device"
-		}
-		fmt.Fprintf(&b, "%s  %s\n%s\n\n", mark, f.At.Local().Format("15:04:05.000"), prettyXML(f.XML))
+		b.WriteString(e.text)
+		b.WriteString("\n\n")
 	}
 	return strings.TrimRight(b.String(), "\n")
+}
+
+// consoleBlock is one frame in the view: its direction and time, then its
+// XML indented.
+func consoleBlock(f admin.ConsoleFrame) string {
+	mark := "◀ IN   from the device"
+	if f.Dir == admin.DirOut {
+		mark = "▶ OUT  to the device"
+	}
+	return mark + "  " + f.At.Local().Format("15:04:05.000") + "\n" + prettyXML(f.XML)
 }
 
 // prettyXML indents one element for reading; what it cannot read (a cut

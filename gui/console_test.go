@@ -3,10 +3,13 @@ package gui
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"hearth/server/admin"
 
 	"fyne.io/fyne/v2/test"
 	"mellium.im/sasl"
@@ -247,4 +250,124 @@ func FuzzPrettyXML(f *testing.F) {
 			t.Fatalf("prettyXML(%q) = %q lost [redacted]", s, out)
 		}
 	})
+}
+
+// quietUI is a window without a server: what the UI hands to its
+// goroutine waits in the returned queue until the test runs it.
+func quietUI(t *testing.T) (*UI, func()) {
+	t.Helper()
+	var queue []func()
+	u := newUI(test.NewTempApp(t), nil, func(f func()) { queue = append(queue, f) })
+	run := func() {
+		for len(queue) > 0 {
+			f := queue[0]
+			queue = queue[1:]
+			f()
+		}
+	}
+	return u, run
+}
+
+func selectTab(t *testing.T, u *UI, name string) {
+	t.Helper()
+	for _, item := range u.tabs.Items {
+		if item.Text == name {
+			u.tabs.Select(item)
+			return
+		}
+	}
+	t.Fatalf("no tab %q", name)
+}
+
+// TestConsoleBehind: when the UI goroutine falls behind, the frames
+// waiting for it are capped and what was cut is counted in the view; each
+// frame is laid out once, when it arrives; a tab out of sight is not
+// redrawn, and catches up when it is shown.
+func TestConsoleBehind(t *testing.T) {
+	u, run := quietUI(t)
+	c := u.console
+	selectTab(t, u, "XML console")
+	at := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+	const sent = 3*consoleFrames + 7
+	for i := range sent {
+		c.add(admin.ConsoleFrame{At: at, Dir: admin.DirIn, XML: fmt.Sprintf(`<message id='%d'/>`, i)})
+	}
+	c.mu.Lock()
+	waiting := len(c.pending)
+	c.mu.Unlock()
+	if waiting > consoleFrames {
+		t.Errorf("%d frames wait for the UI goroutine, want at most %d", waiting, consoleFrames)
+	}
+	run()
+	v := c.view.Text()
+	var cut int
+	if _, err := fmt.Sscanf(v, "… %d stanzas not shown: the window fell behind", &cut); err != nil {
+		t.Fatalf("the view does not begin with what was cut: %.200q", v)
+	}
+	if shown := strings.Count(v, "<message id="); cut+shown != sent || !strings.Contains(v, fmt.Sprintf("<message id='%d'/>", sent-1)) {
+		t.Errorf("%d cut and %d shown of %d sent, the newest last: %.200q", cut, shown, sent, v)
+	}
+	if c.frames[0].text == "" || !strings.Contains(c.frames[0].text, "◀ IN   from the device") {
+		t.Errorf("a kept frame is not laid out: %+v", c.frames[0])
+	}
+
+	// Out of sight: frames are kept, the view is not redrawn.
+	selectTab(t, u, "Log")
+	c.add(admin.ConsoleFrame{At: at, Dir: admin.DirOut, XML: `<message id='later'/>`})
+	run()
+	if strings.Contains(c.view.Text(), "later") {
+		t.Error("the console redrew while another tab was shown")
+	}
+	selectTab(t, u, "XML console")
+	if !strings.Contains(c.view.Text(), "<message id='later'/>") {
+		t.Error("the console did not catch up when shown")
+	}
+	u.hidden = true
+	c.add(admin.ConsoleFrame{At: at, Dir: admin.DirOut, XML: `<message id='hidden'/>`})
+	run()
+	if strings.Contains(c.view.Text(), "hidden") {
+		t.Error("the console redrew while the window was hidden")
+	}
+	u.showWindow()
+	if !strings.Contains(c.view.Text(), "<message id='hidden'/>") {
+		t.Error("the console did not catch up when the window was shown")
+	}
+}
+
+// TestLogBehind: the Log tab caps the records waiting for the UI
+// goroutine and counts what was cut; it is redrawn only in sight.
+func TestLogBehind(t *testing.T) {
+	u, run := quietUI(t)
+	l := u.logs
+	selectTab(t, u, "Log")
+	const sent = 2*logRecords + 5
+	for i := range sent {
+		l.post([]admin.LogRecord{{Seq: uint64(i + 1), Time: time.Now(), Level: "INFO", Message: fmt.Sprintf("record %d", i+1)}})
+	}
+	l.mu.Lock()
+	waiting := len(l.pending)
+	l.mu.Unlock()
+	if waiting > logRecords {
+		t.Errorf("%d records wait for the UI goroutine, want at most %d", waiting, logRecords)
+	}
+	run()
+	v := l.view.Text()
+	var cut int
+	if _, err := fmt.Sscanf(v, "… %d records not shown: the window fell behind", &cut); err != nil {
+		t.Fatalf("the view does not begin with what was cut: %.200q", v)
+	}
+	if shown := strings.Count(v, "INFO "); cut+shown != sent || !strings.HasSuffix(v, fmt.Sprintf("record %d", sent)) {
+		t.Errorf("%d cut and %d shown of %d sent, the newest last", cut, shown, sent)
+	}
+
+	selectTab(t, u, "XML console")
+	l.post([]admin.LogRecord{{Seq: sent + 1, Time: time.Now(), Level: "INFO", Message: "while away"}})
+	run()
+	if strings.Contains(l.view.Text(), "while away") {
+		t.Error("the log redrew while another tab was shown")
+	}
+	selectTab(t, u, "Log")
+	if !strings.Contains(l.view.Text(), "while away") {
+		t.Error("the log did not catch up when shown")
+	}
 }

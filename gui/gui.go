@@ -113,10 +113,32 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 		container.NewTabItemWithIcon("Log", theme.DocumentIcon(), u.logs.content),
 		container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), u.settings.content),
 	)
+	u.tabs.OnSelected = func(*container.TabItem) { u.catchUp() }
 	u.tabs.SetTabLocation(container.TabLocationTop)
 	u.win.SetContent(u.tabs)
 	u.win.Resize(fyne.NewSize(900, 600))
 	return u
+}
+
+// inSight reports whether content is the selected tab of a shown window:
+// the console and the log redraw only then, and catch up when they come
+// into sight.
+func (u *UI) inSight(content fyne.CanvasObject) bool {
+	if u.hidden || u.tabs == nil {
+		return false
+	}
+	sel := u.tabs.Selected()
+	return sel != nil && sel.Content == content
+}
+
+// catchUp redraws the live tabs that changed while out of sight.
+func (u *UI) catchUp() {
+	if u.console.stale {
+		u.console.render()
+	}
+	if u.logs.stale {
+		u.logs.render()
+	}
 }
 
 // Window returns the admin window.

@@ -42,13 +42,23 @@ type logsTab struct {
 	scroll *container.Scroll
 
 	// Owned by the UI goroutine.
-	records []admin.LogRecord
+	records []logEntry
 	last    uint64 // the Seq of the newest record shown
+	stale   bool   // records came while the tab was not in sight
 
-	// Records on their way to the UI goroutine, applied in batches.
+	// Records on their way to the UI goroutine, applied in batches; at
+	// most logRecords of them, the older ones cut and counted.
 	mu      sync.Mutex
 	pending []admin.LogRecord
+	cut     int
 	posted  bool
+}
+
+// logEntry is a record as kept: laid out once, when it arrives.
+type logEntry struct {
+	level   string
+	line    string
+	dropped int // records not shown just before it
 }
 
 func newLogsTab(u *UI) *logsTab {
@@ -102,10 +112,18 @@ func (t *logsTab) follow(ctx context.Context) {
 	}
 }
 
-// post hands records to the UI goroutine, in batches.
+// post hands records to the UI goroutine, in batches. When more than
+// logRecords wait, the oldest are cut and counted: the UI goroutine is
+// behind, and would scroll them away unseen anyway.
 func (t *logsTab) post(recs []admin.LogRecord) {
 	t.mu.Lock()
 	t.pending = append(t.pending, recs...)
+	if n := len(t.pending) - logRecords; n > 0 {
+		for _, r := range t.pending[:n] {
+			t.cut += 1 + r.Dropped
+		}
+		t.pending = append(t.pending[:0], t.pending[n:]...)
+	}
 	post := !t.posted
 	t.posted = true
 	t.mu.Unlock()
@@ -116,15 +134,16 @@ func (t *logsTab) post(recs []admin.LogRecord) {
 
 func (t *logsTab) takePending() {
 	t.mu.Lock()
-	recs := t.pending
-	t.pending, t.posted = nil, false
+	recs, cut := t.pending, t.cut
+	t.pending, t.cut, t.posted = nil, 0, false
 	t.mu.Unlock()
 	for _, r := range recs {
 		if r.Seq <= t.last && r.Seq != 0 {
 			continue
 		}
 		t.last = r.Seq
-		t.records = append(t.records, r)
+		t.records = append(t.records, logEntry{level: r.Level, line: logLine(r), dropped: r.Dropped + cut})
+		cut = 0
 	}
 	if n := len(t.records) - logRecords; n > 0 {
 		t.records = append(t.records[:0], t.records[n:]...)
@@ -132,8 +151,14 @@ func (t *logsTab) takePending() {
 	t.render()
 }
 
-// render shows the records of the chosen levels, newest at the bottom.
+// render shows the records of the chosen levels, newest at the bottom;
+// while the tab is out of sight it only notes that the view is behind.
 func (t *logsTab) render() {
+	if !t.u.inSight(t.content) {
+		t.stale = true
+		return
+	}
+	t.stale = false
 	shows := logLevels[1].shows
 	for _, l := range logLevels {
 		if l.label == t.level.Selected {
@@ -143,14 +168,14 @@ func (t *logsTab) render() {
 	var b strings.Builder
 	n := 0
 	for _, r := range t.records {
-		if r.Dropped > 0 {
-			fmt.Fprintf(&b, "… %s not shown: the window fell behind\n", plural(r.Dropped, "record", "records"))
+		if r.dropped > 0 {
+			fmt.Fprintf(&b, "… %s not shown: the window fell behind\n", plural(r.dropped, "record", "records"))
 		}
-		if !contains(shows, r.Level) {
+		if !contains(shows, r.level) {
 			continue
 		}
 		n++
-		b.WriteString(logLine(r))
+		b.WriteString(r.line)
 		b.WriteByte('\n')
 	}
 	t.view.SetText(strings.TrimRight(b.String(), "\n"))

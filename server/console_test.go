@@ -146,7 +146,7 @@ func TestLogView(t *testing.T) {
 			alice.Close()
 
 			want := []string{
-				"INFO login failed addr=127.0.0.3 account=alice",
+				"INFO login failed addr=127.0.0.3 account=alice mechanism=SCRAM-SHA-256 reason=wrong password or no such account",
 				"INFO login succeeded account=alice addr=127.0.0.2 mechanism=SCRAM-SHA-256 tls=STARTTLS",
 				"INFO session began jid=alice@hearth.test/phone addr=127.0.0.2:",
 				"INFO session ended jid=alice@hearth.test/phone addr=127.0.0.2:* why=the client closed the stream",

@@ -142,7 +142,7 @@ func (c *conn) authenticate(ctx context.Context) error {
 			if account == "" {
 				account = "(no such account)"
 			}
-			log.Info("login failed", "addr", c.ip, "account", account, "mechanism", mech, "reason", string(f.cond), "answer_delay", tarpit)
+			log.Info("login failed", "addr", c.ip, "account", account, "mechanism", mech, "reason", failReason(f.cond), "answer_delay", tarpit)
 			if wait > 0 {
 				log.Warn("address must wait before logging in again: too many failed logins", "addr", c.ip, "account", account, "wait", roundUp(wait))
 			}
@@ -159,6 +159,26 @@ func (c *conn) authenticate(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// failReason says why a login failed, in words for the log. A wrong
+// password and an account that does not exist read the same, in the log
+// as to the client (not-authorized, RFC 6120 6.4.5), so that neither
+// tells which names exist.
+func failReason(cond saslFailure) string {
+	switch cond {
+	case "not-authorized":
+		return "wrong password or no such account"
+	case "account-disabled":
+		return "the account is disabled"
+	case "invalid-authzid":
+		return "asked to act as another account"
+	case "malformed-request", "incorrect-encoding":
+		return "the device sent a login the server cannot read"
+	case "temporary-auth-failure":
+		return "the server could not check the password"
+	}
+	return string(cond)
 }
 
 // roundUp rounds a wait up to whole seconds, as people read it.

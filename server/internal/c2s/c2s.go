@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -814,11 +815,37 @@ func (s *Server) logEnd(sess *router.Session, o *out, readErr error) {
 	case errors.Is(readErr, stream.ErrClosed):
 		why = "the client closed the stream"
 	case readErr != nil:
-		why = "the connection was lost (" + readErr.Error() + ")"
+		why = lostWhy(readErr)
+		s.cfg.Log.Debug("session read error", "jid", name, "addr", addr, "err", readErr)
 	default:
 		why = "the server closed the stream"
 	}
 	s.cfg.Log.Info("session ended", "jid", name, "addr", addr, "why", why, "lasted", time.Since(sess.Since).Round(time.Second))
+}
+
+// lostWhy says in words why reading a session's stream failed; Go's error
+// text ("read tcp a->b: connection reset by peer") goes to the debug log
+// only.
+func lostWhy(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the device closed the connection"
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT),
+		errors.As(err, &ne) && ne.Timeout():
+		// Also the idle check's end: no answer to its ping.
+		return "the device stopped answering"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),
+		errors.Is(err, syscall.ECONNABORTED), errors.Is(err, syscall.ENETDOWN),
+		errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH):
+		return "the network connection dropped"
+	case errors.Is(err, errStopped):
+		return "the server is stopping"
+	case errors.Is(err, net.ErrClosed):
+		// Closed on our side: a client too slow for its queue is cut off.
+		return "the server closed the connection"
+	}
+	return "the connection was lost"
 }
 
 // tlsMode says how a stream is encrypted, in words for the log.

@@ -132,7 +132,13 @@ func (t *tcp) Opened() bool { return t.opened }
 func (t *tcp) Next() (*stanza.Element, error) {
 	el, err := t.dec.Next()
 	if t.tap != nil {
-		t.tap.boundary(t.dec)
+		if err != nil {
+			// The decoder stopped inside an element: what it holds is
+			// not the start of the next one.
+			t.tap.failed()
+		} else {
+			t.tap.boundary(t.dec)
+		}
 	}
 	return el, err
 }

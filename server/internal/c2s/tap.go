@@ -27,12 +27,16 @@ type tap struct {
 	ended bool
 
 	// The reader goroutine's own.
-	inFor *console.Watch // the watch whose incoming side is aligned
-	clean bool           // the next read begins an element
+	inFor  *console.Watch // the watch whose incoming side is aligned
+	clean  bool           // the next read begins an element
+	broken bool           // the decoder failed: no boundary is known any more
 }
 
 // read shows what the reader read (p is reused after it returns).
 func (t *tap) read(p []byte) {
+	if t.broken {
+		return
+	}
 	clean := t.clean
 	t.clean = false
 	w := t.w.Load()
@@ -51,6 +55,9 @@ func (t *tap) read(p []byte) {
 // boundary is called by the reader after each element it decoded, with
 // the decoder, which holds the bytes after it.
 func (t *tap) boundary(d *stream.Decoder) {
+	if t.broken {
+		return
+	}
 	w := t.w.Load()
 	if w == nil {
 		t.clean = d.Buffered() == 0
@@ -64,6 +71,14 @@ func (t *tap) boundary(d *stream.Decoder) {
 			w.Write(false, rest)
 		}
 	}
+}
+
+// failed is called by the reader when the decoder returned an error: it
+// stopped somewhere inside an element (a character XML forbids, a limit),
+// and the bytes after that point may be the middle of a secret. Nothing
+// more the client sends on this stream is shown.
+func (t *tap) failed() {
+	t.broken, t.clean = true, false
 }
 
 // wrote shows what the writer wrote.

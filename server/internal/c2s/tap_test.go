@@ -79,3 +79,48 @@ func TestTapAligned(t *testing.T) {
 		t.Errorf("watch showed\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestTapDecodeError: a watch that begins while an element is half read,
+// where that element then fails to parse, shows nothing after the point
+// of the error (the reviewer's case: the decoder stops at \x01 in a
+// password, and what it holds after that is not the start of an element).
+func TestTapDecodeError(t *testing.T) {
+	server, client := net.Pipe()
+	defer server.Close()
+	defer client.Close()
+	f := newTCP(server, "hearth.test", stream.Limits{})
+	go client.Write([]byte(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='hearth.test' version='1.0'>`))
+	if _, err := f.ReadOpen(); err != nil {
+		t.Fatal(err)
+	}
+	tp := new(tap)
+	f.Tap(tp)
+
+	errc := make(chan error, 1)
+	go func() {
+		_, err := f.Next()
+		errc <- err
+	}()
+	if _, err := client.Write([]byte(`<iq type='set' id='1'><query xmlns='jabber:iq:password'><password>Tops3cr`)); err != nil {
+		t.Fatal(err)
+	}
+	w := console.New()
+	if !tp.attach(w) {
+		t.Fatal("attach failed")
+	}
+	go client.Write([]byte("et\x01PasswordRest</password></query></iq><message id='2'><body>after</body></message>"))
+	if err := <-errc; err == nil {
+		t.Fatal("the element with \\x01 was read without an error")
+	}
+	// Whatever the reader does after the error shows nothing either.
+	go func() { _, _ = f.Next() }()
+	go client.Write([]byte(`<message id='3'/>`))
+	tp.end()
+	for fr := range w.C() {
+		if strings.Contains(fr.XML, "PasswordRest") || strings.Contains(fr.XML, "</password>") || strings.Contains(fr.XML, "Tops3cr") {
+			t.Errorf("watch showed a piece of the password: %q", fr.XML)
+		} else if !fr.Out {
+			t.Errorf("watch showed incoming data after a decode error: %q", fr.XML)
+		}
+	}
+}

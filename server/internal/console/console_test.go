@@ -23,6 +23,31 @@ func TestRedact(t *testing.T) {
 		{"sm enabled", `<enabled xmlns='urn:xmpp:sm:3' id='some-long-id' resume='true'/>`, `<enabled xmlns='urn:xmpp:sm:3' id='[redacted]' resume='true'/>`},
 		{"sm resume", `<resume xmlns="urn:xmpp:sm:3" h="3" previd="some-long-id"/>`, `<resume xmlns="urn:xmpp:sm:3" h="3" previd="[redacted]"/>`},
 		{"odd attribute", `<enabled id=raw-id>`, `<enabled [cut]>`},
+		// Data forms: a private field, or one named for a password, a
+		// secret or a token, in any case (XEP-0004 3.3, XEP-0357's push
+		// secret, room passwords).
+		{"form text-private", `<x><field type='text-private' var='pin'><value>4711-pin</value></field></x>`,
+			`<x><field type='text-private' var='pin'>[redacted]</field></x>`},
+		{"form secret", `<x><field var='secret'><value>push-secret</value></field><field var='muc#roomconfig_roomsecret'><value>room-secret</value></field></x>`,
+			`<x><field var='secret'>[redacted]</field><field var='muc#roomconfig_roomsecret'>[redacted]</field></x>`},
+		{"form token", `<x><field var="API-Token"><value>tok-123</value></field></x>`, `<x><field var="API-Token">[redacted]</field></x>`},
+		{"form password any case", `<x><field var='New_Password'><value>pw-123</value></field></x>`, `<x><field var='New_Password'>[redacted]</field></x>`},
+		{"form odd field", `<x><field var=password><value>pw-123</value></field></x>`, `<x><field [cut]>[redacted]</field></x>`},
+		// XEP-0249 direct MUC invitations carry the room's password in an
+		// attribute; XEP-0045 7.2.6 joins carry it in <password>.
+		{"conference invitation", `<message to='b@h'><x xmlns='jabber:x:conference' jid='r@conference.h' password='cauldronburn' reason='hi'/></message>`,
+			`<message to='b@h'><x xmlns='jabber:x:conference' jid='r@conference.h' password='[redacted]' reason='hi'/></message>`},
+		{"password attribute any case", `<x Password="cauldronburn"/>`, `<x Password="[redacted]"/>`},
+		{"muc join", `<presence to='r@conference.h/n'><x xmlns='http://jabber.org/protocol/muc'><password>cauldronburn</password></x></presence>`,
+			`<presence to='r@conference.h/n'><x xmlns='http://jabber.org/protocol/muc'><password>[redacted]</password></x></presence>`},
+		// A frame that does not begin with its element's start (a watch
+		// that began mid-element, however that came about) shows none of
+		// what has no start: the reviewer's case, a password's rest.
+		{"text without a start", `PasswordRest</password>`, `[cut]`},
+		{"end tag without a start", `</query></iq>`, `[cut]`},
+		{"text before an element", `rest<message><body>hi</body></message>`, `[cut]`},
+		{"text after the element", `<message/>secret</password>`, `<message/>[cut]`},
+		{"stream end", `</stream:stream>`, `</stream:stream>`},
 		{"empty success", `<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>`, `<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -61,6 +86,15 @@ func TestSplit(t *testing.T) {
 	}
 	for _, n := range []int{1, 3, 7, len(in)} {
 		got := frames(t, in, n)
+		if n == 1 {
+			// A watch given the middle of an element shows [cut] for what
+			// has no start, then the next elements whole.
+			mid := frames(t, `et PasswordRest</password></query></iq><message id='2'/>`, n)
+			// (one [cut] for each end tag that ends a frame)
+			if len(mid) != 4 || mid[0].XML != "[cut]" || mid[1].XML != "[cut]" || mid[2].XML != "[cut]" || mid[3].XML != `<message id='2'/>` {
+				t.Errorf("watch begun mid-element: %+v", mid)
+			}
+		}
 		if len(got) != len(want) {
 			t.Fatalf("pieces of %d: %d frames, want %d: %+v", n, len(got), len(want), got)
 		}
@@ -118,7 +152,9 @@ func FuzzRedact(f *testing.F) {
 		if n < 1 {
 			n = 1
 		}
-		for _, head := range []string{"<iq><password>", "<auth mechanism='PLAIN'>", "<x><field var='password'><value>", "<enabled id='", "<resume h='1' previd=\""} {
+		// "" is a watch that begins in the middle of a secret (the
+		// reviewer's case: the bytes after a decode error).
+		for _, head := range []string{"", "<iq><password>", "<response>", "<x><field type='text-private' var='pin'><value>", "<x><field var='Push-Secret'><value>", "<x><field var='access_TOKEN'><value>", "<x xmlns='jabber:x:conference' jid='r@c' password='", "<x password=\"", "<auth mechanism='PLAIN'>", "<x><field var='password'><value>", "<enabled id='", "<resume h='1' previd=\""} {
 			s := head + secret + string(in)
 			if r := Redact([]byte(s)); strings.Contains(r, secret) {
 				t.Fatalf("Redact(%q) shows the secret: %q", s, r)

@@ -8,10 +8,15 @@ import (
 // Redacted stands for what the console never shows.
 const Redacted = "[redacted]"
 
+// cut stands for the rest of a frame not shown: markup cut off, or bytes
+// that are not an element's beginning.
+const cut = "[cut]"
+
 // secretContent are the elements whose content is never shown, by local
 // name: SASL (RFC 6120 6.4) and SASL2 payloads, passwords (XEP-0077
 // registration and password change, XEP-0078, MUC room passwords) and
-// legacy auth digests.
+// legacy auth digests. Form fields are judged by secretField, and a
+// password attribute on any element is hidden too.
 var secretContent = map[string]bool{
 	"auth": true, "response": true, "challenge": true, "success": true,
 	"initial-response": true, "additional-data": true,
@@ -30,11 +35,16 @@ var secretAttrs = map[string][]string{
 // Redact returns frame, one top-level element or a piece of one, with
 // secrets replaced by [redacted]. It fails closed: a secret element that
 // does not end in frame is redacted to the end, and a tag cut off before
-// its '>' is not shown.
+// its '>' is not shown. A frame is shown only from an element's start:
+// text outside every element, or an end tag without its start (the middle
+// of an element whose beginning went by unseen, which may be a password's
+// rest), ends what is shown with [cut]; the stream's own end tag is the
+// one end tag that stands alone.
 func Redact(frame []byte) string {
 	var b strings.Builder
 	b.Grow(len(frame))
-	hide := 0 // depth inside a secret element; 0: showing
+	depth := 0 // elements open in frame
+	hide := 0  // depth inside a secret element; 0: showing
 	hideName := ""
 	for i := 0; i < len(frame); {
 		if frame[i] != '<' {
@@ -42,8 +52,13 @@ func Redact(frame []byte) string {
 			if j < 0 {
 				j = len(frame) - i
 			}
+			text := frame[i : i+j]
+			if depth == 0 && len(bytes.Trim(text, " \t\r\n")) > 0 {
+				b.WriteString(cut)
+				break
+			}
 			if hide == 0 {
-				b.Write(frame[i : i+j])
+				b.Write(text)
 			}
 			i += j
 			continue
@@ -63,7 +78,7 @@ func Redact(frame []byte) string {
 		if end < 0 {
 			// Cut off inside markup: show nothing of it.
 			if hide == 0 {
-				b.WriteString("[cut]")
+				b.WriteString(cut)
 			}
 			break
 		}
@@ -82,6 +97,7 @@ func Redact(frame []byte) string {
 			case closing && (hide > 1 || localName(tok[1:]) == hideName):
 				hide--
 				if hide == 0 {
+					depth--
 					b.WriteString(Redacted)
 					b.Write(tok)
 				}
@@ -91,15 +107,31 @@ func Redact(frame []byte) string {
 			continue
 		}
 		if closing {
+			if depth == 0 && localName(tok[1:]) != "stream" {
+				b.WriteString(cut)
+				break
+			}
+			depth = max(depth-1, 0)
 			b.Write(tok)
 			continue
 		}
 		name := localName(tok)
-		if attrs, ok := secretAttrs[name]; ok {
+		secret := secretContent[name] || name == "field" && secretField(tok)
+		attrs := secretAttrs[name]
+		if containsFold(tok, "password") {
+			// XEP-0249 direct invitations: <x xmlns='jabber:x:conference'
+			// password='…'/>, and any other password in an attribute.
+			attrs = append(attrs[:len(attrs):len(attrs)], "password")
+		}
+		if len(attrs) > 0 {
 			tok = redactAttrs(tok, attrs)
 		}
 		b.Write(tok)
-		if !self && (secretContent[name] || name == "field" && secretField(tok)) {
+		if self {
+			continue
+		}
+		depth++
+		if secret {
 			hide, hideName = 1, name
 		}
 	}
@@ -210,7 +242,7 @@ func redactAttrs(tag []byte, names []string) []byte {
 			name = name[k+1:]
 		}
 		for _, n := range names {
-			if name == n {
+			if strings.EqualFold(name, n) {
 				b.Write(tag[last:a.val[0]])
 				b.WriteString(Redacted)
 				last = a.val[1]
@@ -246,15 +278,41 @@ func nameEnd(tag []byte) int {
 	return i
 }
 
-// secretField reports whether a data form field holds a password
-// (XEP-0077's extensible form, XEP-0045's room password): its var names
-// one.
+// secretField reports whether a data form field (XEP-0004) may hold a
+// secret: a text-private field, or one whose var names a password, a
+// secret or a token (XEP-0077's extensible registration, XEP-0045's room
+// password and secret, XEP-0357's push secret). It looks at the whole tag,
+// in any case, not only at well-formed attributes, so that an odd tag
+// fails closed; a label that mentions a password hides a value too.
 func secretField(tag []byte) bool {
-	for _, a := range attrsOf(tag) {
-		if string(tag[a.name[0]:a.name[1]]) == "var" &&
-			strings.Contains(strings.ToLower(string(tag[a.val[0]:a.val[1]])), "password") {
+	for _, w := range secretWords {
+		if containsFold(tag, w) {
 			return true
 		}
 	}
 	return false
+}
+
+var secretWords = []string{"text-private", "password", "secret", "token"}
+
+// containsFold reports whether s contains word (lowercase ASCII), in any
+// case.
+func containsFold(s []byte, word string) bool {
+	for i := 0; i+len(word) <= len(s); i++ {
+		j := 0
+		for j < len(word) && lowerASCII(s[i+j]) == word[j] {
+			j++
+		}
+		if j == len(word) {
+			return true
+		}
+	}
+	return false
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
