@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -346,16 +347,26 @@ func (db *DB) HasPending(ctx context.Context, user, contact string) (bool, error
 // contact's unanswered request to the user goes, in the same transaction.
 // It returns the item as stored, the item as it was (Subscription "" if
 // the contact was not on the roster), and the roster's new version, which
-// is 0 when nothing changed (nothing to push). It returns ErrNotFound if
-// there is no such user.
+// is 0 when nothing changed (nothing to push). The contact is the bare JID
+// of an account of this server (both sides are the server's own); it
+// returns ErrNotFound if there is no such user or no account of the
+// contact's localpart, checked in the same transaction, so that an account
+// being deleted meanwhile is never left on the roster: either the write
+// comes first and the deletion's clean-up finds it, or it finds no account.
 func (db *DB) MutualRosterItem(ctx context.Context, user, contact, group, replace string) (it, before RosterItem, ver int64, err error) {
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		var exists bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE name = ?)`, user).Scan(&exists); err != nil {
-			return err
+		local, _, ok := strings.Cut(contact, "@")
+		if !ok || local == "" {
+			return fmt.Errorf("%s is not an account's address: %w", contact, ErrNotFound)
 		}
-		if !exists {
-			return ErrNotFound
+		for _, name := range []string{user, local} {
+			var exists bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE name = ?)`, name).Scan(&exists); err != nil {
+				return err
+			}
+			if !exists {
+				return fmt.Errorf("no account %s: %w", name, ErrNotFound)
+			}
 		}
 		before, err = scanRosterItem(tx.QueryRowContext(ctx, `SELECT contact, name, subscription, ask, approved, groups_json
 			FROM roster WHERE username = ? AND contact = ?`, user, contact))
