@@ -407,6 +407,57 @@ func (db *DB) MutualRosterItem(ctx context.Context, user, contact, group, replac
 	return it, before, ver, nil
 }
 
+// RelabelRosterGroup puts group in place of old on the user's item for
+// contact (the family group was renamed), or adds it when old is empty;
+// an empty group takes old away. An item that is not there, or does not
+// have old (its owner took it out of the group), is left as it is: a
+// relabel never adds a contact. It returns the item as stored and the
+// roster's new version, 0 when nothing changed.
+func (db *DB) RelabelRosterGroup(ctx context.Context, user, contact, old, group string) (it RosterItem, ver int64, err error) {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		it, err = scanRosterItem(tx.QueryRowContext(ctx, `SELECT contact, name, subscription, ask, approved, groups_json
+			FROM roster WHERE username = ? AND contact = ?`, user, contact))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var groups []string
+		switch {
+		case old == "":
+			groups = withGroup(it.Groups, group, "")
+		case !slices.Contains(it.Groups, old):
+			return nil
+		case group == "" || slices.Contains(it.Groups, group):
+			groups = slices.DeleteFunc(slices.Clone(it.Groups), func(g string) bool { return g == old })
+		default:
+			groups = withGroup(it.Groups, group, old)
+		}
+		if slices.Equal(groups, it.Groups) {
+			return nil
+		}
+		it.Groups = groups
+		gs := "[]"
+		if len(groups) > 0 {
+			b, err := json.Marshal(groups)
+			if err != nil {
+				return err
+			}
+			gs = string(b)
+		}
+		if ver, err = bumpRoster(ctx, tx, user); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE roster SET groups_json = ? WHERE username = ? AND contact = ?`, gs, user, contact)
+		return err
+	})
+	if err != nil {
+		return RosterItem{}, 0, fmt.Errorf("relabel roster item %s of %s: %w", contact, user, err)
+	}
+	return it, ver, nil
+}
+
 // withGroup returns groups with group added in place of replace (or at
 // the end); an empty group adds nothing.
 func withGroup(groups []string, group, replace string) []string {
