@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -391,4 +393,96 @@ func TestFamilyCircleKeepsRemovals(t *testing.T) {
 		"alice": {"bob@hearth.test both Kin", "carol@hearth.test both Kin", "dave@hearth.test both Kin", "erin@hearth.test both Kin"},
 		"bob":   {"alice@hearth.test both Kin", "carol@hearth.test both Kin", "dave@hearth.test both Kin", "erin@hearth.test both Kin"},
 	})
+}
+
+// TestFamilyCircleFailureReported: when the circle cannot be completed
+// (here a roster that is full), the admin call says so in plain words
+// and the setting is stored; new accounts wait, and setting it again
+// once the cause is gone completes the circle.
+func TestFamilyCircleFailureReported(t *testing.T) {
+	ctx := context.Background()
+	srv := xmpptest.Start(t)
+	for _, u := range []string{"alice", "bob", "carol"} {
+		srv.AddUser(t, u, "silver-kettle-pw")
+	}
+	if _, err := srv.Admin.SetSetting(ctx, "limits.roster_items", "1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := srv.Admin.SetSetting(ctx, "family.circle", "on")
+	if !errors.Is(err, admin.ErrNotApplied) || !strings.Contains(err.Error(), "the family circle could not be completed: ") ||
+		!strings.HasSuffix(err.Error(), "; set it again to retry") {
+		t.Fatalf("set family.circle with full rosters: %v", err)
+	}
+	if v, err := srv.DB.Setting(ctx, "family.circle"); err != nil || v != "true" {
+		t.Errorf("family.circle stored = %q, %v", v, err)
+	}
+	if _, err := srv.Admin.SetSetting(ctx, "limits.roster_items", "100"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Admin.SetSetting(ctx, "family.circle", "on"); err != nil {
+		t.Fatalf("set family.circle again: %v", err)
+	}
+	srv.AddUser(t, "dave", "walnut-harbor-pw")
+	for user, w := range map[string][]string{
+		"alice": {"bob@hearth.test both Family", "carol@hearth.test both Family", "dave@hearth.test both Family"},
+		"carol": {"alice@hearth.test both Family", "bob@hearth.test both Family", "dave@hearth.test both Family"},
+		"dave":  {"alice@hearth.test both Family", "bob@hearth.test both Family", "carol@hearth.test both Family"},
+	} {
+		if got := contactsOf(t, srv.Admin, user); !slices.Equal(got, w) {
+			t.Errorf("contacts of %s = %q\nwant %q", user, got, w)
+		}
+	}
+}
+
+// cancelOnRoster returns a context that is cancelled as soon as the first
+// roster changes: a caller giving up half way (the window's time limit,
+// Ctrl-C on hearth config set). wait ends the watcher.
+func cancelOnRoster(t *testing.T, api admin.API) (ctx context.Context, wait func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	events := api.Watch(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range events {
+			if ev.Kind == admin.EventRoster {
+				cancel()
+			}
+		}
+	}()
+	return ctx, func() { cancel(); <-done }
+}
+
+// TestFamilyCircleOutlivesCaller: the circle is completed when the admin
+// call that set it on, or added an account, gives up half way.
+func TestFamilyCircleOutlivesCaller(t *testing.T) {
+	srv := xmpptest.Start(t)
+	var users []string
+	for i := range 12 {
+		users = append(users, fmt.Sprintf("user%02d", i))
+		srv.AddUser(t, users[i], "silver-kettle-pw")
+	}
+	complete := func(step string) {
+		t.Helper()
+		for _, u := range users {
+			if got := contactsOf(t, srv.Admin, u); len(got) != len(users)-1 {
+				t.Errorf("%s: %s has %d contacts, want %d: %q", step, u, len(got), len(users)-1, got)
+			}
+		}
+	}
+	ctx, wait := cancelOnRoster(t, srv.Admin)
+	_, err := srv.Admin.SetSetting(ctx, "family.circle", "on")
+	wait()
+	if err != nil {
+		t.Errorf("set family.circle, the caller giving up: %v", err)
+	}
+	complete("circle on")
+
+	ctx, wait = cancelOnRoster(t, srv.Admin)
+	err = srv.Admin.AddUser(ctx, "late@hearth.test", "walnut-harbor-pw")
+	wait()
+	if err != nil {
+		t.Fatalf("add user, the caller giving up: %v", err)
+	}
+	users = append(users, "late")
+	complete("new account")
 }
