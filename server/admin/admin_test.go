@@ -728,3 +728,23 @@ func TestBadUserWords(t *testing.T) {
 		}
 	}
 }
+
+// TestFamilyCircleOffWithoutServer: switching the family circle off with
+// no server running forgets whom it took in, as a running server does,
+// so that switching it on again pairs everyone anew at the next start.
+func TestFamilyCircleOffWithoutServer(t *testing.T) {
+	ctx := t.Context()
+	l := newLocal(t)
+	if err := l.AddUser(ctx, "alice", "silver-kettle-pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.DB.JoinFamilyCircle(ctx, "alice", "Family"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.SetSetting(ctx, "family.circle", "off"); err != nil {
+		t.Fatal(err)
+	}
+	if in, err := l.DB.FamilyCircle(ctx); err != nil || len(in) != 0 {
+		t.Errorf("the circle after it was switched off: %v, %v; want no one", in, err)
+	}
+}

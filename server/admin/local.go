@@ -459,6 +459,10 @@ func (l *Local) SetSetting(ctx context.Context, key, value string) (restart bool
 	}
 	if l.Live != nil {
 		err = l.Live.SettingChanged(ctx, key)
+	} else if key == settings.KeyFamilyCircle && v == "false" {
+		// Off forgets whom the circle took in, as a running server's
+		// does: on again, at the next start, pairs everyone anew.
+		err = l.DB.ClearFamilyCircle(ctx)
 	}
 	l.Events.Publish(Event{Kind: EventSettings, Key: key})
 	if err != nil {
