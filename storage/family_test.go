@@ -1,9 +1,14 @@
 package storage
 
 import (
+	"database/sql"
 	"errors"
+	"io/fs"
 	"maps"
+	"os"
+	"path/filepath"
 	"testing"
+	"testing/fstest"
 )
 
 // TestFamilyCircleMembers: the circle remembers whom it took in and with
@@ -91,6 +96,79 @@ func TestRelabelRosterGroup(t *testing.T) {
 			v1, _ := db.RosterVersion(ctx, "alice")
 			if changed := ver != 0; changed != tt.changed || changed && ver != v1 || !changed && v1 != v0 {
 				t.Errorf("version %d -> %d, returned %d; want changed %v", v0, v1, ver, tt.changed)
+			}
+		})
+	}
+}
+
+// TestFamilyCircleUpgrade: a database of schema 1 with the circle on
+// counts the accounts that have contacts as taken in, with the group the
+// setting names, so that the upgrade's first start gives back no family
+// contact someone removed; an account with no contacts is not (the start
+// pairs it). With the circle off, no one is.
+func TestFamilyCircleUpgrade(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		settings map[string]string
+		want     map[string]string
+	}{
+		{"on", map[string]string{"family.circle": "true", "family.group": "Home"}, map[string]string{"alice": "Home", "bob": "Home"}},
+		{"on, default group", map[string]string{"family.circle": "true"}, map[string]string{"alice": "Family", "bob": "Family"}},
+		{"off", map[string]string{"family.circle": "false"}, map[string]string{}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := t.Context()
+			path := filepath.Join(t.TempDir(), "m.db")
+			if err := os.WriteFile(path, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			w, err := sql.Open("sqlite", dsn(path, true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			b, err := fs.ReadFile(migrationFS, "migrations/0001_init.sql")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := migrate(ctx, w, fstest.MapFS{"migrations/0001_init.sql": &fstest.MapFile{Data: b}}); err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range []string{"alice", "bob", "carol"} {
+				if _, err := w.ExecContext(ctx, `INSERT INTO users (name, sha1_salt, sha1_iters, sha1_stored, sha1_server,
+					sha256_salt, sha256_iters, sha256_stored, sha256_server, created) VALUES (?, x'00', 1, x'00', x'00', x'00', 1, x'00', x'00', 0)`, u); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// alice removed bob; carol was added while no server ran.
+			for _, it := range [][2]string{{"alice", "carol@home.test"}, {"bob", "alice@home.test"}} {
+				if _, err := w.ExecContext(ctx, `INSERT INTO roster (username, contact) VALUES (?, ?)`, it[0], it[1]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for k, v := range tt.settings {
+				if _, err := w.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)`, k, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := migrate(ctx, w, migrationFS); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			rows, err := w.QueryContext(ctx, `SELECT username, grp FROM family_circle`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var u, g string
+				if err := rows.Scan(&u, &g); err != nil {
+					t.Fatal(err)
+				}
+				got[u] = g
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("family circle after the upgrade = %v, want %v", got, tt.want)
 			}
 		})
 	}

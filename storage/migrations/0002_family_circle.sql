@@ -8,3 +8,15 @@ CREATE TABLE family_circle (
 	username TEXT NOT NULL PRIMARY KEY REFERENCES users (name) ON DELETE CASCADE,
 	grp      TEXT NOT NULL DEFAULT ''
 ) STRICT, WITHOUT ROWID;
+
+-- A database from before this table, with the circle on, had everyone
+-- paired at each start: the accounts with contacts count as taken in
+-- (with the group the setting names), so that the first start after the
+-- upgrade does not give back the family contacts people removed. An
+-- account with no contacts at all (added while no server ran) is not:
+-- that start pairs it with everyone.
+INSERT INTO family_circle (username, grp)
+	SELECT name, coalesce((SELECT value FROM settings WHERE key = 'family.group'), 'Family')
+	FROM users
+	WHERE EXISTS (SELECT 1 FROM settings WHERE key = 'family.circle' AND value = 'true')
+		AND EXISTS (SELECT 1 FROM roster WHERE roster.username = users.name);
