@@ -7,9 +7,10 @@ import (
 
 // TestFamilyCircleCommand: `hearth config set family.circle true` on a
 // running server makes its accounts contacts of each other at once (an
-// online device gets the roster push), a new account joins them, and a
+// online device gets the roster push), a new account joins them, a
 // server started with the circle on takes in an account added while it
-// was stopped.
+// was stopped, and a contact someone removed is not given back at the
+// next start.
 func TestFamilyCircleCommand(t *testing.T) {
 	data := t.TempDir()
 	e := env(t)
@@ -46,6 +47,14 @@ func TestFamilyCircleCommand(t *testing.T) {
 	check(t, e, "", 0, `^CONTACT +NAME +SUBSCRIPTION +GROUPS\n$`, "roster", "list", "dave", d)
 	s = serve()
 	check(t, e, "", 0, `(?m)^alice@test\.home +- +both +Family\nbob@test\.home +- +both +Family\ncarol@test\.home +- +both +Family$`, "roster", "list", "dave", d)
+
+	// alice removes bob: the next start does not give him back.
+	check(t, e, "", 0, "", "roster", "del", "alice", "bob@test.home", d)
+	if code := s.stop(t); code != 0 {
+		t.Fatalf("exit code after SIGTERM: %d\n%s", code, s.log())
+	}
+	s = serve()
+	check(t, e, "", 0, `(?m)\A[^\n]*\ncarol@test\.home +- +both +Family\ndave@test\.home +- +both +Family\n\z`, "roster", "list", "alice", d)
 	if code := s.stop(t); code != 0 {
 		t.Errorf("exit code after SIGTERM: %d\n%s", code, s.log())
 	}

@@ -2,6 +2,7 @@ package gui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -196,7 +197,7 @@ func (t *familyTab) setCircle(on bool) {
 		return func() {
 			t.circle.Enable()
 			if err != nil {
-				t.u.showError(describe("Cannot switch the family circle", err))
+				t.u.showError(familyError(keyFamilyCircle, "Cannot switch the family circle", err))
 			}
 			t.settings.trigger() // shows what is stored, either way
 			t.roster.trigger()
@@ -222,11 +223,21 @@ func (t *familyTab) renameGroup() {
 		_, err := t.u.api.SetSetting(ctx, keyFamilyGroup, name)
 		return func() {
 			if err != nil {
-				t.u.showError(describe("Cannot rename the family group", err))
+				t.u.showError(familyError(keyFamilyGroup, "Cannot rename the family group", err))
 			}
 			t.settings.trigger()
 		}
 	})
+}
+
+// familyError is what the window says when a family setting failed: a
+// value stored but a circle not completed says so itself (and how to
+// retry); anything else was not saved.
+func familyError(key, what string, err error) error {
+	if errors.Is(err, admin.ErrNotApplied) {
+		return errors.New(plainSettingError(key, err))
+	}
+	return describe(what, err)
 }
 
 // The account picker.

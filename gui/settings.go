@@ -355,6 +355,12 @@ func (r *settingRow) showResult(text string, importance widget.Importance) {
 // reason the registry gives, without the key (the field shows it) or the
 // error's plumbing.
 func plainSettingError(key string, err error) string {
+	if errors.Is(err, admin.ErrNotApplied) {
+		// Stored: the message says what is missing and how to retry.
+		msg := err.Error()
+		r, n := utf8.DecodeRuneInString(msg)
+		return string(unicode.ToUpper(r)) + msg[n:] + "."
+	}
 	if !errors.Is(err, admin.ErrInvalid) {
 		return describe("not saved", err).Error()
 	}

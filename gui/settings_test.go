@@ -210,6 +210,8 @@ func TestPlainSettingError(t *testing.T) {
 		{"no.such", check("no.such", "x"), "This version of Hearth has no such setting."},
 		{"mdns.enabled", fmt.Errorf("set mdns.enabled: %w", admin.ErrOffline), "not saved: the server is not running"},
 		{"mdns.enabled", errors.New("disk full"), "not saved: disk full"},
+		{"family.circle", fmt.Errorf("%w: %w", admin.ErrNotApplied, errors.New("the family circle could not be completed: alice and bob: roster full; set it again to retry")),
+			"Saved, but not applied: the family circle could not be completed: alice and bob: roster full; set it again to retry."},
 	} {
 		if got := plainSettingError(tc.key, tc.err); got != tc.want {
 			t.Errorf("%s: %v: %q, want %q", tc.key, tc.err, got, tc.want)

@@ -2,9 +2,16 @@ package server_test
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
+	"hearth/server"
 	"hearth/server/admin"
 	"hearth/server/xmpptest"
 	"hearth/storage"
@@ -265,4 +272,217 @@ alice receives nothing more`)
 	if got := rosterOf(t, srv, "alice"); len(got) != 0 {
 		t.Errorf("alice's roster after bob was deleted and made again = %+v", got)
 	}
+}
+
+// startOver starts a server over db, as a restart does, and returns its
+// admin API once the start's family circle catch-up is done (Serve with
+// no listeners returns after it).
+func startOver(t *testing.T, db *storage.DB) admin.API {
+	t.Helper()
+	srv, err := server.New(server.Config{Domain: "hearth.test", DataDir: t.TempDir(), TLS: func() *tls.Config { return &tls.Config{} },
+		Log: slog.New(slog.DiscardHandler)}, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Serve(t.Context(), server.Listeners{}); err != nil {
+		t.Fatal(err)
+	}
+	return srv.Admin()
+}
+
+// contactsOf returns the user's contacts as "jid subscription groups".
+func contactsOf(t *testing.T, api admin.API, user string) []string {
+	t.Helper()
+	items, err := api.Roster(context.Background(), user+"@hearth.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, it := range items {
+		out = append(out, strings.TrimSpace(it.JID+" "+it.Subscription+" "+strings.Join(it.Groups, ",")))
+	}
+	return out
+}
+
+// TestFamilyCircleKeepsRemovals: the circle pairs an account once. A
+// family contact its owner removed stays removed across restarts and
+// group renames (a rename relabels only the items still there); a new
+// account, added live or while no server ran, still joins everyone; and
+// turning the circle off and on again pairs everyone anew.
+func TestFamilyCircleKeepsRemovals(t *testing.T) {
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "hearth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	api := startOver(t, db)
+	for _, u := range []string{"alice", "bob", "carol"} {
+		if err := api.AddUser(ctx, u+"@hearth.test", "silver-kettle-pw"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := api.SetSetting(ctx, "family.circle", "on"); err != nil {
+		t.Fatal(err)
+	}
+	check := func(step string, want map[string][]string) {
+		t.Helper()
+		for user, w := range want {
+			if got := contactsOf(t, api, user); !slices.Equal(got, w) {
+				t.Errorf("%s: contacts of %s = %q\nwant %q", step, user, got, w)
+			}
+		}
+	}
+	check("circle on", map[string][]string{
+		"alice": {"bob@hearth.test both Family", "carol@hearth.test both Family"},
+		"bob":   {"alice@hearth.test both Family", "carol@hearth.test both Family"},
+	})
+
+	// alice removes bob: her subscriptions both ways are cancelled.
+	if err := api.RemoveRosterItem(ctx, "alice@hearth.test", "bob@hearth.test"); err != nil {
+		t.Fatal(err)
+	}
+	removed := map[string][]string{
+		"alice": {"carol@hearth.test both Family"},
+		"bob":   {"alice@hearth.test none Family", "carol@hearth.test both Family"},
+	}
+	check("alice removed bob", removed)
+	api = startOver(t, db)
+	check("after a restart", removed)
+
+	if _, err := api.SetSetting(ctx, "family.group", "Home"); err != nil {
+		t.Fatal(err)
+	}
+	renamed := map[string][]string{
+		"alice": {"carol@hearth.test both Home"},
+		"bob":   {"alice@hearth.test none Home", "carol@hearth.test both Home"},
+		"carol": {"alice@hearth.test both Home", "bob@hearth.test both Home"},
+	}
+	check("after the group was renamed", renamed)
+	api = startOver(t, db)
+	check("after the rename and a restart", renamed)
+
+	// A new account joins everyone, alice and bob included.
+	if err := api.AddUser(ctx, "dave@hearth.test", "walnut-harbor-pw"); err != nil {
+		t.Fatal(err)
+	}
+	// And so does one added while no server runs, at the next start;
+	// a group renamed meanwhile reaches the others' items too.
+	offline := &admin.Local{DB: db, Domain: "hearth.test"}
+	if err := offline.AddUser(ctx, "erin@hearth.test", "maple-compass-pw"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := offline.SetSetting(ctx, "family.group", "Kin"); err != nil {
+		t.Fatal(err)
+	}
+	api = startOver(t, db)
+	check("new accounts", map[string][]string{
+		"alice": {"carol@hearth.test both Kin", "dave@hearth.test both Kin", "erin@hearth.test both Kin"},
+		"bob":   {"alice@hearth.test none Kin", "carol@hearth.test both Kin", "dave@hearth.test both Kin", "erin@hearth.test both Kin"},
+		"dave":  {"alice@hearth.test both Kin", "bob@hearth.test both Kin", "carol@hearth.test both Kin", "erin@hearth.test both Kin"},
+		"erin":  {"alice@hearth.test both Kin", "bob@hearth.test both Kin", "carol@hearth.test both Kin", "dave@hearth.test both Kin"},
+	})
+
+	// Off and on again, explicitly: everyone is paired anew.
+	for _, v := range []string{"off", "on"} {
+		if _, err := api.SetSetting(ctx, "family.circle", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check("off and on again", map[string][]string{
+		"alice": {"bob@hearth.test both Kin", "carol@hearth.test both Kin", "dave@hearth.test both Kin", "erin@hearth.test both Kin"},
+		"bob":   {"alice@hearth.test both Kin", "carol@hearth.test both Kin", "dave@hearth.test both Kin", "erin@hearth.test both Kin"},
+	})
+}
+
+// TestFamilyCircleFailureReported: when the circle cannot be completed
+// (here a roster that is full), the admin call says so in plain words
+// and the setting is stored; new accounts wait, and setting it again
+// once the cause is gone completes the circle.
+func TestFamilyCircleFailureReported(t *testing.T) {
+	ctx := context.Background()
+	srv := xmpptest.Start(t)
+	for _, u := range []string{"alice", "bob", "carol"} {
+		srv.AddUser(t, u, "silver-kettle-pw")
+	}
+	if _, err := srv.Admin.SetSetting(ctx, "limits.roster_items", "1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := srv.Admin.SetSetting(ctx, "family.circle", "on")
+	if !errors.Is(err, admin.ErrNotApplied) || !strings.Contains(err.Error(), "the family circle could not be completed: ") ||
+		!strings.HasSuffix(err.Error(), "; set it again to retry") {
+		t.Fatalf("set family.circle with full rosters: %v", err)
+	}
+	if v, err := srv.DB.Setting(ctx, "family.circle"); err != nil || v != "true" {
+		t.Errorf("family.circle stored = %q, %v", v, err)
+	}
+	if _, err := srv.Admin.SetSetting(ctx, "limits.roster_items", "100"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Admin.SetSetting(ctx, "family.circle", "on"); err != nil {
+		t.Fatalf("set family.circle again: %v", err)
+	}
+	srv.AddUser(t, "dave", "walnut-harbor-pw")
+	for user, w := range map[string][]string{
+		"alice": {"bob@hearth.test both Family", "carol@hearth.test both Family", "dave@hearth.test both Family"},
+		"carol": {"alice@hearth.test both Family", "bob@hearth.test both Family", "dave@hearth.test both Family"},
+		"dave":  {"alice@hearth.test both Family", "bob@hearth.test both Family", "carol@hearth.test both Family"},
+	} {
+		if got := contactsOf(t, srv.Admin, user); !slices.Equal(got, w) {
+			t.Errorf("contacts of %s = %q\nwant %q", user, got, w)
+		}
+	}
+}
+
+// cancelOnRoster returns a context that is cancelled as soon as the first
+// roster changes: a caller giving up half way (the window's time limit,
+// Ctrl-C on hearth config set). wait ends the watcher.
+func cancelOnRoster(t *testing.T, api admin.API) (ctx context.Context, wait func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	events := api.Watch(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range events {
+			if ev.Kind == admin.EventRoster {
+				cancel()
+			}
+		}
+	}()
+	return ctx, func() { cancel(); <-done }
+}
+
+// TestFamilyCircleOutlivesCaller: the circle is completed when the admin
+// call that set it on, or added an account, gives up half way.
+func TestFamilyCircleOutlivesCaller(t *testing.T) {
+	srv := xmpptest.Start(t)
+	var users []string
+	for i := range 12 {
+		users = append(users, fmt.Sprintf("user%02d", i))
+		srv.AddUser(t, users[i], "silver-kettle-pw")
+	}
+	complete := func(step string) {
+		t.Helper()
+		for _, u := range users {
+			if got := contactsOf(t, srv.Admin, u); len(got) != len(users)-1 {
+				t.Errorf("%s: %s has %d contacts, want %d: %q", step, u, len(got), len(users)-1, got)
+			}
+		}
+	}
+	ctx, wait := cancelOnRoster(t, srv.Admin)
+	_, err := srv.Admin.SetSetting(ctx, "family.circle", "on")
+	wait()
+	if err != nil {
+		t.Errorf("set family.circle, the caller giving up: %v", err)
+	}
+	complete("circle on")
+
+	ctx, wait = cancelOnRoster(t, srv.Admin)
+	err = srv.Admin.AddUser(ctx, "late@hearth.test", "walnut-harbor-pw")
+	wait()
+	if err != nil {
+		t.Fatalf("add user, the caller giving up: %v", err)
+	}
+	users = append(users, "late")
+	complete("new account")
 }

@@ -64,6 +64,10 @@ func (h *hooks) UserRemoved(ctx context.Context, user string) {
 // UserAdded implements admin.Live: the modules that care (the family
 // circle) take the new account in before the admin call returns.
 func (h *hooks) UserAdded(ctx context.Context, user string) {
+	// The account exists once this is called: what the modules do for it
+	// goes on when the caller gives up, until the server ends.
+	ctx, cancel := h.s.detach(ctx)
+	defer cancel()
 	for _, m := range h.s.adders {
 		m.UserAdded(ctx, user)
 	}
@@ -84,8 +88,10 @@ func (h *hooks) closeSessions(user, why string) {
 }
 
 // SettingChanged implements admin.Live: the server applies its live
-// settings before the admin call returns.
-func (h *hooks) SettingChanged(ctx context.Context, key string) { h.s.applySetting(ctx, key) }
+// settings before the admin call returns, and says when one could not be.
+func (h *hooks) SettingChanged(ctx context.Context, key string) error {
+	return h.s.applySetting(ctx, key)
+}
 
 // Info implements admin.Live.
 func (h *hooks) Info() admin.Info {

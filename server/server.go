@@ -218,6 +218,11 @@ type Server struct {
 	removers []userRemover
 	enders   []sessionEnder
 
+	// life is done when the server's lifetime ends: Serve's context is
+	// done (endLife). Work that outlives an admin call is bound to it.
+	life    context.Context
+	endLife context.CancelFunc
+
 	mu        sync.Mutex
 	listeners []admin.Listener
 }
@@ -255,6 +260,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	cfg = cfg.withDefaults()
 	log := cfg.Log
 	s := &Server{cfg: cfg, db: db, events: admin.NewHub(), started: time.Now()}
+	s.life, s.endLife = context.WithCancel(context.Background())
 	h := &hooks{s}
 	s.hooks = h
 	part := func(name string) *slog.Logger { return log.With("part", name) }
@@ -354,12 +360,15 @@ func (s *Server) Admin() admin.API { return s.admin }
 
 // Serve serves the listeners until ctx is done and everything has stopped.
 func (s *Server) Serve(ctx context.Context, ls Listeners) error {
+	// The server's lifetime, which bounds the work that outlives an admin
+	// call, ends with ctx.
+	context.AfterFunc(ctx, s.endLife)
 	// The family circle catches up with accounts added and settings
 	// changed while no server ran, before any client is let in.
 	if v, err := s.admin.Values(ctx); err != nil {
-		s.cfg.Log.Warn("family circle not checked: settings could not be read", "err", err)
-	} else {
-		s.applyFamily(ctx, v)
+		s.cfg.Log.Warn("the family circle was not checked: the settings could not be read", "err", err)
+	} else if err := s.applyFamily(ctx, v); err != nil {
+		s.cfg.Log.Error("the family circle was not completed at start; it is tried again at the next start, or when family.circle is set on again", "err", err)
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
@@ -397,11 +406,14 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 // applySetting applies a live setting that changed (settings.Spec.Live);
 // the contact addresses need nothing, disco reads them at each query, and
 // the LAN announcement is the command's.
-func (s *Server) applySetting(ctx context.Context, key string) {
+//
+// It returns the error of a setting that could not be applied (the family
+// circle), for the admin call to report.
+func (s *Server) applySetting(ctx context.Context, key string) error {
 	v, err := s.admin.Values(ctx)
 	if err != nil {
 		s.cfg.Log.Warn("changed setting not applied: settings could not be read", "key", key, "err", err)
-		return
+		return fmt.Errorf("%s was saved but not applied: the settings could not be read: %w", key, err)
 	}
 	switch key {
 	case settings.KeyStanzaBytes:
@@ -415,23 +427,38 @@ func (s *Server) applySetting(ctx context.Context, key string) {
 	case settings.KeyConnsPerAddress, settings.KeyUnauthPerAddr, settings.KeyUnauth:
 		s.c2s.SetConnLimits(connLimits(v))
 	case settings.KeyFamilyCircle, settings.KeyFamilyGroup:
-		s.applyFamily(ctx, v)
+		if err := s.applyFamily(ctx, v); err != nil {
+			s.cfg.Log.Error("the family circle could not be completed; setting it again retries", "key", key, "value", v.String(key), "err", err)
+			return fmt.Errorf("the family circle could not be completed: %w; set it again to retry", err)
+		}
 	default:
 		f, ok := quotaKeys[key]
 		if !ok {
-			return
+			return nil
 		}
 		f(s.quota).Store(int64(v.Int(key)))
 	}
 	s.cfg.Log.Info("setting applied", "key", key, "value", v.String(key))
+	return nil
 }
 
 // applyFamily sets the family circle as the settings say; turning it on
-// makes every account a contact of every other before it returns.
-func (s *Server) applyFamily(ctx context.Context, v settings.Values) {
-	if err := s.family.Set(ctx, v.Bool(settings.KeyFamilyCircle), v.String(settings.KeyFamilyGroup)); err != nil {
-		s.cfg.Log.Error("family circle", "err", err)
-	}
+// makes every account a contact of every other before it returns. The
+// work goes on when the caller gives up (a window's time limit, Ctrl-C
+// on the command line): a circle left half made is worse than a late
+// answer. Only the server's end stops it.
+func (s *Server) applyFamily(ctx context.Context, v settings.Values) error {
+	ctx, cancel := s.detach(ctx)
+	defer cancel()
+	return s.family.Set(ctx, v.Bool(settings.KeyFamilyCircle), v.String(settings.KeyFamilyGroup))
+}
+
+// detach returns a context with ctx's values that is done only when the
+// server's lifetime ends (Serve's context), not when ctx is.
+func (s *Server) detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(s.life, cancel)
+	return ctx, func() { stop(); cancel() }
 }
 
 // connLimits reads the connection limits from the settings.

@@ -12,7 +12,7 @@ import (
 func TestMutualRosterItem(t *testing.T) {
 	ctx := t.Context()
 	db := newDB(t)
-	addUser(t, db, "alice")
+	addUser(t, db, "alice", "bob")
 	const bob = "bob@home.test"
 	for _, tt := range []struct {
 		name           string
@@ -65,6 +65,22 @@ func TestMutualRosterItem(t *testing.T) {
 	}
 	if _, _, _, err := db.MutualRosterItem(ctx, "nobody", bob, "", ""); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown user: %v, want ErrNotFound", err)
+	}
+
+	// A contact whose account is gone (deleted while the family circle
+	// paired it) is not put on the roster: the deletion's clean-up of
+	// rosters may already have run.
+	addUser(t, db, "dave")
+	if err := db.DeleteUser(ctx, "dave"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"dave@home.test", "nobody@home.test", "home.test"} {
+		if _, _, _, err := db.MutualRosterItem(ctx, "alice", c, "Family", ""); !errors.Is(err, ErrNotFound) {
+			t.Errorf("contact %s without an account: %v, want ErrNotFound", c, err)
+		}
+		if _, err := db.RosterItem(ctx, "alice", c); !errors.Is(err, ErrNotFound) {
+			t.Errorf("contact %s without an account is on alice's roster: %v", c, err)
+		}
 	}
 
 	addUser(t, db, "carol")

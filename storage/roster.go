@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -346,16 +347,26 @@ func (db *DB) HasPending(ctx context.Context, user, contact string) (bool, error
 // contact's unanswered request to the user goes, in the same transaction.
 // It returns the item as stored, the item as it was (Subscription "" if
 // the contact was not on the roster), and the roster's new version, which
-// is 0 when nothing changed (nothing to push). It returns ErrNotFound if
-// there is no such user.
+// is 0 when nothing changed (nothing to push). The contact is the bare JID
+// of an account of this server (both sides are the server's own); it
+// returns ErrNotFound if there is no such user or no account of the
+// contact's localpart, checked in the same transaction, so that an account
+// being deleted meanwhile is never left on the roster: either the write
+// comes first and the deletion's clean-up finds it, or it finds no account.
 func (db *DB) MutualRosterItem(ctx context.Context, user, contact, group, replace string) (it, before RosterItem, ver int64, err error) {
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		var exists bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE name = ?)`, user).Scan(&exists); err != nil {
-			return err
+		local, _, ok := strings.Cut(contact, "@")
+		if !ok || local == "" {
+			return fmt.Errorf("%s is not an account's address: %w", contact, ErrNotFound)
 		}
-		if !exists {
-			return ErrNotFound
+		for _, name := range []string{user, local} {
+			var exists bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE name = ?)`, name).Scan(&exists); err != nil {
+				return err
+			}
+			if !exists {
+				return fmt.Errorf("no account %s: %w", name, ErrNotFound)
+			}
 		}
 		before, err = scanRosterItem(tx.QueryRowContext(ctx, `SELECT contact, name, subscription, ask, approved, groups_json
 			FROM roster WHERE username = ? AND contact = ?`, user, contact))
@@ -394,6 +405,57 @@ func (db *DB) MutualRosterItem(ctx context.Context, user, contact, group, replac
 		return RosterItem{}, RosterItem{}, 0, fmt.Errorf("mutual roster item %s of %s: %w", contact, user, err)
 	}
 	return it, before, ver, nil
+}
+
+// RelabelRosterGroup puts group in place of old on the user's item for
+// contact (the family group was renamed), or adds it when old is empty;
+// an empty group takes old away. An item that is not there, or does not
+// have old (its owner took it out of the group), is left as it is: a
+// relabel never adds a contact. It returns the item as stored and the
+// roster's new version, 0 when nothing changed.
+func (db *DB) RelabelRosterGroup(ctx context.Context, user, contact, old, group string) (it RosterItem, ver int64, err error) {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		it, err = scanRosterItem(tx.QueryRowContext(ctx, `SELECT contact, name, subscription, ask, approved, groups_json
+			FROM roster WHERE username = ? AND contact = ?`, user, contact))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var groups []string
+		switch {
+		case old == "":
+			groups = withGroup(it.Groups, group, "")
+		case !slices.Contains(it.Groups, old):
+			return nil
+		case group == "" || slices.Contains(it.Groups, group):
+			groups = slices.DeleteFunc(slices.Clone(it.Groups), func(g string) bool { return g == old })
+		default:
+			groups = withGroup(it.Groups, group, old)
+		}
+		if slices.Equal(groups, it.Groups) {
+			return nil
+		}
+		it.Groups = groups
+		gs := "[]"
+		if len(groups) > 0 {
+			b, err := json.Marshal(groups)
+			if err != nil {
+				return err
+			}
+			gs = string(b)
+		}
+		if ver, err = bumpRoster(ctx, tx, user); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE roster SET groups_json = ? WHERE username = ? AND contact = ?`, gs, user, contact)
+		return err
+	})
+	if err != nil {
+		return RosterItem{}, 0, fmt.Errorf("relabel roster item %s of %s: %w", contact, user, err)
+	}
+	return it, ver, nil
 }
 
 // withGroup returns groups with group added in place of replace (or at

@@ -470,10 +470,10 @@ func (h *hooks) Console(ctx context.Context, full string) (<-chan ConsoleFrame, 
 	return ch, true
 }
 
-func (h *hooks) CloseSessions(user string)                  { h.record(&h.kicked, user) }
-func (h *hooks) SettingChanged(context.Context, string)     {}
-func (h *hooks) UserRemoved(_ context.Context, user string) { h.record(&h.kicked, user) }
-func (h *hooks) UserAdded(_ context.Context, user string)   { h.record(&h.added, user) }
+func (h *hooks) CloseSessions(user string)                    { h.record(&h.kicked, user) }
+func (h *hooks) SettingChanged(context.Context, string) error { return nil }
+func (h *hooks) UserRemoved(_ context.Context, user string)   { h.record(&h.kicked, user) }
+func (h *hooks) UserAdded(_ context.Context, user string)     { h.record(&h.added, user) }
 
 func (h *hooks) LabelRoster(ctx context.Context, user, contact, name string, groups []string) error {
 	h.record(&h.put, user+" "+contact)
@@ -726,5 +726,25 @@ func TestBadUserWords(t *testing.T) {
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), want) {
 			t.Errorf("add %q: %v, want %q", in, err, want)
 		}
+	}
+}
+
+// TestFamilyCircleOffWithoutServer: switching the family circle off with
+// no server running forgets whom it took in, as a running server does,
+// so that switching it on again pairs everyone anew at the next start.
+func TestFamilyCircleOffWithoutServer(t *testing.T) {
+	ctx := t.Context()
+	l := newLocal(t)
+	if err := l.AddUser(ctx, "alice", "silver-kettle-pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.DB.JoinFamilyCircle(ctx, "alice", "Family"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.SetSetting(ctx, "family.circle", "off"); err != nil {
+		t.Fatal(err)
+	}
+	if in, err := l.DB.FamilyCircle(ctx); err != nil || len(in) != 0 {
+		t.Errorf("the circle after it was switched off: %v, %v; want no one", in, err)
 	}
 }

@@ -23,6 +23,10 @@ var (
 	// error's own message says what and how to put it right.
 	ErrInvalid = errors.New("not valid")
 	ErrOffline = errors.New("server not running")
+	// ErrNotApplied: a setting was stored, but the running server could
+	// not apply all of it; the error's own message says what and how to
+	// retry.
+	ErrNotApplied = errors.New("saved, but not applied")
 )
 
 // kindError is an error of one of the kinds above whose message says all:

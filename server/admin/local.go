@@ -46,8 +46,10 @@ type Live interface {
 	Console(ctx context.Context, fullJID string) (<-chan ConsoleFrame, bool)
 	// SettingChanged applies a live setting that was stored; settings
 	// the server does not apply itself are applied by whoever follows
-	// the settings event (the LAN announcement).
-	SettingChanged(ctx context.Context, key string)
+	// the settings event (the LAN announcement). An error says, in plain
+	// words, what could not be applied (the family circle) and how to
+	// retry; the setting stays stored.
+	SettingChanged(ctx context.Context, key string) error
 }
 
 // Local is the API in the process that holds the database: with Live set
@@ -444,7 +446,8 @@ func (l *Local) Settings(ctx context.Context) ([]Setting, error) {
 const SecretShown = "(set)"
 
 // SetSetting checks value against the setting's type and stores it. A
-// running server applies a live setting before it returns; restart
+// running server applies a live setting before it returns; when it could
+// not, the error wraps ErrNotApplied (the value stays stored). restart
 // reports that this one needs a restart.
 func (l *Local) SetSetting(ctx context.Context, key, value string) (restart bool, err error) {
 	v, err := CheckSetting(key, value)
@@ -455,9 +458,16 @@ func (l *Local) SetSetting(ctx context.Context, key, value string) (restart bool
 		return false, err
 	}
 	if l.Live != nil {
-		l.Live.SettingChanged(ctx, key)
+		err = l.Live.SettingChanged(ctx, key)
+	} else if key == settings.KeyFamilyCircle && v == "false" {
+		// Off forgets whom the circle took in, as a running server's
+		// does: on again, at the next start, pairs everyone anew.
+		err = l.DB.ClearFamilyCircle(ctx)
 	}
 	l.Events.Publish(Event{Kind: EventSettings, Key: key})
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", ErrNotApplied, err)
+	}
 	s, _ := settings.Lookup(key)
 	return !s.Live, nil
 }

@@ -171,6 +171,7 @@ var kinds = []struct {
 	{"exists", ErrExists, http.StatusConflict},
 	{"invalid", ErrInvalid, http.StatusBadRequest},
 	{"offline", ErrOffline, http.StatusServiceUnavailable},
+	{"not-applied", ErrNotApplied, http.StatusInternalServerError},
 }
 
 // newHandler serves api over HTTP.

@@ -37,6 +37,21 @@ func (m *Module) Mutual(ctx context.Context, user, contact, group, replace strin
 	return userSees, contactSees, nil
 }
 
+// Relabel puts group in place of old on the user's item for contact, an
+// account of this server, if the item is there and has old (the family
+// group was renamed), and pushes the change. It never adds a contact.
+func (m *Module) Relabel(ctx context.Context, user, contact, old, group string) error {
+	c := jid.JID{Local: contact, Domain: m.r.Domain}
+	it, ver, err := m.db.RelabelRosterGroup(ctx, user, c.String(), old, group)
+	if err != nil {
+		return err
+	}
+	if ver != 0 {
+		m.push(ctx, user, it, ver)
+	}
+	return nil
+}
+
 // mutual puts contact on the user's roster with subscription both and
 // reports whether that gave the contact a subscription to the user's
 // presence it did not have.
