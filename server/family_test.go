@@ -245,12 +245,17 @@ func TestDeletedAccountLeavesRosters(t *testing.T) {
 	alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
 	bob := srv.Login(t, "bob", "copper-lantern-pw", "laptop")
 	clients := map[string]*xmpptest.Client{"alice": alice, "bob": bob}
+	// The ping after alice's presence: her probe of bob is answered
+	// before bob comes online, else bob's presence may reach her twice
+	// (the probe's answer and his broadcast), which XMPP allows.
 	xmpptest.Play(t, clients, `
 alice sends: <iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>
 alice receives: <iq type='result' id='r1' from='alice@hearth.test' to='alice@hearth.test/phone'><query xmlns='jabber:iq:roster' ver='*'>
   <item jid='bob@hearth.test' subscription='both'/></query></iq>
 alice sends: <presence/>
 alice receives: <presence from='alice@hearth.test/phone' to='alice@hearth.test/phone'/>
+alice sends: <iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>
+alice receives: <iq type='result' id='p1' from='alice@hearth.test' to='alice@hearth.test/phone'/>
 bob sends: <presence/>
 bob receives: <presence from='bob@hearth.test/laptop' to='bob@hearth.test/laptop'/>
 bob receives: <presence from='alice@hearth.test/phone' to='bob@hearth.test/laptop'/>
