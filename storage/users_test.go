@@ -302,6 +302,7 @@ func TestDeleteUserCascades(t *testing.T) {
 			db.SetPrivate(ctx, u, "a b", []byte("<a/>")),
 			db.Block(ctx, u, []string{"spam@example.org"}),
 			db.SetLastActivity(ctx, u, time.Now(), "gone"),
+			db.JoinFamilyCircle(ctx, u, "Family"),
 		}
 		_, err := db.PutRosterItem(ctx, u, RosterItem{Contact: "c@example.org", Groups: []string{"g"}})
 		steps = append(steps, err)
