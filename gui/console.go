@@ -9,7 +9,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-	"sync"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -64,16 +63,13 @@ type consoleTab struct {
 	watchID int                // counts watches, so a late word from an old one is ignored
 	watched string
 
-	// Frames on their way to the UI goroutine, applied in batches; at
-	// most consoleFrames of them, the older ones cut and counted.
-	mu      sync.Mutex
-	pending []admin.ConsoleFrame
-	cut     int
-	posted  bool
+	// Frames on their way to the UI goroutine.
+	incoming handoff[admin.ConsoleFrame]
 }
 
 func newConsoleTab(u *UI) *consoleTab {
 	t := &consoleTab{u: u}
+	t.incoming = handoff[admin.ConsoleFrame]{max: consoleFrames, dropped: func(f admin.ConsoleFrame) int { return f.Dropped }}
 	t.sessions = &reloader{u: u, load: t.loadSessions}
 	t.pick = widget.NewSelect(nil, func(string) { t.updateButtons() })
 	t.pick.PlaceHolder = "(pick a connected device)"
@@ -201,32 +197,15 @@ func (t *consoleTab) ended(id int, why string) {
 	t.updateButtons()
 }
 
-// add hands a frame to the UI goroutine. When it has consoleFrames
-// waiting already, the older half of them is cut: the UI goroutine is
-// behind, and would scroll them away unseen anyway.
+// add hands a frame to the UI goroutine (see handoff).
 func (t *consoleTab) add(f admin.ConsoleFrame) {
-	t.mu.Lock()
-	if len(t.pending) >= consoleFrames {
-		n := len(t.pending) / 2
-		for _, g := range t.pending[:n] {
-			t.cut += 1 + g.Dropped
-		}
-		t.pending = append(t.pending[:0], t.pending[n:]...)
-	}
-	t.pending = append(t.pending, f)
-	post := !t.posted
-	t.posted = true
-	t.mu.Unlock()
-	if post {
+	if t.incoming.add(f) {
 		t.u.do(t.takePending)
 	}
 }
 
 func (t *consoleTab) takePending() {
-	t.mu.Lock()
-	fs, cut := t.pending, t.cut
-	t.pending, t.cut, t.posted = nil, 0, false
-	t.mu.Unlock()
+	fs, cut := t.incoming.take()
 	for _, f := range fs {
 		e := consoleEntry{xml: f.XML, text: consoleBlock(f), dropped: f.Dropped + cut}
 		cut = 0

@@ -292,9 +292,7 @@ func TestConsoleBehind(t *testing.T) {
 	for i := range sent {
 		c.add(admin.ConsoleFrame{At: at, Dir: admin.DirIn, XML: fmt.Sprintf(`<message id='%d'/>`, i)})
 	}
-	c.mu.Lock()
-	waiting := len(c.pending)
-	c.mu.Unlock()
+	waiting := c.incoming.waiting()
 	if waiting > consoleFrames {
 		t.Errorf("%d frames wait for the UI goroutine, want at most %d", waiting, consoleFrames)
 	}
@@ -344,9 +342,7 @@ func TestLogBehind(t *testing.T) {
 	for i := range sent {
 		l.post([]admin.LogRecord{{Seq: uint64(i + 1), Time: time.Now(), Level: "INFO", Message: fmt.Sprintf("record %d", i+1)}})
 	}
-	l.mu.Lock()
-	waiting := len(l.pending)
-	l.mu.Unlock()
+	waiting := l.incoming.waiting()
 	if waiting > logRecords {
 		t.Errorf("%d records wait for the UI goroutine, want at most %d", waiting, logRecords)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -46,12 +45,8 @@ type logsTab struct {
 	last    uint64 // the Seq of the newest record shown
 	stale   bool   // records came while the tab was not in sight
 
-	// Records on their way to the UI goroutine, applied in batches; at
-	// most logRecords of them, the older ones cut and counted.
-	mu      sync.Mutex
-	pending []admin.LogRecord
-	cut     int
-	posted  bool
+	// Records on their way to the UI goroutine.
+	incoming handoff[admin.LogRecord]
 }
 
 // logEntry is a record as kept: laid out once, when it arrives.
@@ -63,6 +58,7 @@ type logEntry struct {
 
 func newLogsTab(u *UI) *logsTab {
 	t := &logsTab{u: u}
+	t.incoming = handoff[admin.LogRecord]{max: logRecords, dropped: func(r admin.LogRecord) int { return r.Dropped }}
 	labels := make([]string, len(logLevels))
 	for i, l := range logLevels {
 		labels[i] = l.label
@@ -112,31 +108,15 @@ func (t *logsTab) follow(ctx context.Context) {
 	}
 }
 
-// post hands records to the UI goroutine, in batches. When more than
-// logRecords wait, the oldest are cut and counted: the UI goroutine is
-// behind, and would scroll them away unseen anyway.
+// post hands records to the UI goroutine (see handoff).
 func (t *logsTab) post(recs []admin.LogRecord) {
-	t.mu.Lock()
-	t.pending = append(t.pending, recs...)
-	if n := len(t.pending) - logRecords; n > 0 {
-		for _, r := range t.pending[:n] {
-			t.cut += 1 + r.Dropped
-		}
-		t.pending = append(t.pending[:0], t.pending[n:]...)
-	}
-	post := !t.posted
-	t.posted = true
-	t.mu.Unlock()
-	if post {
+	if t.incoming.add(recs...) {
 		t.u.do(t.takePending)
 	}
 }
 
 func (t *logsTab) takePending() {
-	t.mu.Lock()
-	recs, cut := t.pending, t.cut
-	t.pending, t.cut, t.posted = nil, 0, false
-	t.mu.Unlock()
+	recs, cut := t.incoming.take()
 	for _, r := range recs {
 		if r.Seq <= t.last && r.Seq != 0 {
 			continue
