@@ -11,7 +11,6 @@ import (
 	"github.com/caddyserver/certmagic"
 	"github.com/libdns/cloudflare"
 	"github.com/libdns/duckdns"
-	"github.com/mholt/acmez/v3"
 	"go.uber.org/zap"
 )
 
@@ -69,11 +68,15 @@ func (m *Manager) startACME(ctx context.Context) error {
 			tmpl.ListenHost = host
 		}
 	}
-	if a.DNSProvider != "" {
+	switch {
+	case a.DNS != nil:
+		tmpl.DNS01Solver = &certmagic.DNS01Solver{DNSManager: certmagic.DNSManager{DNSProvider: a.DNS, Resolvers: a.DNSResolvers, Logger: m.zap}}
+	case a.DNSProvider != "":
 		solver, err := dnsSolver(a.DNSProvider, a.DNSToken, m.zap)
 		if err != nil {
 			return err
 		}
+		solver.DNSManager.Resolvers = a.DNSResolvers
 		tmpl.DNS01Solver = solver
 	}
 	m.acmeCA = tmpl.CA
@@ -110,7 +113,7 @@ func ParseRoots(data []byte) ([]*x509.Certificate, error) {
 }
 
 // dnsSolver returns the DNS-01 solver of a provider.
-func dnsSolver(provider, token string, log *zap.Logger) (acmez.Solver, error) {
+func dnsSolver(provider, token string, log *zap.Logger) (*certmagic.DNS01Solver, error) {
 	if token == "" {
 		return nil, fmt.Errorf("certificates: DNS-01 with %s needs its API token: hearth config set acme.dns_token TOKEN", provider)
 	}

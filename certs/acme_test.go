@@ -66,8 +66,7 @@ func TestDNSSolver(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.provider, err)
 		}
-		d, ok := s.(*certmagic.DNS01Solver)
-		if !ok || !tc.check(d.DNSProvider) {
+		if !tc.check(s.DNSProvider) {
 			t.Errorf("%s: solver %#v", tc.provider, s)
 		}
 	}
@@ -76,5 +75,39 @@ func TestDNSSolver(t *testing.T) {
 	}
 	if _, err := dnsSolver("route53", "tok", nil); err == nil || !strings.Contains(err.Error(), "want duckdns or cloudflare") {
 		t.Errorf("unknown provider: %v", err)
+	}
+}
+
+// TestACMEDNS01: with DNS-01, Hearth sets the challenge's TXT record
+// through the DNS provider, the CA (Pebble) looks it up on its DNS server
+// and issues, and the record is taken away afterwards; no HTTP-01 or
+// TLS-ALPN-01 port is open.
+func TestACMEDNS01(t *testing.T) {
+	ca := acmetest.Start(t)
+	roots, err := ParseRoots(ca.ServerRootPEM())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := start(t, Config{DataDir: t.TempDir(), Domain: "dns.acme.test", Mode: ModeACME, ACME: ACME{
+		CA: ca.Directory, Roots: roots, HTTPAddr: "off", TLSALPNAddr: "off",
+		DNS: ca.DNS, DNSResolvers: []string{ca.DNSServer}}})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n := m.Status().Names[0]
+		if strings.HasPrefix(n.Issuer, "Pebble") {
+			t.Logf("issued by %s through DNS-01", n.Issuer)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no certificate by DNS-01 within 30s: %+v", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	verify(t, m, ca.IssuerRoots(), "dns.acme.test")
+	for wait := time.Now().Add(5 * time.Second); len(ca.DNS.TXT("_acme-challenge.dns.acme.test")) > 0; {
+		if time.Now().After(wait) {
+			t.Fatalf("the challenge's TXT record was left: %v", ca.DNS.TXT("_acme-challenge.dns.acme.test"))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -111,6 +111,12 @@ type ACME struct {
 	// DNSProvider (duckdns or cloudflare) and DNSToken answer DNS-01,
 	// for those who cannot open port 80 or 443.
 	DNSProvider, DNSToken string
+	// DNS answers DNS-01 through a provider given as it is rather than
+	// by name (a program that embeds Hearth, tests); DNSResolvers are the
+	// DNS servers asked for the zone and whether the record shows
+	// (default: the system's, and the zone's own servers).
+	DNS          certmagic.DNSProvider
+	DNSResolvers []string
 	// RenewCheck is how often expiries are looked at (0: certmagic's
 	// default, 10 minutes). Tests with certificates that last seconds
 	// shorten it; it also stops asking the CA when to renew (ARI),
@@ -310,7 +316,7 @@ func (m *Manager) event(mode, event string, data map[string]any) {
 		m.log.Info("certificate "+what+"ed", "name", name, "mode", mode, "issuer", data["issuer"])
 	case "cert_failed":
 		err, _ := data["error"].(error)
-		st.LastError = plainACMEError(err, m.acmeCA, m.cfg.ACME.DNSProvider)
+		st.LastError = plainACMEError(err, m.acmeCA, m.dnsName())
 		m.log.Warn("certificate not "+what+"ed; serving the last good one or the home CA's, and trying again later",
 			"name", name, "mode", mode, "err", err)
 	}
@@ -490,6 +496,17 @@ func (m *Manager) Status() Status {
 		st.Names = append(st.Names, ns)
 	}
 	return st
+}
+
+// dnsName names the DNS-01 provider in use, or "".
+func (m *Manager) dnsName() string {
+	switch {
+	case m.cfg.ACME.DNSProvider != "":
+		return m.cfg.ACME.DNSProvider
+	case m.cfg.ACME.DNS != nil:
+		return "the DNS provider"
+	}
+	return ""
 }
 
 // issuerName names an issuer for people: "Let's Encrypt (E7)", "Hearth

@@ -47,6 +47,11 @@ type CA struct {
 	TLSALPNPort int
 	// ValidFor is how long the certificates it issues are valid.
 	ValidFor time.Duration
+	// DNS sets the TXT records of DNS-01 on the CA's own DNS server, and
+	// DNSServer is that server's address (UDP and TCP), for the client's
+	// zone lookups.
+	DNS       DNSProvider
+	DNSServer string
 
 	ca         *ca.CAImpl
 	serverCert *x509.Certificate
@@ -103,7 +108,7 @@ func Start(t testing.TB, opts ...Option) *CA {
 		seconds = 1
 	}
 
-	resolver := startResolver(t)
+	dnsServer := startResolver(t)
 	logger := pebbleLogger()
 	store := db.NewMemoryStore()
 	profiles := map[string]ca.Profile{
@@ -114,7 +119,7 @@ func Start(t testing.TB, opts ...Option) *CA {
 	caImpl := ca.New(logger, store, "", "ecdsa", 0, 1, profiles)
 	var front wfe.WebFrontEndImpl
 	withPebbleEnv(func() {
-		vaImpl := va.New(logger, c.httpPort, c.tlsALPNPort, false, resolver, store)
+		vaImpl := va.New(logger, c.httpPort, c.tlsALPNPort, false, dnsServer.addr, store)
 		front = wfe.New(logger, store, vaImpl, caImpl, []string{"pebble.letsencrypt.org"}, false, false, 0, 0)
 	})
 
@@ -131,6 +136,8 @@ func Start(t testing.TB, opts ...Option) *CA {
 		HTTPPort:    c.httpPort,
 		TLSALPNPort: c.tlsALPNPort,
 		ValidFor:    time.Duration(seconds) * time.Second,
+		DNS:         DNSProvider{dnsServer},
+		DNSServer:   dnsServer.addr,
 		ca:          caImpl,
 		serverCert:  srv.Certificate(),
 	}
