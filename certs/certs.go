@@ -313,7 +313,7 @@ func (m *Manager) event(mode, event string, data map[string]any) {
 		st.LastAttempt = time.Now()
 	case "cert_obtained":
 		st.LastError = ""
-		m.log.Info("certificate "+what+"ed", "name", name, "mode", mode, "issuer", data["issuer"])
+		m.log.Info("certificate "+what+"ed", "name", name, "mode", mode, "from", m.source(mode))
 	case "cert_failed":
 		err, _ := data["error"].(error)
 		st.LastError = plainACMEError(err, m.acmeCA, m.dnsName())
@@ -496,6 +496,14 @@ func (m *Manager) Status() Status {
 		st.Names = append(st.Names, ns)
 	}
 	return st
+}
+
+// source names where a mode's certificates come from, for the log.
+func (m *Manager) source(mode string) string {
+	if mode == ModeACME {
+		return m.acmeCA
+	}
+	return "the home CA"
 }
 
 // dnsName names the DNS-01 provider in use, or "".
