@@ -421,6 +421,14 @@ func TestFamilyCircleFailureReported(t *testing.T) {
 	if v, err := srv.DB.Setting(ctx, "family.circle"); err != nil || v != "true" {
 		t.Errorf("family.circle stored = %q, %v", v, err)
 	}
+	// A new account that cannot join says so, and is made all the same.
+	err = srv.Admin.AddUser(ctx, "erin", "amber-lantern-pw")
+	if !errors.Is(err, admin.ErrNotApplied) || !strings.Contains(err.Error(), "the account was made, but the new account could not be made a contact of everyone in the family circle") {
+		t.Errorf("add erin with full rosters: %v", err)
+	}
+	if err := srv.Admin.DeleteUser(ctx, "erin@hearth.test"); err != nil {
+		t.Errorf("erin was not made: %v", err)
+	}
 	if _, err := srv.Admin.SetSetting(ctx, "limits.roster_items", "100"); err != nil {
 		t.Fatal(err)
 	}

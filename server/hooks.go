@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 
 	"hearth/server/admin"
 	"hearth/server/internal/jid"
@@ -63,14 +64,16 @@ func (h *hooks) UserRemoved(ctx context.Context, user string) {
 
 // UserAdded implements admin.Live: the modules that care (the family
 // circle) take the new account in before the admin call returns.
-func (h *hooks) UserAdded(ctx context.Context, user string) {
+func (h *hooks) UserAdded(ctx context.Context, user string) error {
 	// The account exists once this is called: what the modules do for it
 	// goes on when the caller gives up, until the server ends.
 	ctx, cancel := h.s.detach(ctx)
 	defer cancel()
+	var errs []error
 	for _, m := range h.s.adders {
-		m.UserAdded(ctx, user)
+		errs = append(errs, m.UserAdded(ctx, user))
 	}
+	return errors.Join(errs...)
 }
 
 // CloseSessions implements admin.Live.

@@ -236,7 +236,7 @@ type (
 	featurer interface{ Features() router.Features }
 	// userAdder is told about a new account (the family circle).
 	userAdder interface {
-		UserAdded(ctx context.Context, user string)
+		UserAdded(ctx context.Context, user string) error
 	}
 	// userRemover forgets what a module keeps about a deleted account.
 	userRemover interface {

@@ -473,7 +473,10 @@ func (h *hooks) Console(ctx context.Context, full string) (<-chan ConsoleFrame, 
 func (h *hooks) CloseSessions(user string)                    { h.record(&h.kicked, user) }
 func (h *hooks) SettingChanged(context.Context, string) error { return nil }
 func (h *hooks) UserRemoved(_ context.Context, user string)   { h.record(&h.kicked, user) }
-func (h *hooks) UserAdded(_ context.Context, user string)     { h.record(&h.added, user) }
+func (h *hooks) UserAdded(_ context.Context, user string) error {
+	h.record(&h.added, user)
+	return nil
+}
 
 func (h *hooks) LabelRoster(ctx context.Context, user, contact, name string, groups []string) error {
 	h.record(&h.put, user+" "+contact)

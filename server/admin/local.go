@@ -30,7 +30,7 @@ type Live interface {
 	UserRemoved(ctx context.Context, user string)
 	// UserAdded is told that the account user was created (the family
 	// circle takes it in).
-	UserAdded(ctx context.Context, user string)
+	UserAdded(ctx context.Context, user string) error
 	// LabelRoster sets a contact's name and groups (adding the contact,
 	// keeping its subscription) and pushes it to the user's online
 	// sessions; RemoveRoster cancels subscriptions, deletes and pushes.
@@ -168,10 +168,16 @@ func (l *Local) AddUser(ctx context.Context, user, password string) error {
 	if err := l.DB.CreateUser(ctx, storage.User{Name: local, SHA1: c1, SHA256: c256}); err != nil {
 		return mapErr("add user "+bare, err)
 	}
+	var joined error
 	if l.Live != nil {
-		l.Live.UserAdded(ctx, local)
+		joined = l.Live.UserAdded(ctx, local)
 	}
 	l.Events.Publish(Event{Kind: EventUsers, JID: bare})
+	if joined != nil {
+		// The account is there; what the server does for new accounts
+		// is not all done.
+		return fmt.Errorf("add user %s: %w: the account was made, but %w", bare, ErrNotApplied, joined)
+	}
 	return nil
 }
 

@@ -66,21 +66,17 @@ func New(d Deps) *Module {
 // family contacts still in the old group get the new name. Off, it
 // changes no roster and forgets whom it took in.
 //
-// The circle counts as on, with new accounts joining as they are added,
-// only once every account is in: after an error, Set again retries what
-// is left.
+// Whom it took in is recorded: after an error, Set again retries what is
+// left. New accounts join as they are added while it is on, even if some
+// older ones could not be taken in yet.
 func (m *Module) Set(ctx context.Context, on bool, group string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.on, m.group = false, group
+	m.on, m.group = on, group
 	if !on {
 		return m.db.ClearFamilyCircle(ctx)
 	}
-	if err := m.catchUp(ctx, group); err != nil {
-		return err
-	}
-	m.on = true
-	return nil
+	return m.catchUp(ctx, group)
 }
 
 // catchUp relabels the family contacts of the accounts the circle took in
@@ -165,23 +161,24 @@ func (m *Module) join1(ctx context.Context, user, group string) error {
 }
 
 // UserAdded makes a new account and every other one mutual contacts
-// while the circle is on. What fails is logged, and retried at the next
+// while the circle is on. What fails is returned, and retried at the next
 // start or when the circle is set on again: the account is not recorded
 // as taken in.
-func (m *Module) UserAdded(ctx context.Context, user string) {
+func (m *Module) UserAdded(ctx context.Context, user string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !m.on {
-		return
+		return nil
 	}
 	users, err := m.db.Users(ctx)
 	if err == nil {
 		err = m.join(ctx, user, users, m.group)
 	}
 	if err != nil {
-		m.log.Error("a new account could not be made a contact of everyone in the family circle; it is tried again at the next start, or when family.circle is set on again",
-			"user", user, "err", err)
+		return fmt.Errorf("the new account could not be made a contact of everyone in the family circle (%w); "+
+			"it is tried again at the next start, or when family.circle is set on again", err)
 	}
+	return nil
 }
 
 // Befriend makes two accounts mutual contacts, in no new group: the
