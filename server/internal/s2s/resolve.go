@@ -1,8 +1,8 @@
 // Package s2s is federation: links between this server and others
 // (RFC 6120 server-to-server streams). This much is here so far: where a
-// domain's server is found (resolve.go), dialback keys (dialback.go) and
-// checking a peer's certificate (verify.go); the links themselves come
-// with the federation work.
+// domain's server is found (resolve.go) and connected to (dial.go),
+// dialback keys (dialback.go) and checking a peer's certificate
+// (verify.go); the links themselves come with the federation work.
 package s2s
 
 import (
