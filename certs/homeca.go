@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+
+	"hearth/internal/atomicfile"
 )
 
 // The home CA: a certificate authority of this Hearth alone, kept in the
@@ -86,7 +88,7 @@ func loadHomeCA(dir, domain string) (*homeCA, error) {
 		if err := os.Rename(keyPath, filepath.Join(dir, old+"-key.pem")); err != nil {
 			return nil, fmt.Errorf("set aside the home CA of the old domain: %w", err)
 		}
-		if err := syncDir(dir); err != nil {
+		if err := atomicfile.SyncDir(dir); err != nil {
 			return nil, fmt.Errorf("set aside the home CA of the old domain: %w", err)
 		}
 		return newHomeCA(certPath, keyPath, domain)
@@ -191,48 +193,13 @@ func newHomeCA(certPath, keyPath, domain string) (*homeCA, error) {
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := writeFileSync(keyPath, keyPEM, 0o600); err != nil {
+	if err := atomicfile.Write(keyPath, keyPEM, 0o600); err != nil {
 		return nil, fmt.Errorf("write the home CA's key: %w", err)
 	}
-	if err := writeFileSync(certPath, certPEM, 0o644); err != nil {
+	if err := atomicfile.Write(certPath, certPEM, 0o644); err != nil {
 		return nil, fmt.Errorf("write the home CA's certificate: %w", err)
 	}
-	if err := syncDir(filepath.Dir(certPath)); err != nil {
-		return nil, fmt.Errorf("write the home CA: %w", err)
-	}
 	return parseHomeCA(certPEM, keyPEM)
-}
-
-// writeFileSync writes data to a new file beside path and renames it into
-// place once synced: a crash leaves the old file or the new, whole.
-func writeFileSync(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".new"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-// syncDir makes the renames in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 func serial() *big.Int {

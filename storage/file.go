@@ -15,8 +15,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
+
+	"hearth/internal/atomicfile"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -180,7 +181,7 @@ func create(ctx context.Context, abs string) error {
 		removeDB(tmp)
 		return fmt.Errorf("new database: %w", err)
 	}
-	if err := syncDir(filepath.Dir(abs)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(abs)); err != nil {
 		return fmt.Errorf("new database: %w", err)
 	}
 	return nil
@@ -232,23 +233,6 @@ func removeJournals(path string) {
 // syncFile flushes the file at path to stable storage.
 func syncFile(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// syncDir flushes the directory dir, so that a rename in it survives power
-// loss. Windows cannot sync a directory.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	f, err := os.Open(dir)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"hearth/internal/atomicfile"
 )
 
 // dialbackFile holds the secret dialback keys are made from, in the data
@@ -34,7 +36,7 @@ func LoadDialback(dir string) (*Dialback, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		secret = make([]byte, 32)
 		rand.Read(secret) // never fails (crypto/rand)
-		if err = writeWhole(path, secret); err != nil {
+		if err = atomicfile.Write(path, secret, 0o600); err != nil {
 			return nil, fmt.Errorf("federation: keep the dialback secret in %s: %w", path, err)
 		}
 	}
@@ -64,26 +66,4 @@ func (d *Dialback) Key(receiving, originating, streamID string) string {
 // in time that does not depend on where a wrong key differs.
 func (d *Dialback) Valid(key, receiving, originating, streamID string) bool {
 	return hmac.Equal([]byte(key), []byte(d.Key(receiving, originating, streamID)))
-}
-
-// writeWhole writes data to path through a synced temporary file renamed
-// into place, mode 0600.
-func writeWhole(path string, data []byte) error {
-	tmp := path + ".new"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
