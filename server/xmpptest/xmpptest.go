@@ -4,21 +4,17 @@
 package xmpptest
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -494,72 +490,6 @@ func (c *Client) Sync() {
 	}
 }
 
-// Match reports whether got matches want: same name, namespace and
-// attributes (want's "*" matches any value; want's missing attributes must
-// be missing), same children in order, same text ignoring surrounding space.
-func Match(want, got *stanza.Element) bool {
-	if want.Name != got.Name || want.NS != got.NS {
-		return false
-	}
-	if want.Name == "" {
-		return strings.TrimSpace(want.Text) == strings.TrimSpace(got.Text)
-	}
-	if len(want.Attrs) != len(got.Attrs) {
-		return false
-	}
-	for _, a := range want.Attrs {
-		found := false
-		for _, b := range got.Attrs {
-			if a.Name == b.Name && a.Space == b.Space && (a.Value == "*" || a.Value == b.Value) {
-				found = true
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	wc, gc := significant(want), significant(got)
-	if len(wc) == 1 && wc[0].Name == "" && wc[0].Text == "*" {
-		return true
-	}
-	if len(wc) != len(gc) {
-		return false
-	}
-	for i := range wc {
-		if !Match(wc[i], gc[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func significant(e *stanza.Element) []*stanza.Element {
-	var out []*stanza.Element
-	for _, c := range e.Children {
-		if c.Name == "" && strings.TrimSpace(c.Text) == "" {
-			continue
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-// Canonical renders an element with sorted attributes, for messages.
-func Canonical(e *stanza.Element) string {
-	c := e.Clone()
-	var sortAttrs func(*stanza.Element)
-	sortAttrs = func(e *stanza.Element) {
-		sort.Slice(e.Attrs, func(i, j int) bool { return e.Attrs[i].Name < e.Attrs[j].Name })
-		for _, ch := range e.Children {
-			sortAttrs(ch)
-		}
-	}
-	sortAttrs(c)
-	var b bytes.Buffer
-	c.WriteTo(&b, stanza.NSClient)
-	return b.String()
-}
-
 // Stop makes the client stop reading its socket (a slow client).
 func (c *Client) Stop() {
 	c.stopped.Store(true)
@@ -606,68 +536,6 @@ func (c *Client) Receive(quiet time.Duration, fn func(*stanza.Element)) {
 	}
 }
 
-// Gate is what a test client reads its socket through: at full speed,
-// throttled or paused.
-type Gate struct {
-	r      io.Reader
-	mu     sync.Mutex
-	cond   sync.Cond
-	rate   int // bytes a second; 0: no limit
-	paused bool
-	since  time.Time
-	n      int // bytes read since
-}
-
-// NewGate returns a Gate over r, open.
-func NewGate(r io.Reader) *Gate {
-	g := &Gate{r: r}
-	g.cond.L = &g.mu
-	return g
-}
-
-// Pause stops the reading after any read in progress.
-func (g *Gate) Pause() { g.set(0, true) }
-
-// Resume reads at full speed again.
-func (g *Gate) Resume() { g.set(0, false) }
-
-// Throttle reads at most rate bytes a second.
-func (g *Gate) Throttle(rate int) { g.set(rate, false) }
-
-func (g *Gate) set(rate int, paused bool) {
-	g.mu.Lock()
-	g.rate, g.paused, g.since, g.n = rate, paused, time.Now(), 0
-	g.cond.Broadcast()
-	g.mu.Unlock()
-}
-
-// Read reads from the underlying reader as the gate allows.
-func (g *Gate) Read(p []byte) (int, error) {
-	g.mu.Lock()
-	for g.paused {
-		g.cond.Wait()
-	}
-	rate := g.rate
-	if rate > 0 {
-		// Ahead of the rate: wait until the time catches up; read no
-		// more than a hundredth of a second's worth at once.
-		if ahead := time.Duration(float64(g.n)/float64(rate)*float64(time.Second)) - time.Since(g.since); ahead > 0 {
-			g.mu.Unlock()
-			time.Sleep(ahead)
-			g.mu.Lock()
-		}
-		if max := max(rate/100, 1); len(p) > max {
-			p = p[:max]
-		}
-	}
-	g.mu.Unlock()
-	n, err := g.r.Read(p)
-	g.mu.Lock()
-	g.n += n
-	g.mu.Unlock()
-	return n, err
-}
-
 // Use makes failures of c report to t (a subtest) until the returned
 // function is called.
 func (c *Client) Use(t testing.TB) (restore func()) {
@@ -688,63 +556,3 @@ func (c *Client) Ping() {
 
 // Abort drops the connection without a closing handshake.
 func (c *Client) Abort() { c.conn.Close() }
-
-// Raw is a stream taken through STARTTLS by hand, for SASL tests: the
-// server's post-TLS features have been read.
-type Raw struct {
-	t    testing.TB
-	Conn net.Conn
-	Dec  *stream.Decoder
-	// Features are the stream features after TLS.
-	Features *stanza.Element
-}
-
-// StartTLS connects, negotiates TLS and opens the secured stream.
-func (s *Server) StartTLS(t testing.TB) *Raw {
-	t.Helper()
-	nc, err := net.Dial("tcp", s.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-	c := &Client{conn: nc, t: t}
-	c.dec = stream.NewDecoder(nc, stream.Limits{MaxStanza: 1 << 20})
-	if _, err := c.open(s.Domain); err != nil {
-		t.Fatal(err)
-	}
-	c.write(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)
-	if el, err := c.dec.Next(); err != nil || el.Name != "proceed" {
-		t.Fatalf("starttls: %v %v", el, err)
-	}
-	tc := tls.Client(nc, s.TLSConfig())
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	c.conn = tc
-	c.gate = NewGate(tc)
-	c.dec = stream.NewDecoder(c.gate, stream.Limits{MaxStanza: 1 << 20})
-	f, err := c.open(s.Domain)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Raw{t: t, Conn: tc, Dec: c.dec, Features: f}
-}
-
-// Send writes raw XML.
-func (r *Raw) Send(s string) {
-	if _, err := r.Conn.Write([]byte(s)); err != nil {
-		r.t.Fatal(err)
-	}
-}
-
-// Next reads the next element, or returns the stream error condition as
-// an element named by it when the stream ends with one.
-func (r *Raw) Next() *stanza.Element {
-	r.t.Helper()
-	el, err := r.Dec.Next()
-	if err != nil {
-		r.t.Fatalf("read: %v", err)
-	}
-	return el
-}

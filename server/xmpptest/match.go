@@ -1,0 +1,75 @@
+package xmpptest
+
+import (
+	"bytes"
+	"sort"
+	"strings"
+
+	"hearth/server/internal/stanza"
+)
+
+// Match reports whether got matches want: same name, namespace and
+// attributes (want's "*" matches any value; want's missing attributes must
+// be missing), same children in order, same text ignoring surrounding space.
+func Match(want, got *stanza.Element) bool {
+	if want.Name != got.Name || want.NS != got.NS {
+		return false
+	}
+	if want.Name == "" {
+		return strings.TrimSpace(want.Text) == strings.TrimSpace(got.Text)
+	}
+	if len(want.Attrs) != len(got.Attrs) {
+		return false
+	}
+	for _, a := range want.Attrs {
+		found := false
+		for _, b := range got.Attrs {
+			if a.Name == b.Name && a.Space == b.Space && (a.Value == "*" || a.Value == b.Value) {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	wc, gc := significant(want), significant(got)
+	if len(wc) == 1 && wc[0].Name == "" && wc[0].Text == "*" {
+		return true
+	}
+	if len(wc) != len(gc) {
+		return false
+	}
+	for i := range wc {
+		if !Match(wc[i], gc[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func significant(e *stanza.Element) []*stanza.Element {
+	var out []*stanza.Element
+	for _, c := range e.Children {
+		if c.Name == "" && strings.TrimSpace(c.Text) == "" {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// Canonical renders an element with sorted attributes, for messages.
+func Canonical(e *stanza.Element) string {
+	c := e.Clone()
+	var sortAttrs func(*stanza.Element)
+	sortAttrs = func(e *stanza.Element) {
+		sort.Slice(e.Attrs, func(i, j int) bool { return e.Attrs[i].Name < e.Attrs[j].Name })
+		for _, ch := range e.Children {
+			sortAttrs(ch)
+		}
+	}
+	sortAttrs(c)
+	var b bytes.Buffer
+	c.WriteTo(&b, stanza.NSClient)
+	return b.String()
+}
