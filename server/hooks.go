@@ -118,6 +118,7 @@ func (h *hooks) Info() admin.Info {
 	if s.cfg.LAN != nil {
 		info.LAN = s.cfg.LAN()
 	}
+	info.Federation = s.federationInfo()
 	return info
 }
 

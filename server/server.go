@@ -33,6 +33,7 @@ import (
 	"hearth/server/internal/mod/version"
 	"hearth/server/internal/quota"
 	"hearth/server/internal/router"
+	"hearth/server/internal/s2s"
 	"hearth/server/internal/stream"
 	"hearth/server/settings"
 	"hearth/storage"
@@ -87,6 +88,11 @@ type Config struct {
 	// Quotas are what one account may keep (quota.Default*; settings
 	// limits.roster_items and the others, live).
 	Quotas Quotas
+
+	// Federation is how other servers are found and trusted; whether the
+	// server federates, and with whom, are settings (federation.enabled,
+	// federation.allow, federation.block).
+	Federation Federation
 
 	// Modules build more modules from the router, registered after the
 	// server's own, in order; each may implement any part of the module
@@ -197,6 +203,9 @@ func (c Config) Validate() error {
 // Listeners are the sockets the server serves; nil ones are not used.
 type Listeners struct {
 	C2S, C2STLS net.Listener
+	// S2S opens the federation listener, while federation is on (STARTTLS
+	// and direct TLS on one port); nil: other servers cannot connect.
+	S2S func() (net.Listener, error)
 }
 
 // Server is a running XMPP server.
@@ -208,6 +217,7 @@ type Server struct {
 	roster   *roster.Module
 	family   *family.Module
 	offline  *offline.Store
+	fed      *s2s.Federation
 	quota    *quota.Limits
 	events   *admin.Hub
 	admin    *admin.Local
@@ -225,6 +235,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []admin.Listener
+	s2s       s2sListener
 }
 
 // The module contract: every feature package has New(Deps) and these; the
@@ -351,6 +362,13 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		Log:          part("c2s"),
 	})
 
+	fed, err := newFederation(cfg, r)
+	if err != nil {
+		return nil, err
+	}
+	s.fed = fed
+	r.Mux().Remote(fed)
+
 	s.admin = &admin.Local{DB: db, Domain: cfg.Domain, DataDir: cfg.DataDir, Live: h, Events: s.events, LogRing: cfg.LogRing}
 	return s, nil
 }
@@ -372,6 +390,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
+	s.startFederation(ctx, ls.S2S, &wg)
 
 	serve := func(name string, ln net.Listener, direct bool) {
 		if ln == nil {
@@ -390,7 +409,11 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	serve("c2s", ls.C2S, false)
 	serve("c2s-tls", ls.C2STLS, true)
+	// Links to other servers end as soon as the server stops: what waits
+	// for them goes back to its senders while their sessions still stand.
+	context.AfterFunc(ctx, s.fed.Close)
 	wg.Wait()
+	s.fed.Close()
 	// Every session has ended: what they could not write is stored.
 	// Deliveries under way end with them; deletes still owed are tried
 	// once more. The database's close commits what is still queued.
@@ -426,6 +449,11 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		s.c2s.SetIdleTimeout(v.Duration(key))
 	case settings.KeyConnsPerAddress, settings.KeyUnauthPerAddr, settings.KeyUnauth:
 		s.c2s.SetConnLimits(connLimits(v))
+	case settings.KeyFederation, settings.KeyFederationAllow, settings.KeyFederationBlock:
+		if err := s.applyFederation(v); err != nil {
+			s.cfg.Log.Error("federation setting saved but not applied", "key", key, "err", err)
+			return err
+		}
 	case settings.KeyFamilyCircle, settings.KeyFamilyGroup:
 		if err := s.applyFamily(ctx, v); err != nil {
 			s.cfg.Log.Error("the family circle could not be completed; setting it again retries", "key", key, "value", v.String(key), "err", err)

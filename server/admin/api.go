@@ -58,6 +58,42 @@ type Info struct {
 	// LAN is how the server stands on the local network; zero when the
 	// server was not told (tests, the database alone).
 	LAN LANStatus
+	// Federation is how the server stands with other servers.
+	Federation FederationStatus
+}
+
+// FederationStatus is whether the server federates, with whom, and its
+// links to other servers.
+type FederationStatus struct {
+	Enabled bool
+	// Allow and Block are the settings federation.allow and
+	// federation.block, as domains.
+	Allow []string `json:",omitempty"`
+	Block []string `json:",omitempty"`
+	// Listening is the address other servers connect to, or "" while
+	// federation is off (or no listener was given).
+	Listening string `json:",omitempty"`
+	// Links are the live links, and domains recently not reached (with
+	// Error set and no Since).
+	Links []FederationLink `json:",omitempty"`
+}
+
+// FederationLink is one link to another server.
+type FederationLink struct {
+	Local, Remote string
+	// Direction: "out" (this server connected), "in" (the other one
+	// did), or "both" (one link used both ways, XEP-0288).
+	Direction string
+	// Auth: "certificate" (SASL EXTERNAL) or "dialback"; "" while the
+	// link is set up.
+	Auth string `json:",omitempty"`
+	TLS  string `json:",omitempty"` // "TLS 1.3"
+	// Certificate says why the other server's certificate is not valid
+	// for its domain, or "" when it is.
+	Certificate string    `json:",omitempty"`
+	Since       time.Time `json:",omitempty"`
+	In, Out     uint64    // stanzas
+	Error       string    `json:",omitempty"`
 }
 
 // LANStatus is how the server stands on the local network: the addresses

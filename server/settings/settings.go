@@ -33,6 +33,7 @@ const (
 	Enum          // one of Spec.Enum
 	Domain        // a domain JID (RFC 7622 3.2)
 	URIs          // space-separated URIs with a scheme (XEP-0157)
+	Domains       // space-separated domain names
 )
 
 // String names the kind as the admin API carries it: string, bool, int,
@@ -51,6 +52,8 @@ func (k Kind) String() string {
 		return "domain"
 	case URIs:
 		return "uris"
+	case Domains:
+		return "domains"
 	}
 	return "string"
 }
@@ -95,6 +98,9 @@ const (
 	KeyDNSToken        = "acme.dns_token"
 	KeyFamilyCircle    = "family.circle"
 	KeyFamilyGroup     = "family.group"
+	KeyFederation      = "federation.enabled"
+	KeyFederationAllow = "federation.allow"
+	KeyFederationBlock = "federation.block"
 )
 
 // registry is every setting, in the order `hearth config list` shows
@@ -120,6 +126,12 @@ var registry = []Spec{
 		Help: "acme mode: the DNS provider's API token"},
 	{Key: KeyMDNS, Kind: Bool, Default: "true", Live: true,
 		Help: "advertise the server on the LAN with mDNS / DNS-SD"},
+	{Key: KeyFederation, Kind: Bool, Default: "false", Live: true,
+		Help: "federation: accounts here can chat with people on other XMPP servers (port 5269 must be reachable from the internet for most of them)"},
+	{Key: KeyFederationAllow, Kind: Domains, Live: true,
+		Help: "federation: if set, only these servers (and their subdomains), e.g. jabber.org conversations.im"},
+	{Key: KeyFederationBlock, Kind: Domains, Live: true,
+		Help: "federation: never these servers (and their subdomains); wins over federation.allow"},
 	{Key: KeyFamilyCircle, Kind: Bool, Default: "false", Live: true,
 		Help: "the family circle: every account, and each one added later, gets every other as a contact, each seeing the other online; a contact someone removes stays removed; off leaves contacts as they are, on again pairs everyone anew"},
 	{Key: KeyFamilyGroup, Kind: String, Default: "Family", Live: true,
@@ -247,6 +259,16 @@ func (s Spec) normalize(v string) (string, error) {
 			}
 		}
 		return strings.Join(fields, " "), nil
+	case Domains:
+		fields := strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })
+		for i, f := range fields {
+			j, err := jid.Parse(f)
+			if err != nil || !j.IsDomain() {
+				return "", fmt.Errorf("%q is not a domain name such as example.org", f)
+			}
+			fields[i] = j.Domain
+		}
+		return strings.Join(fields, " "), nil
 	}
 	return v, nil
 }
@@ -296,6 +318,11 @@ func (v Values) Bool(key string) bool {
 func (v Values) Int(key string) int {
 	n, _ := strconv.Atoi(v.String(key))
 	return n
+}
+
+// List returns the entries of a list setting (URIs, domains).
+func (v Values) List(key string) []string {
+	return strings.Fields(v.String(key))
 }
 
 // Duration returns a duration setting.

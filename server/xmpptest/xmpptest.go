@@ -39,16 +39,24 @@ type Server struct {
 	DB       *storage.DB
 	Admin    admin.API
 	Roots    *x509.CertPool
+	// Server is the server itself.
+	Server *server.Server
 }
 
 // Option changes the server's configuration.
 type Option func(*server.Config)
 
-// Start runs a server until the test ends.
+// Start runs a server for hearth.test until the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	return StartAt(t, "hearth.test", opts...)
+}
+
+// StartAt runs a server for domain until the test ends. Its federation
+// listener opens on 127.0.0.1 when federation.enabled is set (S2SAddr).
+func StartAt(t testing.TB, domain string, opts ...Option) *Server {
+	t.Helper()
 	dir := t.TempDir()
-	domain := "hearth.test"
 	ctx, cancel := context.WithCancel(context.Background())
 	cm, err := certs.Start(ctx, certs.Config{DataDir: dir, Domain: domain, Mode: certs.ModeLocal})
 	if err != nil {
@@ -81,7 +89,8 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, server.Listeners{C2S: ln, C2STLS: tln}) }()
+	s2s := func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+	go func() { done <- srv.Serve(ctx, server.Listeners{C2S: ln, C2STLS: tln, S2S: s2s}) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -102,7 +111,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	return &Server{Domain: domain, Addr: ln.Addr().String(), TLSAddr: tln.Addr().String(), DataDir: dir,
-		CertFile: cm.CAFile(), DB: db, Admin: srv.Admin(), Roots: roots}
+		CertFile: cm.CAFile(), DB: db, Admin: srv.Admin(), Roots: roots, Server: srv}
 }
 
 // AddUser creates an account through the admin API.

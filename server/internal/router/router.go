@@ -221,6 +221,21 @@ func (r *Router) FromClient(ctx context.Context, s *Session, el *stanza.Element)
 	}
 }
 
+// FromRemote routes a stanza that came from another server, whose link
+// checked that its from is a domain the peer authenticated and its to is
+// one of ours (the s2s package does both).
+func (r *Router) FromRemote(ctx context.Context, st *stanza.Stanza) {
+	r.mux.start()
+	if e := validate(st); e != nil {
+		r.refuse(ctx, st, e)
+		return
+	}
+	if st.Kind == stanza.KindMessage {
+		r.stripOwnDelay(st.El)
+	}
+	r.Route(ctx, st)
+}
+
 func (r *Router) stripOwnDelay(el *stanza.Element) {
 	// el is the session's own shallow copy: its child slice may change.
 	out := el.Children[:0]

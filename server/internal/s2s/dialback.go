@@ -49,6 +49,14 @@ func LoadDialback(dir string) (*Dialback, error) {
 	return newDialback(secret), nil
 }
 
+// NewDialback returns a Dialback with a secret kept in memory only (a
+// server without a data directory: keys do not outlive it).
+func NewDialback() *Dialback {
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	return newDialback(secret)
+}
+
 func newDialback(secret []byte) *Dialback {
 	sum := sha256.Sum256(secret)
 	return &Dialback{key: []byte(hex.EncodeToString(sum[:]))}

@@ -1,0 +1,483 @@
+package s2s
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"hearth/server/internal/jid"
+	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
+)
+
+// Serve accepts the servers that connect to ln, until ctx is done or ln
+// is closed. One port serves STARTTLS and direct TLS (XEP-0368): a
+// connection whose first byte begins a TLS handshake gets TLS at once.
+func (f *Federation) Serve(ctx context.Context, ln net.Listener) error {
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || strings.Contains(err.Error(), "too many open files") {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		f.accept(nc)
+	}
+}
+
+// accept takes a connection from another server, within the cap on links.
+func (f *Federation) accept(nc net.Conn) {
+	if !f.policy.Load().Enabled || f.ctx.Err() != nil {
+		nc.Close()
+		return
+	}
+	f.mu.Lock()
+	if len(f.in)+len(f.out) >= f.cfg.MaxLinks {
+		f.mu.Unlock()
+		go func() {
+			c := newConn(nc, negotiationLimits)
+			c.end(&stream.Header{From: f.cfg.Domain}, &stream.Error{Condition: stream.ResourceConstraint, Text: "this server has as many links to other servers as it allows; try again later"})
+		}()
+		return
+	}
+	l := newLink(f, dirIn, "", "")
+	f.in[l] = struct{}{}
+	f.wg.Add(1)
+	f.mu.Unlock()
+	go func() {
+		defer f.wg.Done()
+		l.runIn(nc)
+	}()
+}
+
+// sniffConn gives back the first byte read to find out whether a
+// connection begins with TLS.
+type sniffConn struct {
+	net.Conn
+	first []byte
+}
+
+func (s *sniffConn) Read(p []byte) (int, error) {
+	if len(s.first) > 0 {
+		n := copy(p, s.first)
+		s.first = s.first[n:]
+		return n, nil
+	}
+	return s.Conn.Read(p)
+}
+
+// runIn negotiates an inbound link and reads it until it ends.
+func (l *link) runIn(nc net.Conn) {
+	f := l.f
+	_ = nc.SetDeadline(time.Now().Add(f.cfg.NegotiateTimeout))
+	var first [1]byte
+	if _, err := nc.Read(first[:]); err != nil {
+		nc.Close()
+		l.fail(err, nil)
+		return
+	}
+	c := newConn(&sniffConn{Conn: nc, first: first[:]}, negotiationLimits)
+	l.mu.Lock()
+	l.c = c
+	l.mu.Unlock()
+	if first[0] == 0x16 { // a TLS handshake record
+		if err := c.startTLS(f.serverTLS(), true); err != nil {
+			l.fail(fmt.Errorf("TLS handshake failed: %w", err), nil)
+			return
+		}
+	}
+	ctx := context.WithoutCancel(f.ctx)
+	in := &inbound{l: l, c: c, restart: true}
+	for {
+		if in.restart {
+			if e := in.open(); e != nil {
+				l.fail(e, e)
+				return
+			}
+		}
+		el, err := c.next()
+		if err != nil {
+			var se *stream.Error
+			if errors.As(err, &se) {
+				l.fail(err, se)
+			} else {
+				l.fail(err, nil)
+			}
+			return
+		}
+		if e := in.element(ctx, el); e != nil {
+			l.fail(e, e)
+			return
+		}
+	}
+}
+
+// inbound is the negotiation state of an inbound link.
+type inbound struct {
+	l        *link
+	c        *conn
+	h        stream.Header // the peer's latest opening
+	streamID string        // ours, which dialback keys are bound to
+	restart  bool          // a new stream is due
+	opened   bool
+	bidi     bool // the peer asked for XEP-0288
+	authed   bool
+}
+
+// open reads the peer's opening and answers with ours and the features.
+func (in *inbound) open() *stream.Error {
+	l, c, f := in.l, in.c, in.l.f
+	in.restart = false
+	c.restart()
+	h, err := c.readOpen()
+	in.streamID = newStreamID()
+	ours := stream.Header{From: h.To, To: h.From, ID: in.streamID}
+	if err != nil {
+		var se *stream.Error
+		if !errors.As(err, &se) {
+			se = &stream.Error{Condition: stream.BadFormat}
+		}
+		ours.From = f.cfg.Domain
+		c.end(&ours, se)
+		return se
+	}
+	in.h = h
+	fail := func(e *stream.Error) *stream.Error {
+		if ours.From == "" || !f.isLocal(ours.From) {
+			ours.From = f.cfg.Domain
+		}
+		c.end(&ours, e)
+		return e
+	}
+	switch {
+	case h.NS != stanza.NSServer:
+		return fail(&stream.Error{Condition: stream.InvalidNamespace, Text: "this port is for servers (jabber:server); clients connect to port 5222"})
+	case !f.isLocal(strings.ToLower(h.To)):
+		return fail(&stream.Error{Condition: stream.HostUnknown, Text: h.To + " is not served here"})
+	case h.Version == "":
+		return fail(&stream.Error{Condition: stream.UnsupportedVersion, Text: "this server needs XMPP 1.0 streams, with TLS"})
+	}
+	from := ""
+	if h.From != "" {
+		j, err := jid.Parse(h.From)
+		if err != nil || j.Local != "" || j.Resource != "" {
+			return fail(&stream.Error{Condition: stream.InvalidFrom, Text: "from is not a domain"})
+		}
+		from = j.Domain
+		if err := f.policy.Load().check(from); err != nil {
+			return fail(&stream.Error{Condition: stream.PolicyViolation, Text: err.Error()})
+		}
+	}
+	l.mu.Lock()
+	l.local = strings.ToLower(h.To)
+	if l.remote == "" {
+		l.remote = from
+	}
+	l.mu.Unlock()
+	ours.From = l.local
+	feats := []*stanza.Element{} // sent even when empty: the peer waits for them
+	switch {
+	case c.tls == nil:
+		feats = append(feats, stanza.New("starttls", stanza.NSTLS).Append(stanza.New("required", stanza.NSTLS)))
+	case !in.authed:
+		if from != "" && VerifyPeer(c.tlsState().PeerCertificates, from, f.roots, time.Now()) == nil {
+			feats = append(feats, stanza.New("mechanisms", stanza.NSSASL).Append(
+				stanza.New("mechanism", stanza.NSSASL).AppendText("EXTERNAL")))
+		}
+		feats = append(feats, stanza.New("dialback", nsDialbackFeat).Append(stanza.New("errors", nsDialbackFeat)),
+			stanza.New("bidi", nsBidiFeat))
+	}
+	if err := c.sendOpen(ours, feats); err != nil {
+		return &stream.Error{Condition: stream.UndefinedCondition, Text: err.Error()}
+	}
+	in.opened = true
+	return nil
+}
+
+// element handles one element from the peer.
+func (in *inbound) element(ctx context.Context, el *stanza.Element) *stream.Error {
+	l, c, f := in.l, in.c, in.l.f
+	switch {
+	case el.Name == "starttls" && el.NS == stanza.NSTLS:
+		if c.tls != nil {
+			return &stream.Error{Condition: stream.PolicyViolation, Text: "TLS is already on"}
+		}
+		if err := c.send(stanza.New("proceed", stanza.NSTLS)); err != nil {
+			return &stream.Error{Condition: stream.UndefinedCondition, Text: err.Error()}
+		}
+		if err := c.startTLS(f.serverTLS(), true); err != nil {
+			c.close()
+			return &stream.Error{Condition: stream.UndefinedCondition, Text: "TLS handshake failed: " + err.Error()}
+		}
+		in.restart = true
+		return nil
+	case c.tls == nil && el.Name != "error":
+		return &stream.Error{Condition: stream.PolicyViolation, Text: "start TLS first: this server federates only over TLS"}
+	case el.Name == "auth" && el.NS == stanza.NSSASL:
+		return in.external(el)
+	case el.Name == "bidi" && el.NS == nsBidi:
+		in.bidi = true
+		return nil
+	case el.Name == "result" && el.NS == nsDialback && el.Attr("type") == "":
+		return in.dialbackResult(ctx, el)
+	case el.Name == "verify" && el.NS == nsDialback && el.Attr("type") == "":
+		if err := f.answerVerify(c, el); err != nil {
+			return &stream.Error{Condition: stream.UndefinedCondition, Text: err.Error()}
+		}
+		return nil
+	case stanza.IsStanzaNS(el.NS) && stanza.KindOf(el) != stanza.KindNone:
+		if !in.authed {
+			return &stream.Error{Condition: stream.NotAuthorized, Text: "authenticate before sending stanzas"}
+		}
+		return l.stanza(ctx, el)
+	}
+	return l.element(ctx, el)
+}
+
+// authenticated records that the peer proved domain on this link.
+func (in *inbound) authenticated(domain, how string) {
+	l, f := in.l, in.l.f
+	first := !in.authed
+	in.authed = true
+	l.mu.Lock()
+	l.authed[domain] = true
+	if l.auth == "" {
+		l.auth = how
+	}
+	if l.remote == "" {
+		l.remote = domain
+	}
+	if in.bidi {
+		l.bidi = true
+	}
+	local, bidi := l.local, l.bidi
+	l.mu.Unlock()
+	if first {
+		in.c.setLimits(f.stanzaLimits())
+		_ = in.c.raw.SetDeadline(time.Time{})
+		l.up()
+		f.cfg.Log.Info("federation link up", "domain", domain, "direction", "in", "auth", how, "bidi", bidi)
+	}
+	if bidi {
+		f.mu.Lock()
+		if f.bidi[pair{local, domain}] == nil {
+			f.bidi[pair{local, domain}] = l
+		}
+		f.mu.Unlock()
+	}
+}
+
+// external handles SASL EXTERNAL (XEP-0178): the peer's certificate must
+// be valid for the domain it opened the stream from.
+func (in *inbound) external(el *stanza.Element) *stream.Error {
+	c, f := in.c, in.l.f
+	failure := func(cond, text string) *stream.Error {
+		e := stanza.New("failure", stanza.NSSASL).Append(stanza.New(cond, stanza.NSSASL))
+		if text != "" {
+			e.Append(stanza.New("text", stanza.NSSASL).AppendText(text))
+		}
+		if err := c.send(e); err != nil {
+			return &stream.Error{Condition: stream.UndefinedCondition, Text: err.Error()}
+		}
+		return nil
+	}
+	if in.authed {
+		return &stream.Error{Condition: stream.PolicyViolation, Text: "this link is authenticated already"}
+	}
+	if el.Attr("mechanism") != "EXTERNAL" {
+		return failure("invalid-mechanism", "")
+	}
+	domain := strings.ToLower(in.h.From)
+	if v := strings.TrimSpace(el.Content()); v != "" && v != "=" {
+		raw, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			return failure("incorrect-encoding", "")
+		}
+		if authz := strings.ToLower(string(raw)); authz != domain {
+			return failure("invalid-authzid", "the authorization identity must be the domain the stream was opened from")
+		}
+	}
+	if domain == "" {
+		return failure("not-authorized", "open the stream with from set to your domain")
+	}
+	if err := f.policy.Load().check(domain); err != nil {
+		return failure("not-authorized", err.Error())
+	}
+	if err := VerifyPeer(c.tlsState().PeerCertificates, domain, f.roots, time.Now()); err != nil {
+		return failure("not-authorized", err.Error())
+	}
+	if err := c.send(stanza.New("success", stanza.NSSASL)); err != nil {
+		return &stream.Error{Condition: stream.UndefinedCondition, Text: err.Error()}
+	}
+	in.authenticated(domain, "certificate")
+	in.restart = true
+	return nil
+}
+
+// dialbackResult checks a dialback key the peer sent (XEP-0220 2.1): a
+// peer whose certificate is valid for the domain needs no call back
+// (XEP-0344); otherwise the domain's own server is asked whether the key
+// is its. The answer goes back on this link.
+func (in *inbound) dialbackResult(ctx context.Context, el *stanza.Element) *stream.Error {
+	c, f := in.c, in.l.f
+	from, to, key := strings.ToLower(el.Attr("from")), strings.ToLower(el.Attr("to")), strings.TrimSpace(el.Content())
+	answer := func(typ, cond, text string) *stream.Error {
+		var b bytes.Buffer
+		if cond == "" {
+			appendDialback(&b, "result", to, from, typ, "", "")
+		} else {
+			appendDialbackError(&b, "result", to, from, "", cond, text)
+		}
+		if _, err := c.write(b.Bytes()); err != nil {
+			return &stream.Error{Condition: stream.UndefinedCondition, Text: err.Error()}
+		}
+		return nil
+	}
+	switch {
+	case !f.isLocal(to):
+		return answer("error", "item-not-found", to+" is not served here")
+	case from == "" || key == "":
+		return &stream.Error{Condition: stream.ImproperAddressing, Text: "db:result needs from, to and a key"}
+	case in.h.From != "" && from != strings.ToLower(in.h.From):
+		// A key is accepted only for the domain the stream was opened from.
+		return answer("error", "not-authorized", "this stream was opened from "+in.h.From)
+	}
+	if err := f.policy.Load().check(from); err != nil {
+		return answer("error", "not-allowed", err.Error())
+	}
+	if VerifyPeer(c.tlsState().PeerCertificates, from, f.roots, time.Now()) != nil {
+		vctx, cancel := context.WithTimeout(ctx, f.cfg.ConnectTimeout)
+		valid, err := f.authoritative(vctx, to, from, in.streamID, key)
+		cancel()
+		switch {
+		case err != nil:
+			f.cfg.Log.Info("dialback could not be checked", "domain", from, "why", err)
+			return answer("error", "remote-connection-failed", "could not reach "+from+" to check the key")
+		case !valid:
+			f.cfg.Log.Warn("dialback key refused: its server says it is not its own", "domain", from)
+			return answer("invalid", "", "")
+		}
+	}
+	if e := answer("valid", "", ""); e != nil {
+		return e
+	}
+	in.authenticated(from, "dialback")
+	return nil
+}
+
+func appendDialbackError(b *bytes.Buffer, name, from, to, id, cond, text string) {
+	b.WriteString("<db:" + name)
+	for _, a := range [][2]string{{"from", from}, {"to", to}, {"id", id}} {
+		if a[1] != "" {
+			b.WriteString(" " + a[0] + `="`)
+			stanza.EscapeAttr(b, a[1])
+			b.WriteByte('"')
+		}
+	}
+	b.WriteString(` type="error"><error type="cancel"><` + cond + ` xmlns="` + nsStanzasErrors + `"/>`)
+	if text != "" {
+		b.WriteString(`<text xmlns="` + nsStanzasErrors + `">`)
+		stanza.EscapeText(b, text)
+		b.WriteString("</text>")
+	}
+	b.WriteString("</error></db:" + name + ">")
+}
+
+// authoritative asks originating's server whether key is the one it made
+// for the stream streamID it opened to receiving (XEP-0220 2.3).
+func (f *Federation) authoritative(ctx context.Context, receiving, originating, streamID, key string) (bool, error) {
+	nc, cand, err := f.dialer.Dial(ctx, originating)
+	if err != nil {
+		return false, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Now()) })
+	defer stop()
+	c := newConn(nc, negotiationLimits)
+	defer c.end(nil, nil)
+	if cand.DirectTLS {
+		if err := c.startTLS(f.clientTLS(receiving, originating, true), false); err != nil {
+			return false, err
+		}
+	}
+	_, feats, err := f.openOut(c, receiving, originating)
+	if err != nil {
+		return false, err
+	}
+	if c.tls == nil {
+		if err := f.startTLSOut(c, feats, receiving, originating); err != nil {
+			return false, err
+		}
+		if _, _, err = f.openOut(c, receiving, originating); err != nil {
+			return false, err
+		}
+	}
+	if err := c.sendDialback("verify", receiving, originating, "", streamID, key); err != nil {
+		return false, err
+	}
+	for {
+		el, err := c.next()
+		if err != nil {
+			return false, err
+		}
+		switch {
+		case el.NS == nsDialback && el.Name == "verify" && el.Attr("id") == streamID:
+			switch el.Attr("type") {
+			case "valid":
+				return true, nil
+			case "invalid":
+				return false, nil
+			}
+			return false, fmt.Errorf("%s could not check the key: %s", originating, dialbackError(el))
+		case el.Name == "error" && el.NS == stanza.NSStream:
+			return false, streamErrorOf(el)
+		}
+	}
+}
+
+// expectVerify notes that we sent a dialback key on the stream streamID
+// to receiving: only while it waits does a db:verify for it check out.
+func (f *Federation) expectVerify(receiving, streamID, originating string) (done func()) {
+	k := receiving + " " + streamID
+	f.mu.Lock()
+	f.pending[k] = originating
+	f.mu.Unlock()
+	return func() {
+		f.mu.Lock()
+		delete(f.pending, k)
+		f.mu.Unlock()
+	}
+}
+
+// answerVerify answers a db:verify (XEP-0220 2.3): valid only if the key is
+// ours for that stream and we are waiting on that stream's dialback.
+func (f *Federation) answerVerify(c *conn, el *stanza.Element) error {
+	receiving, originating := strings.ToLower(el.Attr("from")), strings.ToLower(el.Attr("to"))
+	id, key := el.Attr("id"), strings.TrimSpace(el.Content())
+	f.mu.Lock()
+	waiting := f.pending[receiving+" "+id] == originating
+	f.mu.Unlock()
+	typ := "invalid"
+	if waiting && f.isLocal(originating) && f.cfg.Dialback.Valid(key, receiving, originating, id) {
+		typ = "valid"
+	}
+	if typ == "invalid" {
+		f.cfg.Log.Info("dialback: another server asked about a key that is not ours", "asker", receiving, "for", originating)
+	}
+	return c.sendDialback("verify", originating, receiving, typ, id, "")
+}

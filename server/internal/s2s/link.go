@@ -1,0 +1,341 @@
+package s2s
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
+)
+
+type direction uint8
+
+const (
+	dirOut direction = iota // we opened it
+	dirIn                   // the peer opened it
+)
+
+// link is one server-to-server stream, either way. An outbound link
+// carries stanzas from local to remote, and back too where the peer
+// agreed to a bidirectional link; an inbound one carries stanzas from the
+// domains its peer authenticated (remote, and others by dialback), and
+// ours back where the peer asked for bidi.
+type link struct {
+	f     *Federation
+	dir   direction
+	since time.Time
+
+	mu     sync.Mutex
+	local  string // out: our domain; in: the header's to
+	remote string // out: the peer's domain; in: the header's from, or the first authenticated
+	c      *conn
+	q      []*stanza.Stanza // waiting to be written
+	ready  bool             // negotiated: the writer writes
+	ended  bool
+	wake   chan struct{}
+	done   chan struct{}
+	authed map[string]bool // domains stanzas may come from on this link
+	auth   string          // "certificate" or "dialback"
+	bidi   bool
+	tlsVer string
+	cert   string // why the peer's certificate is not valid for its domain ("" valid)
+	err    string
+
+	in, out atomic.Uint64
+	active  atomic.Int64 // unix nanoseconds of the last stanza either way
+
+	bucket bucket
+}
+
+func newLink(f *Federation, dir direction, local, remote string) *link {
+	l := &link{f: f, dir: dir, since: time.Now(), local: local, remote: remote,
+		wake: make(chan struct{}, 1), done: make(chan struct{}), authed: map[string]bool{}}
+	l.active.Store(time.Now().UnixNano())
+	l.bucket = bucket{rate: float64(f.cfg.Rate), burst: 4 * float64(f.cfg.Rate), tokens: 4 * float64(f.cfg.Rate), last: time.Now()}
+	return l
+}
+
+func (l *link) pair() pair {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return pair{l.local, l.remote}
+}
+
+// enqueue adds st to what the link writes; false if the link has ended
+// or too much waits already.
+func (l *link) enqueue(st *stanza.Stanza) bool {
+	l.mu.Lock()
+	if l.ended || len(l.q) >= l.f.cfg.QueueLimit {
+		l.mu.Unlock()
+		return false
+	}
+	l.q = append(l.q, st)
+	ready := l.ready
+	l.mu.Unlock()
+	if ready {
+		select {
+		case l.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// up marks the link negotiated and starts its writer and idle watch.
+func (l *link) up() {
+	l.mu.Lock()
+	l.ready = true
+	if st := l.c.tlsState(); st != nil {
+		l.tlsVer = tls.VersionName(st.Version)
+	}
+	l.mu.Unlock()
+	l.f.wg.Add(2)
+	go func() {
+		defer l.f.wg.Done()
+		l.writer()
+	}()
+	go func() {
+		defer l.f.wg.Done()
+		l.watchIdle()
+	}()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writer writes what waits, all of it in one write, until the link ends.
+func (l *link) writer() {
+	var b bytes.Buffer
+	for {
+		select {
+		case <-l.wake:
+		case <-l.done:
+			return
+		}
+		l.mu.Lock()
+		q := l.q
+		l.q = nil
+		l.mu.Unlock()
+		if len(q) == 0 {
+			continue
+		}
+		b.Reset()
+		ends := make([]int, 0, len(q))
+		for _, st := range q {
+			st.El.Encode(&b, stanza.NSServer)
+			ends = append(ends, b.Len())
+		}
+		_ = l.c.nc.SetWriteDeadline(time.Now().Add(l.f.cfg.WriteTimeout))
+		n, err := l.c.write(b.Bytes())
+		if err != nil {
+			// What went out whole is sent; the rest goes back to the
+			// queue, for the next link to the domain.
+			sent := 0
+			for sent < len(ends) && ends[sent] <= n {
+				sent++
+			}
+			l.out.Add(uint64(sent))
+			l.mu.Lock()
+			l.q = append(q[sent:], l.q...)
+			l.mu.Unlock()
+			l.fail(err, nil)
+			return
+		}
+		l.out.Add(uint64(len(q)))
+		l.active.Store(time.Now().UnixNano())
+		if b.Cap() > 256<<10 {
+			b = bytes.Buffer{}
+		}
+	}
+}
+
+// watchIdle closes the link once no stanza went either way for the idle
+// timeout.
+func (l *link) watchIdle() {
+	idle := l.f.cfg.IdleTimeout
+	t := time.NewTimer(idle)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.done:
+			return
+		case <-t.C:
+		}
+		since := time.Since(time.Unix(0, l.active.Load()))
+		if since >= idle {
+			l.mu.Lock()
+			waiting := len(l.q)
+			l.mu.Unlock()
+			if waiting == 0 {
+				l.f.cfg.Log.Debug("federation link idle, closed", "domain", l.remote, "direction", l.dirName())
+				l.fail(nil, nil)
+				return
+			}
+			since = 0
+		}
+		t.Reset(idle - since)
+	}
+}
+
+// fail ends the link: it sends the stream error e (nil: a plain end),
+// forgets the link, and hands what it had not written to a new link (out)
+// or bounces it.
+func (l *link) fail(why error, e *stream.Error) {
+	l.mu.Lock()
+	if l.ended {
+		l.mu.Unlock()
+		return
+	}
+	l.ended = true
+	if why != nil && l.err == "" {
+		l.err = plainLinkError(why)
+	}
+	q := l.q
+	l.q = nil
+	c := l.c
+	l.mu.Unlock()
+	close(l.done)
+	l.f.remove(l)
+	if c != nil {
+		c.end(nil, e)
+	}
+	if why != nil {
+		l.f.cfg.Log.Info("federation link ended", "domain", l.remote, "direction", l.dirName(), "why", l.err)
+	} else {
+		l.f.cfg.Log.Debug("federation link ended", "domain", l.remote, "direction", l.dirName())
+	}
+	if len(q) == 0 {
+		return
+	}
+	// Stanzas the link took and never wrote: a new link gets them if
+	// this one wrote anything before (so a peer that takes nothing
+	// cannot keep them going round); else they bounce.
+	ctx := context.WithoutCancel(l.f.ctx)
+	for _, st := range q {
+		if l.out.Load() == 0 {
+			l.f.cfg.Inbound.Bounce(ctx, st, stanza.NewError(stanza.Wait, stanza.RemoteServerTimeout, "the link to "+l.remote+" ended before this could be sent"))
+			continue
+		}
+		if l.f.ctx.Err() != nil {
+			l.f.cfg.Inbound.Bounce(ctx, st, stanza.NewError(stanza.Wait, stanza.RemoteServerTimeout, "the server stopped before it could send this"))
+			continue
+		}
+		if serr := l.f.Route(ctx, st); serr != nil {
+			l.f.cfg.Inbound.Bounce(ctx, st, serr)
+		}
+	}
+}
+
+// bounceAll answers every waiting stanza with e (a link that could not be
+// set up).
+func (l *link) bounceAll(e *stanza.Error) {
+	l.mu.Lock()
+	q := l.q
+	l.q = nil
+	l.mu.Unlock()
+	ctx := context.WithoutCancel(l.f.ctx)
+	for _, st := range q {
+		l.f.cfg.Inbound.Bounce(ctx, st, e)
+	}
+}
+
+func (l *link) dirName() string {
+	if l.dir == dirIn {
+		return "in"
+	}
+	return "out"
+}
+
+func (l *link) info() LinkInfo {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	dir := l.dirName()
+	if l.bidi {
+		dir = "both"
+	}
+	return LinkInfo{Local: l.local, Remote: l.remote, Direction: dir, Auth: l.auth, TLS: l.tlsVer,
+		Certificate: l.cert, Since: l.since, In: l.in.Load(), Out: l.out.Load(), Error: l.err}
+}
+
+// mayCome says whether stanzas from domain are accepted on this link.
+func (l *link) mayCome(domain string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.authed[domain]
+}
+
+// stanza checks a stanza that arrived on the link and routes it; a stream
+// error ends the link.
+func (l *link) stanza(ctx context.Context, el *stanza.Element) *stream.Error {
+	st, serr := stanza.Parse(el)
+	if serr != nil {
+		return &stream.Error{Condition: stream.ImproperAddressing, Text: serr.Text}
+	}
+	if st.From.IsZero() || st.To.IsZero() {
+		return &stream.Error{Condition: stream.ImproperAddressing, Text: "a stanza between servers needs both from and to"}
+	}
+	if !l.mayCome(st.From.Domain) {
+		return &stream.Error{Condition: stream.InvalidFrom, Text: "this link is not authenticated for " + st.From.Domain}
+	}
+	if !l.f.isLocal(st.To.Domain) {
+		return &stream.Error{Condition: stream.HostUnknown, Text: st.To.Domain + " is not served here"}
+	}
+	l.bucket.take(ctx, el.Footprint())
+	l.in.Add(1)
+	l.active.Store(time.Now().UnixNano())
+	l.f.cfg.Inbound.FromRemote(ctx, st)
+	return nil
+}
+
+// plainLinkError says in words why a link ended.
+func plainLinkError(err error) string {
+	var se *stream.Error
+	switch {
+	case errors.As(err, &se):
+		if se.Text != "" {
+			return "stream error " + se.Condition + ": " + se.Text
+		}
+		return "stream error " + se.Condition
+	case errors.Is(err, stream.ErrClosed), errors.Is(err, io.EOF):
+		return "the other server closed the connection"
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return "the other server stopped answering"
+	case errors.Is(err, net.ErrClosed):
+		return "the connection was closed"
+	}
+	return err.Error()
+}
+
+// bucket limits how fast a peer's stanzas are taken: it waits (and so
+// stops reading, which slows the peer through TCP) once a link has sent
+// more than its burst.
+type bucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func (b *bucket) take(ctx context.Context, n int) {
+	now := time.Now()
+	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	b.last = now
+	b.tokens -= float64(n)
+	if b.tokens >= 0 {
+		return
+	}
+	wait := time.Duration(-b.tokens / b.rate * float64(time.Second))
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
