@@ -260,8 +260,11 @@ func TestSettings(t *testing.T) {
 			{key: "mdns.enabled", value: "off", stored: "false"},
 			{key: "mdns.enabled", value: "TRUE", stored: "true"},
 			{key: "mdns.enabled", value: "maybe", want: ErrInvalid},
+			{key: "federation.enabled", value: "1", stored: "true"},
+			{key: "federation.enabled", value: "off", stored: "false"},
+			{key: "federation.block", value: "Spam.Example, evil.example", stored: "spam.example evil.example"},
+			{key: "federation.allow", value: "alice@example.org", want: ErrInvalid},
 			// Settings of features this build does not have are refused.
-			{key: "federation.enabled", value: "1", want: ErrInvalid},
 			{key: "registration.enabled", value: "no", want: ErrInvalid},
 			{key: "domain", value: "Example.ORG", stored: "example.org", wantRestart: true},
 			{key: "domain", value: "alice@example.org", want: ErrInvalid},
