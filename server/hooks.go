@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"time"
 
 	"hearth/server/admin"
 	"hearth/server/internal/jid"
@@ -174,4 +175,15 @@ func (h *hooks) MakeMutual(ctx context.Context, user, contact string) error {
 		return err
 	}
 	return h.s.family.Befriend(ctx, user, j.Local)
+}
+
+// TestFederation implements admin.Live.
+func (h *hooks) TestFederation(ctx context.Context, domain string) []admin.FederationStep {
+	ctx, cancel := context.WithTimeout(ctx, h.s.fed.ConnectTimeout()+5*time.Second)
+	defer cancel()
+	var out []admin.FederationStep
+	for _, st := range h.s.fed.Probe(ctx, domain) {
+		out = append(out, admin.FederationStep{Name: st.Name, OK: st.OK, Detail: st.Detail})
+	}
+	return out
 }

@@ -475,6 +475,10 @@ func (h *hooks) Console(ctx context.Context, full string) (<-chan ConsoleFrame, 
 
 func (h *hooks) CloseSessions(user string)                    { h.record(&h.kicked, user) }
 func (h *hooks) SettingChanged(context.Context, string) error { return nil }
+
+func (h *hooks) TestFederation(_ context.Context, domain string) []FederationStep {
+	return []FederationStep{{Name: "DNS", OK: true, Detail: "asked about " + domain}}
+}
 func (h *hooks) UserRemoved(_ context.Context, user string)   { h.record(&h.kicked, user) }
 func (h *hooks) UserAdded(_ context.Context, user string) error {
 	h.record(&h.added, user)
@@ -753,4 +757,21 @@ func TestFamilyCircleOffWithoutServer(t *testing.T) {
 	if in, err := l.DB.FamilyCircle(ctx); err != nil || len(in) != 0 {
 		t.Errorf("the circle after it was switched off: %v, %v; want no one", in, err)
 	}
+}
+
+// TestTestFederation: the federation test runs in the running server, over
+// the socket as in the process; without a server, or for something that is
+// not a domain, it says so.
+func TestTestFederation(t *testing.T) {
+	eachAPI(t, nil, func(t *testing.T, l *Local, api API) {
+		_, err := api.TestFederation(t.Context(), "example.org")
+		checkErr(t, "no server", err, ErrOffline)
+		l.Live = &hooks{}
+		_, err = api.TestFederation(t.Context(), "alice@example.org")
+		checkErr(t, "a JID", err, ErrInvalid)
+		steps, err := api.TestFederation(t.Context(), "Example.ORG")
+		if err != nil || len(steps) != 1 || steps[0].Detail != "asked about example.org" {
+			t.Fatalf("steps %+v, %v", steps, err)
+		}
+	})
 }

@@ -78,6 +78,14 @@ type FederationStatus struct {
 	Links []FederationLink `json:",omitempty"`
 }
 
+// FederationStep is one step of a federation test, with its verdict in
+// words.
+type FederationStep struct {
+	Name   string // DNS, Connect, TLS, Authentication, Round trip
+	OK     bool
+	Detail string
+}
+
 // FederationLink is one link to another server.
 type FederationLink struct {
 	Local, Remote string
@@ -256,6 +264,12 @@ type API interface {
 	// SetSetting stores a value; restart reports whether it takes effect
 	// only after a restart.
 	SetSetting(ctx context.Context, key, value string) (restart bool, err error)
+
+	// TestFederation tests federation with another server's domain step
+	// by step: DNS, connection, TLS and certificate, authentication both
+	// ways, a service discovery round trip. It stops at the first step
+	// that fails, and needs the running server (ErrOffline otherwise).
+	TestFederation(ctx context.Context, domain string) ([]FederationStep, error)
 
 	// CheckDatabase reads the whole database and returns the problems
 	// SQLite's quick check finds in it; none when it is sound.

@@ -44,6 +44,8 @@ type Live interface {
 	// Console watches the stream of a session; false when there is no
 	// such session.
 	Console(ctx context.Context, fullJID string) (<-chan ConsoleFrame, bool)
+	// TestFederation runs a federation test with domain.
+	TestFederation(ctx context.Context, domain string) []FederationStep
 	// SettingChanged applies a live setting that was stored; settings
 	// the server does not apply itself are applied by whoever follows
 	// the settings event (the LAN announcement). An error says, in plain
@@ -499,6 +501,18 @@ func (l *Local) Setting(ctx context.Context, key string) (string, error) {
 		return s.Default, nil
 	}
 	return v, err
+}
+
+// TestFederation tests federation with domain, through the running server.
+func (l *Local) TestFederation(ctx context.Context, domain string) ([]FederationStep, error) {
+	j, err := jid.Parse(strings.TrimSpace(domain))
+	if err != nil || !j.IsDomain() {
+		return nil, invalidf("test federation: %q is not a domain name such as example.org", domain)
+	}
+	if l.Live == nil {
+		return nil, fmt.Errorf("test federation with %s: %w: the test runs in the server (with its certificates, and the port other servers call back on); start Hearth first", j.Domain, ErrOffline)
+	}
+	return l.Live.TestFederation(ctx, j.Domain), nil
 }
 
 // CheckDatabase runs the database's quick check.

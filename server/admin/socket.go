@@ -153,6 +153,7 @@ type request struct {
 	Key      string      `json:",omitempty"`
 	Value    string      `json:",omitempty"`
 	Since    uint64      `json:",omitempty"`
+	Domain   string      `json:",omitempty"`
 }
 
 // errorBody is the body of a failed call.
@@ -229,6 +230,10 @@ func newHandler(api API) http.Handler {
 		restart, err := api.SetSetting(ctx, r.Key, r.Value)
 		return restartBody{restart}, err
 	})
+	method("TestFederation", func(ctx context.Context, r request) (any, error) {
+		steps, err := api.TestFederation(ctx, r.Domain)
+		return stepsBody{steps}, err
+	})
 	method("CheckDatabase", func(ctx context.Context, r request) (any, error) {
 		problems, err := api.CheckDatabase(ctx)
 		return problemsBody{problems}, err
@@ -289,6 +294,8 @@ func streamNDJSON[T any](w http.ResponseWriter, ch <-chan T) {
 type restartBody struct{ Restart bool }
 
 type problemsBody struct{ Problems []string }
+
+type stepsBody struct{ Steps []FederationStep }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
@@ -475,6 +482,12 @@ func (c *Client) SetSetting(ctx context.Context, key, value string) (bool, error
 	var v restartBody
 	err := c.call(ctx, "SetSetting", request{Key: key, Value: value}, &v)
 	return v.Restart, err
+}
+
+func (c *Client) TestFederation(ctx context.Context, domain string) ([]FederationStep, error) {
+	var v stepsBody
+	err := c.call(ctx, "TestFederation", request{Domain: domain}, &v)
+	return v.Steps, err
 }
 
 func (c *Client) CheckDatabase(ctx context.Context) ([]string, error) {

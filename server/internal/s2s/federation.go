@@ -137,11 +137,12 @@ type Federation struct {
 	cancel context.CancelFunc
 
 	mu       sync.Mutex
-	out      map[pair]*link     // outbound links, and those being set up
-	bidi     map[pair]*link     // inbound links the peer lets us send on (XEP-0288)
-	in       map[*link]struct{} // inbound links
-	failures map[string]failure // recent failures to reach a domain, for backoff
-	pending  map[string]string  // our dialback streams: "receiving streamID" → originating
+	out      map[pair]*link                 // outbound links, and those being set up
+	bidi     map[pair]*link                 // inbound links the peer lets us send on (XEP-0288)
+	in       map[*link]struct{}             // inbound links
+	failures map[string]failure             // recent failures to reach a domain, for backoff
+	pending  map[string]string              // our dialback streams: "receiving streamID" → originating
+	waiters  map[string]chan *stanza.Stanza // the server's own IQs (Probe), by id
 	wg       sync.WaitGroup
 }
 
@@ -201,6 +202,9 @@ func (f *Federation) SetPolicy(p Policy) {
 		l.fail(errors.New("federation with this domain was turned off"), &stream.Error{Condition: stream.PolicyViolation, Text: "this server no longer federates with yours"})
 	}
 }
+
+// ConnectTimeout is how long reaching another server may take.
+func (f *Federation) ConnectTimeout() time.Duration { return f.cfg.ConnectTimeout }
 
 // Policy returns the policy in force.
 func (f *Federation) Policy() Policy { return *f.policy.Load() }

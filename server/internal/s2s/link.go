@@ -222,15 +222,15 @@ func (l *link) fail(why error, e *stream.Error) {
 	ctx := context.WithoutCancel(l.f.ctx)
 	for _, st := range q {
 		if l.out.Load() == 0 {
-			l.f.cfg.Inbound.Bounce(ctx, st, stanza.NewError(stanza.Wait, stanza.RemoteServerTimeout, "the link to "+l.remote+" ended before this could be sent"))
+			l.f.bounce(ctx, st, stanza.NewError(stanza.Wait, stanza.RemoteServerTimeout, "the link to "+l.remote+" ended before this could be sent"))
 			continue
 		}
 		if l.f.ctx.Err() != nil {
-			l.f.cfg.Inbound.Bounce(ctx, st, stanza.NewError(stanza.Wait, stanza.RemoteServerTimeout, "the server stopped before it could send this"))
+			l.f.bounce(ctx, st, stanza.NewError(stanza.Wait, stanza.RemoteServerTimeout, "the server stopped before it could send this"))
 			continue
 		}
 		if serr := l.f.Route(ctx, st); serr != nil {
-			l.f.cfg.Inbound.Bounce(ctx, st, serr)
+			l.f.bounce(ctx, st, serr)
 		}
 	}
 }
@@ -244,7 +244,7 @@ func (l *link) bounceAll(e *stanza.Error) {
 	l.mu.Unlock()
 	ctx := context.WithoutCancel(l.f.ctx)
 	for _, st := range q {
-		l.f.cfg.Inbound.Bounce(ctx, st, e)
+		l.f.bounce(ctx, st, e)
 	}
 }
 
@@ -292,6 +292,9 @@ func (l *link) stanza(ctx context.Context, el *stanza.Element) *stream.Error {
 	l.bucket.take(ctx, el.Footprint())
 	l.in.Add(1)
 	l.active.Store(time.Now().UnixNano())
+	if l.f.answered(st) {
+		return nil // the answer to a federation test
+	}
 	l.f.cfg.Inbound.FromRemote(ctx, st)
 	return nil
 }

@@ -60,7 +60,7 @@ func (l *link) abort(why error, e *stanza.Error) {
 	l.f.cfg.Log.Info("could not federate", "domain", l.remote, "why", l.err)
 	ctx := context.WithoutCancel(l.f.ctx)
 	for _, st := range q {
-		l.f.cfg.Inbound.Bounce(ctx, st, e)
+		l.f.bounce(ctx, st, e)
 	}
 }
 

@@ -1,0 +1,273 @@
+package s2s
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"hearth/server/internal/jid"
+	"hearth/server/internal/stanza"
+)
+
+// Step is one step of a federation test, with its verdict in words.
+type Step struct {
+	Name   string // DNS, Connect, TLS, Authentication, Round trip
+	OK     bool
+	Detail string
+}
+
+var probeSeq atomic.Uint64
+
+// Probe tests federation with domain step by step, as an admin would:
+// where DNS says its server is, whether it answers, its TLS and
+// certificate, whether a link authenticates both ways, and a disco#info
+// round trip over the links the server really uses. It stops at the
+// first step that fails, saying what to do where it can.
+func (f *Federation) Probe(ctx context.Context, domain string) []Step {
+	var steps []Step
+	add := func(name string, ok bool, format string, args ...any) bool {
+		steps = append(steps, Step{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
+		return ok
+	}
+	j, err := jid.Parse(domain)
+	if err != nil || !j.IsDomain() {
+		add("DNS", false, "%q is not a domain name such as example.org", domain)
+		return steps
+	}
+	domain = j.Domain
+	if f.isLocal(domain) {
+		add("DNS", false, "%s is this server's own domain", domain)
+		return steps
+	}
+
+	// DNS: the candidates and their addresses.
+	r := f.dialer.Resolver
+	if r == nil {
+		r = defaultResolver
+	}
+	cands, err := Candidates(ctx, r, domain, nil)
+	if err != nil {
+		add("DNS", false, "%v", err)
+		return steps
+	}
+	var where []string
+	for _, c := range cands {
+		addrs, err := r.LookupHost(ctx, c.Host)
+		if err != nil {
+			where = append(where, fmt.Sprintf("%s: no address (%v)", c, plainNetError(err)))
+			continue
+		}
+		where = append(where, fmt.Sprintf("%s at %s", c, strings.Join(addrs, ", ")))
+	}
+	srv := "no SRV records, so the domain itself on port 5269"
+	if !(len(cands) == 1 && cands[0].Host == domain && cands[0].Port == DefaultPort && !cands[0].DirectTLS) {
+		srv = "SRV records"
+	}
+	add("DNS", true, "%s: %s", srv, strings.Join(where, "; "))
+
+	// Connect, and TLS with the certificate's names.
+	nc, cand, err := f.dialer.Dial(ctx, domain)
+	if err != nil {
+		add("Connect", false, "%v. Check that the other server runs and that its port is open to the internet", err)
+		return steps
+	}
+	add("Connect", true, "connected to %s (%s)", cand, nc.RemoteAddr())
+	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Now()) })
+	c := newConn(nc, negotiationLimits)
+	state, err := f.probeTLS(c, cand, domain)
+	stop()
+	c.end(nil, nil)
+	if err != nil {
+		add("TLS", false, "%v", err)
+		return steps
+	}
+	leaf := state.PeerCertificates[0]
+	names := slices.Clone(leaf.DNSNames)
+	if certErr := VerifyPeer(state.PeerCertificates, domain, f.roots, time.Now()); certErr != nil {
+		add("TLS", true, "%s; the certificate (names %s, issued by %s) is not valid for %s: %v; links can still authenticate by dialback",
+			tls.VersionName(state.Version), strings.Join(names, ", "), leaf.Issuer.CommonName, domain, certErr)
+	} else {
+		add("TLS", true, "%s; the certificate (names %s, issued by %s, valid until %s) is valid for %s",
+			tls.VersionName(state.Version), strings.Join(names, ", "), leaf.Issuer.CommonName, day(leaf.NotAfter), domain)
+	}
+
+	// Authentication and a round trip, over the links the server uses.
+	if err := f.policy.Load().check(domain); err != nil {
+		add("Authentication", false, "%v; change it in the settings (federation.enabled, federation.allow, federation.block)", err)
+		return steps
+	}
+	id := fmt.Sprintf("hearth-test-%d", probeSeq.Add(1))
+	iq := stanza.New("iq", stanza.NSClient, "type", "get", "id", id, "from", f.cfg.Domain, "to", domain).
+		Append(stanza.New("query", stanza.NSDiscoInfo))
+	answer := f.await(id)
+	defer f.unawait(id)
+	start := time.Now()
+	if serr := f.Route(ctx, &stanza.Stanza{El: iq, Kind: stanza.KindIQ, Type: "get", ID: id,
+		From: jid.JID{Domain: f.cfg.Domain}, To: jid.JID{Domain: domain}}); serr != nil {
+		add("Authentication", false, "%s", errorText(serr))
+		return steps
+	}
+	var got *stanza.Stanza
+	select {
+	case got = <-answer:
+	case <-ctx.Done():
+		add("Authentication", false, "no answer in time")
+		return steps
+	}
+	out, in := f.linkAuth(domain)
+	switch {
+	case got.Type == "error" && out == "":
+		add("Authentication", false, "%s", errorText(stanzaErrorOf(got.El)))
+		return steps
+	case in == "":
+		add("Authentication", true, "this server authenticated to %s by %s; %s has not connected back (answers came over a bidirectional link)", domain, out, domain)
+	default:
+		add("Authentication", true, "this server authenticated to %s by %s, and %s to this server by %s", domain, authWords(out), domain, authWords(in))
+	}
+	if got.Type == "error" {
+		add("Round trip", false, "%s answered the service discovery query with an error: %s", domain, errorText(stanzaErrorOf(got.El)))
+		return steps
+	}
+	var software []string
+	if q := got.El.Child("query", stanza.NSDiscoInfo); q != nil {
+		for _, id := range q.Elements() {
+			if id.Name == "identity" && id.Attr("name") != "" {
+				software = append(software, id.Attr("name"))
+			}
+		}
+	}
+	what := ""
+	if len(software) > 0 {
+		what = " (it calls itself " + strings.Join(software, ", ") + ")"
+	}
+	add("Round trip", true, "%s answered service discovery in %s%s", domain, time.Since(start).Round(time.Millisecond), what)
+	return steps
+}
+
+// defaultResolver is the system's DNS, as the dialer uses it.
+var defaultResolver Resolver = net.DefaultResolver
+
+// probeTLS brings a probe connection to TLS and returns its state.
+func (f *Federation) probeTLS(c *conn, cand Candidate, domain string) (*tls.ConnectionState, error) {
+	if cand.DirectTLS {
+		if err := c.startTLS(f.clientTLS(f.cfg.Domain, domain, true), false); err != nil {
+			return nil, fmt.Errorf("the TLS handshake failed: %v", err)
+		}
+	} else {
+		_, feats, err := f.openOut(c, f.cfg.Domain, domain)
+		if err != nil {
+			return nil, err
+		}
+		if err := f.startTLSOut(c, feats, f.cfg.Domain, domain); err != nil {
+			return nil, err
+		}
+	}
+	st := c.tlsState()
+	if len(st.PeerCertificates) == 0 {
+		return nil, fmt.Errorf("%s sent no certificate", domain)
+	}
+	return st, nil
+}
+
+func authWords(how string) string {
+	if how == "certificate" {
+		return "certificate (SASL EXTERNAL)"
+	}
+	return how
+}
+
+// linkAuth returns how the links with domain authenticated, each way.
+func (f *Federation) linkAuth(domain string) (out, in string) {
+	for _, l := range f.Links() {
+		if l.Remote != domain || l.Since.IsZero() {
+			continue
+		}
+		switch l.Direction {
+		case "out":
+			out = l.Auth
+		case "in":
+			in = l.Auth
+		case "both":
+			out, in = l.Auth, l.Auth
+		}
+	}
+	return out, in
+}
+
+// await registers a waiter for the answer to the server's own IQ id.
+func (f *Federation) await(id string) <-chan *stanza.Stanza {
+	ch := make(chan *stanza.Stanza, 1)
+	f.mu.Lock()
+	if f.waiters == nil {
+		f.waiters = map[string]chan *stanza.Stanza{}
+	}
+	f.waiters[id] = ch
+	f.mu.Unlock()
+	return ch
+}
+
+func (f *Federation) unawait(id string) {
+	f.mu.Lock()
+	delete(f.waiters, id)
+	f.mu.Unlock()
+}
+
+// answered hands an IQ result or error for the server's own domain to
+// its waiter; false if nobody waits for it.
+func (f *Federation) answered(st *stanza.Stanza) bool {
+	if st.Kind != stanza.KindIQ || (st.Type != "result" && st.Type != "error") || st.To != (jid.JID{Domain: f.cfg.Domain}) {
+		return false
+	}
+	f.mu.Lock()
+	ch := f.waiters[st.ID]
+	delete(f.waiters, st.ID)
+	f.mu.Unlock()
+	if ch == nil {
+		return false
+	}
+	ch <- st
+	return true
+}
+
+// bounce answers st with e, or hands the error to the server's own
+// waiter when st was one of its IQs.
+func (f *Federation) bounce(ctx context.Context, st *stanza.Stanza, e *stanza.Error) {
+	if st.Kind == stanza.KindIQ && st.From == (jid.JID{Domain: f.cfg.Domain}) {
+		reply := st.ErrorReply(e)
+		if f.answered(&stanza.Stanza{El: reply, Kind: stanza.KindIQ, Type: "error", ID: st.ID, From: st.To, To: st.From}) {
+			return
+		}
+	}
+	f.cfg.Inbound.Bounce(ctx, st, e)
+}
+
+// stanzaErrorOf reads the error of an error stanza.
+func stanzaErrorOf(el *stanza.Element) *stanza.Error {
+	e := &stanza.Error{Condition: stanza.UndefinedCondition}
+	if x := el.Child("error", stanza.NSClient); x != nil {
+		e.Type = x.Attr("type")
+		for _, c := range x.Elements() {
+			if c.NS != nsStanzasErrors {
+				continue
+			}
+			if c.Name == "text" {
+				e.Text = c.Content()
+			} else {
+				e.Condition = c.Name
+			}
+		}
+	}
+	return e
+}
+
+func errorText(e *stanza.Error) string {
+	if e.Text != "" {
+		return e.Text
+	}
+	return strings.ReplaceAll(e.Condition, "-", " ")
+}
