@@ -152,7 +152,7 @@ func (c *cli) serveOptions(args []string) (serveOptions, error) {
 	fs.StringVar(&o.domain, "domain", "", "the XMPP `domain` (default: the stored setting, else <hostname>.local)")
 	fs.StringVar(&o.c2s, "c2s", ":5222", "client STARTTLS listener `address` (off: none)")
 	fs.StringVar(&o.c2sTLS, "c2s-tls", ":5223", "client direct-TLS listener `address` (off: none)")
-	fs.StringVar(&o.s2s, "s2s", ":5269", "federation listener `address` (reserved: federation is not in this build yet)")
+	fs.StringVar(&o.s2s, "s2s", ":5269", "federation listener `address`, STARTTLS and direct TLS (XEP-0368) on one port; open only while federation.enabled is on (off: other servers cannot connect)")
 	fs.StringVar(&o.http, "http", ":5443", "HTTPS listener `address` (reserved: not served by this build yet)")
 	fs.StringVar(&o.caPage, "ca-page", ":5380", "plain-HTTP `address` of the page where devices fetch the home CA (local mode; off: none)")
 	fs.StringVar(&o.acme.ca, "acme-ca", "", "ACME directory `URL` (default: setting acme.ca, else Let's Encrypt)")
@@ -333,6 +333,11 @@ func listenAll(dir string, o serveOptions) (*listeners, error) {
 	if ls.server.C2STLS, err = listen(o.c2sTLS); err != nil {
 		ls.close()
 		return nil, fmt.Errorf("c2s-tls: %w", err)
+	}
+	if o.s2s != "" && o.s2s != "off" {
+		// Opened by the server while federation is on.
+		address := o.s2s
+		ls.server.S2S = func() (net.Listener, error) { return net.Listen("tcp", address) }
 	}
 	return ls, nil
 }
