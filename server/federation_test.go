@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"net"
 	"os"
@@ -13,6 +14,8 @@ import (
 
 	"hearth/server"
 	"hearth/server/admin"
+	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
 	"hearth/server/xmpptest"
 )
 
@@ -217,5 +220,285 @@ func TestFederation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// rawS2S is a hand-driven server-to-server stream, for what a real server
+// would not send.
+type rawS2S struct {
+	t    testing.TB
+	conn net.Conn
+	dec  *stream.Decoder
+	id   string // the stream ID the receiving server gave
+}
+
+// dialS2S opens a stream from from to to at addr, with STARTTLS, offering
+// cert (nil: none); it returns the stream and the features after TLS.
+func dialS2S(t testing.TB, addr, from, to string, cert *tls.Certificate) (*rawS2S, *stanza.Element) {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+	r := &rawS2S{t: t, conn: nc, dec: stream.NewDecoder(nc, stream.Limits{})}
+	r.open(from, to)
+	r.send(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)
+	if el := r.next(); el.Name != "proceed" {
+		t.Fatalf("starttls answered with %s", el)
+	}
+	cfg := &tls.Config{InsecureSkipVerify: true, ServerName: to}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{*cert}
+	}
+	tc := tls.Client(nc, cfg)
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	r.conn, r.dec = tc, stream.NewDecoder(tc, stream.Limits{})
+	return r, r.open(from, to)
+}
+
+// open sends a stream header and returns the features.
+func (r *rawS2S) open(from, to string) *stanza.Element {
+	r.t.Helper()
+	r.send(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='` + from + `' to='` + to + `' version='1.0'>`)
+	h, err := r.dec.Header()
+	if err != nil {
+		r.t.Fatalf("stream header: %v", err)
+	}
+	r.id = h.ID
+	return r.next()
+}
+
+func (r *rawS2S) send(s string) {
+	r.t.Helper()
+	if _, err := r.conn.Write([]byte(s)); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rawS2S) next() *stanza.Element {
+	r.t.Helper()
+	el, err := r.dec.Next()
+	if err != nil {
+		r.t.Fatalf("read: %v", err)
+	}
+	return el
+}
+
+// streamError reads until the stream error and returns its condition.
+func (r *rawS2S) streamError() string {
+	r.t.Helper()
+	for {
+		el, err := r.dec.Next()
+		if err != nil {
+			r.t.Fatalf("the stream ended without a stream error: %v", err)
+		}
+		if el.Name == "error" && el.NS == stanza.NSStream {
+			return el.FirstElement().Name
+		}
+	}
+}
+
+// errorCondition is the defined condition of an error stanza.
+func errorCondition(el *stanza.Element) string {
+	if e := el.Child("error", stanza.NSClient); e != nil {
+		for _, c := range e.Elements() {
+			if c.NS == stanza.NSStanzas && c.Name != "text" {
+				return c.Name
+			}
+		}
+	}
+	return ""
+}
+
+// TestFederationSpoofing: a link carries only stanzas from the domains its
+// peer proved; a wrong dialback key, a key for a domain the stream was not
+// opened from, a blocked domain and federation turned off all keep a
+// server out.
+func TestFederationSpoofing(t *testing.T) {
+	p := federate(t, false)
+	c := xmpptest.StartAt(t, "c.test")
+	pem, err := os.ReadFile(c.CertFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a.test trusts c.test's CA: c.test may authenticate by certificate.
+	cpool := x509.NewCertPool()
+	cpool.AppendCertsFromPEM(pem)
+	a := xmpptest.StartAt(t, "a2.test", func(cfg *server.Config) {
+		cfg.Federation.Resolver = p.dns
+		cfg.Federation.Roots = cpool
+	})
+	setSetting(t, a, "federation.enabled", "true")
+	a.AddUser(t, "alice", "silver-kettle-pw")
+	alice := a.Login(t, "alice", "silver-kettle-pw", "phone")
+	alice.Send(`<presence/>`)
+	alice.Expect(`<presence from='alice@a2.test/phone' to='alice@a2.test/phone'/>`)
+	ccert, err := c.TLS().GetCertificate(&tls.ClientHelloInfo{ServerName: "c.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("from another domain", func(t *testing.T) {
+		r, feats := dialS2S(t, a.Server.S2SAddr(), "c.test", "a2.test", ccert)
+		if m := feats.Child("mechanisms", stanza.NSSASL); m == nil || m.ChildText("mechanism", stanza.NSSASL) != "EXTERNAL" {
+			t.Fatalf("SASL EXTERNAL not offered for a valid certificate: %s", feats)
+		}
+		r.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>`)
+		if el := r.next(); el.Name != "success" {
+			t.Fatalf("EXTERNAL answered with %s", el)
+		}
+		r.open("c.test", "a2.test")
+		r.send(`<message from='carol@c.test/x' to='alice@a2.test' type='chat' id='ok'><body>from c</body></message>`)
+		alice.Expect(`<message from='carol@c.test/x' to='alice@a2.test' type='chat' id='ok'><body>from c</body></message>`)
+		r.send(`<message from='bob@b.test/x' to='alice@a2.test' type='chat' id='forged'><body>not from c</body></message>`)
+		if got := r.streamError(); got != "invalid-from" {
+			t.Fatalf("stream error %q, want invalid-from", got)
+		}
+	})
+
+	t.Run("a certificate for another domain", func(t *testing.T) {
+		r, feats := dialS2S(t, a.Server.S2SAddr(), "b.test", "a2.test", ccert)
+		if feats.Child("mechanisms", stanza.NSSASL) != nil {
+			t.Fatalf("SASL EXTERNAL offered to b.test with c.test's certificate: %s", feats)
+		}
+		r.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'/>`)
+		if el := r.next(); el.Name != "failure" {
+			t.Fatalf("EXTERNAL for b.test with c.test's certificate answered with %s", el)
+		}
+	})
+
+	t.Run("a wrong dialback key", func(t *testing.T) {
+		r, _ := dialS2S(t, a.Server.S2SAddr(), "b.test", "a2.test", nil)
+		r.send(`<db:result from='b.test' to='a2.test'>` + strings.Repeat("ab", 32) + `</db:result>`)
+		el := r.next()
+		if el.Name != "result" || el.Attr("type") != "invalid" {
+			t.Fatalf("a wrong key answered with %s, want type invalid", el)
+		}
+		r.send(`<message from='bob@b.test/x' to='alice@a2.test' type='chat'><body>forged</body></message>`)
+		if got := r.streamError(); got != "not-authorized" {
+			t.Fatalf("stream error %q, want not-authorized", got)
+		}
+	})
+
+	t.Run("a key for a domain the stream was not opened from", func(t *testing.T) {
+		r, _ := dialS2S(t, a.Server.S2SAddr(), "b.test", "a2.test", nil)
+		r.send(`<db:result from='c.test' to='a2.test'>` + strings.Repeat("ab", 32) + `</db:result>`)
+		if el := r.next(); el.Name != "result" || el.Attr("type") != "error" {
+			t.Fatalf("a key for c.test on b.test's stream answered with %s, want type error", el)
+		}
+	})
+
+	t.Run("blocked", func(t *testing.T) {
+		setSetting(t, a, "federation.block", "b.test")
+		bob := p.b.Login(t, "bob", "copper-lantern-pw", "pc")
+		bob.Send(`<message to='alice@a2.test' type='chat' id='b1'><body>let me in</body></message>`)
+		el := bob.Expect(`<message from='alice@a2.test' to='bob@b.test/pc' type='error' id='b1'>*</message>`)
+		if got := errorCondition(el); got != "remote-server-not-found" {
+			t.Errorf("bob's message to a server that blocks b.test: error %q, want remote-server-not-found", got)
+		}
+		alice.Send(`<message to='bob@b.test' type='chat' id='a1'><body>hello?</body></message>`)
+		el = alice.Expect(`<message from='bob@b.test' to='alice@a2.test/phone' type='error' id='a1'>*</message>`)
+		if got := errorCondition(el); got != "not-allowed" {
+			t.Errorf("alice's message to a blocked domain: error %q, want not-allowed", got)
+		}
+		nc, err := net.Dial("tcp", a.Server.S2SAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		r := &rawS2S{t: t, conn: nc, dec: stream.NewDecoder(nc, stream.Limits{})}
+		r.send(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='b.test' to='a2.test' version='1.0'>`)
+		if _, err := r.dec.Header(); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.streamError(); got != "policy-violation" {
+			t.Errorf("a blocked domain opening a stream: stream error %q, want policy-violation", got)
+		}
+		setSetting(t, a, "federation.block", "")
+	})
+
+	t.Run("off", func(t *testing.T) {
+		addr := a.Server.S2SAddr()
+		setSetting(t, a, "federation.enabled", "false")
+		if got := a.Server.S2SAddr(); got != "" {
+			t.Fatalf("federation off, but the listener is open at %s", got)
+		}
+		if nc, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			nc.Close()
+			t.Fatalf("federation off, but %s still accepts connections", addr)
+		}
+		alice.Send(`<message to='bob@b.test' type='chat' id='a2'><body>hello?</body></message>`)
+		el := alice.Expect(`<message from='bob@b.test' to='alice@a2.test/phone' type='error' id='a2'>*</message>`)
+		if got := errorCondition(el); got != "remote-server-not-found" {
+			t.Errorf("federation off: error %q, want remote-server-not-found", got)
+		}
+	})
+}
+
+// TestFederationFailure: a message to a domain that does not exist, or
+// whose server does not answer, comes back to its sender with the right
+// error within the connect timeout, while the server goes on serving.
+func TestFederationFailure(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			nc, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer nc.Close() // says nothing, until the test ends
+		}
+	}()
+	const timeout = 1500 * time.Millisecond
+	p := federate(t, true, func(c *server.Config) { c.Federation.ConnectTimeout = timeout })
+	p.dns.fixed["silent.test"] = silent.Addr().String()
+	p.a.AddUser(t, "carol", "plum-teapot-pw")
+	alice := p.a.Login(t, "alice", "silver-kettle-pw", "phone")
+	carol := p.a.Login(t, "carol", "plum-teapot-pw", "pc")
+	carol.Send(`<presence/>`)
+	carol.Expect(`<presence from='carol@a.test/pc' to='carol@a.test/pc'/>`)
+
+	start := time.Now()
+	alice.Send(`<message to='bob@nowhere.test' type='chat' id='n1'><body>hello?</body></message>`)
+	el := alice.Expect(`<message from='bob@nowhere.test' to='alice@a.test/phone' type='error' id='n1'>*</message>`)
+	if got := errorCondition(el); got != "remote-server-not-found" {
+		t.Errorf("a domain that does not exist: error %q, want remote-server-not-found", got)
+	}
+
+	alice.Send(`<message to='bob@silent.test' type='chat' id='s1'><body>hello?</body></message>`)
+	// Meanwhile the server serves everyone else.
+	alice.Send(`<message to='carol@a.test' type='chat' id='c1'><body>still here</body></message>`)
+	carol.Expect(`<message from='alice@a.test/phone' to='carol@a.test' type='chat' id='c1'><body>still here</body></message>`)
+	if waited := time.Since(start); waited > timeout/2 {
+		t.Logf("note: local delivery took %s while a link was being set up", waited)
+	}
+	el = alice.Expect(`<message from='bob@silent.test' to='alice@a.test/phone' type='error' id='s1'>*</message>`)
+	if got := errorCondition(el); got != "remote-server-timeout" {
+		t.Errorf("a server that does not answer: error %q, want remote-server-timeout", got)
+	}
+	if waited := time.Since(start); waited > timeout+2*time.Second {
+		t.Errorf("the bounce came after %s; the connect timeout is %s", waited, timeout)
+	}
+	// The failure is shown to the admin.
+	info, err := p.a.Admin.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, l := range info.Federation.Links {
+		if l.Remote == "silent.test" && l.Error != "" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the failed link to silent.test is not shown: %+v", info.Federation.Links)
 	}
 }

@@ -41,6 +41,8 @@ type Server struct {
 	Roots    *x509.CertPool
 	// Server is the server itself.
 	Server *server.Server
+	// TLS is the server's TLS configuration (its certificates).
+	TLS func() *tls.Config
 }
 
 // Option changes the server's configuration.
@@ -111,7 +113,7 @@ func StartAt(t testing.TB, domain string, opts ...Option) *Server {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	return &Server{Domain: domain, Addr: ln.Addr().String(), TLSAddr: tln.Addr().String(), DataDir: dir,
-		CertFile: cm.CAFile(), DB: db, Admin: srv.Admin(), Roots: roots, Server: srv}
+		CertFile: cm.CAFile(), DB: db, Admin: srv.Admin(), Roots: roots, Server: srv, TLS: cfg.TLS}
 }
 
 // AddUser creates an account through the admin API.
