@@ -3,8 +3,11 @@ package server_test
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"hearth/server"
 	"hearth/server/xmpptest"
 )
 
@@ -45,4 +48,79 @@ func BenchmarkLogin(b *testing.B) {
 		c.Abort()
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
+}
+
+// BenchmarkFederation measures messages per second across one link
+// between two Hearth servers on loopback (P=10: ten senders on a.test,
+// ten receivers on b.test), with the rate limit per link lifted (rate) or
+// as shipped (default).
+func BenchmarkFederation(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		rate int
+	}{{"rate=unlimited", 1 << 40}, {"rate=default", 0}} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := federate(b, true, func(c *server.Config) { c.Federation.Rate = bc.rate })
+			const pairs = 10
+			senders := make([]*xmpptest.Client, pairs)
+			receivers := make([]*xmpptest.Client, pairs)
+			for i := range pairs {
+				p.a.AddUser(b, fmt.Sprintf("s%d", i), "silver-kettle-pw")
+				p.b.AddUser(b, fmt.Sprintf("r%d", i), "copper-lantern-pw")
+				senders[i] = p.a.Login(b, fmt.Sprintf("s%d", i), "silver-kettle-pw", "a")
+				receivers[i] = p.b.Login(b, fmt.Sprintf("r%d", i), "copper-lantern-pw", "b")
+			}
+			// The link is up before the clock starts.
+			senders[0].Send(`<message to='r0@b.test/b' type='chat'><body>hi</body></message>`)
+			receivers[0].Next()
+			// Each pair sends a burst and waits for it to arrive, as in
+			// BenchmarkMessageRoundTrip: the link carries ten at once.
+			const batch = 50
+			body := strings.Repeat("x", 64)
+			per := max(b.N/pairs/batch, 1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for i := range pairs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					burst := strings.Repeat(fmt.Sprintf(`<message to='r%d@b.test/b' type='chat'><body>%s</body></message>`, i, body), batch)
+					for range per {
+						senders[i].Send(burst)
+						for range batch {
+							receivers[i].NextWithin(30 * time.Second)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			total := pairs * per * batch
+			b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
+
+// BenchmarkFederationFirstMessage measures the delay of the first message
+// to another server: resolving it, connecting, TLS, authentication (by
+// certificate, or dialback with its call back), then delivery.
+func BenchmarkFederationFirstMessage(b *testing.B) {
+	for _, trust := range []bool{true, false} {
+		name := map[bool]string{true: "auth=certificate", false: "auth=dialback"}[trust]
+		b.Run(name, func(b *testing.B) {
+			var total time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				p := federate(b, trust)
+				alice := p.a.Login(b, "alice", "silver-kettle-pw", "phone")
+				bob := p.b.Login(b, "bob", "copper-lantern-pw", "pc")
+				b.StartTimer()
+				start := time.Now()
+				alice.Send(`<message to='bob@b.test/pc' type='chat'><body>first</body></message>`)
+				bob.Next()
+				total += time.Since(start)
+			}
+			b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/first-message")
+		})
+	}
 }

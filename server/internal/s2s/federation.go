@@ -143,6 +143,7 @@ type Federation struct {
 	failures map[string]failure             // recent failures to reach a domain, for backoff
 	pending  map[string]string              // our dialback streams: "receiving streamID" → originating
 	waiters  map[string]chan *stanza.Stanza // the server's own IQs (Probe), by id
+	closed   bool                           // Close was called: no new links
 	wg       sync.WaitGroup
 }
 
@@ -213,6 +214,7 @@ func (f *Federation) Policy() Policy { return *f.policy.Load() }
 func (f *Federation) Close() {
 	f.cancel()
 	f.mu.Lock()
+	f.closed = true
 	all := f.allLocked()
 	f.mu.Unlock()
 	for _, l := range all {
@@ -257,37 +259,52 @@ func (f *Federation) Route(ctx context.Context, st *stanza.Stanza) *stanza.Error
 		return stanza.NewError(stanza.Wait, stanza.RemoteServerTimeout, "the server is stopping")
 	}
 	p := pair{local, remote}
+	for try := 0; ; try++ {
+		l, serr := f.linkFor(p)
+		if serr != nil {
+			return serr
+		}
+		if l.enqueue(ctx, st) {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "the link to "+remote+" is too busy")
+		}
+		if try == 1 {
+			return stanza.NewError(stanza.Wait, stanza.RemoteServerTimeout, "the link to "+remote+" ended before this could be sent")
+		}
+	}
+}
+
+// linkFor returns the link that carries stanzas for p: a bidirectional
+// one the peer opened, the outbound one, or a new outbound one being set
+// up.
+func (f *Federation) linkFor(p pair) (*link, *stanza.Error) {
 	f.mu.Lock()
-	if l := f.bidi[p]; l != nil && l.enqueue(st) {
-		f.mu.Unlock()
-		return nil
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, stanza.NewError(stanza.Wait, stanza.RemoteServerTimeout, "the server is stopping")
+	}
+	if l := f.bidi[p]; l != nil {
+		return l, nil
 	}
 	if l := f.out[p]; l != nil {
-		ok := l.enqueue(st)
-		f.mu.Unlock()
-		if !ok {
-			return stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "too many stanzas are waiting for the link to "+remote)
-		}
-		return nil
+		return l, nil
 	}
-	if fl, ok := f.failures[remote]; ok && time.Now().Before(fl.until) {
-		f.mu.Unlock()
-		return fl.err
+	if fl, ok := f.failures[p.remote]; ok && time.Now().Before(fl.until) {
+		return nil, fl.err
 	}
 	if len(f.out)+len(f.in) >= f.cfg.MaxLinks {
-		f.mu.Unlock()
-		return stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "this server has as many links to other servers as it allows")
+		return nil, stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "this server has as many links to other servers as it allows")
 	}
-	l := newLink(f, dirOut, local, remote)
-	l.enqueue(st)
+	l := newLink(f, dirOut, p.local, p.remote)
 	f.out[p] = l
 	f.wg.Add(1)
-	f.mu.Unlock()
 	go func() {
 		defer f.wg.Done()
 		l.runOut()
 	}()
-	return nil
+	return l, nil
 }
 
 // failed records that remote could not be reached: stanzas for it bounce

@@ -48,6 +48,11 @@ func (f *Federation) accept(nc net.Conn) {
 		return
 	}
 	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		nc.Close()
+		return
+	}
 	if len(f.in)+len(f.out) >= f.cfg.MaxLinks {
 		f.mu.Unlock()
 		go func() {

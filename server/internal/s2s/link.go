@@ -41,6 +41,7 @@ type link struct {
 	ready  bool             // negotiated: the writer writes
 	ended  bool
 	wake   chan struct{}
+	room   chan struct{} // closed when the writer takes the queue (senders wait on it while it is full)
 	done   chan struct{}
 	authed map[string]bool // domains stanzas may come from on this link
 	auth   string          // "certificate" or "dialback"
@@ -69,24 +70,42 @@ func (l *link) pair() pair {
 	return pair{l.local, l.remote}
 }
 
-// enqueue adds st to what the link writes; false if the link has ended
-// or too much waits already.
-func (l *link) enqueue(st *stanza.Stanza) bool {
-	l.mu.Lock()
-	if l.ended || len(l.q) >= l.f.cfg.QueueLimit {
+// enqueue adds st to what the link writes. While QueueLimit stanzas wait
+// already it waits for room, so that a sender slows down to what the link
+// carries (a link that cannot write ends within WriteTimeout, and then
+// every waiting sender learns it). False: the link ended or ctx is done.
+func (l *link) enqueue(ctx context.Context, st *stanza.Stanza) bool {
+	for {
+		l.mu.Lock()
+		if l.ended {
+			l.mu.Unlock()
+			return false
+		}
+		if len(l.q) < l.f.cfg.QueueLimit {
+			l.q = append(l.q, st)
+			ready := l.ready
+			l.mu.Unlock()
+			if ready {
+				select {
+				case l.wake <- struct{}{}:
+				default:
+				}
+			}
+			return true
+		}
+		if l.room == nil {
+			l.room = make(chan struct{})
+		}
+		room := l.room
 		l.mu.Unlock()
-		return false
-	}
-	l.q = append(l.q, st)
-	ready := l.ready
-	l.mu.Unlock()
-	if ready {
 		select {
-		case l.wake <- struct{}{}:
-		default:
+		case <-room:
+		case <-l.done:
+			return false
+		case <-ctx.Done():
+			return false
 		}
 	}
-	return true
 }
 
 // up marks the link negotiated and starts its writer and idle watch.
@@ -124,6 +143,10 @@ func (l *link) writer() {
 		l.mu.Lock()
 		q := l.q
 		l.q = nil
+		if l.room != nil {
+			close(l.room) // senders waiting for room go on
+			l.room = nil
+		}
 		l.mu.Unlock()
 		if len(q) == 0 {
 			continue

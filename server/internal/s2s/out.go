@@ -36,8 +36,9 @@ func (l *link) runOut() {
 		return
 	}
 	l.f.succeeded(l.remote)
-	l.f.cfg.Log.Info("federation link up", "domain", l.remote, "direction", "out", "auth", l.info().Auth, "tls", l.info().TLS)
 	l.up()
+	info := l.info()
+	l.f.cfg.Log.Info("federation link up", "domain", l.remote, "direction", "out", "auth", info.Auth, "tls", info.TLS, "bidi", info.Direction == "both")
 	l.read(context.WithoutCancel(l.f.ctx))
 }
 
