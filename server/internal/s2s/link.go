@@ -222,9 +222,8 @@ func (l *link) fail(why error, e *stream.Error) {
 	if why != nil && l.err == "" {
 		l.err = plainLinkError(why)
 	}
-	q := l.q
+	q, c, errText, remote := l.q, l.c, l.err, l.remote
 	l.q = nil
-	c := l.c
 	l.mu.Unlock()
 	close(l.done)
 	l.f.remove(l)
@@ -232,9 +231,9 @@ func (l *link) fail(why error, e *stream.Error) {
 		c.end(nil, e)
 	}
 	if why != nil {
-		l.f.cfg.Log.Info("federation link ended", "domain", l.remote, "direction", l.dirName(), "why", l.err)
+		l.f.cfg.Log.Info("federation link ended", "domain", remote, "direction", l.dirName(), "why", errText)
 	} else {
-		l.f.cfg.Log.Debug("federation link ended", "domain", l.remote, "direction", l.dirName())
+		l.f.cfg.Log.Debug("federation link ended", "domain", remote, "direction", l.dirName())
 	}
 	if len(q) == 0 {
 		return

@@ -47,18 +47,21 @@ func (l *link) runOut() {
 func (l *link) abort(why error, e *stanza.Error) {
 	l.f.failed(l.remote, e, why)
 	l.mu.Lock()
+	if l.ended { // the server stopped meanwhile (Close): fail did the rest
+		l.mu.Unlock()
+		return
+	}
 	l.ended = true
 	l.err = plainLinkError(why)
-	q := l.q
+	q, c, errText := l.q, l.c, l.err
 	l.q = nil
-	c := l.c
 	l.mu.Unlock()
 	close(l.done)
 	l.f.remove(l)
 	if c != nil {
 		c.end(nil, nil)
 	}
-	l.f.cfg.Log.Info("could not federate", "domain", l.remote, "why", l.err)
+	l.f.cfg.Log.Info("could not federate", "domain", l.remote, "why", errText)
 	ctx := context.WithoutCancel(l.f.ctx)
 	for _, st := range q {
 		l.f.bounce(ctx, st, e)
