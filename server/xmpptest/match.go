@@ -47,6 +47,53 @@ func Match(want, got *stanza.Element) bool {
 	return true
 }
 
+// MatchLike reports whether got has what want has, allowing more: same
+// name and namespace; want's attributes (others may be there too, "*"
+// matches any value); each of want's child elements matched, in order, by
+// one of got's, with others around them; and, if want has text, the same
+// text ignoring surrounding space.
+func MatchLike(want, got *stanza.Element) bool {
+	if want.Name != got.Name || want.NS != got.NS {
+		return false
+	}
+	for _, a := range want.Attrs {
+		found := false
+		for _, b := range got.Attrs {
+			if a.Name == b.Name && a.Space == b.Space && (a.Value == "*" || a.Value == b.Value) {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	var text strings.Builder
+	gc := got.Elements()
+	for _, w := range want.Children {
+		if w.Name == "" {
+			text.WriteString(w.Text)
+			continue
+		}
+		for len(gc) > 0 && !MatchLike(w, gc[0]) {
+			gc = gc[1:]
+		}
+		if len(gc) == 0 {
+			return false
+		}
+		gc = gc[1:]
+	}
+	if t := strings.TrimSpace(text.String()); t != "" && t != "*" {
+		var gt strings.Builder
+		for _, c := range got.Children {
+			if c.Name == "" {
+				gt.WriteString(c.Text)
+			}
+		}
+		return strings.TrimSpace(gt.String()) == t
+	}
+	return true
+}
+
 func significant(e *stanza.Element) []*stanza.Element {
 	var out []*stanza.Element
 	for _, c := range e.Children {

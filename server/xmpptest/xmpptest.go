@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -181,14 +182,7 @@ func (s *Server) Raw(t testing.TB) net.Conn {
 // the resource.
 func (s *Server) Login(t testing.TB, local, password, resource string) *Client {
 	t.Helper()
-	c, err := s.Dial(local, password, resource)
-	if err != nil {
-		t.Fatalf("login %s: %v", local, err)
-	}
-	c.t = t
-	c.Name = local
-	t.Cleanup(func() { c.conn.Close() })
-	return c
+	return LoginTo(t, s.Endpoint(), local, password, resource)
 }
 
 // Dial is Login without a test, returning the error.
@@ -199,7 +193,48 @@ func (s *Server) Dial(local, password, resource string) (*Client, error) {
 // DialFrom is Dial from the local address from ("" for any): tests tell
 // clients apart by address with 127.0.0.2, 127.0.0.3, ...
 func (s *Server) DialFrom(from, local, password, resource string) (*Client, error) {
-	c, err := s.Authenticate(from, local, password)
+	return DialTo(s.Endpoint(), from, local, password, resource)
+}
+
+// Authenticate connects from the local address from ("" for any), takes
+// the stream through STARTTLS and SCRAM-SHA-256 and opens the stream after
+// authentication; the client binds a resource with Bind.
+func (s *Server) Authenticate(from, local, password string) (*Client, error) {
+	return AuthenticateTo(s.Endpoint(), from, local, password)
+}
+
+// Endpoint is where the server's clients connect (STARTTLS).
+func (s *Server) Endpoint() Endpoint {
+	return Endpoint{Addr: s.Addr, Domain: s.Domain, TLS: s.TLSConfig()}
+}
+
+// Endpoint is where a client connects: the STARTTLS port of any XMPP
+// server, Hearth or a peer (Peer.Endpoint).
+type Endpoint struct {
+	Addr   string      // host:port
+	Domain string      // the stream's 'to', and the name the certificate is checked for
+	TLS    *tls.Config // nil: the system's roots; ServerName is set to Domain if empty
+}
+
+// LoginTo connects to ep over STARTTLS, authenticates with the best SCRAM
+// it offers (SCRAM-SHA-256, else SCRAM-SHA-1) and binds the resource; the
+// client is closed when the test ends.
+func LoginTo(t testing.TB, ep Endpoint, local, password, resource string) *Client {
+	t.Helper()
+	c, err := DialTo(ep, "", local, password, resource)
+	if err != nil {
+		t.Fatalf("login %s@%s: %v", local, ep.Domain, err)
+	}
+	c.t = t
+	c.Name = local
+	t.Cleanup(func() { c.conn.Close() })
+	return c
+}
+
+// DialTo is LoginTo without a test, from the local address from ("" for
+// any), returning the error.
+func DialTo(ep Endpoint, from, local, password, resource string) (*Client, error) {
+	c, err := AuthenticateTo(ep, from, local, password)
 	if err != nil {
 		return nil, err
 	}
@@ -209,47 +244,96 @@ func (s *Server) DialFrom(from, local, password, resource string) (*Client, erro
 	return c, nil
 }
 
-// Authenticate connects from the local address from ("" for any), takes
-// the stream through STARTTLS and SCRAM-SHA-256 and opens the stream after
-// authentication; the client binds a resource with Bind.
-func (s *Server) Authenticate(from, local, password string) (*Client, error) {
+// AuthenticateTo connects to ep from the local address from ("" for
+// any), takes the stream through STARTTLS and SCRAM (SCRAM-SHA-256 if
+// offered, else SCRAM-SHA-1) and opens the stream after authentication;
+// the client binds a resource with Bind.
+func AuthenticateTo(ep Endpoint, from, local, password string) (*Client, error) {
+	c, features, err := startTLS(ep, from)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Client, error) { c.conn.Close(); return nil, err }
+	mech, err := scramMechanism(features)
+	if err != nil {
+		return fail(err)
+	}
+	if err := c.scram(mech, local, password); err != nil {
+		return fail(err)
+	}
+	c.dec.Reset(nil)
+	if _, err := c.open(ep.Domain); err != nil {
+		return fail(err)
+	}
+	return c, nil
+}
+
+// startTLS connects to ep from the local address from ("" for any) and
+// takes the stream through STARTTLS, returning the features offered
+// after it.
+func startTLS(ep Endpoint, from string) (*Client, *stanza.Element, error) {
 	d := net.Dialer{Timeout: 10 * time.Second}
 	if from != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
 	}
-	nc, err := d.Dial("tcp", s.Addr)
+	nc, err := d.Dial("tcp", ep.Addr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
 	c := &Client{conn: nc}
-	fail := func(err error) (*Client, error) { nc.Close(); return nil, err }
+	fail := func(err error) (*Client, *stanza.Element, error) { nc.Close(); return nil, nil, err }
 	c.dec = stream.NewDecoder(nc, stream.Limits{MaxStanza: 1 << 20})
-	if _, err := c.open(s.Domain); err != nil {
+	if _, err := c.open(ep.Domain); err != nil {
 		return fail(err)
 	}
 	c.write(`<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)
 	if el, err := c.dec.Next(); err != nil || el.Name != "proceed" {
 		return fail(fmt.Errorf("starttls: %v %v", el, err))
 	}
-	tc := tls.Client(nc, s.TLSConfig())
+	cfg := ep.TLS.Clone()
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = ep.Domain
+	}
+	tc := tls.Client(nc, cfg)
 	if err := tc.Handshake(); err != nil {
 		return fail(err)
 	}
 	c.conn = tc
 	c.gate = NewGate(tc)
 	c.dec = stream.NewDecoder(c.gate, stream.Limits{MaxStanza: 1 << 20})
-	if _, err := c.open(s.Domain); err != nil {
+	features, err := c.open(ep.Domain)
+	if err != nil {
 		return fail(err)
 	}
-	if err := c.scram(local, password); err != nil {
-		return fail(err)
+	return c, features, nil
+}
+
+// scramMechanisms are the SASL mechanisms the client speaks, best first.
+var scramMechanisms = []struct {
+	name string
+	hash scram.HashGeneratorFcn
+}{{"SCRAM-SHA-256", scram.SHA256}, {"SCRAM-SHA-1", scram.SHA1}}
+
+// scramMechanism picks the best mechanism the server offers in features.
+func scramMechanism(features *stanza.Element) (string, error) {
+	var offered []string
+	if m := features.Child("mechanisms", stanza.NSSASL); m != nil {
+		for _, el := range m.Elements() {
+			if el.Name == "mechanism" {
+				offered = append(offered, strings.TrimSpace(el.Content()))
+			}
+		}
 	}
-	c.dec.Reset(nil)
-	if _, err := c.open(s.Domain); err != nil {
-		return fail(err)
+	for _, m := range scramMechanisms {
+		if slices.Contains(offered, m.name) {
+			return m.name, nil
+		}
 	}
-	return c, nil
+	return "", fmt.Errorf("the server offers none of SCRAM-SHA-256 and SCRAM-SHA-1, only %q", offered)
 }
 
 // Closed waits up to d for the server to end the stream of a client that
@@ -314,8 +398,14 @@ func (c *Client) open(domain string) (*stanza.Element, error) {
 	return f, nil
 }
 
-func (c *Client) scram(user, pass string) error {
-	cl, err := scram.SHA256.NewClient(user, pass, "")
+func (c *Client) scram(mechanism, user, pass string) error {
+	var hash scram.HashGeneratorFcn
+	for _, m := range scramMechanisms {
+		if m.name == mechanism {
+			hash = m.hash
+		}
+	}
+	cl, err := hash.NewClient(user, pass, "")
 	if err != nil {
 		return err
 	}
@@ -324,7 +414,7 @@ func (c *Client) scram(user, pass string) error {
 	if err != nil {
 		return err
 	}
-	c.write(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>` + base64.StdEncoding.EncodeToString([]byte(first)) + `</auth>`)
+	c.write(`<auth xmlns='` + stanza.NSSASL + `' mechanism='` + mechanism + `'>` + base64.StdEncoding.EncodeToString([]byte(first)) + `</auth>`)
 	for {
 		el, err := c.dec.Next()
 		if err != nil {
@@ -449,24 +539,37 @@ func (c *Client) StreamEnd() string {
 // interleave; Sync checks that none are left over.
 func (c *Client) Expect(want string) *stanza.Element {
 	c.t.Helper()
+	return c.expect(want, Match, 5*time.Second)
+}
+
+// ExpectLike is Expect with MatchLike, for real servers that add
+// attributes and children of their own (id, xml:lang, delay), waiting up
+// to d.
+func (c *Client) ExpectLike(want string, d time.Duration) *stanza.Element {
+	c.t.Helper()
+	return c.expect(want, MatchLike, d)
+}
+
+func (c *Client) expect(want string, match func(want, got *stanza.Element) bool, d time.Duration) *stanza.Element {
+	c.t.Helper()
 	w, err := stream.Unmarshal([]byte(want))
 	if err != nil {
 		c.t.Fatalf("bad expectation %q: %v", want, err)
 	}
 	for i, el := range c.pending {
-		if Match(w, el) {
+		if match(w, el) {
 			c.pending = append(c.pending[:i], c.pending[i+1:]...)
 			return el
 		}
 	}
-	deadline := time.After(5 * time.Second)
+	deadline := time.After(d)
 	for {
 		select {
 		case el, ok := <-c.in:
 			if !ok {
 				c.t.Fatalf("%s: stream ended while expecting %s: %v (pending: %s)", c.Name, want, <-c.errc, c.dump())
 			}
-			if Match(w, el) {
+			if match(w, el) {
 				return el
 			}
 			c.pending = append(c.pending, el)
