@@ -232,6 +232,8 @@ type Server struct {
 	// done (endLife). Work that outlives an admin call is bound to it.
 	life    context.Context
 	endLife context.CancelFunc
+	// serving is closed once Serve has started every listener.
+	serving chan struct{}
 
 	mu        sync.Mutex
 	listeners []admin.Listener
@@ -270,7 +272,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	}
 	cfg = cfg.withDefaults()
 	log := cfg.Log
-	s := &Server{cfg: cfg, db: db, events: admin.NewHub(), started: time.Now()}
+	s := &Server{cfg: cfg, db: db, events: admin.NewHub(), started: time.Now(), serving: make(chan struct{})}
 	s.life, s.endLife = context.WithCancel(context.Background())
 	h := &hooks{s}
 	s.hooks = h
@@ -373,6 +375,10 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	return s, nil
 }
 
+// Serving is closed once Serve has opened its listeners and applied the
+// settings that open more (federation.enabled).
+func (s *Server) Serving() <-chan struct{} { return s.serving }
+
 // Admin returns the live admin API.
 func (s *Server) Admin() admin.API { return s.admin }
 
@@ -409,6 +415,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	serve("c2s", ls.C2S, false)
 	serve("c2s-tls", ls.C2STLS, true)
+	close(s.serving)
 	// Links to other servers end as soon as the server stops: what waits
 	// for them goes back to its senders while their sessions still stand.
 	context.AfterFunc(ctx, s.fed.Close)
