@@ -174,18 +174,20 @@ func linkCount(links []admin.FederationLink) string {
 	return n + linkProblems(links)
 }
 
-// linkProblems is " (N with a problem)", or "" when no link has one.
+// linkProblems is " (N with an error)", or "" when no link has one. A
+// certificate that is not valid is no error: the link proves the other
+// server by dialback then.
 func linkProblems(links []admin.FederationLink) string {
-	problems := 0
+	errs := 0
 	for _, l := range links {
-		if l.Error != "" || l.Certificate != "" {
-			problems++
+		if l.Error != "" {
+			errs++
 		}
 	}
-	if problems == 0 {
+	if errs == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (%d with a problem)", problems)
+	return fmt.Sprintf(" (%d with an error)", errs)
 }
 
 // linkCells are a link's columns: the other domain, direction, how it
@@ -205,7 +207,7 @@ func linkCells(domain string, l admin.FederationLink) []string {
 	}
 	var problems []string
 	if l.Certificate != "" {
-		problems = append(problems, "certificate not valid: "+l.Certificate)
+		problems = append(problems, "certificate not valid (proven by dialback): "+l.Certificate)
 	}
 	if l.Error != "" {
 		problems = append(problems, l.Error)

@@ -129,10 +129,10 @@ func TestFederationLinks(t *testing.T) {
 listening:   [::]:5269 (other servers connect here; port forwarding must bring them from the internet)
 allow:       any server (federation.allow is empty)
 block:       spam.example (and their subdomains)
-links:       4 (2 with a problem)
+links:       4 (1 with an error)
 DOMAIN                               DIRECTION  AUTH         TLS      SINCE                IN  OUT  PROBLEM
 jabber.org                           both       certificate  TLS 1.3  ` + at + `  12  30   -
-friend.example                       in         dialback     TLS 1.3  ` + at + `  2   0    certificate not valid: it is issued by an authority this server does not trust
+friend.example                       in         dialback     TLS 1.3  ` + at + `  2   0    certificate not valid (proven by dialback): it is issued by an authority this server does not trust
 chat.example (for conference.home.example)  out        setting up   -        ` + at + `  0   0    -
 gone.example                         out        -            -        not reached          0   0    could not connect: connection refused
 `
@@ -154,7 +154,7 @@ gone.example                         out        -            -        not reache
 			t.Errorf("hearth status's links do not match %s:\n%s", line, b.String())
 		}
 	}
-	if got := federationLine(info, fed); got != "on, listening on [::]:5269, 4 links (2 with a problem)" {
+	if got := federationLine(info, fed); got != "on, listening on [::]:5269, 4 links (1 with an error)" {
 		t.Errorf("status line %q", got)
 	}
 }
