@@ -60,8 +60,9 @@ type federationTab struct {
 	saving                 bool
 	listResult             *widget.Label
 
-	links    *widget.Card
-	linkRows *fyne.Container
+	links     *widget.Card
+	linkRows  *fyne.Container
+	linksNote *widget.Label // what "no links" means
 
 	testDomain *widget.Entry
 	testButton *widget.Button
@@ -116,7 +117,9 @@ func newFederationTab(u *UI) *federationTab {
 	))
 
 	t.linkRows = container.NewVBox()
-	t.links = widget.NewCard("Links to other servers", "Loading…", t.linkRows)
+	t.linksNote = wrapped("")
+	t.linksNote.Hide()
+	t.links = widget.NewCard("Links to other servers", "Loading…", container.NewVBox(t.linksNote, t.linkRows))
 
 	t.testDomain = widget.NewEntry()
 	t.testDomain.SetPlaceHolder("a domain, for example jabber.org")
@@ -229,16 +232,19 @@ func (t *federationTab) setInfo(info admin.Info) {
 	t.listening.SetText(listeningWords(fed.Listening))
 
 	t.linkRows.RemoveAll()
+	t.linksNote.SetText("")
 	switch n := len(fed.Links); {
 	case n == 0 && fed.Enabled:
-		t.links.SetSubTitle("None yet: a link opens when someone here writes to someone on another server, or another server connects.")
+		t.links.SetSubTitle("None yet")
+		t.linksNote.SetText("A link opens when someone here writes to someone on another server, or another server connects.")
 	case n == 0:
-		t.links.SetSubTitle("None: federation is off.")
+		t.links.SetSubTitle("None: federation is off")
 	case n == 1:
 		t.links.SetSubTitle("1 link" + linkProblems(fed.Links))
 	default:
 		t.links.SetSubTitle(fmt.Sprintf("%d links%s", n, linkProblems(fed.Links)))
 	}
+	shown(t.linksNote.Text != "", t.linksNote)
 	for _, l := range fed.Links {
 		t.linkRows.Add(linkRow(info.Domain, l))
 	}
