@@ -62,6 +62,11 @@ const usageText = `usage:
   hearth roster list|add|del USER [CONTACT] [--name N] [--group G]...
   hearth config list|get|set [KEY] [VALUE]
   hearth status [--check]             the server, its data; --check reads the whole database for damage
+  hearth federation [status]          federation with other servers: on or off, where they connect,
+                                      the allow and block lists, the links
+  hearth federation test DOMAIN       test federation with DOMAIN's server step by step (DNS,
+                                      connection, TLS, authentication, a round trip); needs the
+                                      running server
   hearth stop                         stop the running server cleanly (as closing its window with
                                       "Stop the server" does) and wait until it has stopped
   hearth debug pprof PROFILE [--seconds N] [-o FILE]
@@ -141,6 +146,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.config(ctx, args)
 	case "status":
 		err = c.status(ctx, args)
+	case "federation":
+		err = c.federation(ctx, args)
 	case "stop":
 		err = c.stop(ctx, args)
 	case "debug":

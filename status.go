@@ -42,6 +42,10 @@ func (c *cli) status(ctx context.Context, argv []string) error {
 				return err
 			}
 		}
+		fed, err := federationOf(ctx, api, info)
+		if err != nil {
+			return err
+		}
 		var problems []string
 		if *check {
 			if problems, err = api.CheckDatabase(ctx); err != nil {
@@ -49,7 +53,7 @@ func (c *cli) status(ctx context.Context, argv []string) error {
 			}
 		}
 		w := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-		writeStatus(w, info, len(users), len(sessions))
+		writeStatus(w, info, fed, len(users), len(sessions))
 		if *check {
 			fmt.Fprintf(w, "database:\t%s\n", health(problems))
 		}
@@ -61,6 +65,9 @@ func (c *cli) status(ctx context.Context, argv []string) error {
 		w = tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 		writeCerts(w, info.Certificates)
 		if err := w.Flush(); err != nil {
+			return err
+		}
+		if err := writeLinks(c.stdout, info.Domain, fed.Links); err != nil {
 			return err
 		}
 		if err := writeSessions(c.stdout, sessions); err != nil {
@@ -77,7 +84,7 @@ func (c *cli) status(ctx context.Context, argv []string) error {
 }
 
 // writeStatus writes the lines about the server and its data.
-func writeStatus(w io.Writer, info admin.Info, users, sessions int) {
+func writeStatus(w io.Writer, info admin.Info, fed admin.FederationStatus, users, sessions int) {
 	if !info.Running {
 		fmt.Fprintln(w, "status:\tnot running")
 	} else {
@@ -91,6 +98,9 @@ func writeStatus(w io.Writer, info admin.Info, users, sessions int) {
 			fmt.Fprintf(w, "listener:\t%s %s\n", l.Name, l.Addr)
 		}
 		writeLAN(w, info.LAN)
+	}
+	fmt.Fprintf(w, "federation:\t%s\n", federationLine(info, fed))
+	if info.Running {
 		l := info.Logins
 		fmt.Fprintf(w, "failed logins:\t%d since the start (%d more refused while their address had to wait; %d addresses waiting now)\n",
 			l.Failed, l.Throttled, l.ThrottledAddresses)

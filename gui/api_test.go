@@ -13,6 +13,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +39,8 @@ const testCAPage = "http://192.0.2.7:5380/"
 type testServer struct {
 	addr  string
 	roots *x509.CertPool
+	srv   *server.Server
+	dns   *loopDNS // where it finds other servers
 
 	mu  sync.Mutex
 	lan admin.LANStatus // what the server says of the LAN
@@ -62,12 +66,80 @@ func setLAN(t *testing.T, api admin.API, lan admin.LANStatus) {
 var servers sync.Map // admin.API -> *testServer
 
 // newTestAPI returns the admin API of a fresh, running server for the
-// LAN domain of its choice and no accounts; it stops with the test.
+// LAN domain of its choice and no accounts; it stops with the test. Its
+// federation is off; when it is on, other servers find it, and it finds
+// them, through its own loopDNS (addPeer).
 func newTestAPI(t *testing.T) admin.API {
+	t.Helper()
+	return startTestServer(t, testDomain, &loopDNS{servers: map[string]*server.Server{}, fixed: map[string]string{}})
+}
+
+// addPeer starts another server, for domain, that finds the one behind
+// api and is found by it through their loopDNS, and returns its API. Its
+// federation is off too.
+func addPeer(t *testing.T, api admin.API, domain string) admin.API {
+	t.Helper()
+	v, ok := servers.Load(api)
+	if !ok {
+		t.Fatal("addPeer: not a test server")
+	}
+	return startTestServer(t, domain, v.(*testServer).dns)
+}
+
+// loopDNS is the test servers' resolver: each test domain's server on
+// loopback, at the federation port it has open now (SRV records), and
+// fixed addresses for what is no Hearth; other names do not exist.
+type loopDNS struct {
+	mu      sync.Mutex
+	servers map[string]*server.Server
+	fixed   map[string]string // domain -> host:port
+}
+
+// set makes domain's server listen at addr, as DNS says.
+func (d *loopDNS) set(domain, addr string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.fixed[domain] = addr
+}
+
+func (d *loopDNS) addr(name string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	name = strings.TrimSuffix(name, ".")
+	if a, ok := d.fixed[name]; ok {
+		return a
+	}
+	if s := d.servers[name]; s != nil {
+		if a := s.S2SAddr(); a != "" {
+			return a
+		}
+		return "127.0.0.1:1" // federation off there: nothing listens
+	}
+	return ""
+}
+
+func (d *loopDNS) LookupSRV(_ context.Context, service, proto, name string) (string, []*net.SRV, error) {
+	a := d.addr(name)
+	if service != "xmpp-server" || a == "" {
+		return "", nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+	}
+	host, port, _ := net.SplitHostPort(a)
+	p, _ := strconv.Atoi(port)
+	return "", []*net.SRV{{Target: host, Port: uint16(p)}}, nil
+}
+
+func (d *loopDNS) LookupHost(_ context.Context, host string) ([]string, error) {
+	if net.ParseIP(host) != nil {
+		return []string{host}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+func startTestServer(t *testing.T, domain string, dns *loopDNS) admin.API {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	cm, err := certs.Start(ctx, certs.Config{DataDir: dir, Domain: testDomain, Mode: certs.ModeLocal})
+	cm, err := certs.Start(ctx, certs.Config{DataDir: dir, Domain: domain, Mode: certs.ModeLocal})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,14 +150,15 @@ func newTestAPI(t *testing.T) admin.API {
 	// The log goes to the Log tab only, as serve's does besides stderr.
 	ring := admin.NewLogRing(0)
 	ts := &testServer{lan: testLAN}
-	srv, err := server.New(server.Config{Domain: testDomain, DataDir: dir, TLS: cm.TLSConfig, Version: buildinfo.Read().String(),
+	srv, err := server.New(server.Config{Domain: domain, DataDir: dir, TLS: cm.TLSConfig, Version: buildinfo.Read().String(),
 		Certificates: func() admin.Certificates { return admin.CertificatesOf(cm, testCAPage) },
 		Log:          slog.New(ring.Handler(slog.LevelInfo)), LogRing: ring,
 		LAN: func() admin.LANStatus {
 			ts.mu.Lock()
 			defer ts.mu.Unlock()
 			return ts.lan
-		}}, db)
+		},
+		Federation: server.Federation{Resolver: dns, ConnectTimeout: 5 * time.Second}}, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +167,8 @@ func newTestAPI(t *testing.T) admin.API {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, server.Listeners{C2S: ln}) }()
+	s2s := func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+	go func() { done <- srv.Serve(ctx, server.Listeners{C2S: ln, S2S: s2s}) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -110,7 +184,10 @@ func newTestAPI(t *testing.T) admin.API {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	api := srv.Admin()
-	ts.addr, ts.roots = ln.Addr().String(), roots
+	ts.addr, ts.roots, ts.srv, ts.dns = ln.Addr().String(), roots, srv, dns
+	dns.mu.Lock()
+	dns.servers[domain] = srv
+	dns.mu.Unlock()
 	servers.Store(api, ts)
 	return api
 }

@@ -101,6 +101,7 @@ func (u *UI) askClose() {
 func (u *UI) hideWindow() {
 	u.hidden = true
 	u.win.Hide()
+	u.federation.left() // a federation test needs the window in sight
 }
 
 // ShowWindow shows the window again, in front (a second Hearth started on

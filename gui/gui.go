@@ -66,13 +66,14 @@ type UI struct {
 	settingsLoad *reloader
 
 	// Owned by the UI goroutine.
-	overview *overviewTab
-	users    *usersTab
-	family   *familyTab
-	settings *settingsTab
-	console  *consoleTab
-	logs     *logsTab
-	tabs     *container.AppTabs
+	overview   *overviewTab
+	users      *usersTab
+	family     *familyTab
+	federation *federationTab
+	settings   *settingsTab
+	console    *consoleTab
+	logs       *logsTab
+	tabs       *container.AppTabs
 
 	// Closing the window (close.go); owned by the UI goroutine.
 	closing  *Closing
@@ -96,6 +97,7 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 	u.overview = newOverviewTab(u)
 	u.users = newUsersTab(u)
 	u.family = newFamilyTab(u)
+	u.federation = newFederationTab(u)
 	u.console = newConsoleTab(u)
 	u.logs = newLogsTab(u)
 	u.info = &reloader{u: u, load: u.loadInfo}
@@ -108,7 +110,7 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 		container.NewTabItemWithIcon("Overview", theme.HomeIcon(), u.overview.content),
 		container.NewTabItemWithIcon("Users", theme.AccountIcon(), u.users.content),
 		container.NewTabItemWithIcon("Family", theme.ListIcon(), u.family.content),
-		container.NewTabItemWithIcon("Federation", theme.MailForwardIcon(), newFederationTab()),
+		container.NewTabItemWithIcon("Federation", theme.MailForwardIcon(), u.federation.content),
 		container.NewTabItemWithIcon("XML console", theme.ComputerIcon(), u.console.content),
 		container.NewTabItemWithIcon("Log", theme.DocumentIcon(), u.logs.content),
 		container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), u.settings.content),
@@ -131,8 +133,15 @@ func (u *UI) inSight(content fyne.CanvasObject) bool {
 	return sel != nil && sel.Content == content
 }
 
-// catchUp redraws the live tabs that changed while out of sight.
+// catchUp redraws the live tabs that changed while out of sight, and
+// reloads the federation links when they come into sight; a federation
+// test ends when its tab goes out of sight.
 func (u *UI) catchUp() {
+	if u.inSight(u.federation.content) {
+		u.federation.load.trigger()
+	} else {
+		u.federation.left()
+	}
 	if u.console.stale {
 		u.console.render()
 	}
@@ -203,6 +212,8 @@ func (u *UI) watch(ctx context.Context) {
 	defer tick.Stop()
 	reload := time.NewTicker(reloadEvery)
 	defer reload.Stop()
+	links := time.NewTicker(linksEvery)
+	defer links.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -226,12 +237,19 @@ func (u *UI) watch(ctx context.Context) {
 			u.info.trigger()
 		case <-reload.C:
 			u.reloadAll()
+		case <-links.C:
+			u.do(func() {
+				if u.inSight(u.federation.content) {
+					u.federation.load.trigger()
+				}
+			})
 		}
 	}
 }
 
 func (u *UI) handle(ev admin.Event) {
 	u.family.handle(ev)
+	u.federation.handle(ev)
 	switch ev.Kind {
 	case admin.EventSessionUp, admin.EventSessionDown:
 		u.sessions.trigger()
@@ -252,6 +270,7 @@ func (u *UI) reloadAll() {
 	u.sessions.trigger()
 	u.accounts.trigger()
 	u.family.reload()
+	u.federation.load.trigger()
 	u.settingsLoad.trigger()
 	u.console.sessions.trigger()
 }

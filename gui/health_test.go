@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/widget"
 	"mellium.im/sasl"
 	"mellium.im/xmpp"
@@ -37,7 +36,7 @@ func TestOverviewLAN(t *testing.T) {
 		{o.health.certs, "ok, valid until ", widget.SuccessImportance},
 		{o.health.lan, "announced as hearth.local", widget.SuccessImportance},
 		{o.health.logins, "ok, none failed since the start", widget.SuccessImportance},
-		{o.health.federation, "not in this build", widget.MediumImportance},
+		{o.health.federation, "off: accounts here talk only with each other", widget.MediumImportance},
 	} {
 		if !strings.HasPrefix(l.label.Text, l.prefix) || l.label.Importance != l.importance {
 			t.Errorf("health line %q (importance %v), want %q… (importance %v)", l.label.Text, l.label.Importance, l.prefix, l.importance)
@@ -119,25 +118,6 @@ func loginReading(t *testing.T, api admin.API, jid, password string) <-chan stru
 		<-ended
 	})
 	return ended
-}
-
-// TestFederationTab: the tab says that federation is not in this build,
-// and has nothing to click.
-func TestFederationTab(t *testing.T) {
-	h := newHarness(t)
-	h.showTab("Federation")
-	if !h.showsText("Federation is not in this build of Hearth yet.") {
-		t.Errorf("the Federation tab does not say it is not in this build:\n%s", strings.Join(h.texts(), "\n"))
-	}
-	var buttons int
-	walk(h.ui.tabs.Selected().Content, func(o fyne.CanvasObject) {
-		if _, ok := o.(fyne.Tappable); ok {
-			buttons++
-		}
-	})
-	if buttons != 0 {
-		t.Errorf("the Federation tab has %d things to tap, want none", buttons)
-	}
 }
 
 func TestCertHealth(t *testing.T) {

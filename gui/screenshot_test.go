@@ -17,6 +17,7 @@ import (
 	"fyne.io/fyne/v2/theme"
 
 	"hearth/internal/buildinfo"
+	"hearth/server/admin"
 )
 
 var update = flag.Bool("update", false, "write the screenshots in assets/screenshots and the golden markup in testdata/markup (make screenshots)")
@@ -73,12 +74,38 @@ func TestScreenshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Every tab, those added later too: file names from their titles.
+	// Federation comes last: its links log lines in an order of their
+	// own.
 	for _, item := range h.ui.tabs.Items {
+		if item.Text == "Federation" {
+			continue
+		}
 		name := strings.ToLower(strings.ReplaceAll(item.Text, " ", "-"))
 		h.showTab(item.Text)
 		h.settle()
 		h.shoot(name)
 	}
+
+	// Federation on, with another Hearth: a test through the window
+	// opens the links, and its steps stay on the tab.
+	peer := addPeer(t, h.api, "friends.test")
+	for _, api := range []admin.API{h.api, peer} {
+		if _, err := api.SetSetting(h.ctx(), "federation.enabled", "true"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.api.SetSetting(h.ctx(), "federation.block", "spam.test"); err != nil {
+		t.Fatal(err)
+	}
+	h.showTab("Federation")
+	h.ui.federation.testDomain.SetText("friends.test")
+	h.tap("Test")
+	h.waitFor("the federation test", func() bool { return h.ui.federation.testing == nil })
+	h.waitFor("the links", func() bool { return h.ui.federation.links.Subtitle == "2 links" })
+	h.settle()
+	h.shoot("federation")
+	h.ui.info.trigger()
+	h.waitFor("the health line", func() bool { return h.ui.overview.health.federation.Text == "on, 2 links" })
 
 	// The dialogs: a device's connect sheet, and closing the window.
 	h.showTab("Users")
@@ -179,6 +206,8 @@ var masks = []struct {
 	{regexp.MustCompile(`\b\d{4,5} \((STARTTLS|direct TLS)\)`), "PORT ($1)"}, // ports to type
 	{regexp.MustCompile(`/hearth-[0-9a-f]+\b`), "/RESOURCE"},                 // bound resources
 	{regexp.MustCompile(`hearth-home-ca-[0-9a-f]+`), "HOME-CA"},              // the CA's name
+	{regexp.MustCompile(`127\.0\.0\.1 port \d+\b`), "127.0.0.1 port PORT"},   // a federation test's steps
+	{regexp.MustCompile(`\bin \d+(\.\d+)?(µs|ms|s)\b`), "in DURATION"},
 }
 
 // gridCell is one character of a text grid.
