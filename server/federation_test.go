@@ -502,3 +502,43 @@ func TestFederationFailure(t *testing.T) {
 		t.Errorf("the failed link to silent.test is not shown: %+v", info.Federation.Links)
 	}
 }
+
+// TestFederationProbe: hearth federation test's steps, against another
+// Hearth (every step passes, naming how each way authenticated) and
+// against a domain DNS does not know (the DNS step fails, and it stops
+// there).
+func TestFederationProbe(t *testing.T) {
+	for _, trust := range []bool{true, false} {
+		p := federate(t, trust)
+		steps, err := p.a.Admin.TestFederation(context.Background(), "b.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, s := range steps {
+			names = append(names, s.Name)
+			if !s.OK {
+				t.Errorf("trust %v: step %s failed: %s", trust, s.Name, s.Detail)
+			}
+		}
+		if got := strings.Join(names, ", "); got != "DNS, Connect, TLS, Authentication, Round trip" {
+			t.Errorf("steps %s", got)
+		}
+		auth := "dialback"
+		if trust {
+			auth = "certificate"
+		}
+		if len(steps) > 3 && !strings.Contains(steps[3].Detail, auth) {
+			t.Errorf("trust %v: authentication step %q does not say %s", trust, steps[3].Detail, auth)
+		}
+		if trust {
+			steps, err = p.a.Admin.TestFederation(context.Background(), "nowhere.test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(steps) != 1 || steps[0].Name != "DNS" || steps[0].OK {
+				t.Errorf("a domain DNS does not know: %+v, want the DNS step to fail alone", steps)
+			}
+		}
+	}
+}

@@ -56,19 +56,23 @@ func (f *Federation) Probe(ctx context.Context, domain string) []Step {
 		return steps
 	}
 	var where []string
+	found := 0
 	for _, c := range cands {
 		addrs, err := r.LookupHost(ctx, c.Host)
 		if err != nil {
 			where = append(where, fmt.Sprintf("%s: no address (%v)", c, plainNetError(err)))
 			continue
 		}
+		found++
 		where = append(where, fmt.Sprintf("%s at %s", c, strings.Join(addrs, ", ")))
 	}
 	srv := "no SRV records, so the domain itself on port 5269"
 	if !(len(cands) == 1 && cands[0].Host == domain && cands[0].Port == DefaultPort && !cands[0].DirectTLS) {
 		srv = "SRV records"
 	}
-	add("DNS", true, "%s: %s", srv, strings.Join(where, "; "))
+	if !add("DNS", found > 0, "%s: %s", srv, strings.Join(where, "; ")) {
+		return steps
+	}
 
 	// Connect, and TLS with the certificate's names.
 	nc, cand, err := f.dialer.Dial(ctx, domain)
