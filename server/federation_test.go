@@ -360,6 +360,19 @@ func TestFederationSpoofing(t *testing.T) {
 		}
 	})
 
+	t.Run("too big", func(t *testing.T) {
+		r, _ := dialS2S(t, a.Server.S2SAddr(), "c.test", "a2.test", ccert)
+		r.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>`)
+		if el := r.next(); el.Name != "success" {
+			t.Fatalf("EXTERNAL answered with %s", el)
+		}
+		r.open("c.test", "a2.test")
+		r.send(`<message from='carol@c.test/x' to='alice@a2.test' type='chat'><body>` + strings.Repeat("x", 600<<10) + `</body></message>`)
+		if got := r.streamError(); got != "policy-violation" {
+			t.Fatalf("a 600 KiB stanza: stream error %q, want policy-violation", got)
+		}
+	})
+
 	t.Run("a certificate for another domain", func(t *testing.T) {
 		r, feats := dialS2S(t, a.Server.S2SAddr(), "b.test", "a2.test", ccert)
 		if feats.Child("mechanisms", stanza.NSSASL) != nil {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"hearth/server/internal/stanza"
@@ -139,5 +140,28 @@ func FuzzInbound(f *testing.F) {
 	fed := testFederation(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		runInbound(t, fed, data)
+	})
+}
+
+// TestBucket: a link may send its burst at once; past it, each stanza
+// waits until the rate has earned its size.
+func TestBucket(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		b := bucket{rate: 1000, burst: 4000, tokens: 4000, last: start}
+		b.take(context.Background(), 4000)
+		if d := time.Since(start); d != 0 {
+			t.Fatalf("the burst waited %s", d)
+		}
+		b.take(context.Background(), 500)
+		if d := time.Since(start); d != 500*time.Millisecond {
+			t.Fatalf("500 bytes past the burst at 1000 bytes/s waited %s, want 500ms", d)
+		}
+		time.Sleep(10 * time.Second) // the bucket fills up to its burst, no more
+		mid := time.Now()
+		b.take(context.Background(), 5000)
+		if d := time.Since(mid); d != time.Second {
+			t.Fatalf("5000 bytes after a long pause waited %s, want 1s", d)
+		}
 	})
 }
