@@ -434,6 +434,21 @@ func TestFederationSpoofing(t *testing.T) {
 		setSetting(t, a, "federation.block", "")
 	})
 
+	t.Run("not on the allow list", func(t *testing.T) {
+		setSetting(t, a, "federation.allow", "c.test")
+		alice.Send(`<message to='bob@b.test' type='chat' id='a3'><body>hello?</body></message>`)
+		el := alice.Expect(`<message from='bob@b.test' to='alice@a2.test/phone' type='error' id='a3'>*</message>`)
+		if got := errorCondition(el); got != "not-allowed" {
+			t.Errorf("a domain not on the allow list: error %q, want not-allowed", got)
+		}
+		r, _ := dialS2S(t, a.Server.S2SAddr(), "c.test", "a2.test", ccert)
+		r.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>=</auth>`)
+		if el := r.next(); el.Name != "success" {
+			t.Fatalf("c.test, on the allow list: EXTERNAL answered with %s", el)
+		}
+		setSetting(t, a, "federation.allow", "")
+	})
+
 	t.Run("off", func(t *testing.T) {
 		addr := a.Server.S2SAddr()
 		setSetting(t, a, "federation.enabled", "false")

@@ -148,7 +148,7 @@ alice receives: <iq type='result' id='i1' from='hearth.test' to='alice@hearth.te
 alice sends: <iq type='get' id='h1' to='conference.hearth.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>
 alice receives: <iq type='error' id='h1' from='conference.hearth.test' to='alice@hearth.test/phone'><query xmlns='http://jabber.org/protocol/disco#info'/><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>
 alice sends: <message to='room@conference.elsewhere.test' type='groupchat'><body>not local</body></message>
-alice receives: <message type='error' from='room@conference.elsewhere.test' to='alice@hearth.test/phone'><body>not local</body><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>
+alice receives: <message type='error' from='room@conference.elsewhere.test' to='alice@hearth.test/phone'><body>not local</body><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>this server does not federate with other servers (federation is off)</text></error></message>
 alice receives nothing more`)
 	want := []string{
 		"message from alice@hearth.test/phone to family@conference.hearth.test",

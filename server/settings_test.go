@@ -231,6 +231,13 @@ alice receives nothing more`)
 	// running server and watches the clients.
 	tested[settings.KeyFamilyCircle] = true
 	tested[settings.KeyFamilyGroup] = true
+	// Federation's keys: TestFederationSpoofing turns federation.block
+	// and federation.enabled on and off on a running server (blocked,
+	// off); federate turns federation.enabled on in every federation test.
+	// federation.allow shares their path (applyFederation, Policy).
+	tested[settings.KeyFederation] = true
+	tested[settings.KeyFederationBlock] = true
+	tested[settings.KeyFederationAllow] = true
 	for _, s := range settings.All() {
 		if s.Live && !tested[s.Key] {
 			t.Errorf("live setting %s has no test that it applies live", s.Key)

@@ -137,7 +137,7 @@ func TestOutboundSubscription(t *testing.T) {
 			defer alice.Use(t)()
 			setState(t, srv.DB, "alice", contact, tt.from)
 			alice.Send(fmt.Sprintf(`<presence to='%s' type='%s'/>`, contact, tt.typ))
-			bounce := fmt.Sprintf(`<presence from='%s' to='alice@hearth.test/phone' type='error'><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>`, contact)
+			bounce := fmt.Sprintf(`<presence from='%s' to='alice@hearth.test/phone' type='error'><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>this server does not federate with other servers (federation is off)</text></error></presence>`, contact)
 			if tt.routed {
 				alice.Expect(bounce)
 			}

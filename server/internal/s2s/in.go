@@ -138,6 +138,7 @@ type inbound struct {
 	l        *link
 	c        *conn
 	h        stream.Header // the peer's latest opening
+	from     string        // its from, as a domain ("" if none)
 	streamID string        // ours, which dialback keys are bound to
 	restart  bool          // a new stream is due
 	opened   bool
@@ -162,7 +163,7 @@ func (in *inbound) open() *stream.Error {
 		c.end(&ours, se)
 		return se
 	}
-	in.h = h
+	in.h, in.from = h, ""
 	fail := func(e *stream.Error) *stream.Error {
 		if ours.From == "" || !f.isLocal(ours.From) {
 			ours.From = f.cfg.Domain
@@ -173,7 +174,7 @@ func (in *inbound) open() *stream.Error {
 	switch {
 	case h.NS != stanza.NSServer:
 		return fail(&stream.Error{Condition: stream.InvalidNamespace, Text: "this port is for servers (jabber:server); clients connect to port 5222"})
-	case !f.isLocal(strings.ToLower(h.To)):
+	case !f.isLocal(domainOf(h.To)):
 		return fail(&stream.Error{Condition: stream.HostUnknown, Text: h.To + " is not served here"})
 	case h.Version == "":
 		return fail(&stream.Error{Condition: stream.UnsupportedVersion, Text: "this server needs XMPP 1.0 streams, with TLS"})
@@ -185,12 +186,13 @@ func (in *inbound) open() *stream.Error {
 			return fail(&stream.Error{Condition: stream.InvalidFrom, Text: "from is not a domain"})
 		}
 		from = j.Domain
+		in.from = from
 		if err := f.policy.Load().check(from); err != nil {
 			return fail(&stream.Error{Condition: stream.PolicyViolation, Text: err.Error()})
 		}
 	}
 	l.mu.Lock()
-	l.local = strings.ToLower(h.To)
+	l.local = domainOf(h.To)
 	if l.remote == "" {
 		l.remote = from
 	}
@@ -308,13 +310,13 @@ func (in *inbound) external(el *stanza.Element) *stream.Error {
 	if el.Attr("mechanism") != "EXTERNAL" {
 		return failure("invalid-mechanism", "")
 	}
-	domain := strings.ToLower(in.h.From)
+	domain := in.from
 	if v := strings.TrimSpace(el.Content()); v != "" && v != "=" {
 		raw, err := base64.StdEncoding.DecodeString(v)
 		if err != nil {
 			return failure("incorrect-encoding", "")
 		}
-		if authz := strings.ToLower(string(raw)); authz != domain {
+		if authz := domainOf(string(raw)); authz != domain {
 			return failure("invalid-authzid", "the authorization identity must be the domain the stream was opened from")
 		}
 	}
@@ -341,7 +343,7 @@ func (in *inbound) external(el *stanza.Element) *stream.Error {
 // is its. The answer goes back on this link.
 func (in *inbound) dialbackResult(ctx context.Context, el *stanza.Element) *stream.Error {
 	c, f := in.c, in.l.f
-	from, to, key := strings.ToLower(el.Attr("from")), strings.ToLower(el.Attr("to")), strings.TrimSpace(el.Content())
+	from, to, key := domainOf(el.Attr("from")), domainOf(el.Attr("to")), strings.TrimSpace(el.Content())
 	answer := func(typ, cond, text string) *stream.Error {
 		var b bytes.Buffer
 		if cond == "" {
@@ -359,7 +361,7 @@ func (in *inbound) dialbackResult(ctx context.Context, el *stanza.Element) *stre
 		return answer("error", "item-not-found", to+" is not served here")
 	case from == "" || key == "":
 		return &stream.Error{Condition: stream.ImproperAddressing, Text: "db:result needs from, to and a key"}
-	case in.h.From != "" && from != strings.ToLower(in.h.From):
+	case in.from != "" && from != in.from:
 		// A key is accepted only for the domain the stream was opened from.
 		return answer("error", "not-authorized", "this stream was opened from "+in.h.From)
 	}
@@ -472,7 +474,7 @@ func (f *Federation) expectVerify(receiving, streamID, originating string) (done
 // answerVerify answers a db:verify (XEP-0220 2.3): valid only if the key is
 // ours for that stream and we are waiting on that stream's dialback.
 func (f *Federation) answerVerify(c *conn, el *stanza.Element) error {
-	receiving, originating := strings.ToLower(el.Attr("from")), strings.ToLower(el.Attr("to"))
+	receiving, originating := domainOf(el.Attr("from")), domainOf(el.Attr("to"))
 	id, key := el.Attr("id"), strings.TrimSpace(el.Content())
 	f.mu.Lock()
 	waiting := f.pending[receiving+" "+id] == originating
@@ -485,4 +487,14 @@ func (f *Federation) answerVerify(c *conn, el *stanza.Element) error {
 		f.cfg.Log.Info("dialback: another server asked about a key that is not ours", "asker", receiving, "for", originating)
 	}
 	return c.sendDialback("verify", originating, receiving, typ, id, "")
+}
+
+// domainOf returns s as a domain in its normal form (RFC 7622), or "" if
+// it is not one.
+func domainOf(s string) string {
+	j, err := jid.Parse(s)
+	if err != nil || !j.IsDomain() {
+		return ""
+	}
+	return j.Domain
 }
