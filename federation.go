@@ -174,20 +174,12 @@ func linkCount(links []admin.FederationLink) string {
 	return n + linkProblems(links)
 }
 
-// linkProblems is " (N with an error)", or "" when no link has one. A
-// certificate that is not valid is no error: the link proves the other
-// server by dialback then.
+// linkProblems is " (N with an error)", or "" when no link has one.
 func linkProblems(links []admin.FederationLink) string {
-	errs := 0
-	for _, l := range links {
-		if l.Error != "" {
-			errs++
-		}
+	if n := admin.LinkErrors(links); n > 0 {
+		return fmt.Sprintf(" (%d with an error)", n)
 	}
-	if errs == 0 {
-		return ""
-	}
-	return fmt.Sprintf(" (%d with an error)", errs)
+	return ""
 }
 
 // linkCells are a link's columns: the other domain, direction, how it
@@ -294,26 +286,8 @@ func failedStep(steps []admin.FederationStep) *admin.FederationStep {
 // testAdvice is the last line of a failed test: where it failed and what
 // to do about it.
 func testAdvice(domain string, s admin.FederationStep) string {
-	var what string
-	switch s.Name {
-	case "DNS":
-		what = "check the spelling of the domain; if it is right, its DNS names no XMPP server " +
-			"(an _xmpp-server._tcp SRV record, or an address for the domain itself), " +
-			"or this machine cannot reach a DNS server"
-	case "Connect":
-		what = "this server could not reach the other one: check the spelling of the domain, that its server runs, " +
-			"and that no firewall keeps its federation port closed; if every domain fails here, " +
-			"this machine cannot reach the internet on that port"
-	case "TLS":
-		what = "the other server answered, but no secure connection could be made with it: " +
-			"its TLS setup is broken, or something between the two servers interferes"
-	case "Authentication":
-		what = "the two servers could not prove who they are to each other: check that federation is on and the domain is not blocked " +
-			"(hearth federation), that other servers can reach port 5269 of this one from the internet (they call back to check it), " +
-			"and that the domain is this server's public name"
-	case "Round trip":
-		what = "the link works, but the other server did not answer the test query as expected; messages may still get through"
-	default:
+	what := s.Advice
+	if what == "" {
 		what = "see the step's words above"
 	}
 	return fmt.Sprintf("federation with %s failed at the %s step: %s", domain, s.Name, what)

@@ -13,8 +13,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,6 +23,7 @@ import (
 
 	"hearth/certs"
 	"hearth/internal/buildinfo"
+	"hearth/internal/testdns"
 	"hearth/server"
 	"hearth/server/admin"
 	"hearth/storage"
@@ -71,7 +70,7 @@ var servers sync.Map // admin.API -> *testServer
 // them, through its own loopDNS (addPeer).
 func newTestAPI(t *testing.T) admin.API {
 	t.Helper()
-	return startTestServer(t, testDomain, &loopDNS{servers: map[string]*server.Server{}, fixed: map[string]string{}})
+	return startTestServer(t, testDomain, newLoopDNS())
 }
 
 // addPeer starts another server, for domain, that finds the one behind
@@ -90,9 +89,16 @@ func addPeer(t *testing.T, api admin.API, domain string) admin.API {
 // loopback, at the federation port it has open now (SRV records), and
 // fixed addresses for what is no Hearth; other names do not exist.
 type loopDNS struct {
+	testdns.Seam
 	mu      sync.Mutex
 	servers map[string]*server.Server
 	fixed   map[string]string // domain -> host:port
+}
+
+func newLoopDNS() *loopDNS {
+	d := &loopDNS{servers: map[string]*server.Server{}, fixed: map[string]string{}}
+	d.Seam.Addr = d.addr
+	return d
 }
 
 // set makes domain's server listen at addr, as DNS says.
@@ -105,7 +111,6 @@ func (d *loopDNS) set(domain, addr string) {
 func (d *loopDNS) addr(name string) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	name = strings.TrimSuffix(name, ".")
 	if a, ok := d.fixed[name]; ok {
 		return a
 	}
@@ -116,23 +121,6 @@ func (d *loopDNS) addr(name string) string {
 		return "127.0.0.1:1" // federation off there: nothing listens
 	}
 	return ""
-}
-
-func (d *loopDNS) LookupSRV(_ context.Context, service, proto, name string) (string, []*net.SRV, error) {
-	a := d.addr(name)
-	if service != "xmpp-server" || a == "" {
-		return "", nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
-	}
-	host, port, _ := net.SplitHostPort(a)
-	p, _ := strconv.Atoi(port)
-	return "", []*net.SRV{{Target: host, Port: uint16(p)}}, nil
-}
-
-func (d *loopDNS) LookupHost(_ context.Context, host string) ([]string, error) {
-	if net.ParseIP(host) != nil {
-		return []string{host}, nil
-	}
-	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }
 
 func startTestServer(t *testing.T, domain string, dns *loopDNS) admin.API {

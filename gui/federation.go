@@ -264,20 +264,12 @@ func listeningWords(addr string) string {
 	return addr
 }
 
-// linkProblems is ", N with an error", or "" when no link has one. A
-// certificate that is not valid is no error: the link proves the other
-// server by dialback then.
+// linkProblems is ", N with an error", or "" when no link has one.
 func linkProblems(links []admin.FederationLink) string {
-	n := 0
-	for _, l := range links {
-		if l.Error != "" {
-			n++
-		}
+	if n := admin.LinkErrors(links); n > 0 {
+		return fmt.Sprintf(", %d with an error", n)
 	}
-	if n == 0 {
-		return ""
-	}
-	return fmt.Sprintf(", %d with an error", n)
+	return ""
 }
 
 // linkRow is one link: the other server, and what there is to know about
@@ -572,20 +564,9 @@ func testVerdict(domain string, steps []admin.FederationStep) (string, widget.Im
 		if s.OK {
 			continue
 		}
-		var what string
-		switch s.Name {
-		case "DNS":
-			what = "Check the spelling of the domain. If it is right, its DNS names no XMPP server, or this machine cannot reach a DNS server."
-		case "Connect":
-			what = "This server could not reach the other one: check the spelling of the domain, that its server runs, " +
-				"and that no firewall keeps its federation port closed. If every domain fails here, this machine cannot reach the internet on that port."
-		case "TLS":
-			what = "The other server answered, but no secure connection could be made with it: its setup is broken, or something between the two servers interferes."
-		case "Authentication":
-			what = "The two servers could not prove who they are to each other. Check that federation is on and the domain is not blocked, " +
-				"that other servers can reach port 5269 of this one from the internet (they call back to check it), and that the domain is this server's public name."
-		case "Round trip":
-			what = "The link works, but the other server did not answer the test question as expected; messages may still get through."
+		what := upperFirst(s.Advice)
+		if what != "" && !strings.HasSuffix(what, ".") {
+			what += "."
 		}
 		return fmt.Sprintf("Federation with %s failed at the step %s. %s", domain, s.Name, what), widget.DangerImportance
 	}

@@ -88,22 +88,10 @@ func TestFederationInterop(t *testing.T) {
 			bob := peer.Login(t, "bob", "bob-interop-pw", "work")
 			const wait = 15 * time.Second
 			for _, c := range []*xmpptest.Client{alice, bob} {
-				c.Send(`<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>`)
-				c.ExpectLike(`<iq type='result' id='roster'/>`, wait)
-				c.Send(`<presence/>`)
+				c.Online(wait)
 			}
 			aliceJID, bobJID := "alice@hearth.test", "bob@"+peerDomain
-
-			alice.Send(`<presence to='` + bobJID + `' type='subscribe'/>`)
-			bob.ExpectLike(`<presence from='`+aliceJID+`' type='subscribe'/>`, wait)
-			bob.Send(`<presence to='` + aliceJID + `' type='subscribed'/>`)
-			bob.Send(`<presence to='` + aliceJID + `' type='subscribe'/>`)
-			alice.ExpectLike(`<presence from='`+bobJID+`' type='subscribed'/>`, wait)
-			alice.ExpectLike(`<presence from='`+bobJID+`/work'/>`, wait)
-			alice.ExpectLike(`<presence from='`+bobJID+`' type='subscribe'/>`, wait)
-			alice.Send(`<presence to='` + bobJID + `' type='subscribed'/>`)
-			bob.ExpectLike(`<presence from='`+aliceJID+`' type='subscribed'/>`, wait)
-			bob.ExpectLike(`<presence from='`+aliceJID+`/phone'/>`, wait)
+			xmpptest.SubscribeBoth(alice, aliceJID+"/phone", bob, bobJID+"/work", wait)
 
 			alice.Send(`<message to='` + bobJID + `' type='chat' id='h1'><body>hello from Hearth</body></message>`)
 			bob.ExpectLike(`<message from='`+aliceJID+`/phone' type='chat'><body>hello from Hearth</body></message>`, wait)

@@ -6,12 +6,12 @@ import (
 	"crypto/x509"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"hearth/internal/testdns"
 	"hearth/server"
 	"hearth/server/admin"
 	"hearth/server/internal/stanza"
@@ -19,20 +19,24 @@ import (
 	"hearth/server/xmpptest"
 )
 
-// loopDNS is the resolver seam for federation tests: each test domain's
-// server on loopback, at the federation port it has open now; other names
-// do not exist.
+// loopDNS maps each test domain to its server on loopback, at the
+// federation port it has open now; other names do not exist.
 type loopDNS struct {
+	testdns.Seam
 	mu      sync.Mutex
 	servers map[string]*xmpptest.Server
 	fixed   map[string]string // domain → host:port, for servers that are not Hearth
-	direct  bool              // announce direct TLS (XEP-0368) instead of STARTTLS
+}
+
+func newLoopDNS() *loopDNS {
+	d := &loopDNS{servers: map[string]*xmpptest.Server{}, fixed: map[string]string{}}
+	d.Seam.Addr = d.addr
+	return d
 }
 
 func (d *loopDNS) addr(name string) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	name = strings.TrimSuffix(name, ".")
 	if a, ok := d.fixed[name]; ok {
 		return a
 	}
@@ -43,27 +47,6 @@ func (d *loopDNS) addr(name string) string {
 		return "127.0.0.1:1" // federation off there: nothing listens
 	}
 	return ""
-}
-
-func (d *loopDNS) LookupSRV(_ context.Context, service, proto, name string) (string, []*net.SRV, error) {
-	want := "xmpp-server"
-	if d.direct {
-		want = "xmpps-server"
-	}
-	a := d.addr(name)
-	if service != want || a == "" {
-		return "", nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
-	}
-	host, port, _ := net.SplitHostPort(a)
-	p, _ := strconv.Atoi(port)
-	return "", []*net.SRV{{Target: host, Port: uint16(p)}}, nil
-}
-
-func (d *loopDNS) LookupHost(_ context.Context, host string) ([]string, error) {
-	if net.ParseIP(host) != nil {
-		return []string{host}, nil
-	}
-	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }
 
 // fedPair is two Hearth servers, a.test and b.test, that find each other
@@ -78,7 +61,7 @@ type fedPair struct {
 // by dialback.
 func federate(t testing.TB, trust bool, opts ...xmpptest.Option) *fedPair {
 	t.Helper()
-	dns := &loopDNS{servers: map[string]*xmpptest.Server{}, fixed: map[string]string{}}
+	dns := newLoopDNS()
 	pool := x509.NewCertPool()
 	opt := func(c *server.Config) {
 		c.Federation.Resolver = dns
@@ -150,7 +133,7 @@ func TestFederation(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := federate(t, tt.trust)
-			p.dns.direct = tt.direct
+			p.dns.Direct = tt.direct
 			alice := p.a.Login(t, "alice", "silver-kettle-pw", "phone")
 			bob := p.b.Login(t, "bob", "copper-lantern-pw", "pc")
 			for _, c := range []*xmpptest.Client{alice, bob} {

@@ -183,7 +183,7 @@ func (h *hooks) TestFederation(ctx context.Context, domain string) []admin.Feder
 	defer cancel()
 	var out []admin.FederationStep
 	for _, st := range h.s.fed.Probe(ctx, domain) {
-		out = append(out, admin.FederationStep{Name: st.Name, OK: st.OK, Detail: st.Detail})
+		out = append(out, admin.FederationStep{Name: st.Name, OK: st.OK, Detail: st.Detail, Advice: st.Advice})
 	}
 	return out
 }

@@ -84,6 +84,20 @@ type FederationStep struct {
 	Name   string // DNS, Connect, TLS, Authentication, Round trip
 	OK     bool
 	Detail string
+	// Advice says what to do about a step that failed.
+	Advice string `json:",omitempty"`
+}
+
+// LinkErrors counts the links that have an error. A certificate that is
+// not valid is none: such a link proves the other server by dialback.
+func LinkErrors(links []FederationLink) int {
+	n := 0
+	for _, l := range links {
+		if l.Error != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // FederationLink is one link to another server.

@@ -129,25 +129,12 @@ func TestPeersFederate(t *testing.T) {
 			alice := pros.Login(t, "alice", "alice-pw", "home")
 			bob := ejab.Login(t, "bob", "bob-pw", "work")
 			const wait = 10 * time.Second
-			// As clients do: the roster first (Prosody tells only the
-			// resources that asked for it about approvals), then presence.
 			for _, c := range []*xmpptest.Client{alice, bob} {
-				c.Send(`<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>`)
-				c.ExpectLike(`<iq type='result' id='roster'/>`, wait)
-				c.Send(`<presence/>`)
+				c.Online(wait)
 			}
 			aliceJID, bobJID := "alice@"+pDomain, "bob@"+eDomain
 			if tc.prosodyToEjabberd && tc.ejabberdToProsody {
-				alice.Send(`<presence to='` + bobJID + `' type='subscribe'/>`)
-				bob.ExpectLike(`<presence from='`+aliceJID+`' type='subscribe'/>`, wait)
-				bob.Send(`<presence to='` + aliceJID + `' type='subscribed'/>`)
-				bob.Send(`<presence to='` + aliceJID + `' type='subscribe'/>`)
-				alice.ExpectLike(`<presence from='`+bobJID+`' type='subscribed'/>`, wait)
-				alice.ExpectLike(`<presence from='`+bobJID+`/work'/>`, wait)
-				alice.ExpectLike(`<presence from='`+bobJID+`' type='subscribe'/>`, wait)
-				alice.Send(`<presence to='` + bobJID + `' type='subscribed'/>`)
-				bob.ExpectLike(`<presence from='`+aliceJID+`' type='subscribed'/>`, wait)
-				bob.ExpectLike(`<presence from='`+aliceJID+`/home'/>`, wait)
+				xmpptest.SubscribeBoth(alice, aliceJID+"/home", bob, bobJID+"/work", wait)
 			}
 			for _, m := range []struct {
 				from, to       *xmpptest.Client

@@ -118,12 +118,7 @@ func (l *link) runIn(nc net.Conn) {
 		}
 		el, err := c.next()
 		if err != nil {
-			var se *stream.Error
-			if errors.As(err, &se) {
-				l.fail(err, se)
-			} else {
-				l.fail(err, nil)
-			}
+			l.readFailed(err)
 			return
 		}
 		if e := in.element(ctx, el); e != nil {

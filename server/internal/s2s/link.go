@@ -257,6 +257,17 @@ func (l *link) fail(why error, e *stream.Error) {
 	}
 }
 
+// readFailed ends the link after a read error; a stream error the
+// decoder found (a stanza too big, bad XML) goes to the peer.
+func (l *link) readFailed(err error) {
+	var se *stream.Error
+	if errors.As(err, &se) {
+		l.fail(err, se)
+		return
+	}
+	l.fail(err, nil)
+}
+
 // bounceAll answers every waiting stanza with e (a link that could not be
 // set up).
 func (l *link) bounceAll(e *stanza.Error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"time"
 
@@ -367,12 +366,7 @@ func (l *link) read(ctx context.Context) {
 	for {
 		el, err := l.c.next()
 		if err != nil {
-			var se *stream.Error
-			if errors.As(err, &se) {
-				l.fail(err, se)
-			} else {
-				l.fail(err, nil)
-			}
+			l.readFailed(err)
 			return
 		}
 		if e := l.element(ctx, el); e != nil {

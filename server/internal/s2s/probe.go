@@ -19,6 +19,22 @@ type Step struct {
 	Name   string // DNS, Connect, TLS, Authentication, Round trip
 	OK     bool
 	Detail string
+	// Advice says what to do about a step that failed.
+	Advice string
+}
+
+// stepAdvice is what to do when a step fails.
+var stepAdvice = map[string]string{
+	"DNS": "check the spelling of the domain; if it is right, its DNS names no XMPP server " +
+		"(an _xmpp-server._tcp SRV record, or an address for the domain itself), or this machine cannot reach a DNS server",
+	"Connect": "this server could not reach the other one: check the spelling of the domain, that its server runs, " +
+		"and that no firewall keeps its federation port closed; if every domain fails here, this machine cannot reach the internet on that port",
+	"TLS": "the other server answered, but no secure connection could be made with it: " +
+		"its TLS setup is broken, or something between the two servers interferes",
+	"Authentication": "the two servers could not prove who they are to each other: check that federation is on and the domain is not blocked, " +
+		"that other servers can reach this server's federation port (5269) from the internet (they call back to check it), " +
+		"and that the domain is this server's public name",
+	"Round trip": "the link works, but the other server did not answer the test query as expected; messages may still get through",
 }
 
 var probeSeq atomic.Uint64
@@ -31,7 +47,11 @@ var probeSeq atomic.Uint64
 func (f *Federation) Probe(ctx context.Context, domain string) []Step {
 	var steps []Step
 	add := func(name string, ok bool, format string, args ...any) bool {
-		steps = append(steps, Step{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)})
+		st := Step{Name: name, OK: ok, Detail: fmt.Sprintf(format, args...)}
+		if !ok {
+			st.Advice = stepAdvice[name]
+		}
+		steps = append(steps, st)
 		return ok
 	}
 	j, err := jid.Parse(domain)
