@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	"hearth/internal/testdns"
+
 	"github.com/libdns/libdns"
 	"github.com/miekg/dns"
 )
@@ -28,41 +30,7 @@ type resolver struct {
 func startResolver(t testing.TB) *resolver {
 	t.Helper()
 	r := &resolver{txt: make(map[string][]string)}
-	var ln net.Listener
-	var pc net.PacketConn
-	for range 20 { // a port free for both
-		var err error
-		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			t.Fatalf("acmetest: DNS listener: %v", err)
-		}
-		if pc, err = net.ListenPacket("udp", ln.Addr().String()); err == nil {
-			break
-		}
-		ln.Close()
-		ln = nil
-	}
-	if ln == nil {
-		t.Fatal("acmetest: no port free for DNS over both TCP and UDP")
-	}
-	r.addr = ln.Addr().String()
-	for _, srv := range []*dns.Server{
-		{Listener: ln, Handler: dns.HandlerFunc(r.answer)},
-		{PacketConn: pc, Handler: dns.HandlerFunc(r.answer)},
-	} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		done := make(chan error, 1)
-		go func() { done <- srv.ActivateAndServe() }()
-		select {
-		case <-started:
-		case err := <-done:
-			t.Fatalf("acmetest: DNS server: %v", err)
-		}
-		t.Cleanup(func() {
-			srv.Shutdown()
-			<-done
-		})
-	}
+	r.addr = testdns.Serve(t, dns.HandlerFunc(r.answer))
 	return r
 }
 

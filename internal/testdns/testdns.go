@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -57,6 +58,18 @@ type question struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	s := &Server{hosts: map[string][]net.IP{}, srv: map[string][]SRV{}, counts: map[question]int{}}
+	s.addr = Serve(t, dns.HandlerFunc(s.answer))
+	_, port, _ := net.SplitHostPort(s.addr)
+	s.port, _ = strconv.Atoi(port)
+	return s
+}
+
+// Serve answers DNS with h on 127.0.0.1, over TCP and UDP on one port,
+// until the test ends, and returns the address (host:port). Start's
+// server uses it, and so does any test that answers DNS its own way
+// (acmetest's).
+func Serve(t testing.TB, h dns.Handler) string {
+	t.Helper()
 	var ln net.Listener
 	var pc net.PacketConn
 	for range 20 { // a port free for both
@@ -73,10 +86,9 @@ func Start(t testing.TB) *Server {
 	if ln == nil {
 		t.Fatal("testdns: no port free for DNS over both TCP and UDP")
 	}
-	s.addr, s.port = ln.Addr().String(), ln.Addr().(*net.TCPAddr).Port
 	for _, srv := range []*dns.Server{
-		{Listener: ln, Handler: dns.HandlerFunc(s.answer)},
-		{PacketConn: pc, Handler: dns.HandlerFunc(s.answer)},
+		{Listener: ln, Handler: h},
+		{PacketConn: pc, Handler: h},
 	} {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }
@@ -92,7 +104,7 @@ func Start(t testing.TB) *Server {
 			<-done
 		})
 	}
-	return s
+	return ln.Addr().String()
 }
 
 // Addr is the server's address, host:port, the same for UDP and TCP.
