@@ -140,6 +140,7 @@ type Federation struct {
 	out      map[pair]*link                 // outbound links, and those being set up
 	bidi     map[pair]*link                 // inbound links the peer lets us send on (XEP-0288)
 	in       map[*link]struct{}             // inbound links
+	unauth   map[string]int                 // inbound links not authenticated yet, by address (addressKey)
 	failures map[string]failure             // recent failures to reach a domain, for backoff
 	pending  map[string]string              // our dialback streams: "receiving streamID" → originating
 	waiters  map[string]chan *stanza.Stanza // the server's own IQs (Probe), by id
@@ -163,7 +164,7 @@ type failure struct {
 func New(cfg Config) *Federation {
 	cfg.defaults()
 	f := &Federation{cfg: cfg, out: map[pair]*link{}, bidi: map[pair]*link{}, in: map[*link]struct{}{},
-		failures: map[string]failure{}, pending: map[string]string{}}
+		failures: map[string]failure{}, pending: map[string]string{}, unauth: map[string]int{}}
 	f.dialer = &Dialer{Resolver: cfg.Resolver, dial: cfg.dial}
 	f.roots = cfg.Roots
 	if f.roots == nil {
@@ -337,6 +338,7 @@ func (f *Federation) remove(l *link) {
 		return
 	}
 	delete(f.in, l)
+	f.authenticatedLocked(l)
 	for p, b := range f.bidi {
 		if b == l {
 			delete(f.bidi, p)

@@ -53,15 +53,25 @@ func (f *Federation) accept(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	if len(f.in)+len(f.out) >= f.cfg.MaxLinks {
+	key := addressKey(nc.RemoteAddr())
+	var refuse string
+	switch {
+	case len(f.in)+len(f.out) >= f.cfg.MaxLinks:
+		refuse = "this server has as many links to other servers as it allows; try again later"
+	case f.unauth[key] >= UnauthPerAddress:
+		refuse = "too many connections from your address are not authenticated yet; try again later"
+	}
+	if refuse != "" {
 		f.mu.Unlock()
 		go func() {
 			c := newConn(nc, negotiationLimits)
-			c.end(&stream.Header{From: f.cfg.Domain}, &stream.Error{Condition: stream.ResourceConstraint, Text: "this server has as many links to other servers as it allows; try again later"})
+			c.end(&stream.Header{From: f.cfg.Domain}, &stream.Error{Condition: stream.ResourceConstraint, Text: refuse})
 		}()
 		return
 	}
 	l := newLink(f, dirIn, "", "")
+	l.unauthKey = key
+	f.unauth[key]++
 	f.in[l] = struct{}{}
 	f.wg.Add(1)
 	f.mu.Unlock()
@@ -69,6 +79,35 @@ func (f *Federation) accept(nc net.Conn) {
 		defer f.wg.Done()
 		l.runIn(nc)
 	}()
+}
+
+// UnauthPerAddress is how many connections one address (an IPv6 /64)
+// may have that are not authenticated yet: more wait, so that no one
+// peer can take every link while it negotiates slowly.
+const UnauthPerAddress = 8
+
+// addressKey is what connections are counted by: the IPv4 address, or
+// the IPv6 /64.
+func addressKey(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	if v4 := ta.IP.To4(); v4 != nil {
+		return v4.String()
+	}
+	return ta.IP.Mask(net.CIDRMask(64, 128)).String()
+}
+
+// authenticatedLocked stops counting l as unauthenticated; f.mu is held.
+func (f *Federation) authenticatedLocked(l *link) {
+	if l.unauthKey == "" {
+		return
+	}
+	if f.unauth[l.unauthKey]--; f.unauth[l.unauthKey] <= 0 {
+		delete(f.unauth, l.unauthKey)
+	}
+	l.unauthKey = ""
 }
 
 // sniffConn gives back the first byte read to find out whether a
@@ -271,6 +310,9 @@ func (in *inbound) authenticated(domain, how string) {
 	local, bidi := l.local, l.bidi
 	l.mu.Unlock()
 	if first {
+		f.mu.Lock()
+		f.authenticatedLocked(l)
+		f.mu.Unlock()
 		in.c.setLimits(f.stanzaLimits())
 		_ = in.c.raw.SetDeadline(time.Time{})
 		l.up()

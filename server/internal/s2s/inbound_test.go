@@ -165,3 +165,39 @@ func TestBucket(t *testing.T) {
 		}
 	})
 }
+
+// TestInboundPerAddress: an address may have UnauthPerAddress connections
+// negotiating at once; the next one is refused with resource-constraint.
+func TestInboundPerAddress(t *testing.T) {
+	f := testFederation(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go f.Serve(t.Context(), ln)
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	for range UnauthPerAddress {
+		c := dial()
+		// Each is counted once the server has read its opening.
+		if _, err := c.Write([]byte(testHeader)); err != nil {
+			t.Fatal(err)
+		}
+		dec := stream.NewDecoder(c, stream.Limits{})
+		if _, err := dec.Header(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := dial()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	b, _ := io.ReadAll(c)
+	if !strings.Contains(string(b), "resource-constraint") {
+		t.Fatalf("connection %d from one address got %q, want a resource-constraint stream error", UnauthPerAddress+1, b)
+	}
+}

@@ -50,6 +50,8 @@ type link struct {
 	cert   string // why the peer's certificate is not valid for its domain ("" valid)
 	err    string
 
+	unauthKey string // inbound, not authenticated yet: its address key (guarded by f.mu)
+
 	in, out atomic.Uint64
 	active  atomic.Int64 // unix nanoseconds of the last stanza either way
 
