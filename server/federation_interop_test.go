@@ -16,18 +16,23 @@ import (
 // ejabberd 23.01 (Debian's), each finding the other through the test's
 // DNS server on loopback, subscribe to each other, see each other's
 // presence and chat both ways. Where each trusts the other's CA, the links
-// authenticate by certificate (SASL EXTERNAL) both ways; with a self-signed
+// authenticate by certificate (SASL EXTERNAL) both ways, also when the
+// peer's certificate is for servers only (serverAuth); with a self-signed
 // peer that does not trust Hearth's home CA, by dialback both ways.
 func TestFederationInterop(t *testing.T) {
 	for _, tc := range []struct {
 		name, peer string
 		trust      bool
+		usage      xmpptest.Usage
 		auth       string
 	}{
-		{"prosody/certificates", "prosody", true, "certificate"},
-		{"prosody/dialback", "prosody", false, "dialback"},
-		{"ejabberd/certificates", "ejabberd", true, "certificate"},
-		{"ejabberd/dialback", "ejabberd", false, "dialback"},
+		{"prosody/certificates", "prosody", true, xmpptest.ServerAndClient, "certificate"},
+		// Let's Encrypt's certificates since 2026 are for servers only:
+		// Hearth takes one as a client certificate too.
+		{"prosody/serverAuth-only certificate", "prosody", true, xmpptest.ServerOnly, "certificate"},
+		{"prosody/dialback", "prosody", false, 0, "dialback"},
+		{"ejabberd/certificates", "ejabberd", true, xmpptest.ServerAndClient, "certificate"},
+		{"ejabberd/dialback", "ejabberd", false, 0, "dialback"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -40,7 +45,7 @@ func TestFederationInterop(t *testing.T) {
 			var ca *xmpptest.CA
 			if tc.trust {
 				ca = xmpptest.NewCA(t, "Interop Test CA")
-				certFile, keyFile = ca.Issue(t, peerDomain, xmpptest.ServerAndClient)
+				certFile, keyFile = ca.Issue(t, peerDomain, tc.usage)
 				roots = ca.Pool
 			} else {
 				certFile, keyFile = xmpptest.SelfSigned(t, peerDomain)
