@@ -82,9 +82,9 @@ run: deps-gui build
 	./bin/hearth $(ARGS)
 
 # RACE_PKGS: the packages whose tests drive the concurrent parts (sessions,
-# writers, router, admin socket, decoder pools, group commit, offline
+# writers, federation links, router, admin socket, decoder pools, group commit, offline
 # delivery) under the race detector.
-RACE_PKGS ?= ./server/ ./server/admin/ ./server/internal/c2s/ ./server/internal/router/ ./server/internal/stream/ ./server/internal/mod/blocking/ ./server/internal/mod/offline/ ./storage/ ./certs/ ./server/internal/console/
+RACE_PKGS ?= ./server/ ./server/admin/ ./server/internal/c2s/ ./server/internal/s2s/ ./server/internal/router/ ./server/internal/stream/ ./server/internal/mod/blocking/ ./server/internal/mod/offline/ ./storage/ ./certs/ ./server/internal/console/
 
 # One cgo configuration for vet, test and build so they share the build cache.
 test: deps

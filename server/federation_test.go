@@ -543,6 +543,18 @@ func TestFederationProbe(t *testing.T) {
 			t.Errorf("trust %v: authentication step %q does not say %s", trust, steps[3].Detail, auth)
 		}
 		if trust {
+			// A domain that just failed is tried again by the test: the
+			// admin may have fixed it.
+			setSetting(t, p.b, "federation.enabled", "false")
+			alice := p.a.Login(t, "alice", "silver-kettle-pw", "phone")
+			alice.Send(`<message to='bob@b.test' type='chat' id='f1'><body>hello?</body></message>`)
+			alice.Expect(`<message from='bob@b.test' to='alice@a.test/phone' type='error' id='f1'>*</message>`)
+			setSetting(t, p.b, "federation.enabled", "true")
+			steps, err = p.a.Admin.TestFederation(context.Background(), "b.test")
+			if err != nil || len(steps) != 5 || !steps[4].OK {
+				t.Errorf("the test right after a failure: %+v, %v; want every step to pass", steps, err)
+			}
+
 			steps, err = p.a.Admin.TestFederation(context.Background(), "nowhere.test")
 			if err != nil {
 				t.Fatal(err)

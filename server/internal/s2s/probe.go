@@ -125,6 +125,9 @@ func (f *Federation) Probe(ctx context.Context, domain string) []Step {
 		add("Authentication", false, "%v; change it in the settings (federation.enabled, federation.allow, federation.block)", err)
 		return steps
 	}
+	// A test tries again now, even if the domain failed a moment ago (the
+	// admin may just have fixed what made it fail).
+	f.succeeded(domain)
 	id := fmt.Sprintf("hearth-test-%d", probeSeq.Add(1))
 	iq := stanza.New("iq", stanza.NSClient, "type", "get", "id", id, "from", f.cfg.Domain, "to", domain).
 		Append(stanza.New("query", stanza.NSDiscoInfo))
