@@ -190,6 +190,14 @@ func TestFederation(t *testing.T) {
 			alice.Send(`<message to='bob@b.test' type='chat' id='m3'><body>later</body></message>`)
 			p.b.WaitOffline(t, "bob", 1)
 
+			// Back online: bob's server probes alice's (RFC 6121 4.3), and
+			// alice sees bob come back.
+			bob = p.b.Login(t, "bob", "copper-lantern-pw", "pc")
+			bob.Send(`<presence/>`)
+			bob.Expect(`<presence from='alice@a.test/phone' to='bob@b.test/pc'/>`)
+			bob.Expect(`<message from='alice@a.test/phone' to='bob@b.test/pc' type='chat' id='m3'>*</message>`)
+			alice.Expect(`<presence from='bob@b.test/pc' to='alice@a.test/phone'/>`)
+
 			for _, s := range []*xmpptest.Server{p.a, p.b} {
 				other := map[string]string{"a.test": "b.test", "b.test": "a.test"}[s.Domain]
 				ls := links(t, s, other)
