@@ -208,6 +208,9 @@ func TestFederation(t *testing.T) {
 					if l.Auth != tt.auth || !strings.HasPrefix(l.TLS, "TLS 1.") {
 						t.Errorf("%s: link %+v, want auth %s over TLS", s.Domain, l, tt.auth)
 					}
+					if (l.Certificate == "") != tt.trust {
+						t.Errorf("%s: link %+v: the peer's certificate problem is %q; the servers trust each other: %v", s.Domain, l, l.Certificate, tt.trust)
+					}
 				}
 			}
 		})

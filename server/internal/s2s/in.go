@@ -237,9 +237,18 @@ func (in *inbound) open() *stream.Error {
 	case c.tls == nil:
 		feats = append(feats, stanza.New("starttls", stanza.NSTLS).Append(stanza.New("required", stanza.NSTLS)))
 	case !in.authed:
-		if from != "" && VerifyPeer(c.tlsState().PeerCertificates, from, f.roots, time.Now()) == nil {
-			feats = append(feats, stanza.New("mechanisms", stanza.NSSASL).Append(
-				stanza.New("mechanism", stanza.NSSASL).AppendText("EXTERNAL")))
+		if from != "" {
+			certErr := VerifyPeer(c.tlsState().PeerCertificates, from, f.roots, time.Now())
+			l.mu.Lock()
+			l.cert = ""
+			if certErr != nil {
+				l.cert = certErr.Error()
+			}
+			l.mu.Unlock()
+			if certErr == nil {
+				feats = append(feats, stanza.New("mechanisms", stanza.NSSASL).Append(
+					stanza.New("mechanism", stanza.NSSASL).AppendText("EXTERNAL")))
+			}
 		}
 		feats = append(feats, stanza.New("dialback", nsDialbackFeat).Append(stanza.New("errors", nsDialbackFeat)),
 			stanza.New("bidi", nsBidiFeat))
