@@ -212,7 +212,7 @@ func (s *serveProc) log() string {
 	return s.stderr.String()
 }
 
-var readyLine = regexp.MustCompile(`^hearth: serving (\S+) \(c2s (\S+), c2s-tls (\S+), CA page (\S+)\)$`)
+var readyLine = regexp.MustCompile(`^hearth: serving (\S+) \(c2s (\S+), c2s-tls (\S+), federation (\S+), CA page (\S+)\)$`)
 
 // launch starts cmd, a hearth serve, without waiting for it; the process
 // is killed when the test ends if it still runs.
@@ -257,7 +257,7 @@ func start(t *testing.T, environ []string, args ...string) (*serveProc, time.Dur
 	s := launch(t, cmd)
 	select {
 	case m := <-s.ready:
-		s.c2s, s.c2sTLS, s.caPage = m[2], m[3], m[4]
+		s.c2s, s.c2sTLS, s.caPage = m[2], m[3], m[5]
 		return s, time.Since(began)
 	case err := <-s.done:
 		t.Fatalf("hearth serve exited before it was ready: %v\n%s", err, s.log())

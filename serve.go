@@ -105,7 +105,15 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	g.Go(func() error { return l.run(gctx) })
 	g.Go(func() error { return page.serve(gctx) })
 
-	fmt.Fprintf(c.stderr, "hearth: serving %s (c2s %s, c2s-tls %s, CA page %s)\n", d.domain, addr(ls.server.C2S), addr(ls.server.C2STLS), page.shown())
+	fed := "federation off"
+	select {
+	case <-srv.Serving():
+		if a := srv.S2SAddr(); a != "" {
+			fed = "federation " + a
+		}
+	case <-gctx.Done():
+	}
+	fmt.Fprintf(c.stderr, "hearth: serving %s (c2s %s, c2s-tls %s, %s, CA page %s)\n", d.domain, addr(ls.server.C2S), addr(ls.server.C2STLS), fed, page.shown())
 	if !o.headless && guiAvailable() {
 		// Fyne runs on the main goroutine; the server in the group's.
 		if err := runGUI(gctx, ctl, stopCommand(hearthCommand(), o.data, d.dir)); err != nil {
