@@ -396,7 +396,6 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
-	s.startFederation(ctx, ls.S2S, &wg)
 
 	serve := func(name string, ln net.Listener, direct bool) {
 		if ln == nil {
@@ -415,6 +414,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	serve("c2s", ls.C2S, false)
 	serve("c2s-tls", ls.C2STLS, true)
+	s.startFederation(ctx, ls.S2S, &wg)
 	close(s.serving)
 	// Links to other servers end as soon as the server stops: what waits
 	// for them goes back to its senders while their sessions still stand.
