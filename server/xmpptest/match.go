@@ -18,19 +18,8 @@ func Match(want, got *stanza.Element) bool {
 	if want.Name == "" {
 		return strings.TrimSpace(want.Text) == strings.TrimSpace(got.Text)
 	}
-	if len(want.Attrs) != len(got.Attrs) {
+	if len(want.Attrs) != len(got.Attrs) || !hasAttrs(want, got) {
 		return false
-	}
-	for _, a := range want.Attrs {
-		found := false
-		for _, b := range got.Attrs {
-			if a.Name == b.Name && a.Space == b.Space && (a.Value == "*" || a.Value == b.Value) {
-				found = true
-			}
-		}
-		if !found {
-			return false
-		}
 	}
 	wc, gc := significant(want), significant(got)
 	if len(wc) == 1 && wc[0].Name == "" && wc[0].Text == "*" {
@@ -53,19 +42,8 @@ func Match(want, got *stanza.Element) bool {
 // one of got's, with others around them; and, if want has text, the same
 // text ignoring surrounding space.
 func MatchLike(want, got *stanza.Element) bool {
-	if want.Name != got.Name || want.NS != got.NS {
+	if want.Name != got.Name || want.NS != got.NS || !hasAttrs(want, got) {
 		return false
-	}
-	for _, a := range want.Attrs {
-		found := false
-		for _, b := range got.Attrs {
-			if a.Name == b.Name && a.Space == b.Space && (a.Value == "*" || a.Value == b.Value) {
-				found = true
-			}
-		}
-		if !found {
-			return false
-		}
 	}
 	var text strings.Builder
 	gc := got.Elements()
@@ -90,6 +68,23 @@ func MatchLike(want, got *stanza.Element) bool {
 			}
 		}
 		return strings.TrimSpace(gt.String()) == t
+	}
+	return true
+}
+
+// hasAttrs reports whether got has each of want's attributes, with the
+// same value ("*" matches any).
+func hasAttrs(want, got *stanza.Element) bool {
+	for _, a := range want.Attrs {
+		found := false
+		for _, b := range got.Attrs {
+			if a.Name == b.Name && a.Space == b.Space && (a.Value == "*" || a.Value == b.Value) {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
 	}
 	return true
 }
