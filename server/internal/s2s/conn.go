@@ -42,11 +42,15 @@ type conn struct {
 
 	wmu  sync.Mutex
 	wbuf bytes.Buffer
+	wt   time.Duration // how long one write may take
 	once sync.Once
 }
 
-func newConn(nc net.Conn, lim stream.Limits) *conn {
-	return &conn{raw: nc, nc: nc, lim: lim, dec: stream.NewDecoder(nc, lim)}
+func newConn(nc net.Conn, lim stream.Limits, writeTimeout time.Duration) *conn {
+	if writeTimeout <= 0 {
+		writeTimeout = DefaultWriteTimeout
+	}
+	return &conn{raw: nc, nc: nc, lim: lim, dec: stream.NewDecoder(nc, lim), wt: writeTimeout}
 }
 
 // newStreamID returns a stream ID that cannot be guessed (dialback keys
@@ -121,10 +125,14 @@ func appendDialback(b *bytes.Buffer, name, from, to, typ, id, key string) {
 func (c *conn) write(b []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.wt))
 	return c.nc.Write(b)
 }
 
+// flush writes wbuf; every write has a deadline, so that a peer that
+// reads nothing cannot hold a writer (and wmu) for ever.
 func (c *conn) flush() error {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.wt))
 	_, err := c.nc.Write(c.wbuf.Bytes())
 	if c.wbuf.Cap() > 64<<10 {
 		c.wbuf = bytes.Buffer{}
@@ -155,16 +163,21 @@ func (c *conn) startTLS(cfg *tls.Config, server bool) error {
 	if err := tc.Handshake(); err != nil {
 		return err
 	}
+	c.wmu.Lock()
 	c.tls, c.nc = tc, tc
+	c.wmu.Unlock()
 	c.dec = stream.NewDecoder(tc, c.lim)
 	return nil
 }
 
 func (c *conn) tlsState() *tls.ConnectionState {
-	if c.tls == nil {
+	c.wmu.Lock()
+	tc := c.tls
+	c.wmu.Unlock()
+	if tc == nil {
 		return nil
 	}
-	st := c.tls.ConnectionState()
+	st := tc.ConnectionState()
 	return &st
 }
 
@@ -172,7 +185,16 @@ func (c *conn) tlsState() *tls.ConnectionState {
 // then closes the connection after giving the peer a moment to answer.
 func (c *conn) end(h *stream.Header, e *stream.Error) {
 	c.once.Do(func() {
-		c.wmu.Lock()
+		// A write under way gets a moment to finish; one that does not
+		// (a peer that reads nothing) loses its connection.
+		deadline := time.Now().Add(200 * time.Millisecond)
+		for !c.wmu.TryLock() {
+			if time.Now().After(deadline) {
+				c.raw.Close()
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		b := &c.wbuf
 		b.Reset()
 		if h != nil {
@@ -186,9 +208,10 @@ func (c *conn) end(h *stream.Header, e *stream.Error) {
 		}
 		b.WriteString(stream.Close)
 		_ = c.nc.SetWriteDeadline(time.Now().Add(2 * time.Second))
-		_ = c.flush()
+		_, _ = c.nc.Write(b.Bytes())
+		nc := c.nc
 		c.wmu.Unlock()
-		if hc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		if hc, ok := nc.(interface{ CloseWrite() error }); ok {
 			_ = hc.CloseWrite()
 		}
 		// The peer answers with its own end; the reader sees it (or

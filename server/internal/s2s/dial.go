@@ -33,7 +33,7 @@ func (d *Dialer) Dial(ctx context.Context, domain string) (net.Conn, Candidate, 
 	if r == nil {
 		r = net.DefaultResolver
 	}
-	cands, err := Candidates(ctx, r, domain, nil)
+	cands, err := Candidates(ctx, r, asciiDomain(domain), nil)
 	if err != nil {
 		return nil, Candidate{}, err
 	}

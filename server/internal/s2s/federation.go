@@ -27,6 +27,8 @@ const (
 	DefaultMaxLinks         = 200
 	DefaultRate             = 1 << 20 // bytes of stanzas per second and inbound link
 	DefaultQueueLimit       = 10000
+	DefaultQueueBytes       = 1 << 20
+	DefaultQueueWait        = 5 * time.Second
 	DefaultWriteTimeout     = 30 * time.Second
 )
 
@@ -60,9 +62,11 @@ type Config struct {
 	ConnectTimeout   time.Duration // to reach a domain and authenticate (DefaultConnectTimeout)
 	NegotiateTimeout time.Duration // for a peer connecting to us to authenticate (DefaultNegotiateTimeout)
 	IdleTimeout      time.Duration // a link with no stanzas either way is closed (DefaultIdleTimeout)
-	MaxLinks         int           // links in both directions at once (DefaultMaxLinks)
+	MaxLinks         int           // links each way at once (DefaultMaxLinks)
 	Rate             int           // bytes per second one inbound link may send, with bursts of 4 s (DefaultRate)
 	QueueLimit       int           // stanzas waiting for one link (DefaultQueueLimit)
+	QueueBytes       int           // their footprint (DefaultQueueBytes)
+	QueueWait        time.Duration // a sender waits this long for room, then the stanza bounces (DefaultQueueWait)
 	WriteTimeout     time.Duration // one write to a peer (DefaultWriteTimeout)
 
 	// dial replaces the TCP dialer (tests); nil: a net.Dialer's.
@@ -90,6 +94,8 @@ func (c *Config) defaults() {
 	set(&c.MaxLinks, DefaultMaxLinks)
 	set(&c.Rate, DefaultRate)
 	set(&c.QueueLimit, DefaultQueueLimit)
+	set(&c.QueueBytes, DefaultQueueBytes)
+	setD(&c.QueueWait, DefaultQueueWait)
 	setD(&c.ConnectTimeout, DefaultConnectTimeout)
 	setD(&c.NegotiateTimeout, DefaultNegotiateTimeout)
 	setD(&c.IdleTimeout, DefaultIdleTimeout)
@@ -110,9 +116,12 @@ func (p *Policy) check(domain string) error {
 	if !p.Enabled {
 		return errors.New("federation is off on this server")
 	}
+	// Compared as A-labels: bücher.example and xn--bcher-kva.example
+	// are one domain.
+	domain = asciiDomain(domain)
 	under := func(list []string) bool {
 		return slices.ContainsFunc(list, func(d string) bool {
-			d = strings.ToLower(strings.TrimSuffix(d, "."))
+			d = asciiDomain(d)
 			return domain == d || strings.HasSuffix(domain, "."+d)
 		})
 	}
@@ -137,14 +146,15 @@ type Federation struct {
 	cancel context.CancelFunc
 
 	mu       sync.Mutex
-	out      map[pair]*link                 // outbound links, and those being set up
-	bidi     map[pair]*link                 // inbound links the peer lets us send on (XEP-0288)
-	in       map[*link]struct{}             // inbound links
-	unauth   map[string]int                 // inbound links not authenticated yet, by address (addressKey)
-	failures map[string]failure             // recent failures to reach a domain, for backoff
-	pending  map[string]string              // our dialback streams: "receiving streamID" → originating
-	waiters  map[string]chan *stanza.Stanza // the server's own IQs (Probe), by id
-	closed   bool                           // Close was called: no new links
+	out      map[pair]*link     // outbound links, and those being set up
+	bidi     map[pair]*link     // inbound links the peer lets us send on (XEP-0288)
+	in       map[*link]struct{} // inbound links
+	unauth   map[string]int     // inbound links not authenticated yet, by address (addressKey)
+	inByAddr map[string]int     // inbound links, by address
+	failures map[string]failure // recent failures to reach a domain, for backoff
+	pending  map[string]string  // our dialback streams: "receiving streamID" → originating
+	waiters  map[string]waiter  // the server's own IQs (Probe), by id
+	closed   bool               // Close was called: no new links
 	wg       sync.WaitGroup
 }
 
@@ -164,7 +174,7 @@ type failure struct {
 func New(cfg Config) *Federation {
 	cfg.defaults()
 	f := &Federation{cfg: cfg, out: map[pair]*link{}, bidi: map[pair]*link{}, in: map[*link]struct{}{},
-		failures: map[string]failure{}, pending: map[string]string{}, unauth: map[string]int{}}
+		failures: map[string]failure{}, pending: map[string]string{}, unauth: map[string]int{}, inByAddr: map[string]int{}}
 	f.dialer = &Dialer{Resolver: cfg.Resolver, dial: cfg.dial}
 	f.roots = cfg.Roots
 	if f.roots == nil {
@@ -192,7 +202,7 @@ func (f *Federation) SetPolicy(p Policy) {
 	var closing []*link
 	f.mu.Lock()
 	for _, l := range f.allLocked() {
-		if p.check(l.remote) != nil {
+		if !l.allowedBy(&p) {
 			closing = append(closing, l)
 		}
 	}
@@ -286,7 +296,7 @@ func (f *Federation) linkFor(p pair) (*link, *stanza.Error) {
 	if f.closed {
 		return nil, stanza.NewError(stanza.Wait, stanza.RemoteServerTimeout, "the server is stopping")
 	}
-	if l := f.bidi[p]; l != nil {
+	if l := f.bidi[p]; l != nil && !l.isEnded() {
 		return l, nil
 	}
 	if l := f.out[p]; l != nil {
@@ -295,7 +305,7 @@ func (f *Federation) linkFor(p pair) (*link, *stanza.Error) {
 	if fl, ok := f.failures[p.remote]; ok && time.Now().Before(fl.until) {
 		return nil, fl.err
 	}
-	if len(f.out)+len(f.in) >= f.cfg.MaxLinks {
+	if len(f.out) >= f.cfg.MaxLinks {
 		return nil, stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "this server has as many links to other servers as it allows")
 	}
 	l := newLink(f, dirOut, p.local, p.remote)
@@ -313,6 +323,12 @@ func (f *Federation) linkFor(p pair) (*link, *stanza.Error) {
 func (f *Federation) failed(remote string, e *stanza.Error, why error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	now := time.Now()
+	for d, old := range f.failures {
+		if now.Sub(old.until) > time.Hour {
+			delete(f.failures, d) // long over: forgotten
+		}
+	}
 	fl := f.failures[remote]
 	fl.n++
 	wait := time.Second << min(fl.n-1, 8)
@@ -336,6 +352,11 @@ func (f *Federation) remove(l *link) {
 			delete(f.out, l.pair())
 		}
 		return
+	}
+	if _, ok := f.in[l]; ok && l.addrKey != "" {
+		if f.inByAddr[l.addrKey]--; f.inByAddr[l.addrKey] <= 0 {
+			delete(f.inByAddr, l.addrKey)
+		}
 	}
 	delete(f.in, l)
 	f.authenticatedLocked(l)
@@ -375,4 +396,13 @@ func (f *Federation) Links() []LinkInfo {
 		return strings.Compare(a.Remote+" "+a.Direction, b.Remote+" "+b.Direction)
 	})
 	return out
+}
+
+// asciiDomain is domain in lowercase A-labels without a final dot, as DNS
+// and certificates write it; a name IDNA refuses stays as it is, lowercased.
+func asciiDomain(domain string) string {
+	if a, err := toASCII(domain); err == nil {
+		return a
+	}
+	return strings.ToLower(strings.TrimSuffix(domain, "."))
 }

@@ -54,24 +54,31 @@ func (f *Federation) accept(nc net.Conn) {
 		return
 	}
 	key := addressKey(nc.RemoteAddr())
+	unauth := 0
+	for _, n := range f.unauth {
+		unauth += n
+	}
 	var refuse string
 	switch {
-	case len(f.in)+len(f.out) >= f.cfg.MaxLinks:
-		refuse = "this server has as many links to other servers as it allows; try again later"
-	case f.unauth[key] >= UnauthPerAddress:
-		refuse = "too many connections from your address are not authenticated yet; try again later"
+	case len(f.in) >= f.cfg.MaxLinks:
+		refuse = "this server has as many links from other servers as it allows; try again later"
+	case f.inByAddr[key] >= InPerAddress:
+		refuse = "this server has as many links from your address as it allows; try again later"
+	case f.unauth[key] >= UnauthPerAddress, unauth >= max(f.cfg.MaxLinks/4, UnauthPerAddress):
+		refuse = "too many connections are not authenticated yet; try again later"
 	}
 	if refuse != "" {
 		f.mu.Unlock()
 		go func() {
-			c := newConn(nc, negotiationLimits)
+			c := newConn(nc, negotiationLimits, f.cfg.WriteTimeout)
 			c.end(&stream.Header{From: f.cfg.Domain}, &stream.Error{Condition: stream.ResourceConstraint, Text: refuse})
 		}()
 		return
 	}
 	l := newLink(f, dirIn, "", "")
-	l.unauthKey = key
+	l.unauthKey, l.addrKey = key, key
 	f.unauth[key]++
+	f.inByAddr[key]++
 	f.in[l] = struct{}{}
 	f.wg.Add(1)
 	f.mu.Unlock()
@@ -81,10 +88,15 @@ func (f *Federation) accept(nc net.Conn) {
 	}()
 }
 
-// UnauthPerAddress is how many connections one address (an IPv6 /64)
-// may have that are not authenticated yet: more wait, so that no one
-// peer can take every link while it negotiates slowly.
-const UnauthPerAddress = 8
+// Bounds on inbound links by address (an IPv6 /64), so that no one peer
+// can take every link: UnauthPerAddress that are not authenticated yet
+// (and a quarter of MaxLinks from all addresses), InPerAddress in all (a
+// server hosting many domains has one link per domain). Outbound links
+// have a budget of their own: our users can always reach other servers.
+const (
+	UnauthPerAddress = 8
+	InPerAddress     = 32
+)
 
 // addressKey is what connections are counted by: the IPv4 address, or
 // the IPv6 /64.
@@ -136,7 +148,7 @@ func (l *link) runIn(nc net.Conn) {
 		l.fail(err, nil)
 		return
 	}
-	c := newConn(&sniffConn{Conn: nc, first: first[:]}, negotiationLimits)
+	c := newConn(&sniffConn{Conn: nc, first: first[:]}, negotiationLimits, f.cfg.WriteTimeout)
 	l.mu.Lock()
 	l.c = c
 	l.mu.Unlock()
@@ -178,6 +190,10 @@ type inbound struct {
 	opened   bool
 	bidi     bool // the peer asked for XEP-0288
 	authed   bool
+	up       bool // the link's writer runs
+	// livePending: authenticated by SASL, live once our new opening is out.
+	livePending bool
+	dbTries     int // dialback keys checked on this stream
 }
 
 // open reads the peer's opening and answers with ours and the features.
@@ -257,6 +273,10 @@ func (in *inbound) open() *stream.Error {
 		return &stream.Error{Condition: stream.UndefinedCondition, Text: err.Error()}
 	}
 	in.opened = true
+	if in.livePending {
+		in.livePending = false
+		in.live()
+	}
 	return nil
 }
 
@@ -316,7 +336,7 @@ func (in *inbound) authenticated(domain, how string) {
 	if in.bidi {
 		l.bidi = true
 	}
-	local, bidi := l.local, l.bidi
+	bidi := l.bidi
 	l.mu.Unlock()
 	if first {
 		f.mu.Lock()
@@ -324,15 +344,47 @@ func (in *inbound) authenticated(domain, how string) {
 		f.mu.Unlock()
 		in.c.setLimits(f.stanzaLimits())
 		_ = in.c.raw.SetDeadline(time.Time{})
-		l.up()
 		f.cfg.Log.Info("federation link up", "domain", domain, "direction", "in", "auth", how, "bidi", bidi)
 	}
-	if bidi {
-		f.mu.Lock()
-		if f.bidi[pair{local, domain}] == nil {
-			f.bidi[pair{local, domain}] = l
+	if in.restart {
+		// After SASL our stanzas may go out only after our new opening
+		// (open calls live once it is sent).
+		in.livePending = true
+		return
+	}
+	in.live()
+}
+
+// live lets the link carry our stanzas too, where the peer asked for
+// bidi: its writer starts, and it is registered for each domain the peer
+// proved (while the link still stands).
+func (in *inbound) live() {
+	l, f := in.l, in.l.f
+	if !in.up {
+		in.up = true
+		if !l.up() {
+			return
 		}
-		f.mu.Unlock()
+	}
+	l.mu.Lock()
+	local, bidi := l.local, l.bidi
+	var domains []string
+	for d := range l.authed {
+		domains = append(domains, d)
+	}
+	l.mu.Unlock()
+	if !bidi {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.in[l]; !ok || l.isEnded() {
+		return
+	}
+	for _, d := range domains {
+		if f.bidi[pair{local, d}] == nil {
+			f.bidi[pair{local, d}] = l
+		}
 	}
 }
 
@@ -378,8 +430,8 @@ func (in *inbound) external(el *stanza.Element) *stream.Error {
 	if err := c.send(stanza.New("success", stanza.NSSASL)); err != nil {
 		return &stream.Error{Condition: stream.UndefinedCondition, Text: err.Error()}
 	}
-	in.authenticated(domain, "certificate")
 	in.restart = true
+	in.authenticated(domain, "certificate")
 	return nil
 }
 
@@ -415,7 +467,12 @@ func (in *inbound) dialbackResult(ctx context.Context, el *stanza.Element) *stre
 		return answer("error", "not-allowed", err.Error())
 	}
 	if VerifyPeer(c.tlsState().PeerCertificates, from, f.roots, time.Now()) != nil {
-		vctx, cancel := context.WithTimeout(ctx, f.cfg.ConnectTimeout)
+		// Each check connects to a server the peer's DNS names: a few per
+		// stream, and none that outlives the server.
+		if in.dbTries++; in.dbTries > maxDialbackTries {
+			return &stream.Error{Condition: stream.PolicyViolation, Text: "too many dialback keys on one stream"}
+		}
+		vctx, cancel := context.WithTimeout(f.ctx, f.cfg.ConnectTimeout)
 		valid, err := f.authoritative(vctx, to, from, in.streamID, key)
 		cancel()
 		switch {
@@ -433,6 +490,10 @@ func (in *inbound) dialbackResult(ctx context.Context, el *stanza.Element) *stre
 	in.authenticated(from, "dialback")
 	return nil
 }
+
+// maxDialbackTries bounds the keys one stream may have checked with their
+// domains' servers.
+const maxDialbackTries = 4
 
 func appendDialbackError(b *bytes.Buffer, name, from, to, id, cond, text string) {
 	b.WriteString("<db:" + name)
@@ -461,7 +522,7 @@ func (f *Federation) authoritative(ctx context.Context, receiving, originating, 
 	}
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Now()) })
 	defer stop()
-	c := newConn(nc, negotiationLimits)
+	c := newConn(nc, negotiationLimits, f.cfg.WriteTimeout)
 	defer c.end(nil, nil)
 	if cand.DirectTLS {
 		if err := c.startTLS(f.clientTLS(receiving, originating, true), false); err != nil {

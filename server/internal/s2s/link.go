@@ -29,15 +29,18 @@ const (
 // domains its peer authenticated (remote, and others by dialback), and
 // ours back where the peer asked for bidi.
 type link struct {
-	f     *Federation
-	dir   direction
-	since time.Time
+	f      *Federation
+	dir    direction
+	since  time.Time
+	ctx    context.Context // done when the link ends (fail) or the server stops
+	cancel context.CancelFunc
 
 	mu     sync.Mutex
 	local  string // out: our domain; in: the header's to
 	remote string // out: the peer's domain; in: the header's from, or the first authenticated
 	c      *conn
 	q      []*stanza.Stanza // waiting to be written
+	qbytes int              // their footprint
 	ready  bool             // negotiated: the writer writes
 	ended  bool
 	wake   chan struct{}
@@ -51,6 +54,7 @@ type link struct {
 	err    string
 
 	unauthKey string // inbound, not authenticated yet: its address key (guarded by f.mu)
+	addrKey   string // inbound: its address key (set before it is shared)
 
 	in, out atomic.Uint64
 	active  atomic.Int64 // unix nanoseconds of the last stanza either way
@@ -61,6 +65,7 @@ type link struct {
 func newLink(f *Federation, dir direction, local, remote string) *link {
 	l := &link{f: f, dir: dir, since: time.Now(), local: local, remote: remote,
 		wake: make(chan struct{}, 1), done: make(chan struct{}), authed: map[string]bool{}}
+	l.ctx, l.cancel = context.WithCancel(f.ctx)
 	l.active.Store(time.Now().UnixNano())
 	l.bucket = bucket{rate: float64(f.cfg.Rate), burst: 4 * float64(f.cfg.Rate), tokens: 4 * float64(f.cfg.Rate), last: time.Now()}
 	return l
@@ -72,19 +77,23 @@ func (l *link) pair() pair {
 	return pair{l.local, l.remote}
 }
 
-// enqueue adds st to what the link writes. While QueueLimit stanzas wait
-// already it waits for room, so that a sender slows down to what the link
-// carries (a link that cannot write ends within WriteTimeout, and then
-// every waiting sender learns it). False: the link ended or ctx is done.
+// enqueue adds st to what the link writes. While QueueLimit stanzas or
+// QueueBytes of them wait already, it waits for room, for at most
+// QueueWait: a sender slows down to what the link carries, and a link
+// that does not move refuses. False: the link ended, ctx is done, or
+// there was no room in time.
 func (l *link) enqueue(ctx context.Context, st *stanza.Stanza) bool {
+	size := st.El.Footprint()
+	var timeout <-chan time.Time
 	for {
 		l.mu.Lock()
 		if l.ended {
 			l.mu.Unlock()
 			return false
 		}
-		if len(l.q) < l.f.cfg.QueueLimit {
+		if len(l.q) == 0 || len(l.q) < l.f.cfg.QueueLimit && l.qbytes+size <= l.f.cfg.QueueBytes {
 			l.q = append(l.q, st)
+			l.qbytes += size
 			ready := l.ready
 			l.mu.Unlock()
 			if ready {
@@ -100,19 +109,38 @@ func (l *link) enqueue(ctx context.Context, st *stanza.Stanza) bool {
 		}
 		room := l.room
 		l.mu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(l.f.cfg.QueueWait)
+			defer t.Stop()
+			timeout = t.C
+		}
 		select {
 		case <-room:
 		case <-l.done:
 			return false
 		case <-ctx.Done():
 			return false
+		case <-timeout:
+			return false
 		}
 	}
 }
 
-// up marks the link negotiated and starts its writer and idle watch.
-func (l *link) up() {
+// isEnded reports whether the link has ended.
+func (l *link) isEnded() bool {
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ended
+}
+
+// up marks the link negotiated and starts its writer and idle watch;
+// false if it ended meanwhile.
+func (l *link) up() bool {
+	l.mu.Lock()
+	if l.ended {
+		l.mu.Unlock()
+		return false
+	}
 	l.ready = true
 	if st := l.c.tlsState(); st != nil {
 		l.tlsVer = tls.VersionName(st.Version)
@@ -131,6 +159,7 @@ func (l *link) up() {
 	case l.wake <- struct{}{}:
 	default:
 	}
+	return true
 }
 
 // writer writes what waits, all of it in one write, until the link ends.
@@ -144,7 +173,7 @@ func (l *link) writer() {
 		}
 		l.mu.Lock()
 		q := l.q
-		l.q = nil
+		l.q, l.qbytes = nil, 0
 		if l.room != nil {
 			close(l.room) // senders waiting for room go on
 			l.room = nil
@@ -159,17 +188,22 @@ func (l *link) writer() {
 			st.El.Encode(&b, stanza.NSServer)
 			ends = append(ends, b.Len())
 		}
-		_ = l.c.nc.SetWriteDeadline(time.Now().Add(l.f.cfg.WriteTimeout))
 		n, err := l.c.write(b.Bytes())
 		if err != nil {
 			// What went out whole is sent; the rest goes back to the
-			// queue, for the next link to the domain.
+			// queue, for the next link to the domain, or, if the link
+			// has ended meanwhile, is seen to here.
 			sent := 0
 			for sent < len(ends) && ends[sent] <= n {
 				sent++
 			}
 			l.out.Add(uint64(sent))
 			l.mu.Lock()
+			if l.ended {
+				l.mu.Unlock()
+				l.dispose(q[sent:])
+				return
+			}
 			l.q = append(q[sent:], l.q...)
 			l.mu.Unlock()
 			l.fail(err, nil)
@@ -225,9 +259,10 @@ func (l *link) fail(why error, e *stream.Error) {
 		l.err = plainLinkError(why)
 	}
 	q, c, errText, remote := l.q, l.c, l.err, l.remote
-	l.q = nil
+	l.q, l.qbytes = nil, 0
 	l.mu.Unlock()
 	close(l.done)
+	l.cancel()
 	l.f.remove(l)
 	if c != nil {
 		c.end(nil, e)
@@ -237,24 +272,24 @@ func (l *link) fail(why error, e *stream.Error) {
 	} else {
 		l.f.cfg.Log.Debug("federation link ended", "domain", remote, "direction", l.dirName())
 	}
-	if len(q) == 0 {
-		return
-	}
-	// Stanzas the link took and never wrote: a new link gets them if
-	// this one wrote anything before (so a peer that takes nothing
-	// cannot keep them going round); else they bounce.
+	l.dispose(q)
+}
+
+// dispose sees to stanzas an ended link took and never wrote: a new link
+// gets them if this one wrote anything before (so a peer that takes
+// nothing cannot keep them going round); else they bounce.
+func (l *link) dispose(q []*stanza.Stanza) {
 	ctx := context.WithoutCancel(l.f.ctx)
 	for _, st := range q {
-		if l.out.Load() == 0 {
-			l.f.bounce(ctx, st, stanza.NewError(stanza.Wait, stanza.RemoteServerTimeout, "the link to "+l.remote+" ended before this could be sent"))
-			continue
-		}
-		if l.f.ctx.Err() != nil {
+		switch {
+		case l.out.Load() == 0:
+			l.f.bounce(ctx, st, stanza.NewError(stanza.Wait, stanza.RemoteServerTimeout, "the link to "+st.To.Domain+" ended before this could be sent"))
+		case l.f.ctx.Err() != nil:
 			l.f.bounce(ctx, st, stanza.NewError(stanza.Wait, stanza.RemoteServerTimeout, "the server stopped before it could send this"))
-			continue
-		}
-		if serr := l.f.Route(ctx, st); serr != nil {
-			l.f.bounce(ctx, st, serr)
+		default:
+			if serr := l.f.Route(ctx, st); serr != nil {
+				l.f.bounce(ctx, st, serr)
+			}
 		}
 	}
 }
@@ -275,7 +310,7 @@ func (l *link) readFailed(err error) {
 func (l *link) bounceAll(e *stanza.Error) {
 	l.mu.Lock()
 	q := l.q
-	l.q = nil
+	l.q, l.qbytes = nil, 0
 	l.mu.Unlock()
 	ctx := context.WithoutCancel(l.f.ctx)
 	for _, st := range q {
@@ -301,6 +336,23 @@ func (l *link) info() LinkInfo {
 		Certificate: l.cert, Since: l.since, In: l.in.Load(), Out: l.out.Load(), Error: l.err}
 }
 
+// allowedBy says whether p allows every domain the link is with: the one
+// it was opened for or from, and each the peer proved on it. A link still
+// negotiating, with no domain yet, is checked when it names one.
+func (l *link) allowedBy(p *Policy) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.remote != "" && p.check(l.remote) != nil {
+		return false
+	}
+	for d := range l.authed {
+		if p.check(d) != nil {
+			return false
+		}
+	}
+	return l.remote != "" || len(l.authed) > 0 || p.Enabled
+}
+
 // mayCome says whether stanzas from domain are accepted on this link.
 func (l *link) mayCome(domain string) bool {
 	l.mu.Lock()
@@ -320,6 +372,9 @@ func (l *link) stanza(ctx context.Context, el *stanza.Element) *stream.Error {
 	}
 	if !l.mayCome(st.From.Domain) {
 		return &stream.Error{Condition: stream.InvalidFrom, Text: "this link is not authenticated for " + st.From.Domain}
+	}
+	if err := l.f.policy.Load().check(st.From.Domain); err != nil {
+		return &stream.Error{Condition: stream.PolicyViolation, Text: err.Error()}
 	}
 	if !l.f.isLocal(st.To.Domain) {
 		return &stream.Error{Condition: stream.HostUnknown, Text: st.To.Domain + " is not served here"}

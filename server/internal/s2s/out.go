@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,7 +23,7 @@ func (f *Federation) stanzaLimits() stream.Limits {
 
 // runOut sets up an outbound link, then reads from it until it ends.
 func (l *link) runOut() {
-	ctx, cancel := context.WithTimeout(l.f.ctx, l.f.cfg.ConnectTimeout)
+	ctx, cancel := context.WithTimeout(l.ctx, l.f.cfg.ConnectTimeout)
 	err := l.connect(ctx)
 	timedOut := ctx.Err() == context.DeadlineExceeded
 	cancel()
@@ -34,8 +35,10 @@ func (l *link) runOut() {
 		l.abort(err, e)
 		return
 	}
+	if !l.up() {
+		return // ended meanwhile (federation off, the domain blocked, shutdown)
+	}
 	l.f.succeeded(l.remote)
-	l.up()
 	info := l.info()
 	l.f.cfg.Log.Info("federation link up", "domain", l.remote, "direction", "out", "auth", info.Auth, "tls", info.TLS, "bidi", info.Direction == "both")
 	l.read(context.WithoutCancel(l.f.ctx))
@@ -46,16 +49,21 @@ func (l *link) runOut() {
 func (l *link) abort(why error, e *stanza.Error) {
 	l.f.failed(l.remote, e, why)
 	l.mu.Lock()
-	if l.ended { // the server stopped meanwhile (Close): fail did the rest
+	if l.ended { // ended meanwhile (Close, SetPolicy): fail did the rest
+		c := l.c
 		l.mu.Unlock()
+		if c != nil {
+			c.close()
+		}
 		return
 	}
 	l.ended = true
 	l.err = plainLinkError(why)
 	q, c, errText := l.q, l.c, l.err
-	l.q = nil
+	l.q, l.qbytes = nil, 0
 	l.mu.Unlock()
 	close(l.done)
+	l.cancel()
 	l.f.remove(l)
 	if c != nil {
 		c.end(nil, nil)
@@ -77,8 +85,13 @@ func (l *link) connect(ctx context.Context) error {
 	}
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Now()) })
 	defer stop()
-	c := newConn(nc, negotiationLimits)
+	c := newConn(nc, negotiationLimits, l.f.cfg.WriteTimeout)
 	l.mu.Lock()
+	if l.ended {
+		l.mu.Unlock()
+		nc.Close()
+		return errors.New("the link was ended while it was set up")
+	}
 	l.c = c
 	l.mu.Unlock()
 	if cand.DirectTLS {
@@ -202,7 +215,7 @@ func (f *Federation) startTLSOut(c *conn, feats *stanza.Element, local, remote s
 func (f *Federation) clientTLS(local, remote string, direct bool) *tls.Config {
 	base := f.cfg.TLS()
 	cfg := &tls.Config{
-		ServerName:         remote,
+		ServerName:         asciiDomain(remote),
 		InsecureSkipVerify: true, // verified by VerifyPeer, for RFC 6125 and serverAuth-only certificates
 		MinVersion:         tls.VersionTLS12,
 		GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"hearth/server/internal/jid"
@@ -36,8 +35,6 @@ var stepAdvice = map[string]string{
 		"and that the domain is this server's public name",
 	"Round trip": "the link works, but the other server did not answer the test query as expected; messages may still get through",
 }
-
-var probeSeq atomic.Uint64
 
 // Probe tests federation with domain step by step, as an admin would:
 // where DNS says its server is, whether it answers, its TLS and
@@ -70,7 +67,7 @@ func (f *Federation) Probe(ctx context.Context, domain string) []Step {
 	if r == nil {
 		r = defaultResolver
 	}
-	cands, err := Candidates(ctx, r, domain, nil)
+	cands, err := Candidates(ctx, r, asciiDomain(domain), nil)
 	if err != nil {
 		add("DNS", false, "%v", err)
 		return steps
@@ -102,7 +99,7 @@ func (f *Federation) Probe(ctx context.Context, domain string) []Step {
 	}
 	add("Connect", true, "connected to %s (%s)", cand, nc.RemoteAddr())
 	stop := context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Now()) })
-	c := newConn(nc, negotiationLimits)
+	c := newConn(nc, negotiationLimits, f.cfg.WriteTimeout)
 	state, err := f.probeTLS(c, cand, domain)
 	stop()
 	c.end(nil, nil)
@@ -128,10 +125,10 @@ func (f *Federation) Probe(ctx context.Context, domain string) []Step {
 	// A test tries again now, even if the domain failed a moment ago (the
 	// admin may just have fixed what made it fail).
 	f.succeeded(domain)
-	id := fmt.Sprintf("hearth-test-%d", probeSeq.Add(1))
+	id := "hearth-test-" + newStreamID() // no peer can guess it to answer for another
 	iq := stanza.New("iq", stanza.NSClient, "type", "get", "id", id, "from", f.cfg.Domain, "to", domain).
 		Append(stanza.New("query", stanza.NSDiscoInfo))
-	answer := f.await(id)
+	answer := f.await(id, domain)
 	defer f.unawait(id)
 	start := time.Now()
 	if serr := f.Route(ctx, &stanza.Stanza{El: iq, Kind: stanza.KindIQ, Type: "get", ID: id,
@@ -226,14 +223,22 @@ func (f *Federation) linkAuth(domain string) (out, in string) {
 	return out, in
 }
 
-// await registers a waiter for the answer to the server's own IQ id.
-func (f *Federation) await(id string) <-chan *stanza.Stanza {
+// waiter waits for the answer to one of the server's own IQs, from the
+// domain it asked.
+type waiter struct {
+	ch   chan *stanza.Stanza
+	from string
+}
+
+// await registers a waiter for the answer from domain to the server's own
+// IQ id.
+func (f *Federation) await(id, domain string) <-chan *stanza.Stanza {
 	ch := make(chan *stanza.Stanza, 1)
 	f.mu.Lock()
 	if f.waiters == nil {
-		f.waiters = map[string]chan *stanza.Stanza{}
+		f.waiters = map[string]waiter{}
 	}
-	f.waiters[id] = ch
+	f.waiters[id] = waiter{ch, domain}
 	f.mu.Unlock()
 	return ch
 }
@@ -251,13 +256,17 @@ func (f *Federation) answered(st *stanza.Stanza) bool {
 		return false
 	}
 	f.mu.Lock()
-	ch := f.waiters[st.ID]
-	delete(f.waiters, st.ID)
+	w, ok := f.waiters[st.ID]
+	if ok && st.From == (jid.JID{Domain: w.from}) {
+		delete(f.waiters, st.ID)
+	} else {
+		ok = false
+	}
 	f.mu.Unlock()
-	if ch == nil {
+	if !ok {
 		return false
 	}
-	ch <- st
+	w.ch <- st
 	return true
 }
 

@@ -85,18 +85,25 @@ func VerifyPeer(chain []*x509.Certificate, domain string, roots *x509.CertPool, 
 	if err != nil {
 		return failf(ErrNotForDomain, "the certificate of %s is not for %s: its subject alternative names cannot be read: %v", domain, domain, err)
 	}
-	if err := verifyChain(leaf, chain[1:], domain, roots, now); err != nil {
+	chains, err := verifyChain(leaf, chain[1:], domain, roots, now)
+	if err != nil {
 		return err
 	}
 	if !ids.match(want) {
 		return failf(ErrNotForDomain, "the certificate of %s is not for %s: %s", domain, domain, ids.describe())
+	}
+	// crypto/x509 applies name constraints to DNS names only: a domain
+	// named by SRV-ID or XmppAddr alone must also be within the DNS
+	// constraints of every CA above the leaf, on some chain.
+	if !(identities{dns: ids.dns}).match(want) && !slices.ContainsFunc(chains, func(c []*x509.Certificate) bool { return constraintsPermit(c[1:], want) }) {
+		return failf(ErrNotForDomain, "the certificate of %s names %s, but a certificate authority in its chain may not vouch for that name", domain, domain)
 	}
 	return nil
 }
 
 // verifyChain builds a chain from leaf through intermediates to roots and
 // turns crypto/x509's errors into ours.
-func verifyChain(leaf *x509.Certificate, intermediates []*x509.Certificate, domain string, roots *x509.CertPool, now time.Time) error {
+func verifyChain(leaf *x509.Certificate, intermediates []*x509.Certificate, domain string, roots *x509.CertPool, now time.Time) ([][]*x509.Certificate, error) {
 	opts := x509.VerifyOptions{
 		Roots:         roots,
 		Intermediates: x509.NewCertPool(),
@@ -121,9 +128,9 @@ func verifyChain(leaf *x509.Certificate, intermediates []*x509.Certificate, doma
 		c.UnhandledCriticalExtensions = slices.Delete(slices.Clone(leaf.UnhandledCriticalExtensions), i, i+1)
 		leaf = &c
 	}
-	_, err := leaf.Verify(opts)
+	chains, err := leaf.Verify(opts)
 	if err == nil {
-		return nil
+		return chains, nil
 	}
 	whose := "the certificate of " + domain
 	var invalid x509.CertificateInvalidError
@@ -134,21 +141,44 @@ func verifyChain(leaf *x509.Certificate, intermediates []*x509.Certificate, doma
 		switch invalid.Reason {
 		case x509.Expired:
 			if invalid.Cert != nil && now.Before(invalid.Cert.NotBefore) {
-				return failf(ErrExpired, "%s is not valid yet (until %s)", whose, day(invalid.Cert.NotBefore))
+				return nil, failf(ErrExpired, "%s is not valid yet (until %s)", whose, day(invalid.Cert.NotBefore))
 			}
 			if invalid.Cert != nil {
-				return failf(ErrExpired, "%s has expired (on %s)", whose, day(invalid.Cert.NotAfter))
+				return nil, failf(ErrExpired, "%s has expired (on %s)", whose, day(invalid.Cert.NotAfter))
 			}
-			return failf(ErrExpired, "%s has expired", whose)
+			return nil, failf(ErrExpired, "%s has expired", whose)
 		case x509.IncompatibleUsage:
-			return failf(ErrWrongPurpose, "the certificate of %s is not for use by a server: its extended key usage does not include serverAuth", domain)
+			return nil, failf(ErrWrongPurpose, "the certificate of %s is not for use by a server: its extended key usage does not include serverAuth", domain)
 		}
 	}
 	var unknown x509.UnknownAuthorityError
 	if errors.As(err, &unknown) {
-		return failf(ErrUntrusted, "the certificate of %s was not issued by a certificate authority this server trusts", domain)
+		return nil, failf(ErrUntrusted, "the certificate of %s was not issued by a certificate authority this server trusts", domain)
 	}
-	return failf(ErrUntrusted, "the certificate of %s was not accepted: %v", domain, err)
+	return nil, failf(ErrUntrusted, "the certificate of %s was not accepted: %v", domain, err)
+}
+
+// constraintsPermit says whether every CA in cas allows domain (lowercase
+// A-labels) under its DNS name constraints (RFC 5280 4.2.1.10, as
+// crypto/x509 reads them: "example.org" covers it and its subdomains,
+// ".example.org" its subdomains only).
+func constraintsPermit(cas []*x509.Certificate, domain string) bool {
+	within := func(c string) bool {
+		c = strings.ToLower(c)
+		if strings.HasPrefix(c, ".") {
+			return strings.HasSuffix(domain, c)
+		}
+		return domain == c || strings.HasSuffix(domain, "."+c)
+	}
+	for _, ca := range cas {
+		if len(ca.PermittedDNSDomains) > 0 && !slices.ContainsFunc(ca.PermittedDNSDomains, within) {
+			return false
+		}
+		if slices.ContainsFunc(ca.ExcludedDNSDomains, within) {
+			return false
+		}
+	}
+	return true
 }
 
 func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
