@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"hearth/internal/testdns"
 	"hearth/server/internal/jid"
 	"hearth/server/internal/stanza"
 	"hearth/server/internal/stream"
@@ -204,7 +205,7 @@ func localStanza(t testing.TB, from, to, id string) *stanza.Stanza {
 	return st
 }
 
-// Guards against what a security review found: the link writer leaves a write deadline on the connection that
+// Guards against (security review): the link writer leaves a write deadline on the connection that
 // every later write (a dialback answer on the reader's goroutine) meets
 // once it has passed: an established link answers a db:verify or a
 // piggybacked db:result more than WriteTimeout after its last stanza went
@@ -239,7 +240,7 @@ func TestStaleWriteDeadline(t *testing.T) {
 	}
 }
 
-// Guards against what a security review found: on an inbound link that asked for bidi and authenticated by
+// Guards against (security review): on an inbound link that asked for bidi and authenticated by
 // SASL EXTERNAL, the link is usable for our stanzas as soon as <success/>
 // is sent, before the stream restart: a stanza routed then is written
 // before our new stream header, which breaks the peer's stream.
@@ -277,7 +278,7 @@ func TestBidiStanzaBeforeRestart(t *testing.T) {
 	}
 }
 
-// Guards against what a security review found: connections that never authenticate count towards MaxLinks,
+// Guards against (security review): connections that never authenticate count towards MaxLinks,
 // and UnauthPerAddress only limits one address (one IPv6 /64): a few
 // addresses (or one IPv6 /48) hold every link slot, and then this server
 // can open no link at all, not even for its own users.
@@ -302,7 +303,7 @@ func TestUnauthenticatedTakeEveryLink(t *testing.T) {
 	}
 }
 
-// Guards against what a security review found: an inbound dialback check (authoritative) runs under a context
+// Guards against (security review): an inbound dialback check (authoritative) runs under a context
 // that Close does not cancel: Close (and so the server's shutdown) waits
 // up to ConnectTimeout for a server that does not answer. Any peer can
 // start one without authenticating.
@@ -322,7 +323,7 @@ func TestCloseWaitsForDialbackCheck(t *testing.T) {
 			defer nc.Close()
 		}
 	}()
-	dns := fixedDNS{"b.test": silent.Addr().String()}
+	dns := testdns.Seam{Addr: func(d string) string { return map[string]string{"b.test": silent.Addr().String()}[d] }}
 	f, addr, _ := reviewFederation(t, pki, func(c *Config) {
 		c.Resolver = dns
 		c.ConnectTimeout = 10 * time.Second
@@ -336,27 +337,6 @@ func TestCloseWaitsForDialbackCheck(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Fatalf("Close took %s: it waited for a dialback check of an unauthenticated peer", d.Round(time.Millisecond))
 	}
-}
-
-// fixedDNS maps names to host:port with an SRV record each.
-type fixedDNS map[string]string
-
-func (d fixedDNS) LookupSRV(_ context.Context, service, _, name string) (string, []*net.SRV, error) {
-	a, ok := d[name]
-	if !ok || service != "xmpp-server" {
-		return "", nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
-	}
-	host, port, _ := net.SplitHostPort(a)
-	var p uint16
-	fmt.Sscan(port, &p)
-	return "", []*net.SRV{{Target: host + ".", Port: p}}, nil
-}
-
-func (d fixedDNS) LookupHost(_ context.Context, host string) ([]string, error) {
-	if net.ParseIP(host) != nil {
-		return []string{host}, nil
-	}
-	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }
 
 // Finding (data race): SetPolicy reads l.remote of every link without
@@ -414,7 +394,7 @@ func TestRaceEndDuringTLS(t *testing.T) {
 	f.Close()
 }
 
-// Guards against what a security review found: a link's queue is bounded in stanzas (QueueLimit, 10000), not in
+// Guards against (security review): a link's queue is bounded in stanzas (QueueLimit, 10000), not in
 // bytes. A peer that stops reading while it asks for large answers (a
 // vCard with a photo is up to 256 KiB each) makes this server hold
 // QueueLimit times that, and the writer copies all of it into one buffer.
@@ -438,7 +418,7 @@ func TestQueueBoundedInBytes(t *testing.T) {
 	t.Fatalf("one link's queue took %d MiB of stanzas without holding a sender back (QueueLimit %d stanzas)", queued>>20, f.cfg.QueueLimit)
 }
 
-// Guards against what a security review found: the block list reaches only a link's first domain. A domain
+// Guards against (security review): the block list reaches only a link's first domain. A domain
 // that authenticated later on the same stream (dialback piggybacking,
 // here proved by certificate, XEP-0344) and is then blocked keeps its
 // stanzas coming.
@@ -463,7 +443,7 @@ func TestBlockMissesPiggybackedDomain(t *testing.T) {
 	}
 }
 
-// Guards against what a security review found: the federation test's IQ ids are a counter and its answer is
+// Guards against (security review): the federation test's IQ ids are a counter and its answer is
 // taken from whichever server sends an IQ result with that id, not only
 // from the domain under test.
 func TestProbeAnswerFromAnotherDomain(t *testing.T) {
@@ -494,7 +474,7 @@ func waitFor(t testing.TB, cond func() bool) {
 	t.Fatal("condition not reached")
 }
 
-// Guards against what a security review found: when the link ends (the peer closed its stream, Close,
+// Guards against (security review): when the link ends (the peer closed its stream, Close,
 // SetPolicy) while the writer is in a write, fail takes an empty queue;
 // the writer then puts what it could not write back on the queue of a
 // link that has ended, and nobody bounces or resends it: the stanzas are
@@ -533,7 +513,7 @@ func TestLostWhenEndRacesWriter(t *testing.T) {
 	}
 }
 
-// Guards against what a security review found: after authentication an inbound link has no write deadline at
+// Guards against (security review): after authentication an inbound link has no write deadline at
 // all until its writer writes (never, on a link that is not
 // bidirectional). A peer that sends db:verify requests and reads nothing
 // blocks the reader in a write that never ends, holding c.wmu: link.fail
@@ -623,27 +603,17 @@ func fakeAuthoritative(t testing.TB, pki *reviewPKI) string {
 	return ln.Addr().String()
 }
 
-// wildcardDNS sends every name but those in except to addr.
-type wildcardDNS struct{ addr string }
-
-func (d wildcardDNS) LookupSRV(_ context.Context, service, _, name string) (string, []*net.SRV, error) {
-	if service != "xmpp-server" || !strings.HasSuffix(name, ".evil.test") {
-		return "", nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
-	}
-	host, port, _ := net.SplitHostPort(d.addr)
-	var p uint16
-	fmt.Sscan(port, &p)
-	return "", []*net.SRV{{Target: host + ".", Port: p}}, nil
+// wildcardDNS sends every name under evil.test to addr.
+func wildcardDNS(addr string) testdns.Seam {
+	return testdns.Seam{Addr: func(d string) string {
+		if strings.HasSuffix(d, ".evil.test") {
+			return addr
+		}
+		return ""
+	}}
 }
 
-func (d wildcardDNS) LookupHost(_ context.Context, host string) ([]string, error) {
-	if net.ParseIP(host) != nil {
-		return []string{host}, nil
-	}
-	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
-}
-
-// Guards against what a security review found: MaxLinks is one pool for both directions with no share per
+// Guards against (security review): MaxLinks is one pool for both directions with no share per
 // peer once authenticated. From one address, an attacker who controls
 // the DNS of one domain authenticates MaxLinks links by dialback for
 // d1.evil.test, d2.evil.test, ... (its own server answers the
@@ -653,7 +623,7 @@ func TestOneAddressTakesEveryLink(t *testing.T) {
 	pki := newReviewPKI(t)
 	auth := fakeAuthoritative(t, pki)
 	const maxLinks = 12
-	f, addr, _ := reviewFederation(t, pki, func(c *Config) { c.MaxLinks = maxLinks; c.Resolver = wildcardDNS{auth} })
+	f, addr, _ := reviewFederation(t, pki, func(c *Config) { c.MaxLinks = maxLinks; c.Resolver = wildcardDNS(auth) })
 	for i := range maxLinks {
 		d := fmt.Sprintf("d%d.evil.test", i)
 		p, _ := dialPeer(t, addr, "", d, nil)
@@ -667,7 +637,7 @@ func TestOneAddressTakesEveryLink(t *testing.T) {
 	}
 }
 
-// Guards against what a security review found: a certificate authority restricted by name constraints to its
+// Guards against (security review): a certificate authority restricted by name constraints to its
 // own domain (a technically constrained intermediate) can still vouch
 // for any domain through the otherName identities VerifyPeer reads
 // itself (XmppAddr, SRV-ID): crypto/x509 applies name constraints only to
@@ -698,7 +668,7 @@ func TestNameConstraintsOtherName(t *testing.T) {
 	}
 }
 
-// Guards against what a security review found: jid.Parse leaves a lowercase A-label domain as it is (its
+// Guards against (security review): jid.Parse leaves a lowercase A-label domain as it is (its
 // ASCII fast path) but turns every other spelling of the same domain
 // into U-labels, so one domain has two normal forms, and the policy
 // compares strings: a block (or allow) entry in one form misses the
@@ -735,7 +705,7 @@ func (d *recordingDNS) LookupHost(_ context.Context, host string) ([]string, err
 	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 }
 
-// Guards against what a security review found: a domain with non-ASCII labels (how jid.Parse keeps any IDN
+// Guards against (security review): a domain with non-ASCII labels (how jid.Parse keeps any IDN
 // typed other than in lowercase A-labels) goes to DNS as U-labels; Go's
 // resolver refuses such a name as "no such host" without asking, so no
 // internationalised domain can be reached (RFC 6120 3.2.1: A-labels).
@@ -831,7 +801,7 @@ func (d slowDNS) LookupSRV(ctx context.Context, service, proto, name string) (st
 	return d.Resolver.LookupSRV(ctx, service, proto, name)
 }
 
-// Guards against what a security review found: link.fail on an outbound link that is still being set up
+// Guards against (security review): link.fail on an outbound link that is still being set up
 // (SetPolicy: the admin turns federation off or blocks the domain) marks
 // it ended and forgets it, but connect goes on: it sets l.c after fail
 // looked at it, finishes the set-up with the domain no longer allowed,
@@ -840,7 +810,7 @@ func (d slowDNS) LookupSRV(ctx context.Context, service, proto, name string) (st
 func TestZombieOutboundAfterPolicy(t *testing.T) {
 	pki := newReviewPKI(t)
 	srv, endPeer := fakeReceiving(t, pki, 0)
-	f, _, _ := reviewFederation(t, pki, func(c *Config) { c.Resolver = slowDNS{wildcardDNS{srv}, 500 * time.Millisecond} })
+	f, _, _ := reviewFederation(t, pki, func(c *Config) { c.Resolver = slowDNS{wildcardDNS(srv), 500 * time.Millisecond} })
 	if serr := f.Route(context.Background(), localStanza(t, "alice@a.test/x", "bob@x.evil.test", "m1")); serr != nil {
 		t.Fatal(serr)
 	}
