@@ -479,6 +479,7 @@ func (h *hooks) SettingChanged(context.Context, string) error { return nil }
 func (h *hooks) TestFederation(_ context.Context, domain string) []FederationStep {
 	return []FederationStep{{Name: "DNS", OK: true, Detail: "asked about " + domain}}
 }
+
 func (h *hooks) UserRemoved(_ context.Context, user string)   { h.record(&h.kicked, user) }
 func (h *hooks) UserAdded(_ context.Context, user string) error {
 	h.record(&h.added, user)
