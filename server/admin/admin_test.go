@@ -480,7 +480,7 @@ func (h *hooks) TestFederation(_ context.Context, domain string) []FederationSte
 	return []FederationStep{{Name: "DNS", OK: true, Detail: "asked about " + domain}}
 }
 
-func (h *hooks) UserRemoved(_ context.Context, user string)   { h.record(&h.kicked, user) }
+func (h *hooks) UserRemoved(_ context.Context, user string) { h.record(&h.kicked, user) }
 func (h *hooks) UserAdded(_ context.Context, user string) error {
 	h.record(&h.added, user)
 	return nil
