@@ -276,7 +276,7 @@ func trustFromPage(t *testing.T, pair *netns.Pair, stderr string) {
 	if m == nil {
 		t.Fatalf("no ready line in\n%s", stderr)
 	}
-	page := m[4]
+	page := m[5]
 	if want := "http://" + pair.Addr[0] + ":"; !strings.HasPrefix(page, want) {
 		t.Fatalf("CA page at %s, want the LAN address %s...", page, want)
 	}
