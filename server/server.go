@@ -18,6 +18,7 @@ import (
 	"hearth/server/internal/c2s"
 	"hearth/server/internal/jid"
 	"hearth/server/internal/mod/blocking"
+	"hearth/server/internal/mod/carbons"
 	"hearth/server/internal/mod/clock"
 	"hearth/server/internal/mod/disco"
 	"hearth/server/internal/mod/family"
@@ -297,6 +298,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		s.roster,
 		s.family,
 		s.offline,
+		carbons.New(carbons.Deps{Router: r, Log: part("carbons")}),
 		blocking.New(blocking.Deps{DB: db, Router: r, Presence: presenceMod, Quota: q, Log: part("blocking")}),
 		lastMod,
 		ping.New(ping.Deps{Visibility: s.roster, Log: part("ping")}),
