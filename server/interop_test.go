@@ -53,6 +53,20 @@ func TestSlixmpp(t *testing.T) {
 	srv.WaitOffline(t, "bob", 0)
 }
 
+// TestSlixmppCarbons: slixmpp's XEP-0280 plugin on two resources of one
+// account gets received and sent carbons of a conversation with a third.
+func TestSlixmppCarbons(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	if err := exec.Command(py, "-c", "import slixmpp.plugins.xep_0280").Run(); err != nil {
+		need(t, "/usr/lib/python3/dist-packages/slixmpp/plugins/xep_0280")
+	}
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
+	host, port := splitAddr(t, srv.Addr)
+	runPeer(t, py, "xmpptest/interop/slix_carbons.py", "--ca", srv.CertFile, host, port, srv.Domain, "alice", "silver-kettle-pw", "bob", "copper-lantern-pw")
+}
+
 // TestGoSendxmpp: Debian's go-sendxmpp sends a message over direct TLS
 // (XEP-0368) to a slixmpp receiver.
 func TestGoSendxmpp(t *testing.T) {
