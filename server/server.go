@@ -20,6 +20,7 @@ import (
 	"hearth/server/internal/mod/blocking"
 	"hearth/server/internal/mod/carbons"
 	"hearth/server/internal/mod/clock"
+	"hearth/server/internal/mod/csi"
 	"hearth/server/internal/mod/disco"
 	"hearth/server/internal/mod/family"
 	"hearth/server/internal/mod/last"
@@ -299,6 +300,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		s.family,
 		s.offline,
 		carbons.New(carbons.Deps{Router: r, Log: part("carbons")}),
+		csi.New(),
 		blocking.New(blocking.Deps{DB: db, Router: r, Presence: presenceMod, Quota: q, Log: part("blocking")}),
 		lastMod,
 		ping.New(ping.Deps{Visibility: s.roster, Log: part("ping")}),

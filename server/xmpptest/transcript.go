@@ -4,9 +4,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
-var stepRE = regexp.MustCompile(`(?m)^\s*(\w+) (sends|receives|receives nothing more)(:|\s*$)`)
+var stepRE = regexp.MustCompile(`(?m)^\s*(\w+) (sends|receives|receives nothing more|receives nothing yet)(:|\s*$)`)
 
 // Play runs a transcript against logged-in clients, one step a line:
 //
@@ -15,7 +16,11 @@ var stepRE = regexp.MustCompile(`(?m)^\s*(\w+) (sends|receives|receives nothing 
 //	bob receives nothing more
 //
 // XML may continue over several lines. "receives" waits for a matching
-// stanza (see Client.Expect); "receives nothing more" is a Sync barrier.
+// stanza (see Client.Expect); "receives nothing more" is a Sync barrier;
+// "receives nothing yet" checks that nothing arrives for a moment without
+// sending anything (a client whose server holds stanzas for it: a Sync's
+// answer would release them). Make the sender Sync first, so that what it
+// sent was routed.
 // Lines starting with # are comments.
 func Play(t testing.TB, clients map[string]*Client, script string) {
 	t.Helper()
@@ -54,6 +59,8 @@ func Play(t testing.TB, clients map[string]*Client, script string) {
 			c.Expect(body)
 		case "receives nothing more":
 			c.Sync()
+		case "receives nothing yet":
+			c.Quiet(200 * time.Millisecond)
 		}
 	}
 }

@@ -597,6 +597,21 @@ func (c *Client) dump() string {
 	return strings.Join(parts, "\n  ")
 }
 
+// Quiet fails the test if a stanza arrives within d (or one is pending).
+func (c *Client) Quiet(d time.Duration) {
+	c.t.Helper()
+	if len(c.pending) > 0 {
+		c.t.Fatalf("%s: unexpected stanzas: %s", c.Name, c.dump())
+	}
+	select {
+	case el, ok := <-c.in:
+		if ok {
+			c.t.Fatalf("%s: got %s, want nothing yet", c.Name, el)
+		}
+	case <-time.After(d):
+	}
+}
+
 // Sync is a barrier: it pings the server and fails if anything other than
 // the answer (and what is still unmatched) arrived before it.
 func (c *Client) Sync() {

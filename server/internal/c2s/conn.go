@@ -37,7 +37,22 @@ type out struct {
 	ended   bool          // done is closed: no writer runs again
 	final   *stream.Error // sent at the end, if not nil
 	done    chan struct{}
+
+	// XEP-0352: while the client says it is inactive, what can wait is
+	// held (the latest presence of each sender, chat states) and goes out
+	// when it is active again, or just before the next stanza that cannot
+	// wait.
+	inactive bool
+	held     []*stanza.Element
+	heldFrom map[string]int // presence held, by sender: its index in held
+	heldSize int
 }
+
+// Bounds of what an inactive client is spared: past them it gets it all.
+const (
+	maxHeld      = 500
+	maxHeldBytes = 256 << 10
+)
 
 func newOut(f framing, limit, maxBytes int, timeout time.Duration) *out {
 	return &out{f: f, limit: limit, maxBytes: maxBytes, timeout: timeout, done: make(chan struct{})}
@@ -62,10 +77,40 @@ func (o *out) kick() {
 // never will be.
 func (o *out) Send(el *stanza.Element, done func(written bool)) bool {
 	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.closing {
-		return false
+	ok, held := o.sendLocked(el, done)
+	o.mu.Unlock()
+	if held && done != nil {
+		// A chat state that waits counts as delivered: it is not worth
+		// storing for later (offline storage drops it too).
+		done(true)
 	}
+	return ok
+}
+
+// sendLocked queues el, or holds it while the client is inactive; o.mu
+// is held.
+func (o *out) sendLocked(el *stanza.Element, done func(written bool)) (ok, held bool) {
+	if o.closing {
+		return false, false
+	}
+	if o.inactive {
+		if canWait(el) {
+			o.holdLocked(el)
+			if len(o.held) <= maxHeld && o.heldSize <= maxHeldBytes {
+				return true, true
+			}
+			return o.releaseLocked(), true // too much waits: el goes with the rest
+		}
+		// What was held goes first, in its order.
+		if !o.releaseLocked() {
+			return false, false
+		}
+	}
+	return o.enqueueLocked(el, done), false
+}
+
+// enqueueLocked queues el; o.mu is held.
+func (o *out) enqueueLocked(el *stanza.Element, done func(written bool)) bool {
 	n := size(el)
 	if len(o.queue) >= o.limit || o.queued+n > o.maxBytes {
 		// The client is not reading: no closing handshake is possible.
@@ -87,6 +132,73 @@ func (o *out) Send(el *stanza.Element, done func(written bool)) bool {
 	o.kick()
 	return true
 }
+
+// SetActive records the client's state (XEP-0352): inactive holds what can
+// wait; active sends what was held.
+func (o *out) SetActive(active bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.inactive = !active
+	if active {
+		o.releaseLocked()
+	}
+}
+
+// holdLocked keeps el for later: a presence replaces the one held from
+// the same sender; o.mu is held.
+func (o *out) holdLocked(el *stanza.Element) {
+	if el.Name == "presence" {
+		from := el.Attr("from")
+		if i, ok := o.heldFrom[from]; ok {
+			o.heldSize += size(el) - size(o.held[i])
+			o.held[i] = el
+			return
+		}
+		if o.heldFrom == nil {
+			o.heldFrom = map[string]int{}
+		}
+		o.heldFrom[from] = len(o.held)
+	}
+	o.held = append(o.held, el)
+	o.heldSize += size(el)
+}
+
+// releaseLocked queues what was held; false if the queue could not take it
+// (the client is cut off); o.mu is held.
+func (o *out) releaseLocked() bool {
+	held := o.held
+	o.held, o.heldFrom, o.heldSize = nil, nil, 0
+	for _, el := range held {
+		if !o.enqueueLocked(el, nil) {
+			return false
+		}
+	}
+	return true
+}
+
+// canWait says whether a client that is inactive can get el later
+// (XEP-0352 does not say; as the common servers do): a presence update
+// (available or unavailable, not a subscription or an error), or a
+// message that is only a chat state (XEP-0085).
+func canWait(el *stanza.Element) bool {
+	switch el.Name {
+	case "presence":
+		t := el.Attr("type")
+		return t == "" || t == "unavailable"
+	case "message":
+		n := 0
+		for _, c := range el.Elements() {
+			if c.NS != nsChatStates {
+				return false
+			}
+			n++
+		}
+		return n > 0
+	}
+	return false
+}
+
+const nsChatStates = "http://jabber.org/protocol/chatstates"
 
 // cutOff ends the writing at once: a write in progress returns with what
 // it wrote, nothing more is written, and the reader stops. The transport

@@ -30,6 +30,10 @@ func (s *Stream) Session() *router.Session { return s.sess }
 // stanzas (stream management's acks); false when the stream is closing.
 func (s *Stream) Send(el *stanza.Element) bool { return s.out.Send(el, nil) }
 
+// SetActive tells the stream whether the client is active (XEP-0352):
+// while it is not, presence updates and chat states wait.
+func (s *Stream) SetActive(active bool) { s.out.SetActive(active) }
+
 // serveSession runs a bound stream until it ends.
 func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session) {
 	f := c.f
