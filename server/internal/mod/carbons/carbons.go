@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"hearth/server/internal/jid"
 	"hearth/server/internal/router"
@@ -36,6 +37,8 @@ type Module struct {
 
 	mu      sync.Mutex
 	enabled map[*router.Session]bool
+	users   map[string]int // sessions with carbons on, per account
+	total   atomic.Int64   // all of them: none, and messages cost one load
 }
 
 // New returns the carbons module.
@@ -43,7 +46,7 @@ func New(d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Module{r: d.Router, log: d.Log, enabled: map[*router.Session]bool{}}
+	return &Module{r: d.Router, log: d.Log, enabled: map[*router.Session]bool{}, users: map[string]int{}}
 }
 
 // Register installs the enable and disable requests (XEP-0280 4, sent to
@@ -72,22 +75,34 @@ func (m *Module) set(_ context.Context, st *stanza.Stanza) (*stanza.Element, *st
 	if s == nil {
 		return nil, stanza.ErrItemNotFound()
 	}
-	on := st.El.FirstElement().Name == "enable"
+	m.setEnabled(s, st.El.FirstElement().Name == "enable")
+	return nil, nil
+}
+
+// setEnabled turns carbons on or off for s.
+func (m *Module) setEnabled(s *router.Session, on bool) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.enabled[s] == on {
+		return
+	}
+	user := s.JID.Local
 	if on {
 		m.enabled[s] = true
-	} else {
-		delete(m.enabled, s)
+		m.users[user]++
+		m.total.Add(1)
+		return
 	}
-	m.mu.Unlock()
-	return nil, nil
+	delete(m.enabled, s)
+	if m.users[user]--; m.users[user] <= 0 {
+		delete(m.users, user)
+	}
+	m.total.Add(-1)
 }
 
 // SessionEnded forgets the session.
 func (m *Module) SessionEnded(_ context.Context, s *router.Session) {
-	m.mu.Lock()
-	delete(m.enabled, s)
-	m.mu.Unlock()
+	m.setEnabled(s, false)
 }
 
 // Enabled reports whether s asked for carbons.
@@ -100,7 +115,7 @@ func (m *Module) Enabled(s *router.Session) bool {
 // Outbound sends a sent copy of a message a session of the account sent to
 // the account's other sessions that want carbons (XEP-0280 6).
 func (m *Module) Outbound(ctx context.Context, from *router.Session, st *stanza.Stanza, out router.Outcome) {
-	if out.Error != nil || !eligible(st) {
+	if m.total.Load() == 0 || out.Error != nil || !eligible(st) {
 		return
 	}
 	m.copy(ctx, from.JID.Local, "sent", st, func(s *router.Session) bool { return s == from })
@@ -110,7 +125,13 @@ func (m *Module) Outbound(ctx context.Context, from *router.Session, st *stanza.
 // sessions that want carbons and did not get the message itself
 // (XEP-0280 5).
 func (m *Module) Inbound(ctx context.Context, st *stanza.Stanza, out router.Outcome) {
-	if out.Error != nil || len(out.Sessions) == 0 || !eligible(st) {
+	if m.total.Load() == 0 || out.Error != nil || len(out.Sessions) == 0 || !eligible(st) {
+		return
+	}
+	m.mu.Lock()
+	n := m.users[st.To.Local]
+	m.mu.Unlock()
+	if n == 0 {
 		return
 	}
 	got := map[*router.Session]bool{}
@@ -125,6 +146,10 @@ func (m *Module) Inbound(ctx context.Context, st *stanza.Stanza, out router.Outc
 func (m *Module) copy(ctx context.Context, user, kind string, st *stanza.Stanza, skip func(*router.Session) bool) {
 	var to []*router.Session
 	m.mu.Lock()
+	if m.users[user] == 0 {
+		m.mu.Unlock()
+		return
+	}
 	for _, s := range m.r.Sessions(user) {
 		if m.enabled[s] && !skip(s) {
 			to = append(to, s)
