@@ -298,7 +298,10 @@ func TestUnauthenticatedTakeEveryLink(t *testing.T) {
 		}
 	}
 	waitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.in) == UnauthPerAddress })
-	if serr := f.Route(context.Background(), localStanza(t, "alice@a.test/x", "bob@c.test", "m1")); serr != nil {
+	// c.test has no DNS here: the link to it may fail before Route
+	// returns (remote-server-not-found); what must not happen is a refusal
+	// for want of a link slot.
+	if serr := f.Route(context.Background(), localStanza(t, "alice@a.test/x", "bob@c.test", "m1")); serr != nil && serr.Condition == stanza.ResourceConstraint {
 		t.Fatalf("alice's message to c.test refused while %d silent, unauthenticated connections hold every link: %s", maxLinks, serr.Text)
 	}
 }
@@ -634,7 +637,9 @@ func TestOneAddressTakesEveryLink(t *testing.T) {
 			t.Fatalf("%s: %s", d, el)
 		}
 	}
-	if serr := f.Route(context.Background(), localStanza(t, "alice@a.test/x", "bob@c.test", "m1")); serr != nil {
+	// As in TestUnauthenticatedTakeEveryLink: c.test has no DNS, but no
+	// link slot may be missing.
+	if serr := f.Route(context.Background(), localStanza(t, "alice@a.test/x", "bob@c.test", "m1")); serr != nil && serr.Condition == stanza.ResourceConstraint {
 		t.Fatalf("after one address authenticated %d links for domains of its own, alice's message to c.test: %s", maxLinks, serr.Text)
 	}
 }
