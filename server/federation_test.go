@@ -576,3 +576,25 @@ func TestFederationProbe(t *testing.T) {
 		}
 	}
 }
+
+// TestFederationIdle: a link that carries nothing for the idle timeout
+// closes, on both sides, and the next message sets a new one up.
+func TestFederationIdle(t *testing.T) {
+	p := federate(t, true, func(c *server.Config) { c.Federation.IdleTimeout = 300 * time.Millisecond })
+	alice := p.a.Login(t, "alice", "silver-kettle-pw", "phone")
+	bob := p.b.Login(t, "bob", "copper-lantern-pw", "pc")
+	alice.Send(`<message to='bob@b.test/pc' type='chat' id='i1'><body>one</body></message>`)
+	bob.Expect(`<message from='alice@a.test/phone' to='bob@b.test/pc' type='chat' id='i1'><body>one</body></message>`)
+	if len(links(t, p.a, "b.test")) == 0 {
+		t.Fatal("no link after a message crossed")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(links(t, p.a, "b.test"))+len(links(t, p.b, "a.test")) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("links still up long after the idle timeout: %+v / %+v", links(t, p.a, "b.test"), links(t, p.b, "a.test"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	alice.Send(`<message to='bob@b.test/pc' type='chat' id='i2'><body>two</body></message>`)
+	bob.Expect(`<message from='alice@a.test/phone' to='bob@b.test/pc' type='chat' id='i2'><body>two</body></message>`)
+}
