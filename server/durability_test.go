@@ -1,8 +1,6 @@
 package server_test
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -17,6 +15,7 @@ import (
 	"hearth/server"
 	"hearth/server/internal/stanza"
 	"hearth/server/xmpptest"
+	"hearth/storage/storagetest"
 )
 
 // The tests of this file count messages: each carries id m<N>, and a
@@ -285,7 +284,7 @@ func TestFailedDeleteNoDuplicate(t *testing.T) {
 	if bounced, sample := flood(t, alice, "bob@hearth.test", n, 200, 50); len(bounced) > 0 {
 		t.Fatalf("%d refused: %s", len(bounced), sample)
 	}
-	release := holdWriteLock(t, filepath.Join(srv.DataDir, "hearth.db"))
+	release := storagetest.HoldWriteLock(t, filepath.Join(srv.DataDir, "hearth.db"))
 	got := map[string]int{}
 	bob := online(t, srv, "bob", "pc", 0)
 	dups := tally(collect(bob, time.Second), got)
@@ -307,31 +306,4 @@ func TestFailedDeleteNoDuplicate(t *testing.T) {
 	release()
 	bob2.Close()
 	srv.WaitOffline(t, "bob", 0) // the retry
-}
-
-// holdWriteLock takes the SQLite write lock of the database at path, as
-// another program (the sqlite3 shell, a backup tool) would, until release.
-func holdWriteLock(t *testing.T, path string) (release func()) {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	release = func() {
-		once.Do(func() {
-			conn.ExecContext(context.Background(), "ROLLBACK")
-			conn.Close()
-			db.Close()
-		})
-	}
-	t.Cleanup(release)
-	return release
 }

@@ -1,41 +1,19 @@
 package storage
 
 import (
-	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"hearth/storage/storagetest"
 )
 
 // holdLock takes the database's write lock from a connection of its own,
-// as another program (the sqlite3 shell, a backup tool) would, until the
-// returned function is called.
+// as another program would, until the returned function is called.
 func holdLock(t *testing.T, db *DB) (release func()) {
-	t.Helper()
-	other, err := sql.Open("sqlite", dsn(db.Path(), true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := other.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	release = func() {
-		once.Do(func() {
-			conn.ExecContext(context.Background(), "ROLLBACK")
-			conn.Close()
-			other.Close()
-		})
-	}
-	t.Cleanup(release)
-	return release
+	return storagetest.HoldWriteLock(t, db.Path())
 }
 
 // TestGroupCommit: stores queued together are committed together, in
