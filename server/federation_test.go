@@ -598,3 +598,33 @@ func TestFederationIdle(t *testing.T) {
 	alice.Send(`<message to='bob@b.test/pc' type='chat' id='i2'><body>two</body></message>`)
 	bob.Expect(`<message from='alice@a.test/phone' to='bob@b.test/pc' type='chat' id='i2'><body>two</body></message>`)
 }
+
+// TestFederationBackoff: after a domain could not be reached, messages to
+// it bounce at once for a while (no new attempt per message), and after
+// that a new attempt is made, which finds the server back.
+func TestFederationBackoff(t *testing.T) {
+	p := federate(t, true)
+	setSetting(t, p.b, "federation.enabled", "false")
+	alice := p.a.Login(t, "alice", "silver-kettle-pw", "phone")
+	bob := p.b.Login(t, "bob", "copper-lantern-pw", "pc")
+	alice.Send(`<message to='bob@b.test/pc' type='chat' id='b1'><body>one</body></message>`)
+	el := alice.Expect(`<message from='bob@b.test/pc' to='alice@a.test/phone' type='error' id='b1'>*</message>`)
+	if got := errorCondition(el); got != "remote-server-not-found" {
+		t.Fatalf("b.test off: error %q, want remote-server-not-found", got)
+	}
+	failedAt := time.Now()
+	setSetting(t, p.b, "federation.enabled", "true")
+	// Within the backoff (1 s after a first failure) the failure stands,
+	// though the server is back. (A machine too slow to get here within
+	// half a second checks only what follows.)
+	if time.Since(failedAt) < 500*time.Millisecond {
+		alice.Send(`<message to='bob@b.test/pc' type='chat' id='b2'><body>two</body></message>`)
+		el = alice.Expect(`<message from='bob@b.test/pc' to='alice@a.test/phone' type='error' id='b2'>*</message>`)
+		if got := errorCondition(el); got != "remote-server-not-found" {
+			t.Fatalf("within the backoff: error %q, want the failure's remote-server-not-found", got)
+		}
+	}
+	time.Sleep(time.Until(failedAt.Add(1100 * time.Millisecond)))
+	alice.Send(`<message to='bob@b.test/pc' type='chat' id='b3'><body>three</body></message>`)
+	bob.Expect(`<message from='alice@a.test/phone' to='bob@b.test/pc' type='chat' id='b3'><body>three</body></message>`)
+}
