@@ -256,8 +256,9 @@ func (f *Federation) isLocal(domain string) bool {
 // later bounces what waited for it itself.
 func (f *Federation) Route(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 	local, remote := st.From.Domain, st.To.Domain
-	if err := f.policy.Load().check(remote); err != nil {
-		if !f.policy.Load().Enabled {
+	policy := f.policy.Load()
+	if err := policy.check(remote); err != nil {
+		if !policy.Enabled {
 			return stanza.NewError(stanza.Cancel, stanza.RemoteServerNotFound, "this server does not federate with other servers (federation is off)")
 		}
 		return stanza.NewError(stanza.Cancel, stanza.NotAllowed, err.Error())

@@ -571,28 +571,10 @@ func fakeAuthoritative(t testing.TB, pki *reviewPKI) string {
 			go func() {
 				defer nc.Close()
 				_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
-				dec := stream.NewDecoder(nc, stream.Limits{})
-				h, err := dec.Header()
-				if err != nil {
+				tc, dec := fakeTLS(nc, cert, "x1", 0, ``)
+				if tc == nil {
 					return
 				}
-				open := func(w net.Conn, feats string) {
-					w.Write([]byte(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' id='x1' from='` + h.To + `' version='1.0'><stream:features>` + feats + `</stream:features>`))
-				}
-				open(nc, `<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)
-				if _, err := dec.Next(); err != nil {
-					return
-				}
-				nc.Write([]byte(`<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`))
-				tc := tls.Server(nc, &tls.Config{Certificates: []tls.Certificate{cert}})
-				if tc.Handshake() != nil {
-					return
-				}
-				dec = stream.NewDecoder(tc, stream.Limits{})
-				if _, err := dec.Header(); err != nil {
-					return
-				}
-				open(tc, ``)
 				for {
 					el, err := dec.Next()
 					if err != nil {
@@ -606,6 +588,36 @@ func fakeAuthoritative(t testing.TB, pki *reviewPKI) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// fakeTLS is a fake receiving server's side of a stream's start: after
+// the peer's opening (and delay) it offers STARTTLS, does TLS with cert,
+// and answers the new opening with features; nil if the peer went away.
+func fakeTLS(nc net.Conn, cert tls.Certificate, id string, delay time.Duration, features string) (*tls.Conn, *stream.Decoder) {
+	dec := stream.NewDecoder(nc, stream.Limits{})
+	h, err := dec.Header()
+	if err != nil {
+		return nil, nil
+	}
+	time.Sleep(delay)
+	open := func(w net.Conn, feats string) {
+		w.Write([]byte(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' id='` + id + `' from='` + h.To + `' version='1.0'><stream:features>` + feats + `</stream:features>`))
+	}
+	open(nc, `<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)
+	if _, err := dec.Next(); err != nil {
+		return nil, nil
+	}
+	nc.Write([]byte(`<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`))
+	tc := tls.Server(nc, &tls.Config{Certificates: []tls.Certificate{cert}})
+	if tc.Handshake() != nil {
+		return nil, nil
+	}
+	dec = stream.NewDecoder(tc, stream.Limits{})
+	if _, err := dec.Header(); err != nil {
+		return nil, nil
+	}
+	open(tc, features)
+	return tc, dec
 }
 
 // wildcardDNS sends every name under evil.test to addr.
@@ -759,29 +771,10 @@ func fakeReceiving(t testing.TB, pki *reviewPKI, delay time.Duration) (string, f
 				defer conns.Done()
 				defer nc.Close()
 				go func() { <-stop; nc.Close() }()
-				dec := stream.NewDecoder(nc, stream.Limits{})
-				h, err := dec.Header()
-				if err != nil {
+				tc, dec := fakeTLS(nc, cert, "s1", delay, `<dialback xmlns='urn:xmpp:features:dialback'/>`)
+				if tc == nil {
 					return
 				}
-				time.Sleep(delay)
-				open := func(w net.Conn, feats string) {
-					w.Write([]byte(`<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' id='s1' from='` + h.To + `' version='1.0'><stream:features>` + feats + `</stream:features>`))
-				}
-				open(nc, `<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`)
-				if _, err := dec.Next(); err != nil {
-					return
-				}
-				nc.Write([]byte(`<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>`))
-				tc := tls.Server(nc, &tls.Config{Certificates: []tls.Certificate{cert}})
-				if tc.Handshake() != nil {
-					return
-				}
-				dec = stream.NewDecoder(tc, stream.Limits{})
-				if _, err := dec.Header(); err != nil {
-					return
-				}
-				open(tc, `<dialback xmlns='urn:xmpp:features:dialback'/>`)
 				for {
 					el, err := dec.Next()
 					if err != nil {

@@ -105,13 +105,6 @@ func (m *Module) SessionEnded(_ context.Context, s *router.Session) {
 	m.setEnabled(s, false)
 }
 
-// Enabled reports whether s asked for carbons.
-func (m *Module) Enabled(s *router.Session) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.enabled[s]
-}
-
 // Outbound sends a sent copy of a message a session of the account sent to
 // the account's other sessions that want carbons (XEP-0280 6).
 func (m *Module) Outbound(ctx context.Context, from *router.Session, st *stanza.Stanza, out router.Outcome) {
