@@ -68,6 +68,10 @@ type Config struct {
 	// after as long again (c2s.DefaultIdleTimeout; setting
 	// c2s.idle_timeout, live).
 	IdleTimeout time.Duration
+	// ResumeTimeout: how long a session whose connection was lost waits
+	// for its client to resume it (c2s.DefaultResumeTimeout; setting
+	// sm.resume_timeout, live).
+	ResumeTimeout time.Duration
 	// OfflineMax is the offline quota per account (offline.DefaultMax;
 	// setting limits.offline_messages, live).
 	OfflineMax int
@@ -142,6 +146,7 @@ func (c *Config) Set(v settings.Values) {
 	c.Limits.MaxStanza = v.Int(settings.KeyStanzaBytes)
 	c.OfflineMax = v.Int(settings.KeyOfflineMessages)
 	c.IdleTimeout = v.Duration(settings.KeyIdleTimeout)
+	c.ResumeTimeout = v.Duration(settings.KeyResumeTimeout)
 	c.Conns = connLimits(v)
 	c.Quotas = Quotas{
 		RosterItems:  v.Int(settings.KeyRosterItems),
@@ -168,6 +173,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = c2s.DefaultIdleTimeout
+	}
+	if c.ResumeTimeout <= 0 {
+		c.ResumeTimeout = c2s.DefaultResumeTimeout
 	}
 	if c.OfflineMax <= 0 {
 		c.OfflineMax = offline.DefaultMax
@@ -349,23 +357,24 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	}
 
 	s.c2s = c2s.New(c2s.Config{
-		Domain:       cfg.Domain,
-		TLS:          cfg.TLS,
-		Router:       r,
-		Accounts:     db,
-		Lost:         s.offline,
-		Features:     streamFeatures,
-		Elements:     elements,
-		Limits:       cfg.Limits,
-		AuthTimeout:  cfg.AuthTimeout,
-		IdleTimeout:  cfg.IdleTimeout,
-		QueueLimit:   cfg.QueueLimit,
-		QueueBytes:   cfg.QueueBytes,
-		WriteTimeout: cfg.WriteTimeout,
-		AuthFailures: cfg.AuthFailures,
-		Conns:        cfg.Conns,
-		Quota:        q,
-		Log:          part("c2s"),
+		Domain:        cfg.Domain,
+		TLS:           cfg.TLS,
+		Router:        r,
+		Accounts:      db,
+		Lost:          s.offline,
+		Features:      streamFeatures,
+		Elements:      elements,
+		Limits:        cfg.Limits,
+		AuthTimeout:   cfg.AuthTimeout,
+		IdleTimeout:   cfg.IdleTimeout,
+		ResumeTimeout: cfg.ResumeTimeout,
+		QueueLimit:    cfg.QueueLimit,
+		QueueBytes:    cfg.QueueBytes,
+		WriteTimeout:  cfg.WriteTimeout,
+		AuthFailures:  cfg.AuthFailures,
+		Conns:         cfg.Conns,
+		Quota:         q,
+		Log:           part("c2s"),
 	})
 
 	fed, err := newFederation(cfg, r)
@@ -458,6 +467,8 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		s.offline.SetMax(v.Int(key))
 	case settings.KeyIdleTimeout:
 		s.c2s.SetIdleTimeout(v.Duration(key))
+	case settings.KeyResumeTimeout:
+		s.c2s.SetResumeTimeout(v.Duration(key))
 	case settings.KeyConnsPerAddress, settings.KeyUnauthPerAddr, settings.KeyUnauth:
 		s.c2s.SetConnLimits(connLimits(v))
 	case settings.KeyFederation, settings.KeyFederationAllow, settings.KeyFederationBlock:

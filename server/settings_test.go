@@ -224,6 +224,15 @@ alice receives nothing more`)
 		}
 	})
 
+	t.Run("resume timeout", func(t *testing.T) {
+		tested[settings.KeyResumeTimeout] = true
+		set(settings.KeyResumeTimeout, "1s")
+		alice := srv.Login(t, "alice", "silver-kettle-pw", "sm")
+		alice.Send(`<enable xmlns='urn:xmpp:sm:3' resume='true'/>`)
+		alice.Expect(`<enabled xmlns='urn:xmpp:sm:3' id='*' resume='true' max='1'/>`)
+		set(settings.KeyResumeTimeout, settings.Values{}.String(settings.KeyResumeTimeout))
+	})
+
 	// mdns.enabled is the command's (the LAN announcement): TestMDNSLive
 	// in package main runs it between network namespaces.
 	tested[settings.KeyMDNS] = true
@@ -252,6 +261,7 @@ func TestSettingsKeysAndDefaults(t *testing.T) {
 		settings.KeyStanzaBytes:     "262144",
 		settings.KeyOfflineMessages: "1000",
 		settings.KeyIdleTimeout:     "5m",
+		settings.KeyResumeTimeout:   "10m",
 		settings.KeyMDNS:            "true",
 	}
 	v := settings.Values{}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"sort"
 	"strings"
+	"testing"
 
 	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
 )
 
 // Match reports whether got matches want: same name, namespace and
@@ -114,4 +116,14 @@ func Canonical(e *stanza.Element) string {
 	var b bytes.Buffer
 	c.WriteTo(&b, stanza.NSClient)
 	return b.String()
+}
+
+// Parse reads the XML of one element, as the transcripts write them.
+func Parse(t testing.TB, xml string) *stanza.Element {
+	t.Helper()
+	el, err := stream.Unmarshal([]byte(xml))
+	if err != nil {
+		t.Fatalf("test XML %q: %v", xml, err)
+	}
+	return el
 }

@@ -93,6 +93,9 @@ type Config struct {
 	// server pings it (XEP-0199); it is closed if the ping goes unanswered
 	// for as long again.
 	IdleTimeout time.Duration
+	// ResumeTimeout is how long a session whose connection was lost is
+	// held for its client to resume it (XEP-0198).
+	ResumeTimeout time.Duration
 	// QueueLimit is how many stanzas may wait for a slow client.
 	QueueLimit int
 	// QueueBytes is how many bytes may wait for a slow client.
@@ -141,6 +144,9 @@ func (c *Config) defaults() {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
+	if c.ResumeTimeout <= 0 {
+		c.ResumeTimeout = DefaultResumeTimeout
+	}
 	if c.QueueLimit <= 0 {
 		c.QueueLimit = DefaultQueueLimit
 	}
@@ -183,6 +189,14 @@ type Server struct {
 	// settings that apply to streams opened from now on
 	limits atomic.Pointer[stream.Limits]
 	idle   atomic.Int64
+	resume atomic.Int64
+
+	// Stream management: sessions that may be resumed, by resumption id,
+	// and what is left of those that ended (smMu guards their fields in
+	// Stream too).
+	smMu      sync.Mutex
+	resumable map[string]*Stream
+	expired   map[string]expiredSM
 
 	secret [32]byte // keys the decoy credentials of unknown names
 }
@@ -192,7 +206,8 @@ func New(cfg Config) *Server {
 	cfg.defaults()
 	s := &Server{cfg: cfg, router: cfg.Router, guard: newGuard(cfg.AuthFailures, cfg.AuthWindow),
 		admission: newAdmission(cfg.Conns), elements: make(map[elementKey]ElementHandler),
-		unbound: make(map[string]map[framing]bool)}
+		unbound: make(map[string]map[framing]bool), resumable: make(map[string]*Stream), expired: make(map[string]expiredSM)}
+	s.smElements()
 	for _, e := range cfg.Elements {
 		k := elementKey{e.Name, e.NS}
 		if _, dup := s.elements[k]; dup {
@@ -202,6 +217,7 @@ func New(cfg Config) *Server {
 	}
 	s.SetLimits(cfg.Limits)
 	s.SetIdleTimeout(cfg.IdleTimeout)
+	s.SetResumeTimeout(cfg.ResumeTimeout)
 	_, _ = rand.Read(s.secret[:])
 	return s
 }
@@ -413,5 +429,10 @@ func (s *Server) run(ctx context.Context, f framing, deadline time.Time, t *tick
 		return
 	}
 	stop()
+	if c.resumed != nil {
+		s.removeUnbound(c.authed, f)
+		s.resumeSession(ctx, c, c.resumed)
+		return
+	}
 	s.serveSession(ctx, c, sess)
 }

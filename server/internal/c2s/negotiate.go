@@ -30,6 +30,7 @@ type conn struct {
 	lang        string
 	successData string
 	bindResult  *stanza.Element // written by serveSession once the session is routable
+	resumed     *Stream         // the session a <resume/> took over (XEP-0198), instead of a bind
 }
 
 // fail sends a stream error and the end of the stream, then closes.
@@ -142,6 +143,7 @@ func (c *conn) negotiate(ctx context.Context) (*router.Session, error) {
 			feats := c.features(AfterAuth,
 				stanza.New("bind", stanza.NSBind),
 				stanza.New("session", stanza.NSSession).Append(stanza.New("optional", stanza.NSSession)),
+				stanza.New("sm", NSSM),
 			)
 			if err := c.openStream(feats); err != nil {
 				return nil, err
@@ -158,6 +160,22 @@ func (c *conn) bind(ctx context.Context) (*router.Session, error) {
 		el, err := c.f.Next()
 		if err != nil {
 			return nil, err
+		}
+		if el.NS == NSSM {
+			switch el.Name {
+			case "resume":
+				st, err := c.resume(ctx, el)
+				if err != nil || st != nil {
+					c.resumed = st
+					return nil, err
+				}
+			default:
+				// XEP-0198 3: stream management is enabled after binding.
+				if err := c.send(smFailed(stanza.UnexpectedRequest, nil)); err != nil {
+					return nil, err
+				}
+			}
+			continue
 		}
 		st, serr := stanza.Parse(el)
 		if serr != nil || st.Kind != stanza.KindIQ {
