@@ -28,6 +28,7 @@ import (
 	"hearth/server/internal/mod/ping"
 	"hearth/server/internal/mod/presence"
 	"hearth/server/internal/mod/private"
+	"hearth/server/internal/mod/push"
 	"hearth/server/internal/mod/register"
 	"hearth/server/internal/mod/roster"
 	"hearth/server/internal/mod/session"
@@ -72,6 +73,9 @@ type Config struct {
 	// for its client to resume it (c2s.DefaultResumeTimeout; setting
 	// sm.resume_timeout, live).
 	ResumeTimeout time.Duration
+	// PushContent is what push notifications tell a device's push
+	// service (push.ContentCount, the default; setting push.content, live).
+	PushContent string
 	// OfflineMax is the offline quota per account (offline.DefaultMax;
 	// setting limits.offline_messages, live).
 	OfflineMax int
@@ -147,6 +151,7 @@ func (c *Config) Set(v settings.Values) {
 	c.OfflineMax = v.Int(settings.KeyOfflineMessages)
 	c.IdleTimeout = v.Duration(settings.KeyIdleTimeout)
 	c.ResumeTimeout = v.Duration(settings.KeyResumeTimeout)
+	c.PushContent = v.String(settings.KeyPushContent)
 	c.Conns = connLimits(v)
 	c.Quotas = Quotas{
 		RosterItems:  v.Int(settings.KeyRosterItems),
@@ -227,6 +232,7 @@ type Server struct {
 	roster   *roster.Module
 	family   *family.Module
 	offline  *offline.Store
+	push     *push.Module
 	fed      *s2s.Federation
 	quota    *quota.Limits
 	events   *admin.Hub
@@ -293,6 +299,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	r := router.New(router.Config{Domain: cfg.Domain, Log: part("router"), Accounts: accounts{db}, Sessions: h})
 	s.router = r
 	s.offline = offline.New(offline.Deps{DB: db, Router: r, Domain: cfg.Domain, Max: cfg.OfflineMax, Log: part("offline")})
+	s.push = push.New(push.Deps{DB: db, Router: r, Domain: cfg.Domain, Content: cfg.PushContent, Log: part("push")})
 
 	// The modules, each given what it needs. The order of this list is
 	// the order they register in (observers run in it) and are told about
@@ -308,6 +315,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		s.family,
 		s.offline,
 		carbons.New(carbons.Deps{Router: r, Log: part("carbons")}),
+		s.push,
 		csi.New(),
 		blocking.New(blocking.Deps{DB: db, Router: r, Presence: presenceMod, Quota: q, Log: part("blocking")}),
 		lastMod,
@@ -433,6 +441,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	// for them goes back to its senders while their sessions still stand.
 	context.AfterFunc(ctx, s.fed.Close)
 	wg.Wait()
+	s.push.Close()
 	s.fed.Close()
 	// Every session has ended: what they could not write is stored.
 	// Deliveries under way end with them; deletes still owed are tried
@@ -469,6 +478,8 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		s.c2s.SetIdleTimeout(v.Duration(key))
 	case settings.KeyResumeTimeout:
 		s.c2s.SetResumeTimeout(v.Duration(key))
+	case settings.KeyPushContent:
+		s.push.SetContent(v.String(key))
 	case settings.KeyConnsPerAddress, settings.KeyUnauthPerAddr, settings.KeyUnauth:
 		s.c2s.SetConnLimits(connLimits(v))
 	case settings.KeyFederation, settings.KeyFederationAllow, settings.KeyFederationBlock:

@@ -233,6 +233,9 @@ alice receives nothing more`)
 		set(settings.KeyResumeTimeout, settings.Values{}.String(settings.KeyResumeTimeout))
 	})
 
+	// push.content: TestPush switches it on a running server and reads
+	// the notifications.
+	tested[settings.KeyPushContent] = true
 	// mdns.enabled is the command's (the LAN announcement): TestMDNSLive
 	// in package main runs it between network namespaces.
 	tested[settings.KeyMDNS] = true

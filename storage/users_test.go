@@ -303,6 +303,7 @@ func TestDeleteUserCascades(t *testing.T) {
 			db.Block(ctx, u, []string{"spam@example.org"}),
 			db.SetLastActivity(ctx, u, time.Now(), "gone"),
 			db.JoinFamilyCircle(ctx, u, "Family"),
+			db.AddPush(ctx, u, Push{Service: "push.example.org", Node: "n", Resource: "phone", Created: time.Now()}, 0),
 		}
 		_, err := db.PutRosterItem(ctx, u, RosterItem{Contact: "c@example.org", Groups: []string{"g"}})
 		steps = append(steps, err)

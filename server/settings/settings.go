@@ -17,6 +17,7 @@ import (
 	"hearth/server/internal/c2s"
 	"hearth/server/internal/jid"
 	"hearth/server/internal/mod/offline"
+	"hearth/server/internal/mod/push"
 	"hearth/server/internal/quota"
 	"hearth/server/internal/stream"
 )
@@ -83,6 +84,7 @@ const (
 	KeyOfflineMessages = "limits.offline_messages"
 	KeyIdleTimeout     = "c2s.idle_timeout"
 	KeyResumeTimeout   = "sm.resume_timeout"
+	KeyPushContent     = "push.content"
 	KeyConnsPerAddress = "limits.connections_per_address"
 	KeyUnauthPerAddr   = "limits.unauthenticated_per_address"
 	KeyUnauth          = "limits.unauthenticated"
@@ -173,6 +175,8 @@ var registry = []Spec{
 		Help: "a silent client is pinged after this and disconnected after as long again; for new sessions"},
 	{Key: KeyResumeTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultResumeTimeout), Live: true,
 		Help: "how long a phone that lost its connection keeps its session, to pick it up again where it left off (stream management); for sessions that lose it from now on"},
+	{Key: KeyPushContent, Kind: Enum, Default: push.ContentCount, Enum: []string{push.ContentCount, push.ContentSender, push.ContentBody}, Live: true,
+		Help: "what a phone's push service (and Apple or Google behind it) learns when a message comes: count (only that something came), sender (who sent it), or body (who, and the text)"},
 }
 
 // formatDuration writes d as people write it: 5m, not 5m0s.

@@ -242,3 +242,11 @@ func (o *out) attach(f framing, h uint32, resumed *stanza.Element) (bool, error)
 	}
 	return true, nil
 }
+
+// Held reports whether the session is held for its client to resume it
+// (XEP-0198): bound, but with no connection now.
+func (o *out) Held() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.f == nil && !o.closing
+}

@@ -50,6 +50,8 @@ type Router struct {
 
 	mu    sync.RWMutex
 	users map[string][]*Session
+
+	reqs requests // IQs the server sent that wait for an answer
 }
 
 // New returns a router; modules register on its Mux before it routes.
@@ -351,7 +353,9 @@ func (r *Router) Bounce(ctx context.Context, st *stanza.Stanza, e *stanza.Error)
 // and sets and messages are refused, the rest dropped.
 func (r *Router) dispatch(ctx context.Context, st *stanza.Stanza, t Target) Outcome {
 	if st.Kind == stanza.KindIQ && (st.Type == "result" || st.Type == "error") {
-		// Answers to the server's own requests (pings).
+		// Answers to the server's own requests (Request, and pings,
+		// which need none).
+		r.answered(st)
 		return Outcome{Handled: true}
 	}
 	e, known := r.mux.lookup(st, t)
