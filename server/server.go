@@ -68,6 +68,10 @@ type Config struct {
 	// after as long again (c2s.DefaultIdleTimeout; setting
 	// c2s.idle_timeout, live).
 	IdleTimeout time.Duration
+	// TokenLifetime is how long a FAST token (XEP-0484) lets a device log
+	// in without its password (c2s.DefaultTokenLifetime; setting
+	// fast.token_lifetime, live, for tokens issued from then on).
+	TokenLifetime time.Duration
 	// OfflineMax is the offline quota per account (offline.DefaultMax;
 	// setting limits.offline_messages, live).
 	OfflineMax int
@@ -142,6 +146,7 @@ func (c *Config) Set(v settings.Values) {
 	c.Limits.MaxStanza = v.Int(settings.KeyStanzaBytes)
 	c.OfflineMax = v.Int(settings.KeyOfflineMessages)
 	c.IdleTimeout = v.Duration(settings.KeyIdleTimeout)
+	c.TokenLifetime = v.Duration(settings.KeyTokenLifetime)
 	c.Conns = connLimits(v)
 	c.Quotas = Quotas{
 		RosterItems:  v.Int(settings.KeyRosterItems),
@@ -265,6 +270,8 @@ type (
 	streamFeaturer interface{ StreamFeatures() []c2s.Feature }
 	// streamElementer handles non-stanza elements on bound streams.
 	streamElementer interface{ StreamElements() []c2s.Element }
+	// bindInliner turns features on inside a Bind 2 request (XEP-0386).
+	bindInliner interface{ BindInlines() []c2s.Inline }
 )
 
 // New builds a server over an open database.
@@ -327,6 +334,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 
 	var streamFeatures []c2s.Feature
 	var elements []c2s.Element
+	var inlines []c2s.Inline
 	for _, m := range s.modules {
 		if x, ok := m.(registrar); ok {
 			x.Register(r.Mux())
@@ -346,26 +354,37 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		if x, ok := m.(streamElementer); ok {
 			elements = append(elements, x.StreamElements()...)
 		}
+		if x, ok := m.(bindInliner); ok {
+			inlines = append(inlines, x.BindInlines()...)
+		}
+	}
+	tokenKey, err := fastKey(cfg.DataDir)
+	if err != nil {
+		return nil, err
 	}
 
 	s.c2s = c2s.New(c2s.Config{
-		Domain:       cfg.Domain,
-		TLS:          cfg.TLS,
-		Router:       r,
-		Accounts:     db,
-		Lost:         s.offline,
-		Features:     streamFeatures,
-		Elements:     elements,
-		Limits:       cfg.Limits,
-		AuthTimeout:  cfg.AuthTimeout,
-		IdleTimeout:  cfg.IdleTimeout,
-		QueueLimit:   cfg.QueueLimit,
-		QueueBytes:   cfg.QueueBytes,
-		WriteTimeout: cfg.WriteTimeout,
-		AuthFailures: cfg.AuthFailures,
-		Conns:        cfg.Conns,
-		Quota:        q,
-		Log:          part("c2s"),
+		Domain:        cfg.Domain,
+		TLS:           cfg.TLS,
+		Router:        r,
+		Accounts:      db,
+		Lost:          s.offline,
+		Features:      streamFeatures,
+		Elements:      elements,
+		Inlines:       inlines,
+		Tokens:        db,
+		TokenKey:      tokenKey,
+		TokenLifetime: cfg.TokenLifetime,
+		Limits:        cfg.Limits,
+		AuthTimeout:   cfg.AuthTimeout,
+		IdleTimeout:   cfg.IdleTimeout,
+		QueueLimit:    cfg.QueueLimit,
+		QueueBytes:    cfg.QueueBytes,
+		WriteTimeout:  cfg.WriteTimeout,
+		AuthFailures:  cfg.AuthFailures,
+		Conns:         cfg.Conns,
+		Quota:         q,
+		Log:           part("c2s"),
 	})
 
 	fed, err := newFederation(cfg, r)
@@ -458,6 +477,8 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		s.offline.SetMax(v.Int(key))
 	case settings.KeyIdleTimeout:
 		s.c2s.SetIdleTimeout(v.Duration(key))
+	case settings.KeyTokenLifetime:
+		s.c2s.SetTokenLifetime(v.Duration(key))
 	case settings.KeyConnsPerAddress, settings.KeyUnauthPerAddr, settings.KeyUnauth:
 		s.c2s.SetConnLimits(connLimits(v))
 	case settings.KeyFederation, settings.KeyFederationAllow, settings.KeyFederationBlock:
@@ -526,4 +547,18 @@ type accounts struct{ db *storage.DB }
 
 func (a accounts) Exists(ctx context.Context, user string) (bool, error) {
 	return a.db.UserExists(ctx, user)
+}
+
+// fastKey is the key FAST tokens are derived with: kept in the data
+// directory beside the database (and never in it), or, with no data
+// directory, made for this process.
+func fastKey(dir string) ([]byte, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	key, err := c2s.LoadTokenKey(dir)
+	if err != nil {
+		return nil, fmt.Errorf("fast login: %w", err)
+	}
+	return key, nil
 }

@@ -82,6 +82,7 @@ const (
 	KeyStanzaBytes     = "limits.stanza_bytes"
 	KeyOfflineMessages = "limits.offline_messages"
 	KeyIdleTimeout     = "c2s.idle_timeout"
+	KeyTokenLifetime   = "fast.token_lifetime"
 	KeyConnsPerAddress = "limits.connections_per_address"
 	KeyUnauthPerAddr   = "limits.unauthenticated_per_address"
 	KeyUnauth          = "limits.unauthenticated"
@@ -170,6 +171,8 @@ var registry = []Spec{
 		Help: "sales contact addresses (XEP-0157)"},
 	{Key: KeyIdleTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultIdleTimeout), Live: true,
 		Help: "a silent client is pinged after this and disconnected after as long again; for new sessions"},
+	{Key: KeyTokenLifetime, Kind: Duration, Default: formatDuration(c2s.DefaultTokenLifetime), Live: true,
+		Help: "how long a device that logged in once may log in again without its password (a FAST token); renewed when it logs in during the second half; for tokens given from now on"},
 }
 
 // formatDuration writes d as people write it: 5m, not 5m0s.

@@ -67,7 +67,7 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		s.router.Deliver(ctx, sess, ping)
 		return true
 	})
-	old, ok := s.bind(sess, f)
+	old, ok := s.bind(sess, f, func() { s.bindInline(ctx, c, bound) })
 	if !ok {
 		// Closed by the administrator before it could bind: nothing it
 		// sent may be routed.
