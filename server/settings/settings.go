@@ -172,7 +172,7 @@ var registry = []Spec{
 	{Key: KeyIdleTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultIdleTimeout), Live: true,
 		Help: "a silent client is pinged after this and disconnected after as long again; for new sessions"},
 	{Key: KeyTokenLifetime, Kind: Duration, Default: formatDuration(c2s.DefaultTokenLifetime), Live: true,
-		Help: "how long a device that logged in once may log in again without its password (a FAST token); renewed when it logs in during the second half; for tokens given from now on"},
+		Help: "how long a device that logged in once may log in again without its password (a FAST token), in hours (336h: two weeks); renewed when it logs in during its second half; for tokens given from now on"},
 }
 
 // formatDuration writes d as people write it: 5m, not 5m0s.
