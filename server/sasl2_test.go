@@ -102,6 +102,11 @@ func TestSASL2Exchange(t *testing.T) {
 			xmpptest.MustMatch(t, tt.want, r.Next())
 		})
 	}
+	t.Run("HT not in the RFC 6120 profile", func(t *testing.T) {
+		r := srv.StartTLS(t)
+		r.Send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='HT-SHA-256-NONE'>` + b64("alice\x00"+strings.Repeat("x", 32)) + `</auth>`)
+		xmpptest.MustMatch(t, `<failure xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><invalid-mechanism/></failure>`, r.Next())
+	})
 	t.Run("abort during SCRAM", func(t *testing.T) {
 		r := srv.StartTLS(t)
 		r.Send(`<authenticate xmlns='urn:xmpp:sasl:2' mechanism='SCRAM-SHA-256'><initial-response>` + b64("n,,n=alice,r=abcdefghijklmnop") + `</initial-response></authenticate>`)
@@ -337,4 +342,28 @@ func TestFAST(t *testing.T) {
 		n := failed()
 		refused(t, fast(t, tok, "HT-SHA-256-NONE", phoneID, -1), n)
 	})
+}
+
+// TestFASTGuard: wrong tokens slow an address down as wrong passwords do:
+// past the free failures its attempts at the account must wait, the
+// right token too.
+func TestFASTGuard(t *testing.T) {
+	const authFailures = 3
+	srv := xmpptest.Start(t, func(c *server.Config) { c.AuthFailures = authFailures })
+	srv.AddUser(t, "alice", secret("alice"))
+	c, res := srv.LoginSASL2(t, "alice", secret("alice"), xmpptest.SASL2{AgentID: phoneID, RequestToken: "HT-SHA-256-NONE"})
+	if res.Token == "" {
+		t.Fatalf("no token: %s", res.Success)
+	}
+	c.Abort()
+	for i := range authFailures {
+		_, r := srv.LoginSASL2(t, "alice", "", xmpptest.SASL2{AgentID: laptopID, Token: res.Token, Count: -1})
+		if r.Failure == nil || r.Failure.FirstElement().Name != "not-authorized" {
+			t.Fatalf("attempt %d with a stolen token: %v %v", i+1, r.Failure, r.Success)
+		}
+	}
+	_, r := srv.LoginSASL2(t, "alice", "", xmpptest.SASL2{AgentID: phoneID, Token: res.Token, Count: -1})
+	if r.Failure == nil || r.Failure.FirstElement().Name != "temporary-auth-failure" {
+		t.Fatalf("the right token right after %d wrong ones: %v %v, want temporary-auth-failure", authFailures, r.Failure, r.Success)
+	}
 }
