@@ -303,6 +303,7 @@ func TestDeleteUserCascades(t *testing.T) {
 			db.Block(ctx, u, []string{"spam@example.org"}),
 			db.SetLastActivity(ctx, u, time.Now(), "gone"),
 			db.JoinFamilyCircle(ctx, u, "Family"),
+			db.AddFASTToken(ctx, FASTToken{User: u, Agent: "phone", Seed: []byte("seed"), Mechanism: "HT-SHA-256-NONE", Issued: time.Now(), Expires: time.Now().Add(time.Hour)}),
 		}
 		_, err := db.PutRosterItem(ctx, u, RosterItem{Contact: "c@example.org", Groups: []string{"g"}})
 		steps = append(steps, err)
