@@ -126,11 +126,20 @@ func (c *conn) hashedToken(ctx context.Context, mech string, msg []byte) (string
 		return "", refusal
 	}
 	var toks []storage.FASTToken
-	if err == nil && c.sasl2.agentID != "" {
-		toks, err = c.srv.cfg.Tokens.FASTTokens(ctx, name, c.sasl2.agentID, time.Now())
+	if c.sasl2.agentID != "" {
+		// Read for a name with no account too (it finds nothing), so
+		// that it costs what a known one does.
+		who := name
 		if err != nil {
-			c.srv.cfg.Log.Error("login not checked: the FAST tokens could not be read", "addr", c.ip, "account", name, "err", err)
+			who = authcid
+		}
+		found, rerr := c.srv.cfg.Tokens.FASTTokens(ctx, who, c.sasl2.agentID, time.Now())
+		if rerr != nil {
+			c.srv.cfg.Log.Error("login not checked: the FAST tokens could not be read", "addr", c.ip, "account", name, "err", rerr)
 			return "", &saslFail{cond: "temporary-auth-failure", text: "the server could not read its tokens; try again in a moment"}
+		}
+		if err == nil {
+			toks = found
 		}
 	}
 	// Every candidate is compared, in constant time; with none, a decoy

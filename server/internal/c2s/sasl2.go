@@ -67,11 +67,16 @@ func parseAuthenticate(el *stanza.Element) (*sasl2Request, *saslFail) {
 	}
 	seen := map[string]bool{}
 	for _, c := range el.Elements() {
-		key := c.NS + " " + c.Name
-		if seen[key] {
-			return bad("<" + c.Name + "/> may come once")
+		switch c.NS {
+		case NSSASL2, NSBind2, NSFAST, nsSM:
+			// What is read here comes once; other extensions are not
+			// looked at.
+			key := c.NS + " " + c.Name
+			if seen[key] {
+				return bad("<" + c.Name + "/> may come once")
+			}
+			seen[key] = true
 		}
-		seen[key] = true
 		switch {
 		case c.NS == NSSASL2 && c.Name == "initial-response":
 			r.initial = c.Content()
