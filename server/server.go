@@ -76,6 +76,10 @@ type Config struct {
 	// PushContent is what push notifications tell a device's push
 	// service (push.ContentCount, the default; setting push.content, live).
 	PushContent string
+	// TokenLifetime is how long a FAST token (XEP-0484) lets a device log
+	// in without its password (c2s.DefaultTokenLifetime; setting
+	// fast.token_lifetime, live, for tokens issued from then on).
+	TokenLifetime time.Duration
 	// OfflineMax is the offline quota per account (offline.DefaultMax;
 	// setting limits.offline_messages, live).
 	OfflineMax int
@@ -152,6 +156,7 @@ func (c *Config) Set(v settings.Values) {
 	c.IdleTimeout = v.Duration(settings.KeyIdleTimeout)
 	c.ResumeTimeout = v.Duration(settings.KeyResumeTimeout)
 	c.PushContent = v.String(settings.KeyPushContent)
+	c.TokenLifetime = v.Duration(settings.KeyTokenLifetime)
 	c.Conns = connLimits(v)
 	c.Quotas = Quotas{
 		RosterItems:  v.Int(settings.KeyRosterItems),
@@ -279,6 +284,8 @@ type (
 	streamFeaturer interface{ StreamFeatures() []c2s.Feature }
 	// streamElementer handles non-stanza elements on bound streams.
 	streamElementer interface{ StreamElements() []c2s.Element }
+	// bindInliner turns features on inside a Bind 2 request (XEP-0386).
+	bindInliner interface{ BindInlines() []c2s.Inline }
 )
 
 // New builds a server over an open database.
@@ -343,6 +350,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 
 	var streamFeatures []c2s.Feature
 	var elements []c2s.Element
+	var inlines []c2s.Inline
 	for _, m := range s.modules {
 		if x, ok := m.(registrar); ok {
 			x.Register(r.Mux())
@@ -362,6 +370,13 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		if x, ok := m.(streamElementer); ok {
 			elements = append(elements, x.StreamElements()...)
 		}
+		if x, ok := m.(bindInliner); ok {
+			inlines = append(inlines, x.BindInlines()...)
+		}
+	}
+	tokenKey, err := fastKey(cfg.DataDir)
+	if err != nil {
+		return nil, err
 	}
 
 	s.c2s = c2s.New(c2s.Config{
@@ -372,6 +387,10 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		Lost:          s.offline,
 		Features:      streamFeatures,
 		Elements:      elements,
+		Inlines:       inlines,
+		Tokens:        db,
+		TokenKey:      tokenKey,
+		TokenLifetime: cfg.TokenLifetime,
 		Limits:        cfg.Limits,
 		AuthTimeout:   cfg.AuthTimeout,
 		IdleTimeout:   cfg.IdleTimeout,
@@ -480,6 +499,8 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		s.c2s.SetResumeTimeout(v.Duration(key))
 	case settings.KeyPushContent:
 		s.push.SetContent(v.String(key))
+	case settings.KeyTokenLifetime:
+		s.c2s.SetTokenLifetime(v.Duration(key))
 	case settings.KeyConnsPerAddress, settings.KeyUnauthPerAddr, settings.KeyUnauth:
 		s.c2s.SetConnLimits(connLimits(v))
 	case settings.KeyFederation, settings.KeyFederationAllow, settings.KeyFederationBlock:
@@ -548,4 +569,18 @@ type accounts struct{ db *storage.DB }
 
 func (a accounts) Exists(ctx context.Context, user string) (bool, error) {
 	return a.db.UserExists(ctx, user)
+}
+
+// fastKey is the key FAST tokens are derived with: kept in the data
+// directory beside the database (and never in it), or, with no data
+// directory, made for this process.
+func fastKey(dir string) ([]byte, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	key, err := c2s.LoadTokenKey(dir)
+	if err != nil {
+		return nil, fmt.Errorf("fast login: %w", err)
+	}
+	return key, nil
 }

@@ -38,9 +38,7 @@ func resume(t *testing.T, srv *xmpptest.Server, full, previd, h, want string) *x
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w := xmpptest.Parse(t, want); !xmpptest.Match(w, el) {
-		t.Fatalf("resuming %s: got %s, want %s", full, el, want)
-	}
+	xmpptest.MustMatch(t, want, el)
 	return c
 }
 
@@ -226,5 +224,61 @@ phone receives: <r xmlns='urn:xmpp:sm:3'/>`)
 			h++
 		}
 		srv.WaitOffline(t, "alice", 0)
+	})
+}
+
+// TestSMInline: stream management the modern way (XEP-0198 inside SASL2
+// and Bind 2): a phone binds with stream management on in its login, its
+// connection drops, and its next login resumes the session in the same
+// round trip, with what was not acknowledged and what came meanwhile; a
+// login whose resumption fails binds a new session instead.
+func TestSMInline(t *testing.T) {
+	srv := xmpptest.Start(t)
+	for _, u := range []string{"alice", "bob"} {
+		srv.AddUser(t, u, secret(u))
+	}
+	bob := online(t, srv, "bob", "pc", 0)
+	req := xmpptest.SASL2{AgentID: "0b4f3c6e-2d4a-4e8f-9c1a-5b6d7e8f9a0b", Bind: true, Tag: "Phone",
+		Inline: `<enable xmlns='urn:xmpp:sm:3' resume='true'/>`}
+	phone, res := srv.LoginSASL2(t, "alice", secret("alice"), req)
+	if res.Failure != nil {
+		t.Fatalf("login failed: %s", res.Failure)
+	}
+	enabled := res.Success.Child("bound", xmpptest.NSBind2).Child("enabled", "urn:xmpp:sm:3")
+	xmpptest.MustMatch(t, `<enabled xmlns='urn:xmpp:sm:3' id='*' resume='true' max='600'/>`, enabled)
+	id := enabled.Attr("id")
+	xmpptest.Play(t, map[string]*xmpptest.Client{"phone": phone, "bob": bob}, `
+bob sends: <message to='`+res.JID+`' type='chat' id='i1'><body>first</body></message>
+phone receives: <message from='bob@hearth.test/pc' to='`+res.JID+`' type='chat' id='i1'><body>first</body></message>
+phone receives: <r xmlns='urn:xmpp:sm:3'/>`)
+	phone.Abort()
+	bob.Send(`<message to='` + res.JID + `' type='chat' id='i2'><body>second</body></message>`)
+
+	resumeReq := req
+	resumeReq.Inline = `<enable xmlns='urn:xmpp:sm:3' resume='true'/>`
+	resumeReq.Extra = `<resume xmlns='urn:xmpp:sm:3' previd='` + id + `' h='0'/>`
+	again, res2 := srv.LoginSASL2(t, "alice", secret("alice"), resumeReq)
+	xmpptest.MustMatch(t, `<success xmlns='urn:xmpp:sasl:2'><additional-data>*</additional-data>
+		<authorization-identifier>`+res.JID+`</authorization-identifier><resumed xmlns='urn:xmpp:sm:3' previd='`+id+`' h='0'/></success>`, res2.Success)
+	xmpptest.Play(t, map[string]*xmpptest.Client{"again": again, "bob": bob}, `
+again receives: <message from='bob@hearth.test/pc' to='`+res.JID+`' type='chat' id='i1'><body>first</body></message>
+again receives: <message from='bob@hearth.test/pc' to='`+res.JID+`' type='chat' id='i2'><body>second</body></message>
+again receives: <r xmlns='urn:xmpp:sm:3'/>
+again sends: <a xmlns='urn:xmpp:sm:3' h='2'/>
+bob receives nothing more`)
+
+	t.Run("failed resumption binds anew", func(t *testing.T) {
+		r := req
+		r.AgentID = "7d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6"
+		r.Extra = `<resume xmlns='urn:xmpp:sm:3' previd='no-such-session' h='0'/>`
+		c, res3 := srv.LoginSASL2(t, "alice", secret("alice"), r)
+		xmpptest.MustMatch(t, `<success xmlns='urn:xmpp:sasl:2'><additional-data>*</additional-data>
+			<authorization-identifier>`+res3.JID+`</authorization-identifier>
+			<failed xmlns='urn:xmpp:sm:3'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>
+			<bound xmlns='urn:xmpp:bind:0'><enabled xmlns='urn:xmpp:sm:3' id='*' resume='true' max='600'/></bound></success>`, res3.Success)
+		if res3.JID == res.JID {
+			t.Fatalf("another device resumed into %s", res3.JID)
+		}
+		c.Ping()
 	})
 }

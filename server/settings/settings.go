@@ -85,6 +85,7 @@ const (
 	KeyIdleTimeout     = "c2s.idle_timeout"
 	KeyResumeTimeout   = "sm.resume_timeout"
 	KeyPushContent     = "push.content"
+	KeyTokenLifetime   = "fast.token_lifetime"
 	KeyConnsPerAddress = "limits.connections_per_address"
 	KeyUnauthPerAddr   = "limits.unauthenticated_per_address"
 	KeyUnauth          = "limits.unauthenticated"
@@ -177,6 +178,8 @@ var registry = []Spec{
 		Help: "how long a phone that lost its connection keeps its session, to pick it up again where it left off (stream management); for sessions that lose it from now on"},
 	{Key: KeyPushContent, Kind: Enum, Default: push.ContentCount, Enum: []string{push.ContentCount, push.ContentSender, push.ContentBody}, Live: true,
 		Help: "what a phone's push service (and Apple or Google behind it) learns when a message comes: count (only that something came), sender (who sent it), or body (who, and the text)"},
+	{Key: KeyTokenLifetime, Kind: Duration, Default: formatDuration(c2s.DefaultTokenLifetime), Live: true,
+		Help: "how long a device that logged in once may log in again without its password (a FAST token), in hours (336h: two weeks); renewed when it logs in during its second half; for tokens given from now on"},
 }
 
 // formatDuration writes d as people write it: 5m, not 5m0s.

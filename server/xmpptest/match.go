@@ -118,12 +118,33 @@ func Canonical(e *stanza.Element) string {
 	return b.String()
 }
 
-// Parse reads the XML of one element, as the transcripts write them.
-func Parse(t testing.TB, xml string) *stanza.Element {
+// MustMatch fails the test unless got matches want (Match), given as XML.
+func MustMatch(t testing.TB, want string, got *stanza.Element) {
 	t.Helper()
-	el, err := stream.Unmarshal([]byte(xml))
+	w, err := stream.Unmarshal([]byte(want))
 	if err != nil {
-		t.Fatalf("test XML %q: %v", xml, err)
+		t.Fatalf("want %q: %v", want, err)
 	}
-	return el
+	if got == nil || !Match(w, got) {
+		t.Fatalf("got  %s\nwant %s", canonicalOrNil(got), Canonical(w))
+	}
+}
+
+// MustMatchLike is MustMatch with MatchLike: got may have more.
+func MustMatchLike(t testing.TB, want string, got *stanza.Element) {
+	t.Helper()
+	w, err := stream.Unmarshal([]byte(want))
+	if err != nil {
+		t.Fatalf("want %q: %v", want, err)
+	}
+	if got == nil || !MatchLike(w, got) {
+		t.Fatalf("got  %s\nwant like %s", canonicalOrNil(got), Canonical(w))
+	}
+}
+
+func canonicalOrNil(e *stanza.Element) string {
+	if e == nil {
+		return "(nothing)"
+	}
+	return Canonical(e)
 }

@@ -31,6 +31,9 @@ type conn struct {
 	successData string
 	bindResult  *stanza.Element // written by serveSession once the session is routable
 	resumed     *Stream         // the session a <resume/> took over (XEP-0198), instead of a bind
+	sasl2       *sasl2Request   // the SASL2 attempt under way (XEP-0388), or nil
+	fastUsed    *fastLogin      // the FAST token this stream logged in with, if any
+	bind2       *bind2State     // Bind 2's success, queued once the session binds
 }
 
 // fail sends a stream error and the end of the stream, then closes.
@@ -125,6 +128,7 @@ func (c *conn) negotiate(ctx context.Context) (*router.Session, error) {
 			if cb := c.channelBinding(); cb != nil {
 				feats = append(feats, cb)
 			}
+			feats = append(feats, c.sasl2Feature())
 			if err := c.openStream(c.features(BeforeAuth, feats...)); err != nil {
 				return nil, err
 			}
@@ -138,6 +142,11 @@ func (c *conn) negotiate(ctx context.Context) (*router.Session, error) {
 				c.ticket.authenticated()
 			}
 			c.f.SetLimits(*c.srv.limits.Load())
+			if c.sasl2 != nil {
+				// XEP-0388: no restart; the session is bound inline
+				// (Bind 2) or next.
+				return c.afterSASL2(ctx)
+			}
 			c.f.Restart()
 		default:
 			feats := c.features(AfterAuth,

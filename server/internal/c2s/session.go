@@ -65,7 +65,7 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		o.queue, o.queued = append(o.queue, c.bindResult), size(c.bindResult)
 		c.bindResult = nil
 	}
-	old, ok := s.bind(sess, f)
+	old, ok := s.bind(sess, f, func() { s.bindInline(ctx, c, bound) })
 	if !ok {
 		// Closed by the administrator before it could bind: nothing it
 		// sent may be routed.

@@ -64,6 +64,7 @@ func (s *Server) smElements() {
 	s.elements[elementKey{"enable", NSSM}] = s.smEnable
 	s.elements[elementKey{"r", NSSM}] = s.smRequest
 	s.elements[elementKey{"a", NSSM}] = s.smAck
+	s.inlines[NSSM] = s.smInline
 }
 
 // smFailed is a <failed/> with a stanza error condition.
@@ -82,6 +83,16 @@ func (s *Server) smEnable(_ context.Context, st *Stream, el *stanza.Element) err
 		st.Send(smFailed(stanza.UnexpectedRequest, nil))
 		return nil
 	}
+	enabled := s.smStart(st, el)
+	if st.out.enableSM(enabled, st.sm.id != "") {
+		s.smRegister(st)
+	}
+	return nil
+}
+
+// smStart begins stream management on st as <enable/> el asks and
+// returns the <enabled/> answer.
+func (s *Server) smStart(st *Stream, el *stanza.Element) *stanza.Element {
 	in := &smIn{}
 	enabled := stanza.New("enabled", NSSM)
 	timeout := time.Duration(s.resume.Load())
@@ -95,15 +106,17 @@ func (s *Server) smEnable(_ context.Context, st *Stream, el *stanza.Element) err
 		enabled.SetAttr("max", strconv.Itoa(int(timeout.Seconds())))
 	}
 	st.sm = in
-	if !st.out.enableSM(enabled, in.id != "") {
-		return nil
+	return enabled
+}
+
+// smRegister makes st resumable by its id, if it has one.
+func (s *Server) smRegister(st *Stream) {
+	if st.sm.id == "" {
+		return
 	}
-	if in.id != "" {
-		s.smMu.Lock()
-		s.resumable[in.id] = st
-		s.smMu.Unlock()
-	}
-	return nil
+	s.smMu.Lock()
+	s.resumable[st.sm.id] = st
+	s.smMu.Unlock()
 }
 
 // resumptionID returns an id nobody can guess: it is all a resuming
@@ -285,22 +298,34 @@ func (s *Server) expiredH(user, previd string) *uint32 {
 // it returns the session to run on this stream, or nil after a <failed/>
 // (the client binds a new one).
 func (c *conn) resume(ctx context.Context, el *stanza.Element) (*Stream, error) {
+	st, failed, err := c.resumeWith(ctx, el, func(_ *Stream, resumed *stanza.Element) *stanza.Element { return resumed })
+	if failed != nil {
+		return nil, c.send(failed)
+	}
+	return st, err
+}
+
+// resumeWith takes over the session a <resume/> names for this stream.
+// first makes, from the session and the <resumed/> answer, what the
+// stream writes first (the answer itself, or SASL2's <success/> holding
+// it). It returns the session, or nil and the <failed/> to send.
+func (c *conn) resumeWith(ctx context.Context, el *stanza.Element, first func(*Stream, *stanza.Element) *stanza.Element) (*Stream, *stanza.Element, error) {
 	s := c.srv
 	h, err := parseH(el)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := c.stillValid(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	previd := el.Attr("previd")
 	st, err := s.claim(c.authed, previd)
 	if err != nil {
-		return nil, c.send(smFailed(stanza.ItemNotFound, s.expiredH(c.authed, previd)))
+		return nil, smFailed(stanza.ItemNotFound, s.expiredH(c.authed, previd)), nil
 	}
 	in := st.sm.h.Load()
 	resumed := stanza.New("resumed", NSSM, "previd", previd, "h", strconv.FormatUint(uint64(in), 10))
-	ok, aerr := st.out.attach(c.f, h, resumed)
+	ok, aerr := st.out.attach(c.f, h, first(st, resumed))
 	if !ok || aerr != nil {
 		s.smMu.Lock()
 		s.forgetLocked(st)
@@ -314,7 +339,22 @@ func (c *conn) resume(ctx context.Context, el *stanza.Element) (*Stream, error) 
 				failed.Append(se.Extra)
 			}
 		}
-		return nil, c.send(failed)
+		return nil, failed, nil
 	}
-	return st, nil
+	return st, nil, nil
+}
+
+// smInline is stream management's <enable/> inside a Bind 2 request
+// (XEP-0386): the session binds with it on, and <enabled/> goes into the
+// <bound/> of the success, after which counting begins.
+func (s *Server) smInline(_ context.Context, st *Stream, el *stanza.Element) *stanza.Element {
+	if el.Name != "enable" {
+		return smFailed(stanza.BadRequest, nil)
+	}
+	enabled := s.smStart(st, el)
+	if !st.out.enableSM(nil, st.sm.id != "") {
+		return smFailed(stanza.UnexpectedRequest, nil)
+	}
+	s.smRegister(st)
+	return enabled
 }

@@ -52,7 +52,8 @@ func (o *out) unackedLocked() int {
 
 // enableSM turns stream management on: el (the <enabled/> answer) is
 // queued, and every stanza written after it is counted. False if the
-// stream is closing.
+// stream is closing. With el nil (Bind 2's inline <enable/>), counting
+// begins after the element smStartsAfter names.
 func (o *out) enableSM(el *stanza.Element, resume bool) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -60,7 +61,16 @@ func (o *out) enableSM(el *stanza.Element, resume bool) bool {
 		return false
 	}
 	o.sm.Store(&smOut{enabled: el, resume: resume})
-	return o.enqueueLocked(el, nil)
+	return el == nil || o.enqueueLocked(el, nil)
+}
+
+// smStartsAfterLocked makes el, queued first, the element after which
+// stream management counts (Bind 2's <success/>, which holds the
+// <enabled/>); o.mu is held.
+func (o *out) smStartsAfterLocked(el *stanza.Element) {
+	if sm := o.sm.Load(); sm != nil && sm.enabled == nil {
+		sm.enabled = el
+	}
 }
 
 // countLocked moves the stanzas of q that count (those after <enabled/>)

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"hearth/server/internal/c2s"
 	"hearth/server/internal/jid"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
@@ -98,6 +99,19 @@ func (m *Module) setEnabled(s *router.Session, on bool) {
 		delete(m.users, user)
 	}
 	m.total.Add(-1)
+}
+
+// BindInlines lets a client enable carbons in its Bind 2 request
+// (XEP-0386 2.2: <enable xmlns='urn:xmpp:carbons:2'/>; no answer in
+// <bound/>, the enabling cannot fail), so that no message slips between
+// binding and enabling.
+func (m *Module) BindInlines() []c2s.Inline {
+	return []c2s.Inline{{NS: NS, Handle: func(_ context.Context, s *c2s.Stream, el *stanza.Element) *stanza.Element {
+		if el.Name == "enable" {
+			m.setEnabled(s.Session(), true)
+		}
+		return nil
+	}}}
 }
 
 // SessionEnded forgets the session.
