@@ -38,8 +38,9 @@ type Module struct {
 
 	mu      sync.Mutex
 	enabled map[*router.Session]bool
-	users   map[string]int // sessions with carbons on, per account
-	total   atomic.Int64   // all of them: none, and messages cost one load
+	byJID   map[jid.JID]*router.Session // the enabled session of each full JID
+	users   map[string]int              // sessions with carbons on, per account
+	total   atomic.Int64                // all of them: none, and messages cost one load
 }
 
 // New returns the carbons module.
@@ -47,7 +48,7 @@ func New(d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Module{r: d.Router, log: d.Log, enabled: map[*router.Session]bool{}, users: map[string]int{}}
+	return &Module{r: d.Router, log: d.Log, enabled: map[*router.Session]bool{}, byJID: map[jid.JID]*router.Session{}, users: map[string]int{}}
 }
 
 // Register installs the enable and disable requests (XEP-0280 4, sent to
@@ -89,12 +90,28 @@ func (m *Module) setEnabled(s *router.Session, on bool) {
 	}
 	user := s.JID.Local
 	if on {
+		// A session that replaced another of the same resource (a
+		// device back with its stable Bind 2 resource) ends the old
+		// one's entry: the router does not report its end.
+		if o := m.byJID[s.JID]; o != nil && o != s {
+			m.forgetLocked(o)
+		}
+		m.byJID[s.JID] = s
 		m.enabled[s] = true
 		m.users[user]++
 		m.total.Add(1)
 		return
 	}
+	m.forgetLocked(s)
+}
+
+// forgetLocked drops a session's entry; m.mu is held.
+func (m *Module) forgetLocked(s *router.Session) {
+	user := s.JID.Local
 	delete(m.enabled, s)
+	if m.byJID[s.JID] == s {
+		delete(m.byJID, s.JID)
+	}
 	if m.users[user]--; m.users[user] <= 0 {
 		delete(m.users, user)
 	}
