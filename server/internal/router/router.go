@@ -351,7 +351,10 @@ func (r *Router) Bounce(ctx context.Context, st *stanza.Stanza, e *stanza.Error)
 // and sets and messages are refused, the rest dropped.
 func (r *Router) dispatch(ctx context.Context, st *stanza.Stanza, t Target) Outcome {
 	if st.Kind == stanza.KindIQ && (st.Type == "result" || st.Type == "error") {
-		// Answers to the server's own requests (pings).
+		// Answers to the server's own requests (pings, caps queries).
+		if r.mux.answers != nil {
+			r.mux.answers(ctx, st)
+		}
 		return Outcome{Handled: true}
 	}
 	e, known := r.mux.lookup(st, t)
