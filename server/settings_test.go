@@ -238,6 +238,10 @@ alice receives nothing more`)
 	tested[settings.KeyFederation] = true
 	tested[settings.KeyFederationBlock] = true
 	tested[settings.KeyFederationAllow] = true
+	// Personal eventing's quotas: TestPEPQuota sets them on a running
+	// server and publishes past them.
+	tested[settings.KeyPEPBytes] = true
+	tested[settings.KeyPEPNodes] = true
 	for _, s := range settings.All() {
 		if s.Live && !tested[s.Key] {
 			t.Errorf("live setting %s has no test that it applies live", s.Key)
