@@ -317,7 +317,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		version.New(cfg.Version),
 		clock.New(),
 		vcard.New(vcard.Deps{DB: db, Quota: q, Avatar: pepMod, Log: part("vcard")}),
-		private.New(private.Deps{DB: db, Quota: q, Log: part("private")}),
+		private.New(private.Deps{DB: db, Quota: q, Bookmarks: pepMod, Log: part("private")}),
 		register.New(register.Deps{DB: db, Router: r, Accounts: h, Log: part("register")}),
 		session.New(),
 		pepMod,

@@ -83,6 +83,7 @@ func (m *Module) Features() router.Features {
 		fs = append(fs, NS+"#"+f)
 	}
 	fs = append(fs, avatarFeatures...)
+	fs = append(fs, nsBookmarksCvt)
 	return router.Features{Account: fs}
 }
 
@@ -283,6 +284,7 @@ func (m *Module) publish(ctx context.Context, st *stanza.Stanza, req *request) (
 		return nil, e
 	}
 	m.notifyItem(ctx, user, n, it.id, it.payload)
+	m.published(ctx, user, n.Node, it.payload)
 	return stanza.New("pubsub", NS).Append(stanza.New("publish", NS, "node", n.Node).
 		Append(stanza.New("item", NS, "id", it.id))), nil
 }
@@ -347,6 +349,7 @@ func (m *Module) retract(ctx context.Context, user string, req *request) *stanza
 			m.notify(ctx, user, n, stanza.New("items", NSEvent, "node", n.Node).Append(stanza.New("retract", NSEvent, "id", it.id)))
 		}
 	}
+	m.retracted(ctx, user, n.Node)
 	return nil
 }
 
@@ -417,6 +420,7 @@ func (m *Module) deleteNode(ctx context.Context, user string, req *request) *sta
 		return stanza.ErrInternal()
 	}
 	m.send(ctx, user, to, stanza.New("delete", NSEvent, "node", n.Node))
+	m.retracted(ctx, user, n.Node)
 	return nil
 }
 
@@ -434,6 +438,7 @@ func (m *Module) purge(ctx context.Context, user string, req *request) *stanza.E
 		return stanza.ErrInternal()
 	}
 	m.notify(ctx, user, n, stanza.New("purge", NSEvent, "node", n.Node))
+	m.retracted(ctx, user, n.Node)
 	return nil
 }
 
