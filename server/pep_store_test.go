@@ -109,6 +109,9 @@ bob receives: <presence from='alice@hearth.test/phone' to='bob@hearth.test/lapto
 alice receives: <presence from='bob@hearth.test/laptop' to='alice@hearth.test/phone'><priority>0</priority></presence>
 bob sends: <iq type='get' id='v1' to='alice@hearth.test'><vCard xmlns='vcard-temp'/></iq>
 bob receives: <iq type='result' id='v1' from='alice@hearth.test' to='bob@hearth.test/laptop'><vCard xmlns='vcard-temp'><PHOTO><TYPE>image/png</TYPE><BINVAL>`+b64+`</BINVAL></PHOTO></vCard></iq>
+# carol is no contact of alice's: the avatar (presence access) is not hers to see, in the vCard either.
+carol sends: <iq type='get' id='v0' to='alice@hearth.test'><vCard xmlns='vcard-temp'/></iq>
+carol receives: <iq type='error' id='v0' from='alice@hearth.test' to='carol@hearth.test/tablet'><vCard xmlns='vcard-temp'/><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>
 # carol's vCard photo becomes her avatar, which anyone may fetch.
 carol sends: <iq type='set' id='v2'><vCard xmlns='vcard-temp'><FN>Carol</FN><PHOTO><TYPE>image/png</TYPE><BINVAL>`+b64+`</BINVAL></PHOTO></vCard></iq>
 carol receives: <iq type='result' id='v2' from='carol@hearth.test' to='carol@hearth.test/tablet'/>

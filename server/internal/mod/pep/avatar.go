@@ -70,10 +70,18 @@ func (m *Module) withPhoto(ctx context.Context, user string, el *stanza.Element)
 }
 
 // Photo returns the user's avatar as a vCard PHOTO has it: its type and
-// its data in base64 (XEP-0398 5: the vCard shows the avatar).
-func (m *Module) Photo(ctx context.Context, user string) (typ, b64 string, ok bool) {
+// its data in base64 (XEP-0398 5: the vCard shows the avatar), if asker
+// may see the avatar's data: the vCard does not show more than the node.
+func (m *Module) Photo(ctx context.Context, user string, asker jid.JID) (typ, b64 string, ok bool) {
 	info, ok := m.avatar(ctx, user)
 	if !ok || info == nil {
+		return "", "", false
+	}
+	n, e := m.node(ctx, user, nsAvatarData)
+	if e != nil {
+		return "", "", false
+	}
+	if ok, _ := m.mayAccess(ctx, user, n, asker); !ok {
 		return "", "", false
 	}
 	its, err := m.db.PEPItems(ctx, user, nsAvatarData, 0, []string{info.Attr("id")})

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"hearth/server/internal/jid"
 	"hearth/server/internal/quota"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
@@ -30,8 +31,9 @@ type Module struct {
 // Avatar is the account's avatar as personal eventing has it (XEP-0084),
 // which the vCard's photo follows both ways (XEP-0398).
 type Avatar interface {
-	// Photo returns the avatar's type and data in base64, if there is one.
-	Photo(ctx context.Context, user string) (typ, b64 string, ok bool)
+	// Photo returns the avatar's type and data in base64, if there is
+	// one that asker may see.
+	Photo(ctx context.Context, user string, asker jid.JID) (typ, b64 string, ok bool)
 	// SetPhoto publishes a vCard's photo as the avatar.
 	SetPhoto(ctx context.Context, user, typ, b64 string) *stanza.Error
 }
@@ -104,7 +106,7 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 		return el, e
 	}
 	// XEP-0398 5: the vCard shows the avatar.
-	typ, b64, ok := m.avatar.Photo(ctx, user)
+	typ, b64, ok := m.avatar.Photo(ctx, user, st.From)
 	if !ok {
 		return el, e
 	}
