@@ -40,7 +40,12 @@ func newCaps(features ...string) (fs []string, ver string) {
 // features; first: the server does not know these caps yet and asks.
 func pepOnline(t *testing.T, srv *xmpptest.Server, user, res string, first bool, features ...string) *pepClient {
 	t.Helper()
-	c := &pepClient{Client: srv.Login(t, user, secret(user), res)}
+	return withCaps(srv.Login(t, user, secret(user), res), first, features...)
+}
+
+// withCaps makes a logged-in client available with caps for features.
+func withCaps(cl *xmpptest.Client, first bool, features ...string) *pepClient {
+	c := &pepClient{Client: cl}
 	c.features, c.ver = newCaps(features...)
 	c.Send(`<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='` + capsNode + `' ver='` + c.ver + `'/></presence>`)
 	c.Expect(`<presence from='` + c.JID + `' to='` + c.JID + `'><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='` + capsNode + `' ver='` + c.ver + `'/></presence>`)
