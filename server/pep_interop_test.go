@@ -30,3 +30,27 @@ func TestSlixmppPEP(t *testing.T) {
 	runPeer(t, py, "xmpptest/interop/slix_pep.py", "--ca", srv.CertFile, host, port, srv.Domain,
 		"alice", "silver-kettle-pw", "bob", "copper-lantern-pw", "carol", "tin-whistle-pw")
 }
+
+// TestNbxmppPEP: Gajim's library, nbxmpp (Debian's python3-nbxmpp), with
+// its own OMEMO, UserAvatar and PubSub modules
+// (xmpptest/interop/nbx_pep.py): a device list and bundle published as
+// public are read by a user with no roster relation; a contacts-only
+// avatar is read by a contact and refused to a stranger; making it public
+// goes through an unmet precondition and nbxmpp's reconfiguration of the
+// node, after which the stranger reads it.
+func TestNbxmppPEP(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	if err := exec.Command(py, "-c", "import nbxmpp").Run(); err != nil {
+		need(t, "/usr/lib/python3/dist-packages/nbxmpp")
+	}
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
+	srv.AddUser(t, "carol", "tin-whistle-pw")
+	if err := srv.Admin.MakeMutual(context.Background(), "alice@hearth.test", "bob@hearth.test"); err != nil {
+		t.Fatal(err)
+	}
+	host, port := splitAddr(t, srv.Addr)
+	runPeer(t, py, "xmpptest/interop/nbx_pep.py", host, port, srv.Domain,
+		"alice", "silver-kettle-pw", "bob", "copper-lantern-pw", "carol", "tin-whistle-pw")
+}
