@@ -215,6 +215,12 @@ carol sends: <iq type='get' id='i13' to='alice@hearth.test'><pubsub xmlns='http:
 carol receives: <iq type='result' id='i13' from='alice@hearth.test' to='carol@hearth.test/tablet'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:example:feed'><item id='4'><e xmlns='urn:example:feed'>four</e></item></items></pubsub></iq>
 carol sends: <iq type='get' id='i14' to='alice@hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='urn:example:feed'/></pubsub></iq>
 carol receives: <iq type='error' id='i14' from='alice@hearth.test' to='carol@hearth.test/tablet'><pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='urn:example:feed'/></pubsub><error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>
+alice sends: <iq type='set' id='i14p'><pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><purge node='urn:example:feed'/></pubsub></iq>
+alice receives: <iq type='result' id='i14p' from='alice@hearth.test' to='alice@hearth.test/phone'/>
+carol sends: <iq type='get' id='i14q' to='alice@hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:example:feed'/></pubsub></iq>
+carol receives: <iq type='result' id='i14q' from='alice@hearth.test' to='carol@hearth.test/tablet'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:example:feed'/></pubsub></iq>
+alice sends: <iq type='get' id='i14r'><pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='urn:example:feed'/></pubsub></iq>
+alice receives: <iq type='result' id='i14r' from='alice@hearth.test' to='alice@hearth.test/phone'><pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><configure node='urn:example:feed'>*</configure></pubsub></iq>
 alice sends: <iq type='set' id='i15'><pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><delete node='urn:example:feed'/></pubsub></iq>
 alice receives: <iq type='result' id='i15' from='alice@hearth.test' to='alice@hearth.test/phone'/>
 carol sends: <iq type='get' id='i16' to='alice@hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='urn:example:feed'/></pubsub></iq>

@@ -77,7 +77,7 @@ func (m *Module) Register(mux *router.Mux) {
 func (m *Module) Features() router.Features {
 	fs := []string{NS}
 	for _, f := range []string{"access-open", "access-presence", "access-whitelist", "auto-create",
-		"config-node", "create-nodes", "delete-items", "delete-nodes", "filtered-notifications",
+		"config-node", "create-and-configure", "create-nodes", "delete-items", "delete-nodes", "filtered-notifications",
 		"item-ids", "last-published", "persistent-items", "presence-notifications", "publish",
 		"publish-options", "purge-nodes", "retract-items", "retrieve-items", "retrieve-default"} {
 		fs = append(fs, NS+"#"+f)
