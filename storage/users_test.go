@@ -303,6 +303,8 @@ func TestDeleteUserCascades(t *testing.T) {
 			db.Block(ctx, u, []string{"spam@example.org"}),
 			db.SetLastActivity(ctx, u, time.Now(), "gone"),
 			db.JoinFamilyCircle(ctx, u, "Family"),
+			db.PublishPEP(ctx, u, PEPNode{Node: "urn:example:n", Access: "presence", MaxItems: 1, Persist: true, SendLast: "never"},
+				PEPItem{ID: "1", Publisher: u + "@example.org", Payload: []byte("<n/>"), Published: time.Now()}),
 		}
 		_, err := db.PutRosterItem(ctx, u, RosterItem{Contact: "c@example.org", Groups: []string{"g"}})
 		steps = append(steps, err)
