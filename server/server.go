@@ -25,6 +25,7 @@ import (
 	"hearth/server/internal/mod/family"
 	"hearth/server/internal/mod/last"
 	"hearth/server/internal/mod/offline"
+	"hearth/server/internal/mod/pep"
 	"hearth/server/internal/mod/ping"
 	"hearth/server/internal/mod/presence"
 	"hearth/server/internal/mod/private"
@@ -121,6 +122,8 @@ type Quotas struct {
 	PrivateBytes int // private XML storage (XEP-0049)
 	VCardBytes   int // its vCard (XEP-0054)
 	BlockItems   int // block list entries (XEP-0191)
+	PEPBytes     int // payloads of published items (XEP-0163)
+	PEPNodes     int // personal eventing nodes (XEP-0163)
 }
 
 // quotaKeys maps each quota's setting to its place in quota.Limits.
@@ -130,6 +133,8 @@ var quotaKeys = map[string]func(*quota.Limits) *atomic.Int64{
 	settings.KeyPrivateBytes: func(l *quota.Limits) *atomic.Int64 { return &l.PrivateBytes },
 	settings.KeyVCardBytes:   func(l *quota.Limits) *atomic.Int64 { return &l.VCardBytes },
 	settings.KeyBlockItems:   func(l *quota.Limits) *atomic.Int64 { return &l.BlockItems },
+	settings.KeyPEPBytes:     func(l *quota.Limits) *atomic.Int64 { return &l.PEPBytes },
+	settings.KeyPEPNodes:     func(l *quota.Limits) *atomic.Int64 { return &l.PEPNodes },
 }
 
 // limits returns q as the modules' shared quota.Limits; zero values keep
@@ -146,6 +151,8 @@ func (q Quotas) limits() *quota.Limits {
 	set(&l.PrivateBytes, q.PrivateBytes)
 	set(&l.VCardBytes, q.VCardBytes)
 	set(&l.BlockItems, q.BlockItems)
+	set(&l.PEPBytes, q.PEPBytes)
+	set(&l.PEPNodes, q.PEPNodes)
 	return l
 }
 
@@ -164,6 +171,8 @@ func (c *Config) Set(v settings.Values) {
 		PrivateBytes: v.Int(settings.KeyPrivateBytes),
 		VCardBytes:   v.Int(settings.KeyVCardBytes),
 		BlockItems:   v.Int(settings.KeyBlockItems),
+		PEPBytes:     v.Int(settings.KeyPEPBytes),
+		PEPNodes:     v.Int(settings.KeyPEPNodes),
 	}
 }
 
@@ -313,8 +322,9 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	// removed accounts and ended sessions: presence before the rest, so
 	// that a session's unavailable presence goes out first.
 	s.roster = roster.New(roster.Deps{DB: db, Router: r, Events: h, Quota: q, Log: part("roster")})
+	pepMod := pep.New(pep.Deps{DB: db, Router: r, Visibility: s.roster, Quota: q, Log: part("pep")})
 	lastMod := last.New(last.Deps{DB: db, Router: r, Visibility: s.roster, Started: s.started, Log: part("last")})
-	presenceMod := presence.New(presence.Deps{DB: db, Router: r, Roster: s.roster, Offline: s.offline, Last: lastMod, Events: h, Log: part("presence")})
+	presenceMod := presence.New(presence.Deps{DB: db, Router: r, Roster: s.roster, Offline: s.offline, Last: lastMod, Events: h, Watcher: pepMod, Log: part("presence")})
 	s.family = family.New(family.Deps{DB: db, Roster: s.roster, Presence: presenceMod, Domain: cfg.Domain, Log: part("family")})
 	s.modules = []any{
 		presenceMod,
@@ -329,10 +339,11 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		ping.New(ping.Deps{Visibility: s.roster, Log: part("ping")}),
 		version.New(cfg.Version),
 		clock.New(),
-		vcard.New(vcard.Deps{DB: db, Quota: q, Log: part("vcard")}),
-		private.New(private.Deps{DB: db, Quota: q, Log: part("private")}),
+		vcard.New(vcard.Deps{DB: db, Quota: q, Avatar: pepMod, Log: part("vcard")}),
+		private.New(private.Deps{DB: db, Quota: q, Bookmarks: pepMod, Log: part("private")}),
 		register.New(register.Deps{DB: db, Router: r, Accounts: h, Log: part("register")}),
 		session.New(),
+		pepMod,
 	}
 	for _, build := range cfg.Modules {
 		s.modules = append(s.modules, build(r))
@@ -346,7 +357,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		}
 	}
 	s.modules = append(s.modules, disco.New(disco.Deps{Router: r, Visibility: s.roster, Features: features,
-		Items: hostItems{r.Mux()}, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
+		Items: hostItems{r.Mux()}, AccountIdentities: [][2]string{pep.Identity}, Nodes: pepMod, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
 
 	var streamFeatures []c2s.Feature
 	var elements []c2s.Element

@@ -253,6 +253,10 @@ alice receives nothing more`)
 	// fast.token_lifetime: TestFAST's "expired" sets it on a running
 	// server, and the next token issued expires by it.
 	tested[settings.KeyTokenLifetime] = true
+	// Personal eventing's quotas: TestPEPQuota sets them on a running
+	// server and publishes past them.
+	tested[settings.KeyPEPBytes] = true
+	tested[settings.KeyPEPNodes] = true
 	for _, s := range settings.All() {
 		if s.Live && !tested[s.Key] {
 			t.Errorf("live setting %s has no test that it applies live", s.Key)

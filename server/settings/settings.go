@@ -94,6 +94,8 @@ const (
 	KeyPrivateBytes    = "limits.private_bytes"
 	KeyVCardBytes      = "limits.vcard_bytes"
 	KeyBlockItems      = "limits.block_items"
+	KeyPEPBytes        = "limits.pep_bytes"
+	KeyPEPNodes        = "limits.pep_nodes"
 	KeyCertFile        = "tls.cert_file"
 	KeyKeyFile         = "tls.key_file"
 	KeyACMEEmail       = "acme.email"
@@ -160,6 +162,10 @@ var registry = []Spec{
 		Help: "largest vCard (profile with photo) an account may keep, in bytes"},
 	{Key: KeyBlockItems, Kind: Int, Default: strconv.Itoa(quota.DefaultBlockItems), Min: 1, Live: true,
 		Help: "addresses one account may block"},
+	{Key: KeyPEPBytes, Kind: Int, Default: strconv.Itoa(quota.DefaultPEPBytes), Min: 1024, Live: true,
+		Help: "bytes of published data (avatar, encryption keys, bookmarks) one account may keep"},
+	{Key: KeyPEPNodes, Kind: Int, Default: strconv.Itoa(quota.DefaultPEPNodes), Min: 1, Live: true,
+		Help: "kinds of published data (PEP nodes: avatar, encryption keys per device, bookmarks...) one account may have"},
 	{Key: "contact.admin", Kind: URIs, Live: true,
 		Help: "admin contact addresses, e.g. mailto:you@example.com xmpp:you@example.com (XEP-0157)"},
 	{Key: "contact.abuse", Kind: URIs, Live: true,
