@@ -153,6 +153,8 @@ type entry struct {
 
 func (e entry) ok() bool { return e.h != nil || e.iq != nil }
 
+type consumed struct{ name, ns string }
+
 type payloadKey struct {
 	kind     stanza.Kind
 	target   Target
@@ -176,6 +178,8 @@ type Mux struct {
 	blocker  Blocker
 	offline  OfflineStore
 	answers  Handler
+
+	consume []consumed // children the server takes out of what clients send
 
 	outObs      []OutboundObserver
 	inObs       []InboundObserver
@@ -350,6 +354,14 @@ func (m *Mux) HandleAnswers(h Handler) {
 func (m *Mux) ObserveOutbound(o OutboundObserver) {
 	m.mustOpen("observer")
 	m.outObs = append(m.outObs, o)
+}
+
+// Consume names a child element that the server takes out of the messages
+// clients send before routing them, because it speaks to the server only
+// (carbons' <private/>, XEP-0280 7). Outbound observers still see it.
+func (m *Mux) Consume(name, ns string) {
+	m.mustOpen("consumed element")
+	m.consume = append(m.consume, consumed{name, ns})
 }
 
 // ObserveInbound adds an observer of messages routed to local accounts.

@@ -214,7 +214,7 @@ func (r *Router) FromClient(ctx context.Context, s *Session, el *stanza.Element)
 		e.Extra = stanza.New("blocked", stanza.NSBlockingErrors)
 		out = r.refuse(ctx, st, e)
 	default:
-		out = r.Route(ctx, st)
+		out = r.Route(ctx, r.withoutConsumed(st))
 	}
 	if st.Kind == stanza.KindMessage {
 		for _, o := range r.mux.outObs {
@@ -236,6 +236,31 @@ func (r *Router) FromRemote(ctx context.Context, st *stanza.Stanza) {
 		r.stripOwnDelay(st.El)
 	}
 	r.Route(ctx, st)
+}
+
+// withoutConsumed returns a message without the children that speak to
+// the server only (Mux.Consume), or st itself when it has none.
+func (r *Router) withoutConsumed(st *stanza.Stanza) *stanza.Stanza {
+	if st.Kind != stanza.KindMessage || len(r.mux.consume) == 0 {
+		return st
+	}
+	var el *stanza.Element
+	for _, c := range st.El.Children {
+		for _, k := range r.mux.consume {
+			if c.Name == k.name && c.NS == k.ns {
+				if el == nil {
+					el = st.El.ShallowClone()
+				}
+				el.RemoveChildren(k.name, k.ns)
+			}
+		}
+	}
+	if el == nil {
+		return st
+	}
+	c := *st
+	c.El = el
+	return &c
 }
 
 func (r *Router) stripOwnDelay(el *stanza.Element) {

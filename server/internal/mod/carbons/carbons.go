@@ -60,6 +60,9 @@ func (m *Module) Register(mux *router.Mux) {
 	}
 	mux.ObserveOutbound(m)
 	mux.ObserveInbound(m)
+	// XEP-0280 7: <private/> is for the sending server; the recipient
+	// gets the message without it.
+	mux.Consume("private", NS)
 }
 
 // Features advertises carbons on the server (XEP-0280 3).
