@@ -112,6 +112,25 @@ phone receives: <r xmlns='urn:xmpp:sm:3'/>`)
 	phone.Abort() // the network is gone: no closing tag
 
 	t.Run("held", func(t *testing.T) {
+		// The administrator sees the session wait for the phone.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			ss, err := srv.Admin.Sessions(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			held := false
+			for _, s := range ss {
+				held = held || (s.JID == "alice@hearth.test/phone" && s.Held)
+			}
+			if held {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the admin's sessions do not show the phone as held: %+v", ss)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		xmpptest.Play(t, map[string]*xmpptest.Client{"bob": bob}, `
 bob sends: <message to='alice@hearth.test/phone' type='chat' id='m2'><body>while away</body></message>
 bob sends: <message to='alice@hearth.test' type='chat' id='m3'><body>to the bare JID</body></message>
