@@ -19,14 +19,7 @@ func TestSlixmppPEP(t *testing.T) {
 	if err := exec.Command(py, "-c", "import slixmpp.plugins.xep_0084").Run(); err != nil {
 		need(t, "/usr/lib/python3/dist-packages/slixmpp/plugins/xep_0084")
 	}
-	srv := xmpptest.Start(t)
-	srv.AddUser(t, "alice", "silver-kettle-pw")
-	srv.AddUser(t, "bob", "copper-lantern-pw")
-	srv.AddUser(t, "carol", "tin-whistle-pw")
-	if err := srv.Admin.MakeMutual(context.Background(), "alice@hearth.test", "bob@hearth.test"); err != nil {
-		t.Fatal(err)
-	}
-	host, port := splitAddr(t, srv.Addr)
+	srv, host, port := pepTrio(t)
 	runPeer(t, py, "xmpptest/interop/slix_pep.py", "--ca", srv.CertFile, host, port, srv.Domain,
 		"alice", "silver-kettle-pw", "bob", "copper-lantern-pw", "carol", "tin-whistle-pw")
 }
@@ -43,14 +36,21 @@ func TestNbxmppPEP(t *testing.T) {
 	if err := exec.Command(py, "-c", "import nbxmpp").Run(); err != nil {
 		need(t, "/usr/lib/python3/dist-packages/nbxmpp")
 	}
-	srv := xmpptest.Start(t)
+	srv, host, port := pepTrio(t)
+	runPeer(t, py, "xmpptest/interop/nbx_pep.py", host, port, srv.Domain,
+		"alice", "silver-kettle-pw", "bob", "copper-lantern-pw", "carol", "tin-whistle-pw")
+}
+
+// pepTrio starts a server with alice and bob, contacts of each other, and
+// carol, a stranger to both.
+func pepTrio(t *testing.T) (srv *xmpptest.Server, host, port string) {
+	srv = xmpptest.Start(t)
 	srv.AddUser(t, "alice", "silver-kettle-pw")
 	srv.AddUser(t, "bob", "copper-lantern-pw")
 	srv.AddUser(t, "carol", "tin-whistle-pw")
 	if err := srv.Admin.MakeMutual(context.Background(), "alice@hearth.test", "bob@hearth.test"); err != nil {
 		t.Fatal(err)
 	}
-	host, port := splitAddr(t, srv.Addr)
-	runPeer(t, py, "xmpptest/interop/nbx_pep.py", host, port, srv.Domain,
-		"alice", "silver-kettle-pw", "bob", "copper-lantern-pw", "carol", "tin-whistle-pw")
+	host, port = splitAddr(t, srv.Addr)
+	return srv, host, port
 }

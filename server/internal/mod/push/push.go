@@ -198,23 +198,25 @@ func (m *Module) reloadLocked(ctx context.Context, user string) error {
 
 var errNotSaved = stanza.NewError(stanza.Wait, stanza.InternalServerError, "the server could not save the push registration; try again later")
 
-// own checks that a request comes from a session of the account itself.
-func own(st *stanza.Stanza) *stanza.Error {
+// request checks that an enable or disable comes from a session of the
+// account itself and returns it with the push service it names.
+func request(st *stanza.Stanza) (*stanza.Element, jid.JID, *stanza.Error) {
 	if st.To.Local != st.From.Local || st.From.Resource == "" {
-		return stanza.NewError(stanza.Cancel, stanza.NotAllowed, "push notifications are turned on and off by the device itself")
-	}
-	return nil
-}
-
-// enable records a device's registration (XEP-0357 5).
-func (m *Module) enable(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
-	if e := own(st); e != nil {
-		return nil, e
+		return nil, jid.JID{}, stanza.NewError(stanza.Cancel, stanza.NotAllowed, "push notifications are turned on and off by the device itself")
 	}
 	p := st.Payload()
 	svc, err := jid.Parse(p.Attr("jid"))
 	if err != nil || svc.IsZero() {
-		return nil, stanza.ErrBadRequest("'jid' must be the address of the push service")
+		return nil, jid.JID{}, stanza.ErrBadRequest("'jid' must be the address of the push service")
+	}
+	return p, svc, nil
+}
+
+// enable records a device's registration (XEP-0357 5).
+func (m *Module) enable(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
+	p, svc, e := request(st)
+	if e != nil {
+		return nil, e
 	}
 	node := p.Attr("node")
 	if node == "" {
@@ -255,13 +257,9 @@ func (m *Module) enable(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 
 // disable removes a registration, or all those with a service (XEP-0357 6).
 func (m *Module) disable(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
-	if e := own(st); e != nil {
+	p, svc, e := request(st)
+	if e != nil {
 		return nil, e
-	}
-	p := st.Payload()
-	svc, err := jid.Parse(p.Attr("jid"))
-	if err != nil || svc.IsZero() {
-		return nil, stanza.ErrBadRequest("'jid' must be the address of the push service")
 	}
 	user := st.From.Local
 	m.mu.Lock()
