@@ -76,11 +76,14 @@ func (o *out) smStartsAfterLocked(el *stanza.Element) {
 // countLocked moves the stanzas of q that count (those after <enabled/>)
 // to the unacknowledged, with their dones, as the writer takes them to
 // write. It returns the dones left (those of the other elements), parallel
-// to q, or nil for none, and how many stanzas it moved; o.mu is held.
-func (o *out) countLocked(q []*stanza.Element, dones []func(bool)) ([]func(bool), int) {
+// to q, or nil for none, how many stanzas it moved, and from where in q
+// stanzas count (len(q): none does); o.mu is held.
+func (o *out) countLocked(q []*stanza.Element, dones []func(bool)) (rest []func(bool), added, from int) {
 	sm := o.sm.Load()
-	added := 0
-	var rest []func(bool)
+	from = len(q)
+	if sm.counting {
+		from = 0
+	}
 	for i, el := range q {
 		var d func(bool)
 		if dones != nil {
@@ -95,6 +98,7 @@ func (o *out) countLocked(q []*stanza.Element, dones []func(bool)) ([]func(bool)
 		}
 		if el == sm.enabled {
 			sm.counting = true
+			from = i + 1
 		}
 		if d != nil {
 			if rest == nil {
@@ -103,7 +107,7 @@ func (o *out) countLocked(q []*stanza.Element, dones []func(bool)) ([]func(bool)
 			rest[i] = d
 		}
 	}
-	return rest, added
+	return rest, added, from
 }
 
 // errHandledTooHigh is the stream error for an h that acknowledges more
