@@ -31,6 +31,7 @@ type smOut struct {
 	acked    uint32 // the client's last h
 	unacked  []*stanza.Element
 	udones   []func(bool) // parallel to unacked; nil entries for stanzas nobody tracks
+	ubytes   int          // what unacked takes in memory (Footprint), against QueueBytes
 	// requested: an <r/> went out that the client has not answered.
 	requested bool
 }
@@ -46,6 +47,15 @@ func isStanza(el *stanza.Element) bool {
 func (o *out) unackedLocked() int {
 	if sm := o.sm.Load(); sm != nil {
 		return len(sm.unacked)
+	}
+	return 0
+}
+
+// unackedBytesLocked is what the unacknowledged take in memory; o.mu is
+// held.
+func (o *out) unackedBytesLocked() int {
+	if sm := o.sm.Load(); sm != nil {
+		return sm.ubytes
 	}
 	return 0
 }
@@ -92,6 +102,7 @@ func (o *out) countLocked(q []*stanza.Element, dones []func(bool)) (rest []func(
 		if sm.counting && isStanza(el) {
 			sm.unacked = append(sm.unacked, el)
 			sm.udones = append(sm.udones, d)
+			sm.ubytes += size(el)
 			sm.sent++
 			added++
 			continue
@@ -148,10 +159,14 @@ func (o *out) ackLocked(h uint32) ([]func(bool), error) {
 		return nil, errHandledTooHigh(h, sm.sent)
 	}
 	dones := sm.udones[:n:n]
+	for _, el := range sm.unacked[:n] {
+		sm.ubytes -= size(el)
+	}
 	clear(sm.unacked[:n])
 	sm.unacked, sm.udones = sm.unacked[n:], sm.udones[n:]
 	if len(sm.unacked) == 0 {
 		sm.unacked, sm.udones = nil, nil // let the old arrays go
+		sm.ubytes = 0
 	}
 	sm.acked = h
 	sm.requested = false
@@ -192,7 +207,7 @@ func (o *out) takeAll() ([]*stanza.Element, []func(bool)) {
 		return q, d
 	}
 	q, d = prepend(sm.unacked, sm.udones, q, d)
-	sm.unacked, sm.udones = nil, nil
+	sm.unacked, sm.udones, sm.ubytes = nil, nil, 0
 	return q, d
 }
 
@@ -242,7 +257,7 @@ func (o *out) attach(f framing, h uint32, resumed *stanza.Element) (bool, error)
 	}
 	sm := o.sm.Load()
 	again, againDones := sm.unacked, sm.udones
-	sm.unacked, sm.udones = nil, nil
+	sm.unacked, sm.udones, sm.ubytes = nil, nil, 0 // putBackLocked counts them as queued
 	sm.sent = sm.acked // the unacknowledged are counted again as they are written
 	o.putBackLocked(again, againDones)
 	o.putBackLocked([]*stanza.Element{resumed}, nil)
