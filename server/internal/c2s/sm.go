@@ -351,6 +351,12 @@ func (s *Server) smInline(_ context.Context, st *Stream, el *stanza.Element) *st
 	if el.Name != "enable" {
 		return smFailed(stanza.BadRequest, nil)
 	}
+	if st.sm != nil {
+		// A second <enable/>: as on a bound stream. A second id would
+		// replace the first in st.sm and leave it among the resumable
+		// sessions for ever.
+		return smFailed(stanza.UnexpectedRequest, nil)
+	}
 	enabled := s.smStart(st, el)
 	if !st.out.enableSM(nil, st.sm.id != "") {
 		return smFailed(stanza.UnexpectedRequest, nil)
