@@ -325,7 +325,14 @@ func (c *conn) resumeWith(ctx context.Context, el *stanza.Element, first func(*S
 	}
 	in := st.sm.h.Load()
 	resumed := stanza.New("resumed", NSSM, "previd", previd, "h", strconv.FormatUint(uint64(in), 10))
-	ok, aerr := st.out.attach(c.f, h, first(st, resumed))
+	// The writer starts on c.f in attach: negotiation's deadline goes and
+	// the tap joins it before, as the stream's reader is about to begin on
+	// it.
+	ok, aerr := st.out.attach(c.f, h, first(st, resumed), func() {
+		_ = c.f.SetDeadline(time.Time{})
+		st.out.tap.reset()
+		c.f.Tap(st.out.tap)
+	})
 	if !ok || aerr != nil {
 		s.smMu.Lock()
 		s.forgetLocked(st)

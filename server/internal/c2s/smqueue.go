@@ -240,8 +240,10 @@ func (o *out) hold(f framing) bool {
 // attach gives a held session the transport of the stream that resumed
 // it, after the client's count h: <resumed/> goes first, then what the
 // client did not acknowledge, then what came meanwhile. It waits for the
-// old writer to stop. False if the session ended meanwhile.
-func (o *out) attach(f framing, h uint32, resumed *stanza.Element) (bool, error) {
+// old writer to stop; ready, if not nil, runs then, before a writer can
+// start on f (the XML console's tap joins f). False if the session ended
+// meanwhile.
+func (o *out) attach(f framing, h uint32, resumed *stanza.Element, ready func()) (bool, error) {
 	o.mu.Lock()
 	for o.running && !o.closing {
 		o.idle.Wait()
@@ -261,6 +263,9 @@ func (o *out) attach(f framing, h uint32, resumed *stanza.Element) (bool, error)
 	sm.sent = sm.acked // the unacknowledged are counted again as they are written
 	o.putBackLocked(again, againDones)
 	o.putBackLocked([]*stanza.Element{resumed}, nil)
+	if ready != nil {
+		ready()
+	}
 	o.f = f
 	o.kick()
 	o.mu.Unlock()
