@@ -122,7 +122,7 @@ func (o *out) sendLocked(el *stanza.Element, done func(written bool)) (ok, held 
 // enqueueLocked queues el; o.mu is held.
 func (o *out) enqueueLocked(el *stanza.Element, done func(written bool)) bool {
 	n := size(el)
-	if len(o.queue)+o.unackedLocked() >= o.limit || o.queued+n > o.maxBytes {
+	if len(o.queue)+o.unackedLocked() >= o.limit || o.queued+o.unackedBytesLocked()+n > o.maxBytes {
 		// The client is not reading: no closing handshake is possible.
 		// A writer blocked on it gives up now; what is queued goes to
 		// the lost handler (offline storage).
@@ -243,7 +243,7 @@ func (o *out) Room() (stanzas, bytes int) {
 	if o.closing || o.f == nil {
 		return 0, 0 // closing, or held: nothing is written now
 	}
-	return o.limit - len(o.queue) - o.unackedLocked(), o.maxBytes - o.queued
+	return o.limit - len(o.queue) - o.unackedLocked(), o.maxBytes - o.queued - o.unackedBytesLocked()
 }
 
 // Close queues the end of the stream: an optional stream error, then the
@@ -304,9 +304,10 @@ func (o *out) run() {
 		// goroutine hears back from the write.
 		sm := o.sm.Load()
 		var req *stanza.Element
+		counted := len(q) // where in q the stanzas stream management counts begin
 		if sm != nil && len(q) > 0 && !failed {
 			var added int
-			dones, added = o.countLocked(q, dones)
+			dones, added, counted = o.countLocked(q, dones)
 			if added > 0 && !sm.requested {
 				sm.requested = true
 				req = stanza.New("r", NSSM)
@@ -330,7 +331,7 @@ func (o *out) run() {
 				if dones != nil {
 					dones = dones[n:]
 				}
-				o.writeFailed(f, q[n:], dones)
+				o.writeFailed(f, q[n:], dones, counted-n)
 			}
 			continue
 		}
@@ -365,24 +366,33 @@ func (o *out) stopLocked() {
 }
 
 // writeFailed handles a write to f that failed after some of a burst: rest
-// (with its dones) was not written. The transport is broken, or the client
-// was cut off. A session that can be resumed keeps rest for the resumed
-// stream; any other stops accepting and ends the reader, so that the
-// session is unbound, and only what did not reach it is lost.
-func (o *out) writeFailed(f framing, rest []*stanza.Element, dones []func(bool)) {
+// (with its dones) was not written, and stream management counts its
+// elements from uncounted on (its first uncounted ones were queued before
+// <enabled/>, or before stream management was on). The transport is
+// broken, or the client was cut off. A session that can be resumed keeps
+// what is counted for the resumed stream; any other stops accepting and
+// ends the reader, so that the session is unbound, and only what did not
+// reach it is lost.
+func (o *out) writeFailed(f framing, rest []*stanza.Element, dones []func(bool), uncounted int) {
 	o.mu.Lock()
 	sm := o.sm.Load()
 	if sm != nil {
-		// The stanzas of rest are among the unacknowledged already: a
-		// resumed stream writes them again, an ended session hands them
-		// over with the rest.
-		rest, dones = nil, nil
+		// The counted stanzas of rest are among the unacknowledged
+		// already: a resumed stream writes them again, an ended session
+		// hands them over with the rest. Those not counted are not: they
+		// go back to their senders or the lost handler.
+		k := min(max(uncounted, 0), len(rest))
+		rest = rest[:k]
+		if dones != nil {
+			dones = dones[:k]
+		}
 		sm.requested = false
 		if sm.resume && !o.closing {
 			if o.f == f {
 				o.detachLocked()
 			}
 			o.mu.Unlock()
+			o.lost(rest, dones)
 			return
 		}
 	}

@@ -186,12 +186,16 @@ func (c *conn) afterSASL2(ctx context.Context) (*router.Session, error) {
 		// XEP-0198 inline: <resumed/> in the success, and the stream
 		// carries the old session on; or <failed/> in it, and binding
 		// goes on below.
+		// The resumption may still fail after this success is made (the
+		// client's h is too high, the session closed meanwhile): it is a
+		// copy, and ok stays as it was for binding.
 		st, failed, err := c.resumeWith(ctx, req.resume, func(st *Stream, resumed *stanza.Element) *stanza.Element {
-			authz.AppendText(st.sess.JID.String())
+			success := ok.Clone()
+			success.Child("authorization-identifier", NSSASL2).AppendText(st.sess.JID.String())
 			if token != nil {
-				ok.Append(token)
+				success.Append(token)
 			}
-			return ok.Append(resumed)
+			return success.Append(resumed)
 		})
 		if err != nil || st != nil {
 			c.resumed = st

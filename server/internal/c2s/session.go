@@ -90,9 +90,8 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 // resumeSession runs a session that a new stream resumed (XEP-0198).
 func (s *Server) resumeSession(ctx context.Context, c *conn, st *Stream) {
 	f := c.f
-	_ = f.SetDeadline(time.Time{})
-	st.out.tap.reset()
-	f.Tap(st.out.tap)
+	// Negotiation's deadline went and the tap joined f in attach, before
+	// the writer could start on it.
 	s.cfg.Log.Info("session resumed", "jid", st.sess.JID.String(), "addr", f.RemoteAddr(), "tls", tlsMode(f))
 	s.readSession(ctx, st, f)
 }

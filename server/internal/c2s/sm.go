@@ -325,7 +325,14 @@ func (c *conn) resumeWith(ctx context.Context, el *stanza.Element, first func(*S
 	}
 	in := st.sm.h.Load()
 	resumed := stanza.New("resumed", NSSM, "previd", previd, "h", strconv.FormatUint(uint64(in), 10))
-	ok, aerr := st.out.attach(c.f, h, first(st, resumed))
+	// The writer starts on c.f in attach: negotiation's deadline goes and
+	// the tap joins it before, as the stream's reader is about to begin on
+	// it.
+	ok, aerr := st.out.attach(c.f, h, first(st, resumed), func() {
+		_ = c.f.SetDeadline(time.Time{})
+		st.out.tap.reset()
+		c.f.Tap(st.out.tap)
+	})
 	if !ok || aerr != nil {
 		s.smMu.Lock()
 		s.forgetLocked(st)
@@ -350,6 +357,12 @@ func (c *conn) resumeWith(ctx context.Context, el *stanza.Element, first func(*S
 func (s *Server) smInline(_ context.Context, st *Stream, el *stanza.Element) *stanza.Element {
 	if el.Name != "enable" {
 		return smFailed(stanza.BadRequest, nil)
+	}
+	if st.sm != nil {
+		// A second <enable/>: as on a bound stream. A second id would
+		// replace the first in st.sm and leave it among the resumable
+		// sessions for ever.
+		return smFailed(stanza.UnexpectedRequest, nil)
 	}
 	enabled := s.smStart(st, el)
 	if !st.out.enableSM(nil, st.sm.id != "") {

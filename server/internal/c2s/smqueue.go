@@ -31,6 +31,7 @@ type smOut struct {
 	acked    uint32 // the client's last h
 	unacked  []*stanza.Element
 	udones   []func(bool) // parallel to unacked; nil entries for stanzas nobody tracks
+	ubytes   int          // what unacked takes in memory (Footprint), against QueueBytes
 	// requested: an <r/> went out that the client has not answered.
 	requested bool
 }
@@ -46,6 +47,15 @@ func isStanza(el *stanza.Element) bool {
 func (o *out) unackedLocked() int {
 	if sm := o.sm.Load(); sm != nil {
 		return len(sm.unacked)
+	}
+	return 0
+}
+
+// unackedBytesLocked is what the unacknowledged take in memory; o.mu is
+// held.
+func (o *out) unackedBytesLocked() int {
+	if sm := o.sm.Load(); sm != nil {
+		return sm.ubytes
 	}
 	return 0
 }
@@ -76,11 +86,14 @@ func (o *out) smStartsAfterLocked(el *stanza.Element) {
 // countLocked moves the stanzas of q that count (those after <enabled/>)
 // to the unacknowledged, with their dones, as the writer takes them to
 // write. It returns the dones left (those of the other elements), parallel
-// to q, or nil for none, and how many stanzas it moved; o.mu is held.
-func (o *out) countLocked(q []*stanza.Element, dones []func(bool)) ([]func(bool), int) {
+// to q, or nil for none, how many stanzas it moved, and from where in q
+// stanzas count (len(q): none does); o.mu is held.
+func (o *out) countLocked(q []*stanza.Element, dones []func(bool)) (rest []func(bool), added, from int) {
 	sm := o.sm.Load()
-	added := 0
-	var rest []func(bool)
+	from = len(q)
+	if sm.counting {
+		from = 0
+	}
 	for i, el := range q {
 		var d func(bool)
 		if dones != nil {
@@ -89,12 +102,14 @@ func (o *out) countLocked(q []*stanza.Element, dones []func(bool)) ([]func(bool)
 		if sm.counting && isStanza(el) {
 			sm.unacked = append(sm.unacked, el)
 			sm.udones = append(sm.udones, d)
+			sm.ubytes += size(el)
 			sm.sent++
 			added++
 			continue
 		}
 		if el == sm.enabled {
 			sm.counting = true
+			from = i + 1
 		}
 		if d != nil {
 			if rest == nil {
@@ -103,7 +118,7 @@ func (o *out) countLocked(q []*stanza.Element, dones []func(bool)) ([]func(bool)
 			rest[i] = d
 		}
 	}
-	return rest, added
+	return rest, added, from
 }
 
 // errHandledTooHigh is the stream error for an h that acknowledges more
@@ -144,10 +159,14 @@ func (o *out) ackLocked(h uint32) ([]func(bool), error) {
 		return nil, errHandledTooHigh(h, sm.sent)
 	}
 	dones := sm.udones[:n:n]
+	for _, el := range sm.unacked[:n] {
+		sm.ubytes -= size(el)
+	}
 	clear(sm.unacked[:n])
 	sm.unacked, sm.udones = sm.unacked[n:], sm.udones[n:]
 	if len(sm.unacked) == 0 {
 		sm.unacked, sm.udones = nil, nil // let the old arrays go
+		sm.ubytes = 0
 	}
 	sm.acked = h
 	sm.requested = false
@@ -188,7 +207,7 @@ func (o *out) takeAll() ([]*stanza.Element, []func(bool)) {
 		return q, d
 	}
 	q, d = prepend(sm.unacked, sm.udones, q, d)
-	sm.unacked, sm.udones = nil, nil
+	sm.unacked, sm.udones, sm.ubytes = nil, nil, 0
 	return q, d
 }
 
@@ -221,8 +240,10 @@ func (o *out) hold(f framing) bool {
 // attach gives a held session the transport of the stream that resumed
 // it, after the client's count h: <resumed/> goes first, then what the
 // client did not acknowledge, then what came meanwhile. It waits for the
-// old writer to stop. False if the session ended meanwhile.
-func (o *out) attach(f framing, h uint32, resumed *stanza.Element) (bool, error) {
+// old writer to stop; ready, if not nil, runs then, before a writer can
+// start on f (the XML console's tap joins f). False if the session ended
+// meanwhile.
+func (o *out) attach(f framing, h uint32, resumed *stanza.Element, ready func()) (bool, error) {
 	o.mu.Lock()
 	for o.running && !o.closing {
 		o.idle.Wait()
@@ -238,10 +259,13 @@ func (o *out) attach(f framing, h uint32, resumed *stanza.Element) (bool, error)
 	}
 	sm := o.sm.Load()
 	again, againDones := sm.unacked, sm.udones
-	sm.unacked, sm.udones = nil, nil
+	sm.unacked, sm.udones, sm.ubytes = nil, nil, 0 // putBackLocked counts them as queued
 	sm.sent = sm.acked // the unacknowledged are counted again as they are written
 	o.putBackLocked(again, againDones)
 	o.putBackLocked([]*stanza.Element{resumed}, nil)
+	if ready != nil {
+		ready()
+	}
 	o.f = f
 	o.kick()
 	o.mu.Unlock()
