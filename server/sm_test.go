@@ -301,3 +301,46 @@ bob receives nothing more`)
 		c.Ping()
 	})
 }
+
+// TestSMHeldMakesRoom: a phone that lost its connection and logs in again
+// without resuming (a new resource) is not locked out by its own held
+// session when the account is at its limit of resources: the oldest held
+// session gives way, and its unacknowledged message is kept.
+func TestSMHeldMakesRoom(t *testing.T) {
+	srv := xmpptest.Start(t)
+	for _, u := range []string{"alice", "bob"} {
+		srv.AddUser(t, u, secret(u))
+	}
+	if _, err := srv.Admin.SetSetting(t.Context(), "limits.resources", "1"); err != nil {
+		t.Fatal(err)
+	}
+	bob := online(t, srv, "bob", "pc", 0)
+	phone := online(t, srv, "alice", "phone", 0)
+	enableSM(t, phone, "600")
+	xmpptest.Play(t, map[string]*xmpptest.Client{"phone": phone, "bob": bob}, `
+bob sends: <message to='alice@hearth.test/phone' type='chat' id='h1'><body>kept</body></message>
+phone receives: <message from='bob@hearth.test/pc' to='alice@hearth.test/phone' type='chat' id='h1'><body>kept</body></message>
+phone receives: <r xmlns='urn:xmpp:sm:3'/>`)
+	phone.Abort()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ss, err := srv.Admin.Sessions(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ss) == 2 && (ss[0].Held || ss[1].Held) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the phone's session is not held: %+v", ss)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tablet, err := srv.Dial("alice", secret("alice"), "tablet")
+	if err != nil {
+		t.Fatalf("a new login with the held session at the limit: %v", err)
+	}
+	tablet.Use(t)
+	tablet.Send(`<presence/>`)
+	tablet.ExpectLike(`<message from='bob@hearth.test/pc' type='chat' id='h1'><body>kept</body></message>`, 5*time.Second)
+}

@@ -57,6 +57,19 @@ func (db *DB) RemovePush(ctx context.Context, user, service, node string) (int, 
 	return int(n), err
 }
 
+// RemovePushMade removes user's registration with service and node if it
+// is the one made at created (not one made again since); it reports
+// whether it did.
+func (db *DB) RemovePushMade(ctx context.Context, user, service, node string, created time.Time) (bool, error) {
+	res, err := db.w.ExecContext(ctx, `DELETE FROM push WHERE username = ? AND service = ? AND node = ? AND created = ?`,
+		user, service, node, unix(created))
+	if err != nil {
+		return false, fmt.Errorf("remove push registration of %s: %w", user, err)
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
 // Pushes returns user's registrations, oldest first.
 func (db *DB) Pushes(ctx context.Context, user string) ([]Push, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT service, node, resource, options, created FROM push

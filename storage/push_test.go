@@ -32,6 +32,15 @@ func TestPush(t *testing.T) {
 	if us, err := db.PushUsers(ctx); err != nil || len(us) != 1 || us[0] != "alice" {
 		t.Errorf("PushUsers = %q, %v", us, err)
 	}
+	if ok, err := db.RemovePushMade(ctx, "alice", "push.example.org", "b", now.Add(-time.Hour)); err != nil || ok {
+		t.Errorf("remove a registration made at another time: %v, %v; want nothing removed", ok, err)
+	}
+	if ok, err := db.RemovePushMade(ctx, "alice", "push.example.org", "b", now); err != nil || !ok {
+		t.Errorf("remove the registration made then: %v, %v", ok, err)
+	}
+	if err := add("push.example.org", "b", "tablet"); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := db.RemovePush(ctx, "alice", "push.example.org", "b"); err != nil || n != 1 {
 		t.Errorf("remove one node: %d, %v", n, err)
 	}

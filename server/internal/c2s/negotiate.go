@@ -265,12 +265,26 @@ func (c *conn) stillValid(ctx context.Context) error {
 func (c *conn) roomFor(full jid.JID) *stanza.Error {
 	max := c.srv.cfg.Quota.Resources.Load()
 	n := int64(0)
+	var held *router.Session // the oldest session waiting to be resumed
 	for _, s := range c.srv.router.Sessions(full.Local) {
-		if s.JID.Resource != full.Resource {
-			n++
+		if s.JID.Resource == full.Resource {
+			continue
+		}
+		n++
+		if o, ok := s.Conn.(*out); ok && o.Held() && (held == nil || s.Since.Before(held.Since)) {
+			held = s
 		}
 	}
 	if n < max {
+		return nil
+	}
+	if held != nil {
+		// A device that came back without resuming (a new resource)
+		// must not be locked out by its own lost sessions: the oldest
+		// held one gives way, and what it holds goes to the account's
+		// other sessions or offline storage.
+		c.srv.cfg.Log.Info("a session waiting to be resumed ended to make room for a new one", "jid", held.JID.String())
+		held.Conn.Close("", "")
 		return nil
 	}
 	e := stanza.NewError(stanza.Wait, stanza.ResourceConstraint,

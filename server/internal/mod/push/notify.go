@@ -90,7 +90,14 @@ func (m *Module) notify(user string, r registration, st *stanza.Stanza) {
 		return
 	}
 	pubsub := m.notification(r, st)
+	m.closeMu.Lock()
+	if m.closed {
+		m.closeMu.Unlock()
+		<-m.sem
+		return
+	}
 	m.wg.Add(1)
+	m.closeMu.Unlock()
 	go func() {
 		defer m.wg.Done()
 		defer func() { <-m.sem }()
@@ -121,7 +128,9 @@ func (m *Module) refused(user string, r registration, e *stanza.Error) {
 	ctx := context.WithoutCancel(m.life)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, err := m.db.RemovePush(ctx, user, r.Service, r.Node); err != nil {
+	// Only the registration that was refused: the device may have
+	// registered again since.
+	if _, err := m.db.RemovePushMade(ctx, user, r.Service, r.Node, r.Created); err != nil {
 		m.log.Error("push registration not turned off after its service refused a notification", "user", user, "service", r.Service, "err", err)
 		return
 	}

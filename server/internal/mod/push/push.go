@@ -77,6 +77,8 @@ type Module struct {
 	life    context.Context
 	end     context.CancelFunc
 	wg      sync.WaitGroup
+	closeMu sync.Mutex
+	closed  bool // no notification starts any more
 
 	loaded atomic.Bool
 	any    atomic.Int64 // accounts with registrations: none, and a message costs one load
@@ -134,6 +136,9 @@ func (m *Module) UserRemoved(_ context.Context, user string) {
 
 // Close stops the notifications under way and waits for them.
 func (m *Module) Close() {
+	m.closeMu.Lock()
+	m.closed = true
+	m.closeMu.Unlock()
 	m.end()
 	m.wg.Wait()
 }
@@ -250,6 +255,11 @@ func (m *Module) enable(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 	}
 	if err := m.reloadLocked(ctx, user); err != nil {
 		m.log.Warn("push registrations not reread", "user", user, "err", err)
+	}
+	for _, r := range m.regs[user] {
+		if r.Service == reg.Service && r.Node == reg.Node {
+			r.count = 0 // the device is here: it has what came
+		}
 	}
 	m.log.Info("push notifications on", "user", user, "device", st.From.Resource, "service", reg.Service)
 	return nil, nil
