@@ -260,7 +260,7 @@ func (o *out) attach(f framing, h uint32, resumed *stanza.Element, ready func())
 	sm := o.sm.Load()
 	again, againDones := sm.unacked, sm.udones
 	sm.unacked, sm.udones, sm.ubytes = nil, nil, 0 // putBackLocked counts them as queued
-	sm.sent = sm.acked // the unacknowledged are counted again as they are written
+	sm.sent = sm.acked                             // the unacknowledged are counted again as they are written
 	o.putBackLocked(again, againDones)
 	o.putBackLocked([]*stanza.Element{resumed}, nil)
 	if ready != nil {
