@@ -247,6 +247,7 @@ type Server struct {
 	family   *family.Module
 	offline  *offline.Store
 	push     *push.Module
+	pep      *pep.Module
 	fed      *s2s.Federation
 	quota    *quota.Limits
 	events   *admin.Hub
@@ -322,9 +323,9 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	// removed accounts and ended sessions: presence before the rest, so
 	// that a session's unavailable presence goes out first.
 	s.roster = roster.New(roster.Deps{DB: db, Router: r, Events: h, Quota: q, Log: part("roster")})
-	pepMod := pep.New(pep.Deps{DB: db, Router: r, Visibility: s.roster, Quota: q, Log: part("pep")})
+	s.pep = pep.New(pep.Deps{DB: db, Router: r, Visibility: s.roster, Quota: q, Log: part("pep")})
 	lastMod := last.New(last.Deps{DB: db, Router: r, Visibility: s.roster, Started: s.started, Log: part("last")})
-	presenceMod := presence.New(presence.Deps{DB: db, Router: r, Roster: s.roster, Offline: s.offline, Last: lastMod, Events: h, Watcher: pepMod, Log: part("presence")})
+	presenceMod := presence.New(presence.Deps{DB: db, Router: r, Roster: s.roster, Offline: s.offline, Last: lastMod, Events: h, Watcher: s.pep, Log: part("presence")})
 	s.family = family.New(family.Deps{DB: db, Roster: s.roster, Presence: presenceMod, Domain: cfg.Domain, Log: part("family")})
 	s.modules = []any{
 		presenceMod,
@@ -339,11 +340,11 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		ping.New(ping.Deps{Visibility: s.roster, Log: part("ping")}),
 		version.New(cfg.Version),
 		clock.New(),
-		vcard.New(vcard.Deps{DB: db, Quota: q, Avatar: pepMod, Log: part("vcard")}),
-		private.New(private.Deps{DB: db, Quota: q, Bookmarks: pepMod, Log: part("private")}),
+		vcard.New(vcard.Deps{DB: db, Quota: q, Avatar: s.pep, Log: part("vcard")}),
+		private.New(private.Deps{DB: db, Quota: q, Bookmarks: s.pep, Log: part("private")}),
 		register.New(register.Deps{DB: db, Router: r, Accounts: h, Log: part("register")}),
 		session.New(),
-		pepMod,
+		s.pep,
 	}
 	for _, build := range cfg.Modules {
 		s.modules = append(s.modules, build(r))
@@ -357,7 +358,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		}
 	}
 	s.modules = append(s.modules, disco.New(disco.Deps{Router: r, Visibility: s.roster, Features: features,
-		Items: hostItems{r.Mux()}, AccountIdentities: [][2]string{pep.Identity}, Nodes: pepMod, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
+		Items: hostItems{r.Mux()}, AccountIdentities: [][2]string{pep.Identity}, Nodes: s.pep, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
 
 	var streamFeatures []c2s.Feature
 	var elements []c2s.Element
@@ -472,6 +473,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	context.AfterFunc(ctx, s.fed.Close)
 	wg.Wait()
 	s.push.Close()
+	s.pep.Close()
 	s.fed.Close()
 	// Every session has ended: what they could not write is stored.
 	// Deliveries under way end with them; deletes still owed are tried

@@ -177,7 +177,6 @@ type Mux struct {
 	remote   Remote
 	blocker  Blocker
 	offline  OfflineStore
-	answers  Handler
 
 	consume []consumed // children the server takes out of what clients send
 
@@ -335,19 +334,6 @@ func (m *Mux) Offline(s OfflineStore) {
 		panic("router: second offline store")
 	}
 	m.offline = s
-}
-
-// HandleAnswers registers h for the IQ results and errors addressed to
-// the server or to an account's bare JID: answers to requests the server
-// sent in its own name or an account's (the caps queries of personal
-// eventing). h sees every such answer and ignores those that are not its
-// own; they are dropped as before. Its error is not sent.
-func (m *Mux) HandleAnswers(h Handler) {
-	m.mustOpen("answer handler")
-	if m.answers != nil {
-		panic("router: second answer handler")
-	}
-	m.answers = h
 }
 
 // ObserveOutbound adds an observer of what local sessions send.

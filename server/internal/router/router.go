@@ -378,11 +378,9 @@ func (r *Router) Bounce(ctx context.Context, st *stanza.Stanza, e *stanza.Error)
 // and sets and messages are refused, the rest dropped.
 func (r *Router) dispatch(ctx context.Context, st *stanza.Stanza, t Target) Outcome {
 	if st.Kind == stanza.KindIQ && (st.Type == "result" || st.Type == "error") {
-		// Answers to the server's own requests (Request; the caps
-		// queries of personal eventing; pings, which need none).
-		if !r.answered(st) && r.mux.answers != nil {
-			r.mux.answers(ctx, st)
-		}
+		// Answers to the server's own requests (Request; pings need
+		// none).
+		r.answered(st)
 		return Outcome{Handled: true}
 	}
 	e, known := r.mux.lookup(st, t)

@@ -67,12 +67,10 @@ type capsCache struct {
 	mu      sync.Mutex
 	known   map[string]map[string]bool
 	pending map[string]*capsQuery // by capsKey.id
-	byID    map[string]*capsQuery // by IQ id
 }
 
 // capsQuery is a disco#info query under way and who waits for it.
 type capsQuery struct {
-	id      string
 	key     capsKey
 	to      jid.JID
 	sent    time.Time
@@ -86,7 +84,7 @@ type waiter struct {
 }
 
 func newCapsCache() *capsCache {
-	return &capsCache{known: make(map[string]map[string]bool), pending: make(map[string]*capsQuery), byID: make(map[string]*capsQuery)}
+	return &capsCache{known: make(map[string]map[string]bool), pending: make(map[string]*capsQuery)}
 }
 
 // features returns the features of k, if known.
@@ -113,37 +111,29 @@ func (c *capsCache) want(k capsKey, user string, full jid.JID) *capsQuery {
 		for id, q := range c.pending {
 			if now.Sub(q.sent) >= queryTimeout {
 				delete(c.pending, id)
-				delete(c.byID, q.id)
 			}
 		}
 		if len(c.pending) >= maxPending {
 			return nil
 		}
 	}
-	if old := c.pending[k.id()]; old != nil {
-		delete(c.byID, old.id)
-	}
-	q := &capsQuery{id: "caps-" + newID(), key: k, to: full, sent: now, waiters: []waiter{{user, full}}}
+	q := &capsQuery{key: k, to: full, sent: now, waiters: []waiter{{user, full}}}
 	c.pending[k.id()] = q
-	c.byID[q.id] = q
 	return q
 }
 
-// answer takes an IQ result or error; ok is false when it answers no
-// query of the cache. On a result whose features match the hash, the
-// features are cached and returned with who waited for them; fs is nil
-// for an error or a mismatch (XEP-0115 5.4: not cached).
-func (c *capsCache) answer(st *stanza.Stanza) (fs map[string]bool, waiters []waiter, ok bool) {
-	if !strings.HasPrefix(st.ID, "caps-") {
-		return nil, nil, false
-	}
+// answered takes the answer to q (router.Request checked that it came
+// from the JID asked); ok is false when q is no longer the query under
+// way for its key (it was given up and asked again). On a result whose
+// features match the hash, the features are cached and returned with who
+// waited for them; fs is nil for an error or a mismatch (XEP-0115 5.4:
+// not cached).
+func (c *capsCache) answered(q *capsQuery, st *stanza.Stanza) (fs map[string]bool, waiters []waiter, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	q := c.byID[st.ID]
-	if q == nil || st.From != q.to {
+	if c.pending[q.key.id()] != q {
 		return nil, nil, false
 	}
-	delete(c.byID, q.id)
 	delete(c.pending, q.key.id())
 	p := st.El.Child("query", stanza.NSDiscoInfo)
 	if st.Type != "result" || p == nil {
@@ -167,6 +157,16 @@ func (c *capsCache) answer(st *stanza.Stanza) (fs map[string]bool, waiters []wai
 	}
 	c.known[q.key.id()] = fs
 	return fs, q.waiters, true
+}
+
+// failed gives up q, which got no answer: the next presence with its
+// key asks again.
+func (c *capsCache) failed(q *capsQuery) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending[q.key.id()] == q {
+		delete(c.pending, q.key.id())
+	}
 }
 
 // capsVer computes the verification string of a disco#info answer

@@ -10,9 +10,9 @@ import (
 )
 
 // TestCapsCache: one query per verification string however many wait for
-// it; an answer counts only from the JID asked, and only when it hashes
-// to the verification string; a query unanswered past its time is asked
-// again.
+// it; an answer counts only when it hashes to the verification string (that
+// it comes from the JID asked is router.Request's: TestRequest); a query
+// unanswered past its time, or failed, is asked again.
 func TestCapsCache(t *testing.T) {
 	c := newCapsCache()
 	ex := capsExamples[0]
@@ -26,8 +26,8 @@ func TestCapsCache(t *testing.T) {
 	if c.want(k, "dave", carol) != nil {
 		t.Fatal("a second query while one is under way")
 	}
-	answer := func(from jid.JID, id, typ, query string) (map[string]bool, []waiter, bool) {
-		el := stanza.New("iq", stanza.NSClient, "type", typ, "id", id, "from", from.String())
+	answer := func(q *capsQuery, typ, query string) (map[string]bool, []waiter, bool) {
+		el := stanza.New("iq", stanza.NSClient, "type", typ, "id", "req-1", "from", q.to.String())
 		if query != "" {
 			p, err := stream.Unmarshal([]byte(query))
 			if err != nil {
@@ -35,15 +35,9 @@ func TestCapsCache(t *testing.T) {
 			}
 			el.Append(p)
 		}
-		return c.answer(&stanza.Stanza{El: el, Kind: stanza.KindIQ, From: from, Type: typ, ID: id})
+		return c.answered(q, &stanza.Stanza{El: el, Kind: stanza.KindIQ, From: q.to, Type: typ, ID: "req-1"})
 	}
-	if _, _, ok := answer(carol, q.id, "result", ex.query); ok {
-		t.Fatal("an answer from another JID was taken")
-	}
-	if _, _, ok := answer(bob, "other", "result", ex.query); ok {
-		t.Fatal("an answer to another id was taken")
-	}
-	fs, ws, ok := answer(bob, q.id, "result", ex.query)
+	fs, ws, ok := answer(q, "result", ex.query)
 	if !ok || !fs["http://jabber.org/protocol/muc"] || len(ws) != 2 || ws[1].user != "dave" {
 		t.Fatalf("answer: %v %v %v", fs, ws, ok)
 	}
@@ -53,20 +47,27 @@ func TestCapsCache(t *testing.T) {
 	// A lie: the features do not hash to ver.
 	lie := capsKey{hash: "sha-1", ver: "AAAAAAAAAAAAAAAAAAAAAAAAAAA=", node: k.node}
 	q = c.want(lie, "alice", bob)
-	if fs, _, ok := answer(bob, q.id, "result", ex.query); !ok || fs != nil {
+	if fs, _, ok := answer(q, "result", ex.query); !ok || fs != nil {
 		t.Fatalf("a mismatching answer: %v %v", fs, ok)
 	}
 	if _, ok := c.features(lie); ok {
 		t.Fatal("a mismatching answer was cached")
 	}
-	// Unanswered past its time: asked again.
+	// Unanswered past its time: asked again, and the late answer to the
+	// first query is not taken.
 	k2 := capsKey{hash: "sha-1", ver: capsExamples[1].ver, node: "http://psi-im.org"}
 	q = c.want(k2, "alice", bob)
 	q.sent = time.Now().Add(-queryTimeout)
-	if q2 := c.want(k2, "alice", carol); q2 == nil || q2.id == q.id {
+	q2 := c.want(k2, "alice", carol)
+	if q2 == nil || q2 == q {
 		t.Fatal("an expired query was not asked again")
 	}
-	if _, _, ok := answer(bob, q.id, "result", capsExamples[1].query); ok {
+	if _, _, ok := answer(q, "result", capsExamples[1].query); ok {
 		t.Fatal("the answer to an expired query was taken")
+	}
+	// A query with no answer is given up: the next presence asks again.
+	c.failed(q2)
+	if c.want(k2, "alice", carol) == nil {
+		t.Fatal("a failed query was not asked again")
 	}
 }

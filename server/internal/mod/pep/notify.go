@@ -123,27 +123,41 @@ func (m *Module) whenKnown(ctx context.Context, user string, full jid.JID, k cap
 		return
 	}
 	if q := m.caps.want(k, user, full); q != nil {
-		from := jid.JID{Local: user, Domain: m.r.Domain}
-		el := stanza.New("iq", stanza.NSClient, "type", "get", "id", q.id, "from", from.String(), "to", full.String()).
-			Append(stanza.New("query", stanza.NSDiscoInfo, "node", k.node+"#"+k.ver))
-		m.r.Route(ctx, &stanza.Stanza{El: el, Kind: stanza.KindIQ, From: from, To: full, Type: "get", ID: q.id})
+		m.closeMu.Lock()
+		defer m.closeMu.Unlock()
+		if m.closed {
+			m.caps.failed(q)
+			return
+		}
+		m.wg.Add(1)
+		go m.askCaps(user, q)
 	}
 }
 
-// answer takes the answers to caps queries (router.Mux.HandleAnswers).
-func (m *Module) answer(ctx context.Context, st *stanza.Stanza) *stanza.Error {
-	fs, waiters, ok := m.caps.answer(st)
+// askCaps asks the entity behind a caps key for its features (XEP-0115
+// 6.2), in the name of the account that saw it, and sends the last items
+// to those who waited for them.
+func (m *Module) askCaps(user string, q *capsQuery) {
+	defer m.wg.Done()
+	ctx, cancel := context.WithTimeout(m.life, queryTimeout)
+	defer cancel()
+	from := jid.JID{Local: user, Domain: m.r.Domain}
+	a, err := m.r.Request(ctx, from, q.to, "get", stanza.New("query", stanza.NSDiscoInfo, "node", q.key.node+"#"+q.key.ver))
+	if err != nil {
+		m.caps.failed(q)
+		return
+	}
+	fs, waiters, ok := m.caps.answered(q, a)
 	if !ok {
-		return nil
+		return
 	}
 	if fs == nil {
-		m.log.Debug("caps query failed or its answer does not match the hash", "from", st.From.String())
-		return nil
+		m.log.Debug("caps query failed or its answer does not match the hash", "from", a.From.String())
+		return
 	}
 	for _, w := range waiters {
 		m.sendLast(ctx, w.user, w.full, fs)
 	}
-	return nil
 }
 
 // sendLast sends full the last item of each of user's nodes that sends

@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"hearth/server/internal/jid"
@@ -50,6 +51,13 @@ type Module struct {
 	log   *slog.Logger
 	caps  *capsCache
 	seen  *presenceTable
+
+	// The caps queries under way (askCaps), which Close ends.
+	life    context.Context
+	end     context.CancelFunc
+	wg      sync.WaitGroup
+	closeMu sync.Mutex
+	closed  bool
 }
 
 // New returns the personal eventing module.
@@ -60,16 +68,26 @@ func New(d Deps) *Module {
 	if d.Quota == nil {
 		d.Quota = quota.New()
 	}
-	return &Module{db: d.DB, r: d.Router, vis: d.Visibility, quota: d.Quota, log: d.Log,
+	m := &Module{db: d.DB, r: d.Router, vis: d.Visibility, quota: d.Quota, log: d.Log,
 		caps: newCapsCache(), seen: newPresenceTable()}
+	m.life, m.end = context.WithCancel(context.Background())
+	return m
+}
+
+// Close ends the caps queries under way and waits for them.
+func (m *Module) Close() {
+	m.closeMu.Lock()
+	m.closed = true
+	m.closeMu.Unlock()
+	m.end()
+	m.wg.Wait()
 }
 
 // Register installs the handlers: pubsub requests to accounts' bare JIDs
-// (a client's own without 'to'), and the answers to caps queries.
+// (a client's own without 'to').
 func (m *Module) Register(mux *router.Mux) {
 	mux.HandleIQ(router.Pattern{Target: router.ToAccount, Name: "pubsub", NS: NS}, m.handle)
 	mux.HandleIQ(router.Pattern{Target: router.ToAccount, Name: "pubsub", NS: NSOwner}, m.handle)
-	mux.HandleAnswers(m.answer)
 }
 
 // Features returns what accounts' bare JIDs advertise (XEP-0163 4, XEP-0060
