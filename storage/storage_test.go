@@ -59,7 +59,7 @@ func TestOpen(t *testing.T) {
 		{db.w, "synchronous", "2"}, // FULL
 		{db.w, "busy_timeout", "5000"},
 		{db.w, "query_only", "0"},
-		{db.w, "user_version", "2"},
+		{db.w, "user_version", "3"},
 		{db.r, "journal_mode", "wal"},
 		{db.r, "busy_timeout", "5000"},
 		{db.r, "query_only", "1"},
@@ -144,7 +144,7 @@ func TestReopen(t *testing.T) {
 		if err != nil {
 			t.Fatalf("open %d: %v", i, err)
 		}
-		if got := pragma(t, db.w, "user_version"); got != "2" {
+		if got := pragma(t, db.w, "user_version"); got != "3" {
 			t.Errorf("open %d: user_version = %s", i, got)
 		}
 		if err := db.SetSetting(ctx, fmt.Sprint("k", i), "v"); err != nil {
