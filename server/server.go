@@ -24,6 +24,7 @@ import (
 	"hearth/server/internal/mod/disco"
 	"hearth/server/internal/mod/family"
 	"hearth/server/internal/mod/last"
+	"hearth/server/internal/mod/mam"
 	"hearth/server/internal/mod/offline"
 	"hearth/server/internal/mod/ping"
 	"hearth/server/internal/mod/presence"
@@ -91,6 +92,13 @@ type Config struct {
 	// limits.roster_items and the others, live).
 	Quotas Quotas
 
+	// ArchiveOff: nothing new goes into the message archives (setting
+	// mam.enabled, live). ArchiveRetention: how long archived messages
+	// are kept (0: mam.DefaultRetention; negative: forever; setting
+	// mam.retention, live).
+	ArchiveOff       bool
+	ArchiveRetention time.Duration
+
 	// Federation is how other servers are found and trusted; whether the
 	// server federates, and with whom, are settings (federation.enabled,
 	// federation.allow, federation.block).
@@ -150,6 +158,16 @@ func (c *Config) Set(v settings.Values) {
 		VCardBytes:   v.Int(settings.KeyVCardBytes),
 		BlockItems:   v.Int(settings.KeyBlockItems),
 	}
+	c.ArchiveOff = !v.Bool(settings.KeyMAM)
+	c.ArchiveRetention = retention(v)
+}
+
+// retention reads mam.retention as Config.ArchiveRetention: 0 is forever.
+func retention(v settings.Values) time.Duration {
+	if d := v.Duration(settings.KeyMAMRetention); d > 0 {
+		return d
+	}
+	return -1
 }
 
 // withDefaults returns c with every zero value set to its default: the one
@@ -219,6 +237,7 @@ type Server struct {
 	roster   *roster.Module
 	family   *family.Module
 	offline  *offline.Store
+	archive  *mam.Module
 	fed      *s2s.Federation
 	quota    *quota.Limits
 	events   *admin.Hub
@@ -229,6 +248,7 @@ type Server struct {
 	adders   []userAdder
 	removers []userRemover
 	enders   []sessionEnder
+	runners  []runner
 
 	// life is done when the server's lifetime ends: Serve's context is
 	// done (endLife). Work that outlives an admin call is bound to it.
@@ -261,6 +281,9 @@ type (
 	sessionEnder interface {
 		SessionEnded(ctx context.Context, s *router.Session)
 	}
+	// runner has work of its own while the server serves (the archive's
+	// retention); Run returns once ctx is done.
+	runner interface{ Run(ctx context.Context) }
 	// streamFeaturer offers stream features.
 	streamFeaturer interface{ StreamFeatures() []c2s.Feature }
 	// streamElementer handles non-stanza elements on bound streams.
@@ -294,12 +317,14 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	lastMod := last.New(last.Deps{DB: db, Router: r, Visibility: s.roster, Started: s.started, Log: part("last")})
 	presenceMod := presence.New(presence.Deps{DB: db, Router: r, Roster: s.roster, Offline: s.offline, Last: lastMod, Events: h, Log: part("presence")})
 	s.family = family.New(family.Deps{DB: db, Roster: s.roster, Presence: presenceMod, Domain: cfg.Domain, Log: part("family")})
+	s.archive = mam.New(mam.Deps{DB: db, Router: r, Domain: cfg.Domain, Off: cfg.ArchiveOff, Retention: cfg.ArchiveRetention, Log: part("mam")})
 	s.modules = []any{
 		presenceMod,
 		s.roster,
 		s.family,
 		s.offline,
 		carbons.New(carbons.Deps{Router: r, Log: part("carbons")}),
+		s.archive,
 		csi.New(),
 		blocking.New(blocking.Deps{DB: db, Router: r, Presence: presenceMod, Quota: q, Log: part("blocking")}),
 		lastMod,
@@ -339,6 +364,9 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		}
 		if x, ok := m.(sessionEnder); ok {
 			s.enders = append(s.enders, x)
+		}
+		if x, ok := m.(runner); ok {
+			s.runners = append(s.runners, x)
 		}
 		if x, ok := m.(streamFeaturer); ok {
 			streamFeatures = append(streamFeatures, x.StreamFeatures()...)
@@ -416,6 +444,13 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 			}
 		}()
 	}
+	for _, m := range s.runners {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m.Run(ctx)
+		}()
+	}
 	serve("c2s", ls.C2S, false)
 	serve("c2s-tls", ls.C2STLS, true)
 	s.startFederation(ctx, ls.S2S, &wg)
@@ -464,6 +499,13 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		if err := s.applyFederation(v); err != nil {
 			s.cfg.Log.Error("federation setting saved but not applied", "key", key, "err", err)
 			return err
+		}
+	case settings.KeyMAM:
+		s.archive.SetEnabled(v.Bool(key))
+	case settings.KeyMAMRetention:
+		if err := s.archive.SetRetention(ctx, retention(v)); err != nil {
+			s.cfg.Log.Error("old archived messages were not deleted now; the server tries again within an hour", "err", err)
+			return fmt.Errorf("%s was saved, but old archived messages were not deleted now (the server tries again within an hour): %w", key, err)
 		}
 	case settings.KeyFamilyCircle, settings.KeyFamilyGroup:
 		if err := s.applyFamily(ctx, v); err != nil {

@@ -238,6 +238,10 @@ alice receives nothing more`)
 	tested[settings.KeyFederation] = true
 	tested[settings.KeyFederationBlock] = true
 	tested[settings.KeyFederationAllow] = true
+	// The archive's keys: TestMAMSettings turns mam.enabled off and on
+	// and sets mam.retention on a running server, querying the archive.
+	tested[settings.KeyMAM] = true
+	tested[settings.KeyMAMRetention] = true
 	for _, s := range settings.All() {
 		if s.Live && !tested[s.Key] {
 			t.Errorf("live setting %s has no test that it applies live", s.Key)

@@ -60,6 +60,23 @@ func (db *DB) QueueArchive(rows []ArchiveRow, after func(int64, error)) *Queued 
 	}, after)
 }
 
+// Flush waits until every write queued before it (QueueArchive,
+// QueueOffline, ...) is durable or failed. A reader calls it to see what
+// it was told of: a recipient gets a message as its archive row is
+// queued, and may ask the archive for it at once.
+func (db *DB) Flush(ctx context.Context) error {
+	q := db.commit.enqueue("wait for queued writes", func(*batch) (int64, error) { return 0, nil }, nil)
+	select {
+	case <-q.Done():
+		if errors.Is(q.Err(), ErrClosed) {
+			return q.Err()
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // ArchiveQuery selects a page of one account's archive. The bounds are
 // exclusive ids; zero means none.
 type ArchiveQuery struct {

@@ -17,7 +17,7 @@ import (
 // this machine about half a millisecond and an SD card many: one commit per
 // message caps offline storage near a thousand messages a second, whatever
 // the number of senders. So the writes that must be durable before a
-// sender is answered (offline messages; later the archive) and the small
+// sender is answered (offline messages, archived messages) and the small
 // ones that follow sessions (logouts, deliveries) queue here, and one
 // goroutine commits everything queued in one transaction with one sync.
 // Each writer waits for its batch, not for the others' syncs.
