@@ -37,27 +37,76 @@ func (db *DB) QueueArchive(rows []ArchiveRow, after func(int64, error)) *Queued 
 	if len(rows) > 0 {
 		what += " for " + rows[0].User
 	}
-	if len(rows) > len(archiveInserts) {
+	if len(rows) > 2 {
 		panic("storage: QueueArchive takes the rows of one message: its sender's and its recipient's")
 	}
-	return db.commit.enqueue(what, func(b *batch) (int64, error) {
-		if len(rows) == 0 {
-			return 0, nil
-		}
+	if len(rows) == 0 {
+		return db.commit.enqueue(what, func(*batch) (int64, error) { return 0, nil }, after)
+	}
+	return db.commit.enqueueArchive(what, rows, func(b *batch) (int64, error) {
 		// One statement for the message's rows: they go in together or
-		// not at all (an account was deleted meanwhile), and a statement
-		// for two rows costs less than two.
+		// not at all (an account was deleted meanwhile).
 		args := make([]any, 0, 6*len(rows))
 		for _, r := range rows {
 			args = append(args, r.ID, r.User, r.With, r.Res, r.Tag, blob(r.Stanza))
 		}
-		_, err := b.exec(archiveInserts[len(rows)-1], args...)
+		_, err := b.exec(archiveInsert(len(rows)), args...)
 		if noUser(err) {
 			return 0, ErrNotFound
 		}
 		return 0, err
 	}, after)
 }
+
+// maxArchiveRun bounds the messages one statement inserts.
+const maxArchiveRun = 32
+
+// archiveRun is how many writes at the start of q are archive writes,
+// up to maxArchiveRun.
+func archiveRun(q []*Queued) int {
+	n := 0
+	for n < len(q) && n < maxArchiveRun && q[n].archive != nil {
+		n++
+	}
+	return n
+}
+
+// insertArchive inserts the rows of several archive writes in one
+// statement. Each statement in a batch's transaction copies the pages it
+// changes aside first (so that it can be undone alone); the rows of
+// successive messages land on the same few pages, so one statement for
+// many messages copies them once, not once per message.
+func (b *batch) insertArchive(q []*Queued) error {
+	n := 0
+	for _, p := range q {
+		n += len(p.archive)
+	}
+	args := make([]any, 0, 6*n)
+	for _, p := range q {
+		for _, r := range p.archive {
+			args = append(args, r.ID, r.User, r.With, r.Res, r.Tag, blob(r.Stanza))
+		}
+	}
+	_, err := b.exec(archiveInsert(n), args...)
+	return err
+}
+
+// archiveInserts are the insert statements for 1 to 2*maxArchiveRun rows.
+var archiveInserts = func() []string {
+	out := make([]string, 2*maxArchiveRun)
+	var b strings.Builder
+	b.WriteString(`INSERT INTO archive (id, username, peer, res, tag, stanza) VALUES `)
+	for i := range out {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?)")
+		out[i] = b.String()
+	}
+	return out
+}()
+
+func archiveInsert(rows int) string { return archiveInserts[rows-1] }
 
 // Flush waits until every write queued before it (QueueArchive,
 // QueueOffline, ...) is durable or failed. A reader calls it to see what
@@ -74,12 +123,6 @@ func (db *DB) Flush(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// archiveInserts insert one row and two rows.
-var archiveInserts = [...]string{
-	`INSERT INTO archive (id, username, peer, res, tag, stanza) VALUES (?, ?, ?, ?, ?, ?)`,
-	`INSERT INTO archive (id, username, peer, res, tag, stanza) VALUES (?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?)`,
 }
 
 // ArchiveQuery selects a page of one account's archive. The bounds are

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"hearth/storage/storagetest"
 )
 
 func archiveRow(user string, id int64, with, res string) ArchiveRow {
@@ -169,6 +171,45 @@ func TestArchivePrefs(t *testing.T) {
 	}
 	if err := db.SetArchivePrefs(ctx, "alice", ArchivePrefs{Default: "sometimes"}); err == nil {
 		t.Errorf("a default that is not always, roster or never was taken")
+	}
+}
+
+// TestArchiveRun: archive writes queued together are inserted together;
+// one for an account that is gone fails alone, the others commit.
+func TestArchiveRun(t *testing.T) {
+	db := newDB(t)
+	addUser(t, db, "alice", "bob")
+	// The writes queue up behind another program's lock, so that they
+	// are committed in one batch.
+	release := storagetest.HoldWriteLock(t, db.Path())
+	var qs []*Queued
+	for id := int64(1); id <= 40; id++ {
+		rows := []ArchiveRow{archiveRow("alice", 2*id, "bob@example.org", ""), archiveRow("bob", 2*id+1, "alice@example.org", "")}
+		if id == 17 {
+			rows[1].User = "zed"
+		}
+		qs = append(qs, db.QueueArchive(rows, nil))
+	}
+	release()
+	for i, q := range qs {
+		err := q.Wait()
+		if i == 16 {
+			if !errors.Is(err, ErrNotFound) {
+				t.Errorf("write for a missing account: %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("write %d: %v", i+1, err)
+		}
+	}
+	for _, u := range []string{"alice", "bob"} {
+		if n, _ := db.CountArchive(t.Context(), ArchiveQuery{User: u}, 100); n != 39 {
+			t.Errorf("%s has %d archived, want 39", u, n)
+		}
+	}
+	if _, err := db.ArchiveTag(t.Context(), "alice", 34); !errors.Is(err, ErrNotFound) {
+		t.Errorf("the sender's row of the failed write stayed: %v", err)
 	}
 }
 

@@ -204,6 +204,7 @@ func dsn(abs string, write bool) string {
 			// FULL: in WAL mode NORMAL may lose the last commits on
 			// power loss; a stored offline message must not be lost.
 			"synchronous(FULL)",
+			"temp_store(2)",
 		},
 	}
 	if write {
