@@ -283,6 +283,29 @@ func (db *DB) QueueExpireArchive(before int64, n int) *Queued {
 	}, nil)
 }
 
+// deleteArchiveOf deletes the user's archive in chunks of expireChunk,
+// each its own commit.
+func (db *DB) deleteArchiveOf(user string) error {
+	for {
+		q := db.commit.enqueue("delete the archive of "+user, func(b *batch) (int64, error) {
+			res, err := b.exec(`DELETE FROM archive WHERE id IN (SELECT id FROM archive WHERE username = ? ORDER BY id LIMIT ?)`, user, archiveChunk)
+			if err != nil {
+				return 0, err
+			}
+			return res.RowsAffected()
+		}, nil)
+		if err := q.Wait(); err != nil {
+			return err
+		}
+		if q.ID() < archiveChunk {
+			return nil
+		}
+	}
+}
+
+// archiveChunk is how many archived messages one commit deletes.
+const archiveChunk = 2000
+
 // ArchivePrefs are an account's archiving preferences (XEP-0313 6).
 type ArchivePrefs struct {
 	Default       string // always, roster or never
