@@ -444,12 +444,12 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 			}
 		}()
 	}
+	// The modules' own work runs while the listeners do (Serve with no
+	// listener returns at once, as before).
+	runCtx, stopRunners := context.WithCancel(ctx)
+	var runners sync.WaitGroup
 	for _, m := range s.runners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			m.Run(ctx)
-		}()
+		runners.Go(func() { m.Run(runCtx) })
 	}
 	serve("c2s", ls.C2S, false)
 	serve("c2s-tls", ls.C2STLS, true)
@@ -459,6 +459,8 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	// for them goes back to its senders while their sessions still stand.
 	context.AfterFunc(ctx, s.fed.Close)
 	wg.Wait()
+	stopRunners()
+	runners.Wait()
 	s.fed.Close()
 	// Every session has ended: what they could not write is stored.
 	// Deliveries under way end with them; deletes still owed are tried

@@ -43,14 +43,16 @@ func (db *DB) QueueArchive(rows []ArchiveRow, after func(int64, error)) *Queued 
 	if len(rows) == 0 {
 		return db.commit.enqueue(what, func(*batch) (int64, error) { return 0, nil }, after)
 	}
-	return db.commit.enqueueArchive(what, rows, func(b *batch) (int64, error) {
+	// The statement's arguments are made here, not on the committer's
+	// goroutine, which every durable write waits for.
+	args := make([]any, 0, 6*len(rows))
+	for _, r := range rows {
+		args = append(args, r.ID, r.User, r.With, r.Res, r.Tag, blob(r.Stanza))
+	}
+	return db.commit.enqueueArchive(what, args, func(b *batch) (int64, error) {
 		// One statement for the message's rows: they go in together or
 		// not at all (an account was deleted meanwhile).
-		args := make([]any, 0, 6*len(rows))
-		for _, r := range rows {
-			args = append(args, r.ID, r.User, r.With, r.Res, r.Tag, blob(r.Stanza))
-		}
-		_, err := b.exec(archiveInsert(len(rows)), args...)
+		_, err := b.exec(archiveInsert(len(args)/6), args...)
 		if noUser(err) {
 			return 0, ErrNotFound
 		}
@@ -81,13 +83,11 @@ func (b *batch) insertArchive(q []*Queued) error {
 	for _, p := range q {
 		n += len(p.archive)
 	}
-	args := make([]any, 0, 6*n)
+	args := make([]any, 0, n)
 	for _, p := range q {
-		for _, r := range p.archive {
-			args = append(args, r.ID, r.User, r.With, r.Res, r.Tag, blob(r.Stanza))
-		}
+		args = append(args, p.archive...)
 	}
-	_, err := b.exec(archiveInsert(n), args...)
+	_, err := b.exec(archiveInsert(n/6), args...)
 	return err
 }
 

@@ -42,9 +42,10 @@ type Queued struct {
 	what  string // what the write does, for its errors
 	op    func(b *batch) (int64, error)
 	after func(id int64, err error)
-	// archive are the rows of an archive write (QueueArchive), which
-	// the committer may insert together with the next ones.
-	archive []ArchiveRow
+	// archive are the arguments of an archive write's insert (six per
+	// row, QueueArchive), which the committer may insert together with
+	// the next ones.
+	archive []any
 }
 
 // Done is closed once the write is durable or failed.
@@ -93,10 +94,11 @@ func (c *committer) enqueue(what string, op func(b *batch) (int64, error), after
 	return c.push(&Queued{done: make(chan struct{}), what: what, op: op, after: after})
 }
 
-// enqueueArchive is enqueue for an archive write: op inserts rows, which
-// the committer may insert with the next archive writes instead.
-func (c *committer) enqueueArchive(what string, rows []ArchiveRow, op func(b *batch) (int64, error), after func(int64, error)) *Queued {
-	return c.push(&Queued{done: make(chan struct{}), what: what, op: op, after: after, archive: rows})
+// enqueueArchive is enqueue for an archive write: op inserts its rows,
+// whose arguments are args; the committer may insert them with the next
+// archive writes' instead.
+func (c *committer) enqueueArchive(what string, args []any, op func(b *batch) (int64, error), after func(int64, error)) *Queued {
+	return c.push(&Queued{done: make(chan struct{}), what: what, op: op, after: after, archive: args})
 }
 
 func (c *committer) push(p *Queued) *Queued {
