@@ -33,10 +33,7 @@ type ArchiveRow struct {
 // commit. They commit together or fail together; ErrNotFound: an account
 // is gone. after is as for QueueOffline.
 func (db *DB) QueueArchive(rows []ArchiveRow, after func(int64, error)) *Queued {
-	what := "archive a message"
-	if len(rows) > 0 {
-		what += " for " + rows[0].User
-	}
+	const what = "archive a message"
 	if len(rows) > 2 {
 		panic("storage: QueueArchive takes the rows of one message: its sender's and its recipient's")
 	}

@@ -208,7 +208,10 @@ func dsn(abs string, write bool) string {
 		},
 	}
 	if write {
-		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)")
+		// A group commit of thousands of messages changes more pages
+		// than the default 2 MB cache holds; spilling them to the log
+		// before the commit costs writes and reads again.
+		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)", "cache_size(-32768)")
 		q.Set("_txlock", "immediate")
 	} else {
 		q["_pragma"] = append(q["_pragma"], "query_only(1)")

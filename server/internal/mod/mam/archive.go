@@ -53,7 +53,8 @@ type ids struct {
 	last   int64
 }
 
-func (x *ids) next(ctx context.Context, db *storage.DB) (int64, error) {
+// next returns the first of n new ids in a row.
+func (x *ids) next(ctx context.Context, db *storage.DB, n int) (int64, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if !x.loaded {
@@ -64,7 +65,7 @@ func (x *ids) next(ctx context.Context, db *storage.DB) (int64, error) {
 		x.last, x.loaded = max, true
 	}
 	id := max(x.last+1, idAt(time.Now()))
-	x.last = id
+	x.last = id + int64(n) - 1
 	return id, nil
 }
 
@@ -90,12 +91,6 @@ func parseID(s string) (id, tag int64, ok bool) {
 	return id, tag, id > 0
 }
 
-func newTag() int64 {
-	var b [8]byte
-	rand.Read(b[:])
-	return int64(binary.BigEndian.Uint64(b[:]))
-}
-
 // Archive implements router.Archiver.
 func (m *Module) Archive(ctx context.Context, st *stanza.Stanza, toLocal bool) (*stanza.Stanza, router.Durable) {
 	if st.Kind != stanza.KindMessage {
@@ -109,46 +104,53 @@ func (m *Module) Archive(ctx context.Context, st *stanza.Stanza, toLocal bool) (
 	if !m.on.Load() || !archivable(st.El, st.Type) {
 		return st, nil
 	}
-	var rows []storage.ArchiveRow
-	var recipient *storage.ArchiveRow
+	// At most two rows: the recipient's, then the sender's (no
+	// allocation for the slice).
+	var buf [2]storage.ArchiveRow
+	rows := buf[:0]
+	toBare := ""
 	if toLocal && m.wants(ctx, st.To.Local, st.From) {
 		rows = append(rows, storage.ArchiveRow{User: st.To.Local, With: st.From.Bare().String(), Res: st.From.Resource})
-		recipient = &rows[0]
 	}
+	recipient := len(rows) == 1
 	if st.From.Domain == m.domain && st.From.Local != "" && !(toLocal && st.From.Local == st.To.Local) && m.wants(ctx, st.From.Local, st.To) {
-		rows = append(rows, storage.ArchiveRow{User: st.From.Local, With: st.To.Bare().String(), Res: st.To.Resource})
-		if recipient != nil {
-			recipient = &rows[0]
-		}
+		toBare = st.To.Bare().String()
+		rows = append(rows, storage.ArchiveRow{User: st.From.Local, With: toBare, Res: st.To.Resource})
 	}
 	if len(rows) == 0 {
 		return st, nil
 	}
 	xml := st.El.Bytes()
-	for i := range rows {
-		id, err := m.ids.next(ctx, m.db)
-		if err != nil {
-			m.log.Error("message not archived: the archive could not be read", "err", err)
-			return st, failed{errNotArchived}
-		}
-		rows[i].ID, rows[i].Tag, rows[i].Stanza = id, newTag(), xml
+	id, err := m.ids.next(ctx, m.db, len(rows))
+	if err != nil {
+		m.log.Error("message not archived: the archive could not be read", "err", err)
+		return st, failed{errNotArchived}
 	}
-	if recipient != nil {
+	var tags [16]byte
+	rand.Read(tags[:])
+	for i := range rows {
+		rows[i].ID, rows[i].Tag, rows[i].Stanza = id+int64(i), int64(binary.BigEndian.Uint64(tags[8*i:])), xml
+	}
+	if recipient {
 		// The recipient's sessions get the message with its archive id.
+		if toBare == "" {
+			toBare = st.To.Bare().String()
+		}
 		el := st.El.ShallowClone()
-		el.Append(stanza.New("stanza-id", NSSID, "by", st.To.Bare().String(), "id", publicID(recipient.ID, recipient.Tag)))
+		el.Append(stanza.New("stanza-id", NSSID, "by", toBare, "id", publicID(rows[0].ID, rows[0].Tag)))
 		c := *st
 		c.El = el
 		st = &c
 	}
 	w := &write{}
+	user := rows[0].User
 	w.q = m.db.QueueArchive(rows, func(_ int64, err error) {
 		switch {
 		case err == nil:
 		case errors.Is(err, storage.ErrNotFound):
 			w.err = stanza.ErrServiceUnavailable()
 		default:
-			m.log.Error("message not archived", "err", err)
+			m.log.Error("message not archived", "user", user, "err", err)
 			w.err = errNotArchived
 		}
 	})
