@@ -13,8 +13,8 @@
 # XMPP peers the interop tests drive (see server/xmpptest/interop/README.md).
 GUI_PACKAGES  := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
                  libxinerama-dev libxi-dev libxxf86vm-dev
-TEST_PACKAGES := xvfb xauth imagemagick xdotool prosody lua-unbound python3-slixmpp go-sendxmpp ejabberd \
-                 iproute2 avahi-daemon avahi-utils dbus
+TEST_PACKAGES := xvfb xauth imagemagick xdotool prosody lua-unbound python3-slixmpp python3-nbxmpp go-sendxmpp ejabberd \
+                 iproute2 avahi-daemon avahi-utils dbus nodejs npm
 DEBIAN_PACKAGES := $(GUI_PACKAGES) $(TEST_PACKAGES)
 
 GO           ?= go
@@ -68,6 +68,9 @@ endef
 
 deps:
 	$(call install-debs,$(DEBIAN_PACKAGES))
+	@# xmpp.js, pinned by its lock file, for the SASL2 / FAST interop test.
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --prefix server/xmpptest/interop/xmppjs; \
+	else echo "deps: no npm; the xmpp.js interop test will skip"; fi
 
 deps-gui:
 	$(call install-debs,$(GUI_PACKAGES))

@@ -186,7 +186,11 @@ func writeSessions(out io.Writer, sessions []admin.Session) error {
 		if s.Secure {
 			tls = "tls"
 		}
-		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\tsince %s\n", s.JID, s.Addr, s.Presence, tls, s.Since.Local().Format(time.DateTime))
+		presence := s.Presence
+		if s.Held {
+			presence += " (connection lost; waiting for the device to come back)"
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\tsince %s\n", s.JID, s.Addr, presence, tls, s.Since.Local().Format(time.DateTime))
 	}
 	return w.Flush()
 }

@@ -217,6 +217,10 @@ func (t *overviewTab) setSessions(sessions []admin.Session, err error) {
 func (t *overviewTab) sessionRow(s admin.Session) fyne.CanvasObject {
 	icon := theme.NewColoredResource(theme.MediaRecordIcon(), theme.ColorNameSuccess)
 	details := []string{cmp.Or(s.Presence, "unavailable")}
+	if s.Held {
+		icon = theme.NewColoredResource(theme.HistoryIcon(), theme.ColorNameWarning)
+		details = append(details, "connection lost, waiting for the device to come back")
+	}
 	if s.Addr != "" {
 		details = append(details, s.Addr)
 	}

@@ -124,6 +124,7 @@ var groupTitles = map[string]string{
 	"c2s":        "Client connections",
 	"contact":    "Contact addresses",
 	"family":     "Family circle",
+	"fast":       "Fast login (FAST tokens)",
 	"federation": "Federation",
 	"linklocal":  "LAN chat without accounts",
 	"mam":        "Message archive",

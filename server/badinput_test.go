@@ -102,7 +102,7 @@ func TestBadInputBound(t *testing.T) {
 		{"too deep", strings.Repeat("<a>", 20) + strings.Repeat("</a>", 20), stream.PolicyViolation},
 		{"second from", `<message to='bob@hearth.test' from='x@y' from='admin@hearth.test/console'><body>x</body></message>`, stream.NotWellFormed},
 		{"not a stanza", `<foo/>`, stream.UnsupportedStanzaType},
-		{"stream management before support", `<enable xmlns='urn:xmpp:sm:3'/>`, stream.UnsupportedStanzaType},
+		{"stream management count not a number", `<enable xmlns='urn:xmpp:sm:3'/><a xmlns='urn:xmpp:sm:3' h='many'/>`, stream.BadFormat},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -50,6 +50,26 @@ func BenchmarkLogin(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
 }
 
+// BenchmarkLoginFAST measures what a device that has a FAST token does to
+// come back: STARTTLS + SASL2 with HT-SHA-256-NONE + Bind 2, on loopback
+// (compare BenchmarkLogin).
+func BenchmarkLoginFAST(b *testing.B) {
+	srv := xmpptest.Start(b)
+	srv.AddUser(b, "alice", "silver-kettle-pw")
+	const agent = "0b8f6c2e-4a1d-4e7b-9c3f-2d5a6e8b1f40"
+	c, res := srv.LoginSASL2(b, "alice", "silver-kettle-pw", xmpptest.SASL2{AgentID: agent, RequestToken: "HT-SHA-256-NONE"})
+	c.Abort()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, r, err := xmpptest.LoginSASL2To(srv.Endpoint(), "alice", "", xmpptest.SASL2{AgentID: agent, Bind: true, Tag: "bench", Token: res.Token, Count: int64(i + 1)})
+		if err != nil || r.Failure != nil {
+			b.Fatal(err, r.Failure)
+		}
+		c.Abort()
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "logins/s")
+}
+
 // BenchmarkFederation measures messages per second across one link
 // between two Hearth servers on loopback (P=10: ten senders on a.test,
 // ten receivers on b.test), with the rate limit per link lifted (rate) or

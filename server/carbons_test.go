@@ -62,7 +62,7 @@ pc receives nothing more`)
 	t.Run("not copied", func(t *testing.T) {
 		xmpptest.Play(t, c, `
 phone sends: <message to='bob@hearth.test' type='chat' id='p1'><body>just here</body><private xmlns='urn:xmpp:carbons:2'/></message>
-bob receives: <message from='alice@hearth.test/phone' to='bob@hearth.test' type='chat' id='p1'><body>just here</body><private xmlns='urn:xmpp:carbons:2'/></message>
+bob receives: <message from='alice@hearth.test/phone' to='bob@hearth.test' type='chat' id='p1'><body>just here</body></message>
 phone sends: <message to='bob@hearth.test' type='chat' id='p2'><body>no copy</body><no-copy xmlns='urn:xmpp:hints'/></message>
 bob receives: <message from='alice@hearth.test/phone' to='bob@hearth.test' type='chat' id='p2'><body>no copy</body><no-copy xmlns='urn:xmpp:hints'/></message>
 phone sends: <message to='bob@hearth.test' id='p3'><subject>no body</subject></message>

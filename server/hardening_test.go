@@ -171,7 +171,7 @@ func TestPreAuthInput(t *testing.T) {
 		{"a TLS ClientHello on the STARTTLS port", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", stream.NotWellFormed},
 		{"text after the header", open + "hello", stream.NotWellFormed},
 		{"an element over 10 KiB", open + "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + strings.Repeat("A", 11000), stream.PolicyViolation},
-		{"more than 16 nodes", open + "<a>" + strings.Repeat("<b/>x", 10), stream.PolicyViolation},
+		{"more than 48 nodes", open + "<a>" + strings.Repeat("<b/>x", 25), stream.PolicyViolation},
 		{"a header with many declarations", strings.Replace(open, "version='1.0'>", "version='1.0'"+decls(200)+">", 1), stream.PolicyViolation},
 	}
 	for _, tt := range tests {

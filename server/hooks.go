@@ -135,7 +135,9 @@ func (h *hooks) Sessions() []admin.Session {
 				p = show
 			}
 		}
-		out = append(out, admin.Session{JID: sess.JID.String(), Addr: sess.Addr, Since: sess.Since, Secure: sess.Secure, Presence: p, Priority: prio})
+		h, ok := sess.Conn.(interface{ Held() bool })
+		out = append(out, admin.Session{JID: sess.JID.String(), Addr: sess.Addr, Since: sess.Since, Secure: sess.Secure, Presence: p, Priority: prio,
+			Held: ok && h.Held()})
 	}
 	return out
 }

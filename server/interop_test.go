@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"hearth/server"
 	"hearth/server/xmpptest"
 )
 
@@ -100,4 +101,20 @@ func splitAddr(t *testing.T, addr string) (string, string) {
 	t.Helper()
 	i := strings.LastIndexByte(addr, ':')
 	return addr[:i], addr[i+1:]
+}
+
+// TestSlixmppSM: slixmpp's XEP-0198 plugin on a phone whose connection
+// drops resumes its session and gets what was sent meanwhile; when it
+// never comes back, the message it did not take reaches its other
+// device.
+func TestSlixmppSM(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	if err := exec.Command(py, "-c", "import slixmpp.plugins.xep_0198").Run(); err != nil {
+		need(t, "/usr/lib/python3/dist-packages/slixmpp/plugins/xep_0198")
+	}
+	srv := xmpptest.Start(t, func(c *server.Config) { c.ResumeTimeout = 3 * time.Second })
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
+	host, port := splitAddr(t, srv.Addr)
+	runPeer(t, py, "xmpptest/interop/slix_sm.py", "--timeout", "40", "--ca", srv.CertFile, host, port, srv.Domain, "alice", "silver-kettle-pw", "bob", "copper-lantern-pw")
 }

@@ -26,9 +26,11 @@ import (
 	"hearth/server/internal/mod/last"
 	"hearth/server/internal/mod/mam"
 	"hearth/server/internal/mod/offline"
+	"hearth/server/internal/mod/pep"
 	"hearth/server/internal/mod/ping"
 	"hearth/server/internal/mod/presence"
 	"hearth/server/internal/mod/private"
+	"hearth/server/internal/mod/push"
 	"hearth/server/internal/mod/register"
 	"hearth/server/internal/mod/roster"
 	"hearth/server/internal/mod/session"
@@ -69,6 +71,17 @@ type Config struct {
 	// after as long again (c2s.DefaultIdleTimeout; setting
 	// c2s.idle_timeout, live).
 	IdleTimeout time.Duration
+	// ResumeTimeout: how long a session whose connection was lost waits
+	// for its client to resume it (c2s.DefaultResumeTimeout; setting
+	// sm.resume_timeout, live).
+	ResumeTimeout time.Duration
+	// PushContent is what push notifications tell a device's push
+	// service (push.ContentCount, the default; setting push.content, live).
+	PushContent string
+	// TokenLifetime is how long a FAST token (XEP-0484) lets a device log
+	// in without its password (c2s.DefaultTokenLifetime; setting
+	// fast.token_lifetime, live, for tokens issued from then on).
+	TokenLifetime time.Duration
 	// OfflineMax is the offline quota per account (offline.DefaultMax;
 	// setting limits.offline_messages, live).
 	OfflineMax int
@@ -117,6 +130,8 @@ type Quotas struct {
 	PrivateBytes int // private XML storage (XEP-0049)
 	VCardBytes   int // its vCard (XEP-0054)
 	BlockItems   int // block list entries (XEP-0191)
+	PEPBytes     int // payloads of published items (XEP-0163)
+	PEPNodes     int // personal eventing nodes (XEP-0163)
 }
 
 // quotaKeys maps each quota's setting to its place in quota.Limits.
@@ -126,6 +141,8 @@ var quotaKeys = map[string]func(*quota.Limits) *atomic.Int64{
 	settings.KeyPrivateBytes: func(l *quota.Limits) *atomic.Int64 { return &l.PrivateBytes },
 	settings.KeyVCardBytes:   func(l *quota.Limits) *atomic.Int64 { return &l.VCardBytes },
 	settings.KeyBlockItems:   func(l *quota.Limits) *atomic.Int64 { return &l.BlockItems },
+	settings.KeyPEPBytes:     func(l *quota.Limits) *atomic.Int64 { return &l.PEPBytes },
+	settings.KeyPEPNodes:     func(l *quota.Limits) *atomic.Int64 { return &l.PEPNodes },
 }
 
 // limits returns q as the modules' shared quota.Limits; zero values keep
@@ -142,6 +159,8 @@ func (q Quotas) limits() *quota.Limits {
 	set(&l.PrivateBytes, q.PrivateBytes)
 	set(&l.VCardBytes, q.VCardBytes)
 	set(&l.BlockItems, q.BlockItems)
+	set(&l.PEPBytes, q.PEPBytes)
+	set(&l.PEPNodes, q.PEPNodes)
 	return l
 }
 
@@ -150,6 +169,9 @@ func (c *Config) Set(v settings.Values) {
 	c.Limits.MaxStanza = v.Int(settings.KeyStanzaBytes)
 	c.OfflineMax = v.Int(settings.KeyOfflineMessages)
 	c.IdleTimeout = v.Duration(settings.KeyIdleTimeout)
+	c.ResumeTimeout = v.Duration(settings.KeyResumeTimeout)
+	c.PushContent = v.String(settings.KeyPushContent)
+	c.TokenLifetime = v.Duration(settings.KeyTokenLifetime)
 	c.Conns = connLimits(v)
 	c.Quotas = Quotas{
 		RosterItems:  v.Int(settings.KeyRosterItems),
@@ -157,6 +179,8 @@ func (c *Config) Set(v settings.Values) {
 		PrivateBytes: v.Int(settings.KeyPrivateBytes),
 		VCardBytes:   v.Int(settings.KeyVCardBytes),
 		BlockItems:   v.Int(settings.KeyBlockItems),
+		PEPBytes:     v.Int(settings.KeyPEPBytes),
+		PEPNodes:     v.Int(settings.KeyPEPNodes),
 	}
 	c.ArchiveOff = !v.Bool(settings.KeyMAM)
 	c.ArchiveRetention = retention(v)
@@ -186,6 +210,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = c2s.DefaultIdleTimeout
+	}
+	if c.ResumeTimeout <= 0 {
+		c.ResumeTimeout = c2s.DefaultResumeTimeout
 	}
 	if c.OfflineMax <= 0 {
 		c.OfflineMax = offline.DefaultMax
@@ -237,6 +264,7 @@ type Server struct {
 	roster   *roster.Module
 	family   *family.Module
 	offline  *offline.Store
+	push     *push.Module
 	archive  *mam.Module
 	fed      *s2s.Federation
 	quota    *quota.Limits
@@ -288,6 +316,8 @@ type (
 	streamFeaturer interface{ StreamFeatures() []c2s.Feature }
 	// streamElementer handles non-stanza elements on bound streams.
 	streamElementer interface{ StreamElements() []c2s.Element }
+	// bindInliner turns features on inside a Bind 2 request (XEP-0386).
+	bindInliner interface{ BindInlines() []c2s.Inline }
 )
 
 // New builds a server over an open database.
@@ -308,14 +338,16 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	r := router.New(router.Config{Domain: cfg.Domain, Log: part("router"), Accounts: accounts{db}, Sessions: h})
 	s.router = r
 	s.offline = offline.New(offline.Deps{DB: db, Router: r, Domain: cfg.Domain, Max: cfg.OfflineMax, Log: part("offline")})
+	s.push = push.New(push.Deps{DB: db, Router: r, Domain: cfg.Domain, Content: cfg.PushContent, Log: part("push")})
 
 	// The modules, each given what it needs. The order of this list is
 	// the order they register in (observers run in it) and are told about
 	// removed accounts and ended sessions: presence before the rest, so
 	// that a session's unavailable presence goes out first.
 	s.roster = roster.New(roster.Deps{DB: db, Router: r, Events: h, Quota: q, Log: part("roster")})
+	pepMod := pep.New(pep.Deps{DB: db, Router: r, Visibility: s.roster, Quota: q, Log: part("pep")})
 	lastMod := last.New(last.Deps{DB: db, Router: r, Visibility: s.roster, Started: s.started, Log: part("last")})
-	presenceMod := presence.New(presence.Deps{DB: db, Router: r, Roster: s.roster, Offline: s.offline, Last: lastMod, Events: h, Log: part("presence")})
+	presenceMod := presence.New(presence.Deps{DB: db, Router: r, Roster: s.roster, Offline: s.offline, Last: lastMod, Events: h, Watcher: pepMod, Log: part("presence")})
 	s.family = family.New(family.Deps{DB: db, Roster: s.roster, Presence: presenceMod, Domain: cfg.Domain, Log: part("family")})
 	s.archive = mam.New(mam.Deps{DB: db, Router: r, Domain: cfg.Domain, Off: cfg.ArchiveOff, Retention: cfg.ArchiveRetention, Log: part("mam")})
 	s.modules = []any{
@@ -324,6 +356,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		s.family,
 		s.offline,
 		carbons.New(carbons.Deps{Router: r, Log: part("carbons")}),
+		s.push,
 		s.archive,
 		csi.New(),
 		blocking.New(blocking.Deps{DB: db, Router: r, Presence: presenceMod, Quota: q, Log: part("blocking")}),
@@ -331,10 +364,11 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		ping.New(ping.Deps{Visibility: s.roster, Log: part("ping")}),
 		version.New(cfg.Version),
 		clock.New(),
-		vcard.New(vcard.Deps{DB: db, Quota: q, Log: part("vcard")}),
-		private.New(private.Deps{DB: db, Quota: q, Log: part("private")}),
+		vcard.New(vcard.Deps{DB: db, Quota: q, Avatar: pepMod, Log: part("vcard")}),
+		private.New(private.Deps{DB: db, Quota: q, Bookmarks: pepMod, Log: part("private")}),
 		register.New(register.Deps{DB: db, Router: r, Accounts: h, Log: part("register")}),
 		session.New(),
+		pepMod,
 	}
 	for _, build := range cfg.Modules {
 		s.modules = append(s.modules, build(r))
@@ -348,10 +382,11 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		}
 	}
 	s.modules = append(s.modules, disco.New(disco.Deps{Router: r, Visibility: s.roster, Features: features,
-		Items: hostItems{r.Mux()}, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
+		Items: hostItems{r.Mux()}, AccountIdentities: [][2]string{pep.Identity}, Nodes: pepMod, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
 
 	var streamFeatures []c2s.Feature
 	var elements []c2s.Element
+	var inlines []c2s.Inline
 	for _, m := range s.modules {
 		if x, ok := m.(registrar); ok {
 			x.Register(r.Mux())
@@ -374,26 +409,38 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		if x, ok := m.(streamElementer); ok {
 			elements = append(elements, x.StreamElements()...)
 		}
+		if x, ok := m.(bindInliner); ok {
+			inlines = append(inlines, x.BindInlines()...)
+		}
+	}
+	tokenKey, err := fastKey(cfg.DataDir)
+	if err != nil {
+		return nil, err
 	}
 
 	s.c2s = c2s.New(c2s.Config{
-		Domain:       cfg.Domain,
-		TLS:          cfg.TLS,
-		Router:       r,
-		Accounts:     db,
-		Lost:         s.offline,
-		Features:     streamFeatures,
-		Elements:     elements,
-		Limits:       cfg.Limits,
-		AuthTimeout:  cfg.AuthTimeout,
-		IdleTimeout:  cfg.IdleTimeout,
-		QueueLimit:   cfg.QueueLimit,
-		QueueBytes:   cfg.QueueBytes,
-		WriteTimeout: cfg.WriteTimeout,
-		AuthFailures: cfg.AuthFailures,
-		Conns:        cfg.Conns,
-		Quota:        q,
-		Log:          part("c2s"),
+		Domain:        cfg.Domain,
+		TLS:           cfg.TLS,
+		Router:        r,
+		Accounts:      db,
+		Lost:          s.offline,
+		Features:      streamFeatures,
+		Elements:      elements,
+		Inlines:       inlines,
+		Tokens:        db,
+		TokenKey:      tokenKey,
+		TokenLifetime: cfg.TokenLifetime,
+		Limits:        cfg.Limits,
+		AuthTimeout:   cfg.AuthTimeout,
+		IdleTimeout:   cfg.IdleTimeout,
+		ResumeTimeout: cfg.ResumeTimeout,
+		QueueLimit:    cfg.QueueLimit,
+		QueueBytes:    cfg.QueueBytes,
+		WriteTimeout:  cfg.WriteTimeout,
+		AuthFailures:  cfg.AuthFailures,
+		Conns:         cfg.Conns,
+		Quota:         q,
+		Log:           part("c2s"),
 	})
 
 	fed, err := newFederation(cfg, r)
@@ -459,6 +506,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	// for them goes back to its senders while their sessions still stand.
 	context.AfterFunc(ctx, s.fed.Close)
 	wg.Wait()
+	s.push.Close()
 	stopRunners()
 	runners.Wait()
 	s.fed.Close()
@@ -495,6 +543,12 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		s.offline.SetMax(v.Int(key))
 	case settings.KeyIdleTimeout:
 		s.c2s.SetIdleTimeout(v.Duration(key))
+	case settings.KeyResumeTimeout:
+		s.c2s.SetResumeTimeout(v.Duration(key))
+	case settings.KeyPushContent:
+		s.push.SetContent(v.String(key))
+	case settings.KeyTokenLifetime:
+		s.c2s.SetTokenLifetime(v.Duration(key))
 	case settings.KeyConnsPerAddress, settings.KeyUnauthPerAddr, settings.KeyUnauth:
 		s.c2s.SetConnLimits(connLimits(v))
 	case settings.KeyFederation, settings.KeyFederationAllow, settings.KeyFederationBlock:
@@ -570,4 +624,18 @@ type accounts struct{ db *storage.DB }
 
 func (a accounts) Exists(ctx context.Context, user string) (bool, error) {
 	return a.db.UserExists(ctx, user)
+}
+
+// fastKey is the key FAST tokens are derived with: kept in the data
+// directory beside the database (and never in it), or, with no data
+// directory, made for this process.
+func fastKey(dir string) ([]byte, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	key, err := c2s.LoadTokenKey(dir)
+	if err != nil {
+		return nil, fmt.Errorf("fast login: %w", err)
+	}
+	return key, nil
 }

@@ -224,6 +224,18 @@ alice receives nothing more`)
 		}
 	})
 
+	t.Run("resume timeout", func(t *testing.T) {
+		tested[settings.KeyResumeTimeout] = true
+		set(settings.KeyResumeTimeout, "1s")
+		alice := srv.Login(t, "alice", "silver-kettle-pw", "sm")
+		alice.Send(`<enable xmlns='urn:xmpp:sm:3' resume='true'/>`)
+		alice.Expect(`<enabled xmlns='urn:xmpp:sm:3' id='*' resume='true' max='1'/>`)
+		set(settings.KeyResumeTimeout, settings.Values{}.String(settings.KeyResumeTimeout))
+	})
+
+	// push.content: TestPush switches it on a running server and reads
+	// the notifications.
+	tested[settings.KeyPushContent] = true
 	// mdns.enabled is the command's (the LAN announcement): TestMDNSLive
 	// in package main runs it between network namespaces.
 	tested[settings.KeyMDNS] = true
@@ -242,6 +254,13 @@ alice receives nothing more`)
 	// and sets mam.retention on a running server, querying the archive.
 	tested[settings.KeyMAM] = true
 	tested[settings.KeyMAMRetention] = true
+	// fast.token_lifetime: TestFAST's "expired" sets it on a running
+	// server, and the next token issued expires by it.
+	tested[settings.KeyTokenLifetime] = true
+	// Personal eventing's quotas: TestPEPQuota sets them on a running
+	// server and publishes past them.
+	tested[settings.KeyPEPBytes] = true
+	tested[settings.KeyPEPNodes] = true
 	for _, s := range settings.All() {
 		if s.Live && !tested[s.Key] {
 			t.Errorf("live setting %s has no test that it applies live", s.Key)
@@ -256,6 +275,7 @@ func TestSettingsKeysAndDefaults(t *testing.T) {
 		settings.KeyStanzaBytes:     "262144",
 		settings.KeyOfflineMessages: "1000",
 		settings.KeyIdleTimeout:     "5m",
+		settings.KeyResumeTimeout:   "10m",
 		settings.KeyMDNS:            "true",
 	}
 	v := settings.Values{}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"testing/fstest"
@@ -59,7 +60,7 @@ func TestOpen(t *testing.T) {
 		{db.w, "synchronous", "2"}, // FULL
 		{db.w, "busy_timeout", "5000"},
 		{db.w, "query_only", "0"},
-		{db.w, "user_version", "3"},
+		{db.w, "user_version", latestVersion(t)},
 		{db.r, "journal_mode", "wal"},
 		{db.r, "busy_timeout", "5000"},
 		{db.r, "query_only", "1"},
@@ -144,7 +145,7 @@ func TestReopen(t *testing.T) {
 		if err != nil {
 			t.Fatalf("open %d: %v", i, err)
 		}
-		if got := pragma(t, db.w, "user_version"); got != "3" {
+		if got := pragma(t, db.w, "user_version"); got != latestVersion(t) {
 			t.Errorf("open %d: user_version = %s", i, got)
 		}
 		if err := db.SetSetting(ctx, fmt.Sprint("k", i), "v"); err != nil {
@@ -374,4 +375,14 @@ func TestContextCanceled(t *testing.T) {
 	if _, _, err := db.Roster(ctx, "alice"); !errors.Is(err, context.Canceled) {
 		t.Errorf("Roster = %v, want context.Canceled", err)
 	}
+}
+
+// latestVersion is the schema version of the newest embedded migration.
+func latestVersion(t *testing.T) string {
+	t.Helper()
+	ms, err := migrations(migrationFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strconv.Itoa(len(ms))
 }

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -104,31 +105,44 @@ func (db *DB) users(ctx context.Context) ([]User, error) {
 }
 
 // SetCredentials replaces the user's SCRAM credentials, as after a password
-// change. It returns ErrNotFound if there is no such user.
+// change, and revokes its FAST tokens with them. It returns ErrNotFound if
+// there is no such user.
 func (db *DB) SetCredentials(ctx context.Context, name string, sha1, sha256 Credentials) error {
-	res, err := db.w.ExecContext(ctx, `UPDATE users SET
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET
 		sha1_salt = ?, sha1_iters = ?, sha1_stored = ?, sha1_server = ?,
 		sha256_salt = ?, sha256_iters = ?, sha256_stored = ?, sha256_server = ?
 		WHERE name = ?`,
-		blob(sha1.Salt), sha1.Iters, blob(sha1.StoredKey), blob(sha1.ServerKey),
-		blob(sha256.Salt), sha256.Iters, blob(sha256.StoredKey), blob(sha256.ServerKey),
-		name)
-	if err == nil {
-		err = affected(res)
-	}
+			blob(sha1.Salt), sha1.Iters, blob(sha1.StoredKey), blob(sha1.ServerKey),
+			blob(sha256.Salt), sha256.Iters, blob(sha256.StoredKey), blob(sha256.ServerKey),
+			name)
+		if err == nil {
+			err = affected(res)
+		}
+		if err != nil {
+			return err
+		}
+		return deleteFASTTokens(ctx, tx, name)
+	})
 	if err != nil {
 		return fmt.Errorf("set credentials of %s: %w", name, err)
 	}
 	return nil
 }
 
-// SetDisabled disables or enables the user's account. It returns
-// ErrNotFound if there is no such user.
+// SetDisabled disables or enables the user's account; disabling revokes
+// its FAST tokens. It returns ErrNotFound if there is no such user.
 func (db *DB) SetDisabled(ctx context.Context, name string, disabled bool) error {
-	res, err := db.w.ExecContext(ctx, `UPDATE users SET disabled = ? WHERE name = ?`, disabled, name)
-	if err == nil {
-		err = affected(res)
-	}
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET disabled = ? WHERE name = ?`, disabled, name)
+		if err == nil {
+			err = affected(res)
+		}
+		if err != nil || !disabled {
+			return err
+		}
+		return deleteFASTTokens(ctx, tx, name)
+	})
 	if err != nil {
 		return fmt.Errorf("set disabled of %s: %w", name, err)
 	}
@@ -136,8 +150,9 @@ func (db *DB) SetDisabled(ctx context.Context, name string, disabled bool) error
 }
 
 // DeleteUser deletes the user and everything they own: roster, pending
-// subscription requests, offline messages, vCard, private XML, block list
-// and last activity. It returns ErrNotFound if there is no such user.
+// subscription requests, offline messages, vCard, private XML, block list,
+// last activity and FAST tokens. It returns ErrNotFound if there is no
+// such user.
 func (db *DB) DeleteUser(ctx context.Context, name string) error {
 	// An archive may hold millions of messages: they go first, a chunk
 	// per commit, so that the delete below (which cascades to what came

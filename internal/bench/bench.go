@@ -40,6 +40,7 @@ type options struct {
 	bodySize                   int
 	conns, pid                 int
 	presence                   bool
+	sm                         bool
 	contacts                   int
 
 	json  bool
@@ -108,6 +109,7 @@ func parseFlags(args []string) (*options, *flag.FlagSet, error) {
 	fs.IntVar(&o.pid, "pid", 0, "server process whose VmRSS to read (idle)")
 	fs.DurationVar(&o.keepalive, "keepalive", 30*time.Second, "whitespace keepalive interval while idle (0: none)")
 	fs.BoolVar(&o.presence, "presence", false, "idle connections send initial presence")
+	fs.BoolVar(&o.sm, "sm", false, "enable stream management (XEP-0198) with resumption after login and answer the server's acks, as phones do")
 	fs.IntVar(&o.contacts, "contacts", 50, "online contacts subscribed to the publisher (fanout)")
 	fs.BoolVar(&o.json, "json", false, "print each result as a JSON object")
 	fs.StringVar(&o.label, "label", "", "free-form label copied into the result (for example the server's name)")

@@ -24,6 +24,7 @@ const (
 	nsTLS      = "urn:ietf:params:xml:ns:xmpp-tls"
 	nsSASL     = "urn:ietf:params:xml:ns:xmpp-sasl"
 	nsBind     = "urn:ietf:params:xml:ns:xmpp-bind"
+	nsSM       = "urn:xmpp:sm:3"
 	nsSession  = "urn:ietf:params:xml:ns:xmpp-session"
 	nsRoster   = "jabber:iq:roster"
 	nsPing     = "urn:xmpp:ping"
@@ -99,6 +100,11 @@ type Conn struct {
 	wmu sync.Mutex
 	w   *bufio.Writer
 	JID string // full JID after bind
+
+	// Stream management (--sm): the count of stanzas handled, which the
+	// reader sends when the server asks.
+	sm bool
+	h  uint32
 }
 
 // open connects and negotiates TLS, leaving the stream ready for features.
@@ -298,7 +304,25 @@ func (d *dialer) login(ctx context.Context, i int, resource string) (*Conn, erro
 			return nil, fmt.Errorf("session: %w", err)
 		}
 	}
+	if d.o.sm {
+		if err := c.enableSM(); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// enableSM turns stream management (XEP-0198) on, as phones do.
+func (c *Conn) enableSM() error {
+	if err := c.send([]byte("<enable xmlns='" + nsSM + "' resume='true'/>")); err != nil {
+		return err
+	}
+	if _, err := c.expect("enabled"); err != nil {
+		return fmt.Errorf("stream management: %w", err)
+	}
+	c.sm = true
+	return nil
 }
 
 // negotiate connects, secures the stream and hands the TLS stream's
@@ -515,6 +539,17 @@ func (c *Conn) serve(handle func(el []byte)) error {
 		}
 		if kind != tokElement {
 			continue
+		}
+		if c.sm {
+			switch string(tagName(el)) {
+			case "r":
+				if err := c.send([]byte("<a xmlns='" + nsSM + "' h='" + strconv.FormatUint(uint64(c.h), 10) + "'/>")); err != nil {
+					return err
+				}
+				continue
+			case "message", "presence", "iq":
+				c.h++
+			}
 		}
 		if len(el) > 3 && string(el[:3]) == "<iq" && isSpace(el[3]) {
 			if t := attrString(el, "type"); t == "get" || t == "set" {

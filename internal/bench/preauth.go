@@ -31,12 +31,12 @@ func (r *preauthResult) line() string {
 // header, in turn: elements that never end. The first has 4,095 empty
 // children each followed by one byte of text, the largest a server that
 // parsed unauthenticated input with its full limits (256 KiB, 4,096
-// elements) would take; the second, 14 children and 9,900 bytes of text,
-// stays just inside limits of 10 KiB and 16 nodes, so a server with such
+// elements) would take; the second, 46 children and 9,800 bytes of text,
+// stays just inside limits of 10 KiB and 48 nodes, so a server with such
 // limits holds it until its authentication timeout.
 var preauthElements = []string{
 	"<x>" + strings.Repeat("<y/>z", 4095),
-	"<x>" + strings.Repeat("<y/>", 14) + strings.Repeat("z", 9900),
+	"<x>" + strings.Repeat("<y/>", 46) + strings.Repeat("z", 9800),
 }
 
 // runPreauth measures what connections that never log in cost the server

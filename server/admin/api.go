@@ -202,6 +202,10 @@ type Session struct {
 	Secure   bool   // TLS
 	Presence string // available, away, chat, dnd, xa, or unavailable (not yet sent)
 	Priority int
+	// Held: the device's connection was lost and the session waits for it
+	// to come back and pick it up (stream management, XEP-0198); what
+	// comes for it meanwhile waits too.
+	Held bool
 }
 
 // RosterItem is one contact of a user (RFC 6121 2.1).

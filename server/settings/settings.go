@@ -18,6 +18,7 @@ import (
 	"hearth/server/internal/jid"
 	"hearth/server/internal/mod/mam"
 	"hearth/server/internal/mod/offline"
+	"hearth/server/internal/mod/push"
 	"hearth/server/internal/quota"
 	"hearth/server/internal/stream"
 )
@@ -85,6 +86,9 @@ const (
 	KeyStanzaBytes     = "limits.stanza_bytes"
 	KeyOfflineMessages = "limits.offline_messages"
 	KeyIdleTimeout     = "c2s.idle_timeout"
+	KeyResumeTimeout   = "sm.resume_timeout"
+	KeyPushContent     = "push.content"
+	KeyTokenLifetime   = "fast.token_lifetime"
 	KeyConnsPerAddress = "limits.connections_per_address"
 	KeyUnauthPerAddr   = "limits.unauthenticated_per_address"
 	KeyUnauth          = "limits.unauthenticated"
@@ -93,6 +97,8 @@ const (
 	KeyPrivateBytes    = "limits.private_bytes"
 	KeyVCardBytes      = "limits.vcard_bytes"
 	KeyBlockItems      = "limits.block_items"
+	KeyPEPBytes        = "limits.pep_bytes"
+	KeyPEPNodes        = "limits.pep_nodes"
 	KeyCertFile        = "tls.cert_file"
 	KeyKeyFile         = "tls.key_file"
 	KeyACMEEmail       = "acme.email"
@@ -161,6 +167,10 @@ var registry = []Spec{
 		Help: "largest vCard (profile with photo) an account may keep, in bytes"},
 	{Key: KeyBlockItems, Kind: Int, Default: strconv.Itoa(quota.DefaultBlockItems), Min: 1, Live: true,
 		Help: "addresses one account may block"},
+	{Key: KeyPEPBytes, Kind: Int, Default: strconv.Itoa(quota.DefaultPEPBytes), Min: 1024, Live: true,
+		Help: "bytes of published data (avatar, encryption keys, bookmarks) one account may keep"},
+	{Key: KeyPEPNodes, Kind: Int, Default: strconv.Itoa(quota.DefaultPEPNodes), Min: 1, Live: true,
+		Help: "kinds of published data (PEP nodes: avatar, encryption keys per device, bookmarks...) one account may have"},
 	{Key: "contact.admin", Kind: URIs, Live: true,
 		Help: "admin contact addresses, e.g. mailto:you@example.com xmpp:you@example.com (XEP-0157)"},
 	{Key: "contact.abuse", Kind: URIs, Live: true,
@@ -179,6 +189,12 @@ var registry = []Spec{
 		Help: "how long archived messages are kept; 0 keeps them forever"},
 	{Key: KeyIdleTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultIdleTimeout), Live: true,
 		Help: "a silent client is pinged after this and disconnected after as long again; for new sessions"},
+	{Key: KeyResumeTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultResumeTimeout), Live: true,
+		Help: "how long a phone that lost its connection keeps its session, to pick it up again where it left off (stream management); for sessions that lose it from now on"},
+	{Key: KeyPushContent, Kind: Enum, Default: push.ContentCount, Enum: []string{push.ContentCount, push.ContentSender, push.ContentBody}, Live: true,
+		Help: "what a phone's push service (and Apple or Google behind it) learns when a message comes: count (only that something came), sender (who sent it), or body (who, and the text)"},
+	{Key: KeyTokenLifetime, Kind: Duration, Default: formatDuration(c2s.DefaultTokenLifetime), Live: true,
+		Help: "how long a device that logged in once may log in again without its password (a FAST token), in hours (336h: two weeks); renewed when it logs in during its second half; for tokens given from now on"},
 }
 
 // formatDuration writes d as people write it: 5m, not 5m0s.

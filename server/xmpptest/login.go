@@ -170,11 +170,34 @@ func (c *Client) Bind(resource string) error {
 		c.conn.Close()
 		return fmt.Errorf("bind failed: %s", el)
 	}
+	c.startReading()
+	return nil
+}
+
+// startReading starts reading the stanzas of a bound stream.
+func (c *Client) startReading() {
 	_ = c.conn.SetDeadline(time.Time{})
 	c.in = make(chan *stanza.Element, 1024)
 	c.errc = make(chan error, 1)
 	go c.read()
-	return nil
+}
+
+// ResumeSM asks to resume the stream management session previd (XEP-0198)
+// as a client that handled h stanzas, on a client that logged in and has
+// not bound, and returns the server's answer. After <resumed/> the client
+// reads as a bound one (its JID is full); after <failed/> it may Bind.
+func (c *Client) ResumeSM(full, previd, h string) (*stanza.Element, error) {
+	c.write(`<resume xmlns='urn:xmpp:sm:3' previd='` + previd + `' h='` + h + `'/>`)
+	el, err := c.dec.Next()
+	if err != nil {
+		c.conn.Close()
+		return nil, err
+	}
+	if el.Name == "resumed" {
+		c.JID = full
+		c.startReading()
+	}
+	return el, nil
 }
 
 // open sends a stream header and reads the server's header and features.

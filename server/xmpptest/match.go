@@ -5,8 +5,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"testing"
 
 	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
 )
 
 // Match reports whether got matches want: same name, namespace and
@@ -123,4 +125,35 @@ func Canonical(e *stanza.Element) string {
 	var b bytes.Buffer
 	c.WriteTo(&b, stanza.NSClient)
 	return b.String()
+}
+
+// MustMatch fails the test unless got matches want (Match), given as XML.
+func MustMatch(t testing.TB, want string, got *stanza.Element) {
+	t.Helper()
+	w, err := stream.Unmarshal([]byte(want))
+	if err != nil {
+		t.Fatalf("want %q: %v", want, err)
+	}
+	if got == nil || !Match(w, got) {
+		t.Fatalf("got  %s\nwant %s", canonicalOrNil(got), Canonical(w))
+	}
+}
+
+// MustMatchLike is MustMatch with MatchLike: got may have more.
+func MustMatchLike(t testing.TB, want string, got *stanza.Element) {
+	t.Helper()
+	w, err := stream.Unmarshal([]byte(want))
+	if err != nil {
+		t.Fatalf("want %q: %v", want, err)
+	}
+	if got == nil || !MatchLike(w, got) {
+		t.Fatalf("got  %s\nwant like %s", canonicalOrNil(got), Canonical(w))
+	}
+}
+
+func canonicalOrNil(e *stanza.Element) string {
+	if e == nil {
+		return "(nothing)"
+	}
+	return Canonical(e)
 }

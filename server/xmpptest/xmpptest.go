@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,6 +41,8 @@ type Server struct {
 	Server *server.Server
 	// TLS is the server's TLS configuration (its certificates).
 	TLS func() *tls.Config
+
+	stop func() // stops the server and closes its database, once
 }
 
 // Option changes the server's configuration.
@@ -55,7 +58,20 @@ func Start(t testing.TB, opts ...Option) *Server {
 // listener opens on 127.0.0.1 when federation.enabled is set (S2SAddr).
 func StartAt(t testing.TB, domain string, opts ...Option) *Server {
 	t.Helper()
-	dir := t.TempDir()
+	return startIn(t, domain, t.TempDir(), opts...)
+}
+
+// Restart stops the server and starts a new one on the same data
+// directory, as a restart of the process does: clients of the old one
+// are cut off.
+func (s *Server) Restart(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	s.stop()
+	return startIn(t, s.Domain, s.DataDir, opts...)
+}
+
+func startIn(t testing.TB, domain, dir string, opts ...Option) *Server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cm, err := certs.Start(ctx, certs.Config{DataDir: dir, Domain: domain, Mode: certs.ModeLocal})
 	if err != nil {
@@ -95,7 +111,7 @@ func StartAt(t testing.TB, domain string, opts ...Option) *Server {
 	case err := <-done:
 		t.Fatalf("server: %v", err)
 	}
-	t.Cleanup(func() {
+	stop := sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -108,6 +124,7 @@ func StartAt(t testing.TB, domain string, opts ...Option) *Server {
 		db.Close()
 		cm.Close()
 	})
+	t.Cleanup(stop)
 	pem, err := os.ReadFile(cm.CAFile())
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +132,7 @@ func StartAt(t testing.TB, domain string, opts ...Option) *Server {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	return &Server{Domain: domain, Addr: ln.Addr().String(), TLSAddr: tln.Addr().String(), DataDir: dir,
-		CertFile: cm.CAFile(), DB: db, Admin: srv.Admin(), Roots: roots, Server: srv, TLS: cfg.TLS}
+		CertFile: cm.CAFile(), DB: db, Admin: srv.Admin(), Roots: roots, Server: srv, TLS: cfg.TLS, stop: stop}
 }
 
 // AddUser creates an account through the admin API.

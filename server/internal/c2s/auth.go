@@ -63,6 +63,9 @@ func (c *conn) channelBinding() *stanza.Element {
 type saslFailure string
 
 func (c *conn) failure(cond saslFailure, text string) error {
+	if c.sasl2 != nil {
+		return c.send(sasl2Failure(cond, text))
+	}
 	f := stanza.New("failure", stanza.NSSASL).Append(stanza.New(string(cond), stanza.NSSASL))
 	if text != "" {
 		f.Append(stanza.New("text", stanza.NSSASL, "xml:lang", "en").AppendText(text))
@@ -99,13 +102,29 @@ func (c *conn) authenticate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if el.NS != stanza.NSSASL || el.Name != "auth" {
-			if el.NS == stanza.NSSASL && el.Name == "abort" {
-				if err := c.failure("aborted", ""); err != nil {
+		c.sasl2 = nil
+		switch {
+		case el.NS == stanza.NSSASL && el.Name == "auth":
+		case el.NS == NSSASL2 && el.Name == "authenticate":
+			req, fail := parseAuthenticate(el)
+			if fail != nil {
+				// Refused before any account was looked at.
+				c.sasl2 = &sasl2Request{}
+				if err := c.failure(fail.cond, fail.text); err != nil {
 					return err
 				}
 				continue
 			}
+			c.sasl2 = req
+		case (el.NS == stanza.NSSASL || el.NS == NSSASL2) && el.Name == "abort":
+			if el.NS == NSSASL2 {
+				c.sasl2 = &sasl2Request{}
+			}
+			if err := c.failure("aborted", ""); err != nil {
+				return err
+			}
+			continue
+		default:
 			return &stream.Error{Condition: stream.NotAuthorized, Text: "authenticate first"}
 		}
 		mech := el.Attr("mechanism")
@@ -121,6 +140,9 @@ func (c *conn) authenticate(ctx context.Context) error {
 			c.srv.guard.end(c.ip)
 			c.authed = user
 			log.Info("login succeeded", "account", user, "addr", c.ip, "mechanism", mech, "tls", tlsMode(c.f))
+			if c.sasl2 != nil {
+				return nil // afterSASL2 answers, with what binding gave
+			}
 			ok := stanza.New("success", stanza.NSSASL)
 			if c.successData != "" {
 				// RFC 6120 6.4.6: the server-final-message rides on <success/>.
@@ -189,8 +211,11 @@ func roundUp(d time.Duration) time.Duration {
 // saslExchange runs one mechanism. A failed attempt is a *saslFail, with
 // the user it was for, if known; the caller tells the client.
 func (c *conn) saslExchange(ctx context.Context, auth *stanza.Element) (string, error) {
-	mech := auth.Attr("mechanism")
-	initial, ok := decodeB64(auth.Content())
+	mech, data := auth.Attr("mechanism"), auth.Content()
+	if c.sasl2 != nil {
+		mech, data = c.sasl2.mech, c.sasl2.initial
+	}
+	initial, ok := decodeB64(data)
 	if !ok {
 		return "", c.failed("incorrect-encoding", "")
 	}
@@ -204,6 +229,11 @@ func (c *conn) saslExchange(ctx context.Context, auth *stanza.Element) (string, 
 			return "", c.refused("invalid-mechanism")
 		}
 		return c.scram(ctx, mech, initial, true)
+	case mechHTExpr, mechHTNone:
+		if c.sasl2 == nil || !c.fastOffered(mech) {
+			return "", c.refused("invalid-mechanism")
+		}
+		return c.hashedToken(ctx, mech, initial)
 	default:
 		return "", c.refused("invalid-mechanism")
 	}
@@ -357,7 +387,8 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 			c.cred = user.SHA256.StoredKey
 			return name, nil
 		}
-		ch := stanza.New("challenge", stanza.NSSASL).AppendText(b64.EncodeToString([]byte(resp)))
+		ns := c.saslNS()
+		ch := stanza.New("challenge", ns).AppendText(b64.EncodeToString([]byte(resp)))
 		if err := c.send(ch); err != nil {
 			return name, err
 		}
@@ -365,11 +396,11 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 		if err != nil {
 			return name, err
 		}
-		if el.NS == stanza.NSSASL && el.Name == "abort" {
+		if el.NS == ns && el.Name == "abort" {
 			// The client gave up: nothing was said about the password.
 			return name, c.refused("aborted")
 		}
-		if el.NS != stanza.NSSASL || el.Name != "response" {
+		if el.NS != ns || el.Name != "response" {
 			return name, &stream.Error{Condition: stream.NotAuthorized, Text: "expected a SASL response"}
 		}
 		data, ok := decodeB64(el.Content())

@@ -79,6 +79,19 @@ type Config struct {
 	// Elements are the handlers of non-stanza elements on bound streams;
 	// a second handler for the same element panics in New.
 	Elements []Element
+	// Inlines are the features a client may enable inside Bind 2's
+	// request (XEP-0386); a second one for the same namespace panics in
+	// New.
+	Inlines []Inline
+	// Tokens keeps FAST tokens (XEP-0484); nil: FAST is not offered.
+	Tokens Tokens
+	// TokenKey derives FAST tokens from the seeds Tokens keeps (see
+	// LoadTokenKey); nil: a key for this process only, so that tokens
+	// end with it.
+	TokenKey []byte
+	// TokenLifetime is how long a FAST token is valid
+	// (DefaultTokenLifetime).
+	TokenLifetime time.Duration
 	// Limits bound what a client may send once it has logged in; before,
 	// stream.PreAuth applies.
 	Limits stream.Limits
@@ -93,6 +106,9 @@ type Config struct {
 	// server pings it (XEP-0199); it is closed if the ping goes unanswered
 	// for as long again.
 	IdleTimeout time.Duration
+	// ResumeTimeout is how long a session whose connection was lost is
+	// held for its client to resume it (XEP-0198).
+	ResumeTimeout time.Duration
 	// QueueLimit is how many stanzas may wait for a slow client.
 	QueueLimit int
 	// QueueBytes is how many bytes may wait for a slow client.
@@ -141,6 +157,9 @@ func (c *Config) defaults() {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = DefaultIdleTimeout
 	}
+	if c.ResumeTimeout <= 0 {
+		c.ResumeTimeout = DefaultResumeTimeout
+	}
 	if c.QueueLimit <= 0 {
 		c.QueueLimit = DefaultQueueLimit
 	}
@@ -162,6 +181,9 @@ func (c *Config) defaults() {
 	if c.Quota == nil {
 		c.Quota = quota.New()
 	}
+	if c.TokenLifetime <= 0 {
+		c.TokenLifetime = DefaultTokenLifetime
+	}
 }
 
 type elementKey struct{ name, ns string }
@@ -173,6 +195,7 @@ type Server struct {
 	guard     *guard
 	admission *admission
 	elements  map[elementKey]ElementHandler
+	inlines   map[string]InlineHandler
 
 	// unbound are the streams that logged in and have not bound a
 	// resource yet, by account: an account closed by the administrator
@@ -181,8 +204,18 @@ type Server struct {
 	unbound   map[string]map[framing]bool // true: closed by CloseUnbound
 
 	// settings that apply to streams opened from now on
-	limits atomic.Pointer[stream.Limits]
-	idle   atomic.Int64
+	limits    atomic.Pointer[stream.Limits]
+	idle      atomic.Int64
+	resume    atomic.Int64
+	tokenLife atomic.Int64
+	tokenKey  []byte
+
+	// Stream management: sessions that may be resumed, by resumption id,
+	// and what is left of those that ended (smMu guards their fields in
+	// Stream too).
+	smMu      sync.Mutex
+	resumable map[string]*Stream
+	expired   map[string]expiredSM
 
 	secret [32]byte // keys the decoy credentials of unknown names
 }
@@ -192,7 +225,9 @@ func New(cfg Config) *Server {
 	cfg.defaults()
 	s := &Server{cfg: cfg, router: cfg.Router, guard: newGuard(cfg.AuthFailures, cfg.AuthWindow),
 		admission: newAdmission(cfg.Conns), elements: make(map[elementKey]ElementHandler),
-		unbound: make(map[string]map[framing]bool)}
+		inlines: make(map[string]InlineHandler), unbound: make(map[string]map[framing]bool),
+		resumable: make(map[string]*Stream), expired: make(map[string]expiredSM)}
+	s.smElements()
 	for _, e := range cfg.Elements {
 		k := elementKey{e.Name, e.NS}
 		if _, dup := s.elements[k]; dup {
@@ -200,9 +235,22 @@ func New(cfg Config) *Server {
 		}
 		s.elements[k] = e.Handle
 	}
+	for _, in := range cfg.Inlines {
+		if _, dup := s.inlines[in.NS]; dup {
+			panic("c2s: second Bind 2 inline feature for " + in.NS)
+		}
+		s.inlines[in.NS] = in.Handle
+	}
 	s.SetLimits(cfg.Limits)
 	s.SetIdleTimeout(cfg.IdleTimeout)
+	s.SetResumeTimeout(cfg.ResumeTimeout)
+	s.SetTokenLifetime(cfg.TokenLifetime)
 	_, _ = rand.Read(s.secret[:])
+	s.tokenKey = cfg.TokenKey
+	if len(s.tokenKey) == 0 {
+		s.tokenKey = make([]byte, 32)
+		_, _ = rand.Read(s.tokenKey)
+	}
 	return s
 }
 
@@ -251,12 +299,18 @@ func (s *Server) addUnbound(user string, f framing) {
 // bind makes the session routable, unless the administrator closed its
 // stream since it logged in: under the same lock as CloseUnbound, so that
 // a close reaches it either here or, once bound, through the router.
-func (s *Server) bind(sess *router.Session, f framing) (old *router.Session, ok bool) {
+// ready, if not nil, runs first, once the bind is certain (Bind 2's
+// inline features: what they turn on is never left behind by a session
+// that did not bind).
+func (s *Server) bind(sess *router.Session, f framing, ready func()) (old *router.Session, ok bool) {
 	s.unboundMu.Lock()
 	defer s.unboundMu.Unlock()
 	user := sess.JID.Local
 	if s.unbound[user][f] {
 		return nil, false
+	}
+	if ready != nil {
+		ready()
 	}
 	old = s.router.Bind(sess)
 	delete(s.unbound[user], f)
@@ -413,5 +467,10 @@ func (s *Server) run(ctx context.Context, f framing, deadline time.Time, t *tick
 		return
 	}
 	stop()
+	if c.resumed != nil {
+		s.removeUnbound(c.authed, f)
+		s.resumeSession(ctx, c, c.resumed)
+		return
+	}
 	s.serveSession(ctx, c, sess)
 }

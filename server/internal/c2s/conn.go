@@ -3,6 +3,7 @@ package c2s
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"hearth/server/internal/stanza"
@@ -20,7 +21,6 @@ import (
 // their sender is told instead (offline delivery deletes a stored message
 // only once it was written, and leaves it stored when it was not).
 type out struct {
-	f        framing
 	limit    int // stanzas
 	maxBytes int // bytes queued, by the memory their trees take
 	timeout  time.Duration
@@ -28,7 +28,9 @@ type out struct {
 	tap      *tap                    // the XML console's view of the stream
 
 	mu      sync.Mutex
-	queued  int // bytes in queue (Footprint)
+	f       framing   // nil while the session is held for resumption (XEP-0198)
+	idle    sync.Cond // broadcast when the writer stops (running turns false)
+	queued  int       // bytes in queue (Footprint)
 	queue   []*stanza.Element
 	dones   []func(bool) // parallel to queue once a stanza has one; else nil
 	running bool         // a writer goroutine is draining the queue
@@ -37,6 +39,11 @@ type out struct {
 	ended   bool          // done is closed: no writer runs again
 	final   *stream.Error // sent at the end, if not nil
 	done    chan struct{}
+
+	// Stream management (XEP-0198), once the client enabled it: what was
+	// written and not yet acknowledged. Set once, under mu; the writer
+	// reads the pointer without the lock to spare sessions without it.
+	sm atomic.Pointer[smOut]
 
 	// XEP-0352: while the client says it is inactive, what can wait is
 	// held (the latest presence of each sender, chat states) and goes out
@@ -55,16 +62,19 @@ const (
 )
 
 func newOut(f framing, limit, maxBytes int, timeout time.Duration) *out {
-	return &out{f: f, limit: limit, maxBytes: maxBytes, timeout: timeout, done: make(chan struct{})}
+	o := &out{f: f, limit: limit, maxBytes: maxBytes, timeout: timeout, done: make(chan struct{})}
+	o.idle.L = &o.mu
+	return o
 }
 
 // size is what a queued element is counted as: the memory its tree takes
 // (a parsed stanza is many times its size on the wire).
 func size(el *stanza.Element) int { return el.Footprint() }
 
-// kick starts a writer if none runs; o.mu is held.
+// kick starts a writer if none runs and there is a transport to write to
+// (or the stream is closing); o.mu is held.
 func (o *out) kick() {
-	if !o.running {
+	if !o.running && (o.f != nil || o.closing) {
 		o.running = true
 		go o.run()
 	}
@@ -112,7 +122,7 @@ func (o *out) sendLocked(el *stanza.Element, done func(written bool)) (ok, held 
 // enqueueLocked queues el; o.mu is held.
 func (o *out) enqueueLocked(el *stanza.Element, done func(written bool)) bool {
 	n := size(el)
-	if len(o.queue) >= o.limit || o.queued+n > o.maxBytes {
+	if len(o.queue)+o.unackedLocked() >= o.limit || o.queued+o.unackedBytesLocked()+n > o.maxBytes {
 		// The client is not reading: no closing handshake is possible.
 		// A writer blocked on it gives up now; what is queued goes to
 		// the lost handler (offline storage).
@@ -206,8 +216,10 @@ const nsChatStates = "http://jabber.org/protocol/chatstates"
 // framing.Drain). o.mu is held.
 func (o *out) cutOff() {
 	o.failed = true
-	_ = o.f.SetWriteDeadline(time.Now())
-	o.f.StopReading()
+	if o.f != nil {
+		_ = o.f.SetWriteDeadline(time.Now())
+		o.f.StopReading()
+	}
 }
 
 // CutOff is cutOff for a session that gives a slow client no more time
@@ -228,24 +240,31 @@ func (o *out) CutOff() {
 func (o *out) Room() (stanzas, bytes int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.closing {
-		return 0, 0
+	if o.closing || o.f == nil {
+		return 0, 0 // closing, or held: nothing is written now
 	}
-	return o.limit - len(o.queue), o.maxBytes - o.queued
+	return o.limit - len(o.queue) - o.unackedLocked(), o.maxBytes - o.queued - o.unackedBytesLocked()
 }
 
 // Close queues the end of the stream: an optional stream error, then the
 // closing tag. The writer flushes what is queued first.
 func (o *out) Close(cond, text string) {
+	var e *stream.Error
+	if cond != "" {
+		e = &stream.Error{Condition: cond, Text: text}
+	}
+	o.closeWith(e)
+}
+
+// closeWith is Close with a whole stream error (nil for a plain close).
+func (o *out) closeWith(e *stream.Error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closing {
 		return
 	}
 	o.closing = true
-	if cond != "" {
-		o.final = &stream.Error{Condition: cond, Text: text}
-	}
+	o.final = e
 	o.kick()
 }
 
@@ -261,17 +280,38 @@ func (o *out) take() ([]*stanza.Element, []func(bool)) {
 }
 
 // run drains the queue until it is empty; at the close it writes the end
-// of the stream, hands what was never written to the lost handler and
-// closes done.
+// of the stream, hands what was never written (or, with stream management,
+// never acknowledged) to the lost handler and closes done. While the
+// session is held for resumption it stops and the queue waits.
 func (o *out) run() {
 	for {
 		o.mu.Lock()
-		q, dones := o.take()
-		failed, closing, final := o.failed, o.closing, o.final
-		if len(q) == 0 && !closing {
-			o.running = false
+		f := o.f
+		if f == nil && !o.closing {
+			o.stopLocked()
 			o.mu.Unlock()
 			return
+		}
+		q, dones := o.take()
+		failed, closing, final := o.failed || f == nil, o.closing, o.final
+		if len(q) == 0 && !closing {
+			o.stopLocked()
+			o.mu.Unlock()
+			return
+		}
+		// With stream management the stanzas count as sent before they
+		// are written: the client may acknowledge them before this
+		// goroutine hears back from the write.
+		sm := o.sm.Load()
+		var req *stanza.Element
+		counted := len(q) // where in q the stanzas stream management counts begin
+		if sm != nil && len(q) > 0 && !failed {
+			var added int
+			dones, added, counted = o.countLocked(q, dones)
+			if added > 0 && !sm.requested {
+				sm.requested = true
+				req = stanza.New("r", NSSM)
+			}
 		}
 		o.mu.Unlock()
 
@@ -280,35 +320,34 @@ func (o *out) run() {
 				o.lost(q, dones)
 				continue
 			}
-			n, err := o.write(q)
+			batch := q
+			if req != nil {
+				batch = append(q, req)
+			}
+			n, err := o.write(f, batch)
+			n = min(n, len(q))
 			o.written(q[:n], dones)
 			if err != nil {
-				// The transport is broken, or the client was cut off:
-				// stop accepting and end the reader, so that the session
-				// is unbound. Only what did not reach it is lost.
-				o.mu.Lock()
-				o.closing = true
-				o.cutOff()
-				o.mu.Unlock()
 				if dones != nil {
 					dones = dones[n:]
 				}
-				o.lost(q[n:], dones)
+				o.writeFailed(f, q[n:], dones, counted-n)
 			}
 			continue
 		}
 		// Closing and nothing left queued.
 		if !failed {
-			_ = o.f.SetWriteDeadline(time.Now().Add(o.timeout))
-			_ = o.f.End(final)
+			_ = f.SetWriteDeadline(time.Now().Add(o.timeout))
+			_ = f.End(final)
 		}
 		o.mu.Lock()
 		o.failed = true // nothing more reaches the transport
-		rest, dones := o.take()
+		rest, dones := o.takeAll()
 		o.mu.Unlock()
 		o.lost(rest, dones)
 		o.mu.Lock()
 		o.ended = true
+		o.stopLocked()
 		o.mu.Unlock()
 		if o.tap != nil {
 			// The end of the stream is written: the console's watch ends
@@ -320,25 +359,77 @@ func (o *out) run() {
 	}
 }
 
+// stopLocked records that the writer stopped; o.mu is held.
+func (o *out) stopLocked() {
+	o.running = false
+	o.idle.Broadcast()
+}
+
+// writeFailed handles a write to f that failed after some of a burst: rest
+// (with its dones) was not written, and stream management counts its
+// elements from uncounted on (its first uncounted ones were queued before
+// <enabled/>, or before stream management was on). The transport is
+// broken, or the client was cut off. A session that can be resumed keeps
+// what is counted for the resumed stream; any other stops accepting and
+// ends the reader, so that the session is unbound, and only what did not
+// reach it is lost.
+func (o *out) writeFailed(f framing, rest []*stanza.Element, dones []func(bool), uncounted int) {
+	o.mu.Lock()
+	sm := o.sm.Load()
+	if sm != nil {
+		// The counted stanzas of rest are among the unacknowledged
+		// already: a resumed stream writes them again, an ended session
+		// hands them over with the rest. Those not counted are not: they
+		// go back to their senders or the lost handler.
+		k := min(max(uncounted, 0), len(rest))
+		rest = rest[:k]
+		if dones != nil {
+			dones = dones[:k]
+		}
+		sm.requested = false
+		if sm.resume && !o.closing {
+			if o.f == f {
+				o.detachLocked()
+			}
+			o.mu.Unlock()
+			o.lost(rest, dones)
+			return
+		}
+	}
+	o.closing = true
+	o.cutOff()
+	o.mu.Unlock()
+	o.lost(rest, dones)
+}
+
 // errCutOff: the session was cut off before the write began.
 var errCutOff = errors.New("the client was cut off")
 
-// write hands q to the framing and returns how many of its stanzas went
-// out whole. The deadline is set under o.mu, so that a cut-off, which
-// moves it to now, is never undone by a write starting.
-func (o *out) write(q []*stanza.Element) (int, error) {
+// errDetached: the session is held for resumption; its transport is gone.
+var errDetached = errors.New("the session is waiting to be resumed")
+
+// write hands q to f and returns how many of its stanzas went out whole.
+// The deadline is set under o.mu, so that a cut-off, which moves it to
+// now, is never undone by a write starting.
+func (o *out) write(f framing, q []*stanza.Element) (int, error) {
 	o.mu.Lock()
+	if o.f != f {
+		o.mu.Unlock()
+		return 0, errDetached
+	}
 	if o.failed {
 		o.mu.Unlock()
 		return 0, errCutOff
 	}
-	_ = o.f.SetWriteDeadline(time.Now().Add(o.timeout))
+	_ = f.SetWriteDeadline(time.Now().Add(o.timeout))
 	o.mu.Unlock()
-	return o.f.Write(q)
+	return f.Write(q)
 }
 
 // written tells the senders that asked that their stanzas were written;
-// dones, if not nil, is parallel to a queue that q begins.
+// dones, if not nil, is parallel to a queue that q begins. (With stream
+// management the stanzas' dones wait among the unacknowledged: a stanza
+// is delivered once the client acknowledged it.)
 func (o *out) written(q []*stanza.Element, dones []func(bool)) {
 	for i := range q {
 		if dones != nil && dones[i] != nil {

@@ -155,10 +155,10 @@ func TestSessionOverAnotherFraming(t *testing.T) {
 		Accounts: oneAccount{storage.User{Name: "alice", SHA1: c1, SHA256: c256}},
 		Features: []Feature{
 			{Stage: BeforeAuth, Element: stanza.New("register", "http://jabber.org/features/iq-register")},
-			{Stage: AfterAuth, Element: stanza.New("sm", "urn:xmpp:sm:3")},
+			{Stage: AfterAuth, Element: stanza.New("hello", "urn:example:module")},
 		},
-		Elements: []Element{{Name: "r", NS: "urn:xmpp:sm:3", Handle: func(_ context.Context, s *Stream, el *stanza.Element) error {
-			s.Send(stanza.New("a", "urn:xmpp:sm:3", "h", "1", "for", s.Session().JID.String()))
+		Elements: []Element{{Name: "ask", NS: "urn:example:module", Handle: func(_ context.Context, s *Stream, el *stanza.Element) error {
+			s.Send(stanza.New("answer", "urn:example:module", "for", s.Session().JID.String()))
 			return nil
 		}}},
 	})
@@ -228,14 +228,14 @@ func TestSessionOverAnotherFraming(t *testing.T) {
 	expect(`<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"/>`)
 	send(open)
 	opened(t)
-	expect(`<features xmlns="http://etherx.jabber.org/streams"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/><session xmlns="urn:ietf:params:xml:ns:xmpp-session"><optional/></session><sm xmlns="urn:xmpp:sm:3"/></features>`)
+	expect(`<features xmlns="http://etherx.jabber.org/streams"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/><session xmlns="urn:ietf:params:xml:ns:xmpp-session"><optional/></session><sm xmlns="urn:xmpp:sm:3"/><hello xmlns="urn:example:module"/></features>`)
 	send(`<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>web</resource></bind></iq>`)
 	expect(`<iq xmlns="jabber:client" type="result" id="b1"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><jid>alice@hearth.test/web</jid></bind></iq>`)
 	send(`<message to='alice@hearth.test/web' id='m1'><body>to myself</body></message>`)
 	expect(`<message xmlns="jabber:client" to="alice@hearth.test/web" id="m1" from="alice@hearth.test/web"><body>to myself</body></message>`)
-	send(`<r xmlns='urn:xmpp:sm:3'/>`)
-	expect(`<a xmlns="urn:xmpp:sm:3" h="1" for="alice@hearth.test/web"/>`)
-	send(`<enable xmlns='urn:xmpp:sm:3'/>`) // no handler: the stream ends
+	send(`<ask xmlns='urn:example:module'/>`)
+	expect(`<answer xmlns="urn:example:module" for="alice@hearth.test/web"/>`)
+	send(`<other xmlns='urn:example:module'/>`) // no handler: the stream ends
 	expect(`<error xmlns="http://etherx.jabber.org/streams"><unsupported-stanza-type xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></error>`)
 	expect(`<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>`)
 	cliRaw.Close() // not a TLS close: its close_notify would wait for a reader
@@ -254,11 +254,11 @@ func TestSessionOverAnotherFraming(t *testing.T) {
 func TestElementHandlersAreUnique(t *testing.T) {
 	h := func(context.Context, *Stream, *stanza.Element) error { return nil }
 	defer func() {
-		if v := recover(); v == nil || !strings.Contains(v.(string), "second handler for the element {urn:xmpp:sm:3}r") {
+		if v := recover(); v == nil || !strings.Contains(v.(string), "second handler for the element {urn:example:module}ask") {
 			t.Fatalf("panic %v", v)
 		}
 	}()
-	New(Config{Elements: []Element{{Name: "r", NS: "urn:xmpp:sm:3", Handle: h}, {Name: "r", NS: "urn:xmpp:sm:3", Handle: h}}})
+	New(Config{Elements: []Element{{Name: "ask", NS: "urn:example:module", Handle: h}, {Name: "ask", NS: "urn:example:module", Handle: h}}})
 }
 
 func mustJID(t *testing.T, s string) jid.JID {

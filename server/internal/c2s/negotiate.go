@@ -30,6 +30,10 @@ type conn struct {
 	lang        string
 	successData string
 	bindResult  *stanza.Element // written by serveSession once the session is routable
+	resumed     *Stream         // the session a <resume/> took over (XEP-0198), instead of a bind
+	sasl2       *sasl2Request   // the SASL2 attempt under way (XEP-0388), or nil
+	fastUsed    *fastLogin      // the FAST token this stream logged in with, if any
+	bind2       *bind2State     // Bind 2's success, queued once the session binds
 }
 
 // fail sends a stream error and the end of the stream, then closes.
@@ -124,6 +128,7 @@ func (c *conn) negotiate(ctx context.Context) (*router.Session, error) {
 			if cb := c.channelBinding(); cb != nil {
 				feats = append(feats, cb)
 			}
+			feats = append(feats, c.sasl2Feature())
 			if err := c.openStream(c.features(BeforeAuth, feats...)); err != nil {
 				return nil, err
 			}
@@ -137,11 +142,17 @@ func (c *conn) negotiate(ctx context.Context) (*router.Session, error) {
 				c.ticket.authenticated()
 			}
 			c.f.SetLimits(*c.srv.limits.Load())
+			if c.sasl2 != nil {
+				// XEP-0388: no restart; the session is bound inline
+				// (Bind 2) or next.
+				return c.afterSASL2(ctx)
+			}
 			c.f.Restart()
 		default:
 			feats := c.features(AfterAuth,
 				stanza.New("bind", stanza.NSBind),
 				stanza.New("session", stanza.NSSession).Append(stanza.New("optional", stanza.NSSession)),
+				stanza.New("sm", NSSM),
 			)
 			if err := c.openStream(feats); err != nil {
 				return nil, err
@@ -158,6 +169,22 @@ func (c *conn) bind(ctx context.Context) (*router.Session, error) {
 		el, err := c.f.Next()
 		if err != nil {
 			return nil, err
+		}
+		if el.NS == NSSM {
+			switch el.Name {
+			case "resume":
+				st, err := c.resume(ctx, el)
+				if err != nil || st != nil {
+					c.resumed = st
+					return nil, err
+				}
+			default:
+				// XEP-0198 3: stream management is enabled after binding.
+				if err := c.send(smFailed(stanza.UnexpectedRequest, nil)); err != nil {
+					return nil, err
+				}
+			}
+			continue
 		}
 		st, serr := stanza.Parse(el)
 		if serr != nil || st.Kind != stanza.KindIQ {
@@ -238,12 +265,26 @@ func (c *conn) stillValid(ctx context.Context) error {
 func (c *conn) roomFor(full jid.JID) *stanza.Error {
 	max := c.srv.cfg.Quota.Resources.Load()
 	n := int64(0)
+	var held *router.Session // the oldest session waiting to be resumed
 	for _, s := range c.srv.router.Sessions(full.Local) {
-		if s.JID.Resource != full.Resource {
-			n++
+		if s.JID.Resource == full.Resource {
+			continue
+		}
+		n++
+		if o, ok := s.Conn.(*out); ok && o.Held() && (held == nil || s.Since.Before(held.Since)) {
+			held = s
 		}
 	}
 	if n < max {
+		return nil
+	}
+	if held != nil {
+		// A device that came back without resuming (a new resource)
+		// must not be locked out by its own lost sessions: the oldest
+		// held one gives way, and what it holds goes to the account's
+		// other sessions or offline storage.
+		c.srv.cfg.Log.Info("a session waiting to be resumed ended to make room for a new one", "jid", held.JID.String())
+		held.Conn.Close("", "")
 		return nil
 	}
 	e := stanza.NewError(stanza.Wait, stanza.ResourceConstraint,

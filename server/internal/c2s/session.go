@@ -21,6 +21,15 @@ import (
 type Stream struct {
 	sess *router.Session
 	out  *out
+	sm   *smIn // stream management, once enabled (the reader's)
+
+	// Under Server.smMu, for a session that may be resumed:
+	f       framing       // the transport its reader reads; nil while held
+	let     chan struct{} // closed when that reader lets go of the session
+	resumed chan struct{} // closed when a resuming stream claims it while held
+	claimed bool          // a resuming stream is taking it over
+	ended   bool          // it ended: nothing resumes it any more
+	stopped string        // why its reader was stopped, for the log
 }
 
 // Session is the stream's session.
@@ -56,18 +65,7 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		o.queue, o.queued = append(o.queue, c.bindResult), size(c.bindResult)
 		c.bindResult = nil
 	}
-	f.WatchIdle(time.Duration(s.idle.Load()), func(pinged bool) bool {
-		if pinged {
-			o.Close(stream.ConnectionTimeout, "no answer to ping")
-			return false
-		}
-		// XEP-0199 4.2: is the client still there?
-		ping := stanza.New("iq", stanza.NSClient, "type", "get", "id", "ping-"+newID()[:8], "from", s.cfg.Domain, "to", name)
-		ping.Append(stanza.New("ping", stanza.NSPing))
-		s.router.Deliver(ctx, sess, ping)
-		return true
-	})
-	old, ok := s.bind(sess, f)
+	old, ok := s.bind(sess, f, func() { s.bindInline(ctx, c, bound) })
 	if !ok {
 		// Closed by the administrator before it could bind: nothing it
 		// sent may be routed.
@@ -85,12 +83,50 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		o.kick()
 	}
 	o.mu.Unlock()
+	s.cfg.Log.Info("session began", "jid", name, "addr", f.RemoteAddr(), "tls", tlsMode(f))
+	s.readSession(ctx, bound, f)
+}
+
+// resumeSession runs a session that a new stream resumed (XEP-0198).
+func (s *Server) resumeSession(ctx context.Context, c *conn, st *Stream) {
+	f := c.f
+	// Negotiation's deadline went and the tap joined f in attach, before
+	// the writer could start on it.
+	s.cfg.Log.Info("session resumed", "jid", st.sess.JID.String(), "addr", f.RemoteAddr(), "tls", tlsMode(f))
+	s.readSession(ctx, st, f)
+}
+
+// readSession reads a bound stream from f until it ends, then ends the
+// session, or holds it for its client to resume.
+func (s *Server) readSession(ctx context.Context, bound *Stream, f framing) {
+	sess, o := bound.sess, bound.out
+	name := sess.JID.String()
+	s.smMu.Lock()
+	bound.f, bound.let, bound.claimed = f, make(chan struct{}), false
+	s.smMu.Unlock()
+	f.WatchIdle(time.Duration(s.idle.Load()), func(pinged bool) bool {
+		if pinged {
+			if bound.sm != nil && bound.sm.id != "" {
+				// A phone that lost its network: hold the session for
+				// it rather than end it (XEP-0198).
+				s.stopReading(bound, f, "the device stopped answering")
+			} else {
+				o.Close(stream.ConnectionTimeout, "no answer to ping")
+			}
+			return false
+		}
+		// XEP-0199 4.2: is the client still there?
+		ping := stanza.New("iq", stanza.NSClient, "type", "get", "id", "ping-"+newID()[:8], "from", s.cfg.Domain, "to", name)
+		ping.Append(stanza.New("ping", stanza.NSPing))
+		s.router.Deliver(ctx, sess, ping)
+		return true
+	})
 	// Shutdown stops the reading first: what was read is routed with a
 	// context that shutdown does not cancel, so that a message read is
 	// delivered, stored or refused honestly, never lost to a cancelled
 	// database call. Stored messages become durable together (group
 	// commit); nothing that would acknowledge them is routed before they
-	// are (Pending).
+	// are (Pending), stream management's <a/> included.
 	pend := s.router.NewPending(ctx)
 	rctx := router.WithPending(context.WithoutCancel(ctx), pend)
 	// A client that does not read must not hold up shutdown either: after
@@ -101,8 +137,8 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		f.StopReading()
 		grace.Store(time.AfterFunc(ShutdownGrace, o.CutOff))
 	})
-	s.cfg.Log.Info("session began", "jid", name, "addr", f.RemoteAddr(), "tls", tlsMode(f))
 	cond, text := "", ""
+	var final *stream.Error // sent whole, when it has an application condition
 	var readErr error
 	for {
 		el, err := f.Next()
@@ -127,10 +163,13 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 					se = &stream.Error{Condition: stream.InternalServerError}
 					s.cfg.Log.Warn("stream element failed", "session", name, "element", el.Name, "err", err)
 				}
-				cond, text = se.Condition, se.Text
+				cond, text, final = se.Condition, se.Text, se
 				break
 			}
 			continue
+		}
+		if bound.sm != nil {
+			bound.sm.h.Add(1) // every stanza counts, answered pings too
 		}
 		if el.Name == "iq" && el.Attr("type") == "result" && el.Attr("to") == s.cfg.Domain && strings.HasPrefix(el.Attr("id"), "ping-") {
 			continue
@@ -141,11 +180,21 @@ func (s *Server) serveSession(ctx context.Context, c *conn, sess *router.Session
 		s.router.FromClient(rctx, sess, el)
 	}
 	pend.Settle()
-	o.Close(cond, text)
+	stopOnShutdown()
+	if s.hold(ctx, bound, f, cond, readErr) {
+		return // resumed, or ended, elsewhere
+	}
+	s.smMu.Lock()
+	s.forgetLocked(bound)
+	close(bound.let)
+	s.smMu.Unlock()
+	if final == nil && cond != "" {
+		final = &stream.Error{Condition: cond, Text: text}
+	}
+	o.closeWith(final)
 	s.router.Unbind(context.WithoutCancel(ctx), sess)
 	<-o.Done()
 	s.logEnd(sess, o, readErr)
-	stopOnShutdown()
 	if t := grace.Load(); t != nil {
 		t.Stop() // a timer that fires late finds the writer finished
 	}

@@ -73,6 +73,12 @@ func (t *tap) boundary(d *stream.Decoder) {
 	}
 }
 
+// reset readies the tap for the reader of a new transport (a resumed
+// session, XEP-0198): its first read begins an element.
+func (t *tap) reset() {
+	t.inFor, t.clean, t.broken = nil, true, false
+}
+
 // failed is called by the reader when the decoder returned an error: it
 // stopped somewhere inside an element (a character XML forbids, a limit),
 // and the bytes after that point may be the middle of a secret. Nothing

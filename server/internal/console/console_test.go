@@ -22,6 +22,7 @@ func TestRedact(t *testing.T) {
 		{"cut in tag", `<iq><resume previd='abc`, `<iq>[cut]`},
 		{"sm enabled", `<enabled xmlns='urn:xmpp:sm:3' id='some-long-id' resume='true'/>`, `<enabled xmlns='urn:xmpp:sm:3' id='[redacted]' resume='true'/>`},
 		{"sm resume", `<resume xmlns="urn:xmpp:sm:3" h="3" previd="some-long-id"/>`, `<resume xmlns="urn:xmpp:sm:3" h="3" previd="[redacted]"/>`},
+		{"fast token", `<token xmlns="urn:xmpp:fast:0" expiry="2026-12-20T00:00:00Z" token="s3cr3t"/>`, `<token xmlns="urn:xmpp:fast:0" expiry="2026-12-20T00:00:00Z" token="[redacted]"/>`},
 		{"odd attribute", `<enabled id=raw-id>`, `<enabled [cut]>`},
 		// Data forms: a private field, or one named for a password, a
 		// secret or a token, in any case (XEP-0004 3.3, XEP-0357's push

@@ -25,8 +25,10 @@ var secretContent = map[string]bool{
 
 // secretAttrs are attributes never shown, by element local name: stream
 // management's resumption ids (XEP-0198 5), which let whoever has them
-// take over the session.
+// take over the session, and FAST tokens (XEP-0484; inside <success/>,
+// hidden whole, but never shown anywhere).
 var secretAttrs = map[string][]string{
+	"token":   {"token"},
 	"enabled": {"id"},
 	"resume":  {"previd"},
 	"resumed": {"previd"},

@@ -19,6 +19,10 @@ const (
 	DefaultPrivateBytes = 1 << 20
 	DefaultVCardBytes   = 256 << 10
 	DefaultBlockItems   = 1000
+	// Personal eventing (XEP-0163): an avatar, OMEMO bundles for a few
+	// devices and bookmarks fit many times over.
+	DefaultPEPBytes = 4 << 20
+	DefaultPEPNodes = 256
 )
 
 // Limits are the per-account quotas.
@@ -28,6 +32,8 @@ type Limits struct {
 	PrivateBytes atomic.Int64
 	VCardBytes   atomic.Int64
 	BlockItems   atomic.Int64
+	PEPBytes     atomic.Int64 // payloads of published items
+	PEPNodes     atomic.Int64
 }
 
 // New returns the default limits.
@@ -38,6 +44,8 @@ func New() *Limits {
 	l.PrivateBytes.Store(DefaultPrivateBytes)
 	l.VCardBytes.Store(DefaultVCardBytes)
 	l.BlockItems.Store(DefaultBlockItems)
+	l.PEPBytes.Store(DefaultPEPBytes)
+	l.PEPNodes.Store(DefaultPEPNodes)
 	return l
 }
 

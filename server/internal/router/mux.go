@@ -153,6 +153,8 @@ type entry struct {
 
 func (e entry) ok() bool { return e.h != nil || e.iq != nil }
 
+type consumed struct{ name, ns string }
+
 type payloadKey struct {
 	kind     stanza.Kind
 	target   Target
@@ -175,6 +177,9 @@ type Mux struct {
 	remote   Remote
 	blocker  Blocker
 	offline  OfflineStore
+	answers  Handler
+
+	consume  []consumed // children the server takes out of what clients send
 	archiver Archiver
 
 	outObs      []OutboundObserver
@@ -344,10 +349,31 @@ func (m *Mux) Archive(a Archiver) {
 	m.archiver = a
 }
 
+// HandleAnswers registers h for the IQ results and errors addressed to
+// the server or to an account's bare JID: answers to requests the server
+// sent in its own name or an account's (the caps queries of personal
+// eventing). h sees every such answer and ignores those that are not its
+// own; they are dropped as before. Its error is not sent.
+func (m *Mux) HandleAnswers(h Handler) {
+	m.mustOpen("answer handler")
+	if m.answers != nil {
+		panic("router: second answer handler")
+	}
+	m.answers = h
+}
+
 // ObserveOutbound adds an observer of what local sessions send.
 func (m *Mux) ObserveOutbound(o OutboundObserver) {
 	m.mustOpen("observer")
 	m.outObs = append(m.outObs, o)
+}
+
+// Consume names a child element that the server takes out of the messages
+// clients send before routing them, because it speaks to the server only
+// (carbons' <private/>, XEP-0280 7). Outbound observers still see it.
+func (m *Mux) Consume(name, ns string) {
+	m.mustOpen("consumed element")
+	m.consume = append(m.consume, consumed{name, ns})
 }
 
 // ObserveInbound adds an observer of messages routed to local accounts.

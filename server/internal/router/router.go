@@ -50,6 +50,8 @@ type Router struct {
 
 	mu    sync.RWMutex
 	users map[string][]*Session
+
+	reqs requests // IQs the server sent that wait for an answer
 }
 
 // New returns a router; modules register on its Mux before it routes.
@@ -212,7 +214,7 @@ func (r *Router) FromClient(ctx context.Context, s *Session, el *stanza.Element)
 		e.Extra = stanza.New("blocked", stanza.NSBlockingErrors)
 		out = r.refuse(ctx, st, e)
 	default:
-		out = r.Route(ctx, st)
+		out = r.Route(ctx, r.withoutConsumed(st))
 	}
 	if st.Kind == stanza.KindMessage && r.mux.archiver != nil && out.Error == nil && (out.Remote || out.Handled) && st.To.Domain != r.Domain {
 		// Messages to local accounts were archived on their way; this one
@@ -240,6 +242,31 @@ func (r *Router) FromRemote(ctx context.Context, st *stanza.Stanza) {
 		r.stripOwnDelay(st.El)
 	}
 	r.Route(ctx, st)
+}
+
+// withoutConsumed returns a message without the children that speak to
+// the server only (Mux.Consume), or st itself when it has none.
+func (r *Router) withoutConsumed(st *stanza.Stanza) *stanza.Stanza {
+	if st.Kind != stanza.KindMessage || len(r.mux.consume) == 0 {
+		return st
+	}
+	var el *stanza.Element
+	for _, c := range st.El.Children {
+		for _, k := range r.mux.consume {
+			if c.Name == k.name && c.NS == k.ns {
+				if el == nil {
+					el = st.El.ShallowClone()
+				}
+				el.RemoveChildren(k.name, k.ns)
+			}
+		}
+	}
+	if el == nil {
+		return st
+	}
+	c := *st
+	c.El = el
+	return &c
 }
 
 func (r *Router) stripOwnDelay(el *stanza.Element) {
@@ -357,7 +384,11 @@ func (r *Router) Bounce(ctx context.Context, st *stanza.Stanza, e *stanza.Error)
 // and sets and messages are refused, the rest dropped.
 func (r *Router) dispatch(ctx context.Context, st *stanza.Stanza, t Target) Outcome {
 	if st.Kind == stanza.KindIQ && (st.Type == "result" || st.Type == "error") {
-		// Answers to the server's own requests (pings).
+		// Answers to the server's own requests (Request; the caps
+		// queries of personal eventing; pings, which need none).
+		if !r.answered(st) && r.mux.answers != nil {
+			r.mux.answers(ctx, st)
+		}
 		return Outcome{Handled: true}
 	}
 	e, known := r.mux.lookup(st, t)

@@ -146,7 +146,7 @@ func (f *Federation) Probe(ctx context.Context, domain string) []Step {
 	out, in := f.linkAuth(domain)
 	switch {
 	case got.Type == "error" && out == "":
-		add("Authentication", false, "%s", errorText(stanzaErrorOf(got.El)))
+		add("Authentication", false, "%s", errorText(stanza.ErrorOf(got.El)))
 		return steps
 	case in == "":
 		add("Authentication", true, "this server authenticated to %s by %s; %s has not connected back (answers came over a bidirectional link)", domain, out, domain)
@@ -154,7 +154,7 @@ func (f *Federation) Probe(ctx context.Context, domain string) []Step {
 		add("Authentication", true, "this server authenticated to %s by %s, and %s to this server by %s", domain, authWords(out), domain, authWords(in))
 	}
 	if got.Type == "error" {
-		add("Round trip", false, "%s answered the service discovery query with an error: %s", domain, errorText(stanzaErrorOf(got.El)))
+		add("Round trip", false, "%s answered the service discovery query with an error: %s", domain, errorText(stanza.ErrorOf(got.El)))
 		return steps
 	}
 	var software []string
@@ -280,25 +280,6 @@ func (f *Federation) bounce(ctx context.Context, st *stanza.Stanza, e *stanza.Er
 		}
 	}
 	f.cfg.Inbound.Bounce(ctx, st, e)
-}
-
-// stanzaErrorOf reads the error of an error stanza.
-func stanzaErrorOf(el *stanza.Element) *stanza.Error {
-	e := &stanza.Error{Condition: stanza.UndefinedCondition}
-	if x := el.Child("error", stanza.NSClient); x != nil {
-		e.Type = x.Attr("type")
-		for _, c := range x.Elements() {
-			if c.NS != nsStanzasErrors {
-				continue
-			}
-			if c.Name == "text" {
-				e.Text = c.Content()
-			} else {
-				e.Condition = c.Name
-			}
-		}
-	}
-	return e
 }
 
 func errorText(e *stanza.Error) string {

@@ -286,8 +286,16 @@ func (e *Element) write(b *bytes.Buffer, parentNS, content string) {
 	if ns == NSClient {
 		ns = content
 	}
+	name := e.Name
+	if ns == NSStream && parentNS != "" {
+		// The stream's own elements inside a stream (<stream:features/>
+		// after a SASL2 login) take the prefix its header declares; as a
+		// root of their own (a WebSocket frame) they declare the
+		// namespace.
+		name, ns = "stream:"+name, parentNS
+	}
 	b.WriteByte('<')
-	b.WriteString(e.Name)
+	b.WriteString(name)
 	if ns != parentNS {
 		b.WriteString(` xmlns="`)
 		EscapeAttr(b, ns)
@@ -330,7 +338,7 @@ func (e *Element) write(b *bytes.Buffer, parentNS, content string) {
 		c.write(b, ns, content)
 	}
 	b.WriteString("</")
-	b.WriteString(e.Name)
+	b.WriteString(name)
 	b.WriteByte('>')
 }
 

@@ -82,3 +82,24 @@ func ErrNotAuthorized() *Error         { return NewError(Auth, NotAuthorized, ""
 func ErrRecipientUnavailable() *Error  { return NewError(Wait, RecipientUnavailable, "") }
 func ErrRemoteServerNotFound() *Error  { return NewError(Cancel, RemoteServerNotFound, "") }
 func ErrResourceConstraint() *Error    { return NewError(Wait, ResourceConstraint, "") }
+
+// ErrorOf reads the error an error stanza carries (RFC 6120 8.3.2): its
+// type, defined condition and text; undefined-condition when it names
+// none.
+func ErrorOf(el *Element) *Error {
+	e := &Error{Condition: UndefinedCondition}
+	if x := el.Child("error", NSClient); x != nil {
+		e.Type = x.Attr("type")
+		for _, c := range x.Elements() {
+			if c.NS != NSStanzas {
+				continue
+			}
+			if c.Name == "text" {
+				e.Text = c.Content()
+			} else {
+				e.Condition = c.Name
+			}
+		}
+	}
+	return e
+}

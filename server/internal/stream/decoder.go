@@ -42,10 +42,11 @@ const (
 )
 
 // PreAuth are the limits of a stream until its peer has authenticated:
-// enough for STARTTLS and SASL (the largest, a SCRAM or PLAIN message, is
-// well under 1 KiB), small enough that thousands of connections that never
+// enough for STARTTLS and SASL (the largest, a SASL2 <authenticate/> with
+// its user-agent, Bind 2 request and inline features, is about 1 KiB and
+// 30 nodes), small enough that thousands of connections that never
 // authenticate cost little (RFC 6120 13.12).
-var PreAuth = Limits{MaxStanza: 10 << 10, MaxDepth: 4, MaxElements: 16, MaxAttrs: 16, MaxScope: 16}
+var PreAuth = Limits{MaxStanza: 10 << 10, MaxDepth: 4, MaxElements: 48, MaxAttrs: 16, MaxScope: 16}
 
 // WithDefaults returns l with the zero values set to the defaults.
 func (l Limits) WithDefaults() Limits {

@@ -39,6 +39,9 @@ const (
 type Error struct {
 	Condition string
 	Text      string
+	// Extra is an application-specific condition (RFC 6120 4.9.4), such
+	// as stream management's <handled-count-too-high/>; may be nil.
+	Extra *stanza.Element
 }
 
 func (e *Error) Error() string {
@@ -61,6 +64,9 @@ func (e *Error) Element() *stanza.Element {
 	if e.Text != "" {
 		el.Append(stanza.New("text", stanza.NSStreams).AppendText(e.Text))
 	}
+	if e.Extra != nil {
+		el.Append(e.Extra)
+	}
 	return el
 }
 
@@ -73,6 +79,9 @@ func AppendError(b *bytes.Buffer, e *Error) {
 		b.WriteString(`<text xmlns="` + stanza.NSStreams + `">`)
 		stanza.EscapeText(b, e.Text)
 		b.WriteString("</text>")
+	}
+	if e.Extra != nil {
+		e.Extra.WriteTo(b, "")
 	}
 	b.WriteString("</stream:error>")
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"hearth/server/internal/c2s"
 	"hearth/server/internal/jid"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
@@ -37,8 +38,9 @@ type Module struct {
 
 	mu      sync.Mutex
 	enabled map[*router.Session]bool
-	users   map[string]int // sessions with carbons on, per account
-	total   atomic.Int64   // all of them: none, and messages cost one load
+	byJID   map[jid.JID]*router.Session // the enabled session of each full JID
+	users   map[string]int              // sessions with carbons on, per account
+	total   atomic.Int64                // all of them: none, and messages cost one load
 }
 
 // New returns the carbons module.
@@ -46,7 +48,7 @@ func New(d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Module{r: d.Router, log: d.Log, enabled: map[*router.Session]bool{}, users: map[string]int{}}
+	return &Module{r: d.Router, log: d.Log, enabled: map[*router.Session]bool{}, byJID: map[jid.JID]*router.Session{}, users: map[string]int{}}
 }
 
 // Register installs the enable and disable requests (XEP-0280 4, sent to
@@ -58,6 +60,9 @@ func (m *Module) Register(mux *router.Mux) {
 	}
 	mux.ObserveOutbound(m)
 	mux.ObserveInbound(m)
+	// XEP-0280 7: <private/> is for the sending server; the recipient
+	// gets the message without it.
+	mux.Consume("private", NS)
 }
 
 // Features advertises carbons on the server (XEP-0280 3).
@@ -88,16 +93,45 @@ func (m *Module) setEnabled(s *router.Session, on bool) {
 	}
 	user := s.JID.Local
 	if on {
+		// A session that replaced another of the same resource (a
+		// device back with its stable Bind 2 resource) ends the old
+		// one's entry: the router does not report its end.
+		if o := m.byJID[s.JID]; o != nil && o != s {
+			m.forgetLocked(o)
+		}
+		m.byJID[s.JID] = s
 		m.enabled[s] = true
 		m.users[user]++
 		m.total.Add(1)
 		return
 	}
+	m.forgetLocked(s)
+}
+
+// forgetLocked drops a session's entry; m.mu is held.
+func (m *Module) forgetLocked(s *router.Session) {
+	user := s.JID.Local
 	delete(m.enabled, s)
+	if m.byJID[s.JID] == s {
+		delete(m.byJID, s.JID)
+	}
 	if m.users[user]--; m.users[user] <= 0 {
 		delete(m.users, user)
 	}
 	m.total.Add(-1)
+}
+
+// BindInlines lets a client enable carbons in its Bind 2 request
+// (XEP-0386 2.2: <enable xmlns='urn:xmpp:carbons:2'/>; no answer in
+// <bound/>, the enabling cannot fail), so that no message slips between
+// binding and enabling.
+func (m *Module) BindInlines() []c2s.Inline {
+	return []c2s.Inline{{NS: NS, Handle: func(_ context.Context, s *c2s.Stream, el *stanza.Element) *stanza.Element {
+		if el.Name == "enable" {
+			m.setEnabled(s.Session(), true)
+		}
+		return nil
+	}}}
 }
 
 // SessionEnded forgets the session.

@@ -34,6 +34,20 @@ func (m *Module) StreamFeatures() []c2s.Feature {
 	return []c2s.Feature{{Stage: c2s.AfterAuth, Element: stanza.New("csi", NS)}}
 }
 
+// BindInlines lets a client begin its session inactive (or active) in
+// its Bind 2 request (XEP-0386 2.2).
+func (m *Module) BindInlines() []c2s.Inline {
+	return []c2s.Inline{{NS: NS, Handle: func(_ context.Context, s *c2s.Stream, el *stanza.Element) *stanza.Element {
+		switch el.Name {
+		case "active":
+			s.SetActive(true)
+		case "inactive":
+			s.SetActive(false)
+		}
+		return nil
+	}}}
+}
+
 // StreamElements handles the client's state changes.
 func (m *Module) StreamElements() []c2s.Element {
 	set := func(active bool) c2s.ElementHandler {

@@ -43,15 +43,25 @@ type ContactSource interface {
 	Contacts(ctx context.Context) map[string][]string
 }
 
+// NodeSource lists the nodes of an account's bare JID that from may see
+// (XEP-0163's personal eventing nodes, XEP-0030 4.1 items with a node).
+type NodeSource interface {
+	Nodes(ctx context.Context, user string, from jid.JID) []Item
+}
+
 // Deps are what the module needs.
 type Deps struct {
 	Router     *router.Router // an account's available resources
 	Visibility Visibility
 	// Features are every other module's features; the module adds its own.
 	Features router.Features
-	Items    ItemSource    // nil: no items
-	Contacts ContactSource // nil: no contact addresses
-	Log      *slog.Logger
+	Items    ItemSource // nil: no items
+	// AccountIdentities are identities of accounts' bare JIDs besides
+	// account/registered, as category and type (pubsub/pep).
+	AccountIdentities [][2]string
+	Nodes             NodeSource    // nil: no nodes
+	Contacts          ContactSource // nil: no contact addresses
+	Log               *slog.Logger
 }
 
 // Module answers disco#info and disco#items.
@@ -60,6 +70,8 @@ type Module struct {
 	vis      Visibility
 	items    ItemSource
 	contacts ContactSource
+	ids      [][2]string
+	nodes    NodeSource
 	log      *slog.Logger
 	server   []string // features of the domain
 	account  []string // features of an account's bare JID
@@ -70,7 +82,7 @@ func New(d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	m := &Module{r: d.Router, vis: d.Visibility, items: d.Items, contacts: d.Contacts, log: d.Log}
+	m := &Module{r: d.Router, vis: d.Visibility, items: d.Items, contacts: d.Contacts, ids: d.AccountIdentities, nodes: d.Nodes, log: d.Log}
 	own := m.Features()
 	m.server = unique(slices.Concat(d.Features.Server, own.Server))
 	m.account = unique(slices.Concat(d.Features.Account, own.Account))
@@ -165,6 +177,9 @@ func (m *Module) accountInfo(ctx context.Context, st *stanza.Stanza) (*stanza.El
 	}
 	res := stanza.New("query", stanza.NSDiscoInfo)
 	res.Append(stanza.New("identity", stanza.NSDiscoInfo, "category", "account", "type", "registered"))
+	for _, id := range m.ids {
+		res.Append(stanza.New("identity", stanza.NSDiscoInfo, "category", id[0], "type", id[1]))
+	}
 	for _, f := range m.account {
 		res.Append(stanza.New("feature", stanza.NSDiscoInfo, "var", f))
 	}
@@ -191,13 +206,22 @@ func (m *Module) itemsOf(ctx context.Context, st *stanza.Stanza) (*stanza.Elemen
 		if e != nil {
 			return nil, e
 		}
-		// XEP-0030 8, rule 2: an empty list for accounts that do not exist
+		if node != "" {
+			if !ok {
+				return res, nil // as below: nothing to tell
+			}
+			return nil, stanza.ErrItemNotFound()
+		}
+		// The nodes the requester may see (open ones to anyone).
+		if m.nodes != nil {
+			for _, it := range m.nodes.Nodes(ctx, st.To.Local, st.From) {
+				res.Append(stanza.New("item", stanza.NSDiscoItems, "jid", it.JID.String(), "node", it.Node, "name", it.Name))
+			}
+		}
+		// XEP-0030 8, rule 2: no resources for accounts that do not exist
 		// and for requesters not allowed to see the account's resources.
 		if !ok {
 			return res, nil
-		}
-		if node != "" {
-			return nil, stanza.ErrItemNotFound()
 		}
 		// XEP-0030 4.1: the account's available resources.
 		var full []jid.JID

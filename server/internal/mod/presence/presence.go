@@ -31,6 +31,21 @@ type Events interface {
 	PresenceChanged(s *router.Session)
 }
 
+// Watcher follows presence for personal eventing (XEP-0163 4.3: the
+// last published items, XEP-0115 caps, XEP-0398 avatar hashes).
+type Watcher interface {
+	// Outgoing returns the available presence a session sent as it is to
+	// be broadcast (el itself, or a changed copy); el is not changed.
+	Outgoing(ctx context.Context, s *router.Session, el *stanza.Element) *stanza.Element
+	// SessionAvailable: a session of the account sent available presence
+	// (broadcast already); initial is its first.
+	SessionAvailable(ctx context.Context, s *router.Session, el *stanza.Element, initial bool)
+	// Presence: available or unavailable presence from someone else
+	// reached the account's bare JID (a contact's broadcast, directed
+	// presence), from here or another server.
+	Presence(ctx context.Context, user string, st *stanza.Stanza)
+}
+
 // Deps are what the module needs.
 type Deps struct {
 	DB      *storage.DB
@@ -39,6 +54,7 @@ type Deps struct {
 	Offline *offline.Store // flushed at initial presence; may be nil
 	Last    LastActivity   // may be nil
 	Events  Events         // may be nil
+	Watcher Watcher        // may be nil
 	Log     *slog.Logger
 }
 
@@ -50,6 +66,7 @@ type Module struct {
 	offline *offline.Store
 	last    LastActivity
 	events  Events
+	watcher Watcher
 	log     *slog.Logger
 }
 
@@ -58,7 +75,7 @@ func New(d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Module{db: d.DB, r: d.Router, roster: d.Roster, offline: d.Offline, last: d.Last, events: d.Events, log: d.Log}
+	return &Module{db: d.DB, r: d.Router, roster: d.Roster, offline: d.Offline, last: d.Last, events: d.Events, watcher: d.Watcher, log: d.Log}
 }
 
 // Register installs the handlers: presence sessions send (before
@@ -137,6 +154,9 @@ func (m *Module) available(ctx context.Context, s *router.Session, st *stanza.St
 		}
 	}
 	el := st.El
+	if m.watcher != nil {
+		el = m.watcher.Outgoing(ctx, s, el)
+	}
 	was := s.SetPresence(el, prio)
 	if m.events != nil {
 		m.events.PresenceChanged(s)
@@ -156,6 +176,9 @@ func (m *Module) available(ctx context.Context, s *router.Session, st *stanza.St
 		if o.Available() {
 			m.r.Deliver(ctx, o, withAddrs(el, s.JID, o.JID))
 		}
+	}
+	if m.watcher != nil {
+		m.watcher.SessionAvailable(ctx, s, el, !was)
 	}
 	if was {
 		return
@@ -296,6 +319,9 @@ func (m *Module) inbound(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 			if s.Available() {
 				m.r.Deliver(ctx, s, withAddrs(st.El, st.From, s.JID))
 			}
+		}
+		if m.watcher != nil && st.Type != "error" {
+			m.watcher.Presence(ctx, user, st)
 		}
 	}
 	return nil

@@ -21,16 +21,24 @@ import (
 
 // Module stores private XML.
 type Module struct {
-	db    *storage.DB
-	quota *quota.Limits
-	log   *slog.Logger
+	db        *storage.DB
+	quota     *quota.Limits
+	bookmarks Bookmarks
+	log       *slog.Logger
+}
+
+// Bookmarks is told about each element stored (XEP-0411: XEP-0048
+// bookmarks become personal eventing's XEP-0402 bookmarks).
+type Bookmarks interface {
+	PrivateStored(ctx context.Context, user string, el *stanza.Element)
 }
 
 // Deps are what the module needs.
 type Deps struct {
-	DB    *storage.DB
-	Quota *quota.Limits // nil: the defaults
-	Log   *slog.Logger
+	DB        *storage.DB
+	Quota     *quota.Limits // nil: the defaults
+	Bookmarks Bookmarks     // may be nil
+	Log       *slog.Logger
 }
 
 // New returns the private storage module.
@@ -41,7 +49,7 @@ func New(d Deps) *Module {
 	if d.Quota == nil {
 		d.Quota = quota.New()
 	}
-	return &Module{db: d.DB, quota: d.Quota, log: d.Log}
+	return &Module{db: d.DB, quota: d.Quota, bookmarks: d.Bookmarks, log: d.Log}
 }
 
 // Register installs the handler. Private storage belongs to accounts; a
@@ -146,6 +154,11 @@ func (m *Module) set(ctx context.Context, user string, items []*stanza.Element) 
 		if err := m.db.SetPrivate(ctx, user, k, data[k].Bytes()); err != nil {
 			m.log.Warn("private XML not stored", "user", user, "key", k, "err", err)
 			return stanza.ErrInternal()
+		}
+	}
+	if m.bookmarks != nil {
+		for _, it := range items {
+			m.bookmarks.PrivateStored(ctx, user, it)
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"hearth/server/internal/jid"
 	"hearth/server/internal/quota"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
@@ -21,16 +22,28 @@ import (
 
 // Module stores and serves vCards.
 type Module struct {
-	db    *storage.DB
-	quota *quota.Limits
-	log   *slog.Logger
+	db     *storage.DB
+	quota  *quota.Limits
+	avatar Avatar
+	log    *slog.Logger
+}
+
+// Avatar is the account's avatar as personal eventing has it (XEP-0084),
+// which the vCard's photo follows both ways (XEP-0398).
+type Avatar interface {
+	// Photo returns the avatar's type and data in base64, if there is
+	// one that asker may see.
+	Photo(ctx context.Context, user string, asker jid.JID) (typ, b64 string, ok bool)
+	// SetPhoto publishes a vCard's photo as the avatar.
+	SetPhoto(ctx context.Context, user, typ, b64 string) *stanza.Error
 }
 
 // Deps are what the module needs.
 type Deps struct {
-	DB    *storage.DB
-	Quota *quota.Limits // nil: the defaults
-	Log   *slog.Logger
+	DB     *storage.DB
+	Quota  *quota.Limits // nil: the defaults
+	Avatar Avatar        // may be nil
+	Log    *slog.Logger
 }
 
 // New returns the vCard module.
@@ -41,7 +54,7 @@ func New(d Deps) *Module {
 	if d.Quota == nil {
 		d.Quota = quota.New()
 	}
-	return &Module{db: d.DB, quota: d.Quota, log: d.Log}
+	return &Module{db: d.DB, quota: d.Quota, avatar: d.Avatar, log: d.Log}
 }
 
 // Register installs the handler: gets and sets to the server and to bare JIDs.
@@ -80,8 +93,36 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 			m.log.Warn("vcard not stored", "user", user, "err", err)
 			return nil, stanza.ErrInternal()
 		}
+		if ph := p.Child("PHOTO", stanza.NSVCard); ph != nil && m.avatar != nil && ph.ChildText("BINVAL", stanza.NSVCard) != "" {
+			// XEP-0398 3: the photo becomes the avatar too.
+			if e := m.avatar.SetPhoto(ctx, user, ph.ChildText("TYPE", stanza.NSVCard), ph.ChildText("BINVAL", stanza.NSVCard)); e != nil {
+				return nil, e
+			}
+		}
 		return nil, nil
 	}
+	el, e := m.stored(ctx, user, own)
+	if m.avatar == nil {
+		return el, e
+	}
+	// XEP-0398 5: the vCard shows the avatar.
+	typ, b64, ok := m.avatar.Photo(ctx, user, st.From)
+	if !ok {
+		return el, e
+	}
+	if el == nil {
+		el = stanza.New("vCard", stanza.NSVCard)
+	} else {
+		el = el.Clone()
+		el.RemoveChildren("PHOTO", stanza.NSVCard)
+	}
+	return el.Append(stanza.New("PHOTO", stanza.NSVCard).Append(
+		stanza.New("TYPE", stanza.NSVCard).AppendText(typ),
+		stanza.New("BINVAL", stanza.NSVCard).AppendText(b64))), nil
+}
+
+// stored returns the user's stored vCard, or the error to answer with.
+func (m *Module) stored(ctx context.Context, user string, own bool) (*stanza.Element, *stanza.Error) {
 	raw, err := m.db.VCard(ctx, user)
 	if errors.Is(err, storage.ErrNotFound) {
 		if own {

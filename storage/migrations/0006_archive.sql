@@ -1,4 +1,4 @@
--- Hearth schema version 3.
+-- Hearth schema version 6.
 -- Message archives (XEP-0313), one per account. A row is one message as
 -- the account sent or received it. id orders the archive and carries the
 -- time the message was archived: milliseconds since 2000-01-01 UTC,
