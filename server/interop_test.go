@@ -68,6 +68,22 @@ func TestSlixmppCarbons(t *testing.T) {
 	runPeer(t, py, "xmpptest/interop/slix_carbons.py", "--ca", srv.CertFile, host, port, srv.Domain, "alice", "silver-kettle-pw", "bob", "copper-lantern-pw")
 }
 
+// TestSlixmppMAM: slixmpp's XEP-0313 plugin reads the archive of a
+// conversation in several pages, forwards and backwards, and with a
+// contact; the stanza-ids messages were delivered with (XEP-0359) are
+// their archive ids.
+func TestSlixmppMAM(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	if err := exec.Command(py, "-c", "import slixmpp.plugins.xep_0313").Run(); err != nil {
+		need(t, "/usr/lib/python3/dist-packages/slixmpp/plugins/xep_0313")
+	}
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
+	host, port := splitAddr(t, srv.Addr)
+	runPeer(t, py, "xmpptest/interop/slix_mam.py", "--ca", srv.CertFile, host, port, srv.Domain, "alice", "silver-kettle-pw", "bob", "copper-lantern-pw")
+}
+
 // TestGoSendxmpp: Debian's go-sendxmpp sends a message over direct TLS
 // (XEP-0368) to a slixmpp receiver.
 func TestGoSendxmpp(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 	"hearth/server/internal/mod/disco"
 	"hearth/server/internal/mod/family"
 	"hearth/server/internal/mod/last"
+	"hearth/server/internal/mod/mam"
 	"hearth/server/internal/mod/offline"
 	"hearth/server/internal/mod/pep"
 	"hearth/server/internal/mod/ping"
@@ -104,6 +105,13 @@ type Config struct {
 	// limits.roster_items and the others, live).
 	Quotas Quotas
 
+	// ArchiveOff: nothing new goes into the message archives (setting
+	// mam.enabled, live). ArchiveRetention: how long archived messages
+	// are kept (0: mam.DefaultRetention; negative: forever; setting
+	// mam.retention, live).
+	ArchiveOff       bool
+	ArchiveRetention time.Duration
+
 	// Federation is how other servers are found and trusted; whether the
 	// server federates, and with whom, are settings (federation.enabled,
 	// federation.allow, federation.block).
@@ -174,6 +182,16 @@ func (c *Config) Set(v settings.Values) {
 		PEPBytes:     v.Int(settings.KeyPEPBytes),
 		PEPNodes:     v.Int(settings.KeyPEPNodes),
 	}
+	c.ArchiveOff = !v.Bool(settings.KeyMAM)
+	c.ArchiveRetention = retention(v)
+}
+
+// retention reads mam.retention as Config.ArchiveRetention: 0 is forever.
+func retention(v settings.Values) time.Duration {
+	if d := v.Duration(settings.KeyMAMRetention); d > 0 {
+		return d
+	}
+	return -1
 }
 
 // withDefaults returns c with every zero value set to its default: the one
@@ -248,6 +266,7 @@ type Server struct {
 	offline  *offline.Store
 	push     *push.Module
 	pep      *pep.Module
+	archive  *mam.Module
 	fed      *s2s.Federation
 	quota    *quota.Limits
 	events   *admin.Hub
@@ -258,6 +277,7 @@ type Server struct {
 	adders   []userAdder
 	removers []userRemover
 	enders   []sessionEnder
+	runners  []runner
 
 	// life is done when the server's lifetime ends: Serve's context is
 	// done (endLife). Work that outlives an admin call is bound to it.
@@ -290,6 +310,9 @@ type (
 	sessionEnder interface {
 		SessionEnded(ctx context.Context, s *router.Session)
 	}
+	// runner has work of its own while the server serves (the archive's
+	// retention); Run returns once ctx is done.
+	runner interface{ Run(ctx context.Context) }
 	// streamFeaturer offers stream features.
 	streamFeaturer interface{ StreamFeatures() []c2s.Feature }
 	// streamElementer handles non-stanza elements on bound streams.
@@ -327,6 +350,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	lastMod := last.New(last.Deps{DB: db, Router: r, Visibility: s.roster, Started: s.started, Log: part("last")})
 	presenceMod := presence.New(presence.Deps{DB: db, Router: r, Roster: s.roster, Offline: s.offline, Last: lastMod, Events: h, Watcher: s.pep, Log: part("presence")})
 	s.family = family.New(family.Deps{DB: db, Roster: s.roster, Presence: presenceMod, Domain: cfg.Domain, Log: part("family")})
+	s.archive = mam.New(mam.Deps{DB: db, Router: r, Domain: cfg.Domain, Off: cfg.ArchiveOff, Retention: cfg.ArchiveRetention, Log: part("mam")})
 	s.modules = []any{
 		presenceMod,
 		s.roster,
@@ -334,6 +358,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		s.offline,
 		carbons.New(carbons.Deps{Router: r, Log: part("carbons")}),
 		s.push,
+		s.archive,
 		csi.New(),
 		blocking.New(blocking.Deps{DB: db, Router: r, Presence: presenceMod, Quota: q, Log: part("blocking")}),
 		lastMod,
@@ -375,6 +400,9 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		}
 		if x, ok := m.(sessionEnder); ok {
 			s.enders = append(s.enders, x)
+		}
+		if x, ok := m.(runner); ok {
+			s.runners = append(s.runners, x)
 		}
 		if x, ok := m.(streamFeaturer); ok {
 			streamFeatures = append(streamFeatures, x.StreamFeatures()...)
@@ -464,6 +492,13 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 			}
 		}()
 	}
+	// The modules' own work runs while the listeners do (Serve with no
+	// listener returns at once, as before).
+	runCtx, stopRunners := context.WithCancel(ctx)
+	var runners sync.WaitGroup
+	for _, m := range s.runners {
+		runners.Go(func() { m.Run(runCtx) })
+	}
 	serve("c2s", ls.C2S, false)
 	serve("c2s-tls", ls.C2STLS, true)
 	s.startFederation(ctx, ls.S2S, &wg)
@@ -474,6 +509,8 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	wg.Wait()
 	s.push.Close()
 	s.pep.Close()
+	stopRunners()
+	runners.Wait()
 	s.fed.Close()
 	// Every session has ended: what they could not write is stored.
 	// Deliveries under way end with them; deletes still owed are tried
@@ -520,6 +557,13 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		if err := s.applyFederation(v); err != nil {
 			s.cfg.Log.Error("federation setting saved but not applied", "key", key, "err", err)
 			return err
+		}
+	case settings.KeyMAM:
+		s.archive.SetEnabled(v.Bool(key))
+	case settings.KeyMAMRetention:
+		if err := s.archive.SetRetention(ctx, retention(v)); err != nil {
+			s.cfg.Log.Error("old archived messages were not deleted now; the server tries again within an hour", "err", err)
+			return fmt.Errorf("%s was saved, but old archived messages were not deleted now (the server tries again within an hour): %w", key, err)
 		}
 	case settings.KeyFamilyCircle, settings.KeyFamilyGroup:
 		if err := s.applyFamily(ctx, v); err != nil {

@@ -250,6 +250,10 @@ alice receives nothing more`)
 	tested[settings.KeyFederation] = true
 	tested[settings.KeyFederationBlock] = true
 	tested[settings.KeyFederationAllow] = true
+	// The archive's keys: TestMAMSettings turns mam.enabled off and on
+	// and sets mam.retention on a running server, querying the archive.
+	tested[settings.KeyMAM] = true
+	tested[settings.KeyMAMRetention] = true
 	// fast.token_lifetime: TestFAST's "expired" sets it on a running
 	// server, and the next token issued expires by it.
 	tested[settings.KeyTokenLifetime] = true

@@ -17,7 +17,7 @@ import (
 // this machine about half a millisecond and an SD card many: one commit per
 // message caps offline storage near a thousand messages a second, whatever
 // the number of senders. So the writes that must be durable before a
-// sender is answered (offline messages; later the archive) and the small
+// sender is answered (offline messages, archived messages) and the small
 // ones that follow sessions (logouts, deliveries) queue here, and one
 // goroutine commits everything queued in one transaction with one sync.
 // Each writer waits for its batch, not for the others' syncs.
@@ -42,6 +42,10 @@ type Queued struct {
 	what  string // what the write does, for its errors
 	op    func(b *batch) (int64, error)
 	after func(id int64, err error)
+	// archive are the arguments of an archive write's insert (six per
+	// row, QueueArchive), which the committer may insert together with
+	// the next ones.
+	archive []any
 }
 
 // Done is closed once the write is durable or failed.
@@ -87,7 +91,17 @@ func newCommitter(db *DB) *committer {
 // closed already, on the caller's, before enqueue returns): it must not
 // block, nor take a lock the caller may hold.
 func (c *committer) enqueue(what string, op func(b *batch) (int64, error), after func(int64, error)) *Queued {
-	p := &Queued{done: make(chan struct{}), what: what, op: op, after: after}
+	return c.push(&Queued{done: make(chan struct{}), what: what, op: op, after: after})
+}
+
+// enqueueArchive is enqueue for an archive write: op inserts its rows,
+// whose arguments are args; the committer may insert them with the next
+// archive writes' instead.
+func (c *committer) enqueueArchive(what string, args []any, op func(b *batch) (int64, error), after func(int64, error)) *Queued {
+	return c.push(&Queued{done: make(chan struct{}), what: what, op: op, after: after, archive: args})
+}
+
+func (c *committer) push(p *Queued) *Queued {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -107,7 +121,7 @@ func (p *Queued) finish(id int64, err error) {
 	if err != nil {
 		err = fmt.Errorf("%s: %w", p.what, err)
 	}
-	p.id, p.err, p.op = id, err, nil
+	p.id, p.err, p.op, p.archive = id, err, nil, nil
 	if p.after != nil {
 		p.after(id, err)
 		p.after = nil
@@ -159,11 +173,26 @@ func (c *committer) commit(q []*Queued) {
 	ids := make([]int64, len(q))
 	errs := make([]error, len(q))
 	err := c.transact(func(b *batch) error {
-		for i, p := range q {
+		for i := 0; i < len(q); {
+			// Archive rows queued one after another go in together
+			// (archive.go); if that fails on a constraint, each write
+			// goes in alone below and fails alone.
+			if n := archiveRun(q[i:]); n > 1 {
+				err := b.insertArchive(q[i : i+n])
+				if err == nil {
+					i += n
+					continue
+				}
+				if !constraint(err) {
+					return err
+				}
+			}
+			p := q[i]
 			ids[i], errs[i] = p.op(b)
 			if errs[i] != nil && !constraint(errs[i]) && !errors.Is(errs[i], ErrNotFound) && !errors.Is(errs[i], ErrQuota) {
 				return errs[i]
 			}
+			i++
 		}
 		return nil
 	})

@@ -3,14 +3,15 @@
 // with SCRAM keys (RFC 5802, RFC 7677), rosters and pending subscription
 // requests (RFC 6121), offline messages (XEP-0160), vcard-temp (XEP-0054),
 // private XML storage (XEP-0049), blocking (XEP-0191), last activity
-// (XEP-0012) and settings.
+// (XEP-0012), message archives (XEP-0313) and settings.
 //
 // A method that changes data returns only after the change is committed and
 // synced (synchronous=FULL): a stored offline message survives kill -9 and
 // power loss once the call returns. The Queue methods (QueueOffline,
-// QueueDeleteOffline, QueueLastActivity) return at once instead, with a
-// Queued that says when the change is durable: they share one transaction
-// and one sync with everything else queued at the time (commit.go).
+// QueueArchive, QueueDeleteOffline, QueueLastActivity) return at once
+// instead, with a Queued that says when the change is durable: they share
+// one transaction and one sync with everything else queued at the time
+// (commit.go).
 //
 // One process has a database at a time: Open locks a file beside it
 // (hearth.db.lock) and Close releases it. A new database is built whole
@@ -203,10 +204,14 @@ func dsn(abs string, write bool) string {
 			// FULL: in WAL mode NORMAL may lose the last commits on
 			// power loss; a stored offline message must not be lost.
 			"synchronous(FULL)",
+			"temp_store(2)",
 		},
 	}
 	if write {
-		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)")
+		// A group commit of thousands of messages changes more pages
+		// than the default 2 MB cache holds; spilling them to the log
+		// before the commit costs writes and reads again.
+		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)", "cache_size(-32768)")
 		q.Set("_txlock", "immediate")
 	} else {
 		q["_pragma"] = append(q["_pragma"], "query_only(1)")

@@ -154,6 +154,12 @@ func (db *DB) SetDisabled(ctx context.Context, name string, disabled bool) error
 // last activity and FAST tokens. It returns ErrNotFound if there is no
 // such user.
 func (db *DB) DeleteUser(ctx context.Context, name string) error {
+	// An archive may hold millions of messages: they go first, a chunk
+	// per commit, so that the delete below (which cascades to what came
+	// meanwhile) does not hold the write lock for seconds.
+	if err := db.deleteArchiveOf(name); err != nil {
+		return fmt.Errorf("delete user %s: %w", name, err)
+	}
 	res, err := db.w.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
 	if err == nil {
 		err = affected(res)

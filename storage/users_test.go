@@ -312,6 +312,9 @@ func TestDeleteUserCascades(t *testing.T) {
 		steps = append(steps, err)
 		_, err = db.StoreOffline(ctx, u, "c@example.org", []byte("<message/>"), 0)
 		steps = append(steps, err)
+		id := int64(len(u)) // alice 5, bob 3
+		steps = append(steps, db.QueueArchive([]ArchiveRow{{User: u, ID: id, Tag: id, With: "c@example.org", Stanza: []byte("<message/>")}}, nil).Wait())
+		steps = append(steps, db.SetArchivePrefs(ctx, u, ArchivePrefs{Default: "roster"}))
 		if err := errors.Join(steps...); err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"hearth/server/internal/c2s"
 	"hearth/server/internal/jid"
+	"hearth/server/internal/mod/mam"
 	"hearth/server/internal/mod/offline"
 	"hearth/server/internal/mod/push"
 	"hearth/server/internal/quota"
@@ -70,6 +71,8 @@ type Spec struct {
 	Live bool
 	Enum []string
 	Min  int
+	// Zero: a Duration may be 0, which means what Help says.
+	Zero bool
 	// Secret: the value is a credential, never shown (listed as set or
 	// not).
 	Secret bool
@@ -107,6 +110,8 @@ const (
 	KeyFederation      = "federation.enabled"
 	KeyFederationAllow = "federation.allow"
 	KeyFederationBlock = "federation.block"
+	KeyMAM             = "mam.enabled"
+	KeyMAMRetention    = "mam.retention"
 )
 
 // registry is every setting, in the order `hearth config list` shows
@@ -178,6 +183,10 @@ var registry = []Spec{
 		Help: "feedback contact addresses (XEP-0157)"},
 	{Key: "contact.sales", Kind: URIs, Live: true,
 		Help: "sales contact addresses (XEP-0157)"},
+	{Key: KeyMAM, Kind: Bool, Default: "true", Live: true,
+		Help: "keep each account's messages in its archive on the server, so that every device of theirs can read the conversation (XEP-0313); off: nothing new is archived"},
+	{Key: KeyMAMRetention, Kind: Duration, Default: formatDuration(mam.DefaultRetention), Zero: true, Live: true,
+		Help: "how long archived messages are kept; 0 keeps them forever"},
 	{Key: KeyIdleTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultIdleTimeout), Live: true,
 		Help: "a silent client is pinged after this and disconnected after as long again; for new sessions"},
 	{Key: KeyResumeTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultResumeTimeout), Live: true,
@@ -249,6 +258,9 @@ func (s Spec) normalize(v string) (string, error) {
 		return strconv.Itoa(n), nil
 	case Duration:
 		d, err := time.ParseDuration(v)
+		if s.Zero && err == nil && d == 0 {
+			return v, nil
+		}
 		if err != nil || d <= 0 {
 			return "", fmt.Errorf("%q is not a duration above zero (for example 90s, 5m, 1h)", v)
 		}

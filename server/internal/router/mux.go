@@ -178,7 +178,8 @@ type Mux struct {
 	blocker  Blocker
 	offline  OfflineStore
 
-	consume []consumed // children the server takes out of what clients send
+	consume  []consumed // children the server takes out of what clients send
+	archiver Archiver
 
 	outObs      []OutboundObserver
 	inObs       []InboundObserver
@@ -334,6 +335,17 @@ func (m *Mux) Offline(s OfflineStore) {
 		panic("router: second offline store")
 	}
 	m.offline = s
+}
+
+// Archive registers the message archives (XEP-0313): the router calls it
+// once for each message on its way to or from a local account (see
+// Archiver).
+func (m *Mux) Archive(a Archiver) {
+	m.mustOpen("archiver")
+	if m.archiver != nil {
+		panic("router: second archiver")
+	}
+	m.archiver = a
 }
 
 // ObserveOutbound adds an observer of what local sessions send.

@@ -22,6 +22,24 @@ type OfflineStore interface {
 	Restore(ctx context.Context, user string, st *stanza.Stanza)
 }
 
+// Archiver keeps the message archives of local accounts (XEP-0313) and
+// gives the messages it archives their ids (XEP-0359 stanza-id). A module
+// registers it on the Mux.
+type Archiver interface {
+	// Archive is called once per message: when the router is about to
+	// deliver it to a local account's sessions or store it for the
+	// account (toLocal; it archives the message for the recipient, and
+	// for the sender if that is a local account too), and when a local
+	// account's message went to another domain or a local host (not
+	// toLocal: the sender's archive). It returns the message as it goes
+	// on (with the recipient's stanza-id, without stanza-ids forged in
+	// the name of this server's accounts) and the archive write under
+	// way, or nil. The write joins the sender's Pending like an offline
+	// store, so nothing the sender sends after the message is answered
+	// before the message is in its archives.
+	Archive(ctx context.Context, st *stanza.Stanza, toLocal bool) (*stanza.Stanza, Durable)
+}
+
 // Durable is a write under way in storage's group commit.
 type Durable interface {
 	// Done is closed once the write is durable or failed.
@@ -186,6 +204,31 @@ func (f *fanout) release(abandon bool) {
 	f.mu.Unlock()
 	if restore {
 		f.r.mux.offline.Restore(f.ctx, f.st.To.Local, f.st)
+	}
+}
+
+// archive passes a message to a local account through the archiver, once
+// (archived: it did already).
+func (r *Router) archive(ctx context.Context, st *stanza.Stanza, archived bool) (*stanza.Stanza, Durable) {
+	if r.mux.archiver == nil || archived {
+		return st, nil
+	}
+	return r.mux.archiver.Archive(ctx, st, true)
+}
+
+// keep joins an archive write to the sender's Pending, or waits for it
+// and bounces st if it failed.
+func (r *Router) keep(ctx context.Context, d Durable, st *stanza.Stanza) {
+	if d == nil {
+		return
+	}
+	if p := pendingFrom(ctx); p != nil {
+		p.add(d, st)
+		return
+	}
+	<-d.Done()
+	if e := d.Failed(); e != nil {
+		r.Bounce(ctx, st, e)
 	}
 }
 

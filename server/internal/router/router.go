@@ -216,6 +216,12 @@ func (r *Router) FromClient(ctx context.Context, s *Session, el *stanza.Element)
 	default:
 		out = r.Route(ctx, r.withoutConsumed(st))
 	}
+	if st.Kind == stanza.KindMessage && r.mux.archiver != nil && out.Error == nil && (out.Remote || out.Handled) && st.To.Domain != r.Domain {
+		// Messages to local accounts were archived on their way; this one
+		// left: the sender's archive keeps it.
+		_, d := r.mux.archiver.Archive(ctx, st, false)
+		r.keep(ctx, d, st)
+	}
 	if st.Kind == stanza.KindMessage {
 		for _, o := range r.mux.outObs {
 			o.Outbound(ctx, s, st, out)
@@ -432,7 +438,7 @@ func (r *Router) toAccount(ctx context.Context, st *stanza.Stanza) Outcome {
 		return r.toFull(ctx, st)
 	}
 	if st.Kind == stanza.KindMessage {
-		return r.messageToBare(ctx, st)
+		return r.messageToBare(ctx, st, false)
 	}
 	return r.dispatch(ctx, st, ToAccount)
 }
@@ -449,13 +455,24 @@ func (r *Router) toFull(ctx context.Context, st *stanza.Stanza) Outcome {
 		}
 		return Outcome{}
 	}
-	if s != nil && r.Deliver(ctx, s, st.El) {
-		var out Outcome
-		if st.Kind == stanza.KindMessage && r.mux.observed() {
-			out.Sessions = []*Session{s}
-			r.inbound(ctx, st, out)
+	archived := false
+	if s != nil {
+		var d Durable
+		if st.Kind == stanza.KindMessage {
+			// The archives first: the session gets the stanza-id.
+			st, d = r.archive(ctx, st, false)
+			archived = true
 		}
-		return out
+		if r.Deliver(ctx, s, st.El) {
+			r.keep(ctx, d, st)
+			var out Outcome
+			if st.Kind == stanza.KindMessage && r.mux.observed() {
+				out.Sessions = []*Session{s}
+				r.inbound(ctx, st, out)
+			}
+			return out
+		}
+		r.keep(ctx, d, st)
 	}
 	// RFC 6121 8.5.3.2: no such resource.
 	switch st.Kind {
@@ -470,30 +487,39 @@ func (r *Router) toFull(ctx context.Context, st *stanza.Stanza) Outcome {
 		}
 	}
 	// normal and chat: as if sent to the bare JID.
-	return r.messageToBare(ctx, st)
+	return r.messageToBare(ctx, st, archived)
 }
 
-// messageToBare applies RFC 6121 8.5.2.1.1 and 8.5.2.2.1.
-func (r *Router) messageToBare(ctx context.Context, st *stanza.Stanza) Outcome {
+// messageToBare applies RFC 6121 8.5.2.1.1 and 8.5.2.2.1; archived: the
+// message went through the archiver already.
+func (r *Router) messageToBare(ctx context.Context, st *stanza.Stanza, archived bool) Outcome {
 	if r.mux.any[stanza.KindMessage][targetIndex(ToAccount)] > 0 {
 		if e, _ := r.mux.lookup(st, ToAccount); e.ok() {
 			return r.dispatch(ctx, st, ToAccount)
 		}
 	}
-	out := r.deliverToBare(ctx, st)
+	out, st := r.deliverToBare(ctx, st, archived)
 	r.inbound(ctx, st, out)
 	return out
 }
 
-func (r *Router) deliverToBare(ctx context.Context, st *stanza.Stanza) Outcome {
+// deliverToBare delivers or stores a message to an account's bare JID; it
+// returns the message as delivered (with its stanza-id).
+func (r *Router) deliverToBare(ctx context.Context, st *stanza.Stanza, archived bool) (Outcome, *stanza.Stanza) {
 	user := st.To.Local
 	switch st.Type {
 	case "error":
-		return Outcome{}
+		return Outcome{}, st
 	case "groupchat":
-		return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
+		return r.refuse(ctx, st, stanza.ErrServiceUnavailable()), st
 	}
 	targets := r.messageTargets(user, st.Type == "headline")
+	var d Durable
+	if len(targets) > 0 {
+		// The archives first: the sessions get the stanza-id.
+		st, d = r.archive(ctx, st, archived)
+		archived = true
+	}
 	var delivered []*Session
 	if len(targets) > 1 && st.Type != "headline" && r.mux.offline != nil {
 		delivered = r.fanOut(ctx, st, targets)
@@ -506,25 +532,38 @@ func (r *Router) deliverToBare(ctx context.Context, st *stanza.Stanza) Outcome {
 		}
 	}
 	if len(delivered) > 0 {
-		return Outcome{Sessions: delivered}
+		r.keep(ctx, d, st)
+		return Outcome{Sessions: delivered}, st
 	}
 	if st.Type == "headline" {
-		return Outcome{}
+		r.keep(ctx, d, st)
+		return Outcome{}, st
 	}
+	out, st := r.storeFor(ctx, user, st, archived)
+	r.keep(ctx, d, st)
+	return out, st
+}
+
+// storeFor stores a message for an account with no session that takes
+// it: archived first (unless it was), then offline storage.
+func (r *Router) storeFor(ctx context.Context, user string, st *stanza.Stanza, archived bool) (Outcome, *stanza.Stanza) {
 	if r.cfg.Accounts != nil {
 		switch ok, err := r.cfg.Accounts.Exists(ctx, user); {
 		case err != nil:
 			r.log.Warn("message not stored: the account could not be looked up", "user", user, "err", err)
 			return r.refuse(ctx, st, stanza.NewError(stanza.Wait, stanza.InternalServerError,
-				"the server could not look up the recipient; try again later"))
+				"the server could not look up the recipient; try again later")), st
 		case !ok:
-			return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
+			return r.refuse(ctx, st, stanza.ErrServiceUnavailable()), st
 		}
 	}
 	if r.mux.offline == nil {
-		return r.refuse(ctx, st, stanza.ErrServiceUnavailable())
+		return r.refuse(ctx, st, stanza.ErrServiceUnavailable()), st
 	}
-	return r.store(ctx, user, st)
+	st, d := r.archive(ctx, st, archived)
+	out := r.store(ctx, user, st)
+	r.keep(ctx, d, st)
+	return out, st
 }
 
 // messageTargets picks the available sessions with non-negative priority;

@@ -1,0 +1,235 @@
+package mam
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"sync"
+	"time"
+
+	"hearth/server/internal/jid"
+	"hearth/server/internal/router"
+	"hearth/server/internal/stanza"
+	"hearth/storage"
+)
+
+// Archive ids. An archive id is the time the message was archived, in
+// milliseconds since 2000-01-01 UTC, shifted left 20 bits, plus a
+// sequence within the millisecond: ids grow with time, a time range is an
+// id range, and the id tells the message's time. The id people see (the
+// stanza-id, the result's id) adds a random tag, checked on every lookup:
+// ids cannot be guessed, and one handed out before a crash that never
+// committed is not found again.
+
+const (
+	epochMS  = 946684800000 // 2000-01-01T00:00:00Z
+	seqBits  = 20
+	seqSpace = 1 << seqBits
+)
+
+// idAt is the first id of the millisecond t falls in.
+func idAt(t time.Time) int64 {
+	ms := t.UnixMilli() - epochMS
+	if ms < 0 {
+		return 0
+	}
+	return ms << seqBits
+}
+
+// timeOf is the time an id was made.
+func timeOf(id int64) time.Time {
+	return time.UnixMilli(id>>seqBits + epochMS).UTC()
+}
+
+// stamp is the XEP-0082 form of an id's time.
+func stamp(id int64) string { return timeOf(id).Format("2006-01-02T15:04:05.000Z") }
+
+// ids hands out archive ids above every id in the database.
+type ids struct {
+	mu     sync.Mutex
+	loaded bool
+	last   int64
+}
+
+// next returns the first of n new ids in a row.
+func (x *ids) next(ctx context.Context, db *storage.DB, n int) (int64, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.loaded {
+		max, err := db.ArchiveMaxID(ctx)
+		if err != nil {
+			return 0, err
+		}
+		x.last, x.loaded = max, true
+	}
+	id := max(x.last+1, idAt(time.Now()))
+	x.last = id + int64(n) - 1
+	return id, nil
+}
+
+// publicID is the id people see: the archive id and its tag.
+func publicID(id, tag int64) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(id))
+	binary.BigEndian.PutUint64(b[8:], uint64(tag))
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// parseID reads a public id; ok is false for anything we never made.
+func parseID(s string) (id, tag int64, ok bool) {
+	if len(s) != 22 {
+		return 0, 0, false
+	}
+	var b [16]byte
+	n, err := base64.RawURLEncoding.Decode(b[:], []byte(s))
+	if err != nil || n != 16 {
+		return 0, 0, false
+	}
+	id, tag = int64(binary.BigEndian.Uint64(b[:8])), int64(binary.BigEndian.Uint64(b[8:]))
+	return id, tag, id > 0
+}
+
+// Archive implements router.Archiver.
+func (m *Module) Archive(ctx context.Context, st *stanza.Stanza, toLocal bool) (*stanza.Stanza, router.Durable) {
+	if st.Kind != stanza.KindMessage {
+		return st, nil
+	}
+	if toLocal {
+		// XEP-0359 7: a stanza-id in our name that comes from elsewhere
+		// is forged; the recipient would trust it.
+		st = m.stripForged(st)
+	}
+	if !m.on.Load() || !archivable(st.El, st.Type) {
+		return st, nil
+	}
+	// At most two rows: the recipient's, then the sender's (no
+	// allocation for the slice).
+	var buf [2]storage.ArchiveRow
+	rows := buf[:0]
+	toBare := ""
+	if toLocal && m.wants(ctx, st.To.Local, st.From) {
+		rows = append(rows, storage.ArchiveRow{User: st.To.Local, With: st.From.Bare().String(), Res: st.From.Resource})
+	}
+	recipient := len(rows) == 1
+	if st.From.Domain == m.domain && st.From.Local != "" && !(toLocal && st.From.Local == st.To.Local) && m.wants(ctx, st.From.Local, st.To) {
+		toBare = st.To.Bare().String()
+		rows = append(rows, storage.ArchiveRow{User: st.From.Local, With: toBare, Res: st.To.Resource})
+	}
+	if len(rows) == 0 {
+		return st, nil
+	}
+	xml := st.El.Bytes()
+	id, err := m.ids.next(ctx, m.db, len(rows))
+	if err != nil {
+		m.log.Error("message not archived: the archive could not be read", "err", err)
+		return st, failed{errNotArchived}
+	}
+	var tags [16]byte
+	rand.Read(tags[:])
+	for i := range rows {
+		rows[i].ID, rows[i].Tag, rows[i].Stanza = id+int64(i), int64(binary.BigEndian.Uint64(tags[8*i:])), xml
+	}
+	if recipient {
+		// The recipient's sessions get the message with its archive id.
+		if toBare == "" {
+			toBare = st.To.Bare().String()
+		}
+		el := st.El.ShallowClone()
+		el.Append(stanza.New("stanza-id", NSSID, "by", toBare, "id", publicID(rows[0].ID, rows[0].Tag)))
+		c := *st
+		c.El = el
+		st = &c
+	}
+	w := &write{}
+	user := rows[0].User
+	w.q = m.db.QueueArchive(rows, func(_ int64, err error) {
+		switch {
+		case err == nil:
+		case errors.Is(err, storage.ErrNotFound):
+			w.err = stanza.ErrServiceUnavailable()
+		default:
+			m.log.Error("message not archived", "user", user, "err", err)
+			w.err = errNotArchived
+		}
+	})
+	return st, w
+}
+
+// write is an archive write under way: the router's Durable.
+type write struct {
+	q   *storage.Queued
+	err *stanza.Error // set before q is done
+}
+
+func (w *write) Done() <-chan struct{} { return w.q.Done() }
+func (w *write) Failed() *stanza.Error { return w.err }
+
+// failed is a write that failed before it was queued.
+type failed struct{ e *stanza.Error }
+
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func (f failed) Done() <-chan struct{} { return closed }
+func (f failed) Failed() *stanza.Error { return f.e }
+
+// stripForged returns st without the stanza-ids that claim to be by this
+// server or one of its accounts.
+func (m *Module) stripForged(st *stanza.Stanza) *stanza.Stanza {
+	forged := false
+	for _, c := range st.El.Children {
+		if c.Name == "stanza-id" && c.NS == NSSID && m.ours(c.Attr("by")) {
+			forged = true
+			break
+		}
+	}
+	if !forged {
+		return st
+	}
+	el := st.El.ShallowClone()
+	out := el.Children[:0]
+	for _, c := range el.Children {
+		if !(c.Name == "stanza-id" && c.NS == NSSID && m.ours(c.Attr("by"))) {
+			out = append(out, c)
+		}
+	}
+	el.Children = out
+	c := *st
+	c.El = el
+	return &c
+}
+
+// ours reports whether by names this server or one of its accounts,
+// however it is written.
+func (m *Module) ours(by string) bool {
+	j, err := jid.Parse(by)
+	return err != nil || j.Domain == m.domain
+}
+
+// archivable applies XEP-0313 5.1.1 and the hints of XEP-0334: chat and
+// normal messages with a body, unless they ask not to be stored, and any
+// that asks to be; never groupchat, headline or error messages, carbons
+// or archive results.
+func archivable(el *stanza.Element, typ string) bool {
+	switch typ {
+	case "", "normal", "chat":
+	default:
+		return false
+	}
+	body, store := false, false
+	for _, c := range el.Children {
+		switch {
+		case c.Name == "":
+		case c.Name == "body" && c.NS == stanza.NSClient:
+			body = true
+		case c.NS == NSHints && (c.Name == "no-store" || c.Name == "no-permanent-store"):
+			return false
+		case c.NS == NSHints && c.Name == "store":
+			store = true
+		case c.NS == NSCarbons, c.NS == NS && c.Name == "result":
+			return false
+		}
+	}
+	return body || store
+}
