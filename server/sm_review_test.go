@@ -15,19 +15,7 @@ import (
 // happen beside it, nor the old session's JID run together with the new
 // one in authorization-identifier.
 func TestSMInlineResumeTooHigh(t *testing.T) {
-	srv := xmpptest.Start(t)
-	for _, u := range []string{"alice", "bob"} {
-		srv.AddUser(t, u, secret(u))
-	}
-	bob := online(t, srv, "bob", "pc", 0)
-	req := xmpptest.SASL2{AgentID: "0b4f3c6e-2d4a-4e8f-9c1a-5b6d7e8f9a0b", Bind: true, Tag: "Phone",
-		Inline: `<enable xmlns='urn:xmpp:sm:3' resume='true'/>`}
-	phone, res := srv.LoginSASL2(t, "alice", secret("alice"), req)
-	id := res.Success.Child("bound", xmpptest.NSBind2).Child("enabled", "urn:xmpp:sm:3").Attr("id")
-	xmpptest.Play(t, map[string]*xmpptest.Client{"phone": phone, "bob": bob}, `
-bob sends: <message to='`+res.JID+`' type='chat' id='i1'><body>first</body></message>
-phone receives: <message from='bob@hearth.test/pc' to='`+res.JID+`' type='chat' id='i1'><body>first</body></message>
-phone receives: <r xmlns='urn:xmpp:sm:3'/>`)
+	srv, phone, _, req, res, id := inlinePhone(t)
 	phone.Abort()
 	time.Sleep(100 * time.Millisecond) // the server sees the connection go
 

@@ -252,24 +252,7 @@ phone receives: <r xmlns='urn:xmpp:sm:3'/>`)
 // round trip, with what was not acknowledged and what came meanwhile; a
 // login whose resumption fails binds a new session instead.
 func TestSMInline(t *testing.T) {
-	srv := xmpptest.Start(t)
-	for _, u := range []string{"alice", "bob"} {
-		srv.AddUser(t, u, secret(u))
-	}
-	bob := online(t, srv, "bob", "pc", 0)
-	req := xmpptest.SASL2{AgentID: "0b4f3c6e-2d4a-4e8f-9c1a-5b6d7e8f9a0b", Bind: true, Tag: "Phone",
-		Inline: `<enable xmlns='urn:xmpp:sm:3' resume='true'/>`}
-	phone, res := srv.LoginSASL2(t, "alice", secret("alice"), req)
-	if res.Failure != nil {
-		t.Fatalf("login failed: %s", res.Failure)
-	}
-	enabled := res.Success.Child("bound", xmpptest.NSBind2).Child("enabled", "urn:xmpp:sm:3")
-	xmpptest.MustMatch(t, `<enabled xmlns='urn:xmpp:sm:3' id='*' resume='true' max='600'/>`, enabled)
-	id := enabled.Attr("id")
-	xmpptest.Play(t, map[string]*xmpptest.Client{"phone": phone, "bob": bob}, `
-bob sends: <message to='`+res.JID+`' type='chat' id='i1'><body>first</body></message>
-phone receives: <message from='bob@hearth.test/pc' to='`+res.JID+`' type='chat' id='i1'><body>first</body></message>
-phone receives: <r xmlns='urn:xmpp:sm:3'/>`)
+	srv, phone, bob, req, res, id := inlinePhone(t)
 	phone.Abort()
 	bob.Send(`<message to='` + res.JID + `' type='chat' id='i2'><body>second</body></message>`)
 
@@ -343,4 +326,31 @@ phone receives: <r xmlns='urn:xmpp:sm:3'/>`)
 	tablet.Use(t)
 	tablet.Send(`<presence/>`)
 	tablet.ExpectLike(`<message from='bob@hearth.test/pc' type='chat' id='h1'><body>kept</body></message>`, 5*time.Second)
+}
+
+// inlinePhone starts a server where alice's phone logged in with SASL2 and
+// Bind 2, stream management on inline with resumption, and bob on his pc;
+// the phone read a message from bob and did not acknowledge it. It
+// returns the login's request and result and the resumption id.
+func inlinePhone(t *testing.T) (srv *xmpptest.Server, phone, bob *xmpptest.Client, req xmpptest.SASL2, res *xmpptest.SASL2Result, id string) {
+	t.Helper()
+	srv = xmpptest.Start(t)
+	for _, u := range []string{"alice", "bob"} {
+		srv.AddUser(t, u, secret(u))
+	}
+	bob = online(t, srv, "bob", "pc", 0)
+	req = xmpptest.SASL2{AgentID: "0b4f3c6e-2d4a-4e8f-9c1a-5b6d7e8f9a0b", Bind: true, Tag: "Phone",
+		Inline: `<enable xmlns='urn:xmpp:sm:3' resume='true'/>`}
+	phone, res = srv.LoginSASL2(t, "alice", secret("alice"), req)
+	if res.Failure != nil {
+		t.Fatalf("login failed: %s", res.Failure)
+	}
+	enabled := res.Success.Child("bound", xmpptest.NSBind2).Child("enabled", "urn:xmpp:sm:3")
+	xmpptest.MustMatch(t, `<enabled xmlns='urn:xmpp:sm:3' id='*' resume='true' max='600'/>`, enabled)
+	id = enabled.Attr("id")
+	xmpptest.Play(t, map[string]*xmpptest.Client{"phone": phone, "bob": bob}, `
+bob sends: <message to='`+res.JID+`' type='chat' id='i1'><body>first</body></message>
+phone receives: <message from='bob@hearth.test/pc' to='`+res.JID+`' type='chat' id='i1'><body>first</body></message>
+phone receives: <r xmlns='urn:xmpp:sm:3'/>`)
+	return srv, phone, bob, req, res, id
 }
