@@ -200,7 +200,11 @@ phone receives: <message from='bob@hearth.test/pc' to='alice@hearth.test/phone' 
 phone receives: <r xmlns='urn:xmpp:sm:3'/>`)
 		phone.Abort()
 		bob.Send(`<message to='alice@hearth.test/phone' type='chat' id='e2'><body>while held</body></message>`)
+		bob.Send(`<iq type='get' id='q1' to='alice@hearth.test/phone'><query xmlns='jabber:iq:version'/></iq>`)
 		pc.ExpectLike(`<presence from='alice@hearth.test/phone' type='unavailable'/>`, 10*time.Second)
+		// A request the phone never answered gets its error when the
+		// session ends (XEP-0198 5).
+		bob.ExpectLike(`<iq type='error' id='q1' from='alice@hearth.test/phone'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>`, 5*time.Second)
 		pc.ExpectLike(`<message from='bob@hearth.test/pc' type='chat' id='e1'><body>never acked</body></message>`, 5*time.Second)
 		pc.ExpectLike(`<message from='bob@hearth.test/pc' type='chat' id='e2'><body>while held</body></message>`, 5*time.Second)
 		pc.Close()

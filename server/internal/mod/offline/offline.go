@@ -265,15 +265,22 @@ func worthKeeping(el *stanza.Element) bool {
 	return false
 }
 
-// Lost stores the messages a session accepted but never wrote (it was
-// closed, too slow, or the server is stopping); see Restore.
+// Lost stores the messages a session accepted but never wrote, or whose
+// receipt its client never acknowledged (it was closed, too slow, never
+// resumed, or the server is stopping); see Restore. A request (an IQ get
+// or set) gets the error it would have got had the session been gone
+// already (RFC 6121 8.5.3.2.1; XEP-0198 5), so that its sender is not
+// left waiting; presence is dropped.
 func (s *Store) Lost(ctx context.Context, sess *router.Session, lost []*stanza.Element) {
 	for _, el := range lost {
 		st, e := stanza.Parse(el)
-		if e != nil || st.Kind != stanza.KindMessage {
-			continue
+		switch {
+		case e != nil:
+		case st.Kind == stanza.KindMessage:
+			s.Restore(ctx, sess.JID.Local, st)
+		case st.Kind == stanza.KindIQ && (st.Type == "get" || st.Type == "set"):
+			s.r.Bounce(context.WithoutCancel(ctx), st, stanza.ErrServiceUnavailable())
 		}
-		s.Restore(ctx, sess.JID.Local, st)
 	}
 }
 
