@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -357,4 +358,46 @@ bob sends: <message to='`+res.JID+`' type='chat' id='i1'><body>first</body></mes
 phone receives: <message from='bob@hearth.test/pc' to='`+res.JID+`' type='chat' id='i1'><body>first</body></message>
 phone receives: <r xmlns='urn:xmpp:sm:3'/>`)
 	return srv, phone, bob, req, res, id
+}
+
+// TestSMHeldBacklog: a phone that loses its connection in the middle of
+// its offline backlog does not hold the rest of it back from the
+// account's other devices while it is held: the laptop that comes online
+// gets what the phone was not given at once, and what the phone was given
+// and did not acknowledge stays stored for it.
+func TestSMHeldBacklog(t *testing.T) {
+	const backlog = 300 // more than one page (offline.DefaultPage)
+	srv := xmpptest.Start(t)
+	for _, u := range []string{"alice", "bob"} {
+		srv.AddUser(t, u, secret(u))
+	}
+	bob := online(t, srv, "bob", "pc", 0)
+	for i := range backlog {
+		bob.Send(fmt.Sprintf(`<message to='alice@hearth.test' type='chat' id='b%d'><body>backlog %d</body></message>`, i, i))
+	}
+	srv.WaitOffline(t, "alice", backlog)
+	phone := srv.Login(t, "alice", secret("alice"), "phone")
+	enableSM(t, phone, "600")
+	phone.Send(`<presence/>`)
+	// The phone reads its first page and acknowledges nothing.
+	given := 0
+	for _, el := range phone.Collect(time.Second) {
+		if el.Name == "message" {
+			given++
+		}
+	}
+	if given == 0 || given >= backlog {
+		t.Fatalf("the phone's first page has %d messages of %d", given, backlog)
+	}
+	phone.Abort()
+	laptop := online(t, srv, "alice", "laptop", 0)
+	got := 0
+	for got < backlog-given {
+		if el := laptop.NextWithin(5 * time.Second); el.Name == "message" {
+			got++
+		}
+	}
+	laptop.Quiet(300 * time.Millisecond)
+	// What the phone holds unacknowledged stays stored for it.
+	srv.WaitOffline(t, "alice", given)
 }

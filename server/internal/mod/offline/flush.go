@@ -47,7 +47,13 @@ func (f *flush) run() {
 		}
 		last, ok := f.deliver(page)
 		after = max(after, last)
-		f.wait()
+		if !f.wait() {
+			// The session lost its connection and waits to be resumed
+			// (XEP-0198): what it holds stays its own until it answers or
+			// ends, and the rest of the backlog goes to another session.
+			f.handOver()
+			return
+		}
 		if !ok || f.failedNow() {
 			// The session is closing: what it did not write stays
 			// stored, for another session or the next login.
@@ -89,7 +95,7 @@ func (f *flush) read(after int64) ([]storage.Offline, error) {
 		f.s.mu.Lock()
 		out := page[:0]
 		for _, m := range page {
-			if !skip[m.ID] && !f.a.delivered[m.ID] {
+			if !skip[m.ID] && !f.a.delivered[m.ID] && !f.a.inflight[m.ID] {
 				out = append(out, m)
 			}
 		}
@@ -130,7 +136,16 @@ func (f *flush) deliver(page []storage.Offline) (last int64, ok bool) {
 		f.mu.Lock()
 		f.outstanding++
 		f.mu.Unlock()
+		f.s.mu.Lock()
+		if f.a.inflight == nil {
+			f.a.inflight = make(map[int64]bool)
+		}
+		f.a.inflight[id] = true
+		f.s.mu.Unlock()
 		if !f.s.r.DeliverTracked(f.ctx, f.sess, el, func(written bool) { f.result(id, written) }) {
+			f.s.mu.Lock()
+			delete(f.a.inflight, id)
+			f.s.mu.Unlock()
 			f.mu.Lock()
 			f.outstanding--
 			f.drained.Broadcast()
@@ -165,15 +180,23 @@ func (f *flush) roomFor(size int) bool {
 // and until the delete commits it is remembered as delivered, so that no
 // other delivery sends it again.
 func (f *flush) result(id int64, written bool) {
+	f.s.mu.Lock()
+	delete(f.a.inflight, id)
+	handedOver := f.a.flush != f // the delivery went on without this session
 	if written {
-		f.s.mu.Lock()
 		f.a.count--
 		if f.a.delivered == nil {
 			f.a.delivered = make(map[int64]bool)
 		}
 		f.a.delivered[id] = true
-		f.s.mu.Unlock()
+	}
+	f.s.mu.Unlock()
+	if written {
 		f.s.delete(f.user, f.a, []int64{id})
+	} else if handedOver {
+		// A held session ended without it: it is still stored, and
+		// another session takes it now, not at the next login.
+		f.s.stored(f.user)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -187,14 +210,57 @@ func (f *flush) result(id int64, written bool) {
 }
 
 // wait waits until everything handed to the session was written or
-// failed; a client that does not read is cut off by the write timeout.
-func (f *flush) wait() {
+// failed; a client that does not read is cut off by the write timeout. It
+// returns false, without waiting longer, when the session is held for
+// resumption (XEP-0198), whose answers may take as long as the hold, and
+// another session of the account can take the rest of the backlog.
+func (f *flush) wait() bool {
+	h, resumable := f.sess.Conn.(interface{ Held() bool })
+	if resumable {
+		// Look at the session now and then while waiting.
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			t := time.NewTicker(heldCheck)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					f.mu.Lock()
+					f.drained.Broadcast()
+					f.mu.Unlock()
+				case <-stop:
+					return
+				}
+			}
+		}()
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for f.outstanding > 0 {
+		if resumable && h.Held() && f.elsewhere() {
+			return false
+		}
 		f.drained.Wait()
 	}
+	return true
 }
+
+// elsewhere reports whether a session other than the delivery's takes
+// offline messages now.
+func (f *flush) elsewhere() bool {
+	f.s.mu.Lock()
+	next := f.a.next
+	f.s.mu.Unlock()
+	if next != nil && next != f.sess && takes(next) {
+		return true
+	}
+	return f.s.available(f.user, f.sess) != nil
+}
+
+// heldCheck is how often a delivery waiting for a session's answers looks
+// whether the session is held for resumption.
+const heldCheck = 250 * time.Millisecond
 
 func (f *flush) failedNow() bool {
 	f.mu.Lock()

@@ -99,7 +99,13 @@ type account struct {
 	// delivered are messages written to a client whose delete has not
 	// committed: never delivered again, their delete retried.
 	delivered map[int64]bool
-	retrying  bool
+	// inflight are messages handed to a session whose word (written, or
+	// with stream management acknowledged, or failed) has not come: no
+	// other delivery sends them meanwhile. A delivery whose session is
+	// held for resumption hands the rest of the backlog over while they
+	// wait.
+	inflight map[int64]bool
+	retrying bool
 	gone      bool // the account was deleted
 }
 
