@@ -106,7 +106,7 @@ type account struct {
 	// wait.
 	inflight map[int64]bool
 	retrying bool
-	gone      bool // the account was deleted
+	gone     bool // the account was deleted
 }
 
 // New returns the offline store.
