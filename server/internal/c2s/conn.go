@@ -122,7 +122,8 @@ func (o *out) sendLocked(el *stanza.Element, done func(written bool)) (ok, held 
 // enqueueLocked queues el; o.mu is held.
 func (o *out) enqueueLocked(el *stanza.Element, done func(written bool)) bool {
 	n := size(el)
-	if len(o.queue)+o.unackedLocked() >= o.limit || o.queued+o.unackedBytesLocked()+n > o.maxBytes {
+	un, ubytes := o.unackedLocked()
+	if len(o.queue)+un >= o.limit || o.queued+ubytes+n > o.maxBytes {
 		// The client is not reading: no closing handshake is possible.
 		// A writer blocked on it gives up now; what is queued goes to
 		// the lost handler (offline storage).
@@ -243,7 +244,8 @@ func (o *out) Room() (stanzas, bytes int) {
 	if o.closing || o.f == nil {
 		return 0, 0 // closing, or held: nothing is written now
 	}
-	return o.limit - len(o.queue) - o.unackedLocked(), o.maxBytes - o.queued - o.unackedBytesLocked()
+	un, ubytes := o.unackedLocked()
+	return o.limit - len(o.queue) - un, o.maxBytes - o.queued - ubytes
 }
 
 // Close queues the end of the stream: an optional stream error, then the

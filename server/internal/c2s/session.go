@@ -28,7 +28,6 @@ type Stream struct {
 	let     chan struct{} // closed when that reader lets go of the session
 	resumed chan struct{} // closed when a resuming stream claims it while held
 	claimed bool          // a resuming stream is taking it over
-	ended   bool          // it ended: nothing resumes it any more
 	stopped string        // why its reader was stopped, for the log
 }
 
@@ -191,9 +190,7 @@ func (s *Server) readSession(ctx context.Context, bound *Stream, f framing) {
 	if final == nil && cond != "" {
 		final = &stream.Error{Condition: cond, Text: text}
 	}
-	o.closeWith(final)
-	s.router.Unbind(context.WithoutCancel(ctx), sess)
-	<-o.Done()
+	s.endSession(ctx, bound, final)
 	s.logEnd(sess, o, readErr)
 	if t := grace.Load(); t != nil {
 		t.Stop() // a timer that fires late finds the writer finished

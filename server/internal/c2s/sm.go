@@ -210,7 +210,7 @@ func (s *Server) hold(ctx context.Context, st *Stream, f framing, cond string, r
 	}
 	s.forgetLocked(st)
 	s.smMu.Unlock()
-	s.endSession(ctx, st, "", "")
+	s.endSession(ctx, st, nil)
 	s.cfg.Log.Info("session ended", "jid", name, "why", why, "lasted", time.Since(st.sess.Since).Round(time.Second))
 	return true
 }
@@ -222,7 +222,6 @@ func (s *Server) forgetLocked(st *Stream) {
 		return
 	}
 	delete(s.resumable, st.sm.id)
-	st.ended = true
 	if len(s.expired) >= maxExpired {
 		for id, e := range s.expired {
 			if time.Since(e.at) > expiredFor || len(s.expired) >= maxExpired {
@@ -233,9 +232,10 @@ func (s *Server) forgetLocked(st *Stream) {
 	s.expired[st.sm.id] = expiredSM{user: st.sess.JID.Local, h: st.sm.h.Load(), at: time.Now()}
 }
 
-// endSession ends a session that no reader runs any more.
-func (s *Server) endSession(ctx context.Context, st *Stream, cond, text string) {
-	st.out.Close(cond, text)
+// endSession ends a session whose reading is over, with final (nil for
+// a plain close), and waits for its writer.
+func (s *Server) endSession(ctx context.Context, st *Stream, final *stream.Error) {
+	st.out.closeWith(final)
 	s.router.Unbind(context.WithoutCancel(ctx), st.sess)
 	<-st.out.Done()
 }
@@ -261,7 +261,7 @@ func (s *Server) claim(user, previd string) (*Stream, error) {
 	for {
 		s.smMu.Lock()
 		st := s.resumable[previd]
-		if st == nil || st.sess.JID.Local != user || st.ended || st.claimed {
+		if st == nil || st.sess.JID.Local != user || st.claimed {
 			s.smMu.Unlock()
 			return nil, errNoSession
 		}
@@ -337,7 +337,7 @@ func (c *conn) resumeWith(ctx context.Context, el *stanza.Element, first func(*S
 		s.smMu.Lock()
 		s.forgetLocked(st)
 		s.smMu.Unlock()
-		s.endSession(ctx, st, "", "")
+		s.endSession(ctx, st, nil)
 		failed := smFailed(stanza.ItemNotFound, &in)
 		if aerr != nil {
 			failed = smFailed(stanza.UndefinedCondition, &in)

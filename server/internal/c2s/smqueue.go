@@ -42,28 +42,20 @@ func isStanza(el *stanza.Element) bool {
 }
 
 // unackedLocked is how many written stanzas wait for the client's
-// acknowledgement; o.mu is held. They count against the queue's limit: a
-// client that does not acknowledge is one that does not read.
-func (o *out) unackedLocked() int {
+// acknowledgement, and what they take in memory; o.mu is held. They count
+// against the queue's limits: a client that does not acknowledge is one
+// that does not read.
+func (o *out) unackedLocked() (n, bytes int) {
 	if sm := o.sm.Load(); sm != nil {
-		return len(sm.unacked)
+		return len(sm.unacked), sm.ubytes
 	}
-	return 0
-}
-
-// unackedBytesLocked is what the unacknowledged take in memory; o.mu is
-// held.
-func (o *out) unackedBytesLocked() int {
-	if sm := o.sm.Load(); sm != nil {
-		return sm.ubytes
-	}
-	return 0
+	return 0, 0
 }
 
 // enableSM turns stream management on: el (the <enabled/> answer) is
 // queued, and every stanza written after it is counted. False if the
 // stream is closing. With el nil (Bind 2's inline <enable/>), counting
-// begins after the element smStartsAfter names.
+// begins after the element smStartsAfterLocked names.
 func (o *out) enableSM(el *stanza.Element, resume bool) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
