@@ -206,3 +206,12 @@ def run(main, args):
 def parser(description):
     return argparse.ArgumentParser(description=description,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def run_two(main, doc):
+    """Run main with the common arguments and two accounts, JID_A PASS_A JID_B PASS_B."""
+    p = parser(doc)
+    add_common_args(p)
+    for name in ("jid_a", "pass_a", "jid_b", "pass_b"):
+        p.add_argument(name)
+    run(main, p.parse_args())

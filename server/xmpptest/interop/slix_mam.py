@@ -119,10 +119,4 @@ async def main(args):
 
 
 if __name__ == "__main__":
-    p = ic.parser(__doc__)
-    ic.add_common_args(p)
-    p.add_argument("jid_a")
-    p.add_argument("pass_a")
-    p.add_argument("jid_b")
-    p.add_argument("pass_b")
-    ic.run(main, p.parse_args())
+    ic.run_two(main, __doc__)
