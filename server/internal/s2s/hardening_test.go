@@ -222,13 +222,7 @@ func TestStaleWriteDeadline(t *testing.T) {
 	p.external("b.test", true)
 	// a.test sends a stanza over the bidirectional link: the writer sets
 	// its write deadline.
-	waitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.bidi[pair{"a.test", "b.test"}] != nil })
-	if serr := f.Route(context.Background(), localStanza(t, "alice@a.test/x", "bob@b.test", "m1")); serr != nil {
-		t.Fatal(serr)
-	}
-	if el := p.mustNext(); el.Name != "message" {
-		t.Fatalf("got %s, want the message", el)
-	}
+	sendOverBidi(t, f, p)
 	time.Sleep(time.Second) // well past WriteTimeout, idle far from over
 	p.send(`<db:verify from='b.test' to='a.test' id='abc'>0123</db:verify>`)
 	el, err := p.next()
@@ -269,13 +263,7 @@ func TestBidiStanzaBeforeRestart(t *testing.T) {
 	if el := p.mustNext(); el.Name != "features" {
 		t.Fatalf("after the new header: %s, want the features", el)
 	}
-	waitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.bidi[pair{"a.test", "b.test"}] != nil })
-	if serr := f.Route(context.Background(), localStanza(t, "alice@a.test/x", "bob@b.test", "m1")); serr != nil {
-		t.Fatal(serr)
-	}
-	if el := p.mustNext(); el.Name != "message" {
-		t.Fatalf("got %s, want the message", el)
-	}
+	sendOverBidi(t, f, p)
 }
 
 // Guards against (security review): connections that never authenticate count towards MaxLinks,
@@ -825,5 +813,18 @@ func TestZombieOutboundAfterPolicy(t *testing.T) {
 		t.Errorf("Close did not return: a link federation-off ended during its set-up is still connected and read")
 		endPeer() // the peer hangs up: now Close returns
 		<-closed
+	}
+}
+
+// sendOverBidi waits for the peer's bidirectional link from a.test to
+// b.test, routes a message from a.test over it and checks the peer gets it.
+func sendOverBidi(t *testing.T, f *Federation, p *peer) {
+	t.Helper()
+	waitFor(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.bidi[pair{"a.test", "b.test"}] != nil })
+	if serr := f.Route(context.Background(), localStanza(t, "alice@a.test/x", "bob@b.test", "m1")); serr != nil {
+		t.Fatal(serr)
+	}
+	if el := p.mustNext(); el.Name != "message" {
+		t.Fatalf("got %s, want the message", el)
 	}
 }
