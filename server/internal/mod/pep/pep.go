@@ -180,17 +180,24 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 	return nil, unsupported("subscribe")
 }
 
+// storeError is the requester's error for what storage said: none,
+// item-not-found for a node or item that is not there, or, logged as
+// what failed, internal-server-error.
+func (m *Module) storeError(err error, what, user, node string) *stanza.Error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		return stanza.ErrItemNotFound()
+	}
+	m.log.Warn(what, "user", user, "node", node, "err", err)
+	return stanza.ErrInternal()
+}
+
 // node returns one of the user's nodes, or item-not-found.
 func (m *Module) node(ctx context.Context, user, node string) (storage.PEPNode, *stanza.Error) {
 	n, err := m.db.PEPNode(ctx, user, node)
-	if errors.Is(err, storage.ErrNotFound) {
-		return n, stanza.ErrItemNotFound()
-	}
-	if err != nil {
-		m.log.Warn("pep node not read", "user", user, "node", node, "err", err)
-		return n, stanza.ErrInternal()
-	}
-	return n, nil
+	return n, m.storeError(err, "pep node not read", user, node)
 }
 
 // mayAccess reports whether who may see the node's items (XEP-0060 4.5).
@@ -355,13 +362,8 @@ func (m *Module) retract(ctx context.Context, user string, req *request) *stanza
 		return e
 	}
 	for _, it := range req.items {
-		err := m.db.RetractPEPItem(ctx, user, n.Node, it.id)
-		if errors.Is(err, storage.ErrNotFound) {
-			return stanza.ErrItemNotFound()
-		}
-		if err != nil {
-			m.log.Warn("pep item not retracted", "user", user, "node", n.Node, "err", err)
-			return stanza.ErrInternal()
+		if e := m.storeError(m.db.RetractPEPItem(ctx, user, n.Node, it.id), "pep item not retracted", user, n.Node); e != nil {
+			return e
 		}
 		if n.NotifyRetract || req.notify {
 			m.notify(ctx, user, n, stanza.New("items", NSEvent, "node", n.Node).Append(stanza.New("retract", NSEvent, "id", it.id)))
@@ -429,13 +431,8 @@ func (m *Module) deleteNode(ctx context.Context, user string, req *request) *sta
 	if n.NotifyDelete {
 		to = m.interested(ctx, user, n)
 	}
-	err := m.db.DeletePEPNode(ctx, user, n.Node)
-	if errors.Is(err, storage.ErrNotFound) {
-		return stanza.ErrItemNotFound()
-	}
-	if err != nil {
-		m.log.Warn("pep node not deleted", "user", user, "node", n.Node, "err", err)
-		return stanza.ErrInternal()
+	if e := m.storeError(m.db.DeletePEPNode(ctx, user, n.Node), "pep node not deleted", user, n.Node); e != nil {
+		return e
 	}
 	m.send(ctx, user, to, stanza.New("delete", NSEvent, "node", n.Node))
 	m.retracted(ctx, user, n.Node)
@@ -447,13 +444,8 @@ func (m *Module) purge(ctx context.Context, user string, req *request) *stanza.E
 	if e != nil {
 		return e
 	}
-	err := m.db.PurgePEPNode(ctx, user, n.Node)
-	if errors.Is(err, storage.ErrNotFound) {
-		return stanza.ErrItemNotFound()
-	}
-	if err != nil {
-		m.log.Warn("pep node not purged", "user", user, "node", n.Node, "err", err)
-		return stanza.ErrInternal()
+	if e := m.storeError(m.db.PurgePEPNode(ctx, user, n.Node), "pep node not purged", user, n.Node); e != nil {
+		return e
 	}
 	m.notify(ctx, user, n, stanza.New("purge", NSEvent, "node", n.Node))
 	m.retracted(ctx, user, n.Node)
