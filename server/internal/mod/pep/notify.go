@@ -123,23 +123,17 @@ func (m *Module) whenKnown(ctx context.Context, user string, full jid.JID, k cap
 		return
 	}
 	if q := m.caps.want(k, user, full); q != nil {
-		m.closeMu.Lock()
-		defer m.closeMu.Unlock()
-		if m.closed {
+		if !m.tasks.Go(func(ctx context.Context) { m.askCaps(ctx, user, q) }) {
 			m.caps.failed(q)
-			return
 		}
-		m.wg.Add(1)
-		go m.askCaps(user, q)
 	}
 }
 
 // askCaps asks the entity behind a caps key for its features (XEP-0115
 // 6.2), in the name of the account that saw it, and sends the last items
 // to those who waited for them.
-func (m *Module) askCaps(user string, q *capsQuery) {
-	defer m.wg.Done()
-	ctx, cancel := context.WithTimeout(m.life, queryTimeout)
+func (m *Module) askCaps(ctx context.Context, user string, q *capsQuery) {
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
 	from := jid.JID{Local: user, Domain: m.r.Domain}
 	a, err := m.r.Request(ctx, from, q.to, "get", stanza.New("query", stanza.NSDiscoInfo, "node", q.key.node+"#"+q.key.ver))

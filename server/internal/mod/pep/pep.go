@@ -16,7 +16,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"hearth/server/internal/jid"
@@ -24,6 +23,7 @@ import (
 	"hearth/server/internal/quota"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
+	"hearth/server/internal/tasks"
 	"hearth/storage"
 )
 
@@ -52,12 +52,7 @@ type Module struct {
 	caps  *capsCache
 	seen  *presenceTable
 
-	// The caps queries under way (askCaps), which Close ends.
-	life    context.Context
-	end     context.CancelFunc
-	wg      sync.WaitGroup
-	closeMu sync.Mutex
-	closed  bool
+	tasks *tasks.Group // the caps queries under way (askCaps), which Close ends
 }
 
 // New returns the personal eventing module.
@@ -70,18 +65,12 @@ func New(d Deps) *Module {
 	}
 	m := &Module{db: d.DB, r: d.Router, vis: d.Visibility, quota: d.Quota, log: d.Log,
 		caps: newCapsCache(), seen: newPresenceTable()}
-	m.life, m.end = context.WithCancel(context.Background())
+	m.tasks = tasks.New()
 	return m
 }
 
 // Close ends the caps queries under way and waits for them.
-func (m *Module) Close() {
-	m.closeMu.Lock()
-	m.closed = true
-	m.closeMu.Unlock()
-	m.end()
-	m.wg.Wait()
-}
+func (m *Module) Close() { m.tasks.Close() }
 
 // Register installs the handlers: pubsub requests to accounts' bare JIDs
 // (a client's own without 'to').

@@ -90,42 +90,36 @@ func (m *Module) notify(user string, r registration, st *stanza.Stanza) {
 		return
 	}
 	pubsub := m.notification(r, st)
-	m.closeMu.Lock()
-	if m.closed {
-		m.closeMu.Unlock()
-		<-m.sem
-		return
-	}
-	m.wg.Add(1)
-	m.closeMu.Unlock()
-	go func() {
-		defer m.wg.Done()
+	started := m.tasks.Go(func(ctx context.Context) {
 		defer func() { <-m.sem }()
-		ctx, cancel := context.WithTimeout(m.life, Timeout)
+		ctx, cancel := context.WithTimeout(ctx, Timeout)
 		defer cancel()
 		from := jid.JID{Local: user, Domain: m.domain}
 		a, err := m.r.Request(ctx, from, svc, "set", pubsub)
 		switch {
-		case m.life.Err() != nil:
+		case m.tasks.Closed():
 		case err != nil:
 			m.log.Warn("the push service did not answer a notification in time", "user", user, "service", r.Service, "wait", Timeout)
 		case a.Type == "error":
-			m.refused(user, r, stanza.ErrorOf(a.El))
+			m.refused(ctx, user, r, stanza.ErrorOf(a.El))
 		default:
 			m.log.Debug("push notification sent", "user", user, "service", r.Service, "count", r.count)
 		}
-	}()
+	})
+	if !started {
+		<-m.sem
+	}
 }
 
 // refused handles a push service's error: one that is not temporary
 // turns the registration off (XEP-0357 7), since the service will not
 // take any.
-func (m *Module) refused(user string, r registration, e *stanza.Error) {
+func (m *Module) refused(ctx context.Context, user string, r registration, e *stanza.Error) {
 	if e.Type == stanza.Wait {
 		m.log.Warn("the push service could not take a notification now", "user", user, "service", r.Service, "condition", e.Condition, "text", e.Text)
 		return
 	}
-	ctx := context.WithoutCancel(m.life)
+	ctx = context.WithoutCancel(ctx)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	// Only the registration that was refused: the device may have

@@ -21,6 +21,7 @@ import (
 	"hearth/server/internal/jid"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
+	"hearth/server/internal/tasks"
 	"hearth/storage"
 )
 
@@ -74,11 +75,7 @@ type Module struct {
 
 	content atomic.Pointer[string]
 	sem     chan struct{}
-	life    context.Context
-	end     context.CancelFunc
-	wg      sync.WaitGroup
-	closeMu sync.Mutex
-	closed  bool // no notification starts any more
+	tasks   *tasks.Group // the notifications under way
 
 	loaded atomic.Bool
 	any    atomic.Int64 // accounts with registrations: none, and a message costs one load
@@ -100,7 +97,7 @@ func New(d Deps) *Module {
 	}
 	m := &Module{db: d.DB, r: d.Router, domain: d.Domain, log: d.Log, sem: make(chan struct{}, maxInFlight),
 		regs: map[string][]*registration{}}
-	m.life, m.end = context.WithCancel(context.Background())
+	m.tasks = tasks.New()
 	m.SetContent(d.Content)
 	return m
 }
@@ -135,13 +132,7 @@ func (m *Module) UserRemoved(_ context.Context, user string) {
 }
 
 // Close stops the notifications under way and waits for them.
-func (m *Module) Close() {
-	m.closeMu.Lock()
-	m.closed = true
-	m.closeMu.Unlock()
-	m.end()
-	m.wg.Wait()
-}
+func (m *Module) Close() { m.tasks.Close() }
 
 // setLocked replaces an account's registrations; m.mu is held.
 func (m *Module) setLocked(user string, regs []*registration) {
