@@ -135,9 +135,8 @@ func (h *hooks) Sessions() []admin.Session {
 				p = show
 			}
 		}
-		h, ok := sess.Conn.(interface{ Held() bool })
 		out = append(out, admin.Session{JID: sess.JID.String(), Addr: sess.Addr, Since: sess.Since, Secure: sess.Secure, Presence: p, Priority: prio,
-			Held: ok && h.Held()})
+			Held: sess.Held()})
 	}
 	return out
 }

@@ -271,7 +271,7 @@ func (c *conn) roomFor(full jid.JID) *stanza.Error {
 			continue
 		}
 		n++
-		if o, ok := s.Conn.(*out); ok && o.Held() && (held == nil || s.Since.Before(held.Since)) {
+		if s.Held() && (held == nil || s.Since.Before(held.Since)) {
 			held = s
 		}
 	}

@@ -44,6 +44,14 @@ type Session struct {
 	directed  map[jid.JID]struct{}
 }
 
+// Held reports whether the session's client lost its connection and the
+// session waits for it to come back and resume it (XEP-0198); a transport
+// that cannot hold a session never is.
+func (s *Session) Held() bool {
+	h, ok := s.Conn.(interface{ Held() bool })
+	return ok && h.Held()
+}
+
 // Presence returns the session's presence state.
 func (s *Session) Presence() (available bool, priority int, last *stanza.Element) {
 	s.mu.Lock()

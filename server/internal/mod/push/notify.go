@@ -29,18 +29,11 @@ func worthPushing(st *stanza.Stanza) bool {
 	return false
 }
 
-// held is what a session held for resumption (XEP-0198) says of itself.
-type held interface{ Held() bool }
-
 // connected reports whether the device with resource res has a session
 // that is not waiting to be resumed.
 func (m *Module) connected(user, res string) bool {
 	s := m.r.Session(jid.JID{Local: user, Domain: m.domain, Resource: res})
-	if s == nil {
-		return false
-	}
-	h, ok := s.Conn.(held)
-	return !ok || !h.Held()
+	return s != nil && !s.Held()
 }
 
 // Inbound notifies the push services of the account's devices that are
