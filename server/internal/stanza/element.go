@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // NSXML is the namespace bound to the xml: prefix.
@@ -255,12 +256,25 @@ func (e *Element) String() string {
 	return b.String()
 }
 
-// Bytes serialises e as a standalone element.
+// Bytes serialises e as a standalone element, in a slice of its size.
 func (e *Element) Bytes() []byte {
-	var b bytes.Buffer
-	e.WriteTo(&b, "")
-	return b.Bytes()
+	b := byteBuffers.Get().(*bytes.Buffer)
+	e.WriteTo(b, "")
+	out := bytes.Clone(b.Bytes())
+	if b.Cap() <= maxPooledBuffer {
+		b.Reset()
+		byteBuffers.Put(b)
+	}
+	return out
 }
+
+// byteBuffers are Bytes's buffers: a growing buffer per call left garbage
+// of twice the element's size, for every archived message.
+var byteBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer: a buffer grown larger than this (by a large element)
+// goes to the collector rather than back to the pool.
+const maxPooledBuffer = 64 << 10
 
 // WriteTo appends e to b. parentNS is the default namespace in scope: an
 // xmlns attribute is written only where e's namespace differs. Stanza
