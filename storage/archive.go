@@ -1,109 +1,338 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
-// The message archive (XEP-0313): one per account, in table archive. Its
-// rows are written through the group commit (QueueArchive), so that a
-// message is in its archives before its sender is answered, at the cost
-// of one insert per archive in a transaction shared with everyone else's.
-// A row is kept small and has two indexes: the account's messages in
-// order, and the account's messages with one contact in order. The ids are
-// made by the caller (the mam module), ordered by time; storage only
-// keeps them.
+// The message archive (XEP-0313): one per account, kept as a log of
+// messages (table archive_log) and an index of it (archive_index).
+//
+// A message is written once, whether it is in one archive or two (a
+// message between two accounts here is in both), with its place in each:
+// the account, the other party, the resource and the tag. The index lists
+// each archive's ids, and each archive's ids with one contact, in runs: the
+// ids a list gained in one group commit are one row. So under load, when a
+// commit carries hundreds of messages, a list costs one row per commit,
+// not one index entry per message; a message alone costs four small rows,
+// as an index would. Both go through the group commit (QueueArchive), so a
+// message is in its archives before its sender is answered.
+//
+// The ids are made here, in the order the writes queue: each run of a list
+// comes after the one before, and the runs in order are the list in order.
 
 // ArchiveRow is one message in an account's archive.
 type ArchiveRow struct {
 	User string // the archive's account
-	ID   int64  // orders the archive; made by the caller, unique
-	Tag  int64  // the random half of the message's public id
+	// ID orders the archives; QueueArchive makes it, one for the message
+	// in every archive it is in.
+	ID   int64
+	Tag  int64  // the random half of the message's public id in this archive
 	With string // the other party's bare JID
 	Res  string // and its resource, if the message named one
 	// Stanza is the message as XML.
 	Stanza []byte
 }
 
-// QueueArchive queues the insert of rows (a message into the archives of
-// its sender and its recipient, when both are here) for the next group
-// commit. They commit together or fail together; ErrNotFound: an account
+// Archive ids are the time a message was archived, in milliseconds since
+// 2000-01-01 UTC, shifted left 20 bits, plus a sequence within the
+// millisecond: ids grow with time, a time range is an id range, and the id
+// tells the message's time.
+const (
+	archiveEpochMS = 946684800000 // 2000-01-01T00:00:00Z
+	archiveSeqBits = 20
+)
+
+// ArchiveID is the first archive id of the millisecond t falls in.
+func ArchiveID(t time.Time) int64 {
+	ms := t.UnixMilli() - archiveEpochMS
+	if ms < 0 {
+		return 0
+	}
+	return ms << archiveSeqBits
+}
+
+// ArchiveTime is the time an archive id was made, to the millisecond.
+func ArchiveTime(id int64) time.Time {
+	return time.UnixMilli(id>>archiveSeqBits + archiveEpochMS).UTC()
+}
+
+// archiveMsg is an archive write: one message, with its places in the
+// archives encoded (meta) and the lists it goes in.
+type archiveMsg struct {
+	lists  [2]archiveList // of the first archive it is in, and the second
+	n      int            // archives it is in
+	meta   []byte
+	stanza []byte
+}
+
+// archiveWrite is an archive write and its message, in one allocation.
+type archiveWrite struct {
+	Queued
+	msg archiveMsg
+}
+
+// QueueArchive queues a message for the archives of its recipient and its
+// sender (rows[0] and rows[1], when both are here; Stanza is rows[0]'s)
+// for the next group commit, and sets the rows' ID to the message's new
+// id. The rows commit together or fail together; ErrNotFound: an account
 // is gone. after is as for QueueOffline.
 func (db *DB) QueueArchive(rows []ArchiveRow, after func(int64, error)) *Queued {
 	const what = "archive a message"
 	if len(rows) > 2 {
-		panic("storage: QueueArchive takes the rows of one message: its sender's and its recipient's")
+		panic("storage: QueueArchive takes the rows of one message: its recipient's and its sender's")
 	}
 	if len(rows) == 0 {
 		return db.commit.enqueue(what, func(*batch) (int64, error) { return 0, nil }, after)
 	}
-	// The statement's arguments are made here, not on the committer's
-	// goroutine, which every durable write waits for.
-	args := make([]any, 0, 6*len(rows))
+	w := &archiveWrite{Queued: Queued{done: make(chan struct{}), what: what, after: after}}
+	w.msg.stanza = blob(rows[0].Stanza)
+	size := 0
 	for _, r := range rows {
-		args = append(args, r.ID, r.User, r.With, r.Res, r.Tag, blob(r.Stanza))
+		size += len(r.User) + len(r.With) + len(r.Res) + 24
 	}
-	return db.commit.enqueueArchive(what, args, func(b *batch) (int64, error) {
-		// One statement for the message's rows: they go in together or
-		// not at all (an account was deleted meanwhile).
-		_, err := b.exec(archiveInsert(len(args)/6), args...)
-		if noUser(err) {
-			return 0, ErrNotFound
+	w.msg.meta = appendMeta(make([]byte, 0, size), rows)
+	for i, r := range rows {
+		w.msg.lists[i] = archiveList{r.User, r.With}
+	}
+	w.msg.n = len(rows)
+	w.arch = &w.msg
+	p := db.commit.push(&w.Queued)
+	for i := range rows {
+		rows[i].ID = p.archiveID
+	}
+	return p
+}
+
+// A log row's meta is its places in the archives, the fields of each
+// (account, peer, resource, tag in decimal) joined by metaSep, which no
+// JID and no resource holds (PRECIS disallows control characters). The
+// migration from version 6 writes the same in SQL.
+const metaSep = 0x01
+
+// appendMeta appends the meta of rows to b.
+func appendMeta(b []byte, rows []ArchiveRow) []byte {
+	for i, r := range rows {
+		if i > 0 {
+			b = append(b, metaSep)
 		}
-		return 0, err
-	}, after)
+		b = append(b, r.User...)
+		b = append(b, metaSep)
+		b = append(b, r.With...)
+		b = append(b, metaSep)
+		b = append(b, r.Res...)
+		b = append(b, metaSep)
+		b = strconv.AppendInt(b, r.Tag, 10)
+	}
+	return b
+}
+
+// parseMeta reads a log row's meta: its places, as rows without ID and
+// Stanza.
+func parseMeta(meta []byte) ([]ArchiveRow, error) {
+	f := bytes.Split(meta, []byte{metaSep})
+	if len(f) != 4 && len(f) != 8 {
+		return nil, fmt.Errorf("archived message's places are damaged (%d fields)", len(f))
+	}
+	out := make([]ArchiveRow, len(f)/4)
+	for i := range out {
+		tag, err := strconv.ParseInt(string(f[4*i+3]), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("archived message's tag is damaged: %w", err)
+		}
+		out[i] = ArchiveRow{User: string(f[4*i]), With: string(f[4*i+1]), Res: string(f[4*i+2]), Tag: tag}
+	}
+	return out, nil
 }
 
 // maxArchiveRun bounds the messages one statement inserts.
-const maxArchiveRun = 32
+const maxArchiveRun = 64
 
-// archiveRun is how many writes at the start of q are archive writes,
-// up to maxArchiveRun.
+// archiveRun is how many writes at the start of q are archive writes.
 func archiveRun(q []*Queued) int {
 	n := 0
-	for n < len(q) && n < maxArchiveRun && q[n].archive != nil {
+	for n < len(q) && q[n].arch != nil {
 		n++
 	}
 	return n
 }
 
-// insertArchive inserts the rows of several archive writes in one
-// statement. Each statement in a batch's transaction copies the pages it
-// changes aside first (so that it can be undone alone); the rows of
-// successive messages land on the same few pages, so one statement for
-// many messages copies them once, not once per message.
-func (b *batch) insertArchive(q []*Queued) error {
-	n := 0
-	for _, p := range q {
-		n += len(p.archive)
+// archive writes a run of archive writes: their messages into the log, in
+// statements of up to maxArchiveRun, and then one index row per list they
+// add to. A write for an account deleted since it was queued fails alone,
+// with ErrNotFound in errs.
+func (b *batch) archive(q []*Queued, errs []error) error {
+	known := make(map[string]bool)
+	exists := func(user string) (bool, error) {
+		ok, seen := known[user]
+		if seen {
+			return ok, nil
+		}
+		s, err := b.stmt(`SELECT 1 FROM users WHERE name = ?`)
+		if err != nil {
+			return false, err
+		}
+		var one int
+		err = s.QueryRowContext(b.ctx, user).Scan(&one)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return false, err
+		}
+		known[user] = err == nil
+		return err == nil, nil
 	}
-	args := make([]any, 0, n)
-	for _, p := range q {
-		args = append(args, p.archive...)
+	var lists runLists
+	args := make([]any, 0, 3*min(len(q), maxArchiveRun))
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		_, err := b.exec(archiveInsert(len(args)/3), args...)
+		args = args[:0]
+		return err
 	}
-	_, err := b.exec(archiveInsert(n/6), args...)
-	return err
+write:
+	for i, p := range q {
+		m := p.arch
+		for _, l := range m.lists[:m.n] {
+			ok, err := exists(l.user)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				errs[i] = ErrNotFound
+				continue write
+			}
+		}
+		args = append(args, p.archiveID, m.meta, m.stanza)
+		for _, l := range m.lists[:m.n] {
+			lists.add(archiveList{l.user, ""}, p.archiveID)
+			lists.add(l, p.archiveID)
+		}
+		if len(args) == 3*maxArchiveRun {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	return b.indexRuns(lists.runs)
 }
 
-// archiveInserts are the insert statements for 1 to 2*maxArchiveRun rows.
-var archiveInserts = func() []string {
-	out := make([]string, 2*maxArchiveRun)
+// runLists gathers the runs a commit adds to the lists.
+type runLists struct {
+	at   map[archiveList]int // index in runs
+	runs []listRun
+}
+
+// listRun is a run of a list.
+type listRun struct {
+	list archiveList
+	ids  []int64
+}
+
+func (r *runLists) add(l archiveList, id int64) {
+	i, ok := r.at[l]
+	if !ok {
+		if r.at == nil {
+			r.at = make(map[archiveList]int)
+		}
+		i = len(r.runs)
+		r.at[l] = i
+		r.runs = append(r.runs, listRun{list: l})
+	}
+	r.runs[i].ids = append(r.runs[i].ids, id)
+}
+
+// archiveList names one list of the index: an archive (peer "") or an
+// archive's messages with one contact.
+type archiveList struct{ user, peer string }
+
+// indexRuns adds the runs to their lists (each run's ids ascending).
+func (b *batch) indexRuns(runs []listRun) error {
+	const perStmt = 64
+	args := make([]any, 0, 6*min(len(runs), perStmt))
+	for i, r := range runs {
+		ids := r.ids
+		args = append(args, r.list.user, r.list.peer, ids[0], ids[len(ids)-1], len(ids), packRun(ids))
+		if n := len(args) / 6; n == perStmt || i == len(runs)-1 {
+			if _, err := b.exec(indexInsert(n), args...); err != nil {
+				return err
+			}
+			args = args[:0]
+		}
+	}
+	return nil
+}
+
+// packRun encodes the ids of a run after the first as unsigned varint
+// differences; nil (NULL) for a run of one.
+func packRun(ids []int64) any {
+	if len(ids) == 1 {
+		return nil
+	}
+	out := make([]byte, 0, 3*len(ids))
+	for i := 1; i < len(ids); i++ {
+		out = binary.AppendUvarint(out, uint64(ids[i]-ids[i-1]))
+	}
+	return out
+}
+
+// unpackRun decodes a run: its first id, its length and its packed ids.
+func unpackRun(first int64, n int, packed []byte) ([]int64, error) {
+	if n < 1 || n > len(packed)+1 { // each id after the first takes a byte or more
+		return nil, fmt.Errorf("archive index run at %d is damaged (%d ids in %d bytes)", first, n, len(packed))
+	}
+	out := make([]int64, 1, n)
+	out[0] = first
+	for len(packed) > 0 {
+		d, k := binary.Uvarint(packed)
+		prev := out[len(out)-1]
+		if k <= 0 || d == 0 || d > math.MaxInt64 || prev+int64(d) < prev || len(out) == n {
+			return nil, fmt.Errorf("archive index run at %d is damaged", first)
+		}
+		packed = packed[k:]
+		out = append(out, prev+int64(d))
+	}
+	if len(out) != n {
+		return nil, fmt.Errorf("archive index run at %d holds %d ids, not %d", first, len(out), n)
+	}
+	return out, nil
+}
+
+// statements is a list of insert statements of 1 to n rows of cols values.
+func statements(head string, cols, n int) []string {
+	out := make([]string, n)
+	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
 	var b strings.Builder
-	b.WriteString(`INSERT INTO archive (id, username, peer, res, tag, stanza) VALUES `)
+	b.WriteString(head)
 	for i := range out {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?)")
+		b.WriteString(row)
 		out[i] = b.String()
 	}
 	return out
-}()
+}
 
-func archiveInsert(rows int) string { return archiveInserts[rows-1] }
+var (
+	archiveInserts = statements(`INSERT INTO archive_log (id, meta, stanza) VALUES `, 3, maxArchiveRun)
+	indexInserts   = statements(`INSERT INTO archive_index (username, peer, first, last, n, ids) VALUES `, 6, 64)
+)
+
+func archiveInsert(msgs int) string { return archiveInserts[msgs-1] }
+func indexInsert(rows int) string   { return indexInserts[rows-1] }
 
 // Flush waits until every write queued before it (QueueArchive,
 // QueueOffline, ...) is durable or failed. A reader calls it to see what
@@ -122,174 +351,178 @@ func (db *DB) Flush(ctx context.Context) error {
 	}
 }
 
-// ArchiveQuery selects a page of one account's archive. The bounds are
-// exclusive ids; zero means none.
-type ArchiveQuery struct {
-	User string
-	// With: only messages with this bare JID; Res: and this resource.
-	With, Res string
-	// After and Before bound the ids (exclusive; 0: no bound).
-	After, Before int64
-	// IDs: only these messages (XEP-0313's ids field).
-	IDs []int64
-	// Last: the page at the end of the range (RSM <before/>), not at
-	// its start.
-	Last bool
-	// Max is how many rows at most.
-	Max int
-}
-
-func (q ArchiveQuery) where(b *strings.Builder) []any {
-	args := []any{q.User}
-	b.WriteString(` FROM archive WHERE username = ?`)
-	if q.With != "" {
-		b.WriteString(` AND peer = ?`)
-		args = append(args, q.With)
-		if q.Res != "" {
-			b.WriteString(` AND res = ?`)
-			args = append(args, q.Res)
-		}
-	}
-	if q.After > 0 {
-		b.WriteString(` AND id > ?`)
-		args = append(args, q.After)
-	}
-	if q.Before > 0 {
-		b.WriteString(` AND id < ?`)
-		args = append(args, q.Before)
-	}
-	if len(q.IDs) > 0 {
-		b.WriteString(` AND id IN (SELECT value FROM json_each(?))`)
-		args = append(args, jsonInts(q.IDs))
-	}
-	return args
-}
-
-// ArchivePage returns the rows q selects, oldest first: the first q.Max
-// of the range, or with q.Last the last q.Max.
-func (db *DB) ArchivePage(ctx context.Context, q ArchiveQuery) ([]ArchiveRow, error) {
-	query, args := archivePageSQL(q)
-	rows, err := db.r.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("archive of %s: %w", q.User, err)
-	}
-	defer rows.Close()
-	var out []ArchiveRow
-	for rows.Next() {
-		r := ArchiveRow{User: q.User}
-		if err := rows.Scan(&r.ID, &r.With, &r.Res, &r.Tag, &r.Stanza); err != nil {
-			return nil, fmt.Errorf("archive of %s: %w", q.User, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("archive of %s: %w", q.User, err)
-	}
-	if q.Last {
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
-	}
-	return out, nil
-}
-
-func archivePageSQL(q ArchiveQuery) (string, []any) {
-	var b strings.Builder
-	b.WriteString(`SELECT id, peer, res, tag, stanza`)
-	args := q.where(&b)
-	if q.Last {
-		b.WriteString(` ORDER BY id DESC LIMIT ?`)
-	} else {
-		b.WriteString(` ORDER BY id LIMIT ?`)
-	}
-	return b.String(), append(args, max(q.Max, 0))
-}
-
-// CountArchive counts the rows q selects (ignoring Last and Max), up to
-// limit: counting a large archive reads all of it, so past limit it
-// stops and returns limit.
-func (db *DB) CountArchive(ctx context.Context, q ArchiveQuery, limit int) (int, error) {
-	var b strings.Builder
-	b.WriteString(`SELECT count(*) FROM (SELECT 1`)
-	args := q.where(&b)
-	b.WriteString(` LIMIT ?)`)
-	var n int
-	if err := db.r.QueryRowContext(ctx, b.String(), append(args, limit)...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count the archive of %s: %w", q.User, err)
-	}
-	return n, nil
-}
-
-// ArchiveTag returns the tag of the user's message id, or ErrNotFound.
-func (db *DB) ArchiveTag(ctx context.Context, user string, id int64) (int64, error) {
-	var tag int64
-	err := db.r.QueryRowContext(ctx, `SELECT tag FROM archive WHERE id = ? AND username = ?`, id, user).Scan(&tag)
-	if err != nil {
-		return 0, fmt.Errorf("message %d in the archive of %s: %w", id, user, notFound(err))
-	}
-	return tag, nil
-}
-
-// ArchiveEnds returns the first and the last message of the user's
-// archive (ID and Tag only); ok is false for an empty archive.
-func (db *DB) ArchiveEnds(ctx context.Context, user string) (first, last ArchiveRow, ok bool, err error) {
-	err = db.view(ctx, func(tx *sql.Tx) error {
-		for _, e := range []struct {
-			r     *ArchiveRow
-			order string
-		}{{&first, "ASC"}, {&last, "DESC"}} {
-			err := tx.QueryRowContext(ctx, `SELECT id, tag FROM archive WHERE username = ? ORDER BY id `+e.order+` LIMIT 1`, user).Scan(&e.r.ID, &e.r.Tag)
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			e.r.User = user
-		}
-		ok = true
-		return nil
-	})
-	if err != nil {
-		return first, last, false, fmt.Errorf("ends of the archive of %s: %w", user, err)
-	}
-	return first, last, ok, nil
-}
-
-// ArchiveMaxID returns the highest id in any archive (0: none), for the
-// caller's ids to continue above it.
-func (db *DB) ArchiveMaxID(ctx context.Context) (int64, error) {
-	var id int64
-	if err := db.r.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM archive`).Scan(&id); err != nil {
-		return 0, fmt.Errorf("archive ids: %w", err)
-	}
-	return id, nil
-}
-
 // QueueExpireArchive queues the delete of at most n of the oldest messages
 // of all archives whose id is below before; the Queued's ID is how many
 // it deleted. Retention calls it until fewer than n go, so that no
 // transaction holds the write lock for long.
 func (db *DB) QueueExpireArchive(before int64, n int) *Queued {
 	return db.commit.enqueue("delete old archived messages", func(b *batch) (int64, error) {
-		res, err := b.exec(`DELETE FROM archive WHERE id IN (SELECT id FROM archive WHERE id < ? ORDER BY id LIMIT ?)`, before, n)
+		// cut: the (n+1)th oldest id below before, or before.
+		cut := before
+		s, err := b.stmt(`SELECT id FROM archive_log WHERE id < ? ORDER BY id LIMIT 1 OFFSET ?`)
 		if err != nil {
+			return 0, err
+		}
+		switch err := s.QueryRowContext(b.ctx, before, n).Scan(&cut); {
+		case errors.Is(err, sql.ErrNoRows):
+			cut = before
+		case err != nil:
+			return 0, err
+		}
+		res, err := b.exec(`DELETE FROM archive_log WHERE id < ?`, cut)
+		if err != nil {
+			return 0, err
+		}
+		if err := b.trimIndex(cut); err != nil {
 			return 0, err
 		}
 		return res.RowsAffected()
 	}, nil)
 }
 
-// deleteArchiveOf deletes the user's archive in chunks of expireChunk,
-// each its own commit.
+// trimIndex takes the ids below cut out of the index: the runs wholly
+// below go, and a run across cut (at most one per list) loses its start.
+func (b *batch) trimIndex(cut int64) error {
+	if _, err := b.exec(`DELETE FROM archive_index WHERE first < ?1 AND last < ?1`, cut); err != nil {
+		return err
+	}
+	rows, err := b.tx.QueryContext(b.ctx, `SELECT username, peer, first, n, ids FROM archive_index WHERE first < ?`, cut)
+	if err != nil {
+		return err
+	}
+	type across struct {
+		l     archiveList
+		first int64
+		ids   []int64
+	}
+	var runs []across
+	for rows.Next() {
+		var a across
+		var n int
+		var packed []byte
+		if err := rows.Scan(&a.l.user, &a.l.peer, &a.first, &n, &packed); err != nil {
+			rows.Close()
+			return err
+		}
+		if a.ids, err = unpackRun(a.first, n, packed); err != nil {
+			rows.Close()
+			return err
+		}
+		runs = append(runs, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, a := range runs {
+		if _, err := b.exec(`DELETE FROM archive_index WHERE username = ? AND peer = ? AND first = ?`, a.l.user, a.l.peer, a.first); err != nil {
+			return err
+		}
+		i := 0
+		for i < len(a.ids) && a.ids[i] < cut {
+			i++
+		}
+		if err := b.indexRuns([]listRun{{a.l, a.ids[i:]}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// purgeArchive takes up to limit of the user's oldest messages (all, if
+// limit is 0) out of the user's archive: the user's place leaves their log
+// rows' meta, and a row in no archive then goes; so do the runs of
+// the user's whole archive that held them. It returns how many it took.
+// The user's runs with single contacts are left to go with the account
+// (reads skip what is no longer in the user's archive).
+func (b *batch) purgeArchive(user string, limit int) (int64, error) {
+	q := `SELECT first, n, ids FROM archive_index WHERE username = ? AND peer = '' ORDER BY first`
+	args := []any{user}
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := b.tx.QueryContext(b.ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	var ids, firsts []int64
+	for rows.Next() && (limit == 0 || len(ids) < limit) {
+		var first int64
+		var n int
+		var packed []byte
+		if err := rows.Scan(&first, &n, &packed); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		run, err := unpackRun(first, n, packed)
+		if err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids, firsts = append(ids, run...), append(firsts, first)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	// Each message leaves the user's archive: it keeps its other place,
+	// or goes.
+	rows, err = b.tx.QueryContext(b.ctx, `SELECT id, meta FROM archive_log WHERE id IN (SELECT value FROM json_each(?))`, jsonInts(ids))
+	if err != nil {
+		return 0, err
+	}
+	type kept struct {
+		id   int64
+		meta []byte // nil: the row goes
+	}
+	var change []kept
+	for rows.Next() {
+		var k kept
+		var meta []byte
+		if err := rows.Scan(&k.id, &meta); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		places, err := parseMeta(meta)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("message %d: %w", k.id, err)
+		}
+		places = slices.DeleteFunc(places, func(r ArchiveRow) bool { return r.User == user })
+		if len(places) > 0 {
+			k.meta = appendMeta(nil, places)
+		}
+		change = append(change, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, k := range change {
+		var err error
+		if k.meta == nil {
+			_, err = b.exec(`DELETE FROM archive_log WHERE id = ?`, k.id)
+		} else {
+			_, err = b.exec(`UPDATE archive_log SET meta = ? WHERE id = ?`, k.meta, k.id)
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	if _, err := b.tx.ExecContext(b.ctx, `DELETE FROM archive_index WHERE username = ? AND peer = '' AND first IN (SELECT value FROM json_each(?))`, user, jsonInts(firsts)); err != nil {
+		return 0, err
+	}
+	return int64(len(ids)), nil
+}
+
+// deleteArchiveOf deletes the user's archive, about archiveChunk messages
+// per commit, while the account still takes messages: DeleteUser then
+// deletes what came meanwhile with the account, in one commit.
 func (db *DB) deleteArchiveOf(user string) error {
 	for {
 		q := db.commit.enqueue("delete the archive of "+user, func(b *batch) (int64, error) {
-			res, err := b.exec(`DELETE FROM archive WHERE id IN (SELECT id FROM archive WHERE username = ? ORDER BY id LIMIT ?)`, user, archiveChunk)
-			if err != nil {
-				return 0, err
-			}
-			return res.RowsAffected()
+			return b.purgeArchive(user, archiveChunk)
 		}, nil)
 		if err := q.Wait(); err != nil {
 			return err

@@ -42,10 +42,11 @@ type Queued struct {
 	what  string // what the write does, for its errors
 	op    func(b *batch) (int64, error)
 	after func(id int64, err error)
-	// archive are the arguments of an archive write's insert (six per
-	// row, QueueArchive), which the committer may insert together with
-	// the next ones.
-	archive []any
+	// arch is an archive write's message (QueueArchive), which the
+	// committer inserts together with the archive writes next to it, and
+	// archiveID its id, made as it is queued.
+	arch      *archiveMsg
+	archiveID int64
 }
 
 // Done is closed once the write is durable or failed.
@@ -73,12 +74,17 @@ type committer struct {
 	wake    chan struct{}
 	stopped chan struct{}
 
+	// lastArchiveID is the last archive id made (guarded by mu).
+	lastArchiveID int64
+
 	// figures, for benchmarks and status
 	batches, writes atomic.Int64
 }
 
-func newCommitter(db *DB) *committer {
-	c := &committer{db: db, wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+// newCommitter starts the group commit; lastArchiveID is the highest
+// archive id in the database.
+func newCommitter(db *DB, lastArchiveID int64) *committer {
+	c := &committer{db: db, wake: make(chan struct{}, 1), stopped: make(chan struct{}), lastArchiveID: lastArchiveID}
 	go c.run()
 	return c
 }
@@ -94,19 +100,17 @@ func (c *committer) enqueue(what string, op func(b *batch) (int64, error), after
 	return c.push(&Queued{done: make(chan struct{}), what: what, op: op, after: after})
 }
 
-// enqueueArchive is enqueue for an archive write: op inserts its rows,
-// whose arguments are args; the committer may insert them with the next
-// archive writes' instead.
-func (c *committer) enqueueArchive(what string, args []any, op func(b *batch) (int64, error), after func(int64, error)) *Queued {
-	return c.push(&Queued{done: make(chan struct{}), what: what, op: op, after: after, archive: args})
-}
-
 func (c *committer) push(p *Queued) *Queued {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		p.finish(0, ErrClosed)
 		return p
+	}
+	if p.arch != nil {
+		// Ids in the order of the queue, so in the order of the commits.
+		c.lastArchiveID = max(c.lastArchiveID+1, ArchiveID(time.Now()))
+		p.archiveID = c.lastArchiveID
 	}
 	c.queue = append(c.queue, p)
 	c.mu.Unlock()
@@ -121,7 +125,7 @@ func (p *Queued) finish(id int64, err error) {
 	if err != nil {
 		err = fmt.Errorf("%s: %w", p.what, err)
 	}
-	p.id, p.err, p.op, p.archive = id, err, nil, nil
+	p.id, p.err, p.op, p.arch = id, err, nil, nil
 	if p.after != nil {
 		p.after(id, err)
 		p.after = nil
@@ -174,18 +178,18 @@ func (c *committer) commit(q []*Queued) {
 	errs := make([]error, len(q))
 	err := c.transact(func(b *batch) error {
 		for i := 0; i < len(q); {
-			// Archive rows queued one after another go in together
-			// (archive.go); if that fails on a constraint, each write
-			// goes in alone below and fails alone.
-			if n := archiveRun(q[i:]); n > 1 {
-				err := b.insertArchive(q[i : i+n])
-				if err == nil {
-					i += n
-					continue
-				}
-				if !constraint(err) {
+			// Archive writes next to each other go in together
+			// (archive.go); one for an account that is gone fails
+			// alone.
+			if n := archiveRun(q[i:]); n > 0 {
+				if err := b.archive(q[i:i+n], errs[i:i+n]); err != nil {
 					return err
 				}
+				for j := i; j < i+n; j++ {
+					ids[j] = q[j].archiveID
+				}
+				i += n
+				continue
 			}
 			p := q[i]
 			ids[i], errs[i] = p.op(b)

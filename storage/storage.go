@@ -141,7 +141,14 @@ func open(ctx context.Context, abs string) (*DB, error) {
 		w.Close()
 		return fail(err)
 	}
-	db.commit = newCommitter(db)
+	var last int64
+	if err := w.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM archive_log`).Scan(&last); err != nil {
+		db.login.Close()
+		db.r.Close()
+		w.Close()
+		return fail(err)
+	}
+	db.commit = newCommitter(db, last)
 	return db, nil
 }
 

@@ -155,17 +155,23 @@ func (db *DB) SetDisabled(ctx context.Context, name string, disabled bool) error
 // such user.
 func (db *DB) DeleteUser(ctx context.Context, name string) error {
 	// An archive may hold millions of messages: they go first, a chunk
-	// per commit, so that the delete below (which cascades to what came
-	// meanwhile) does not hold the write lock for seconds.
+	// per commit. The account goes in a commit of its own with what came
+	// meanwhile, which the group commit then no longer archives.
 	if err := db.deleteArchiveOf(name); err != nil {
 		return fmt.Errorf("delete user %s: %w", name, err)
 	}
-	res, err := db.w.ExecContext(ctx, `DELETE FROM users WHERE name = ?`, name)
-	if err == nil {
-		err = affected(res)
-	}
-	if err != nil {
-		return fmt.Errorf("delete user %s: %w", name, err)
+	q := db.commit.enqueue("delete user "+name, func(b *batch) (int64, error) {
+		if _, err := b.purgeArchive(name, 0); err != nil {
+			return 0, err
+		}
+		res, err := b.exec(`DELETE FROM users WHERE name = ?`, name)
+		if err != nil {
+			return 0, err
+		}
+		return 0, affected(res)
+	}, nil)
+	if err := q.Wait(); err != nil {
+		return err
 	}
 	return nil
 }

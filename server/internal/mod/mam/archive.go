@@ -6,7 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"hearth/server/internal/jid"
@@ -15,59 +15,20 @@ import (
 	"hearth/storage"
 )
 
-// Archive ids. An archive id is the time the message was archived, in
-// milliseconds since 2000-01-01 UTC, shifted left 20 bits, plus a
-// sequence within the millisecond: ids grow with time, a time range is an
-// id range, and the id tells the message's time. The id people see (the
+// Archive ids (storage.ArchiveID) grow with time: a time range is an id
+// range, and the id tells the message's time. The id people see (the
 // stanza-id, the result's id) adds a random tag, checked on every lookup:
 // ids cannot be guessed, and one handed out before a crash that never
 // committed is not found again.
 
-const (
-	epochMS  = 946684800000 // 2000-01-01T00:00:00Z
-	seqBits  = 20
-	seqSpace = 1 << seqBits
-)
-
 // idAt is the first id of the millisecond t falls in.
-func idAt(t time.Time) int64 {
-	ms := t.UnixMilli() - epochMS
-	if ms < 0 {
-		return 0
-	}
-	return ms << seqBits
-}
+func idAt(t time.Time) int64 { return storage.ArchiveID(t) }
 
 // timeOf is the time an id was made.
-func timeOf(id int64) time.Time {
-	return time.UnixMilli(id>>seqBits + epochMS).UTC()
-}
+func timeOf(id int64) time.Time { return storage.ArchiveTime(id) }
 
 // stamp is the XEP-0082 form of an id's time.
 func stamp(id int64) string { return timeOf(id).Format("2006-01-02T15:04:05.000Z") }
-
-// ids hands out archive ids above every id in the database.
-type ids struct {
-	mu     sync.Mutex
-	loaded bool
-	last   int64
-}
-
-// next returns the first of n new ids in a row.
-func (x *ids) next(ctx context.Context, db *storage.DB, n int) (int64, error) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if !x.loaded {
-		max, err := db.ArchiveMaxID(ctx)
-		if err != nil {
-			return 0, err
-		}
-		x.last, x.loaded = max, true
-	}
-	id := max(x.last+1, idAt(time.Now()))
-	x.last = id + int64(n) - 1
-	return id, nil
-}
 
 // publicID is the id people see: the archive id and its tag.
 func publicID(id, tag int64) string {
@@ -120,17 +81,13 @@ func (m *Module) Archive(ctx context.Context, st *stanza.Stanza, toLocal bool) (
 	if len(rows) == 0 {
 		return st, nil
 	}
-	xml := st.El.Bytes()
-	id, err := m.ids.next(ctx, m.db, len(rows))
-	if err != nil {
-		m.log.Error("message not archived: the archive could not be read", "err", err)
-		return st, failed{errNotArchived}
-	}
 	var tags [16]byte
 	rand.Read(tags[:])
 	for i := range rows {
-		rows[i].ID, rows[i].Tag, rows[i].Stanza = id+int64(i), int64(binary.BigEndian.Uint64(tags[8*i:])), xml
+		rows[i].Tag = int64(binary.BigEndian.Uint64(tags[8*i:]))
 	}
+	rows[0].Stanza = st.El.Bytes()
+	w := &write{q: m.db.QueueArchive(rows, nil), m: m, user: rows[0].User}
 	if recipient {
 		// The recipient's sessions get the message with its archive id.
 		if toBare == "" {
@@ -142,37 +99,34 @@ func (m *Module) Archive(ctx context.Context, st *stanza.Stanza, toLocal bool) (
 		c.El = el
 		st = &c
 	}
-	w := &write{}
-	user := rows[0].User
-	w.q = m.db.QueueArchive(rows, func(_ int64, err error) {
-		switch {
-		case err == nil:
-		case errors.Is(err, storage.ErrNotFound):
-			w.err = stanza.ErrServiceUnavailable()
-		default:
-			m.log.Error("message not archived", "user", user, "err", err)
-			w.err = errNotArchived
-		}
-	})
 	return st, w
 }
 
 // write is an archive write under way: the router's Durable.
 type write struct {
-	q   *storage.Queued
-	err *stanza.Error // set before q is done
+	q      *storage.Queued
+	m      *Module
+	user   string
+	logged atomic.Bool
 }
 
 func (w *write) Done() <-chan struct{} { return w.q.Done() }
-func (w *write) Failed() *stanza.Error { return w.err }
 
-// failed is a write that failed before it was queued.
-type failed struct{ e *stanza.Error }
-
-var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
-
-func (f failed) Done() <-chan struct{} { return closed }
-func (f failed) Failed() *stanza.Error { return f.e }
+// Failed says why the write failed, once it is done: an account gone is
+// the one the message was for; anything else is logged, once.
+func (w *write) Failed() *stanza.Error {
+	switch err := w.q.Err(); {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		return stanza.ErrServiceUnavailable()
+	default:
+		if !w.logged.Swap(true) {
+			w.m.log.Error("message not archived", "user", w.user, "err", err)
+		}
+		return errNotArchived
+	}
+}
 
 // stripForged returns st without the stanza-ids that claim to be by this
 // server or one of its accounts.

@@ -80,8 +80,6 @@ type Module struct {
 	retention atomic.Int64 // nanoseconds; 0: forever
 	wake      chan struct{}
 
-	ids ids
-
 	mu    sync.Mutex
 	prefs map[string]*prefs // loaded per account on first use
 }
