@@ -428,9 +428,10 @@ alice receives: <iq type='error' id='p5' from='alice@hearth.test' to='alice@hear
 	}
 }
 
-// TestMAMSettings: with mam.enabled off nothing new is archived and no
-// stanza-id is added (forged ones still go); mam.retention deletes old
-// messages as soon as it is set.
+// TestMAMSettings: with mam.enabled off nothing new is archived, no
+// stanza-id is added (forged ones still go) and service discovery no
+// longer offers the archive; mam.retention deletes old messages as soon as
+// it is set.
 func TestMAMSettings(t *testing.T) {
 	srv := xmpptest.Start(t)
 	for _, u := range []string{"alice", "bob"} {
@@ -449,12 +450,27 @@ func TestMAMSettings(t *testing.T) {
 	xmpptest.Play(t, c, `
 alice sends: <message to='bob@hearth.test' type='chat' id='k1'><body>kept</body></message>
 bob receives: <message from='alice@hearth.test/phone' to='bob@hearth.test' type='chat' id='k1'><body>kept</body><stanza-id xmlns='urn:xmpp:sid:0' by='bob@hearth.test' id='*'/></message>`)
+	offered := func() bool {
+		t.Helper()
+		bob.Send(`<iq type='get' id='disco' to='bob@hearth.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+		res := bob.Next().String()
+		return strings.Contains(res, `var="urn:xmpp:mam:2"`) && strings.Contains(res, `var="urn:xmpp:sid:0"`)
+	}
+	if !offered() {
+		t.Errorf("the archive is on and not offered")
+	}
 	set("mam.enabled", "false")
+	if offered() {
+		t.Errorf("the archive is off and still offered")
+	}
 	xmpptest.Play(t, c, `
 alice sends: <message to='bob@hearth.test' type='chat' id='k2'><body>not kept</body><stanza-id xmlns='urn:xmpp:sid:0' by='bob@hearth.test' id='forged'/></message>
 bob receives: <message from='alice@hearth.test/phone' to='bob@hearth.test' type='chat' id='k2'><body>not kept</body></message>
 bob receives nothing more`)
 	set("mam.enabled", "true")
+	if !offered() {
+		t.Errorf("the archive is on again and not offered")
+	}
 	for _, cl := range []*xmpptest.Client{alice, bob} {
 		if rs, _ := mamQuery(t, cl, "", ""); !slices.Equal(bodies(rs), []string{"kept"}) {
 			t.Errorf("%s's archive %q", cl.Name, bodies(rs))

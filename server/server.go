@@ -169,11 +169,10 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		s.modules = append(s.modules, build(r))
 	}
 	// Service discovery lists what the modules above declare.
-	var features router.Features
+	var features []router.Features
 	for _, m := range s.modules {
 		if f, ok := m.(featurer); ok {
-			features.Server = append(features.Server, f.Features().Server...)
-			features.Account = append(features.Account, f.Features().Account...)
+			features = append(features, f.Features())
 		}
 	}
 	s.modules = append(s.modules, disco.New(disco.Deps{Router: r, Visibility: s.roster, Features: features,

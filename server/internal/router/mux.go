@@ -438,4 +438,8 @@ func (m *Mux) ServeIQ(ctx context.Context, st *stanza.Stanza, t Target) (*stanza
 // different lists (XEP-0030 3.1).
 type Features struct {
 	Server, Account []string
+	// On, if not nil, says whether the features are advertised now: a
+	// module a setting turns off while the server runs stops claiming
+	// them at once.
+	On func() bool
 }

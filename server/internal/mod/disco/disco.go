@@ -54,7 +54,7 @@ type Deps struct {
 	Router     *router.Router // an account's available resources
 	Visibility Visibility
 	// Features are every other module's features; the module adds its own.
-	Features router.Features
+	Features []router.Features
 	Items    ItemSource // nil: no items
 	// AccountIdentities are identities of accounts' bare JIDs besides
 	// account/registered, as category and type (pubsub/pep).
@@ -73,8 +73,10 @@ type Module struct {
 	ids      [][2]string
 	nodes    NodeSource
 	log      *slog.Logger
-	server   []string // features of the domain
-	account  []string // features of an account's bare JID
+	features []router.Features // every module's, its own included
+	// server and account are the features of the domain and of an
+	// account's bare JID while every module's On says yes (or has none).
+	server, account []string
 }
 
 // New returns the disco module.
@@ -83,10 +85,31 @@ func New(d Deps) *Module {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	m := &Module{r: d.Router, vis: d.Visibility, items: d.Items, contacts: d.Contacts, ids: d.AccountIdentities, nodes: d.Nodes, log: d.Log}
-	own := m.Features()
-	m.server = unique(slices.Concat(d.Features.Server, own.Server))
-	m.account = unique(slices.Concat(d.Features.Account, own.Account))
+	m.features = append(slices.Clone(d.Features), m.Features())
+	m.server, m.account = m.current()
 	return m
+}
+
+// current lists the features advertised now, server's and account's.
+func (m *Module) current() (server, account []string) {
+	for _, f := range m.features {
+		if f.On == nil || f.On() {
+			server = append(server, f.Server...)
+			account = append(account, f.Account...)
+		}
+	}
+	return unique(server), unique(account)
+}
+
+// lists returns the features advertised now: the ones made at start
+// unless a module's On says otherwise since.
+func (m *Module) lists() (server, account []string) {
+	for _, f := range m.features {
+		if f.On != nil && !f.On() {
+			return m.current()
+		}
+	}
+	return m.server, m.account
 }
 
 // Register installs the handlers: gets to the server and to bare JIDs.
@@ -122,7 +145,8 @@ func (m *Module) info(ctx context.Context, st *stanza.Stanza) (*stanza.Element, 
 	}
 	res := stanza.New("query", stanza.NSDiscoInfo)
 	res.Append(stanza.New("identity", stanza.NSDiscoInfo, "category", "server", "type", "im", "name", Name))
-	for _, f := range m.server {
+	server, _ := m.lists()
+	for _, f := range server {
 		res.Append(stanza.New("feature", stanza.NSDiscoInfo, "var", f))
 	}
 	if form := m.serverInfo(ctx); form != nil {
@@ -180,7 +204,8 @@ func (m *Module) accountInfo(ctx context.Context, st *stanza.Stanza) (*stanza.El
 	for _, id := range m.ids {
 		res.Append(stanza.New("identity", stanza.NSDiscoInfo, "category", id[0], "type", id[1]))
 	}
-	for _, f := range m.account {
+	_, account := m.lists()
+	for _, f := range account {
 		res.Append(stanza.New("feature", stanza.NSDiscoInfo, "var", f))
 	}
 	return res, nil

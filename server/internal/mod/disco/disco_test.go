@@ -50,10 +50,10 @@ func TestDisco(t *testing.T) {
 	m := New(Deps{
 		Router:     r,
 		Visibility: vis,
-		Features: router.Features{
+		Features: []router.Features{{
 			Server:  []string{"urn:xmpp:ping", "jabber:iq:version", "urn:xmpp:ping"},
 			Account: []string{"http://jabber.org/protocol/pubsub#publish"},
-		},
+		}},
 		Items:    testItems{},
 		Contacts: SettingsContacts{DB: db},
 	})

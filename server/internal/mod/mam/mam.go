@@ -109,9 +109,10 @@ func (m *Module) Register(mux *router.Mux) {
 }
 
 // Features advertises the archive on accounts' bare JIDs (XEP-0313 7,
-// XEP-0359 6).
+// XEP-0359 6) while archiving is on (mam.enabled): a client told of it
+// would look for new messages there.
 func (m *Module) Features() router.Features {
-	return router.Features{Account: []string{NS, NSExtended, NSSID}}
+	return router.Features{Account: []string{NS, NSExtended, NSSID}, On: m.on.Load}
 }
 
 // SetEnabled turns archiving on or off (mam.enabled).
