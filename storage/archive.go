@@ -94,6 +94,9 @@ func (db *DB) QueueArchive(rows []ArchiveRow, after func(int64, error)) *Queued 
 	if len(rows) == 0 {
 		return db.commit.enqueue(what, func(*batch) (int64, error) { return 0, nil }, after)
 	}
+	if len(rows) == 2 && rows[0].User == rows[1].User {
+		panic("storage: QueueArchive takes one row per archive: a message to oneself is in its archive once")
+	}
 	w := &archiveWrite{Queued: Queued{done: make(chan struct{}), what: what, after: after}}
 	w.msg.stanza = blob(rows[0].Stanza)
 	size := 0
@@ -373,20 +376,25 @@ func (db *DB) QueueExpireArchive(before int64, n int) *Queued {
 		if err != nil {
 			return 0, err
 		}
-		if err := b.trimIndex(cut); err != nil {
+		if err := b.trimRuns(cut, nil); err != nil {
 			return 0, err
 		}
 		return res.RowsAffected()
 	}, nil)
 }
 
-// trimIndex takes the ids below cut out of the index: the runs wholly
-// below go, and a run across cut (at most one per list) loses its start.
-func (b *batch) trimIndex(cut int64) error {
-	if _, err := b.exec(`DELETE FROM archive_index WHERE first < ?1 AND last < ?1`, cut); err != nil {
+// trimRuns takes the ids below cut out of the index, or out of one list
+// of it: the runs wholly below go, and a run across cut (at most one per
+// list) loses its start.
+func (b *batch) trimRuns(cut int64, list *archiveList) error {
+	where, args := `first < ?`, []any{cut}
+	if list != nil {
+		where, args = `username = ? AND peer = ? AND first < ?`, []any{list.user, list.peer, cut}
+	}
+	if _, err := b.exec(`DELETE FROM archive_index WHERE `+where+` AND last < ?`, append(args, cut)...); err != nil {
 		return err
 	}
-	rows, err := b.tx.QueryContext(b.ctx, `SELECT username, peer, first, n, ids FROM archive_index WHERE first < ?`, cut)
+	rows, err := b.tx.QueryContext(b.ctx, `SELECT username, peer, first, n, ids FROM archive_index WHERE `+where, args...)
 	if err != nil {
 		return err
 	}
@@ -431,10 +439,9 @@ func (b *batch) trimIndex(cut int64) error {
 
 // purgeArchive takes up to limit of the user's oldest messages (all, if
 // limit is 0) out of the user's archive: the user's place leaves their log
-// rows' meta, and a row in no archive then goes; so do the runs of
-// the user's whole archive that held them. It returns how many it took.
-// The user's runs with single contacts are left to go with the account
-// (reads skip what is no longer in the user's archive).
+// rows' meta, and a row in no archive then goes; so do the ids in the
+// user's lists, the whole archive's and each contact's. It returns how
+// many it took.
 func (b *batch) purgeArchive(user string, limit int) (int64, error) {
 	q := `SELECT first, n, ids FROM archive_index WHERE username = ? AND peer = '' ORDER BY first`
 	args := []any{user}
@@ -477,6 +484,7 @@ func (b *batch) purgeArchive(user string, limit int) (int64, error) {
 		meta []byte // nil: the row goes
 	}
 	var change []kept
+	var peers []string // the contacts whose lists held them
 	for rows.Next() {
 		var k kept
 		var meta []byte
@@ -489,7 +497,12 @@ func (b *batch) purgeArchive(user string, limit int) (int64, error) {
 			rows.Close()
 			return 0, fmt.Errorf("message %d: %w", k.id, err)
 		}
-		places = slices.DeleteFunc(places, func(r ArchiveRow) bool { return r.User == user })
+		places = slices.DeleteFunc(places, func(r ArchiveRow) bool {
+			if r.User == user && !slices.Contains(peers, r.With) {
+				peers = append(peers, r.With)
+			}
+			return r.User == user
+		})
 		if len(places) > 0 {
 			k.meta = appendMeta(nil, places)
 		}
@@ -512,6 +525,14 @@ func (b *batch) purgeArchive(user string, limit int) (int64, error) {
 	}
 	if _, err := b.tx.ExecContext(b.ctx, `DELETE FROM archive_index WHERE username = ? AND peer = '' AND first IN (SELECT value FROM json_each(?))`, user, jsonInts(firsts)); err != nil {
 		return 0, err
+	}
+	// The lists with single contacts lose the same messages: they were
+	// the account's oldest, so they are all below cut.
+	cut := slices.Max(ids) + 1
+	for _, peer := range peers {
+		if err := b.trimRuns(cut, &archiveList{user, peer}); err != nil {
+			return 0, err
+		}
 	}
 	return int64(len(ids)), nil
 }

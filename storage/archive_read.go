@@ -110,7 +110,8 @@ func archiveSelect(ctx context.Context, tx *sql.Tx, q ArchiveQuery, limit int, s
 		if q.Last {
 			slices.Reverse(ids)
 		}
-		return out, keep(slices.Compact(ids))
+		err := keep(slices.Compact(ids))
+		return out, err
 	}
 	it := runs{tx: tx, ctx: ctx, list: archiveList{q.User, q.With}, after: q.After, before: q.Before, desc: q.Last}
 	for len(out) < limit {

@@ -88,7 +88,7 @@ func (m *Module) Archive(ctx context.Context, st *stanza.Stanza, toLocal bool) (
 	}
 	rows[0].Stanza = st.El.Bytes()
 	w := &write{q: m.db.QueueArchive(rows, nil), m: m, user: rows[0].User}
-	if recipient {
+	if recipient && rows[0].ID != 0 { // 0: the database is closed
 		// The recipient's sessions get the message with its archive id.
 		if toBare == "" {
 			toBare = st.To.Bare().String()
