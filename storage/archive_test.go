@@ -2,12 +2,9 @@ package storage
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -420,14 +417,7 @@ func BenchmarkArchiveQuery(b *testing.B) {
 // and new messages follow them.
 func TestArchiveUpgrade(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "m.db")
-	if err := os.WriteFile(path, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	w, err := sql.Open("sqlite", dsn(path, true))
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, w := emptyWriter(t)
 	v6 := fstest.MapFS{}
 	for v := 1; v <= 6; v++ {
 		names, _ := fs.Glob(migrationFS, fmt.Sprintf("migrations/%04d_*.sql", v))

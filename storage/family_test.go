@@ -1,12 +1,9 @@
 package storage
 
 import (
-	"database/sql"
 	"errors"
 	"io/fs"
 	"maps"
-	"os"
-	"path/filepath"
 	"testing"
 	"testing/fstest"
 )
@@ -118,15 +115,7 @@ func TestFamilyCircleUpgrade(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
-			path := filepath.Join(t.TempDir(), "m.db")
-			if err := os.WriteFile(path, nil, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			w, err := sql.Open("sqlite", dsn(path, true))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer w.Close()
+			_, w := emptyWriter(t)
 			b, err := fs.ReadFile(migrationFS, "migrations/0001_init.sql")
 			if err != nil {
 				t.Fatal(err)

@@ -258,15 +258,7 @@ func TestMigrateRollsBack(t *testing.T) {
 		"migrations/0002_b.sql": &fstest.MapFile{Data: []byte("CREATE TABLE b (x); THIS IS NOT SQL")},
 	}
 	// A fresh file, not the one Open migrated.
-	path := filepath.Join(t.TempDir(), "m.db")
-	if err := os.WriteFile(path, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	w, err := sql.Open("sqlite", dsn(path, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	_, w := emptyWriter(t)
 	if err := migrate(ctx, w, fsys); err == nil {
 		t.Fatal("migrate succeeded")
 	}
@@ -385,4 +377,20 @@ func latestVersion(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return strconv.Itoa(len(ms))
+}
+
+// emptyWriter opens the writer's connection to a new empty database file,
+// for migrations run by hand; it is closed when the test ends.
+func emptyWriter(t testing.TB) (string, *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "m.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return path, w
 }
