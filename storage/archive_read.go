@@ -185,13 +185,19 @@ type runs struct {
 	desc          bool
 
 	started bool
+	limit   int     // runs the next read takes
 	pos     int64   // the first id of the last run read
 	ready   []int64 // ids read and not yet returned
 	done    bool    // no more runs
 }
 
-// runsPerRead is how many runs one read of the index takes.
-const runsPerRead = 64
+// A read of the index takes runsFirstRead runs, and each next one twice as
+// many, up to runsPerRead: a run holds one id when messages come one at a
+// time and thousands under load, and a page wants fifty.
+const (
+	runsFirstRead = 2
+	runsPerRead   = 64
+)
 
 // next returns up to n more ids of the list; none when there are no more.
 func (r *runs) next(n int) ([]int64, error) {
@@ -212,6 +218,7 @@ func (r *runs) read() error {
 	if before <= 0 {
 		before = math.MaxInt64
 	}
+	r.limit = min(max(2*r.limit, runsFirstRead), runsPerRead)
 	var query string
 	var args []any
 	probe := false // reading the one run that holds after
@@ -226,13 +233,13 @@ func (r *runs) read() error {
 			r.started, r.pos = true, math.MinInt64
 		}
 		query = `SELECT first, n, ids FROM archive_index WHERE username = ? AND peer = ? AND first > ? AND first < ? ORDER BY first LIMIT ?`
-		args = []any{r.list.user, r.list.peer, r.pos, before, runsPerRead}
+		args = []any{r.list.user, r.list.peer, r.pos, before, r.limit}
 	default:
 		if !r.started {
 			r.started, r.pos = true, before
 		}
 		query = `SELECT first, n, ids FROM archive_index WHERE username = ? AND peer = ? AND first < ? ORDER BY first DESC LIMIT ?`
-		args = []any{r.list.user, r.list.peer, r.pos, runsPerRead}
+		args = []any{r.list.user, r.list.peer, r.pos, r.limit}
 	}
 	rows, err := r.tx.QueryContext(r.ctx, query, args...)
 	if err != nil {
@@ -277,7 +284,7 @@ func (r *runs) read() error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if !probe && got < runsPerRead {
+	if !probe && got < r.limit {
 		r.done = true
 	}
 	return nil
