@@ -129,11 +129,11 @@ type Service struct {
 
 	mu      sync.Mutex
 	ln      net.Listener
-	all     map[*conn]struct{}   // every stream, negotiating or open
-	open    map[pair]*conn       // a stream per pair that stanzas to the peer go on
-	dialing map[pair]*dialing    // outbound streams being opened
-	perPeer map[string]int       // streams with each peer, both ways
-	pending map[netip.Addr]int   // inbound connections without a header, per address
+	all     map[*conn]struct{} // every stream, negotiating or open
+	open    map[pair]*conn     // a stream per pair that stanzas to the peer go on
+	dialing map[pair]*dialing  // outbound streams being opened
+	perPeer map[string]int     // streams with each peer, both ways
+	pending map[netip.Addr]int // inbound connections without a header, per address
 	closed  bool
 }
 
