@@ -39,6 +39,7 @@ type conn struct {
 	version string // the version we put in our header ("" for a peer that sent none)
 	sentHdr bool
 	ended   bool
+	quiet   bool // refused at its header: that is logged already
 	endOnce sync.Once
 
 	in, out atomic.Uint64
@@ -118,8 +119,11 @@ func (c *conn) end(serr *stream.Error, why string) {
 			}
 			c.nc.SetReadDeadline(time.Now().Add(2 * time.Second))
 		}
+		quiet := c.quiet
 		c.wmu.Unlock()
-		c.logEnd(serr, why)
+		if !quiet {
+			c.logEnd(serr, why)
+		}
 	})
 }
 
@@ -243,7 +247,11 @@ func (s *Service) serveIn(nc net.Conn, src netip.Addr) {
 		return
 	}
 	if serr, why := s.acceptHeader(c, h); serr != nil {
-		s.log.Warn("refused a link-local stream", "from", h.From, "to", h.To, "addr", nc.RemoteAddr().String(), "reason", why)
+		s.log.Warn("refused a link-local stream", "from", h.From, "to", h.To, "addr", nc.RemoteAddr().String(),
+			"error", serr.Condition, "reason", why)
+		c.wmu.Lock()
+		c.quiet = true
+		c.wmu.Unlock()
 		c.end(serr, why)
 		c.drain()
 		return
