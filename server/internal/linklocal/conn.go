@@ -298,12 +298,25 @@ func (s *Service) acceptHeader(c *conn, h stream.Header) (*stream.Error, string)
 		return &stream.Error{Condition: stream.InvalidFrom, Text: "say who you are in the stream header's from"},
 			"its stream header does not say who it is from"
 	}
-	addrs, _, ok := s.cfg.Directory.Peer(h.From)
-	if !ok {
+	// A peer may connect as soon as it has seen us, before its own
+	// announcement (or this address of it) has reached us: ask again for
+	// a moment before refusing.
+	known, at := s.lookup(h.From, c.src)
+	for wait := time.NewTimer(s.cfg.AnnounceWait); !at; {
+		select {
+		case <-wait.C:
+		case <-s.ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+			known, at = s.lookup(h.From, c.src)
+			continue
+		}
+		break
+	}
+	if !known {
 		return &stream.Error{Condition: stream.InvalidFrom, Text: "that name is not announced on the network"},
 			"the name it gives is not announced on the network"
 	}
-	if !announced(addrs, c.src) {
+	if !at {
 		return &stream.Error{Condition: stream.InvalidFrom, Text: "your address is not announced for that name"},
 			"it connected from an address that is not announced for that name"
 	}
@@ -332,6 +345,12 @@ func (s *Service) acceptHeader(c *conn, h stream.Header) (*stream.Error, string)
 		s.open[p] = c
 	}
 	return nil, ""
+}
+
+// lookup reports whether name is announced, and at src.
+func (s *Service) lookup(name string, src netip.Addr) (known, at bool) {
+	addrs, _, ok := s.cfg.Directory.Peer(name)
+	return ok, ok && announced(addrs, src)
 }
 
 // version is the version we answer a peer's header with: none for a peer

@@ -40,7 +40,7 @@ func FuzzInbound(f *testing.F) {
 		dir := newDirectory("alice@hearth", "carol@hearth")
 		dir.announce("bob@laptop", 5298, "192.168.1.5")
 		bad := make(chan string, 1)
-		s := New(Config{Directory: dir, HeaderTimeout: time.Second, Limits: stream.Limits{MaxStanza: 4096},
+		s := New(Config{Directory: dir, HeaderTimeout: time.Second, AnnounceWait: time.Millisecond, Limits: stream.Limits{MaxStanza: 4096},
 			Handler: func(peer, local string, st *stanza.Stanza) {
 				if peer != "bob@laptop" || local != "alice@hearth" || st.El.Attr("from") != "" || st.El.Attr("to") != "" {
 					select {

@@ -49,6 +49,7 @@ const (
 	DefaultMaxPerPeer    = 4
 	DefaultMaxStreams    = 256
 	DefaultMaxPending    = 4
+	DefaultAnnounceWait  = 3 * time.Second
 )
 
 // Config configures a Service; the zero values of the durations and
@@ -62,6 +63,9 @@ type Config struct {
 	Limits stream.Limits
 	// HeaderTimeout is how long a peer has to send its stream header.
 	HeaderTimeout time.Duration
+	// AnnounceWait is how long an inbound stream from a name or address
+	// not announced (yet) waits for the announcement before it is refused.
+	AnnounceWait time.Duration
 	// IdleTimeout closes a stream with no stanza either way for this long.
 	IdleTimeout time.Duration
 	// DialTimeout bounds each connection attempt to a peer's address.
@@ -91,6 +95,7 @@ func (c Config) withDefaults() Config {
 	}
 	def(&c.HeaderTimeout, DefaultHeaderTimeout)
 	def(&c.IdleTimeout, DefaultIdleTimeout)
+	def(&c.AnnounceWait, DefaultAnnounceWait)
 	def(&c.DialTimeout, DefaultDialTimeout)
 	def(&c.WriteTimeout, DefaultWriteTimeout)
 	defInt(&c.MaxPerPeer, DefaultMaxPerPeer)

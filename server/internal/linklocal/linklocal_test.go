@@ -137,6 +137,7 @@ func TestRefused(t *testing.T) {
 	h := newHarness(t, Config{
 		Limits:        stream.Limits{MaxStanza: 2048, MaxDepth: 4},
 		HeaderTimeout: 300 * time.Millisecond,
+		AnnounceWait:  100 * time.Millisecond,
 	})
 	h.dir.announce("bob@laptop", 5298, "127.0.0.1")
 	h.dir.announce("eve@elsewhere", 5298, "127.0.0.2")
@@ -210,6 +211,22 @@ func TestRefused(t *testing.T) {
 	case r := <-h.got:
 		t.Fatalf("a refused stream's stanza reached the handler: %s", r.st.El)
 	default:
+	}
+}
+
+// A peer that connects before its announcement reaches us is held for a
+// moment, and accepted once it is announced.
+func TestAnnouncedLate(t *testing.T) {
+	h := newHarness(t, Config{AnnounceWait: 5 * time.Second})
+	p := dialFrom(t, "", h.addr())
+	p.open("bob@laptop", "alice@hearth", "1.0")
+	time.Sleep(300 * time.Millisecond)
+	h.dir.announce("bob@laptop", 5298, "127.0.0.1")
+	p.header()
+	p.mustNext()
+	p.send(`<message><body>made it</body></message>`)
+	if r := h.receive(t); r.peer != "bob@laptop" || r.st.Body() != "made it" {
+		t.Fatalf("received %q %s", r.peer, r.st.El)
 	}
 }
 
