@@ -70,6 +70,9 @@ allow-interfaces=`+pair.Iface[1]+`
 enable-dbus=yes
 [wide-area]
 enable-wide-area=no
+[publish]
+publish-a-on-ipv6=yes
+publish-aaaa-on-ipv4=yes
 `)
 	startDaemon(t, "", nil, "dbus-daemon", "--config-file="+filepath.Join(dir, "bus.conf"), "--nofork", "--nopidfile")
 	for deadline := time.Now().Add(5 * time.Second); ; {

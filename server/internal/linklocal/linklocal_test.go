@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -467,4 +468,35 @@ func TestAnnounced(t *testing.T) {
 			t.Errorf("announced(%s) = %v, want %v", tc.src, got, tc.want)
 		}
 	}
+}
+
+// Sends that race for a peer with no stream open one stream between them.
+func TestConcurrentSendsDialOnce(t *testing.T) {
+	h := newHarness(t, Config{})
+	bob := listenPeer(t, "127.0.0.1:0")
+	h.dir.announce("bob@laptop", bob.port(), "127.0.0.1")
+	const n = 10
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- h.s.Send(context.Background(), "alice@hearth", "bob@laptop", message("m"+strconv.Itoa(i)))
+		}()
+	}
+	p := bob.accept()
+	p.header()
+	p.open("bob@laptop", "alice@hearth", "1.0")
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for range n {
+		m := p.mustNext()
+		seen[m.Inner] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("bob got %d different messages, want %d", len(seen), n)
+	}
+	bob.none(200 * time.Millisecond)
 }
