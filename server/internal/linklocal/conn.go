@@ -142,15 +142,21 @@ func (c *conn) lost(err error) {
 		if errors.Is(err, io.EOF) {
 			why = "the peer went away without closing the stream"
 		}
-		c.s.log.Info("link-local stream lost", "peer", c.peerName(), "local", c.local, "reason", why, "addr", c.addr())
+		local, peer := c.names()
+		c.s.log.Info("link-local stream lost", "peer", peer, "local", local, "reason", why, "addr", c.addr())
 	})
 }
 
-func (c *conn) peerName() string {
-	if c.peer == "" {
-		return "(not yet known)"
+// names returns the stream's names (set under s.mu once the header is
+// accepted).
+func (c *conn) names() (local, peer string) {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	local, peer = c.local, c.peer
+	if peer == "" {
+		peer = "(not yet known)"
 	}
-	return c.peer
+	return local, peer
 }
 
 func (c *conn) addr() string {
@@ -161,12 +167,13 @@ func (c *conn) addr() string {
 }
 
 func (c *conn) logEnd(serr *stream.Error, why string) {
+	local, peer := c.names()
 	if serr != nil {
-		c.s.log.Warn("link-local stream closed with an error", "peer", c.peerName(), "local", c.local,
+		c.s.log.Warn("link-local stream closed with an error", "peer", peer, "local", local,
 			"addr", c.addr(), "error", serr.Condition, "reason", why)
 		return
 	}
-	c.s.log.Info("link-local stream closed", "peer", c.peerName(), "local", c.local, "addr", c.addr(), "reason", why)
+	c.s.log.Info("link-local stream closed", "peer", peer, "local", local, "addr", c.addr(), "reason", why)
 }
 
 // remove forgets c: its counts, and its place as the pair's stream (which
@@ -282,7 +289,9 @@ func (s *Service) serveIn(nc net.Conn, src netip.Addr) {
 // refuse it with and why, in plain words.
 func (s *Service) acceptHeader(c *conn, h stream.Header) (*stream.Error, string) {
 	v, serr := version(h.Version)
+	c.wmu.Lock()
 	c.version = v
+	c.wmu.Unlock()
 	if serr != nil {
 		return serr, "it asked for a stream version this server does not speak"
 	}
@@ -311,6 +320,9 @@ func (s *Service) acceptHeader(c *conn, h stream.Header) (*stream.Error, string)
 			continue
 		}
 		break
+	}
+	if !at && s.ctx.Err() != nil {
+		return &stream.Error{Condition: stream.SystemShutdown}, "the server is stopping"
 	}
 	if !known {
 		return &stream.Error{Condition: stream.InvalidFrom, Text: "that name is not announced on the network"},

@@ -500,3 +500,69 @@ func TestConcurrentSendsDialOnce(t *testing.T) {
 	}
 	bob.none(200 * time.Millisecond)
 }
+
+// Two Services talk to each other: one dials, the other answers on the
+// same stream, and a burst of messages either way arrives whole.
+func TestServiceToService(t *testing.T) {
+	a := newHarnessAs(t, Config{}, "alice@hearth")
+	b := newHarnessAs(t, Config{}, "bob@otherbox")
+	a.dir.announce("bob@otherbox", b.port, "127.0.0.1")
+	b.dir.announce("alice@hearth", a.port, "127.0.0.1")
+	ctx := context.Background()
+	const n = 50
+	for i := range n {
+		if err := a.s.Send(ctx, "alice@hearth", "bob@otherbox", message("a"+strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		r := b.receive(t)
+		if r.peer != "alice@hearth" || r.local != "bob@otherbox" || r.st.Body() != "a"+strconv.Itoa(i) {
+			t.Fatalf("b received %q→%q %s", r.peer, r.local, r.st.El)
+		}
+	}
+	for i := range n {
+		if err := b.s.Send(ctx, "bob@otherbox", "alice@hearth", message("b"+strconv.Itoa(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		if r := a.receive(t); r.peer != "bob@otherbox" || r.st.Body() != "b"+strconv.Itoa(i) {
+			t.Fatalf("a received %q %s", r.peer, r.st.El)
+		}
+	}
+	as, bs := a.s.Streams(), b.s.Streams()
+	if len(as) != 1 || len(bs) != 1 || as[0].Inbound || !bs[0].Inbound || as[0].Out != n || as[0].In != n {
+		t.Fatalf("streams: a %+v, b %+v", as, bs)
+	}
+	// The one that dialed stops: the other sees the stream end in order.
+	a.s.Close()
+	b.logs.wait(t, "the peer closed the stream")
+}
+
+// Close does not wait for streams that wait for their peer's announcement
+// or header.
+func TestCloseWhileWaiting(t *testing.T) {
+	h := newHarness(t, Config{AnnounceWait: time.Minute, HeaderTimeout: time.Minute})
+	p := dialFrom(t, "", h.addr())
+	p.open("bob@laptop", "alice@hearth", "1.0")
+	q := dialFrom(t, "", h.addr())
+	for { // both accepted
+		h.s.mu.Lock()
+		n := len(h.s.all)
+		h.s.mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	done := make(chan struct{})
+	go func() { h.s.Close(); close(done) }()
+	p.closed()
+	q.closed()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close waited for streams that had not begun")
+	}
+}

@@ -109,7 +109,13 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	h := &harness{dir: newDirectory("alice@hearth", "carol@hearth"), logs: new(logs), got: make(chan received, 64)}
+	return newHarnessAs(t, cfg, "alice@hearth", "carol@hearth")
+}
+
+// newHarnessAs is newHarness with other names of ours.
+func newHarnessAs(t *testing.T, cfg Config, locals ...string) *harness {
+	t.Helper()
+	h := &harness{dir: newDirectory(locals...), logs: new(logs), got: make(chan received, 64)}
 	cfg.Directory = h.dir
 	cfg.Log = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.Handler = func(peer, local string, st *stanza.Stanza) { h.got <- received{peer, local, st} }
