@@ -38,6 +38,11 @@ type conn struct {
 	wbuf    bytes.Buffer
 	version string // the version we put in our header ("" for a peer that sent none)
 	sentHdr bool
+	offered bool // STARTTLS is in the features we sent
+	isTLS   bool
+	secure  atomic.Bool     // isTLS, for Streams
+	raddr   string          // the peer's address and port, set with the first nc
+	first   *stanza.Element // outbound: a stanza that came where features were expected
 	ended   bool
 	quiet   bool // refused at its header: that is logged already
 	endOnce sync.Once
@@ -63,7 +68,12 @@ func (c *conn) writeHeaderLocked(from, to string, features bool) {
 	stream.AppendHeader(&c.wbuf, stream.Header{NS: stanza.NSClient, From: from, To: to,
 		ID: newStreamID(), Version: c.version})
 	if features && c.version != "" {
-		stream.AppendFeatures(&c.wbuf, stanza.NSClient)
+		c.offered = c.s.cfg.TLS != nil && !c.isTLS
+		if c.offered {
+			stream.AppendFeatures(&c.wbuf, stanza.NSClient, stanza.New("starttls", stanza.NSTLS))
+		} else {
+			stream.AppendFeatures(&c.wbuf, stanza.NSClient)
+		}
 	}
 	c.sentHdr = true
 }
@@ -130,6 +140,15 @@ func (c *conn) end(serr *stream.Error, why string) {
 // lost is the end of a stream whose connection failed: nothing more can
 // be written.
 func (c *conn) lost(err error) {
+	why := "the connection was lost"
+	if errors.Is(err, io.EOF) {
+		why = "the peer went away without closing the stream"
+	}
+	c.drop(why)
+}
+
+// drop ends a stream that can take no more writes, saying why.
+func (c *conn) drop(why string) {
 	c.endOnce.Do(func() {
 		c.s.remove(c)
 		c.wmu.Lock()
@@ -138,10 +157,6 @@ func (c *conn) lost(err error) {
 			c.nc.SetReadDeadline(time.Now())
 		}
 		c.wmu.Unlock()
-		why := "the connection was lost"
-		if errors.Is(err, io.EOF) {
-			why = "the peer went away without closing the stream"
-		}
 		local, peer := c.names()
 		c.s.log.Info("link-local stream lost", "peer", peer, "local", local, "reason", why, "addr", c.addr())
 	})
@@ -159,12 +174,7 @@ func (c *conn) names() (local, peer string) {
 	return local, peer
 }
 
-func (c *conn) addr() string {
-	if c.nc == nil {
-		return ""
-	}
-	return c.nc.RemoteAddr().String()
-}
+func (c *conn) addr() string { return c.raddr }
 
 func (c *conn) logEnd(serr *stream.Error, why string) {
 	local, peer := c.names()
@@ -222,7 +232,7 @@ func refuse(nc net.Conn, serr *stream.Error) {
 
 // serveIn runs an inbound stream from src to its end.
 func (s *Service) serveIn(nc net.Conn, src netip.Addr) {
-	c := &conn{s: s, inbound: true, since: time.Now(), src: src, nc: nc, headerPhase: true}
+	c := &conn{s: s, inbound: true, since: time.Now(), src: src, nc: nc, headerPhase: true, raddr: nc.RemoteAddr().String()}
 	c.touch()
 	s.mu.Lock()
 	switch {
@@ -421,6 +431,12 @@ func (c *conn) drain() {
 
 // read is the reader loop of a stream past its headers.
 func (c *conn) read() {
+	if el := c.first; el != nil {
+		c.first = nil
+		if serr, why := c.dispatch(el); serr != nil {
+			c.end(serr, why)
+		}
+	}
 	for {
 		el, err := c.dec.Next()
 		if err != nil {
@@ -458,10 +474,13 @@ func (c *conn) dispatch(el *stanza.Element) (*stream.Error, string) {
 			return nil, ""
 		case "features":
 			if tls := el.Child("starttls", stanza.NSTLS); tls != nil && tls.Child("required", stanza.NSTLS) != nil {
-				c.end(nil, "the peer requires TLS, which Hearth's link-local streams do not offer yet")
+				c.end(nil, "the peer requires TLS, and no certificate for link-local chat is set")
 			}
 			return nil, ""
 		}
+	}
+	if el.NS == stanza.NSTLS && el.Name == "starttls" && c.inbound {
+		return c.startTLSIn()
 	}
 	if stanza.KindOf(el) == stanza.KindNone {
 		return &stream.Error{Condition: stream.UnsupportedStanzaType, Text: "only message, presence and iq are taken here"},

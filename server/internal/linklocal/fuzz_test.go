@@ -32,15 +32,18 @@ func FuzzInbound(f *testing.F) {
 		`<stream:stream xmlns:stream="http://etherx.jabber.org/streams" to="alice@hearth">`,
 		`<!DOCTYPE x><stream:stream/>`,
 		"\x00\xff garbage",
+		hdr + ` version="1.0"><starttls xmlns="urn:ietf:params:xml:ns:xmpp-tls"/>` + "\x16\x03\x01\x00\x05hello",
+		hdr + `><starttls xmlns="urn:ietf:params:xml:ns:xmpp-tls"/>`,
 		"",
 	} {
 		f.Add([]byte(seed))
 	}
+	cert := selfSigned(f, "alice")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := newDirectory("alice@hearth", "carol@hearth")
 		dir.announce("bob@laptop", 5298, "192.168.1.5")
 		bad := make(chan string, 1)
-		s := New(Config{Directory: dir, HeaderTimeout: time.Second, AnnounceWait: time.Millisecond, Limits: stream.Limits{MaxStanza: 4096},
+		s := New(Config{Directory: dir, HeaderTimeout: time.Second, AnnounceWait: time.Millisecond, TLS: cert, Limits: stream.Limits{MaxStanza: 4096},
 			Handler: func(peer, local string, st *stanza.Stanza) {
 				if peer != "bob@laptop" || local != "alice@hearth" || st.El.Attr("from") != "" || st.El.Attr("to") != "" {
 					select {

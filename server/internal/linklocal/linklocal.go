@@ -9,6 +9,7 @@ package linklocal
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,6 +59,10 @@ type Config struct {
 	Directory Directory
 	Handler   Handler
 	Log       *slog.Logger
+	// TLS, when set, is offered to peers that open with version 1.0 and
+	// used where a peer we dial offers it (see tls.go: the peer's
+	// certificate is not checked). It needs a certificate.
+	TLS *tls.Config
 	// Limits apply to stanzas once a stream is accepted; the header is
 	// read under stream.PreAuth.
 	Limits stream.Limits
@@ -259,6 +264,7 @@ func (s *Service) CloseStreams(name string) {
 type StreamInfo struct {
 	Local, Peer string
 	Inbound     bool // the peer opened it
+	TLS         bool
 	Addr        string
 	Since       time.Time
 	In, Out     uint64 // stanzas received and sent
@@ -273,8 +279,8 @@ func (s *Service) Streams() []StreamInfo {
 		if !c.ready {
 			continue
 		}
-		out = append(out, StreamInfo{Local: c.local, Peer: c.peer, Inbound: c.inbound,
-			Addr: c.nc.RemoteAddr().String(), Since: c.since, In: c.in.Load(), Out: c.out.Load()})
+		out = append(out, StreamInfo{Local: c.local, Peer: c.peer, Inbound: c.inbound, TLS: c.secure.Load(),
+			Addr: c.raddr, Since: c.since, In: c.in.Load(), Out: c.out.Load()})
 	}
 	return out
 }

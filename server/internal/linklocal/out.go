@@ -47,13 +47,17 @@ func (s *Service) dial(ctx context.Context, p pair) (*conn, error) {
 		nc.Close()
 		return nil, ErrClosed
 	}
-	c.nc = nc
+	c.nc, c.raddr = nc, nc.RemoteAddr().String()
 	c.dec = stream.NewDecoder(nc, stream.PreAuth)
 	c.writeHeaderLocked(p.local, p.peer, false)
 	err = c.flushLocked()
 	c.wmu.Unlock()
+	var h stream.Header
 	if err == nil {
-		err = c.readHeader(ctx)
+		h, err = c.readHeader(ctx)
+	}
+	if err == nil && s.cfg.TLS != nil && h.Version != "" {
+		err = c.startTLSOut(ctx)
 	}
 	if err != nil {
 		c.lost(err)
@@ -99,28 +103,25 @@ func (s *Service) connect(ctx context.Context, addrs []netip.Addr, port uint16) 
 
 // readHeader reads the peer's answering header within HeaderTimeout (or
 // until ctx is done).
-func (c *conn) readHeader(ctx context.Context) error {
+func (c *conn) readHeader(ctx context.Context) (stream.Header, error) {
 	nc := c.nc
 	nc.SetReadDeadline(time.Now().Add(c.s.cfg.HeaderTimeout))
 	stop := context.AfterFunc(ctx, func() { nc.SetReadDeadline(time.Now()) })
 	h, err := c.dec.Header()
 	stop()
 	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return err
+		return h, ctxErr(ctx, err)
 	}
 	if h.NS != stanza.NSClient {
-		return errors.New("its stream is not in the jabber:client namespace")
+		return h, errors.New("its stream is not in the jabber:client namespace")
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.ended {
-		return errEnded
+		return h, errEnded
 	}
 	nc.SetReadDeadline(time.Time{})
-	return nil
+	return h, nil
 }
 
 func addrList(addrs []netip.Addr, port uint16) string {
