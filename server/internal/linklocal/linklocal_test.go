@@ -273,7 +273,15 @@ func TestLimits(t *testing.T) {
 		for range 2 {
 			waiting = append(waiting, dialFrom(t, "", h.addr()))
 		}
-		time.Sleep(100 * time.Millisecond) // the service has taken both
+		for { // the service has taken both
+			h.s.mu.Lock()
+			n := h.s.pending[netip.MustParseAddr("127.0.0.1")]
+			h.s.mu.Unlock()
+			if n == 2 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 		p := dialFrom(t, "", h.addr())
 		if cond := p.streamError(); cond != stream.PolicyViolation {
 			t.Fatalf("stream error %q", cond)
