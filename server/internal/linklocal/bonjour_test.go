@@ -151,7 +151,9 @@ func TestHelperProcess(t *testing.T) {
 	port := ln.Addr().(*net.TCPAddr).Port
 	var s *Service
 	replies := make(chan string, 4)
-	s = New(Config{Directory: dir, Log: log, Handler: func(peer, local string, st *stanza.Stanza) {
+	// With a certificate, as the integrator will set one: libpurple opens
+	// without a version, so it is offered nothing and the stream stays plain.
+	s = New(Config{Directory: dir, Log: log, TLS: selfSigned(t, "alice"), Handler: func(peer, local string, st *stanza.Stanza) {
 		log.Info("received", "from", peer, "to", local, "body", st.Body())
 		if strings.Contains(st.Body(), "hello hearth") {
 			replies <- peer
