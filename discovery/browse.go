@@ -91,6 +91,9 @@ type Browser struct {
 	cache *cache
 }
 
+// coalesce is how long after a packet its changes are reported.
+const coalesce = 30 * time.Millisecond
+
 type packet struct {
 	msg     *dns.Msg
 	ifIndex int
@@ -144,12 +147,21 @@ func Browse(ctx context.Context, cfg BrowserConfig, log *slog.Logger) error {
 	defer tick.Stop()
 	lastScan := time.Now()
 	b.query(b.cache.due(time.Now()))
+	// Changes are reported a moment after the packet that made them, so
+	// that the IPv4 and IPv6 copies of one announcement make one event.
+	var report <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case p := <-b.in:
 			b.cache.handle(p.msg, p.ifIndex, time.Now())
+			if report == nil {
+				report = time.After(coalesce)
+			}
+		case now := <-report:
+			b.cache.report(now)
+			report = nil
 		case now := <-tick.C:
 			if now.Sub(lastScan) >= cfg.Poll {
 				b.rescan()

@@ -101,7 +101,8 @@ func newCache(cfg BrowserConfig, log *slog.Logger, ifName func(int) string) *cac
 		tokens: float64(cfg.Burst), interval: time.Second}
 }
 
-// handle takes in the records of a response heard on ifIndex.
+// handle takes in the records of a response heard on ifIndex; report
+// tells the changes.
 func (c *cache) handle(m *dns.Msg, ifIndex int, now time.Time) {
 	zone := c.ifName(ifIndex)
 	if zone == "" {
@@ -175,7 +176,6 @@ func (c *cache) handle(m *dns.Msg, ifIndex int, now time.Time) {
 		}
 		host.addrs[k].rec.set(now, h.Ttl)
 	}
-	c.report(now)
 }
 
 // takePTR adds or refreshes an instance, within the caps.

@@ -156,6 +156,10 @@ func TestHelperProcess(t *testing.T) {
 	switch role {
 	case "announce":
 		announce(t, ifi)
+	case "presence":
+		presenceHelper(t, ifi)
+	case "llbrowse":
+		browseHelper(t, ifi)
 	case "browse":
 		if err := netns.Browse(ifi, os.Getenv(envHost)+".local.", []string{ServiceC2S, ServiceC2STLS}, helperLife); err != nil {
 			t.Fatal(err)
