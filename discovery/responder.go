@@ -239,7 +239,16 @@ func (r *Responder) answer(c groupConn, q *dns.Msg, ifIndex int, l *link, src *n
 	if resp, unicast := h.answer(q, src.Port); resp != nil {
 		r.reply(c, resp, ifIndex, src, unicast)
 	}
-	legacy := src.Port != mdnsPort
+	if resp, unicast := r.serviceAnswer(q, l, src.Port); resp != nil {
+		r.reply(c, resp, ifIndex, src, unicast)
+	}
+}
+
+// serviceAnswer is the response to the service questions of a query from
+// srcPort heard on l, nil when it asks nothing of ours, and whether it
+// goes to the sender alone.
+func (r *Responder) serviceAnswer(q *dns.Msg, l *link, srcPort int) (*dns.Msg, bool) {
+	legacy := srcPort != mdnsPort
 	resp := &dns.Msg{MsgHdr: dns.MsgHdr{Response: true, Authoritative: true}}
 	unicast := legacy
 	r.mu.Lock()
@@ -303,7 +312,7 @@ func (r *Responder) answer(c groupConn, q *dns.Msg, ifIndex int, l *link, src *n
 	}
 	r.mu.Unlock()
 	if len(answers) == 0 {
-		return
+		return nil, false
 	}
 	resp.Answer = answers
 	for _, rr := range extras {
@@ -315,9 +324,10 @@ func (r *Responder) answer(c groupConn, q *dns.Msg, ifIndex int, l *link, src *n
 		resp.Id = q.Id
 		for _, rr := range append(resp.Answer, resp.Extra...) {
 			rr.Header().Ttl = min(rr.Header().Ttl, legacyTTL)
+			rr.Header().Class &^= classTopBit
 		}
 	}
-	r.reply(c, resp, ifIndex, src, unicast)
+	return resp, unicast
 }
 
 // knownAnswer says whether the query lists rr already with at least half
