@@ -48,6 +48,26 @@ func TestAvahiSeesAnnouncement(t *testing.T) {
 		}
 		t.Logf("avahi-browse -t %s took %v", svc, time.Since(began))
 	}
+
+	// Another address on the server's veth: announced again, resolved by
+	// name and in the service.
+	newAddr := pair.Addr[0][:strings.LastIndexByte(pair.Addr[0], '.')] + ".12"
+	netns.MustRun(t, "ip", "-n", pair.NS[0], "addr", "del", pair.Addr[0]+"/24", "dev", pair.Iface[0])
+	netns.MustRun(t, "ip", "-n", pair.NS[0], "addr", "add", newAddr+"/24", "dev", pair.Iface[0])
+	began = time.Now()
+	for {
+		out := avahi("avahi-browse", "-r", "-t", "-p", ServiceC2S)
+		if strings.Contains(out, ";family.local;"+newAddr+";25222;") &&
+			avahi("avahi-resolve", "-4", "-n", "family.local") == "family.local\t"+newAddr+"\n" {
+			break
+		}
+		if time.Since(began) > 10*time.Second {
+			t.Fatalf("avahi does not see the new address %s:\n%s\nserver's log:\n%s", newAddr, out, announcer.Stderr())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("avahi resolved the new address %v after the change", time.Since(began))
+	announcer.WaitStderr(t, "network changed: announcing again on the LAN", time.Second)
 }
 
 // avahiPeer is Debian's avahi-daemon running in one namespace of a pair,

@@ -181,6 +181,7 @@ func announce(t *testing.T, ifi net.Interface) {
 		TLSPort:  tlsPort,
 		Domain:   os.Getenv(envDomain),
 		Ifaces:   []net.Interface{ifi},
+		Poll:     500 * time.Millisecond,
 	}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err != nil {
 		t.Fatal(err)
