@@ -21,6 +21,9 @@ type ServiceInstance struct {
 	Port int
 	// TXT is the TXT record's strings in order (see Presence.TXT).
 	TXT []string
+	// Renamed, if set, is called with the new name when a conflict found
+	// after publishing made the instance take another name (RFC 6762 9).
+	Renamed func(name string)
 }
 
 func (si ServiceInstance) check() error {
@@ -46,18 +49,29 @@ func (si ServiceInstance) check() error {
 // Instance is a published service instance. Its methods are safe to call
 // from any goroutine.
 type Instance struct {
-	r             *Responder
-	name, service string
-	full          string // instance name in presentation format
-	key, typeKey  string
-	port          int
-	txt           []string // under r.mu
-	withdrawn     bool     // under r.mu
+	r       *Responder
+	base    string // the name asked for
+	service string
+	typeKey string
+	port    int
+	renamed func(string)
+
+	// Under r.mu:
+	name      string
+	full      string // instance name in presentation format
+	key       string
+	txt       []string
+	withdrawn bool
+	reprobing bool
 }
 
-// Name is the instance name it was published under: the one asked for,
-// or the one it was renamed to after a conflict ("alice@myhost (2)").
-func (in *Instance) Name() string { return in.name }
+// Name is the instance name it is published under: the one asked for, or
+// the one it was renamed to after a conflict ("alice@myhost (2)").
+func (in *Instance) Name() string {
+	in.r.mu.Lock()
+	defer in.r.mu.Unlock()
+	return in.name
+}
 
 // Service is its type.
 func (in *Instance) Service() string { return in.service }
@@ -92,6 +106,10 @@ func (in *Instance) Withdraw() {
 		return
 	}
 	in.withdrawn = true
+	if r.instances[in.key] != in {
+		r.mu.Unlock() // probing again: nothing of it is answered for
+		return
+	}
 	delete(r.instances, in.key)
 	ptr, srv, txt := in.records(r.host, 0, true)
 	r.mu.Unlock()

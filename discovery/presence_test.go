@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+	"github.com/miekg/dns"
 
 	"hearth/internal/netns"
 )
@@ -195,6 +196,48 @@ func TestBrowserSeesAvahiPeers(t *testing.T) {
 	t.Logf("browser's log:\n%s", br.Stderr())
 }
 
+// TestPresenceRenamedOnLateConflict: another host starts answering for a
+// published name; the instance probes again and takes another name.
+func TestPresenceRenamedOnLateConflict(t *testing.T) {
+	pair := netns.NewPair(t, "c", "d")
+	ann := pair.StartHelper(t, 0, "presence", envHost+"=hosta", envInstances+"=alice@hosta")
+	if ev := ann.Next(t, time.Now().Add(5*time.Second)); ev.Event != "published" || ev.Instance != "alice@hosta" {
+		t.Fatalf("presence helper: %+v", ev)
+	}
+	pair.StartHelper(t, 1, "rogue", envInstances+"=alice@hosta")
+	if ev := ann.Next(t, time.Now().Add(5*time.Second)); ev.Event != "renamed" || ev.Instance != "alice@hosta (2)" {
+		t.Fatalf("presence helper: %+v, want renamed to alice@hosta (2)\n%s", ev, ann.Stderr())
+	}
+	t.Logf("publisher's log:\n%s", ann.Stderr())
+}
+
+// rogueHelper claims the instance of envInstances for another host
+// without probing, every 200 ms for 3 s.
+func rogueHelper(t *testing.T, ifi net.Interface) {
+	c, err := listenGroup(group4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	full := instanceName(os.Getenv(envInstances), ServicePresence)
+	flush := uint16(dns.ClassINET | classTopBit)
+	m := &dns.Msg{MsgHdr: dns.MsgHdr{Response: true, Authoritative: true}, Answer: []dns.RR{
+		&dns.PTR{Hdr: dns.RR_Header{Name: ServicePresence + ".local.", Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 120}, Ptr: full},
+		&dns.SRV{Hdr: dns.RR_Header{Name: full, Rrtype: dns.TypeSRV, Class: flush, Ttl: 120}, Port: 1234, Target: "rogue.local."},
+		&dns.TXT{Hdr: dns.RR_Header{Name: full, Rrtype: dns.TypeTXT, Class: flush, Ttl: 120}, Txt: []string{"txtvers=1"}},
+	}}
+	b, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 15 {
+		if err := c.write(b, ifi.Index, group4); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -328,7 +371,8 @@ func presenceHelper(t *testing.T, ifi net.Interface) {
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Go(func() {
-			in, err := r.Publish(context.Background(), ServiceInstance{Instance: name, Service: ServicePresence, Port: 5298, TXT: presenceBefore.TXT()})
+			in, err := r.Publish(context.Background(), ServiceInstance{Instance: name, Service: ServicePresence, Port: 5298, TXT: presenceBefore.TXT(),
+				Renamed: func(name string) { emit(netns.Event{Event: "renamed", Instance: name}) }})
 			if err != nil {
 				t.Error(err)
 				return

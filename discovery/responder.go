@@ -1,7 +1,6 @@
 package discovery
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -225,6 +224,7 @@ func (r *Responder) serve(c groupConn) {
 			r.checkConflicts(&m)
 			continue
 		}
+		r.checkProbes(&m)
 		r.answer(c, &m, ifIndex, l, src)
 	}
 }
@@ -401,6 +401,11 @@ func (r *Responder) addrRecords(l *link, ttl uint32, flush bool) []dns.RR {
 // instances, and the host's addresses with host) on every link, twice,
 // one second apart, in the background.
 func (r *Responder) announce(insts []*Instance, host bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
 	r.wg.Go(func() {
 		for i := range 2 {
 			if i > 0 {
@@ -440,127 +445,4 @@ func (r *Responder) announce(insts []*Instance, host bool) {
 			}
 		}
 	})
-}
-
-// Publish probes for si's name (RFC 6762 8.1), renaming it "name (2)",
-// "name (3)"... while another host holds it (RFC 6762 9), then announces
-// it. It returns once the name is settled; Instance.Name tells the name
-// it got.
-func (r *Responder) Publish(ctx context.Context, si ServiceInstance) (*Instance, error) {
-	if err := si.check(); err != nil {
-		return nil, fmt.Errorf("mdns publish: %w", err)
-	}
-	base := cutLabel(strings.Trim(si.Instance, "."), 63)
-	for n := 1; n <= maxRenames; n++ {
-		name := base
-		if n > 1 {
-			suffix := fmt.Sprintf(" (%d)", n)
-			name = cutLabel(base, 63-len(suffix)) + suffix
-		}
-		in := &Instance{r: r, name: name, service: si.Service, port: si.Port, txt: slices.Clone(si.TXT)}
-		in.full = instanceName(name, si.Service)
-		in.key, in.typeKey = nameKey(in.full), nameKey(si.Service+".local.")
-		ok, err := r.probe(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			r.log.Info("service name taken on the LAN; trying another", "name", name, "service", si.Service)
-			continue
-		}
-		if name != base {
-			r.log.Info("service renamed because another host on the LAN uses its name", "asked", base, "name", name, "service", si.Service)
-		}
-		r.announce([]*Instance{in}, false)
-		return in, nil
-	}
-	return nil, fmt.Errorf("mdns publish %q: %d names taken on the LAN", base, maxRenames)
-}
-
-// probe is one name being probed for and the records that claim it.
-type probe struct {
-	in       *Instance
-	conflict chan struct{}
-	once     sync.Once
-}
-
-// probe sends the three probes for in and waits; false means another host
-// answered for the name with other data. On success in is registered.
-func (r *Responder) probe(ctx context.Context, in *Instance) (bool, error) {
-	p := &probe{in: in, conflict: make(chan struct{})}
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return false, errors.New("mdns publish: the responder is closed")
-	}
-	if r.instances[in.key] != nil || r.probing[in.key] != nil {
-		r.mu.Unlock()
-		return false, nil // ours already
-	}
-	r.probing[in.key] = p
-	r.mu.Unlock()
-	defer func() {
-		r.mu.Lock()
-		delete(r.probing, in.key)
-		r.mu.Unlock()
-	}()
-	_, srv, txt := in.records(r.host, otherTTL, false)
-	q := &dns.Msg{Question: []dns.Question{{Name: in.full, Qtype: dns.TypeANY, Qclass: dns.ClassINET}}, Ns: []dns.RR{srv, txt}}
-	for i := range 4 {
-		if i < 3 {
-			r.send(q, 0)
-		}
-		select {
-		case <-ctx.Done():
-			return false, ctx.Err()
-		case <-r.stop:
-			return false, errors.New("mdns publish: the responder is closed")
-		case <-p.conflict:
-			return false, nil
-		case <-time.After(probeWait):
-		}
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return false, errors.New("mdns publish: the responder is closed")
-	}
-	r.instances[in.key] = in
-	return true, nil
-}
-
-// checkConflicts looks in a response for records of a name being probed
-// that say something else than the probe (RFC 6762 8.1, 9).
-func (r *Responder) checkConflicts(m *dns.Msg) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.probing) == 0 {
-		return
-	}
-	for _, rr := range append(m.Answer, m.Extra...) {
-		p := r.probing[nameKey(rr.Header().Name)]
-		if p == nil {
-			continue
-		}
-		conflict := false
-		switch rr := rr.(type) {
-		case *dns.SRV:
-			conflict = int(rr.Port) != p.in.port || nameKey(rr.Target) != nameKey(r.host)
-		case *dns.TXT:
-			got := unescapeTXT(rr.Txt)
-			conflict = !slices.Equal(got, p.in.txt) && !(len(got) <= 1 && len(p.in.txt) == 0)
-		}
-		if conflict {
-			p.once.Do(func() { close(p.conflict) })
-		}
-	}
-}
-
-// cutLabel cuts s to at most n bytes at a UTF-8 boundary.
-func cutLabel(s string, n int) string {
-	for len(s) > n {
-		_, size := lastRune(s)
-		s = s[:len(s)-size]
-	}
-	return s
 }

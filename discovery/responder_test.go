@@ -116,6 +116,35 @@ func TestCheckConflicts(t *testing.T) {
 	}
 }
 
+// Simultaneous probes (RFC 6762 8.2): the greater SRV data wins.
+func TestCheckProbes(t *testing.T) {
+	for _, tt := range []struct {
+		port uint16
+		lose bool
+	}{{6000, true}, {1000, false}, {5298, false}} {
+		r, _ := testResponder()
+		in := &Instance{r: r, name: "carol@hosta", service: ServicePresence, port: 5298}
+		in.full = instanceName(in.name, in.service)
+		in.key = nameKey(in.full)
+		_, srv, _ := in.records(r.host, 120, false)
+		p := &probe{in: in, srv: srv, conflict: make(chan struct{})}
+		r.probing[in.key] = p
+		theirs := dns.Copy(srv).(*dns.SRV)
+		theirs.Port = tt.port
+		r.checkProbes(&dns.Msg{Question: []dns.Question{{Name: in.full, Qtype: dns.TypeANY, Qclass: dns.ClassINET}}, Ns: []dns.RR{theirs}})
+		select {
+		case <-p.conflict:
+			if !tt.lose {
+				t.Errorf("lost to a probe with port %d", tt.port)
+			}
+		default:
+			if tt.lose {
+				t.Errorf("won against a probe with port %d", tt.port)
+			}
+		}
+	}
+}
+
 func FuzzServiceAnswer(f *testing.F) {
 	r, l := testResponder()
 	for _, q := range []*dns.Msg{
@@ -135,6 +164,17 @@ func FuzzServiceAnswer(f *testing.F) {
 				t.Fatalf("an answer that does not pack: %v", err)
 			}
 		}
-		r.checkConflicts(&q)
+		r.checkProbes(&q)
+		// A responder only probing: a conflict closes the probe's channel
+		// once however many records claim the name.
+		probing, _ := testResponder()
+		for k, in := range probing.instances {
+			delete(probing.instances, k)
+			_, srv, _ := in.records(probing.host, 120, false)
+			probing.probing[k] = &probe{in: in, srv: srv, conflict: make(chan struct{})}
+		}
+		q.Response = true
+		probing.checkConflicts(&q)
+		probing.checkConflicts(&q)
 	})
 }
