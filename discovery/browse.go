@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/miekg/dns"
@@ -25,7 +28,8 @@ type BrowserConfig struct {
 	// against floods of announcements. 0 means 20 a second, bursts of 100.
 	Rate  float64
 	Burst int
-	// OnEvent is called, from one goroutine at a time, for each change.
+	// OnEvent is called, from one goroutine at a time, for each change;
+	// it must not block for long.
 	OnEvent func(BrowseEvent)
 	// Poll is how often the interfaces are read again; 0 means every 3 s.
 	Poll time.Duration
@@ -89,6 +93,9 @@ type Browser struct {
 	ifs   map[int]string // joined interfaces by index: names
 	in    chan packet
 	cache *cache
+
+	mu   sync.Mutex
+	seen map[string]Entry // by instance name: what OnEvent was told
 }
 
 // coalesce is how long after a packet its changes are reported.
@@ -99,11 +106,20 @@ type packet struct {
 	ifIndex int
 }
 
-// Browse runs a browser until ctx is done. It returns an error only when
-// it cannot browse at all.
+// Browse runs a browser until ctx is done (NewBrowser and Run in one). It
+// returns an error only when it cannot browse at all.
 func Browse(ctx context.Context, cfg BrowserConfig, log *slog.Logger) error {
+	b, err := NewBrowser(cfg, log)
+	if err != nil {
+		return err
+	}
+	return b.Run(ctx)
+}
+
+// NewBrowser opens the mDNS sockets for a browser; Run browses.
+func NewBrowser(cfg BrowserConfig, log *slog.Logger) (*Browser, error) {
 	if labels := splitName(cfg.Service); len(labels) != 2 {
-		return fmt.Errorf("mdns browse: service type %q is not like _name._tcp", cfg.Service)
+		return nil, fmt.Errorf("mdns browse: service type %q is not like _name._tcp", cfg.Service)
 	}
 	if cfg.MaxEntries <= 0 {
 		cfg.MaxEntries = 512
@@ -117,10 +133,20 @@ func Browse(ctx context.Context, cfg BrowserConfig, log *slog.Logger) error {
 	if cfg.Poll <= 0 {
 		cfg.Poll = defaultPoll
 	}
-	if cfg.OnEvent == nil {
-		cfg.OnEvent = func(BrowseEvent) {}
+	b := &Browser{cfg: cfg, log: log, ifs: make(map[int]string), in: make(chan packet, 256), seen: make(map[string]Entry)}
+	onEvent := cfg.OnEvent
+	cfg.OnEvent = func(ev BrowseEvent) {
+		b.mu.Lock()
+		if ev.Kind == Removed {
+			delete(b.seen, ev.Entry.Instance)
+		} else {
+			b.seen[ev.Entry.Instance] = ev.Entry
+		}
+		b.mu.Unlock()
+		if onEvent != nil {
+			onEvent(ev)
+		}
 	}
-	b := &Browser{cfg: cfg, log: log, ifs: make(map[int]string), in: make(chan packet, 256)}
 	b.cache = newCache(cfg, log, b.ifName)
 	var errs []error
 	for _, g := range []*net.UDPAddr{group4, group6} {
@@ -132,13 +158,32 @@ func Browse(ctx context.Context, cfg BrowserConfig, log *slog.Logger) error {
 		b.conns = append(b.conns, c)
 	}
 	if b.conns == nil {
-		return fmt.Errorf("mdns browse: cannot listen on port 5353: %w", errors.Join(errs...))
+		return nil, fmt.Errorf("mdns browse: cannot listen on port 5353: %w", errors.Join(errs...))
 	}
+	return b, nil
+}
+
+// Entries are the instances reported and not removed so far, by name.
+func (b *Browser) Entries() []Entry {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	list := make([]Entry, 0, len(b.seen))
+	for _, e := range b.seen {
+		list = append(list, e)
+	}
+	slices.SortFunc(list, func(x, y Entry) int { return strings.Compare(x.Instance, y.Instance) })
+	return list
+}
+
+// Run browses until ctx is done, then closes the sockets; a Browser runs
+// once.
+func (b *Browser) Run(ctx context.Context) error {
 	defer func() {
 		for _, c := range b.conns {
 			c.Close()
 		}
 	}()
+	cfg := b.cfg
 	b.rescan()
 	for _, c := range b.conns {
 		go b.read(c)

@@ -112,7 +112,7 @@ func (a *Announcement) complete() error {
 	if a.Host == "" || strings.Contains(a.Host, ".") || len(a.Host) > 63 {
 		errs = append(errs, fmt.Errorf("host %q is not a single DNS label", a.Host))
 	}
-	// zeroconf trims dots at the ends of the instance name, even escaped.
+	// Dots at the ends of the instance name are trimmed, even escaped.
 	a.Instance = strings.Trim(a.Instance, ".")
 	if a.Instance == "" {
 		errs = append(errs, errors.New("no instance name"))

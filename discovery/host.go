@@ -140,7 +140,7 @@ func listenGroup(group *net.UDPAddr) (groupConn, error) {
 		network = "udp4"
 	}
 	// Go binds a multicast address as the wildcard with SO_REUSEADDR, so
-	// zeroconf's sockets and other responders share the port.
+	// other responders (avahi, a Browser) share the port.
 	uc, err := net.ListenUDP(network, group)
 	if err != nil {
 		return nil, err

@@ -137,3 +137,25 @@ func (in *Instance) records(host string, ttl uint32, flush bool) (ptr, srv, txt 
 }
 
 func lastRune(s string) (rune, int) { return utf8.DecodeLastRuneInString(s) }
+
+// Published describes an instance a Responder answers for.
+type Published struct {
+	Name, Service string
+	Port          int
+	TXT           []string
+}
+
+// Published lists the instances answered for now, by name (those probing
+// again after a conflict are left out).
+func (r *Responder) Published() []Published {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	list := make([]Published, 0, len(r.instances))
+	for _, in := range r.instances {
+		list = append(list, Published{Name: in.name, Service: in.service, Port: in.port, TXT: slices.Clone(in.txt)})
+	}
+	slices.SortFunc(list, func(a, b Published) int {
+		return strings.Compare(a.Service+"\x00"+a.Name, b.Service+"\x00"+b.Name)
+	})
+	return list
+}

@@ -56,6 +56,7 @@ type Responder struct {
 	links     map[int]*link
 	instances map[string]*Instance // by nameKey of the full name
 	probing   map[string]*probe
+	sent      map[string]time.Time // multicast answers by link and records: when
 	closed    bool
 
 	stop chan struct{}
@@ -71,7 +72,7 @@ func NewResponder(cfg ResponderConfig, log *slog.Logger) (*Responder, error) {
 	}
 	r := &Responder{
 		host: host + ".local.", cfg: cfg, log: log,
-		instances: make(map[string]*Instance), probing: make(map[string]*probe),
+		instances: make(map[string]*Instance), probing: make(map[string]*probe), sent: make(map[string]time.Time),
 		stop: make(chan struct{}),
 	}
 	if r.cfg.Poll <= 0 {
@@ -236,11 +237,12 @@ func (r *Responder) answer(c groupConn, q *dns.Msg, ifIndex int, l *link, src *n
 		return
 	}
 	h := hostResponder{name: r.host, v4: l.v4, v6: l.v6}
+	probe := len(q.Ns) > 0
 	if resp, unicast := h.answer(q, src.Port); resp != nil {
-		r.reply(c, resp, ifIndex, src, unicast)
+		r.reply(c, resp, ifIndex, src, unicast, probe)
 	}
 	if resp, unicast := r.serviceAnswer(q, l, src.Port); resp != nil {
-		r.reply(c, resp, ifIndex, src, unicast)
+		r.reply(c, resp, ifIndex, src, unicast, probe)
 	}
 }
 
@@ -344,7 +346,11 @@ func knownAnswer(q *dns.Msg, rr dns.RR) bool {
 	return false
 }
 
-func (r *Responder) reply(c groupConn, m *dns.Msg, ifIndex int, src *net.UDPAddr, unicast bool) {
+// reply sends a response to src alone (unicast) or to the group. The same
+// records go to the group on a link at most once a second (RFC 6762 6),
+// so that a flood of queries does not make a flood of answers; a probe is
+// answered at once, to defend the name.
+func (r *Responder) reply(c groupConn, m *dns.Msg, ifIndex int, src *net.UDPAddr, unicast bool, probe bool) {
 	b, err := m.Pack()
 	if err != nil {
 		return
@@ -352,6 +358,25 @@ func (r *Responder) reply(c groupConn, m *dns.Msg, ifIndex int, src *net.UDPAddr
 	dst := c.group()
 	if unicast {
 		dst = src
+	} else if !probe {
+		var key strings.Builder
+		fmt.Fprintf(&key, "%d %s", ifIndex, c.network())
+		for _, rr := range m.Answer {
+			key.WriteString(" " + rr.String())
+		}
+		now := time.Now()
+		r.mu.Lock()
+		last, ok := r.sent[key.String()]
+		if !ok || now.Sub(last) >= time.Second {
+			if len(r.sent) >= 1024 {
+				clear(r.sent)
+			}
+			r.sent[key.String()] = now
+		}
+		r.mu.Unlock()
+		if ok && now.Sub(last) < time.Second {
+			return
+		}
 	}
 	c.write(b, ifIndex, dst) // best effort, as any datagram
 }

@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -177,4 +178,45 @@ func FuzzServiceAnswer(f *testing.F) {
 		probing.checkConflicts(&q)
 		probing.checkConflicts(&q)
 	})
+}
+
+// fakeConn counts what is written to it.
+type fakeConn struct{ writes []*net.UDPAddr }
+
+func (f *fakeConn) read([]byte) (int, int, *net.UDPAddr, error) { return 0, 0, nil, net.ErrClosed }
+func (f *fakeConn) write(_ []byte, _ int, dst *net.UDPAddr) error {
+	f.writes = append(f.writes, dst)
+	return nil
+}
+func (f *fakeConn) group() *net.UDPAddr                      { return group4 }
+func (f *fakeConn) network() string                          { return "udp4" }
+func (f *fakeConn) Close() error                             { return nil }
+func (f *fakeConn) JoinGroup(*net.Interface, net.Addr) error { return nil }
+
+// A flood of queries gets one multicast answer a second; unicast
+// answers and probes are not held back.
+func TestAnswerRate(t *testing.T) {
+	r, l := testResponder()
+	r.sent = make(map[string]time.Time)
+	c := &fakeConn{}
+	src := &net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: mdnsPort}
+	browse := new(dns.Msg).SetQuestion("_presence._tcp.local.", dns.TypePTR)
+	for range 50 {
+		r.answer(c, browse, 1, l, src)
+	}
+	if len(c.writes) != 1 {
+		t.Errorf("%d answers to 50 queries within a second", len(c.writes))
+	}
+	legacy := &net.UDPAddr{IP: src.IP, Port: 40000}
+	for range 3 {
+		r.answer(c, browse, 1, l, legacy)
+	}
+	probe := new(dns.Msg).SetQuestion(`alice\@hosta._presence._tcp.local.`, dns.TypeANY)
+	probe.Ns = []dns.RR{&dns.SRV{Hdr: dns.RR_Header{Name: probe.Question[0].Name, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: 120}, Target: "other.local."}}
+	for range 3 {
+		r.answer(c, probe, 1, l, src)
+	}
+	if len(c.writes) != 1+3+3 {
+		t.Errorf("%d answers in all, want 7", len(c.writes))
+	}
 }
