@@ -90,12 +90,8 @@ func Announce(ctx context.Context, a Announcement, log *slog.Logger) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	var ifaces []string
-	for _, ifi := range a.Ifaces {
-		ifaces = append(ifaces, ifi.Name)
-	}
 	log.Info("announced on the LAN", "instance", names[0], "host", a.Host+".local",
-		"port", a.Port, "tls_port", a.TLSPort, "ifaces", ifaces, "addrs", a.Addrs)
+		"port", a.Port, "tls_port", a.TLSPort, "links", r.Links())
 	if a.Announced != nil {
 		a.Announced()
 	}

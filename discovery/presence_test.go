@@ -190,6 +190,19 @@ func TestBrowserSeesAvahiPeers(t *testing.T) {
 	}
 	peer.start(t, "avahi-publish", "-s", "frank@hostb", ServicePresence, "5298", "txtvers=1")
 	await("add", "frank@hostb", 5*time.Second)
+
+	// avahi's host moves to another address: an update with it alone.
+	newAddr := pair.Addr[1][:strings.LastIndexByte(pair.Addr[1], '.')] + ".22"
+	netns.MustRun(t, "ip", "-n", pair.NS[1], "addr", "del", pair.Addr[1]+"/24", "dev", pair.Iface[1])
+	netns.MustRun(t, "ip", "-n", pair.NS[1], "addr", "add", newAddr+"/24", "dev", pair.Iface[1])
+	began = time.Now()
+	for {
+		ev := await("update", "frank@hostb", 10*time.Second)
+		if len(ev.IPv4) == 1 && ev.IPv4[0] == newAddr {
+			break
+		}
+	}
+	t.Logf("frank@hostb's new address seen after %v", time.Since(began))
 	if !strings.Contains(br.Stderr(), "TXT record has errors") {
 		t.Errorf("the browser did not log the malformed TXT record:\n%s", br.Stderr())
 	}

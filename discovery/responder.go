@@ -113,6 +113,23 @@ func NewResponder(cfg ResponderConfig, log *slog.Logger) (*Responder, error) {
 // Host is the host name answered for, "myhost.local.".
 func (r *Responder) Host() string { return r.host }
 
+// Links lists the interfaces worked on now and the addresses announced on
+// each, as "veth0 10.0.0.1 fe80::1".
+func (r *Responder) Links() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var list []string
+	for _, l := range r.links {
+		parts := []string{l.name}
+		for _, ip := range append(slices.Clip(l.v4), l.v6...) {
+			parts = append(parts, ip.String())
+		}
+		list = append(list, strings.Join(parts, " "))
+	}
+	slices.Sort(list)
+	return list
+}
+
 // Close withdraws every instance still published (goodbye packets, RFC
 // 6762 10.1), then stops answering.
 func (r *Responder) Close() {
@@ -182,9 +199,7 @@ func (r *Responder) watch() {
 		r.links = links
 		r.mu.Unlock()
 		r.joinAll()
-		var names []string
 		for i, l := range links {
-			names = append(names, fmt.Sprintf("%s %v %v", l.name, l.v4, l.v6))
 			if o := old[i]; o != nil {
 				v4, v6 := gone(o, l)
 				if len(v4)+len(v6) > 0 {
@@ -193,7 +208,7 @@ func (r *Responder) watch() {
 				}
 			}
 		}
-		r.log.Info("network changed: announcing again on the LAN", "links", names)
+		r.log.Info("network changed: announcing again on the LAN", "links", r.Links())
 		r.announce(nil, true)
 	}
 }

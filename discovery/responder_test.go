@@ -160,6 +160,12 @@ func FuzzServiceAnswer(f *testing.F) {
 		if q.Unpack(b) != nil {
 			return
 		}
+		h := hostResponder{name: r.host, v4: l.v4, v6: l.v6}
+		if resp, _ := h.answer(&q, int(port)); resp != nil {
+			if _, err := resp.Pack(); err != nil {
+				t.Fatalf("a host answer that does not pack: %v", err)
+			}
+		}
 		if resp, _ := r.serviceAnswer(&q, l, int(port)); resp != nil {
 			if _, err := resp.Pack(); err != nil {
 				t.Fatalf("an answer that does not pack: %v", err)
