@@ -158,6 +158,8 @@ func TestHelperProcess(t *testing.T) {
 		announce(t, ifi)
 	case "presence":
 		presenceHelper(t, ifi)
+	case "flood":
+		floodHelper(t, ifi)
 	case "rogue":
 		rogueHelper(t, ifi)
 	case "llbrowse":

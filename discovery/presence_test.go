@@ -251,6 +251,72 @@ func rogueHelper(t *testing.T, ifi net.Interface) {
 	}
 }
 
+// TestBrowserSurvivesFlood: a host announces 2000 instances at once; the
+// browser takes in only what its rate allows, says so, and still finds a
+// real peer afterwards.
+func TestBrowserSurvivesFlood(t *testing.T) {
+	pair := netns.NewPair(t, "f", "g")
+	br := pair.StartHelper(t, 0, "llbrowse")
+	if ev := br.Next(t, time.Now().Add(5*time.Second)); ev.Event != "ready" {
+		t.Fatalf("browser: %+v, want ready", ev)
+	}
+	flood := pair.StartHelper(t, 1, "flood")
+	if code := flood.Wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("flood helper: exit code %d\n%s", code, flood.Stderr())
+	}
+	pair.StartHelper(t, 1, "presence", envHost+"=hostb", envInstances+"=legit@hostb")
+	began := time.Now()
+	for !strings.Contains(br.Stdout(), `"event":"add","service":"_presence._tcp","instance":"legit@hostb"`) {
+		if time.Since(began) > 10*time.Second {
+			t.Fatalf("legit@hostb not found after the flood:\n%s", br.Stderr())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	spam := strings.Count(br.Stdout(), `"instance":"spam`)
+	t.Logf("after a flood of 2000, the browser reported %d of them and found legit@hostb %v after it started", spam, time.Since(began))
+	if spam == 0 || spam > 400 {
+		t.Errorf("%d spam instances reported, want some but far fewer than 2000", spam)
+	}
+	if !strings.Contains(br.Stderr(), "too many services announced on the LAN") {
+		t.Errorf("the browser did not log the flood:\n%s", br.Stderr())
+	}
+}
+
+// floodHelper announces 2000 instances of rogue.local in packets of 10.
+func floodHelper(t *testing.T, ifi net.Interface) {
+	c, err := listenGroup(group4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	addr := ifaceAddrs(ifi)
+	for batch := range 200 {
+		m := &dns.Msg{MsgHdr: dns.MsgHdr{Response: true, Authoritative: true}}
+		for i := range 10 {
+			full := instanceName(fmt.Sprintf("spam%04d@rogue", batch*10+i), ServicePresence)
+			m.Answer = append(m.Answer,
+				&dns.PTR{Hdr: dns.RR_Header{Name: ServicePresence + ".local.", Rrtype: dns.TypePTR, Class: dns.ClassINET, Ttl: 120}, Ptr: full},
+				&dns.SRV{Hdr: dns.RR_Header{Name: full, Rrtype: dns.TypeSRV, Class: dns.ClassINET, Ttl: 120}, Port: 1, Target: "rogue.local."},
+				&dns.TXT{Hdr: dns.RR_Header{Name: full, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 120}, Txt: []string{"txtvers=1"}})
+		}
+		for _, ip := range addr {
+			if ip.To4() != nil {
+				m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: "rogue.local.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 120}, A: ip})
+			}
+		}
+		b, err := m.Pack()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.write(b, ifi.Index, group4); err != nil {
+			t.Fatal(err)
+		}
+		if batch%20 == 19 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
