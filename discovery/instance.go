@@ -111,7 +111,7 @@ func (in *Instance) Withdraw() {
 		return
 	}
 	delete(r.instances, in.key)
-	ptr, srv, txt := in.records(r.host, 0, true)
+	ptr, srv, txt := in.records(r.host, 0, false)
 	r.mu.Unlock()
 	bye := &dns.Msg{MsgHdr: dns.MsgHdr{Response: true, Authoritative: true}, Answer: []dns.RR{ptr, srv, txt}}
 	r.send(bye, 0)

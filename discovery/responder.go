@@ -204,7 +204,7 @@ func (r *Responder) watch() {
 				v4, v6 := gone(o, l)
 				if len(v4)+len(v6) > 0 {
 					r.send(&dns.Msg{MsgHdr: dns.MsgHdr{Response: true, Authoritative: true},
-						Answer: r.addrRecords(&link{v4: v4, v6: v6}, 0, true)}, i)
+						Answer: r.addrRecords(&link{v4: v4, v6: v6}, 0, false)}, i)
 				}
 			}
 		}
