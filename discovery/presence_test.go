@@ -80,6 +80,14 @@ func TestPresenceSeenByAvahi(t *testing.T) {
 	}
 	check("published", "alice@hosta", pair.Addr[0], presenceBefore, 5*time.Second)
 	check("renamed", "carol@hosta (2)", pair.Addr[0], presenceBefore, 5*time.Second)
+	// Over IPv6 too (avahi-browse names the type "iChat Presence"), and
+	// the host name has the veth's link-local address.
+	if out := peer.run(t, "avahi-browse", "-r", "-t", "-p", ServicePresence); !strings.Contains(out, "=;"+iface+";IPv6;"+avahiEscape("alice@hosta")+";") {
+		t.Errorf("avahi-browse did not resolve alice@hosta over IPv6:\n%s", out)
+	}
+	if out := peer.run(t, "avahi-resolve", "-6", "-n", "hosta.local"); !strings.HasPrefix(out, "hosta.local\tfe80::") {
+		t.Errorf("avahi-resolve -6 hosta.local: %q", out)
+	}
 
 	ann.Signal(t, syscall.SIGUSR1)
 	if ev := ann.Next(t, time.Now().Add(2*time.Second)); ev.Event != "updated" {
