@@ -340,7 +340,9 @@ func (c *cache) due(now time.Time) (qs []dns.Question, known []dns.RR) {
 		if e.txt.refreshDue(now) {
 			ask(e.name, dns.TypeTXT)
 		}
-		if (!e.srv.alive(now) || !e.txt.alive(now)) && e.ptr.ttl > 0 && backoff(&e.asked, &e.asks, now) {
+		if e.srv.alive(now) && e.txt.alive(now) {
+			e.asks = 0 // complete: a later loss is asked about afresh
+		} else if e.ptr.ttl > 0 && backoff(&e.asked, &e.asks, now) {
 			ask(e.name, dns.TypeSRV)
 			ask(e.name, dns.TypeTXT)
 		}
@@ -349,6 +351,9 @@ func (c *cache) due(now time.Time) (qs []dns.Question, known []dns.RR) {
 		var refresh bool
 		for _, a := range h.addrs {
 			refresh = a.rec.refreshDue(now) || refresh
+		}
+		if len(h.addrs) > 0 {
+			h.asks = 0
 		}
 		if refresh || len(h.addrs) == 0 && backoff(&h.asked, &h.asks, now) {
 			ask(h.name, dns.TypeA)
