@@ -21,6 +21,7 @@ import (
 	"hearth/server/internal/mod/csi"
 	"hearth/server/internal/mod/disco"
 	"hearth/server/internal/mod/family"
+	"hearth/server/internal/mod/lanchat"
 	"hearth/server/internal/mod/last"
 	"hearth/server/internal/mod/mam"
 	"hearth/server/internal/mod/offline"
@@ -61,6 +62,7 @@ type Server struct {
 	push     *push.Module
 	pep      *pep.Module
 	archive  *mam.Module
+	lanchat  *lanchat.Module // nil without a LAN host name
 	fed      *s2s.Federation
 	quota    *quota.Limits
 	events   *admin.Hub
@@ -164,6 +166,11 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		register.New(register.Deps{DB: db, Router: r, Accounts: h, Log: part("register")}),
 		session.New(),
 		s.pep,
+	}
+	if cfg.LinkLocal.Host != "" {
+		s.lanchat = lanchat.New(lanchat.Deps{DB: db, Router: r, Domain: cfg.Domain, Host: cfg.LinkLocal.Host, Addr: cfg.LinkLocal.Addr,
+			Ifaces: cfg.LinkLocal.Ifaces, TLS: cfg.TLS, Enabled: !cfg.LinkLocal.Off, Log: part("lanchat")})
+		s.modules = append(s.modules, s.lanchat)
 	}
 	for _, build := range cfg.Modules {
 		s.modules = append(s.modules, build(r))
@@ -353,6 +360,10 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		}
 	case settings.KeyMAM:
 		s.archive.SetEnabled(v.Bool(key))
+	case settings.KeyLinkLocal:
+		if s.lanchat != nil {
+			s.lanchat.SetEnabled(v.Bool(key))
+		}
 	case settings.KeyMAMRetention:
 		if err := s.archive.SetRetention(ctx, retention(v)); err != nil {
 			s.cfg.Log.Error("old archived messages were not deleted now; the server tries again within an hour", "err", err)

@@ -1,0 +1,516 @@
+package lanchat
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+
+	"hearth/discovery"
+	"hearth/server/internal/jid"
+	ll "hearth/server/internal/linklocal"
+	"hearth/server/internal/router"
+	"hearth/server/internal/stanza"
+)
+
+// runtime is what runs while chat on the LAN is on and someone takes
+// part: the mDNS responder our instances are published on, the stream
+// service and its listener, the browser.
+type runtime struct {
+	resp *discovery.Responder
+	svc  *ll.Service
+	port int
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+// Run works until ctx is done, then withdraws every announcement (goodbye
+// packets) and ends the streams with peers.
+func (m *Module) Run(ctx context.Context) {
+	users, err := m.db.LinkLocalUsers(ctx)
+	if err != nil {
+		m.log.Error("chat on the LAN is not started: the accounts that take part could not be read", "err", err)
+	}
+	m.mu.Lock()
+	m.life = ctx
+	for _, u := range users {
+		m.optIn[u] = true
+		m.dirty[u] = true
+	}
+	m.mu.Unlock()
+	m.kick()
+	for {
+		select {
+		case <-ctx.Done():
+			m.mu.Lock()
+			m.life = nil
+			m.mu.Unlock()
+			m.settle(ctx)
+			return
+		case <-m.wake:
+			m.settle(ctx)
+		}
+	}
+}
+
+// settle brings what runs and what is announced in line with the
+// settings, the opt-ins and the accounts' presence. Only Run's goroutine
+// calls it, so that publishing and withdrawing never race.
+func (m *Module) settle(ctx context.Context) {
+	m.mu.Lock()
+	want := m.enabled && len(m.optIn) > 0 && ctx.Err() == nil
+	rt := m.rt
+	m.mu.Unlock()
+	switch {
+	case want && rt == nil:
+		var err error
+		if rt, err = m.start(ctx); err != nil {
+			m.log.Error("chat on the LAN could not start; it is tried again at the next change", "err", err)
+			m.mu.Lock()
+			m.reason = "it could not start: " + err.Error()
+			m.mu.Unlock()
+			return
+		}
+		m.mu.Lock()
+		m.rt, m.reason = rt, ""
+		var give []delivery
+		for u := range m.optIn {
+			m.dirty[u] = true
+			give = append(give, m.giveUser(u)...)
+		}
+		m.mu.Unlock()
+		m.deliver(give) // none yet: the browser has only begun
+		m.log.Info("chat on the LAN started", "host", m.host+".local", "port", rt.port)
+	case !want && rt != nil:
+		m.stop(rt, ctx.Err() != nil)
+		return
+	case !want:
+		return
+	}
+	for {
+		m.mu.Lock()
+		var user string
+		for u := range m.dirty {
+			user = u
+			break
+		}
+		delete(m.dirty, user)
+		m.mu.Unlock()
+		if user == "" || ctx.Err() != nil {
+			return
+		}
+		m.settleUser(ctx, rt, user)
+	}
+}
+
+// settleUser publishes, updates or withdraws one account's instance.
+func (m *Module) settleUser(ctx context.Context, rt *runtime, user string) {
+	pres, avail := m.ownPresence(user)
+	pres.Port = rt.port
+	txt := pres.TXT()
+	m.mu.Lock()
+	want := avail && m.optIn[user]
+	a := m.ann[user]
+	m.mu.Unlock()
+	switch {
+	case want && a == nil:
+		name := user + "@" + m.host
+		inst, err := rt.resp.Publish(ctx, discovery.ServiceInstance{Instance: name, Service: discovery.ServicePresence,
+			Port: rt.port, TXT: txt, Renamed: func(n string) {
+				m.log.Info("an account's name on the LAN was taken by another machine; it is announced under another", "user", user, "name", n)
+			}})
+		if err != nil {
+			if ctx.Err() == nil {
+				m.log.Error("an account could not be announced on the LAN", "user", user, "err", err)
+			}
+			return
+		}
+		m.mu.Lock()
+		m.ann[user] = &announcement{user: user, inst: inst, txt: txt, pres: pres}
+		again := m.dirty[user]
+		m.mu.Unlock()
+		m.log.Info("account announced on the LAN", "user", user, "name", inst.Name(), "status", pres.Status)
+		if !again {
+			// Its presence may have changed while the name was probed.
+			m.settleUser(ctx, rt, user)
+		}
+	case want && !slices.Equal(a.txt, txt):
+		if err := a.inst.SetTXT(txt); err != nil {
+			m.log.Warn("an account's presence could not be updated on the LAN", "user", user, "err", err)
+			return
+		}
+		m.mu.Lock()
+		a.txt, a.pres = txt, pres
+		m.mu.Unlock()
+		m.log.Info("account's presence updated on the LAN", "user", user, "status", pres.Status)
+	case !want && a != nil:
+		m.withdraw(rt, a)
+	}
+}
+
+// withdraw says goodbye for one announcement and ends its streams.
+func (m *Module) withdraw(rt *runtime, a *announcement) {
+	name := a.inst.Name()
+	a.inst.Withdraw()
+	m.mu.Lock()
+	if m.ann[a.user] == a {
+		delete(m.ann, a.user)
+	}
+	m.mu.Unlock()
+	rt.svc.CloseStreams(name)
+	m.log.Info("account withdrawn from the LAN", "user", a.user, "name", name)
+}
+
+// ownPresence is what an account's most available session says, as
+// XEP-0174 presence; false when no session is available.
+func (m *Module) ownPresence(user string) (discovery.Presence, bool) {
+	var best *stanza.Element
+	bestPrio, avail := 0, false
+	for _, s := range m.r.Sessions(user) {
+		ok, prio, el := s.Presence()
+		if ok && (!avail || prio > bestPrio) {
+			best, bestPrio, avail = el, prio, true
+		}
+	}
+	p := discovery.Presence{First: user, Nick: user, JID: user + "@" + m.domain, Status: discovery.StatusAvail}
+	if best != nil {
+		switch best.ChildText("show", "") {
+		case "away", "xa":
+			p.Status = discovery.StatusAway
+		case "dnd":
+			p.Status = discovery.StatusDND
+		}
+		p.Msg = best.ChildText("status", "")
+	}
+	return p, avail
+}
+
+// start opens the responder, the stream listener and the browser.
+func (m *Module) start(ctx context.Context) (*runtime, error) {
+	resp, err := discovery.NewResponder(discovery.ResponderConfig{Host: m.host, Ifaces: m.ifaces}, m.log)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := m.listen()
+	if err != nil {
+		resp.Close()
+		return nil, fmt.Errorf("no port for streams with people on the LAN: %w", err)
+	}
+	tc := peerTLS(m.tls)
+	rt := &runtime{resp: resp, port: ln.Addr().(*net.TCPAddr).Port}
+	rt.svc = ll.New(ll.Config{Directory: directory{m}, Handler: m.fromPeer, Log: m.log, TLS: tc})
+	if err := rt.svc.Start(ln); err != nil {
+		ln.Close()
+		rt.svc.Close()
+		resp.Close()
+		return nil, err
+	}
+	b, err := discovery.NewBrowser(discovery.BrowserConfig{Service: discovery.ServicePresence, Ifaces: m.ifaces, OnEvent: m.browsed}, m.log)
+	if err != nil {
+		rt.svc.Close()
+		resp.Close()
+		return nil, err
+	}
+	bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	rt.stop = stop
+	rt.wg.Go(func() {
+		if err := b.Run(bctx); err != nil {
+			m.log.Error("people on the LAN are no longer looked for", "err", err)
+		}
+	})
+	return rt, nil
+}
+
+// peerTLS is the configuration offered to peers: the server's
+// certificate, without the protocols its listeners name.
+func peerTLS(f func() *tls.Config) *tls.Config {
+	if f == nil {
+		return nil
+	}
+	c := f()
+	if c == nil {
+		return nil
+	}
+	c = c.Clone()
+	c.NextProtos = nil
+	return c
+}
+
+// listen opens the stream listener: on Addr, else port 5298, else any.
+func (m *Module) listen() (net.Listener, error) {
+	if m.addr != "" {
+		return net.Listen("tcp", m.addr)
+	}
+	if ln, err := net.Listen("tcp", ":5298"); err == nil {
+		return ln, nil
+	}
+	return net.Listen("tcp", ":0")
+}
+
+// stop withdraws every announcement, tells the accounts that the peers
+// are gone, and closes everything start opened.
+func (m *Module) stop(rt *runtime, shutdown bool) {
+	m.mu.Lock()
+	anns := make([]*announcement, 0, len(m.ann))
+	for _, a := range m.ann {
+		anns = append(anns, a)
+	}
+	m.mu.Unlock()
+	for _, a := range anns {
+		m.withdraw(rt, a)
+	}
+	rt.stop()
+	rt.wg.Wait()
+	rt.svc.Close()
+	rt.resp.Close()
+	m.mu.Lock()
+	m.rt = nil
+	var gone []delivery
+	for _, p := range m.peers {
+		gone = append(gone, m.toAll(p, true)...)
+	}
+	clear(m.peers)
+	clear(m.byLocal)
+	clear(m.given)
+	if !m.enabled {
+		m.reason = "switched off in the settings (linklocal.enabled)"
+	} else if len(m.optIn) == 0 {
+		m.reason = "no account takes part"
+	}
+	m.mu.Unlock()
+	if !shutdown {
+		m.deliver(gone)
+	}
+	m.log.Info("chat on the LAN stopped: every account withdrawn", "withdrawn", len(anns))
+}
+
+// delivery is a presence for one session.
+type delivery struct {
+	s  *router.Session
+	el *stanza.Element
+}
+
+func (m *Module) deliver(ds []delivery) {
+	for _, d := range ds {
+		m.r.Deliver(context.Background(), d.s, d.el)
+	}
+}
+
+// browsed takes what the browser found: a peer came, changed or went.
+func (m *Module) browsed(ev discovery.BrowseEvent) {
+	e := ev.Entry
+	if nameKey(e.Host) == nameKey(m.host+".local.") {
+		return // our own instances
+	}
+	k := nameKey(e.Instance)
+	m.mu.Lock()
+	old := m.peers[k]
+	var out []delivery
+	switch ev.Kind {
+	case discovery.Removed:
+		if old == nil {
+			m.mu.Unlock()
+			return
+		}
+		delete(m.peers, k)
+		if m.byLocal[old.local] == old {
+			delete(m.byLocal, old.local)
+		}
+		out = m.toAll(old, true)
+	default:
+		local, ok := peerLocal(e.Instance, m.lan)
+		if !ok {
+			m.mu.Unlock()
+			m.log.Info("a peer on the LAN is left out: its name cannot be written as an address", "name", e.Instance)
+			return
+		}
+		pres, problems := discovery.ParsePresence(e.TXT)
+		if len(problems) > 0 {
+			m.log.Debug("a peer's presence record on the LAN has parts left out", "name", e.Instance, "problems", problems)
+		}
+		p := &peer{instance: e.Instance, local: local, entry: e, pres: pres}
+		m.peers[k] = p
+		m.byLocal[local] = p
+		if old == nil || old.pres != pres {
+			out = m.toAll(p, false)
+		}
+	}
+	m.mu.Unlock()
+	m.deliver(out)
+	if ev.Kind == discovery.Removed {
+		m.mu.Lock()
+		rt := m.rt
+		m.mu.Unlock()
+		if rt != nil {
+			rt.svc.CloseStreams(old.instance)
+		}
+	}
+}
+
+// toAll is p's presence for every available session of the accounts that
+// take part. The caller holds mu.
+func (m *Module) toAll(p *peer, gone bool) []delivery {
+	var out []delivery
+	for s := range m.given {
+		out = append(out, delivery{s, m.peerPresence(p, s.JID, gone)})
+	}
+	return out
+}
+
+// takeBackPeers tells an account that opted out that the peers are gone
+// for it. The caller holds mu.
+func (m *Module) takeBackPeers(user string) []delivery {
+	var out []delivery
+	for s := range m.given {
+		if s.JID.Local != user {
+			continue
+		}
+		delete(m.given, s)
+		for _, p := range m.peers {
+			out = append(out, delivery{s, m.peerPresence(p, s.JID, true)})
+		}
+	}
+	return out
+}
+
+// peerPresence is the presence of p for to (XEP-0174 6: avail is
+// available, away and dnd are shows; msg is the status; the nickname, if
+// any, as XEP-0172). The caller holds mu.
+func (m *Module) peerPresence(p *peer, to jid.JID, gone bool) *stanza.Element {
+	el := stanza.New("presence", stanza.NSClient, "from", p.local+"@"+m.lan, "to", to.String())
+	if gone {
+		el.SetAttr("type", "unavailable")
+		return el
+	}
+	switch p.pres.Status {
+	case discovery.StatusAway:
+		el.Append(stanza.New("show", stanza.NSClient).AppendText("away"))
+	case discovery.StatusDND:
+		el.Append(stanza.New("show", stanza.NSClient).AppendText("dnd"))
+	}
+	if p.pres.Msg != "" {
+		el.Append(stanza.New("status", stanza.NSClient).AppendText(p.pres.Msg))
+	}
+	nick := p.pres.Nick
+	if nick == "" {
+		nick = joinName(p.pres.First, p.pres.Last)
+	}
+	if nick != "" {
+		el.Append(stanza.New("nick", "http://jabber.org/protocol/nick").AppendText(nick))
+	}
+	return el
+}
+
+func joinName(first, last string) string {
+	switch {
+	case first == "":
+		return last
+	case last == "":
+		return first
+	}
+	return first + " " + last
+}
+
+// directory is what the stream service learns from the announcements.
+type directory struct{ m *Module }
+
+func (d directory) Peer(name string) ([]netip.Addr, uint16, bool) {
+	d.m.mu.Lock()
+	p := d.m.peers[nameKey(name)]
+	d.m.mu.Unlock()
+	if p == nil {
+		return nil, 0, false
+	}
+	port := uint16(p.entry.Port)
+	if p.pres.Port > 0 {
+		port = uint16(p.pres.Port)
+	}
+	var addrs []netip.Addr
+	for _, a := range p.entry.Addrs {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		if a.Zone != "" && ip.Is6() {
+			ip = ip.WithZone(a.Zone)
+		}
+		addrs = append(addrs, ip)
+	}
+	return addrs, port, len(addrs) > 0
+}
+
+func (d directory) Local(name string) bool {
+	d.m.mu.Lock()
+	defer d.m.mu.Unlock()
+	return d.m.userOf(name) != ""
+}
+
+// Status is how chat on the LAN stands, for the admin.
+type Status struct {
+	Enabled bool
+	Running bool
+	Reason  string
+	Host    string // lan.<domain>
+	Port    int
+	OptedIn []string
+	// Announced are the accounts announced now.
+	Announced []Announced
+	// Peers are the people found on the LAN.
+	Peers []Peer
+}
+
+// Announced is one account's instance.
+type Announced struct {
+	User, Name, Status, Msg string
+}
+
+// Peer is one person found on the LAN.
+type Peer struct {
+	Name, JID, Status, Msg string
+	Addrs                  []string
+	Port                   int
+}
+
+// Status reports how chat on the LAN stands.
+func (m *Module) Status() Status {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := Status{Enabled: m.enabled, Running: m.rt != nil, Reason: m.reason, Host: m.lan}
+	if m.rt != nil {
+		st.Port = m.rt.port
+	} else if st.Reason == "" {
+		switch {
+		case !m.enabled:
+			st.Reason = "switched off in the settings (linklocal.enabled)"
+		case len(m.optIn) == 0:
+			st.Reason = "no account takes part"
+		}
+	}
+	for u := range m.optIn {
+		st.OptedIn = append(st.OptedIn, u)
+	}
+	slices.Sort(st.OptedIn)
+	for u, a := range m.ann {
+		st.Announced = append(st.Announced, Announced{User: u, Name: a.inst.Name(), Status: a.pres.Status, Msg: a.pres.Msg})
+	}
+	slices.SortFunc(st.Announced, func(a, b Announced) int { return strings.Compare(a.User, b.User) })
+	for _, p := range m.peers {
+		var addrs []string
+		for _, a := range p.entry.Addrs {
+			addrs = append(addrs, a.String())
+		}
+		port := p.entry.Port
+		if p.pres.Port > 0 {
+			port = p.pres.Port
+		}
+		st.Peers = append(st.Peers, Peer{Name: p.instance, JID: p.local + "@" + m.lan, Status: p.pres.Status, Msg: p.pres.Msg,
+			Addrs: addrs, Port: port})
+	}
+	slices.SortFunc(st.Peers, func(a, b Peer) int { return strings.Compare(a.Name, b.Name) })
+	return st
+}
