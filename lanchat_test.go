@@ -22,7 +22,9 @@ import (
 // sees alice@family; bob's hello reaches slixmpp from
 // bob%familydevice@lan.family.local and alice's reply reaches bob; her
 // going away changes her TXT record as avahi sees it; linklocal.enabled
-// off withdraws her and on brings her back; logging out withdraws her.
+// off withdraws her and on brings her back; logging out withdraws her;
+// back online, a new address of the server is announced; stopping the
+// server says goodbye.
 func TestLANChat(t *testing.T) {
 	for _, tool := range []string{"avahi-daemon", "avahi-browse", "dbus-daemon", "gcc", "pkg-config", "/usr/bin/python3"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -112,11 +114,29 @@ func TestLANChat(t *testing.T) {
 	waitStdout(t, user, "LOGGED OUT", 5*time.Second)
 	waitBrowse(t, pair, dbusEnv, "alice@family", false, 10*time.Second)
 	t.Logf("logging out: gone from avahi %v later", time.Since(began))
-	if code := user.Wait(t, 5*time.Second); code != 0 {
-		t.Errorf("slixmpp exited %d", code)
-	}
+
+	// Back online, then the server's address changes: the device resolves
+	// the instance at the new one.
+	user.Signal(t, syscall.SIGUSR1)
+	waitStdout(t, user, "BACK", 10*time.Second)
+	waitBrowse(t, pair, dbusEnv, "alice@family", true, 10*time.Second)
+	moved := pair.Addr[0][:strings.LastIndexByte(pair.Addr[0], '.')] + ".77"
+	netns.MustRun(t, "ip", "-n", pair.NS[0], "addr", "del", pair.Addr[0]+"/24", "dev", pair.Iface[0])
+	netns.MustRun(t, "ip", "-n", pair.NS[0], "addr", "add", moved+"/24", "dev", pair.Iface[0])
+	began = time.Now()
+	waitBrowseAddr(t, pair, dbusEnv, "alice@family", moved, 15*time.Second)
+	t.Logf("the server's address changed: the device resolves alice@family at %s %v later", moved, time.Since(began))
+
+	// Stopping the server says goodbye.
+	began = time.Now()
 	if code := srv.Stop(t); code != 0 {
 		t.Errorf("hearth exited %d after SIGTERM", code)
+	}
+	waitBrowse(t, pair, dbusEnv, "alice@family", false, 5*time.Second)
+	t.Logf("the server stopped: gone from avahi %v later", time.Since(began))
+	waitStdout(t, user, "SERVER GONE", 5*time.Second)
+	if code := user.Wait(t, 5*time.Second); code != 0 {
+		t.Errorf("slixmpp exited %d", code)
 	}
 }
 
@@ -170,10 +190,16 @@ func browse(t *testing.T, pair *netns.Pair, dbusEnv []string) map[string]string 
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.SplitN(line, ";", 10)
 		if len(f) == 10 && f[0] == "=" {
-			found[avahiUnescape(f[3])] += f[9] + " "
+			found[avahiUnescape(f[3])] += "address=" + f[7] + " " + f[9] + " "
 		}
 	}
 	return found
+}
+
+// waitBrowseAddr waits until avahi-browse resolves name at addr.
+func waitBrowseAddr(t *testing.T, pair *netns.Pair, dbusEnv []string, name, addr string, d time.Duration) {
+	t.Helper()
+	waitBrowseTXT(t, pair, dbusEnv, name, []string{"address=" + addr + " "}, d)
 }
 
 // avahiUnescape undoes avahi-browse -p's \DDD escapes.

@@ -8,8 +8,9 @@ Logs in and sends initial presence; waits for the available presence of
 PEER (a JID on lan.DOMAIN) and prints "PEER <jid> available"; waits for a
 message from PEER, prints "GOT <body>" and replies "hello bob". Then, on
 each SIGUSR1, it takes the next step: first its presence becomes away with
-the status "out for lunch" ("AWAY"), then it logs out ("LOGGED OUT") and
-exits 0. Exit 1 with "FAIL: ..." on stderr on a failed check, 3 on the
+the status "out for lunch" ("AWAY"), then it logs out ("LOGGED OUT"), then
+it logs in again ("BACK") and waits for the server to end the stream
+("SERVER GONE"), and exits 0. Exit 1 with "FAIL: ..." on stderr on a failed check, 3 on the
 hard timeout.
 """
 
@@ -48,6 +49,14 @@ async def main(args):
     await ic.wait("the signal to log out", asyncio.ensure_future(nudge.get()), [c], timeout=args.timeout)
     await ic.logout(c)
     ic.log("LOGGED OUT")
+
+    await ic.wait("the signal to log in again", asyncio.ensure_future(nudge.get()), [], timeout=args.timeout)
+    again = ic.Client("user again", jid, args.password, args)
+    gone = again.waiter("disconnected")
+    await ic.login(again, [again])
+    ic.log("BACK")
+    await ic.wait("the server's end", gone, [], timeout=args.timeout)
+    ic.log("SERVER GONE")
 
 
 if __name__ == "__main__":
