@@ -1,0 +1,181 @@
+package lanchat
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"hearth/discovery"
+	"hearth/server/internal/jid"
+	"hearth/server/internal/mod/modtest"
+	"hearth/server/internal/router"
+	"hearth/server/internal/stanza"
+)
+
+// These tests never start the runtime (Run): nothing goes on the
+// network. TestLANChat (package main) runs the whole bridge in network
+// namespaces with avahi, libpurple and slixmpp.
+
+func TestPeerLocal(t *testing.T) {
+	tests := []struct{ instance, want string }{
+		{"bob@familydevice", "bob%familydevice"},
+		{"Bob@Family-Device", "bob%family-device"},
+		{"bob smith@Bob's MacBook", `bob\20smith%bob\27s\20macbook`},
+		{"50%@host", `50\25%host`},
+		{"a@b@c", `a\40b%c`},
+		{"noat", "noat"},
+		{`x\y@z`, `x\5cy%z`},
+		{"élodie@portable", "élodie%portable"},
+		{"\x01@host", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		got, ok := peerLocal(tt.instance, "lan.example.org")
+		if got != tt.want || ok != (tt.want != "") {
+			t.Errorf("peerLocal(%q) = %q, %v; want %q", tt.instance, got, ok, tt.want)
+		}
+	}
+}
+
+// FuzzPeerLocal: any instance name a peer announces becomes a valid
+// localpart or none, never a panic; the address is stable when parsed
+// again, and the one unescaped '%' stands for the name's last '@'.
+func FuzzPeerLocal(f *testing.F) {
+	for _, s := range []string{"bob@familydevice", "bob smith@Bob's MacBook", "50%@host", "a@b@c", "noat", `\5c@\`, "é@ﬁ", "\x00", "@", "%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, instance string) {
+		local, ok := peerLocal(instance, "lan.example.org")
+		if !ok {
+			return
+		}
+		j, err := jid.Parse(local + "@lan.example.org")
+		if err != nil || j.Local != local {
+			t.Fatalf("peerLocal(%q) = %q, which parses as %q, %v", instance, local, j.Local, err)
+		}
+		if want := strings.Contains(instance, "@"); strings.Contains(local, "%") != want || strings.Count(local, "%") > 1 {
+			t.Fatalf("peerLocal(%q) = %q: the separator is wrong", instance, local)
+		}
+	})
+}
+
+// recorder takes presence routed to accounts (the presence module's
+// place in the server).
+type recorder struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (r *recorder) handle(_ context.Context, st *stanza.Stanza) *stanza.Error {
+	r.mu.Lock()
+	r.got = append(r.got, st.El.String())
+	r.mu.Unlock()
+	return nil
+}
+
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	got := r.got
+	r.got = nil
+	return got
+}
+
+func newTest(t *testing.T) (*Module, *router.Router, *modtest.Conn, *recorder) {
+	t.Helper()
+	r := modtest.Router()
+	m := New(Deps{DB: modtest.DB(t, "alice"), Router: r, Domain: modtest.Domain, Host: "box", Enabled: true})
+	m.Register(r.Mux())
+	rec := &recorder{}
+	r.Mux().Handle(router.Pattern{Kind: stanza.KindPresence, Target: router.ToAccount}, rec.handle)
+	_, conn := modtest.Bind(t, r, "alice@example.org/a")
+	return m, r, conn, rec
+}
+
+// bob is a peer the browser found.
+func bob(kind discovery.EventKind, txt ...string) discovery.BrowseEvent {
+	return discovery.BrowseEvent{Kind: kind, Entry: discovery.Entry{Instance: "bob@familydevice", Service: discovery.ServicePresence,
+		Host: "familydevice.local.", Port: 5298, TXT: txt, Addrs: []net.IPAddr{{IP: net.ParseIP("10.0.0.2")}}}}
+}
+
+// TestHost: what accounts and others send to lan.<domain> while the
+// bridge has no runtime: the right stanza error for each, the host's
+// service discovery, subscriptions approved at once and probes answered
+// with the peer's presence from its TXT record.
+func TestHost(t *testing.T) {
+	m, r, conn, rec := newTest(t)
+	m.browsed(bob(discovery.Added, "txtvers=1", "1st=Bob", "last=Device", "status=away", "msg=on the sofa", "port.p2pj=5299"))
+	// Our own instances, heard back, are not peers.
+	m.browsed(discovery.BrowseEvent{Kind: discovery.Added, Entry: discovery.Entry{Instance: "alice@box", Host: "box.local.", Port: 5298}})
+
+	route := func(xml string) router.Outcome {
+		t.Helper()
+		return r.Route(t.Context(), modtest.Stanza(t, xml))
+	}
+	refused := []struct {
+		name, xml, cond string
+	}{
+		{"message while not running", `<message from='alice@example.org/a' to='bob%familydevice@lan.example.org' type='chat'><body>hi</body></message>`, stanza.ServiceUnavailable},
+		{"from another server", `<message from='eve@elsewhere.net/x' to='bob%familydevice@lan.example.org'><body>hi</body></message>`, stanza.NotAllowed},
+		{"IQ to a peer", `<iq from='alice@example.org/a' to='bob%familydevice@lan.example.org' type='get' id='v'><query xmlns='jabber:iq:version'/></iq>`, stanza.ServiceUnavailable},
+		{"other IQ to the host", `<iq from='alice@example.org/a' to='lan.example.org' type='get' id='t'><time xmlns='urn:xmpp:time'/></iq>`, stanza.ServiceUnavailable},
+	}
+	for _, tt := range refused {
+		if out := route(tt.xml); out.Error == nil || out.Error.Condition != tt.cond {
+			t.Errorf("%s: outcome %+v, want %s", tt.name, out, tt.cond)
+		}
+	}
+	conn.Take() // the bounces
+
+	route(`<iq from='alice@example.org/a' to='lan.example.org' type='get' id='d'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+	got := conn.Take()
+	if len(got) != 1 || !strings.Contains(got[0], `type="result"`) || !strings.Contains(got[0], `category="gateway"`) {
+		t.Errorf("disco#info of the host: %q", got)
+	}
+
+	route(`<presence from='alice@example.org/a' to='bob%familydevice@lan.example.org' type='subscribe'/>`)
+	got = rec.take()
+	want := []string{
+		`<presence xmlns="jabber:client" from="bob%familydevice@lan.example.org" to="alice@example.org" type="subscribed"/>`,
+		`<presence xmlns="jabber:client" from="bob%familydevice@lan.example.org" to="alice@example.org"><show>away</show><status>on the sofa</status><nick xmlns="http://jabber.org/protocol/nick">Bob Device</nick></presence>`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("subscribe: got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	m.browsed(bob(discovery.Removed))
+	route(`<presence from='alice@example.org/a' to='bob%familydevice@lan.example.org' type='probe'/>`)
+	if got := rec.take(); len(got) != 1 || !strings.Contains(got[0], `type="unavailable"`) {
+		t.Errorf("probe after the peer left: %q", got)
+	}
+
+	st := m.Status()
+	if st.Running || st.Host != "lan.example.org" || len(st.Peers) != 0 || st.Reason != "no account takes part" {
+		t.Errorf("status: %+v", st)
+	}
+}
+
+// TestPeers: the admin's view of the peers, and the address the stream
+// layer dials (port.p2pj over the SRV port).
+func TestPeers(t *testing.T) {
+	m, _, _, _ := newTest(t)
+	m.browsed(bob(discovery.Added, "txtvers=1", "status=dnd", "port.p2pj=5299"))
+	addrs, port, ok := (directory{m}).Peer("Bob@FamilyDevice")
+	if !ok || port != 5299 || len(addrs) != 1 || addrs[0].String() != "10.0.0.2" {
+		t.Errorf("Peer = %v, %d, %v", addrs, port, ok)
+	}
+	if (directory{m}).Local("alice@box") {
+		t.Error("alice@box counts as ours before it is announced")
+	}
+	st := m.Status()
+	if len(st.Peers) != 1 || st.Peers[0].JID != "bob%familydevice@lan.example.org" || st.Peers[0].Status != "dnd" || st.Peers[0].Port != 5299 {
+		t.Errorf("peers: %+v", st.Peers)
+	}
+	// A name no address can stand for is left out.
+	m.browsed(discovery.BrowseEvent{Kind: discovery.Added, Entry: discovery.Entry{Instance: "\x07@x", Host: "x.local.", Port: 1}})
+	if n := len(m.Status().Peers); n != 1 {
+		t.Errorf("%d peers after an unwritable name", n)
+	}
+}
