@@ -22,7 +22,8 @@ import (
 // sees alice@family; bob's hello reaches slixmpp from
 // bob%familydevice@lan.family.local and alice's reply reaches bob; her
 // going away changes her TXT record as avahi sees it; linklocal.enabled
-// off withdraws her and on brings her back; logging out withdraws her;
+// off withdraws her and on brings her back, as hearth lan off and on do;
+// logging out withdraws her;
 // back online, a new address of the server is announced; stopping the
 // server says goodbye.
 func TestLANChat(t *testing.T) {
@@ -108,6 +109,13 @@ func TestLANChat(t *testing.T) {
 	// found it anew.
 	waitCommand(t, e, regexp.MustCompile(`(?m)^bob@familydevice +bob%familydevice@lan\.family\.local +avail`), 10*time.Second, "lan", "status", d)
 	check(t, e, "", 0, `(?m)^alice@family +alice +away +out for lunch`, "lan", "status", d)
+
+	// Her own choice applies at once too.
+	check(t, e, "", 0, `^$`, "lan", "off", "alice", d)
+	waitBrowse(t, pair, dbusEnv, "alice@family", false, 10*time.Second)
+	check(t, e, "", 0, `(?m)^LAN chat: +not running: no account takes part`, "lan", "status", d)
+	check(t, e, "", 0, `^$`, "lan", "on", "alice", d)
+	waitBrowse(t, pair, dbusEnv, "alice@family", true, 10*time.Second)
 
 	began = time.Now()
 	user.Signal(t, syscall.SIGUSR1)

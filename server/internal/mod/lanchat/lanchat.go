@@ -329,13 +329,16 @@ func (m *Module) route(ctx context.Context, el *stanza.Element) {
 func (m *Module) fromPeer(peerName, local string, st *stanza.Stanza) {
 	m.mu.Lock()
 	user := m.userOf(local)
-	ctx := m.life
+	life := m.life
 	m.mu.Unlock()
 	pl, ok := peerLocal(peerName, m.lan)
-	if user == "" || !ok || ctx == nil {
-		m.log.Info("a stanza from the LAN was dropped: its addresses cannot be given here", "peer", peerName, "to", local)
+	if user == "" || !ok || life == nil {
+		m.log.Info("a stanza from the LAN was dropped: it names no account announced now, or its sender's name cannot be written as an address", "peer", peerName, "to", local)
 		return
 	}
+	// What a peer sent is delivered or stored even while the server
+	// stops (the stream was read before it).
+	ctx := context.WithoutCancel(life)
 	from := jid.JID{Local: pl, Domain: m.lan}
 	to := jid.JID{Local: user, Domain: m.domain}
 	switch st.Kind {

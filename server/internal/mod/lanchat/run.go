@@ -46,10 +46,10 @@ func (m *Module) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			m.settle(ctx)
 			m.mu.Lock()
 			m.life = nil
 			m.mu.Unlock()
-			m.settle(ctx)
 			return
 		case <-m.wake:
 			m.settle(ctx)
