@@ -20,7 +20,8 @@ import (
 // device with avahi and libpurple's Bonjour protocol as bob@familydevice
 // (server/internal/linklocal/testdata/bonjourpeer.c). avahi-browse there
 // sees alice@family; bob's hello reaches slixmpp from
-// bob%familydevice@lan.family.local and alice's reply reaches bob; her
+// bob%familydevice@lan.family.local and alice's reply reaches bob (a
+// message to no one on the LAN bounces as recipient-unavailable); her
 // going away changes her TXT record as avahi sees it; linklocal.enabled
 // off withdraws her and on brings her back, as hearth lan off and on do;
 // logging out withdraws her;
@@ -89,6 +90,7 @@ func TestLANChat(t *testing.T) {
 	waitStdout(t, user, "PEER "+peerJID+" available", 10*time.Second)
 	waitStdout(t, user, "GOT hello hearth", 10*time.Second)
 	purple.WaitStderr(t, "received from alice@family: hello bob", 10*time.Second)
+	waitStdout(t, user, "BOUNCE recipient-unavailable", 5*time.Second)
 
 	began = time.Now()
 	user.Signal(t, syscall.SIGUSR1)

@@ -6,7 +6,9 @@
 
 Logs in and sends initial presence; waits for the available presence of
 PEER (a JID on lan.DOMAIN) and prints "PEER <jid> available"; waits for a
-message from PEER, prints "GOT <body>" and replies "hello bob". Then, on
+message from PEER, prints "GOT <body>" and replies "hello bob"; sends a
+message to nobody%nowhere@lan.DOMAIN and prints the condition of its
+bounce ("BOUNCE <condition>"). Then, on
 each SIGUSR1, it takes the next step: first its presence becomes away with
 the status "out for lunch" ("AWAY"), then it logs out ("LOGGED OUT"), then
 it logs in again ("BACK") and waits for the server to end the stream
@@ -42,6 +44,12 @@ async def main(args):
     ic.log(f"GOT {m['body']}")
     c.send_message(mto=m["from"].bare, mbody="hello bob", mtype="chat")
     ic.log("REPLIED")
+
+    nobody = "nobody%nowhere@lan." + args.domain
+    bounce = c.waiter("message_error", lambda m: m["from"].bare == nobody)
+    c.send_message(mto=nobody, mbody="anyone there?", mtype="chat")
+    m = await ic.wait("the bounce of a message to no one on the LAN", bounce, [c], timeout=10)
+    ic.log(f"BOUNCE {m['error']['condition']}")
 
     await ic.wait("the signal to go away", asyncio.ensure_future(nudge.get()), [c], timeout=args.timeout)
     c.send_presence(pshow="away", pstatus="out for lunch")
