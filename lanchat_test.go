@@ -55,13 +55,15 @@ func TestLANChat(t *testing.T) {
 	check(t, e, "silver-kettle-pw\n", 0, "", "user", "add", "alice@family.local", d)
 	check(t, e, "", 0, `^$`, "lan", "on", "alice", d)
 	srv := pair.Start(t, 0, e, bin, "serve", "--headless", d, "--domain", "family.local",
-		"--c2s", "127.0.0.1:0", "--c2s-tls", "off", "--ca-page", "off", "--log-level", "debug")
+		"--c2s", ":0", "--c2s-tls", "off", "--ca-page", "off", "--log-level", "debug")
 	srv.WaitStderr(t, "hearth: serving", 10*time.Second)
-	m := regexp.MustCompile(`c2s 127\.0\.0\.1:(\d+)`).FindStringSubmatch(srv.Stderr())
+	m := regexp.MustCompile(`c2s \S*:(\d+),`).FindStringSubmatch(srv.Stderr())
 	if m == nil {
 		t.Fatalf("no c2s port in:\n%s", srv.Stderr())
 	}
 	srv.WaitStderr(t, "chat on the LAN started", 10*time.Second)
+	// The server's own announcement runs beside it, on the same host name.
+	srv.WaitStderr(t, `msg="announced on the LAN"`, 10*time.Second)
 
 	peerJID := "bob%familydevice@lan.family.local"
 	user := pair.Start(t, 0, nil, "/usr/bin/python3", "server/xmpptest/interop/slix_lan.py", "--insecure", "--timeout", "40",
