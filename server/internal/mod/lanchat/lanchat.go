@@ -181,7 +181,9 @@ func (m *Module) give(s *router.Session) []delivery {
 	m.given[s] = true
 	var out []delivery
 	for _, p := range m.peers {
-		out = append(out, delivery{s, m.peerPresence(p, s.JID, false)})
+		if !m.blocked(s, p) {
+			out = append(out, delivery{s, m.peerPresence(p, s.JID, false)})
+		}
 	}
 	return out
 }

@@ -9,6 +9,7 @@ import (
 
 	"hearth/discovery"
 	"hearth/server/internal/jid"
+	ll "hearth/server/internal/linklocal"
 	"hearth/server/internal/mod/modtest"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
@@ -177,5 +178,53 @@ func TestPeers(t *testing.T) {
 	m.browsed(discovery.BrowseEvent{Kind: discovery.Added, Entry: discovery.Entry{Instance: "\x07@x", Host: "x.local.", Port: 1}})
 	if n := len(m.Status().Peers); n != 1 {
 		t.Errorf("%d peers after an unwritable name", n)
+	}
+}
+
+// TestPresenceToSessions: while the bridge runs, a session of an account
+// that takes part gets every peer's presence when it becomes available,
+// then each change, and unavailable when a peer leaves or the account
+// opts out; other accounts get nothing. The runtime here is a stream
+// service that never listens or dials.
+func TestPresenceToSessions(t *testing.T) {
+	m, r, alice, _ := newTest(t)
+	modtest.AddUser(t, m.db, "carol")
+	svc := ll.New(ll.Config{Directory: directory{m}})
+	t.Cleanup(svc.Close)
+	m.mu.Lock()
+	m.rt = &runtime{svc: svc, port: 5298}
+	m.mu.Unlock()
+	m.browsed(bob(discovery.Added, "txtvers=1", "status=avail"))
+
+	aliceSess := r.Session(jid.MustParse("alice@example.org/a"))
+	carolSess, carol := modtest.Bind(t, r, "carol@example.org/c")
+	m.SetOptIn("alice", true)
+	if got := alice.Take(); len(got) != 0 {
+		t.Fatalf("before alice is available: %q", got)
+	}
+	for _, s := range []*router.Session{aliceSess, carolSess} {
+		s.SetPresence(stanza.New("presence", stanza.NSClient), 0)
+		m.PresenceChanged(s)
+	}
+	want := `<presence xmlns="jabber:client" from="bob%familydevice@lan.example.org" to="alice@example.org/a"/>`
+	if got := alice.Take(); len(got) != 1 || got[0] != want {
+		t.Errorf("alice available: %q", got)
+	}
+	m.browsed(bob(discovery.Updated, "txtvers=1", "status=dnd", "msg=busy"))
+	if got := alice.Take(); len(got) != 1 || !strings.Contains(got[0], "<show>dnd</show><status>busy</status>") {
+		t.Errorf("bob busy: %q", got)
+	}
+	m.browsed(bob(discovery.Removed))
+	if got := alice.Take(); len(got) != 1 || !strings.Contains(got[0], `type="unavailable"`) {
+		t.Errorf("bob gone: %q", got)
+	}
+	m.browsed(bob(discovery.Added, "txtvers=1"))
+	alice.Take()
+	m.SetOptIn("alice", false)
+	if got := alice.Take(); len(got) != 1 || !strings.Contains(got[0], `type="unavailable"`) {
+		t.Errorf("alice opted out: %q", got)
+	}
+	if got := carol.Take(); len(got) != 0 {
+		t.Errorf("carol, who does not take part, got %q", got)
 	}
 }

@@ -356,9 +356,17 @@ func (m *Module) browsed(ev discovery.BrowseEvent) {
 func (m *Module) toAll(p *peer, gone bool) []delivery {
 	var out []delivery
 	for s := range m.given {
-		out = append(out, delivery{s, m.peerPresence(p, s.JID, gone)})
+		if !m.blocked(s, p) {
+			out = append(out, delivery{s, m.peerPresence(p, s.JID, gone)})
+		}
 	}
 	return out
+}
+
+// blocked says whether the session's account blocks the peer (XEP-0191:
+// no presence from it).
+func (m *Module) blocked(s *router.Session, p *peer) bool {
+	return m.r.Blocked(s.JID.Local, jid.JID{Local: p.local, Domain: m.lan})
 }
 
 // takeBackPeers tells an account that opted out that the peers are gone
