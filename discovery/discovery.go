@@ -3,8 +3,9 @@
 // service as _xmpp-client._tcp (RFC 6120 3.2.1) and, for direct TLS,
 // _xmpps-client._tcp (XEP-0368), each with a TXT record, and the host name
 // <host>.local so that clients can reach it. The services go through
-// github.com/grandcat/zeroconf; the host name through a small responder of
-// our own, because zeroconf answers only for service names. It knows
+// a responder of our own (Responder), which also publishes other service
+// instances, such as XEP-0174's _presence._tcp, and follows the interfaces
+// and their addresses; Browser finds instances others publish. It knows
 // nothing about stanzas.
 package discovery
 
@@ -14,11 +15,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
-
-	"github.com/grandcat/zeroconf"
 )
 
 // Service types (RFC 6763 7): the STARTTLS and the direct-TLS client ports.
@@ -44,8 +45,11 @@ type Announcement struct {
 	// that is up, multicast-capable and not loopback.
 	Ifaces []net.Interface
 	// Addrs are the IP addresses announced for Host; nil means the unicast
-	// addresses of Ifaces, taken once at the start.
+	// addresses of Ifaces, followed as they change.
 	Addrs []string
+	// Poll is how often the interfaces and addresses are read again; 0
+	// means every 3 s.
+	Poll time.Duration
 	// Announced, if set, is called once the services are registered and
 	// answered for: the announcement works.
 	Announced func()
@@ -53,46 +57,46 @@ type Announcement struct {
 
 // Announce registers the services and the host name, answers queries until
 // ctx is done, then withdraws them (RFC 6762 10.1: goodbye packets) and
-// returns nil. It returns an error only when it cannot announce at all.
+// returns nil. It follows the interfaces and their addresses, announcing
+// again when they change. It returns an error only when it cannot announce
+// at all.
 func Announce(ctx context.Context, a Announcement, log *slog.Logger) error {
 	if err := a.complete(); err != nil {
 		return fmt.Errorf("mdns announce: %w", err)
 	}
-	host, err := listenHost(a.Host+".local.", a.Addrs, a.Ifaces)
+	r, err := NewResponder(ResponderConfig{Host: a.Host, Ifaces: a.Ifaces, Addrs: a.Addrs, Poll: a.Poll}, log)
 	if err != nil {
 		return fmt.Errorf("mdns announce %s.local: %w", a.Host, err)
 	}
-	var servers []*zeroconf.Server
-	withdraw := func() {
-		for _, s := range servers {
-			s.Shutdown() // sends the goodbye, records with TTL 0
-		}
-		host.close()
-	}
-	txt := a.txt()
-	for _, svc := range a.services() {
-		// zeroconf takes the instance in presentation format.
-		s, err := zeroconf.RegisterProxy(escapeLabel(a.Instance), svc.name, "local.", svc.port, a.Host, a.Addrs, txt, a.Ifaces)
-		if err != nil {
-			withdraw()
-			return fmt.Errorf("mdns register %s: %w", svc.name, err)
-		}
-		servers = append(servers, s)
-	}
+	defer r.Close() // sends the goodbyes, records with TTL 0
+	svcs := a.services()
+	names := make([]string, len(svcs))
+	errs := make([]error, len(svcs))
 	var wg sync.WaitGroup
-	wg.Go(host.serve)
-	names := make([]string, len(a.Ifaces))
-	for i, ifi := range a.Ifaces {
-		names[i] = ifi.Name
+	for i, svc := range svcs {
+		wg.Go(func() {
+			in, err := r.Publish(ctx, ServiceInstance{Instance: a.Instance, Service: svc.name, Port: svc.port, TXT: a.txt()})
+			if err != nil {
+				errs[i] = fmt.Errorf("mdns register %s: %w", svc.name, err)
+				return
+			}
+			names[i] = in.Name()
+		})
 	}
-	log.Info("announced on the LAN", "instance", a.Instance, "host", a.Host+".local",
-		"port", a.Port, "tls_port", a.TLSPort, "ifaces", names, "addrs", a.Addrs)
+	wg.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	log.Info("announced on the LAN", "instance", names[0], "host", a.Host+".local",
+		"port", a.Port, "tls_port", a.TLSPort, "links", r.Links())
 	if a.Announced != nil {
 		a.Announced()
 	}
 	<-ctx.Done()
-	withdraw()
-	wg.Wait()
+	r.Close()
 	log.Info("LAN announcement withdrawn")
 	return nil
 }
@@ -104,7 +108,7 @@ func (a *Announcement) complete() error {
 	if a.Host == "" || strings.Contains(a.Host, ".") || len(a.Host) > 63 {
 		errs = append(errs, fmt.Errorf("host %q is not a single DNS label", a.Host))
 	}
-	// zeroconf trims dots at the ends of the instance name, even escaped.
+	// Dots at the ends of the instance name are trimmed, even escaped.
 	a.Instance = strings.Trim(a.Instance, ".")
 	if a.Instance == "" {
 		errs = append(errs, errors.New("no instance name"))
@@ -131,33 +135,14 @@ func (a *Announcement) complete() error {
 		return errors.Join(errs...)
 	}
 	if a.Ifaces == nil {
+		// Checked now so that the caller hears of it; the responder looks
+		// for interfaces again as they come and go.
 		ifaces, err := net.Interfaces()
 		if err != nil {
 			return err
 		}
-		for _, ifi := range ifaces {
-			if ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagMulticast != 0 && ifi.Flags&net.FlagLoopback == 0 {
-				a.Ifaces = append(a.Ifaces, ifi)
-			}
-		}
-		if a.Ifaces == nil {
+		if !slices.ContainsFunc(ifaces, defaultIface) {
 			return errors.New("no multicast-capable interface is up")
-		}
-	}
-	if a.Addrs == nil {
-		for _, ifi := range a.Ifaces {
-			addrs, err := ifi.Addrs()
-			if err != nil {
-				return fmt.Errorf("addresses of %s: %w", ifi.Name, err)
-			}
-			for _, ad := range addrs {
-				if n, ok := ad.(*net.IPNet); ok && !n.IP.IsLoopback() && !n.IP.IsMulticast() && !n.IP.IsUnspecified() {
-					a.Addrs = append(a.Addrs, n.IP.String())
-				}
-			}
-		}
-		if a.Addrs == nil {
-			return fmt.Errorf("no IP address on %d interfaces", len(a.Ifaces))
 		}
 	}
 	return nil

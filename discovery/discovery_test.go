@@ -1,11 +1,12 @@
 package discovery
 
 import (
-	"hearth/internal/netns"
 	"net"
 	"slices"
 	"strings"
 	"testing"
+
+	"hearth/internal/netns"
 
 	"github.com/miekg/dns"
 )

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 
 	"github.com/miekg/dns"
 	"golang.org/x/net/ipv4"
@@ -30,16 +29,12 @@ const (
 	legacyTTL = 10
 )
 
-// hostResponder answers A and AAAA questions for the host name (RFC 6762
-// 6). zeroconf sends these records only inside its service answers, so
-// without it a name a client looks up by itself (user@myhost.local) stops
-// resolving once caches expire. zeroconf's announcements and goodbyes carry
-// the address records too, so the responder only answers.
+// hostResponder builds the answers to A and AAAA questions for the host
+// name (RFC 6762 6) on one link, so that a name a client looks up by
+// itself (user@myhost.local) resolves; Responder sends them.
 type hostResponder struct {
 	name   string // fully qualified: "myhost.local."
 	v4, v6 []net.IP
-	ifaces map[int]bool
-	conns  []mconn
 }
 
 // mconn is one multicast socket, IPv4 or IPv6.
@@ -48,82 +43,6 @@ type mconn interface {
 	write(b []byte, ifIndex int, dst *net.UDPAddr) error
 	group() *net.UDPAddr
 	Close() error
-}
-
-// listenHost joins the mDNS groups on ifaces, for IPv4 and IPv6 where the
-// interfaces have them.
-func listenHost(name string, addrs []string, ifaces []net.Interface) (*hostResponder, error) {
-	h := &hostResponder{name: name, ifaces: make(map[int]bool)}
-	for _, s := range addrs {
-		if ip := net.ParseIP(s); ip.To4() != nil {
-			h.v4 = append(h.v4, ip.To4())
-		} else if ip != nil {
-			h.v6 = append(h.v6, ip)
-		}
-	}
-	for _, ifi := range ifaces {
-		h.ifaces[ifi.Index] = true
-	}
-	var errs []error
-	for _, g := range []*net.UDPAddr{group4, group6} {
-		c, err := join(g, ifaces)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		h.conns = append(h.conns, c)
-	}
-	if h.conns == nil {
-		return nil, errors.Join(errs...)
-	}
-	return h, nil
-}
-
-// serve answers until close.
-func (h *hostResponder) serve() {
-	var wg sync.WaitGroup
-	for _, c := range h.conns {
-		wg.Go(func() { h.serveConn(c) })
-	}
-	wg.Wait()
-}
-
-func (h *hostResponder) close() {
-	for _, c := range h.conns {
-		c.Close()
-	}
-}
-
-func (h *hostResponder) serveConn(c mconn) {
-	buf := make([]byte, 9000) // RFC 6762 17: up to the interface MTU
-	for {
-		n, ifIndex, src, err := c.read(buf)
-		if errors.Is(err, net.ErrClosed) {
-			return
-		}
-		// The socket hears every interface a group is joined on, by anyone
-		// on this machine: answer only on ours.
-		if err != nil || !h.ifaces[ifIndex] || src == nil {
-			continue
-		}
-		var q dns.Msg
-		if q.Unpack(buf[:n]) != nil {
-			continue
-		}
-		resp, unicast := h.answer(&q, src.Port)
-		if resp == nil {
-			continue
-		}
-		b, err := resp.Pack()
-		if err != nil {
-			continue
-		}
-		dst := c.group()
-		if unicast {
-			dst = src
-		}
-		c.write(b, ifIndex, dst) // best effort, as any datagram
-	}
 }
 
 // answer is the response to query from a sender's port, nil when it asks
@@ -206,23 +125,28 @@ func (h *hostResponder) answer(query *dns.Msg, srcPort int) (resp *dns.Msg, unic
 	return resp, unicast
 }
 
-// join listens on the mDNS port and joins group, IPv4 or IPv6, on ifaces.
-func join(group *net.UDPAddr, ifaces []net.Interface) (mconn, error) {
+// groupConn is an mDNS socket that can join its group on more interfaces.
+type groupConn interface {
+	mconn
+	JoinGroup(*net.Interface, net.Addr) error
+	network() string
+}
+
+// listenGroup listens on the mDNS port for group, IPv4 or IPv6, on no
+// interface yet.
+func listenGroup(group *net.UDPAddr) (groupConn, error) {
 	network := "udp6"
 	if group.IP.To4() != nil {
 		network = "udp4"
 	}
 	// Go binds a multicast address as the wildcard with SO_REUSEADDR, so
-	// zeroconf's sockets and other responders share the port.
+	// other responders (avahi, a Browser) share the port.
 	uc, err := net.ListenUDP(network, group)
 	if err != nil {
 		return nil, err
 	}
 	// RFC 6762 11: sent with a TTL (hop limit) of 255.
-	var c interface {
-		mconn
-		JoinGroup(*net.Interface, net.Addr) error
-	}
+	var c groupConn
 	if network == "udp4" {
 		p := ipv4.NewPacketConn(uc)
 		err = errors.Join(p.SetControlMessage(ipv4.FlagInterface, true), p.SetMulticastTTL(255))
@@ -235,16 +159,6 @@ func join(group *net.UDPAddr, ifaces []net.Interface) (mconn, error) {
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("%s: %w", network, err)
-	}
-	var joined int
-	for _, ifi := range ifaces {
-		if c.JoinGroup(&ifi, group) == nil {
-			joined++
-		}
-	}
-	if joined == 0 {
-		c.Close()
-		return nil, fmt.Errorf("%s: could not join %v on any interface", network, group.IP)
 	}
 	return c, nil
 }
@@ -267,6 +181,8 @@ func (c conn4) write(b []byte, ifIndex int, dst *net.UDPAddr) error {
 
 func (conn4) group() *net.UDPAddr { return group4 }
 
+func (conn4) network() string { return "udp4" }
+
 type conn6 struct{ *ipv6.PacketConn }
 
 func (c conn6) read(b []byte) (int, int, *net.UDPAddr, error) {
@@ -284,3 +200,5 @@ func (c conn6) write(b []byte, ifIndex int, dst *net.UDPAddr) error {
 }
 
 func (conn6) group() *net.UDPAddr { return group6 }
+
+func (conn6) network() string { return "udp6" }

@@ -156,6 +156,14 @@ func TestHelperProcess(t *testing.T) {
 	switch role {
 	case "announce":
 		announce(t, ifi)
+	case "presence":
+		presenceHelper(t, ifi)
+	case "flood":
+		floodHelper(t, ifi)
+	case "rogue":
+		rogueHelper(t, ifi)
+	case "llbrowse":
+		browseHelper(t, ifi)
 	case "browse":
 		if err := netns.Browse(ifi, os.Getenv(envHost)+".local.", []string{ServiceC2S, ServiceC2STLS}, helperLife); err != nil {
 			t.Fatal(err)
@@ -177,6 +185,7 @@ func announce(t *testing.T, ifi net.Interface) {
 		TLSPort:  tlsPort,
 		Domain:   os.Getenv(envDomain),
 		Ifaces:   []net.Interface{ifi},
+		Poll:     500 * time.Millisecond,
 	}, slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -207,6 +207,15 @@ func (h *Proc) Wait(t *testing.T, d time.Duration) int {
 	return -1
 }
 
+// Signal sends sig to the process (a helper's own commands: update,
+// withdraw).
+func (h *Proc) Signal(t *testing.T, sig os.Signal) {
+	t.Helper()
+	if err := h.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Done is closed when the process has ended.
 func (h *Proc) Done() <-chan struct{} { return h.done }
 
