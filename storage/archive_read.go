@@ -246,14 +246,17 @@ type runs struct {
 
 	started bool
 	limit   int     // runs the next read takes
+	runs    int     // runs read so far
+	ids     int     // and the ids they held
 	pos     int64   // the first id of the last run read
 	ready   []int64 // ids read and not yet returned
 	done    bool    // no more runs
 }
 
-// A read of the index takes runsFirstRead runs, and each next one twice as
-// many, up to runsPerRead: a run holds one id when messages come one at a
-// time and thousands under load, and a page wants fifty.
+// A read of the index takes runsFirstRead runs, and then as many as the
+// ids still wanted need at the length of the runs read so far, up to
+// runsPerRead: a run holds one id when messages come one at a time and
+// thousands under load, and a page wants fifty.
 const (
 	runsFirstRead = 2
 	runsPerRead   = 64
@@ -262,7 +265,7 @@ const (
 // next returns up to n more ids of the list; none when there are no more.
 func (r *runs) next(n int) ([]int64, error) {
 	for len(r.ready) < n && !r.done {
-		if err := r.read(); err != nil {
+		if err := r.read(n - len(r.ready)); err != nil {
 			return nil, err
 		}
 	}
@@ -273,12 +276,17 @@ func (r *runs) next(n int) ([]int64, error) {
 }
 
 // read reads the next runs into ready, or sets done.
-func (r *runs) read() error {
+func (r *runs) read(want int) error {
 	before := r.before
 	if before <= 0 {
 		before = math.MaxInt64
 	}
-	r.limit = min(max(2*r.limit, runsFirstRead), runsPerRead)
+	// As many runs as want ids take at the length of the runs read so
+	// far; at first runsFirstRead.
+	r.limit = runsFirstRead
+	if r.runs > 0 {
+		r.limit = min(max(want*r.runs/r.ids+1, runsFirstRead), runsPerRead)
+	}
 	var query string
 	var args []any
 	probe := false // reading the one run that holds after
@@ -319,6 +327,7 @@ func (r *runs) read() error {
 		if err != nil {
 			return err
 		}
+		r.runs, r.ids = r.runs+1, r.ids+n
 		if r.desc {
 			r.pos = first
 			for i := len(ids) - 1; i >= 0; i-- {
