@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -60,18 +61,77 @@ func (db *DB) CountArchive(ctx context.Context, q ArchiveQuery, limit int) (int,
 			return err
 		}
 		// Every id of the list is a match: the runs tell how many.
-		it := runs{tx: tx, ctx: ctx, list: archiveList{q.User, q.With}, after: q.After, before: q.Before, desc: q.Last}
-		for n < limit {
-			ids, err := it.next(limit - n)
-			if err != nil || len(ids) == 0 {
-				return err
-			}
-			n += len(ids)
-		}
-		return nil
+		var err error
+		n, err = countRuns(ctx, tx, archiveList{q.User, q.With}, q.After, q.Before, limit)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("count the archive of %s: %w", q.User, err)
+	}
+	return min(n, limit), nil
+}
+
+// countRuns counts the ids of a list between two exclusive bounds (0:
+// none), up to limit (it may stop at fewer runs than limit ids). Only the
+// runs across a bound are read id by id; SQLite adds up the lengths of
+// the others.
+func countRuns(ctx context.Context, tx *sql.Tx, l archiveList, after, before int64, limit int) (int, error) {
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	in := func(first int64, size int, packed []byte) (int, error) {
+		ids, err := unpackRun(first, size, packed)
+		k := 0
+		for _, id := range ids {
+			if id > after && id < before {
+				k++
+			}
+		}
+		return k, err
+	}
+	n := 0
+	if after > 0 {
+		// The run that holds after may hold ids past it.
+		var first int64
+		var size int
+		var packed []byte
+		err := tx.QueryRowContext(ctx, `SELECT first, n, ids FROM archive_index WHERE username = ? AND peer = ? AND first <= ? ORDER BY first DESC LIMIT 1`,
+			l.user, l.peer, after).Scan(&first, &size, &packed)
+		switch {
+		case err == nil:
+			if n, err = in(first, size, packed); err != nil {
+				return 0, err
+			}
+		case !errors.Is(err, sql.ErrNoRows):
+			return 0, err
+		}
+	}
+	// The runs wholly inside, by their lengths: SQLite adds them up.
+	var inside int
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(n), 0) FROM (SELECT n FROM archive_index
+		WHERE username = ? AND peer = ? AND first > ? AND first < ? AND last < ? ORDER BY first LIMIT ?)`,
+		l.user, l.peer, after, before, before, limit).Scan(&inside); err != nil {
+		return 0, err
+	}
+	n += inside
+	if before < math.MaxInt64 {
+		// The run across before, if one starts after after: the last
+		// run to start below before.
+		var first, last int64
+		var size int
+		var packed []byte
+		err := tx.QueryRowContext(ctx, `SELECT first, last, n, ids FROM archive_index WHERE username = ? AND peer = ? AND first < ? ORDER BY first DESC LIMIT 1`,
+			l.user, l.peer, before).Scan(&first, &last, &size, &packed)
+		switch {
+		case err == nil && first > after && last >= before:
+			k, err := in(first, size, packed)
+			if err != nil {
+				return 0, err
+			}
+			n += k
+		case err != nil && !errors.Is(err, sql.ErrNoRows):
+			return 0, err
+		}
 	}
 	return min(n, limit), nil
 }
@@ -186,14 +246,17 @@ type runs struct {
 
 	started bool
 	limit   int     // runs the next read takes
+	runs    int     // runs read so far
+	ids     int     // and the ids they held
 	pos     int64   // the first id of the last run read
 	ready   []int64 // ids read and not yet returned
 	done    bool    // no more runs
 }
 
-// A read of the index takes runsFirstRead runs, and each next one twice as
-// many, up to runsPerRead: a run holds one id when messages come one at a
-// time and thousands under load, and a page wants fifty.
+// A read of the index takes runsFirstRead runs, and then as many as the
+// ids still wanted need at the length of the runs read so far, up to
+// runsPerRead: a run holds one id when messages come one at a time and
+// thousands under load, and a page wants fifty.
 const (
 	runsFirstRead = 2
 	runsPerRead   = 64
@@ -202,7 +265,7 @@ const (
 // next returns up to n more ids of the list; none when there are no more.
 func (r *runs) next(n int) ([]int64, error) {
 	for len(r.ready) < n && !r.done {
-		if err := r.read(); err != nil {
+		if err := r.read(n - len(r.ready)); err != nil {
 			return nil, err
 		}
 	}
@@ -213,12 +276,17 @@ func (r *runs) next(n int) ([]int64, error) {
 }
 
 // read reads the next runs into ready, or sets done.
-func (r *runs) read() error {
+func (r *runs) read(want int) error {
 	before := r.before
 	if before <= 0 {
 		before = math.MaxInt64
 	}
-	r.limit = min(max(2*r.limit, runsFirstRead), runsPerRead)
+	// As many runs as want ids take at the length of the runs read so
+	// far; at first runsFirstRead.
+	r.limit = runsFirstRead
+	if r.runs > 0 {
+		r.limit = min(max(want*r.runs/r.ids+1, runsFirstRead), runsPerRead)
+	}
 	var query string
 	var args []any
 	probe := false // reading the one run that holds after
@@ -259,6 +327,7 @@ func (r *runs) read() error {
 		if err != nil {
 			return err
 		}
+		r.runs, r.ids = r.runs+1, r.ids+n
 		if r.desc {
 			r.pos = first
 			for i := len(ids) - 1; i >= 0; i-- {

@@ -300,6 +300,9 @@ func TestArchivePlans(t *testing.T) {
 		{`SELECT id FROM archive_log WHERE id < ? ORDER BY id LIMIT 1 OFFSET ?`, []any{5, 10}},
 		{`SELECT username, peer, first, n, ids FROM archive_index WHERE first < ?`, []any{5}},
 		{`SELECT first, n, ids FROM archive_index WHERE username = ? AND peer = '' ORDER BY first LIMIT ?`, []any{"alice", 10}},
+		{`SELECT coalesce(sum(n), 0) FROM (SELECT n FROM archive_index
+		WHERE username = ? AND peer = ? AND first > ? AND first < ? AND last < ? ORDER BY first LIMIT ?)`, []any{"alice", "", 5, 1 << 40, 1 << 40, 10000}},
+		{`SELECT first, last, n, ids FROM archive_index WHERE username = ? AND peer = ? AND first < ? ORDER BY first DESC LIMIT 1`, []any{"alice", "", 1 << 40}},
 	} {
 		rows, err := db.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q.query, q.args...)
 		if err != nil {
