@@ -21,7 +21,8 @@ import (
 // (server/internal/linklocal/testdata/bonjourpeer.c). avahi-browse there
 // sees alice@family; bob's hello reaches slixmpp from
 // bob%familydevice@lan.family.local and alice's reply reaches bob (a
-// message to no one on the LAN bounces as recipient-unavailable); her
+// message to no one on the LAN bounces as recipient-unavailable, one to
+// a peer announced where nothing listens as remote-server-not-found); her
 // going away changes her TXT record as avahi sees it; linklocal.enabled
 // off withdraws her and on brings her back, as hearth lan off and on do;
 // logging out withdraws her;
@@ -65,9 +66,12 @@ func TestLANChat(t *testing.T) {
 	// The server's own announcement runs beside it, on the same host name.
 	srv.WaitStderr(t, `msg="announced on the LAN"`, 10*time.Second)
 
+	// A peer announced where nothing listens.
+	ghost := pair.Start(t, 1, dbusEnv, "avahi-publish", "-s", "ghost@familydevice", "_presence._tcp", "5999", "txtvers=1", "status=avail")
+	defer ghost.Stop(t)
 	peerJID := "bob%familydevice@lan.family.local"
 	user := pair.Start(t, 0, nil, "/usr/bin/python3", "server/xmpptest/interop/slix_lan.py", "--insecure", "--timeout", "40",
-		"127.0.0.1", m[1], "family.local", "alice", "silver-kettle-pw", peerJID)
+		"--ghost", "ghost%familydevice@lan.family.local", "127.0.0.1", m[1], "family.local", "alice", "silver-kettle-pw", peerJID)
 	var purple *netns.Proc
 	defer func() {
 		if t.Failed() || testing.Verbose() {
@@ -93,6 +97,7 @@ func TestLANChat(t *testing.T) {
 	waitStdout(t, user, "GOT hello hearth", 10*time.Second)
 	purple.WaitStderr(t, "received from alice@family: hello bob", 10*time.Second)
 	waitStdout(t, user, "BOUNCE recipient-unavailable", 5*time.Second)
+	waitStdout(t, user, "GHOST BOUNCE remote-server-not-found", 20*time.Second)
 
 	began = time.Now()
 	user.Signal(t, syscall.SIGUSR1)

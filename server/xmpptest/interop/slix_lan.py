@@ -8,7 +8,9 @@ Logs in and sends initial presence; waits for the available presence of
 PEER (a JID on lan.DOMAIN) and prints "PEER <jid> available"; waits for a
 message from PEER, prints "GOT <body>" and replies "hello bob"; sends a
 message to nobody%nowhere@lan.DOMAIN and prints the condition of its
-bounce ("BOUNCE <condition>"). Then, on
+bounce ("BOUNCE <condition>"); with --ghost, sends a message to that peer
+once it is seen and prints its bounce's condition ("GHOST BOUNCE <condition>").
+Then, on
 each SIGUSR1, it takes the next step: first its presence becomes away with
 the status "out for lunch" ("AWAY"), then it logs out ("LOGGED OUT"), then
 it logs in again ("BACK") and waits for the server to end the stream
@@ -32,6 +34,7 @@ async def main(args):
     peer = args.peer
 
     seen = c.waiter("presence_available", lambda p: p["from"].bare == peer)
+    ghost_seen = c.waiter("presence_available", lambda p: p["from"].bare == args.ghost)
     got = c.waiter("message", lambda m: m["from"].bare == peer and bool(m["body"]))
     nudge = asyncio.Queue()
     asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, nudge.put_nowait, True)
@@ -50,6 +53,13 @@ async def main(args):
     c.send_message(mto=nobody, mbody="anyone there?", mtype="chat")
     m = await ic.wait("the bounce of a message to no one on the LAN", bounce, [c], timeout=10)
     ic.log(f"BOUNCE {m['error']['condition']}")
+
+    if args.ghost:
+        await ic.wait(f"presence of {args.ghost}", ghost_seen, [c], timeout=args.timeout)
+        bounce = c.waiter("message_error", lambda m: m["from"].bare == args.ghost)
+        c.send_message(mto=args.ghost, mbody="are you there?", mtype="chat")
+        m = await ic.wait(f"the bounce of a message to {args.ghost}", bounce, [c], timeout=20)
+        ic.log(f"GHOST BOUNCE {m['error']['condition']}")
 
     await ic.wait("the signal to go away", asyncio.ensure_future(nudge.get()), [c], timeout=args.timeout)
     c.send_presence(pshow="away", pstatus="out for lunch")
@@ -73,4 +83,6 @@ if __name__ == "__main__":
     p.add_argument("jid", help="JID (or localpart) to log in as")
     p.add_argument("password")
     p.add_argument("peer", help="the LAN peer's JID on the bridge, e.g. bob%%familydevice@lan.family.local")
+    p.add_argument("--ghost", metavar="JID",
+                   help="a peer announced where nothing listens: once it is seen, a message to it must bounce")
     ic.run(main, p.parse_args())

@@ -15,8 +15,6 @@ package lanchat
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"sync"
@@ -24,7 +22,6 @@ import (
 
 	"hearth/discovery"
 	"hearth/server/internal/jid"
-	ll "hearth/server/internal/linklocal"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
 	"hearth/storage"
@@ -245,23 +242,15 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 	case p == nil:
 		return stanza.NewError(stanza.Wait, stanza.RecipientUnavailable, "no one by that name is on the LAN now")
 	}
-	sctx, cancel := context.WithTimeout(ctx, sendTimeout)
-	defer cancel()
-	err := rt.svc.Send(sctx, a.inst.Name(), p.instance, st)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, ll.ErrUnknownPeer):
-		return stanza.NewError(stanza.Wait, stanza.RecipientUnavailable, p.instance+" is not on the LAN now")
-	case errors.Is(err, ll.ErrNotLocal):
-		return stanza.NewError(stanza.Wait, stanza.RecipientUnavailable, "your account's announcement on the LAN is not ready; try again in a moment")
-	case errors.Is(err, ll.ErrClosed):
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rt != rt {
 		return stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable, "chat on the LAN is off on this server")
-	case errors.Is(err, ll.ErrTooManyLinks):
-		return stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "too many conversations on the LAN are open; try again in a moment")
 	}
-	m.log.Info("a message to a peer on the LAN was not delivered", "from", st.From.Bare().String(), "peer", p.instance, "err", err)
-	return stanza.NewError(stanza.Cancel, stanza.RemoteServerNotFound, fmt.Sprintf("%s could not be reached on the LAN", p.instance))
+	if !m.enqueue(rt, a, p, st) {
+		return stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "too many messages wait for "+p.instance+"; try again in a moment")
+	}
+	return nil
 }
 
 // presenceToPeer answers an account's presence to a peer: peers need no

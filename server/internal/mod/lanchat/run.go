@@ -24,8 +24,12 @@ type runtime struct {
 	resp *discovery.Responder
 	svc  *ll.Service
 	port int
-	stop context.CancelFunc
-	wg   sync.WaitGroup
+	// ctx is done when the runtime stops: the browser and the message
+	// queues (senders, under mu) end.
+	ctx     context.Context
+	stop    context.CancelFunc
+	senders map[string]*sender
+	wg      sync.WaitGroup
 }
 
 // Run works until ctx is done, then withdraws every announcement (goodbye
@@ -201,7 +205,7 @@ func (m *Module) start(ctx context.Context) (*runtime, error) {
 		return nil, fmt.Errorf("no port for streams with people on the LAN: %w", err)
 	}
 	tc := peerTLS(m.tls)
-	rt := &runtime{resp: resp, port: ln.Addr().(*net.TCPAddr).Port}
+	rt := &runtime{resp: resp, port: ln.Addr().(*net.TCPAddr).Port, senders: map[string]*sender{}}
 	rt.svc = ll.New(ll.Config{Directory: directory{m}, Handler: m.fromPeer, Log: m.log, TLS: tc})
 	if err := rt.svc.Start(ln); err != nil {
 		ln.Close()
@@ -215,10 +219,9 @@ func (m *Module) start(ctx context.Context) (*runtime, error) {
 		resp.Close()
 		return nil, err
 	}
-	bctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	rt.stop = stop
+	rt.ctx, rt.stop = context.WithCancel(context.WithoutCancel(ctx))
 	rt.wg.Go(func() {
-		if err := b.Run(bctx); err != nil {
+		if err := b.Run(rt.ctx); err != nil {
 			m.log.Error("people on the LAN are no longer looked for", "err", err)
 		}
 	})
@@ -255,6 +258,7 @@ func (m *Module) listen() (net.Listener, error) {
 // are gone, and closes everything start opened.
 func (m *Module) stop(rt *runtime, shutdown bool) {
 	m.mu.Lock()
+	m.rt = nil // nothing new is queued for rt from now on
 	anns := make([]*announcement, 0, len(m.ann))
 	for _, a := range m.ann {
 		anns = append(anns, a)
@@ -268,7 +272,6 @@ func (m *Module) stop(rt *runtime, shutdown bool) {
 	rt.svc.Close()
 	rt.resp.Close()
 	m.mu.Lock()
-	m.rt = nil
 	var gone []delivery
 	for _, p := range m.peers {
 		gone = append(gone, m.toAll(p, true)...)
