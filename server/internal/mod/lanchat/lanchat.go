@@ -221,7 +221,7 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 		return stanza.NewError(stanza.Cancel, stanza.NotAllowed, "people on the LAN can be reached only from accounts of this server")
 	}
 	m.mu.Lock()
-	rt, p, a := m.rt, m.byLocal[st.To.Local], m.ann[st.From.Local]
+	rt, p, a, in := m.rt, m.byLocal[st.To.Local], m.ann[st.From.Local], m.optIn[st.From.Local]
 	m.mu.Unlock()
 	switch st.Kind {
 	case stanza.KindPresence:
@@ -236,9 +236,12 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 	switch {
 	case rt == nil:
 		return stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable, "chat on the LAN is off on this server")
+	case a == nil && in:
+		return stanza.NewError(stanza.Wait, stanza.RecipientUnavailable,
+			"your account is being announced on the LAN (that takes a second after you come online); try again in a moment")
 	case a == nil:
 		return stanza.NewError(stanza.Cancel, stanza.NotAllowed,
-			"your account is not announced on the LAN: it must have LAN chat turned on (hearth lan on NAME) and be online")
+			"your account does not take part in chat on the LAN; the administrator turns it on with: hearth lan on NAME")
 	case p == nil:
 		return stanza.NewError(stanza.Wait, stanza.RecipientUnavailable, "no one by that name is on the LAN now")
 	}

@@ -228,3 +228,24 @@ func TestPresenceToSessions(t *testing.T) {
 		t.Errorf("carol, who does not take part, got %q", got)
 	}
 }
+
+// TestSenderNotAnnounced: while the bridge runs, a message from an
+// account that does not take part is not allowed, and one from an
+// account still being announced is to be tried again.
+func TestSenderNotAnnounced(t *testing.T) {
+	m, r, _, _ := newTest(t)
+	svc := ll.New(ll.Config{Directory: directory{m}})
+	t.Cleanup(svc.Close)
+	m.mu.Lock()
+	m.rt = &runtime{svc: svc, port: 5298, senders: map[string]*sender{}}
+	m.mu.Unlock()
+	m.browsed(bob(discovery.Added, "txtvers=1"))
+	const msg = `<message from='alice@example.org/a' to='bob%familydevice@lan.example.org' type='chat'><body>hi</body></message>`
+	if out := r.Route(t.Context(), modtest.Stanza(t, msg)); out.Error == nil || out.Error.Condition != stanza.NotAllowed {
+		t.Errorf("not taking part: %+v", out)
+	}
+	m.SetOptIn("alice", true)
+	if out := r.Route(t.Context(), modtest.Stanza(t, msg)); out.Error == nil || out.Error.Condition != stanza.RecipientUnavailable || out.Error.Type != stanza.Wait {
+		t.Errorf("being announced: %+v", out)
+	}
+}
