@@ -74,6 +74,7 @@ type Module struct {
 	loaded  bool
 	rt      *runtime
 	reason  string // why nothing is announced, for the admin
+	failed  bool   // the runtime could not start: tried again
 	ann     map[string]*announcement
 	dirty   map[string]bool
 	peers   map[string]*peer // by nameKey of the instance

@@ -92,7 +92,20 @@ func newTest(t *testing.T) (*Module, *router.Router, *modtest.Conn, *recorder) {
 	rec := &recorder{}
 	r.Mux().Handle(router.Pattern{Kind: stanza.KindPresence, Target: router.ToAccount}, rec.handle)
 	_, conn := modtest.Bind(t, r, "alice@example.org/a")
+	// A runtime whose stream service never listens or dials.
+	svc := ll.New(ll.Config{Directory: directory{m}})
+	t.Cleanup(svc.Close)
+	m.mu.Lock()
+	m.rt = &runtime{svc: svc, port: 5298, senders: map[string]*sender{}}
+	m.mu.Unlock()
 	return m, r, conn, rec
+}
+
+// stopped takes the runtime away, as when the bridge stops.
+func stopped(m *Module) {
+	m.mu.Lock()
+	m.rt = nil
+	m.mu.Unlock()
 }
 
 // bob is a peer the browser found.
@@ -101,8 +114,8 @@ func bob(kind discovery.EventKind, txt ...string) discovery.BrowseEvent {
 		Host: "familydevice.local.", Port: 5298, TXT: txt, Addrs: []net.IPAddr{{IP: net.ParseIP("10.0.0.2")}}}}
 }
 
-// TestHost: what accounts and others send to lan.<domain> while the
-// bridge has no runtime: the right stanza error for each, the host's
+// TestHost: what accounts and others send to lan.<domain>: the right
+// stanza error for each, the host's
 // service discovery, subscriptions approved at once and probes answered
 // with the peer's presence from its TXT record.
 func TestHost(t *testing.T) {
@@ -118,7 +131,6 @@ func TestHost(t *testing.T) {
 	refused := []struct {
 		name, xml, cond string
 	}{
-		{"message while not running", `<message from='alice@example.org/a' to='bob%familydevice@lan.example.org' type='chat'><body>hi</body></message>`, stanza.ServiceUnavailable},
 		{"from another server", `<message from='eve@elsewhere.net/x' to='bob%familydevice@lan.example.org'><body>hi</body></message>`, stanza.NotAllowed},
 		{"IQ to a peer", `<iq from='alice@example.org/a' to='bob%familydevice@lan.example.org' type='get' id='v'><query xmlns='jabber:iq:version'/></iq>`, stanza.ServiceUnavailable},
 		{"other IQ to the host", `<iq from='alice@example.org/a' to='lan.example.org' type='get' id='t'><time xmlns='urn:xmpp:time'/></iq>`, stanza.ServiceUnavailable},
@@ -152,6 +164,10 @@ func TestHost(t *testing.T) {
 		t.Errorf("probe after the peer left: %q", got)
 	}
 
+	stopped(m)
+	if out := route(`<message from='alice@example.org/a' to='bob%familydevice@lan.example.org' type='chat'><body>hi</body></message>`); out.Error == nil || out.Error.Condition != stanza.ServiceUnavailable {
+		t.Errorf("message while not running: %+v", out)
+	}
 	st := m.Status()
 	if st.Running || st.Host != "lan.example.org" || len(st.Peers) != 0 || st.Reason != "no account takes part" {
 		t.Errorf("status: %+v", st)
@@ -179,21 +195,21 @@ func TestPeers(t *testing.T) {
 	if n := len(m.Status().Peers); n != 1 {
 		t.Errorf("%d peers after an unwritable name", n)
 	}
+	// Pidgin on this very machine: our host name, another port.
+	m.browsed(discovery.BrowseEvent{Kind: discovery.Added, Entry: discovery.Entry{Instance: "carol@box", Host: "box.local.", Port: 5299,
+		Addrs: []net.IPAddr{{IP: net.ParseIP("10.0.0.1")}}}})
+	if n := len(m.Status().Peers); n != 2 {
+		t.Errorf("%d peers after a Bonjour client on this machine, want 2", n)
+	}
 }
 
 // TestPresenceToSessions: while the bridge runs, a session of an account
 // that takes part gets every peer's presence when it becomes available,
 // then each change, and unavailable when a peer leaves or the account
-// opts out; other accounts get nothing. The runtime here is a stream
-// service that never listens or dials.
+// opts out; other accounts get nothing.
 func TestPresenceToSessions(t *testing.T) {
 	m, r, alice, _ := newTest(t)
 	modtest.AddUser(t, m.db, "carol")
-	svc := ll.New(ll.Config{Directory: directory{m}})
-	t.Cleanup(svc.Close)
-	m.mu.Lock()
-	m.rt = &runtime{svc: svc, port: 5298}
-	m.mu.Unlock()
 	m.browsed(bob(discovery.Added, "txtvers=1", "status=avail"))
 
 	aliceSess := r.Session(jid.MustParse("alice@example.org/a"))
@@ -234,11 +250,6 @@ func TestPresenceToSessions(t *testing.T) {
 // account still being announced is to be tried again.
 func TestSenderNotAnnounced(t *testing.T) {
 	m, r, _, _ := newTest(t)
-	svc := ll.New(ll.Config{Directory: directory{m}})
-	t.Cleanup(svc.Close)
-	m.mu.Lock()
-	m.rt = &runtime{svc: svc, port: 5298, senders: map[string]*sender{}}
-	m.mu.Unlock()
 	m.browsed(bob(discovery.Added, "txtvers=1"))
 	const msg = `<message from='alice@example.org/a' to='bob%familydevice@lan.example.org' type='chat'><body>hi</body></message>`
 	if out := r.Route(t.Context(), modtest.Stanza(t, msg)); out.Error == nil || out.Error.Condition != stanza.NotAllowed {

@@ -12,11 +12,15 @@ import (
 // browsed takes what the browser found: a peer came, changed or went.
 func (m *Module) browsed(ev discovery.BrowseEvent) {
 	e := ev.Entry
-	if nameKey(e.Host) == nameKey(m.host+".local.") {
-		return // our own instances
-	}
 	k := nameKey(e.Instance)
 	m.mu.Lock()
+	// Our own instances, heard back: on our host name and our port (a
+	// Bonjour client on this very machine has the same host name, never
+	// the same port).
+	if m.rt == nil || nameKey(e.Host) == nameKey(m.host+".local.") && e.Port == m.rt.port {
+		m.mu.Unlock()
+		return
+	}
 	old := m.peers[k]
 	var out []delivery
 	switch ev.Kind {

@@ -7,12 +7,16 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"time"
 
 	"hearth/discovery"
 	ll "hearth/server/internal/linklocal"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
 )
+
+// retryEvery is how often a bridge that could not start tries again.
+const retryEvery = 30 * time.Second
 
 // runtime is what runs while chat on the LAN is on and someone takes
 // part: the mDNS responder our instances are published on, the stream
@@ -44,8 +48,17 @@ func (m *Module) Run(ctx context.Context) {
 	}
 	m.mu.Unlock()
 	m.kick()
+	retry := time.NewTicker(retryEvery)
+	defer retry.Stop()
 	for {
 		select {
+		case <-retry.C:
+			m.mu.Lock()
+			failed := m.failed
+			m.mu.Unlock()
+			if failed {
+				m.settle(ctx)
+			}
 		case <-ctx.Done():
 			m.settle(ctx)
 			m.mu.Lock()
@@ -70,14 +83,17 @@ func (m *Module) settle(ctx context.Context) {
 	case want && rt == nil:
 		var err error
 		if rt, err = m.start(ctx); err != nil {
-			m.log.Error("chat on the LAN could not start; it is tried again at the next change", "err", err)
 			m.mu.Lock()
-			m.reason = "it could not start: " + err.Error()
+			again := m.failed
+			m.reason, m.failed = "it could not start: "+err.Error(), true
 			m.mu.Unlock()
+			if !again {
+				m.log.Error("chat on the LAN could not start; it is tried again every half minute", "err", err)
+			}
 			return
 		}
 		m.mu.Lock()
-		m.rt, m.reason = rt, ""
+		m.rt, m.reason, m.failed = rt, "", false
 		var give []delivery
 		for u := range m.optIn {
 			m.dirty[u] = true
