@@ -100,7 +100,7 @@ func (m *Module) settle(ctx context.Context) {
 			give = append(give, m.giveUser(u)...)
 		}
 		m.mu.Unlock()
-		m.deliver(give) // none yet: the browser has only begun
+		m.deliver(give)
 		m.log.Info("chat on the LAN started", "host", m.host+".local", "port", rt.port)
 	case !want && rt != nil:
 		m.stop(rt, ctx.Err() != nil)
@@ -233,6 +233,11 @@ func (m *Module) start(ctx context.Context) (*runtime, error) {
 		return nil, err
 	}
 	rt.ctx, rt.stop = context.WithCancel(context.WithoutCancel(ctx))
+	// In place before the browser's first event: events for no runtime
+	// are dropped.
+	m.mu.Lock()
+	m.rt = rt
+	m.mu.Unlock()
 	rt.wg.Go(func() {
 		if err := b.Run(rt.ctx); err != nil {
 			m.log.Error("people on the LAN are no longer looked for", "err", err)
