@@ -183,7 +183,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		}
 	}
 	s.modules = append(s.modules, disco.New(disco.Deps{Router: r, Visibility: s.roster, Features: features,
-		Items: hostItems{r.Mux()}, AccountIdentities: [][2]string{pep.Identity}, Nodes: s.pep, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
+		Items: hostItems{r.Mux(), cfg.Domain}, AccountIdentities: [][2]string{pep.Identity}, Nodes: s.pep, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
 
 	var streamFeatures []c2s.Feature
 	var elements []c2s.Element
@@ -405,13 +405,22 @@ func (s *Server) detach(ctx context.Context) (context.Context, context.CancelFun
 }
 
 // hostItems lists the local hosts (conference, upload, ...) as the
-// server's disco items (XEP-0030 4.1).
-type hostItems struct{ mux *router.Mux }
+// server's disco items (XEP-0030 4.1); the hosts only our accounts reach
+// (the LAN bridge) only to them.
+type hostItems struct {
+	mux    *router.Mux
+	domain string
+}
 
-func (h hostItems) Items(context.Context, jid.JID) []disco.Item {
+func (h hostItems) Items(_ context.Context, from jid.JID) []disco.Item {
 	var out []disco.Item
 	for _, d := range h.mux.Hosts() {
 		out = append(out, disco.Item{JID: jid.JID{Domain: d}})
+	}
+	if from.Domain == h.domain {
+		for _, d := range h.mux.LocalHosts() {
+			out = append(out, disco.Item{JID: jid.JID{Domain: d}})
+		}
 	}
 	return out
 }

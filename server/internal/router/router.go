@@ -234,6 +234,11 @@ func (r *Router) FromClient(ctx context.Context, s *Session, el *stanza.Element)
 // one of ours (the s2s package does both).
 func (r *Router) FromRemote(ctx context.Context, st *stanza.Stanza) {
 	r.mux.start()
+	if r.mux.lanOnly[st.To.Domain] {
+		// Federation never accepts these; nothing is answered if it did.
+		r.log.Debug("a stanza from another server to a host that is not federated was dropped", "from", st.From.String(), "to", st.To.String())
+		return
+	}
 	if e := validate(st); e != nil {
 		r.refuse(ctx, st, e)
 		return
@@ -345,6 +350,11 @@ func (r *Router) Route(ctx context.Context, st *stanza.Stanza) Outcome {
 			return r.refuse(ctx, st, e)
 		}
 		return Outcome{Handled: true}
+	}
+	if r.mux.lanOnly[st.From.Domain] {
+		// A host only our accounts reach says nothing to other servers.
+		r.log.Debug("a stanza from a host that is not federated was dropped", "from", st.From.String(), "to", to.String())
+		return Outcome{Error: stanza.ErrNotAllowed()}
 	}
 	if r.mux.remote == nil {
 		return r.refuse(ctx, st, stanza.ErrRemoteServerNotFound())
