@@ -111,7 +111,7 @@ func New(d Deps) *Module {
 
 // Register installs the LAN host.
 func (m *Module) Register(mux *router.Mux) {
-	mux.Host(m.lan, m.handle)
+	mux.LocalHost(m.lan, m.handle)
 }
 
 // Host is the local host the peers are on.
@@ -215,10 +215,17 @@ func (m *Module) kick() {
 
 // handle takes what the server's accounts send to the LAN host.
 func (m *Module) handle(ctx context.Context, st *stanza.Stanza) *stanza.Error {
+	if st.From.Domain != m.domain {
+		// Only this server's accounts reach the LAN host (it is never
+		// federated): anything else is dropped, never answered, so that
+		// nothing from lan.<domain> leaves for another server.
+		m.log.Debug("a stanza to the LAN host from outside this server was dropped", "from", st.From.String(), "to", st.To.String())
+		return nil
+	}
 	if st.To.Local == "" {
 		return m.handleHost(ctx, st)
 	}
-	if st.From.Domain != m.domain || st.From.Local == "" {
+	if st.From.Local == "" {
 		return stanza.NewError(stanza.Cancel, stanza.NotAllowed, "people on the LAN can be reached only from accounts of this server")
 	}
 	m.mu.Lock()
@@ -259,7 +266,11 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 
 // presenceToPeer answers an account's presence to a peer: peers need no
 // subscription (XEP-0174 is serverless), so a request is approved at
-// once, and a probe gets the peer's presence.
+// once, and a probe gets the peer's presence, for an account that takes
+// part while the bridge runs (taking part says: they may see us, we see
+// them). With the bridge stopped a request is declined and a probe
+// answered unavailable; an account that does not take part learns
+// nothing, not even whether the peer is there.
 func (m *Module) presenceToPeer(ctx context.Context, st *stanza.Stanza, p *peer) {
 	me := st.To.Bare()
 	user := st.From.Bare()
@@ -270,24 +281,40 @@ func (m *Module) presenceToPeer(ctx context.Context, st *stanza.Stanza, p *peer)
 		}
 		m.route(ctx, el)
 	}
-	switch st.Type {
-	case "subscribe":
-		send("subscribed")
-		fallthrough
-	case "probe":
-		m.mu.Lock()
-		var el *stanza.Element
-		if p != nil && m.byLocal[p.local] == p {
-			el = m.peerPresence(p, user, false)
-		}
-		m.mu.Unlock()
-		if el != nil {
-			m.route(ctx, el)
-		} else {
-			send("unavailable")
-		}
-	case "unsubscribe":
+	if st.Type == "unsubscribe" {
 		send("unsubscribed")
+		return
+	}
+	if st.Type != "subscribe" && st.Type != "probe" {
+		return
+	}
+	m.mu.Lock()
+	in, running := m.optIn[user.Local], m.rt != nil
+	m.mu.Unlock()
+	switch {
+	case !in:
+		m.log.Debug("presence to a peer on the LAN from an account that does not take part was dropped", "from", user.String(), "to", me.String())
+		return
+	case !running:
+		if st.Type == "subscribe" {
+			send("unsubscribed")
+		}
+		send("unavailable")
+		return
+	}
+	if st.Type == "subscribe" {
+		send("subscribed")
+	}
+	m.mu.Lock()
+	var el *stanza.Element
+	if p != nil && m.byLocal[p.local] == p {
+		el = m.peerPresence(p, user, false)
+	}
+	m.mu.Unlock()
+	if el != nil {
+		m.route(ctx, el)
+	} else {
+		send("unavailable")
 	}
 }
 
@@ -298,17 +325,29 @@ func (m *Module) handleHost(ctx context.Context, st *stanza.Stanza) *stanza.Erro
 		return nil
 	}
 	q := st.Payload()
-	if st.Type != "get" || q == nil || q.Name != "query" || q.NS != nsDiscoInfo || q.Attr("node") != "" {
+	if st.Type != "get" || q == nil || q.Name != "query" || q.Attr("node") != "" {
 		return stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable, "")
 	}
-	info := stanza.New("query", nsDiscoInfo).Append(
-		stanza.New("identity", nsDiscoInfo, "category", "gateway", "type", "xmpp", "name", "People on the LAN (XEP-0174)"),
-		stanza.New("feature", nsDiscoInfo, "var", nsDiscoInfo))
-	m.route(ctx, st.Result(info))
+	switch q.NS {
+	case nsDiscoInfo:
+		info := stanza.New("query", nsDiscoInfo).Append(
+			stanza.New("identity", nsDiscoInfo, "category", "gateway", "type", "xmpp", "name", "People on the LAN (XEP-0174)"),
+			stanza.New("feature", nsDiscoInfo, "var", nsDiscoInfo),
+			stanza.New("feature", nsDiscoInfo, "var", nsDiscoItems))
+		m.route(ctx, st.Result(info))
+	case nsDiscoItems:
+		// The people on the LAN come as presence, not as items.
+		m.route(ctx, st.Result(stanza.New("query", nsDiscoItems)))
+	default:
+		return stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable, "")
+	}
 	return nil
 }
 
-const nsDiscoInfo = "http://jabber.org/protocol/disco#info"
+const (
+	nsDiscoInfo  = "http://jabber.org/protocol/disco#info"
+	nsDiscoItems = "http://jabber.org/protocol/disco#items"
+)
 
 // route routes an element the module made.
 func (m *Module) route(ctx context.Context, el *stanza.Element) {
@@ -329,6 +368,15 @@ func (m *Module) fromPeer(peerName, local string, st *stanza.Stanza) {
 	pl, ok := peerLocal(peerName, m.lan)
 	if user == "" || !ok || life == nil {
 		m.log.Info("a stanza from the LAN was dropped: it names no account announced now, or its sender's name cannot be written as an address", "peer", peerName, "to", local)
+		return
+	}
+	m.mu.Lock()
+	p := m.byLocal[pl]
+	m.mu.Unlock()
+	if p == nil || nameKey(p.instance) != nameKey(peerName) {
+		// The address stands for another instance (or for none now):
+		// never deliver in someone else's name.
+		m.log.Info("a stanza from the LAN was dropped: its sender's address belongs to another peer, or to none now", "peer", peerName, "to", local)
 		return
 	}
 	// What a peer sent is delivered or stored even while the server

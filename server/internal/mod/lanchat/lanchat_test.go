@@ -29,6 +29,9 @@ func TestPeerLocal(t *testing.T) {
 		{"noat", "noat"},
 		{`x\y@z`, `x\5cy%z`},
 		{"élodie@portable", "élodie%portable"},
+		{"ｂob@familydevice", `\ef\bd\82ob%familydevice`},   // fullwidth b: never bob's
+		{"Élodie@portable", `\c3\89lodie%portable`},        // É is not é for mDNS
+		{"e\u0301lodie@portable", `e\cc\81lodie%portable`}, // nor é written in two
 		{"\x01@host", ""},
 		{"", ""},
 	}
@@ -58,6 +61,22 @@ func FuzzPeerLocal(f *testing.F) {
 		}
 		if want := strings.Contains(instance, "@"); strings.Contains(local, "%") != want || strings.Count(local, "%") > 1 {
 			t.Fatalf("peerLocal(%q) = %q: the separator is wrong", instance, local)
+		}
+	})
+}
+
+// FuzzPeerLocalDistinct: two instance names mDNS tells apart never get
+// the same address.
+func FuzzPeerLocalDistinct(f *testing.F) {
+	for _, s := range [][2]string{{"bob@x", "ｂob@x"}, {"Émile@x", "émile@x"}, {"Σ@x", "σ@x"}, {"ﬁ@x", "fi@x"},
+		{"e\u0301@x", "é@x"}, {`a\5c@x`, `a\@x`}, {"é@x", `\c3\a9@x`}, {"Bob@x", "bob@X"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		la, okA := peerLocal(a, "lan.example.org")
+		lb, okB := peerLocal(b, "lan.example.org")
+		if okA && okB && la == lb && nameKey(a) != nameKey(b) {
+			t.Fatalf("%q and %q are both %q", a, b, la)
 		}
 	})
 }
@@ -131,7 +150,6 @@ func TestHost(t *testing.T) {
 	refused := []struct {
 		name, xml, cond string
 	}{
-		{"from another server", `<message from='eve@elsewhere.net/x' to='bob%familydevice@lan.example.org'><body>hi</body></message>`, stanza.NotAllowed},
 		{"IQ to a peer", `<iq from='alice@example.org/a' to='bob%familydevice@lan.example.org' type='get' id='v'><query xmlns='jabber:iq:version'/></iq>`, stanza.ServiceUnavailable},
 		{"other IQ to the host", `<iq from='alice@example.org/a' to='lan.example.org' type='get' id='t'><time xmlns='urn:xmpp:time'/></iq>`, stanza.ServiceUnavailable},
 	}
@@ -141,6 +159,11 @@ func TestHost(t *testing.T) {
 		}
 	}
 	conn.Take() // the bounces
+	// From another server: dropped, never answered (the host is not
+	// federated; TestNoAnswerToOtherServers).
+	if out := route(`<message from='eve@elsewhere.net/x' to='bob%familydevice@lan.example.org'><body>hi</body></message>`); out.Error != nil {
+		t.Errorf("from another server: outcome %+v, want dropped", out)
+	}
 
 	route(`<iq from='alice@example.org/a' to='lan.example.org' type='get' id='d'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
 	got := conn.Take()
@@ -148,6 +171,9 @@ func TestHost(t *testing.T) {
 		t.Errorf("disco#info of the host: %q", got)
 	}
 
+	// Presence to peers is answered for accounts that take part
+	// (TestNoPresenceForAccountsNotTakingPart).
+	m.SetOptIn("alice", true)
 	route(`<presence from='alice@example.org/a' to='bob%familydevice@lan.example.org' type='subscribe'/>`)
 	got = rec.take()
 	want := []string{
@@ -163,6 +189,7 @@ func TestHost(t *testing.T) {
 	if got := rec.take(); len(got) != 1 || !strings.Contains(got[0], `type="unavailable"`) {
 		t.Errorf("probe after the peer left: %q", got)
 	}
+	m.SetOptIn("alice", false)
 
 	stopped(m)
 	if out := route(`<message from='alice@example.org/a' to='bob%familydevice@lan.example.org' type='chat'><body>hi</body></message>`); out.Error == nil || out.Error.Condition != stanza.ServiceUnavailable {

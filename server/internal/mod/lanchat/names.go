@@ -1,6 +1,7 @@
 package lanchat
 
 import (
+	"fmt"
 	"strings"
 
 	"hearth/server/internal/jid"
@@ -11,9 +12,16 @@ import (
 // an address of another network in a localpart. The characters a
 // localpart cannot hold are escaped as XEP-0106 says (space, " & ' / : <
 // > @ and the backslash), and a '%' of the name itself as \25, so that
-// the one '%' left separates name and machine. The localpart is then
-// case-folded like any (RFC 7622 3.3): peers are found by it, never by
-// reading the address back.
+// the one '%' left separates name and machine.
+//
+// Two instance names mDNS tells apart must never share an address, or one
+// peer could speak in another's name. mDNS folds ASCII case only
+// (nameKey), while a localpart is folded further (RFC 7622 3.3: width,
+// case of every script, Unicode normalization). So the name is taken in
+// nameKey's form and, when the localpart would fold it any further, every
+// byte outside ASCII is written as \xx too (lower-case hex): "ｂob@x" is
+// \ef\bd\82ob%x, never bob%x. The mapping can be undone, so no two
+// names meet; a name that folding leaves alone (élodie) keeps its letters.
 
 var escaper = strings.NewReplacer(
 	`\`, `\5c`, ` `, `\20`, `"`, `\22`, `&`, `\26`, `'`, `\27`, `/`, `\2f`,
@@ -21,17 +29,41 @@ var escaper = strings.NewReplacer(
 
 // peerLocal is the localpart that stands for the instance name on the
 // LAN host, false when none can (a name with characters a localpart
-// refuses even escaped, such as control characters or symbols).
+// refuses even escaped, such as control characters).
 func peerLocal(instance, host string) (string, bool) {
-	local := escaper.Replace(instance)
+	instance = nameKey(instance)
+	if l, ok := foldedLocal(instance, host, escaper.Replace); ok {
+		return l, true
+	}
+	return foldedLocal(instance, host, escapeAll)
+}
+
+// foldedLocal writes the instance with esc and returns it if it is a
+// localpart that folding leaves as it is.
+func foldedLocal(instance, host string, esc func(string) string) (string, bool) {
+	local := esc(instance)
 	if i := strings.LastIndexByte(instance, '@'); i >= 0 {
-		local = escaper.Replace(instance[:i]) + "%" + escaper.Replace(instance[i+1:])
+		local = esc(instance[:i]) + "%" + esc(instance[i+1:])
 	}
 	j, err := jid.New(local, host, "")
-	if err != nil || j.Local == "" {
+	if err != nil || local == "" || j.Local != local {
 		return "", false
 	}
-	return j.Local, true
+	return local, true
+}
+
+// escapeAll is escaper's escaping plus every byte outside ASCII as \xx.
+func escapeAll(s string) string {
+	s = escaper.Replace(s)
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x80 {
+			fmt.Fprintf(&b, `\%02x`, c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 // nameKey is how instance names are compared: DNS names match without

@@ -2,6 +2,7 @@ package lanchat
 
 import (
 	"net/netip"
+	"strings"
 
 	"hearth/discovery"
 	"hearth/server/internal/jid"
@@ -41,10 +42,18 @@ func (m *Module) browsed(ev discovery.BrowseEvent) {
 			m.log.Info("a peer on the LAN is left out: its name cannot be written as an address", "name", e.Instance)
 			return
 		}
+		if held := m.byLocal[local]; held != nil && nameKey(held.instance) != k {
+			// Never two peers behind one address (names.go makes this
+			// impossible; this keeps it so).
+			m.mu.Unlock()
+			m.log.Info("a peer on the LAN is left out: its address is another peer's", "name", e.Instance, "other", held.instance)
+			return
+		}
 		pres, problems := discovery.ParsePresence(e.TXT)
 		if len(problems) > 0 {
 			m.log.Debug("a peer's presence record on the LAN has parts left out", "name", e.Instance, "problems", problems)
 		}
+		pres = xmlSafe(pres)
 		p := &peer{instance: e.Instance, local: local, entry: e, pres: pres}
 		m.peers[k] = p
 		m.byLocal[local] = p
@@ -169,4 +178,29 @@ func (d directory) Local(name string) bool {
 	d.m.mu.Lock()
 	defer d.m.mu.Unlock()
 	return d.m.userOf(name) != ""
+}
+
+// xmlSafe is a peer's presence with the characters XML 1.0 does not allow
+// (control characters, U+FFFE, U+FFFF, lone surrogates) taken out of its
+// texts: they go into stanzas, and one such character makes the XML sent
+// to a client not well-formed, which ends its stream.
+func xmlSafe(p discovery.Presence) discovery.Presence {
+	for _, s := range []*string{&p.First, &p.Last, &p.Nick, &p.JID, &p.Msg, &p.Status} {
+		*s = xmlText(*s)
+	}
+	return p
+}
+
+// xmlText is s without the characters XML 1.0 does not allow (2.2 Char).
+func xmlText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t', r == '\n', r == '\r',
+			r >= 0x20 && r <= 0xD7FF,
+			r >= 0xE000 && r <= 0xFFFD,
+			r >= 0x10000 && r <= 0x10FFFF:
+			return r
+		}
+		return -1
+	}, s)
 }
