@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"hearth/server/admin"
 )
@@ -57,7 +58,7 @@ func writeLANChat(out io.Writer, st admin.LinkLocalStatus) error {
 	case !st.Enabled:
 		fmt.Fprintln(w, "LAN chat:\toff: turn it on with: hearth config set linklocal.enabled true")
 	default:
-		fmt.Fprintf(w, "LAN chat:\tnot running: %s\n", st.Reason)
+		fmt.Fprintf(w, "LAN chat:\tnot running: %s\n", termSafe(st.Reason))
 	}
 	taking := "none: turn it on for an account with: hearth lan on NAME"
 	if len(st.OptedIn) > 0 {
@@ -71,7 +72,7 @@ func writeLANChat(out io.Writer, st admin.LinkLocalStatus) error {
 		w = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(w, "ANNOUNCED\tACCOUNT\tSTATUS\tMESSAGE")
 		for _, a := range st.Announced {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", a.Name, a.User, a.Status, a.Msg)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", termSafe(a.Name), termSafe(a.User), termSafe(a.Status), termSafe(a.Msg))
 		}
 		if err := w.Flush(); err != nil {
 			return err
@@ -81,9 +82,28 @@ func writeLANChat(out io.Writer, st admin.LinkLocalStatus) error {
 		w = tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(w, "PEER\tADDRESS FOR ACCOUNTS\tSTATUS\tMESSAGE\tSEEN AT")
 		for _, p := range st.Peers {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", p.Name, p.JID, p.Status, p.Msg, strings.Join(p.Addrs, " "))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", termSafe(p.Name), termSafe(p.JID), termSafe(p.Status), termSafe(p.Msg),
+				termSafe(strings.Join(p.Addrs, " ")))
 		}
 		return w.Flush()
 	}
 	return nil
+}
+
+// termSafe is s as it may be printed on a terminal: what people on the
+// LAN announce is theirs to choose, so control characters (escape
+// sequences, tabs and line breaks that would break the table) and the
+// marks that reorder text on screen are shown as '?', and bytes that are
+// not UTF-8 as U+FFFD.
+func termSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsControl(r),
+			r == '\u061c', r == '\u200e', r == '\u200f',
+			r >= '\u202a' && r <= '\u202e',
+			r >= '\u2066' && r <= '\u2069':
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
