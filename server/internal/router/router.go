@@ -274,6 +274,13 @@ func (r *Router) withoutConsumed(st *stanza.Stanza) *stanza.Stanza {
 	return &c
 }
 
+// StripOwnDelay takes out of a message from outside (a client, another
+// server, a peer on the LAN) the <delay/> elements that claim to come
+// from this server's domain: only the server itself says when it stored
+// a message (XEP-0203). el must be the caller's own copy (ShallowClone):
+// its child slice changes.
+func (r *Router) StripOwnDelay(el *stanza.Element) { r.stripOwnDelay(el) }
+
 func (r *Router) stripOwnDelay(el *stanza.Element) {
 	// el is the session's own shallow copy: its child slice may change.
 	out := el.Children[:0]

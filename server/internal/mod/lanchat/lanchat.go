@@ -386,7 +386,7 @@ func (m *Module) fromPeer(peerName, local string, st *stanza.Stanza) {
 	to := jid.JID{Local: user, Domain: m.domain}
 	switch st.Kind {
 	case stanza.KindMessage:
-		m.r.Route(ctx, st.WithAddrs(from, to))
+		m.r.Route(ctx, m.peerMessage(st, from, to))
 	case stanza.KindIQ:
 		if st.Type == "get" || st.Type == "set" {
 			reply := st.ErrorReply(stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable, "only messages reach this account"))
@@ -403,6 +403,15 @@ func (m *Module) fromPeer(peerName, local string, st *stanza.Stanza) {
 			}
 		}
 	}
+}
+
+// peerMessage is a peer's message as it is routed: from the peer's
+// address on the bridge to the account, without delays claiming to be
+// this server's (as for clients' messages).
+func (m *Module) peerMessage(st *stanza.Stanza, from, to jid.JID) *stanza.Stanza {
+	out := st.WithAddrs(from, to) // a copy of its own
+	m.r.StripOwnDelay(out.El)
+	return out
 }
 
 // userOf is the account announced as the instance name; "" for none.

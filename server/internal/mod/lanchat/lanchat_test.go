@@ -287,3 +287,24 @@ func TestSenderNotAnnounced(t *testing.T) {
 		t.Errorf("being announced: %+v", out)
 	}
 }
+
+// TestPeerMessage: a peer's message reaches the account from the peer's
+// address, without a delay that claims to be this server's (only the
+// server says when it stored a message); a peer's own delays stay.
+func TestPeerMessage(t *testing.T) {
+	m, _, _, _ := newTest(t)
+	st := modtest.Stanza(t, `<message from='bob@familydevice' to='alice@box' type='chat' id='p1'><body>hi</body>`+
+		`<delay xmlns='urn:xmpp:delay' from='example.org' stamp='2020-01-01T00:00:00Z'/>`+
+		`<delay xmlns='urn:xmpp:delay' from='Example.ORG.' stamp='2020-01-01T00:00:00Z'/>`+
+		`<delay xmlns='urn:xmpp:delay' stamp='2026-01-01T00:00:00Z'/></message>`)
+	before := st.El.String()
+	got := m.peerMessage(st, jid.MustParse("bob%familydevice@lan.example.org"), jid.MustParse("alice@example.org")).El.String()
+	want := `<message xmlns="jabber:client" from="bob%familydevice@lan.example.org" to="alice@example.org" type="chat" id="p1"><body>hi</body>` +
+		`<delay xmlns="urn:xmpp:delay" stamp="2026-01-01T00:00:00Z"/></message>`
+	if got != want {
+		t.Errorf("routed\n%s\nwant\n%s", got, want)
+	}
+	if st.El.String() != before {
+		t.Errorf("the peer's stanza changed: %s", st.El.String())
+	}
+}
