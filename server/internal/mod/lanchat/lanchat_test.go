@@ -170,6 +170,10 @@ func TestHost(t *testing.T) {
 	if len(got) != 1 || !strings.Contains(got[0], `type="result"`) || !strings.Contains(got[0], `category="gateway"`) {
 		t.Errorf("disco#info of the host: %q", got)
 	}
+	route(`<iq from='alice@example.org/a' to='lan.example.org' type='get' id='i'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>`)
+	if got := conn.Take(); len(got) != 1 || got[0] != `<iq xmlns="jabber:client" type="result" id="i" to="alice@example.org/a" from="lan.example.org"><query xmlns="http://jabber.org/protocol/disco#items"/></iq>` {
+		t.Errorf("disco#items of the host: %q", got)
+	}
 
 	// Presence to peers is answered for accounts that take part
 	// (TestNoPresenceForAccountsNotTakingPart).
