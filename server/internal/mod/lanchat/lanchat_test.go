@@ -193,6 +193,14 @@ func TestHost(t *testing.T) {
 	if got := rec.take(); len(got) != 1 || !strings.Contains(got[0], `type="unavailable"`) {
 		t.Errorf("probe after the peer left: %q", got)
 	}
+	// The bridge stopped: a request is declined, a probe answered
+	// unavailable.
+	stopped(m)
+	route(`<presence from='alice@example.org/a' to='bob%familydevice@lan.example.org' type='subscribe'/>`)
+	if got := strings.Join(rec.take(), "\n"); got != `<presence xmlns="jabber:client" from="bob%familydevice@lan.example.org" to="alice@example.org" type="unsubscribed"/>`+"\n"+
+		`<presence xmlns="jabber:client" from="bob%familydevice@lan.example.org" to="alice@example.org" type="unavailable"/>` {
+		t.Errorf("subscribe while the bridge is stopped: %s", got)
+	}
 	m.SetOptIn("alice", false)
 
 	stopped(m)
