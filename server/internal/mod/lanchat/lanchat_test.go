@@ -2,6 +2,8 @@ package lanchat
 
 import (
 	"context"
+	"encoding/xml"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -319,4 +321,27 @@ func TestPeerMessage(t *testing.T) {
 	if st.El.String() != before {
 		t.Errorf("the peer's stanza changed: %s", st.El.String())
 	}
+}
+
+// FuzzPeerPresenceXML: whatever a peer's TXT record holds, the presence
+// made of it is well-formed XML.
+func FuzzPeerPresenceXML(f *testing.F) {
+	for _, s := range []string{"a\x00b", "\x1b[2J", "\uFFFE\uFFFF", "\xed\xa0\x80", "\xff", "ok", "<&>'\""} {
+		f.Add(s, s)
+	}
+	m := New(Deps{Domain: modtest.Domain})
+	f.Fuzz(func(t *testing.T, msg, nick string) {
+		pres, _ := discovery.ParsePresence([]string{"txtvers=1", "msg=" + msg, "nick=" + nick, "1st=" + msg, "last=" + nick})
+		p := &peer{instance: "bob@familydevice", local: "bob%familydevice", pres: xmlSafe(pres)}
+		out := m.peerPresence(p, jid.MustParse("alice@example.org/a"), false).String()
+		d := xml.NewDecoder(strings.NewReader(out))
+		for {
+			if _, err := d.Token(); err != nil {
+				if err != io.EOF {
+					t.Fatalf("not XML: %v: %q", err, out)
+				}
+				return
+			}
+		}
+	})
 }
