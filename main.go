@@ -67,6 +67,10 @@ const usageText = `usage:
   hearth federation test DOMAIN       test federation with DOMAIN's server step by step (DNS,
                                       connection, TLS, authentication, a round trip); needs the
                                       running server
+  hearth lan [status]                 chat on the LAN without accounts (XEP-0174, as Pidgin's Bonjour):
+                                      the accounts that take part, those announced, the people seen
+  hearth lan on|off USER              let an account chat on the LAN: announced there while online,
+                                      seeing the people found there (setting linklocal.enabled)
   hearth stop                         stop the running server cleanly (as closing its window with
                                       "Stop the server" does) and wait until it has stopped
   hearth debug pprof PROFILE [--seconds N] [-o FILE]
@@ -148,6 +152,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.status(ctx, args)
 	case "federation":
 		err = c.federation(ctx, args)
+	case "lan":
+		err = c.lanChat(ctx, args)
 	case "stop":
 		err = c.stop(ctx, args)
 	case "debug":

@@ -82,6 +82,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		port: lanPort(ls.server.C2S), tlsPort: lanPort(ls.server.C2STLS),
 		hosts: listenHosts(ls.server.C2S, ls.server.C2STLS), log: log.With("part", "mdns")}
 	cfg.LAN = l.status
+	if !o.noMDNS {
+		// Chat on the LAN (XEP-0174) announces accounts on the same host
+		// name as the server's announcement; --no-mdns leaves it out.
+		cfg.LinkLocal.Host = mdnsHost(d.domain)
+	}
 	srv, err := server.New(cfg, d.db)
 	if err != nil {
 		return err

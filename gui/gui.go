@@ -70,6 +70,7 @@ type UI struct {
 	users      *usersTab
 	family     *familyTab
 	federation *federationTab
+	lan        *lanTab
 	settings   *settingsTab
 	console    *consoleTab
 	logs       *logsTab
@@ -98,6 +99,7 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 	u.users = newUsersTab(u)
 	u.family = newFamilyTab(u)
 	u.federation = newFederationTab(u)
+	u.lan = newLANTab(u)
 	u.console = newConsoleTab(u)
 	u.logs = newLogsTab(u)
 	u.info = &reloader{u: u, load: u.loadInfo}
@@ -111,6 +113,7 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 		container.NewTabItemWithIcon("Users", theme.AccountIcon(), u.users.content),
 		container.NewTabItemWithIcon("Family", theme.ListIcon(), u.family.content),
 		container.NewTabItemWithIcon("Federation", theme.MailForwardIcon(), u.federation.content),
+		container.NewTabItemWithIcon("LAN chat", theme.GridIcon(), u.lan.content),
 		container.NewTabItemWithIcon("XML console", theme.ComputerIcon(), u.console.content),
 		container.NewTabItemWithIcon("Log", theme.DocumentIcon(), u.logs.content),
 		container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), u.settings.content),
@@ -141,6 +144,9 @@ func (u *UI) catchUp() {
 		u.federation.load.trigger()
 	} else {
 		u.federation.left()
+	}
+	if u.inSight(u.lan.content) {
+		u.lan.load.trigger()
 	}
 	if u.console.stale {
 		u.console.render()
@@ -242,6 +248,9 @@ func (u *UI) watch(ctx context.Context) {
 				if u.inSight(u.federation.content) {
 					u.federation.load.trigger()
 				}
+				if u.inSight(u.lan.content) {
+					u.lan.load.trigger() // peers come and go without an event
+				}
 			})
 		}
 	}
@@ -250,6 +259,7 @@ func (u *UI) watch(ctx context.Context) {
 func (u *UI) handle(ev admin.Event) {
 	u.family.handle(ev)
 	u.federation.handle(ev)
+	u.lan.handle(ev)
 	switch ev.Kind {
 	case admin.EventSessionUp, admin.EventSessionDown:
 		u.sessions.trigger()
@@ -271,6 +281,7 @@ func (u *UI) reloadAll() {
 	u.accounts.trigger()
 	u.family.reload()
 	u.federation.load.trigger()
+	u.lan.load.trigger()
 	u.settingsLoad.trigger()
 	u.console.sessions.trigger()
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -91,10 +92,29 @@ type Config struct {
 	// federation.allow, federation.block).
 	Federation Federation
 
+	// LinkLocal is chat with people on the LAN (XEP-0174); with no Host
+	// it is not offered (the command sets it unless --no-mdns).
+	LinkLocal LinkLocal
+
 	// Modules build more modules from the router, registered after the
 	// server's own, in order; each may implement any part of the module
 	// contract (see New). Tests observe and extend the server with them.
 	Modules []func(*router.Router) any
+}
+
+// LinkLocal configures chat on the LAN without accounts (XEP-0174).
+type LinkLocal struct {
+	// Host is the single-label mDNS host name accounts are announced on
+	// (user@Host); "" leaves the LAN host out.
+	Host string
+	// Addr is where peers' streams are accepted; "" means port 5298, or
+	// any free port when it is taken.
+	Addr string
+	// Ifaces are the interfaces to work on; nil means every one that is
+	// up, multicast-capable and not the loopback.
+	Ifaces []net.Interface
+	// Off is the setting linklocal.enabled, false (live).
+	Off bool
 }
 
 // Quotas are what one account may keep.
@@ -157,6 +177,7 @@ func (c *Config) Set(v settings.Values) {
 		PEPNodes:     v.Int(settings.KeyPEPNodes),
 	}
 	c.ArchiveOff = !v.Bool(settings.KeyMAM)
+	c.LinkLocal.Off = !v.Bool(settings.KeyLinkLocal)
 	c.ArchiveRetention = retention(v)
 }
 

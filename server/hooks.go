@@ -50,6 +50,9 @@ func (h *hooks) RosterChanged(user string) {
 
 // PresenceChanged implements presence.Events.
 func (h *hooks) PresenceChanged(sess *router.Session) {
+	if h.s.lanchat != nil {
+		h.s.lanchat.PresenceChanged(sess)
+	}
 	h.s.events.Publish(admin.Event{Kind: admin.EventPresence, JID: sess.JID.String()})
 }
 

@@ -21,6 +21,7 @@ import (
 	"hearth/server/internal/mod/csi"
 	"hearth/server/internal/mod/disco"
 	"hearth/server/internal/mod/family"
+	"hearth/server/internal/mod/lanchat"
 	"hearth/server/internal/mod/last"
 	"hearth/server/internal/mod/mam"
 	"hearth/server/internal/mod/offline"
@@ -61,6 +62,7 @@ type Server struct {
 	push     *push.Module
 	pep      *pep.Module
 	archive  *mam.Module
+	lanchat  *lanchat.Module // nil without a LAN host name
 	fed      *s2s.Federation
 	quota    *quota.Limits
 	events   *admin.Hub
@@ -165,6 +167,11 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		session.New(),
 		s.pep,
 	}
+	if cfg.LinkLocal.Host != "" {
+		s.lanchat = lanchat.New(lanchat.Deps{DB: db, Router: r, Domain: cfg.Domain, Host: cfg.LinkLocal.Host, Addr: cfg.LinkLocal.Addr,
+			Ifaces: cfg.LinkLocal.Ifaces, TLS: cfg.TLS, Enabled: !cfg.LinkLocal.Off, Log: part("lanchat")})
+		s.modules = append(s.modules, s.lanchat)
+	}
 	for _, build := range cfg.Modules {
 		s.modules = append(s.modules, build(r))
 	}
@@ -176,7 +183,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		}
 	}
 	s.modules = append(s.modules, disco.New(disco.Deps{Router: r, Visibility: s.roster, Features: features,
-		Items: hostItems{r.Mux()}, AccountIdentities: [][2]string{pep.Identity}, Nodes: s.pep, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
+		Items: hostItems{r.Mux(), cfg.Domain}, AccountIdentities: [][2]string{pep.Identity}, Nodes: s.pep, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
 
 	var streamFeatures []c2s.Feature
 	var elements []c2s.Element
@@ -353,6 +360,10 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		}
 	case settings.KeyMAM:
 		s.archive.SetEnabled(v.Bool(key))
+	case settings.KeyLinkLocal:
+		if s.lanchat != nil {
+			s.lanchat.SetEnabled(v.Bool(key))
+		}
 	case settings.KeyMAMRetention:
 		if err := s.archive.SetRetention(ctx, retention(v)); err != nil {
 			s.cfg.Log.Error("old archived messages were not deleted now; the server tries again within an hour", "err", err)
@@ -394,13 +405,22 @@ func (s *Server) detach(ctx context.Context) (context.Context, context.CancelFun
 }
 
 // hostItems lists the local hosts (conference, upload, ...) as the
-// server's disco items (XEP-0030 4.1).
-type hostItems struct{ mux *router.Mux }
+// server's disco items (XEP-0030 4.1); the hosts only our accounts reach
+// (the LAN bridge) only to them.
+type hostItems struct {
+	mux    *router.Mux
+	domain string
+}
 
-func (h hostItems) Items(context.Context, jid.JID) []disco.Item {
+func (h hostItems) Items(_ context.Context, from jid.JID) []disco.Item {
 	var out []disco.Item
 	for _, d := range h.mux.Hosts() {
 		out = append(out, disco.Item{JID: jid.JID{Domain: d}})
+	}
+	if from.Domain == h.domain {
+		for _, d := range h.mux.LocalHosts() {
+			out = append(out, disco.Item{JID: jid.JID{Domain: d}})
+		}
 	}
 	return out
 }

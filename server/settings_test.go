@@ -239,6 +239,9 @@ alice receives nothing more`)
 	// mdns.enabled is the command's (the LAN announcement): TestMDNSLive
 	// in package main runs it between network namespaces.
 	tested[settings.KeyMDNS] = true
+	// linklocal.enabled: TestLANChat in package main turns it off and on
+	// on a running server, as a device in another namespace sees it.
+	tested[settings.KeyLinkLocal] = true
 	// The family circle's keys: TestFamilyCircle switches them on a
 	// running server and watches the clients.
 	tested[settings.KeyFamilyCircle] = true
@@ -277,6 +280,7 @@ func TestSettingsKeysAndDefaults(t *testing.T) {
 		settings.KeyIdleTimeout:     "5m",
 		settings.KeyResumeTimeout:   "10m",
 		settings.KeyMDNS:            "true",
+		settings.KeyLinkLocal:       "true",
 	}
 	v := settings.Values{}
 	for k, d := range want {

@@ -289,6 +289,13 @@ type API interface {
 	// that fails, and needs the running server (ErrOffline otherwise).
 	TestFederation(ctx context.Context, domain string) ([]FederationStep, error)
 
+	// LinkLocal reports how chat on the LAN without accounts (XEP-0174)
+	// stands: the accounts that take part, those announced now, the
+	// people found on the LAN.
+	LinkLocal(ctx context.Context) (LinkLocalStatus, error)
+	// SetLinkLocal turns chat on the LAN on or off for an account.
+	SetLinkLocal(ctx context.Context, user string, on bool) error
+
 	// CheckDatabase reads the whole database and returns the problems
 	// SQLite's quick check finds in it; none when it is sound.
 	CheckDatabase(ctx context.Context) (problems []string, err error)

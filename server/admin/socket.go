@@ -154,6 +154,7 @@ type request struct {
 	Value    string      `json:",omitempty"`
 	Since    uint64      `json:",omitempty"`
 	Domain   string      `json:",omitempty"`
+	On       bool        `json:",omitempty"`
 }
 
 // errorBody is the body of a failed call.
@@ -233,6 +234,10 @@ func newHandler(api API) http.Handler {
 	method("TestFederation", func(ctx context.Context, r request) (any, error) {
 		steps, err := api.TestFederation(ctx, r.Domain)
 		return stepsBody{steps}, err
+	})
+	method("LinkLocal", func(ctx context.Context, r request) (any, error) { return api.LinkLocal(ctx) })
+	method("SetLinkLocal", func(ctx context.Context, r request) (any, error) {
+		return none, api.SetLinkLocal(ctx, r.User, r.On)
 	})
 	method("CheckDatabase", func(ctx context.Context, r request) (any, error) {
 		problems, err := api.CheckDatabase(ctx)
@@ -488,6 +493,16 @@ func (c *Client) TestFederation(ctx context.Context, domain string) ([]Federatio
 	var v stepsBody
 	err := c.call(ctx, "TestFederation", request{Domain: domain}, &v)
 	return v.Steps, err
+}
+
+func (c *Client) LinkLocal(ctx context.Context) (LinkLocalStatus, error) {
+	var v LinkLocalStatus
+	err := c.call(ctx, "LinkLocal", request{}, &v)
+	return v, err
+}
+
+func (c *Client) SetLinkLocal(ctx context.Context, user string, on bool) error {
+	return c.call(ctx, "SetLinkLocal", request{User: user, On: on}, nil)
 }
 
 func (c *Client) CheckDatabase(ctx context.Context) ([]string, error) {

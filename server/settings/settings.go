@@ -83,6 +83,7 @@ const (
 	KeyDomain          = "domain"
 	KeyTLSMode         = "tls.mode"
 	KeyMDNS            = "mdns.enabled"
+	KeyLinkLocal       = "linklocal.enabled"
 	KeyStanzaBytes     = "limits.stanza_bytes"
 	KeyOfflineMessages = "limits.offline_messages"
 	KeyIdleTimeout     = "c2s.idle_timeout"
@@ -137,6 +138,8 @@ var registry = []Spec{
 		Help: "acme mode: the DNS provider's API token"},
 	{Key: KeyMDNS, Kind: Bool, Default: "true", Live: true,
 		Help: "advertise the server on the LAN with mDNS / DNS-SD"},
+	{Key: KeyLinkLocal, Kind: Bool, Default: "true", Live: true,
+		Help: "chat on the LAN without accounts (XEP-0174, as Pidgin's Bonjour): accounts that opted in (hearth lan on NAME) are announced on the local network while online and see the people found there; off withdraws every announcement"},
 	{Key: KeyFederation, Kind: Bool, Default: "false", Live: true,
 		Help: "federation: accounts here can chat with people on other XMPP servers (port 5269 must be reachable from the internet for most of them)"},
 	{Key: KeyFederationAllow, Kind: Domains, Live: true,

@@ -174,6 +174,7 @@ type Mux struct {
 	any      [4][targetCount]int
 	outbound map[stanza.Kind]OutboundHandler
 	hosts    map[string]Handler
+	lanOnly  map[string]bool // hosts registered with LocalHost: never federated
 	remote   Remote
 	blocker  Blocker
 	offline  OfflineStore
@@ -194,6 +195,7 @@ func newMux() *Mux {
 		payloads: make(map[payloadKey]bool),
 		outbound: make(map[stanza.Kind]OutboundHandler),
 		hosts:    make(map[string]Handler),
+		lanOnly:  make(map[string]bool),
 	}
 }
 
@@ -286,8 +288,20 @@ func (m *Mux) HandleOutbound(kind stanza.Kind, h OutboundHandler) {
 
 // Host registers a local host: a subdomain of the server such as
 // conference.example.org whose every stanza goes to h. It is never
-// treated as another domain.
+// treated as another domain, and other servers reach it over federation.
 func (m *Mux) Host(domain string, h Handler) {
+	m.host(domain, h, false)
+}
+
+// LocalHost registers a local host that only this server's accounts
+// reach (the LAN bridge, XEP-0174 3): it is left out of Hosts, so
+// federation neither accepts streams nor stanzas for it, and the router
+// hands nothing from it to the Remote.
+func (m *Mux) LocalHost(domain string, h Handler) {
+	m.host(domain, h, true)
+}
+
+func (m *Mux) host(domain string, h Handler, localOnly bool) {
 	m.mustOpen("host")
 	j, err := jid.Parse(domain)
 	if err != nil || !j.IsDomain() {
@@ -297,17 +311,37 @@ func (m *Mux) Host(domain string, h Handler) {
 		panic(fmt.Sprintf("router: second handler for host %s", j.Domain))
 	}
 	m.hosts[j.Domain] = h
+	if localOnly {
+		m.lanOnly[j.Domain] = true
+	}
 }
 
-// Hosts returns the local hosts, sorted.
+// Hosts returns the local hosts other servers may reach (those
+// registered with Host, not LocalHost), sorted: what federation serves.
 func (m *Mux) Hosts() []string {
 	out := make([]string, 0, len(m.hosts))
 	for h := range m.hosts {
+		if !m.lanOnly[h] {
+			out = append(out, h)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// LocalHosts returns the hosts registered with LocalHost, sorted.
+func (m *Mux) LocalHosts() []string {
+	out := make([]string, 0, len(m.lanOnly))
+	for h := range m.lanOnly {
 		out = append(out, h)
 	}
 	slices.Sort(out)
 	return out
 }
+
+// IsLocalOnly says whether domain is a host only this server's accounts
+// reach (LocalHost).
+func (m *Mux) IsLocalOnly(domain string) bool { return m.lanOnly[domain] }
 
 // Remote registers the hand-off to other domains (federation).
 func (m *Mux) Remote(r Remote) {

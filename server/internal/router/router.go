@@ -234,6 +234,11 @@ func (r *Router) FromClient(ctx context.Context, s *Session, el *stanza.Element)
 // one of ours (the s2s package does both).
 func (r *Router) FromRemote(ctx context.Context, st *stanza.Stanza) {
 	r.mux.start()
+	if r.mux.lanOnly[st.To.Domain] {
+		// Federation never accepts these; nothing is answered if it did.
+		r.log.Debug("a stanza from another server to a host that is not federated was dropped", "from", st.From.String(), "to", st.To.String())
+		return
+	}
 	if e := validate(st); e != nil {
 		r.refuse(ctx, st, e)
 		return
@@ -269,59 +274,6 @@ func (r *Router) withoutConsumed(st *stanza.Stanza) *stanza.Stanza {
 	return &c
 }
 
-func (r *Router) stripOwnDelay(el *stanza.Element) {
-	// el is the session's own shallow copy: its child slice may change.
-	out := el.Children[:0]
-	for _, c := range el.Children {
-		if !(c.Name == "delay" && c.NS == stanza.NSDelay && r.isDomain(c.Attr("from"))) {
-			out = append(out, c)
-		}
-	}
-	el.Children = out
-}
-
-// isDomain reports whether s names the server's domain, however it is
-// written (EXAMPLE.org, example.org.).
-func (r *Router) isDomain(s string) bool {
-	if s == r.Domain {
-		return true
-	}
-	j, err := jid.Parse(s)
-	return err == nil && j == jid.JID{Domain: r.Domain}
-}
-
-// validate applies the stanza syntax rules of RFC 6120 8.2 and 8.2.3.
-func validate(st *stanza.Stanza) *stanza.Error {
-	switch st.Kind {
-	case stanza.KindIQ:
-		if st.ID == "" {
-			return stanza.ErrBadRequest("an IQ needs an id")
-		}
-		switch st.Type {
-		case "get", "set":
-			n := 0
-			for _, c := range st.El.Children {
-				if c.Name != "" {
-					n++
-				}
-			}
-			if n != 1 {
-				return stanza.ErrBadRequest("an IQ get or set has exactly one payload")
-			}
-		case "result", "error":
-		default:
-			return stanza.ErrBadRequest("unknown IQ type")
-		}
-	case stanza.KindPresence:
-		switch st.Type {
-		case "", "unavailable", "subscribe", "subscribed", "unsubscribe", "unsubscribed", "probe", "error":
-		default:
-			return stanza.ErrBadRequest("unknown presence type")
-		}
-	}
-	return nil
-}
-
 // Route delivers a stanza whose from is trusted, and reports what became
 // of it.
 func (r *Router) Route(ctx context.Context, st *stanza.Stanza) Outcome {
@@ -345,6 +297,11 @@ func (r *Router) Route(ctx context.Context, st *stanza.Stanza) Outcome {
 			return r.refuse(ctx, st, e)
 		}
 		return Outcome{Handled: true}
+	}
+	if r.mux.lanOnly[st.From.Domain] {
+		// A host only our accounts reach says nothing to other servers.
+		r.log.Debug("a stanza from a host that is not federated was dropped", "from", st.From.String(), "to", to.String())
+		return Outcome{Error: stanza.ErrNotAllowed()}
 	}
 	if r.mux.remote == nil {
 		return r.refuse(ctx, st, stanza.ErrRemoteServerNotFound())

@@ -317,6 +317,47 @@ func TestHosts(t *testing.T) {
 	}
 }
 
+// TestLocalHost: a host registered with LocalHost is left out of Hosts
+// (what federation serves); what other servers send it is dropped before
+// its handler sees it, and nothing from it is handed to the Remote.
+func TestLocalHost(t *testing.T) {
+	ctx := context.Background()
+	r := modtest.Router()
+	var got []string
+	r.Mux().Host("conference.example.org", func(context.Context, *stanza.Stanza) *stanza.Error { return nil })
+	r.Mux().LocalHost("lan.example.org", func(_ context.Context, st *stanza.Stanza) *stanza.Error {
+		got = append(got, st.From.String()+" "+st.To.String())
+		return nil
+	})
+	rem := &remote{}
+	r.Mux().Remote(rem)
+	if hs := r.Mux().Hosts(); !slices.Equal(hs, []string{"conference.example.org"}) {
+		t.Errorf("Hosts = %q, want conference.example.org only", hs)
+	}
+	if hs := r.Mux().LocalHosts(); !slices.Equal(hs, []string{"lan.example.org"}) {
+		t.Errorf("LocalHosts = %q", hs)
+	}
+	r.FromRemote(ctx, modtest.Stanza(t, `<message from='eve@elsewhere.net/x' to='bob@lan.example.org' id='m'><body>hi</body></message>`))
+	r.FromRemote(ctx, modtest.Stanza(t, `<iq from='eve@elsewhere.net/x' to='lan.example.org' type='get' id='d'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`))
+	if len(got) != 0 {
+		t.Errorf("the local host got %q from another server", got)
+	}
+	out := r.Route(ctx, modtest.Stanza(t, `<message from='bob@lan.example.org' to='eve@elsewhere.net' id='o'><body>out</body></message>`))
+	if out.Remote || out.Error == nil {
+		t.Errorf("a message from the local host to another domain: outcome %+v", out)
+	}
+	alice, _ := modtest.Bind(t, r, "alice@example.org/phone")
+	r.FromClient(ctx, alice, modtest.Element(t, `<message to='bob@lan.example.org'><body>hi</body></message>`))
+	if want := []string{"alice@example.org/phone bob@lan.example.org"}; !slices.Equal(got, want) {
+		t.Errorf("the local host got %q, want %q", got, want)
+	}
+	rem.mu.Lock()
+	defer rem.mu.Unlock()
+	if len(rem.sent) != 0 {
+		t.Errorf("handed to the remote: %q", rem.sent)
+	}
+}
+
 // deliveries records every stanza handed to a session.
 type deliveries struct {
 	mu  sync.Mutex
