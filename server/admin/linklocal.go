@@ -96,3 +96,15 @@ func (l *Local) SetLinkLocal(ctx context.Context, user string, on bool) error {
 	l.Events.Publish(Event{Kind: EventUsers, JID: bare})
 	return nil
 }
+
+// LinkLocal asks the running server for LAN chat's state.
+func (c *Client) LinkLocal(ctx context.Context) (LinkLocalStatus, error) {
+	var v LinkLocalStatus
+	err := c.call(ctx, "LinkLocal", request{}, &v)
+	return v, err
+}
+
+// SetLinkLocal turns LAN chat on or off for an account of the running server.
+func (c *Client) SetLinkLocal(ctx context.Context, user string, on bool) error {
+	return c.call(ctx, "SetLinkLocal", request{User: user, On: on}, nil)
+}

@@ -495,16 +495,6 @@ func (c *Client) TestFederation(ctx context.Context, domain string) ([]Federatio
 	return v.Steps, err
 }
 
-func (c *Client) LinkLocal(ctx context.Context) (LinkLocalStatus, error) {
-	var v LinkLocalStatus
-	err := c.call(ctx, "LinkLocal", request{}, &v)
-	return v, err
-}
-
-func (c *Client) SetLinkLocal(ctx context.Context, user string, on bool) error {
-	return c.call(ctx, "SetLinkLocal", request{User: user, On: on}, nil)
-}
-
 func (c *Client) CheckDatabase(ctx context.Context) ([]string, error) {
 	var v problemsBody
 	err := c.call(ctx, "CheckDatabase", request{}, &v)
