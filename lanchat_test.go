@@ -48,7 +48,7 @@ func TestLANChat(t *testing.T) {
 		t.Fatalf("building the libpurple peer: %v\n%s", err, out)
 	}
 	pair := netns.NewPair(t, "h", "b")
-	dbusEnv := startAvahi(t, pair, dir, "familydevice")
+	dbusEnv := netns.StartAvahi(t, pair, 1, dir, "familydevice")
 
 	data := t.TempDir()
 	d := "--data=" + data
@@ -263,99 +263,5 @@ func waitBrowseTXT(t *testing.T, pair *netns.Pair, dbusEnv []string, name string
 			t.Fatalf("avahi-browse: %s's TXT record %q lacks one of %q after %v", name, txt, want, d)
 		}
 		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// startAvahi runs a private system bus and avahi-daemon (as host) in the
-// pair's second namespace; it returns the environment that reaches the
-// bus.
-func startAvahi(t *testing.T, pair *netns.Pair, dir, host string) []string {
-	t.Helper()
-	bus := filepath.Join(dir, "bus")
-	writeFile(t, filepath.Join(dir, "bus.conf"), `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=`+bus+`</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-`)
-	writeFile(t, filepath.Join(dir, "avahi.conf"), `[server]
-host-name=`+host+`
-domain-name=local
-allow-interfaces=`+pair.Iface[1]+`
-enable-dbus=yes
-[wide-area]
-enable-wide-area=no
-[publish]
-publish-a-on-ipv6=yes
-publish-aaaa-on-ipv4=yes
-`)
-	daemon(t, "", nil, "dbus-daemon", "--config-file="+filepath.Join(dir, "bus.conf"), "--nofork", "--nopidfile")
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		if _, err := os.Stat(bus); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the D-Bus daemon made no socket")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	env := []string{"DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + bus}
-	// avahi keeps its pid file in /run: a tmpfs of its own there (ip
-	// netns exec runs it in a mount namespace of its own).
-	daemon(t, "Server startup complete", append(os.Environ(), env...), "ip", "netns", "exec", pair.NS[1], "sh", "-c",
-		`mount -t tmpfs tmpfs /run && exec avahi-daemon -f "$0" --no-drop-root --no-chroot --no-rlimits --no-proc-title`,
-		filepath.Join(dir, "avahi.conf"))
-	return env
-}
-
-// daemon starts a long-running command that the test's end stops, and
-// waits until its output shows ready ("" for not at all).
-func daemon(t *testing.T, ready string, environ []string, name string, args ...string) {
-	t.Helper()
-	var out netns.SyncBuffer
-	cmd := exec.Command(name, args...)
-	cmd.Env = environ
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(2 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	for deadline := time.Now().Add(5 * time.Second); ready != "" && !strings.Contains(out.String(), ready); {
-		select {
-		case <-done:
-			t.Fatalf("%s ended: %s", name, out.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after 5s: %s", name, out.String())
-		}
-	}
-}
-
-func writeFile(t *testing.T, name, content string) {
-	t.Helper()
-	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -92,7 +92,7 @@ func startAvahi(t *testing.T, pair *netns.Pair, i int, host string, publish bool
 	}
 	dir := t.TempDir()
 	bus := filepath.Join(dir, "bus")
-	writeFile(t, filepath.Join(dir, "bus.conf"), `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+	netns.WriteFile(t, filepath.Join(dir, "bus.conf"), `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
@@ -110,7 +110,7 @@ func startAvahi(t *testing.T, pair *netns.Pair, i int, host string, publish bool
 	if publish {
 		publishing = "publish-workstation=no\npublish-hinfo=no\n"
 	}
-	writeFile(t, filepath.Join(dir, "avahi.conf"), "[server]\nhost-name="+host+"\ndomain-name=local\nallow-interfaces="+pair.Iface[i]+
+	netns.WriteFile(t, filepath.Join(dir, "avahi.conf"), "[server]\nhost-name="+host+"\ndomain-name=local\nallow-interfaces="+pair.Iface[i]+
 		"\nenable-dbus=yes\n[wide-area]\nenable-wide-area=no\n[publish]\n"+publishing)
 	daemon(t, "", nil, "dbus-daemon", "--config-file="+filepath.Join(dir, "bus.conf"), "--nofork", "--nopidfile")
 	for {
@@ -123,7 +123,7 @@ func startAvahi(t *testing.T, pair *netns.Pair, i int, host string, publish bool
 	p.env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS="+p.bus)
 	// avahi keeps its pid file in /run/avahi-daemon: a tmpfs on /run, in
 	// the mount namespace ip netns exec makes, keeps it off the machine's.
-	out := daemonOut(t, "Server startup complete", p.env, "ip", "netns", "exec", pair.NS[i], "sh", "-c",
+	out := netns.Daemon(t, "Server startup complete", p.env, "ip", "netns", "exec", pair.NS[i], "sh", "-c",
 		`mount -t tmpfs tmpfs /run && exec avahi-daemon -f "$0" --no-drop-root --no-chroot --no-rlimits --no-proc-title`,
 		filepath.Join(dir, "avahi.conf"))
 	p.log = out.String
@@ -177,50 +177,5 @@ func (p *avahiPeer) start(t *testing.T, args ...string) (out *netns.SyncBuffer, 
 // output so far.
 func daemon(t *testing.T, ready string, env []string, name string, args ...string) string {
 	t.Helper()
-	return daemonOut(t, ready, env, name, args...).String()
-}
-
-// daemonOut is daemon, returning the output as it grows.
-func daemonOut(t *testing.T, ready string, env []string, name string, args ...string) *netns.SyncBuffer {
-	t.Helper()
-	out := new(netns.SyncBuffer)
-	cmd := exec.Command(name, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(done)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(2 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	deadline := time.Now().Add(5 * time.Second)
-	for ready != "" && !strings.Contains(out.String(), ready) {
-		select {
-		case <-done:
-			t.Fatalf("%s ended: %s", name, out.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after 5s: %s", name, out.String())
-		}
-	}
-	return out
-}
-
-func writeFile(t *testing.T, name, content string) {
-	t.Helper()
-	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return netns.Daemon(t, ready, env, name, args...).String()
 }

@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -341,4 +342,103 @@ func OnlyUp(ifaces []net.Interface, veth string) error {
 		return fmt.Errorf("interface %s is not up", veth)
 	}
 	return nil
+}
+
+// Daemon starts a long-running command (a D-Bus bus, avahi, a browser)
+// that the test's end stops (interrupt, then kill after 2 s), and waits
+// up to 5 s until its output shows ready ("" for not at all). It returns
+// the output as it grows.
+func Daemon(t testing.TB, ready string, env []string, name string, args ...string) *SyncBuffer {
+	t.Helper()
+	out := new(SyncBuffer)
+	cmd := exec.Command(name, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(2 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for ready != "" && !strings.Contains(out.String(), ready) {
+		select {
+		case <-done:
+			t.Fatalf("%s ended: %s", name, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready after 5s: %s", name, out.String())
+		}
+	}
+	return out
+}
+
+// WriteFile writes a test's configuration file, or fails the test.
+func WriteFile(t testing.TB, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// StartAvahi runs a private system bus and avahi-daemon (as host, with its
+// files in dir) in the pair's namespace i; it returns the environment that
+// reaches the bus. Both stop at the test's end.
+func StartAvahi(t testing.TB, pair *Pair, i int, dir, host string) []string {
+	t.Helper()
+	bus := filepath.Join(dir, "bus")
+	WriteFile(t, filepath.Join(dir, "bus.conf"), `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=`+bus+`</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_destination="*"/>
+    <allow receive_sender="*"/>
+  </policy>
+</busconfig>
+`)
+	WriteFile(t, filepath.Join(dir, "avahi.conf"), `[server]
+host-name=`+host+`
+domain-name=local
+allow-interfaces=`+pair.Iface[i]+`
+enable-dbus=yes
+[wide-area]
+enable-wide-area=no
+[publish]
+publish-a-on-ipv6=yes
+publish-aaaa-on-ipv4=yes
+`)
+	Daemon(t, "", nil, "dbus-daemon", "--config-file="+filepath.Join(dir, "bus.conf"), "--nofork", "--nopidfile")
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if _, err := os.Stat(bus); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the D-Bus daemon made no socket")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	env := []string{"DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + bus}
+	// avahi keeps its pid file in /run: a tmpfs of its own there (ip
+	// netns exec runs it in a mount namespace of its own).
+	Daemon(t, "Server startup complete", append(os.Environ(), env...), "ip", "netns", "exec", pair.NS[i], "sh", "-c",
+		`mount -t tmpfs tmpfs /run && exec avahi-daemon -f "$0" --no-drop-root --no-chroot --no-rlimits --no-proc-title`,
+		filepath.Join(dir, "avahi.conf"))
+	return env
 }
