@@ -148,18 +148,11 @@ func NewBrowser(cfg BrowserConfig, log *slog.Logger) (*Browser, error) {
 		}
 	}
 	b.cache = newCache(cfg, log, b.ifName)
-	var errs []error
-	for _, g := range []*net.UDPAddr{group4, group6} {
-		c, err := listenGroup(g)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		b.conns = append(b.conns, c)
+	conns, err := listenGroups()
+	if err != nil {
+		return nil, fmt.Errorf("mdns browse: %w", err)
 	}
-	if b.conns == nil {
-		return nil, fmt.Errorf("mdns browse: cannot listen on port 5353: %w", errors.Join(errs...))
-	}
+	b.conns = conns
 	return b, nil
 }
 

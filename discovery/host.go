@@ -134,6 +134,25 @@ type groupConn interface {
 
 // listenGroup listens on the mDNS port for group, IPv4 or IPv6, on no
 // interface yet.
+// listenGroups opens the IPv4 and the IPv6 mDNS sockets; it fails only
+// when neither opens.
+func listenGroups() ([]groupConn, error) {
+	var conns []groupConn
+	var errs []error
+	for _, g := range []*net.UDPAddr{group4, group6} {
+		c, err := listenGroup(g)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		conns = append(conns, c)
+	}
+	if conns == nil {
+		return nil, fmt.Errorf("cannot listen on port 5353: %w", errors.Join(errs...))
+	}
+	return conns, nil
+}
+
 func listenGroup(group *net.UDPAddr) (groupConn, error) {
 	network := "udp6"
 	if group.IP.To4() != nil {

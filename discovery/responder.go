@@ -89,18 +89,11 @@ func NewResponder(cfg ResponderConfig, log *slog.Logger) (*Responder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mdns: reading the network interfaces: %w", err)
 	}
-	var errs []error
-	for _, g := range []*net.UDPAddr{group4, group6} {
-		c, err := listenGroup(g)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		r.conns = append(r.conns, c)
+	conns, err := listenGroups()
+	if err != nil {
+		return nil, fmt.Errorf("mdns: %w", err)
 	}
-	if r.conns == nil {
-		return nil, fmt.Errorf("mdns: cannot listen on port 5353: %w", errors.Join(errs...))
-	}
+	r.conns = conns
 	r.links = links
 	r.joinAll()
 	for _, c := range r.conns {
