@@ -47,7 +47,7 @@ const usageText = `usage:
     --c2s ADDR        client STARTTLS listener (default :5222; "off" for none)
     --c2s-tls ADDR    client direct-TLS listener (default :5223; "off" for none)
     --s2s ADDR        federation listener (default :5269; only when federation is on)
-    --http ADDR       HTTPS listener (default :5443)
+    --http ADDR       HTTPS listener: shared files (default :5443; "off" for none)
     --ca-page ADDR    plain-HTTP page where devices fetch the home CA, in local
                       certificate mode (default :5380; "off" for none)
     --acme-ca URL     ACME directory (default: setting acme.ca, else Let's Encrypt)
