@@ -71,6 +71,10 @@ const usageText = `usage:
                                       the accounts that take part, those announced, the people seen
   hearth lan on|off USER              let an account chat on the LAN: announced there while online,
                                       seeing the people found there (setting linklocal.enabled)
+  hearth uploads [list]               shared files (XEP-0363): the limits, each account's files
+                                      and its use of its quota
+  hearth uploads purge [--user USER] [--expired]
+                                      delete an account's shared files, the expired ones, or both
   hearth stop                         stop the running server cleanly (as closing its window with
                                       "Stop the server" does) and wait until it has stopped
   hearth debug pprof PROFILE [--seconds N] [-o FILE]
@@ -154,6 +158,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.federation(ctx, args)
 	case "lan":
 		err = c.lanChat(ctx, args)
+	case "uploads":
+		err = c.uploads(ctx, args)
 	case "stop":
 		err = c.stop(ctx, args)
 	case "debug":

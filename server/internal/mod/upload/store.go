@@ -31,7 +31,7 @@ func OpenStore(dataDir string) (*Store, error) {
 		}
 		dataDir = d
 	}
-	s := &Store{dir: filepath.Join(dataDir, "uploads")}
+	s := StoreIn(dataDir)
 	_ = os.RemoveAll(s.tmp())
 	for _, d := range []string{s.dir, filepath.Join(s.dir, "files"), s.tmp()} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -39,6 +39,12 @@ func OpenStore(dataDir string) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// StoreIn is the store in the data directory as it is, for purges by
+// the admin commands while no server runs.
+func StoreIn(dataDir string) *Store {
+	return &Store{dir: filepath.Join(dataDir, "uploads")}
 }
 
 func (s *Store) tmp() string { return filepath.Join(s.dir, "tmp") }
