@@ -132,3 +132,26 @@ func runPeerEnv(t *testing.T, env []string, name string, args ...string) {
 		t.Fatalf("%s failed: %v", strings.Join(args[:1], " "), err)
 	}
 }
+
+// TestNbxmppUpload: Gajim's library (Debian's python3-nbxmpp) finds the
+// service, asks for a slot with its HTTPUpload module and puts a file from
+// disk with its libsoup HTTPRequest, as Gajim does; another account gets
+// the same bytes; a slot over the limit is file-too-large with the limit.
+// The domain is localhost, so that libsoup finds the HTTPS listener by
+// the name in the URL and checks the certificate for it.
+func TestNbxmppUpload(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	if err := exec.Command(py, "-c", "import nbxmpp.http, nbxmpp.modules.http_upload").Run(); err != nil {
+		need(t, "/usr/lib/python3/dist-packages/nbxmpp/http.py")
+	}
+	srv := xmpptest.StartAt(t, "localhost")
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
+	const max = "2097152"
+	if _, err := srv.Admin.SetSetting(context.Background(), settings.KeyUploadMaxFile, max); err != nil {
+		t.Fatal(err)
+	}
+	host, port := splitAddr(t, srv.Addr)
+	runPeer(t, py, "xmpptest/interop/nbx_upload.py", "--ca", srv.CertFile, "--max", max,
+		host, port, srv.Domain, "alice", "silver-kettle-pw", "bob", "copper-lantern-pw")
+}
