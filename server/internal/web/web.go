@@ -107,15 +107,18 @@ func ParsePublicURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// BaseURL is the address clients are given for path (which begins with
-// "/"): the public URL if one is set, else https://<domain>:<port>; ""
-// while the listener is off.
+// BaseURL is the address clients are given for the listener's routes:
+// the public URL if one is set, else https://<domain>:<port>; "" while
+// the listener does not serve (--http off, or before Serve).
 func (s *Server) BaseURL() string {
+	p := s.port.Load()
+	if p == 0 {
+		return "" // nothing serves the routes: no address to give
+	}
 	if u := s.public.Load(); u != nil {
 		return u.String()
 	}
-	p := s.port.Load()
-	if p == 0 {
+	if p < 0 {
 		return ""
 	}
 	if p == 443 {
@@ -128,9 +131,12 @@ func (s *Server) BaseURL() string {
 // connections: requests under way are given a few seconds.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.started.Store(true)
+	port := int32(-1) // serving on something that is not TCP: the public URL only
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {
-		s.port.Store(int32(a.Port))
+		port = int32(a.Port)
 	}
+	s.port.Store(port)
+	defer s.port.Store(0)
 	base := s.cfg.TLS()
 	if base == nil {
 		return errors.New("https: no TLS configuration")

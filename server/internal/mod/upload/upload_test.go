@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"hearth/certs"
 	"hearth/server/internal/mod/modtest"
 	"hearth/server/internal/stanza"
 	"hearth/server/internal/web"
@@ -45,7 +47,7 @@ func newFixture(t *testing.T, l Limits) *fixture {
 	t.Helper()
 	db := modtest.DB(t, "alice", "bob")
 	dir := t.TempDir()
-	w := web.New(web.Config{Domain: modtest.Domain})
+	w := serveWeb(t, dir)
 	if err := w.SetPublicURL("https://files." + modtest.Domain); err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +57,36 @@ func newFixture(t *testing.T, l Limits) *fixture {
 		t.Fatal(err)
 	}
 	return &fixture{m: m, db: db, dir: dir, clock: c}
+}
+
+// serveWeb runs an HTTPS listener on loopback until the test ends (the
+// module gives out URLs only while one serves); the tests call the
+// module's handler directly.
+func serveWeb(t *testing.T, dir string) *web.Server {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cm, err := certs.Start(ctx, certs.Config{DataDir: dir, Domain: modtest.Domain, Mode: certs.ModeLocal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := web.New(web.Config{Domain: modtest.Domain, TLS: cm.TLSConfig})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		cm.Close()
+	})
+	for w.BaseURL() == "" {
+		time.Sleep(time.Millisecond)
+	}
+	return w
 }
 
 // slot asks for a slot as user and returns its PUT and GET URLs, or the
@@ -370,3 +402,21 @@ func TestStreamedPut(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestListenerOff: with no HTTPS listener serving (--http off), a slot
+// request says so instead of giving an address nothing answers at.
+func TestListenerOff(t *testing.T) {
+	db := modtest.DB(t, "alice")
+	w := web.New(web.Config{Domain: modtest.Domain})
+	if err := w.SetPublicURL("https://files.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Deps{DB: db, Router: modtest.Router(), Domain: modtest.Domain, DataDir: t.TempDir(), Web: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := modtest.Stanza(t, "<iq type='get' id='s' from='alice@"+modtest.Domain+"/pc' to='upload."+modtest.Domain+"'><request xmlns='"+NS+"' filename='x' size='1'/></iq>")
+	if _, e := m.request(context.Background(), st, st.Payload()); e == nil || e.Condition != stanza.ServiceUnavailable || !strings.Contains(e.Text, "--http") {
+		t.Fatalf("error %v", e)
+	}
+}
