@@ -157,6 +157,8 @@ func (f files) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer fh.Close()
+	// A download may go at the client's pace, down to minRate.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Minute + time.Duration(u.Size/minRate)*time.Second))
 	h := w.Header()
 	ct := u.ContentType
 	if ct == "" {

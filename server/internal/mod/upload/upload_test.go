@@ -420,3 +420,34 @@ func TestListenerOff(t *testing.T) {
 		t.Fatalf("error %v", e)
 	}
 }
+
+// TestRacingPuts: two PUTs to one slot at once: one stores the file, the
+// other is refused with 409, and the file is whole.
+func TestRacingPuts(t *testing.T) {
+	f := newFixture(t, Limits{})
+	const n = 1 << 20
+	for range 5 {
+		put, get, e := f.slot(t, "alice", "race.bin", n, "")
+		if e != nil {
+			t.Fatal(e)
+		}
+		u, _ := url.Parse(put)
+		codes := make(chan int, 2)
+		for range 2 {
+			go func() {
+				r := httptest.NewRequest("PUT", u.RequestURI(), io.LimitReader(zeros{}, n))
+				r.ContentLength = n
+				w := httptest.NewRecorder()
+				files{f.m}.ServeHTTP(w, r)
+				codes <- w.Code
+			}()
+		}
+		a, b := <-codes, <-codes
+		if min(a, b) != http.StatusCreated || max(a, b) != http.StatusConflict {
+			t.Fatalf("codes %d and %d, want 201 and 409", a, b)
+		}
+		if w := f.do(t, "HEAD", get, nil, nil); w.Code != http.StatusOK || w.Header().Get("Content-Length") != strconv.Itoa(n) {
+			t.Fatalf("HEAD: %d %v", w.Code, w.Header())
+		}
+	}
+}
