@@ -87,6 +87,20 @@ alice receives: <iq type='error' id='i3' from='upload.hearth.test' to='alice@hea
 	if cd := r.Header.Get("Content-Disposition"); cd != `attachment; filename="tea time.txt"` {
 		t.Fatalf("Content-Disposition %q", cd)
 	}
+	// Deleting alice deletes her files.
+	if had, _ := filepath.Glob(filepath.Join(srv.DataDir, "uploads", "files", "*", "*")); len(had) != 1 {
+		t.Fatalf("files stored: %v, want 1", had)
+	}
+	if err := srv.Admin.DeleteUser(context.Background(), "alice@hearth.test"); err != nil {
+		t.Fatal(err)
+	}
+	if r := do("GET", get, nil, ""); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET after alice was deleted: %s", r.Status)
+	}
+	left, _ := filepath.Glob(filepath.Join(srv.DataDir, "uploads", "files", "*", "*"))
+	if len(left) != 0 {
+		t.Fatalf("files left after alice was deleted: %v", left)
+	}
 	base := "https://hearth.test:" + port
 	for _, p := range []string{"/upload/../hearth.db", "/upload/%2e%2e/hearth.db", "/upload/..%2fhearth.db/x", "/upload/%2e%2e%2f%2e%2e%2fupload.secret/x", "/hearth.db", "/"} {
 		r := do("GET", base+p, nil, "")
