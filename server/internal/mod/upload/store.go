@@ -164,3 +164,41 @@ func (s *Store) Purge(ctx context.Context, db *storage.DB, user string, expired 
 	}
 	return n, bytes, errors.Join(errs...)
 }
+
+// Sweep deletes files that have no record (a backup restored with files
+// newer than its database, a crash between a purge's two steps); a
+// file being put has its record already. It returns how many went.
+func (s *Store) Sweep(ctx context.Context, db *storage.DB) (int, error) {
+	dirs, err := os.ReadDir(filepath.Join(s.dir, "files"))
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, d := range dirs {
+		files, err := os.ReadDir(filepath.Join(s.dir, "files", d.Name()))
+		if err != nil {
+			continue
+		}
+		for _, f := range files {
+			if ctx.Err() != nil {
+				return n, ctx.Err()
+			}
+			slot := f.Name()
+			if !validSlot(slot) || slot[:2] != d.Name() {
+				continue
+			}
+			_, err := db.UploadOf(ctx, slot)
+			if !errors.Is(err, storage.ErrNotFound) {
+				continue
+			}
+			if err := s.remove(slot); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
+}
+

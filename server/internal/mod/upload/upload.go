@@ -279,11 +279,17 @@ func (m *Module) UserRemoved(ctx context.Context, user string) {
 	}
 }
 
-// Run deletes expired files (and those of accounts deleted while no
-// server ran) at start and every hour, until ctx is done.
+// Run deletes, at start, files without a record; then expired files (and
+// those of accounts deleted while no server ran) at start and every hour,
+// until ctx is done.
 func (m *Module) Run(ctx context.Context) {
 	if err := m.db.ReopenBusyUploads(ctx); err != nil {
 		m.log.Warn("upload slots cut off by the last stop were not reopened", "err", err)
+	}
+	if n, err := m.store.Sweep(ctx, m.db); err != nil && ctx.Err() == nil {
+		m.log.Warn("shared files without a record were not all deleted; the next start tries again", "err", err)
+	} else if n > 0 {
+		m.log.Info("shared files without a record deleted (a restored backup, or a stop in the middle of a clean-up)", "files", n)
 	}
 	t := time.NewTicker(purgeEvery)
 	defer t.Stop()

@@ -451,3 +451,25 @@ func TestRacingPuts(t *testing.T) {
 		}
 	}
 }
+
+// TestSweep: a file on disk with no record goes; recorded ones stay.
+func TestSweep(t *testing.T) {
+	f := newFixture(t, Limits{})
+	put, _, e := f.slot(t, "alice", "kept.txt", 3, "")
+	if e != nil {
+		t.Fatal(e)
+	}
+	if w := f.do(t, "PUT", put, []byte("abc"), nil); w.Code != http.StatusCreated {
+		t.Fatalf("%d %s", w.Code, w.Body)
+	}
+	stray := newSlot()
+	if err := f.m.store.Put(stray, 2, strings.NewReader("xy")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.m.store.Sweep(context.Background(), f.db); err != nil || n != 1 {
+		t.Fatalf("swept %d, %v", n, err)
+	}
+	if got := f.stored(t); len(got) != 1 || strings.Contains(got[0], stray) {
+		t.Fatalf("left: %v", got)
+	}
+}
