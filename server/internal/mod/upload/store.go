@@ -201,4 +201,3 @@ func (s *Store) Sweep(ctx context.Context, db *storage.DB) (int, error) {
 	}
 	return n, errors.Join(errs...)
 }
-
