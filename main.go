@@ -47,7 +47,7 @@ const usageText = `usage:
     --c2s ADDR        client STARTTLS listener (default :5222; "off" for none)
     --c2s-tls ADDR    client direct-TLS listener (default :5223; "off" for none)
     --s2s ADDR        federation listener (default :5269; only when federation is on)
-    --http ADDR       HTTPS listener (default :5443)
+    --http ADDR       HTTPS listener: shared files (default :5443; "off" for none)
     --ca-page ADDR    plain-HTTP page where devices fetch the home CA, in local
                       certificate mode (default :5380; "off" for none)
     --acme-ca URL     ACME directory (default: setting acme.ca, else Let's Encrypt)
@@ -71,6 +71,10 @@ const usageText = `usage:
                                       the accounts that take part, those announced, the people seen
   hearth lan on|off USER              let an account chat on the LAN: announced there while online,
                                       seeing the people found there (setting linklocal.enabled)
+  hearth uploads [list]               shared files (XEP-0363): the limits, each account's files
+                                      and its use of its quota
+  hearth uploads purge [--user USER] [--expired]
+                                      delete an account's shared files, the expired ones, or both
   hearth backup [FILE|FOLDER]         back up the server while it runs (database, certificates and
                                       home CA, secrets, uploaded files) into one file; a FOLDER (default
                                       the current one) gets hearth-DOMAIN-DATE.tar.gz
@@ -159,6 +163,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.federation(ctx, args)
 	case "lan":
 		err = c.lanChat(ctx, args)
+	case "uploads":
+		err = c.uploads(ctx, args)
 	case "backup":
 		err = c.backup(ctx, args)
 	case "restore":

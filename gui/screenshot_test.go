@@ -236,6 +236,9 @@ func (h *harness) maskMarkup(markup string) string {
 			continue
 		}
 		text := literal.Replace(m[3])
+		if cut, ok := strings.CutSuffix(text, "…"); ok && cut != "" && strings.HasPrefix(info.DataDir, cut) {
+			text = "DATADIR…" // the data directory, cut short to fit
+		}
 		for _, mask := range masks {
 			text = mask.re.ReplaceAllString(text, mask.with)
 		}

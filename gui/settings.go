@@ -129,6 +129,8 @@ var groupTitles = map[string]string{
 	"linklocal":  "LAN chat without accounts",
 	"mam":        "Message archive",
 	"backup":     "Backups",
+	"upload":     "Shared files (HTTP upload)",
+	"http":       "Web (HTTPS listener)",
 	"log":        "Log",
 }
 

@@ -33,11 +33,13 @@ import (
 	"hearth/server/internal/mod/register"
 	"hearth/server/internal/mod/roster"
 	"hearth/server/internal/mod/session"
+	"hearth/server/internal/mod/upload"
 	"hearth/server/internal/mod/vcard"
 	"hearth/server/internal/mod/version"
 	"hearth/server/internal/quota"
 	"hearth/server/internal/router"
 	"hearth/server/internal/s2s"
+	"hearth/server/internal/web"
 	"hearth/server/settings"
 	"hearth/storage"
 )
@@ -48,6 +50,8 @@ type Listeners struct {
 	// S2S opens the federation listener, while federation is on (STARTTLS
 	// and direct TLS on one port); nil: other servers cannot connect.
 	S2S func() (net.Listener, error)
+	// HTTP is the HTTPS listener (file upload); nil: none.
+	HTTP net.Listener
 }
 
 // Server is a running XMPP server.
@@ -64,6 +68,8 @@ type Server struct {
 	archive  *mam.Module
 	lanchat  *lanchat.Module // nil without a LAN host name
 	fed      *s2s.Federation
+	web      *web.Server
+	upload   *upload.Module
 	quota    *quota.Limits
 	events   *admin.Hub
 	admin    *admin.Local
@@ -115,6 +121,8 @@ type (
 	streamElementer interface{ StreamElements() []c2s.Element }
 	// bindInliner turns features on inside a Bind 2 request (XEP-0386).
 	bindInliner interface{ BindInlines() []c2s.Inline }
+	// webRouter adds routes to the HTTPS listener.
+	webRouter interface{ Routes(*web.Mux) }
 )
 
 // New builds a server over an open database.
@@ -147,6 +155,15 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	presenceMod := presence.New(presence.Deps{DB: db, Router: r, Roster: s.roster, Offline: s.offline, Last: lastMod, Events: h, Watcher: s.pep, Log: part("presence")})
 	s.family = family.New(family.Deps{DB: db, Roster: s.roster, Presence: presenceMod, Domain: cfg.Domain, Log: part("family")})
 	s.archive = mam.New(mam.Deps{DB: db, Router: r, Domain: cfg.Domain, Off: cfg.ArchiveOff, Retention: cfg.ArchiveRetention, Log: part("mam")})
+	s.web = web.New(web.Config{Domain: cfg.Domain, TLS: cfg.TLS, Log: part("https")})
+	if err := s.web.SetPublicURL(cfg.PublicURL); err != nil {
+		cfg.Log.Warn("http.public_url is not used: "+err.Error(), "key", settings.KeyPublicURL)
+	}
+	up, err := upload.New(upload.Deps{DB: db, Router: r, Domain: cfg.Domain, DataDir: cfg.DataDir, Web: s.web, Limits: cfg.Upload, Log: part("upload")})
+	if err != nil {
+		return nil, err
+	}
+	s.upload = up
 	s.modules = []any{
 		presenceMod,
 		s.roster,
@@ -166,6 +183,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		register.New(register.Deps{DB: db, Router: r, Accounts: h, Log: part("register")}),
 		session.New(),
 		s.pep,
+		s.upload,
 	}
 	if cfg.LinkLocal.Host != "" {
 		s.lanchat = lanchat.New(lanchat.Deps{DB: db, Router: r, Domain: cfg.Domain, Host: cfg.LinkLocal.Host, Addr: cfg.LinkLocal.Addr,
@@ -212,6 +230,9 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		}
 		if x, ok := m.(bindInliner); ok {
 			inlines = append(inlines, x.BindInlines()...)
+		}
+		if x, ok := m.(webRouter); ok {
+			x.Routes(s.web.Mux())
 		}
 	}
 	tokenKey, err := fastKey(cfg.DataDir)
@@ -275,7 +296,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		s.cfg.Log.Error("the family circle was not completed at start; it is tried again at the next start, or when family.circle is set on again", "err", err)
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 
 	serve := func(name string, ln net.Listener, direct bool) {
 		if ln == nil {
@@ -301,6 +322,16 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	serve("c2s", ls.C2S, false)
 	serve("c2s-tls", ls.C2STLS, true)
+	if ls.HTTP != nil {
+		s.mu.Lock()
+		s.listeners = append(s.listeners, admin.Listener{Name: "https", Addr: ls.HTTP.Addr().String()})
+		s.mu.Unlock()
+		wg.Go(func() {
+			if err := s.web.Serve(ctx, ls.HTTP); err != nil {
+				errs <- fmt.Errorf("https: %w", err)
+			}
+		})
+	}
 	s.startFederation(ctx, ls.S2S, &wg)
 	close(s.serving)
 	// Links to other servers end as soon as the server stops: what waits
@@ -360,6 +391,12 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		}
 	case settings.KeyMAM:
 		s.archive.SetEnabled(v.Bool(key))
+	case settings.KeyUploadMaxFile, settings.KeyUploadQuota, settings.KeyUploadDaily, settings.KeyUploadExpiry:
+		s.upload.SetLimits(uploadLimits(v))
+	case settings.KeyPublicURL:
+		if err := s.web.SetPublicURL(v.String(key)); err != nil {
+			return fmt.Errorf("%s was saved but not applied: %w", key, err)
+		}
 	case settings.KeyLinkLocal:
 		if s.lanchat != nil {
 			s.lanchat.SetEnabled(v.Bool(key))

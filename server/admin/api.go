@@ -296,6 +296,12 @@ type API interface {
 	// SetLinkLocal turns chat on the LAN on or off for an account.
 	SetLinkLocal(ctx context.Context, user string, on bool) error
 
+	// Uploads reports file sharing (XEP-0363): limits and each
+	// account's files; PurgeUploads deletes an account's files, the
+	// expired ones, or an account's expired ones.
+	Uploads(ctx context.Context) (UploadStatus, error)
+	PurgeUploads(ctx context.Context, user string, expired bool) (PurgeResult, error)
+
 	// CheckDatabase reads the whole database and returns the problems
 	// SQLite's quick check finds in it; none when it is sound.
 	CheckDatabase(ctx context.Context) (problems []string, err error)

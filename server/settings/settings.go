@@ -19,8 +19,10 @@ import (
 	"hearth/server/internal/mod/mam"
 	"hearth/server/internal/mod/offline"
 	"hearth/server/internal/mod/push"
+	"hearth/server/internal/mod/upload"
 	"hearth/server/internal/quota"
 	"hearth/server/internal/stream"
+	"hearth/server/internal/web"
 )
 
 // Kind is the type of a setting's value.
@@ -113,6 +115,11 @@ const (
 	KeyFederationBlock = "federation.block"
 	KeyMAM             = "mam.enabled"
 	KeyMAMRetention    = "mam.retention"
+	KeyPublicURL       = "http.public_url"
+	KeyUploadMaxFile   = "upload.max_file_bytes"
+	KeyUploadQuota     = "upload.quota_bytes"
+	KeyUploadDaily     = "upload.daily_bytes"
+	KeyUploadExpiry    = "upload.expiry"
 	KeyBackupSchedule  = "backup.schedule"
 	KeyBackupKeep      = "backup.keep"
 	KeyBackupDir       = "backup.dir"
@@ -207,6 +214,16 @@ var registry = []Spec{
 		Help: "what a phone's push service (and Apple or Google behind it) learns when a message comes: count (only that something came), sender (who sent it), or body (who, and the text)"},
 	{Key: KeyTokenLifetime, Kind: Duration, Default: formatDuration(c2s.DefaultTokenLifetime), Live: true,
 		Help: "how long a device that logged in once may log in again without its password (a FAST token), in hours (336h: two weeks); renewed when it logs in during its second half; for tokens given from now on"},
+	{Key: KeyPublicURL, Kind: String, Live: true,
+		Help: "the web address clients are given for the HTTPS listener (shared files), when the server is behind a proxy or a forwarded port, e.g. https://files.example.org; empty: https://<domain>:<port of --http>"},
+	{Key: KeyUploadMaxFile, Kind: Int, Default: strconv.Itoa(upload.DefaultMaxFileBytes), Min: 1, Live: true,
+		Help: "the largest file people may share, in bytes (104857600: 100 MiB)"},
+	{Key: KeyUploadQuota, Kind: Int, Default: strconv.Itoa(upload.DefaultQuotaBytes), Min: 0, Live: true,
+		Help: "how many bytes of shared files one account may keep on the server at once; 0: no limit"},
+	{Key: KeyUploadDaily, Kind: Int, Default: strconv.Itoa(upload.DefaultDailyBytes), Min: 0, Live: true,
+		Help: "how many bytes of files one account may share in a day; 0: no limit"},
+	{Key: KeyUploadExpiry, Kind: Duration, Default: formatDuration(upload.DefaultExpiry), Live: true,
+		Help: "how long a shared file is kept before it is deleted (720h: 30 days); for files shared from now on"},
 }
 
 // formatDuration writes d as people write it: 5m, not 5m0s.
@@ -242,6 +259,12 @@ func Check(key, value string) (string, error) {
 		return "", fmt.Errorf("%s: unknown setting (hearth config list shows them all)", key)
 	}
 	v, err := s.normalize(value)
+	if err == nil && key == KeyPublicURL && v != "" {
+		var u *url.URL
+		if u, err = web.ParsePublicURL(v); err == nil {
+			v = u.String()
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("%s: %v", key, err)
 	}
