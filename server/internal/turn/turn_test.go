@@ -1,0 +1,142 @@
+package turn_test
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"hearth/server/internal/turn"
+	"hearth/server/internal/turn/turntest"
+)
+
+// start runs a TURN server on the loopback with a relay range of its own.
+func start(t testing.TB, perUser, total int) (*turn.Server, string, []byte) {
+	t.Helper()
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := []byte("a test secret of thirty-two bytes")
+	s, err := turn.Start(turn.Config{Realm: "hearth.test", Secret: secret, RelayIP: net.IPv4(127, 0, 0, 1),
+		RelayMin: 40000, RelayMax: 40999, PerUser: perUser, Total: total}, turn.Listeners{UDP: udp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return s, udp.LocalAddr().String(), secret
+}
+
+func TestRelay(t *testing.T) {
+	s, addr, secret := start(t, 2, 3)
+	exp := time.Now().Add(time.Hour)
+	alice := turn.NewCredentials(secret, "alice@hearth.test", exp)
+	bob := turn.NewCredentials(secret, "bob@hearth.test", exp)
+
+	a, err := turntest.Allocate(t, addr, alice.Username, alice.Password)
+	if err != nil {
+		t.Fatalf("alice's allocation: %v", err)
+	}
+	b, err := turntest.Allocate(t, addr, bob.Username, bob.Password)
+	if err != nil {
+		t.Fatalf("bob's allocation: %v", err)
+	}
+	turntest.Exchange(t, a, b, 10)
+	st := s.Status()
+	if st.Allocations != 2 || st.PacketsRelayed < 40 || st.BytesRelayed < 40*6 {
+		t.Errorf("status after 20 datagrams each way through two relays: %+v", st)
+	}
+
+	t.Run("refused", func(t *testing.T) {
+		before := s.Status().RefusedAuth
+		expired := turn.NewCredentials(secret, "alice@hearth.test", time.Now().Add(-time.Minute))
+		forged := alice
+		forged.Password = turn.NewCredentials([]byte("another secret, not the server's"), "alice@hearth.test", exp).Password
+		for name, c := range map[string]turn.Credentials{"expired": expired, "forged": forged,
+			"not Hearth's": {Username: "alice", Password: "silver-kettle-pw"}} {
+			if _, err := turntest.Allocate(t, addr, c.Username, c.Password); err == nil {
+				t.Errorf("%s credentials: allocated", name)
+			}
+		}
+		if got := s.Status().RefusedAuth - before; got < 3 {
+			t.Errorf("refused authentications counted: %d, want 3", got)
+		}
+	})
+	t.Run("quota", func(t *testing.T) {
+		if _, err := turntest.Allocate(t, addr, alice.Username, alice.Password); err != nil {
+			t.Fatalf("alice's second allocation: %v", err)
+		}
+		// alice has 2 (her quota): a third is refused with 486.
+		_, err := turntest.Allocate(t, addr, alice.Username, alice.Password)
+		if err == nil || !strings.Contains(err.Error(), "486") {
+			t.Fatalf("alice's third allocation: %v, want 486 Allocation Quota Reached", err)
+		}
+		// 3 in all: carol is refused too, by the global cap.
+		carol := turn.NewCredentials(secret, "carol@hearth.test", exp)
+		if _, err := turntest.Allocate(t, addr, carol.Username, carol.Password); err == nil || !strings.Contains(err.Error(), "486") {
+			t.Fatalf("an allocation over the cap: %v, want 486", err)
+		}
+		if s.Status().RefusedQuota != 2 {
+			t.Errorf("quota refusals: %d, want 2", s.Status().RefusedQuota)
+		}
+		// The server keeps serving: bob's relay still works.
+		b.Close()
+		b2, err := turntest.Allocate(t, addr, bob.Username, bob.Password)
+		if err != nil {
+			t.Fatalf("bob again after his relay ended: %v", err)
+		}
+		turntest.Exchange(t, a, b2, 2)
+	})
+}
+
+func TestSecret(t *testing.T) {
+	dir := t.TempDir()
+	a, err := turn.LoadSecret(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := turn.LoadSecret(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != 32 || string(a) != string(b) {
+		t.Fatalf("secret not kept: %x then %x", a, b)
+	}
+}
+
+func TestCredentials(t *testing.T) {
+	c := turn.NewCredentials([]byte("k"), "alice@hearth.test", time.Unix(1700000000, 0))
+	// base64(HMAC-SHA1("k", name)), computed with openssl:
+	// printf '1700000000:alice@hearth.test' | openssl dgst -sha1 -hmac k -binary | base64
+	if c.Username != "1700000000:alice@hearth.test" || c.Password != wantPassword {
+		t.Fatalf("credentials %+v", c)
+	}
+	exp, user, ok := turn.ParseUsername(c.Username)
+	if !ok || user != "alice@hearth.test" || exp.Unix() != 1700000000 {
+		t.Fatalf("parsed %v %q %v", exp, user, ok)
+	}
+}
+
+func FuzzParseUsername(f *testing.F) {
+	for _, s := range []string{"1700000000:alice@hearth.test", "", ":", "12:", ":a", "-1:a", "+1:a", "99999999999999999999:a", "1:a:b", "x:y"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		exp, user, ok := turn.ParseUsername(s)
+		if !ok {
+			return
+		}
+		if user == "" || exp.Unix() < 0 {
+			t.Fatalf("%q: %v %q", s, exp, user)
+		}
+		if c := turn.NewCredentials([]byte("k"), user, exp); c.Username != s && !strings.HasPrefix(s, "0") {
+			t.Fatalf("%q read as %v %q, which make %q", s, exp, user, c.Username)
+		}
+	})
+}
+
+const wantPassword = "EOl2VBenRL/ttacoxiEq1xBhLBo="
