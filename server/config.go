@@ -96,6 +96,10 @@ type Config struct {
 	// it is not offered (the command sets it unless --no-mdns).
 	LinkLocal LinkLocal
 
+	// TURN is the STUN/TURN service for calls (turn.go); off in the
+	// zero value.
+	TURN TURN
+
 	// Modules build more modules from the router, registered after the
 	// server's own, in order; each may implement any part of the module
 	// contract (see New). Tests observe and extend the server with them.
@@ -179,6 +183,7 @@ func (c *Config) Set(v settings.Values) {
 	c.ArchiveOff = !v.Bool(settings.KeyMAM)
 	c.LinkLocal.Off = !v.Bool(settings.KeyLinkLocal)
 	c.ArchiveRetention = retention(v)
+	c.TURN.set(v)
 }
 
 // retention reads mam.retention as Config.ArchiveRetention: 0 is forever.
