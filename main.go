@@ -57,6 +57,7 @@ const usageText = `usage:
     --acme-tls-alpn ADDR answer TLS-ALPN-01 here (a router forwarding 443; default :443)
     --headless        no GUI
     --no-mdns         do not advertise on the LAN
+    --turn ADDR       STUN/TURN for calls, UDP and TCP (default: port turn.port; "off" for none)
     --log-level LEVEL debug, info, warn or error (default info)
   hearth user add|del|passwd|list|disable|enable [JID] [--password P]
   hearth roster list|add|del USER [CONTACT] [--name N] [--group G]...
@@ -71,6 +72,8 @@ const usageText = `usage:
                                       the accounts that take part, those announced, the people seen
   hearth lan on|off USER              let an account chat on the LAN: announced there while online,
                                       seeing the people found there (setting linklocal.enabled)
+  hearth turn [status]                calls: the STUN/TURN server (listening, relays, allocations,
+                                      bytes relayed, refused credentials); settings turn.*
   hearth stop                         stop the running server cleanly (as closing its window with
                                       "Stop the server" does) and wait until it has stopped
   hearth debug pprof PROFILE [--seconds N] [-o FILE]
@@ -85,7 +88,7 @@ const usageText = `usage:
 Every flag can also be set in the environment: HEARTH_DATA, HEARTH_DOMAIN,
 HEARTH_C2S, HEARTH_C2S_TLS, HEARTH_S2S, HEARTH_HTTP, HEARTH_CA_PAGE,
 HEARTH_ACME_CA, HEARTH_ACME_CA_ROOT, HEARTH_ACME_EMAIL, HEARTH_ACME_HTTP,
-HEARTH_ACME_TLS_ALPN, HEARTH_HEADLESS, HEARTH_NO_MDNS, HEARTH_LOG_LEVEL. A flag beats the environment, which beats
+HEARTH_ACME_TLS_ALPN, HEARTH_HEADLESS, HEARTH_NO_MDNS, HEARTH_TURN, HEARTH_LOG_LEVEL. A flag beats the environment, which beats
 the stored setting, which beats the default.
 
 Admin commands talk to the running server over the Unix socket in the data
@@ -154,6 +157,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.federation(ctx, args)
 	case "lan":
 		err = c.lanChat(ctx, args)
+	case "turn":
+		err = c.turnStatus(ctx, args)
 	case "stop":
 		err = c.stop(ctx, args)
 	case "debug":

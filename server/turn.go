@@ -148,12 +148,13 @@ func (c *calls) open(ctx context.Context) (err error) {
 	ls.TCP = tcp
 	opened = append(opened, tcp)
 	if c.cfg.TLSAddr != "" && c.tls != nil {
-		tl, err := net.Listen("tcp", c.cfg.TLSAddr)
-		if err != nil {
-			return fmt.Errorf("TURN over TLS cannot listen on %s (%w); free the port, choose another with turn.tls_port, or set it to 0", c.cfg.TLSAddr, err)
+		// Without TLS, STUN and TURN over UDP and TCP still serve.
+		if tl, err := net.Listen("tcp", c.cfg.TLSAddr); err != nil {
+			c.log.Warn("calls: TURN over TLS cannot listen; free the port, choose another with turn.tls_port, or set it to 0", "addr", c.cfg.TLSAddr, "err", err)
+		} else {
+			ls.TLS, ls.TLSConfig = tl, c.tls
+			opened = append(opened, tl)
 		}
-		ls.TLS, ls.TLSConfig = tl, c.tls
-		opened = append(opened, tl)
 	}
 	srv, err := turn.Start(turn.Config{Realm: c.domain, Secret: secret, RelayIP: relayIP, RelayBind: bind,
 		RelayMin: c.cfg.RelayMin, RelayMax: c.cfg.RelayMax, PerUser: c.cfg.PerUser, Total: c.cfg.Total, Log: c.log}, ls)
