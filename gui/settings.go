@@ -129,6 +129,7 @@ var groupTitles = map[string]string{
 	"linklocal":  "LAN chat without accounts",
 	"mam":        "Message archive",
 	"log":        "Log",
+	"turn":       "Calls (STUN/TURN)",
 }
 
 func groupTitle(g string) string {

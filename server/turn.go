@@ -272,7 +272,6 @@ func (c *calls) For(bareJID string) []extdisco.Service {
 	return out
 }
 
-
 // status is the admin's view.
 func (c *calls) status() admin.TURNStatus {
 	st := admin.TURNStatus{Enabled: c.cfg.On}
