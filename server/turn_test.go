@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"os"
 	"path/filepath"
@@ -144,6 +145,19 @@ func TestTURNCalls(t *testing.T) {
 	}
 	// The relays still work after the refusals: the server kept serving.
 	turntest.Exchange(t, a, b, 2)
+
+	// TURN over TLS, with the server's certificate for its domain: a
+	// relay as good as UDP's.
+	ts := pick(t, all, "turns", "tcp")
+	tlsAddr := net.JoinHostPort("127.0.0.1", ts.Attr("port"))
+	if _, err := turntest.AllocateTLS(t, tlsAddr, &tls.Config{ServerName: "not-" + srv.Domain, RootCAs: srv.Roots}, ts.Attr("username"), ts.Attr("password")); err == nil {
+		t.Error("TURN over TLS: a certificate for another name was accepted")
+	}
+	c, err := turntest.AllocateTLS(t, tlsAddr, &tls.Config{ServerName: ts.Attr("host"), RootCAs: srv.Roots}, ts.Attr("username"), ts.Attr("password"))
+	if err != nil {
+		t.Fatalf("TURN over TLS: %v", err)
+	}
+	turntest.Exchange(t, c, b, 5)
 }
 
 // TestTURNOff: without the service, nothing claims it and a request for

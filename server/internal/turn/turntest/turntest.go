@@ -4,6 +4,7 @@ package turntest
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"testing"
@@ -26,6 +27,22 @@ func Allocate(t testing.TB, addr, username, password string) (*Relay, error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return allocate(t, conn, addr, username, password)
+}
+
+// AllocateTLS is Allocate over TURN over TLS (RFC 8656 3.1), the server's
+// certificate checked with cfg: the relay is UDP's all the same.
+func AllocateTLS(t testing.TB, addr string, cfg *tls.Config, username, password string) (*Relay, error) {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return allocate(t, pionturn.NewSTUNConn(c), addr, username, password)
+}
+
+func allocate(t testing.TB, conn net.PacketConn, addr, username, password string) (*Relay, error) {
+	t.Helper()
 	c, err := pionturn.NewClient(&pionturn.ClientConfig{
 		STUNServerAddr: addr,
 		TURNServerAddr: addr,
