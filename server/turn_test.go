@@ -153,7 +153,8 @@ func TestTURNCalls(t *testing.T) {
 	if _, err := turntest.AllocateTLS(t, tlsAddr, &tls.Config{ServerName: "not-" + srv.Domain, RootCAs: srv.Roots}, ts.Attr("username"), ts.Attr("password")); err == nil {
 		t.Error("TURN over TLS: a certificate for another name was accepted")
 	}
-	c, err := turntest.AllocateTLS(t, tlsAddr, &tls.Config{ServerName: ts.Attr("host"), RootCAs: srv.Roots}, ts.Attr("username"), ts.Attr("password"))
+	// A client offering RFC 7443's ALPN protocol is served too.
+	c, err := turntest.AllocateTLS(t, tlsAddr, &tls.Config{ServerName: ts.Attr("host"), RootCAs: srv.Roots, NextProtos: []string{"stun.turn"}}, ts.Attr("username"), ts.Attr("password"))
 	if err != nil {
 		t.Fatalf("TURN over TLS: %v", err)
 	}

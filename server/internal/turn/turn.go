@@ -159,8 +159,13 @@ func Start(cfg Config, ls Listeners) (*Server, error) {
 	}
 	if ls.TLS != nil && ls.TLSConfig != nil {
 		tl := tls.NewListener(ls.TLS, &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-			// The certificate of the moment (certs reloads it).
-			return ls.TLSConfig(), nil
+			// The certificate of the moment (certs reloads it), without
+			// the ALPN protocols of other listeners (certmagic's
+			// acme-tls/1): a client offering "stun.turn" (RFC 7443) and
+			// finding no protocol in common would be refused.
+			c := ls.TLSConfig().Clone()
+			c.NextProtos = nil
+			return c, nil
 		}})
 		pc.ListenerConfigs = append(pc.ListenerConfigs, pionturn.ListenerConfig{Listener: tl, RelayAddressGenerator: gen, PermissionHandler: perm})
 		s.addrs = append(s.addrs, "tls "+ls.TLS.Addr().String())
