@@ -159,6 +159,16 @@ func TestTURNCalls(t *testing.T) {
 		t.Fatalf("TURN over TLS: %v", err)
 	}
 	turntest.Exchange(t, c, b, 5)
+
+	// The credentials' lifetime is live: those asked for next follow it.
+	restart, err := srv.Admin.SetSetting(context.Background(), "turn.credential_lifetime", "1h")
+	if err != nil || restart {
+		t.Fatalf("turn.credential_lifetime: restart %v, %v", restart, err)
+	}
+	nt := pick(t, services(t, alice, "s3", `<services xmlns='urn:xmpp:extdisco:2' type='turn'/>`), "turn", "udp")
+	if exp, err := time.Parse(time.RFC3339, nt.Attr("expires")); err != nil || time.Until(exp) > time.Hour || time.Until(exp) < 59*time.Minute {
+		t.Errorf("credentials after turn.credential_lifetime 1h expire at %v (%v)", exp, err)
+	}
 }
 
 // TestTURNOff: without the service, nothing claims it and a request for
