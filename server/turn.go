@@ -74,6 +74,9 @@ type calls struct {
 	lifetime atomic.Int64
 
 	srv atomic.Pointer[turn.Server]
+	// started is closed once start has finished (Serve's goroutine or
+	// its own).
+	started chan struct{}
 
 	mu      sync.Mutex
 	secret  []byte
@@ -87,6 +90,7 @@ type calls struct {
 func newCalls(cfg Config, log *slog.Logger) *calls {
 	c := &calls{cfg: cfg.TURN, domain: cfg.Domain, dataDir: cfg.DataDir, lan: cfg.LAN, tls: cfg.TLS, log: log}
 	c.setLifetime(cfg.TURN.Lifetime)
+	c.reason = "starting"
 	if !c.cfg.On {
 		c.reason = "turned off (turn.enabled)"
 	}
@@ -100,12 +104,37 @@ func (c *calls) setLifetime(d time.Duration) {
 	c.lifetime.Store(int64(d))
 }
 
-// start opens the sockets and starts the TURN server. A service that
-// cannot start is reported and left off: chat goes on without it.
+// start opens the sockets and starts the TURN server, in the background
+// when the public address must be looked up in the DNS (a slow resolver
+// does not hold the XMPP listeners back); stop waits for it. A service
+// that cannot start is reported and left off: chat goes on without it.
 func (c *calls) start(ctx context.Context) {
+	c.started = make(chan struct{})
 	if !c.cfg.On {
+		close(c.started)
 		return
 	}
+	if c.cfg.RelayIP == nil && c.cfg.Public && net.ParseIP(c.publicName()) == nil {
+		go func() {
+			defer close(c.started)
+			c.run(ctx)
+		}()
+		return
+	}
+	defer close(c.started)
+	c.run(ctx)
+}
+
+// publicName is the address or name relays are announced on in public
+// mode.
+func (c *calls) publicName() string {
+	if c.cfg.PublicAddress != "" {
+		return c.cfg.PublicAddress
+	}
+	return c.domain
+}
+
+func (c *calls) run(ctx context.Context) {
 	if err := c.open(ctx); err != nil {
 		c.mu.Lock()
 		c.reason = err.Error()
@@ -191,10 +220,7 @@ func (c *calls) relayAddress(ctx context.Context) (ip net.IP, bind, host string)
 		return c.cfg.RelayIP, c.cfg.RelayIP.String(), c.cfg.RelayIP.String()
 	}
 	if c.cfg.Public {
-		name := c.cfg.PublicAddress
-		if name == "" {
-			name = c.domain
-		}
+		name := c.publicName()
 		if ip := net.ParseIP(name); ip != nil {
 			return ip, "0.0.0.0", name
 		}
@@ -231,8 +257,11 @@ func lanAddress(lan func() admin.LANStatus) net.IP {
 	return net.IPv4(127, 0, 0, 1)
 }
 
-// stop ends every relay and closes the sockets.
+// stop ends every relay and closes the sockets, once start is done.
 func (c *calls) stop() {
+	if c.started != nil {
+		<-c.started
+	}
 	if srv := c.srv.Swap(nil); srv != nil {
 		if err := srv.Close(); err != nil {
 			c.log.Warn("calls: the STUN/TURN server did not close cleanly", "err", err)
