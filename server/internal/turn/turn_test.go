@@ -93,6 +93,36 @@ func TestRelay(t *testing.T) {
 	})
 }
 
+// TestGarbage: datagrams and streams that are not STUN, or STUN cut
+// short, get nothing and break nothing: the next client is served.
+func TestGarbage(t *testing.T) {
+	s, addr, secret := start(t, 2, 3)
+	c, err := net.Dial("udp4", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, g := range [][]byte{
+		{},
+		[]byte("hello"),
+		{0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42}, // a Binding request's header, cut short
+		append([]byte{0x00, 0x03, 0xff, 0xff, 0x21, 0x12, 0xa4, 0x42}, make([]byte, 12)...), // an Allocate claiming 64 KiB
+		append([]byte{0x40, 0x00, 0x00, 0x10}, make([]byte, 4)...),                         // ChannelData for no channel
+		make([]byte, 1500),
+	} {
+		if _, err := c.Write(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ok := turn.NewCredentials(secret, "alice@hearth.test", time.Now().Add(time.Hour))
+	if _, err := turntest.Allocate(t, addr, ok.Username, ok.Password); err != nil {
+		t.Fatalf("after garbage: %v", err)
+	}
+	if s.Status().Allocations != 1 {
+		t.Errorf("allocations: %d", s.Status().Allocations)
+	}
+}
+
 func TestSecret(t *testing.T) {
 	dir := t.TempDir()
 	a, err := turn.LoadSecret(dir)
