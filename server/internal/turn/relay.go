@@ -63,3 +63,58 @@ func (c *relayConn) Close() error {
 	})
 	return err
 }
+
+// conns is a listener that keeps its accepted connections, to close them
+// with it: pion closes only the listener, and a client connected over TCP
+// or TLS would otherwise keep its goroutine past the server's end.
+type conns struct {
+	net.Listener
+	mu     sync.Mutex
+	open   map[net.Conn]struct{}
+	closed bool
+}
+
+func trackConns(l net.Listener) *conns { return &conns{Listener: l, open: map[net.Conn]struct{}{}} }
+
+func (l *conns) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	t := &conn{Conn: c, l: l}
+	l.open[t] = struct{}{}
+	return t, nil
+}
+
+func (l *conns) Close() error {
+	err := l.Listener.Close()
+	l.mu.Lock()
+	l.closed = true
+	open := l.open
+	l.open = map[net.Conn]struct{}{}
+	l.mu.Unlock()
+	for c := range open {
+		c.Close()
+	}
+	return err
+}
+
+// conn is an accepted connection that leaves its listener's set when
+// closed.
+type conn struct {
+	net.Conn
+	l *conns
+}
+
+func (c *conn) Close() error {
+	c.l.mu.Lock()
+	delete(c.l.open, c)
+	c.l.mu.Unlock()
+	return c.Conn.Close()
+}

@@ -154,7 +154,7 @@ func Start(cfg Config, ls Listeners) (*Server, error) {
 		s.addrs = append(s.addrs, "udp "+ls.UDP.LocalAddr().String())
 	}
 	if ls.TCP != nil {
-		pc.ListenerConfigs = append(pc.ListenerConfigs, pionturn.ListenerConfig{Listener: ls.TCP, RelayAddressGenerator: gen, PermissionHandler: perm})
+		pc.ListenerConfigs = append(pc.ListenerConfigs, pionturn.ListenerConfig{Listener: trackConns(ls.TCP), RelayAddressGenerator: gen, PermissionHandler: perm})
 		s.addrs = append(s.addrs, "tcp "+ls.TCP.Addr().String())
 	}
 	if ls.TLS != nil && ls.TLSConfig != nil {
@@ -167,7 +167,7 @@ func Start(cfg Config, ls Listeners) (*Server, error) {
 			c.NextProtos = nil
 			return c, nil
 		}})
-		pc.ListenerConfigs = append(pc.ListenerConfigs, pionturn.ListenerConfig{Listener: tl, RelayAddressGenerator: gen, PermissionHandler: perm})
+		pc.ListenerConfigs = append(pc.ListenerConfigs, pionturn.ListenerConfig{Listener: trackConns(tl), RelayAddressGenerator: gen, PermissionHandler: perm})
 		s.addrs = append(s.addrs, "tls "+ls.TLS.Addr().String())
 	}
 	p, err := pionturn.NewServer(pc)

@@ -123,6 +123,40 @@ func TestGarbage(t *testing.T) {
 	}
 }
 
+// TestCloseEndsStreams: stopping the server ends the TCP streams of
+// connected clients too, not only its listener.
+func TestCloseEndsStreams(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := turn.Start(turn.Config{Realm: "hearth.test", Secret: []byte("a test secret of thirty-two bytes"), RelayIP: net.IPv4(127, 0, 0, 1),
+		RelayMin: 40000, RelayMax: 40999}, turn.Listeners{TCP: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A Binding request, answered: the stream is being served.
+	c.Write([]byte{0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 512)
+	if _, err := c.Read(buf); err != nil {
+		t.Fatalf("binding: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.Read(buf); err == nil {
+		t.Fatalf("the stream goes on after the server's end: read %d bytes", n)
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the stream was not closed when the server stopped")
+	}
+}
+
 func TestSecret(t *testing.T) {
 	dir := t.TempDir()
 	a, err := turn.LoadSecret(dir)
