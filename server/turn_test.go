@@ -138,8 +138,10 @@ func TestTURNCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Counted once each relay socket's read or write returns: the last
+	// datagram may be delivered before its count.
 	st := info.TURN
-	if !st.Running || st.Allocations != 2 || st.RefusedAuth < 2 || st.PacketsRelayed < 80 || st.BytesRelayed < 80*6 ||
+	if !st.Running || st.Allocations != 2 || st.RefusedAuth < 2 || st.PacketsRelayed < 78 || st.BytesRelayed < 78*6 ||
 		len(st.Listening) != 3 || st.RelayAddress != "127.0.0.1" || st.RelayMin != 41000 {
 		t.Errorf("admin's TURN status: %+v", st)
 	}

@@ -81,6 +81,10 @@ type Server struct {
 	mu      sync.Mutex
 	perUser map[string]int
 	total   int
+	// pending are allocations the quota let through and pion has not
+	// made yet, by client address: they count against the quotas, so that
+	// requests on several connections at once cannot pass together.
+	pending map[string]reservation
 	relays  int       // relay sockets open
 	closed  chan bool // signalled as relay sockets close
 	stopped bool
@@ -126,7 +130,7 @@ func Start(cfg Config, ls Listeners) (*Server, error) {
 	if cfg.Total <= 0 {
 		cfg.Total = DefaultTotal
 	}
-	s := &Server{cfg: cfg, perUser: map[string]int{}, closed: make(chan bool, 1)}
+	s := &Server{cfg: cfg, perUser: map[string]int{}, pending: map[string]reservation{}, closed: make(chan bool, 1)}
 	gen := &relays{
 		RelayAddressGeneratorPortRange: &pionturn.RelayAddressGeneratorPortRange{
 			RelayAddress: cfg.RelayIP,
@@ -265,8 +269,23 @@ func (s *Server) onAuth(src, _ net.Addr, _, _, _, _ string, verdict bool) {
 // Reached).
 func (s *Server) quota(username, _ string, src net.Addr) bool {
 	_, user, _ := ParseUsername(username)
+	now := s.cfg.Now()
 	s.mu.Lock()
-	ok := s.total < s.cfg.Total && s.perUser[user] < s.cfg.PerUser
+	// A reservation whose allocation failed (no relay port free) is
+	// given up after a moment, or at the client's next request.
+	delete(s.pending, src.String())
+	mine := s.perUser[user]
+	for a, r := range s.pending {
+		if now.Sub(r.at) > reservationLife {
+			delete(s.pending, a)
+		} else if r.user == user {
+			mine++
+		}
+	}
+	ok := s.total+len(s.pending) < s.cfg.Total && mine < s.cfg.PerUser
+	if ok {
+		s.pending[src.String()] = reservation{user: user, at: now}
+	}
 	s.mu.Unlock()
 	if !ok {
 		s.overQuot.Add(1)
@@ -275,9 +294,20 @@ func (s *Server) quota(username, _ string, src net.Addr) bool {
 	return ok
 }
 
-func (s *Server) onCreated(_, _ net.Addr, _, username, _ string, _ net.Addr, _ int) {
+// reservation is an allocation the quota let through, not made yet.
+type reservation struct {
+	user string
+	at   time.Time
+}
+
+// reservationLife is how long a reservation counts without its
+// allocation.
+const reservationLife = 5 * time.Second
+
+func (s *Server) onCreated(src, _ net.Addr, _, username, _ string, _ net.Addr, _ int) {
 	_, user, _ := ParseUsername(username)
 	s.mu.Lock()
+	delete(s.pending, src.String())
 	s.perUser[user]++
 	s.total++
 	s.mu.Unlock()

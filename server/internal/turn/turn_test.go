@@ -46,8 +46,10 @@ func TestRelay(t *testing.T) {
 		t.Fatalf("bob's allocation: %v", err)
 	}
 	turntest.Exchange(t, a, b, 10)
+	// Counted once each relay socket's read or write returns: the last
+	// datagram may be delivered before its count.
 	st := s.Status()
-	if st.Allocations != 2 || st.PacketsRelayed < 40 || st.BytesRelayed < 40*6 {
+	if st.Allocations != 2 || st.PacketsRelayed < 38 || st.BytesRelayed < 38*6 {
 		t.Errorf("status after 20 datagrams each way through two relays: %+v", st)
 	}
 
