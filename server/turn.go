@@ -232,6 +232,13 @@ func (c *calls) relayAddress(ctx context.Context) (ip net.IP, bind, host string)
 		}
 		c.log.Warn("calls: the public address was not found; relays are announced on the LAN address, so calls from outside the home may not get through: set turn.public_address", "name", name, "err", err)
 	}
+	// Listening on one address (--turn 192.168.1.20:3478): relays there
+	// too, the one address clients can reach.
+	if h, _, err := net.SplitHostPort(c.cfg.Addr); err == nil {
+		if ip := net.ParseIP(h); ip != nil && !ip.IsUnspecified() {
+			return ip, h, h
+		}
+	}
 	ip = lanAddress(c.lan)
 	return ip, ip.String(), ip.String()
 }
