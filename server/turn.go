@@ -169,8 +169,12 @@ func (c *calls) open(ctx context.Context) (err error) {
 	ls.UDP = udp
 	opened = append(opened, udp)
 	uport := udp.LocalAddr().(*net.UDPAddr).Port
-	h, _, _ := net.SplitHostPort(c.cfg.Addr)
+	h, p, _ := net.SplitHostPort(c.cfg.Addr)
 	tcp, err := net.Listen("tcp", net.JoinHostPort(h, strconv.Itoa(uport)))
+	if err != nil && p == "0" {
+		// Any free port was asked for: UDP's was taken for TCP.
+		tcp, err = net.Listen("tcp", net.JoinHostPort(h, "0"))
+	}
 	if err != nil {
 		return fmt.Errorf("STUN/TURN cannot listen on TCP port %d (%w); free the port or choose another with turn.port", uport, err)
 	}
