@@ -107,9 +107,9 @@ func TestGarbage(t *testing.T) {
 	for _, g := range [][]byte{
 		{},
 		[]byte("hello"),
-		{0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42}, // a Binding request's header, cut short
+		{0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42},                                    // a Binding request's header, cut short
 		append([]byte{0x00, 0x03, 0xff, 0xff, 0x21, 0x12, 0xa4, 0x42}, make([]byte, 12)...), // an Allocate claiming 64 KiB
-		append([]byte{0x40, 0x00, 0x00, 0x10}, make([]byte, 4)...),                         // ChannelData for no channel
+		append([]byte{0x40, 0x00, 0x00, 0x10}, make([]byte, 4)...),                          // ChannelData for no channel
 		make([]byte, 1500),
 	} {
 		if _, err := c.Write(g); err != nil {
