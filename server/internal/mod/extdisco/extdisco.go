@@ -89,6 +89,10 @@ func (m *Module) handle(_ context.Context, st *stanza.Stanza) (*stanza.Element, 
 	}
 	all := m.services.For(st.From.Bare().String())
 	out := stanza.New(req.name, NS)
+	if req.name == "services" && req.typ != "" {
+		// XEP-0215 3.2: the answer names the type asked for.
+		out.SetAttr("type", req.typ)
+	}
 	for _, s := range all {
 		if req.match(s) {
 			out.Append(element(s))
