@@ -128,6 +128,7 @@ var groupTitles = map[string]string{
 	"federation": "Federation",
 	"linklocal":  "LAN chat without accounts",
 	"mam":        "Message archive",
+	"backup":     "Backups",
 	"log":        "Log",
 	"turn":       "Calls (STUN/TURN)",
 }

@@ -114,6 +114,9 @@ const (
 	KeyFederationBlock = "federation.block"
 	KeyMAM             = "mam.enabled"
 	KeyMAMRetention    = "mam.retention"
+	KeyBackupSchedule  = "backup.schedule"
+	KeyBackupKeep      = "backup.keep"
+	KeyBackupDir       = "backup.dir"
 )
 
 // The calls settings: the STUN/TURN server (server/internal/turn) and
@@ -223,6 +226,12 @@ var registry = []Spec{
 		Help: "keep each account's messages in its archive on the server, so that every device of theirs can read the conversation (XEP-0313); off: nothing new is archived"},
 	{Key: KeyMAMRetention, Kind: Duration, Default: formatDuration(mam.DefaultRetention), Zero: true, Live: true,
 		Help: "how long archived messages are kept; 0 keeps them forever"},
+	{Key: KeyBackupSchedule, Kind: Enum, Default: "daily", Enum: []string{"off", "daily", "weekly"}, Live: true,
+		Help: "back up the server by itself (database, certificates and home CA, secrets, uploaded files) this often, while it runs; hearth backup makes one at any time"},
+	{Key: KeyBackupKeep, Kind: Int, Default: "3", Min: 1, Live: true,
+		Help: "how many of its own backups the server keeps; older ones are deleted (backups you make with hearth backup are never touched)"},
+	{Key: KeyBackupDir, Kind: String, Live: true,
+		Help: "the folder the server's own backups go to (empty: backups in the data directory); another disk keeps them safe when this one fails"},
 	{Key: KeyIdleTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultIdleTimeout), Live: true,
 		Help: "a silent client is pinged after this and disconnected after as long again; for new sessions"},
 	{Key: KeyResumeTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultResumeTimeout), Live: true,
