@@ -267,6 +267,12 @@ alice receives nothing more`)
 	// turn.credential_lifetime: TestTURNCalls sets it on a running server
 	// and reads the expiry of the next credentials.
 	tested[settings.KeyTURNLifetime] = true
+	// The scheduled backups' keys are the command's: TestScheduledBackups
+	// (backupsched_test.go, package main) changes them on a running
+	// server.
+	tested[settings.KeyBackupSchedule] = true
+	tested[settings.KeyBackupKeep] = true
+	tested[settings.KeyBackupDir] = true
 	for _, s := range settings.All() {
 		if s.Live && !tested[s.Key] {
 			t.Errorf("live setting %s has no test that it applies live", s.Key)
