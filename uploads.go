@@ -49,7 +49,7 @@ func (c *cli) uploads(ctx context.Context, argv []string) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stdout, "deleted %d files (%s)\n", res.Files, bytesText(res.Bytes))
+			fmt.Fprintf(c.stdout, "deleted %d files (%s)\n", res.Files, admin.ByteSize(res.Bytes))
 			return nil
 		})
 	}
@@ -68,12 +68,12 @@ func writeUploads(out io.Writer, st admin.UploadStatus) error {
 		if n <= 0 {
 			return "no limit"
 		}
-		return bytesText(n)
+		return admin.ByteSize(n)
 	}
 	fmt.Fprintf(w, "largest file:\t%s\n", limit(st.MaxFileBytes))
 	fmt.Fprintf(w, "per account:\t%s kept, %s a day\n", limit(st.QuotaBytes), limit(st.DailyBytes))
 	fmt.Fprintf(w, "kept for:\t%s\n", st.Expiry)
-	fmt.Fprintf(w, "in all:\t%d files, %s\n", st.Files, bytesText(st.Bytes))
+	fmt.Fprintf(w, "in all:\t%d files, %s\n", st.Files, admin.ByteSize(st.Bytes))
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -87,20 +87,7 @@ func writeUploads(out io.Writer, st admin.UploadStatus) error {
 		if st.QuotaBytes > 0 {
 			share = fmt.Sprintf("%.0f%%", 100*float64(u.Bytes)/float64(st.QuotaBytes))
 		}
-		fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", termSafe(u.JID), u.Files, bytesText(u.Bytes), share)
+		fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", termSafe(u.JID), u.Files, admin.ByteSize(u.Bytes), share)
 	}
 	return w.Flush()
-}
-
-// bytesText writes a size as people read it.
-func bytesText(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

@@ -77,10 +77,10 @@ func (t *filesTab) set(st admin.UploadStatus) {
 		where = "Served at " + st.URL + "."
 	}
 	t.state.SetText(fmt.Sprintf("%s\nLargest file %s; each account may keep %s and share %s a day; files are kept %s.\nIn all: %d files, %s.",
-		where, limitWords(st.MaxFileBytes), limitWords(st.QuotaBytes), limitWords(st.DailyBytes), st.Expiry, st.Files, sizeWords(st.Bytes)))
+		where, limitWords(st.MaxFileBytes), limitWords(st.QuotaBytes), limitWords(st.DailyBytes), st.Expiry, st.Files, admin.ByteSize(st.Bytes)))
 	t.rows.RemoveAll()
 	for _, u := range st.Users {
-		line := fmt.Sprintf("%s: %d files, %s", u.JID, u.Files, sizeWords(u.Bytes))
+		line := fmt.Sprintf("%s: %d files, %s", u.JID, u.Files, admin.ByteSize(u.Bytes))
 		if st.QuotaBytes > 0 {
 			line += fmt.Sprintf(" (%.0f%% of the quota)", 100*float64(u.Bytes)/float64(st.QuotaBytes))
 		}
@@ -118,7 +118,7 @@ func (t *filesTab) purge(jid string, expired bool) {
 				t.result.SetText(describe("Cannot delete the files", err).Error())
 				t.result.Importance = widget.DangerImportance
 			} else {
-				t.result.SetText(fmt.Sprintf("Deleted %d files (%s).", res.Files, sizeWords(res.Bytes)))
+				t.result.SetText(fmt.Sprintf("Deleted %d files (%s).", res.Files, admin.ByteSize(res.Bytes)))
 				t.result.Importance = widget.MediumImportance
 			}
 			t.result.Show()
@@ -132,17 +132,5 @@ func limitWords(n int64) string {
 	if n <= 0 {
 		return "any amount"
 	}
-	return sizeWords(n)
-}
-
-func sizeWords(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
+	return admin.ByteSize(n)
 }

@@ -208,6 +208,7 @@ var masks = []struct {
 	{regexp.MustCompile(`hearth-home-ca-[0-9a-f]+`), "HOME-CA"},              // the CA's name
 	{regexp.MustCompile(`127\.0\.0\.1 port \d+\b`), "127.0.0.1 port PORT"},   // a federation test's steps
 	{regexp.MustCompile(`\bin \d+(\.\d+)?(µs|ms|s)\b`), "in DURATION"},
+	{regexp.MustCompile(`\S*/TestScreenshots\d*\S*…`), "DATADIR…"}, // the data directory, cut short
 }
 
 // gridCell is one character of a text grid.

@@ -132,6 +132,7 @@ var groupTitles = map[string]string{
 	"upload":     "Shared files (HTTP upload)",
 	"http":       "Web (HTTPS listener)",
 	"log":        "Log",
+	"turn":       "Calls (STUN/TURN)",
 }
 
 func groupTitle(g string) string {

@@ -102,6 +102,9 @@ type Config struct {
 	PublicURL string
 	// Upload limits file sharing (XEP-0363; settings upload.*, live).
 	Upload upload.Limits
+	// TURN is the STUN/TURN service for calls (turn.go); off in the
+	// zero value.
+	TURN TURN
 
 	// Modules build more modules from the router, registered after the
 	// server's own, in order; each may implement any part of the module
@@ -188,6 +191,7 @@ func (c *Config) Set(v settings.Values) {
 	c.ArchiveRetention = retention(v)
 	c.PublicURL = v.String(settings.KeyPublicURL)
 	c.Upload = uploadLimits(v)
+	c.TURN.set(v)
 }
 
 // uploadLimits reads the upload settings; 0 (no limit) is negative in

@@ -20,6 +20,7 @@ import (
 	"hearth/server/internal/mod/clock"
 	"hearth/server/internal/mod/csi"
 	"hearth/server/internal/mod/disco"
+	"hearth/server/internal/mod/extdisco"
 	"hearth/server/internal/mod/family"
 	"hearth/server/internal/mod/lanchat"
 	"hearth/server/internal/mod/last"
@@ -67,6 +68,7 @@ type Server struct {
 	pep      *pep.Module
 	archive  *mam.Module
 	lanchat  *lanchat.Module // nil without a LAN host name
+	calls    *calls
 	fed      *s2s.Federation
 	web      *web.Server
 	upload   *upload.Module
@@ -185,6 +187,8 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		s.pep,
 		s.upload,
 	}
+	s.calls = newCalls(cfg, part("turn"))
+	s.modules = append(s.modules, extdisco.New(extdisco.Deps{Domain: cfg.Domain, Services: s.calls, Log: part("extdisco")}))
 	if cfg.LinkLocal.Host != "" {
 		s.lanchat = lanchat.New(lanchat.Deps{DB: db, Router: r, Domain: cfg.Domain, Host: cfg.LinkLocal.Host, Addr: cfg.LinkLocal.Addr,
 			Ifaces: cfg.LinkLocal.Ifaces, TLS: cfg.TLS, Enabled: !cfg.LinkLocal.Off, Log: part("lanchat")})
@@ -333,11 +337,13 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		})
 	}
 	s.startFederation(ctx, ls.S2S, &wg)
+	s.calls.start(ctx)
 	close(s.serving)
 	// Links to other servers end as soon as the server stops: what waits
 	// for them goes back to its senders while their sessions still stand.
 	context.AfterFunc(ctx, s.fed.Close)
 	wg.Wait()
+	s.calls.stop()
 	s.push.Close()
 	s.pep.Close()
 	stopRunners()
@@ -382,6 +388,8 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		s.push.SetContent(v.String(key))
 	case settings.KeyTokenLifetime:
 		s.c2s.SetTokenLifetime(v.Duration(key))
+	case settings.KeyTURNLifetime:
+		s.calls.setLifetime(v.Duration(key))
 	case settings.KeyConnsPerAddress, settings.KeyUnauthPerAddr, settings.KeyUnauth:
 		s.c2s.SetConnLimits(connLimits(v))
 	case settings.KeyFederation, settings.KeyFederationAllow, settings.KeyFederationBlock:

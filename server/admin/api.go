@@ -60,6 +60,8 @@ type Info struct {
 	LAN LANStatus
 	// Federation is how the server stands with other servers.
 	Federation FederationStatus
+	// TURN is how the STUN/TURN service for calls stands.
+	TURN TURNStatus
 }
 
 // FederationStatus is whether the server federates, with whom, and its

@@ -36,8 +36,11 @@ type BackupInfo struct {
 }
 
 // Size is the backup file's size as people read it.
-func (b BackupInfo) Size() string {
-	n := b.Bytes
+func (b BackupInfo) Size() string { return ByteSize(b.Bytes) }
+
+// ByteSize writes a byte count as people read it: 512 bytes, 3.4 KiB,
+// 1.2 GiB.
+func ByteSize(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))

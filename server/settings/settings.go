@@ -22,6 +22,7 @@ import (
 	"hearth/server/internal/mod/upload"
 	"hearth/server/internal/quota"
 	"hearth/server/internal/stream"
+	"hearth/server/internal/turn"
 	"hearth/server/internal/web"
 )
 
@@ -125,6 +126,20 @@ const (
 	KeyBackupDir       = "backup.dir"
 )
 
+// The calls settings: the STUN/TURN server (server/internal/turn) and
+// what XEP-0215 hands out.
+const (
+	KeyTURN            = "turn.enabled"
+	KeyTURNPort        = "turn.port"
+	KeyTURNTLSPort     = "turn.tls_port"
+	KeyTURNRelayMin    = "turn.relay_min"
+	KeyTURNRelayMax    = "turn.relay_max"
+	KeyTURNPublic      = "turn.public_address"
+	KeyTURNLifetime    = "turn.credential_lifetime"
+	KeyTURNUserAllocs  = "turn.user_allocations"
+	KeyTURNAllocations = "turn.allocations"
+)
+
 // registry is every setting, in the order `hearth config list` shows
 // them. A subsystem that grows a setting adds it here, and, if it is
 // live, applies it when it changes (server.applySetting, the command's
@@ -156,6 +171,24 @@ var registry = []Spec{
 		Help: "federation: if set, only these servers (and their subdomains), e.g. jabber.org conversations.im"},
 	{Key: KeyFederationBlock, Kind: Domains, Live: true,
 		Help: "federation: never these servers (and their subdomains); wins over federation.allow"},
+	{Key: KeyTURN, Kind: Bool, Default: "true",
+		Help: "calls: run the built-in STUN/TURN server, which lets calls and video between devices behind different routers get through, and tell clients about it (XEP-0215)"},
+	{Key: KeyTURNPort, Kind: Int, Default: strconv.Itoa(turn.DefaultPort), Min: 1,
+		Help: "calls: the STUN/TURN port, UDP and TCP (forward both on your router for calls from outside the home)"},
+	{Key: KeyTURNTLSPort, Kind: Int, Default: strconv.Itoa(turn.DefaultTLSPort), Min: 0,
+		Help: "calls: the port of TURN over TLS, with the server's certificate (0: none)"},
+	{Key: KeyTURNRelayMin, Kind: Int, Default: strconv.Itoa(turn.DefaultRelayMin), Min: 1024,
+		Help: "calls: the first UDP port relays use (forward the range on your router for calls from outside the home)"},
+	{Key: KeyTURNRelayMax, Kind: Int, Default: strconv.Itoa(turn.DefaultRelayMax), Min: 1024,
+		Help: "calls: the last UDP port relays use; each call through the server takes one or two"},
+	{Key: KeyTURNPublic, Kind: String,
+		Help: "calls: the public address of your home (an IP address or name) relays are announced on, for a public domain; empty: the address the domain's name points to"},
+	{Key: KeyTURNLifetime, Kind: Duration, Default: formatDuration(turn.DefaultLifetime), Live: true,
+		Help: "calls: how long the TURN credentials a device is given stay valid; devices ask again before each call"},
+	{Key: KeyTURNUserAllocs, Kind: Int, Default: strconv.Itoa(turn.DefaultPerUser), Min: 1,
+		Help: "calls: relays one account may hold at once (a call takes one per device)"},
+	{Key: KeyTURNAllocations, Kind: Int, Default: strconv.Itoa(turn.DefaultTotal), Min: 1,
+		Help: "calls: relays all accounts together may hold at once"},
 	{Key: KeyFamilyCircle, Kind: Bool, Default: "false", Live: true,
 		Help: "the family circle: every account, and each one added later, gets every other as a contact, each seeing the other online; a contact someone removes stays removed; off leaves contacts as they are, on again pairs everyone anew"},
 	{Key: KeyFamilyGroup, Kind: String, Default: "Family", Live: true,
