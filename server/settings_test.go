@@ -267,6 +267,14 @@ alice receives nothing more`)
 	// turn.credential_lifetime: TestTURNCalls sets it on a running server
 	// and reads the expiry of the next credentials.
 	tested[settings.KeyTURNLifetime] = true
+	// File sharing's keys: TestUpload sets upload.max_file_bytes on a
+	// running server; TestUploadSettingsLive the others and
+	// http.public_url, each applying to the next slot or file.
+	tested[settings.KeyUploadMaxFile] = true
+	tested[settings.KeyUploadQuota] = true
+	tested[settings.KeyUploadDaily] = true
+	tested[settings.KeyUploadExpiry] = true
+	tested[settings.KeyPublicURL] = true
 	// The scheduled backups' keys are the command's: TestScheduledBackups
 	// (backupsched_test.go, package main) changes them on a running
 	// server.
