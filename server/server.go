@@ -24,6 +24,7 @@ import (
 	"hearth/server/internal/mod/lanchat"
 	"hearth/server/internal/mod/last"
 	"hearth/server/internal/mod/mam"
+	"hearth/server/internal/mod/muc"
 	"hearth/server/internal/mod/offline"
 	"hearth/server/internal/mod/pep"
 	"hearth/server/internal/mod/ping"
@@ -63,6 +64,7 @@ type Server struct {
 	pep      *pep.Module
 	archive  *mam.Module
 	lanchat  *lanchat.Module // nil without a LAN host name
+	muc      *muc.Module
 	fed      *s2s.Federation
 	quota    *quota.Limits
 	events   *admin.Hub
@@ -167,6 +169,9 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		session.New(),
 		s.pep,
 	}
+	// Chat rooms (XEP-0045) on conference.<domain>; their archive is wired by the lead (nil: none).
+	s.muc = muc.New(muc.Deps{DB: db, Router: r, Domain: cfg.Domain, Log: part("muc")})
+	s.modules = append(s.modules, s.muc)
 	if cfg.LinkLocal.Host != "" {
 		s.lanchat = lanchat.New(lanchat.Deps{DB: db, Router: r, Domain: cfg.Domain, Host: cfg.LinkLocal.Host, Addr: cfg.LinkLocal.Addr,
 			Ifaces: cfg.LinkLocal.Ifaces, TLS: cfg.TLS, Enabled: !cfg.LinkLocal.Off, Log: part("lanchat")})
@@ -271,8 +276,11 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	// changed while no server ran, before any client is let in.
 	if v, err := s.admin.Values(ctx); err != nil {
 		s.cfg.Log.Warn("the family circle was not checked: the settings could not be read", "err", err)
-	} else if err := s.applyFamily(ctx, v); err != nil {
-		s.cfg.Log.Error("the family circle was not completed at start; it is tried again at the next start, or when family.circle is set on again", "err", err)
+	} else {
+		s.applyMUC(v) // the chat rooms' limits, as set
+		if err := s.applyFamily(ctx, v); err != nil {
+			s.cfg.Log.Error("the family circle was not completed at start; it is tried again at the next start, or when family.circle is set on again", "err", err)
+		}
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
@@ -364,6 +372,8 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		if s.lanchat != nil {
 			s.lanchat.SetEnabled(v.Bool(key))
 		}
+	case settings.KeyMUCRooms, settings.KeyMUCOccupants, settings.KeyMUCNick:
+		s.applyMUC(v)
 	case settings.KeyMAMRetention:
 		if err := s.archive.SetRetention(ctx, retention(v)); err != nil {
 			s.cfg.Log.Error("old archived messages were not deleted now; the server tries again within an hour", "err", err)
@@ -383,6 +393,11 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 	}
 	s.cfg.Log.Info("setting applied", "key", key, "value", v.String(key))
 	return nil
+}
+
+// applyMUC sets the chat rooms' limits as the settings say.
+func (s *Server) applyMUC(v settings.Values) {
+	s.muc.SetLimits(v.Int(settings.KeyMUCRooms), v.Int(settings.KeyMUCOccupants), v.Int(settings.KeyMUCNick))
 }
 
 // applyFamily sets the family circle as the settings say; turning it on

@@ -17,6 +17,7 @@ import (
 	"hearth/server/internal/c2s"
 	"hearth/server/internal/jid"
 	"hearth/server/internal/mod/mam"
+	"hearth/server/internal/mod/muc"
 	"hearth/server/internal/mod/offline"
 	"hearth/server/internal/mod/push"
 	"hearth/server/internal/quota"
@@ -113,6 +114,9 @@ const (
 	KeyFederationBlock = "federation.block"
 	KeyMAM             = "mam.enabled"
 	KeyMAMRetention    = "mam.retention"
+	KeyMUCRooms        = "muc.max_rooms_per_user"
+	KeyMUCOccupants    = "muc.max_occupants"
+	KeyMUCNick         = "muc.max_nick"
 )
 
 // registry is every setting, in the order `hearth config list` shows
@@ -190,6 +194,12 @@ var registry = []Spec{
 		Help: "keep each account's messages in its archive on the server, so that every device of theirs can read the conversation (XEP-0313); off: nothing new is archived"},
 	{Key: KeyMAMRetention, Kind: Duration, Default: formatDuration(mam.DefaultRetention), Zero: true, Live: true,
 		Help: "how long archived messages are kept; 0 keeps them forever"},
+	{Key: KeyMUCRooms, Kind: Int, Default: strconv.Itoa(muc.DefaultMaxRoomsPerUser), Min: 1, Live: true,
+		Help: "chat rooms: how many rooms one person may own on conference.<domain>; for rooms created from now on"},
+	{Key: KeyMUCOccupants, Kind: Int, Default: strconv.Itoa(muc.DefaultMaxOccupants), Min: 2, Live: true,
+		Help: "chat rooms: the most people in one room; a room's own limit (maxusers) cannot be higher"},
+	{Key: KeyMUCNick, Kind: Int, Default: strconv.Itoa(muc.DefaultMaxNick), Min: 1, Live: true,
+		Help: "chat rooms: the longest nickname, in characters; for people joining from now on"},
 	{Key: KeyIdleTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultIdleTimeout), Live: true,
 		Help: "a silent client is pinged after this and disconnected after as long again; for new sessions"},
 	{Key: KeyResumeTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultResumeTimeout), Live: true,
