@@ -1,0 +1,133 @@
+package server_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"hearth/server/xmpptest"
+)
+
+// mucUsers makes accounts and logs each in on resource "pc" with initial
+// presence; the clients are named after the accounts.
+func mucUsers(t *testing.T, srv *xmpptest.Server, names ...string) map[string]*xmpptest.Client {
+	t.Helper()
+	c := map[string]*xmpptest.Client{}
+	for _, n := range names {
+		srv.AddUser(t, n, secret(n))
+		c[n] = online(t, srv, n, "pc", 0)
+	}
+	return c
+}
+
+// mucCreate has owner make an instant room (XEP-0045 10.1.2) with nick and
+// then configure it with the fields given (var=value pairs), if any.
+func mucCreate(t *testing.T, owner *xmpptest.Client, room, nick string, fields ...string) {
+	t.Helper()
+	owner.Send(fmt.Sprintf(`<presence to='%s/%s'><x xmlns='http://jabber.org/protocol/muc'/></presence>`, room, nick))
+	owner.Expect(fmt.Sprintf(`<presence from='%s/%s' to='%s'><x xmlns='http://jabber.org/protocol/muc#user'>
+		<item affiliation='owner' role='moderator' jid='%s'/><status code='110'/><status code='201'/></x>
+		<occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></presence>`, room, nick, owner.JID, owner.JID))
+	owner.Expect(fmt.Sprintf(`<message from='%s' to='%s' type='groupchat' id='subject'><subject/></message>`, room, owner.JID))
+	var form strings.Builder
+	for i := 0; i+1 < len(fields); i += 2 {
+		fmt.Fprintf(&form, `<field var='%s'><value>%s</value></field>`, fields[i], fields[i+1])
+	}
+	owner.Send(fmt.Sprintf(`<iq type='set' id='create' to='%s'><query xmlns='http://jabber.org/protocol/muc#owner'>
+		<x xmlns='jabber:x:data' type='submit'>%s</x></query></iq>`, room, form.String()))
+	owner.Expect(fmt.Sprintf(`<iq type='result' id='create' from='%s' to='%s'/>`, room, owner.JID))
+}
+
+// mucJoin has c join room as nick and reads everything up to the subject.
+func mucJoin(t *testing.T, c *xmpptest.Client, room, nick string) {
+	t.Helper()
+	c.Send(fmt.Sprintf(`<presence to='%s/%s'><x xmlns='http://jabber.org/protocol/muc'/></presence>`, room, nick))
+	c.ExpectLike(fmt.Sprintf(`<presence from='%s/%s'><x xmlns='http://jabber.org/protocol/muc#user'><status code='110'/></x></presence>`, room, nick), 5e9)
+	c.ExpectLike(fmt.Sprintf(`<message from='*' type='groupchat'><subject/></message>`), 5e9)
+}
+
+// TestMUCCreate: an instant room (XEP-0045 10.1.2) is locked until its
+// owner submits the empty form; a reserved room (10.1.3) gets the
+// configuration form first; the service lists public rooms.
+func TestMUCCreate(t *testing.T) {
+	srv := xmpptest.Start(t)
+	c := mucUsers(t, srv, "alice", "bob")
+	xmpptest.Play(t, c, `
+alice sends: <presence to='tea@conference.hearth.test/Alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>
+alice receives: <presence from='tea@conference.hearth.test/Alice' to='alice@hearth.test/pc'>
+	<x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' role='moderator' jid='alice@hearth.test/pc'/>
+	<status code='110'/><status code='201'/></x><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></presence>
+alice receives: <message from='tea@conference.hearth.test' to='alice@hearth.test/pc' type='groupchat' id='subject'><subject/></message>
+# Locked: nobody else gets in, and it is not listed.
+bob sends: <presence to='tea@conference.hearth.test/Bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>
+bob receives: <presence from='tea@conference.hearth.test/Bob' to='bob@hearth.test/pc' type='error'><x xmlns='http://jabber.org/protocol/muc'/>
+	<error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>*</text></error></presence>
+bob sends: <iq type='get' id='i1' to='conference.hearth.test'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>
+bob receives: <iq type='result' id='i1' from='conference.hearth.test' to='bob@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>
+alice sends: <iq type='set' id='c1' to='tea@conference.hearth.test'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>
+alice receives: <iq type='result' id='c1' from='tea@conference.hearth.test' to='alice@hearth.test/pc'/>
+alice receives nothing more
+bob sends: <iq type='get' id='i2' to='conference.hearth.test'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>
+bob receives: <iq type='result' id='i2' from='conference.hearth.test' to='bob@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#items'>
+	<item jid='tea@conference.hearth.test' name='tea'/></query></iq>
+`)
+	// A reserved room: the owner asks for the form, fills it, and the
+	// room is configured as asked.
+	xmpptest.Play(t, c, `
+bob sends: <presence to='plans@conference.hearth.test/Bob'><x xmlns='http://jabber.org/protocol/muc'/></presence>
+bob receives: <presence from='plans@conference.hearth.test/Bob' to='bob@hearth.test/pc'>
+	<x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' role='moderator' jid='bob@hearth.test/pc'/>
+	<status code='110'/><status code='201'/></x><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></presence>
+bob receives: <message from='plans@conference.hearth.test' to='bob@hearth.test/pc' type='groupchat' id='subject'><subject/></message>
+bob sends: <iq type='get' id='f1' to='plans@conference.hearth.test'><query xmlns='http://jabber.org/protocol/muc#owner'/></iq>
+`)
+	form := c["bob"].ExpectLike(`<iq type='result' id='f1'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='form'>
+		<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/muc#roomconfig</value></field>
+		<field var='muc#roomconfig_roomname'/><field var='muc#roomconfig_persistentroom'/><field var='muc#roomconfig_membersonly'/>
+		<field var='muc#roomconfig_roomsecret'/><field var='muc#roomconfig_whois'/><field var='muc#roomconfig_roomowners' type='jid-multi'><value>bob@hearth.test</value></field>
+		</x></query></iq>`, 5e9)
+	if strings.Contains(form.String(), "enablearchiving") {
+		t.Errorf("archiving offered without an archive: %s", form)
+	}
+	xmpptest.Play(t, c, `
+bob sends: <iq type='set' id='f2' to='plans@conference.hearth.test'><query xmlns='http://jabber.org/protocol/muc#owner'>
+	<x xmlns='jabber:x:data' type='submit'>
+	<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>
+	<field var='muc#roomconfig_roomname'><value>Plans</value></field>
+	<field var='muc#roomconfig_roomdesc'><value>What we do next</value></field>
+	<field var='muc#roomconfig_publicroom'><value>0</value></field>
+	<field var='muc#roomconfig_moderatedroom'><value>1</value></field>
+	<field var='muc#roomconfig_whois'><value>anyone</value></field>
+	</x></query></iq>
+bob receives: <iq type='result' id='f2' from='plans@conference.hearth.test' to='bob@hearth.test/pc'/>
+alice sends: <iq type='get' id='d1' to='plans@conference.hearth.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>
+alice receives: <iq type='result' id='d1' from='plans@conference.hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#info'>
+	<identity category='conference' type='text' name='Plans'/>
+	<feature var='http://jabber.org/protocol/muc'/><feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/>
+	<feature var='jabber:iq:register'/><feature var='vcard-temp'/><feature var='urn:xmpp:occupant-id:0'/>
+	<feature var='http://jabber.org/protocol/muc#self-ping-optimization'/>
+	<feature var='muc_temporary'/><feature var='muc_open'/><feature var='muc_unsecured'/><feature var='muc_moderated'/><feature var='muc_hidden'/><feature var='muc_nonanonymous'/>
+	<x xmlns='jabber:x:data' type='result'>
+	<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/muc#roominfo</value></field>
+	<field var='muc#roominfo_description' type='text-single' label='Description'><value>What we do next</value></field>
+	<field var='muc#roominfo_occupants' type='text-single' label='Number of occupants'><value>1</value></field>
+	<field var='muc#roominfo_subject' type='text-single' label='Subject'><value></value></field>
+	<field var='muc#roominfo_changesubject' type='boolean' label='Occupants may change the subject'><value>0</value></field>
+	<field var='muc#roomconfig_roomname' type='text-single' label='Name'><value>Plans</value></field>
+	</x></query></iq>
+# Hidden: not in the list.
+alice sends: <iq type='get' id='i3' to='conference.hearth.test'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>
+alice receives: <iq type='result' id='i3' from='conference.hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#items'>
+	<item jid='tea@conference.hearth.test' name='tea'/></query></iq>
+# The service is among the server's items, and says what it is.
+alice sends: <iq type='get' id='i4' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>
+alice receives: <iq type='result' id='i4' from='hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#items'>
+	<item jid='conference.hearth.test'/></query></iq>
+alice sends: <iq type='get' id='i5' to='conference.hearth.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>
+alice receives: <iq type='result' id='i5' from='conference.hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#info'>
+	<identity category='conference' type='text' name='Chat rooms'/>
+	<feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/><feature var='http://jabber.org/protocol/muc'/>
+	<feature var='jabber:iq:register'/><feature var='vcard-temp'/><feature var='urn:xmpp:occupant-id:0'/><feature var='http://jabber.org/protocol/muc#self-ping-optimization'/>
+	</query></iq>
+`)
+}
