@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
 	"hearth/server/xmpptest"
 )
 
@@ -130,4 +132,13 @@ alice receives: <iq type='result' id='i5' from='conference.hearth.test' to='alic
 	<feature var='jabber:iq:register'/><feature var='vcard-temp'/><feature var='urn:xmpp:occupant-id:0'/><feature var='http://jabber.org/protocol/muc#self-ping-optimization'/>
 	</query></iq>
 `)
+}
+
+func mustParse(t *testing.T, s string) *stanza.Element {
+	t.Helper()
+	el, err := stream.Unmarshal([]byte(s))
+	if err != nil {
+		t.Fatalf("bad XML %q: %v", s, err)
+	}
+	return el
 }
