@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"slices"
 
 	"hearth/server/internal/jid"
 	"hearth/server/internal/stanza"
@@ -91,6 +92,11 @@ func (r *room) outgoing(el *stanza.Element, o *occupant) *stanza.Element {
 
 // toAll adds el for every session of every occupant.
 func (r *room) toAll(ds []delivery, el *stanza.Element) []delivery {
+	n := 0
+	for _, p := range r.occ {
+		n += len(p.sessions)
+	}
+	ds = slices.Grow(ds, n)
 	for _, p := range r.occ {
 		for _, s := range p.sessions {
 			ds = append(ds, addressed(el, s))

@@ -273,8 +273,14 @@ func (m *Module) deliver(ctx context.Context, ds []delivery) {
 // addressed returns el for to: a shallow copy with its own to attribute
 // (children shared, never changed).
 func addressed(el *stanza.Element, to jid.JID) delivery {
-	c := el.ShallowClone()
-	c.SetAttr("to", to.String())
+	c := &stanza.Element{Name: el.Name, NS: el.NS, Children: el.Children[:len(el.Children):len(el.Children)], Mem: el.Mem}
+	c.Attrs = make([]stanza.Attr, 0, len(el.Attrs)+1)
+	for _, a := range el.Attrs {
+		if a.Space != "" || a.Name != "to" {
+			c.Attrs = append(c.Attrs, a)
+		}
+	}
+	c.Attrs = append(c.Attrs, stanza.Attr{Name: "to", Value: to.String()})
 	return delivery{to: to, el: c}
 }
 
