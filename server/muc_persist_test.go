@@ -23,6 +23,11 @@ func TestMUCPersistent(t *testing.T) {
 alice sends: <iq type='set' id='a1' to='home@conference.hearth.test'><query xmlns='http://jabber.org/protocol/muc#admin'>
 	<item affiliation='member' jid='bob@hearth.test'/><item affiliation='outcast' jid='carol@hearth.test'/></query></iq>
 alice receives: <iq type='result' id='a1' from='home@conference.hearth.test' to='alice@hearth.test/pc'/>
+# Those not in the room hear of their new affiliation (101).
+bob receives: <message from='home@conference.hearth.test' to='bob@hearth.test'><x xmlns='http://jabber.org/protocol/muc#user'>
+	<item affiliation='member' jid='bob@hearth.test'><actor nick='Alice'/></item><status code='101'/></x></message>
+carol receives: <message from='home@conference.hearth.test' to='carol@hearth.test'><x xmlns='http://jabber.org/protocol/muc#user'>
+	<item affiliation='outcast' jid='carol@hearth.test'><actor nick='Alice'/></item><status code='101'/></x></message>
 alice sends: <message to='home@conference.hearth.test' type='groupchat' id='s1'><subject>Dinner at 7</subject></message>
 alice receives: <message from='home@conference.hearth.test/Alice' type='groupchat' id='s1' to='alice@hearth.test/pc'><subject>Dinner at 7</subject><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></message>
 # Bob registers his nick (a member's reserved nick).

@@ -132,8 +132,17 @@ func (m *Module) admin(ctx context.Context, r *room, st *stanza.Stanza) (*stanza
 			return nil, stanza.NewError(stanza.Wait, stanza.InternalServerError, "the change could not be saved; try again")
 		}
 	}
+	m.vacate(r)
 	m.flush(ctx, r, ds)
 	return nil, nil
+}
+
+// vacate forgets a temporary room that its last occupant left (kicked,
+// banned), r.mu held.
+func (m *Module) vacate(r *room) {
+	if len(r.occ) == 0 && !r.cfg.Persistent && !r.locked && !r.gone {
+		m.forget(r)
+	}
 }
 
 // mayChange applies XEP-0045's rules of who may change whose
@@ -202,7 +211,14 @@ func (m *Module) setAff(ctx context.Context, r *room, ds []delivery, bare jid.JI
 	if reason != "" {
 		extra = append(extra, stanza.New("reason", NSUser).AppendText(reason))
 	}
-	for _, o := range r.byBare(bare) {
+	present := r.byBare(bare)
+	if len(present) == 0 && aff != old.aff {
+		// Someone not in the room hears of the change (101).
+		x := stanza.New("x", NSUser).Append(stanza.New("item", NSUser, "affiliation", aff, "jid", k).Append(extra...), statusEl(101))
+		msg := stanza.New("message", stanza.NSClient, "from", r.jid.String()).Append(x)
+		ds = append(ds, addressed(msg, bare))
+	}
+	for _, o := range present {
 		switch {
 		case aff == affOutcast:
 			ds = m.kickOut(r, ds, o, []int{301}, extra...)

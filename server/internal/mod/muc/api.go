@@ -162,6 +162,7 @@ func (m *Module) SetAffiliation(ctx context.Context, room, bareJID, affiliation,
 		r.mu.Unlock()
 		return fmt.Errorf("the affiliation could not be saved: %w", err)
 	}
+	m.vacate(r)
 	m.flush(ctx, r, ds)
 	return nil
 }

@@ -54,7 +54,10 @@ func (m *Module) handleMessage(ctx context.Context, st *stanza.Stanza) *stanza.E
 		}
 	}
 	out := r.outgoing(st.El, o)
-	if r.archived(m) {
+	// Messages with a body are kept (history, archive); chat states and
+	// other bodiless ones only pass.
+	kept := st.El.Child("body", stanza.NSClient) != nil
+	if kept && r.archived(m) {
 		copy, d := m.archive.Store(ctx, r.jid, o.nick, out)
 		if d != nil {
 			<-d.Done()
@@ -65,7 +68,7 @@ func (m *Module) handleMessage(ctx context.Context, st *stanza.Stanza) *stanza.E
 		}
 		out = copy
 	}
-	if subject == nil || st.El.Child("body", stanza.NSClient) != nil {
+	if kept {
 		r.history.add(entry{el: out, at: m.now()})
 	}
 	ds := r.toAll(nil, out)

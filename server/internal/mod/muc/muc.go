@@ -252,12 +252,12 @@ type delivery struct {
 }
 
 // deliver sends each stanza: to a local session through router.Deliver,
-// to another server through Route; a local address whose session is gone
-// gets nothing.
+// to a bare JID or another server through Route; a local full JID whose
+// session is gone gets nothing.
 func (m *Module) deliver(ctx context.Context, ds []delivery) {
 	var remote []delivery
 	for _, d := range ds {
-		if d.to.Domain == m.domain {
+		if d.to.Domain == m.domain && d.to.Resource != "" {
 			if s := m.r.Session(d.to); s != nil {
 				m.r.Deliver(ctx, s, d.el)
 			}

@@ -172,18 +172,23 @@ func (m *Module) create(local string, creator jid.JID) (*room, *stanza.Error) {
 	if _, err := jid.New(local, m.service, ""); err != nil {
 		return nil, stanza.NewError(stanza.Modify, stanza.JIDMalformed, "this room name cannot be used")
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if r := m.rooms[local]; r != nil {
-		return r, nil
+	if creator.Domain != m.domain {
+		// Rooms are made by this server's accounts; others may join them.
+		return nil, stanza.NewError(stanza.Cancel, stanza.NotAllowed, "only accounts of "+m.domain+" create rooms here")
 	}
+	// Counted without m.mu: a room's lock is never taken under it.
 	owned := 0
-	for _, r := range m.rooms {
+	for _, r := range m.allRooms() {
 		r.mu.Lock()
 		if r.affOf(creator.Bare()) == affOwner {
 			owned++
 		}
 		r.mu.Unlock()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r := m.rooms[local]; r != nil {
+		return r, nil
 	}
 	if max := int(m.maxRooms.Load()); owned >= max {
 		return nil, stanza.NewError(stanza.Cancel, stanza.NotAllowed, fmt.Sprintf("you already own %d rooms, the most one person may have here; destroy one first", max))
