@@ -154,3 +154,34 @@ alice sends: <presence to='third@conference.hearth.test/Alice'><x xmlns='http://
 alice receives: <presence from='third@conference.hearth.test/Alice' to='alice@hearth.test/pc' type='error'><x xmlns='http://jabber.org/protocol/muc'/>
 	<error type='cancel'><not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>`+errText+`</error></presence>`)
 }
+
+// TestMUCQueries: IQs between occupants go through the room under their
+// room JIDs (a vCard request to the occupant's account), answers come
+// back the same way; strangers and unknown nicks get errors.
+func TestMUCQueries(t *testing.T) {
+	srv := xmpptest.Start(t)
+	c := mucUsers(t, srv, "alice", "bob", "carol")
+	alice, bob := c["alice"], c["bob"]
+	mucCreate(t, alice, "q@conference.hearth.test", "Alice")
+	mucJoin(t, bob, "q@conference.hearth.test", "Bob")
+	bob.Send(`<iq type='get' id='v1' to='q@conference.hearth.test/Alice'><query xmlns='jabber:iq:version'/></iq>`)
+	got := alice.Expect(`<iq type='get' id='*' from='q@conference.hearth.test/Bob' to='alice@hearth.test/pc'><query xmlns='jabber:iq:version'/></iq>`)
+	alice.Send(fmt.Sprintf(`<iq type='result' id='%s' to='q@conference.hearth.test/Bob'><query xmlns='jabber:iq:version'><name>tea client</name></query></iq>`, got.Attr("id")))
+	xmpptest.Play(t, c, `
+bob receives: <iq type='result' id='v1' from='q@conference.hearth.test/Alice' to='bob@hearth.test/pc'><query xmlns='jabber:iq:version'><name>tea client</name></query></iq>
+# A vCard request goes to the account, which the server answers.
+alice sends: <iq type='set' id='vs'><vCard xmlns='vcard-temp'><FN>Alice</FN></vCard></iq>
+alice receives: <iq type='result' id='vs' from='alice@hearth.test' to='alice@hearth.test/pc'/>
+bob sends: <iq type='get' id='v2' to='q@conference.hearth.test/Alice'><vCard xmlns='vcard-temp'/></iq>
+bob receives: <iq type='result' id='v2' from='q@conference.hearth.test/Alice' to='bob@hearth.test/pc'><vCard xmlns='vcard-temp'><FN>Alice</FN></vCard></iq>
+bob sends: <iq type='get' id='v3' to='q@conference.hearth.test/Nobody'><query xmlns='jabber:iq:version'/></iq>
+bob receives: <iq type='error' id='v3' from='q@conference.hearth.test/Nobody' to='bob@hearth.test/pc'><query xmlns='jabber:iq:version'/>
+	<error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>`+errText+`</error></iq>
+carol sends: <iq type='get' id='v4' to='q@conference.hearth.test/Alice'><query xmlns='jabber:iq:version'/></iq>
+carol receives: <iq type='error' id='v4' from='q@conference.hearth.test/Alice' to='carol@hearth.test/pc'><query xmlns='jabber:iq:version'/>
+	<error type='cancel'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>`+errText+`</error></iq>
+# An answer nobody asked for is dropped.
+carol sends: <iq type='result' id='muc-0000' to='q@conference.hearth.test/Bob'/>
+bob receives nothing more
+`)
+}

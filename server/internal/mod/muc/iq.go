@@ -67,31 +67,41 @@ func (m *Module) handleService(ctx context.Context, st *stanza.Stanza) *stanza.E
 	return nil
 }
 
-// occupantIQ: an IQ to room/nick. Self-ping (XEP-0410) is answered by the
-// room; others are not passed on.
+// occupantIQ: an IQ to room/nick. Self-ping (XEP-0410) is answered by
+// the room; other queries between occupants are passed on (forwardIQ).
 func (m *Module) occupantIQ(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 	q := st.Payload()
 	r := m.room(st.To.Local)
-	if q != nil && q.Name == "ping" && q.NS == stanza.NSPing {
-		if r == nil {
-			return stanza.NewError(stanza.Cancel, stanza.NotAcceptable, "you are not in this room")
-		}
-		r.mu.Lock()
-		o := r.byReal(st.From)
-		_, key, e := m.nick(st.To.Resource)
-		joined := o != nil && e == nil && o.key == key
-		other := e == nil && r.occ[key] != nil
+	if r == nil {
+		return stanza.NewError(stanza.Cancel, stanza.NotAcceptable, "you are not in this room")
+	}
+	r.mu.Lock()
+	o := r.byReal(st.From)
+	_, key, e := m.nick(st.To.Resource)
+	var to *occupant
+	if e == nil {
+		to = r.occ[key]
+	}
+	if o == nil || o.key != key && q != nil && q.Name == "ping" && q.NS == stanza.NSPing && to == nil {
 		r.mu.Unlock()
-		switch {
-		case joined:
-			m.reply(ctx, st, nil)
-			return nil
-		case o != nil && other:
-			return stanza.NewError(stanza.Cancel, stanza.FeatureNotImplemented, "the room does not pass pings to other occupants")
-		}
 		return stanza.NewError(stanza.Cancel, stanza.NotAcceptable, "you are not in this room under this nickname")
 	}
-	return stanza.NewError(stanza.Cancel, stanza.FeatureNotImplemented, "the room does not pass queries to occupants")
+	if o.key == key && q != nil && q.Name == "ping" && q.NS == stanza.NSPing {
+		r.mu.Unlock()
+		m.reply(ctx, st, nil)
+		return nil
+	}
+	if to == nil {
+		r.mu.Unlock()
+		return stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "there is nobody with this nickname in the room")
+	}
+	if r.cfg.AllowPM == "none" && o.role != roleModerator {
+		r.mu.Unlock()
+		return stanza.NewError(stanza.Cancel, stanza.NotAllowed, "queries between occupants are off in this room")
+	}
+	askerAs, answer, real := r.jid.WithResource(o.nick), r.jid.WithResource(to.nick), to.latest()
+	r.mu.Unlock()
+	return m.forwardIQ(ctx, st, askerAs, answer, real)
 }
 
 // roomIQ answers IQs to a room's bare JID.

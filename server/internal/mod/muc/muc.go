@@ -83,6 +83,9 @@ type Module struct {
 	loaded bool
 	mu     sync.Mutex
 	rooms  map[string]*room // by localpart
+
+	fmu      sync.Mutex
+	forwards map[string]forwarded // queries between occupants, by the id they went with
 }
 
 // New returns the chat service of domain.
@@ -91,7 +94,7 @@ func New(d Deps) *Module {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	m := &Module{db: d.DB, r: d.Router, domain: d.Domain, service: "conference." + d.Domain, archive: d.Archive,
-		log: d.Log, rooms: map[string]*room{}, now: time.Now}
+		log: d.Log, rooms: map[string]*room{}, forwards: map[string]forwarded{}, now: time.Now}
 	m.SetLimits(DefaultMaxRoomsPerUser, DefaultMaxOccupants, DefaultMaxNick)
 	return m
 }
@@ -196,9 +199,16 @@ func newSecret() []byte {
 
 // handle takes every stanza for the service and its rooms.
 func (m *Module) handle(ctx context.Context, st *stanza.Stanza) *stanza.Error {
-	if st.IsError() || (st.Kind == stanza.KindIQ && st.Type == "result") {
-		// Errors and answers to the rooms are dropped: the rooms ask nothing.
+	if st.Kind == stanza.KindIQ && (st.Type == "result" || st.Type == "error") {
+		// Answers to queries passed between occupants; the rooms
+		// themselves ask nothing.
+		if st.To.Resource != "" {
+			m.answered(ctx, st)
+		}
 		return nil
+	}
+	if st.IsError() {
+		return nil // errors to the rooms are dropped
 	}
 	if err := m.load(ctx); err != nil {
 		m.log.Error("the chat rooms could not be read from the database", "err", err)
