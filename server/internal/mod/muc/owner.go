@@ -230,6 +230,7 @@ func (m *Module) owner(ctx context.Context, r *room, st *stanza.Stanza) (*stanza
 		r.mu.Unlock()
 		return nil, stanza.NewError(stanza.Wait, stanza.InternalServerError, "the configuration could not be saved; try again")
 	}
+	m.vacate(r)
 	m.flush(ctx, r, ds)
 	return nil, nil
 }
