@@ -133,10 +133,12 @@ phone receives: <iq type='result' id='p3' from='ping@conference.hearth.test/Ally
 }
 
 // TestMUCLimits: a person sending too fast gets resource-constraint; the
-// rooms one may own are bounded (muc.max_rooms_per_user).
+// rooms one may own (muc.max_rooms_per_user), the people in a room
+// (muc.max_occupants) and the length of nicks (muc.max_nick) are bounded,
+// each setting applying at once on a running server.
 func TestMUCLimits(t *testing.T) {
 	srv := xmpptest.Start(t)
-	c := mucUsers(t, srv, "alice")
+	c := mucUsers(t, srv, "alice", "bob", "carol")
 	alice := c["alice"]
 	mucCreate(t, alice, "fast@conference.hearth.test", "Alice")
 	var b strings.Builder
@@ -183,5 +185,21 @@ carol receives: <iq type='error' id='v4' from='q@conference.hearth.test/Alice' t
 # An answer nobody asked for is dropped.
 carol sends: <iq type='result' id='muc-0000' to='q@conference.hearth.test/Bob'/>
 bob receives nothing more
+`)
+	for k, v := range map[string]string{"muc.max_occupants": "2", "muc.max_nick": "5"} {
+		if _, err := srv.Admin.SetSetting(t.Context(), k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	xmpptest.Play(t, c, `
+bob sends: <presence to='fast@conference.hearth.test/Bobby'><x xmlns='http://jabber.org/protocol/muc'/></presence>
+bob receives: <presence from='fast@conference.hearth.test/Bobby' to='bob@hearth.test/pc'><x xmlns='http://jabber.org/protocol/muc#user'>
+	<item affiliation='none' role='participant'/><status code='110'/></x><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></presence>
+carol sends: <presence to='fast@conference.hearth.test/Carol'><x xmlns='http://jabber.org/protocol/muc'/></presence>
+carol receives: <presence from='fast@conference.hearth.test/Carol' to='carol@hearth.test/pc' type='error'><x xmlns='http://jabber.org/protocol/muc'/>
+	<error type='wait'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>`+errText+`</error></presence>
+carol sends: <presence to='second@conference.hearth.test/Caroline'><x xmlns='http://jabber.org/protocol/muc'/></presence>
+carol receives: <presence from='second@conference.hearth.test/Caroline' to='carol@hearth.test/pc' type='error'><x xmlns='http://jabber.org/protocol/muc'/>
+	<error type='modify'><jid-malformed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>nicknames are at most 5 characters here</text></error></presence>
 `)
 }

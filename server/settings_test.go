@@ -264,6 +264,11 @@ alice receives nothing more`)
 	// server and publishes past them.
 	tested[settings.KeyPEPBytes] = true
 	tested[settings.KeyPEPNodes] = true
+	// The chat rooms' limits: TestMUCLimits sets each on a running
+	// server and joins or creates rooms past them.
+	tested[settings.KeyMUCRooms] = true
+	tested[settings.KeyMUCOccupants] = true
+	tested[settings.KeyMUCNick] = true
 	for _, s := range settings.All() {
 		if s.Live && !tested[s.Key] {
 			t.Errorf("live setting %s has no test that it applies live", s.Key)
