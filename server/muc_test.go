@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -148,4 +149,19 @@ func mustParse(t *testing.T, s string) *stanza.Element {
 		t.Fatalf("bad XML %q: %v", s, err)
 	}
 	return el
+}
+
+// TestSlixmppMUC: slixmpp's XEP-0045 plugin creates and configures a
+// room, joins with history, chats, changes the subject, lists members,
+// kicks and destroys.
+func TestSlixmppMUC(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	if err := exec.Command(py, "-c", "import slixmpp.plugins.xep_0045").Run(); err != nil {
+		need(t, "/usr/lib/python3/dist-packages/slixmpp/plugins/xep_0045")
+	}
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
+	host, port := splitAddr(t, srv.Addr)
+	runPeer(t, py, "xmpptest/interop/slix_muc.py", "--ca", srv.CertFile, host, port, srv.Domain, "alice", "silver-kettle-pw", "bob", "copper-lantern-pw")
 }
