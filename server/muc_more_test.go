@@ -155,6 +155,22 @@ func TestMUCLimits(t *testing.T) {
 alice sends: <presence to='third@conference.hearth.test/Alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>
 alice receives: <presence from='third@conference.hearth.test/Alice' to='alice@hearth.test/pc' type='error'><x xmlns='http://jabber.org/protocol/muc'/>
 	<error type='cancel'><not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>`+errText+`</error></presence>`)
+	for k, v := range map[string]string{"muc.max_occupants": "2", "muc.max_nick": "5"} {
+		if _, err := srv.Admin.SetSetting(t.Context(), k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	xmpptest.Play(t, c, `
+bob sends: <presence to='fast@conference.hearth.test/Bobby'><x xmlns='http://jabber.org/protocol/muc'/></presence>
+bob receives: <presence from='fast@conference.hearth.test/Bobby' to='bob@hearth.test/pc'><x xmlns='http://jabber.org/protocol/muc#user'>
+	<item affiliation='none' role='participant' jid='bob@hearth.test/pc'/><status code='110'/></x><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></presence>
+carol sends: <presence to='fast@conference.hearth.test/Carol'><x xmlns='http://jabber.org/protocol/muc'/></presence>
+carol receives: <presence from='fast@conference.hearth.test/Carol' to='carol@hearth.test/pc' type='error'><x xmlns='http://jabber.org/protocol/muc'/>
+	<error type='wait'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>`+errText+`</error></presence>
+carol sends: <presence to='second@conference.hearth.test/Caroline'><x xmlns='http://jabber.org/protocol/muc'/></presence>
+carol receives: <presence from='second@conference.hearth.test/Caroline' to='carol@hearth.test/pc' type='error'><x xmlns='http://jabber.org/protocol/muc'/>
+	<error type='modify'><jid-malformed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>nicknames are at most 5 characters here</text></error></presence>
+`)
 }
 
 // TestMUCQueries: IQs between occupants go through the room under their
@@ -185,21 +201,5 @@ carol receives: <iq type='error' id='v4' from='q@conference.hearth.test/Alice' t
 # An answer nobody asked for is dropped.
 carol sends: <iq type='result' id='muc-0000' to='q@conference.hearth.test/Bob'/>
 bob receives nothing more
-`)
-	for k, v := range map[string]string{"muc.max_occupants": "2", "muc.max_nick": "5"} {
-		if _, err := srv.Admin.SetSetting(t.Context(), k, v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	xmpptest.Play(t, c, `
-bob sends: <presence to='fast@conference.hearth.test/Bobby'><x xmlns='http://jabber.org/protocol/muc'/></presence>
-bob receives: <presence from='fast@conference.hearth.test/Bobby' to='bob@hearth.test/pc'><x xmlns='http://jabber.org/protocol/muc#user'>
-	<item affiliation='none' role='participant'/><status code='110'/></x><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></presence>
-carol sends: <presence to='fast@conference.hearth.test/Carol'><x xmlns='http://jabber.org/protocol/muc'/></presence>
-carol receives: <presence from='fast@conference.hearth.test/Carol' to='carol@hearth.test/pc' type='error'><x xmlns='http://jabber.org/protocol/muc'/>
-	<error type='wait'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>`+errText+`</error></presence>
-carol sends: <presence to='second@conference.hearth.test/Caroline'><x xmlns='http://jabber.org/protocol/muc'/></presence>
-carol receives: <presence from='second@conference.hearth.test/Caroline' to='carol@hearth.test/pc' type='error'><x xmlns='http://jabber.org/protocol/muc'/>
-	<error type='modify'><jid-malformed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>nicknames are at most 5 characters here</text></error></presence>
 `)
 }

@@ -11,9 +11,9 @@ import (
 
 // RoomInfo is a room as the admin sees it.
 type RoomInfo struct {
-	JID, Name, Description, Subject                                       string
+	JID, Name, Description, Subject                                         string
 	Persistent, Public, MembersOnly, Moderated, PasswordProtected, Archived bool
-	Occupants                                                             int
+	Occupants                                                               int
 }
 
 // OccupantInfo is one occupant: its nick, real full JID, role and
@@ -23,9 +23,9 @@ type OccupantInfo struct{ Nick, JID, Role, Affiliation string }
 // RoomConfig is what EnsureRoom sets; the zero value of a field means the
 // default.
 type RoomConfig struct {
-	Name, Description                                  string
+	Name, Description                                    string
 	Persistent, Public, MembersOnly, Moderated, Archived bool
-	Password                                           string
+	Password                                             string
 }
 
 // find returns the room named by a bare JID or a localpart.

@@ -104,8 +104,9 @@ func (h History) pick(items []entry, size func(entry) int, now time.Time) []entr
 // archived says whether the room's messages go to an archive.
 func (r *room) archived(m *Module) bool { return m.archive != nil && r.cfg.Archive }
 
-// historyFor is the history a joining session gets, r.mu held.
-func (m *Module) historyFor(ctx context.Context, r *room, x *stanza.Element, to jid.JID) []delivery {
+// fill reads the history kept in memory from the archive, once after
+// the room was loaded (a restart), r.mu held.
+func (m *Module) fill(ctx context.Context, r *room) {
 	if !r.filled && r.archived(m) && len(r.history.items) == 0 {
 		r.filled = true
 		if msgs, err := m.archive.Recent(ctx, r.jid, historyKeep, time.Time{}); err != nil {
@@ -122,6 +123,11 @@ func (m *Module) historyFor(ctx context.Context, r *room, x *stanza.Element, to 
 			}
 		}
 	}
+}
+
+// historyFor is the history a joining session gets, r.mu held.
+func (m *Module) historyFor(ctx context.Context, r *room, x *stanza.Element, to jid.JID) []delivery {
+	m.fill(ctx, r)
 	var h History
 	if x != nil {
 		h = ParseHistory(x.Child("history", NS))

@@ -241,6 +241,10 @@ func (m *Module) register(ctx context.Context, r *room, st *stanza.Stanza) (*sta
 	if a.aff == affOutcast {
 		return nil, stanza.NewError(stanza.Auth, stanza.Forbidden, "you are banned from this room")
 	}
+	if r.cfg.MembersOnly && affRank(a.aff) < affRank(affMember) {
+		// Registering would make a member of anyone.
+		return nil, stanza.NewError(stanza.Auth, stanza.RegistrationRequired, "this room is for members only; ask an admin to make you a member")
+	}
 	if q.Child("remove", nsRegister) != nil {
 		if !has {
 			return nil, stanza.ErrItemNotFound()
@@ -407,4 +411,3 @@ func (m *Module) moderate(ctx context.Context, r *room, st *stanza.Stanza) *stan
 	r.out.Unlock()
 	return nil
 }
-

@@ -31,7 +31,7 @@ func (m *Module) handleMessage(ctx context.Context, st *stanza.Stanza) *stanza.E
 		r.mu.Unlock()
 		return stanza.NewError(stanza.Modify, stanza.NotAcceptable, "you are not in this room; join it first")
 	}
-	if r.cfg.Moderated && roleRank(o.role) < roleRank(roleParticipant) || o.role == roleVisitor && r.cfg.Moderated {
+	if roleRank(o.role) < roleRank(roleParticipant) {
 		r.mu.Unlock()
 		return stanza.NewError(stanza.Auth, stanza.Forbidden, "this room is moderated and you have no voice; ask a moderator")
 	}
@@ -57,6 +57,9 @@ func (m *Module) handleMessage(ctx context.Context, st *stanza.Stanza) *stanza.E
 	// Messages with a body are kept (history, archive); chat states and
 	// other bodiless ones only pass.
 	kept := st.El.Child("body", stanza.NSClient) != nil
+	if kept {
+		m.fill(ctx, r) // the history from before a restart goes first
+	}
 	if kept && r.archived(m) {
 		copy, d := m.archive.Store(ctx, r.jid, o.nick, out)
 		if d != nil {

@@ -29,7 +29,7 @@ type fakeArchive struct {
 
 type done struct{ ch chan struct{} }
 
-func (d done) Done() <-chan struct{}   { return d.ch }
+func (d done) Done() <-chan struct{} { return d.ch }
 func (d done) Failed() *stanza.Error { return nil }
 
 func (a *fakeArchive) Store(_ context.Context, room jid.JID, _ string, msg *stanza.Element) (*stanza.Element, router.Durable) {

@@ -46,7 +46,7 @@ func (m *Module) configForm(r *room) *stanza.Element {
 		boolField("muc#roomconfig_passwordprotectedroom", "Needs a password", r.cfg.Password != ""),
 		field("muc#roomconfig_roomsecret", "text-private", "Password", r.cfg.Password),
 		boolField("muc#roomconfig_moderatedroom", "Moderated (visitors need voice)", r.cfg.Moderated),
-		listField("muc#roomconfig_maxusers", "Most occupants", itoa(max), "10", "20", "50", "100", itoa(int(m.maxOccupants.Load()))),
+		listField("muc#roomconfig_maxusers", "Most occupants", itoa(max), maxOptions(int(m.maxOccupants.Load()))...),
 		listField("muc#roomconfig_whois", "Who may see real addresses", whois, "moderators", "anyone"),
 		boolField("muc#roomconfig_changesubject", "Occupants may change the subject", r.cfg.ChangeSubject),
 		boolField("muc#roomconfig_allowinvites", "Occupants may invite", r.cfg.AllowInvites),
@@ -358,4 +358,15 @@ func (m *Module) save(ctx context.Context, r *room) error {
 		return err
 	}
 	return m.db.SaveMUCRoom(ctx, rec)
+}
+
+// maxOptions are the choices of maxusers up to the service's limit.
+func maxOptions(limit int) []string {
+	var out []string
+	for _, n := range []int{10, 20, 50, 100, 200} {
+		if n < limit {
+			out = append(out, itoa(n))
+		}
+	}
+	return append(out, itoa(limit))
 }
