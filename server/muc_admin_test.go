@@ -48,6 +48,9 @@ alice receives: <presence from='club@conference.hearth.test/Bob' to='alice@heart
 	<item affiliation='none' role='none' jid='bob@hearth.test/pc'><actor nick='Alice'/></item><status code='321'/></x><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></presence>
 alice receives: <iq type='result' id='a1' from='club@conference.hearth.test' to='alice@hearth.test/pc'/>
 
+# A direct invitation (XEP-0249) is a message between people; the room has nothing to do with it.
+alice sends: <message to='dave@hearth.test' id='di'><x xmlns='jabber:x:conference' jid='club@conference.hearth.test' reason='tea?'/></message>
+dave receives: <message from='alice@hearth.test/pc' to='dave@hearth.test' id='di'><x xmlns='jabber:x:conference' jid='club@conference.hearth.test' reason='tea?'/></message>
 # Passwords.
 carol sends: <presence to='vault@conference.hearth.test/Carol'><x xmlns='http://jabber.org/protocol/muc'/></presence>
 carol receives: <presence from='vault@conference.hearth.test/Carol' to='carol@hearth.test/pc' type='error'><x xmlns='http://jabber.org/protocol/muc'/>

@@ -27,11 +27,33 @@ bob receives: <message from='stage@conference.hearth.test' to='bob@hearth.test/p
 bob sends: <iq type='set' id='r0' to='stage@conference.hearth.test'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='Carol' role='participant'/></query></iq>
 bob receives: <iq type='error' id='r0' from='stage@conference.hearth.test' to='bob@hearth.test/pc'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='Carol' role='participant'/></query>
 	<error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>`+errText+`</error></iq>
-alice sends: <iq type='set' id='r1' to='stage@conference.hearth.test'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='Bob' role='participant'/></query></iq>
+# A voice request (XEP-0045 7.13) reaches the moderators; Alice approves it.
+bob sends: <message to='stage@conference.hearth.test' id='vr'><x xmlns='jabber:x:data' type='submit'>
+	<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#request</value></field>
+	<field var='muc#role' type='list-single'><value>participant</value></field></x></message>
+alice receives: <message from='stage@conference.hearth.test' to='alice@hearth.test/pc' id='vr'><x xmlns='jabber:x:data' type='form'>
+	<title>Voice request</title>
+	<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/muc#request</value></field>
+	<field var='muc#role' type='list-single' label='Requested role'><value>participant</value></field>
+	<field var='muc#jid' type='jid-single' label='User'><value>bob@hearth.test/pc</value></field>
+	<field var='muc#roomnick' type='text-single' label='Nickname'><value>Bob</value></field>
+	<field var='muc#request_allow' type='boolean' label='Give voice to this person?'><value>0</value></field></x></message>
+carol sends: <message to='stage@conference.hearth.test' id='vr2'><x xmlns='jabber:x:data' type='submit'>
+	<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#request</value></field>
+	<field var='muc#role'><value>participant</value></field><field var='muc#roomnick'><value>Carol</value></field><field var='muc#request_allow'><value>true</value></field></x></message>
+carol receives: <message from='stage@conference.hearth.test' to='carol@hearth.test/pc' id='vr2' type='error'><x xmlns='jabber:x:data' type='submit'>*</x>
+	<error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>`+errText+`</error></message>
+alice sends: <message to='stage@conference.hearth.test' id='va'><x xmlns='jabber:x:data' type='submit'>
+	<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#request</value></field>
+	<field var='muc#role'><value>participant</value></field><field var='muc#roomnick'><value>Bob</value></field><field var='muc#request_allow'><value>true</value></field></x></message>
 bob receives: <presence from='stage@conference.hearth.test/Bob' to='bob@hearth.test/pc'><x xmlns='http://jabber.org/protocol/muc#user'>
 	<item affiliation='none' role='participant' jid='bob@hearth.test/pc'><actor nick='Alice'/></item><status code='110'/></x><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></presence>
 carol receives: <presence from='stage@conference.hearth.test/Bob' to='carol@hearth.test/pc'><x xmlns='http://jabber.org/protocol/muc#user'>
 	<item affiliation='none' role='participant'><actor nick='Alice'/></item></x><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></presence>
+# And a moderator gives voice through muc#admin.
+alice sends: <iq type='set' id='r1' to='stage@conference.hearth.test'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='Carol' role='participant'/></query></iq>
+carol receives: <presence from='stage@conference.hearth.test/Carol' to='carol@hearth.test/pc'><x xmlns='http://jabber.org/protocol/muc#user'>
+	<item affiliation='none' role='participant' jid='carol@hearth.test/pc'><actor nick='Alice'/></item><status code='110'/></x><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></presence>
 alice receives: <iq type='result' id='r1' from='stage@conference.hearth.test' to='alice@hearth.test/pc'/>
 bob sends: <message to='stage@conference.hearth.test' type='groupchat' id='v2'><body>thanks</body></message>
 carol receives: <message from='stage@conference.hearth.test/Bob' to='carol@hearth.test/pc' type='groupchat' id='v2'><body>thanks</body><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></message>

@@ -208,3 +208,27 @@ func (m *Module) EnsureRoom(ctx context.Context, room string, cfg RoomConfig) er
 	m.flush(ctx, r, ds)
 	return nil
 }
+
+// UserRemoved forgets a deleted account's affiliations and reserved nicks
+// in every room, so that an account made later under the same name
+// inherits none of them (a room it owned alone is left to the admin).
+func (m *Module) UserRemoved(ctx context.Context, user string) {
+	if err := m.load(ctx); err != nil {
+		m.log.Error("a deleted account's room affiliations were not removed: the rooms could not be read", "user", user, "err", err)
+		return
+	}
+	bare := jid.JID{Local: user, Domain: m.domain}
+	for _, r := range m.allRooms() {
+		r.mu.Lock()
+		if _, ok := r.affs[bare.String()]; !ok {
+			r.mu.Unlock()
+			continue
+		}
+		ds, err := m.setAff(ctx, r, nil, bare, affNone, "", "")
+		if err != nil {
+			m.log.Error("a deleted account's room affiliation was not removed", "user", user, "room", r.jid.String(), "err", err)
+		}
+		m.vacate(r)
+		m.flush(ctx, r, ds)
+	}
+}

@@ -23,6 +23,11 @@ func (m *Module) handleMessage(ctx context.Context, st *stanza.Stanza) *stanza.E
 	if x := st.El.Child("x", NSUser); x != nil && st.Type != "groupchat" {
 		return m.mediated(ctx, r, o, st, x)
 	}
+	if f := ParseForm(st.El.Child("x", stanza.NSDataForms)); f != nil && st.Type != "groupchat" {
+		if ft, _ := f.Value("FORM_TYPE"); ft == nsRequest && f.Type == "submit" {
+			return m.voice(ctx, r, o, st, f)
+		}
+	}
 	if st.Type != "groupchat" {
 		r.mu.Unlock()
 		return stanza.NewError(stanza.Modify, stanza.BadRequest, "messages to a room are of type groupchat")

@@ -293,3 +293,23 @@ func TestAdminAPI(t *testing.T) {
 		t.Errorf("destroyed room still stored: %+v", stored)
 	}
 }
+
+// TestUserRemoved: a deleted account keeps no affiliation anywhere.
+func TestUserRemoved(t *testing.T) {
+	ctx := context.Background()
+	db := modtest.DB(t, "alice", "bob")
+	e := newEnv(t, db, nil, "alice", "bob")
+	e.create("alice", "tea", "Alice", "muc#roomconfig_persistentroom", "1")
+	if err := e.m.SetAffiliation(ctx, "tea", "bob@example.org", "admin", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.m.UserRemoved(ctx, "bob")
+	affs, err := e.m.Affiliations(ctx, "tea")
+	if err != nil || len(affs) != 1 || affs["alice@example.org"] != "owner" {
+		t.Errorf("after bob's deletion: %v, %v", affs, err)
+	}
+	rooms, _ := db.MUCRooms(ctx)
+	if len(rooms) != 1 || len(rooms[0].Affiliations) != 1 {
+		t.Errorf("stored: %+v", rooms)
+	}
+}
