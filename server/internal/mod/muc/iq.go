@@ -136,7 +136,7 @@ func (m *Module) roomIQ(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 		res, e = m.register(ctx, r, st)
 	case q.Name == "vCard" && q.NS == stanza.NSVCard:
 		res, e = m.roomVCard(ctx, r, st)
-	case q.Name == "query" && q.NS == nsMAM:
+	case q.NS == nsMAM: // queries, the form, metadata (#extended)
 		ok := m.mayReadArchive(r, st.From)
 		r.mu.Unlock()
 		if !ok {
@@ -198,7 +198,7 @@ func (m *Module) roomInfo(r *room, st *stanza.Stanza, node string) (*stanza.Elem
 		pick(r.cfg.Public, "muc_public", "muc_hidden"),
 		pick(r.cfg.WhoisAnyone, "muc_nonanonymous", "muc_semianonymous"))
 	if r.archived(m) {
-		res.Append(feature(nsMAM), feature(nsModerate))
+		res.Append(feature(nsMAM), feature(nsSID), feature(nsModerate))
 	}
 	info := dataForm("result", hidden("FORM_TYPE", nsRoomInfo),
 		field("muc#roominfo_description", "text-single", "Description", r.cfg.Description),

@@ -170,11 +170,13 @@ func TestArchived(t *testing.T) {
 		t.Errorf("a forged stanza-id went out: %s", got)
 	}
 	e.send("alice", `<iq type='get' id='d' to='log@conference.example.org'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
-	has(t, e.take("alice"), `var="urn:xmpp:mam:2"`, `var="urn:xmpp:message-moderate:1"`, `var="muc_persistent"`)
+	has(t, e.take("alice"), `var="urn:xmpp:mam:2"`, `var="urn:xmpp:sid:0"`, `var="urn:xmpp:message-moderate:1"`, `var="muc_persistent"`)
 
 	// MAM: bob (an occupant) may query; carol (not in) may not.
 	e.send("bob", `<iq type='set' id='q1' to='log@conference.example.org'><query xmlns='urn:xmpp:mam:2'/></iq>`)
 	has(t, e.take("bob"), `type="result" id="q1"`, `<fin xmlns="urn:xmpp:mam:2" complete="true"/>`)
+	e.send("bob", `<iq type='get' id='q3' to='log@conference.example.org'><metadata xmlns='urn:xmpp:mam:2'/></iq>`)
+	has(t, e.take("bob"), `type="result" id="q3"`)
 	e.send("carol", `<iq type='set' id='q2' to='log@conference.example.org'><query xmlns='urn:xmpp:mam:2'/></iq>`)
 	has(t, e.take("carol"), `id="q2"`, `<forbidden`)
 
