@@ -21,7 +21,8 @@ type RoomInfo struct {
 type OccupantInfo struct{ Nick, JID, Role, Affiliation string }
 
 // RoomConfig is what EnsureRoom sets; the zero value of a field means the
-// default.
+// default: no name, description or password, and each switch off (a room
+// made with Public false is hidden from the service's list).
 type RoomConfig struct {
 	Name, Description                                    string
 	Persistent, Public, MembersOnly, Moderated, Archived bool
