@@ -315,3 +315,34 @@ func TestUserRemoved(t *testing.T) {
 		t.Errorf("stored: %+v", rooms)
 	}
 }
+
+// TestConfigCodes: a configuration change tells the occupants 104, and
+// 172/173 when the room becomes non-anonymous or semi-anonymous, 170/171
+// when archiving starts or stops; a room made members-only puts out
+// those who are not members (322).
+func TestConfigCodes(t *testing.T) {
+	e := newEnv(t, modtest.DB(t, "alice", "bob", "carol"), &fakeArchive{}, "alice", "bob", "carol")
+	e.create("alice", "tea", "Alice")
+	e.join("bob", "tea", "Bob")
+	e.join("carol", "tea", "Carol")
+	if err := e.m.SetAffiliation(context.Background(), "tea", "bob@example.org", "member", ""); err != nil {
+		t.Fatal(err)
+	}
+	e.take("bob")
+	conf := func(fields string) {
+		e.send("alice", `<iq type='set' id='c2' to='tea@conference.example.org'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>`+fields+`</x></query></iq>`)
+	}
+	conf(`<field var='muc#roomconfig_whois'><value>anyone</value></field><field var='muc#roomconfig_enablearchiving'><value>1</value></field>`)
+	has(t, e.take("bob"), `<status code="104"/><status code="172"/><status code="170"/>`)
+	conf(`<field var='muc#roomconfig_whois'><value>moderators</value></field><field var='mam'><value>0</value></field>`)
+	has(t, e.take("bob"), `<status code="104"/><status code="173"/><status code="171"/>`)
+	conf(`<field var='muc#roomconfig_membersonly'><value>1</value></field>`)
+	has(t, e.take("carol"), `type="unavailable"`, `<status code="110"/><status code="322"/>`)
+	got := e.take("bob")
+	has(t, got, `from="tea@conference.example.org/Carol" type="unavailable"`, `<status code="322"/>`, `<status code="104"/>`)
+	e.take("alice")
+	conf(`<field var='muc#roomconfig_maxusers'><value>100000</value></field>`)
+	has(t, e.take("alice"), `<not-acceptable`)
+	conf(`<field var='muc#roomconfig_roomowners'></field>`)
+	has(t, e.take("alice"), `<conflict`)
+}
