@@ -137,8 +137,11 @@ alice sends: <iq type='get' id='i5' to='conference.hearth.test'><query xmlns='ht
 alice receives: <iq type='result' id='i5' from='conference.hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#info'>
 	<identity category='conference' type='text' name='Chat rooms'/>
 	<feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/><feature var='http://jabber.org/protocol/muc'/>
-	<feature var='jabber:iq:register'/><feature var='vcard-temp'/><feature var='urn:xmpp:occupant-id:0'/><feature var='http://jabber.org/protocol/muc#self-ping-optimization'/>
+	<feature var='urn:xmpp:ping'/><feature var='urn:xmpp:occupant-id:0'/><feature var='http://jabber.org/protocol/muc#self-ping-optimization'/>
 	</query></iq>
+# Each feature works: a ping to the service.
+alice sends: <iq type='get' id='i6' to='conference.hearth.test'><ping xmlns='urn:xmpp:ping'/></iq>
+alice receives: <iq type='result' id='i6' from='conference.hearth.test' to='alice@hearth.test/pc'/>
 `)
 }
 

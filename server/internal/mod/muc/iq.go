@@ -38,8 +38,8 @@ func (m *Module) handleService(ctx context.Context, st *stanza.Stanza) *stanza.E
 	case q.Name == "query" && q.NS == stanza.NSDiscoInfo && q.Attr("node") == "":
 		res := stanza.New("query", stanza.NSDiscoInfo).Append(
 			identity("conference", "text", "Chat rooms"),
-			feature(stanza.NSDiscoInfo), feature(stanza.NSDiscoItems), feature(NS), feature(nsRegister),
-			feature(stanza.NSVCard), feature(nsOccupantID), feature("http://jabber.org/protocol/muc#self-ping-optimization"))
+			feature(stanza.NSDiscoInfo), feature(stanza.NSDiscoItems), feature(NS), feature(stanza.NSPing),
+			feature(nsOccupantID), feature("http://jabber.org/protocol/muc#self-ping-optimization"))
 		if m.archive != nil {
 			res.Append(feature(nsMAM), feature(nsModerate))
 		}
