@@ -115,7 +115,7 @@ alice receives: <iq type='result' id='d1' from='plans@conference.hearth.test' to
 	<identity category='conference' type='text' name='Plans'/>
 	<feature var='http://jabber.org/protocol/muc'/><feature var='http://jabber.org/protocol/disco#info'/><feature var='http://jabber.org/protocol/disco#items'/>
 	<feature var='jabber:iq:register'/><feature var='vcard-temp'/><feature var='urn:xmpp:occupant-id:0'/>
-	<feature var='http://jabber.org/protocol/muc#self-ping-optimization'/>
+	<feature var='http://jabber.org/protocol/muc#self-ping-optimization'/><feature var='http://jabber.org/protocol/muc#stable_id'/>
 	<feature var='muc_temporary'/><feature var='muc_open'/><feature var='muc_unsecured'/><feature var='muc_moderated'/><feature var='muc_hidden'/><feature var='muc_nonanonymous'/>
 	<x xmlns='jabber:x:data' type='result'>
 	<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/muc#roominfo</value></field>

@@ -191,6 +191,7 @@ func (m *Module) roomInfo(r *room, st *stanza.Stanza, node string) (*stanza.Elem
 	res := stanza.New("query", stanza.NSDiscoInfo).Append(identity("conference", "text", name),
 		feature(NS), feature(stanza.NSDiscoInfo), feature(stanza.NSDiscoItems), feature(nsRegister), feature(stanza.NSVCard),
 		feature(nsOccupantID), feature("http://jabber.org/protocol/muc#self-ping-optimization"),
+		feature("http://jabber.org/protocol/muc#stable_id"),
 		pick(r.cfg.Persistent, "muc_persistent", "muc_temporary"),
 		pick(r.cfg.MembersOnly, "muc_membersonly", "muc_open"),
 		pick(r.cfg.Password != "", "muc_passwordprotected", "muc_unsecured"),
