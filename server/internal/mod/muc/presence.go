@@ -155,6 +155,11 @@ func (m *Module) handlePresence(ctx context.Context, st *stanza.Stanza) *stanza.
 		return m.handlePresence(ctx, st) // vanished meanwhile: begin again
 	}
 	if o := r.byReal(st.From); o != nil {
+		if !o.bucket.take(m.now(), DefaultRate, DefaultBurst) {
+			// Presence updates reach everyone too.
+			r.mu.Unlock()
+			return stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "you are changing your presence too fast; wait a moment")
+		}
 		if o.key == key {
 			o.presence = st.El
 			ds := r.broadcastPresence(nil, o, "", nil, nil)
