@@ -134,8 +134,9 @@ phone receives: <iq type='result' id='p3' from='ping@conference.hearth.test/Ally
 
 // TestMUCLimits: a person sending too fast gets resource-constraint; the
 // rooms one may own (muc.max_rooms_per_user), the people in a room
-// (muc.max_occupants) and the length of nicks (muc.max_nick) are bounded,
-// each setting applying at once on a running server.
+// (muc.max_occupants), the length of nicks (muc.max_nick) and an
+// occupant's rate (muc.message_rate) are bounded, each setting applying at
+// once on a running server.
 func TestMUCLimits(t *testing.T) {
 	srv := xmpptest.Start(t)
 	c := mucUsers(t, srv, "alice", "bob", "carol")
@@ -147,6 +148,24 @@ func TestMUCLimits(t *testing.T) {
 	}
 	alice.Send(b.String())
 	alice.ExpectLike(`<message type='error'><error type='wait'><resource-constraint xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`, 5*time.Second)
+	// muc.message_rate 0 lifts the bound (load tests).
+	if _, err := srv.Admin.SetSetting(t.Context(), "muc.message_rate", "0"); err != nil {
+		t.Fatal(err)
+	}
+	b.Reset()
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&b, `<message to='fast@conference.hearth.test' type='groupchat' id='g%d'><body>%d</body></message>`, i, i)
+	}
+	alice.Send(b.String())
+	for {
+		el := alice.Next()
+		if el.Name == "message" && el.Attr("type") == "error" && strings.HasPrefix(el.Attr("id"), "g") {
+			t.Fatalf("refused with muc.message_rate 0: %s", el)
+		}
+		if el.Attr("id") == "g99" {
+			break
+		}
+	}
 	if _, err := srv.Admin.SetSetting(t.Context(), "muc.max_rooms_per_user", "2"); err != nil {
 		t.Fatal(err)
 	}

@@ -372,7 +372,7 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		if s.lanchat != nil {
 			s.lanchat.SetEnabled(v.Bool(key))
 		}
-	case settings.KeyMUCRooms, settings.KeyMUCOccupants, settings.KeyMUCNick:
+	case settings.KeyMUCRooms, settings.KeyMUCOccupants, settings.KeyMUCNick, settings.KeyMUCRate:
 		s.applyMUC(v)
 	case settings.KeyMAMRetention:
 		if err := s.archive.SetRetention(ctx, retention(v)); err != nil {
@@ -398,6 +398,7 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 // applyMUC sets the chat rooms' limits as the settings say.
 func (s *Server) applyMUC(v settings.Values) {
 	s.muc.SetLimits(v.Int(settings.KeyMUCRooms), v.Int(settings.KeyMUCOccupants), v.Int(settings.KeyMUCNick))
+	s.muc.SetRate(v.Int(settings.KeyMUCRate))
 }
 
 // applyFamily sets the family circle as the settings say; turning it on

@@ -269,6 +269,7 @@ alice receives nothing more`)
 	tested[settings.KeyMUCRooms] = true
 	tested[settings.KeyMUCOccupants] = true
 	tested[settings.KeyMUCNick] = true
+	tested[settings.KeyMUCRate] = true
 	for _, s := range settings.All() {
 		if s.Live && !tested[s.Key] {
 			t.Errorf("live setting %s has no test that it applies live", s.Key)

@@ -117,6 +117,7 @@ const (
 	KeyMUCRooms        = "muc.max_rooms_per_user"
 	KeyMUCOccupants    = "muc.max_occupants"
 	KeyMUCNick         = "muc.max_nick"
+	KeyMUCRate         = "muc.message_rate"
 )
 
 // registry is every setting, in the order `hearth config list` shows
@@ -200,6 +201,8 @@ var registry = []Spec{
 		Help: "chat rooms: the most people in one room; a room's own limit (maxusers) cannot be higher"},
 	{Key: KeyMUCNick, Kind: Int, Default: strconv.Itoa(muc.DefaultMaxNick), Min: 1, Live: true,
 		Help: "chat rooms: the longest nickname, in characters; for people joining from now on"},
+	{Key: KeyMUCRate, Kind: Int, Default: strconv.Itoa(muc.DefaultRate), Live: true,
+		Help: "chat rooms: how many messages and presence updates one person may send a second in a room (twice as many at once); more are refused with a request to wait; 0: no bound"},
 	{Key: KeyIdleTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultIdleTimeout), Live: true,
 		Help: "a silent client is pinged after this and disconnected after as long again; for new sessions"},
 	{Key: KeyResumeTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultResumeTimeout), Live: true,

@@ -40,7 +40,7 @@ func (m *Module) handleMessage(ctx context.Context, st *stanza.Stanza) *stanza.E
 		r.mu.Unlock()
 		return stanza.NewError(stanza.Auth, stanza.Forbidden, "this room is moderated and you have no voice; ask a moderator")
 	}
-	if !o.bucket.take(m.now(), DefaultRate, DefaultBurst) {
+	if !m.allow(o) {
 		r.mu.Unlock()
 		return stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "you are sending messages too fast; wait a moment")
 	}
@@ -146,7 +146,7 @@ func (m *Module) private(ctx context.Context, r *room, o *occupant, st *stanza.S
 	if to == nil {
 		return fail(stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "there is nobody with this nickname in the room"))
 	}
-	if !o.bucket.take(m.now(), DefaultRate, DefaultBurst) {
+	if !m.allow(o) {
 		return fail(stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "you are sending messages too fast; wait a moment"))
 	}
 	el := r.outgoing(st.El, o)

@@ -45,10 +45,9 @@ const (
 	DefaultMaxRoomsPerUser = 20
 	DefaultMaxOccupants    = 500
 	DefaultMaxNick         = 64
-	// DefaultRate and DefaultBurst bound one occupant's messages: per
-	// second, and at once.
-	DefaultRate  = 10
-	DefaultBurst = 20
+	// DefaultRate bounds one occupant's messages and presence updates,
+	// per second (twice as many at once); 0: no bound.
+	DefaultRate = 10
 	// historyDefault is how many messages a joining occupant gets when it
 	// does not say; historyKeep how many a room keeps in memory.
 	historyDefault = 20
@@ -76,8 +75,8 @@ type Module struct {
 	archive Archive
 	log     *slog.Logger
 
-	maxRooms, maxOccupants, maxNick atomic.Int64
-	now                             func() time.Time
+	maxRooms, maxOccupants, maxNick, rate atomic.Int64
+	now                                   func() time.Time
 
 	loadMu sync.Mutex
 	loaded bool
@@ -96,7 +95,18 @@ func New(d Deps) *Module {
 	m := &Module{db: d.DB, r: d.Router, domain: d.Domain, service: "conference." + d.Domain, archive: d.Archive,
 		log: d.Log, rooms: map[string]*room{}, forwards: map[string]forwarded{}, now: time.Now}
 	m.SetLimits(DefaultMaxRoomsPerUser, DefaultMaxOccupants, DefaultMaxNick)
+	m.rate.Store(DefaultRate)
 	return m
+}
+
+// SetRate sets how many messages and presence updates an occupant may
+// send a second (twice as many at once); 0 lifts the bound.
+func (m *Module) SetRate(perSecond int) { m.rate.Store(int64(max(perSecond, 0))) }
+
+// allow takes a token of o's bucket, r.mu held.
+func (m *Module) allow(o *occupant) bool {
+	rate := float64(m.rate.Load())
+	return rate == 0 || o.bucket.take(m.now(), rate, 2*rate)
 }
 
 // SetLimits changes the limits (0 keeps the default): rooms one account

@@ -155,7 +155,7 @@ func (m *Module) handlePresence(ctx context.Context, st *stanza.Stanza) *stanza.
 		return m.handlePresence(ctx, st) // vanished meanwhile: begin again
 	}
 	if o := r.byReal(st.From); o != nil {
-		if !o.bucket.take(m.now(), DefaultRate, DefaultBurst) {
+		if !m.allow(o) {
 			// Presence updates reach everyone too.
 			r.mu.Unlock()
 			return stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "you are changing your presence too fast; wait a moment")

@@ -43,7 +43,7 @@ func (m *Module) voice(ctx context.Context, r *room, o *occupant, st *stanza.Sta
 	if o.role != roleVisitor {
 		return fail(stanza.NewError(stanza.Modify, stanza.NotAcceptable, "you have voice already"))
 	}
-	if !o.bucket.take(m.now(), DefaultRate, DefaultBurst) {
+	if !m.allow(o) {
 		return fail(stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "you are sending too fast; wait a moment"))
 	}
 	form := dataForm("form",
