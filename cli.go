@@ -127,6 +127,12 @@ func dataFlag(fs *flag.FlagSet, data *string) {
 func (c *cli) withAPI(ctx context.Context, a *adminFlags, userArg string, fn func(ctx context.Context, api admin.API) error) error {
 	ctx, cancel := context.WithTimeout(ctx, adminTimeout)
 	defer cancel()
+	return c.withAPIUntimed(ctx, a, userArg, fn)
+}
+
+// withAPIUntimed is withAPI for work that may take as long as it takes
+// (a backup): only ctx bounds it.
+func (c *cli) withAPIUntimed(ctx context.Context, a *adminFlags, userArg string, fn func(ctx context.Context, api admin.API) error) error {
 	data, err := c.dataDir(a.data)
 	if err != nil {
 		return err

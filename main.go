@@ -71,6 +71,11 @@ const usageText = `usage:
                                       the accounts that take part, those announced, the people seen
   hearth lan on|off USER              let an account chat on the LAN: announced there while online,
                                       seeing the people found there (setting linklocal.enabled)
+  hearth backup [FILE|FOLDER]         back up the server while it runs (database, certificates and
+                                      home CA, secrets, uploaded files) into one file; a FOLDER (default
+                                      the current one) gets hearth-DOMAIN-DATE.tar.gz
+  hearth restore FILE --data DIR      put a backup into DIR, a new or empty data directory, checking
+                                      every file; then hearth serve --data DIR
   hearth stop                         stop the running server cleanly (as closing its window with
                                       "Stop the server" does) and wait until it has stopped
   hearth debug pprof PROFILE [--seconds N] [-o FILE]
@@ -154,6 +159,10 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.federation(ctx, args)
 	case "lan":
 		err = c.lanChat(ctx, args)
+	case "backup":
+		err = c.backup(ctx, args)
+	case "restore":
+		err = c.restore(ctx, args)
 	case "stop":
 		err = c.stop(ctx, args)
 	case "debug":

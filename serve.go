@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -109,6 +110,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	g.Go(func() error { return admin.Serve(gctx, ls.admin, ctl) })
 	g.Go(func() error { return l.run(gctx) })
 	g.Go(func() error { return page.serve(gctx) })
+	backups := &backupScheduler{local: d.admin, log: log.With("part", "backup"), now: time.Now}
+	g.Go(func() error { return backups.run(gctx) })
 
 	fed := "federation off"
 	select {

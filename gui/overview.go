@@ -75,7 +75,7 @@ func newOverviewTab(u *UI) *overviewTab {
 		key("Domain"), t.domain,
 		key("Uptime"), t.uptime,
 		key("Version"), container.NewBorder(nil, nil, nil, about, t.version),
-		key("Data"), t.dataDir,
+		key("Data"), container.NewBorder(nil, nil, nil, newBackupButton(u), t.dataDir),
 		key("Listening"), t.listeners,
 	))
 

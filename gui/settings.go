@@ -129,6 +129,7 @@ var groupTitles = map[string]string{
 	"linklocal":  "LAN chat without accounts",
 	"mam":        "Message archive",
 	"muc":        "Chat rooms",
+	"backup":     "Backups",
 	"log":        "Log",
 }
 

@@ -155,7 +155,7 @@ func open(ctx context.Context, abs string) (*DB, error) {
 // openWriter opens the one writing connection to the database file at
 // path, which must exist, and checks that it is in WAL mode.
 func openWriter(ctx context.Context, path string) (*sql.DB, error) {
-	w, err := sql.Open("sqlite", dsn(path, true))
+	w, err := sql.Open("sqlite", dsn(path, writer))
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +177,7 @@ func openWriter(ctx context.Context, path string) (*sql.DB, error) {
 
 // openReader opens n read-only connections to the database file at path.
 func openReader(ctx context.Context, path string, n int) (*sql.DB, error) {
-	r, err := sql.Open("sqlite", dsn(path, false))
+	r, err := sql.Open("sqlite", dsn(path, reader))
 	if err != nil {
 		return nil, err
 	}
@@ -192,9 +192,19 @@ func openReader(ctx context.Context, path string, n int) (*sql.DB, error) {
 	return r, nil
 }
 
+// The connections to the database: the writer, the pool's readers, and
+// the read-only one a snapshot (VACUUM INTO) is taken on.
+type connKind int
+
+const (
+	reader connKind = iota
+	writer
+	snapshot
+)
+
 // dsn returns the modernc.org/sqlite data source name for the file at the
-// absolute path abs, for the writer or a reader connection.
-func dsn(abs string, write bool) string {
+// absolute path abs, for a connection of kind k.
+func dsn(abs string, k connKind) string {
 	p := filepath.ToSlash(abs)
 	if !strings.HasPrefix(p, "/") {
 		p = "/" + p // Windows: file:///C:/...
@@ -214,14 +224,19 @@ func dsn(abs string, write bool) string {
 			"temp_store(2)",
 		},
 	}
-	if write {
+	switch k {
+	case writer:
 		// A group commit of thousands of messages changes more pages
 		// than the default 2 MB cache holds; spilling them to the log
 		// before the commit costs writes and reads again.
 		q["_pragma"] = append(q["_pragma"], "journal_mode(WAL)", "cache_size(-32768)")
 		q.Set("_txlock", "immediate")
-	} else {
+	case reader:
 		q["_pragma"] = append(q["_pragma"], "query_only(1)")
+	case snapshot:
+		// VACUUM INTO writes another file, which query_only forbids;
+		// mode=ro keeps this one from writing the database.
+		q.Set("mode", "ro")
 	}
 	u.RawQuery = q.Encode()
 	return u.String()

@@ -387,7 +387,7 @@ func emptyWriter(t testing.TB) (string, *sql.DB) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w, err := sql.Open("sqlite", dsn(path, true))
+	w, err := sql.Open("sqlite", dsn(path, writer))
 	if err != nil {
 		t.Fatal(err)
 	}

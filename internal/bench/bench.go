@@ -42,12 +42,14 @@ type options struct {
 	presence                   bool
 	sm                         bool
 	contacts                   int
+	occupants, senders         int
+	room, service              string
 
 	json  bool
 	label string
 }
 
-var scenarios = []string{"logins", "throughput", "latency", "offline", "idle", "fanout", "register", "preauth"}
+var scenarios = []string{"logins", "throughput", "latency", "offline", "idle", "fanout", "register", "preauth", "room"}
 
 const usageText = `usage: hearth bench SCENARIO [flags]
 
@@ -63,6 +65,9 @@ Scenarios (each prints one result line; --json prints one JSON object):
                                   the server's VmRSS before, after login and after --duration -> KiB/conn
   fanout      --contacts K        one user with K online subscribers changes presence --count times
                                   -> presence stanzas delivered/s (subscriptions are set up by the scenario)
+  room        --occupants N --senders S  N accounts join a new room (XEP-0045) on --service, S of them
+                                  send groupchat messages, at most --window in flight -> messages/s that
+                                  reached every occupant, deliveries/s, p50/p99 until all had it
   register    --users N           create the accounts by in-band registration (XEP-0077)
   preauth     --conns N --pid PID N connections that never log in each send a header and one unfinished
                                   element (4,095 children; or 14 and 9,900 bytes of text), hold for
@@ -101,7 +106,7 @@ func parseFlags(args []string) (*options, *flag.FlagSet, error) {
 	fs.IntVar(&o.count, "count", 0, "stop after this many logins/messages/presence changes (fanout default 100)")
 	fs.IntVar(&o.conc, "conc", 0, "concurrent logins (default: logins 16, idle and fanout 32, register 8)")
 	fs.IntVar(&o.pairs, "pairs", 10, "sender/receiver pairs (throughput, latency, offline)")
-	fs.IntVar(&o.window, "window", 0, "in-flight limit: messages per pair (throughput and offline, default 100) or presence changes (fanout, default 8)")
+	fs.IntVar(&o.window, "window", 0, "in-flight limit: messages per pair (throughput and offline, default 100), presence changes (fanout, default 8) or groupchat messages (room, default 16)")
 	fs.Float64Var(&o.rate, "rate", 1000, "aggregate messages per second (latency)")
 	fs.IntVar(&o.bodySize, "size", 64, "message body size in bytes (throughput, latency, offline)")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long to wait for outstanding deliveries after the run")
@@ -111,6 +116,10 @@ func parseFlags(args []string) (*options, *flag.FlagSet, error) {
 	fs.BoolVar(&o.presence, "presence", false, "idle connections send initial presence")
 	fs.BoolVar(&o.sm, "sm", false, "enable stream management (XEP-0198) with resumption after login and answer the server's acks, as phones do")
 	fs.IntVar(&o.contacts, "contacts", 50, "online contacts subscribed to the publisher (fanout)")
+	fs.IntVar(&o.occupants, "occupants", 50, "occupants of the room (room)")
+	fs.IntVar(&o.senders, "senders", 5, "occupants that send (room)")
+	fs.StringVar(&o.room, "room", "", "the room's name (room; default a new one per run)")
+	fs.StringVar(&o.service, "service", "", "the group chat service (room; default conference.DOMAIN)")
 	fs.BoolVar(&o.json, "json", false, "print each result as a JSON object")
 	fs.StringVar(&o.label, "label", "", "free-form label copied into the result (for example the server's name)")
 
@@ -151,6 +160,9 @@ func (o *options) defaults(set map[string]bool) {
 	if o.serverName == "" {
 		o.serverName = o.domain
 	}
+	if o.scenario == "room" && !set["window"] {
+		o.window = 16
+	}
 	if o.scenario == "fanout" && !set["count"] {
 		o.count = 100
 	}
@@ -188,7 +200,7 @@ func (o *options) validate() error {
 	switch o.scenario {
 	case "":
 		bad("no scenario: want one of %s", strings.Join(scenarios, ", "))
-	case "logins", "throughput", "latency", "offline", "idle", "fanout", "register", "preauth":
+	case "logins", "throughput", "latency", "offline", "idle", "fanout", "register", "preauth", "room":
 	default:
 		bad("unknown scenario %q: want one of %s", o.scenario, strings.Join(scenarios, ", "))
 	}
@@ -228,7 +240,7 @@ func (o *options) validate() error {
 		bad("--size must be between 0 and 65536")
 	}
 	switch o.scenario {
-	case "logins", "throughput", "latency", "offline":
+	case "logins", "throughput", "latency", "offline", "room":
 		if o.duration == 0 && o.count == 0 {
 			bad("give --duration or --count")
 		}
@@ -256,6 +268,15 @@ func (o *options) validate() error {
 		}
 		if o.pid <= 0 {
 			bad("preauth needs --pid: it measures the server's memory")
+		}
+	case "room":
+		if o.occupants < 1 {
+			bad("--occupants must be at least 1")
+		} else if o.occupants > o.users {
+			bad("--occupants %d needs %d accounts, --users is %d", o.occupants, o.occupants, o.users)
+		}
+		if o.senders < 1 || o.senders > o.occupants {
+			bad("--senders must be between 1 and --occupants")
 		}
 	case "fanout":
 		if o.contacts < 1 {
@@ -306,6 +327,8 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 		res, err = runRegister(ctx, d)
 	case "preauth":
 		res, err = runPreauth(ctx, d)
+	case "room":
+		res, err = runRoom(ctx, d)
 	}
 	if res != nil {
 		if perr := o.print(stdout, res); perr != nil && err == nil {

@@ -308,6 +308,12 @@ func TestParseFlags(t *testing.T) {
 			}
 			return ""
 		}},
+		{"room defaults", []string{"room", "--occupants", "30"}, func(o *options) string {
+			if o.occupants != 30 || o.senders != 5 || o.window != 16 || o.duration != 5*time.Second || o.service != "" {
+				return "room defaults wrong"
+			}
+			return ""
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -333,6 +339,7 @@ func TestParseFlagsErrors(t *testing.T) {
 		{"every problem at once", []string{"throughput", "--pairs", "60", "--ca", "x", "--insecure", "--user-fmt", "bob", "--mech", "MD5"},
 			[]string{"needs 120 accounts", "--ca and --insecure", "--user-fmt", "--mech"}},
 		{"fanout accounts", []string{"fanout", "--contacts", "100"}, []string{"needs 101 accounts"}},
+		{"room accounts", []string{"room", "--occupants", "500", "--senders", "0"}, []string{"needs 500 accounts", "--senders"}},
 		{"stray argument", []string{"logins", "extra"}, []string{"unexpected arguments"}},
 		{"bad flag", []string{"logins", "--nope"}, []string{"nope"}},
 	}

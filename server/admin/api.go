@@ -299,6 +299,11 @@ type API interface {
 	// CheckDatabase reads the whole database and returns the problems
 	// SQLite's quick check finds in it; none when it is sound.
 	CheckDatabase(ctx context.Context) (problems []string, err error)
+	// Backup writes a backup (database, certificates, secrets, uploads)
+	// to file, an absolute path: a new file, or a folder to make one in;
+	// "" is the server's backups folder (setting backup.dir). The server
+	// goes on serving meanwhile; restore with Restore.
+	Backup(ctx context.Context, file string) (BackupInfo, error)
 
 	// Watch delivers live events until ctx is done; the channel is closed
 	// then. A slow reader loses events rather than blocking the server.

@@ -155,6 +155,7 @@ type request struct {
 	Since    uint64      `json:",omitempty"`
 	Domain   string      `json:",omitempty"`
 	On       bool        `json:",omitempty"`
+	Path     string      `json:",omitempty"`
 }
 
 // errorBody is the body of a failed call.
@@ -243,6 +244,7 @@ func newHandler(api API) http.Handler {
 		problems, err := api.CheckDatabase(ctx)
 		return problemsBody{problems}, err
 	})
+	method("Backup", func(ctx context.Context, r request) (any, error) { return api.Backup(ctx, r.Path) })
 	method("Stop", func(ctx context.Context, r request) (any, error) {
 		s, ok := api.(Stopper)
 		if !ok {
@@ -499,6 +501,12 @@ func (c *Client) CheckDatabase(ctx context.Context) ([]string, error) {
 	var v problemsBody
 	err := c.call(ctx, "CheckDatabase", request{}, &v)
 	return v.Problems, err
+}
+
+func (c *Client) Backup(ctx context.Context, file string) (BackupInfo, error) {
+	var v BackupInfo
+	err := c.call(ctx, "Backup", request{Path: file}, &v)
+	return v, err
 }
 
 // Stop asks the server to stop cleanly, as SIGTERM would; it returns once

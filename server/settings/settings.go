@@ -118,6 +118,9 @@ const (
 	KeyMUCOccupants    = "muc.max_occupants"
 	KeyMUCNick         = "muc.max_nick"
 	KeyMUCRate         = "muc.message_rate"
+	KeyBackupSchedule  = "backup.schedule"
+	KeyBackupKeep      = "backup.keep"
+	KeyBackupDir       = "backup.dir"
 )
 
 // registry is every setting, in the order `hearth config list` shows
@@ -203,6 +206,12 @@ var registry = []Spec{
 		Help: "chat rooms: the longest nickname, in characters; for people joining from now on"},
 	{Key: KeyMUCRate, Kind: Int, Default: strconv.Itoa(muc.DefaultRate), Live: true,
 		Help: "chat rooms: how many messages and presence updates one person may send a second in a room (twice as many at once); more are refused with a request to wait; 0: no bound"},
+	{Key: KeyBackupSchedule, Kind: Enum, Default: "daily", Enum: []string{"off", "daily", "weekly"}, Live: true,
+		Help: "back up the server by itself (database, certificates and home CA, secrets, uploaded files) this often, while it runs; hearth backup makes one at any time"},
+	{Key: KeyBackupKeep, Kind: Int, Default: "3", Min: 1, Live: true,
+		Help: "how many of its own backups the server keeps; older ones are deleted (backups you make with hearth backup are never touched)"},
+	{Key: KeyBackupDir, Kind: String, Live: true,
+		Help: "the folder the server's own backups go to (empty: backups in the data directory); another disk keeps them safe when this one fails"},
 	{Key: KeyIdleTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultIdleTimeout), Live: true,
 		Help: "a silent client is pinged after this and disconnected after as long again; for new sessions"},
 	{Key: KeyResumeTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultResumeTimeout), Live: true,
