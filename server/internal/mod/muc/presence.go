@@ -281,13 +281,20 @@ func (m *Module) join(ctx context.Context, r *room, st *stanza.Stanza, nick, key
 		self := r.presenceOf(o, "", true, append([]int{110}, selfCodes...))
 		ds = append(ds, addressed(self, st.From))
 	} else {
+		var variant [2]*stanza.Element // without and with the real JID
 		for _, p := range r.sorted() {
 			if p == o {
 				continue
 			}
-			el := r.presenceOf(o, "", r.seesJIDs(p), nil)
+			i := 0
+			if r.seesJIDs(p) {
+				i = 1
+			}
+			if variant[i] == nil {
+				variant[i] = r.presenceOf(o, "", i == 1, nil)
+			}
 			for _, s := range p.sessions {
-				ds = append(ds, addressed(el, s))
+				ds = append(ds, addressed(variant[i], s))
 			}
 		}
 		ds = append(ds, addressed(r.presenceOf(o, "", true, append([]int{110}, selfCodes...)), st.From))
