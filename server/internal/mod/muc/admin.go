@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"fmt"
 	"sort"
 
 	"hearth/server/internal/jid"
@@ -118,6 +119,16 @@ func (m *Module) admin(ctx context.Context, r *room, st *stanza.Stanza) (*stanza
 			return nil, e
 		}
 	}
+	added := map[string]bool{}
+	for _, it := range items {
+		if _, had := r.affs[it.JID.String()]; it.Affiliation != "" && it.Affiliation != affNone && !had {
+			added[it.JID.String()] = true
+		}
+	}
+	if len(r.affs)+len(added) > maxAffiliations {
+		r.mu.Unlock()
+		return nil, stanza.NewError(stanza.Wait, stanza.ResourceConstraint, errTooMany.Error())
+	}
 	var ds []delivery
 	for _, it := range items {
 		var err error
@@ -185,6 +196,9 @@ func (r *room) mayChange(actorAff string, actor *occupant, it AdminItem, m *Modu
 func (m *Module) setAff(ctx context.Context, r *room, ds []delivery, bare jid.JID, aff, reason, actorNick string) ([]delivery, error) {
 	k := bare.String()
 	old, had := r.affs[k]
+	if !had && aff != affNone && len(r.affs) >= maxAffiliations {
+		return ds, errTooMany
+	}
 	if aff == affNone {
 		delete(r.affs, k)
 	} else {
@@ -235,6 +249,9 @@ func (m *Module) setAff(ctx context.Context, r *room, ds []delivery, bare jid.JI
 	}
 	return ds, nil
 }
+
+// errTooMany: a room has as many affiliations as it may keep.
+var errTooMany = fmt.Errorf("the room has %d affiliations, the most it keeps; remove some first", maxAffiliations)
 
 // setRole changes an occupant's role (kick 307, voice, moderator), r.mu
 // held.

@@ -14,24 +14,35 @@ type entry struct {
 	el      *stanza.Element // as broadcast, without to
 	at      time.Time
 	delayed bool // already carries its delay (from the archive)
+	size    int  // its footprint
 }
 
-// ring keeps a room's last messages.
+// ring keeps a room's last messages: at most historyKeep, taking at most
+// historyBytes of memory (stanza.Element.Footprint).
 type ring struct {
 	items []entry
+	bytes int
 }
 
 func (g *ring) add(e entry) {
-	if len(g.items) >= historyKeep {
-		g.items = append(g.items[:0:0], g.items[1:]...)
-	}
+	e.size = e.el.Footprint()
 	g.items = append(g.items, e)
+	g.bytes += e.size
+	drop := 0
+	for len(g.items)-drop > historyKeep || g.bytes > historyBytes && len(g.items)-drop > 1 {
+		g.bytes -= g.items[drop].size
+		drop++
+	}
+	if drop > 0 {
+		g.items = append(g.items[:0:0], g.items[drop:]...)
+	}
 }
 
 // remove drops the message with the archive id (moderation).
 func (g *ring) remove(id string) {
 	for i, e := range g.items {
 		if sid := e.el.Child("stanza-id", nsSID); sid != nil && sid.Attr("id") == id {
+			g.bytes -= e.size
 			g.items = append(g.items[:i:i], g.items[i+1:]...)
 			return
 		}

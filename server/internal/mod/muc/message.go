@@ -187,6 +187,9 @@ func (m *Module) mediated(ctx context.Context, r *room, o *occupant, st *stanza.
 			// Members-only: the invitee becomes a member when an admin
 			// invites, or anyone where invitations are allowed.
 			if r.cfg.MembersOnly && r.affOf(to.Bare()) == affNone && (affRank(aff) >= affRank(affAdmin) || r.cfg.AllowInvites) {
+				if len(r.affs) >= maxAffiliations {
+					return fail(stanza.NewError(stanza.Wait, stanza.ResourceConstraint, errTooMany.Error()))
+				}
 				r.affs[to.Bare().String()] = affRec{aff: affMember}
 				changed = true
 			}

@@ -52,6 +52,9 @@ const (
 	// does not say; historyKeep how many a room keeps in memory.
 	historyDefault = 20
 	historyKeep    = 100
+	historyBytes   = 1 << 20
+	// maxAffiliations bounds the affiliations (members, bans...) of a room.
+	maxAffiliations = 5000
 )
 
 // ErrNoRoom is returned by the admin API for a room that does not exist.

@@ -346,3 +346,27 @@ func TestConfigCodes(t *testing.T) {
 	conf(`<field var='muc#roomconfig_roomowners'></field>`)
 	has(t, e.take("alice"), `<conflict`)
 }
+
+// TestRing: the history kept in memory is bounded by count and by memory.
+func TestRing(t *testing.T) {
+	var g ring
+	small := modtest.Element(t, `<message type='groupchat'><body>hi</body></message>`)
+	for range historyKeep + 10 {
+		g.add(entry{el: small})
+	}
+	if len(g.items) != historyKeep {
+		t.Errorf("%d kept, want %d", len(g.items), historyKeep)
+	}
+	big := modtest.Element(t, `<message type='groupchat'><body>`+strings.Repeat("x", 300_000)+`</body></message>`)
+	for range 5 {
+		g.add(entry{el: big})
+	}
+	if g.bytes > historyBytes || len(g.items) != 3 {
+		t.Errorf("%d messages in %d bytes kept", len(g.items), g.bytes)
+	}
+	huge := modtest.Element(t, `<message type='groupchat'><body>`+strings.Repeat("x", 2<<20)+`</body></message>`)
+	g.add(entry{el: huge})
+	if len(g.items) != 1 {
+		t.Errorf("a message above the bound: %d kept", len(g.items))
+	}
+}
