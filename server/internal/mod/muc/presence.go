@@ -144,10 +144,9 @@ func (m *Module) handlePresence(ctx context.Context, st *stanza.Stanza) *stanza.
 	created := false
 	if r == nil {
 		var e *stanza.Error
-		if r, e = m.create(st.To.Local, st.From); e != nil {
+		if r, created, e = m.create(st.To.Local, st.From); e != nil {
 			return e
 		}
-		created = true
 	}
 	r.mu.Lock()
 	if r.gone {
@@ -172,14 +171,12 @@ func (m *Module) handlePresence(ctx context.Context, st *stanza.Stanza) *stanza.
 }
 
 // create makes a new room for its first occupant, locked until it is
-// configured (XEP-0045 10.1).
-func (m *Module) create(local string, creator jid.JID) (*room, *stanza.Error) {
-	if _, err := jid.New(local, m.service, ""); err != nil {
-		return nil, stanza.NewError(stanza.Modify, stanza.JIDMalformed, "this room name cannot be used")
-	}
+// configured (XEP-0045 10.1); made is false when someone else made it
+// meanwhile.
+func (m *Module) create(local string, creator jid.JID) (r *room, made bool, e *stanza.Error) {
 	if creator.Domain != m.domain {
 		// Rooms are made by this server's accounts; others may join them.
-		return nil, stanza.NewError(stanza.Cancel, stanza.NotAllowed, "only accounts of "+m.domain+" create rooms here")
+		return nil, false, stanza.NewError(stanza.Cancel, stanza.NotAllowed, "only accounts of "+m.domain+" create rooms here")
 	}
 	// Counted without m.mu: a room's lock is never taken under it.
 	owned := 0
@@ -193,17 +190,16 @@ func (m *Module) create(local string, creator jid.JID) (*room, *stanza.Error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if r := m.rooms[local]; r != nil {
-		return r, nil
+		return r, false, nil
 	}
 	if max := int(m.maxRooms.Load()); owned >= max {
-		return nil, stanza.NewError(stanza.Cancel, stanza.NotAllowed, fmt.Sprintf("you already own %d rooms, the most one person may have here; destroy one first", max))
+		return nil, false, stanza.NewError(stanza.Cancel, stanza.NotAllowed, fmt.Sprintf("you already own %d rooms, the most one person may have here; destroy one first", max))
 	}
-	j := jid.JID{Local: local, Domain: m.service}
-	r := newRoom(j, newSecret())
+	r = newRoom(jid.JID{Local: local, Domain: m.service}, newSecret())
 	r.locked = true
 	r.affs[creator.Bare().String()] = affRec{aff: affOwner}
 	m.rooms[local] = r
-	return r, nil
+	return r, true, nil
 }
 
 // join lets a new occupant in, r.mu held (released on return).
