@@ -66,7 +66,7 @@ func (m *Module) handleMessage(ctx context.Context, st *stanza.Stanza) *stanza.E
 		m.fill(ctx, r) // the history from before a restart goes first
 	}
 	if kept && r.archived(m) {
-		copy, d := m.archive.Store(ctx, r.jid, o.nick, out)
+		stored, d := m.archive.Store(ctx, r.jid, o.nick, out)
 		if d != nil {
 			<-d.Done()
 			if e := d.Failed(); e != nil {
@@ -74,7 +74,9 @@ func (m *Module) handleMessage(ctx context.Context, st *stanza.Stanza) *stanza.E
 				return e
 			}
 		}
-		out = copy
+		if stored != nil {
+			out = stored // with the room's stanza-id
+		}
 	}
 	if kept {
 		r.history.add(entry{el: out, at: m.now()})
