@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"hearth/server/internal/stanza"
 	"hearth/server/xmpptest"
 )
 
@@ -124,6 +125,23 @@ alice receives: <iq type='result' id='p2' from='ping@conference.hearth.test/Alic
 	c["alice"].ExpectLike(`<message from='ping@conference.hearth.test/Ally' id='m1'/>`, 5*time.Second)
 	phone.ExpectLike(`<message from='ping@conference.hearth.test/Ally' id='m1'/>`, 5*time.Second)
 	c["bob"].ExpectLike(`<message from='ping@conference.hearth.test/Ally' id='m1'/>`, 5*time.Second)
+	// A client that lost track joins again from the same session: it
+	// gets the room as on joining; the others hear nothing.
+	drain(t, c["bob"], "d1")
+	drain(t, phone, "d1")
+	got := mucJoin(t, phone, "ping@conference.hearth.test", "Ally")
+	var self bool
+	for _, el := range got {
+		if el.Name == "presence" && strings.Contains(el.String(), `code="110"`) && el.Attr("from") == "ping@conference.hearth.test/Ally" {
+			self = true
+		}
+	}
+	if !self {
+		t.Errorf("joining again gave no self-presence: %v", got)
+	}
+	if more := drain(t, c["bob"], "d2"); len(more) > 0 {
+		t.Errorf("bob heard of alice's joining again: %v", more)
+	}
 	// The pc leaves; alice stays in through the phone.
 	c["alice"].Send(`<presence to='ping@conference.hearth.test/Ally' type='unavailable'/>`)
 	c["alice"].ExpectLike(`<presence type='unavailable'/>`, 5*time.Second)
@@ -221,4 +239,18 @@ carol receives: <iq type='error' id='v4' from='q@conference.hearth.test/Alice' t
 carol sends: <iq type='result' id='muc-0000' to='q@conference.hearth.test/Bob'/>
 bob receives nothing more
 `)
+}
+
+// drain returns what c received before the answer to a ping it sends now.
+func drain(t *testing.T, c *xmpptest.Client, id string) []*stanza.Element {
+	t.Helper()
+	c.Send(`<iq type='get' id='` + id + `'><ping xmlns='urn:xmpp:ping'/></iq>`)
+	var got []*stanza.Element
+	for {
+		el := c.Next()
+		if el.Name == "iq" && el.Attr("id") == id {
+			return got
+		}
+		got = append(got, el)
+	}
 }

@@ -159,6 +159,12 @@ func (m *Module) handlePresence(ctx context.Context, st *stanza.Stanza) *stanza.
 			r.mu.Unlock()
 			return stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "you are changing your presence too fast; wait a moment")
 		}
+		if o.key == key && st.El.Child("x", NS) != nil {
+			// A join from a session the room counts in: its client lost
+			// track (a new stream under the same resource); it gets the
+			// room again as on joining (XEP-0045 7.2), the others nothing.
+			return m.join(ctx, r, st, nick, key, false, true)
+		}
 		if o.key == key {
 			o.presence = st.El
 			ds := r.broadcastPresence(nil, o, "", nil, nil)
@@ -167,7 +173,7 @@ func (m *Module) handlePresence(ctx context.Context, st *stanza.Stanza) *stanza.
 		}
 		return m.changeNick(ctx, r, o, st, nick, key)
 	}
-	return m.join(ctx, r, st, nick, key, created)
+	return m.join(ctx, r, st, nick, key, created, false)
 }
 
 // create makes a new room for its first occupant, locked until it is
@@ -202,36 +208,27 @@ func (m *Module) create(local string, creator jid.JID) (r *room, made bool, e *s
 	return r, true, nil
 }
 
-// join lets a new occupant in, r.mu held (released on return).
-func (m *Module) join(ctx context.Context, r *room, st *stanza.Stanza, nick, key string, created bool) *stanza.Error {
-	bare := st.From.Bare()
+// mayEnter applies the rules of entering (XEP-0045 7.2.5 to 7.2.10), r.mu
+// held; same is the occupant already under the nick, if any.
+func (m *Module) mayEnter(r *room, st *stanza.Stanza, x *stanza.Element, bare jid.JID, key string, same *occupant) *stanza.Error {
 	aff := r.affOf(bare)
-	fail := func(e *stanza.Error) *stanza.Error {
-		if created && len(r.occ) == 0 {
-			m.forget(r)
-		}
-		r.mu.Unlock()
-		return e
-	}
-	x := st.El.Child("x", NS)
 	switch {
 	case r.locked && aff != affOwner:
-		return fail(stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "this room is being set up by its owner; try again in a moment"))
+		return stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "this room is being set up by its owner; try again in a moment")
 	case aff == affOutcast:
-		return fail(stanza.NewError(stanza.Auth, stanza.Forbidden, "you are banned from this room"))
+		return stanza.NewError(stanza.Auth, stanza.Forbidden, "you are banned from this room")
 	case r.cfg.MembersOnly && affRank(aff) < affRank(affMember):
-		return fail(stanza.NewError(stanza.Auth, stanza.RegistrationRequired, "this room is for members only; ask an owner to invite you"))
+		return stanza.NewError(stanza.Auth, stanza.RegistrationRequired, "this room is for members only; ask an owner to invite you")
 	}
-	same := r.occ[key]
 	if same != nil && same.real != bare {
-		return fail(stanza.NewError(stanza.Cancel, stanza.Conflict, "this nickname is taken in the room; choose another"))
+		return stanza.NewError(stanza.Cancel, stanza.Conflict, "this nickname is taken in the room; choose another")
 	}
 	if by := r.reservedBy(key); by != "" && by != bare.String() {
-		return fail(stanza.NewError(stanza.Cancel, stanza.Conflict, "this nickname is reserved by a member of the room; choose another"))
+		return stanza.NewError(stanza.Cancel, stanza.Conflict, "this nickname is reserved by a member of the room; choose another")
 	}
 	if r.cfg.Password != "" && affRank(aff) < affRank(affAdmin) {
 		if x == nil || x.ChildText("password", NS) != r.cfg.Password {
-			return fail(stanza.NewError(stanza.Auth, stanza.NotAuthorized, "this room needs a password"))
+			return stanza.NewError(stanza.Auth, stanza.NotAuthorized, "this room needs a password")
 		}
 	}
 	if same == nil && affRank(aff) < affRank(affAdmin) {
@@ -240,16 +237,35 @@ func (m *Module) join(ctx context.Context, r *room, st *stanza.Stanza, nick, key
 			limit = r.cfg.MaxUsers
 		}
 		if len(r.occ) >= limit {
-			return fail(stanza.NewError(stanza.Wait, stanza.ServiceUnavailable, "the room is full"))
+			return stanza.NewError(stanza.Wait, stanza.ServiceUnavailable, "the room is full")
+		}
+	}
+	return nil
+}
+
+// join lets a new occupant in, r.mu held (released on return).
+func (m *Module) join(ctx context.Context, r *room, st *stanza.Stanza, nick, key string, created, rejoin bool) *stanza.Error {
+	bare := st.From.Bare()
+	x := st.El.Child("x", NS)
+	same := r.occ[key]
+	if !rejoin {
+		if e := m.mayEnter(r, st, x, bare, key, same); e != nil {
+			if created && len(r.occ) == 0 {
+				m.forget(r)
+			}
+			r.mu.Unlock()
+			return e
 		}
 	}
 	var ds []delivery
 	o := same
 	if o == nil {
-		o = &occupant{nick: nick, key: key, real: bare, role: r.defaultRole(aff), id: r.occupantID(bare)}
+		o = &occupant{nick: nick, key: key, real: bare, role: r.defaultRole(r.affOf(bare)), id: r.occupantID(bare)}
 		r.occ[key] = o
 	}
-	o.sessions = append(o.sessions, st.From)
+	if !o.hasSession(st.From) {
+		o.sessions = append(o.sessions, st.From)
+	}
 	o.presence = st.El
 	// 1. The others' presence, to the newcomer.
 	for _, p := range r.sorted() {
