@@ -105,3 +105,23 @@ alice receives: <iq type='result' id='l1' from='stage@conference.hearth.test' to
 	<item affiliation='owner' role='moderator' nick='Alice' jid='alice@hearth.test/pc'/><item affiliation='admin' role='moderator' nick='Bob' jid='bob@hearth.test/pc'/></query></iq>
 `)
 }
+
+// TestMUCBlocking: someone who blocks an occupant (XEP-0191) gets
+// nothing from that occupant's room JID, and the rest of the room still.
+func TestMUCBlocking(t *testing.T) {
+	srv := xmpptest.Start(t)
+	c := mucUsers(t, srv, "alice", "bob", "carol")
+	mucCreate(t, c["alice"], "b@conference.hearth.test", "Alice")
+	mucJoin(t, c["bob"], "b@conference.hearth.test", "Bob")
+	mucJoin(t, c["carol"], "b@conference.hearth.test", "Carol")
+	drain(t, c["carol"], "d0")
+	xmpptest.Play(t, c, `
+carol sends: <iq type='set' id='bl'><block xmlns='urn:xmpp:blocking'><item jid='b@conference.hearth.test/Bob'/></block></iq>
+carol receives: <iq type='result' id='bl' from='carol@hearth.test' to='carol@hearth.test/pc'/>
+bob sends: <message to='b@conference.hearth.test' type='groupchat' id='m1'><body>hi all</body></message>
+alice receives: <message from='b@conference.hearth.test/Bob' to='alice@hearth.test/pc' type='groupchat' id='m1'><body>hi all</body><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></message>
+alice sends: <message to='b@conference.hearth.test' type='groupchat' id='m2'><body>hello</body></message>
+carol receives: <message from='b@conference.hearth.test/Alice' to='carol@hearth.test/pc' type='groupchat' id='m2'><body>hello</body><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></message>
+carol receives nothing more
+`)
+}

@@ -107,7 +107,7 @@ func (m *Module) admin(ctx context.Context, r *room, st *stanza.Stanza) (*stanza
 	}
 	for i, it := range items {
 		if it.Affiliation != "" && it.JID.IsZero() {
-			_, key, e := m.nick(it.Nick)
+			key, e := lookupKey(it.Nick)
 			if e != nil || r.occ[key] == nil {
 				r.mu.Unlock()
 				return nil, stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "there is nobody with this nickname in the room")
@@ -135,7 +135,7 @@ func (m *Module) admin(ctx context.Context, r *room, st *stanza.Stanza) (*stanza
 		if it.Affiliation != "" {
 			ds, err = m.setAff(ctx, r, ds, it.JID, it.Affiliation, it.Reason, actorNick)
 		} else {
-			_, key, _ := m.nick(it.Nick)
+			key, _ := lookupKey(it.Nick)
 			ds = m.setRole(r, ds, r.occ[key], it.Role, it.Reason, actorNick)
 		}
 		if err != nil {
@@ -172,7 +172,7 @@ func (r *room) mayChange(actorAff string, actor *occupant, it AdminItem, m *Modu
 		}
 		return nil
 	}
-	_, key, e := m.nick(it.Nick)
+	key, e := lookupKey(it.Nick)
 	target := r.occ[key]
 	if e != nil || target == nil {
 		return stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "there is nobody with this nickname in the room")

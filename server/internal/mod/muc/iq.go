@@ -77,7 +77,7 @@ func (m *Module) occupantIQ(ctx context.Context, st *stanza.Stanza) *stanza.Erro
 	}
 	r.mu.Lock()
 	o := r.byReal(st.From)
-	_, key, e := m.nick(st.To.Resource)
+	key, e := lookupKey(st.To.Resource)
 	var to *occupant
 	if e == nil {
 		to = r.occ[key]

@@ -140,7 +140,7 @@ func (m *Module) private(ctx context.Context, r *room, o *occupant, st *stanza.S
 			return fail(stanza.NewError(stanza.Cancel, stanza.NotAllowed, "visitors may not send private messages in this room"))
 		}
 	}
-	_, key, e := m.nick(st.To.Resource)
+	key, e := lookupKey(st.To.Resource)
 	if e != nil {
 		return fail(stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "there is nobody with this nickname in the room"))
 	}

@@ -274,16 +274,29 @@ type delivery struct {
 	el *stanza.Element
 }
 
-// deliver sends each stanza: to a local session through router.Deliver,
-// to a bare JID or another server through Route; a local full JID whose
-// session is gone gets nothing.
+// deliver sends each stanza: to a local session through router.Deliver
+// (unless its account blocks the sender), to a bare JID or another server
+// through Route; a local full JID whose session is gone gets nothing.
 func (m *Module) deliver(ctx context.Context, ds []delivery) {
 	var remote []delivery
+	var fromText string
+	var from jid.JID
 	for _, d := range ds {
 		if d.to.Domain == m.domain && d.to.Resource != "" {
-			if s := m.r.Session(d.to); s != nil {
-				m.r.Deliver(ctx, s, d.el)
+			s := m.r.Session(d.to)
+			if s == nil {
+				continue
 			}
+			// The recipient's block list (XEP-0191) holds for the room and
+			// its occupants as for anyone.
+			if f := d.el.Attr("from"); f != fromText {
+				fromText = f
+				from, _ = jid.Parse(f)
+			}
+			if m.r.Blocked(d.to.Local, from) {
+				continue
+			}
+			m.r.Deliver(ctx, s, d.el)
 			continue
 		}
 		remote = append(remote, d)

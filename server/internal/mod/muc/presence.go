@@ -29,6 +29,16 @@ func (m *Module) nick(s string) (nick, key string, e *stanza.Error) {
 	return n, k, nil
 }
 
+// lookupKey is the comparison key of a nick that names an occupant (no
+// length bound: the nick may be older than the bound).
+func lookupKey(s string) (string, *stanza.Error) {
+	k, err := precis.Nickname.CompareKey(s)
+	if err != nil || k == "" {
+		return "", stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "there is nobody with this nickname in the room")
+	}
+	return k, nil
+}
+
 // nickKeyOr is the comparison key of a stored nick (the nick itself if it
 // has none).
 func nickKeyOr(n string) string {
@@ -127,6 +137,13 @@ func (m *Module) handlePresence(ctx context.Context, st *stanza.Stanza) *stanza.
 		}
 		r.mu.Lock()
 		o := r.byReal(st.From)
+		if o != nil && st.To.Resource != "" {
+			// Unavailable to another occupant's room JID is not leaving:
+			// blocking an occupant (XEP-0191 3.3) sends it.
+			if key, e := lookupKey(st.To.Resource); e != nil || key != o.key {
+				o = nil
+			}
+		}
 		if o == nil {
 			r.mu.Unlock()
 			return nil

@@ -27,7 +27,7 @@ func (m *Module) voice(ctx context.Context, r *room, o *occupant, st *stanza.Sta
 			return nil
 		}
 		nick, _ := f.Value("muc#roomnick")
-		_, key, e := m.nick(nick)
+		key, e := lookupKey(nick)
 		target := r.occ[key]
 		if e != nil || target == nil {
 			return fail(stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "there is nobody with this nickname in the room"))
