@@ -1,8 +1,13 @@
 package muc
 
 import (
+	"context"
+	"strings"
 	"testing"
 
+	"hearth/server/internal/jid"
+	"hearth/server/internal/mod/modtest"
+	"hearth/server/internal/stanza"
 	"hearth/server/internal/stream"
 )
 
@@ -119,5 +124,55 @@ func FuzzNick(f *testing.F) {
 		if e2 != nil || n2 != n || k2 != k {
 			t.Fatalf("nick %q → %q (%q) is not stable: %q %q %v", s, n, k, n2, k2, e2)
 		}
+	})
+}
+
+// FuzzStanza: whatever an occupant sends to a room, its occupants or the
+// service, the service answers without a panic and stays usable.
+func FuzzStanza(f *testing.F) {
+	for _, s := range []string{
+		`<message to='tea@conference.example.org' type='groupchat'><body>hi</body></message>`,
+		`<message to='tea@conference.example.org/Bob' type='chat'><body>pm</body></message>`,
+		`<message to='tea@conference.example.org'><x xmlns='http://jabber.org/protocol/muc#user'><invite to='x@y'/><decline to='@'/></x></message>`,
+		`<message to='tea@conference.example.org'><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#request</value></field><field var='muc#role'><value>participant</value></field><field var='muc#request_allow'><value>1</value></field><field var='muc#roomnick'><value>Bob</value></field></x></message>`,
+		`<presence to='tea@conference.example.org/Other'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='3' since='x'/></x></presence>`,
+		`<presence to='tea@conference.example.org/Alice' type='unavailable'/>`,
+		`<iq type='set' to='tea@conference.example.org' id='1'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'><field var='muc#roomconfig_roomowners'/></x></query></iq>`,
+		`<iq type='set' to='tea@conference.example.org' id='1'><query xmlns='http://jabber.org/protocol/muc#owner'><destroy jid='x@y'><reason>r</reason></destroy></query></iq>`,
+		`<iq type='set' to='tea@conference.example.org' id='1'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='Bob' role='none'/><item jid='b@example.org' affiliation='outcast'/></query></iq>`,
+		`<iq type='get' to='tea@conference.example.org' id='1'><query xmlns='http://jabber.org/protocol/disco#info' node='x-roomuser-item'/></iq>`,
+		`<iq type='set' to='tea@conference.example.org' id='1'><query xmlns='jabber:iq:register'><x xmlns='jabber:x:data' type='submit'><field var='muc#register_roomnick'><value>B</value></field></x></query></iq>`,
+		`<iq type='set' to='tea@conference.example.org' id='1'><vCard xmlns='vcard-temp'><PHOTO><BINVAL>!!</BINVAL></PHOTO></vCard></iq>`,
+		`<iq type='get' to='tea@conference.example.org/Bob' id='1'><ping xmlns='urn:xmpp:ping'/></iq>`,
+		`<iq type='set' to='tea@conference.example.org' id='1'><moderate xmlns='urn:xmpp:message-moderate:1' id='sid1'><retract xmlns='urn:xmpp:message-retract:1'/></moderate></iq>`,
+		`<iq type='get' to='conference.example.org' id='1'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>`,
+	} {
+		f.Add(s)
+	}
+	db := modtest.DB(f, "alice", "bob")
+	f.Fuzz(func(t *testing.T, s string) {
+		el, err := stream.Unmarshal([]byte(s))
+		if err != nil {
+			return
+		}
+		st, e := stanza.Parse(el)
+		if e != nil || st.To.Domain != "conference.example.org" {
+			return
+		}
+		env := newEnvTB(t, db, &fakeArchive{}, "alice", "bob")
+		env.create("alice", "tea", "Alice", "muc#roomconfig_enablearchiving", "1")
+		env.join("bob", "tea", "Bob")
+		env.r.Route(context.Background(), st.WithAddrs(jid.MustParse("alice@example.org/pc"), st.To))
+		// Still usable: the service answers a disco query.
+		env.send("bob", `<iq type='get' id='after' to='conference.example.org'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+		if !strings.Contains(env.take("bob"), `id="after"`) {
+			t.Fatalf("no answer after %s", s)
+		}
+		for _, r := range env.m.allRooms() {
+			r.mu.Lock()
+			env.m.forget(r) // the next input starts afresh
+			r.mu.Unlock()
+		}
+		_ = db.DeleteMUCRoom(context.Background(), "tea@conference.example.org")
 	})
 }

@@ -90,7 +90,7 @@ func (a *fakeArchive) Delete(_ context.Context, room jid.JID) error {
 var roomJID = jid.MustParse("room@conference.example.org")
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	db    *storage.DB
 	r     *router.Router
 	m     *Module
@@ -98,6 +98,11 @@ type env struct {
 }
 
 func newEnv(t *testing.T, db *storage.DB, a Archive, users ...string) *env {
+	t.Helper()
+	return newEnvTB(t, db, a, users...)
+}
+
+func newEnvTB(t testing.TB, db *storage.DB, a Archive, users ...string) *env {
 	t.Helper()
 	r := modtest.Router()
 	var arch Archive
