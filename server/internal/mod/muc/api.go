@@ -29,7 +29,8 @@ type RoomConfig struct {
 	Password                                             string
 }
 
-// find returns the room named by a bare JID or a localpart.
+// find returns the room named by a bare JID or a localpart, its lock
+// held.
 func (m *Module) find(ctx context.Context, name string) (*room, error) {
 	if err := m.load(ctx); err != nil {
 		return nil, fmt.Errorf("the chat rooms could not be read: %w", err)
@@ -38,7 +39,7 @@ func (m *Module) find(ctx context.Context, name string) (*room, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := m.room(local)
+	r := m.locked(local)
 	if r == nil {
 		return nil, fmt.Errorf("%w: %s", ErrNoRoom, name)
 	}
@@ -86,7 +87,6 @@ func (m *Module) Occupants(room string) ([]OccupantInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []OccupantInfo
 	for _, o := range r.sorted() {
@@ -101,19 +101,14 @@ func (m *Module) Occupants(room string) ([]OccupantInfo, error) {
 // <destroy/> (the reason, the alternate venue if given), and it is
 // forgotten with its archive.
 func (m *Module) Destroy(ctx context.Context, room, reason, alternate string) error {
-	r, err := m.find(ctx, room)
-	if err != nil {
-		return err
-	}
 	if alternate != "" {
 		if _, err := jid.Parse(alternate); err != nil {
 			return fmt.Errorf("the alternate room %q is not an address", alternate)
 		}
 	}
-	r.mu.Lock()
-	if r.gone {
-		r.mu.Unlock()
-		return fmt.Errorf("%w: %s", ErrNoRoom, room)
+	r, err := m.find(ctx, room)
+	if err != nil {
+		return err
 	}
 	if err := m.destroy(ctx, r, reason, alternate); err != nil {
 		return fmt.Errorf("the room %s could not be removed from the database: %w", r.jid, err)
@@ -128,7 +123,6 @@ func (m *Module) Affiliations(ctx context.Context, room string) (map[string]stri
 	if err != nil {
 		return nil, err
 	}
-	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make(map[string]string, len(r.affs))
 	for j, a := range r.affs {
@@ -152,7 +146,6 @@ func (m *Module) SetAffiliation(ctx context.Context, room, bareJID, affiliation,
 	if err != nil {
 		return err
 	}
-	r.mu.Lock()
 	bare := j.Bare()
 	if r.affOf(bare) == affOwner && affiliation != affOwner && r.owners() == 1 {
 		r.mu.Unlock()
@@ -169,22 +162,29 @@ func (m *Module) SetAffiliation(ctx context.Context, room, bareJID, affiliation,
 }
 
 // EnsureRoom creates a room (unlocked, configured) or reconfigures one.
-func (m *Module) EnsureRoom(ctx context.Context, room string, cfg RoomConfig) error {
+func (m *Module) EnsureRoom(ctx context.Context, name string, cfg RoomConfig) error {
 	if err := m.load(ctx); err != nil {
 		return fmt.Errorf("the chat rooms could not be read: %w", err)
 	}
-	local, err := m.localOf(room)
+	local, err := m.localOf(name)
 	if err != nil {
 		return err
 	}
-	m.mu.Lock()
-	r := m.rooms[local]
-	if r == nil {
-		r = newRoom(jid.JID{Local: local, Domain: m.service}, newSecret())
-		m.rooms[local] = r
+	var r *room
+	for r == nil {
+		m.mu.Lock()
+		r = m.rooms[local]
+		if r == nil {
+			r = newRoom(jid.JID{Local: local, Domain: m.service}, newSecret())
+			m.rooms[local] = r
+		}
+		m.mu.Unlock()
+		r.mu.Lock()
+		if r.gone { // destroyed meanwhile: make it anew
+			r.mu.Unlock()
+			r = nil
+		}
 	}
-	m.mu.Unlock()
-	r.mu.Lock()
 	c := r.cfg
 	c.Name, c.Description, c.Password = cfg.Name, cfg.Description, cfg.Password
 	c.Persistent, c.Public, c.MembersOnly, c.Moderated = cfg.Persistent, cfg.Public, cfg.MembersOnly, cfg.Moderated
@@ -221,7 +221,7 @@ func (m *Module) UserRemoved(ctx context.Context, user string) {
 	bare := jid.JID{Local: user, Domain: m.domain}
 	for _, r := range m.allRooms() {
 		r.mu.Lock()
-		if _, ok := r.affs[bare.String()]; !ok {
+		if _, ok := r.affs[bare.String()]; !ok || r.gone {
 			r.mu.Unlock()
 			continue
 		}

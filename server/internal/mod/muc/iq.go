@@ -71,11 +71,10 @@ func (m *Module) handleService(ctx context.Context, st *stanza.Stanza) *stanza.E
 // the room; other queries between occupants are passed on (forwardIQ).
 func (m *Module) occupantIQ(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 	q := st.Payload()
-	r := m.room(st.To.Local)
+	r := m.locked(st.To.Local)
 	if r == nil {
 		return stanza.NewError(stanza.Cancel, stanza.NotAcceptable, "you are not in this room")
 	}
-	r.mu.Lock()
 	o := r.byReal(st.From)
 	key, e := lookupKey(st.To.Resource)
 	var to *occupant
@@ -110,15 +109,15 @@ func (m *Module) roomIQ(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 	if q == nil {
 		return stanza.ErrBadRequest("an IQ has one payload")
 	}
-	r := m.room(st.To.Local)
+	r := m.locked(st.To.Local)
 	if r == nil {
 		return stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "there is no such room")
 	}
 	if q.Name == "ping" && q.NS == stanza.NSPing {
+		r.mu.Unlock()
 		m.reply(ctx, st, nil)
 		return nil
 	}
-	r.mu.Lock()
 	var res *stanza.Element
 	var e *stanza.Error
 	switch {

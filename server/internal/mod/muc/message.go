@@ -11,11 +11,10 @@ import (
 // handleMessage: groupchat messages and subjects to the room, private
 // messages to occupants, invitations and declines (XEP-0045 7.4 to 7.8).
 func (m *Module) handleMessage(ctx context.Context, st *stanza.Stanza) *stanza.Error {
-	r := m.room(st.To.Local)
+	r := m.locked(st.To.Local)
 	if r == nil {
 		return stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "there is no such room")
 	}
-	r.mu.Lock()
 	o := r.byReal(st.From)
 	if st.To.Resource != "" {
 		return m.private(ctx, r, o, st)

@@ -194,6 +194,22 @@ func (m *Module) room(local string) *room {
 	return m.rooms[local]
 }
 
+// locked returns the room with the localpart with its lock held, or nil:
+// a room destroyed or emptied meanwhile is not returned.
+func (m *Module) locked(local string) *room {
+	for {
+		r := m.room(local)
+		if r == nil {
+			return nil
+		}
+		r.mu.Lock()
+		if !r.gone {
+			return r
+		}
+		r.mu.Unlock()
+	}
+}
+
 // forget removes a room that was destroyed or emptied.
 func (m *Module) forget(r *room) {
 	m.mu.Lock()

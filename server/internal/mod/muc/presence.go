@@ -130,12 +130,11 @@ func (m *Module) handlePresence(ctx context.Context, st *stanza.Stanza) *stanza.
 	default:
 		return nil // subscriptions and probes mean nothing to a room
 	}
-	r := m.room(st.To.Local)
 	if st.Type == "unavailable" {
+		r := m.locked(st.To.Local)
 		if r == nil {
 			return nil
 		}
-		r.mu.Lock()
 		o := r.byReal(st.From)
 		if o != nil && st.To.Resource != "" {
 			// Unavailable to another occupant's room JID is not leaving:
@@ -158,6 +157,7 @@ func (m *Module) handlePresence(ctx context.Context, st *stanza.Stanza) *stanza.
 	if e != nil {
 		return e
 	}
+	r := m.room(st.To.Local)
 	created := false
 	if r == nil {
 		var e *stanza.Error
