@@ -81,6 +81,11 @@ bob receives: <presence from='stage@conference.hearth.test/Bob' to='bob@hearth.t
 	<item affiliation='admin' role='moderator' jid='bob@hearth.test/pc'><actor nick='Alice'/></item><status code='110'/></x><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></presence>
 carol receives: <presence from='stage@conference.hearth.test/Bob' to='carol@hearth.test/pc'><x xmlns='http://jabber.org/protocol/muc#user'>
 	<item affiliation='admin' role='moderator'><actor nick='Alice'/></item></x><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></presence>
+# A new moderator of a semi-anonymous room now sees everyone's real JID.
+bob receives: <presence from='stage@conference.hearth.test/Alice' to='bob@hearth.test/pc'><x xmlns='http://jabber.org/protocol/muc#user'>
+	<item affiliation='owner' role='moderator' jid='alice@hearth.test/pc'/></x><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></presence>
+bob receives: <presence from='stage@conference.hearth.test/Carol' to='bob@hearth.test/pc'><x xmlns='http://jabber.org/protocol/muc#user'>
+	<item affiliation='none' role='participant' jid='carol@hearth.test/pc'/></x><occupant-id xmlns='urn:xmpp:occupant-id:0' id='*'/></presence>
 bob sends: <iq type='set' id='k0' to='stage@conference.hearth.test'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='Alice' role='none'/></query></iq>
 bob receives: <iq type='error' id='k0' from='stage@conference.hearth.test' to='bob@hearth.test/pc'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='Alice' role='none'/></query>
 	<error type='cancel'><not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>`+errText+`</error></iq>

@@ -239,12 +239,14 @@ func (m *Module) setAff(ctx context.Context, r *room, ds []delivery, bare jid.JI
 		case r.cfg.MembersOnly && aff == affNone:
 			ds = m.kickOut(r, ds, o, []int{321}, extra...)
 		default:
+			was := o.role
 			if affRank(aff) >= affRank(affAdmin) {
 				o.role = roleModerator
 			} else if o.role == roleModerator && affRank(old.aff) >= affRank(affAdmin) || o.role == roleVisitor && aff == affMember {
 				o.role = r.defaultRole(aff)
 			}
 			ds = r.broadcastPresence(ds, o, "", nil, nil, extra...)
+			ds = r.reveal(ds, o, was)
 		}
 	}
 	return ds, nil
@@ -266,6 +268,26 @@ func (m *Module) setRole(r *room, ds []delivery, o *occupant, role, reason, acto
 	if role == roleNone {
 		return m.kickOut(r, ds, o, []int{307}, extra...)
 	}
+	was := o.role
 	o.role = role
-	return r.broadcastPresence(ds, o, "", nil, nil, extra...)
+	ds = r.broadcastPresence(ds, o, "", nil, nil, extra...)
+	return r.reveal(ds, o, was)
+}
+
+// reveal sends a new moderator of a semi-anonymous room everyone's
+// presence again, now with their real JIDs, r.mu held.
+func (r *room) reveal(ds []delivery, o *occupant, was string) []delivery {
+	if r.cfg.WhoisAnyone || was == roleModerator || o.role != roleModerator {
+		return ds
+	}
+	for _, p := range r.sorted() {
+		if p == o {
+			continue
+		}
+		el := r.presenceOf(p, "", true, nil)
+		for _, s := range o.sessions {
+			ds = append(ds, addressed(el, s))
+		}
+	}
+	return ds
 }
