@@ -168,3 +168,19 @@ func TestSlixmppMUC(t *testing.T) {
 	host, port := splitAddr(t, srv.Addr)
 	runPeer(t, py, "xmpptest/interop/slix_muc.py", "--ca", srv.CertFile, host, port, srv.Domain, "alice", "silver-kettle-pw", "bob", "copper-lantern-pw")
 }
+
+// TestNbxmppMUC: Gajim's library, nbxmpp, with its MUC module
+// (xmpptest/interop/nbx_muc.py): a new room (201), its configuration form
+// read and submitted, its disco#info, a message with its occupant id, the
+// member list, the subject, and the room destroyed.
+func TestNbxmppMUC(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	if err := exec.Command(py, "-c", "import nbxmpp").Run(); err != nil {
+		need(t, "/usr/lib/python3/dist-packages/nbxmpp")
+	}
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	srv.AddUser(t, "bob", "copper-lantern-pw")
+	host, port := splitAddr(t, srv.Addr)
+	runPeer(t, py, "xmpptest/interop/nbx_muc.py", host, port, srv.Domain, "alice", "silver-kettle-pw", "bob", "copper-lantern-pw")
+}
