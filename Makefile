@@ -13,7 +13,7 @@
 # XMPP peers the interop tests drive (see server/xmpptest/interop/README.md).
 GUI_PACKAGES  := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
                  libxinerama-dev libxi-dev libxxf86vm-dev
-TEST_PACKAGES := xvfb xauth imagemagick xdotool prosody lua-unbound python3-slixmpp python3-nbxmpp go-sendxmpp ejabberd \
+TEST_PACKAGES := xvfb xauth imagemagick xdotool prosody lua-unbound python3-slixmpp python3-aiohttp python3-nbxmpp go-sendxmpp ejabberd coturn \
                  iproute2 avahi-daemon avahi-utils dbus libpurple-dev $(NODE_PACKAGES)
 # Node and npm for xmpp.js, from Debian unless an npm is there already (a
 # Node from NodeSource carries its own npm, and conflicts with Debian's).
@@ -41,7 +41,7 @@ all: build
 
 # install-debs: install the missing packages of $(1). apt-get update runs only
 # when something is missing. Services of newly installed daemons (prosody,
-# ejabberd) are kept from starting with a temporary policy-rc.d when there is
+# ejabberd, coturn) are kept from starting with a temporary policy-rc.d when there is
 # none: the tests start their own instances on loopback.
 define install-debs
 	@set -e; \

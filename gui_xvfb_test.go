@@ -51,7 +51,7 @@ printf '<?xml version="1.0"?><stream:stream to="gui.test" xmlns="jabber:client" 
 timeout 2 cat <&3 | grep -q 'urn:ietf:params:xml:ns:xmpp-tls' && echo "answers clients"
 exec 3<&-
 # Hearth started again (from its launcher) shows the window again.
-"$BIN" serve --data "$DATA" --c2s 127.0.0.1:0 --c2s-tls 127.0.0.1:0 --ca-page off --no-mdns 2>&1 | grep -q "its window is shown again" && echo "second hearth shows the window"
+"$BIN" serve --data "$DATA" --c2s 127.0.0.1:0 --c2s-tls 127.0.0.1:0 --http off --ca-page off --no-mdns 2>&1 | grep -q "its window is shown again" && echo "second hearth shows the window"
 sleep 1
 [ "$(xdotool search --onlyvisible --name '^Hearth$' | wc -l)" = 1 ] && echo "window shown again"
 "$BIN" stop --data "$DATA"`},
@@ -62,7 +62,7 @@ xdotool mousemove --window $wid ` + stopServer + ` click 1`},
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
 			// One shell under xvfb-run: start hearth, wait for its window, stop it.
-			script := `"$BIN" serve --data "$DATA" --domain gui.test --c2s 127.0.0.1:0 --c2s-tls 127.0.0.1:0 --ca-page off --no-mdns 2>"$LOG" & pid=$!
+			script := `"$BIN" serve --data "$DATA" --domain gui.test --c2s 127.0.0.1:0 --c2s-tls 127.0.0.1:0 --http off --ca-page off --no-mdns 2>"$LOG" & pid=$!
 wid=$(timeout 60 xdotool search --sync --name '^Hearth$' | head -1) || { kill $pid; cat "$LOG"; echo "no window"; exit 3; }
 echo "window $wid"
 # Let the window take the pointer's first position before quitting: Fyne

@@ -47,7 +47,7 @@ const usageText = `usage:
     --c2s ADDR        client STARTTLS listener (default :5222; "off" for none)
     --c2s-tls ADDR    client direct-TLS listener (default :5223; "off" for none)
     --s2s ADDR        federation listener (default :5269; only when federation is on)
-    --http ADDR       HTTPS listener (default :5443)
+    --http ADDR       HTTPS listener: shared files (default :5443; "off" for none)
     --ca-page ADDR    plain-HTTP page where devices fetch the home CA, in local
                       certificate mode (default :5380; "off" for none)
     --acme-ca URL     ACME directory (default: setting acme.ca, else Let's Encrypt)
@@ -57,6 +57,7 @@ const usageText = `usage:
     --acme-tls-alpn ADDR answer TLS-ALPN-01 here (a router forwarding 443; default :443)
     --headless        no GUI
     --no-mdns         do not advertise on the LAN
+    --turn ADDR       STUN/TURN for calls, UDP and TCP (default: port turn.port; "off" for none)
     --log-level LEVEL debug, info, warn or error (default info)
   hearth user add|del|passwd|list|disable|enable [JID] [--password P]
   hearth roster list|add|del USER [CONTACT] [--name N] [--group G]...
@@ -71,6 +72,12 @@ const usageText = `usage:
                                       the accounts that take part, those announced, the people seen
   hearth lan on|off USER              let an account chat on the LAN: announced there while online,
                                       seeing the people found there (setting linklocal.enabled)
+  hearth uploads [list]               shared files (XEP-0363): the limits, each account's files
+                                      and its use of its quota
+  hearth uploads purge [--user USER] [--expired]
+                                      delete an account's shared files, the expired ones, or both
+  hearth turn [status]                calls: the STUN/TURN server (listening, relays, allocations,
+                                      bytes relayed, refused credentials); settings turn.*
   hearth backup [FILE|FOLDER]         back up the server while it runs (database, certificates and
                                       home CA, secrets, uploaded files) into one file; a FOLDER (default
                                       the current one) gets hearth-DOMAIN-DATE.tar.gz
@@ -90,7 +97,7 @@ const usageText = `usage:
 Every flag can also be set in the environment: HEARTH_DATA, HEARTH_DOMAIN,
 HEARTH_C2S, HEARTH_C2S_TLS, HEARTH_S2S, HEARTH_HTTP, HEARTH_CA_PAGE,
 HEARTH_ACME_CA, HEARTH_ACME_CA_ROOT, HEARTH_ACME_EMAIL, HEARTH_ACME_HTTP,
-HEARTH_ACME_TLS_ALPN, HEARTH_HEADLESS, HEARTH_NO_MDNS, HEARTH_LOG_LEVEL. A flag beats the environment, which beats
+HEARTH_ACME_TLS_ALPN, HEARTH_HEADLESS, HEARTH_NO_MDNS, HEARTH_TURN, HEARTH_LOG_LEVEL. A flag beats the environment, which beats
 the stored setting, which beats the default.
 
 Admin commands talk to the running server over the Unix socket in the data
@@ -159,6 +166,10 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.federation(ctx, args)
 	case "lan":
 		err = c.lanChat(ctx, args)
+	case "uploads":
+		err = c.uploads(ctx, args)
+	case "turn":
+		err = c.turnStatus(ctx, args)
 	case "backup":
 		err = c.backup(ctx, args)
 	case "restore":

@@ -61,9 +61,9 @@ func TestMain(m *testing.M) {
 // none of the caller's HEARTH_ variables.
 func env(t *testing.T, extra ...string) []string {
 	t.Helper()
-	// The CA page on loopback: a test's server never opens a port on
-	// every interface unless it asks.
-	return append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "HEARTH_CA_PAGE=127.0.0.1:0"}, extra...)
+	// The CA page, HTTPS and STUN/TURN on loopback: a test's server never opens
+	// a port on every interface unless it asks.
+	return append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "HEARTH_CA_PAGE=127.0.0.1:0", "HEARTH_HTTP=127.0.0.1:0", "HEARTH_TURN=127.0.0.1:0"}, extra...)
 }
 
 type result struct {
@@ -212,7 +212,7 @@ func (s *serveProc) log() string {
 	return s.stderr.String()
 }
 
-var readyLine = regexp.MustCompile(`^hearth: serving (\S+) \(c2s (\S+), c2s-tls (\S+), federation (\S+), CA page (\S+)\)$`)
+var readyLine = regexp.MustCompile(`^hearth: serving (\S+) \(c2s (\S+), c2s-tls (\S+), federation (\S+), CA page (\S+)(?:, https (\S+))?\)$`)
 
 // launch starts cmd, a hearth serve, without waiting for it; the process
 // is killed when the test ends if it still runs.

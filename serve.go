@@ -25,6 +25,7 @@ type serveOptions struct {
 	c2s, c2sTLS      string
 	s2s, http        string
 	caPage           string
+	turn             string
 	headless, noMDNS bool
 	logLevel         string
 	acme             acmeOptions
@@ -78,6 +79,24 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	cfg.TLS = tlsCerts.TLSConfig
 	cfg.LogRing = ring
+	// Calls: relays are announced on the public address unless the
+	// certificates are the home CA's (a LAN name).
+	cfg.TURN.Public = tlsCerts.Mode() != certs.ModeLocal
+	switch o.turn {
+	case "":
+	case "off":
+		cfg.TURN.On = false
+	default:
+		// TURN over TLS on the same address; a free port when the flag
+		// asks for one (tests).
+		cfg.TURN.Addr = o.turn
+		if h, p, err := net.SplitHostPort(o.turn); err == nil && cfg.TURN.TLSAddr != "" {
+			if p != "0" {
+				_, p, _ = net.SplitHostPort(cfg.TURN.TLSAddr)
+			}
+			cfg.TURN.TLSAddr = net.JoinHostPort(h, p)
+		}
+	}
 	cfg.Certificates = func() admin.Certificates { return admin.CertificatesOf(tlsCerts, page.URL()) }
 	l := &lan{values: d.admin, domain: d.domain, flagOff: o.noMDNS,
 		port: lanPort(ls.server.C2S), tlsPort: lanPort(ls.server.C2STLS),
@@ -121,7 +140,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		}
 	case <-gctx.Done():
 	}
-	fmt.Fprintf(c.stderr, "hearth: serving %s (c2s %s, c2s-tls %s, %s, CA page %s)\n", d.domain, addr(ls.server.C2S), addr(ls.server.C2STLS), fed, page.shown())
+	fmt.Fprintf(c.stderr, "hearth: serving %s (c2s %s, c2s-tls %s, %s, CA page %s, https %s)\n", d.domain, addr(ls.server.C2S), addr(ls.server.C2STLS), fed, page.shown(), addr(ls.server.HTTP))
 	if !o.headless && guiAvailable() {
 		// Fyne runs on the main goroutine; the server in the group's.
 		if err := runGUI(gctx, ctl, stopCommand(hearthCommand(), o.data, d.dir)); err != nil {
@@ -169,7 +188,8 @@ func (c *cli) serveOptions(args []string) (serveOptions, error) {
 	fs.StringVar(&o.c2s, "c2s", ":5222", "client STARTTLS listener `address` (off: none)")
 	fs.StringVar(&o.c2sTLS, "c2s-tls", ":5223", "client direct-TLS listener `address` (off: none)")
 	fs.StringVar(&o.s2s, "s2s", ":5269", "federation listener `address`, STARTTLS and direct TLS (XEP-0368) on one port; open only while federation.enabled is on (off: other servers cannot connect)")
-	fs.StringVar(&o.http, "http", ":5443", "HTTPS listener `address` (reserved: not served by this build yet)")
+	fs.StringVar(&o.http, "http", ":5443", "HTTPS listener `address`: shared files (XEP-0363); clients are given https://<domain>:<port>, or the setting http.public_url (off: none)")
+	fs.StringVar(&o.turn, "turn", "", "STUN/TURN `address`, UDP and TCP, for calls (default: port turn.port on every address; off: none this run)")
 	fs.StringVar(&o.caPage, "ca-page", ":5380", "plain-HTTP `address` of the page where devices fetch the home CA (local mode; off: none)")
 	fs.StringVar(&o.acme.ca, "acme-ca", "", "ACME directory `URL` (default: setting acme.ca, else Let's Encrypt)")
 	fs.StringVar(&o.acme.caRoot, "acme-ca-root", "", "PEM `file` of a root to trust for the ACME server's HTTPS (a private ACME server)")
@@ -350,6 +370,10 @@ func listenAll(dir string, o serveOptions) (*listeners, error) {
 		ls.close()
 		return nil, fmt.Errorf("c2s-tls: %w", err)
 	}
+	if ls.server.HTTP, err = listen(o.http); err != nil {
+		ls.close()
+		return nil, fmt.Errorf("https: %w", err)
+	}
 	if o.s2s != "" && o.s2s != "off" {
 		// Opened by the server while federation is on.
 		address := o.s2s
@@ -361,7 +385,7 @@ func listenAll(dir string, o serveOptions) (*listeners, error) {
 // close closes the listeners that are open (the server closes its own as
 // it stops; closing again is harmless).
 func (ls *listeners) close() {
-	for _, ln := range []net.Listener{ls.admin, ls.server.C2S, ls.server.C2STLS} {
+	for _, ln := range []net.Listener{ls.admin, ls.server.C2S, ls.server.C2STLS, ls.server.HTTP} {
 		if ln != nil {
 			ln.Close()
 		}

@@ -17,7 +17,7 @@ import (
 
 // healthSection is the Overview's card with one line per part of the
 // server: the database, the certificates, the LAN announcement, logins,
-// and federation.
+// federation, and calls (STUN/TURN).
 type healthSection struct {
 	u    *UI
 	card *widget.Card
@@ -27,6 +27,7 @@ type healthSection struct {
 	lan        *widget.Label
 	logins     *widget.Label
 	federation *widget.Label
+	calls      *widget.Label
 
 	checked atomic.Bool // the database has been checked
 }
@@ -37,12 +38,14 @@ const certDueSoon = 7 * 24 * time.Hour
 func newHealthSection(u *UI) *healthSection {
 	h := &healthSection{u: u}
 	h.database, h.certs, h.lan, h.logins, h.federation = wrapped("…"), wrapped("…"), wrapped("…"), wrapped("…"), wrapped("…")
+	h.calls = wrapped("…")
 	h.card = widget.NewCard("Health", "", container.New(layout.NewFormLayout(),
 		key("Database"), h.database,
 		key("Certificates"), h.certs,
 		key("LAN"), h.lan,
 		key("Logins"), h.logins,
 		key("Federation"), h.federation,
+		key("Calls"), h.calls,
 	))
 	return h
 }
@@ -75,6 +78,8 @@ func (h *healthSection) set(info admin.Info) {
 	say(h.logins, text, importance)
 	text, importance = federationHealth(info)
 	say(h.federation, text, importance)
+	text, importance = callsHealth(info)
+	say(h.calls, text, importance)
 }
 
 func (h *healthSection) setDatabase(problems []string, err error, at time.Time) {

@@ -130,7 +130,10 @@ var groupTitles = map[string]string{
 	"mam":        "Message archive",
 	"muc":        "Chat rooms",
 	"backup":     "Backups",
+	"upload":     "Shared files (HTTP upload)",
+	"http":       "Web (HTTPS listener)",
 	"log":        "Log",
+	"turn":       "Calls (STUN/TURN)",
 }
 
 func groupTitle(g string) string {

@@ -99,7 +99,7 @@ func TestSettingsTab(t *testing.T) {
 			t.Errorf("group of %s: %q, want %q", key, got, want)
 		}
 	}
-	if got := groupTitle("upload"); got != "Upload" {
+	if got := groupTitle("pubsub"); got != "Pubsub" {
 		t.Errorf("title of an unknown group: %q", got)
 	}
 }

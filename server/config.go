@@ -13,6 +13,7 @@ import (
 	"hearth/server/internal/c2s"
 	"hearth/server/internal/jid"
 	"hearth/server/internal/mod/offline"
+	"hearth/server/internal/mod/upload"
 	"hearth/server/internal/quota"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stream"
@@ -95,6 +96,15 @@ type Config struct {
 	// LinkLocal is chat with people on the LAN (XEP-0174); with no Host
 	// it is not offered (the command sets it unless --no-mdns).
 	LinkLocal LinkLocal
+
+	// PublicURL is the address clients are given for the HTTPS listener
+	// ("": https://<domain>:<port>; setting http.public_url, live).
+	PublicURL string
+	// Upload limits file sharing (XEP-0363; settings upload.*, live).
+	Upload upload.Limits
+	// TURN is the STUN/TURN service for calls (turn.go); off in the
+	// zero value.
+	TURN TURN
 
 	// Modules build more modules from the router, registered after the
 	// server's own, in order; each may implement any part of the module
@@ -179,6 +189,26 @@ func (c *Config) Set(v settings.Values) {
 	c.ArchiveOff = !v.Bool(settings.KeyMAM)
 	c.LinkLocal.Off = !v.Bool(settings.KeyLinkLocal)
 	c.ArchiveRetention = retention(v)
+	c.PublicURL = v.String(settings.KeyPublicURL)
+	c.Upload = uploadLimits(v)
+	c.TURN.set(v)
+}
+
+// uploadLimits reads the upload settings; 0 (no limit) is negative in
+// upload.Limits, where 0 is the default.
+func uploadLimits(v settings.Values) upload.Limits {
+	none := func(n int) int64 {
+		if n == 0 {
+			return -1
+		}
+		return int64(n)
+	}
+	return upload.Limits{
+		MaxFileBytes: int64(v.Int(settings.KeyUploadMaxFile)),
+		QuotaBytes:   none(v.Int(settings.KeyUploadQuota)),
+		DailyBytes:   none(v.Int(settings.KeyUploadDaily)),
+		Expiry:       v.Duration(settings.KeyUploadExpiry),
+	}
 }
 
 // retention reads mam.retention as Config.ArchiveRetention: 0 is forever.

@@ -123,6 +123,7 @@ func (h *hooks) Info() admin.Info {
 		info.LAN = s.cfg.LAN()
 	}
 	info.Federation = s.federationInfo()
+	info.TURN = s.calls.status()
 	return info
 }
 

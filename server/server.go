@@ -20,6 +20,7 @@ import (
 	"hearth/server/internal/mod/clock"
 	"hearth/server/internal/mod/csi"
 	"hearth/server/internal/mod/disco"
+	"hearth/server/internal/mod/extdisco"
 	"hearth/server/internal/mod/family"
 	"hearth/server/internal/mod/lanchat"
 	"hearth/server/internal/mod/last"
@@ -34,11 +35,13 @@ import (
 	"hearth/server/internal/mod/register"
 	"hearth/server/internal/mod/roster"
 	"hearth/server/internal/mod/session"
+	"hearth/server/internal/mod/upload"
 	"hearth/server/internal/mod/vcard"
 	"hearth/server/internal/mod/version"
 	"hearth/server/internal/quota"
 	"hearth/server/internal/router"
 	"hearth/server/internal/s2s"
+	"hearth/server/internal/web"
 	"hearth/server/settings"
 	"hearth/storage"
 )
@@ -49,6 +52,8 @@ type Listeners struct {
 	// S2S opens the federation listener, while federation is on (STARTTLS
 	// and direct TLS on one port); nil: other servers cannot connect.
 	S2S func() (net.Listener, error)
+	// HTTP is the HTTPS listener (file upload); nil: none.
+	HTTP net.Listener
 }
 
 // Server is a running XMPP server.
@@ -65,7 +70,10 @@ type Server struct {
 	archive  *mam.Module
 	lanchat  *lanchat.Module // nil without a LAN host name
 	muc      *muc.Module
+	calls    *calls
 	fed      *s2s.Federation
+	web      *web.Server
+	upload   *upload.Module
 	quota    *quota.Limits
 	events   *admin.Hub
 	admin    *admin.Local
@@ -117,6 +125,8 @@ type (
 	streamElementer interface{ StreamElements() []c2s.Element }
 	// bindInliner turns features on inside a Bind 2 request (XEP-0386).
 	bindInliner interface{ BindInlines() []c2s.Inline }
+	// webRouter adds routes to the HTTPS listener.
+	webRouter interface{ Routes(*web.Mux) }
 )
 
 // New builds a server over an open database.
@@ -149,6 +159,15 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	presenceMod := presence.New(presence.Deps{DB: db, Router: r, Roster: s.roster, Offline: s.offline, Last: lastMod, Events: h, Watcher: s.pep, Log: part("presence")})
 	s.family = family.New(family.Deps{DB: db, Roster: s.roster, Presence: presenceMod, Domain: cfg.Domain, Log: part("family")})
 	s.archive = mam.New(mam.Deps{DB: db, Router: r, Domain: cfg.Domain, Off: cfg.ArchiveOff, Retention: cfg.ArchiveRetention, Log: part("mam")})
+	s.web = web.New(web.Config{Domain: cfg.Domain, TLS: cfg.TLS, Log: part("https")})
+	if err := s.web.SetPublicURL(cfg.PublicURL); err != nil {
+		cfg.Log.Warn("http.public_url is not used: "+err.Error(), "key", settings.KeyPublicURL)
+	}
+	up, err := upload.New(upload.Deps{DB: db, Router: r, Domain: cfg.Domain, DataDir: cfg.DataDir, Web: s.web, Limits: cfg.Upload, Log: part("upload")})
+	if err != nil {
+		return nil, err
+	}
+	s.upload = up
 	s.modules = []any{
 		presenceMod,
 		s.roster,
@@ -168,10 +187,13 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		register.New(register.Deps{DB: db, Router: r, Accounts: h, Log: part("register")}),
 		session.New(),
 		s.pep,
+		s.upload,
 	}
 	// Chat rooms (XEP-0045) on conference.<domain>; their archive is wired by the lead (nil: none).
 	s.muc = muc.New(muc.Deps{DB: db, Router: r, Domain: cfg.Domain, Log: part("muc")})
 	s.modules = append(s.modules, s.muc)
+	s.calls = newCalls(cfg, part("turn"))
+	s.modules = append(s.modules, extdisco.New(extdisco.Deps{Domain: cfg.Domain, Services: s.calls, Log: part("extdisco")}))
 	if cfg.LinkLocal.Host != "" {
 		s.lanchat = lanchat.New(lanchat.Deps{DB: db, Router: r, Domain: cfg.Domain, Host: cfg.LinkLocal.Host, Addr: cfg.LinkLocal.Addr,
 			Ifaces: cfg.LinkLocal.Ifaces, TLS: cfg.TLS, Enabled: !cfg.LinkLocal.Off, Log: part("lanchat")})
@@ -217,6 +239,9 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		}
 		if x, ok := m.(bindInliner); ok {
 			inlines = append(inlines, x.BindInlines()...)
+		}
+		if x, ok := m.(webRouter); ok {
+			x.Routes(s.web.Mux())
 		}
 	}
 	tokenKey, err := fastKey(cfg.DataDir)
@@ -283,7 +308,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		}
 	}
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 
 	serve := func(name string, ln net.Listener, direct bool) {
 		if ln == nil {
@@ -309,12 +334,24 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	}
 	serve("c2s", ls.C2S, false)
 	serve("c2s-tls", ls.C2STLS, true)
+	if ls.HTTP != nil {
+		s.mu.Lock()
+		s.listeners = append(s.listeners, admin.Listener{Name: "https", Addr: ls.HTTP.Addr().String()})
+		s.mu.Unlock()
+		wg.Go(func() {
+			if err := s.web.Serve(ctx, ls.HTTP); err != nil {
+				errs <- fmt.Errorf("https: %w", err)
+			}
+		})
+	}
 	s.startFederation(ctx, ls.S2S, &wg)
+	s.calls.start(ctx)
 	close(s.serving)
 	// Links to other servers end as soon as the server stops: what waits
 	// for them goes back to its senders while their sessions still stand.
 	context.AfterFunc(ctx, s.fed.Close)
 	wg.Wait()
+	s.calls.stop()
 	s.push.Close()
 	s.pep.Close()
 	stopRunners()
@@ -359,6 +396,8 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		s.push.SetContent(v.String(key))
 	case settings.KeyTokenLifetime:
 		s.c2s.SetTokenLifetime(v.Duration(key))
+	case settings.KeyTURNLifetime:
+		s.calls.setLifetime(v.Duration(key))
 	case settings.KeyConnsPerAddress, settings.KeyUnauthPerAddr, settings.KeyUnauth:
 		s.c2s.SetConnLimits(connLimits(v))
 	case settings.KeyFederation, settings.KeyFederationAllow, settings.KeyFederationBlock:
@@ -368,6 +407,12 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		}
 	case settings.KeyMAM:
 		s.archive.SetEnabled(v.Bool(key))
+	case settings.KeyUploadMaxFile, settings.KeyUploadQuota, settings.KeyUploadDaily, settings.KeyUploadExpiry:
+		s.upload.SetLimits(uploadLimits(v))
+	case settings.KeyPublicURL:
+		if err := s.web.SetPublicURL(v.String(key)); err != nil {
+			return fmt.Errorf("%s was saved but not applied: %w", key, err)
+		}
 	case settings.KeyLinkLocal:
 		if s.lanchat != nil {
 			s.lanchat.SetEnabled(v.Bool(key))

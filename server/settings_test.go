@@ -270,6 +270,15 @@ alice receives nothing more`)
 	tested[settings.KeyMUCOccupants] = true
 	tested[settings.KeyMUCNick] = true
 	tested[settings.KeyMUCRate] = true
+	// turn.credential_lifetime: TestTURNCalls sets it on a running server
+	// and reads the expiry of the next credentials.
+	tested[settings.KeyTURNLifetime] = true
+	// The scheduled backups' keys are the command's: TestScheduledBackups
+	// (backupsched_test.go, package main) changes them on a running
+	// server.
+	tested[settings.KeyBackupSchedule] = true
+	tested[settings.KeyBackupKeep] = true
+	tested[settings.KeyBackupDir] = true
 	for _, s := range settings.All() {
 		if s.Live && !tested[s.Key] {
 			t.Errorf("live setting %s has no test that it applies live", s.Key)
@@ -287,6 +296,12 @@ func TestSettingsKeysAndDefaults(t *testing.T) {
 		settings.KeyResumeTimeout:   "10m",
 		settings.KeyMDNS:            "true",
 		settings.KeyLinkLocal:       "true",
+		settings.KeyTURN:            "true",
+		settings.KeyTURNPort:        "3478",
+		settings.KeyTURNTLSPort:     "5349",
+		settings.KeyTURNRelayMin:    "49152",
+		settings.KeyTURNRelayMax:    "49252",
+		settings.KeyTURNLifetime:    "24h",
 	}
 	v := settings.Values{}
 	for k, d := range want {

@@ -60,6 +60,8 @@ type Info struct {
 	LAN LANStatus
 	// Federation is how the server stands with other servers.
 	Federation FederationStatus
+	// TURN is how the STUN/TURN service for calls stands.
+	TURN TURNStatus
 }
 
 // FederationStatus is whether the server federates, with whom, and its
@@ -295,6 +297,12 @@ type API interface {
 	LinkLocal(ctx context.Context) (LinkLocalStatus, error)
 	// SetLinkLocal turns chat on the LAN on or off for an account.
 	SetLinkLocal(ctx context.Context, user string, on bool) error
+
+	// Uploads reports file sharing (XEP-0363): limits and each
+	// account's files; PurgeUploads deletes an account's files, the
+	// expired ones, or an account's expired ones.
+	Uploads(ctx context.Context) (UploadStatus, error)
+	PurgeUploads(ctx context.Context, user string, expired bool) (PurgeResult, error)
 
 	// CheckDatabase reads the whole database and returns the problems
 	// SQLite's quick check finds in it; none when it is sound.

@@ -36,8 +36,11 @@ type BackupInfo struct {
 }
 
 // Size is the backup file's size as people read it.
-func (b BackupInfo) Size() string {
-	n := b.Bytes
+func (b BackupInfo) Size() string { return ByteSize(b.Bytes) }
+
+// ByteSize writes a byte count as people read it: 512 bytes, 3.4 KiB,
+// 1.2 GiB.
+func ByteSize(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
@@ -80,7 +83,8 @@ func BackupName(domain string, t time.Time) string {
 
 // backedUp reports whether the data directory's file rel (slash-separated)
 // belongs in a backup: the certificates and CA (tls/, without certmagic's
-// lock files), the secrets (*.secret) and uploaded files (uploads/). The
+// lock files), the secrets (*.secret) and uploaded files (uploads/, not
+// those still being uploaded). The
 // database goes in as a snapshot; the lock, the socket and the backups
 // folder stay out.
 func backedUp(rel string) bool {
@@ -88,7 +92,7 @@ func backedUp(rel string) bool {
 	case strings.HasPrefix(rel, "tls/"):
 		return !strings.HasSuffix(rel, ".lock") && !strings.Contains(rel, "/locks/")
 	case strings.HasPrefix(rel, "uploads/"):
-		return true
+		return !strings.HasPrefix(rel, "uploads/tmp/") // uploads under way: gone at the next start
 	}
 	return !strings.Contains(rel, "/") && strings.HasSuffix(rel, ".secret")
 }

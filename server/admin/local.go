@@ -207,6 +207,8 @@ func (l *Local) DeleteUser(ctx context.Context, user string) error {
 		l.Live.UserRemoved(ctx, local)
 	} else if err := l.forget(ctx, bare); err != nil {
 		return fmt.Errorf("delete user %s: %w", bare, err)
+	} else if _, err := l.PurgeUploads(ctx, bare, false); err != nil {
+		return fmt.Errorf("delete user %s: the files they shared: %w", bare, err)
 	}
 	l.Events.Publish(Event{Kind: EventUsers, JID: bare})
 	return nil

@@ -240,6 +240,10 @@ func newHandler(api API) http.Handler {
 	method("SetLinkLocal", func(ctx context.Context, r request) (any, error) {
 		return none, api.SetLinkLocal(ctx, r.User, r.On)
 	})
+	method("Uploads", func(ctx context.Context, r request) (any, error) { return api.Uploads(ctx) })
+	method("PurgeUploads", func(ctx context.Context, r request) (any, error) {
+		return api.PurgeUploads(ctx, r.User, r.On)
+	})
 	method("CheckDatabase", func(ctx context.Context, r request) (any, error) {
 		problems, err := api.CheckDatabase(ctx)
 		return problemsBody{problems}, err

@@ -20,8 +20,11 @@ import (
 	"hearth/server/internal/mod/muc"
 	"hearth/server/internal/mod/offline"
 	"hearth/server/internal/mod/push"
+	"hearth/server/internal/mod/upload"
 	"hearth/server/internal/quota"
 	"hearth/server/internal/stream"
+	"hearth/server/internal/turn"
+	"hearth/server/internal/web"
 )
 
 // Kind is the type of a setting's value.
@@ -118,9 +121,28 @@ const (
 	KeyMUCOccupants    = "muc.max_occupants"
 	KeyMUCNick         = "muc.max_nick"
 	KeyMUCRate         = "muc.message_rate"
+	KeyPublicURL       = "http.public_url"
+	KeyUploadMaxFile   = "upload.max_file_bytes"
+	KeyUploadQuota     = "upload.quota_bytes"
+	KeyUploadDaily     = "upload.daily_bytes"
+	KeyUploadExpiry    = "upload.expiry"
 	KeyBackupSchedule  = "backup.schedule"
 	KeyBackupKeep      = "backup.keep"
 	KeyBackupDir       = "backup.dir"
+)
+
+// The calls settings: the STUN/TURN server (server/internal/turn) and
+// what XEP-0215 hands out.
+const (
+	KeyTURN            = "turn.enabled"
+	KeyTURNPort        = "turn.port"
+	KeyTURNTLSPort     = "turn.tls_port"
+	KeyTURNRelayMin    = "turn.relay_min"
+	KeyTURNRelayMax    = "turn.relay_max"
+	KeyTURNPublic      = "turn.public_address"
+	KeyTURNLifetime    = "turn.credential_lifetime"
+	KeyTURNUserAllocs  = "turn.user_allocations"
+	KeyTURNAllocations = "turn.allocations"
 )
 
 // registry is every setting, in the order `hearth config list` shows
@@ -154,6 +176,24 @@ var registry = []Spec{
 		Help: "federation: if set, only these servers (and their subdomains), e.g. jabber.org conversations.im"},
 	{Key: KeyFederationBlock, Kind: Domains, Live: true,
 		Help: "federation: never these servers (and their subdomains); wins over federation.allow"},
+	{Key: KeyTURN, Kind: Bool, Default: "true",
+		Help: "calls: run the built-in STUN/TURN server, which lets calls and video between devices behind different routers get through, and tell clients about it (XEP-0215)"},
+	{Key: KeyTURNPort, Kind: Int, Default: strconv.Itoa(turn.DefaultPort), Min: 1,
+		Help: "calls: the STUN/TURN port, UDP and TCP (forward both on your router for calls from outside the home)"},
+	{Key: KeyTURNTLSPort, Kind: Int, Default: strconv.Itoa(turn.DefaultTLSPort), Min: 0,
+		Help: "calls: the port of TURN over TLS, with the server's certificate (0: none)"},
+	{Key: KeyTURNRelayMin, Kind: Int, Default: strconv.Itoa(turn.DefaultRelayMin), Min: 1024,
+		Help: "calls: the first UDP port relays use (forward the range on your router for calls from outside the home)"},
+	{Key: KeyTURNRelayMax, Kind: Int, Default: strconv.Itoa(turn.DefaultRelayMax), Min: 1024,
+		Help: "calls: the last UDP port relays use; each call through the server takes one or two"},
+	{Key: KeyTURNPublic, Kind: String,
+		Help: "calls: the public address of your home (an IP address or name) relays are announced on, for a public domain; empty: the address the domain's name points to"},
+	{Key: KeyTURNLifetime, Kind: Duration, Default: formatDuration(turn.DefaultLifetime), Live: true,
+		Help: "calls: how long the TURN credentials a device is given stay valid; devices ask again before each call"},
+	{Key: KeyTURNUserAllocs, Kind: Int, Default: strconv.Itoa(turn.DefaultPerUser), Min: 1,
+		Help: "calls: relays one account may hold at once (a call takes one per device)"},
+	{Key: KeyTURNAllocations, Kind: Int, Default: strconv.Itoa(turn.DefaultTotal), Min: 1,
+		Help: "calls: relays all accounts together may hold at once"},
 	{Key: KeyFamilyCircle, Kind: Bool, Default: "false", Live: true,
 		Help: "the family circle: every account, and each one added later, gets every other as a contact, each seeing the other online; a contact someone removes stays removed; off leaves contacts as they are, on again pairs everyone anew"},
 	{Key: KeyFamilyGroup, Kind: String, Default: "Family", Live: true,
@@ -220,6 +260,16 @@ var registry = []Spec{
 		Help: "what a phone's push service (and Apple or Google behind it) learns when a message comes: count (only that something came), sender (who sent it), or body (who, and the text)"},
 	{Key: KeyTokenLifetime, Kind: Duration, Default: formatDuration(c2s.DefaultTokenLifetime), Live: true,
 		Help: "how long a device that logged in once may log in again without its password (a FAST token), in hours (336h: two weeks); renewed when it logs in during its second half; for tokens given from now on"},
+	{Key: KeyPublicURL, Kind: String, Live: true,
+		Help: "the web address clients are given for the HTTPS listener (shared files), when the server is behind a proxy or a forwarded port, e.g. https://files.example.org; empty: https://<domain>:<port of --http>"},
+	{Key: KeyUploadMaxFile, Kind: Int, Default: strconv.Itoa(upload.DefaultMaxFileBytes), Min: 1, Live: true,
+		Help: "the largest file people may share, in bytes (104857600: 100 MiB)"},
+	{Key: KeyUploadQuota, Kind: Int, Default: strconv.Itoa(upload.DefaultQuotaBytes), Min: 0, Live: true,
+		Help: "how many bytes of shared files one account may keep on the server at once; 0: no limit"},
+	{Key: KeyUploadDaily, Kind: Int, Default: strconv.Itoa(upload.DefaultDailyBytes), Min: 0, Live: true,
+		Help: "how many bytes of files one account may share in a day; 0: no limit"},
+	{Key: KeyUploadExpiry, Kind: Duration, Default: formatDuration(upload.DefaultExpiry), Live: true,
+		Help: "how long a shared file is kept before it is deleted (720h: 30 days); for files shared from now on"},
 }
 
 // formatDuration writes d as people write it: 5m, not 5m0s.
@@ -255,6 +305,12 @@ func Check(key, value string) (string, error) {
 		return "", fmt.Errorf("%s: unknown setting (hearth config list shows them all)", key)
 	}
 	v, err := s.normalize(value)
+	if err == nil && key == KeyPublicURL && v != "" {
+		var u *url.URL
+		if u, err = web.ParsePublicURL(v); err == nil {
+			v = u.String()
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("%s: %v", key, err)
 	}

@@ -1,7 +1,10 @@
 package xmpptest
 
 import (
+	"context"
+	"crypto/tls"
 	"net"
+	"net/http"
 	"sync"
 )
 
@@ -66,4 +69,18 @@ func (d *dualListener) Close() error {
 		}
 	})
 	return nil
+}
+
+// HTTPClient is an HTTPS client that trusts the server's certificate and
+// reaches its HTTPS listener whatever host a URL names (the test's domain
+// is in no DNS).
+func (s *Server) HTTPClient() *http.Client {
+	addr := s.HTTPAddr
+	var d net.Dialer
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: s.Roots},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, addr)
+		},
+	}}
 }

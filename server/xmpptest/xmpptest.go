@@ -32,6 +32,7 @@ type Server struct {
 	Domain   string
 	Addr     string // STARTTLS listener
 	TLSAddr  string // direct TLS listener
+	HTTPAddr string // HTTPS listener (file upload)
 	DataDir  string
 	CertFile string // the home CA's certificate: what clients trust
 	DB       *storage.DB
@@ -103,9 +104,13 @@ func startIn(t testing.TB, domain, dir string, opts ...Option) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
 	s2s := func() (net.Listener, error) { return listenLoopback() }
-	go func() { done <- srv.Serve(ctx, server.Listeners{C2S: ln, C2STLS: tln, S2S: s2s}) }()
+	go func() { done <- srv.Serve(ctx, server.Listeners{C2S: ln, C2STLS: tln, S2S: s2s, HTTP: hln}) }()
 	select {
 	case <-srv.Serving():
 	case err := <-done:
@@ -131,7 +136,7 @@ func startIn(t testing.TB, domain, dir string, opts ...Option) *Server {
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	return &Server{Domain: domain, Addr: ln.Addr().String(), TLSAddr: tln.Addr().String(), DataDir: dir,
+	return &Server{Domain: domain, Addr: ln.Addr().String(), TLSAddr: tln.Addr().String(), HTTPAddr: hln.Addr().String(), DataDir: dir,
 		CertFile: cm.CAFile(), DB: db, Admin: srv.Admin(), Roots: roots, Server: srv, TLS: cfg.TLS, stop: stop}
 }
 

@@ -75,8 +75,10 @@ type Module struct {
 	log      *slog.Logger
 	features []router.Features // every module's, its own included
 	// server and account are the features of the domain and of an
-	// account's bare JID while every module's On says yes (or has none).
+	// account's bare JID while every module's On says what it said at
+	// start (on: mam; off: calls, until the TURN server runs).
 	server, account []string
+	onAtStart       []bool
 }
 
 // New returns the disco module.
@@ -87,6 +89,9 @@ func New(d Deps) *Module {
 	m := &Module{r: d.Router, vis: d.Visibility, items: d.Items, contacts: d.Contacts, ids: d.AccountIdentities, nodes: d.Nodes, log: d.Log}
 	m.features = append(slices.Clone(d.Features), m.Features())
 	m.server, m.account = m.current()
+	for _, f := range m.features {
+		m.onAtStart = append(m.onAtStart, f.On == nil || f.On())
+	}
 	return m
 }
 
@@ -104,8 +109,8 @@ func (m *Module) current() (server, account []string) {
 // lists returns the features advertised now: the ones made at start
 // unless a module's On says otherwise since.
 func (m *Module) lists() (server, account []string) {
-	for _, f := range m.features {
-		if f.On != nil && !f.On() {
+	for i, f := range m.features {
+		if f.On != nil && f.On() != m.onAtStart[i] {
 			return m.current()
 		}
 	}

@@ -3,6 +3,7 @@ package disco
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"hearth/server/internal/jid"
@@ -184,4 +185,44 @@ type testItems struct{}
 
 func (testItems) Items(context.Context, jid.JID) []Item {
 	return []Item{{JID: jid.MustParse("upload.example.org"), Name: "Files"}, {JID: jid.MustParse("example.org"), Node: "n"}}
+}
+
+// TestFeaturesOn: a feature whose On changes is claimed as it says now,
+// whether it was on at start (and goes off) or off (and comes on, as
+// calls do once the TURN server runs).
+func TestFeaturesOn(t *testing.T) {
+	var mamOn, callsOn atomic.Bool
+	mamOn.Store(true)
+	r := modtest.Router()
+	m := New(Deps{Router: r, Features: []router.Features{
+		{Server: []string{"urn:xmpp:mam:2"}, On: mamOn.Load},
+		{Server: []string{"urn:xmpp:extdisco:2"}, On: callsOn.Load},
+	}})
+	m.Register(r.Mux())
+	has := func(feature string) bool {
+		res, e := modtest.IQ(t, r, `<iq type='get' id='d1' from='alice@example.org/a' to='example.org'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+		if e != nil {
+			t.Fatal(e)
+		}
+		for _, f := range res.Elements() {
+			if f.Attr("var") == feature {
+				return true
+			}
+		}
+		return false
+	}
+	check := func(when string, mam, calls bool) {
+		t.Helper()
+		if has("urn:xmpp:mam:2") != mam || has("urn:xmpp:extdisco:2") != calls {
+			t.Errorf("%s: mam %v, calls %v; want %v, %v", when, has("urn:xmpp:mam:2"), has("urn:xmpp:extdisco:2"), mam, calls)
+		}
+	}
+	check("at start", true, false)
+	callsOn.Store(true)
+	check("calls on", true, true)
+	mamOn.Store(false)
+	check("mam off", false, true)
+	callsOn.Store(false)
+	mamOn.Store(true)
+	check("as at start", true, false)
 }

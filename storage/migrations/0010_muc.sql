@@ -1,4 +1,4 @@
--- Hearth schema version 9.
+-- Hearth schema version 10.
 -- Multi-user chat (XEP-0045) on conference.<domain>: the persistent rooms.
 -- A room is its bare JID; its configuration is the room engine's own
 -- record (JSON), kept whole; the occupant-id secret (XEP-0421) makes the
