@@ -108,7 +108,7 @@ alice receives: <presence from='alice@hearth.test/phone' to='alice@hearth.test/p
 	})
 }
 
-// conferenceHost stands in for a service on a subdomain (group chat): it
+// conferenceHost stands in for a service on a subdomain (echo.<domain>): it
 // echoes every message back to its sender from the room.
 type conferenceHost struct {
 	r   *router.Router
@@ -117,7 +117,7 @@ type conferenceHost struct {
 }
 
 func (c *conferenceHost) Register(mux *router.Mux) {
-	mux.Host("conference.hearth.test", func(ctx context.Context, st *stanza.Stanza) *stanza.Error {
+	mux.Host("echo.hearth.test", func(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 		c.mu.Lock()
 		c.got = append(c.got, st.Kind.String()+" from "+st.From.String()+" to "+st.To.String())
 		c.mu.Unlock()
@@ -132,7 +132,7 @@ func (c *conferenceHost) Register(mux *router.Mux) {
 	})
 }
 
-// TestLocalHost: a stanza to conference.<domain> reaches the host
+// TestLocalHost: a stanza to a local host (echo.<domain>) reaches the host
 // registered for it and is never bounced as another domain's; the host's
 // answers reach the client, and the server lists it in disco#items.
 func TestLocalHost(t *testing.T) {
@@ -141,18 +141,18 @@ func TestLocalHost(t *testing.T) {
 	srv.AddUser(t, "alice", "silver-kettle-pw")
 	alice := srv.Login(t, "alice", "silver-kettle-pw", "phone")
 	xmpptest.Play(t, map[string]*xmpptest.Client{"alice": alice}, `
-alice sends: <message to='family@conference.hearth.test' type='groupchat'><body>hello room</body></message>
-alice receives: <message type='groupchat' from='family@conference.hearth.test/echo' to='alice@hearth.test/phone'><body>hello room</body></message>
+alice sends: <message to='family@echo.hearth.test' type='groupchat'><body>hello room</body></message>
+alice receives: <message type='groupchat' from='family@echo.hearth.test/echo' to='alice@hearth.test/phone'><body>hello room</body></message>
 alice sends: <iq type='get' id='i1' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>
-alice receives: <iq type='result' id='i1' from='hearth.test' to='alice@hearth.test/phone'><query xmlns='http://jabber.org/protocol/disco#items'><item jid='conference.hearth.test'/><item jid='upload.hearth.test'/></query></iq>
-alice sends: <iq type='get' id='h1' to='conference.hearth.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>
-alice receives: <iq type='error' id='h1' from='conference.hearth.test' to='alice@hearth.test/phone'><query xmlns='http://jabber.org/protocol/disco#info'/><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>
+alice receives: <iq type='result' id='i1' from='hearth.test' to='alice@hearth.test/phone'><query xmlns='http://jabber.org/protocol/disco#items'><item jid='conference.hearth.test'/><item jid='echo.hearth.test'/><item jid='upload.hearth.test'/></query></iq>
+alice sends: <iq type='get' id='h1' to='echo.hearth.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>
+alice receives: <iq type='error' id='h1' from='echo.hearth.test' to='alice@hearth.test/phone'><query xmlns='http://jabber.org/protocol/disco#info'/><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>
 alice sends: <message to='room@conference.elsewhere.test' type='groupchat'><body>not local</body></message>
 alice receives: <message type='error' from='room@conference.elsewhere.test' to='alice@hearth.test/phone'><body>not local</body><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>this server does not federate with other servers (federation is off)</text></error></message>
 alice receives nothing more`)
 	want := []string{
-		"message from alice@hearth.test/phone to family@conference.hearth.test",
-		"iq from alice@hearth.test/phone to conference.hearth.test",
+		"message from alice@hearth.test/phone to family@echo.hearth.test",
+		"iq from alice@hearth.test/phone to echo.hearth.test",
 	}
 	host.mu.Lock()
 	defer host.mu.Unlock()

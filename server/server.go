@@ -25,6 +25,7 @@ import (
 	"hearth/server/internal/mod/lanchat"
 	"hearth/server/internal/mod/last"
 	"hearth/server/internal/mod/mam"
+	"hearth/server/internal/mod/muc"
 	"hearth/server/internal/mod/offline"
 	"hearth/server/internal/mod/pep"
 	"hearth/server/internal/mod/ping"
@@ -68,6 +69,7 @@ type Server struct {
 	pep      *pep.Module
 	archive  *mam.Module
 	lanchat  *lanchat.Module // nil without a LAN host name
+	muc      *muc.Module
 	calls    *calls
 	fed      *s2s.Federation
 	web      *web.Server
@@ -187,6 +189,9 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		s.pep,
 		s.upload,
 	}
+	// Chat rooms (XEP-0045) on conference.<domain>; their archive is wired by the lead (nil: none).
+	s.muc = muc.New(muc.Deps{DB: db, Router: r, Domain: cfg.Domain, Log: part("muc")})
+	s.modules = append(s.modules, s.muc)
 	s.calls = newCalls(cfg, part("turn"))
 	s.modules = append(s.modules, extdisco.New(extdisco.Deps{Domain: cfg.Domain, Services: s.calls, Log: part("extdisco")}))
 	if cfg.LinkLocal.Host != "" {
@@ -296,8 +301,11 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	// changed while no server ran, before any client is let in.
 	if v, err := s.admin.Values(ctx); err != nil {
 		s.cfg.Log.Warn("the family circle was not checked: the settings could not be read", "err", err)
-	} else if err := s.applyFamily(ctx, v); err != nil {
-		s.cfg.Log.Error("the family circle was not completed at start; it is tried again at the next start, or when family.circle is set on again", "err", err)
+	} else {
+		s.applyMUC(v) // the chat rooms' limits, as set
+		if err := s.applyFamily(ctx, v); err != nil {
+			s.cfg.Log.Error("the family circle was not completed at start; it is tried again at the next start, or when family.circle is set on again", "err", err)
+		}
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
@@ -409,6 +417,8 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		if s.lanchat != nil {
 			s.lanchat.SetEnabled(v.Bool(key))
 		}
+	case settings.KeyMUCRooms, settings.KeyMUCOccupants, settings.KeyMUCNick, settings.KeyMUCRate:
+		s.applyMUC(v)
 	case settings.KeyMAMRetention:
 		if err := s.archive.SetRetention(ctx, retention(v)); err != nil {
 			s.cfg.Log.Error("old archived messages were not deleted now; the server tries again within an hour", "err", err)
@@ -428,6 +438,12 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 	}
 	s.cfg.Log.Info("setting applied", "key", key, "value", v.String(key))
 	return nil
+}
+
+// applyMUC sets the chat rooms' limits as the settings say.
+func (s *Server) applyMUC(v settings.Values) {
+	s.muc.SetLimits(v.Int(settings.KeyMUCRooms), v.Int(settings.KeyMUCOccupants), v.Int(settings.KeyMUCNick))
+	s.muc.SetRate(v.Int(settings.KeyMUCRate))
 }
 
 // applyFamily sets the family circle as the settings say; turning it on

@@ -264,6 +264,12 @@ alice receives nothing more`)
 	// server and publishes past them.
 	tested[settings.KeyPEPBytes] = true
 	tested[settings.KeyPEPNodes] = true
+	// The chat rooms' limits: TestMUCLimits sets each on a running
+	// server and joins or creates rooms past them.
+	tested[settings.KeyMUCRooms] = true
+	tested[settings.KeyMUCOccupants] = true
+	tested[settings.KeyMUCNick] = true
+	tested[settings.KeyMUCRate] = true
 	// turn.credential_lifetime: TestTURNCalls sets it on a running server
 	// and reads the expiry of the next credentials.
 	tested[settings.KeyTURNLifetime] = true

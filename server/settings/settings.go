@@ -17,6 +17,7 @@ import (
 	"hearth/server/internal/c2s"
 	"hearth/server/internal/jid"
 	"hearth/server/internal/mod/mam"
+	"hearth/server/internal/mod/muc"
 	"hearth/server/internal/mod/offline"
 	"hearth/server/internal/mod/push"
 	"hearth/server/internal/mod/upload"
@@ -116,6 +117,10 @@ const (
 	KeyFederationBlock = "federation.block"
 	KeyMAM             = "mam.enabled"
 	KeyMAMRetention    = "mam.retention"
+	KeyMUCRooms        = "muc.max_rooms_per_user"
+	KeyMUCOccupants    = "muc.max_occupants"
+	KeyMUCNick         = "muc.max_nick"
+	KeyMUCRate         = "muc.message_rate"
 	KeyPublicURL       = "http.public_url"
 	KeyUploadMaxFile   = "upload.max_file_bytes"
 	KeyUploadQuota     = "upload.quota_bytes"
@@ -233,6 +238,14 @@ var registry = []Spec{
 		Help: "keep each account's messages in its archive on the server, so that every device of theirs can read the conversation (XEP-0313); off: nothing new is archived"},
 	{Key: KeyMAMRetention, Kind: Duration, Default: formatDuration(mam.DefaultRetention), Zero: true, Live: true,
 		Help: "how long archived messages are kept; 0 keeps them forever"},
+	{Key: KeyMUCRooms, Kind: Int, Default: strconv.Itoa(muc.DefaultMaxRoomsPerUser), Min: 1, Live: true,
+		Help: "chat rooms: how many rooms one person may own on conference.<domain>; for rooms created from now on"},
+	{Key: KeyMUCOccupants, Kind: Int, Default: strconv.Itoa(muc.DefaultMaxOccupants), Min: 2, Live: true,
+		Help: "chat rooms: the most people in one room; a room's own limit (maxusers) cannot be higher"},
+	{Key: KeyMUCNick, Kind: Int, Default: strconv.Itoa(muc.DefaultMaxNick), Min: 1, Live: true,
+		Help: "chat rooms: the longest nickname, in characters; for people joining from now on"},
+	{Key: KeyMUCRate, Kind: Int, Default: strconv.Itoa(muc.DefaultRate), Live: true,
+		Help: "chat rooms: how many messages and presence updates one person may send a second in a room (twice as many at once); more are refused with a request to wait; 0: no bound"},
 	{Key: KeyBackupSchedule, Kind: Enum, Default: "daily", Enum: []string{"off", "daily", "weekly"}, Live: true,
 		Help: "back up the server by itself (database, certificates and home CA, secrets, uploaded files) this often, while it runs; hearth backup makes one at any time"},
 	{Key: KeyBackupKeep, Kind: Int, Default: "3", Min: 1, Live: true,
