@@ -171,6 +171,13 @@ func archivable(el *stanza.Element, typ string) bool {
 	default:
 		return false
 	}
+	return worthKeeping(el)
+}
+
+// worthKeeping applies the rest of archivable to a message of any type
+// (a room's groupchat messages, XEP-0313 5.1.2): a body or a store hint,
+// no hint against it, not a carbon or an archive result.
+func worthKeeping(el *stanza.Element) bool {
 	body, store := false, false
 	for _, c := range el.Children {
 		switch {
