@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"time"
 
 	"hearth/server/internal/jid"
@@ -214,7 +215,7 @@ func tombstone(old *stanza.Element, by jid.JID, reason string, now time.Time) *s
 		r.Append(stanza.New("moderated", NSModerate, "by", by.String()))
 	}
 	if reason != "" {
-		r.Append(stanza.New("reason", NSRetract).AppendText(reason))
+		r.Append(stanza.New("reason", NSRetract).AppendText(xmlText(reason)))
 	}
 	el.Append(r)
 	for _, c := range old.Elements() {
@@ -223,6 +224,18 @@ func tombstone(old *stanza.Element, by jid.JID, reason string, now time.Time) *s
 		}
 	}
 	return el
+}
+
+// xmlText is s with what XML cannot hold (XML 1.0 2.2) left out: the
+// reason may come from the admin's command line, not from a stanza.
+func xmlText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t', r == '\n', r == '\r', r >= 0x20 && r <= 0xD7FF, r >= 0xE000 && r <= 0xFFFD, r >= 0x10000 && r <= 0x10FFFF:
+			return r
+		}
+		return -1
+	}, s)
 }
 
 // Delete forgets the room's whole archive (the room is destroyed), a
