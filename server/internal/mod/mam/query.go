@@ -219,13 +219,9 @@ type result struct {
 func (m *Module) fit(user string, rows []storage.ArchiveRow, budget int, last, complete bool) ([]result, bool) {
 	out := make([]result, 0, len(rows))
 	for _, r := range rows {
-		el, err := stream.Unmarshal(r.Stanza)
-		if err != nil {
-			// Unreadable: skipped, not failed on at every query.
-			m.log.Error("an archived message could not be read; it is skipped", "archive", user, "err", err)
-			continue
+		if el := m.unmarshal(user, r); el != nil {
+			out = append(out, result{row: r, id: publicID(r.ID, r.Tag), el: el})
 		}
-		out = append(out, result{row: r, id: publicID(r.ID, r.Tag), el: el})
 	}
 	n, used := 0, 0
 	for i := range out {
@@ -248,6 +244,17 @@ func (m *Module) fit(user string, rows []storage.ArchiveRow, budget int, last, c
 		}
 	}
 	return out, complete
+}
+
+// unmarshal reads an archived message; nil if it is unreadable, which is
+// logged and skipped, not failed on at every query.
+func (m *Module) unmarshal(archive string, r storage.ArchiveRow) *stanza.Element {
+	el, err := stream.Unmarshal(r.Stanza)
+	if err != nil {
+		m.log.Error("an archived message could not be read; it is skipped", "archive", archive, "id", r.ID, "err", err)
+		return nil
+	}
+	return el
 }
 
 // selection turns a request into the rows it selects: the whole result

@@ -46,6 +46,14 @@ type Rooms struct {
 // log, switch and retention).
 func NewRooms(m *Module) *Rooms { return &Rooms{m: m} }
 
+// Enabled reports whether room messages are archived now (mam.enabled):
+// while they are not, a room should not advertise urn:xmpp:mam:2.
+func (rs *Rooms) Enabled() bool { return rs.m.on.Load() }
+
+// Features are the disco features of an archived room while archiving is
+// on (XEP-0313 7, XEP-0359 6, and the #extended queries).
+func (rs *Rooms) Features() []string { return []string{NS, NSExtended, NSSID} }
+
 // done is the Durable of a message not archived: nothing to wait for.
 type done struct{}
 
@@ -64,7 +72,7 @@ func (done) Failed() *stanza.Error { return nil }
 func (rs *Rooms) Store(ctx context.Context, room jid.JID, nick string, msg *stanza.Element) (*stanza.Element, router.Durable) {
 	m := rs.m
 	by := room.Bare().String()
-	msg = withoutIDsBy(msg, by)
+	msg = withoutIDs(msg, func(s string) bool { return sameJID(s, by) })
 	if !m.on.Load() || !worthKeeping(msg) {
 		return msg, done{}
 	}
@@ -83,32 +91,6 @@ func (rs *Rooms) Store(ctx context.Context, room jid.JID, nick string, msg *stan
 	el := msg.ShallowClone()
 	el.Append(stanza.New("stanza-id", NSSID, "by", by, "id", publicID(rows[0].ID, rows[0].Tag)))
 	return el, w
-}
-
-// withoutIDsBy returns msg without the stanza-ids whose by is by (msg
-// itself when it has none).
-func withoutIDsBy(msg *stanza.Element, by string) *stanza.Element {
-	forged := func(c *stanza.Element) bool {
-		return c.Name == "stanza-id" && c.NS == NSSID && sameJID(c.Attr("by"), by)
-	}
-	n := 0
-	for _, c := range msg.Children {
-		if forged(c) {
-			n++
-		}
-	}
-	if n == 0 {
-		return msg
-	}
-	el := msg.ShallowClone()
-	out := make([]*stanza.Element, 0, len(el.Children)-n)
-	for _, c := range el.Children {
-		if !forged(c) {
-			out = append(out, c)
-		}
-	}
-	el.Children = out
-	return el
 }
 
 // sameJID reports whether s, however it is written, is the bare JID bare;
@@ -164,9 +146,8 @@ func (rs *Rooms) Recent(ctx context.Context, room jid.JID, max int, since time.T
 	}
 	out := make([]*stanza.Element, 0, len(rows))
 	for _, r := range rows {
-		el, err := stream.Unmarshal(r.Stanza)
-		if err != nil {
-			m.log.Error("an archived message could not be read; it is skipped", "archive", o.key, "err", err)
+		el := m.unmarshal(o.key, r)
+		if el == nil {
 			continue
 		}
 		el.Append(stanza.New("delay", stanza.NSDelay, "from", o.key, "stamp", stamp(r.ID)),
