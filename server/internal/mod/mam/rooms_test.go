@@ -490,7 +490,7 @@ func TestRoomsDisabled(t *testing.T) {
 	default:
 		t.Error("the Durable of a message not archived is not done")
 	}
-	if out != msg || d.Failed() != nil {
+	if out != msg || d.Failed() != nil || e.rs.Enabled() {
 		t.Errorf("store while off: %s, %v", out, d.Failed())
 	}
 	if _, qe := e.query(t, den, asker, "set", `<query xmlns='urn:xmpp:mam:2' queryid='q'/>`); qe == nil || qe.Condition != stanza.ServiceUnavailable {
@@ -506,22 +506,32 @@ func TestRoomsDisabled(t *testing.T) {
 }
 
 // BenchmarkRoomsStore is the cost of archiving a groupchat message as the
-// room sends it out (the commit runs on storage's goroutine meanwhile;
-// the last is waited for).
+// room sends it out. queue: Store alone, many in flight (the commits run
+// on storage's goroutine meanwhile; the last is waited for); durable: each
+// waited for, as muc does before it broadcasts (a commit and its sync per
+// message when one room talks alone).
 func BenchmarkRoomsStore(b *testing.B) {
-	e := newRoomsEnv(b)
 	msg := parse(b, `<message xmlns='jabber:client' type='groupchat' id='a1b2c3' from='den@conference.home.test/ann'>`+
 		`<body>Dinner is ready, come down before it gets cold!</body>`+
 		`<occupant-id xmlns='urn:xmpp:occupant-id:0' id='dd72603deec90a38ba552f7c68cbcc61bca202cd'/></message>`)
-	ctx := b.Context()
-	var d router.Durable
-	b.ReportAllocs()
-	for b.Loop() {
-		_, d = e.rs.Store(ctx, den, "ann", msg)
-	}
-	<-d.Done()
-	if f := d.Failed(); f != nil {
-		b.Fatal(f)
+	for _, wait := range []bool{false, true} {
+		name := map[bool]string{false: "queue", true: "durable"}[wait]
+		b.Run(name, func(b *testing.B) {
+			e := newRoomsEnv(b)
+			ctx := b.Context()
+			var d router.Durable
+			b.ReportAllocs()
+			for b.Loop() {
+				_, d = e.rs.Store(ctx, den, "ann", msg)
+				if wait {
+					<-d.Done()
+				}
+			}
+			<-d.Done()
+			if f := d.Failed(); f != nil {
+				b.Fatal(f)
+			}
+		})
 	}
 }
 
