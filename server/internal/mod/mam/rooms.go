@@ -133,7 +133,9 @@ func (rs *Rooms) Query(ctx context.Context, st *stanza.Stanza, room jid.JID) (*s
 // Recent returns up to max of the room's last messages (oldest first)
 // archived at or after since (zero: no bound), each with its delay
 // (XEP-0203, from the room) and its stanza-id: history for those who
-// join after a restart.
+// join after a restart. Retracted messages are left out (as muc leaves
+// them out of the history it keeps), so it may return fewer than max
+// when some of the last max were retracted.
 func (rs *Rooms) Recent(ctx context.Context, room jid.JID, max int, since time.Time) ([]*stanza.Element, error) {
 	m := rs.m
 	if max <= 0 {
@@ -147,8 +149,8 @@ func (rs *Rooms) Recent(ctx context.Context, room jid.JID, max int, since time.T
 	out := make([]*stanza.Element, 0, len(rows))
 	for _, r := range rows {
 		el := m.unmarshal(o.key, r)
-		if el == nil {
-			continue
+		if el == nil || el.Child("retracted", NSRetract) != nil {
+			continue // unreadable, or retracted: history leaves it out
 		}
 		el.Append(stanza.New("delay", stanza.NSDelay, "from", o.key, "stamp", stamp(r.ID)),
 			stanza.New("stanza-id", NSSID, "by", o.key, "id", publicID(r.ID, r.Tag)))
