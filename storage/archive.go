@@ -172,10 +172,13 @@ func archiveRun(q []*Queued) int {
 // archive writes a run of archive writes: their messages into the log, in
 // statements of up to maxArchiveRun, and then one index row per list they
 // add to. A write for an account deleted since it was queued fails alone,
-// with ErrNotFound in errs.
+// with ErrNotFound in errs (a room's archive has no account to check).
 func (b *batch) archive(q []*Queued, errs []error) error {
 	known := make(map[string]bool)
 	exists := func(user string) (bool, error) {
+		if roomArchive(user) {
+			return true, nil // a room's: no account to check
+		}
 		ok, seen := known[user]
 		if seen {
 			return ok, nil
@@ -537,19 +540,23 @@ func (b *batch) purgeArchive(user string, limit int) (int64, error) {
 	return int64(len(ids)), nil
 }
 
-// deleteArchiveOf deletes the user's archive, about archiveChunk messages
-// per commit, while the account still takes messages: DeleteUser then
-// deletes what came meanwhile with the account, in one commit.
-func (db *DB) deleteArchiveOf(user string) error {
+// deleteArchiveOf deletes the archive of owner (an account or a room),
+// about archiveChunk messages per commit, so that the group commit is
+// never held for long: an account still takes messages meanwhile, which
+// DeleteUser then deletes with the account, in one commit.
+func (db *DB) deleteArchiveOf(ctx context.Context, owner string) error {
 	for {
-		q := db.commit.enqueue("delete the archive of "+user, func(b *batch) (int64, error) {
-			return b.purgeArchive(user, archiveChunk)
+		q := db.commit.enqueue("delete the archive of "+owner, func(b *batch) (int64, error) {
+			return b.purgeArchive(owner, archiveChunk)
 		}, nil)
 		if err := q.Wait(); err != nil {
 			return err
 		}
 		if q.ID() < archiveChunk {
 			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
 }

@@ -76,7 +76,7 @@ func TestArchiveStaleContactRuns(t *testing.T) {
 		}
 	}
 	// DeleteUser's first step: the chunks, without the final commit.
-	if err := db.deleteArchiveOf("alice"); err != nil {
+	if err := db.deleteArchiveOf(t.Context(), "alice"); err != nil {
 		t.Fatal(err)
 	}
 	q := ArchiveQuery{User: "alice", With: "x@remote.test", Max: 10}
@@ -105,7 +105,7 @@ func TestArchiveStaleIDsAtOpen(t *testing.T) {
 	if err := db.QueueArchive([]ArchiveRow{archiveRow("alice", "x@remote.test", "", 2)}, nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.deleteArchiveOf("alice"); err != nil {
+	if err := db.deleteArchiveOf(t.Context(), "alice"); err != nil {
 		t.Fatal(err)
 	}
 	path := db.Path()

@@ -10,7 +10,8 @@ import (
 
 // A model of the archive with the semantics of schema 6 (one row per
 // message per archive, SQL filters), against which the log and index are
-// checked after random writes, expiries and account deletions.
+// checked after random writes, expiries, account deletions and, in a room's
+// archive, tombstones and whole deletes.
 
 type modelPlace struct {
 	user, with, res string
@@ -99,7 +100,12 @@ func archiveModelRun(t *testing.T, seed uint64) {
 	locals := []string{"alice", "bob", "carol"}
 	remotes := []string{"x@remote.test", "y@remote.test"}
 	addUser(t, db, locals...)
-	m := &archiveModel{msgs: map[int64][]modelPlace{}, users: map[string]bool{"alice": true, "bob": true, "carol": true}}
+	// A room's archive: one place per message, with its occupants.
+	const room = "den@conference.home.test"
+	owners := append(slices.Clone(locals), room)
+	occupants := []string{room + "/ann", room + "/ben"}
+	m := &archiveModel{msgs: map[int64][]modelPlace{}, users: map[string]bool{"alice": true, "bob": true, "carol": true, room: true}}
+	tombs := map[int64]bool{} // room messages replaced by a tombstone
 	ress := []string{"", "a", "b"}
 	tag := int64(0)
 	allIDs := func() []int64 {
@@ -129,6 +135,14 @@ func archiveModelRun(t *testing.T, seed uint64) {
 						n := 1 + rng.IntN(4)
 						steps = append(steps, step{q: db.QueueExpireArchive(before, n), expire: func() { m.expire(before, n) }})
 					}
+					continue
+				}
+				if rng.IntN(5) == 0 {
+					tag++
+					rows := []ArchiveRow{archiveRow(room, occupants[rng.IntN(2)], "", tag)}
+					q := db.QueueArchive(rows, nil)
+					id := rows[0].ID
+					steps = append(steps, step{q: q, places: []modelPlace{{room, rows[0].With, "", tag}}, id: &id})
 					continue
 				}
 				to := locals[rng.IntN(len(locals))]
@@ -189,15 +203,38 @@ func archiveModelRun(t *testing.T, seed uint64) {
 				t.Fatal(err)
 			}
 			m.expire(before, n)
-		case r < 8: // an account goes, and comes back
-			u := locals[rng.IntN(len(locals))]
+		case r < 8: // an account goes, and comes back; or the room's archive goes
+			u := owners[rng.IntN(len(owners))]
+			if u == room {
+				if err := db.DeleteArchive(ctx, room); err != nil {
+					t.Fatal(err)
+				}
+				m.deleteUser(u)
+				m.users[u] = true
+				continue
+			}
 			if err := db.DeleteUser(ctx, u); err != nil {
 				t.Fatal(err)
 			}
 			m.deleteUser(u)
 			addUser(t, db, u)
 			m.users[u] = true
-		default:
+		default: // a room message retracted: its stanza replaced, in place
+			var in []int64
+			for id, ps := range m.msgs {
+				if ps[0].user == room {
+					in = append(in, id)
+				}
+			}
+			slices.Sort(in)
+			if len(in) == 0 {
+				continue
+			}
+			id := in[rng.IntN(len(in))]
+			if err := db.QueueReplaceArchived(room, id, m.msgs[id][0].tag, []byte("<tomb/>")).Wait(); err != nil {
+				t.Fatal(err)
+			}
+			tombs[id] = true
 		}
 		// Queries.
 		ids := allIDs()
@@ -208,9 +245,9 @@ func archiveModelRun(t *testing.T, seed uint64) {
 			return ids[rng.IntN(len(ids))] + int64(rng.IntN(3)) - 1
 		}
 		for i := 0; i < 30; i++ {
-			q := ArchiveQuery{User: locals[rng.IntN(len(locals))], After: bound(), Before: bound(), Last: rng.IntN(2) == 0, Max: rng.IntN(12)}
+			q := ArchiveQuery{User: owners[rng.IntN(len(owners))], After: bound(), Before: bound(), Last: rng.IntN(2) == 0, Max: rng.IntN(12)}
 			if rng.IntN(2) == 0 {
-				peers := append(slices.Clone(remotes), "alice@home.test", "bob@home.test", "carol@home.test")
+				peers := append(slices.Clone(remotes), "alice@home.test", "bob@home.test", "carol@home.test", occupants[0], occupants[1])
 				q.With = peers[rng.IntN(len(peers))]
 				if rng.IntN(2) == 0 {
 					q.Res = ress[rng.IntN(3)]
@@ -238,6 +275,9 @@ func archiveModelRun(t *testing.T, seed uint64) {
 				if r.Tag != place.tag || r.With != place.with || r.Res != place.res || r.User != q.User {
 					t.Fatalf("row %+v, want %+v", r, place)
 				}
+				if tomb := string(r.Stanza) == "<tomb/>"; tomb != tombs[r.ID] {
+					t.Fatalf("row %d: stanza %s, tombstone %v", r.ID, r.Stanza, tombs[r.ID])
+				}
 			}
 			limit := 1 + rng.IntN(20)
 			n, err := db.CountArchive(ctx, q, limit)
@@ -256,8 +296,8 @@ func archiveModelRun(t *testing.T, seed uint64) {
 	t.Logf("max runs per list %d", perList)
 	t.Logf("runs %d max n %d ids %d msgs %d", nr, mx, tot, len(m.msgs))
 	// At the end every list of the index holds exactly the model's ids.
-	for _, u := range locals {
-		for _, with := range append(slices.Clone(remotes), "", "alice@home.test", "bob@home.test", "carol@home.test") {
+	for _, u := range owners {
+		for _, with := range append(slices.Clone(remotes), "", "alice@home.test", "bob@home.test", "carol@home.test", occupants[0], occupants[1]) {
 			tx, err := db.r.BeginTx(ctx, nil)
 			if err != nil {
 				t.Fatal(err)

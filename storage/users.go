@@ -157,7 +157,7 @@ func (db *DB) DeleteUser(ctx context.Context, name string) error {
 	// An archive may hold millions of messages: they go first, a chunk
 	// per commit. The account goes in a commit of its own with what came
 	// meanwhile, which the group commit then no longer archives.
-	if err := db.deleteArchiveOf(name); err != nil {
+	if err := db.deleteArchiveOf(ctx, name); err != nil {
 		return fmt.Errorf("delete user %s: %w", name, err)
 	}
 	q := db.commit.enqueue("delete user "+name, func(b *batch) (int64, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -131,27 +132,25 @@ func (w *write) Failed() *stanza.Error {
 // stripForged returns st without the stanza-ids that claim to be by this
 // server or one of its accounts.
 func (m *Module) stripForged(st *stanza.Stanza) *stanza.Stanza {
-	forged := false
-	for _, c := range st.El.Children {
-		if c.Name == "stanza-id" && c.NS == NSSID && m.ours(c.Attr("by")) {
-			forged = true
-			break
-		}
-	}
-	if !forged {
+	el := withoutIDs(st.El, m.ours)
+	if el == st.El {
 		return st
 	}
-	el := st.El.ShallowClone()
-	out := el.Children[:0]
-	for _, c := range el.Children {
-		if !(c.Name == "stanza-id" && c.NS == NSSID && m.ours(c.Attr("by"))) {
-			out = append(out, c)
-		}
-	}
-	el.Children = out
 	c := *st
 	c.El = el
 	return &c
+}
+
+// withoutIDs returns el without the stanza-ids whose by forged says is
+// forged; el itself when it has none.
+func withoutIDs(el *stanza.Element, forged func(by string) bool) *stanza.Element {
+	is := func(c *stanza.Element) bool { return c.Name == "stanza-id" && c.NS == NSSID && forged(c.Attr("by")) }
+	if !slices.ContainsFunc(el.Children, is) {
+		return el
+	}
+	el = el.ShallowClone()
+	el.Children = slices.DeleteFunc(el.Children, is)
+	return el
 }
 
 // ours reports whether by names this server or one of its accounts,
@@ -171,6 +170,13 @@ func archivable(el *stanza.Element, typ string) bool {
 	default:
 		return false
 	}
+	return worthKeeping(el)
+}
+
+// worthKeeping applies the rest of archivable to a message of any type
+// (a room's groupchat messages, XEP-0313 5.1.2): a body or a store hint,
+// no hint against it, not a carbon or an archive result.
+func worthKeeping(el *stanza.Element) bool {
 	body, store := false, false
 	for _, c := range el.Children {
 		switch {

@@ -17,6 +17,40 @@ import (
 // errRead is what a client hears when its archive could not be read.
 var errRead = stanza.NewError(stanza.Wait, stanza.InternalServerError, "the archive could not be read; try again later")
 
+// owner is an archive the queries read, and the JID that answers for it:
+// an account's archive, answered from the account's bare JID, or a room's,
+// answered from the room's (XEP-0313 4 and 5.1.2). The code that reads and
+// pages is the same for both.
+type owner struct {
+	key  string  // the archive's name in storage: the account, or the room's bare JID
+	jid  jid.JID // bare
+	room bool
+}
+
+// account is the archive of a local account.
+func (m *Module) account(user string) owner {
+	return owner{key: user, jid: jid.JID{Local: user, Domain: m.domain}}
+}
+
+// roomArchive is the archive of a room (a key with '@', never an account's).
+func roomArchive(room jid.JID) owner {
+	b := room.Bare()
+	return owner{key: b.String(), jid: b, room: true}
+}
+
+// filter is the list and resource a 'with' JID selects (XEP-0313 4.1.1):
+// in an account's archive the contact's bare JID and its resource; in a
+// room's, an occupant (room@service/nick, its list) or the whole room.
+func (o owner) filter(with jid.JID) (list, res string) {
+	if !o.room {
+		return with.Bare().String(), with.Resource
+	}
+	if with == o.jid {
+		return "", ""
+	}
+	return with.String(), ""
+}
+
 // form answers a request for the query form (XEP-0313 4.1.1).
 func (m *Module) form(_ context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
 	if e := m.own(st); e != nil {
@@ -25,18 +59,23 @@ func (m *Module) form(_ context.Context, st *stanza.Stanza) (*stanza.Element, *s
 	return formElement(), nil
 }
 
-// metadata answers with the first and last message of the archive
-// (XEP-0313 5.1, urn:xmpp:mam:2#extended).
+// metadata answers an account's request for its first and last message.
 func (m *Module) metadata(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
 	if e := m.own(st); e != nil {
 		return nil, e
 	}
+	return m.ends(ctx, m.account(st.To.Local))
+}
+
+// ends answers with the first and last message of the archive (XEP-0313
+// 5.1, urn:xmpp:mam:2#extended).
+func (m *Module) ends(ctx context.Context, o owner) (*stanza.Element, *stanza.Error) {
 	if e := m.flush(ctx); e != nil {
 		return nil, e
 	}
-	first, last, ok, err := m.db.ArchiveEnds(ctx, st.To.Local)
+	first, last, ok, err := m.db.ArchiveEnds(ctx, o.key)
 	if err != nil {
-		m.log.Error("archive not read", "user", st.To.Local, "err", err)
+		m.log.Error("archive not read", "archive", o.key, "err", err)
 		return nil, errRead
 	}
 	el := stanza.New("metadata", NS)
@@ -47,12 +86,23 @@ func (m *Module) metadata(ctx context.Context, st *stanza.Stanza) (*stanza.Eleme
 	return el, nil
 }
 
-// query runs a query (XEP-0313 4): the page's messages go to the session
-// that asked, each in a <result/>, then the IQ result with <fin/>.
+// query runs an account's query on its own archive.
 func (m *Module) query(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
 	if e := m.own(st); e != nil {
 		return nil, e
 	}
+	return m.answer(ctx, st, m.account(st.To.Local))
+}
+
+// remoteBudget bounds the bytes of a page sent to an asker on another
+// server (a room's archive), whose queue we cannot see.
+const remoteBudget = 1 << 20
+
+// answer runs a query (XEP-0313 4) on o's archive: the page's messages go
+// to the asker, each in a <result/> from o's JID, then the IQ result with
+// <fin/>. A local asker gets them through its session; one on another
+// server (a room's occupant) through the router.
+func (m *Module) answer(ctx context.Context, st *stanza.Stanza, o owner) (*stanza.Element, *stanza.Error) {
 	req, e := parseQuery(st.Payload())
 	if e != nil {
 		return nil, e
@@ -60,26 +110,30 @@ func (m *Module) query(ctx context.Context, st *stanza.Stanza) (*stanza.Element,
 	if e := m.flush(ctx); e != nil {
 		return nil, e
 	}
-	user := st.To.Local
-	whole, q, e := m.selection(ctx, user, req)
+	user := o.key
+	whole, q, e := m.selection(ctx, o, req)
 	if e != nil {
 		return nil, e
-	}
-	sess := m.r.Session(st.From)
-	if sess == nil {
-		return nil, router.ErrAnswered // gone: nobody to answer
 	}
 	max := DefaultPage
 	if req.max >= 0 {
 		max = min(req.max, MaxPage)
 	}
-	// A page never takes more than half of what the session's queue
-	// has room for, so that asking for it cannot get the client cut off.
-	room, bytes := sess.Conn.Room()
-	if max > 0 && room/2 < 1 {
-		return nil, stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "the connection is busy; ask again in a moment")
+	sess := m.r.Session(st.From)
+	bytes := 2 * remoteBudget
+	switch {
+	case sess != nil:
+		// A page never takes more than half of what the session's queue
+		// has room for, so that asking for it cannot get the client cut off.
+		var room int
+		room, bytes = sess.Conn.Room()
+		if max > 0 && room/2 < 1 {
+			return nil, stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "the connection is busy; ask again in a moment")
+		}
+		max = min(max, room/2)
+	case !o.room || m.r.IsLocal(st.From):
+		return nil, router.ErrAnswered // gone: nobody to answer
 	}
-	max = min(max, room/2)
 
 	fin := stanza.New("fin", NS)
 	set := stanza.New("set", NSRSM)
@@ -89,7 +143,7 @@ func (m *Module) query(ctx context.Context, st *stanza.Stanza) (*stanza.Element,
 		q.Max = max + 1
 		rows, err := m.db.ArchivePage(ctx, q)
 		if err != nil {
-			m.log.Error("archive not read", "user", user, "err", err)
+			m.log.Error("archive not read", "archive", user, "err", err)
 			return nil, errRead
 		}
 		if len(rows) > max {
@@ -106,18 +160,22 @@ func (m *Module) query(ctx context.Context, st *stanza.Stanza) (*stanza.Element,
 	// 2.5); past countLimit it is left out.
 	count, err := m.db.CountArchive(ctx, whole, countLimit)
 	if err != nil {
-		m.log.Error("archive not counted", "user", user, "err", err)
+		m.log.Error("archive not counted", "archive", user, "err", err)
 		return nil, errRead
 	}
 	if req.flip {
 		slices.Reverse(page)
 	}
-	bare := jid.JID{Local: user, Domain: m.domain}.String()
+	bare, to := o.jid.String(), st.From.String()
 	for _, r := range page {
 		res := stanza.New("result", NS, "queryid", req.queryID, "id", r.id)
 		res.Append(stanza.New("forwarded", NSForward).Append(
 			stanza.New("delay", stanza.NSDelay, "stamp", stamp(r.row.ID)), r.el))
-		msg := stanza.New("message", stanza.NSClient, "from", bare, "to", sess.JID.String()).Append(res)
+		msg := stanza.New("message", stanza.NSClient, "from", bare, "to", to).Append(res)
+		if sess == nil {
+			m.r.Route(ctx, &stanza.Stanza{El: msg, Kind: stanza.KindMessage, From: o.jid, To: st.From})
+			continue
+		}
 		if !m.r.Deliver(ctx, sess, msg) {
 			return nil, router.ErrAnswered // the session is closing
 		}
@@ -161,13 +219,9 @@ type result struct {
 func (m *Module) fit(user string, rows []storage.ArchiveRow, budget int, last, complete bool) ([]result, bool) {
 	out := make([]result, 0, len(rows))
 	for _, r := range rows {
-		el, err := stream.Unmarshal(r.Stanza)
-		if err != nil {
-			// Unreadable: skipped, not failed on at every query.
-			m.log.Error("an archived message could not be read; it is skipped", "user", user, "err", err)
-			continue
+		if el := m.unmarshal(user, r); el != nil {
+			out = append(out, result{row: r, id: publicID(r.ID, r.Tag), el: el})
 		}
-		out = append(out, result{row: r, id: publicID(r.ID, r.Tag), el: el})
 	}
 	n, used := 0, 0
 	for i := range out {
@@ -192,13 +246,25 @@ func (m *Module) fit(user string, rows []storage.ArchiveRow, budget int, last, c
 	return out, complete
 }
 
+// unmarshal reads an archived message; nil if it is unreadable, which is
+// logged and skipped, not failed on at every query.
+func (m *Module) unmarshal(archive string, r storage.ArchiveRow) *stanza.Element {
+	el, err := stream.Unmarshal(r.Stanza)
+	if err != nil {
+		m.log.Error("an archived message could not be read; it is skipped", "archive", archive, "id", r.ID, "err", err)
+		return nil
+	}
+	return el
+}
+
 // selection turns a request into the rows it selects: the whole result
 // set (the form's filters) and the page's range in it, every id checked
 // to be in the archive.
-func (m *Module) selection(ctx context.Context, user string, req request) (whole, page storage.ArchiveQuery, e *stanza.Error) {
+func (m *Module) selection(ctx context.Context, o owner, req request) (whole, page storage.ArchiveQuery, e *stanza.Error) {
+	user := o.key
 	q := storage.ArchiveQuery{User: user, Last: req.last}
 	if !req.with.IsZero() {
-		q.With, q.Res = req.with.Bare().String(), req.with.Resource
+		q.With, q.Res = o.filter(req.with)
 	}
 	above := func(id int64) {
 		q.After = max(q.After, id)
@@ -208,15 +274,8 @@ func (m *Module) selection(ctx context.Context, user string, req request) (whole
 			q.Before = id
 		}
 	}
-	if !req.start.IsZero() {
-		// At or after start: from its millisecond, rounded up.
-		t := req.start.Truncate(time.Millisecond)
-		if t.Before(req.start) {
-			t = t.Add(time.Millisecond)
-		}
-		if id := idAt(t); id > 0 {
-			above(id - 1)
-		}
+	if id := afterAt(req.start); id > 0 {
+		above(id)
 	}
 	if !req.end.IsZero() {
 		// At or before end: up to its millisecond's last id.
@@ -257,6 +316,19 @@ func (m *Module) selection(ctx context.Context, user string, req request) (whole
 	return whole, q, e
 }
 
+// afterAt is the exclusive lower bound of the ids at or after t (0: none,
+// for a zero t or one before any id): from t's millisecond, rounded up.
+func afterAt(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	r := t.Truncate(time.Millisecond)
+	if r.Before(t) {
+		r = r.Add(time.Millisecond)
+	}
+	return max(idAt(r)-1, 0)
+}
+
 // lookup finds a public id in user's archive; item-not-found if it is
 // not there (XEP-0313 4.1.2, XEP-0059 2.4).
 func (m *Module) lookup(ctx context.Context, user, public string) (int64, *stanza.Error) {
@@ -269,7 +341,7 @@ func (m *Module) lookup(ctx context.Context, user, public string) (int64, *stanz
 	case errors.Is(err, storage.ErrNotFound), err == nil && got != tag:
 		return 0, stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "no message "+public+" in the archive")
 	case err != nil:
-		m.log.Error("archive not read", "user", user, "err", err)
+		m.log.Error("archive not read", "archive", user, "err", err)
 		return 0, errRead
 	}
 	return id, nil
