@@ -155,6 +155,10 @@ type request struct {
 	Since    uint64      `json:",omitempty"`
 	Domain   string      `json:",omitempty"`
 	On       bool        `json:",omitempty"`
+	// Room, Reason, Alternate: the room calls (rooms.go).
+	Room      string `json:",omitempty"`
+	Reason    string `json:",omitempty"`
+	Alternate string `json:",omitempty"`
 }
 
 // errorBody is the body of a failed call.
@@ -239,6 +243,7 @@ func newHandler(api API) http.Handler {
 	method("SetLinkLocal", func(ctx context.Context, r request) (any, error) {
 		return none, api.SetLinkLocal(ctx, r.User, r.On)
 	})
+	roomMethods(api, method)
 	method("CheckDatabase", func(ctx context.Context, r request) (any, error) {
 		problems, err := api.CheckDatabase(ctx)
 		return problemsBody{problems}, err

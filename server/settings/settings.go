@@ -108,6 +108,7 @@ const (
 	KeyDNSToken        = "acme.dns_token"
 	KeyFamilyCircle    = "family.circle"
 	KeyFamilyGroup     = "family.group"
+	KeyFamilyRoom      = "muc.family_room"
 	KeyFederation      = "federation.enabled"
 	KeyFederationAllow = "federation.allow"
 	KeyFederationBlock = "federation.block"
@@ -150,6 +151,8 @@ var registry = []Spec{
 		Help: "the family circle: every account, and each one added later, gets every other as a contact, each seeing the other online; a contact someone removes stays removed; off leaves contacts as they are, on again pairs everyone anew"},
 	{Key: KeyFamilyGroup, Kind: String, Default: "Family", Live: true,
 		Help: "the contact group the family circle puts everyone in (empty: none); a new name replaces the old one, adding no one back"},
+	{Key: KeyFamilyRoom, Kind: String, Default: "family", Live: true,
+		Help: "the family room: a chat room, NAME@conference.<domain>, where every account is a member and which their apps join by themselves (a bookmark); empty: none. A room it kept before stays as it is"},
 	{Key: KeyStanzaBytes, Kind: Int, Default: strconv.Itoa(stream.DefaultMaxStanza), Min: 10000, Live: true,
 		Help: "largest stanza a client may send, in bytes (RFC 6120 13.12: at least 10000); for new connections"},
 	{Key: KeyOfflineMessages, Kind: Int, Default: strconv.Itoa(offline.DefaultMax), Min: 1, Live: true,
