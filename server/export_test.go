@@ -16,9 +16,9 @@ import (
 // through adaptRooms as the real one does.
 
 type fakeRoomInfo struct {
-	JID, Name, Description, Subject                                        string
+	JID, Name, Description, Subject                                         string
 	Persistent, Public, MembersOnly, Moderated, PasswordProtected, Archived bool
-	Occupants                                                              int
+	Occupants                                                               int
 }
 
 type fakeOccupant struct{ Nick, JID, Role, Affiliation string }

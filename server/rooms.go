@@ -21,9 +21,9 @@ import (
 type (
 	roomInfo interface {
 		~struct {
-			JID, Name, Description, Subject                                        string
+			JID, Name, Description, Subject                                         string
 			Persistent, Public, MembersOnly, Moderated, PasswordProtected, Archived bool
-			Occupants                                                              int
+			Occupants                                                               int
 		}
 	}
 	occupantInfo interface {

@@ -63,10 +63,6 @@ type Server struct {
 	pep      *pep.Module
 	archive  *mam.Module
 	lanchat  *lanchat.Module // nil without a LAN host name
-	// rooms is the room engine (mod/muc) for the admin and the family
-	// room; familyRoom keeps the family room. Both nil without one.
-	rooms      rooms
-	familyRoom *family.Room
 	fed      *s2s.Federation
 	quota    *quota.Limits
 	events   *admin.Hub
@@ -78,6 +74,11 @@ type Server struct {
 	removers []userRemover
 	enders   []sessionEnder
 	runners  []runner
+
+	// rooms is the room engine (mod/muc) for the admin and the family
+	// room; familyRoom keeps the family room. Both nil without one.
+	rooms      rooms
+	familyRoom *family.Room
 
 	// life is done when the server's lifetime ends: Serve's context is
 	// done (endLife). Work that outlives an admin call is bound to it.
