@@ -164,3 +164,41 @@ func TestFamilyRoom(t *testing.T) {
 		t.Errorf("rooms after destroying one: %+v", rooms)
 	}
 }
+
+// TestFamilyRoomBookmarks: taking an account into the family room never
+// overwrites a bookmark of the room it has (its own name, nick and
+// autojoin stay), and does not publish into a bookmarks node others may
+// read: that account is a member all the same, and the setting's change
+// reports it in plain words.
+func TestFamilyRoomBookmarks(t *testing.T) {
+	_, module := server.NewFakeRooms("hearth.test")
+	srv := xmpptest.Start(t, withModule(module))
+	ctx := t.Context()
+	if _, err := srv.Admin.SetSetting(ctx, "muc.family_room", ""); err != nil {
+		t.Fatal(err)
+	}
+	srv.AddUser(t, "dave", secret("dave"))
+	srv.AddUser(t, "erin", secret("erin"))
+	dave := srv.Login(t, "dave", secret("dave"), "pc")
+	dave.Send(`<iq type='set' id='p1'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:xmpp:bookmarks:1'><item id='family@conference.hearth.test'><conference xmlns='urn:xmpp:bookmarks:1' name='Our lot' autojoin='false'><nick>Dad</nick></conference></item></publish>` + bookmarksOptions + `</pubsub></iq>`)
+	dave.Expect(`<iq type='result' id='p1' from='dave@hearth.test' to='dave@hearth.test/pc'>*</iq>`)
+	erin := srv.Login(t, "erin", secret("erin"), "pc")
+	erin.Send(`<iq type='set' id='p2'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='urn:xmpp:bookmarks:1'><item id='tea@conference.example.org'><conference xmlns='urn:xmpp:bookmarks:1' name='Tea'/></item></publish><publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field><field var='pubsub#access_model'><value>open</value></field></x></publish-options></pubsub></iq>`)
+	erin.Expect(`<iq type='result' id='p2' from='erin@hearth.test' to='erin@hearth.test/pc'>*</iq>`)
+
+	_, err := srv.Admin.SetSetting(ctx, "muc.family_room", "family")
+	if !errors.Is(err, admin.ErrNotApplied) || !strings.Contains(err.Error(), "erin is a member, but the room is not in their bookmarks: erin's bookmarks node is configured so that others may read it") {
+		t.Errorf("setting the family room: %v", err)
+	}
+	its, err := srv.DB.PEPItems(ctx, "dave", "urn:xmpp:bookmarks:1", 0, nil)
+	if err != nil || len(its) != 1 || string(its[0].Payload) != `<conference xmlns="urn:xmpp:bookmarks:1" name="Our lot" autojoin="false"><nick>Dad</nick></conference>` {
+		t.Errorf("dave's own bookmark of the room: %+v, %v", its, err)
+	}
+	if its, err := srv.DB.PEPItems(ctx, "erin", "urn:xmpp:bookmarks:1", 0, nil); err != nil || len(its) != 1 {
+		t.Errorf("erin's open bookmarks node: %+v, %v (want her own item only)", its, err)
+	}
+	list, err := srv.Admin.RoomAffiliations(ctx, "family")
+	if err != nil || !slices.Equal(list, []admin.RoomAffiliation{{JID: "dave@hearth.test", Affiliation: "member"}, {JID: "erin@hearth.test", Affiliation: "member"}}) {
+		t.Errorf("family room's affiliations: %+v, %v", list, err)
+	}
+}
