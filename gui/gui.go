@@ -71,6 +71,7 @@ type UI struct {
 	family     *familyTab
 	federation *federationTab
 	lan        *lanTab
+	rooms      *roomsTab
 	settings   *settingsTab
 	console    *consoleTab
 	logs       *logsTab
@@ -100,6 +101,7 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 	u.family = newFamilyTab(u)
 	u.federation = newFederationTab(u)
 	u.lan = newLANTab(u)
+	u.rooms = newRoomsTab(u)
 	u.console = newConsoleTab(u)
 	u.logs = newLogsTab(u)
 	u.info = &reloader{u: u, load: u.loadInfo}
@@ -114,6 +116,7 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 		container.NewTabItemWithIcon("Family", theme.ListIcon(), u.family.content),
 		container.NewTabItemWithIcon("Federation", theme.MailForwardIcon(), u.federation.content),
 		container.NewTabItemWithIcon("LAN chat", theme.GridIcon(), u.lan.content),
+		container.NewTabItemWithIcon("Rooms", theme.MailReplyAllIcon(), u.rooms.content),
 		container.NewTabItemWithIcon("XML console", theme.ComputerIcon(), u.console.content),
 		container.NewTabItemWithIcon("Log", theme.DocumentIcon(), u.logs.content),
 		container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), u.settings.content),
@@ -147,6 +150,9 @@ func (u *UI) catchUp() {
 	}
 	if u.inSight(u.lan.content) {
 		u.lan.load.trigger()
+	}
+	if u.inSight(u.rooms.content) {
+		u.rooms.load.trigger()
 	}
 	if u.console.stale {
 		u.console.render()
@@ -251,6 +257,9 @@ func (u *UI) watch(ctx context.Context) {
 				if u.inSight(u.lan.content) {
 					u.lan.load.trigger() // peers come and go without an event
 				}
+				if u.inSight(u.rooms.content) {
+					u.rooms.load.trigger() // so do occupants
+				}
 			})
 		}
 	}
@@ -260,6 +269,7 @@ func (u *UI) handle(ev admin.Event) {
 	u.family.handle(ev)
 	u.federation.handle(ev)
 	u.lan.handle(ev)
+	u.rooms.handle(ev)
 	switch ev.Kind {
 	case admin.EventSessionUp, admin.EventSessionDown:
 		u.sessions.trigger()
@@ -282,6 +292,7 @@ func (u *UI) reloadAll() {
 	u.family.reload()
 	u.federation.load.trigger()
 	u.lan.load.trigger()
+	u.rooms.load.trigger()
 	u.settingsLoad.trigger()
 	u.console.sessions.trigger()
 }

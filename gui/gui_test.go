@@ -35,8 +35,13 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return harnessOver(t, newTestAPI(t))
+}
+
+// harnessOver runs a UI over api.
+func harnessOver(t *testing.T, api admin.API) *harness {
+	t.Helper()
 	a := test.NewTempApp(t)
-	api := newTestAPI(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, api: api, app: a, queue: make(chan func(), 256), done: ctx.Done()}
 	h.ui = newUI(a, api, h.post)

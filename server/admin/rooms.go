@@ -62,14 +62,14 @@ type RoomService interface {
 
 // rooms returns the room service, or says in plain words why there is
 // none to manage.
-func (l *Local) rooms(what string) (RoomService, error) {
+func (l *Local) rooms() (RoomService, error) {
 	if l.MUC != nil {
 		return l.MUC, nil
 	}
 	if l.Live == nil {
-		return nil, fmt.Errorf("%s: %w: chat rooms live in the running server; start Hearth first", what, ErrOffline)
+		return nil, fmt.Errorf("%w: chat rooms live in the running server; start Hearth first", ErrOffline)
 	}
-	return nil, fmt.Errorf("%s: this server has no chat rooms", what)
+	return nil, errors.New("this server has no chat rooms")
 }
 
 // room normalises a room's address: a bare JID on the room service, or
@@ -108,7 +108,7 @@ func roomErr(op string, err error) error {
 
 // Rooms lists the server's chat rooms, sorted by address.
 func (l *Local) Rooms(ctx context.Context) ([]RoomInfo, error) {
-	svc, err := l.rooms("chat rooms")
+	svc, err := l.rooms()
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (l *Local) Rooms(ctx context.Context) ([]RoomInfo, error) {
 
 // Occupants lists who is in a room now, by nickname.
 func (l *Local) Occupants(ctx context.Context, room string) ([]Occupant, error) {
-	svc, err := l.rooms("occupants")
+	svc, err := l.rooms()
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (l *Local) Occupants(ctx context.Context, room string) ([]Occupant, error) 
 // DestroyRoom ends a room: those in it are told why and where to go
 // instead (a room's bare JID, or none).
 func (l *Local) DestroyRoom(ctx context.Context, room, reason, alternate string) error {
-	svc, err := l.rooms("destroy room")
+	svc, err := l.rooms()
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func affRank(a string) int {
 // RoomAffiliations lists who has a lasting place in a room: owners
 // first, then admins, members and outcasts, each by address.
 func (l *Local) RoomAffiliations(ctx context.Context, room string) ([]RoomAffiliation, error) {
-	svc, err := l.rooms("room affiliations")
+	svc, err := l.rooms()
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +203,7 @@ func (l *Local) RoomAffiliations(ctx context.Context, room string) ([]RoomAffili
 // affiliation in a room: owner, admin, member, outcast, or none to take
 // it away.
 func (l *Local) SetRoomAffiliation(ctx context.Context, room, who, affiliation string) error {
-	svc, err := l.rooms("set room affiliation")
+	svc, err := l.rooms()
 	if err != nil {
 		return err
 	}
