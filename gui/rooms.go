@@ -220,9 +220,9 @@ func people(n int) string {
 func roomWords(r admin.RoomInfo) string {
 	var w []string
 	if r.Persistent {
-		w = append(w, "kept when empty")
+		w = append(w, "Kept when empty")
 	} else {
-		w = append(w, "gone when empty")
+		w = append(w, "Gone when empty")
 	}
 	if r.Public {
 		w = append(w, "listed")

@@ -113,7 +113,7 @@ func TestRoomsTab(t *testing.T) {
 	})
 	h.tap("Family (" + family + ": 1 person in it)")
 	h.waitFor("the family room's details", func() bool {
-		return h.showsText("kept when empty, not listed, members only, history kept.") &&
+		return h.showsText("Kept when empty, not listed, members only, history kept.") &&
 			h.showsText("Gran (grandma@"+testDomain+"/tablet), participant, member") &&
 			h.showsText("grandma@"+testDomain+": member")
 	})
