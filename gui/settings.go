@@ -128,6 +128,7 @@ var groupTitles = map[string]string{
 	"federation": "Federation",
 	"linklocal":  "LAN chat without accounts",
 	"mam":        "Message archive",
+	"muc":        "Chat rooms",
 	"log":        "Log",
 }
 

@@ -63,6 +63,11 @@ func TestFamilyRoom(t *testing.T) {
 	if got := bookmarks("alice"); !slices.Equal(got, []string{bookmark}) {
 		t.Fatalf("alice's bookmarks: %q", got)
 	}
+	// Clients of XEP-0048's private storage see it too (XEP-0411).
+	if raw, err := srv.DB.Private(ctx, "alice", "storage storage:bookmarks"); err != nil ||
+		!strings.Contains(string(raw), `<conference jid="family@conference.hearth.test" name="Family" autojoin="true"><nick>alice</nick></conference>`) {
+		t.Errorf("alice's XEP-0048 bookmarks: %s, %v", raw, err)
+	}
 	n, err := srv.DB.PEPNode(ctx, "alice", "urn:xmpp:bookmarks:1")
 	if err != nil || n.Access != "whitelist" || n.MaxItems != 0 || !n.Persist {
 		t.Fatalf("alice's bookmarks node: %+v, %v (want whitelist, max, persistent)", n, err)
