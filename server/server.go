@@ -180,8 +180,8 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	for _, build := range cfg.Modules {
 		m := build(r)
 		s.modules = append(s.modules, m)
-		if x, ok := m.(rooms); ok && s.rooms == nil {
-			s.rooms = x // a stand-in room engine (tests)
+		if x, ok := m.(rooms); ok {
+			s.rooms = x // a stand-in for the room engine (tests)
 		}
 	}
 	// The family room, where there is a room engine.
