@@ -179,6 +179,10 @@ func TestFamilyRoomBookmarks(t *testing.T) {
 	_, module := server.NewFakeRooms("hearth.test")
 	srv := xmpptest.Start(t, withModule(module))
 	ctx := t.Context()
+	if _, err := srv.Admin.SetSetting(ctx, "muc.family_room", "our family"); !errors.Is(err, admin.ErrInvalid) ||
+		!strings.Contains(err.Error(), `muc.family_room: "our family" cannot be a name before the @: use letters and digits, such as family`) {
+		t.Errorf("a room name with a space: %v", err)
+	}
 	if _, err := srv.Admin.SetSetting(ctx, "muc.family_room", ""); err != nil {
 		t.Fatal(err)
 	}
