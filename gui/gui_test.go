@@ -280,7 +280,7 @@ func TestNewTitle(t *testing.T) {
 	for _, item := range ui.tabs.Items {
 		tabs = append(tabs, item.Text)
 	}
-	if want := []string{"Overview", "Users", "Family", "Federation", "LAN chat", "XML console", "Log", "Settings"}; !slices.Equal(tabs, want) {
+	if want := []string{"Overview", "Users", "Family", "Federation", "LAN chat", "Rooms", "XML console", "Log", "Settings"}; !slices.Equal(tabs, want) {
 		t.Errorf("tabs %q, want %q", tabs, want)
 	}
 }
