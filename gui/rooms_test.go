@@ -148,7 +148,9 @@ func TestRoomsTab(t *testing.T) {
 
 // TestRoomsTabNoEngine: a server without rooms says so.
 func TestRoomsTabNoEngine(t *testing.T) {
-	h := newHarness(t)
+	api := newTestAPI(t)
+	api.(*admin.Local).MUC = nil
+	h := harnessOver(t, api)
 	h.showTab("Rooms")
 	h.waitFor("why there are no rooms", func() bool {
 		return h.showsText("Cannot read the chat rooms: this server has no chat rooms")
