@@ -116,9 +116,12 @@ func showRoom(ctx context.Context, out io.Writer, api admin.API, room string) er
 	if err != nil {
 		return err
 	}
+	// The room as it was named (its address or its name): the API
+	// found it, so one of the list is it.
 	var info admin.RoomInfo
 	for _, r := range rooms {
-		if r.JID == room || strings.HasPrefix(r.JID, room+"@") {
+		local, _, _ := strings.Cut(r.JID, "@")
+		if strings.EqualFold(r.JID, room) || strings.EqualFold(local, room) {
 			info = r
 		}
 	}

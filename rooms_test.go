@@ -131,7 +131,7 @@ func TestRoomsCommand(t *testing.T) {
 		`games@conference\.test\.home +Games\?\[2J +0 +temporary,public,open\n\z`, "rooms")
 	run(0, `(?s)room: +family@conference\.test\.home\nname: +Family\ndescription: +Everyone at home\nsubject: +Sunday lunch\n`+
 		`flags: +persistent,hidden,members-only,archived\nNICK +JID +ROLE +AFFILIATION\nGran +grandma@test\.home/tablet +participant +member\n`+
-		`AFFILIATED +AFFILIATION\ndad@test\.home +owner\ngrandma@test\.home +member\n\z`, "rooms", "show", "family")
+		`AFFILIATED +AFFILIATION\ndad@test\.home +owner\ngrandma@test\.home +member\n\z`, "rooms", "show", "Family")
 	run(0, `(?s)room: +games@conference\.test\.home\n.*occupants: +none\naffiliations: +none\n\z`, "rooms", "show", "games@conference.test.home")
 	run(0, `^$`, "rooms", "affiliation", "family", "troll@example.org", "outcast")
 	run(0, `^$`, "rooms", "affiliation", "family", "grandma", "none")
