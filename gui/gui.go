@@ -124,7 +124,7 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 	u.tabs.OnSelected = func(*container.TabItem) { u.catchUp() }
 	u.tabs.SetTabLocation(container.TabLocationTop)
 	u.win.SetContent(u.tabs)
-	u.win.Resize(fyne.NewSize(900, 600))
+	u.win.Resize(fyne.NewSize(1000, 600))
 	return u
 }
 

@@ -46,7 +46,7 @@ func harnessOver(t *testing.T, api admin.API) *harness {
 	h := &harness{t: t, api: api, app: a, queue: make(chan func(), 256), done: ctx.Done()}
 	h.ui = newUI(a, api, h.post)
 	h.win = h.ui.Window()
-	h.win.Resize(fyne.NewSize(900, 600))
+	h.win.Resize(fyne.NewSize(1000, 600))
 	h.ui.Run(ctx)
 	t.Cleanup(func() {
 		cancel()

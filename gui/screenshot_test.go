@@ -31,7 +31,7 @@ func (t lightTheme) Color(n fyne.ThemeColorName, _ fyne.ThemeVariant) color.Colo
 }
 
 // TestScreenshots renders every tab, and the dialogs people meet most, at
-// 900x600 over a real server with accounts and real clients signed in.
+// 1000x600 over a real server with accounts and real clients signed in.
 // With -update (make screenshots) it writes them to assets/screenshots,
 // which the README shows, and the markup of each to testdata/markup.
 // Otherwise it compares the markup (what is where, at what size, with
@@ -136,8 +136,8 @@ func (h *harness) shoot(name string) {
 	t := h.t
 	t.Helper()
 	img := h.win.Canvas().Capture()
-	if b := img.Bounds(); b.Dx() != 900 || b.Dy() != 600 {
-		t.Errorf("%s renders at %dx%d, want 900x600", name, b.Dx(), b.Dy())
+	if b := img.Bounds(); b.Dx() != 1000 || b.Dy() != 600 {
+		t.Errorf("%s renders at %dx%d, want 1000x600", name, b.Dx(), b.Dy())
 	}
 	markup := h.maskMarkup(test.RenderToMarkup(h.win.Canvas()))
 	golden := filepath.Join("testdata", "markup", name+".xml")
