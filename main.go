@@ -72,6 +72,14 @@ const usageText = `usage:
                                       the accounts that take part, those announced, the people seen
   hearth lan on|off USER              let an account chat on the LAN: announced there while online,
                                       seeing the people found there (setting linklocal.enabled)
+  hearth rooms [list]                 the chat rooms (XEP-0045): address, name, occupants, flags;
+                                      needs the running server
+  hearth rooms show ROOM              a room's configuration, who is in it, who has a place in it
+  hearth rooms destroy ROOM [--reason TEXT] [--alternate ROOM]
+                                      end a room; those in it are told why and where to go instead
+  hearth rooms affiliation ROOM JID owner|admin|member|outcast|none
+                                      give someone (an address, or an account's name) a place in a
+                                      room, or take it away (none); outcast bans
   hearth uploads [list]               shared files (XEP-0363): the limits, each account's files
                                       and its use of its quota
   hearth uploads purge [--user USER] [--expired]
@@ -166,6 +174,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.federation(ctx, args)
 	case "lan":
 		err = c.lanChat(ctx, args)
+	case "rooms":
+		err = c.rooms(ctx, args)
 	case "uploads":
 		err = c.uploads(ctx, args)
 	case "turn":

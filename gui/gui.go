@@ -71,6 +71,7 @@ type UI struct {
 	family     *familyTab
 	federation *federationTab
 	lan        *lanTab
+	rooms      *roomsTab
 	files      *filesTab
 	settings   *settingsTab
 	console    *consoleTab
@@ -101,6 +102,7 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 	u.family = newFamilyTab(u)
 	u.federation = newFederationTab(u)
 	u.lan = newLANTab(u)
+	u.rooms = newRoomsTab(u)
 	u.files = newFilesTab(u)
 	u.console = newConsoleTab(u)
 	u.logs = newLogsTab(u)
@@ -116,6 +118,7 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 		container.NewTabItemWithIcon("Family", theme.ListIcon(), u.family.content),
 		container.NewTabItemWithIcon("Federation", theme.MailForwardIcon(), u.federation.content),
 		container.NewTabItemWithIcon("LAN chat", theme.GridIcon(), u.lan.content),
+		container.NewTabItemWithIcon("Rooms", theme.MailReplyAllIcon(), u.rooms.content),
 		container.NewTabItemWithIcon("Files", theme.FolderIcon(), u.files.content),
 		container.NewTabItemWithIcon("XML console", theme.ComputerIcon(), u.console.content),
 		container.NewTabItemWithIcon("Log", theme.DocumentIcon(), u.logs.content),
@@ -124,7 +127,7 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 	u.tabs.OnSelected = func(*container.TabItem) { u.catchUp() }
 	u.tabs.SetTabLocation(container.TabLocationTop)
 	u.win.SetContent(u.tabs)
-	u.win.Resize(fyne.NewSize(900, 600))
+	u.win.Resize(fyne.NewSize(1000, 600))
 	return u
 }
 
@@ -150,6 +153,9 @@ func (u *UI) catchUp() {
 	}
 	if u.inSight(u.lan.content) {
 		u.lan.load.trigger()
+	}
+	if u.inSight(u.rooms.content) {
+		u.rooms.load.trigger()
 	}
 	if u.inSight(u.files.content) {
 		u.files.load.trigger()
@@ -257,6 +263,9 @@ func (u *UI) watch(ctx context.Context) {
 				if u.inSight(u.lan.content) {
 					u.lan.load.trigger() // peers come and go without an event
 				}
+				if u.inSight(u.rooms.content) {
+					u.rooms.load.trigger() // so do occupants
+				}
 				if u.inSight(u.files.content) {
 					u.files.load.trigger() // uploads send no event
 				}
@@ -269,6 +278,7 @@ func (u *UI) handle(ev admin.Event) {
 	u.family.handle(ev)
 	u.federation.handle(ev)
 	u.lan.handle(ev)
+	u.rooms.handle(ev)
 	u.files.handle(ev)
 	switch ev.Kind {
 	case admin.EventSessionUp, admin.EventSessionDown:
@@ -292,6 +302,7 @@ func (u *UI) reloadAll() {
 	u.family.reload()
 	u.federation.load.trigger()
 	u.lan.load.trigger()
+	u.rooms.load.trigger()
 	u.files.load.trigger()
 	u.settingsLoad.trigger()
 	u.console.sessions.trigger()

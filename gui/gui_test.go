@@ -35,13 +35,18 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return harnessOver(t, newTestAPI(t))
+}
+
+// harnessOver runs a UI over api.
+func harnessOver(t *testing.T, api admin.API) *harness {
+	t.Helper()
 	a := test.NewTempApp(t)
-	api := newTestAPI(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{t: t, api: api, app: a, queue: make(chan func(), 256), done: ctx.Done()}
 	h.ui = newUI(a, api, h.post)
 	h.win = h.ui.Window()
-	h.win.Resize(fyne.NewSize(900, 600))
+	h.win.Resize(fyne.NewSize(1000, 600))
 	h.ui.Run(ctx)
 	t.Cleanup(func() {
 		cancel()
@@ -275,7 +280,7 @@ func TestNewTitle(t *testing.T) {
 	for _, item := range ui.tabs.Items {
 		tabs = append(tabs, item.Text)
 	}
-	if want := []string{"Overview", "Users", "Family", "Federation", "LAN chat", "Files", "XML console", "Log", "Settings"}; !slices.Equal(tabs, want) {
+	if want := []string{"Overview", "Users", "Family", "Federation", "LAN chat", "Rooms", "Files", "XML console", "Log", "Settings"}; !slices.Equal(tabs, want) {
 		t.Errorf("tabs %q, want %q", tabs, want)
 	}
 }

@@ -31,7 +31,7 @@ func (t lightTheme) Color(n fyne.ThemeColorName, _ fyne.ThemeVariant) color.Colo
 }
 
 // TestScreenshots renders every tab, and the dialogs people meet most, at
-// 900x600 over a real server with accounts and real clients signed in.
+// 1000x600 over a real server with accounts and real clients signed in.
 // With -update (make screenshots) it writes them to assets/screenshots,
 // which the README shows, and the markup of each to testdata/markup.
 // Otherwise it compares the markup (what is where, at what size, with
@@ -40,7 +40,8 @@ func (t lightTheme) Color(n fyne.ThemeColorName, _ fyne.ThemeVariant) color.Colo
 // the data directory) are masked first. Images are not compared: text
 // rendering differs by font and platform.
 func TestScreenshots(t *testing.T) {
-	h := newHarness(t)
+	// The room engine is a stand-in until the server has its own.
+	h := roomsHarness(t, newFakeRooms())
 	h.app.Settings().SetTheme(lightTheme{theme.DefaultTheme()})
 
 	alice := h.addUser("alice", "wonderland-tea-1")
@@ -82,6 +83,10 @@ func TestScreenshots(t *testing.T) {
 		}
 		name := strings.ToLower(strings.ReplaceAll(item.Text, " ", "-"))
 		h.showTab(item.Text)
+		if item.Text == "Rooms" {
+			h.tap("Family (family@conference." + testDomain + ": 1 person in it)")
+			h.waitFor("the family room", func() bool { return h.showsText("Gran (grandma@" + testDomain + "/tablet), participant, member") })
+		}
 		h.settle()
 		h.shoot(name)
 	}
@@ -131,8 +136,8 @@ func (h *harness) shoot(name string) {
 	t := h.t
 	t.Helper()
 	img := h.win.Canvas().Capture()
-	if b := img.Bounds(); b.Dx() != 900 || b.Dy() != 600 {
-		t.Errorf("%s renders at %dx%d, want 900x600", name, b.Dx(), b.Dy())
+	if b := img.Bounds(); b.Dx() != 1000 || b.Dy() != 600 {
+		t.Errorf("%s renders at %dx%d, want 1000x600", name, b.Dx(), b.Dy())
 	}
 	markup := h.maskMarkup(test.RenderToMarkup(h.win.Canvas()))
 	golden := filepath.Join("testdata", "markup", name+".xml")

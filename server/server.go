@@ -85,6 +85,11 @@ type Server struct {
 	enders   []sessionEnder
 	runners  []runner
 
+	// rooms is the room engine (mod/muc) for the admin and the family
+	// room; familyRoom keeps the family room. Both nil without one.
+	rooms      rooms
+	familyRoom *family.Room
+
 	// life is done when the server's lifetime ends: Serve's context is
 	// done (endLife). Work that outlives an admin call is bound to it.
 	life    context.Context
@@ -189,9 +194,12 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		s.pep,
 		s.upload,
 	}
-	// Chat rooms (XEP-0045) on conference.<domain>; their archive is wired by the lead (nil: none).
-	s.muc = muc.New(muc.Deps{DB: db, Router: r, Domain: cfg.Domain, Log: part("muc")})
+	// Chat rooms (XEP-0045) on conference.<domain>, archived beside the
+	// accounts' archives (mam.Rooms); the admin API and the family room
+	// reach them through s.rooms.
+	s.muc = muc.New(muc.Deps{DB: db, Router: r, Domain: cfg.Domain, Archive: mam.NewRooms(s.archive), Log: part("muc")})
 	s.modules = append(s.modules, s.muc)
+	s.rooms = adaptRooms(s.muc, muc.ErrNoRoom)
 	s.calls = newCalls(cfg, part("turn"))
 	s.modules = append(s.modules, extdisco.New(extdisco.Deps{Domain: cfg.Domain, Services: s.calls, Log: part("extdisco")}))
 	if cfg.LinkLocal.Host != "" {
@@ -200,7 +208,16 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		s.modules = append(s.modules, s.lanchat)
 	}
 	for _, build := range cfg.Modules {
-		s.modules = append(s.modules, build(r))
+		m := build(r)
+		s.modules = append(s.modules, m)
+		if x, ok := m.(rooms); ok {
+			s.rooms = x // a stand-in for the room engine (tests)
+		}
+	}
+	// The family room, where there is a room engine.
+	if s.rooms != nil {
+		s.familyRoom = family.NewRoom(family.RoomDeps{DB: db, Rooms: s.rooms, Bookmarks: s.pep, Domain: cfg.Domain, Log: part("family")})
+		s.modules = append(s.modules, s.familyRoom)
 	}
 	// Service discovery lists what the modules above declare.
 	var features []router.Features
@@ -282,6 +299,9 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	r.Mux().Remote(fed)
 
 	s.admin = &admin.Local{DB: db, Domain: cfg.Domain, DataDir: cfg.DataDir, Live: h, Events: s.events, LogRing: cfg.LogRing}
+	if s.rooms != nil {
+		s.admin.MUC = s.rooms
+	}
 	return s, nil
 }
 
@@ -306,6 +326,11 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		if err := s.applyFamily(ctx, v); err != nil {
 			s.cfg.Log.Error("the family circle was not completed at start; it is tried again at the next start, or when family.circle is set on again", "err", err)
 		}
+	}
+	if v, err := s.admin.Values(ctx); err != nil {
+		s.cfg.Log.Warn("the family room was not checked: the settings could not be read", "err", err)
+	} else if err := s.applyFamilyRoom(ctx, v); err != nil {
+		s.cfg.Log.Error("the family room was not completed at start; it is tried again at the next start, or when muc.family_room is set again", "err", err)
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
@@ -428,6 +453,11 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		if err := s.applyFamily(ctx, v); err != nil {
 			s.cfg.Log.Error("the family circle could not be completed; setting it again retries", "key", key, "value", v.String(key), "err", err)
 			return fmt.Errorf("the family circle could not be completed: %w; set it again to retry", err)
+		}
+	case settings.KeyFamilyRoom:
+		if err := s.applyFamilyRoom(ctx, v); err != nil {
+			s.cfg.Log.Error("the family room could not be completed; setting it again retries", "value", v.String(key), "err", err)
+			return fmt.Errorf("the family room could not be completed: %w; set it again to retry", err)
 		}
 	default:
 		f, ok := quotaKeys[key]

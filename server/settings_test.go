@@ -246,6 +246,9 @@ alice receives nothing more`)
 	// running server and watches the clients.
 	tested[settings.KeyFamilyCircle] = true
 	tested[settings.KeyFamilyGroup] = true
+	// muc.family_room: TestFamilyRoom renames the room on a running
+	// server, and an online client is told of the new bookmark.
+	tested[settings.KeyFamilyRoom] = true
 	// Federation's keys: TestFederationSpoofing turns federation.block
 	// and federation.enabled on and off on a running server (blocked,
 	// off); federate turns federation.enabled on in every federation test.

@@ -246,6 +246,7 @@ const (
 	EventUsers       EventKind = "users"    // accounts added, deleted or changed
 	EventRoster      EventKind = "roster"
 	EventSettings    EventKind = "settings"
+	EventRooms       EventKind = "rooms" // a room destroyed or its affiliations changed
 )
 
 // Event is a live change.
@@ -303,6 +304,20 @@ type API interface {
 	// expired ones, or an account's expired ones.
 	Uploads(ctx context.Context) (UploadStatus, error)
 	PurgeUploads(ctx context.Context, user string, expired bool) (PurgeResult, error)
+	// Rooms lists the server's chat rooms (XEP-0045), sorted by address;
+	// Occupants says who is in one now; RoomAffiliations who has a
+	// lasting place in it (owners first). A room is named by its address
+	// or its name on the room service. They need the running server
+	// (ErrOffline otherwise); a room that is not there is ErrNotFound.
+	Rooms(ctx context.Context) ([]RoomInfo, error)
+	Occupants(ctx context.Context, room string) ([]Occupant, error)
+	RoomAffiliations(ctx context.Context, room string) ([]RoomAffiliation, error)
+	// DestroyRoom ends a room: those in it are told the reason and the
+	// room to go to instead (alternate, a room's address, or "").
+	DestroyRoom(ctx context.Context, room, reason, alternate string) error
+	// SetRoomAffiliation makes who (an address, or an account's name)
+	// owner, admin, member or outcast of a room, or none of these.
+	SetRoomAffiliation(ctx context.Context, room, who, affiliation string) error
 
 	// CheckDatabase reads the whole database and returns the problems
 	// SQLite's quick check finds in it; none when it is sound.

@@ -67,6 +67,8 @@ type Local struct {
 	Events *Hub
 	// LogRing keeps the server's recent log records; nil: none.
 	LogRing *LogRing
+	// MUC is the running server's chat rooms; nil: none.
+	MUC RoomService
 }
 
 var _ API = (*Local)(nil)

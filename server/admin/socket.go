@@ -156,6 +156,10 @@ type request struct {
 	Domain   string      `json:",omitempty"`
 	On       bool        `json:",omitempty"`
 	Path     string      `json:",omitempty"`
+	// Room, Reason, Alternate: the room calls (rooms.go).
+	Room      string `json:",omitempty"`
+	Reason    string `json:",omitempty"`
+	Alternate string `json:",omitempty"`
 }
 
 // errorBody is the body of a failed call.
@@ -244,6 +248,7 @@ func newHandler(api API) http.Handler {
 	method("PurgeUploads", func(ctx context.Context, r request) (any, error) {
 		return api.PurgeUploads(ctx, r.User, r.On)
 	})
+	roomMethods(api, method)
 	method("CheckDatabase", func(ctx context.Context, r request) (any, error) {
 		problems, err := api.CheckDatabase(ctx)
 		return problemsBody{problems}, err

@@ -40,6 +40,7 @@ const (
 	Domain        // a domain JID (RFC 7622 3.2)
 	URIs          // space-separated URIs with a scheme (XEP-0157)
 	Domains       // space-separated domain names
+	Local         // a JID's localpart (RFC 7622 3.3), or empty
 )
 
 // String names the kind as the admin API carries it: string, bool, int,
@@ -60,6 +61,8 @@ func (k Kind) String() string {
 		return "uris"
 	case Domains:
 		return "domains"
+	case Local:
+		return "localpart"
 	}
 	return "string"
 }
@@ -112,6 +115,7 @@ const (
 	KeyDNSToken        = "acme.dns_token"
 	KeyFamilyCircle    = "family.circle"
 	KeyFamilyGroup     = "family.group"
+	KeyFamilyRoom      = "muc.family_room"
 	KeyFederation      = "federation.enabled"
 	KeyFederationAllow = "federation.allow"
 	KeyFederationBlock = "federation.block"
@@ -198,6 +202,8 @@ var registry = []Spec{
 		Help: "the family circle: every account, and each one added later, gets every other as a contact, each seeing the other online; a contact someone removes stays removed; off leaves contacts as they are, on again pairs everyone anew"},
 	{Key: KeyFamilyGroup, Kind: String, Default: "Family", Live: true,
 		Help: "the contact group the family circle puts everyone in (empty: none); a new name replaces the old one, adding no one back"},
+	{Key: KeyFamilyRoom, Kind: Local, Default: "family", Live: true,
+		Help: "the family room: a chat room, NAME@conference.<domain>, where every account is a member and which their apps join by themselves (a bookmark); empty: none. A room it kept before stays as it is"},
 	{Key: KeyStanzaBytes, Kind: Int, Default: strconv.Itoa(stream.DefaultMaxStanza), Min: 10000, Live: true,
 		Help: "largest stanza a client may send, in bytes (RFC 6120 13.12: at least 10000); for new connections"},
 	{Key: KeyOfflineMessages, Kind: Int, Default: strconv.Itoa(offline.DefaultMax), Min: 1, Live: true,
@@ -359,6 +365,15 @@ func (s Spec) normalize(v string) (string, error) {
 			return "", fmt.Errorf("%q is not a domain name", v)
 		}
 		return j.Domain, nil
+	case Local:
+		if v == "" {
+			return "", nil
+		}
+		j, err := jid.New(v, "example.org", "")
+		if err != nil || j.Local == "" {
+			return "", fmt.Errorf("%q cannot be a name before the @: use letters and digits, such as family", v)
+		}
+		return j.Local, nil
 	case URIs:
 		fields := strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' })
 		for _, f := range fields {

@@ -226,8 +226,12 @@ func (m *Module) setAff(ctx context.Context, r *room, ds []delivery, bare jid.JI
 		extra = append(extra, stanza.New("reason", NSUser).AppendText(reason))
 	}
 	present := r.byBare(bare)
-	if len(present) == 0 && aff != old.aff {
-		// Someone not in the room hears of the change (101).
+	if len(present) == 0 && aff != old.aff && actorNick != "" {
+		// Someone not in the room hears of a change an occupant made
+		// (101, which XEP-0045 9.3 leaves to the service). The server's
+		// own changes (the admin's, the family room taking every account
+		// in, a deleted account leaving) are silent: they would wait as
+		// a bodiless offline message in every account.
 		x := stanza.New("x", NSUser).Append(stanza.New("item", NSUser, "affiliation", aff, "jid", k).Append(extra...), statusEl(101))
 		msg := stanza.New("message", stanza.NSClient, "from", r.jid.String()).Append(x)
 		ds = append(ds, addressed(msg, bare))

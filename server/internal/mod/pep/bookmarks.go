@@ -3,6 +3,7 @@ package pep
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"hearth/server/internal/jid"
@@ -188,4 +189,72 @@ func normBool(s string) string {
 		return "true"
 	}
 	return "false"
+}
+
+// bookmarksOptions are the publish-options XEP-0402 3.3 asks of a
+// client's publish to its bookmarks node; the server's own publish
+// (AddBookmark) holds to them as well.
+var bookmarksOptions = map[string][]string{
+	"pubsub#persist_items": {"true"},
+	"pubsub#max_items":     {"max"},
+	"pubsub#access_model":  {AccessWhitelist},
+}
+
+// AddBookmark publishes a XEP-0402 bookmark of room, a <conference
+// xmlns='urn:xmpp:bookmarks:1'/> element, into the account's bookmarks
+// node, as a client of the account would (the node made as XEP-0402 3.1
+// says if there is none), unless the node holds one for that room
+// already: what the account chose is never overwritten. added says
+// whether it published. The account's sessions and its other bookmark
+// stores (XEP-0411) follow, as for any publish.
+//
+// An existing node configured otherwise than XEP-0402 asks (others
+// could read it) is left alone, with an error.
+func (m *Module) AddBookmark(ctx context.Context, user string, room jid.JID, conference *stanza.Element) (added bool, err error) {
+	if conference == nil || conference.Name != "conference" || conference.NS != nsBookmarks2 {
+		return false, errors.New("a bookmark is a <conference xmlns='urn:xmpp:bookmarks:1'/>")
+	}
+	id := room.Bare().String()
+	if room.Local == "" {
+		return false, errors.New("a bookmark's room needs a name before the @")
+	}
+	n, err := m.db.PEPNode(ctx, user, nsBookmarks2)
+	exists := err == nil
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		n = bookmarksConfig(nsBookmarks2)
+	case err != nil:
+		return false, fmt.Errorf("bookmarks of %s not read: %w", user, err)
+	default:
+		if c, _, e := apply(n, bookmarksOptions); e != nil || c != n {
+			return false, fmt.Errorf("%s's bookmarks node is configured so that others may read it; the bookmark of %s was not added", user, id)
+		}
+		its, err := m.db.PEPItems(ctx, user, nsBookmarks2, 0, []string{id})
+		if err != nil {
+			return false, fmt.Errorf("bookmarks of %s not read: %w", user, err)
+		}
+		if len(its) > 0 {
+			return false, nil
+		}
+	}
+	b := conference.Bytes()
+	if e := m.room(ctx, user, nsBookmarks2, id, exists, int64(len(b))); e != nil {
+		return false, notAdded(user, id, e)
+	}
+	self := jid.JID{Local: user, Domain: m.r.Domain}
+	if e := m.store(ctx, user, self, n, id, b); e != nil {
+		return false, notAdded(user, id, e)
+	}
+	m.notifyItem(ctx, user, n, id, conference)
+	m.published(ctx, user, nsBookmarks2, conference)
+	return true, nil
+}
+
+// notAdded says why a bookmark the server meant to add is not there.
+func notAdded(user, id string, e *stanza.Error) error {
+	why := e.Text
+	if why == "" {
+		why = "the server could not store it (the log says why)"
+	}
+	return fmt.Errorf("the bookmark of %s was not added for %s: %s", id, user, why)
 }
