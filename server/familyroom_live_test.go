@@ -12,7 +12,7 @@ import (
 // start, every account a member, the members' clients may join it and
 // show as occupants to the admin; a deleted account leaves.
 func TestFamilyRoomLive(t *testing.T) {
-	srv := xmpptest.Start(t)
+	srv := xmpptest.StartFamily(t)
 	ctx := t.Context()
 	srv.AddUser(t, "alice", secret("alice"))
 	srv.AddUser(t, "bob", secret("bob"))

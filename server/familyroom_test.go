@@ -22,7 +22,7 @@ import (
 // manages the rooms, in process and over the admin socket.
 func TestFamilyRoom(t *testing.T) {
 	engine, module := server.NewFakeRooms("hearth.test")
-	srv := xmpptest.Start(t, withModule(module))
+	srv := xmpptest.StartFamily(t, withModule(module))
 	ctx := t.Context()
 	family := "family@conference.hearth.test"
 	name, persistent, public, membersOnly, archived, ok := engine.Config(family)

@@ -24,6 +24,7 @@ import (
 	"hearth/server/admin"
 	"hearth/server/internal/stanza"
 	"hearth/server/internal/stream"
+	"hearth/server/settings"
 	"hearth/storage"
 )
 
@@ -55,11 +56,18 @@ func Start(t testing.TB, opts ...Option) *Server {
 	return StartAt(t, "hearth.test", opts...)
 }
 
+// StartFamily is Start with the family room as a new server has it
+// (muc.family_room's default), which Start switches off.
+func StartFamily(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	return startIn(t, "hearth.test", t.TempDir(), false, opts...)
+}
+
 // StartAt runs a server for domain until the test ends. Its federation
 // listener opens on 127.0.0.1 when federation.enabled is set (S2SAddr).
 func StartAt(t testing.TB, domain string, opts ...Option) *Server {
 	t.Helper()
-	return startIn(t, domain, t.TempDir(), opts...)
+	return startIn(t, domain, t.TempDir(), true, opts...)
 }
 
 // Restart stops the server and starts a new one on the same data
@@ -68,10 +76,14 @@ func StartAt(t testing.TB, domain string, opts ...Option) *Server {
 func (s *Server) Restart(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	s.stop()
-	return startIn(t, s.Domain, s.DataDir, opts...)
+	return startIn(t, s.Domain, s.DataDir, false, opts...)
 }
 
-func startIn(t testing.TB, domain, dir string, opts ...Option) *Server {
+// startIn runs a server on dir; on a new one (first), the family room
+// (muc.family_room, on by default) is switched off first, so that a test
+// sees no room nor bookmark it did not ask for: the family room's tests
+// set it.
+func startIn(t testing.TB, domain, dir string, first bool, opts ...Option) *Server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cm, err := certs.Start(ctx, certs.Config{DataDir: dir, Domain: domain, Mode: certs.ModeLocal})
@@ -81,6 +93,11 @@ func startIn(t testing.TB, domain, dir string, opts ...Option) *Server {
 	db, err := storage.Open(ctx, filepath.Join(dir, "hearth.db"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if first {
+		if err := db.SetSetting(ctx, settings.KeyFamilyRoom, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	level := slog.LevelError
 	if os.Getenv("HEARTH_TEST_LOG") != "" {
