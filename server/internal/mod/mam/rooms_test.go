@@ -20,6 +20,7 @@ import (
 // roomArchiver is muc.Archive (package muc defines it; mam does not import
 // muc): *Rooms must satisfy it.
 type roomArchiver interface {
+	Enabled() bool
 	Store(ctx context.Context, room jid.JID, nick string, msg *stanza.Element) (*stanza.Element, router.Durable)
 	Query(ctx context.Context, st *stanza.Stanza, room jid.JID) (*stanza.Element, *stanza.Error)
 	Recent(ctx context.Context, room jid.JID, max int, since time.Time) ([]*stanza.Element, error)

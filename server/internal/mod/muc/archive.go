@@ -13,6 +13,9 @@ import (
 // mod/mam implements; the room engine works without one (no MAM, history
 // on join from memory only).
 type Archive interface {
+	// Enabled reports whether messages are archived now (mam.enabled): while
+	// they are not, rooms advertise no MAM, send no 170 and store nothing.
+	Enabled() bool
 	// Store archives a groupchat message as the room sends it out (from = room@service/nick,
 	// with <occupant-id/>), and returns the copy to broadcast: the same message plus
 	// <stanza-id xmlns="urn:xmpp:sid:0" id=".." by="room@service"/> (any stanza-id forged with

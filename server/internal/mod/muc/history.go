@@ -112,8 +112,11 @@ func (h History) pick(items []entry, size func(entry) int, now time.Time) []entr
 	return items[start:]
 }
 
-// archived says whether the room's messages go to an archive.
-func (r *room) archived(m *Module) bool { return m.archive != nil && r.cfg.Archive }
+// archived says whether the room's messages go to an archive now: the
+// room is configured to archive and the server's archives are on.
+func (r *room) archived(m *Module) bool {
+	return m.archive != nil && r.cfg.Archive && m.archive.Enabled()
+}
 
 // fill reads the history kept in memory from the archive, once after
 // the room was loaded (a restart), r.mu held.

@@ -40,9 +40,8 @@ func (m *Module) handleService(ctx context.Context, st *stanza.Stanza) *stanza.E
 			identity("conference", "text", "Chat rooms"),
 			feature(stanza.NSDiscoInfo), feature(stanza.NSDiscoItems), feature(NS), feature(stanza.NSPing),
 			feature(nsOccupantID), feature("http://jabber.org/protocol/muc#self-ping-optimization"))
-		if m.archive != nil {
-			res.Append(feature(nsMAM), feature(nsModerate))
-		}
+		// MAM and moderation are the rooms' (their disco says so), not
+		// the service's: the service address answers neither.
 		m.reply(ctx, st, res)
 	case q.Name == "query" && q.NS == stanza.NSDiscoItems && q.Attr("node") == "":
 		res := stanza.New("query", stanza.NSDiscoItems)
@@ -198,7 +197,7 @@ func (m *Module) roomInfo(r *room, st *stanza.Stanza, node string) (*stanza.Elem
 		pick(r.cfg.Public, "muc_public", "muc_hidden"),
 		pick(r.cfg.WhoisAnyone, "muc_nonanonymous", "muc_semianonymous"))
 	if r.archived(m) {
-		res.Append(feature(nsMAM), feature(nsSID), feature(nsModerate))
+		res.Append(feature(nsMAM), feature(nsMAM+"#extended"), feature(nsSID), feature(nsModerate))
 	}
 	info := dataForm("result", hidden("FORM_TYPE", nsRoomInfo),
 		field("muc#roominfo_description", "text-single", "Description", r.cfg.Description),

@@ -25,6 +25,13 @@ type fakeArchive struct {
 	retracted []string
 	queried   int
 	deleted   []string
+	off       bool // mam.enabled off
+}
+
+func (a *fakeArchive) Enabled() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return !a.off
 }
 
 type done struct{ ch chan struct{} }
@@ -373,5 +380,62 @@ func TestRing(t *testing.T) {
 	g.add(entry{el: huge})
 	if len(g.items) != 1 {
 		t.Errorf("a message above the bound: %d kept", len(g.items))
+	}
+}
+
+// TestArchivingField: the form offers one archiving field; mam counts
+// only when muc#roomconfig_enablearchiving is absent.
+func TestArchivingField(t *testing.T) {
+	e := newEnv(t, modtest.DB(t, "alice"), &fakeArchive{}, "alice")
+	e.create("alice", "tea", "Alice")
+	e.send("alice", `<iq type='get' id='f' to='tea@conference.example.org'><query xmlns='http://jabber.org/protocol/muc#owner'/></iq>`)
+	got := e.take("alice")
+	if strings.Count(got, "enablearchiving") != 1 || strings.Contains(got, `var="mam"`) {
+		t.Errorf("archiving fields: %s", got)
+	}
+	conf := func(fields string) string {
+		e.send("alice", `<iq type='set' id='c2' to='tea@conference.example.org'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>`+fields+`</x></query></iq>`)
+		return e.take("alice")
+	}
+	for range 20 { // map order was random: try it often
+		conf(`<field var='muc#roomconfig_enablearchiving'><value>0</value></field>`)
+		has(t, conf(`<field var='muc#roomconfig_enablearchiving'><value>1</value></field><field var='mam'><value>0</value></field>`), `<status code="170"/>`)
+		r := e.m.room("tea")
+		r.mu.Lock()
+		on := r.cfg.Archive
+		r.mu.Unlock()
+		if !on {
+			t.Fatal("mam overrode muc#roomconfig_enablearchiving")
+		}
+	}
+	has(t, conf(`<field var='mam'><value>0</value></field>`), `<status code="171"/>`)
+}
+
+// TestArchiveSwitchedOff: while the server's archives are off (mam.enabled),
+// an archiving room promises nothing: no MAM in its disco, no 170, no
+// stanza-id; the service itself never advertises MAM or moderation.
+func TestArchiveSwitchedOff(t *testing.T) {
+	a := &fakeArchive{}
+	e := newEnv(t, modtest.DB(t, "alice", "bob"), a, "alice", "bob")
+	e.create("alice", "log", "Alice", "muc#roomconfig_enablearchiving", "1")
+	e.send("alice", `<iq type='get' id='d' to='conference.example.org'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+	if got := e.take("alice"); strings.Contains(got, "mam") || strings.Contains(got, "moderate") {
+		t.Errorf("the service advertises what only rooms answer: %s", got)
+	}
+	e.send("alice", `<iq type='get' id='d' to='log@conference.example.org'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+	has(t, e.take("alice"), `var="urn:xmpp:mam:2"`, `var="urn:xmpp:mam:2#extended"`)
+	a.mu.Lock()
+	a.off = true
+	a.mu.Unlock()
+	e.send("alice", `<iq type='get' id='d' to='log@conference.example.org'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+	if got := e.take("alice"); strings.Contains(got, "mam") {
+		t.Errorf("MAM advertised while archives are off: %s", got)
+	}
+	if got := e.join("bob", "log", "Bob"); strings.Contains(got, `code="170"`) {
+		t.Errorf("170 while archives are off: %s", got)
+	}
+	e.send("bob", `<message to='log@conference.example.org' type='groupchat' id='m1'><body>hi</body></message>`)
+	if got := e.take("bob"); strings.Contains(got, "stanza-id") || a.n != 0 {
+		t.Errorf("stored while archives are off: %s", got)
 	}
 }

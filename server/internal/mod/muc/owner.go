@@ -55,8 +55,7 @@ func (m *Module) configForm(r *room) *stanza.Element {
 		field("muc#roomconfig_roomadmins", "jid-multi", "Admins", admins...),
 	)
 	if m.archive != nil {
-		f.Append(boolField("muc#roomconfig_enablearchiving", "Archive the room's messages", r.cfg.Archive),
-			boolField("mam", "Archive the room's messages", r.cfg.Archive))
+		f.Append(boolField("muc#roomconfig_enablearchiving", "Archive the room's messages", r.cfg.Archive))
 	}
 	return f
 }
@@ -90,9 +89,16 @@ func (m *Module) applyForm(r *room, f *Form) (Config, map[string]affRec, *stanza
 		"muc#roomconfig_persistentroom": &cfg.Persistent, "muc#roomconfig_publicroom": &cfg.Public,
 		"muc#roomconfig_membersonly": &cfg.MembersOnly, "muc#roomconfig_moderatedroom": &cfg.Moderated,
 		"muc#roomconfig_changesubject": &cfg.ChangeSubject, "muc#roomconfig_allowinvites": &cfg.AllowInvites,
-		"muc#roomconfig_enablearchiving": &cfg.Archive, "mam": &cfg.Archive,
+		"muc#roomconfig_enablearchiving": &cfg.Archive,
 	} {
 		if e := boolean(v, dst); e != nil {
+			return cfg, nil, e
+		}
+	}
+	// mam is what some clients send for archiving; it counts only when
+	// the form's own field is absent (one field decides, not map order).
+	if _, given := f.Fields["muc#roomconfig_enablearchiving"]; !given {
+		if e := boolean("mam", &cfg.Archive); e != nil {
 			return cfg, nil, e
 		}
 	}
@@ -288,7 +294,7 @@ func (m *Module) reconfigure(ctx context.Context, r *room, cfg Config, affs map[
 			codes = append(codes, 173)
 		}
 	}
-	if cfg.Archive != old.Archive && m.archive != nil {
+	if cfg.Archive != old.Archive && m.archive != nil && m.archive.Enabled() {
 		if cfg.Archive {
 			codes = append(codes, 170)
 		} else {
