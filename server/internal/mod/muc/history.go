@@ -38,13 +38,17 @@ func (g *ring) add(e entry) {
 	}
 }
 
-// remove drops the message with the archive id (moderation).
-func (g *ring) remove(id string) {
+// remove drops the message with the room's archive id (moderation): only
+// a stanza-id by the room counts.
+func (g *ring) remove(id string, room jid.JID) {
+	by := room.String()
 	for i, e := range g.items {
-		if sid := e.el.Child("stanza-id", nsSID); sid != nil && sid.Attr("id") == id {
-			g.bytes -= e.size
-			g.items = append(g.items[:i:i], g.items[i+1:]...)
-			return
+		for _, sid := range e.el.Elements() {
+			if sid.Name == "stanza-id" && sid.NS == nsSID && sid.Attr("by") == by && sid.Attr("id") == id {
+				g.bytes -= e.size
+				g.items = append(g.items[:i:i], g.items[i+1:]...)
+				return
+			}
 		}
 	}
 }

@@ -395,7 +395,7 @@ func (m *Module) moderate(ctx context.Context, r *room, st *stanza.Stanza) *stan
 		}
 		return stanza.NewError(stanza.Wait, stanza.InternalServerError, "the message could not be retracted; try again")
 	}
-	r.history.remove(id)
+	r.history.remove(id, r.jid)
 	ret := stanza.New("retract", nsRetract, "id", id).Append(
 		stanza.New("moderated", nsModerate, "by", r.jid.WithResource(o.nick).String()).Append(stanza.New("occupant-id", nsOccupantID, "id", o.id)))
 	if reason != "" {

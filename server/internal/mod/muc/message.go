@@ -3,6 +3,7 @@ package muc
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"hearth/server/internal/jid"
 	"hearth/server/internal/stanza"
@@ -86,20 +87,37 @@ func (m *Module) handleMessage(ctx context.Context, st *stanza.Stanza) *stanza.E
 }
 
 // outgoing is a message as the room sends it from o: from room/nick, the
-// client's children but ids claiming to be the room's (stanza-id by the
-// room, occupant-id), and o's occupant id.
+// client's children but those only the room or a server may set, and o's
+// occupant id.
 func (r *room) outgoing(el *stanza.Element, o *occupant) *stanza.Element {
 	out := stanza.New("message", stanza.NSClient, "from", r.jid.WithResource(o.nick).String(), "type", el.Attr("type"), "id", el.Attr("id"))
 	if l := el.Lang(); l != "" {
 		out.Attrs = append(out.Attrs, stanza.Attr{Space: stanza.NSXML, Name: "lang", Value: l})
 	}
 	for _, c := range el.Children {
-		if c.Name == "" || c.NS == nsOccupantID || (c.NS == nsSID && c.Name == "stanza-id" && c.Attr("by") == r.jid.String()) {
+		if c.Name == "" || roomOnly(c) {
 			continue
 		}
 		out.Children = append(out.Children, c)
 	}
 	return out.Append(stanza.New("occupant-id", nsOccupantID, "id", o.id))
+}
+
+// roomOnly reports whether a child of an occupant's message is one only
+// the room or a server may set, which a client could only forge: the
+// muc namespaces' elements (<x xmlns='…muc#user'> with someone's <item
+// jid/> or status codes), occupant ids, stanza-ids (whoever they claim
+// is their by) and delays.
+func roomOnly(c *stanza.Element) bool {
+	switch {
+	case c.NS == NS || strings.HasPrefix(c.NS, NS+"#"):
+		return true
+	case c.NS == nsOccupantID, c.NS == nsSID && c.Name == "stanza-id":
+		return true
+	case c.Name == "delay" && c.NS == stanza.NSDelay, c.Name == "x" && c.NS == "jabber:x:delay":
+		return true
+	}
+	return false
 }
 
 // toAll adds el for every session of every occupant.
@@ -150,10 +168,7 @@ func (m *Module) private(ctx context.Context, r *room, o *occupant, st *stanza.S
 	if !m.allow(o) {
 		return fail(stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "you are sending messages too fast; wait a moment"))
 	}
-	el := r.outgoing(st.El, o)
-	if el.Child("x", NSUser) == nil {
-		el.Append(stanza.New("x", NSUser))
-	}
+	el := r.outgoing(st.El, o).Append(stanza.New("x", NSUser)) // a private message (XEP-0045 7.5)
 	var ds []delivery
 	for _, s := range to.sessions {
 		ds = append(ds, addressed(el, s))

@@ -439,3 +439,51 @@ func TestArchiveSwitchedOff(t *testing.T) {
 		t.Errorf("stored while archives are off: %s", got)
 	}
 }
+
+// TestForgedChildren: what an occupant puts in its message that only
+// the room may say (someone's real JID in muc#user, status codes, a
+// delay, stanza-ids whatever their by) does not go out, in groupchat or
+// private messages, nor into the archive; a private message carries
+// one empty muc#user <x/>.
+func TestForgedChildren(t *testing.T) {
+	a := &fakeArchive{}
+	e := newEnv(t, modtest.DB(t, "alice", "bob"), a, "alice", "bob")
+	e.create("alice", "tea", "Alice", "muc#roomconfig_enablearchiving", "1")
+	e.join("bob", "tea", "Bob")
+	e.take("alice")
+	forged := `<x xmlns='http://jabber.org/protocol/muc#user'><item jid='carol@example.org/pc' affiliation='owner'/><status code='110'/></x>` +
+		`<delay xmlns='urn:xmpp:delay' stamp='2001-01-01T00:00:00Z'/><stanza-id xmlns='urn:xmpp:sid:0' id='fake' by='example.org'/>` +
+		`<stanza-id xmlns='urn:xmpp:sid:0' id='fake2' by='bob@example.org'/><origin-id xmlns='urn:xmpp:sid:0' id='o1'/>`
+	e.send("bob", `<message to='tea@conference.example.org' type='groupchat' id='m1'><body>hi</body>`+forged+`</message>`)
+	got := e.take("alice")
+	has(t, got, `<body>hi</body>`, `<origin-id xmlns="urn:xmpp:sid:0" id="o1"/>`, `id="sid1" by="tea@conference.example.org"`)
+	for _, bad := range []string{"carol", "muc#user", "delay", "fake"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("forged %s went out: %s", bad, got)
+		}
+	}
+	if s := a.msgs["tea@conference.example.org"][0].String(); strings.Contains(s, "carol") || strings.Contains(s, "fake") {
+		t.Errorf("forged children archived: %s", s)
+	}
+	e.send("bob", `<message to='tea@conference.example.org/Alice' type='chat' id='p1'><body>psst</body>`+forged+`</message>`)
+	got = e.take("alice")
+	has(t, got, `<body>psst</body>`, `<x xmlns="http://jabber.org/protocol/muc#user"/>`)
+	if strings.Contains(got, "carol") || strings.Contains(got, "110") || strings.Count(got, "muc#user") != 1 {
+		t.Errorf("a private message kept forged children: %s", got)
+	}
+}
+
+// TestRingRemoveByRoom: only a stanza-id by the room names a message of
+// the history; one by someone else, even first, does not.
+func TestRingRemoveByRoom(t *testing.T) {
+	var g ring
+	g.add(entry{el: modtest.Element(t, `<message><body>x</body><stanza-id xmlns='urn:xmpp:sid:0' id='a' by='mallory@example.org'/><stanza-id xmlns='urn:xmpp:sid:0' id='b' by='room@conference.example.org'/></message>`)})
+	g.remove("a", roomJID)
+	if len(g.items) != 1 {
+		t.Fatal("removed by a stanza-id not by the room")
+	}
+	g.remove("b", roomJID)
+	if len(g.items) != 0 || g.bytes != 0 {
+		t.Errorf("not removed by the room's stanza-id: %d left", len(g.items))
+	}
+}
