@@ -174,7 +174,12 @@ func (m *Module) private(ctx context.Context, r *room, o *occupant, st *stanza.S
 		ds = append(ds, addressed(el, s))
 	}
 	r.mu.Unlock()
-	m.deliver(ctx, ds)
+	// Through Route, not Deliver: a private message is a message to the
+	// account like any other (its block list, its archive, stanza-ids in
+	// our name removed, carbons' rules).
+	for _, d := range ds {
+		m.route(ctx, d.el)
+	}
 	return nil
 }
 
