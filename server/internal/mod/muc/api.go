@@ -174,6 +174,16 @@ func (m *Module) EnsureRoom(ctx context.Context, name string, cfg RoomConfig) er
 	for r == nil {
 		m.mu.Lock()
 		r = m.rooms[local]
+		if d := m.deleting[local]; r == nil && d != nil {
+			// Destroyed just now: its old archive goes first.
+			m.mu.Unlock()
+			select {
+			case <-d:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
 		if r == nil {
 			r = newRoom(jid.JID{Local: local, Domain: m.service}, newSecret())
 			m.rooms[local] = r

@@ -53,6 +53,17 @@ func (g *ring) remove(id string, room jid.JID) {
 	}
 }
 
+// drop forgets the message el (one whose archiving failed).
+func (g *ring) drop(el *stanza.Element) {
+	for i, e := range g.items {
+		if e.el == el {
+			g.bytes -= e.size
+			g.items = append(g.items[:i:i], g.items[i+1:]...)
+			return
+		}
+	}
+}
+
 // History is what a joining occupant asked of the history
 // (<history maxchars maxstanzas seconds since/>, XEP-0045 7.2.15): -1 and
 // the zero time mean "not given".

@@ -403,10 +403,13 @@ func (m *Module) moderate(ctx context.Context, r *room, st *stanza.Stanza) *stan
 	}
 	msg := stanza.New("message", stanza.NSClient, "from", r.jid.String(), "type", "groupchat", "id", "retract-"+id).Append(ret)
 	ds := r.toAll(nil, msg)
-	r.out.Lock()
+	prev, mine := r.turn()
 	r.mu.Unlock()
+	defer close(mine)
 	m.reply(ctx, st, nil)
+	if prev != nil {
+		<-prev
+	}
 	m.deliver(ctx, ds)
-	r.out.Unlock()
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"hearth/server/internal/jid"
+	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
 )
 
@@ -65,15 +66,12 @@ func (m *Module) handleMessage(ctx context.Context, st *stanza.Stanza) *stanza.E
 	if kept {
 		m.fill(ctx, r) // the history from before a restart goes first
 	}
+	// The archive's write is queued here, under r.mu, and waited for
+	// after it (send): the messages of a busy room share group commits.
+	var d router.Durable
 	if kept && r.archived(m) {
-		stored, d := m.archive.Store(ctx, r.jid, o.nick, out)
-		if d != nil {
-			<-d.Done()
-			if e := d.Failed(); e != nil {
-				r.mu.Unlock()
-				return e
-			}
-		}
+		var stored *stanza.Element
+		stored, d = m.archive.Store(ctx, r.jid, o.nick, out)
 		if stored != nil {
 			out = stored // with the room's stanza-id
 		}
@@ -82,7 +80,13 @@ func (m *Module) handleMessage(ctx context.Context, st *stanza.Stanza) *stanza.E
 		r.history.add(entry{el: out, at: m.now()})
 	}
 	ds := r.toAll(nil, out)
-	m.flush(ctx, r, ds)
+	if e := m.send(ctx, r, ds, d); e != nil {
+		// Not archived: not sent, and out of the history again.
+		r.mu.Lock()
+		r.history.drop(out)
+		r.mu.Unlock()
+		return e
+	}
 	return nil
 }
 

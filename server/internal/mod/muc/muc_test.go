@@ -25,7 +25,10 @@ type fakeArchive struct {
 	retracted []string
 	queried   int
 	deleted   []string
-	off       bool // mam.enabled off
+	off       bool          // mam.enabled off
+	gate      chan struct{} // non-nil: stores are committed when it closes
+	fail      *stanza.Error // non-nil: stores fail
+	delGate   chan struct{} // non-nil: Delete returns when it closes
 }
 
 func (a *fakeArchive) Enabled() bool {
@@ -34,10 +37,13 @@ func (a *fakeArchive) Enabled() bool {
 	return !a.off
 }
 
-type done struct{ ch chan struct{} }
+type done struct {
+	ch  chan struct{}
+	err *stanza.Error
+}
 
 func (d done) Done() <-chan struct{} { return d.ch }
-func (d done) Failed() *stanza.Error { return nil }
+func (d done) Failed() *stanza.Error { return d.err }
 
 func (a *fakeArchive) Store(_ context.Context, room jid.JID, _ string, msg *stanza.Element) (*stanza.Element, router.Durable) {
 	a.mu.Lock()
@@ -50,9 +56,12 @@ func (a *fakeArchive) Store(_ context.Context, room jid.JID, _ string, msg *stan
 		a.msgs = map[string][]*stanza.Element{}
 	}
 	a.msgs[room.String()] = append(a.msgs[room.String()], c)
+	if a.gate != nil {
+		return c, done{a.gate, a.fail}
+	}
 	ch := make(chan struct{})
 	close(ch)
-	return c, done{ch}
+	return c, done{ch, a.fail}
 }
 
 func (a *fakeArchive) Query(_ context.Context, st *stanza.Stanza, room jid.JID) (*stanza.Element, *stanza.Error) {
@@ -87,6 +96,12 @@ func (a *fakeArchive) Retract(_ context.Context, room jid.JID, id string, by jid
 }
 
 func (a *fakeArchive) Delete(_ context.Context, room jid.JID) error {
+	a.mu.Lock()
+	g := a.delGate
+	a.mu.Unlock()
+	if g != nil {
+		<-g
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.deleted = append(a.deleted, room.String())
@@ -213,6 +228,7 @@ func TestArchived(t *testing.T) {
 
 	// Destroying deletes the archive.
 	e2.send("alice", `<iq type='set' id='z' to='log@conference.example.org'><query xmlns='http://jabber.org/protocol/muc#owner'><destroy/></query></iq>`)
+	e2.m.Close() // waits for the delete
 	if len(a.deleted) != 1 {
 		t.Errorf("archives deleted: %v", a.deleted)
 	}

@@ -343,14 +343,39 @@ func (m *Module) destroy(ctx context.Context, r *room, reason, alt string) error
 		}
 	}
 	ds := r.destroyAll(nil, reason, alt)
-	m.forget(r)
+	var deleted chan struct{}
 	if m.archive != nil {
-		if err := m.archive.Delete(ctx, r.jid); err != nil {
-			m.log.Warn("a destroyed room's archive could not be deleted", "room", r.jid.String(), "err", err)
+		// The name stays taken until the archive is gone.
+		deleted = make(chan struct{})
+		m.mu.Lock()
+		m.deleting[r.jid.Local] = deleted
+		m.mu.Unlock()
+	}
+	m.forget(r)
+	m.flush(ctx, r, ds)
+	if deleted != nil {
+		// The archive is deleted after the room is gone, with no lock
+		// held (it may take a while), and to the end even when the
+		// server stops meanwhile (Close waits).
+		del := func(ctx context.Context) { m.deleteArchive(context.WithoutCancel(ctx), r.jid, deleted) }
+		if !m.tasks.Go(del) {
+			del(ctx)
 		}
 	}
-	m.flush(ctx, r, ds)
 	return nil
+}
+
+// deleteArchive deletes a destroyed room's archive and frees its name.
+func (m *Module) deleteArchive(ctx context.Context, room jid.JID, deleted chan struct{}) {
+	if err := m.archive.Delete(ctx, room); err != nil {
+		m.log.Warn("a destroyed room's archive could not be deleted; its messages stay in the database, and a new room of the same name would show them", "room", room.String(), "err", err)
+	}
+	m.mu.Lock()
+	if m.deleting[room.Local] == deleted {
+		delete(m.deleting, room.Local)
+	}
+	m.mu.Unlock()
+	close(deleted)
 }
 
 // save writes a persistent room whole (durable when it returns); a

@@ -215,6 +215,9 @@ func (m *Module) create(local string, creator jid.JID) (r *room, made bool, e *s
 	if r := m.rooms[local]; r != nil {
 		return r, false, nil
 	}
+	if m.deleting[local] != nil {
+		return nil, false, stanza.NewError(stanza.Wait, stanza.Conflict, "a room of this name was just destroyed and its messages are still being deleted; try again in a moment")
+	}
 	if max := int(m.maxRooms.Load()); owned >= max {
 		return nil, false, stanza.NewError(stanza.Cancel, stanza.NotAllowed, fmt.Sprintf("you already own %d rooms, the most one person may have here; destroy one first", max))
 	}

@@ -117,13 +117,14 @@ func (o *occupant) dropSession(j jid.JID) {
 	}
 }
 
-// room is one room. mu guards its state; out orders broadcasts, so that
-// every occupant sees the room's stanzas in one order: it is taken
-// before mu is released and held while delivering (never the other way).
+// room is one room. mu guards its state; last orders broadcasts, so
+// that every occupant sees the room's stanzas in one order: a change
+// takes a turn (turn) under mu, releases mu, waits for the turn before
+// it and delivers; nothing waits for a turn with mu held.
 type room struct {
 	jid       jid.JID
 	mu        sync.Mutex
-	out       sync.Mutex
+	last      chan struct{} // the latest turn's: closed when it has delivered
 	cfg       Config
 	locked    bool // created, not yet configured (XEP-0045 10.1)
 	affs      map[string]affRec
