@@ -102,12 +102,14 @@ func (m *Module) applyForm(r *room, f *Form) (Config, map[string]affRec, *stanza
 			return cfg, nil, e
 		}
 	}
+	// The secret first: without passwordprotectedroom, a room is
+	// protected when it has a secret; only an explicit 0 clears it.
+	if v, ok := f.Value("muc#roomconfig_roomsecret"); ok {
+		cfg.Password = v
+	}
 	protected := cfg.Password != ""
 	if e := boolean("muc#roomconfig_passwordprotectedroom", &protected); e != nil {
 		return cfg, nil, e
-	}
-	if v, ok := f.Value("muc#roomconfig_roomsecret"); ok {
-		cfg.Password = v
 	}
 	if !protected {
 		cfg.Password = ""

@@ -1,0 +1,44 @@
+package muc
+
+import (
+	"strings"
+	"testing"
+
+	"hearth/server/internal/mod/modtest"
+)
+
+// conf submits the configuration fields (XML) as alice, the owner of tea,
+// and returns what alice got.
+func (e *env) conf(fields string) string {
+	e.send("alice", `<iq type='set' id='c2' to='tea@conference.example.org'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>`+fields+`</x></query></iq>`)
+	return e.take("alice")
+}
+
+func (e *env) cfg(local string) Config {
+	r := e.m.room(local)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg
+}
+
+// TestPasswordField: a room secret given without passwordprotectedroom
+// protects the room; only an explicit 0 takes the password away.
+func TestPasswordField(t *testing.T) {
+	e := newEnv(t, modtest.DB(t, "alice"), nil, "alice")
+	e.create("alice", "tea", "Alice")
+	has(t, e.conf(`<field var='muc#roomconfig_roomsecret'><value>biscuits</value></field>`), `type="result"`)
+	if c := e.cfg("tea"); c.Password != "biscuits" {
+		t.Fatalf("the secret alone was dropped: %+v", c)
+	}
+	has(t, e.conf(`<field var='muc#roomconfig_roomname'><value>Tea</value></field>`), `type="result"`)
+	if c := e.cfg("tea"); c.Password != "biscuits" {
+		t.Errorf("another change dropped the password: %+v", c)
+	}
+	has(t, e.conf(`<field var='muc#roomconfig_passwordprotectedroom'><value>0</value></field>`), `type="result"`)
+	if c := e.cfg("tea"); c.Password != "" {
+		t.Errorf("an explicit 0 kept the password: %+v", c)
+	}
+	if got := e.conf(`<field var='muc#roomconfig_passwordprotectedroom'><value>1</value></field>`); !strings.Contains(got, "not-acceptable") {
+		t.Errorf("protected without a secret: %s", got)
+	}
+}
