@@ -181,8 +181,9 @@ func (r *room) mayChange(actorAff string, actor *occupant, it AdminItem, m *Modu
 	switch {
 	case actor == nil || actor.role != roleModerator:
 		return stanza.NewError(stanza.Auth, stanza.Forbidden, "only moderators change roles")
-	case it.Role == roleModerator && affRank(actorAff) < affRank(affAdmin):
-		return notAllowed("only admins and owners make moderators")
+	case (it.Role == roleModerator || target.role == roleModerator) && affRank(actorAff) < affRank(affAdmin):
+		// XEP-0045 5.1.2: only admins and owners grant or revoke moderator.
+		return notAllowed("only admins and owners make moderators or take it away")
 	case affRank(targetAff) >= affRank(affAdmin) && it.Role != roleModerator:
 		return notAllowed("admins and owners stay moderators")
 	case affRank(targetAff) > affRank(actorAff):

@@ -42,3 +42,23 @@ func TestPasswordField(t *testing.T) {
 		t.Errorf("protected without a secret: %s", got)
 	}
 }
+
+// TestModeratorRevoke: a moderator who is not admin or owner cannot take
+// another moderator's role away (nor kick one); an admin can.
+func TestModeratorRevoke(t *testing.T) {
+	e := newEnv(t, modtest.DB(t, "alice", "bob", "carol", "dave"), nil, "alice", "bob", "carol", "dave")
+	e.create("alice", "tea", "Alice")
+	for _, u := range []string{"bob", "carol", "dave"} {
+		e.join(u, "tea", strings.ToUpper(u[:1])+u[1:])
+	}
+	role := func(from, nick, role, id string) string {
+		e.send(from, `<iq type='set' id='`+id+`' to='tea@conference.example.org'><query xmlns='http://jabber.org/protocol/muc#admin'><item nick='`+nick+`' role='`+role+`'/></query></iq>`)
+		return e.take(from)
+	}
+	has(t, role("alice", "Bob", "moderator", "r1"), `type="result" id="r1"`)
+	has(t, role("alice", "Carol", "moderator", "r2"), `type="result" id="r2"`)
+	has(t, role("bob", "Carol", "participant", "r3"), `id="r3"`, `<not-allowed`)
+	has(t, role("bob", "Carol", "none", "r4"), `id="r4"`, `<not-allowed`)
+	has(t, role("bob", "Dave", "visitor", "r5"), `type="result" id="r5"`) // participants remain his to change
+	has(t, role("alice", "Carol", "participant", "r6"), `type="result" id="r6"`)
+}
