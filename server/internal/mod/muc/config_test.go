@@ -62,3 +62,22 @@ func TestModeratorRevoke(t *testing.T) {
 	has(t, role("bob", "Dave", "visitor", "r5"), `type="result" id="r5"`) // participants remain his to change
 	has(t, role("alice", "Carol", "participant", "r6"), `type="result" id="r6"`)
 }
+
+// TestOwnersAdminsFields: an owner listed only among the admins becomes
+// an admin, every time (the fields are applied in one order); an empty
+// roomowners changes nothing.
+func TestOwnersAdminsFields(t *testing.T) {
+	for i := range 20 {
+		e := newEnv(t, modtest.DB(t, "alice", "bob"), nil, "alice")
+		e.create("alice", "tea", "Alice")
+		has(t, e.conf(`<field var='muc#roomconfig_roomowners'><value>alice@example.org</value><value>bob@example.org</value></field>`), `type="result"`)
+		has(t, e.conf(`<field var='muc#roomconfig_roomowners'><value>alice@example.org</value></field><field var='muc#roomconfig_roomadmins'><value>bob@example.org</value></field>`), `type="result"`)
+		if affs, _ := e.m.Affiliations(t.Context(), "tea"); affs["bob@example.org"] != affAdmin {
+			t.Fatalf("try %d: bob is %q, want admin", i, affs["bob@example.org"])
+		}
+		has(t, e.conf(`<field var='muc#roomconfig_roomowners'><value/></field>`), `type="result"`)
+		if affs, _ := e.m.Affiliations(t.Context(), "tea"); affs["alice@example.org"] != affOwner {
+			t.Fatalf("an empty roomowners: %v", affs)
+		}
+	}
+}

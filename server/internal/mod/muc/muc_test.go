@@ -371,8 +371,12 @@ func TestConfigCodes(t *testing.T) {
 	e.take("alice")
 	conf(`<field var='muc#roomconfig_maxusers'><value>100000</value></field>`)
 	has(t, e.take("alice"), `<not-acceptable`)
+	// An empty list of owners leaves them as they are.
 	conf(`<field var='muc#roomconfig_roomowners'></field>`)
-	has(t, e.take("alice"), `<conflict`)
+	has(t, e.take("alice"), `type="result" id="c2"`)
+	if affs, _ := e.m.Affiliations(context.Background(), "tea"); affs["alice@example.org"] != affOwner {
+		t.Errorf("an empty roomowners changed the owners: %v", affs)
+	}
 }
 
 // TestRing: the history kept in memory is bounded by count and by memory.

@@ -145,9 +145,14 @@ func (m *Module) applyForm(r *room, f *Form) (Config, map[string]affRec, *stanza
 	if m.archive == nil {
 		cfg.Archive = false
 	}
-	for v, aff := range map[string]string{"muc#roomconfig_roomowners": affOwner, "muc#roomconfig_roomadmins": affAdmin} {
+	// Owners first, then admins (an owner listed only among the admins
+	// becomes an admin); a room keeps its owners when the form lists
+	// none (some clients send the field empty).
+	for _, l := range []struct{ v, aff string }{{"muc#roomconfig_roomowners", affOwner}, {"muc#roomconfig_roomadmins", affAdmin}} {
+		v, aff := l.v, l.aff
 		vals, ok := f.Fields[v]
-		if !ok {
+		vals = slices.DeleteFunc(slices.Clone(vals), func(s string) bool { return s == "" })
+		if !ok || aff == affOwner && len(vals) == 0 {
 			continue
 		}
 		want := map[string]bool{}
