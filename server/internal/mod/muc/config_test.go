@@ -81,3 +81,15 @@ func TestOwnersAdminsFields(t *testing.T) {
 		}
 	}
 }
+
+// TestDestroyAlternate: an owner's destroy with an alternate room that is
+// not an address is refused (jid-malformed) and the room stays.
+func TestDestroyAlternate(t *testing.T) {
+	e := newEnv(t, modtest.DB(t, "alice"), nil, "alice")
+	e.create("alice", "tea", "Alice")
+	e.send("alice", `<iq type='set' id='z' to='tea@conference.example.org'><query xmlns='http://jabber.org/protocol/muc#owner'><destroy jid='@@not an address'/></query></iq>`)
+	has(t, e.take("alice"), `id="z"`, `<jid-malformed`)
+	if e.m.room("tea") == nil {
+		t.Error("the room was destroyed")
+	}
+}

@@ -203,6 +203,14 @@ func (m *Module) owner(ctx context.Context, r *room, st *stanza.Stanza) (*stanza
 	}
 	if d := q.Child("destroy", NSOwner); d != nil {
 		alt := d.Attr("jid")
+		if alt != "" {
+			j, err := jid.Parse(alt)
+			if err != nil {
+				r.mu.Unlock()
+				return nil, stanza.NewError(stanza.Modify, stanza.JIDMalformed, "the alternate room in <destroy jid=…/> is not an address")
+			}
+			alt = j.String()
+		}
 		reason := d.ChildText("reason", NSOwner)
 		if err := m.destroy(ctx, r, reason, alt); err != nil {
 			return nil, stanza.NewError(stanza.Wait, stanza.InternalServerError, "the room could not be removed from the database; try again")
