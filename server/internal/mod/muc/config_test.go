@@ -93,3 +93,20 @@ func TestDestroyAlternate(t *testing.T) {
 		t.Error("the room was destroyed")
 	}
 }
+
+// TestForwardAllowPM: queries between occupants follow allowpm as private
+// messages do.
+func TestForwardAllowPM(t *testing.T) {
+	e := newEnv(t, modtest.DB(t, "alice", "bob"), nil, "alice", "bob")
+	e.create("alice", "tea", "Alice", "muc#roomconfig_allowpm", "moderators")
+	e.join("bob", "tea", "Bob")
+	e.take("alice")
+	e.send("bob", `<iq type='get' id='v' to='tea@conference.example.org/Alice'><query xmlns='jabber:iq:version'/></iq>`)
+	has(t, e.take("bob"), `id="v"`, `<not-allowed`)
+	if got := e.take("alice"); strings.Contains(got, "jabber:iq:version") {
+		t.Errorf("forwarded: %s", got)
+	}
+	e.conf(`<field var='muc#roomconfig_allowpm'><value>none</value></field>`)
+	e.send("alice", `<iq type='get' id='v2' to='tea@conference.example.org/Bob'><query xmlns='jabber:iq:version'/></iq>`)
+	has(t, e.take("alice"), `id="v2"`, `<not-allowed`)
+}

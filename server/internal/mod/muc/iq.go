@@ -93,9 +93,9 @@ func (m *Module) occupantIQ(ctx context.Context, st *stanza.Stanza) *stanza.Erro
 		r.mu.Unlock()
 		return stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "there is nobody with this nickname in the room")
 	}
-	if r.cfg.AllowPM == "none" && o.role != roleModerator {
+	if e := r.mayPM(o); e != nil {
 		r.mu.Unlock()
-		return stanza.NewError(stanza.Cancel, stanza.NotAllowed, "queries between occupants are off in this room")
+		return e
 	}
 	askerAs, answer, real := r.jid.WithResource(o.nick), r.jid.WithResource(to.nick), to.latest()
 	r.mu.Unlock()

@@ -149,17 +149,8 @@ func (m *Module) private(ctx context.Context, r *room, o *occupant, st *stanza.S
 	if st.Type == "groupchat" {
 		return fail(stanza.NewError(stanza.Modify, stanza.BadRequest, "a private message is of type chat"))
 	}
-	switch r.cfg.AllowPM {
-	case "none":
-		return fail(stanza.NewError(stanza.Cancel, stanza.NotAllowed, "private messages are off in this room"))
-	case "moderators":
-		if o.role != roleModerator {
-			return fail(stanza.NewError(stanza.Cancel, stanza.NotAllowed, "only moderators may send private messages in this room"))
-		}
-	case "participants":
-		if roleRank(o.role) < roleRank(roleParticipant) {
-			return fail(stanza.NewError(stanza.Cancel, stanza.NotAllowed, "visitors may not send private messages in this room"))
-		}
+	if e := r.mayPM(o); e != nil {
+		return fail(e)
 	}
 	key, e := lookupKey(st.To.Resource)
 	if e != nil {
@@ -183,6 +174,24 @@ func (m *Module) private(ctx context.Context, r *room, o *occupant, st *stanza.S
 	// our name removed, carbons' rules).
 	for _, d := range ds {
 		m.route(ctx, d.el)
+	}
+	return nil
+}
+
+// mayPM applies the room's allowpm to o's private messages and queries
+// to other occupants, r.mu held.
+func (r *room) mayPM(o *occupant) *stanza.Error {
+	switch r.cfg.AllowPM {
+	case "none":
+		return stanza.NewError(stanza.Cancel, stanza.NotAllowed, "private messages are off in this room")
+	case "moderators":
+		if o.role != roleModerator {
+			return stanza.NewError(stanza.Cancel, stanza.NotAllowed, "only moderators may send private messages in this room")
+		}
+	case "participants":
+		if roleRank(o.role) < roleRank(roleParticipant) {
+			return stanza.NewError(stanza.Cancel, stanza.NotAllowed, "visitors may not send private messages in this room")
+		}
 	}
 	return nil
 }
