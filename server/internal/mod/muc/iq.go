@@ -97,6 +97,10 @@ func (m *Module) occupantIQ(ctx context.Context, st *stanza.Stanza) *stanza.Erro
 		r.mu.Unlock()
 		return e
 	}
+	if !m.allow(o) {
+		r.mu.Unlock()
+		return stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "you are sending queries too fast; wait a moment")
+	}
 	askerAs, answer, real := r.jid.WithResource(o.nick), r.jid.WithResource(to.nick), to.latest()
 	r.mu.Unlock()
 	return m.forwardIQ(ctx, st, askerAs, answer, real)

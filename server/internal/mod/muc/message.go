@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -178,6 +179,28 @@ func (m *Module) private(ctx context.Context, r *room, o *occupant, st *stanza.S
 	return nil
 }
 
+// maxInvites bounds the invitations in one message; maxInvitesKept the
+// invitations a room remembers (for their declines).
+const (
+	maxInvites     = 10
+	maxInvitesKept = 1000
+)
+
+// invited remembers that inviter invited invitee, whose decline goes
+// back to inviter, r.mu held.
+func (r *room) invited(invitee, inviter jid.JID) {
+	if r.invites == nil {
+		r.invites = map[string]jid.JID{}
+	}
+	if len(r.invites) >= maxInvitesKept {
+		for k := range r.invites { // forget one, any
+			delete(r.invites, k)
+			break
+		}
+	}
+	r.invites[invitee.String()] = inviter
+}
+
 // mayPM applies the room's allowpm to o's private messages and queries
 // to other occupants, r.mu held.
 func (r *room) mayPM(o *occupant) *stanza.Error {
@@ -209,10 +232,24 @@ func (m *Module) mediated(ctx context.Context, r *room, o *occupant, st *stanza.
 		if r.cfg.MembersOnly && !r.cfg.AllowInvites && affRank(aff) < affRank(affAdmin) {
 			return fail(stanza.NewError(stanza.Auth, stanza.Forbidden, "only admins may invite to this room"))
 		}
+		n := 0
+		for _, inv := range x.Elements() {
+			if inv.Name == "invite" {
+				n++
+			}
+		}
+		if n > maxInvites {
+			return fail(stanza.NewError(stanza.Modify, stanza.PolicyViolation, fmt.Sprintf("at most %d invitations go in one message", maxInvites)))
+		}
 		changed := false
 		for _, inv := range x.Elements() {
 			if inv.Name != "invite" {
 				continue
+			}
+			// Each invitation is a message to someone: it costs what a
+			// message to the room costs.
+			if !m.allow(o) {
+				return fail(stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "you are sending invitations too fast; wait a moment"))
 			}
 			to, err := jid.Parse(inv.Attr("to"))
 			if err != nil {
@@ -243,6 +280,7 @@ func (m *Module) mediated(ctx context.Context, r *room, o *occupant, st *stanza.
 			msg := stanza.New("message", stanza.NSClient, "from", r.jid.String(), "id", st.ID).Append(ix)
 			msg.Append(stanza.New("x", nsConference, "jid", r.jid.String()))
 			ds = append(ds, delivery{to: to, el: msg})
+			r.invited(to.Bare(), o.real)
 		}
 		if changed {
 			if err := m.save(ctx, r); err != nil {
@@ -250,10 +288,15 @@ func (m *Module) mediated(ctx context.Context, r *room, o *occupant, st *stanza.
 			}
 		}
 	} else if dec := x.Child("decline", NSUser); dec != nil {
-		to, err := jid.Parse(dec.Attr("to"))
-		if err != nil {
+		if _, err := jid.Parse(dec.Attr("to")); err != nil && dec.Attr("to") != "" {
 			return fail(stanza.NewError(stanza.Modify, stanza.JIDMalformed, "the decline's to is not an address"))
 		}
+		// Only someone invited declines, once, to whoever invited them.
+		to, ok := r.invites[st.From.Bare().String()]
+		if !ok {
+			return fail(stanza.NewError(stanza.Cancel, stanza.NotAcceptable, "you have no invitation to this room to decline"))
+		}
+		delete(r.invites, st.From.Bare().String())
 		d := stanza.New("decline", NSUser, "from", st.From.Bare().String())
 		if reason := dec.Child("reason", NSUser); reason != nil {
 			d.Append(reason)

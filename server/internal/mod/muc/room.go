@@ -136,8 +136,9 @@ type room struct {
 	secret    []byte
 	created   time.Time
 	history   ring
-	filled    bool // the history was filled from the archive
-	gone      bool // destroyed or vanished
+	filled    bool               // the history was filled from the archive
+	invites   map[string]jid.JID // invitee's bare JID: the inviter's, for a decline
+	gone      bool               // destroyed or vanished
 }
 
 func newRoom(j jid.JID, secret []byte) *room {
