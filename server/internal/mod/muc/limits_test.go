@@ -69,3 +69,30 @@ func TestForwardLimits(t *testing.T) {
 	}
 	has(t, e.take("bob"), `id="r2"`, `<resource-constraint`)
 }
+
+// TestAdminAllOrNothing: a muc#admin set whose save fails changes
+// nothing: an occupant kicked by an earlier item is still in, and nobody
+// heard of anything.
+func TestAdminAllOrNothing(t *testing.T) {
+	db := modtest.DB(t, "alice", "bob", "carol")
+	e := newEnv(t, db, nil, "alice", "bob", "carol")
+	e.create("alice", "tea", "Alice", "muc#roomconfig_persistentroom", "1")
+	e.join("bob", "tea", "Bob")
+	e.join("carol", "tea", "Carol")
+	e.take("alice")
+	e.take("bob")
+	db.Close() // every save fails from now on
+	e.send("alice", `<iq type='set' id='a1' to='tea@conference.example.org'><query xmlns='http://jabber.org/protocol/muc#admin'>
+		<item nick='Bob' role='none'/><item jid='carol@example.org' affiliation='outcast'/></query></iq>`)
+	has(t, e.take("alice"), `id="a1"`, `<internal-server-error`)
+	if got := e.take("bob"); got != "" {
+		t.Errorf("bob heard of a change that was not made: %s", got)
+	}
+	occ, _ := e.m.Occupants("tea")
+	if len(occ) != 3 {
+		t.Errorf("occupants after the failed change: %+v", occ)
+	}
+	if affs, _ := e.m.Affiliations(t.Context(), "tea"); affs["carol@example.org"] != "" {
+		t.Errorf("carol's affiliation changed: %v", affs)
+	}
+}
