@@ -110,3 +110,29 @@ func TestForwardAllowPM(t *testing.T) {
 	e.send("alice", `<iq type='get' id='v2' to='tea@conference.example.org/Bob'><query xmlns='jabber:iq:version'/></iq>`)
 	has(t, e.take("alice"), `id="v2"`, `<not-allowed`)
 }
+
+// TestEnsureRoomKeeps: EnsureRoom on a room that exists applies the
+// switches (NonAnonymous too) and leaves the name and description its
+// owner set.
+func TestEnsureRoomKeeps(t *testing.T) {
+	e := newEnv(t, modtest.DB(t, "alice"), &fakeArchive{}, "alice")
+	want := RoomConfig{Name: "Family", Description: "Everyone at home", Persistent: true, MembersOnly: true, Archived: true, NonAnonymous: true}
+	if err := e.m.EnsureRoom(t.Context(), "tea", want); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.SetAffiliation(t.Context(), "tea", "alice@example.org", affOwner, ""); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.cfg("tea"); !c.WhoisAnyone || !c.MembersOnly || !c.Archive || c.Name != "Family" {
+		t.Fatalf("made as %+v", c)
+	}
+	e.join("alice", "tea", "Alice")
+	has(t, e.conf(`<field var='muc#roomconfig_roomname'><value>The Smiths</value></field><field var='muc#roomconfig_roomdesc'><value>us</value></field><field var='muc#roomconfig_whois'><value>moderators</value></field>`), `type="result"`)
+	e2 := newEnv(t, e.db, &fakeArchive{}) // a restart
+	if err := e2.m.EnsureRoom(t.Context(), "tea", want); err != nil {
+		t.Fatal(err)
+	}
+	if c := e2.cfg("tea"); c.Name != "The Smiths" || c.Description != "us" || !c.WhoisAnyone || !c.Persistent {
+		t.Errorf("after EnsureRoom again: %+v", c)
+	}
+}

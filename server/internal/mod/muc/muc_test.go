@@ -300,7 +300,7 @@ func TestAdminAPI(t *testing.T) {
 	}
 	// Stored: a new service sees the room.
 	e2 := newEnv(t, db, nil)
-	if rooms := e2.m.Rooms(); len(rooms) != 1 || rooms[0].Description != "us" {
+	if rooms := e2.m.Rooms(); len(rooms) != 1 || rooms[0].Public || rooms[0].Description != "" {
 		t.Errorf("after a restart: %+v", rooms)
 	}
 	has(t, e.join("bob", "family", "Bob"), `<registration-required`)

@@ -249,6 +249,9 @@ func roomFrom(rec storage.MUCRoom) (*room, error) {
 		return nil, err
 	}
 	r := newRoom(j, rec.Secret)
+	// From nothing, not over the defaults: a switch stored off is left
+	// out of the JSON (omitempty) and must not come back on.
+	r.cfg = Config{}
 	if err := json.Unmarshal(rec.Config, &r.cfg); err != nil {
 		return nil, err
 	}
