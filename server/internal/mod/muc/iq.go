@@ -405,11 +405,26 @@ func (m *Module) moderate(ctx context.Context, r *room, st *stanza.Stanza) *stan
 	if reason != "" {
 		ret.Append(stanza.New("reason", nsRetract).AppendText(reason))
 	}
-	msg := stanza.New("message", stanza.NSClient, "from", r.jid.String(), "type", "groupchat", "id", "retract-"+id).Append(ret)
+	// The notice is archived too (a store hint: it has no body), so that
+	// those who catch up through MAM learn of the retraction; occupants
+	// get the stored copy, with its stanza-id.
+	msg := stanza.New("message", stanza.NSClient, "from", r.jid.String(), "type", "groupchat", "id", "retract-"+id).Append(ret,
+		stanza.New("store", nsHints))
+	stored, d := m.archive.Store(ctx, r.jid, "", msg)
+	if stored != nil {
+		msg = stored
+	}
 	ds := r.toAll(nil, msg)
 	prev, mine := r.turn()
 	r.mu.Unlock()
 	defer close(mine)
+	if d != nil {
+		<-d.Done()
+		if e := d.Failed(); e != nil {
+			// Retracted all the same: the occupants are told.
+			m.log.Warn("a moderation notice could not be archived; those reading the archive later will still see the retracted message's tombstone", "room", r.jid.String(), "err", e.Text)
+		}
+	}
 	m.reply(ctx, st, nil)
 	if prev != nil {
 		<-prev

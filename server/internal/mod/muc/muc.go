@@ -39,6 +39,7 @@ const (
 	nsRetract    = "urn:xmpp:message-retract:1"
 	nsVCardUpd   = "vcard-temp:x:update"
 	nsConference = "jabber:x:conference"
+	nsHints      = "urn:xmpp:hints"
 )
 
 // Defaults of the limits (settings muc.*).

@@ -218,6 +218,11 @@ func TestArchived(t *testing.T) {
 	if len(a.retracted) != 1 {
 		t.Errorf("retracted: %v", a.retracted)
 	}
+	// The notice is archived (with a store hint) and went out with its stanza-id.
+	has(t, e.take("alice"), `<retract xmlns="urn:xmpp:message-retract:1" id="sid1">`, `<stanza-id xmlns="urn:xmpp:sid:0" id="sid2" by="log@conference.example.org"/>`)
+	if ms := a.msgs["log@conference.example.org"]; len(ms) != 2 || ms[1].Child("retract", nsRetract) == nil || ms[1].Child("store", nsHints) == nil {
+		t.Errorf("the moderation notice was not archived: %v", ms)
+	}
 	e.send("bob", `<message to='log@conference.example.org' type='groupchat' id='m2'><body>again</body></message>`)
 
 	// A new service on the same database (a restart): history from the
