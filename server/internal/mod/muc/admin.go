@@ -174,11 +174,18 @@ func (r *room) snapshot() (undo func()) {
 	}
 }
 
-// vacate forgets a temporary room that its last occupant left (kicked,
-// banned), r.mu held.
+// vacate forgets a temporary room that its last occupant left (left,
+// kicked, banned), and the history in memory of an archived one (fill
+// reads it again for the next to join), r.mu held.
 func (m *Module) vacate(r *room) {
-	if len(r.occ) == 0 && !r.cfg.Persistent && !r.locked && !r.gone {
+	if len(r.occ) > 0 || r.gone {
+		return
+	}
+	switch {
+	case !r.cfg.Persistent && !r.locked:
 		m.forget(r)
+	case r.archived(m):
+		r.history, r.filled = ring{}, false
 	}
 }
 

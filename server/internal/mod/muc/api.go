@@ -174,6 +174,11 @@ func (m *Module) EnsureRoom(ctx context.Context, name string, cfg RoomConfig) er
 	if err != nil {
 		return err
 	}
+	if !cfg.Persistent && m.room(local) == nil {
+		// Nobody would own it, and nobody being in it, nothing would
+		// ever remove it.
+		return fmt.Errorf("the room %s would be temporary and empty; the server makes persistent rooms only", name)
+	}
 	var r *room
 	for r == nil {
 		m.mu.Lock()
@@ -222,6 +227,7 @@ func (m *Module) EnsureRoom(ctx context.Context, name string, cfg RoomConfig) er
 		r.mu.Unlock()
 		return fmt.Errorf("the room %s could not be saved: %w", r.jid, err)
 	}
+	m.vacate(r) // made temporary with nobody in it: gone
 	m.flush(ctx, r, ds)
 	return nil
 }

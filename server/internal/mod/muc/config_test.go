@@ -136,3 +136,38 @@ func TestEnsureRoomKeeps(t *testing.T) {
 		t.Errorf("after EnsureRoom again: %+v", c)
 	}
 }
+
+// TestEmptiedRoomHistory: an archived room that empties drops the history
+// it kept in memory; the next to join gets it from the archive.
+func TestEmptiedRoomHistory(t *testing.T) {
+	e := newEnv(t, modtest.DB(t, "alice", "bob"), &fakeArchive{}, "alice", "bob")
+	e.create("alice", "tea", "Alice", "muc#roomconfig_persistentroom", "1", "muc#roomconfig_enablearchiving", "1")
+	e.send("alice", `<message to='tea@conference.example.org' type='groupchat' id='m1'><body>kept</body></message>`)
+	e.send("alice", `<presence to='tea@conference.example.org/Alice' type='unavailable'/>`)
+	r := e.m.room("tea")
+	r.mu.Lock()
+	n := len(r.history.items)
+	r.mu.Unlock()
+	if n != 0 {
+		t.Errorf("an empty archived room keeps %d messages in memory", n)
+	}
+	has(t, e.join("bob", "tea", "Bob"), `id="m1"`, `<body>kept</body>`)
+}
+
+// TestEnsureRoomTemporary: EnsureRoom makes no temporary room (nobody
+// would own or remove it); one made temporary with nobody in it goes.
+func TestEnsureRoomTemporary(t *testing.T) {
+	e := newEnv(t, modtest.DB(t, "alice"), nil, "alice")
+	if err := e.m.EnsureRoom(t.Context(), "tea", RoomConfig{Name: "Tea"}); err == nil || e.m.room("tea") != nil {
+		t.Errorf("a temporary room was made: %v", err)
+	}
+	if err := e.m.EnsureRoom(t.Context(), "tea", RoomConfig{Persistent: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.EnsureRoom(t.Context(), "tea", RoomConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if e.m.room("tea") != nil {
+		t.Error("an empty room made temporary stayed")
+	}
+}

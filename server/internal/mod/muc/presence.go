@@ -399,8 +399,9 @@ func (m *Module) leave(ctx context.Context, r *room, o *occupant, full jid.JID, 
 	ds := r.broadcastPresence(nil, o, "unavailable", nil, nil)
 	delete(r.occ, o.key)
 	if len(r.occ) == 0 && !r.cfg.Persistent {
-		m.forget(r)
+		m.forget(r) // locked or not: its creator left
 	}
+	m.vacate(r)
 	m.flush(ctx, r, ds)
 }
 
