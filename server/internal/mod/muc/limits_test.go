@@ -96,3 +96,25 @@ func TestAdminAllOrNothing(t *testing.T) {
 		t.Errorf("carol's affiliation changed: %v", affs)
 	}
 }
+
+// TestBouncedOccupant: an error from an occupant's session saying it is
+// gone takes it out of the room, the others told with 333; other errors
+// (a client refusing one message) do not.
+func TestBouncedOccupant(t *testing.T) {
+	e := newEnv(t, modtest.DB(t, "alice", "bob"), nil, "alice", "bob")
+	e.create("alice", "tea", "Alice")
+	e.join("bob", "tea", "Bob")
+	e.take("alice")
+	e.send("bob", `<message to='tea@conference.example.org' type='error' id='x'><error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`)
+	if occ, _ := e.m.Occupants("tea"); len(occ) != 2 {
+		t.Fatalf("a not-acceptable took bob out: %+v", occ)
+	}
+	e.send("bob", `<message to='tea@conference.example.org/Alice' type='error' id='y'><error type='cancel'><remote-server-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`)
+	has(t, e.take("alice"), `from="tea@conference.example.org/Bob" type="unavailable"`, `<status code="333"/>`)
+	if occ, _ := e.m.Occupants("tea"); len(occ) != 1 {
+		t.Errorf("bob is still in: %+v", occ)
+	}
+	if got := e.take("alice"); strings.Contains(got, "error") {
+		t.Errorf("the room answered an error: %s", got)
+	}
+}

@@ -251,7 +251,10 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 		return nil
 	}
 	if st.IsError() {
-		return nil // errors to the rooms are dropped
+		if st.To.Local != "" && st.Kind != stanza.KindIQ {
+			m.bounced(ctx, st)
+		}
+		return nil // errors to the rooms are answered with nothing
 	}
 	if err := m.load(ctx); err != nil {
 		m.log.Error("the chat rooms could not be read from the database", "err", err)
@@ -281,6 +284,30 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 		return m.roomIQ(ctx, st)
 	}
 	return nil
+}
+
+// bounced takes out of the room a session that returned a message or
+// presence the room sent it with an error saying it is gone (a client
+// that vanished, a server that no longer knows it): XEP-0045 9.7's
+// removal with status 333, so that the room does not keep sending to
+// nobody.
+func (m *Module) bounced(ctx context.Context, st *stanza.Stanza) {
+	switch stanza.ErrorOf(st.El).Condition {
+	case stanza.Gone, stanza.ItemNotFound, stanza.RecipientUnavailable, stanza.Redirect,
+		stanza.RemoteServerNotFound, stanza.RemoteServerTimeout, stanza.ServiceUnavailable:
+	default:
+		return
+	}
+	r := m.locked(st.To.Local)
+	if r == nil {
+		return
+	}
+	o := r.byReal(st.From)
+	if o == nil {
+		r.mu.Unlock()
+		return
+	}
+	m.leave(ctx, r, o, st.From, nil, 333)
 }
 
 // reply routes an IQ's answer.
