@@ -32,3 +32,42 @@ func TestMUCPrivateArchived(t *testing.T) {
 		t.Errorf("alice's archive holds %d messages from the room, want the private one: %+v", len(res), res)
 	}
 }
+
+// TestMUCModerationArchived: over the real room archive, a moderator's
+// retraction goes out with the room's stanza-id and is in the room's
+// archive after the tombstone, for those who catch up through MAM.
+func TestMUCModerationArchived(t *testing.T) {
+	srv := xmpptest.Start(t)
+	c := mucUsers(t, srv, "alice", "bob")
+	alice, bob := c["alice"], c["bob"]
+	const room = "log@conference.hearth.test"
+	mucCreate(t, alice, room, "Alice", "muc#roomconfig_enablearchiving", "1")
+	mucJoin(t, bob, room, "Bob")
+	alice.ExpectLike(`<presence from='log@conference.hearth.test/Bob'/>`, 5*time.Second)
+	bob.Send(`<message to='log@conference.hearth.test' type='groupchat' id='m1'><body>oops</body></message>`)
+	msg := alice.ExpectLike(`<message from='log@conference.hearth.test/Bob' id='m1'/>`, 5*time.Second)
+	bob.ExpectLike(`<message from='log@conference.hearth.test/Bob' id='m1'/>`, 5*time.Second)
+	sid := msg.Child("stanza-id", "urn:xmpp:sid:0").Attr("id")
+	alice.Send(`<iq type='set' id='x1' to='log@conference.hearth.test'><moderate xmlns='urn:xmpp:message-moderate:1' id='` + sid + `'>
+		<retract xmlns='urn:xmpp:message-retract:1'/><reason>typo</reason></moderate></iq>`)
+	notice := bob.ExpectLike(`<message from='log@conference.hearth.test' type='groupchat'><retract xmlns='urn:xmpp:message-retract:1' id='`+sid+`'/>
+		<stanza-id xmlns='urn:xmpp:sid:0' by='log@conference.hearth.test'/></message>`, 5*time.Second)
+	if notice.Child("stanza-id", "urn:xmpp:sid:0").Attr("id") == sid {
+		t.Errorf("the notice has the retracted message's stanza-id: %s", notice)
+	}
+	bob.Send(`<iq type='set' id='q1' to='log@conference.hearth.test'><query xmlns='urn:xmpp:mam:2' queryid='q1'/></iq>`)
+	var got []string
+	for {
+		el := bob.Next()
+		if el.Name == "iq" && el.Attr("id") == "q1" {
+			if el.Attr("type") != "result" {
+				t.Fatalf("the archive query: %s", el)
+			}
+			break
+		}
+		got = append(got, el.String())
+	}
+	if len(got) != 2 || !strings.Contains(got[0], "<retracted") || strings.Contains(got[0], "oops") || !strings.Contains(got[1], `<retract xmlns="urn:xmpp:message-retract:1" id="`+sid+`"`) {
+		t.Errorf("the room's archive after the retraction:\n%s", strings.Join(got, "\n"))
+	}
+}
