@@ -31,9 +31,10 @@ type Archive interface {
 	// history on join after a restart.
 	Recent(ctx context.Context, room jid.JID, max int, since time.Time) ([]*stanza.Element, error)
 	// Retract replaces the archived message whose stanza-id is id with a tombstone
-	// (XEP-0425: the <retracted/> element, no body), durable before it returns; ErrNotFound-style error
+	// (XEP-0425: the <retracted/> element, no body, the moderator by (room/nick) with its
+	// occupant id byID), durable before it returns; ErrNotFound-style error
 	// (storage.ErrNotFound) when there is no such message.
-	Retract(ctx context.Context, room jid.JID, id string, by jid.JID, reason string) error
+	Retract(ctx context.Context, room jid.JID, id string, by jid.JID, byID, reason string) error
 	// Delete forgets the room's whole archive (room destroyed).
 	Delete(ctx context.Context, room jid.JID) error
 }

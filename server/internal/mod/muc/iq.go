@@ -392,7 +392,7 @@ func (m *Module) moderate(ctx context.Context, r *room, st *stanza.Stanza) *stan
 		return stanza.ErrBadRequest("moderate names a message id and holds <retract/>")
 	}
 	reason := q.ChildText("reason", nsModerate)
-	if err := m.archive.Retract(ctx, r.jid, id, r.jid.WithResource(o.nick), reason); err != nil {
+	if err := m.archive.Retract(ctx, r.jid, id, r.jid.WithResource(o.nick), o.id, reason); err != nil {
 		r.mu.Unlock()
 		if errors.Is(err, storage.ErrNotFound) {
 			return stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "the room has no message with this id")

@@ -83,7 +83,7 @@ func (a *fakeArchive) Recent(_ context.Context, room jid.JID, max int, since tim
 	return out, nil
 }
 
-func (a *fakeArchive) Retract(_ context.Context, room jid.JID, id string, by jid.JID, reason string) error {
+func (a *fakeArchive) Retract(_ context.Context, room jid.JID, id string, by jid.JID, byID, reason string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, m := range a.msgs[room.String()] {
