@@ -86,13 +86,16 @@ bob receives: <iq type='error' id='d1' from='brief@conference.hearth.test' to='b
 		<field var='muc#roomconfig_persistentroom'><value>0</value></field></x></query></iq>`)
 	alice.ExpectLike(`<iq type='result' id='f2'/>`, 5*time.Second)
 	bob.ExpectLike(`<message from='home@conference.hearth.test'><x xmlns='http://jabber.org/protocol/muc#user'><status code='104'/></x></message>`, 5*time.Second)
-	// The family room (muc.family_room) is stored too: only it remains.
+	// The family room (muc.family_room), when the test server has one,
+	// is not this test's: no other room is stored.
 	rooms, err := srv.DB.MUCRooms(t.Context())
 	var left []string
 	for _, r := range rooms {
-		left = append(left, r.JID)
+		if r.JID != "family@conference.hearth.test" {
+			left = append(left, r.JID)
+		}
 	}
-	if err != nil || len(left) != 1 || left[0] != "family@conference.hearth.test" {
+	if err != nil || len(left) != 0 {
 		t.Errorf("stored rooms after the room became temporary: %v, %v", left, err)
 	}
 }
