@@ -24,9 +24,9 @@ type fakeRoomInfo struct {
 type fakeOccupant struct{ Nick, JID, Role, Affiliation string }
 
 type fakeRoomConfig struct {
-	Name, Description                                    string
-	Persistent, Public, MembersOnly, Moderated, Archived bool
-	Password                                             string
+	Name, Description                                                  string
+	Persistent, Public, MembersOnly, Moderated, Archived, NonAnonymous bool
+	Password                                                           string
 }
 
 var errFakeNoRoom = errors.New("muc: no such room")

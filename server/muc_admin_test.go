@@ -36,7 +36,10 @@ alice receives: <presence from='club@conference.hearth.test/Bob' to='alice@heart
 bob sends: <message to='club@conference.hearth.test' id='inv2'><x xmlns='http://jabber.org/protocol/muc#user'><invite to='carol@hearth.test'/></x></message>
 bob receives: <message from='club@conference.hearth.test' to='bob@hearth.test/pc' id='inv2' type='error'><x xmlns='http://jabber.org/protocol/muc#user'><invite to='carol@hearth.test'/></x>
 	<error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>`+errText+`</error></message>
-# The invitee declines through the room.
+# An invitee declines through the room (only someone invited may).
+alice sends: <message to='club@conference.hearth.test' id='inv3'><x xmlns='http://jabber.org/protocol/muc#user'><invite to='carol@hearth.test'/></x></message>
+carol receives: <message from='club@conference.hearth.test' to='carol@hearth.test' id='inv3'><x xmlns='http://jabber.org/protocol/muc#user'>
+	<invite from='club@conference.hearth.test/Alice'/></x><x xmlns='jabber:x:conference' jid='club@conference.hearth.test'/></message>
 carol sends: <message to='club@conference.hearth.test' id='dec1'><x xmlns='http://jabber.org/protocol/muc#user'><decline to='alice@hearth.test'><reason>busy</reason></decline></x></message>
 alice receives: <message from='club@conference.hearth.test' to='alice@hearth.test' id='dec1'><x xmlns='http://jabber.org/protocol/muc#user'>
 	<decline from='carol@hearth.test'><reason>busy</reason></decline></x></message>

@@ -96,8 +96,12 @@ bob sends: <iq type='get' id='f1' to='plans@conference.hearth.test'><query xmlns
 		<field var='muc#roomconfig_roomname'/><field var='muc#roomconfig_persistentroom'/><field var='muc#roomconfig_membersonly'/>
 		<field var='muc#roomconfig_roomsecret'/><field var='muc#roomconfig_whois'/><field var='muc#roomconfig_roomowners' type='jid-multi'><value>bob@hearth.test</value></field>
 		</x></query></iq>`, 5e9)
-	if strings.Contains(form.String(), "enablearchiving") {
-		t.Errorf("archiving offered without an archive: %s", form)
+	// The server archives rooms (mam.Rooms): the form offers archiving
+	// once, off for a new room, under the field XEP-0045 names.
+	if fs := form.String(); strings.Count(fs, `var="muc#roomconfig_enablearchiving"`) != 1 ||
+		!strings.Contains(fs, `var="muc#roomconfig_enablearchiving" type="boolean" label="Archive the room&apos;s messages"><value>0</value>`) ||
+		strings.Contains(fs, `var="mam"`) {
+		t.Errorf("the form's archiving field: %s", form)
 	}
 	xmpptest.Play(t, c, `
 bob sends: <iq type='set' id='f2' to='plans@conference.hearth.test'><query xmlns='http://jabber.org/protocol/muc#owner'>

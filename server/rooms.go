@@ -31,9 +31,9 @@ type (
 	}
 	roomConfig interface {
 		~struct {
-			Name, Description                                    string
-			Persistent, Public, MembersOnly, Moderated, Archived bool
-			Password                                             string
+			Name, Description                                                  string
+			Persistent, Public, MembersOnly, Moderated, Archived, NonAnonymous bool
+			Password                                                           string
 		}
 	}
 )

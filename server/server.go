@@ -379,6 +379,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	s.calls.stop()
 	s.push.Close()
 	s.pep.Close()
+	s.muc.Close()
 	stopRunners()
 	runners.Wait()
 	s.fed.Close()

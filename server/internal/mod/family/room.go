@@ -33,7 +33,7 @@ import (
 type RoomConfig struct {
 	Name, Description string
 
-	Persistent, Public, MembersOnly, Moderated, Archived bool
+	Persistent, Public, MembersOnly, Moderated, Archived, NonAnonymous bool
 
 	Password string
 }
@@ -115,8 +115,11 @@ func (m *Room) Set(ctx context.Context, name string) error {
 	if err != nil || room.Local == "" {
 		return fmt.Errorf("%q cannot be a room's name: use letters and digits, such as family", name)
 	}
+	// Non-anonymous and members-only: a private group, where clients
+	// (Conversations) offer end-to-end encryption. Its name and
+	// description are the room's own once made (EnsureRoom keeps them).
 	cfg := RoomConfig{Name: title(room.Local), Description: "Everyone at home",
-		Persistent: true, MembersOnly: true, Archived: true}
+		Persistent: true, MembersOnly: true, Archived: true, NonAnonymous: true}
 	if err := m.rooms.EnsureRoom(ctx, room.String(), cfg); err != nil {
 		return fmt.Errorf("the family room %s could not be made: %w", room, err)
 	}

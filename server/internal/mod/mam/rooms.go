@@ -165,7 +165,7 @@ func (rs *Rooms) Recent(ctx context.Context, room jid.JID, max int, since time.T
 // payload give way to <retracted/>, naming the moderator and the reason
 // (no moderator when by is the message's own sender). The tombstone is
 // durable before Retract returns; storage.ErrNotFound: no such message.
-func (rs *Rooms) Retract(ctx context.Context, room jid.JID, id string, by jid.JID, reason string) error {
+func (rs *Rooms) Retract(ctx context.Context, room jid.JID, id string, by jid.JID, byID, reason string) error {
 	m := rs.m
 	o := roomArchive(room)
 	aid, tag, ok := parseID(id)
@@ -184,18 +184,22 @@ func (rs *Rooms) Retract(ctx context.Context, room jid.JID, id string, by jid.JI
 		// Unreadable: the tombstone names the occupant from the index.
 		old = stanza.New("message", stanza.NSClient, "from", rows[0].With, "type", "groupchat")
 	}
-	if err := m.db.QueueReplaceArchived(o.key, aid, tag, tombstone(old, by, reason, time.Now()).Bytes()).Wait(); err != nil {
+	if err := m.db.QueueReplaceArchived(o.key, aid, tag, tombstone(old, by, byID, reason, time.Now()).Bytes()).Wait(); err != nil {
 		return fmt.Errorf("retract %s in %s: %w", id, o.key, err)
 	}
 	return nil
 }
 
 // tombstone is what is left of a retracted message.
-func tombstone(old *stanza.Element, by jid.JID, reason string, now time.Time) *stanza.Element {
+func tombstone(old *stanza.Element, by jid.JID, byID, reason string, now time.Time) *stanza.Element {
 	el := &stanza.Element{Name: old.Name, NS: old.NS, Attrs: old.Attrs}
 	r := stanza.New("retracted", NSRetract, "stamp", now.UTC().Format(time.RFC3339), "by", by.String())
 	if by.String() != old.Attr("from") {
-		r.Append(stanza.New("moderated", NSModerate, "by", by.String()))
+		mod := stanza.New("moderated", NSModerate, "by", by.String())
+		if byID != "" {
+			mod.Append(stanza.New("occupant-id", NSOccupantID, "id", byID))
+		}
+		r.Append(mod)
 	}
 	if reason != "" {
 		r.Append(stanza.New("reason", NSRetract).AppendText(xmlText(reason)))

@@ -59,7 +59,7 @@ func FuzzTombstone(f *testing.F) {
 		if err != nil {
 			return
 		}
-		el, err := stream.Unmarshal(tombstone(old, j, reason, time.Now()).Bytes())
+		el, err := stream.Unmarshal(tombstone(old, j, "", reason, time.Now()).Bytes())
 		if err != nil {
 			t.Fatalf("tombstone of %q does not read back: %v", msg, err)
 		}

@@ -20,10 +20,11 @@ import (
 // roomArchiver is muc.Archive (package muc defines it; mam does not import
 // muc): *Rooms must satisfy it.
 type roomArchiver interface {
+	Enabled() bool
 	Store(ctx context.Context, room jid.JID, nick string, msg *stanza.Element) (*stanza.Element, router.Durable)
 	Query(ctx context.Context, st *stanza.Stanza, room jid.JID) (*stanza.Element, *stanza.Error)
 	Recent(ctx context.Context, room jid.JID, max int, since time.Time) ([]*stanza.Element, error)
-	Retract(ctx context.Context, room jid.JID, id string, by jid.JID, reason string) error
+	Retract(ctx context.Context, room jid.JID, id string, by jid.JID, byID, reason string) error
 	Delete(ctx context.Context, room jid.JID) error
 }
 
@@ -385,7 +386,7 @@ func TestRoomsRetract(t *testing.T) {
 		ids = append(ids, e.store(t, den, "ann", strconv.Itoa(i)))
 	}
 	mod := den.WithResource("mod")
-	if err := e.rs.Retract(t.Context(), den, ids[1], mod, "not for this room"); err != nil {
+	if err := e.rs.Retract(t.Context(), den, ids[1], mod, "mod-occupant-id", "not for this room"); err != nil {
 		t.Fatal(err)
 	}
 	p, qe := e.query(t, den, asker, "set", `<query xmlns='urn:xmpp:mam:2' queryid='q'/>`)
@@ -395,7 +396,8 @@ func TestRoomsRetract(t *testing.T) {
 	tomb := p.msgs[1]
 	r := tomb.Child("retracted", NSRetract)
 	if tomb.Child("body", stanza.NSClient) != nil || r == nil || r.Attr("stamp") == "" ||
-		r.Child("moderated", NSModerate).Attr("by") != mod.String() || r.ChildText("reason", NSRetract) != "not for this room" {
+		r.Child("moderated", NSModerate).Attr("by") != mod.String() || r.ChildText("reason", NSRetract) != "not for this room" ||
+		r.Child("moderated", NSModerate).Child("occupant-id", NSOccupantID).Attr("id") != "mod-occupant-id" {
 		t.Errorf("tombstone %s", tomb)
 	}
 	if tomb.Attr("id") != "m-1" || tomb.Attr("from") != den.String()+"/ann" || tomb.Attr("type") != "groupchat" ||
@@ -406,7 +408,7 @@ func TestRoomsRetract(t *testing.T) {
 		t.Errorf("the other messages changed: %v", p.bodies)
 	}
 	// The sender's own retraction (XEP-0424) names no moderator.
-	if err := e.rs.Retract(t.Context(), den, ids[2], den.WithResource("ann"), ""); err != nil {
+	if err := e.rs.Retract(t.Context(), den, ids[2], den.WithResource("ann"), "", ""); err != nil {
 		t.Fatal(err)
 	}
 	p, _ = e.query(t, den, asker, "set", `<query xmlns='urn:xmpp:mam:2' queryid='q'/>`)
@@ -423,7 +425,7 @@ func TestRoomsRetract(t *testing.T) {
 		{"an id of another room", e.store(t, attic, "ann", "x")},
 		{"a forged tag", ids[0][:12] + "AAAAAAAAAA"},
 	} {
-		if err := e.rs.Retract(t.Context(), den, tc.id, mod, ""); !errors.Is(err, storage.ErrNotFound) {
+		if err := e.rs.Retract(t.Context(), den, tc.id, mod, "", ""); !errors.Is(err, storage.ErrNotFound) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
 	}
@@ -500,7 +502,7 @@ func TestRoomsDisabled(t *testing.T) {
 	if _, qe := e.query(t, den, asker, "set", `<query xmlns='urn:xmpp:mam:2' queryid='q'/>`); qe == nil || qe.Condition != stanza.ServiceUnavailable {
 		t.Errorf("query while off: %v", qe)
 	}
-	if err := e.rs.Retract(t.Context(), den, id, den.WithResource("mod"), ""); err != nil {
+	if err := e.rs.Retract(t.Context(), den, id, den.WithResource("mod"), "", ""); err != nil {
 		t.Errorf("retract while off: %v", err)
 	}
 	e.m.SetEnabled(true)
@@ -524,7 +526,7 @@ func TestRoomsConcurrent(t *testing.T) {
 				id := e.store(t, room, "n"+strconv.Itoa(g), fmt.Sprintf("%d-%d", g, i))
 				ids[g] = append(ids[g], id)
 				if i%5 == 0 {
-					if err := e.rs.Retract(t.Context(), room, id, room.WithResource("mod"), "test"); err != nil {
+					if err := e.rs.Retract(t.Context(), room, id, room.WithResource("mod"), "", "test"); err != nil {
 						t.Error(err)
 					}
 				}

@@ -129,30 +129,63 @@ func (m *Module) admin(ctx context.Context, r *room, st *stanza.Stanza) (*stanza
 		r.mu.Unlock()
 		return nil, stanza.NewError(stanza.Wait, stanza.ResourceConstraint, errTooMany.Error())
 	}
+	// Every item is applied in memory, then the room is saved once; if
+	// that fails, the room is as it was and nobody hears of anything.
+	undo := r.snapshot()
 	var ds []delivery
 	for _, it := range items {
-		var err error
 		if it.Affiliation != "" {
-			ds, err = m.setAff(ctx, r, ds, it.JID, it.Affiliation, it.Reason, actorNick)
+			ds = m.applyAff(r, ds, it.JID, it.Affiliation, it.Reason, actorNick)
 		} else {
 			key, _ := lookupKey(it.Nick)
-			ds = m.setRole(r, ds, r.occ[key], it.Role, it.Reason, actorNick)
+			if o := r.occ[key]; o != nil { // nil: put out by an earlier item
+				ds = m.setRole(r, ds, o, it.Role, it.Reason, actorNick)
+			}
 		}
-		if err != nil {
-			r.mu.Unlock()
-			return nil, stanza.NewError(stanza.Wait, stanza.InternalServerError, "the change could not be saved; try again")
-		}
+	}
+	if err := m.save(ctx, r); err != nil {
+		undo()
+		r.mu.Unlock()
+		m.log.Error("a room's affiliations could not be saved", "room", r.jid.String(), "err", err)
+		return nil, stanza.NewError(stanza.Wait, stanza.InternalServerError, "the change could not be saved; try again")
 	}
 	m.vacate(r)
 	m.flush(ctx, r, ds)
 	return nil, nil
 }
 
-// vacate forgets a temporary room that its last occupant left (kicked,
-// banned), r.mu held.
+// snapshot returns what puts back the room's affiliations, occupants
+// and roles as they are now, r.mu held.
+func (r *room) snapshot() (undo func()) {
+	affs := make(map[string]affRec, len(r.affs))
+	for k, v := range r.affs {
+		affs[k] = v
+	}
+	occ := make(map[string]*occupant, len(r.occ))
+	roles := make(map[*occupant]string, len(r.occ))
+	for k, o := range r.occ {
+		occ[k], roles[o] = o, o.role
+	}
+	return func() {
+		r.affs, r.occ = affs, occ
+		for o, role := range roles {
+			o.role = role
+		}
+	}
+}
+
+// vacate forgets a temporary room that its last occupant left (left,
+// kicked, banned), and the history in memory of an archived one (fill
+// reads it again for the next to join), r.mu held.
 func (m *Module) vacate(r *room) {
-	if len(r.occ) == 0 && !r.cfg.Persistent && !r.locked && !r.gone {
+	if len(r.occ) > 0 || r.gone {
+		return
+	}
+	switch {
+	case !r.cfg.Persistent && !r.locked:
 		m.forget(r)
+	case r.archived(m):
+		r.history, r.filled = ring{}, false
 	}
 }
 
@@ -181,8 +214,9 @@ func (r *room) mayChange(actorAff string, actor *occupant, it AdminItem, m *Modu
 	switch {
 	case actor == nil || actor.role != roleModerator:
 		return stanza.NewError(stanza.Auth, stanza.Forbidden, "only moderators change roles")
-	case it.Role == roleModerator && affRank(actorAff) < affRank(affAdmin):
-		return notAllowed("only admins and owners make moderators")
+	case (it.Role == roleModerator || target.role == roleModerator) && affRank(actorAff) < affRank(affAdmin):
+		// XEP-0045 5.1.2: only admins and owners grant or revoke moderator.
+		return notAllowed("only admins and owners make moderators or take it away")
 	case affRank(targetAff) >= affRank(affAdmin) && it.Role != roleModerator:
 		return notAllowed("admins and owners stay moderators")
 	case affRank(targetAff) > affRank(actorAff):
@@ -194,29 +228,29 @@ func (r *room) mayChange(actorAff string, actor *occupant, it AdminItem, m *Modu
 // setAff changes an affiliation and what follows from it for occupants
 // (XEP-0045 9: ban 301, members-only removal 321), r.mu held.
 func (m *Module) setAff(ctx context.Context, r *room, ds []delivery, bare jid.JID, aff, reason, actorNick string) ([]delivery, error) {
-	k := bare.String()
-	old, had := r.affs[k]
-	if !had && aff != affNone && len(r.affs) >= maxAffiliations {
+	if _, had := r.affs[bare.String()]; !had && aff != affNone && len(r.affs) >= maxAffiliations {
 		return ds, errTooMany
 	}
+	undo := r.snapshot()
+	out := m.applyAff(r, ds, bare, aff, reason, actorNick)
+	if err := m.save(ctx, r); err != nil {
+		undo()
+		m.log.Error("a room's affiliation could not be saved", "room", r.jid.String(), "err", err)
+		return ds, err
+	}
+	return out, nil
+}
+
+// applyAff is setAff in memory only (the caller saves), r.mu held.
+func (m *Module) applyAff(r *room, ds []delivery, bare jid.JID, aff, reason, actorNick string) []delivery {
+	k := bare.String()
+	old := r.affs[k]
 	if aff == affNone {
 		delete(r.affs, k)
 	} else {
 		a := old
-		if aff != affMember {
-			a.nick = old.nick
-		}
 		a.aff, a.reason = aff, reason
 		r.affs[k] = a
-	}
-	if err := m.save(ctx, r); err != nil {
-		if had {
-			r.affs[k] = old
-		} else {
-			delete(r.affs, k)
-		}
-		m.log.Error("a room's affiliation could not be saved", "room", r.jid.String(), "err", err)
-		return ds, err
 	}
 	var extra []*stanza.Element
 	if actorNick != "" {
@@ -253,7 +287,7 @@ func (m *Module) setAff(ctx context.Context, r *room, ds []delivery, bare jid.JI
 			ds = r.reveal(ds, o, was)
 		}
 	}
-	return ds, nil
+	return ds
 }
 
 // errTooMany: a room has as many affiliations as it may keep.

@@ -22,11 +22,12 @@ type OccupantInfo struct{ Nick, JID, Role, Affiliation string }
 
 // RoomConfig is what EnsureRoom sets; the zero value of a field means the
 // default: no name, description or password, and each switch off (a room
-// made with Public false is hidden from the service's list).
+// made with Public false is hidden from the service's list; NonAnonymous:
+// everyone sees everyone's real JID, muc#roomconfig_whois anyone).
 type RoomConfig struct {
-	Name, Description                                    string
-	Persistent, Public, MembersOnly, Moderated, Archived bool
-	Password                                             string
+	Name, Description                                                  string
+	Persistent, Public, MembersOnly, Moderated, Archived, NonAnonymous bool
+	Password                                                           string
 }
 
 // find returns the room named by a bare JID or a localpart, its lock
@@ -161,7 +162,10 @@ func (m *Module) SetAffiliation(ctx context.Context, room, bareJID, affiliation,
 	return nil
 }
 
-// EnsureRoom creates a room (unlocked, configured) or reconfigures one.
+// EnsureRoom creates a room (unlocked, configured as cfg says) or
+// reconfigures one: a room that exists gets cfg's Persistent, Public,
+// MembersOnly, Archived and NonAnonymous, and keeps the name, description,
+// password and moderation its owners gave it.
 func (m *Module) EnsureRoom(ctx context.Context, name string, cfg RoomConfig) error {
 	if err := m.load(ctx); err != nil {
 		return fmt.Errorf("the chat rooms could not be read: %w", err)
@@ -170,10 +174,25 @@ func (m *Module) EnsureRoom(ctx context.Context, name string, cfg RoomConfig) er
 	if err != nil {
 		return err
 	}
+	if !cfg.Persistent && m.room(local) == nil {
+		// Nobody would own it, and nobody being in it, nothing would
+		// ever remove it.
+		return fmt.Errorf("the room %s would be temporary and empty; the server makes persistent rooms only", name)
+	}
 	var r *room
 	for r == nil {
 		m.mu.Lock()
 		r = m.rooms[local]
+		if d := m.deleting[local]; r == nil && d != nil {
+			// Destroyed just now: its old archive goes first.
+			m.mu.Unlock()
+			select {
+			case <-d:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
 		if r == nil {
 			r = newRoom(jid.JID{Local: local, Domain: m.service}, newSecret())
 			m.rooms[local] = r
@@ -185,15 +204,17 @@ func (m *Module) EnsureRoom(ctx context.Context, name string, cfg RoomConfig) er
 			r = nil
 		}
 	}
+	created := r.locked || len(r.occ) == 0 && !r.cfg.Persistent
 	c := r.cfg
-	c.Name, c.Description, c.Password = cfg.Name, cfg.Description, cfg.Password
-	c.Persistent, c.Public, c.MembersOnly, c.Moderated = cfg.Persistent, cfg.Public, cfg.MembersOnly, cfg.Moderated
+	if created {
+		c.Name, c.Description, c.Password, c.Moderated = cfg.Name, cfg.Description, cfg.Password, cfg.Moderated
+	}
+	c.Persistent, c.Public, c.MembersOnly, c.WhoisAnyone = cfg.Persistent, cfg.Public, cfg.MembersOnly, cfg.NonAnonymous
 	c.Archive = cfg.Archived && m.archive != nil
 	affs := make(map[string]affRec, len(r.affs))
 	for k, v := range r.affs {
 		affs[k] = v
 	}
-	created := r.locked || len(r.occ) == 0 && !r.cfg.Persistent
 	r.locked = true // no 104 for a room being made
 	if !created {
 		r.locked = false
@@ -206,6 +227,7 @@ func (m *Module) EnsureRoom(ctx context.Context, name string, cfg RoomConfig) er
 		r.mu.Unlock()
 		return fmt.Errorf("the room %s could not be saved: %w", r.jid, err)
 	}
+	m.vacate(r) // made temporary with nobody in it: gone
 	m.flush(ctx, r, ds)
 	return nil
 }

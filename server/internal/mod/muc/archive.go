@@ -13,6 +13,9 @@ import (
 // mod/mam implements; the room engine works without one (no MAM, history
 // on join from memory only).
 type Archive interface {
+	// Enabled reports whether messages are archived now (mam.enabled): while
+	// they are not, rooms advertise no MAM, send no 170 and store nothing.
+	Enabled() bool
 	// Store archives a groupchat message as the room sends it out (from = room@service/nick,
 	// with <occupant-id/>), and returns the copy to broadcast: the same message plus
 	// <stanza-id xmlns="urn:xmpp:sid:0" id=".." by="room@service"/> (any stanza-id forged with
@@ -28,9 +31,10 @@ type Archive interface {
 	// history on join after a restart.
 	Recent(ctx context.Context, room jid.JID, max int, since time.Time) ([]*stanza.Element, error)
 	// Retract replaces the archived message whose stanza-id is id with a tombstone
-	// (XEP-0425: the <retracted/> element, no body), durable before it returns; ErrNotFound-style error
+	// (XEP-0425: the <retracted/> element, no body, the moderator by (room/nick) with its
+	// occupant id byID), durable before it returns; ErrNotFound-style error
 	// (storage.ErrNotFound) when there is no such message.
-	Retract(ctx context.Context, room jid.JID, id string, by jid.JID, reason string) error
+	Retract(ctx context.Context, room jid.JID, id string, by jid.JID, byID, reason string) error
 	// Delete forgets the room's whole archive (room destroyed).
 	Delete(ctx context.Context, room jid.JID) error
 }

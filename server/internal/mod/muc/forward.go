@@ -19,6 +19,7 @@ import (
 // unanswered one is remembered.
 const (
 	maxForwarded = 10000
+	maxPerAsker  = 20 // under way from one session
 	forwardTTL   = time.Minute
 )
 
@@ -43,10 +44,17 @@ func (m *Module) forwardIQ(ctx context.Context, st *stanza.Stanza, askerAs, answ
 	id := "muc-" + hex.EncodeToString(b)
 	now := m.now()
 	m.fmu.Lock()
+	mine := 0
 	for k, f := range m.forwards {
 		if now.Sub(f.at) > forwardTTL {
 			delete(m.forwards, k)
+		} else if f.asker == st.From {
+			mine++
 		}
+	}
+	if mine >= maxPerAsker {
+		m.fmu.Unlock()
+		return stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "you have too many queries to other occupants under way; wait for their answers")
 	}
 	if len(m.forwards) >= maxForwarded {
 		m.fmu.Unlock()

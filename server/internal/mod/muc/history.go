@@ -38,10 +38,25 @@ func (g *ring) add(e entry) {
 	}
 }
 
-// remove drops the message with the archive id (moderation).
-func (g *ring) remove(id string) {
+// remove drops the message with the room's archive id (moderation): only
+// a stanza-id by the room counts.
+func (g *ring) remove(id string, room jid.JID) {
+	by := room.String()
 	for i, e := range g.items {
-		if sid := e.el.Child("stanza-id", nsSID); sid != nil && sid.Attr("id") == id {
+		for _, sid := range e.el.Elements() {
+			if sid.Name == "stanza-id" && sid.NS == nsSID && sid.Attr("by") == by && sid.Attr("id") == id {
+				g.bytes -= e.size
+				g.items = append(g.items[:i:i], g.items[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// drop forgets the message el (one whose archiving failed).
+func (g *ring) drop(el *stanza.Element) {
+	for i, e := range g.items {
+		if e.el == el {
 			g.bytes -= e.size
 			g.items = append(g.items[:i:i], g.items[i+1:]...)
 			return
@@ -112,8 +127,11 @@ func (h History) pick(items []entry, size func(entry) int, now time.Time) []entr
 	return items[start:]
 }
 
-// archived says whether the room's messages go to an archive.
-func (r *room) archived(m *Module) bool { return m.archive != nil && r.cfg.Archive }
+// archived says whether the room's messages go to an archive now: the
+// room is configured to archive and the server's archives are on.
+func (r *room) archived(m *Module) bool {
+	return m.archive != nil && r.cfg.Archive && m.archive.Enabled()
+}
 
 // fill reads the history kept in memory from the archive, once after
 // the room was loaded (a restart), r.mu held.

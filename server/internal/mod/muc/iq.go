@@ -40,9 +40,8 @@ func (m *Module) handleService(ctx context.Context, st *stanza.Stanza) *stanza.E
 			identity("conference", "text", "Chat rooms"),
 			feature(stanza.NSDiscoInfo), feature(stanza.NSDiscoItems), feature(NS), feature(stanza.NSPing),
 			feature(nsOccupantID), feature("http://jabber.org/protocol/muc#self-ping-optimization"))
-		if m.archive != nil {
-			res.Append(feature(nsMAM), feature(nsModerate))
-		}
+		// MAM and moderation are the rooms' (their disco says so), not
+		// the service's: the service address answers neither.
 		m.reply(ctx, st, res)
 	case q.Name == "query" && q.NS == stanza.NSDiscoItems && q.Attr("node") == "":
 		res := stanza.New("query", stanza.NSDiscoItems)
@@ -94,9 +93,13 @@ func (m *Module) occupantIQ(ctx context.Context, st *stanza.Stanza) *stanza.Erro
 		r.mu.Unlock()
 		return stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "there is nobody with this nickname in the room")
 	}
-	if r.cfg.AllowPM == "none" && o.role != roleModerator {
+	if e := r.mayPM(o); e != nil {
 		r.mu.Unlock()
-		return stanza.NewError(stanza.Cancel, stanza.NotAllowed, "queries between occupants are off in this room")
+		return e
+	}
+	if !m.allow(o) {
+		r.mu.Unlock()
+		return stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "you are sending queries too fast; wait a moment")
 	}
 	askerAs, answer, real := r.jid.WithResource(o.nick), r.jid.WithResource(to.nick), to.latest()
 	r.mu.Unlock()
@@ -198,7 +201,7 @@ func (m *Module) roomInfo(r *room, st *stanza.Stanza, node string) (*stanza.Elem
 		pick(r.cfg.Public, "muc_public", "muc_hidden"),
 		pick(r.cfg.WhoisAnyone, "muc_nonanonymous", "muc_semianonymous"))
 	if r.archived(m) {
-		res.Append(feature(nsMAM), feature(nsSID), feature(nsModerate))
+		res.Append(feature(nsMAM), feature(nsMAM+"#extended"), feature(nsSID), feature(nsModerate))
 	}
 	info := dataForm("result", hidden("FORM_TYPE", nsRoomInfo),
 		field("muc#roominfo_description", "text-single", "Description", r.cfg.Description),
@@ -389,25 +392,43 @@ func (m *Module) moderate(ctx context.Context, r *room, st *stanza.Stanza) *stan
 		return stanza.ErrBadRequest("moderate names a message id and holds <retract/>")
 	}
 	reason := q.ChildText("reason", nsModerate)
-	if err := m.archive.Retract(ctx, r.jid, id, r.jid.WithResource(o.nick), reason); err != nil {
+	if err := m.archive.Retract(ctx, r.jid, id, r.jid.WithResource(o.nick), o.id, reason); err != nil {
 		r.mu.Unlock()
 		if errors.Is(err, storage.ErrNotFound) {
 			return stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "the room has no message with this id")
 		}
 		return stanza.NewError(stanza.Wait, stanza.InternalServerError, "the message could not be retracted; try again")
 	}
-	r.history.remove(id)
+	r.history.remove(id, r.jid)
 	ret := stanza.New("retract", nsRetract, "id", id).Append(
 		stanza.New("moderated", nsModerate, "by", r.jid.WithResource(o.nick).String()).Append(stanza.New("occupant-id", nsOccupantID, "id", o.id)))
 	if reason != "" {
 		ret.Append(stanza.New("reason", nsRetract).AppendText(reason))
 	}
-	msg := stanza.New("message", stanza.NSClient, "from", r.jid.String(), "type", "groupchat", "id", "retract-"+id).Append(ret)
+	// The notice is archived too (a store hint: it has no body), so that
+	// those who catch up through MAM learn of the retraction; occupants
+	// get the stored copy, with its stanza-id.
+	msg := stanza.New("message", stanza.NSClient, "from", r.jid.String(), "type", "groupchat", "id", "retract-"+id).Append(ret,
+		stanza.New("store", nsHints))
+	stored, d := m.archive.Store(ctx, r.jid, "", msg)
+	if stored != nil {
+		msg = stored
+	}
 	ds := r.toAll(nil, msg)
-	r.out.Lock()
+	prev, mine := r.turn()
 	r.mu.Unlock()
+	defer close(mine)
+	if d != nil {
+		<-d.Done()
+		if e := d.Failed(); e != nil {
+			// Retracted all the same: the occupants are told.
+			m.log.Warn("a moderation notice could not be archived; those reading the archive later will still see the retracted message's tombstone", "room", r.jid.String(), "err", e.Text)
+		}
+	}
 	m.reply(ctx, st, nil)
+	if prev != nil {
+		<-prev
+	}
 	m.deliver(ctx, ds)
-	r.out.Unlock()
 	return nil
 }

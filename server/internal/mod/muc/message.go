@@ -2,9 +2,12 @@ package muc
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 
 	"hearth/server/internal/jid"
+	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
 )
 
@@ -64,15 +67,12 @@ func (m *Module) handleMessage(ctx context.Context, st *stanza.Stanza) *stanza.E
 	if kept {
 		m.fill(ctx, r) // the history from before a restart goes first
 	}
+	// The archive's write is queued here, under r.mu, and waited for
+	// after it (send): the messages of a busy room share group commits.
+	var d router.Durable
 	if kept && r.archived(m) {
-		stored, d := m.archive.Store(ctx, r.jid, o.nick, out)
-		if d != nil {
-			<-d.Done()
-			if e := d.Failed(); e != nil {
-				r.mu.Unlock()
-				return e
-			}
-		}
+		var stored *stanza.Element
+		stored, d = m.archive.Store(ctx, r.jid, o.nick, out)
 		if stored != nil {
 			out = stored // with the room's stanza-id
 		}
@@ -81,25 +81,48 @@ func (m *Module) handleMessage(ctx context.Context, st *stanza.Stanza) *stanza.E
 		r.history.add(entry{el: out, at: m.now()})
 	}
 	ds := r.toAll(nil, out)
-	m.flush(ctx, r, ds)
+	if e := m.send(ctx, r, ds, d); e != nil {
+		// Not archived: not sent, and out of the history again.
+		r.mu.Lock()
+		r.history.drop(out)
+		r.mu.Unlock()
+		return e
+	}
 	return nil
 }
 
 // outgoing is a message as the room sends it from o: from room/nick, the
-// client's children but ids claiming to be the room's (stanza-id by the
-// room, occupant-id), and o's occupant id.
+// client's children but those only the room or a server may set, and o's
+// occupant id.
 func (r *room) outgoing(el *stanza.Element, o *occupant) *stanza.Element {
 	out := stanza.New("message", stanza.NSClient, "from", r.jid.WithResource(o.nick).String(), "type", el.Attr("type"), "id", el.Attr("id"))
 	if l := el.Lang(); l != "" {
 		out.Attrs = append(out.Attrs, stanza.Attr{Space: stanza.NSXML, Name: "lang", Value: l})
 	}
 	for _, c := range el.Children {
-		if c.Name == "" || c.NS == nsOccupantID || (c.NS == nsSID && c.Name == "stanza-id" && c.Attr("by") == r.jid.String()) {
+		if c.Name == "" || roomOnly(c) {
 			continue
 		}
 		out.Children = append(out.Children, c)
 	}
 	return out.Append(stanza.New("occupant-id", nsOccupantID, "id", o.id))
+}
+
+// roomOnly reports whether a child of an occupant's message is one only
+// the room or a server may set, which a client could only forge: the
+// muc namespaces' elements (<x xmlns='…muc#user'> with someone's <item
+// jid/> or status codes), occupant ids, stanza-ids (whoever they claim
+// is their by) and delays.
+func roomOnly(c *stanza.Element) bool {
+	switch {
+	case c.NS == NS || strings.HasPrefix(c.NS, NS+"#"):
+		return true
+	case c.NS == nsOccupantID, c.NS == nsSID && c.Name == "stanza-id":
+		return true
+	case c.Name == "delay" && c.NS == stanza.NSDelay, c.Name == "x" && c.NS == "jabber:x:delay":
+		return true
+	}
+	return false
 }
 
 // toAll adds el for every session of every occupant.
@@ -127,17 +150,8 @@ func (m *Module) private(ctx context.Context, r *room, o *occupant, st *stanza.S
 	if st.Type == "groupchat" {
 		return fail(stanza.NewError(stanza.Modify, stanza.BadRequest, "a private message is of type chat"))
 	}
-	switch r.cfg.AllowPM {
-	case "none":
-		return fail(stanza.NewError(stanza.Cancel, stanza.NotAllowed, "private messages are off in this room"))
-	case "moderators":
-		if o.role != roleModerator {
-			return fail(stanza.NewError(stanza.Cancel, stanza.NotAllowed, "only moderators may send private messages in this room"))
-		}
-	case "participants":
-		if roleRank(o.role) < roleRank(roleParticipant) {
-			return fail(stanza.NewError(stanza.Cancel, stanza.NotAllowed, "visitors may not send private messages in this room"))
-		}
+	if e := r.mayPM(o); e != nil {
+		return fail(e)
 	}
 	key, e := lookupKey(st.To.Resource)
 	if e != nil {
@@ -150,16 +164,58 @@ func (m *Module) private(ctx context.Context, r *room, o *occupant, st *stanza.S
 	if !m.allow(o) {
 		return fail(stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "you are sending messages too fast; wait a moment"))
 	}
-	el := r.outgoing(st.El, o)
-	if el.Child("x", NSUser) == nil {
-		el.Append(stanza.New("x", NSUser))
-	}
+	el := r.outgoing(st.El, o).Append(stanza.New("x", NSUser)) // a private message (XEP-0045 7.5)
 	var ds []delivery
 	for _, s := range to.sessions {
 		ds = append(ds, addressed(el, s))
 	}
 	r.mu.Unlock()
-	m.deliver(ctx, ds)
+	// Through Route, not Deliver: a private message is a message to the
+	// account like any other (its block list, its archive, stanza-ids in
+	// our name removed, carbons' rules).
+	for _, d := range ds {
+		m.route(ctx, d.el)
+	}
+	return nil
+}
+
+// maxInvites bounds the invitations in one message; maxInvitesKept the
+// invitations a room remembers (for their declines).
+const (
+	maxInvites     = 10
+	maxInvitesKept = 1000
+)
+
+// invited remembers that inviter invited invitee, whose decline goes
+// back to inviter, r.mu held.
+func (r *room) invited(invitee, inviter jid.JID) {
+	if r.invites == nil {
+		r.invites = map[string]jid.JID{}
+	}
+	if len(r.invites) >= maxInvitesKept {
+		for k := range r.invites { // forget one, any
+			delete(r.invites, k)
+			break
+		}
+	}
+	r.invites[invitee.String()] = inviter
+}
+
+// mayPM applies the room's allowpm to o's private messages and queries
+// to other occupants, r.mu held.
+func (r *room) mayPM(o *occupant) *stanza.Error {
+	switch r.cfg.AllowPM {
+	case "none":
+		return stanza.NewError(stanza.Cancel, stanza.NotAllowed, "private messages are off in this room")
+	case "moderators":
+		if o.role != roleModerator {
+			return stanza.NewError(stanza.Cancel, stanza.NotAllowed, "only moderators may send private messages in this room")
+		}
+	case "participants":
+		if roleRank(o.role) < roleRank(roleParticipant) {
+			return stanza.NewError(stanza.Cancel, stanza.NotAllowed, "visitors may not send private messages in this room")
+		}
+	}
 	return nil
 }
 
@@ -176,10 +232,24 @@ func (m *Module) mediated(ctx context.Context, r *room, o *occupant, st *stanza.
 		if r.cfg.MembersOnly && !r.cfg.AllowInvites && affRank(aff) < affRank(affAdmin) {
 			return fail(stanza.NewError(stanza.Auth, stanza.Forbidden, "only admins may invite to this room"))
 		}
+		n := 0
+		for _, inv := range x.Elements() {
+			if inv.Name == "invite" {
+				n++
+			}
+		}
+		if n > maxInvites {
+			return fail(stanza.NewError(stanza.Modify, stanza.PolicyViolation, fmt.Sprintf("at most %d invitations go in one message", maxInvites)))
+		}
 		changed := false
 		for _, inv := range x.Elements() {
 			if inv.Name != "invite" {
 				continue
+			}
+			// Each invitation is a message to someone: it costs what a
+			// message to the room costs.
+			if !m.allow(o) {
+				return fail(stanza.NewError(stanza.Wait, stanza.ResourceConstraint, "you are sending invitations too fast; wait a moment"))
 			}
 			to, err := jid.Parse(inv.Attr("to"))
 			if err != nil {
@@ -210,6 +280,7 @@ func (m *Module) mediated(ctx context.Context, r *room, o *occupant, st *stanza.
 			msg := stanza.New("message", stanza.NSClient, "from", r.jid.String(), "id", st.ID).Append(ix)
 			msg.Append(stanza.New("x", nsConference, "jid", r.jid.String()))
 			ds = append(ds, delivery{to: to, el: msg})
+			r.invited(to.Bare(), o.real)
 		}
 		if changed {
 			if err := m.save(ctx, r); err != nil {
@@ -217,10 +288,15 @@ func (m *Module) mediated(ctx context.Context, r *room, o *occupant, st *stanza.
 			}
 		}
 	} else if dec := x.Child("decline", NSUser); dec != nil {
-		to, err := jid.Parse(dec.Attr("to"))
-		if err != nil {
+		if _, err := jid.Parse(dec.Attr("to")); err != nil && dec.Attr("to") != "" {
 			return fail(stanza.NewError(stanza.Modify, stanza.JIDMalformed, "the decline's to is not an address"))
 		}
+		// Only someone invited declines, once, to whoever invited them.
+		to, ok := r.invites[st.From.Bare().String()]
+		if !ok {
+			return fail(stanza.NewError(stanza.Cancel, stanza.NotAcceptable, "you have no invitation to this room to decline"))
+		}
+		delete(r.invites, st.From.Bare().String())
 		d := stanza.New("decline", NSUser, "from", st.From.Bare().String())
 		if reason := dec.Child("reason", NSUser); reason != nil {
 			d.Append(reason)

@@ -18,6 +18,7 @@ import (
 	"hearth/server/internal/jid"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
+	"hearth/server/internal/tasks"
 	"hearth/storage"
 )
 
@@ -38,6 +39,7 @@ const (
 	nsRetract    = "urn:xmpp:message-retract:1"
 	nsVCardUpd   = "vcard-temp:x:update"
 	nsConference = "jabber:x:conference"
+	nsHints      = "urn:xmpp:hints"
 )
 
 // Defaults of the limits (settings muc.*).
@@ -88,6 +90,12 @@ type Module struct {
 
 	fmu      sync.Mutex
 	forwards map[string]forwarded // queries between occupants, by the id they went with
+
+	// deleting holds the names of destroyed rooms whose archives are
+	// being deleted (closed when done), under mu: no room of that name
+	// is made meanwhile, lest it find the old messages.
+	deleting map[string]chan struct{}
+	tasks    *tasks.Group // the archive deletes under way, which Close waits for
 }
 
 // New returns the chat service of domain.
@@ -96,11 +104,17 @@ func New(d Deps) *Module {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	m := &Module{db: d.DB, r: d.Router, domain: d.Domain, service: "conference." + d.Domain, archive: d.Archive,
-		log: d.Log, rooms: map[string]*room{}, forwards: map[string]forwarded{}, now: time.Now}
+		log: d.Log, rooms: map[string]*room{}, forwards: map[string]forwarded{}, now: time.Now,
+		deleting: map[string]chan struct{}{}, tasks: tasks.New()}
 	m.SetLimits(DefaultMaxRoomsPerUser, DefaultMaxOccupants, DefaultMaxNick)
 	m.rate.Store(DefaultRate)
 	return m
 }
+
+// Close waits for the destroyed rooms' archive deletes under way (the
+// server stops); a room destroyed afterwards has its archive deleted
+// before the destroy is answered.
+func (m *Module) Close() { m.tasks.Close() }
 
 // SetRate sets how many messages and presence updates an occupant may
 // send a second (twice as many at once); 0 lifts the bound.
@@ -237,7 +251,10 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 		return nil
 	}
 	if st.IsError() {
-		return nil // errors to the rooms are dropped
+		if st.To.Local != "" && st.Kind != stanza.KindIQ {
+			m.bounced(ctx, st)
+		}
+		return nil // errors to the rooms are answered with nothing
 	}
 	if err := m.load(ctx); err != nil {
 		m.log.Error("the chat rooms could not be read from the database", "err", err)
@@ -267,6 +284,30 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 		return m.roomIQ(ctx, st)
 	}
 	return nil
+}
+
+// bounced takes out of the room a session that returned a message or
+// presence the room sent it with an error saying it is gone (a client
+// that vanished, a server that no longer knows it): XEP-0045 9.7's
+// removal with status 333, so that the room does not keep sending to
+// nobody.
+func (m *Module) bounced(ctx context.Context, st *stanza.Stanza) {
+	switch stanza.ErrorOf(st.El).Condition {
+	case stanza.Gone, stanza.ItemNotFound, stanza.RecipientUnavailable, stanza.Redirect,
+		stanza.RemoteServerNotFound, stanza.RemoteServerTimeout, stanza.ServiceUnavailable:
+	default:
+		return
+	}
+	r := m.locked(st.To.Local)
+	if r == nil {
+		return
+	}
+	o := r.byReal(st.From)
+	if o == nil {
+		r.mu.Unlock()
+		return
+	}
+	m.leave(ctx, r, o, st.From, nil, 333)
 }
 
 // reply routes an IQ's answer.
@@ -337,12 +378,41 @@ func addressed(el *stanza.Element, to jid.JID) delivery {
 }
 
 // flush delivers what a room's change produced: called with r.mu held, it
-// takes r.out, releases r.mu, delivers and releases r.out, so that the
-// room's stanzas reach everyone in the order the room made them and no
-// room lock is held while delivering.
+// takes the room's next turn, releases r.mu, waits for the turns before
+// it, delivers and ends its turn, so that the room's stanzas reach
+// everyone in the order the room made them and no room lock is held
+// while delivering.
 func (m *Module) flush(ctx context.Context, r *room, ds []delivery) {
-	r.out.Lock()
+	_ = m.send(ctx, r, ds, nil)
+}
+
+// send is flush for deliveries that wait for a durable write first (an
+// archived message): the write is queued under r.mu, the wait happens
+// after r.mu is released, so that writes of a busy room share group
+// commits and the room stays open meanwhile. When the write failed,
+// nothing is delivered and its error is returned.
+func (m *Module) send(ctx context.Context, r *room, ds []delivery, d router.Durable) *stanza.Error {
+	prev, mine := r.turn()
 	r.mu.Unlock()
-	defer r.out.Unlock()
-	m.deliver(ctx, ds)
+	defer close(mine)
+	var failed *stanza.Error
+	if d != nil {
+		<-d.Done()
+		failed = d.Failed()
+	}
+	if prev != nil {
+		<-prev
+	}
+	if failed == nil {
+		m.deliver(ctx, ds)
+	}
+	return failed
+}
+
+// turn returns the room's next turn to deliver, r.mu held: the turn may
+// begin once prev is closed (nil: at once), and ends by closing mine.
+func (r *room) turn() (prev <-chan struct{}, mine chan struct{}) {
+	prev, mine = r.last, make(chan struct{})
+	r.last = mine
+	return prev, mine
 }

@@ -25,12 +25,25 @@ type fakeArchive struct {
 	retracted []string
 	queried   int
 	deleted   []string
+	off       bool          // mam.enabled off
+	gate      chan struct{} // non-nil: stores are committed when it closes
+	fail      *stanza.Error // non-nil: stores fail
+	delGate   chan struct{} // non-nil: Delete returns when it closes
 }
 
-type done struct{ ch chan struct{} }
+func (a *fakeArchive) Enabled() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return !a.off
+}
+
+type done struct {
+	ch  chan struct{}
+	err *stanza.Error
+}
 
 func (d done) Done() <-chan struct{} { return d.ch }
-func (d done) Failed() *stanza.Error { return nil }
+func (d done) Failed() *stanza.Error { return d.err }
 
 func (a *fakeArchive) Store(_ context.Context, room jid.JID, _ string, msg *stanza.Element) (*stanza.Element, router.Durable) {
 	a.mu.Lock()
@@ -43,9 +56,12 @@ func (a *fakeArchive) Store(_ context.Context, room jid.JID, _ string, msg *stan
 		a.msgs = map[string][]*stanza.Element{}
 	}
 	a.msgs[room.String()] = append(a.msgs[room.String()], c)
+	if a.gate != nil {
+		return c, done{a.gate, a.fail}
+	}
 	ch := make(chan struct{})
 	close(ch)
-	return c, done{ch}
+	return c, done{ch, a.fail}
 }
 
 func (a *fakeArchive) Query(_ context.Context, st *stanza.Stanza, room jid.JID) (*stanza.Element, *stanza.Error) {
@@ -67,7 +83,7 @@ func (a *fakeArchive) Recent(_ context.Context, room jid.JID, max int, since tim
 	return out, nil
 }
 
-func (a *fakeArchive) Retract(_ context.Context, room jid.JID, id string, by jid.JID, reason string) error {
+func (a *fakeArchive) Retract(_ context.Context, room jid.JID, id string, by jid.JID, byID, reason string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, m := range a.msgs[room.String()] {
@@ -80,6 +96,12 @@ func (a *fakeArchive) Retract(_ context.Context, room jid.JID, id string, by jid
 }
 
 func (a *fakeArchive) Delete(_ context.Context, room jid.JID) error {
+	a.mu.Lock()
+	g := a.delGate
+	a.mu.Unlock()
+	if g != nil {
+		<-g
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.deleted = append(a.deleted, room.String())
@@ -196,6 +218,11 @@ func TestArchived(t *testing.T) {
 	if len(a.retracted) != 1 {
 		t.Errorf("retracted: %v", a.retracted)
 	}
+	// The notice is archived (with a store hint) and went out with its stanza-id.
+	has(t, e.take("alice"), `<retract xmlns="urn:xmpp:message-retract:1" id="sid1">`, `<stanza-id xmlns="urn:xmpp:sid:0" id="sid2" by="log@conference.example.org"/>`)
+	if ms := a.msgs["log@conference.example.org"]; len(ms) != 2 || ms[1].Child("retract", nsRetract) == nil || ms[1].Child("store", nsHints) == nil {
+		t.Errorf("the moderation notice was not archived: %v", ms)
+	}
 	e.send("bob", `<message to='log@conference.example.org' type='groupchat' id='m2'><body>again</body></message>`)
 
 	// A new service on the same database (a restart): history from the
@@ -206,6 +233,7 @@ func TestArchived(t *testing.T) {
 
 	// Destroying deletes the archive.
 	e2.send("alice", `<iq type='set' id='z' to='log@conference.example.org'><query xmlns='http://jabber.org/protocol/muc#owner'><destroy/></query></iq>`)
+	e2.m.Close() // waits for the delete
 	if len(a.deleted) != 1 {
 		t.Errorf("archives deleted: %v", a.deleted)
 	}
@@ -277,7 +305,7 @@ func TestAdminAPI(t *testing.T) {
 	}
 	// Stored: a new service sees the room.
 	e2 := newEnv(t, db, nil)
-	if rooms := e2.m.Rooms(); len(rooms) != 1 || rooms[0].Description != "us" {
+	if rooms := e2.m.Rooms(); len(rooms) != 1 || rooms[0].Public || rooms[0].Description != "" {
 		t.Errorf("after a restart: %+v", rooms)
 	}
 	has(t, e.join("bob", "family", "Bob"), `<registration-required`)
@@ -348,8 +376,12 @@ func TestConfigCodes(t *testing.T) {
 	e.take("alice")
 	conf(`<field var='muc#roomconfig_maxusers'><value>100000</value></field>`)
 	has(t, e.take("alice"), `<not-acceptable`)
+	// An empty list of owners leaves them as they are.
 	conf(`<field var='muc#roomconfig_roomowners'></field>`)
-	has(t, e.take("alice"), `<conflict`)
+	has(t, e.take("alice"), `type="result" id="c2"`)
+	if affs, _ := e.m.Affiliations(context.Background(), "tea"); affs["alice@example.org"] != affOwner {
+		t.Errorf("an empty roomowners changed the owners: %v", affs)
+	}
 }
 
 // TestRing: the history kept in memory is bounded by count and by memory.
@@ -373,5 +405,110 @@ func TestRing(t *testing.T) {
 	g.add(entry{el: huge})
 	if len(g.items) != 1 {
 		t.Errorf("a message above the bound: %d kept", len(g.items))
+	}
+}
+
+// TestArchivingField: the form offers one archiving field; mam counts
+// only when muc#roomconfig_enablearchiving is absent.
+func TestArchivingField(t *testing.T) {
+	e := newEnv(t, modtest.DB(t, "alice"), &fakeArchive{}, "alice")
+	e.create("alice", "tea", "Alice")
+	e.send("alice", `<iq type='get' id='f' to='tea@conference.example.org'><query xmlns='http://jabber.org/protocol/muc#owner'/></iq>`)
+	got := e.take("alice")
+	if strings.Count(got, "enablearchiving") != 1 || strings.Contains(got, `var="mam"`) {
+		t.Errorf("archiving fields: %s", got)
+	}
+	conf := func(fields string) string {
+		e.send("alice", `<iq type='set' id='c2' to='tea@conference.example.org'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>`+fields+`</x></query></iq>`)
+		return e.take("alice")
+	}
+	for range 20 { // map order was random: try it often
+		conf(`<field var='muc#roomconfig_enablearchiving'><value>0</value></field>`)
+		has(t, conf(`<field var='muc#roomconfig_enablearchiving'><value>1</value></field><field var='mam'><value>0</value></field>`), `<status code="170"/>`)
+		r := e.m.room("tea")
+		r.mu.Lock()
+		on := r.cfg.Archive
+		r.mu.Unlock()
+		if !on {
+			t.Fatal("mam overrode muc#roomconfig_enablearchiving")
+		}
+	}
+	has(t, conf(`<field var='mam'><value>0</value></field>`), `<status code="171"/>`)
+}
+
+// TestArchiveSwitchedOff: while the server's archives are off (mam.enabled),
+// an archiving room promises nothing: no MAM in its disco, no 170, no
+// stanza-id; the service itself never advertises MAM or moderation.
+func TestArchiveSwitchedOff(t *testing.T) {
+	a := &fakeArchive{}
+	e := newEnv(t, modtest.DB(t, "alice", "bob"), a, "alice", "bob")
+	e.create("alice", "log", "Alice", "muc#roomconfig_enablearchiving", "1")
+	e.send("alice", `<iq type='get' id='d' to='conference.example.org'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+	if got := e.take("alice"); strings.Contains(got, "mam") || strings.Contains(got, "moderate") {
+		t.Errorf("the service advertises what only rooms answer: %s", got)
+	}
+	e.send("alice", `<iq type='get' id='d' to='log@conference.example.org'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+	has(t, e.take("alice"), `var="urn:xmpp:mam:2"`, `var="urn:xmpp:mam:2#extended"`)
+	a.mu.Lock()
+	a.off = true
+	a.mu.Unlock()
+	e.send("alice", `<iq type='get' id='d' to='log@conference.example.org'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+	if got := e.take("alice"); strings.Contains(got, "mam") {
+		t.Errorf("MAM advertised while archives are off: %s", got)
+	}
+	if got := e.join("bob", "log", "Bob"); strings.Contains(got, `code="170"`) {
+		t.Errorf("170 while archives are off: %s", got)
+	}
+	e.send("bob", `<message to='log@conference.example.org' type='groupchat' id='m1'><body>hi</body></message>`)
+	if got := e.take("bob"); strings.Contains(got, "stanza-id") || a.n != 0 {
+		t.Errorf("stored while archives are off: %s", got)
+	}
+}
+
+// TestForgedChildren: what an occupant puts in its message that only
+// the room may say (someone's real JID in muc#user, status codes, a
+// delay, stanza-ids whatever their by) does not go out, in groupchat or
+// private messages, nor into the archive; a private message carries
+// one empty muc#user <x/>.
+func TestForgedChildren(t *testing.T) {
+	a := &fakeArchive{}
+	e := newEnv(t, modtest.DB(t, "alice", "bob"), a, "alice", "bob")
+	e.create("alice", "tea", "Alice", "muc#roomconfig_enablearchiving", "1")
+	e.join("bob", "tea", "Bob")
+	e.take("alice")
+	forged := `<x xmlns='http://jabber.org/protocol/muc#user'><item jid='carol@example.org/pc' affiliation='owner'/><status code='110'/></x>` +
+		`<delay xmlns='urn:xmpp:delay' stamp='2001-01-01T00:00:00Z'/><stanza-id xmlns='urn:xmpp:sid:0' id='fake' by='example.org'/>` +
+		`<stanza-id xmlns='urn:xmpp:sid:0' id='fake2' by='bob@example.org'/><origin-id xmlns='urn:xmpp:sid:0' id='o1'/>`
+	e.send("bob", `<message to='tea@conference.example.org' type='groupchat' id='m1'><body>hi</body>`+forged+`</message>`)
+	got := e.take("alice")
+	has(t, got, `<body>hi</body>`, `<origin-id xmlns="urn:xmpp:sid:0" id="o1"/>`, `id="sid1" by="tea@conference.example.org"`)
+	for _, bad := range []string{"carol", "muc#user", "delay", "fake"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("forged %s went out: %s", bad, got)
+		}
+	}
+	if s := a.msgs["tea@conference.example.org"][0].String(); strings.Contains(s, "carol") || strings.Contains(s, "fake") {
+		t.Errorf("forged children archived: %s", s)
+	}
+	e.send("bob", `<message to='tea@conference.example.org/Alice' type='chat' id='p1'><body>psst</body>`+forged+`</message>`)
+	got = e.take("alice")
+	has(t, got, `<body>psst</body>`, `<x xmlns="http://jabber.org/protocol/muc#user"/>`)
+	if strings.Contains(got, "carol") || strings.Contains(got, "110") || strings.Count(got, "muc#user") != 1 {
+		t.Errorf("a private message kept forged children: %s", got)
+	}
+}
+
+// TestRingRemoveByRoom: only a stanza-id by the room names a message of
+// the history; one by someone else, even first, does not.
+func TestRingRemoveByRoom(t *testing.T) {
+	var g ring
+	g.add(entry{el: modtest.Element(t, `<message><body>x</body><stanza-id xmlns='urn:xmpp:sid:0' id='a' by='mallory@example.org'/><stanza-id xmlns='urn:xmpp:sid:0' id='b' by='room@conference.example.org'/></message>`)})
+	g.remove("a", roomJID)
+	if len(g.items) != 1 {
+		t.Fatal("removed by a stanza-id not by the room")
+	}
+	g.remove("b", roomJID)
+	if len(g.items) != 0 || g.bytes != 0 {
+		t.Errorf("not removed by the room's stanza-id: %d left", len(g.items))
 	}
 }

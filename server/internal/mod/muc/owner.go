@@ -55,8 +55,7 @@ func (m *Module) configForm(r *room) *stanza.Element {
 		field("muc#roomconfig_roomadmins", "jid-multi", "Admins", admins...),
 	)
 	if m.archive != nil {
-		f.Append(boolField("muc#roomconfig_enablearchiving", "Archive the room's messages", r.cfg.Archive),
-			boolField("mam", "Archive the room's messages", r.cfg.Archive))
+		f.Append(boolField("muc#roomconfig_enablearchiving", "Archive the room's messages", r.cfg.Archive))
 	}
 	return f
 }
@@ -90,18 +89,27 @@ func (m *Module) applyForm(r *room, f *Form) (Config, map[string]affRec, *stanza
 		"muc#roomconfig_persistentroom": &cfg.Persistent, "muc#roomconfig_publicroom": &cfg.Public,
 		"muc#roomconfig_membersonly": &cfg.MembersOnly, "muc#roomconfig_moderatedroom": &cfg.Moderated,
 		"muc#roomconfig_changesubject": &cfg.ChangeSubject, "muc#roomconfig_allowinvites": &cfg.AllowInvites,
-		"muc#roomconfig_enablearchiving": &cfg.Archive, "mam": &cfg.Archive,
+		"muc#roomconfig_enablearchiving": &cfg.Archive,
 	} {
 		if e := boolean(v, dst); e != nil {
 			return cfg, nil, e
 		}
 	}
+	// mam is what some clients send for archiving; it counts only when
+	// the form's own field is absent (one field decides, not map order).
+	if _, given := f.Fields["muc#roomconfig_enablearchiving"]; !given {
+		if e := boolean("mam", &cfg.Archive); e != nil {
+			return cfg, nil, e
+		}
+	}
+	// The secret first: without passwordprotectedroom, a room is
+	// protected when it has a secret; only an explicit 0 clears it.
+	if v, ok := f.Value("muc#roomconfig_roomsecret"); ok {
+		cfg.Password = v
+	}
 	protected := cfg.Password != ""
 	if e := boolean("muc#roomconfig_passwordprotectedroom", &protected); e != nil {
 		return cfg, nil, e
-	}
-	if v, ok := f.Value("muc#roomconfig_roomsecret"); ok {
-		cfg.Password = v
 	}
 	if !protected {
 		cfg.Password = ""
@@ -137,9 +145,14 @@ func (m *Module) applyForm(r *room, f *Form) (Config, map[string]affRec, *stanza
 	if m.archive == nil {
 		cfg.Archive = false
 	}
-	for v, aff := range map[string]string{"muc#roomconfig_roomowners": affOwner, "muc#roomconfig_roomadmins": affAdmin} {
+	// Owners first, then admins (an owner listed only among the admins
+	// becomes an admin); a room keeps its owners when the form lists
+	// none (some clients send the field empty).
+	for _, l := range []struct{ v, aff string }{{"muc#roomconfig_roomowners", affOwner}, {"muc#roomconfig_roomadmins", affAdmin}} {
+		v, aff := l.v, l.aff
 		vals, ok := f.Fields[v]
-		if !ok {
+		vals = slices.DeleteFunc(slices.Clone(vals), func(s string) bool { return s == "" })
+		if !ok || aff == affOwner && len(vals) == 0 {
 			continue
 		}
 		want := map[string]bool{}
@@ -190,6 +203,14 @@ func (m *Module) owner(ctx context.Context, r *room, st *stanza.Stanza) (*stanza
 	}
 	if d := q.Child("destroy", NSOwner); d != nil {
 		alt := d.Attr("jid")
+		if alt != "" {
+			j, err := jid.Parse(alt)
+			if err != nil {
+				r.mu.Unlock()
+				return nil, stanza.NewError(stanza.Modify, stanza.JIDMalformed, "the alternate room in <destroy jid=…/> is not an address")
+			}
+			alt = j.String()
+		}
 		reason := d.ChildText("reason", NSOwner)
 		if err := m.destroy(ctx, r, reason, alt); err != nil {
 			return nil, stanza.NewError(stanza.Wait, stanza.InternalServerError, "the room could not be removed from the database; try again")
@@ -288,7 +309,7 @@ func (m *Module) reconfigure(ctx context.Context, r *room, cfg Config, affs map[
 			codes = append(codes, 173)
 		}
 	}
-	if cfg.Archive != old.Archive && m.archive != nil {
+	if cfg.Archive != old.Archive && m.archive != nil && m.archive.Enabled() {
 		if cfg.Archive {
 			codes = append(codes, 170)
 		} else {
@@ -337,14 +358,39 @@ func (m *Module) destroy(ctx context.Context, r *room, reason, alt string) error
 		}
 	}
 	ds := r.destroyAll(nil, reason, alt)
-	m.forget(r)
+	var deleted chan struct{}
 	if m.archive != nil {
-		if err := m.archive.Delete(ctx, r.jid); err != nil {
-			m.log.Warn("a destroyed room's archive could not be deleted", "room", r.jid.String(), "err", err)
+		// The name stays taken until the archive is gone.
+		deleted = make(chan struct{})
+		m.mu.Lock()
+		m.deleting[r.jid.Local] = deleted
+		m.mu.Unlock()
+	}
+	m.forget(r)
+	m.flush(ctx, r, ds)
+	if deleted != nil {
+		// The archive is deleted after the room is gone, with no lock
+		// held (it may take a while), and to the end even when the
+		// server stops meanwhile (Close waits).
+		del := func(ctx context.Context) { m.deleteArchive(context.WithoutCancel(ctx), r.jid, deleted) }
+		if !m.tasks.Go(del) {
+			del(ctx)
 		}
 	}
-	m.flush(ctx, r, ds)
 	return nil
+}
+
+// deleteArchive deletes a destroyed room's archive and frees its name.
+func (m *Module) deleteArchive(ctx context.Context, room jid.JID, deleted chan struct{}) {
+	if err := m.archive.Delete(ctx, room); err != nil {
+		m.log.Warn("a destroyed room's archive could not be deleted; its messages stay in the database, and a new room of the same name would show them", "room", room.String(), "err", err)
+	}
+	m.mu.Lock()
+	if m.deleting[room.Local] == deleted {
+		delete(m.deleting, room.Local)
+	}
+	m.mu.Unlock()
+	close(deleted)
 }
 
 // save writes a persistent room whole (durable when it returns); a

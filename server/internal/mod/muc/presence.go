@@ -215,6 +215,9 @@ func (m *Module) create(local string, creator jid.JID) (r *room, made bool, e *s
 	if r := m.rooms[local]; r != nil {
 		return r, false, nil
 	}
+	if m.deleting[local] != nil {
+		return nil, false, stanza.NewError(stanza.Wait, stanza.Conflict, "a room of this name was just destroyed and its messages are still being deleted; try again in a moment")
+	}
 	if max := int(m.maxRooms.Load()); owned >= max {
 		return nil, false, stanza.NewError(stanza.Cancel, stanza.NotAllowed, fmt.Sprintf("you already own %d rooms, the most one person may have here; destroy one first", max))
 	}
@@ -381,23 +384,25 @@ func (m *Module) changeNick(ctx context.Context, r *room, o *occupant, st *stanz
 	return nil
 }
 
-// leave takes a session out (XEP-0045 7.14), r.mu held (released on
-// return); the room goes when a temporary room is empty.
-func (m *Module) leave(ctx context.Context, r *room, o *occupant, full jid.JID, pres *stanza.Element) {
+// leave takes a session out (XEP-0045 7.14) with the status codes given
+// (333: it vanished), r.mu held (released on return); the room goes when
+// a temporary room is empty.
+func (m *Module) leave(ctx context.Context, r *room, o *occupant, full jid.JID, pres *stanza.Element, codes ...int) {
 	if len(o.sessions) > 1 {
 		o.dropSession(full)
-		self := r.presenceOf(o, "unavailable", true, []int{110})
+		self := r.presenceOf(o, "unavailable", true, append([]int{110}, codes...))
 		m.flush(ctx, r, []delivery{addressed(self, full)})
 		return
 	}
 	if pres != nil {
 		o.presence = pres
 	}
-	ds := r.broadcastPresence(nil, o, "unavailable", nil, nil)
+	ds := r.broadcastPresence(nil, o, "unavailable", codes, nil)
 	delete(r.occ, o.key)
 	if len(r.occ) == 0 && !r.cfg.Persistent {
-		m.forget(r)
+		m.forget(r) // locked or not: its creator left
 	}
+	m.vacate(r)
 	m.flush(ctx, r, ds)
 }
 

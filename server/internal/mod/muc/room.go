@@ -117,13 +117,14 @@ func (o *occupant) dropSession(j jid.JID) {
 	}
 }
 
-// room is one room. mu guards its state; out orders broadcasts, so that
-// every occupant sees the room's stanzas in one order: it is taken
-// before mu is released and held while delivering (never the other way).
+// room is one room. mu guards its state; last orders broadcasts, so
+// that every occupant sees the room's stanzas in one order: a change
+// takes a turn (turn) under mu, releases mu, waits for the turn before
+// it and delivers; nothing waits for a turn with mu held.
 type room struct {
 	jid       jid.JID
 	mu        sync.Mutex
-	out       sync.Mutex
+	last      chan struct{} // the latest turn's: closed when it has delivered
 	cfg       Config
 	locked    bool // created, not yet configured (XEP-0045 10.1)
 	affs      map[string]affRec
@@ -135,8 +136,9 @@ type room struct {
 	secret    []byte
 	created   time.Time
 	history   ring
-	filled    bool // the history was filled from the archive
-	gone      bool // destroyed or vanished
+	filled    bool               // the history was filled from the archive
+	invites   map[string]jid.JID // invitee's bare JID: the inviter's, for a decline
+	gone      bool               // destroyed or vanished
 }
 
 func newRoom(j jid.JID, secret []byte) *room {
@@ -247,6 +249,9 @@ func roomFrom(rec storage.MUCRoom) (*room, error) {
 		return nil, err
 	}
 	r := newRoom(j, rec.Secret)
+	// From nothing, not over the defaults: a switch stored off is left
+	// out of the JSON (omitempty) and must not come back on.
+	r.cfg = Config{}
 	if err := json.Unmarshal(rec.Config, &r.cfg); err != nil {
 		return nil, err
 	}
