@@ -89,3 +89,28 @@ func TestMUCArchiveRestart(t *testing.T) {
 		t.Errorf("the archive after the restart: %d ids %v\nwant the %d sent: %v", len(got), got, n, sent)
 	}
 }
+
+// TestMUCArchiveByDefault: muc.archive_by_default, changed on a running
+// server, decides whether the rooms made from then on archive: the
+// creator's own presence says so (170) and so does the room's disco.
+func TestMUCArchiveByDefault(t *testing.T) {
+	srv := xmpptest.Start(t)
+	alice := mucUsers(t, srv, "alice")["alice"]
+	for i, on := range []string{"true", "false"} {
+		if _, err := srv.Admin.SetSetting(t.Context(), settings.KeyMUCArchive, on); err != nil {
+			t.Fatal(err)
+		}
+		room := fmt.Sprintf("r%d@conference.hearth.test", i)
+		alice.Send(`<presence to='` + room + `/Alice'><x xmlns='http://jabber.org/protocol/muc'/></presence>`)
+		self := alice.Next()
+		logged := strings.Contains(self.String(), `code="170"`)
+		alice.Next() // the subject
+		alice.Send(`<iq type='set' id='ok` + on + `' to='` + room + `'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>`)
+		alice.ExpectLike(`<iq type='result' id='ok`+on+`'/>`, 5e9)
+		alice.Send(`<iq type='get' id='d` + on + `' to='` + room + `'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>`)
+		info := alice.Next().String()
+		if want := on == "true"; logged != want || strings.Contains(info, "urn:xmpp:mam:2") != want {
+			t.Errorf("muc.archive_by_default %s: the creator's presence says logged=%v (%s), disco %s", on, logged, self, info)
+		}
+	}
+}

@@ -443,7 +443,7 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		if s.lanchat != nil {
 			s.lanchat.SetEnabled(v.Bool(key))
 		}
-	case settings.KeyMUCRooms, settings.KeyMUCOccupants, settings.KeyMUCNick, settings.KeyMUCRate:
+	case settings.KeyMUCRooms, settings.KeyMUCOccupants, settings.KeyMUCNick, settings.KeyMUCRate, settings.KeyMUCArchive:
 		s.applyMUC(v)
 	case settings.KeyMAMRetention:
 		if err := s.archive.SetRetention(ctx, retention(v)); err != nil {
@@ -475,6 +475,7 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 func (s *Server) applyMUC(v settings.Values) {
 	s.muc.SetLimits(v.Int(settings.KeyMUCRooms), v.Int(settings.KeyMUCOccupants), v.Int(settings.KeyMUCNick))
 	s.muc.SetRate(v.Int(settings.KeyMUCRate))
+	s.muc.SetArchiveByDefault(v.Bool(settings.KeyMUCArchive))
 }
 
 // applyFamily sets the family circle as the settings say; turning it on

@@ -284,6 +284,9 @@ alice receives nothing more`)
 	tested[settings.KeyUploadDaily] = true
 	tested[settings.KeyUploadExpiry] = true
 	tested[settings.KeyPublicURL] = true
+	// muc.archive_by_default: TestMUCArchiveByDefault switches it on a
+	// running server and makes a room each way.
+	tested[settings.KeyMUCArchive] = true
 	// The scheduled backups' keys are the command's: TestScheduledBackups
 	// (backupsched_test.go, package main) changes them on a running
 	// server.

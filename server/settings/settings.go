@@ -125,6 +125,7 @@ const (
 	KeyMUCOccupants    = "muc.max_occupants"
 	KeyMUCNick         = "muc.max_nick"
 	KeyMUCRate         = "muc.message_rate"
+	KeyMUCArchive      = "muc.archive_by_default"
 	KeyPublicURL       = "http.public_url"
 	KeyUploadMaxFile   = "upload.max_file_bytes"
 	KeyUploadQuota     = "upload.quota_bytes"
@@ -252,6 +253,8 @@ var registry = []Spec{
 		Help: "chat rooms: the longest nickname, in characters; for people joining from now on"},
 	{Key: KeyMUCRate, Kind: Int, Default: strconv.Itoa(muc.DefaultRate), Live: true,
 		Help: "chat rooms: how many messages and presence updates one person may send a second in a room (twice as many at once); more are refused with a request to wait; 0: no bound"},
+	{Key: KeyMUCArchive, Kind: Bool, Default: "true", Live: true,
+		Help: "chat rooms: a new room keeps its messages in an archive (XEP-0313), so that phones catch up and people scroll back, until its owner turns that off; for rooms made from now on"},
 	{Key: KeyBackupSchedule, Kind: Enum, Default: "daily", Enum: []string{"off", "daily", "weekly"}, Live: true,
 		Help: "back up the server by itself (database, certificates and home CA, secrets, uploaded files) this often, while it runs; hearth backup makes one at any time"},
 	{Key: KeyBackupKeep, Kind: Int, Default: "3", Min: 1, Live: true,

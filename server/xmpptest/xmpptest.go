@@ -81,8 +81,9 @@ func (s *Server) Restart(t testing.TB, opts ...Option) *Server {
 
 // startIn runs a server on dir; on a new one (first), the family room
 // (muc.family_room, on by default) is switched off first, so that a test
-// sees no room nor bookmark it did not ask for: the family room's tests
-// set it.
+// sees no room nor bookmark it did not ask for (the family room's tests
+// set it), and so is archiving in new chat rooms
+// (muc.archive_by_default): a room's test turns it on in the room's form.
 func startIn(t testing.TB, domain, dir string, first bool, opts ...Option) *Server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -95,8 +96,10 @@ func startIn(t testing.TB, domain, dir string, first bool, opts ...Option) *Serv
 		t.Fatal(err)
 	}
 	if first {
-		if err := db.SetSetting(ctx, settings.KeyFamilyRoom, ""); err != nil {
-			t.Fatal(err)
+		for _, kv := range [][2]string{{settings.KeyFamilyRoom, ""}, {settings.KeyMUCArchive, "false"}} {
+			if err := db.SetSetting(ctx, kv[0], kv[1]); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	level := slog.LevelError

@@ -195,6 +195,7 @@ func (m *Module) EnsureRoom(ctx context.Context, name string, cfg RoomConfig) er
 		}
 		if r == nil {
 			r = newRoom(jid.JID{Local: local, Domain: m.service}, newSecret())
+			r.cfg.Archive = m.archiveNew.Load()
 			m.rooms[local] = r
 		}
 		m.mu.Unlock()

@@ -81,6 +81,8 @@ type Module struct {
 	log     *slog.Logger
 
 	maxRooms, maxOccupants, maxNick, rate atomic.Int64
+	// archiveNew: rooms made from now on keep an archive (muc.archive_by_default).
+	archiveNew atomic.Bool
 	now                                   func() time.Time
 
 	loadMu sync.Mutex
@@ -125,6 +127,10 @@ func (m *Module) allow(o *occupant) bool {
 	rate := float64(m.rate.Load())
 	return rate == 0 || o.bucket.take(m.now(), rate, 2*rate)
 }
+
+// SetArchiveByDefault says whether rooms made from now on keep their
+// messages in an archive (XEP-0313) until their owner says otherwise.
+func (m *Module) SetArchiveByDefault(on bool) { m.archiveNew.Store(on) }
 
 // SetLimits changes the limits (0 keeps the default): rooms one account
 // may own, occupants of a room, characters of a nick.

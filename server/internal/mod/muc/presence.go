@@ -222,6 +222,7 @@ func (m *Module) create(local string, creator jid.JID) (r *room, made bool, e *s
 		return nil, false, stanza.NewError(stanza.Cancel, stanza.NotAllowed, fmt.Sprintf("you already own %d rooms, the most one person may have here; destroy one first", max))
 	}
 	r = newRoom(jid.JID{Local: local, Domain: m.service}, newSecret())
+	r.cfg.Archive = m.archiveNew.Load()
 	r.locked = true
 	r.affs[creator.Bare().String()] = affRec{aff: affOwner}
 	m.rooms[local] = r
