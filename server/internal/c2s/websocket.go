@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,7 +50,8 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `This address serves XMPP over WebSocket (RFC 7395): the client must ask for the subprotocol "xmpp".`, http.StatusBadRequest)
 		return
 	}
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	cw := &corkWriter{ResponseWriter: w}
+	c, err := websocket.Accept(cw, r, &websocket.AcceptOptions{
 		Subprotocols: []string{"xmpp"},
 		// Any origin may connect: a web client is served from wherever
 		// its user keeps it (Converse on another host, a file, an app),
@@ -64,7 +66,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.cfg.Log.Debug("WebSocket handshake failed", "addr", r.RemoteAddr, "err", err)
 		return
 	}
-	f := newWS(c, r, s.cfg.Domain, stream.PreAuth)
+	f := newWS(c, cw.nc, r, s.cfg.Domain, stream.PreAuth)
 	defer f.finish()
 	t, why := s.admission.admit(f.RemoteAddr(), func() { f.Close() })
 	if t == nil {
@@ -101,6 +103,7 @@ func offersXMPP(h http.Header) bool {
 // stream's end).
 type ws struct {
 	c      *websocket.Conn
+	nc     *corkConn // under c: a burst is one write
 	state  *tls.ConnectionState
 	addr   string
 	domain string
@@ -117,6 +120,7 @@ type ws struct {
 	// The writer's own.
 	opened bool
 	wbuf   bytes.Buffer
+	ends   []int // scratch: message ends in wbuf, then in the burst
 
 	msgs       chan wsMsg    // from the reading goroutine
 	readerDone chan struct{} // closed when it returned
@@ -139,8 +143,8 @@ type wsMsg struct {
 	err error
 }
 
-func newWS(c *websocket.Conn, r *http.Request, domain string, lim stream.Limits) *ws {
-	f := &ws{c: c, state: r.TLS, addr: r.RemoteAddr, domain: domain,
+func newWS(c *websocket.Conn, nc *corkConn, r *http.Request, domain string, lim stream.Limits) *ws {
+	f := &ws{c: c, nc: nc, state: r.TLS, addr: r.RemoteAddr, domain: domain,
 		msgs: make(chan wsMsg, 1), readerDone: make(chan struct{}), stop: make(chan struct{}), closed: make(chan struct{})}
 	f.stopCtx, f.stopCancel = context.WithCancel(context.Background())
 	// The framing bounds messages itself, so that one too big gets a
@@ -350,7 +354,8 @@ func (f *ws) Next() (*stanza.Element, error) {
 // Pending: a message is one element; nothing can follow one unread.
 func (f *ws) Pending() bool { return false }
 
-// Write sends each element as a message of its own.
+// Write sends each element as a message of its own, the burst in one
+// write to the connection.
 func (f *ws) Write(els []*stanza.Element) (int, error) {
 	ctx, done, err := f.writeContext()
 	if err != nil {
@@ -358,20 +363,39 @@ func (f *ws) Write(els []*stanza.Element) (int, error) {
 	}
 	defer done()
 	b := &f.wbuf
-	for i, el := range els {
-		b.Reset()
+	b.Reset()
+	ends := f.ends[:0] // where each message ends in b, and in the burst
+	for _, el := range els {
 		encodeRoot(b, el)
-		if err := f.c.Write(ctx, websocket.MessageText, b.Bytes()); err != nil {
-			return i, err
+		ends = append(ends, b.Len())
+	}
+	f.nc.cork()
+	sent := ends[len(ends):] // where each message's frame ends in the burst
+	start, werr := 0, error(nil)
+	for _, end := range ends {
+		if werr = f.c.Write(ctx, websocket.MessageText, b.Bytes()[start:end]); werr != nil {
+			break
 		}
-		if f.tap != nil {
-			f.tap.wrote(b.Bytes())
-		}
+		sent = append(sent, f.nc.held())
+		start = end
+	}
+	n, err := f.nc.uncork()
+	whole := len(sent)
+	if err != nil {
+		whole = sort.SearchInts(sent, n+1)
+	} else if werr != nil {
+		err = werr
+	}
+	if f.tap != nil && whole > 0 {
+		f.tap.wrote(b.Bytes()[:ends[whole-1]])
 	}
 	if b.Cap() > 64<<10 {
 		f.wbuf = bytes.Buffer{}
 	}
-	return len(els), nil
+	if cap(ends) <= 1024 {
+		f.ends = ends
+	}
+	return whole, err
 }
 
 // writeContext is the context of one burst of writes: it ends at the
@@ -440,6 +464,8 @@ func (f *ws) SetDeadline(t time.Time) error {
 }
 
 func (f *ws) SetWriteDeadline(t time.Time) error {
+	// The burst's one write is the connection's (see corkConn).
+	_ = f.nc.SetWriteDeadline(t)
 	f.mu.Lock()
 	f.wdl = t
 	cancel := f.wcancel
