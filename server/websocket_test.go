@@ -342,6 +342,32 @@ func TestWebSocketLimits(t *testing.T) {
 	}
 }
 
+// TestWebSocketAdmission: WebSocket streams count against the same
+// per-address limits as TCP ones; one over them gets policy-violation
+// before it can send a thing.
+func TestWebSocketAdmission(t *testing.T) {
+	srv := xmpptest.Start(t, func(c *server.Config) { c.Conns.UnauthPerAddress = 1 })
+	first := srv.Raw(t) // a TCP connection that has not logged in
+	defer first.Close()
+	// Once the server answers it, it is counted.
+	if _, err := io.WriteString(first, `<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='hearth.test' version='1.0'>`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Read(make([]byte, 64)); err != nil {
+		t.Fatal(err)
+	}
+	w, _, err := dialWS(t, srv, "xmpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.expect(`<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' from='hearth.test' id='*' version='1.0'/>`)
+	e := w.next()
+	if e.Name != "error" || e.Child("policy-violation", stanza.NSStreams) == nil {
+		t.Fatalf("over the limit: %s", e)
+	}
+	w.expect(`<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>`)
+}
+
 // TestHostMeta: XEP-0156's host-meta and host-meta.json list the
 // WebSocket endpoint at the listener's address, readable from any origin.
 func TestHostMeta(t *testing.T) {
