@@ -294,6 +294,44 @@ func TestWebSocketIdle(t *testing.T) {
 	}
 }
 
+// TestWebSocketShutdown: a stopping server ends a WebSocket session with
+// system-shutdown and <close/>, and waits for it: a message the browser
+// sent just before is stored (offline) by the time the server has
+// stopped, and is there after the restart.
+func TestWebSocketShutdown(t *testing.T) {
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", secret("alice"))
+	srv.AddUser(t, "bob", secret("bob"))
+	w, _, err := dialWS(t, srv, "xmpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.login(srv.Domain, "alice", secret("alice"), "browser")
+	w.send(`<message xmlns='jabber:client' to='bob@hearth.test' id='late' type='chat'><body>before the stop</body></message>`)
+	w.send(`<iq xmlns='jabber:client' type='get' id='p1' to='hearth.test'><ping xmlns='urn:xmpp:ping'/></iq>`)
+	w.expect(`<iq xmlns='jabber:client' type='result' id='p1' from='hearth.test' to='alice@hearth.test/browser'/>`)
+	ended := make(chan *stanza.Element, 1)
+	go func() { // the server's last words, read while it stops
+		_, b, err := w.c.Read(w.ctx)
+		if err != nil {
+			close(ended)
+			return
+		}
+		el, _ := stream.Unmarshal(b)
+		ended <- el
+		// Then it reads no more: the server does not wait long for
+		// its closing handshake.
+	}()
+	srv = srv.Restart(t)
+	e := <-ended
+	if e == nil || e.Name != "error" || e.Child("system-shutdown", stanza.NSStreams) == nil {
+		t.Fatalf("at shutdown: %v", e)
+	}
+	bob := srv.Login(t, "bob", secret("bob"), "laptop")
+	bob.Send(`<presence/>`)
+	bob.ExpectLike(`<message from='alice@hearth.test/browser' to='bob@hearth.test/laptop' id='late' type='chat'><body>before the stop</body></message>`, 10*time.Second)
+}
+
 // TestWebSocketRefused: a handshake without the subprotocol xmpp is
 // refused (RFC 7395 3.2), and so is a plain GET.
 func TestWebSocketRefused(t *testing.T) {

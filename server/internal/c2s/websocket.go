@@ -497,6 +497,9 @@ func (f *ws) Tap(t *tap) {
 // read, so nothing written is lost to a reset.
 func (f *ws) Drain(time.Time) {}
 
+// wsCloseWait bounds WebSocket's closing handshake.
+const wsCloseWait = 2 * time.Second
+
 // Close ends the connection: with WebSocket's closing handshake once the
 // stream's end was written, at once otherwise.
 func (f *ws) Close() error {
@@ -506,7 +509,11 @@ func (f *ws) Close() error {
 		ended := f.ended
 		f.mu.Unlock()
 		if ended {
+			// A client that reads no more gets wsCloseWait, not
+			// coder/websocket's 5 s for each half of the handshake.
+			t := time.AfterFunc(wsCloseWait, func() { _ = f.nc.Conn.Close() })
 			_ = f.c.Close(websocket.StatusNormalClosure, "")
+			t.Stop()
 		} else {
 			_ = f.c.CloseNow()
 		}
