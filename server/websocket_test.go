@@ -406,6 +406,37 @@ func TestWebSocketAdmission(t *testing.T) {
 	w.expect(`<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>`)
 }
 
+// TestWebSocketGuard: password guessing over WebSocket meets the same
+// login guard as over TCP: after five wrong passwords the address must
+// wait, and the stream ends.
+func TestWebSocketGuard(t *testing.T) {
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", secret("alice"))
+	wrong := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00not-her-password"))
+	w, _, err := dialWS(t, srv, "xmpp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.open(srv.Domain)
+	failures := 0
+	for {
+		w.send(`<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>` + wrong + `</auth>`)
+		f := w.next()
+		if f.Name == "failure" && f.Child("not-authorized", stanza.NSSASL) != nil && failures < 5 {
+			failures++
+			continue
+		}
+		if f.Name == "failure" && f.Child("temporary-auth-failure", stanza.NSSASL) != nil {
+			f = w.next()
+		}
+		if failures < 5 || f.Name != "error" || f.Child("policy-violation", stanza.NSStreams) == nil {
+			t.Fatalf("after %d failures: %s", failures, f)
+		}
+		break
+	}
+	w.expect(`<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>`)
+}
+
 // TestHostMeta: XEP-0156's host-meta and host-meta.json list the
 // WebSocket endpoint at the listener's address, readable from any origin.
 func TestHostMeta(t *testing.T) {
