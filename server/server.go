@@ -290,6 +290,8 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		Quota:         q,
 		Log:           part("c2s"),
 	})
+	// XMPP over WebSocket (RFC 7395) on the HTTPS listener.
+	s.c2s.Routes(s.web.Mux())
 
 	fed, err := newFederation(cfg, r)
 	if err != nil {

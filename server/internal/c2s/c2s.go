@@ -1,6 +1,6 @@
 // Package c2s implements client-to-server streams (RFC 6120): the accept
 // loop, stream negotiation (STARTTLS, SASL, resource binding) and the bound
-// session's reader and writer.
+// session's reader and writer, over TCP or over WebSocket (RFC 7395).
 package c2s
 
 import (

@@ -266,6 +266,9 @@ func tlsMode(f framing) string {
 	case ok:
 		return "STARTTLS"
 	}
+	if _, ok := f.(*ws); ok {
+		return "WebSocket over HTTPS"
+	}
 	return "TLS"
 }
 

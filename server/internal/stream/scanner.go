@@ -1029,6 +1029,14 @@ func (d *Decoder) qname() (int, error) {
 	if colon == start || colon == len(d.buf)-1 {
 		return 0, nwf("invalid QName")
 	}
+	if colon >= 0 {
+		// The local part is a name of its own (Namespaces in XML 1.0
+		// 4): <p:0a> would be written back as <0a>, which no parser
+		// reads.
+		if r, _ := utf8.DecodeRune(d.buf[colon+1:]); r < utf8.RuneSelf && !nameStartByte[r] || r >= utf8.RuneSelf && !isNameStartRune(r) {
+			return 0, nwf("invalid QName")
+		}
+	}
 	return colon, nil
 }
 

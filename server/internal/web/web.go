@@ -1,7 +1,8 @@
 // Package web is the server's HTTPS listener: one port (--http, :5443 by
 // default) with the server's certificate, as the direct-TLS client port
 // has it, and a small mux that modules add their routes to (file upload
-// now; WebSocket, BOSH and host-meta later).
+// and RFC 7395 WebSocket now), and XEP-0156's host-meta, which lists the
+// endpoints of web clients.
 package web
 
 import (
@@ -63,6 +64,11 @@ type Server struct {
 	public  atomic.Pointer[url.URL] // http.public_url; nil: none
 	port    atomic.Int32            // the listener's port, once it serves
 
+	links    []link         // host-meta's endpoints (Mux.Link)
+	activeMu sync.Mutex     // closing and adding to active
+	active   sync.WaitGroup // handlers running, WebSocket streams included
+	closing  bool           // Serve is waiting for active: no handler starts
+
 	mu    sync.Mutex
 	addrs []string
 }
@@ -75,7 +81,10 @@ func New(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, mux: http.NewServeMux()}
+	s.mux.Handle("GET /.well-known/host-meta", s.serveHostMeta(false))
+	s.mux.Handle("GET /.well-known/host-meta.json", s.serveHostMeta(true))
+	return s
 }
 
 // Mux returns the mux modules add their routes to.
@@ -143,8 +152,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	tc := base.Clone()
 	tc.NextProtos = []string{"http/1.1"}
+	// Every handler is waited for: a WebSocket stream runs inside its
+	// handler on a connection http.Server no longer tracks, and must end
+	// (its messages stored or delivered) before Serve returns.
+	track := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.activeMu.Lock()
+		if s.closing {
+			s.activeMu.Unlock()
+			http.Error(w, "the server is stopping", http.StatusServiceUnavailable)
+			return
+		}
+		s.active.Add(1)
+		s.activeMu.Unlock()
+		defer s.active.Done()
+		s.mux.ServeHTTP(w, r)
+	})
 	hs := &http.Server{
-		Handler:           s.mux,
+		Handler:           track,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
@@ -164,8 +188,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.cfg.Log.Info("serving HTTPS", "addr", ln.Addr().String(), "url", s.BaseURL())
 	err := hs.Serve(tl)
 	if errors.Is(err, http.ErrServerClosed) {
-		return nil
+		err = nil
 	}
+	// Serve returns as soon as shutdown begins; the handlers end with ctx.
+	s.activeMu.Lock()
+	s.closing = true
+	s.activeMu.Unlock()
+	s.active.Wait()
 	return err
 }
 
