@@ -17,14 +17,8 @@ import sys
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 
-import argparse  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
 
 try:
-    from gi.repository import GLib
-    from nbxmpp.client import Client
-    from nbxmpp.const import ConnectionProtocol, ConnectionType
     from nbxmpp.namespaces import Namespace
     from nbxmpp.protocol import JID, Message, Node, Presence
     from nbxmpp.structs import StanzaHandler
@@ -33,70 +27,20 @@ except ImportError as exc:  # pragma: no cover - depends on the machine
           file=sys.stderr, flush=True)
     sys.exit(4)
 
-_step = "starting"
-
-
-class Failure(Exception):
-    pass
-
-
-def step(name):
-    global _step
-    _step = name
-    print(f"... {name}", flush=True)
-
-
-def ok(msg):
-    print(f"ok  {msg}", flush=True)
-
-
-def run_until(done):
-    ctx = GLib.MainContext.default()
-    while not done():
-        ctx.iteration(True)
-
-
-def call(what, method, *args, **kwargs):
-    step(what)
-    box = []
-
-    def done(task):
-        try:
-            box.append((task.finish(), None))
-        except Exception as exc:
-            box.append((None, exc))
-    method(*args, callback=done, **kwargs)
-    run_until(lambda: box)
-    result, err = box[0]
-    if err is not None:
-        raise err
-    return result
+import nbx_common as nb  # noqa: E402
+from nbx_common import Failure, call, ok, run_until, step  # noqa: E402
 
 
 def login(args, user, password):
-    step(f"{user} logs in")
-    c = Client(log_context=user)
-    c.set_domain(args.domain)
-    c.set_username(user)
-    c.set_password(password)
-    c.set_resource("nbxmpp")
-    c.set_custom_host(f"{args.host}:{args.port}", ConnectionProtocol.TCP, ConnectionType.START_TLS)
-    c.set_ignore_tls_errors(True)
-    state = []
-    c.subscribe("connected", lambda *a: state.append("connected"))
-    c.subscribe("connection-failed", lambda *a: state.append("failed"))
-    c.subscribe("disconnected", lambda *a: state.append("disconnected"))
-    c.connect()
-    run_until(lambda: state)
-    if state[0] != "connected":
-        raise Failure(f"{user} could not log in: {state[0]} ({c.get_error()})")
+    """nbx_common's login, keeping every presence and message the client
+    gets in c.seen (wait_for takes them from there)."""
+    c = nb.login(args, user, password)
     c.seen = []
 
     def keep(_client, stanza, _properties):
         c.seen.append(stanza)
     c.register_handler(StanzaHandler(name="presence", callback=keep, priority=10))
     c.register_handler(StanzaHandler(name="message", callback=keep, priority=10))
-    ok(f"{user} logged in as {c.get_bound_jid()}")
     return c
 
 
@@ -182,32 +126,4 @@ def main(args):
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("host")
-    p.add_argument("port", type=int)
-    p.add_argument("domain")
-    for who in ("a", "b"):
-        p.add_argument(f"jid_{who}")
-        p.add_argument(f"pass_{who}")
-    p.add_argument("--timeout", type=float, default=30.0)
-    p.add_argument("-v", "--verbose", action="store_true", help="log nbxmpp's stream (XML) to stderr")
-    args = p.parse_args()
-    if args.verbose:
-        import logging
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
-
-    def on_alarm(signum, frame):
-        print(f"FAIL: timed out after {args.timeout:g}s while: {_step}", file=sys.stderr, flush=True)
-        os._exit(3)
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, args.timeout)
-    try:
-        main(args)
-    except Failure as exc:
-        print(f"FAIL: {exc}", file=sys.stderr, flush=True)
-        os._exit(1)
-    except Exception as exc:
-        print(f"FAIL: while {_step}: unexpected {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-        os._exit(1)
-    print("PASS", flush=True)
-    os._exit(0)
+    nb.run(main, __doc__)

@@ -22,18 +22,14 @@ import sys
 
 sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 
-import argparse  # noqa: E402
 import os  # noqa: E402
-import signal  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 try:
     import gi
     gi.require_version("Soup", "3.0")
-    from gi.repository import Gio, GLib
-    from nbxmpp.client import Client
-    from nbxmpp.const import ConnectionProtocol, ConnectionType
+    from gi.repository import Gio
     from nbxmpp.errors import HTTPUploadStanzaError
     from nbxmpp.http import HTTPSession
     from nbxmpp.namespaces import Namespace
@@ -42,67 +38,8 @@ except ImportError as exc:  # pragma: no cover - depends on the machine
           file=sys.stderr, flush=True)
     sys.exit(4)
 
-_step = "starting"
-
-
-class Failure(Exception):
-    pass
-
-
-def step(name):
-    global _step
-    _step = name
-    print(f"... {name}", flush=True)
-
-
-def ok(msg):
-    print(f"ok  {msg}", flush=True)
-
-
-def run_until(done):
-    """Run GLib's main context until done() holds (the deadline bounds it)."""
-    ctx = GLib.MainContext.default()
-    while not done():
-        ctx.iteration(True)
-
-
-def call(what, method, *args, **kwargs):
-    """Run an nbxmpp task to its end and return its result (or raise)."""
-    step(what)
-    box = []
-
-    def done(task):
-        try:
-            box.append((task.finish(), None))
-        except Exception as exc:  # an nbxmpp error, raised to the caller
-            box.append((None, exc))
-    method(*args, callback=done, **kwargs)
-    run_until(lambda: box)
-    result, err = box[0]
-    if err is not None:
-        raise err
-    return result
-
-
-def login(args, user, password):
-    step(f"{user} logs in")
-    c = Client(log_context=user)
-    c.set_domain(args.domain)
-    c.set_username(user)
-    c.set_password(password)
-    c.set_resource("nbxmpp")
-    c.set_custom_host(f"{args.host}:{args.port}", ConnectionProtocol.TCP, ConnectionType.START_TLS)
-    c.set_ignore_tls_errors(True)
-    state = []
-    c.subscribe("connected", lambda *a: state.append("connected"))
-    c.subscribe("connection-failed", lambda *a: state.append("failed"))
-    c.subscribe("disconnected", lambda *a: state.append("disconnected"))
-    c.connect()
-    run_until(lambda: state)
-    if state[0] != "connected":
-        raise Failure(f"{user} could not log in: {state[0]} ({c.get_error()})")
-    ok(f"{user} logged in as {c.get_bound_jid()}")
-    return c
+import nbx_common as nb  # noqa: E402
+from nbx_common import Failure, call, login, ok, run_until, step  # noqa: E402
 
 
 class Response:
@@ -178,35 +115,10 @@ def main(args):
         cl.disconnect()
 
 
-if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("host")
-    p.add_argument("port", type=int)
-    p.add_argument("domain")
-    for who in ("a", "b"):
-        p.add_argument(f"jid_{who}")
-        p.add_argument(f"pass_{who}")
+def _upload_args(p):
     p.add_argument("--ca", required=True, help="PEM CA the HTTPS certificate is checked against")
     p.add_argument("--max", type=int, required=True, help="the server's upload.max_file_bytes")
-    p.add_argument("--timeout", type=float, default=30.0)
-    p.add_argument("-v", "--verbose", action="store_true", help="log nbxmpp's stream (XML) to stderr")
-    args = p.parse_args()
-    if args.verbose:
-        import logging
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
 
-    def on_alarm(signum, frame):
-        print(f"FAIL: timed out after {args.timeout:g}s while: {_step}", file=sys.stderr, flush=True)
-        os._exit(3)
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, args.timeout)
-    try:
-        main(args)
-    except Failure as exc:
-        print(f"FAIL: {exc}", file=sys.stderr, flush=True)
-        os._exit(1)
-    except Exception as exc:
-        print(f"FAIL: while {_step}: unexpected {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-        os._exit(1)
-    print("PASS", flush=True)
-    os._exit(0)
+
+if __name__ == "__main__":
+    nb.run(main, __doc__, more=_upload_args)
