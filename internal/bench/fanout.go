@@ -41,20 +41,9 @@ func (r *fanoutResult) line() string {
 // presence, either after the approval (RFC 6121 3.1.5) or as the answer to
 // the probe its initial presence triggers (RFC 6121 4.3).
 type fanout struct {
-	epoch    time.Time
-	prefix   string
-	pubBare  []byte
-	k        int32
-	counts   []atomic.Int32 // per update: contacts reached
-	sentAt   []atomic.Int64 // per update: nanoseconds since epoch
-	doneAt   []atomic.Int64 // per update: when the last contact got it
-	window   chan struct{}
-	complete atomic.Int64 // updates that reached every contact
-	last     atomic.Int64
-	sent     atomic.Int64
-	final    atomic.Int64
-	done     chan struct{}
-	once     sync.Once
+	*spread // the updates, each to every contact
+	prefix  string
+	pubBare []byte
 }
 
 type contact struct {
@@ -72,18 +61,7 @@ func runFanout(ctx context.Context, d *dialer) (reporter, error) {
 	if maxUpdates == 0 {
 		maxUpdates = 1 << 20
 	}
-	f := &fanout{
-		epoch:   time.Now(),
-		prefix:  "f" + run + "-",
-		pubBare: []byte(d.bare(o.first)),
-		k:       int32(o.contacts),
-		counts:  make([]atomic.Int32, maxUpdates),
-		sentAt:  make([]atomic.Int64, maxUpdates),
-		doneAt:  make([]atomic.Int64, maxUpdates),
-		window:  make(chan struct{}, o.window),
-		done:    make(chan struct{}),
-	}
-	f.final.Store(-1)
+	f := &fanout{spread: newSpread(o.contacts, maxUpdates, o.window), prefix: "f" + run + "-", pubBare: []byte(d.bare(o.first))}
 	var (
 		readers sync.WaitGroup
 		closing atomic.Bool
@@ -171,22 +149,11 @@ func runFanout(ctx context.Context, d *dialer) (reporter, error) {
 	defer cancel()
 	start := time.Since(f.epoch)
 	f.publish(runCtx, pub, maxUpdates, &errs)
-	drain := time.NewTimer(o.drain)
-	defer drain.Stop()
-	select {
-	case <-f.done:
-	case <-drain.C:
-	case <-ctx.Done():
-	}
+	f.wait(ctx, o.drain)
 
 	r.Updates = f.final.Load()
 	r.Expected = r.Updates * int64(o.contacts)
-	var lat samples
-	for i := range r.Updates {
-		if t := f.doneAt[i].Load(); t > 0 {
-			lat = append(lat, time.Duration(t-f.sentAt[i].Load()))
-		}
-	}
+	lat := f.latencies(r.Updates)
 	for _, ct := range contacts {
 		r.Delivered += ct.got.Load()
 	}
@@ -206,46 +173,29 @@ func runFanout(ctx context.Context, d *dialer) (reporter, error) {
 // publish sends presence updates while the window and the run allow, as
 // many as the window has room for in one write.
 func (f *fanout) publish(ctx context.Context, pub *Conn, maxUpdates int, errs *firstErr) {
-	defer func() {
-		f.final.Store(f.sent.Load())
-		f.checkDone()
-	}()
+	defer f.ended()
 	shows := [2]string{"away", "dnd"}
 	buf := make([]byte, 0, 4096)
 	seq := 0
 	for seq < maxUpdates {
-		select {
-		case f.window <- struct{}{}:
-		case <-ctx.Done():
+		if !f.enter(ctx) {
 			return
 		}
 		buf = buf[:0]
 		for {
 			id := f.prefix + strconv.Itoa(seq)
 			buf = append(buf, "<presence id='"+id+"'><show>"+shows[seq%2]+"</show><status>"+id+"</status></presence>"...)
-			f.sentAt[seq].Store(int64(time.Since(f.epoch)))
+			f.sentAt[seq].Store(f.now())
 			seq++
-			if seq >= maxUpdates {
+			if seq >= maxUpdates || !f.tryEnter() {
 				break
 			}
-			select {
-			case f.window <- struct{}{}:
-				continue
-			default:
-			}
-			break
 		}
 		if err := pub.send(buf); err != nil {
 			errs.add(fmt.Errorf("publish: %w", err))
 			return
 		}
 		f.sent.Store(int64(seq))
-	}
-}
-
-func (f *fanout) checkDone() {
-	if fin := f.final.Load(); fin >= 0 && f.complete.Load() >= fin {
-		f.once.Do(func() { close(f.done) })
 	}
 }
 
@@ -269,18 +219,8 @@ func (f *fanout) received(ct *contact, el []byte) {
 	if !ok || seq >= int64(len(f.counts)) || !ct.seen.add(seq) {
 		return
 	}
-	now := int64(time.Since(f.epoch))
 	ct.got.Add(1)
-	f.last.Store(now)
-	if f.counts[seq].Add(1) == f.k {
-		f.doneAt[seq].Store(now)
-		f.complete.Add(1)
-		select {
-		case <-f.window:
-		default:
-		}
-		f.checkDone()
-	}
+	f.spread.received(seq)
 }
 
 func (f *fanout) seqOf(el []byte) (int64, int64, bool) {

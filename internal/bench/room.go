@@ -46,20 +46,9 @@ func (r *roomResult) line() string {
 // every occupant, its sender included (XEP-0045 7.4: the room reflects
 // it), received it.
 type room struct {
-	epoch    time.Time
-	prefix   string
-	jid      []byte // the room's bare JID
-	k        int32
-	counts   []atomic.Int32
-	sentAt   []atomic.Int64
-	doneAt   []atomic.Int64
-	window   chan struct{}
-	complete atomic.Int64
-	last     atomic.Int64
-	sent     atomic.Int64
-	final    atomic.Int64
-	done     chan struct{}
-	once     sync.Once
+	*spread // the messages, each to every occupant
+	prefix  string
+	jid     []byte // the room's bare JID
 }
 
 type occupant struct {
@@ -89,18 +78,7 @@ func runRoom(ctx context.Context, d *dialer) (reporter, error) {
 	if name == "" {
 		name = "bench-" + run
 	}
-	f := &room{
-		epoch:  time.Now(),
-		prefix: "r" + run + "-",
-		jid:    []byte(name + "@" + service),
-		k:      int32(o.occupants),
-		counts: make([]atomic.Int32, maxMsgs),
-		sentAt: make([]atomic.Int64, maxMsgs),
-		doneAt: make([]atomic.Int64, maxMsgs),
-		window: make(chan struct{}, o.window),
-		done:   make(chan struct{}),
-	}
-	f.final.Store(-1)
+	f := &room{spread: newSpread(o.occupants, maxMsgs, o.window), prefix: "r" + run + "-", jid: []byte(name + "@" + service)}
 	r := &roomResult{result: o.newResult("msgs/s"), Room: string(f.jid), Occupants: o.occupants, Senders: o.senders, Window: o.window}
 
 	var (
@@ -190,22 +168,11 @@ func runRoom(ctx context.Context, d *dialer) (reporter, error) {
 	defer cancel()
 	start := time.Since(f.epoch)
 	f.send(runCtx, occ[:o.senders], maxMsgs, &errs)
-	drain := time.NewTimer(o.drain)
-	defer drain.Stop()
-	select {
-	case <-f.done:
-	case <-drain.C:
-	case <-ctx.Done():
-	}
+	f.wait(ctx, o.drain)
 
 	r.Messages = f.final.Load()
 	r.Expected = r.Messages * int64(o.occupants)
-	var lat samples
-	for i := range r.Messages {
-		if t := f.doneAt[i].Load(); t > 0 {
-			lat = append(lat, time.Duration(t-f.sentAt[i].Load()))
-		}
-	}
+	lat := f.latencies(r.Messages)
 	for _, oc := range occ {
 		r.Delivered += oc.got.Load()
 	}
@@ -235,16 +202,11 @@ func (f *room) join(oc *occupant) error {
 // send spreads messages over the senders while the window and the run
 // allow, as many as the window has room for in one burst.
 func (f *room) send(ctx context.Context, senders []*occupant, maxMsgs int, errs *firstErr) {
-	defer func() {
-		f.final.Store(f.sent.Load())
-		f.checkDone()
-	}()
+	defer f.ended()
 	bufs := make([][]byte, len(senders))
 	seq := 0
 	for seq < maxMsgs {
-		select {
-		case f.window <- struct{}{}:
-		case <-ctx.Done():
+		if !f.enter(ctx) {
 			return
 		}
 		for i := range bufs {
@@ -256,17 +218,11 @@ func (f *room) send(ctx context.Context, senders []*occupant, maxMsgs int, errs 
 			bufs[i] = append(bufs[i], "<message type='groupchat' to='"...)
 			bufs[i] = append(bufs[i], f.jid...)
 			bufs[i] = append(bufs[i], "' id='"+id+"'><body>"+id+"</body></message>"...)
-			f.sentAt[seq].Store(int64(time.Since(f.epoch)))
+			f.sentAt[seq].Store(f.now())
 			seq++
-			if seq >= maxMsgs {
+			if seq >= maxMsgs || !f.tryEnter() {
 				break
 			}
-			select {
-			case f.window <- struct{}{}:
-				continue
-			default:
-			}
-			break
 		}
 		for i, b := range bufs {
 			if len(b) == 0 {
@@ -278,12 +234,6 @@ func (f *room) send(ctx context.Context, senders []*occupant, maxMsgs int, errs 
 			}
 		}
 		f.sent.Store(int64(seq))
-	}
-}
-
-func (f *room) checkDone() {
-	if fin := f.final.Load(); fin >= 0 && f.complete.Load() >= fin {
-		f.once.Do(func() { close(f.done) })
 	}
 }
 
@@ -344,17 +294,7 @@ func (f *room) received(oc *occupant, el []byte) {
 		if !ok || seq >= int64(len(f.counts)) || !oc.seen.add(seq) {
 			return
 		}
-		now := int64(time.Since(f.epoch))
 		oc.got.Add(1)
-		f.last.Store(now)
-		if f.counts[seq].Add(1) == f.k {
-			f.doneAt[seq].Store(now)
-			f.complete.Add(1)
-			select {
-			case <-f.window:
-			default:
-			}
-			f.checkDone()
-		}
+		f.spread.received(seq)
 	}
 }

@@ -8,7 +8,8 @@
 # Builds `CGO_ENABLED=0 go build -tags nogui` unless HEARTH names a binary;
 # a fresh data directory under mktemp with user1..userN (password
 # benchpassN) and the connection limits out of the way; serves on
-# 127.0.0.1 with --ca-page off --s2s off. Each run makes a new room (an
+# 127.0.0.1 with --ca-page off --s2s off, an occupant's message rate
+# (muc.message_rate) unlimited. Each run makes a new room (an
 # instant room with its archive on) and leaves it.
 set -euo pipefail
 
@@ -32,7 +33,7 @@ for i in $(seq 1 "$N"); do
 	"$H" user add "user$i@$DOM" --data "$D" --domain "$DOM" --password "benchpass$i" >/dev/null
 done
 for kv in limits.connections_per_address=100000 limits.unauthenticated_per_address=100000 \
-	limits.unauthenticated=100000 limits.resources=100000; do
+	limits.unauthenticated=100000 limits.resources=100000 muc.message_rate=0; do
 	"$H" config set "${kv%%=*}" "${kv#*=}" --data "$D" >/dev/null
 done
 "$H" serve --headless --no-mdns --data "$D" --domain "$DOM" --c2s "127.0.0.1:$PORT" \
