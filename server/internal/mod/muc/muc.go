@@ -83,7 +83,7 @@ type Module struct {
 	maxRooms, maxOccupants, maxNick, rate atomic.Int64
 	// archiveNew: rooms made from now on keep an archive (muc.archive_by_default).
 	archiveNew atomic.Bool
-	now                                   func() time.Time
+	now        func() time.Time
 
 	loadMu sync.Mutex
 	loaded bool
