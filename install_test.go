@@ -5,13 +5,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
 
 // installTools are the commands TestInstall runs; make deps installs them
 // (make, systemd, desktop-file-utils).
-var installTools = []string{"make", "install", "systemd-analyze", "desktop-file-validate"}
+var installTools = []string{"make", "install", "systemd-analyze", "systemd-sysusers", "desktop-file-validate"}
 
 // makeInstall runs one of the Makefile's install targets with vars, in this
 // repository, and returns its output. It never touches the real system:
@@ -119,10 +120,21 @@ func TestInstall(t *testing.T) {
 			t.Errorf("hearth.service lacks %q", line)
 		}
 	}
-	sysusers, _ := os.ReadFile(filepath.Join(dest, "usr/local/lib/sysusers.d/hearth.conf"))
-	if !strings.Contains(string(sysusers), "u hearth - ") {
-		t.Errorf("sysusers.d/hearth.conf does not create the user hearth:\n%s", sysusers)
+	// systemd-sysusers, run on a root of its own, makes the user from it.
+	if err := os.MkdirAll(filepath.Join(dest, "etc"), 0o755); err != nil {
+		t.Fatal(err)
 	}
+	if out, err := exec.Command("systemd-sysusers", "--root="+dest).CombinedOutput(); err != nil {
+		t.Errorf("systemd-sysusers --root=%s: %v\n%s", dest, err, out)
+	}
+	passwd, _ := os.ReadFile(filepath.Join(dest, "etc/passwd"))
+	if !regexp.MustCompile(`(?m)^hearth:x:\d+:\d+:[^:]*:/var/lib/hearth:\S*nologin$`).Match(passwd) {
+		t.Errorf("systemd-sysusers made no system user hearth: /etc/passwd is\n%s", passwd)
+	}
+	for _, f := range []string{"etc/passwd", "etc/group", "etc/shadow", "etc/gshadow"} {
+		os.Remove(filepath.Join(dest, f))
+	}
+	os.RemoveAll(filepath.Join(dest, "etc"))
 
 	makeInstall(t, "uninstall", "DESTDIR="+dest)
 	for _, f := range files {
