@@ -6,6 +6,10 @@
 #   make test      deps, go vet, go test (fuzz seed corpora run as ordinary tests), headless build check
 #   make bench     go test benchmarks: BENCH=regexp PKGS=./server/... BENCHTIME=2s COUNT=1
 #   make fmt       go fmt
+#   make install   bin/hearth (GUI) to $(PREFIX)/bin, its desktop entry and icon (PREFIX=/usr/local, DESTDIR)
+#   make install-headless  bin/hearth-headless to $(PREFIX)/bin/hearth, the systemd unit and its user
+#   make uninstall remove what either install put there
+#   make pi        bin/hearth-linux-arm64: the headless build for a Raspberry Pi (GOARCH=arm64)
 #   make screenshots  render every tab over a real server with clients signed in, into
 #                  assets/screenshots (the README shows them), and accept the golden markup
 
@@ -14,7 +18,8 @@
 GUI_PACKAGES  := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
                  libxinerama-dev libxi-dev libxxf86vm-dev
 TEST_PACKAGES := xvfb xauth imagemagick xdotool prosody lua-unbound python3-slixmpp python3-aiohttp python3-nbxmpp go-sendxmpp ejabberd coturn \
-                 iproute2 avahi-daemon avahi-utils dbus libpurple-dev $(NODE_PACKAGES)
+                 iproute2 avahi-daemon avahi-utils dbus libpurple-dev \
+                 systemd desktop-file-utils $(NODE_PACKAGES)
 # Node and npm for xmpp.js, from Debian unless an npm is there already (a
 # Node from NodeSource carries its own npm, and conflicts with Debian's).
 NODE_PACKAGES := $(if $(shell command -v npm 2>/dev/null),,nodejs npm)
@@ -116,3 +121,55 @@ screenshots:
 .PHONY: bench-compare
 bench-compare:
 	GO=$(GO) ./internal/bench/compare.sh
+
+# Installing. PREFIX and DESTDIR as usual; the binary becomes $(PREFIX)/bin/hearth.
+# The install targets build the binary only when it is missing, so that
+# `make build && sudo make install` does not need Go as root. HEADLESS_BIN
+# names another headless binary (a cross-build copied from another machine).
+PREFIX       ?= /usr/local
+DESTDIR      ?=
+BINDIR       := $(PREFIX)/bin
+DATADIR      := $(PREFIX)/share
+# systemd reads units and sysusers.d files under /usr/local/lib too.
+UNITDIR      ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR  ?= $(PREFIX)/lib/sysusers.d
+GUI_BIN      ?= bin/hearth
+HEADLESS_BIN ?= bin/hearth-headless
+INSTALL      ?= install
+# SYSTEM_SETUP=yes (the default when DESTDIR is empty) creates the user
+# "hearth" and reloads systemd after install-headless; packagers leave it off.
+SYSTEM_SETUP ?= $(if $(DESTDIR),no,yes)
+PI_ARCH      ?= arm64
+
+.PHONY: install install-headless uninstall pi
+install:
+	@test -x $(GUI_BIN) || $(MAKE) build
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/applications $(DESTDIR)$(DATADIR)/icons/hicolor/512x512/apps
+	$(INSTALL) -m 0755 $(GUI_BIN) $(DESTDIR)$(BINDIR)/hearth
+	$(INSTALL) -m 0644 dist/hearth.desktop $(DESTDIR)$(DATADIR)/applications/hearth.desktop
+	$(INSTALL) -m 0644 assets/icon.png $(DESTDIR)$(DATADIR)/icons/hicolor/512x512/apps/hearth.png
+	@if [ -z "$(DESTDIR)" ] && command -v update-desktop-database >/dev/null 2>&1; then \
+		update-desktop-database -q $(DATADIR)/applications || true; fi
+
+install-headless:
+	@test -x $(HEADLESS_BIN) || $(MAKE) headless
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	$(INSTALL) -m 0755 $(HEADLESS_BIN) $(DESTDIR)$(BINDIR)/hearth
+	sed 's|@BINDIR@|$(BINDIR)|g' dist/hearth.service.in > $(DESTDIR)$(UNITDIR)/hearth.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/hearth.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/hearth.service.tmp $(DESTDIR)$(UNITDIR)/hearth.service
+	$(INSTALL) -m 0644 dist/hearth.sysusers $(DESTDIR)$(SYSUSERSDIR)/hearth.conf
+ifeq ($(SYSTEM_SETUP),yes)
+	systemd-sysusers $(SYSUSERSDIR)/hearth.conf
+	systemctl daemon-reload
+	@echo "install-headless: start it now and at every boot with: systemctl enable --now hearth"
+endif
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/hearth $(DESTDIR)$(DATADIR)/applications/hearth.desktop \
+		$(DESTDIR)$(DATADIR)/icons/hicolor/512x512/apps/hearth.png \
+		$(DESTDIR)$(UNITDIR)/hearth.service $(DESTDIR)$(SYSUSERSDIR)/hearth.conf
+	@echo "uninstall: the data in /var/lib/hearth and the user hearth stay; remove them yourself if you mean to"
+
+pi:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(PI_ARCH) $(GO) build -tags nogui -ldflags '$(LDFLAGS)' -o bin/hearth-linux-$(PI_ARCH) .
