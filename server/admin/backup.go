@@ -81,6 +81,13 @@ func BackupName(domain string, t time.Time) string {
 	return "hearth-" + domain + "-" + t.UTC().Format("20060102-150405") + ".tar.gz"
 }
 
+// Backup asks the running server for a backup (see API.Backup).
+func (c *Client) Backup(ctx context.Context, file string) (BackupInfo, error) {
+	var v BackupInfo
+	err := c.call(ctx, "Backup", request{Path: file}, &v)
+	return v, err
+}
+
 // backedUp reports whether the data directory's file rel (slash-separated)
 // belongs in a backup: the certificates and CA (tls/, without certmagic's
 // lock files), the secrets (*.secret) and uploaded files (uploads/, not

@@ -244,10 +244,7 @@ func newHandler(api API) http.Handler {
 	method("SetLinkLocal", func(ctx context.Context, r request) (any, error) {
 		return none, api.SetLinkLocal(ctx, r.User, r.On)
 	})
-	method("Uploads", func(ctx context.Context, r request) (any, error) { return api.Uploads(ctx) })
-	method("PurgeUploads", func(ctx context.Context, r request) (any, error) {
-		return api.PurgeUploads(ctx, r.User, r.On)
-	})
+	uploadMethods(api, method)
 	roomMethods(api, method)
 	method("CheckDatabase", func(ctx context.Context, r request) (any, error) {
 		problems, err := api.CheckDatabase(ctx)
@@ -510,12 +507,6 @@ func (c *Client) CheckDatabase(ctx context.Context) ([]string, error) {
 	var v problemsBody
 	err := c.call(ctx, "CheckDatabase", request{}, &v)
 	return v.Problems, err
-}
-
-func (c *Client) Backup(ctx context.Context, file string) (BackupInfo, error) {
-	var v BackupInfo
-	err := c.call(ctx, "Backup", request{Path: file}, &v)
-	return v, err
 }
 
 // Stop asks the server to stop cleanly, as SIGTERM would; it returns once

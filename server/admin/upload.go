@@ -101,6 +101,14 @@ func (l *Local) PurgeUploads(ctx context.Context, user string, expired bool) (Pu
 	return PurgeResult{Files: n, Bytes: bytes}, nil
 }
 
+// uploadMethods serves the file sharing calls on the admin socket.
+func uploadMethods(api API, method func(name string, fn func(ctx context.Context, r request) (any, error))) {
+	method("Uploads", func(ctx context.Context, r request) (any, error) { return api.Uploads(ctx) })
+	method("PurgeUploads", func(ctx context.Context, r request) (any, error) {
+		return api.PurgeUploads(ctx, r.User, r.On)
+	})
+}
+
 // Uploads asks the running server about file sharing.
 func (c *Client) Uploads(ctx context.Context) (UploadStatus, error) {
 	var v UploadStatus
