@@ -67,10 +67,7 @@ func (s *backupScheduler) check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	own := autoBackups(dir)
+	own := autoBackups(dir) // none while the folder is missing: Backup makes it
 	now := s.now()
 	if len(own) == 0 || now.Sub(modTime(filepath.Join(dir, own[len(own)-1]))) >= period {
 		file := filepath.Join(dir, autoPrefix+strings.TrimPrefix(admin.BackupName(s.local.Domain, now), "hearth-"))

@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"hearth/internal/atomicfile"
 	"hearth/server/settings"
 )
 
@@ -125,20 +126,17 @@ func (l *Local) BackupFolder(ctx context.Context) (string, error) {
 // BackupFolder. The database is copied as it stands when Backup begins,
 // while the server goes on.
 func (l *Local) Backup(ctx context.Context, file string) (BackupInfo, error) {
+	now := time.Now().UTC()
 	if file == "" {
 		dir, err := l.BackupFolder(ctx)
 		if err != nil {
 			return BackupInfo{}, err
 		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return BackupInfo{}, fmt.Errorf("make the backups folder: %w", err)
-		}
-		file = dir
+		file = filepath.Join(dir, BackupName(l.domain(), now)) // the folder is made below
 	}
 	if !filepath.IsAbs(file) {
 		return BackupInfo{}, invalidf("the backup file %q must be an absolute path", file)
 	}
-	now := time.Now().UTC()
 	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
 		file = filepath.Join(file, BackupName(l.domain(), now))
 	}
@@ -166,7 +164,7 @@ func (l *Local) Backup(ctx context.Context, file string) (BackupInfo, error) {
 	if err := os.Rename(part, file); err != nil {
 		return BackupInfo{}, fmt.Errorf("put the backup in place: %w", err)
 	}
-	syncDir(dir)
+	_ = atomicfile.SyncDir(dir)
 	fi, err := os.Stat(file)
 	if err != nil {
 		return BackupInfo{}, err
@@ -261,14 +259,6 @@ func addFile(tw *tar.Writer, name, src string) (manifestFile, error) {
 		return manifestFile{}, fmt.Errorf("%s changed size while it was being backed up", src)
 	}
 	return manifestFile{Name: name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
-}
-
-// syncDir syncs a directory, so that a rename in it survives a crash.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // restorable reports whether a backup member's name is one a restore

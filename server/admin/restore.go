@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"hearth/internal/atomicfile"
 	"hearth/storage"
 )
 
@@ -237,7 +238,7 @@ func moveIn(stage, dataDir string, m *manifest) error {
 			return fmt.Errorf("restore %s: %w", f.Name, err)
 		}
 	}
-	syncDir(dataDir)
+	_ = atomicfile.SyncDir(dataDir)
 	return nil
 }
 
