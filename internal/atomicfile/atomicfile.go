@@ -3,6 +3,10 @@
 package atomicfile
 
 import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -46,4 +50,27 @@ func SyncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// LoadKey reads the secret key at path, making it the first time: 32
+// random bytes, mode 0600, written whole or not at all. A file under 16
+// bytes is refused. what names the key in errors ("the dialback
+// secret"); short is added to the refusal of a short one (what removing
+// it costs).
+func LoadKey(path, what, short string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		key = make([]byte, 32)
+		_, _ = rand.Read(key) // never fails (crypto/rand)
+		if err = Write(path, key, 0o600); err != nil {
+			return nil, fmt.Errorf("keep %s in %s: %w", what, path, err)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", what, path, err)
+	}
+	if len(key) < 16 {
+		return nil, fmt.Errorf("%s %s is too short (%d bytes); remove it, and Hearth makes a new one%s", what, path, len(key), short)
+	}
+	return key, nil
 }

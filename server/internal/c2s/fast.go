@@ -7,9 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -57,22 +54,7 @@ const tokenKeyFile = "fast.secret"
 // makes it the first time (mode 0600). Removing the file ends every
 // token: devices log in with their password again.
 func LoadTokenKey(dir string) ([]byte, error) {
-	path := filepath.Join(dir, tokenKeyFile)
-	key, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		key = make([]byte, 32)
-		_, _ = rand.Read(key)
-		if err = atomicfile.Write(path, key, 0o600); err != nil {
-			return nil, fmt.Errorf("keep the FAST token key in %s: %w", path, err)
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read the FAST token key %s: %w", path, err)
-	}
-	if len(key) < 16 {
-		return nil, fmt.Errorf("the FAST token key %s is too short (%d bytes); remove it, and Hearth makes a new one (devices then log in with their password once)", path, len(key))
-	}
-	return key, nil
+	return atomicfile.LoadKey(filepath.Join(dir, tokenKeyFile), "the FAST token key", " (devices then log in with their password once)")
 }
 
 // SetTokenLifetime sets the lifetime of FAST tokens issued from now on

@@ -7,10 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -37,20 +34,9 @@ type Dialback struct {
 // LoadDialback reads the secret from dir, making one on first use (32
 // random bytes, mode 0600, written whole or not at all).
 func LoadDialback(dir string) (*Dialback, error) {
-	path := filepath.Join(dir, dialbackFile)
-	secret, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		secret = make([]byte, 32)
-		rand.Read(secret) // never fails (crypto/rand)
-		if err = atomicfile.Write(path, secret, 0o600); err != nil {
-			return nil, fmt.Errorf("federation: keep the dialback secret in %s: %w", path, err)
-		}
-	}
+	secret, err := atomicfile.LoadKey(filepath.Join(dir, dialbackFile), "the dialback secret", "")
 	if err != nil {
-		return nil, fmt.Errorf("federation: read the dialback secret %s: %w", path, err)
-	}
-	if len(secret) < 16 {
-		return nil, fmt.Errorf("federation: the dialback secret %s is too short (%d bytes); remove it, and Hearth makes a new one", path, len(secret))
+		return nil, fmt.Errorf("federation: %w", err)
 	}
 	return newDialback(secret), nil
 }

@@ -2,13 +2,9 @@ package turn
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha1" //nolint:gosec // the TURN REST API's password is HMAC-SHA1
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -26,20 +22,9 @@ const secretFile = "turn.secret"
 // LoadSecret reads the credential key from dir, making it the first time
 // (32 random bytes, mode 0600, written whole or not at all).
 func LoadSecret(dir string) ([]byte, error) {
-	path := filepath.Join(dir, secretFile)
-	secret, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		secret = make([]byte, 32)
-		_, _ = rand.Read(secret) // never fails (crypto/rand)
-		if err = atomicfile.Write(path, secret, 0o600); err != nil {
-			return nil, fmt.Errorf("calls: keep the TURN secret in %s: %w", path, err)
-		}
-	}
+	secret, err := atomicfile.LoadKey(filepath.Join(dir, secretFile), "the TURN secret", "")
 	if err != nil {
-		return nil, fmt.Errorf("calls: read the TURN secret %s: %w", path, err)
-	}
-	if len(secret) < 16 {
-		return nil, fmt.Errorf("calls: the TURN secret %s is too short (%d bytes); remove it, and Hearth makes a new one", path, len(secret))
+		return nil, fmt.Errorf("calls: %w", err)
 	}
 	return secret, nil
 }
