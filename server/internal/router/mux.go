@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"hearth/server/internal/jid"
@@ -187,6 +188,10 @@ type Mux struct {
 	deliveryObs []DeliveryObserver
 
 	started atomic.Bool
+	// federated is Hosts once registration closed: it is asked for on
+	// every stanza from another server.
+	federatedOnce sync.Once
+	federated     []string
 }
 
 func newMux() *Mux {
@@ -318,7 +323,17 @@ func (m *Mux) host(domain string, h Handler, localOnly bool) {
 
 // Hosts returns the local hosts other servers may reach (those
 // registered with Host, not LocalHost), sorted: what federation serves.
+// Once routing started the list is made once and shared: callers must
+// not change it.
 func (m *Mux) Hosts() []string {
+	if m.started.Load() {
+		m.federatedOnce.Do(func() { m.federated = m.hostList() })
+		return m.federated
+	}
+	return m.hostList()
+}
+
+func (m *Mux) hostList() []string {
 	out := make([]string, 0, len(m.hosts))
 	for h := range m.hosts {
 		if !m.lanOnly[h] {
@@ -338,10 +353,6 @@ func (m *Mux) LocalHosts() []string {
 	slices.Sort(out)
 	return out
 }
-
-// IsLocalOnly says whether domain is a host only this server's accounts
-// reach (LocalHost).
-func (m *Mux) IsLocalOnly(domain string) bool { return m.lanOnly[domain] }
 
 // Remote registers the hand-off to other domains (federation).
 func (m *Mux) Remote(r Remote) {

@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 
@@ -34,7 +35,11 @@ func (g *ring) add(e entry) {
 		drop++
 	}
 	if drop > 0 {
-		g.items = append(g.items[:0:0], g.items[drop:]...)
+		// In place: the ring is read only under the room's lock, and
+		// nothing keeps its slice.
+		n := copy(g.items, g.items[drop:])
+		clear(g.items[n:])
+		g.items = g.items[:n]
 	}
 }
 
@@ -46,7 +51,7 @@ func (g *ring) remove(id string, room jid.JID) {
 		for _, sid := range e.el.Elements() {
 			if sid.Name == "stanza-id" && sid.NS == nsSID && sid.Attr("by") == by && sid.Attr("id") == id {
 				g.bytes -= e.size
-				g.items = append(g.items[:i:i], g.items[i+1:]...)
+				g.items = slices.Delete(g.items, i, i+1)
 				return
 			}
 		}
@@ -58,7 +63,7 @@ func (g *ring) drop(el *stanza.Element) {
 	for i, e := range g.items {
 		if e.el == el {
 			g.bytes -= e.size
-			g.items = append(g.items[:i:i], g.items[i+1:]...)
+			g.items = slices.Delete(g.items, i, i+1)
 			return
 		}
 	}
