@@ -322,17 +322,15 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	// The family circle catches up with accounts added and settings
 	// changed while no server ran, before any client is let in.
 	if v, err := s.admin.Values(ctx); err != nil {
-		s.cfg.Log.Warn("the family circle was not checked: the settings could not be read", "err", err)
+		s.cfg.Log.Warn("the family circle and the family room were not checked: the settings could not be read", "err", err)
 	} else {
 		s.applyMUC(v) // the chat rooms' limits, as set
 		if err := s.applyFamily(ctx, v); err != nil {
 			s.cfg.Log.Error("the family circle was not completed at start; it is tried again at the next start, or when family.circle is set on again", "err", err)
 		}
-	}
-	if v, err := s.admin.Values(ctx); err != nil {
-		s.cfg.Log.Warn("the family room was not checked: the settings could not be read", "err", err)
-	} else if err := s.applyFamilyRoom(ctx, v); err != nil {
-		s.cfg.Log.Error("the family room was not completed at start; it is tried again at the next start, or when muc.family_room is set again", "err", err)
+		if err := s.applyFamilyRoom(ctx, v); err != nil {
+			s.cfg.Log.Error("the family room was not completed at start; it is tried again at the next start, or when muc.family_room is set again", "err", err)
+		}
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
