@@ -68,9 +68,6 @@ type Server struct {
 	activeMu sync.Mutex     // closing and adding to active
 	active   sync.WaitGroup // handlers running, WebSocket streams included
 	closing  bool           // Serve is waiting for active: no handler starts
-
-	mu    sync.Mutex
-	addrs []string
 }
 
 // New makes the listener; Serve runs it.

@@ -329,25 +329,20 @@ func (m *Module) handleHost(ctx context.Context, st *stanza.Stanza) *stanza.Erro
 		return stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable, "")
 	}
 	switch q.NS {
-	case nsDiscoInfo:
-		info := stanza.New("query", nsDiscoInfo).Append(
-			stanza.New("identity", nsDiscoInfo, "category", "gateway", "type", "xmpp", "name", "People on the LAN (XEP-0174)"),
-			stanza.New("feature", nsDiscoInfo, "var", nsDiscoInfo),
-			stanza.New("feature", nsDiscoInfo, "var", nsDiscoItems))
+	case stanza.NSDiscoInfo:
+		info := stanza.New("query", stanza.NSDiscoInfo).Append(
+			stanza.New("identity", stanza.NSDiscoInfo, "category", "gateway", "type", "xmpp", "name", "People on the LAN (XEP-0174)"),
+			stanza.New("feature", stanza.NSDiscoInfo, "var", stanza.NSDiscoInfo),
+			stanza.New("feature", stanza.NSDiscoInfo, "var", stanza.NSDiscoItems))
 		m.route(ctx, st.Result(info))
-	case nsDiscoItems:
+	case stanza.NSDiscoItems:
 		// The people on the LAN come as presence, not as items.
-		m.route(ctx, st.Result(stanza.New("query", nsDiscoItems)))
+		m.route(ctx, st.Result(stanza.New("query", stanza.NSDiscoItems)))
 	default:
 		return stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable, "")
 	}
 	return nil
 }
-
-const (
-	nsDiscoInfo  = "http://jabber.org/protocol/disco#info"
-	nsDiscoItems = "http://jabber.org/protocol/disco#items"
-)
 
 // route routes an element the module made.
 func (m *Module) route(ctx context.Context, el *stanza.Element) {

@@ -1,8 +1,6 @@
 package muc
 
 import (
-	"strconv"
-
 	"hearth/server/internal/stanza"
 )
 
@@ -96,5 +94,3 @@ func listField(v, label, value string, options ...string) *stanza.Element {
 	}
 	return f
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

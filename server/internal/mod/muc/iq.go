@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"sort"
+	"strconv"
 	"strings"
 
 	"hearth/server/internal/jid"
@@ -205,7 +206,7 @@ func (m *Module) roomInfo(r *room, st *stanza.Stanza, node string) (*stanza.Elem
 	}
 	info := dataForm("result", hidden("FORM_TYPE", nsRoomInfo),
 		field("muc#roominfo_description", "text-single", "Description", r.cfg.Description),
-		field("muc#roominfo_occupants", "text-single", "Number of occupants", itoa(len(r.occ))),
+		field("muc#roominfo_occupants", "text-single", "Number of occupants", strconv.Itoa(len(r.occ))),
 		field("muc#roominfo_subject", "text-single", "Subject", r.subject),
 		field("muc#roominfo_changesubject", "boolean", "Occupants may change the subject", boolStr(r.cfg.ChangeSubject)),
 		field("muc#roomconfig_roomname", "text-single", "Name", name))

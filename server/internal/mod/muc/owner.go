@@ -46,7 +46,7 @@ func (m *Module) configForm(r *room) *stanza.Element {
 		boolField("muc#roomconfig_passwordprotectedroom", "Needs a password", r.cfg.Password != ""),
 		field("muc#roomconfig_roomsecret", "text-private", "Password", r.cfg.Password),
 		boolField("muc#roomconfig_moderatedroom", "Moderated (visitors need voice)", r.cfg.Moderated),
-		listField("muc#roomconfig_maxusers", "Most occupants", itoa(max), maxOptions(int(m.maxOccupants.Load()))...),
+		listField("muc#roomconfig_maxusers", "Most occupants", strconv.Itoa(max), maxOptions(int(m.maxOccupants.Load()))...),
 		listField("muc#roomconfig_whois", "Who may see real addresses", whois, "moderators", "anyone"),
 		boolField("muc#roomconfig_changesubject", "Occupants may change the subject", r.cfg.ChangeSubject),
 		boolField("muc#roomconfig_allowinvites", "Occupants may invite", r.cfg.AllowInvites),
@@ -411,8 +411,8 @@ func maxOptions(limit int) []string {
 	var out []string
 	for _, n := range []int{10, 20, 50, 100, 200} {
 		if n < limit {
-			out = append(out, itoa(n))
+			out = append(out, strconv.Itoa(n))
 		}
 	}
-	return append(out, itoa(limit))
+	return append(out, strconv.Itoa(limit))
 }

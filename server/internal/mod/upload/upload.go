@@ -135,11 +135,7 @@ func (m *Module) Routes(mux *web.Mux) {
 // Features: the service is its own host; the server lists it in its items.
 func (m *Module) Features() router.Features { return router.Features{} }
 
-const (
-	nsDiscoInfo  = "http://jabber.org/protocol/disco#info"
-	nsDiscoItems = "http://jabber.org/protocol/disco#items"
-	nsData       = "jabber:x:data"
-)
+const ()
 
 // handle takes what is sent to upload.<domain>.
 func (m *Module) handle(ctx context.Context, st *stanza.Stanza) *stanza.Error {
@@ -154,10 +150,10 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 		return stanza.ErrBadRequest("the request is empty")
 	}
 	switch {
-	case st.Type == "get" && q.Name == "query" && q.NS == nsDiscoInfo && q.Attr("node") == "":
+	case st.Type == "get" && q.Name == "query" && q.NS == stanza.NSDiscoInfo && q.Attr("node") == "":
 		m.reply(ctx, st, m.info())
-	case st.Type == "get" && q.Name == "query" && q.NS == nsDiscoItems && q.Attr("node") == "":
-		m.reply(ctx, st, stanza.New("query", nsDiscoItems))
+	case st.Type == "get" && q.Name == "query" && q.NS == stanza.NSDiscoItems && q.Attr("node") == "":
+		m.reply(ctx, st, stanza.New("query", stanza.NSDiscoItems))
 	case q.NS == NS && st.Type == "get":
 		slot, e := m.request(ctx, st, q)
 		if e != nil {
@@ -185,17 +181,17 @@ func (m *Module) reply(ctx context.Context, st *stanza.Stanza, payload *stanza.E
 // feature, and the largest file in a form.
 func (m *Module) info() *stanza.Element {
 	field := func(v, typ, value string) *stanza.Element {
-		f := stanza.New("field", nsData, "var", v)
+		f := stanza.New("field", stanza.NSDataForms, "var", v)
 		if typ != "" {
 			f.SetAttr("type", typ)
 		}
-		return f.Append(stanza.New("value", nsData).AppendText(value))
+		return f.Append(stanza.New("value", stanza.NSDataForms).AppendText(value))
 	}
-	return stanza.New("query", nsDiscoInfo).Append(
-		stanza.New("identity", nsDiscoInfo, "category", "store", "type", "file", "name", "HTTP File Upload"),
-		stanza.New("feature", nsDiscoInfo, "var", nsDiscoInfo),
-		stanza.New("feature", nsDiscoInfo, "var", NS),
-		stanza.New("x", nsData, "type", "result").Append(
+	return stanza.New("query", stanza.NSDiscoInfo).Append(
+		stanza.New("identity", stanza.NSDiscoInfo, "category", "store", "type", "file", "name", "HTTP File Upload"),
+		stanza.New("feature", stanza.NSDiscoInfo, "var", stanza.NSDiscoInfo),
+		stanza.New("feature", stanza.NSDiscoInfo, "var", NS),
+		stanza.New("x", stanza.NSDataForms, "type", "result").Append(
 			field("FORM_TYPE", "hidden", NS),
 			field("max-file-size", "", strconv.FormatInt(m.maxFile.Load(), 10))))
 }
