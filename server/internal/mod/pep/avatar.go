@@ -140,9 +140,5 @@ func (m *Module) publishAs(ctx context.Context, user string, publisher jid.JID, 
 	if e := m.room(ctx, user, node, id, exists, int64(len(b))); e != nil {
 		return e
 	}
-	if e := m.store(ctx, user, publisher, n, id, b); e != nil {
-		return e
-	}
-	m.notifyItem(ctx, user, n, id, payload)
-	return nil
+	return m.storeAndNotify(ctx, user, publisher, n, id, payload, b)
 }

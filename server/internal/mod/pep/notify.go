@@ -85,11 +85,7 @@ func (m *Module) Outgoing(ctx context.Context, s *router.Session, el *stanza.Ele
 // online, or announces new capabilities, gets the last item of each node
 // it asks notifications for (XEP-0163 4.3.2).
 func (m *Module) SessionAvailable(ctx context.Context, s *router.Session, el *stanza.Element, _ bool) {
-	k := capsOf(el)
-	if !m.seen.set(s.JID.Local, s.JID, k) {
-		return
-	}
-	m.whenKnown(ctx, s.JID.Local, s.JID, k)
+	m.available(ctx, s.JID.Local, s.JID, capsOf(el))
 }
 
 // Presence implements presence.Watcher: another entity's presence reached
@@ -105,11 +101,16 @@ func (m *Module) Presence(ctx context.Context, user string, st *stanza.Stanza) {
 	if st.Type != "" {
 		return
 	}
-	k := capsOf(st.El)
-	if !m.seen.set(user, st.From, k) {
-		return
+	m.available(ctx, user, st.From, capsOf(st.El))
+}
+
+// available records that full, with capabilities k, is available to user
+// and sends it the last items once its features are known.
+func (m *Module) available(ctx context.Context, user string, full jid.JID, k capsKey) {
+	defer m.order.lock(user)()
+	if m.seen.set(user, full, k) {
+		m.whenKnown(ctx, user, full, k)
 	}
-	m.whenKnown(ctx, user, st.From, k)
 }
 
 // whenKnown sends full the last items of user's nodes once its features
@@ -141,6 +142,7 @@ func (m *Module) askCaps(ctx context.Context, user string, q *capsQuery) {
 		m.caps.failed(q)
 		return
 	}
+	defer m.order.lockAll()()
 	fs, waiters, ok := m.caps.answered(q, a)
 	if !ok {
 		return

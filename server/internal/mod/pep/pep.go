@@ -51,6 +51,7 @@ type Module struct {
 	log   *slog.Logger
 	caps  *capsCache
 	seen  *presenceTable
+	order *order
 
 	tasks *tasks.Group // the caps queries under way (askCaps), which Close ends
 }
@@ -64,7 +65,7 @@ func New(d Deps) *Module {
 		d.Quota = quota.New()
 	}
 	m := &Module{db: d.DB, r: d.Router, vis: d.Visibility, quota: d.Quota, log: d.Log,
-		caps: newCapsCache(), seen: newPresenceTable()}
+		caps: newCapsCache(), seen: newPresenceTable(), order: newOrder()}
 	m.tasks = tasks.New()
 	return m
 }
@@ -294,13 +295,23 @@ func (m *Module) publish(ctx context.Context, st *stanza.Stanza, req *request) (
 	if e := m.room(ctx, user, n.Node, it.id, exists, int64(len(payload))); e != nil {
 		return nil, e
 	}
-	if e := m.store(ctx, user, st.From.Bare(), n, it.id, payload); e != nil {
+	if e := m.storeAndNotify(ctx, user, st.From.Bare(), n, it.id, it.payload, payload); e != nil {
 		return nil, e
 	}
-	m.notifyItem(ctx, user, n, it.id, it.payload)
 	m.published(ctx, user, n.Node, it.payload)
 	return stanza.New("pubsub", NS).Append(stanza.New("publish", NS, "node", n.Node).
 		Append(stanza.New("item", NS, "id", it.id))), nil
+}
+
+// storeAndNotify writes an item durably and tells those interested, in
+// the account's order (see order).
+func (m *Module) storeAndNotify(ctx context.Context, user string, publisher jid.JID, n storage.PEPNode, id string, el *stanza.Element, payload []byte) *stanza.Error {
+	defer m.order.lock(user)()
+	if e := m.store(ctx, user, publisher, n, id, payload); e != nil {
+		return e
+	}
+	m.notifyItem(ctx, user, n, id, el)
+	return nil
 }
 
 // store writes an item durably.
