@@ -249,6 +249,8 @@ func lostWhy(err error) string {
 		return "the network connection dropped"
 	case errors.Is(err, errStopped):
 		return "the server is stopping"
+	case errors.Is(err, errBOSHEnded):
+		return "a BOSH request broke the session's rules"
 	case errors.Is(err, net.ErrClosed):
 		// Closed on our side: a client too slow for its queue is cut off.
 		return "the server closed the connection"
@@ -268,6 +270,9 @@ func tlsMode(f framing) string {
 	}
 	if _, ok := f.(*ws); ok {
 		return "WebSocket over HTTPS"
+	}
+	if _, ok := f.(*boshStream); ok {
+		return "BOSH over HTTPS"
 	}
 	return "TLS"
 }
