@@ -202,7 +202,7 @@ func (s *Server) createBOSH(w http.ResponseWriter, r *http.Request, raw []byte) 
 		answerBOSH(w, terminateBody(boshHostUnknown))
 		return
 	}
-	if bd.typ == "terminate" || bd.restart || len(bd.children) > 0 {
+	if bd.sid != "" || bd.typ == "terminate" || bd.restart || len(bd.children) > 0 {
 		answerBOSH(w, terminateBody(boshBadRequest))
 		return
 	}

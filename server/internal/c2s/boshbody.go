@@ -162,11 +162,22 @@ func smallInt(s string) int {
 // session's limits (small ones before login); "" when there is none or
 // the tag does not read as one.
 func bodySID(b []byte) string {
-	i := bytes.IndexByte(b, '<')
-	if i < 0 {
-		return ""
+	for {
+		i := bytes.IndexByte(b, '<')
+		if i < 0 {
+			return ""
+		}
+		b = b[i+1:]
+		if len(b) == 0 || b[0] != '?' {
+			break
+		}
+		// The XML declaration.
+		end := bytes.Index(b, []byte("?>"))
+		if end < 0 {
+			return ""
+		}
+		b = b[end+2:]
 	}
-	b = b[i+1:]
 	// The tag's name, possibly prefixed.
 	n := 0
 	for n < len(b) && !isSpaceByte(b[n]) && b[n] != '>' && b[n] != '/' {

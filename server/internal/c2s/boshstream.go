@@ -252,6 +252,7 @@ func (f *boshStream) processLocked() {
 		req.bare = len(bd.children) == 0 && !bd.restart && bd.typ == "" && !req.create
 		if req.bare && f.prev != nil && f.prev.bare && f.prev.empty && req.at.Sub(f.prev.at) < boshPolling {
 			// XEP-0124 12: polling faster than the session allows.
+			f.held = append(f.held, req) // answered with the end
 			f.killLocked(boshPolicyViolation)
 			return
 		}
@@ -262,6 +263,7 @@ func (f *boshStream) processLocked() {
 		case bd.restart:
 			// XEP-0206 5: a restart carries nothing else.
 			if len(bd.children) > 0 {
+				f.held = append(f.held, req)
 				f.killLocked(boshBadRequest)
 				return
 			}
@@ -286,7 +288,9 @@ func (f *boshStream) processLocked() {
 	if f.offer != nil && len(f.held) > 0 {
 		f.takeLocked()
 	}
-	for len(f.held) > f.hold {
+	// (The request that created the session waits for its terms
+	// whatever 'hold' is: they are the only way to learn the sid.)
+	for len(f.held) > f.hold && !f.held[0].create {
 		f.answerLocked(f.held[0], nil)
 	}
 }
