@@ -235,6 +235,16 @@ func (c *boshClient) terminated() *stanza.Element {
 // binds resource; from then on a request waits at the server.
 func (c *boshClient) login(user, pass, resource string) {
 	c.t.Helper()
+	c.auth(user, pass)
+	c.sendXML(`<iq xmlns='jabber:client' type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>` + resource + `</resource></bind></iq>`)
+	c.expect(`<iq xmlns='jabber:client' type='result' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>` + user + `@` + c.domain + `/` + resource + `</jid></bind></iq>`)
+	c.poll()
+}
+
+// auth creates a session, logs in with SCRAM-SHA-256 and restarts the
+// stream (XEP-0206 5).
+func (c *boshClient) auth(user, pass string) {
+	c.t.Helper()
 	first := c.create()
 	feats := first.Child("features", stanza.NSStream)
 	if feats == nil || !strings.Contains(feats.String(), "SCRAM-SHA-256") || strings.Contains(feats.String(), "starttls") {
@@ -271,9 +281,6 @@ func (c *boshClient) login(user, pass, resource string) {
 	if s := f.String(); f.Name != "features" || !strings.Contains(s, `<bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/>`) || !strings.Contains(s, `<sm xmlns="urn:xmpp:sm:3"/>`) {
 		c.t.Fatalf("features after login: %s", s)
 	}
-	c.sendXML(`<iq xmlns='jabber:client' type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>` + resource + `</resource></bind></iq>`)
-	c.expect(`<iq xmlns='jabber:client' type='result' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><jid>` + user + `@` + c.domain + `/` + resource + `</jid></bind></iq>`)
-	c.poll()
 }
 
 // rawPost sends a request of raw XML outside the client's rid order.

@@ -1,10 +1,15 @@
 package server_test
 
 import (
+	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"hearth/server"
+	"hearth/server/internal/c2s"
+	"hearth/server/internal/stream"
 	"hearth/server/xmpptest"
 )
 
@@ -126,4 +131,77 @@ func TestBOSHRules(t *testing.T) {
 			t.Fatalf("preflight: %s %v", resp.Status, resp.Header)
 		}
 	})
+}
+
+// TestBOSHResume: stream management over BOSH (XEP-0198): a session whose
+// BOSH session broke (a request out of its window ends it with
+// item-not-found) is held; what comes meanwhile waits, and a new BOSH
+// session resumes it and gets it.
+func TestBOSHResume(t *testing.T) {
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", secret("alice"))
+	srv.AddUser(t, "bob", secret("bob"))
+	bob := srv.Login(t, "bob", secret("bob"), "laptop")
+	a := newBOSHClient(t, srv)
+	a.login("alice", secret("alice"), "web")
+	a.sendXML(`<enable xmlns='urn:xmpp:sm:3' resume='true'/>`)
+	en := a.nextEl()
+	id := en.Attr("id")
+	if en.Name != "enabled" || id == "" {
+		t.Fatalf("enable: %s", en)
+	}
+	a.sendXML(`<presence xmlns='jabber:client' to='bob@hearth.test/laptop'/>`)
+	bob.Expect(`<presence from='alice@hearth.test/web' to='bob@hearth.test/laptop'/>`)
+	end := rawPost(t, srv.HTTPClient(), a.url, a.body(a.rid+10, "", ""))
+	if end.Attr("condition") != "item-not-found" {
+		t.Fatalf("out of the window: %s", end)
+	}
+	a.terminated()
+	bob.Send(`<message to='alice@hearth.test/web' id='held' type='chat'><body>while you were away</body></message>`)
+
+	a2 := newBOSHClient(t, srv)
+	a2.auth("alice", secret("alice"))
+	a2.sendXML(`<resume xmlns='urn:xmpp:sm:3' previd='` + id + `' h='0'/>`)
+	r := a2.nextEl()
+	if r.Name != "resumed" || r.Attr("previd") != id {
+		t.Fatalf("resume: %s", r)
+	}
+	a2.poll()
+	a2.expect(`<message xmlns='jabber:client' from='bob@hearth.test/laptop' to='alice@hearth.test/web' id='held' type='chat'><body>while you were away</body></message>`)
+	a2.sendXML(`<message xmlns='jabber:client' to='bob@hearth.test/laptop' id='back' type='chat'><body>back</body></message>`)
+	bob.Expect(`<message from='alice@hearth.test/web' to='bob@hearth.test/laptop' id='back' type='chat'><body>back</body></message>`)
+}
+
+// TestBOSHAdmission: BOSH sessions count as connections do, with TCP's:
+// too many logging in from one address are refused (policy-violation for
+// a BOSH session, a stream error on TCP), and one that does not log in
+// within the time given is ended with connection-timeout in its waiting
+// request.
+func TestBOSHAdmission(t *testing.T) {
+	srv := xmpptest.Start(t, func(c *server.Config) {
+		c.Conns = c2s.ConnLimits{UnauthPerAddress: 2}
+		c.AuthTimeout = 500 * time.Millisecond
+	})
+	a := newBOSHClient(t, srv)
+	a.create()
+	b := newBOSHClient(t, srv)
+	b.create()
+	third := rawPost(t, srv.HTTPClient(), a.url, `<body xmlns='http://jabber.org/protocol/httpbind' rid='7' to='hearth.test' wait='5' hold='1' xmlns:xmpp='urn:xmpp:xbosh' xmpp:version='1.0'/>`)
+	if third.Attr("type") != "terminate" || third.Attr("condition") != "policy-violation" {
+		t.Fatalf("a third session logging in: %s", third)
+	}
+	nc, err := net.Dial("tcp", srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if got := streamErr(t, nc); got != stream.PolicyViolation {
+		t.Fatalf("a TCP connection beside them: %s", got)
+	}
+	// a waits at the server; the login time runs out.
+	a.send("", "")
+	end := a.terminated()
+	if end.Attr("condition") != "remote-stream-error" || !strings.Contains(end.String(), "connection-timeout") {
+		t.Fatalf("not logged in in time: %s", end)
+	}
 }

@@ -285,7 +285,7 @@ func (f *boshStream) processLocked() {
 		}
 	}
 	signal(f.inWake)
-	if f.offer != nil && len(f.held) > 0 {
+	if f.offer != nil && !f.offer.taken && len(f.held) > 0 {
 		f.takeLocked()
 	}
 	// (The request that created the session waits for its terms

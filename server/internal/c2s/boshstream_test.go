@@ -204,7 +204,24 @@ func TestBOSHWriterWaits(t *testing.T) {
 		if a := answer(t, r11); !strings.Contains(a, `id="later"`) {
 			t.Fatalf("11: %s", a)
 		}
+		// A request that comes while the writer has not yet seen its
+		// offer taken waits for what comes next, not an empty answer
+		// (a client would poll again at once, breaking 'polling').
+		b.f.mu.Lock()
+		b.f.offer = &boshOffer{taken: true}
+		b.f.mu.Unlock()
+		r12, _ := b.req(12)
+		waiting(t, r12)
+		b.f.mu.Lock()
+		b.f.offer = nil
+		b.f.mu.Unlock()
 		_ = b.f.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		if n, err := b.f.Write([]*stanza.Element{stanza.New("message", stanza.NSClient, "id", "m12")}); n != 1 || err != nil {
+			t.Fatalf("write to 12: %d %v", n, err)
+		}
+		if a := answer(t, r12); !strings.Contains(a, `id="m12"`) {
+			t.Fatalf("12: %s", a)
+		}
 		go func() {
 			_, err := b.f.Write([]*stanza.Element{stanza.New("message", stanza.NSClient)})
 			wrote <- err
