@@ -167,18 +167,16 @@ func (s *Server) serveBOSH(w http.ResponseWriter, r *http.Request) {
 	}
 	lim := f.limits()
 	if len(raw) > lim.MaxStanza+bodySlack {
-		s.cfg.Log.Info("BOSH session ended", "addr", r.RemoteAddr, "why", "a request was larger than "+strconv.Itoa(lim.MaxStanza+bodySlack)+" bytes")
-		answerBOSH(w, f.kill(boshPolicyViolation))
+		answerBOSH(w, f.kill(boshPolicyViolation, "a BOSH request was larger than "+strconv.Itoa(lim.MaxStanza+bodySlack)+" bytes"))
 		return
 	}
 	bd, err := parseBody(raw, lim)
 	if err != nil || bd.sid != sid {
-		why := "a request was not a valid <body/>"
+		why := "a BOSH request was not a valid <body/>"
 		if err != nil {
 			why += ": " + err.Error()
 		}
-		s.cfg.Log.Info("BOSH session ended", "addr", r.RemoteAddr, "why", why)
-		answerBOSH(w, f.kill(boshBadRequest))
+		answerBOSH(w, f.kill(boshBadRequest, why))
 		return
 	}
 	answerBOSH(w, f.request(r.Context(), bd))

@@ -236,6 +236,7 @@ func (s *Server) logEnd(sess *router.Session, o *out, readErr error) {
 // only.
 func lostWhy(err error) string {
 	var ne net.Error
+	var bosh *boshEnded
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "the device closed the connection"
@@ -249,8 +250,8 @@ func lostWhy(err error) string {
 		return "the network connection dropped"
 	case errors.Is(err, errStopped):
 		return "the server is stopping"
-	case errors.Is(err, errBOSHEnded):
-		return "a BOSH request broke the session's rules"
+	case errors.As(err, &bosh):
+		return bosh.why
 	case errors.Is(err, net.ErrClosed):
 		// Closed on our side: a client too slow for its queue is cut off.
 		return "the server closed the connection"
