@@ -235,6 +235,9 @@ func (f *boshStream) killLocked(cond, why string) []byte {
 	if !f.killed {
 		f.killed, f.why = true, why
 	}
+	// Requests after this one find no session (item-not-found), whether
+	// or not its goroutine has ended yet.
+	f.srv.bosh.remove(f)
 	f.endLocked()
 	signal(f.inWake)
 	return b
