@@ -36,11 +36,30 @@ func TestBOSH(t *testing.T) {
 	// A second client logs in with the whole dance.
 	a := newBOSHClient(t, srv)
 	a.login("alice", secret("alice"), "web")
+	// The XML console sees a BOSH stream's elements, not its bodies.
+	frames, err := srv.Admin.Console(t.Context(), "alice@hearth.test/web")
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	a.sendXML(`<message xmlns='jabber:client' to='bob@hearth.test/laptop' id='m1' type='chat'><body>hello over BOSH</body></message>`)
 	bob.Expect(`<message from='alice@hearth.test/web' to='bob@hearth.test/laptop' id='m1' type='chat'><body>hello over BOSH</body></message>`)
 	bob.Send(`<message to='alice@hearth.test/web' id='m2' type='chat'><body>hello from the laptop</body></message>`)
 	a.expect(`<message xmlns='jabber:client' from='bob@hearth.test/laptop' to='alice@hearth.test/web' id='m2' type='chat'><body>hello from the laptop</body></message>`)
+	for _, want := range []string{"in hello over BOSH", "out hello from the laptop"} {
+		dir, text, _ := strings.Cut(want, " ")
+		for seen := false; !seen; {
+			select {
+			case fr := <-frames:
+				if strings.Contains(fr.XML, "httpbind") {
+					t.Fatalf("console shows a body: %+v", fr)
+				}
+				seen = fr.Dir == dir && strings.Contains(fr.XML, text)
+			case <-time.After(10 * time.Second):
+				t.Fatalf("console: no frame for %s", want)
+			}
+		}
+	}
 
 	a.sendXML(`<enable xmlns='urn:xmpp:sm:3' resume='true'/>`)
 	en := a.nextEl()

@@ -36,10 +36,31 @@ func (f *boshStream) first(bd *body) *boshReq {
 	return req
 }
 
+// boshMaxPending bounds what the reader has yet to read (as
+// Element.Footprint counts it): past it, a session's next request waits
+// until the reader has taken some, as a TCP client's data waits in its
+// socket, so that a client cannot queue without end by sending requests
+// faster than its stanzas are routed.
+const boshMaxPending = 1 << 20
+
 // request hands a request of the session over and waits for its answer.
 func (f *boshStream) request(ctx context.Context, bd *body) []byte {
 	req := &boshReq{rid: bd.rid, body: bd, at: time.Now(), resp: make(chan []byte, 1)}
 	f.mu.Lock()
+	for f.inSize > boshMaxPending && !f.closed {
+		if f.room == nil {
+			f.room = make(chan struct{})
+		}
+		room := f.room
+		f.mu.Unlock()
+		select {
+		case <-room:
+		case <-f.done:
+		case <-ctx.Done():
+			return emptyBody() // the client is gone: nobody reads this
+		}
+		f.mu.Lock()
+	}
 	if b, done := f.admitLocked(req); done {
 		f.mu.Unlock()
 		return b
@@ -154,7 +175,9 @@ func (f *boshStream) processLocked() {
 			f.in = append(f.in, boshIn{open: &stream.Header{NS: stanza.NSClient, To: to, Version: f.version, Lang: bd.lang}})
 		}
 		for _, c := range bd.children {
-			f.in = append(f.in, boshIn{el: c})
+			n := c.Footprint()
+			f.in = append(f.in, boshIn{el: c, size: n})
+			f.inSize += n
 		}
 		if bd.typ == "terminate" {
 			f.in = append(f.in, boshIn{close: true})

@@ -50,6 +50,8 @@ type boshStream struct {
 	sent      map[int64][]byte   // the last answers, by rid
 	sentRIDs  []int64            // their order
 	in        []boshIn           // what the reader has not read yet
+	inSize    int                // the Footprint of its elements
+	room      chan struct{}      // closed when the reader took some of a full in
 	idleSince time.Time          // since no request is held (zero while one is)
 	prev      *boshReq           // the last request processed (the polling rule)
 	offer     *boshOffer         // what the writer waits to hand over
@@ -70,6 +72,7 @@ type boshStream struct {
 // stream (re)start, or the client's end.
 type boshIn struct {
 	el    *stanza.Element
+	size  int // el's Footprint
 	open  *stream.Header
 	close bool
 }
@@ -152,6 +155,11 @@ func (f *boshStream) next() (boshIn, error) {
 			in := f.in[0]
 			f.in[0] = boshIn{}
 			f.in = f.in[1:]
+			f.inSize -= in.size
+			if f.room != nil && f.inSize <= boshMaxPending {
+				close(f.room)
+				f.room = nil
+			}
 			f.mu.Unlock()
 			return in, nil
 		}

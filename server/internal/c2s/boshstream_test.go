@@ -274,3 +274,35 @@ func TestBOSHWaitAndInactivity(t *testing.T) {
 		b.f.Close()
 	})
 }
+
+// TestBOSHBackpressure: past boshMaxPending of elements the reader has
+// not read, the next request waits to be processed until the reader
+// takes some, as TCP's socket makes a client wait.
+func TestBOSHBackpressure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, _ := newBOSHTest(t, 1)
+		b.open()
+		big := stanza.New("message", stanza.NSClient).Append(stanza.New("body", stanza.NSClient).AppendText(strings.Repeat("x", boshMaxPending+1)))
+		b.req(11, big)
+		done := make(chan []byte, 1)
+		go func() {
+			done <- b.f.request(context.Background(), &body{rid: 12, sid: b.f.sid, children: []*stanza.Element{stanza.New("presence", stanza.NSClient)}})
+		}()
+		synctest.Wait()
+		b.f.mu.Lock()
+		rid := b.f.rid
+		b.f.mu.Unlock()
+		if rid != 11 {
+			t.Fatalf("request 12 processed with %d bytes unread", boshMaxPending+1)
+		}
+		if el, err := b.f.Next(); err != nil || el != big {
+			t.Fatalf("next: %v", err)
+		}
+		synctest.Wait()
+		if el, err := b.f.Next(); err != nil || el.Name != "presence" {
+			t.Fatalf("after the room: %v %v", el, err)
+		}
+		b.f.Close()
+		<-done
+	})
+}
