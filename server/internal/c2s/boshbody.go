@@ -82,7 +82,7 @@ func parseBody(b []byte, lim stream.Limits) (*body, error) {
 		return nil, &stream.Error{Condition: stream.NotWellFormed, Text: "the request holds no <body/>"}
 	case err != nil:
 		return nil, err
-	case !isBlank(dec.Unread()) || !isBlank(src.b):
+	case !stream.IsSpace(dec.Unread()) || !stream.IsSpace(src.b):
 		return nil, &stream.Error{Condition: stream.NotWellFormed, Text: "a request holds one <body/> and nothing after it"}
 	case el.Name != "body" || el.NS != NSBOSH:
 		return nil, &errBadBody{"a request is one <body xmlns='" + NSBOSH + "'/> (XEP-0124 4)"}
@@ -122,7 +122,7 @@ func parseBody(b []byte, lim stream.Limits) (*body, error) {
 	}
 	for _, c := range el.Children {
 		if c.IsText() {
-			if !isBlank([]byte(c.Text)) {
+			if !stream.IsSpace([]byte(c.Text)) {
 				return nil, &errBadBody{"a <body/> holds elements, not text"}
 			}
 			continue
