@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/base64"
 	"net"
 	"net/http"
 	"strings"
@@ -223,4 +224,34 @@ func TestBOSHAdmission(t *testing.T) {
 	if end.Attr("condition") != "remote-stream-error" || !strings.Contains(end.String(), "connection-timeout") {
 		t.Fatalf("not logged in in time: %s", end)
 	}
+}
+
+// TestBOSHSASL2: the modern login over BOSH, as on TCP: SASL2 with
+// PLAIN in the first request (no restart), Bind 2 with stream management
+// inline, then a message to a TCP client.
+func TestBOSHSASL2(t *testing.T) {
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", secret("alice"))
+	srv.AddUser(t, "bob", secret("bob"))
+	bob := srv.Login(t, "bob", secret("bob"), "laptop")
+	a := newBOSHClient(t, srv)
+	first := a.create()
+	if f := first.String(); !strings.Contains(f, `<authentication xmlns="urn:xmpp:sasl:2">`) || strings.Contains(f, "-PLUS") {
+		t.Fatalf("features: %s", f)
+	}
+	plain := base64.StdEncoding.EncodeToString([]byte("\x00alice\x00" + secret("alice")))
+	a.sendXML(`<authenticate xmlns='urn:xmpp:sasl:2' mechanism='PLAIN'><initial-response>` + plain + `</initial-response>` +
+		`<user-agent id='d4565fa7-4d72-4749-b3d3-740edbf87770'><software>test</software></user-agent>` +
+		`<bind xmlns='urn:xmpp:bind:0'><tag>web</tag><enable xmlns='urn:xmpp:sm:3' resume='true'/></bind></authenticate>`)
+	ok := a.nextEl()
+	if ok.Name != "success" || ok.NS != "urn:xmpp:sasl:2" || !strings.HasPrefix(ok.ChildText("authorization-identifier", "urn:xmpp:sasl:2"), "alice@hearth.test/web") {
+		t.Fatalf("SASL2: %s", ok)
+	}
+	if b := ok.Child("bound", "urn:xmpp:bind:0"); b == nil || b.Child("enabled", "urn:xmpp:sm:3") == nil {
+		t.Fatalf("Bind 2 with stream management: %s", ok)
+	}
+	full := ok.ChildText("authorization-identifier", "urn:xmpp:sasl:2")
+	a.poll()
+	a.sendXML(`<message xmlns='jabber:client' to='bob@hearth.test/laptop' id='s2' type='chat'><body>hello after SASL2</body></message>`)
+	bob.Expect(`<message from='` + full + `' to='bob@hearth.test/laptop' id='s2' type='chat'><body>hello after SASL2</body></message>`)
 }
