@@ -304,6 +304,7 @@ func TestDeleteUserCascades(t *testing.T) {
 			db.SetLastActivity(ctx, u, time.Now(), "gone"),
 			db.JoinFamilyCircle(ctx, u, "Family"),
 			db.SetLinkLocal(ctx, u, true),
+			db.CreateInvite(ctx, Invite{Token: "invite-of-" + u, Kind: InviteContact, Inviter: u, Expires: time.Now().Add(time.Hour), MaxUses: 1}),
 			db.AddPush(ctx, u, Push{Service: "push.example.org", Node: "n", Resource: "phone", Created: time.Now()}, 0),
 			db.AddFASTToken(ctx, FASTToken{User: u, Agent: "phone", Seed: []byte("seed"), Mechanism: "HT-SHA-256-NONE", Issued: time.Now(), Expires: time.Now().Add(time.Hour)}),
 			db.PublishPEP(ctx, u, PEPNode{Node: "urn:example:n", Access: "presence", MaxItems: 1, Persist: true, SendLast: "never"},
