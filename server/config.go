@@ -100,6 +100,9 @@ type Config struct {
 	// PublicURL is the address clients are given for the HTTPS listener
 	// ("": https://<domain>:<port>; setting http.public_url, live).
 	PublicURL string
+	// CAPage is the LAN page where devices trust the home CA ("" for
+	// none): invitation pages send phones there first.
+	CAPage string
 	// Upload limits file sharing (XEP-0363; settings upload.*, live).
 	Upload upload.Limits
 	// TURN is the STUN/TURN service for calls (turn.go); off in the

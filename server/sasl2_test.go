@@ -21,7 +21,7 @@ const (
 
 // TestSASL2Features: SASL2 is offered after TLS with the mechanisms of
 // the RFC 6120 profile, Bind 2 with the inline features that work, and
-// FAST; never before TLS, where <authenticate/> is refused.
+// FAST, and registration with an invitation (XEP-0445); never before TLS, where <authenticate/> is refused.
 func TestSASL2Features(t *testing.T) {
 	srv := xmpptest.Start(t)
 	feats := srv.StartTLS(t).Features
@@ -39,6 +39,7 @@ func TestSASL2Features(t *testing.T) {
 				<fast xmlns='urn:xmpp:fast:0'><mechanism>HT-SHA-256-EXPR</mechanism><mechanism>HT-SHA-256-NONE</mechanism></fast>
 			</inline>
 		</authentication>
+		<register xmlns='urn:xmpp:ibr-token:0'/><register xmlns='http://jabber.org/features/iq-register'/>
 	</features>`, feats)
 
 	t.Run("not before TLS", func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"hearth/server/internal/mod/disco"
 	"hearth/server/internal/mod/extdisco"
 	"hearth/server/internal/mod/family"
+	"hearth/server/internal/mod/invite"
 	"hearth/server/internal/mod/lanchat"
 	"hearth/server/internal/mod/last"
 	"hearth/server/internal/mod/mam"
@@ -74,6 +75,7 @@ type Server struct {
 	fed      *s2s.Federation
 	web      *web.Server
 	upload   *upload.Module
+	invites  *invite.Module
 	quota    *quota.Limits
 	events   *admin.Hub
 	admin    *admin.Local
@@ -161,8 +163,10 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	s.roster = roster.New(roster.Deps{DB: db, Router: r, Events: h, Quota: q, Log: part("roster")})
 	s.pep = pep.New(pep.Deps{DB: db, Router: r, Visibility: s.roster, Quota: q, Log: part("pep")})
 	lastMod := last.New(last.Deps{DB: db, Router: r, Visibility: s.roster, Started: s.started, Log: part("last")})
-	presenceMod := presence.New(presence.Deps{DB: db, Router: r, Roster: s.roster, Offline: s.offline, Last: lastMod, Events: h, Watcher: s.pep, Log: part("presence")})
+	presenceMod := presence.New(presence.Deps{DB: db, Router: r, Roster: s.roster, Offline: s.offline, Last: lastMod, Events: h, Watcher: s.pep,
+		Invites: invite.Tokens{DB: db, Log: part("invite")}, Log: part("presence")})
 	s.family = family.New(family.Deps{DB: db, Roster: s.roster, Presence: presenceMod, Domain: cfg.Domain, Log: part("family")})
+	s.invites = invite.New(invite.Deps{DB: db, Domain: cfg.Domain, Accounts: h, Friends: s.family, CAPage: cfg.CAPage, Log: part("invite")})
 	s.archive = mam.New(mam.Deps{DB: db, Router: r, Domain: cfg.Domain, Off: cfg.ArchiveOff, Retention: cfg.ArchiveRetention, Log: part("mam")})
 	s.web = web.New(web.Config{Domain: cfg.Domain, TLS: cfg.TLS, Log: part("https")})
 	if err := s.web.SetPublicURL(cfg.PublicURL); err != nil {
@@ -193,6 +197,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		session.New(),
 		s.pep,
 		s.upload,
+		s.invites,
 	}
 	// Chat rooms (XEP-0045) on conference.<domain>, archived beside the
 	// accounts' archives (mam.Rooms); the admin API and the family room
@@ -275,6 +280,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		Features:      streamFeatures,
 		Elements:      elements,
 		Inlines:       inlines,
+		Registrar:     s.invites,
 		Tokens:        db,
 		TokenKey:      tokenKey,
 		TokenLifetime: cfg.TokenLifetime,

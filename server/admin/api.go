@@ -304,6 +304,12 @@ type API interface {
 	// expired ones, or an account's expired ones.
 	Uploads(ctx context.Context) (UploadStatus, error)
 	PurgeUploads(ctx context.Context, user string, expired bool) (PurgeResult, error)
+	// CreateInvite makes an invitation (a link and QR code: a new
+	// account, a contact, both, or a password reset); Invites lists
+	// them; RevokeInvite deletes one, given its token, link or URI.
+	CreateInvite(ctx context.Context, spec InviteSpec) (Invite, error)
+	Invites(ctx context.Context) ([]Invite, error)
+	RevokeInvite(ctx context.Context, token string) error
 	// Rooms lists the server's chat rooms (XEP-0045), sorted by address;
 	// Occupants says who is in one now; RoomAffiliations who has a
 	// lasting place in it (owners first). A room is named by its address

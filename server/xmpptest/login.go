@@ -256,3 +256,20 @@ func (c *Client) scram(mechanism, user, pass string) error {
 		}
 	}
 }
+
+// Guest connects to the server and takes the stream through STARTTLS
+// without logging in, for what a client may do before (in-band
+// registration); it returns the client, reading, and the features
+// offered. The client is closed when the test ends.
+func (s *Server) Guest(t testing.TB, name string) (*Client, *stanza.Element) {
+	t.Helper()
+	c, features, err := startTLS(s.Endpoint(), "")
+	if err != nil {
+		t.Fatalf("guest: %v", err)
+	}
+	c.t = t
+	c.Name = name
+	t.Cleanup(func() { c.conn.Close() })
+	c.startReading()
+	return c, features
+}

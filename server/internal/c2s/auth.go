@@ -131,6 +131,17 @@ func (c *conn) authenticate(ctx context.Context) error {
 				return err
 			}
 			continue
+		case el.Name == "iq" && el.NS == stanza.NSClient && c.srv.cfg.Registrar != nil:
+			// XEP-0077 and XEP-0445: registration before login.
+			c.guest.Addr = c.ip
+			res := c.srv.cfg.Registrar.GuestIQ(ctx, &c.guest, el)
+			if res == nil {
+				return &stream.Error{Condition: stream.NotAuthorized, Text: "authenticate first"}
+			}
+			if err := c.send(res); err != nil {
+				return err
+			}
+			continue
 		default:
 			return &stream.Error{Condition: stream.NotAuthorized, Text: "authenticate first"}
 		}

@@ -64,6 +64,22 @@ type Element struct {
 	Handle   ElementHandler
 }
 
+// Guest is a stream that has not logged in, as a Registrar sees it.
+type Guest struct {
+	Addr string // the client's address
+	// Token is the invitation the client presented on this stream
+	// (XEP-0445), kept by the Registrar; "" until then.
+	Token string
+}
+
+// Registrar answers the IQs a client may send before it logs in: in-band
+// registration with an invitation (XEP-0077, XEP-0445). It returns the
+// answer, or nil for an IQ it does not take (the stream then ends: a
+// client must log in first).
+type Registrar interface {
+	GuestIQ(ctx context.Context, g *Guest, iq *stanza.Element) *stanza.Element
+}
+
 // Config holds the c2s settings; zero values get the Default constants.
 type Config struct {
 	Domain string
@@ -84,6 +100,9 @@ type Config struct {
 	// request (XEP-0386); a second one for the same namespace panics in
 	// New.
 	Inlines []Inline
+	// Registrar answers IQs before login (registration with an
+	// invitation); nil: none are taken.
+	Registrar Registrar
 	// Tokens keeps FAST tokens (XEP-0484); nil: FAST is not offered.
 	Tokens Tokens
 	// TokenKey derives FAST tokens from the seeds Tokens keeps (see

@@ -32,6 +32,7 @@ type conn struct {
 	sasl2       *sasl2Request   // the SASL2 attempt under way (XEP-0388), or nil
 	fastUsed    *fastLogin      // the FAST token this stream logged in with, if any
 	bind2       *bind2State     // Bind 2's success, queued once the session binds
+	guest       Guest           // what the Registrar keeps of this stream before login
 }
 
 // fail sends a stream error and the end of the stream, then closes.

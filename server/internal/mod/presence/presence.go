@@ -46,6 +46,16 @@ type Watcher interface {
 	Presence(ctx context.Context, user string, st *stanza.Stanza)
 }
 
+// Invites checks the token of a pre-authenticated subscription request
+// (XEP-0379): true if the user handed it to contacts and contact may use
+// it now (one use is spent).
+type Invites interface {
+	ContactInvite(ctx context.Context, user string, contact jid.JID, token string) bool
+}
+
+// NSPreauth is XEP-0379's token element.
+const NSPreauth = "urn:xmpp:pars:0"
+
 // Deps are what the module needs.
 type Deps struct {
 	DB      *storage.DB
@@ -55,6 +65,7 @@ type Deps struct {
 	Last    LastActivity   // may be nil
 	Events  Events         // may be nil
 	Watcher Watcher        // may be nil
+	Invites Invites        // may be nil: no request is approved by the server
 	Log     *slog.Logger
 }
 
@@ -67,6 +78,7 @@ type Module struct {
 	last    LastActivity
 	events  Events
 	watcher Watcher
+	invites Invites
 	log     *slog.Logger
 }
 
@@ -75,7 +87,7 @@ func New(d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Module{db: d.DB, r: d.Router, roster: d.Roster, offline: d.Offline, last: d.Last, events: d.Events, watcher: d.Watcher, log: d.Log}
+	return &Module{db: d.DB, r: d.Router, roster: d.Roster, offline: d.Offline, last: d.Last, events: d.Events, watcher: d.Watcher, invites: d.Invites, log: d.Log}
 }
 
 // Register installs the handlers: presence sessions send (before
@@ -330,6 +342,12 @@ func (m *Module) inbound(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 func (m *Module) inboundSubscription(ctx context.Context, st *stanza.Stanza) {
 	user := st.To.Local
 	contact := st.From.Bare()
+	if st.Type == "subscribe" && m.invites != nil {
+		if p := st.El.Child("preauth", NSPreauth); p != nil && m.invites.ContactInvite(ctx, user, contact, p.Attr("token")) {
+			m.invited(ctx, st, user, contact)
+			return
+		}
+	}
 	el := stanza.New("presence", stanza.NSClient, "from", contact.String(), "to", st.To.Bare().String(), "type", st.Type)
 	for _, c := range st.El.Children {
 		if c.Name == "status" || c.NS != stanza.NSClient && c.Name != "" {
@@ -360,6 +378,47 @@ func (m *Module) inboundSubscription(ctx context.Context, st *stanza.Stanza) {
 					m.r.Deliver(ctx, s, stanza.New("presence", stanza.NSClient, "from", contact.String(), "to", s.JID.String(), "type", "unavailable"))
 				}
 			}
+		}
+	}
+}
+
+// invited approves a subscription request that carried the user's
+// invitation (XEP-0379 3.3) in the user's name, and asks for the
+// contact's presence in return. An account here becomes a mutual contact
+// at once, as the family circle makes them; another server's account is
+// sent the approval and a request of its own, which its client
+// pre-approved (XEP-0379 3.2).
+func (m *Module) invited(ctx context.Context, st *stanza.Stanza, user string, contact jid.JID) {
+	if m.r.IsLocal(contact) {
+		userSees, contactSees, err := m.roster.Mutual(ctx, user, contact.Local, "", "")
+		if contactSees {
+			m.Approved(ctx, user, []jid.JID{contact})
+		}
+		if userSees {
+			m.Approved(ctx, contact.Local, []jid.JID{st.To.Bare()})
+		}
+		if err != nil {
+			m.log.Error("invited contact not added", "user", user, "contact", contact.String(), "err", err)
+		}
+		return
+	}
+	el := stanza.New("presence", stanza.NSClient, "from", contact.String(), "to", st.To.Bare().String(), "type", "subscribe")
+	if _, err := m.roster.Inbound(ctx, user, contact, "subscribe", el.Bytes()); err != nil {
+		m.log.Error("subscription", "user", user, "err", err)
+		return
+	}
+	from := st.To.Bare()
+	for _, typ := range []string{"subscribed", "subscribe"} {
+		o, err := m.roster.Outbound(ctx, user, contact, typ)
+		if err != nil {
+			m.log.Error("subscription", "user", user, "err", err)
+			return
+		}
+		if o.Route {
+			m.route(ctx, nil, from, contact, typ)
+		}
+		if o.SendPresence {
+			m.presenceTo(ctx, user, contact)
 		}
 	}
 }
