@@ -19,7 +19,7 @@ GUI_PACKAGES  := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxra
                  libxinerama-dev libxi-dev libxxf86vm-dev
 TEST_PACKAGES := xvfb xauth imagemagick xdotool prosody lua-unbound python3-slixmpp python3-aiohttp python3-nbxmpp go-sendxmpp ejabberd coturn \
                  iproute2 avahi-daemon avahi-utils dbus libpurple-dev \
-                 systemd desktop-file-utils $(NODE_PACKAGES)
+                 systemd desktop-file-utils $(NODE_PACKAGES) chromium
 # Node and npm for xmpp.js, from Debian unless an npm is there already (a
 # Node from NodeSource carries its own npm, and conflicts with Debian's).
 NODE_PACKAGES := $(if $(shell command -v npm 2>/dev/null),,nodejs npm)
@@ -117,6 +117,7 @@ fmt:
 # what make test compares the layout with.
 screenshots:
 	$(GO) test -count=1 -run '^TestScreenshots$$' ./gui/ -update
+	$(GO) test -count=1 -run '^TestInvitePageChromium$$' ./server/internal/mod/invite/ -update
 
 # bench-compare: Hearth, Prosody and ejabberd under the same `hearth bench` runs,
 # one after another on loopback; prints a Markdown table (as root; ~4 minutes).
