@@ -14,7 +14,7 @@ import (
 )
 
 // caPage is the plain-HTTP page where family devices fetch the home CA
-// (local mode): nothing else is served there.
+// (local mode): nothing else is served there but invitation pages.
 type caPage struct {
 	ln  net.Listener
 	url string
@@ -50,6 +50,19 @@ func listenPage(address string, m *certs.Manager, log *slog.Logger) (*caPage, er
 		}}
 	log.Info("devices can trust this server from the CA page", "url", p.url)
 	return p, nil
+}
+
+// withInvites serves the invitation pages (/invite/TOKEN) beside the CA
+// page, so that a phone on the LAN trusts the home CA and follows its
+// invitation from one address. Before serve only.
+func (p *caPage) withInvites(invites http.Handler) {
+	if p == nil {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/invite/", invites)
+	mux.Handle("/", p.srv.Handler)
+	p.srv.Handler = mux
 }
 
 // URL is the page's address for people ("" when there is none).

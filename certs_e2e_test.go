@@ -111,8 +111,9 @@ func TestACMEUnreachable(t *testing.T) {
 // TestHomeCAPage: in local mode a fresh data directory gets a home CA and
 // certificates for the domain and its service hosts; a device that trusts
 // only the CA fetched from the CA page verifies them over STARTTLS and
-// direct TLS; status shows the CA's fingerprints as the page does; a
-// restart keeps the CA and the certificates.
+// direct TLS; status shows the CA's fingerprints as the page does; an
+// invitation's page is served beside it; a restart keeps the CA and the
+// certificates.
 func TestHomeCAPage(t *testing.T) {
 	data := t.TempDir()
 	e := env(t)
@@ -143,6 +144,21 @@ func TestHomeCAPage(t *testing.T) {
 		t.Errorf("the page serves another file: %v %v", r, err)
 	} else {
 		r.Body.Close()
+	}
+
+	// Invitations on the LAN: hearth invite create gives the page on the
+	// CA page's address too, where it sends the phone to trust the CA
+	// first; the CA page tells the invited where to come back.
+	inv := check(t, e, "", 0, `(?m)^on the LAN: +http://127\.0\.0\.1:\d+/invite/`, "invite", "create", "--kind", "account", "--no-qr", d)
+	lanLink := regexp.MustCompile(`http://127\.0\.0\.1:\d+/invite/[A-Za-z0-9_-]+`).FindString(inv.stdout)
+	invPage := string(get(t, lanLink, "text/html; charset=utf-8"))
+	for _, want := range []string{`id="qr" src="data:image/png;base64,`, `<a id="ca-page" href="/">`, "xmpp:family.home.arpa?register;preauth="} {
+		if !strings.Contains(invPage, want) {
+			t.Errorf("the invitation page on the LAN lacks %s:\n%s", want, invPage)
+		}
+	}
+	if !strings.Contains(page, "/invite/") {
+		t.Errorf("the CA page does not tell the invited to come back to their invitation")
 	}
 
 	pool := poolOf(t, caPEM)

@@ -17,7 +17,7 @@ import (
 
 // commands are the subcommands besides serve.
 var commands = map[string]bool{
-	"user": true, "roster": true, "config": true, "status": true, "federation": true, "lan": true, "rooms": true, "uploads": true, "turn": true, "backup": true, "restore": true, "stop": true, "debug": true, "bench": true, "version": true, "help": true,
+	"user": true, "roster": true, "config": true, "status": true, "federation": true, "lan": true, "rooms": true, "uploads": true, "invite": true, "turn": true, "backup": true, "restore": true, "stop": true, "debug": true, "bench": true, "version": true, "help": true,
 }
 
 // envFlags are the flags that can also come from HEARTH_<NAME>.

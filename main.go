@@ -84,6 +84,10 @@ const usageText = `usage:
                                       and its use of its quota
   hearth uploads purge [--user USER] [--expired]
                                       delete an account's shared files, the expired ones, or both
+  hearth invite create [--kind account|contact|account+contact|reset] [--user U] [--expires 7d] [--uses N]
+                                      an invitation link and QR code: a new account (XEP-0445), a
+                                      contact (XEP-0379), both, or a new password for an account
+  hearth invite list | revoke TOKEN   the invitations and their state; cancel one
   hearth turn [status]                calls: the STUN/TURN server (listening, relays, allocations,
                                       bytes relayed, refused credentials); settings turn.*
   hearth backup [FILE|FOLDER]         back up the server while it runs (database, certificates and
@@ -178,6 +182,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.rooms(ctx, args)
 	case "uploads":
 		err = c.uploads(ctx, args)
+	case "invite":
+		err = c.invite(ctx, args)
 	case "turn":
 		err = c.turnStatus(ctx, args)
 	case "backup":

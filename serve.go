@@ -107,10 +107,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		// name as the server's announcement; --no-mdns leaves it out.
 		cfg.LinkLocal.Host = mdnsHost(d.domain)
 	}
+	cfg.CAPage = page.URL()
 	srv, err := server.New(cfg, d.db)
 	if err != nil {
 		return err
 	}
+	page.withInvites(srv.InvitePage())
 	l.api = srv.Admin()
 
 	ctx, cancel := context.WithCancel(ctx)

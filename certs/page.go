@@ -159,5 +159,8 @@ and choose the downloaded file.</p>
 <p><a class="button" href="{{.PEM}}">Download the certificate (PEM)</a><br>
 Add it to the system's or the chat app's trusted certificates.</p>
 <p>The authority is valid until {{.Expiry}}. It can only vouch for this server's names.</p>
+<h2>Invited?</h2>
+<p>If someone at home sent you an invitation, open its link again once this device trusts the
+server: the invitation pages are on this address too, under <code>/invite/</code>.</p>
 </body></html>
 `))
