@@ -112,13 +112,19 @@ func TestScreenshots(t *testing.T) {
 	h.ui.info.trigger()
 	h.waitFor("the health line", func() bool { return h.ui.overview.health.federation.Text == "on, 2 links" })
 
-	// The dialogs: a device's connect sheet, and closing the window.
+	// The dialogs: a device's connect sheet, an invitation, and closing
+	// the window.
 	h.showTab("Users")
 	h.waitFor("alice in the list", func() bool { return h.row(alice) != nil })
 	test.Tap(h.row(alice).sheet)
 	h.waitFor("the connect sheet", func() bool { return h.dialogTitled("Connect a device: " + alice) })
 	h.settle()
 	h.shoot("connect")
+	h.tap("Done")
+	h.tap("Invite…")
+	h.waitFor("the invitation", func() bool { return h.dialogTitled("Invitation to " + testDomain) })
+	h.settle()
+	h.shoot("invite")
 	h.tap("Done")
 
 	h.showTab("Overview")
@@ -213,7 +219,8 @@ var masks = []struct {
 	{regexp.MustCompile(`hearth-home-ca-[0-9a-f]+`), "HOME-CA"},              // the CA's name
 	{regexp.MustCompile(`127\.0\.0\.1 port \d+\b`), "127.0.0.1 port PORT"},   // a federation test's steps
 	{regexp.MustCompile(`\bin \d+(\.\d+)?(µs|ms|s)\b`), "in DURATION"},
-	{regexp.MustCompile(`\S*/TestScreenshots\d*\S*…`), "DATADIR…"}, // the data directory, cut short
+	{regexp.MustCompile(`\S*/TestScreenshots\d*\S*…`), "DATADIR…"},     // the data directory, cut short
+	{regexp.MustCompile(`/invite/[A-Za-z0-9_-]{24}`), "/invite/TOKEN"}, // invitations
 }
 
 // gridCell is one character of a text grid.

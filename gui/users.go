@@ -29,6 +29,8 @@ type usersTab struct {
 	suffix *widget.Label // "@domain"
 	add    *widget.Button
 	adding bool
+	// inviteButton makes an invitation link (invite.go).
+	inviteButton *widget.Button
 
 	summary *widget.Label
 	list    *widget.List
@@ -46,9 +48,10 @@ func newUsersTab(u *UI) *usersTab {
 	t.add = widget.NewButtonWithIcon("Add user", theme.ContentAddIcon(), t.addUser)
 	t.add.Importance = widget.HighImportance
 	t.add.Disable()
-	form := container.NewBorder(nil, nil, key("New account"), t.add,
+	t.inviteButton = widget.NewButtonWithIcon("Invite…", theme.MailSendIcon(), t.invite)
+	form := container.NewBorder(nil, nil, key("New account"), container.NewHBox(t.add, t.inviteButton),
 		container.NewBorder(nil, nil, nil, t.suffix, t.name))
-	hint := wrapped("Make one account for each family member. Hearth generates a strong password and shows it once, to copy into their app.")
+	hint := wrapped("Make one account for each family member. Hearth generates a strong password and shows it once, to copy into their app. Or invite them: they get a link and choose their own name and password.")
 
 	t.summary = widget.NewLabel("Loading…")
 	t.list = widget.NewList(
