@@ -2,6 +2,9 @@ package server_test
 
 import (
 	"context"
+	"io"
+	"net"
+	"net/http"
 	"os/exec"
 	"strings"
 	"testing"
@@ -135,7 +138,8 @@ guest receives: <iq type='result' id='r7' from='hearth.test'/>`)
 	}
 }
 
-// TestInviteContact: XEP-0379. alice hands out a contact invitation;
+// TestInviteContact: XEP-0379. alice hands out a contact invitation (its
+// page is on the HTTPS listener);
 // carol, an account here, asks to see alice's presence with the token:
 // the server approves it in alice's name and both become mutual
 // contacts, without a request reaching alice's client. The token is
@@ -153,6 +157,26 @@ func TestInviteContact(t *testing.T) {
 	if want := "xmpp:alice@hearth.test?roster;preauth=" + inv.Token; inv.URI != want {
 		t.Errorf("URI %s, want %s", inv.URI, want)
 	}
+	// The landing page on the HTTPS listener, at the link the admin gave.
+	_, port, _ := net.SplitHostPort(srv.HTTPAddr)
+	if want := "https://hearth.test:" + port + "/invite/" + inv.Token; inv.Link != want {
+		t.Errorf("link %s, want %s", inv.Link, want)
+	}
+	for link, want := range map[string]int{inv.Link: http.StatusOK, inv.Link + "x": http.StatusNotFound} {
+		resp, err := srv.HTTPClient().Get(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %s, want %d", link, resp.Status, want)
+		}
+		if want == http.StatusOK && !strings.Contains(string(body), `href="xmpp:alice@hearth.test?roster;preauth=`+inv.Token+`"`) {
+			t.Errorf("the page has no link to open the invitation:\n%s", body)
+		}
+	}
+
 	alice := srv.Login(t, "alice", "silver-kettle-pw", "pc")
 	carol := srv.Login(t, "carol", "copper-lantern-pw", "phone")
 	dave := srv.Login(t, "dave", "iron-teapot-pw", "phone")
