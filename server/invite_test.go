@@ -224,3 +224,44 @@ func TestInviteContact(t *testing.T) {
 		t.Errorf("alice's item for dave: %+v", it)
 	}
 }
+
+// TestInviteContactFederation: XEP-0379 across servers. bob on b.test
+// pre-approves alice (XEP-0379 3.2) and asks to see her with her token;
+// a.test approves it in alice's name and asks for bob's presence in
+// return, which b.test grants from the pre-approval: both rosters say
+// both, and alice's client was never asked.
+func TestInviteContactFederation(t *testing.T) {
+	ctx := context.Background()
+	p := federate(t, true)
+	inv, err := p.a.Admin.CreateInvite(ctx, admin.InviteSpec{Kind: admin.InviteContact, User: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := p.a.Login(t, "alice", "silver-kettle-pw", "pc")
+	bob := p.b.Login(t, "bob", "copper-lantern-pw", "phone")
+	for _, c := range []*xmpptest.Client{alice, bob} {
+		c.Send(`<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>`)
+		c.ExpectLike(`<iq type='result' id='roster'>*</iq>`, 5*time.Second)
+		c.Send(`<presence/>`)
+		c.ExpectLike(`<presence/>`, 5*time.Second)
+	}
+	bob.Send(`<presence to='alice@a.test' type='subscribed'/>`)
+	bob.Send(`<presence to='alice@a.test' type='subscribe'><preauth xmlns='urn:xmpp:pars:0' token='` + inv.Token + `'/></presence>`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a := rosterByJID(t, p.a, "alice")["bob@b.test"]
+		b := rosterByJID(t, p.b, "bob")["alice@a.test"]
+		if a.Subscription == "both" && b.Subscription == "both" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10s alice's item for bob: %+v; bob's for alice: %+v", a, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, el := range alice.Collect(300 * time.Millisecond) {
+		if el.Name == "presence" && el.Attr("type") == "subscribe" {
+			t.Errorf("alice's client was asked to approve: %s", el)
+		}
+	}
+}
