@@ -80,8 +80,8 @@ func (c *cli) invite(ctx context.Context, argv []string) error {
 func parseDays(s string) (time.Duration, error) {
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		days, err := strconv.Atoi(n)
-		if err != nil || days < 1 {
-			return 0, fmt.Errorf("give a whole number of days, such as 7d")
+		if err != nil || days < 1 || days > 366 {
+			return 0, fmt.Errorf("give a whole number of days up to a year, such as 7d")
 		}
 		return time.Duration(days) * 24 * time.Hour, nil
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -24,4 +25,17 @@ chat app: +xmpp:alice@home\.test\?roster;preauth=[A-Za-z0-9_-]{24}
 	check(t, e, "", 0, "revoked", "invite", "revoke", link, d)
 	check(t, e, "", 0, "^no invitations", "invite", "list", d)
 	check(t, e, "", 1, "", "invite", "revoke", link, d)
+}
+
+// FuzzParseDays: --expires gives a positive duration or an error.
+func FuzzParseDays(f *testing.F) {
+	for _, s := range []string{"7d", "12h", "30m", "0d", "-1d", "d", "1.5d", "99999999999999999999d", "200000d", "soon", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseDays(s)
+		if err == nil && strings.HasSuffix(s, "d") && d <= 0 {
+			t.Fatalf("parseDays(%q) = %v", s, d)
+		}
+	})
 }

@@ -103,6 +103,8 @@ guest sends: <iq type='get' id='r1'><query xmlns='jabber:iq:register'/></iq>
 guest receives: <iq type='result' id='r1' from='hearth.test'><query xmlns='jabber:iq:register'><instructions>*</instructions><username/><password/></query></iq>
 guest sends: <iq type='set' id='r2'><query xmlns='jabber:iq:register'><username>mallory</username><password>copper-lantern-pw</password></query></iq>
 guest receives: <iq type='error' id='r2' from='hearth.test'><error type='cancel'><not-allowed xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>*</text></error></iq>
+guest sends: <iq type='get' id='p0' to='hearth.test'><preauth xmlns='urn:xmpp:pars:0' token='AAAAAAAAAAAAAAAAAAAAAAAA'/></iq>
+guest receives: <iq type='error' id='p0' from='hearth.test'><error type='modify'><bad-request xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>*</text></error></iq>
 guest sends: <iq type='set' id='p1' to='hearth.test'><preauth xmlns='urn:xmpp:pars:0' token='AAAAAAAAAAAAAAAAAAAAAAAA'/></iq>
 guest receives: <iq type='error' id='p1' from='hearth.test'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>*</text></error></iq>
 guest sends: <iq type='set' id='p2' to='hearth.test'><preauth xmlns='urn:xmpp:pars:0' token='`+inv.Token+`'/></iq>

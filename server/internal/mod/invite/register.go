@@ -30,6 +30,8 @@ func (m *Module) GuestIQ(ctx context.Context, g *c2s.Guest, iq *stanza.Element) 
 	switch {
 	case q.Name == "preauth" && q.NS == NSPreauth && typ == "set":
 		e = m.preauth(ctx, g, q.Attr("token"))
+	case q.Name == "preauth" && q.NS == NSPreauth:
+		e = stanza.ErrBadRequest("a token is sent with type set (XEP-0445 3)")
 	case q.Name == "query" && q.NS == stanza.NSRegister && typ == "get":
 		res = m.form(ctx, g)
 	case q.Name == "query" && q.NS == stanza.NSRegister:
