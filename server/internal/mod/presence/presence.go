@@ -342,7 +342,7 @@ func (m *Module) inbound(ctx context.Context, st *stanza.Stanza) *stanza.Error {
 func (m *Module) inboundSubscription(ctx context.Context, st *stanza.Stanza) {
 	user := st.To.Local
 	contact := st.From.Bare()
-	if st.Type == "subscribe" && m.invites != nil {
+	if st.Type == "subscribe" && m.invites != nil && contact != st.To.Bare() {
 		if p := st.El.Child("preauth", NSPreauth); p != nil && m.invites.ContactInvite(ctx, user, contact, p.Attr("token")) {
 			m.invited(ctx, st, user, contact)
 			return
