@@ -251,3 +251,14 @@ func (db *DB) RedeemInvite(ctx context.Context, token string, u User, now time.T
 	}
 	return i, nil
 }
+
+// PurgeInvites deletes the invitations that expired before before and
+// reports how many went.
+func (db *DB) PurgeInvites(ctx context.Context, before time.Time) (int64, error) {
+	res, err := db.w.ExecContext(ctx, `DELETE FROM invites WHERE expires < ?`, unix(before))
+	if err != nil {
+		return 0, fmt.Errorf("purge invites: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n, err
+}

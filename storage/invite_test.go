@@ -86,6 +86,13 @@ func TestInvites(t *testing.T) {
 	if got, _ := db.User(ctx, "bob"); string(got.SHA256.StoredKey) != string(u.SHA256.StoredKey) {
 		t.Error("reset did not change bob's credentials")
 	}
+	// Long expired ones are purged, the rest stay.
+	if n, err := db.PurgeInvites(ctx, now.Add(-30*time.Second)); err != nil || n != 1 {
+		t.Errorf("purge: %d, %v; want the one expired a minute ago", n, err)
+	}
+	if _, err := db.Invite(ctx, "old"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("old after the purge: %v", err)
+	}
 	// Revoked; and alice's invitations go with her.
 	if err := db.DeleteInvite(ctx, "reset"); err != nil {
 		t.Fatal(err)

@@ -35,6 +35,13 @@ const (
 // DefaultExpiry is how long an invitation is valid unless told otherwise.
 const DefaultExpiry = 7 * 24 * time.Hour
 
+// Keep is how long an expired invitation stays listed (its page says it
+// expired) before Run deletes it; PurgeEvery is how often Run looks.
+const (
+	Keep       = 30 * 24 * time.Hour
+	PurgeEvery = 6 * time.Hour
+)
+
 // Accounts is told about an account made with an invitation, as about
 // one the administrator made (the family circle takes it in, the
 // window's list of accounts follows).
@@ -86,5 +93,24 @@ func (m *Module) StreamFeatures() []c2s.Feature {
 	return []c2s.Feature{
 		{Stage: c2s.BeforeAuth, Element: stanza.New("register", NSIBRToken)},
 		{Stage: c2s.BeforeAuth, Element: stanza.New("register", NSRegisterFeature)},
+	}
+}
+
+// Run deletes invitations that expired more than Keep ago, at start and
+// every PurgeEvery, until ctx is done.
+func (m *Module) Run(ctx context.Context) {
+	t := time.NewTicker(PurgeEvery)
+	defer t.Stop()
+	for {
+		if n, err := m.d.DB.PurgeInvites(ctx, m.d.Now().Add(-Keep)); err != nil && ctx.Err() == nil {
+			m.d.Log.Warn("old invitations not deleted; tried again later", "err", err)
+		} else if n > 0 {
+			m.d.Log.Info("old invitations deleted", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
