@@ -14,6 +14,7 @@ import (
 
 	"hearth/server/admin"
 	"hearth/server/internal/c2s"
+	"hearth/server/internal/component"
 	"hearth/server/internal/jid"
 	"hearth/server/internal/mod/blocking"
 	"hearth/server/internal/mod/carbons"
@@ -54,6 +55,9 @@ type Listeners struct {
 	S2S func() (net.Listener, error)
 	// HTTP is the HTTPS listener (file upload); nil: none.
 	HTTP net.Listener
+	// Component opens the external components' listener (XEP-0114) at the
+	// address of the setting components.listen; nil: none.
+	Component func(address string) (net.Listener, error)
 }
 
 // Server is a running XMPP server.
@@ -74,6 +78,7 @@ type Server struct {
 	fed      *s2s.Federation
 	web      *web.Server
 	upload   *upload.Module
+	comps    *component.Service // external components; nil without a data directory
 	quota    *quota.Limits
 	events   *admin.Hub
 	admin    *admin.Local
@@ -293,6 +298,8 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	// XMPP over WebSocket (RFC 7395) on the HTTPS listener.
 	s.c2s.Routes(s.web.Mux())
 
+	s.newComponents()
+
 	fed, err := newFederation(cfg, r)
 	if err != nil {
 		return nil, err
@@ -370,6 +377,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		})
 	}
 	s.startFederation(ctx, ls.S2S, &wg)
+	s.startComponents(ctx, ls.Component, &wg)
 	s.calls.start(ctx)
 	close(s.serving)
 	// Links to other servers end as soon as the server stops: what waits

@@ -177,6 +177,7 @@ type Mux struct {
 	hosts    map[string]Handler
 	lanOnly  map[string]bool // hosts registered with LocalHost: never federated
 	remote   Remote
+	comps    Components // hosts that come and go (XEP-0114); nil: none
 	blocker  Blocker
 	offline  OfflineStore
 
@@ -321,16 +322,62 @@ func (m *Mux) host(domain string, h Handler, localOnly bool) {
 	}
 }
 
+// Components are local hosts that come and go while the server runs:
+// external components (XEP-0114), each a subdomain or a name the
+// administrator configured.
+type Components interface {
+	// Component returns the handler of a configured component's domain
+	// (connected or not), or nil when domain is none.
+	Component(domain string) Handler
+	// Connected lists the domains of the components connected now.
+	Connected() []string
+}
+
+// Components registers the external components; the router tries them
+// for a domain that is no registered host.
+func (m *Mux) Components(c Components) {
+	m.mustOpen("components")
+	if m.comps != nil {
+		panic("router: second components")
+	}
+	m.comps = c
+}
+
 // Hosts returns the local hosts other servers may reach (those
-// registered with Host, not LocalHost), sorted: what federation serves.
-// Once routing started the list is made once and shared: callers must
-// not change it.
+// registered with Host, not LocalHost, and the components connected
+// now), sorted: what federation serves and the server's disco items
+// list. Once routing started the registered ones are listed once and
+// shared: callers must not change the list.
 func (m *Mux) Hosts() []string {
+	var fixed []string
 	if m.started.Load() {
 		m.federatedOnce.Do(func() { m.federated = m.hostList() })
-		return m.federated
+		fixed = m.federated
+	} else {
+		fixed = m.hostList()
 	}
-	return m.hostList()
+	if m.comps == nil {
+		return fixed
+	}
+	c := m.comps.Connected()
+	if len(c) == 0 {
+		return fixed
+	}
+	out := append(slices.Clip(fixed), c...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// hostHandler returns the handler of a local host or a configured component,
+// or nil.
+func (m *Mux) hostHandler(domain string) Handler {
+	if h := m.hosts[domain]; h != nil {
+		return h
+	}
+	if m.comps != nil {
+		return m.comps.Component(domain)
+	}
+	return nil
 }
 
 func (m *Mux) hostList() []string {

@@ -1,0 +1,525 @@
+// Package component serves external components (XEP-0114): programs such
+// as bots and gateways that connect to the server over a plain TCP stream
+// in jabber:component:accept, prove a shared secret with a handshake, and
+// then get every stanza for their domain (bot.<domain>, or another name
+// the administrator configured) and may send stanzas from it. Each is a
+// local host on the router's Mux while it is connected; the server's
+// disco items and federation list it then.
+package component
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"hearth/server/internal/jid"
+	"hearth/server/internal/router"
+	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
+)
+
+// Defaults of Config.
+const (
+	DefaultListen       = "127.0.0.1:5347"
+	DefaultAuthTimeout  = 10 * time.Second
+	DefaultWriteTimeout = 30 * time.Second
+	// QueueLimit is how many stanzas wait for a component at most; past
+	// it senders get resource-constraint.
+	QueueLimit = 1024
+	// MaxUnauthenticated bounds the connections that have not finished
+	// their handshake.
+	MaxUnauthenticated = 16
+)
+
+// Config is what the service needs.
+type Config struct {
+	Domain string
+	Router *router.Router
+	Store  *Store
+	// Limits are a connected component's stream limits (the stanza size
+	// of the server's setting); nil: the defaults.
+	Limits       func() stream.Limits
+	AuthTimeout  time.Duration
+	WriteTimeout time.Duration
+	Log          *slog.Logger
+}
+
+// Status is a configured component as the administrator sees it.
+type Status struct {
+	Name      string
+	Created   time.Time
+	Connected bool
+	Since     time.Time // when it connected
+	Addr      string    // its address
+	In, Out   int64     // stanzas it sent, stanzas it was given
+}
+
+// Service is the components' side of the server: the listener, the
+// connected components and their handlers on the Mux.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	handlers map[string]router.Handler // every configured component
+	conns    map[string]*conn          // the connected ones
+	unauth   int
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+var _ router.Components = (*Service)(nil)
+
+// New returns the service with the components configured in cfg.Store.
+func New(cfg Config) *Service {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AuthTimeout <= 0 {
+		cfg.AuthTimeout = DefaultAuthTimeout
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	s := &Service{cfg: cfg, log: cfg.Log, handlers: map[string]router.Handler{}, conns: map[string]*conn{}}
+	if err := s.Reload(); err != nil {
+		s.log.Error("no external component can connect until this is put right", "err", err)
+	}
+	return s
+}
+
+// Reload reads the configured components again (after the administrator
+// added or removed one); a connected component that was removed is
+// disconnected.
+func (s *Service) Reload() error {
+	all, err := s.cfg.Store.List()
+	if err != nil {
+		return err
+	}
+	hs := make(map[string]router.Handler, len(all))
+	for _, e := range all {
+		name := e.Name
+		hs[name] = func(ctx context.Context, st *stanza.Stanza) *stanza.Error { return s.toComponent(name, st) }
+	}
+	s.mu.Lock()
+	s.handlers = hs
+	var gone []*conn
+	for name, c := range s.conns {
+		if hs[name] == nil {
+			gone = append(gone, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range gone {
+		c.end(&stream.Error{Condition: stream.HostGone, Text: "the administrator removed this component"})
+	}
+	return nil
+}
+
+// Component implements router.Components.
+func (s *Service) Component(domain string) router.Handler {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.handlers[domain]
+}
+
+// Connected implements router.Components.
+func (s *Service) Connected() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.conns) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(s.conns))
+	for name := range s.conns {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Status lists the configured components and how they stand.
+func (s *Service) Status() ([]Status, error) {
+	all, err := s.cfg.Store.List()
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Status, 0, len(all))
+	for _, e := range all {
+		st := Status{Name: e.Name, Created: e.Created}
+		if c := s.conns[e.Name]; c != nil {
+			st.Connected, st.Since, st.Addr = true, c.since, c.nc.RemoteAddr().String()
+			st.In, st.Out = c.in.Load(), c.out.Load()
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// toComponent hands a stanza to the component name: into its queue when
+// it is connected; otherwise presence is dropped and the rest refused.
+func (s *Service) toComponent(name string, st *stanza.Stanza) *stanza.Error {
+	s.mu.Lock()
+	c := s.conns[name]
+	s.mu.Unlock()
+	if c == nil {
+		if st.Kind == stanza.KindPresence {
+			return nil
+		}
+		return stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable, name+" is not connected now")
+	}
+	return c.send(st)
+}
+
+// Serve accepts components on ln until ctx is done; then it ends their
+// streams and returns once every connection is closed.
+func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	stop := context.AfterFunc(ctx, func() {
+		ln.Close()
+		s.mu.Lock()
+		s.closed = true
+		conns := make([]*conn, 0, len(s.conns))
+		for _, c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		for _, c := range conns {
+			c.end(&stream.Error{Condition: stream.SystemShutdown, Text: "the server is stopping"})
+		}
+	})
+	defer stop()
+	defer s.wg.Wait()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || strings.Contains(err.Error(), "too many open files") {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.mu.Lock()
+		if s.closed || s.unauth >= MaxUnauthenticated {
+			s.mu.Unlock()
+			nc.Close()
+			continue
+		}
+		s.unauth++
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			s.run(ctx, nc)
+		}()
+	}
+}
+
+// conn is one connected component.
+type conn struct {
+	s     *Service
+	name  string
+	nc    net.Conn
+	since time.Time
+	q     chan *stanza.Stanza
+	done  chan struct{}
+	once  sync.Once
+	wmu   sync.Mutex // the socket's writes
+	wbuf  bytes.Buffer
+	in    atomic.Int64
+	out   atomic.Int64
+}
+
+func newStreamID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// run is one connection: the header, the handshake, then the stream.
+func (s *Service) run(ctx context.Context, nc net.Conn) {
+	authenticated := false
+	defer func() {
+		if !authenticated {
+			s.mu.Lock()
+			s.unauth--
+			s.mu.Unlock()
+		}
+	}()
+	c := &conn{s: s, nc: nc, q: make(chan *stanza.Stanza, QueueLimit), done: make(chan struct{})}
+	_ = nc.SetDeadline(time.Now().Add(s.cfg.AuthTimeout))
+	dec := stream.NewDecoder(nc, stream.PreAuth)
+	h, err := dec.Header()
+	hdr := stream.Header{NS: stanza.NSComponent, ID: newStreamID()}
+	if err != nil {
+		c.fail(&hdr, asStreamError(err, "the stream's header could not be read"))
+		return
+	}
+	if h.NS != stanza.NSComponent {
+		c.fail(&hdr, &stream.Error{Condition: stream.InvalidNamespace, Text: "this port takes external components (XEP-0114, jabber:component:accept)"})
+		return
+	}
+	to, err := jid.Parse(h.To)
+	name := to.Domain
+	if err != nil || !to.IsDomain() || s.Component(name) == nil {
+		c.fail(&hdr, &stream.Error{Condition: stream.HostUnknown, Text: "no component of that name is configured here; add it with hearth components add"})
+		return
+	}
+	hdr.From = name
+	c.name = name
+	if err := c.write(func(b *bytes.Buffer) { stream.AppendHeader(b, hdr) }); err != nil {
+		nc.Close()
+		return
+	}
+	el, err := dec.Next()
+	if err != nil {
+		c.fail(nil, asStreamError(err, "the handshake could not be read"))
+		return
+	}
+	digest, err := ParseHandshake(el)
+	entry, lerr := s.cfg.Store.Lookup(name)
+	if err != nil || lerr != nil || !Verify(digest, hdr.ID, entry.Secret) {
+		s.log.Info("a component was refused: its handshake did not prove the secret", "component", name, "addr", nc.RemoteAddr().String())
+		c.fail(nil, &stream.Error{Condition: stream.NotAuthorized, Text: "the handshake does not match this component's secret"})
+		return
+	}
+	if err := c.write(func(b *bytes.Buffer) { b.WriteString("<handshake/>") }); err != nil {
+		nc.Close()
+		return
+	}
+	_ = nc.SetDeadline(time.Time{})
+	lim := stream.Limits{}
+	if s.cfg.Limits != nil {
+		lim = s.cfg.Limits()
+	}
+	dec.SetLimits(lim)
+
+	// The new connection, which proved the secret, replaces one still
+	// registered (a bot restarted before the server saw its old
+	// connection go).
+	c.since = time.Now()
+	s.mu.Lock()
+	if s.closed || s.handlers[name] == nil {
+		s.mu.Unlock()
+		c.fail(nil, &stream.Error{Condition: stream.SystemShutdown})
+		return
+	}
+	old := s.conns[name]
+	s.conns[name] = c
+	s.unauth--
+	authenticated = true
+	s.mu.Unlock()
+	if old != nil {
+		old.end(&stream.Error{Condition: stream.Conflict, Text: "another connection of this component replaced this one"})
+	}
+	s.log.Info("component connected", "component", name, "addr", nc.RemoteAddr().String())
+
+	var writer sync.WaitGroup
+	writer.Go(c.writer)
+	why := c.read(context.WithoutCancel(ctx), dec)
+
+	s.mu.Lock()
+	if s.conns[name] == c {
+		delete(s.conns, name)
+	}
+	s.mu.Unlock()
+	c.end(why)
+	writer.Wait()
+	c.bounceQueued(context.WithoutCancel(ctx))
+	s.log.Info("component disconnected", "component", name, "why", reason(why))
+}
+
+func reason(e *stream.Error) string {
+	if e == nil {
+		return "it closed its stream"
+	}
+	return e.Error()
+}
+
+// asStreamError turns a read error into the stream error to send, or
+// nil when the connection is gone.
+func asStreamError(err error, text string) *stream.Error {
+	var se *stream.Error
+	if errors.As(err, &se) {
+		return se
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return &stream.Error{Condition: stream.ConnectionTimeout, Text: "the header and the handshake must come within seconds"}
+	}
+	return nil
+}
+
+// read routes what the component sends until its stream ends; it returns
+// the stream error to end it with (nil: the component closed it).
+func (c *conn) read(ctx context.Context, dec *stream.Decoder) *stream.Error {
+	r := c.s.cfg.Router
+	for {
+		el, err := dec.Next()
+		if err != nil {
+			if errors.Is(err, stream.ErrClosed) {
+				return nil
+			}
+			return asStreamError(err, "")
+		}
+		if stanza.KindOf(el) == stanza.KindNone {
+			return &stream.Error{Condition: stream.UnsupportedStanzaType, Text: "only message, presence and iq are taken from a component"}
+		}
+		st, serr := stanza.Parse(el)
+		if serr != nil {
+			// The addresses cannot be read: the error goes straight back.
+			if el.Attr("type") != "error" {
+				bad := &stanza.Stanza{El: el, Kind: stanza.KindOf(el), ID: el.Attr("id")}
+				c.writeNow(bad.ErrorReply(serr))
+			}
+			continue
+		}
+		switch {
+		case st.From.IsZero() || st.To.IsZero():
+			return &stream.Error{Condition: stream.ImproperAddressing, Text: "a component's stanzas need a from and a to"}
+		case st.From.Domain != c.name:
+			c.s.log.Info("a component sent a stanza from another domain; its stream was closed", "component", c.name, "from", st.From.Domain)
+			return &stream.Error{Condition: stream.InvalidFrom, Text: "a component may send only from its own domain, " + c.name}
+		}
+		c.in.Add(1)
+		r.FromRemote(ctx, st)
+	}
+}
+
+// send queues st for the component.
+func (c *conn) send(st *stanza.Stanza) *stanza.Error {
+	select {
+	case <-c.done:
+		return stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable, c.name+" is not connected now")
+	default:
+	}
+	select {
+	case c.q <- st:
+		return nil
+	default:
+		return stanza.NewError(stanza.Wait, stanza.ResourceConstraint, c.name+" is not keeping up; try again later")
+	}
+}
+
+// writer writes the queue in bursts until the connection ends.
+func (c *conn) writer() {
+	for {
+		var st *stanza.Stanza
+		select {
+		case <-c.done:
+			return
+		case st = <-c.q:
+		}
+		err := c.write(func(b *bytes.Buffer) {
+			st.El.Encode(b, stanza.NSComponent)
+			n := 1
+			for ; n < 64; n++ {
+				select {
+				case st = <-c.q:
+					st.El.Encode(b, stanza.NSComponent)
+					continue
+				default:
+				}
+				break
+			}
+			c.out.Add(int64(n))
+		})
+		if err != nil {
+			c.end(nil)
+			return
+		}
+	}
+}
+
+// writeNow writes one element at once (errors about what could not be
+// parsed).
+func (c *conn) writeNow(el *stanza.Element) {
+	if err := c.write(func(b *bytes.Buffer) { el.Encode(b, stanza.NSComponent) }); err != nil {
+		c.end(nil)
+	}
+}
+
+// write writes what fill puts in the buffer, with a deadline.
+func (c *conn) write(fill func(*bytes.Buffer)) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	select {
+	case <-c.done:
+		return net.ErrClosed
+	default:
+	}
+	c.wbuf.Reset()
+	fill(&c.wbuf)
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	_, err := c.nc.Write(c.wbuf.Bytes())
+	if c.wbuf.Cap() > 64<<10 {
+		c.wbuf = bytes.Buffer{}
+	}
+	return err
+}
+
+// fail ends a stream before the handshake succeeded: our header if it is
+// not out yet (RFC 6120 4.9.1.1), the error, the end.
+func (c *conn) fail(h *stream.Header, e *stream.Error) {
+	c.finish(h, e)
+	c.nc.Close()
+}
+
+// end ends a connected component's stream with e (nil: none).
+func (c *conn) end(e *stream.Error) { c.finish(nil, e) }
+
+func (c *conn) finish(h *stream.Header, e *stream.Error) {
+	c.once.Do(func() {
+		// A write under way (a component that reads nothing) fails soon.
+		_ = c.nc.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+		c.wmu.Lock()
+		close(c.done)
+		var b bytes.Buffer
+		if h != nil {
+			stream.AppendHeader(&b, *h)
+		}
+		if e != nil {
+			stream.AppendError(&b, e)
+		}
+		b.WriteString(stream.Close)
+		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = c.nc.Write(b.Bytes())
+		c.wmu.Unlock()
+		if tc, ok := c.nc.(*net.TCPConn); ok {
+			_ = tc.CloseWrite()
+		}
+		// The reader sees the component's end, or gives up.
+		_ = c.nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	})
+}
+
+// bounceQueued refuses what was queued for the component and not
+// written.
+func (c *conn) bounceQueued(ctx context.Context) {
+	for {
+		select {
+		case st := <-c.q:
+			c.s.cfg.Router.Bounce(ctx, st, stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable, c.name+" disconnected"))
+		default:
+			c.nc.Close()
+			return
+		}
+	}
+}
