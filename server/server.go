@@ -16,6 +16,7 @@ import (
 	"hearth/server/internal/c2s"
 	"hearth/server/internal/component"
 	"hearth/server/internal/jid"
+	"hearth/server/internal/mod/adhoc"
 	"hearth/server/internal/mod/blocking"
 	"hearth/server/internal/mod/carbons"
 	"hearth/server/internal/mod/clock"
@@ -36,6 +37,7 @@ import (
 	"hearth/server/internal/mod/register"
 	"hearth/server/internal/mod/roster"
 	"hearth/server/internal/mod/session"
+	"hearth/server/internal/mod/svcadmin"
 	"hearth/server/internal/mod/upload"
 	"hearth/server/internal/mod/vcard"
 	"hearth/server/internal/mod/version"
@@ -79,6 +81,7 @@ type Server struct {
 	web      *web.Server
 	upload   *upload.Module
 	comps    *component.Service // external components; nil without a data directory
+	svcAdmin *svcadmin.Module   // XEP-0133's commands and the message of the day
 	quota    *quota.Limits
 	events   *admin.Hub
 	admin    *admin.Local
@@ -224,6 +227,11 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		s.familyRoom = family.NewRoom(family.RoomDeps{DB: db, Rooms: s.rooms, Bookmarks: s.pep, Domain: cfg.Domain, Log: part("family")})
 		s.modules = append(s.modules, s.familyRoom)
 	}
+	// Ad-hoc commands (XEP-0050), service administration's (XEP-0133)
+	// among them.
+	commands := adhoc.New(adhoc.Deps{Domain: cfg.Domain, Log: part("adhoc")})
+	s.svcAdmin = svcadmin.New(svcadmin.Deps{Domain: cfg.Domain, Router: r, Adhoc: commands, Admin: adminCommands{s}, Log: part("svcadmin")})
+	s.modules = append(s.modules, commands)
 	// Service discovery lists what the modules above declare.
 	var features []router.Features
 	for _, m := range s.modules {
@@ -232,7 +240,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		}
 	}
 	s.modules = append(s.modules, disco.New(disco.Deps{Router: r, Visibility: s.roster, Features: features,
-		Items: hostItems{r.Mux(), cfg.Domain}, AccountIdentities: [][2]string{pep.Identity}, Nodes: s.pep, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
+		Items: hostItems{r.Mux(), cfg.Domain}, AccountIdentities: [][2]string{pep.Identity}, Nodes: s.pep, ServerNodes: commands, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
 
 	var streamFeatures []c2s.Feature
 	var elements []c2s.Element
@@ -332,6 +340,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		s.cfg.Log.Warn("the family circle and the family room were not checked: the settings could not be read", "err", err)
 	} else {
 		s.applyMUC(v) // the chat rooms' limits, as set
+		s.svcAdmin.SetMOTD(v.String(settings.KeyMOTD))
 		if err := s.applyFamily(ctx, v); err != nil {
 			s.cfg.Log.Error("the family circle was not completed at start; it is tried again at the next start, or when family.circle is set on again", "err", err)
 		}
@@ -441,6 +450,8 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		}
 	case settings.KeyMAM:
 		s.archive.SetEnabled(v.Bool(key))
+	case settings.KeyMOTD:
+		s.svcAdmin.SetMOTD(v.String(key))
 	case settings.KeyUploadMaxFile, settings.KeyUploadQuota, settings.KeyUploadDaily, settings.KeyUploadExpiry:
 		s.upload.SetLimits(uploadLimits(v))
 	case settings.KeyPublicURL:

@@ -138,6 +138,7 @@ const (
 	KeyBackupDir       = "backup.dir"
 	KeyComponents      = "components.listen"
 	KeyAdmins          = "admin.jids"
+	KeyMOTD            = "motd"
 )
 
 // The calls settings: the STUN/TURN server (server/internal/turn) and
@@ -267,6 +268,10 @@ var registry = []Spec{
 		Help: "the folder the server's own backups go to (empty: backups in the data directory); another disk keeps them safe when this one fails"},
 	{Key: KeyComponents, Kind: String, Default: component.DefaultListen,
 		Help: "external components (XEP-0114: bots, gateways) connect to this address (host:port); off: none. Add one with hearth components add NAME"},
+	{Key: KeyAdmins, Kind: String, Live: true,
+		Help: "the accounts (bare JIDs, e.g. you@example.org, separated by spaces) that may run the server's admin commands from their chat app (XEP-0133: add and delete accounts, passwords, who is online, announcements, the message of the day); empty: nobody"},
+	{Key: KeyMOTD, Kind: String, Live: true,
+		Help: "the message of the day: every device gets it as it logs in (also set with a chat app's admin commands, XEP-0133); empty: none"},
 	{Key: KeyIdleTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultIdleTimeout), Live: true,
 		Help: "a silent client is pinged after this and disconnected after as long again; for new sessions"},
 	{Key: KeyResumeTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultResumeTimeout), Live: true,
