@@ -234,3 +234,50 @@ func TestComponent(t *testing.T) {
 		alice.Expect(`<message type='error' id='m3' from='bot.hearth.test' to='alice@hearth.test/pc'>*</message>`)
 	})
 }
+
+// TestComponentFederation: a component of a.test talks with an account
+// of b.test over federation both ways: b.test's server reaches
+// bot.a.test while it is connected, and the component's answer leaves
+// a.test from bot.a.test.
+func TestComponentFederation(t *testing.T) {
+	p := federate(t, true)
+	nc, err := p.a.Admin.AddComponent(context.Background(), "bot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.dns.mu.Lock()
+	p.dns.fixed["bot.a.test"] = p.a.Server.S2SAddr()
+	p.dns.mu.Unlock()
+	bot, el := dialComponent(t, p.a, nc.Name, nc.Secret)
+	if el.Name != "handshake" {
+		t.Fatalf("handshake: %v", el)
+	}
+	bob := p.b.Login(t, "bob", "copper-lantern-pw", "pc")
+	bob.Send(`<message to='bot.a.test' id='f1' type='chat'><body>weather?</body></message>`)
+	xmpptest.MustMatch(t, `<message to='bot.a.test' id='f1' type='chat' from='bob@b.test/pc'><body>weather?</body></message>`, bot.next())
+	bot.send(`<message from='bot.a.test' to='bob@b.test/pc' id='f2' type='chat'><body>sunny</body></message>`)
+	bob.Expect(`<message from='bot.a.test' to='bob@b.test/pc' id='f2' type='chat'><body>sunny</body></message>`)
+	bob.Send(`<iq to='bot.a.test' type='get' id='f3'><query xmlns='urn:example:weather'/></iq>`)
+	xmpptest.MustMatch(t, `<iq to='bot.a.test' type='get' id='f3' from='bob@b.test/pc'><query xmlns='urn:example:weather'/></iq>`, bot.next())
+	bot.send(`<iq from='bot.a.test' to='bob@b.test/pc' type='result' id='f3'/>`)
+	bob.Expect(`<iq from='bot.a.test' to='bob@b.test/pc' type='result' id='f3'/>`)
+
+	// Not connected: still served, the stanza refused (the link lives).
+	bot.send(`</stream:stream>`)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		cs, err := p.a.Admin.Components(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cs[0].Connected {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the component is still connected after closing its stream")
+		}
+	}
+	bob.Send(`<iq to='bot.a.test' type='get' id='f4'><query xmlns='urn:example:weather'/></iq>`)
+	bob.Expect(`<iq from='bot.a.test' to='bob@b.test/pc' type='error' id='f4'><query xmlns='urn:example:weather'/><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>bot.a.test is not connected now</text></error></iq>`)
+	bob.Send(`<message to='bot.a.test' id='f5' type='chat'><body>hello?</body></message>`)
+	bob.Expect(`<message from='bot.a.test' to='bob@b.test/pc' id='f5' type='error'>*</message>`)
+}

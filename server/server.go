@@ -526,7 +526,7 @@ type hostItems struct {
 
 func (h hostItems) Items(_ context.Context, from jid.JID) []disco.Item {
 	var out []disco.Item
-	for _, d := range h.mux.Hosts() {
+	for _, d := range h.mux.Listed() {
 		out = append(out, disco.Item{JID: jid.JID{Domain: d}})
 	}
 	if from.Domain == h.domain {

@@ -71,6 +71,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	handlers map[string]router.Handler // every configured component
+	names    []string                  // their names, sorted (shared: never changed)
 	conns    map[string]*conn          // the connected ones
 	unauth   int
 	closed   bool
@@ -106,12 +107,15 @@ func (s *Service) Reload() error {
 		return err
 	}
 	hs := make(map[string]router.Handler, len(all))
+	names := make([]string, 0, len(all))
 	for _, e := range all {
 		name := e.Name
 		hs[name] = func(ctx context.Context, st *stanza.Stanza) *stanza.Error { return s.toComponent(name, st) }
+		names = append(names, name)
 	}
+	slices.Sort(names)
 	s.mu.Lock()
-	s.handlers = hs
+	s.handlers, s.names = hs, names
 	var gone []*conn
 	for name, c := range s.conns {
 		if hs[name] == nil {
@@ -130,6 +134,13 @@ func (s *Service) Component(domain string) router.Handler {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.handlers[domain]
+}
+
+// Configured implements router.Components.
+func (s *Service) Configured() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.names
 }
 
 // Connected implements router.Components.

@@ -322,14 +322,16 @@ func (m *Mux) host(domain string, h Handler, localOnly bool) {
 	}
 }
 
-// Components are local hosts that come and go while the server runs:
-// external components (XEP-0114), each a subdomain or a name the
-// administrator configured.
+// Components are local hosts the administrator adds and removes while
+// the server runs: external components (XEP-0114), each a subdomain or
+// a name of its own, served while their program is connected.
 type Components interface {
 	// Component returns the handler of a configured component's domain
 	// (connected or not), or nil when domain is none.
 	Component(domain string) Handler
-	// Connected lists the domains of the components connected now.
+	// Configured lists the configured components' domains, sorted;
+	// Connected those connected now. Callers must not change the lists.
+	Configured() []string
 	Connected() []string
 }
 
@@ -344,11 +346,29 @@ func (m *Mux) Components(c Components) {
 }
 
 // Hosts returns the local hosts other servers may reach (those
-// registered with Host, not LocalHost, and the components connected
-// now), sorted: what federation serves and the server's disco items
-// list. Once routing started the registered ones are listed once and
-// shared: callers must not change the list.
+// registered with Host, not LocalHost, and the configured components),
+// sorted: what federation serves. Once routing started the registered
+// ones are listed once and shared: callers must not change the list.
 func (m *Mux) Hosts() []string {
+	var c []string
+	if m.comps != nil {
+		c = m.comps.Configured()
+	}
+	return m.withFixed(c)
+}
+
+// Listed returns the hosts the server's disco items list (XEP-0030 4.1):
+// those of Hosts, components only while connected.
+func (m *Mux) Listed() []string {
+	var c []string
+	if m.comps != nil {
+		c = m.comps.Connected()
+	}
+	return m.withFixed(c)
+}
+
+// withFixed returns the registered hosts that federate, with extra.
+func (m *Mux) withFixed(extra []string) []string {
 	var fixed []string
 	if m.started.Load() {
 		m.federatedOnce.Do(func() { m.federated = m.hostList() })
@@ -356,14 +376,10 @@ func (m *Mux) Hosts() []string {
 	} else {
 		fixed = m.hostList()
 	}
-	if m.comps == nil {
+	if len(extra) == 0 {
 		return fixed
 	}
-	c := m.comps.Connected()
-	if len(c) == 0 {
-		return fixed
-	}
-	out := append(slices.Clip(fixed), c...)
+	out := append(slices.Clip(fixed), extra...)
 	slices.Sort(out)
 	return slices.Compact(out)
 }
