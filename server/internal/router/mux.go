@@ -193,6 +193,7 @@ type Mux struct {
 	// every stanza from another server.
 	federatedOnce sync.Once
 	federated     []string
+	served        atomic.Pointer[servedHosts] // Hosts with the components
 }
 
 func newMux() *Mux {
@@ -350,11 +351,28 @@ func (m *Mux) Components(c Components) {
 // sorted: what federation serves. Once routing started the registered
 // ones are listed once and shared: callers must not change the list.
 func (m *Mux) Hosts() []string {
-	var c []string
-	if m.comps != nil {
-		c = m.comps.Configured()
+	if m.comps == nil {
+		return m.withFixed(nil)
 	}
-	return m.withFixed(c)
+	// Asked for on every stanza from another server: the list is made
+	// again only when the components' list is another one.
+	c := m.comps.Configured()
+	if h := m.served.Load(); h != nil && m.started.Load() && sameList(h.comps, c) {
+		return h.all
+	}
+	all := m.withFixed(c)
+	if m.started.Load() {
+		m.served.Store(&servedHosts{comps: c, all: all})
+	}
+	return all
+}
+
+// servedHosts is Hosts made for one list of components.
+type servedHosts struct{ comps, all []string }
+
+// sameList reports whether a and b are the same slice (not only equal).
+func sameList(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // Listed returns the hosts the server's disco items list (XEP-0030 4.1):
