@@ -237,7 +237,7 @@ func (f *ws) message() ([]byte, error) {
 				return nil, f.rerr
 			}
 			pinged = false
-			if isBlank(m.b) {
+			if stream.IsSpace(m.b) {
 				continue // any message is life; whitespace carries nothing
 			}
 			return m.b, nil

@@ -12,8 +12,6 @@ package pep
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"time"
@@ -110,11 +108,7 @@ func (m *Module) SessionEnded(_ context.Context, s *router.Session) {
 	m.seen.remove(s.JID.Local, s.JID)
 }
 
-func newID() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func newID() string { return stanza.RandomID(12) }
 
 // handle answers a pubsub or pubsub#owner request to an account.
 func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
