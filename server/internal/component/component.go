@@ -10,8 +10,6 @@ package component
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net"
@@ -258,12 +256,6 @@ type conn struct {
 	out   atomic.Int64
 }
 
-func newStreamID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // run is one connection: the header, the handshake, then the stream.
 func (s *Service) run(ctx context.Context, nc net.Conn) {
 	authenticated := false
@@ -278,7 +270,7 @@ func (s *Service) run(ctx context.Context, nc net.Conn) {
 	_ = nc.SetDeadline(time.Now().Add(s.cfg.AuthTimeout))
 	dec := stream.NewDecoder(nc, stream.PreAuth)
 	h, err := dec.Header()
-	hdr := stream.Header{NS: stanza.NSComponent, ID: newStreamID()}
+	hdr := stream.Header{NS: stanza.NSComponent, ID: stanza.RandomID(16)}
 	if err != nil {
 		c.fail(&hdr, asStreamError(err, "the stream's header could not be read"))
 		return

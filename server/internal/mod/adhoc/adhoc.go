@@ -7,8 +7,6 @@ package adhoc
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"sync"
 	"time"
@@ -230,7 +228,7 @@ func (m *Module) command(ctx context.Context, st *stanza.Stanza) (*stanza.Elemen
 		case "prev":
 			return nil, commandError(stanza.Modify, stanza.BadRequest, "bad-action", "this command has no previous step")
 		}
-		sid = newSessionID()
+		sid = stanza.RandomID(12)
 	}
 	if in != nil && in.Type == "cancel" {
 		return stanza.New("command", NS, "node", node, "sessionid", sid, "status", "canceled"), nil
@@ -289,12 +287,6 @@ func (m *Module) keep(sid string, s *session, now time.Time) {
 		delete(m.sessions, oldest)
 	}
 	m.sessions[sid] = s
-}
-
-func newSessionID() string {
-	b := make([]byte, 12)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // Sessions is how many command sessions are under way (tests).
