@@ -7,9 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"hearth/server"
 	"hearth/server/admin"
 	"hearth/server/internal/component"
 	"hearth/server/internal/stanza"
@@ -280,4 +282,59 @@ func TestComponentFederation(t *testing.T) {
 	bob.Expect(`<iq from='bot.a.test' to='bob@b.test/pc' type='error' id='f4'><query xmlns='urn:example:weather'/><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>bot.a.test is not connected now</text></error></iq>`)
 	bob.Send(`<message to='bot.a.test' id='f5' type='chat'><body>hello?</body></message>`)
 	bob.Expect(`<message from='bot.a.test' to='bob@b.test/pc' id='f5' type='error'>*</message>`)
+}
+
+// TestComponentLimits: a component has the client streams' limits: the
+// time to send its header and handshake, and the largest stanza
+// (limits.stanza_bytes); another namespace is refused.
+func TestComponentLimits(t *testing.T) {
+	srv := xmpptest.Start(t, func(c *server.Config) { c.AuthTimeout = 300 * time.Millisecond })
+	nc, err := srv.Admin.AddComponent(context.Background(), "bot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	setSetting(t, srv, "limits.stanza_bytes", "10000")
+
+	t.Run("silent", func(t *testing.T) {
+		c, err := net.Dial("tcp", srv.Server.ComponentAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		dec := stream.NewDecoder(c, stream.Limits{})
+		if _, err := dec.Header(); err != nil {
+			t.Fatal(err)
+		}
+		el, err := dec.Next()
+		if err != nil || streamError(el) != "connection-timeout" {
+			t.Fatalf("a silent connection got %v, %v; want <connection-timeout/>", el, err)
+		}
+	})
+	t.Run("another namespace", func(t *testing.T) {
+		c, err := net.Dial("tcp", srv.Server.ComponentAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Write([]byte(`<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='bot.hearth.test'>`))
+		dec := stream.NewDecoder(c, stream.Limits{})
+		if _, err := dec.Header(); err != nil {
+			t.Fatal(err)
+		}
+		if el, err := dec.Next(); err != nil || streamError(el) != "invalid-namespace" {
+			t.Fatalf("a client stream got %v, %v; want <invalid-namespace/>", el, err)
+		}
+	})
+	t.Run("too big", func(t *testing.T) {
+		bot, el := dialComponent(t, srv, nc.Name, nc.Secret)
+		if el.Name != "handshake" {
+			t.Fatal(el)
+		}
+		bot.send(`<message from='bot.hearth.test' to='x@hearth.test'><body>` + strings.Repeat("x", 12000) + `</body></message>`)
+		if c := streamError(bot.next()); c != "policy-violation" {
+			t.Fatalf("a stanza over the limit: %q, want policy-violation", c)
+		}
+	})
 }

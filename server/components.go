@@ -22,8 +22,11 @@ func (s *Server) newComponents() {
 		Domain: s.cfg.Domain,
 		Router: s.router,
 		Store:  component.StoreIn(s.cfg.DataDir),
-		Limits: func() stream.Limits { return s.c2s.Limits() },
-		Log:    s.cfg.Log.With("part", "component"),
+		// The limits of client streams: the time to log in, the stanza
+		// size of limits.stanza_bytes.
+		Limits:      func() stream.Limits { return s.c2s.Limits() },
+		AuthTimeout: s.cfg.AuthTimeout,
+		Log:         s.cfg.Log.With("part", "component"),
 	})
 	s.router.Mux().Components(s.comps)
 }
