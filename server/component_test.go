@@ -121,8 +121,10 @@ func TestComponent(t *testing.T) {
 	if _, err := srv.Admin.AddComponent(ctx, "bot.hearth.test"); !errors.Is(err, admin.ErrExists) {
 		t.Fatalf("adding bot again: %v, want ErrExists", err)
 	}
-	if _, err := srv.Admin.AddComponent(ctx, "hearth.test"); !errors.Is(err, admin.ErrInvalid) {
-		t.Fatalf("adding the server's domain: %v, want ErrInvalid", err)
+	for _, name := range []string{"hearth.test", "conference", "upload.hearth.test"} {
+		if _, err := srv.Admin.AddComponent(ctx, name); !errors.Is(err, admin.ErrInvalid) {
+			t.Fatalf("adding %s: %v, want ErrInvalid", name, err)
+		}
 	}
 	fi, err := os.Stat(filepath.Join(srv.DataDir, component.FileName))
 	if err != nil {
@@ -139,11 +141,26 @@ func TestComponent(t *testing.T) {
 		if _, el := dialComponent(t, srv, "nobody.hearth.test", nc.Secret); streamError(el) != "host-unknown" {
 			t.Fatalf("unknown component: got %v, want <host-unknown/>", el)
 		}
-		c, el := dialComponent(t, srv, "bot.hearth.test", "")
-		if streamError(el) != "not-authorized" {
+		if _, el := dialComponent(t, srv, "bot.hearth.test", ""); streamError(el) != "not-authorized" {
 			t.Fatalf("no secret: got %v", el)
 		}
-		_ = c
+		// A name of the server's own services, put in the file behind the
+		// admin API's back, cannot connect.
+		taken, err := component.StoreIn(srv.DataDir).Add("conference.hearth.test", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := srv.Admin.AddComponent(ctx, "other"); err != nil { // the server reads the file again
+			t.Fatal(err)
+		}
+		if _, el := dialComponent(t, srv, "conference.hearth.test", taken.Secret); streamError(el) != "host-unknown" {
+			t.Fatalf("a component named as the chat service: %v, want <host-unknown/>", el)
+		}
+		for _, name := range []string{"conference.hearth.test", "other"} {
+			if err := srv.Admin.RemoveComponent(ctx, name); err != nil {
+				t.Fatal(err)
+			}
+		}
 	})
 
 	alice := online(t, srv, "alice", "pc", 0)

@@ -22,6 +22,7 @@ func (s *Server) newComponents() {
 		Domain: s.cfg.Domain,
 		Router: s.router,
 		Store:  component.StoreIn(s.cfg.DataDir),
+		Taken:  s.router.Mux().IsHost,
 		// The limits of client streams: the time to log in, the stanza
 		// size of limits.stanza_bytes.
 		Limits:      func() stream.Limits { return s.c2s.Limits() },
@@ -80,6 +81,9 @@ func (h *hooks) ComponentStatus() ([]component.Status, error) {
 	}
 	return h.s.comps.Status()
 }
+
+// ComponentNameTaken implements admin.ComponentService.
+func (h *hooks) ComponentNameTaken(name string) bool { return h.s.router.Mux().IsHost(name) }
 
 // ComponentsChanged implements admin.ComponentService.
 func (h *hooks) ComponentsChanged() error {

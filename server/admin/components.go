@@ -35,6 +35,9 @@ type ComponentService interface {
 	// ComponentsChanged reads the configured components again; one that
 	// was removed is disconnected.
 	ComponentsChanged() error
+	// ComponentNameTaken reports whether name is one of the server's own
+	// services (conference.<domain>...).
+	ComponentNameTaken(name string) bool
 }
 
 func (l *Local) components() (*component.Store, error) {
@@ -78,6 +81,9 @@ func (l *Local) AddComponent(ctx context.Context, name string) (NewComponent, er
 	n, err := component.Name(name, l.domain())
 	if err != nil {
 		return NewComponent{}, invalidf("%s", err.Error())
+	}
+	if cs, ok := l.Live.(ComponentService); ok && cs.ComponentNameTaken(n) {
+		return NewComponent{}, invalidf("%s is one of the server's own services; give the component another name", n)
 	}
 	st, err := l.components()
 	if err != nil {

@@ -43,6 +43,9 @@ type Config struct {
 	Domain string
 	Router *router.Router
 	Store  *Store
+	// Taken says whether a name is one of the server's own services
+	// (conference.<domain>...), which no component may take; nil: none.
+	Taken func(domain string) bool
 	// Limits are a connected component's stream limits (the stanza size
 	// of the server's setting); nil: the defaults.
 	Limits       func() stream.Limits
@@ -108,6 +111,10 @@ func (s *Service) Reload() error {
 	names := make([]string, 0, len(all))
 	for _, e := range all {
 		name := e.Name
+		if s.cfg.Taken != nil && s.cfg.Taken(name) {
+			s.log.Warn("a component has the name of one of the server's own services and cannot connect; remove it and add it under another name", "component", name)
+			continue
+		}
 		hs[name] = func(ctx context.Context, st *stanza.Stanza) *stanza.Error { return s.toComponent(name, st) }
 		names = append(names, name)
 	}

@@ -402,6 +402,13 @@ func (m *Mux) withFixed(extra []string) []string {
 	return slices.Compact(out)
 }
 
+// IsHost reports whether domain is a host registered with Host or
+// LocalHost (one of the server's own services).
+func (m *Mux) IsHost(domain string) bool {
+	_, ok := m.hosts[domain]
+	return ok
+}
+
 // hostHandler returns the handler of a local host or a configured component,
 // or nil.
 func (m *Mux) hostHandler(domain string) Handler {
