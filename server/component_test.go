@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -354,4 +355,31 @@ func TestComponentLimits(t *testing.T) {
 			t.Fatalf("a stanza over the limit: %q, want policy-violation", c)
 		}
 	})
+}
+
+// TestComponentQueue: a component that reads nothing holds at most
+// component.QueueBytes of stanzas in the server's memory; senders past
+// it are told to wait (resource-constraint), and nothing is lost
+// silently.
+func TestComponentQueue(t *testing.T) {
+	srv := xmpptest.Start(t)
+	srv.AddUser(t, "alice", secret("alice"))
+	nc, err := srv.Admin.AddComponent(context.Background(), "bot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bot, el := dialComponent(t, srv, nc.Name, nc.Secret)
+	if el.Name != "handshake" {
+		t.Fatal(el)
+	}
+	_ = bot // reads nothing from now on
+	alice := online(t, srv, "alice", "pc", 0)
+	body := strings.Repeat("x", 200<<10)
+	for i := range 120 {
+		alice.Send(`<message to='bot.hearth.test' id='q` + strconv.Itoa(i) + `'><body>` + body + `</body></message>`)
+	}
+	el = alice.NextWithin(20 * time.Second)
+	if el.Name != "message" || el.Attr("type") != "error" || errorCondition(el) != "resource-constraint" {
+		t.Fatalf("a sender past the queue got %v", el)
+	}
 }

@@ -33,6 +33,9 @@ const (
 	// QueueLimit is how many stanzas wait for a component at most; past
 	// it senders get resource-constraint.
 	QueueLimit = 1024
+	// QueueBytes bounds what waits for a component in memory (as the
+	// parsed stanzas take it, stanza.Element.Footprint).
+	QueueBytes = 8 << 20
 	// MaxUnauthenticated bounds the connections that have not finished
 	// their handshake.
 	MaxUnauthenticated = 16
@@ -261,6 +264,7 @@ type conn struct {
 	wbuf  bytes.Buffer
 	in    atomic.Int64
 	out   atomic.Int64
+	bytes atomic.Int64 // the footprint of what is queued
 }
 
 // run is one connection: the header, the handshake, then the stream.
@@ -420,10 +424,16 @@ func (c *conn) send(st *stanza.Stanza) *stanza.Error {
 		return stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable, c.name+" is not connected now")
 	default:
 	}
+	fp := int64(st.El.Footprint())
+	if c.bytes.Add(fp) > QueueBytes {
+		c.bytes.Add(-fp)
+		return stanza.NewError(stanza.Wait, stanza.ResourceConstraint, c.name+" is not keeping up; try again later")
+	}
 	select {
 	case c.q <- st:
 		return nil
 	default:
+		c.bytes.Add(-fp)
 		return stanza.NewError(stanza.Wait, stanza.ResourceConstraint, c.name+" is not keeping up; try again later")
 	}
 }
@@ -439,16 +449,19 @@ func (c *conn) writer() {
 		}
 		err := c.write(func(b *bytes.Buffer) {
 			st.El.Encode(b, stanza.NSComponent)
+			fp := int64(st.El.Footprint())
 			n := 1
 			for ; n < 64; n++ {
 				select {
 				case st = <-c.q:
 					st.El.Encode(b, stanza.NSComponent)
+					fp += int64(st.El.Footprint())
 					continue
 				default:
 				}
 				break
 			}
+			c.bytes.Add(-fp)
 			c.out.Add(int64(n))
 		})
 		if err != nil {
