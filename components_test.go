@@ -14,12 +14,12 @@ func TestComponentsCommand(t *testing.T) {
 	d := "--data=" + data
 	check(t, e, "", 0, "", "user", "add", "alice@test.home", "--password", "correct horse", d)
 	check(t, e, "", 0, `no external components`, "components", d)
-	check(t, e, "", 0, `(?s)component gw\.test\.home added; its secret.*\n[A-Za-z0-9_-]{32}\n$`, "components", "add", "gw", d)
+	check(t, e, "", 0, `(?s)component gw\.test\.home added; its secret.*\n[0-9a-f]{48}\n$`, "components", "add", "gw", d)
 	check(t, e, "", 0, `(?m)^gw\.test\.home +not connected`, "components", "list", d)
 
 	start(t, e, "--headless", "--no-mdns", d, "--domain", "test.home", "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0")
 	check(t, e, "", 0, `(?m)^listener: +component 127\.0\.0\.1:\d+`, "status", d)
-	check(t, e, "", 0, `(?s)component bot\.test\.home added.*\n[A-Za-z0-9_-]{32}\n$`, "components", "add", "bot", d)
+	check(t, e, "", 0, `(?s)component bot\.test\.home added.*\n[0-9a-f]{48}\n$`, "components", "add", "bot", d)
 	check(t, e, "", 0, `(?s)^NAME.*\nbot\.test\.home +not connected.*\ngw\.test\.home +not connected`, "components", d)
 	check(t, e, "", 0, "", "components", "remove", "gw", d)
 	res := check(t, e, "", 1, "", "components", "remove", "gw", d)

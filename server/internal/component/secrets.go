@@ -1,8 +1,6 @@
 package component
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 
 	"hearth/internal/atomicfile"
 	"hearth/server/internal/jid"
+	"hearth/server/internal/stanza"
 )
 
 // FileName is the file in the data directory that holds the components'
@@ -100,9 +99,9 @@ func (s *Store) Add(name string, now time.Time) (Entry, error) {
 			return Entry{}, ErrExists
 		}
 	}
-	b := make([]byte, 24)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	e := Entry{Name: name, Secret: base64.RawURLEncoding.EncodeToString(b), Created: now.UTC().Truncate(time.Second)}
+	// 192 random bits in hex: nothing a shell, a configuration file or a
+	// program's option parser reads otherwise (no leading '-').
+	e := Entry{Name: name, Secret: stanza.RandomID(24), Created: now.UTC().Truncate(time.Second)}
 	all = append(all, e)
 	return e, s.write(all)
 }
