@@ -341,6 +341,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 	} else {
 		s.applyMUC(v) // the chat rooms' limits, as set
 		s.svcAdmin.SetMOTD(v.String(settings.KeyMOTD))
+		s.svcAdmin.SetAdmins(v.String(settings.KeyAdmins))
 		if err := s.applyFamily(ctx, v); err != nil {
 			s.cfg.Log.Error("the family circle was not completed at start; it is tried again at the next start, or when family.circle is set on again", "err", err)
 		}
@@ -452,6 +453,8 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		s.archive.SetEnabled(v.Bool(key))
 	case settings.KeyMOTD:
 		s.svcAdmin.SetMOTD(v.String(key))
+	case settings.KeyAdmins:
+		s.svcAdmin.SetAdmins(v.String(key))
 	case settings.KeyUploadMaxFile, settings.KeyUploadQuota, settings.KeyUploadDaily, settings.KeyUploadExpiry:
 		s.upload.SetLimits(uploadLimits(v))
 	case settings.KeyPublicURL:

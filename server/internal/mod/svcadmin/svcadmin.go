@@ -53,9 +53,10 @@ type Deps struct {
 
 // Module holds the commands and the message of the day.
 type Module struct {
-	d    Deps
-	log  *slog.Logger
-	motd atomic.Pointer[string]
+	d      Deps
+	log    *slog.Logger
+	motd   atomic.Pointer[string]
+	admins atomic.Pointer[[]string] // the bare JIDs of admin.jids
 }
 
 // New adds the commands to d.Adhoc.
@@ -66,6 +67,7 @@ func New(d Deps) *Module {
 	m := &Module{d: d, log: d.Log}
 	empty := ""
 	m.motd.Store(&empty)
+	m.admins.Store(&[]string{})
 	for _, c := range []struct {
 		node, name string
 		run        func(ctx context.Context, from jid.JID, in *adhoc.Form) adhoc.Step
@@ -91,6 +93,13 @@ func New(d Deps) *Module {
 // applied live).
 func (m *Module) SetMOTD(text string) { m.motd.Store(&text) }
 
+// SetAdmins sets who may run the commands: the setting admin.jids, bare
+// JIDs separated by spaces or commas (applied live).
+func (m *Module) SetAdmins(list string) {
+	admins := strings.Fields(strings.ReplaceAll(list, ",", " "))
+	m.admins.Store(&admins)
+}
+
 // SessionBound sends the message of the day to a session that just
 // bound (XEP-0133 4.23).
 func (m *Module) SessionBound(ctx context.Context, s *router.Session) {
@@ -105,16 +114,11 @@ func (m *Module) SessionBound(ctx context.Context, s *router.Session) {
 }
 
 // isAdmin: a local account named in admin.jids.
-func (m *Module) isAdmin(ctx context.Context, from jid.JID) bool {
+func (m *Module) isAdmin(_ context.Context, from jid.JID) bool {
 	if from.Domain != m.d.Domain || from.Local == "" {
 		return false
 	}
-	v, err := m.d.Admin.Setting(ctx, KeyAdmins)
-	if err != nil {
-		return false
-	}
-	bare := from.Bare().String()
-	return slices.Contains(strings.Fields(strings.ReplaceAll(v, ",", " ")), bare)
+	return slices.Contains(*m.admins.Load(), from.Bare().String())
 }
 
 func form(title, instructions string) *stanza.Element {
