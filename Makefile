@@ -19,7 +19,7 @@ GUI_PACKAGES  := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxra
                  libxinerama-dev libxi-dev libxxf86vm-dev
 TEST_PACKAGES := xvfb xauth imagemagick xdotool prosody lua-unbound python3-slixmpp python3-aiohttp python3-nbxmpp go-sendxmpp ejabberd coturn \
                  iproute2 avahi-daemon avahi-utils dbus libpurple-dev \
-                 systemd desktop-file-utils $(NODE_PACKAGES) chromium
+                 systemd desktop-file-utils $(NODE_PACKAGES) chromium python3-aioxmpp
 # Node and npm for xmpp.js, from Debian unless an npm is there already (a
 # Node from NodeSource carries its own npm, and conflicts with Debian's).
 NODE_PACKAGES := $(if $(shell command -v npm 2>/dev/null),,nodejs npm)

@@ -17,14 +17,14 @@ import (
 
 // commands are the subcommands besides serve.
 var commands = map[string]bool{
-	"user": true, "roster": true, "config": true, "status": true, "federation": true, "lan": true, "rooms": true, "uploads": true, "invite": true, "turn": true, "backup": true, "restore": true, "stop": true, "debug": true, "bench": true, "version": true, "help": true,
+	"user": true, "roster": true, "config": true, "status": true, "federation": true, "lan": true, "rooms": true, "uploads": true, "invite": true, "components": true, "turn": true, "backup": true, "restore": true, "stop": true, "debug": true, "bench": true, "version": true, "help": true,
 }
 
 // envFlags are the flags that can also come from HEARTH_<NAME>.
 var envFlags = map[string]bool{
 	"data": true, "domain": true, "c2s": true, "c2s-tls": true, "s2s": true, "http": true,
 	"ca-page": true, "acme-ca": true, "acme-ca-root": true, "acme-email": true, "acme-http": true, "acme-tls-alpn": true,
-	"headless": true, "no-mdns": true, "turn": true, "log-level": true,
+	"headless": true, "no-mdns": true, "turn": true, "component": true, "log-level": true,
 }
 
 // envName is the environment variable of a flag: --c2s-tls is HEARTH_C2S_TLS.

@@ -58,6 +58,7 @@ const usageText = `usage:
     --headless        no GUI
     --no-mdns         do not advertise on the LAN
     --turn ADDR       STUN/TURN for calls, UDP and TCP (default: port turn.port; "off" for none)
+    --component ADDR  external components (XEP-0114; default: setting components.listen; "off" for none)
     --log-level LEVEL debug, info, warn or error (default info)
   hearth user add|del|passwd|list|disable|enable [JID] [--password P]
   hearth roster list|add|del USER [CONTACT] [--name N] [--group G]...
@@ -88,6 +89,9 @@ const usageText = `usage:
                                       an invitation link and QR code: a new account (XEP-0445), a
                                       contact (XEP-0379), both, or a new password for an account
   hearth invite list | revoke TOKEN   the invitations and their state; cancel one
+  hearth components [list|add NAME|remove NAME]
+                                      external components (XEP-0114: bots, gateways) at NAME.<domain>;
+                                      add prints the secret the component logs in with
   hearth turn [status]                calls: the STUN/TURN server (listening, relays, allocations,
                                       bytes relayed, refused credentials); settings turn.*
   hearth backup [FILE|FOLDER]         back up the server while it runs (database, certificates and
@@ -109,7 +113,7 @@ const usageText = `usage:
 Every flag can also be set in the environment: HEARTH_DATA, HEARTH_DOMAIN,
 HEARTH_C2S, HEARTH_C2S_TLS, HEARTH_S2S, HEARTH_HTTP, HEARTH_CA_PAGE,
 HEARTH_ACME_CA, HEARTH_ACME_CA_ROOT, HEARTH_ACME_EMAIL, HEARTH_ACME_HTTP,
-HEARTH_ACME_TLS_ALPN, HEARTH_HEADLESS, HEARTH_NO_MDNS, HEARTH_TURN, HEARTH_LOG_LEVEL. A flag beats the environment, which beats
+HEARTH_ACME_TLS_ALPN, HEARTH_HEADLESS, HEARTH_NO_MDNS, HEARTH_TURN, HEARTH_COMPONENT, HEARTH_LOG_LEVEL. A flag beats the environment, which beats
 the stored setting, which beats the default.
 
 Admin commands talk to the running server over the Unix socket in the data
@@ -184,6 +188,8 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.uploads(ctx, args)
 	case "invite":
 		err = c.invite(ctx, args)
+	case "components":
+		err = c.components(ctx, args)
 	case "turn":
 		err = c.turnStatus(ctx, args)
 	case "backup":

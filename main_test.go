@@ -63,7 +63,7 @@ func env(t *testing.T, extra ...string) []string {
 	t.Helper()
 	// The CA page, HTTPS and STUN/TURN on loopback: a test's server never opens
 	// a port on every interface unless it asks.
-	return append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "HEARTH_CA_PAGE=127.0.0.1:0", "HEARTH_HTTP=127.0.0.1:0", "HEARTH_TURN=127.0.0.1:0"}, extra...)
+	return append([]string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH"), "HEARTH_CA_PAGE=127.0.0.1:0", "HEARTH_HTTP=127.0.0.1:0", "HEARTH_TURN=127.0.0.1:0", "HEARTH_COMPONENT=127.0.0.1:0"}, extra...)
 }
 
 type result struct {

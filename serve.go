@@ -26,6 +26,7 @@ type serveOptions struct {
 	s2s, http        string
 	caPage           string
 	turn             string
+	component        string
 	headless, noMDNS bool
 	logLevel         string
 	acme             acmeOptions
@@ -192,6 +193,7 @@ func (c *cli) serveOptions(args []string) (serveOptions, error) {
 	fs.StringVar(&o.s2s, "s2s", ":5269", "federation listener `address`, STARTTLS and direct TLS (XEP-0368) on one port; open only while federation.enabled is on (off: other servers cannot connect)")
 	fs.StringVar(&o.http, "http", ":5443", "HTTPS listener `address`: shared files (XEP-0363); clients are given https://<domain>:<port>, or the setting http.public_url (off: none)")
 	fs.StringVar(&o.turn, "turn", "", "STUN/TURN `address`, UDP and TCP, for calls (default: port turn.port on every address; off: none this run)")
+	fs.StringVar(&o.component, "component", "", "external components' listener `address` (XEP-0114; default: the setting components.listen, 127.0.0.1:5347; off: none this run)")
 	fs.StringVar(&o.caPage, "ca-page", ":5380", "plain-HTTP `address` of the page where devices fetch the home CA (local mode; off: none)")
 	fs.StringVar(&o.acme.ca, "acme-ca", "", "ACME directory `URL` (default: setting acme.ca, else Let's Encrypt)")
 	fs.StringVar(&o.acme.caRoot, "acme-ca-root", "", "PEM `file` of a root to trust for the ACME server's HTTPS (a private ACME server)")
@@ -380,6 +382,12 @@ func listenAll(dir string, o serveOptions) (*listeners, error) {
 		// Opened by the server while federation is on.
 		address := o.s2s
 		ls.server.S2S = func() (net.Listener, error) { return net.Listen("tcp", address) }
+	}
+	// External components (XEP-0114): the server opens the address of
+	// its setting components.listen, or --component's.
+	if o.component != "off" {
+		flag := o.component
+		ls.server.Component = func(address string) (net.Listener, error) { return net.Listen("tcp", or(flag, address)) }
 	}
 	return ls, nil
 }

@@ -73,6 +73,7 @@ type UI struct {
 	lan        *lanTab
 	rooms      *roomsTab
 	files      *filesTab
+	components *componentsPanel // on the Settings tab
 	settings   *settingsTab
 	console    *consoleTab
 	logs       *logsTab
@@ -104,6 +105,7 @@ func newUI(a fyne.App, api admin.API, do func(func())) *UI {
 	u.lan = newLANTab(u)
 	u.rooms = newRoomsTab(u)
 	u.files = newFilesTab(u)
+	u.components = newComponentsTab(u)
 	u.console = newConsoleTab(u)
 	u.logs = newLogsTab(u)
 	u.info = &reloader{u: u, load: u.loadInfo}
@@ -159,6 +161,9 @@ func (u *UI) catchUp() {
 	}
 	if u.inSight(u.files.content) {
 		u.files.load.trigger()
+	}
+	if u.inSight(u.settings.content) {
+		u.components.load.trigger()
 	}
 	if u.console.stale {
 		u.console.render()
@@ -269,6 +274,9 @@ func (u *UI) watch(ctx context.Context) {
 				if u.inSight(u.files.content) {
 					u.files.load.trigger() // uploads send no event
 				}
+				if u.inSight(u.settings.content) {
+					u.components.load.trigger() // nor do components' connections
+				}
 			})
 		}
 	}
@@ -280,6 +288,7 @@ func (u *UI) handle(ev admin.Event) {
 	u.lan.handle(ev)
 	u.rooms.handle(ev)
 	u.files.handle(ev)
+	u.components.handle(ev)
 	switch ev.Kind {
 	case admin.EventSessionUp, admin.EventSessionDown:
 		u.sessions.trigger()
@@ -304,6 +313,7 @@ func (u *UI) reloadAll() {
 	u.lan.load.trigger()
 	u.rooms.load.trigger()
 	u.files.load.trigger()
+	u.components.load.trigger()
 	u.settingsLoad.trigger()
 	u.console.sessions.trigger()
 }

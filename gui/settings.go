@@ -42,7 +42,9 @@ func newSettingsTab(u *UI) *settingsTab {
 	intro := wrapped("Changes apply to the running server at once, except where a setting says it needs a restart. " +
 		"The same settings can be read and changed with hearth config.")
 	t.groups = container.NewVBox()
-	t.scroll = container.NewVScroll(container.NewVBox(intro, t.status, t.groups))
+	// The external components follow the settings (components.listen
+	// among them).
+	t.scroll = container.NewVScroll(container.NewVBox(intro, t.status, t.groups, u.components.content))
 	t.content = t.scroll
 	return t
 }
@@ -130,6 +132,8 @@ var groupTitles = map[string]string{
 	"mam":        "Message archive",
 	"muc":        "Chat rooms",
 	"backup":     "Backups",
+	"components": "Bots and gateways (external components)",
+	"admin":      "Administrators",
 	"upload":     "Shared files (HTTP upload)",
 	"http":       "Web (HTTPS listener)",
 	"log":        "Log",

@@ -31,6 +31,7 @@ var (
 
 // SessionBound implements router.SessionObserver.
 func (h *hooks) SessionBound(sess *router.Session) {
+	h.s.svcAdmin.SessionBound(context.Background(), sess) // the message of the day
 	h.s.events.Publish(admin.Event{Kind: admin.EventSessionUp, JID: sess.JID.String()})
 }
 

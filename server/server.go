@@ -14,7 +14,9 @@ import (
 
 	"hearth/server/admin"
 	"hearth/server/internal/c2s"
+	"hearth/server/internal/component"
 	"hearth/server/internal/jid"
+	"hearth/server/internal/mod/adhoc"
 	"hearth/server/internal/mod/blocking"
 	"hearth/server/internal/mod/carbons"
 	"hearth/server/internal/mod/clock"
@@ -36,6 +38,7 @@ import (
 	"hearth/server/internal/mod/register"
 	"hearth/server/internal/mod/roster"
 	"hearth/server/internal/mod/session"
+	"hearth/server/internal/mod/svcadmin"
 	"hearth/server/internal/mod/upload"
 	"hearth/server/internal/mod/vcard"
 	"hearth/server/internal/mod/version"
@@ -55,6 +58,9 @@ type Listeners struct {
 	S2S func() (net.Listener, error)
 	// HTTP is the HTTPS listener (file upload); nil: none.
 	HTTP net.Listener
+	// Component opens the external components' listener (XEP-0114) at the
+	// address of the setting components.listen; nil: none.
+	Component func(address string) (net.Listener, error)
 }
 
 // Server is a running XMPP server.
@@ -76,6 +82,8 @@ type Server struct {
 	web      *web.Server
 	upload   *upload.Module
 	invites  *invite.Module
+	comps    *component.Service // external components; nil without a data directory
+	svcAdmin *svcadmin.Module   // XEP-0133's commands and the message of the day
 	quota    *quota.Limits
 	events   *admin.Hub
 	admin    *admin.Local
@@ -224,6 +232,11 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		s.familyRoom = family.NewRoom(family.RoomDeps{DB: db, Rooms: s.rooms, Bookmarks: s.pep, Domain: cfg.Domain, Log: part("family")})
 		s.modules = append(s.modules, s.familyRoom)
 	}
+	// Ad-hoc commands (XEP-0050), service administration's (XEP-0133)
+	// among them.
+	commands := adhoc.New(adhoc.Deps{Domain: cfg.Domain, Log: part("adhoc")})
+	s.svcAdmin = svcadmin.New(svcadmin.Deps{Domain: cfg.Domain, Router: r, Adhoc: commands, Admin: adminCommands{s}, Log: part("svcadmin")})
+	s.modules = append(s.modules, commands)
 	// Service discovery lists what the modules above declare.
 	var features []router.Features
 	for _, m := range s.modules {
@@ -232,7 +245,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		}
 	}
 	s.modules = append(s.modules, disco.New(disco.Deps{Router: r, Visibility: s.roster, Features: features,
-		Items: hostItems{mux: r.Mux(), domain: cfg.Domain, off: s.hostOff}, AccountIdentities: [][2]string{pep.Identity}, Nodes: s.pep, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
+		Items: hostItems{mux: r.Mux(), domain: cfg.Domain, off: s.hostOff}, AccountIdentities: [][2]string{pep.Identity}, Nodes: s.pep, ServerNodes: commands, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
 
 	var streamFeatures []c2s.Feature
 	var elements []c2s.Element
@@ -299,6 +312,8 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	// XMPP over WebSocket (RFC 7395) on the HTTPS listener.
 	s.c2s.Routes(s.web.Mux())
 
+	s.newComponents()
+
 	fed, err := newFederation(cfg, r)
 	if err != nil {
 		return nil, err
@@ -331,6 +346,8 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		s.cfg.Log.Warn("the family circle and the family room were not checked: the settings could not be read", "err", err)
 	} else {
 		s.applyMUC(v) // the chat rooms' limits, as set
+		s.svcAdmin.SetMOTD(v.String(settings.KeyMOTD))
+		s.svcAdmin.SetAdmins(v.String(settings.KeyAdmins))
 		if err := s.applyFamily(ctx, v); err != nil {
 			s.cfg.Log.Error("the family circle was not completed at start; it is tried again at the next start, or when family.circle is set on again", "err", err)
 		}
@@ -376,6 +393,7 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		})
 	}
 	s.startFederation(ctx, ls.S2S, &wg)
+	s.startComponents(ctx, ls.Component, &wg)
 	s.calls.start(ctx)
 	close(s.serving)
 	// Links to other servers end as soon as the server stops: what waits
@@ -439,6 +457,10 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		}
 	case settings.KeyMAM:
 		s.archive.SetEnabled(v.Bool(key))
+	case settings.KeyMOTD:
+		s.svcAdmin.SetMOTD(v.String(key))
+	case settings.KeyAdmins:
+		s.svcAdmin.SetAdmins(v.String(key))
 	case settings.KeyUploadMaxFile, settings.KeyUploadQuota, settings.KeyUploadDaily, settings.KeyUploadExpiry:
 		s.upload.SetLimits(uploadLimits(v))
 	case settings.KeyPublicURL:
@@ -514,7 +536,7 @@ type hostItems struct {
 
 func (h hostItems) Items(_ context.Context, from jid.JID) []disco.Item {
 	var out []disco.Item
-	for _, d := range h.mux.Hosts() {
+	for _, d := range h.mux.Listed() {
 		if h.off == nil || !h.off(d) {
 			out = append(out, disco.Item{JID: jid.JID{Domain: d}})
 		}

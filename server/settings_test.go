@@ -293,6 +293,11 @@ alice receives nothing more`)
 	tested[settings.KeyBackupSchedule] = true
 	tested[settings.KeyBackupKeep] = true
 	tested[settings.KeyBackupDir] = true
+	// admin.jids and motd: TestAdhocAdmin names an administrator on a
+	// running server (forbidden before, allowed after) and sets the
+	// message of the day through XEP-0133, which a new login gets.
+	tested[settings.KeyAdmins] = true
+	tested[settings.KeyMOTD] = true
 	for _, s := range settings.All() {
 		if s.Live && !tested[s.Key] {
 			t.Errorf("live setting %s has no test that it applies live", s.Key)

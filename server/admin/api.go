@@ -246,7 +246,8 @@ const (
 	EventUsers       EventKind = "users"    // accounts added, deleted or changed
 	EventRoster      EventKind = "roster"
 	EventSettings    EventKind = "settings"
-	EventRooms       EventKind = "rooms" // a room destroyed or its affiliations changed
+	EventRooms       EventKind = "rooms"      // a room destroyed or its affiliations changed
+	EventComponents  EventKind = "components" // an external component added or removed
 )
 
 // Event is a live change.
@@ -324,6 +325,14 @@ type API interface {
 	// SetRoomAffiliation makes who (an address, or an account's name)
 	// owner, admin, member or outcast of a room, or none of these.
 	SetRoomAffiliation(ctx context.Context, room, who, affiliation string) error
+
+	// Components lists the external components (XEP-0114) and whether
+	// they are connected; AddComponent configures one (a word: NAME.<domain>,
+	// or a domain name) and returns its new secret, shown this once;
+	// RemoveComponent forgets one and disconnects it.
+	Components(ctx context.Context) ([]Component, error)
+	AddComponent(ctx context.Context, name string) (NewComponent, error)
+	RemoveComponent(ctx context.Context, name string) error
 
 	// CheckDatabase reads the whole database and returns the problems
 	// SQLite's quick check finds in it; none when it is sound.

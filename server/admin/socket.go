@@ -249,6 +249,7 @@ func newHandler(api API) http.Handler {
 	uploadMethods(api, method)
 	roomMethods(api, method)
 	inviteMethods(api, method)
+	componentMethods(api, method)
 	method("CheckDatabase", func(ctx context.Context, r request) (any, error) {
 		problems, err := api.CheckDatabase(ctx)
 		return problemsBody{problems}, err

@@ -8,6 +8,7 @@ package settings
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"hearth/server/internal/c2s"
+	"hearth/server/internal/component"
 	"hearth/server/internal/jid"
 	"hearth/server/internal/mod/mam"
 	"hearth/server/internal/mod/muc"
@@ -134,6 +136,9 @@ const (
 	KeyBackupSchedule  = "backup.schedule"
 	KeyBackupKeep      = "backup.keep"
 	KeyBackupDir       = "backup.dir"
+	KeyComponents      = "components.listen"
+	KeyAdmins          = "admin.jids"
+	KeyMOTD            = "motd"
 )
 
 // The calls settings: the STUN/TURN server (server/internal/turn) and
@@ -261,6 +266,12 @@ var registry = []Spec{
 		Help: "how many of its own backups the server keeps; older ones are deleted (backups you make with hearth backup are never touched)"},
 	{Key: KeyBackupDir, Kind: String, Live: true,
 		Help: "the folder the server's own backups go to (empty: backups in the data directory); another disk keeps them safe when this one fails"},
+	{Key: KeyComponents, Kind: String, Default: component.DefaultListen,
+		Help: "external components (XEP-0114: bots, gateways) connect to this address (host:port); off: none. Add one with hearth components add NAME"},
+	{Key: KeyAdmins, Kind: String, Live: true,
+		Help: "the accounts (bare JIDs, e.g. you@example.org, separated by spaces) that may run the server's admin commands from their chat app (XEP-0133: add and delete accounts, passwords, who is online, announcements, the message of the day); empty: nobody"},
+	{Key: KeyMOTD, Kind: String, Live: true,
+		Help: "the message of the day: every device gets it as it logs in (also set with a chat app's admin commands, XEP-0133); empty: none"},
 	{Key: KeyIdleTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultIdleTimeout), Live: true,
 		Help: "a silent client is pinged after this and disconnected after as long again; for new sessions"},
 	{Key: KeyResumeTimeout, Kind: Duration, Default: formatDuration(c2s.DefaultResumeTimeout), Live: true,
@@ -320,10 +331,41 @@ func Check(key, value string) (string, error) {
 			v = u.String()
 		}
 	}
+	if err == nil && key == KeyComponents {
+		v, err = checkListen(v)
+	}
+	if err == nil && key == KeyAdmins {
+		v, err = checkBareJIDs(v)
+	}
 	if err != nil {
 		return "", fmt.Errorf("%s: %v", key, err)
 	}
 	return v, nil
+}
+
+// checkListen checks a listener's address: host:port, or off.
+func checkListen(v string) (string, error) {
+	if v == "" || strings.EqualFold(v, "off") {
+		return "off", nil
+	}
+	host, port, err := net.SplitHostPort(v)
+	if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+		return "", fmt.Errorf("%q is not an address such as 127.0.0.1:5347 (or off)", v)
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// checkBareJIDs checks a list of bare JIDs separated by spaces or commas.
+func checkBareJIDs(v string) (string, error) {
+	fields := strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' || r == '\n' })
+	for i, f := range fields {
+		j, err := jid.Parse(f)
+		if err != nil || j.Local == "" || j.Resource != "" {
+			return "", fmt.Errorf("%q is not an account's address such as you@example.org", f)
+		}
+		fields[i] = j.String()
+	}
+	return strings.Join(fields, " "), nil
 }
 
 // normalize checks v against the setting's type and returns it in the form

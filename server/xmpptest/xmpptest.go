@@ -146,7 +146,12 @@ func startWith(t testing.TB, domain, dir string, first, https bool, opts ...Opti
 	}
 	done := make(chan error, 1)
 	s2s := func() (net.Listener, error) { return listenLoopback() }
-	go func() { done <- srv.Serve(ctx, server.Listeners{C2S: ln, C2STLS: tln, S2S: s2s, HTTP: hln}) }()
+	// External components (components.listen) connect on a port of their
+	// own on loopback, whatever address the setting names (ComponentAddr).
+	comp := func(string) (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+	go func() {
+		done <- srv.Serve(ctx, server.Listeners{C2S: ln, C2STLS: tln, S2S: s2s, HTTP: hln, Component: comp})
+	}()
 	select {
 	case <-srv.Serving():
 	case err := <-done:

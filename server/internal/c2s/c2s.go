@@ -279,6 +279,9 @@ func New(cfg Config) *Server {
 // SetLimits sets the limits of streams opened from now on.
 func (s *Server) SetLimits(l stream.Limits) { s.limits.Store(&l) }
 
+// Limits returns the limits of streams opened now.
+func (s *Server) Limits() stream.Limits { return *s.limits.Load() }
+
 // SetConnLimits sets the connection limits for connections accepted from
 // now on.
 func (s *Server) SetConnLimits(l ConnLimits) { s.admission.setLimits(l) }

@@ -177,6 +177,7 @@ type Mux struct {
 	hosts    map[string]Handler
 	lanOnly  map[string]bool // hosts registered with LocalHost: never federated
 	remote   Remote
+	comps    Components // hosts that come and go (XEP-0114); nil: none
 	blocker  Blocker
 	offline  OfflineStore
 
@@ -192,6 +193,7 @@ type Mux struct {
 	// every stanza from another server.
 	federatedOnce sync.Once
 	federated     []string
+	served        atomic.Pointer[servedHosts] // Hosts with the components
 }
 
 func newMux() *Mux {
@@ -321,16 +323,102 @@ func (m *Mux) host(domain string, h Handler, localOnly bool) {
 	}
 }
 
+// Components are local hosts the administrator adds and removes while
+// the server runs: external components (XEP-0114), each a subdomain or
+// a name of its own, served while their program is connected.
+type Components interface {
+	// Component returns the handler of a configured component's domain
+	// (connected or not), or nil when domain is none.
+	Component(domain string) Handler
+	// Configured lists the configured components' domains, sorted;
+	// Connected those connected now. Callers must not change the lists.
+	Configured() []string
+	Connected() []string
+}
+
+// Components registers the external components; the router tries them
+// for a domain that is no registered host.
+func (m *Mux) Components(c Components) {
+	m.mustOpen("components")
+	if m.comps != nil {
+		panic("router: second components")
+	}
+	m.comps = c
+}
+
 // Hosts returns the local hosts other servers may reach (those
-// registered with Host, not LocalHost), sorted: what federation serves.
-// Once routing started the list is made once and shared: callers must
-// not change it.
+// registered with Host, not LocalHost, and the configured components),
+// sorted: what federation serves. Once routing started the registered
+// ones are listed once and shared: callers must not change the list.
 func (m *Mux) Hosts() []string {
+	if m.comps == nil {
+		return m.withFixed(nil)
+	}
+	// Asked for on every stanza from another server: the list is made
+	// again only when the components' list is another one.
+	c := m.comps.Configured()
+	if h := m.served.Load(); h != nil && m.started.Load() && sameList(h.comps, c) {
+		return h.all
+	}
+	all := m.withFixed(c)
+	if m.started.Load() {
+		m.served.Store(&servedHosts{comps: c, all: all})
+	}
+	return all
+}
+
+// servedHosts is Hosts made for one list of components.
+type servedHosts struct{ comps, all []string }
+
+// sameList reports whether a and b are the same slice (not only equal).
+func sameList(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
+}
+
+// Listed returns the hosts the server's disco items list (XEP-0030 4.1):
+// those of Hosts, components only while connected.
+func (m *Mux) Listed() []string {
+	var c []string
+	if m.comps != nil {
+		c = m.comps.Connected()
+	}
+	return m.withFixed(c)
+}
+
+// withFixed returns the registered hosts that federate, with extra.
+func (m *Mux) withFixed(extra []string) []string {
+	var fixed []string
 	if m.started.Load() {
 		m.federatedOnce.Do(func() { m.federated = m.hostList() })
-		return m.federated
+		fixed = m.federated
+	} else {
+		fixed = m.hostList()
 	}
-	return m.hostList()
+	if len(extra) == 0 {
+		return fixed
+	}
+	out := append(slices.Clip(fixed), extra...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// IsHost reports whether domain is a host registered with Host or
+// LocalHost (one of the server's own services).
+func (m *Mux) IsHost(domain string) bool {
+	_, ok := m.hosts[domain]
+	return ok
+}
+
+// hostHandler returns the handler of a local host or a configured component,
+// or nil.
+func (m *Mux) hostHandler(domain string) Handler {
+	if h := m.hosts[domain]; h != nil {
+		return h
+	}
+	if m.comps != nil {
+		return m.comps.Component(domain)
+	}
+	return nil
 }
 
 func (m *Mux) hostList() []string {

@@ -292,7 +292,7 @@ func (r *Router) Route(ctx context.Context, st *stanza.Stanza) Outcome {
 	case to.Domain == r.Domain:
 		return r.toAccount(ctx, st)
 	}
-	if h := r.mux.hosts[to.Domain]; h != nil {
+	if h := r.mux.hostHandler(to.Domain); h != nil {
 		if e := h(ctx, st); e != nil {
 			return r.refuse(ctx, st, e)
 		}

@@ -478,3 +478,62 @@ func TestFanOutStoredOnce(t *testing.T) {
 		})
 	}
 }
+
+// fakeComponents is one configured component, bot.example.org,
+// connected or not.
+type fakeComponents struct {
+	connected bool
+	got       []string
+}
+
+func (f *fakeComponents) Component(domain string) router.Handler {
+	if domain != "bot.example.org" {
+		return nil
+	}
+	return func(_ context.Context, st *stanza.Stanza) *stanza.Error {
+		if !f.connected {
+			return stanza.ErrServiceUnavailable()
+		}
+		f.got = append(f.got, st.Kind.String()+" "+st.To.String())
+		return nil
+	}
+}
+
+func (f *fakeComponents) Configured() []string { return []string{"bot.example.org"} }
+
+func (f *fakeComponents) Connected() []string {
+	if f.connected {
+		return []string{"bot.example.org"}
+	}
+	return nil
+}
+
+// TestComponents: a configured component is served (federation's
+// Hosts) whether connected or not, listed (disco items) only while
+// connected, and gets its domain's stanzas through its handler.
+func TestComponents(t *testing.T) {
+	ctx := context.Background()
+	r := modtest.Router()
+	comps := &fakeComponents{}
+	r.Mux().Host("conference.example.org", func(context.Context, *stanza.Stanza) *stanza.Error { return nil })
+	r.Mux().Components(comps)
+	if msg := panics(func() { r.Mux().Components(comps) }); msg == "" {
+		t.Error("a second Components did not panic")
+	}
+	alice, conn := modtest.Bind(t, r, "alice@example.org/phone")
+	r.FromClient(ctx, alice, modtest.Element(t, `<iq type='get' id='q1' to='bot.example.org'><query xmlns='urn:example:x'/></iq>`))
+	if got := conn.Take(); len(got) != 1 || !strings.Contains(got[0], "service-unavailable") {
+		t.Errorf("not connected: alice got %q", got)
+	}
+	if hs, ls := r.Mux().Hosts(), r.Mux().Listed(); !slices.Equal(hs, []string{"bot.example.org", "conference.example.org"}) || !slices.Equal(ls, []string{"conference.example.org"}) {
+		t.Errorf("not connected: Hosts %q, Listed %q", hs, ls)
+	}
+	comps.connected = true
+	r.FromClient(ctx, alice, modtest.Element(t, `<message to='someone@bot.example.org/x'><body>hi</body></message>`))
+	if got := conn.Take(); len(got) != 0 || !slices.Equal(comps.got, []string{"message someone@bot.example.org/x"}) {
+		t.Errorf("connected: alice got %q, the component %q", got, comps.got)
+	}
+	if ls := r.Mux().Listed(); !slices.Equal(ls, []string{"bot.example.org", "conference.example.org"}) {
+		t.Errorf("connected: Listed %q", ls)
+	}
+}

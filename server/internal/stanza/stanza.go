@@ -8,6 +8,7 @@ import (
 const (
 	NSClient         = "jabber:client"
 	NSServer         = "jabber:server"
+	NSComponent      = "jabber:component:accept" // XEP-0114 streams
 	NSStream         = "http://etherx.jabber.org/streams"
 	NSStanzas        = "urn:ietf:params:xml:ns:xmpp-stanzas"
 	NSStreams        = "urn:ietf:params:xml:ns:xmpp-streams"

@@ -73,10 +73,10 @@ type Decoder struct {
 	tagColon, tagEnd int               // name of the start tag in buf
 	all              string            // the start tag's bytes as one string, once needed
 	allOK            bool
-	closed           bool // the header was self-closing
-	opened           bool // header read
-	attrs            int  // attributes in the stanza being read
-	server           bool // a jabber:server stream: its stanzas are kept in jabber:client
+	closed           bool   // the header was self-closing
+	opened           bool   // header read
+	attrs            int    // attributes in the stanza being read
+	server           string // jabber:server or jabber:component:accept on such a stream, whose stanzas are kept in jabber:client
 	elements         int
 }
 
@@ -123,7 +123,7 @@ func (d *Decoder) Reset(r io.Reader) {
 	d.ns = d.ns[:0]
 	d.opened = false
 	d.closed = false
-	d.server = false
+	d.server = ""
 	d.root = ""
 }
 
@@ -784,7 +784,10 @@ func (d *Decoder) openStream(self bool) (Header, error) {
 	}
 	d.opened = true
 	d.closed = self
-	d.server = h.NS == stanza.NSServer
+	d.server = ""
+	if h.NS == stanza.NSServer || h.NS == stanza.NSComponent {
+		d.server = h.NS
+	}
 	return h, nil
 }
 
@@ -821,7 +824,7 @@ func (d *Decoder) element(depth int) (*stanza.Element, error) {
 	if !ok {
 		return nil, nwf("unbound namespace prefix " + string(prefix))
 	}
-	if uri == stanza.NSServer && d.server {
+	if d.server != "" && uri == d.server {
 		// Trees do not depend on the stream (see stanza.Element.Encode).
 		uri = stanza.NSClient
 	}

@@ -49,6 +49,14 @@ type NodeSource interface {
 	Nodes(ctx context.Context, user string, from jid.JID) []Item
 }
 
+// ServerNodes are nodes of the server's domain (XEP-0030 3.2, 4.1): the
+// ad-hoc commands' (XEP-0050). ok false, or nil info: no such node for
+// from.
+type ServerNodes interface {
+	NodeInfo(ctx context.Context, node string, from jid.JID) *stanza.Element
+	NodeItems(ctx context.Context, node string, from jid.JID) (items []Item, ok bool)
+}
+
 // Deps are what the module needs.
 type Deps struct {
 	Router     *router.Router // an account's available resources
@@ -60,6 +68,7 @@ type Deps struct {
 	// account/registered, as category and type (pubsub/pep).
 	AccountIdentities [][2]string
 	Nodes             NodeSource    // nil: no nodes
+	ServerNodes       ServerNodes   // nil: the server has no nodes
 	Contacts          ContactSource // nil: no contact addresses
 	Log               *slog.Logger
 }
@@ -72,6 +81,7 @@ type Module struct {
 	contacts ContactSource
 	ids      [][2]string
 	nodes    NodeSource
+	snodes   ServerNodes
 	log      *slog.Logger
 	features []router.Features // every module's, its own included
 	// server and account are the features of the domain and of an
@@ -86,7 +96,7 @@ func New(d Deps) *Module {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	m := &Module{r: d.Router, vis: d.Visibility, items: d.Items, contacts: d.Contacts, ids: d.AccountIdentities, nodes: d.Nodes, log: d.Log}
+	m := &Module{r: d.Router, vis: d.Visibility, items: d.Items, contacts: d.Contacts, ids: d.AccountIdentities, nodes: d.Nodes, snodes: d.ServerNodes, log: d.Log}
 	m.features = append(slices.Clone(d.Features), m.Features())
 	m.server, m.account = m.current()
 	for _, f := range m.features {
@@ -144,8 +154,13 @@ func (m *Module) info(ctx context.Context, st *stanza.Stanza) (*stanza.Element, 
 	if st.To.Local != "" {
 		return m.accountInfo(ctx, st)
 	}
-	if q.Attr("node") != "" {
-		// XEP-0030 3.2: the server has no info nodes yet.
+	if node := q.Attr("node"); node != "" {
+		// XEP-0030 3.2: the server's nodes are the ad-hoc commands'.
+		if m.snodes != nil {
+			if res := m.snodes.NodeInfo(ctx, node, st.From); res != nil {
+				return res, nil
+			}
+		}
 		return nil, stanza.ErrItemNotFound()
 	}
 	res := stanza.New("query", stanza.NSDiscoInfo)
@@ -267,6 +282,15 @@ func (m *Module) itemsOf(ctx context.Context, st *stanza.Stanza) (*stanza.Elemen
 		return res, nil
 	}
 	if node != "" {
+		if m.snodes != nil {
+			if items, ok := m.snodes.NodeItems(ctx, node, st.From); ok {
+				res.SetAttr("node", node)
+				for _, it := range items {
+					res.Append(stanza.New("item", stanza.NSDiscoItems, "jid", it.JID.String(), "node", it.Node, "name", it.Name))
+				}
+				return res, nil
+			}
+		}
 		return nil, stanza.ErrItemNotFound()
 	}
 	if m.items != nil {
