@@ -108,7 +108,7 @@ func (m *Module) Presence(ctx context.Context, user string, st *stanza.Stanza) {
 // available records that full, with capabilities k, is available to user
 // and sends it the last items once its features are known.
 func (m *Module) available(ctx context.Context, user string, full jid.JID, k capsKey) {
-	defer m.order.lock(user)()
+	defer m.order.Lock(user)()
 	if m.seen.set(user, full, k) {
 		m.whenKnown(ctx, user, full, k)
 	}
@@ -143,7 +143,7 @@ func (m *Module) askCaps(ctx context.Context, user string, q *capsQuery) {
 		m.caps.failed(q)
 		return
 	}
-	defer m.order.lockAll()()
+	defer m.order.LockAll()()
 	fs, waiters, ok := m.caps.answered(q, a)
 	if !ok {
 		return

@@ -50,7 +50,7 @@ type Module struct {
 	log   *slog.Logger
 	caps  *capsCache
 	seen  *presenceTable
-	order *order
+	order *pubsub.Order
 
 	tasks *tasks.Group // the caps queries under way (askCaps), which Close ends
 }
@@ -64,7 +64,7 @@ func New(d Deps) *Module {
 		d.Quota = quota.New()
 	}
 	m := &Module{db: d.DB, r: d.Router, vis: d.Visibility, quota: d.Quota, log: d.Log,
-		caps: newCapsCache(), seen: newPresenceTable(), order: newOrder()}
+		caps: newCapsCache(), seen: newPresenceTable(), order: pubsub.NewOrder()}
 	m.tasks = tasks.New()
 	return m
 }
@@ -279,9 +279,9 @@ func (m *Module) publish(ctx context.Context, st *stanza.Stanza, req *pubsub.Req
 }
 
 // storeAndNotify writes an item durably and tells those interested, in
-// the account's order (see order).
+// the account's order (see pubsub.Order).
 func (m *Module) storeAndNotify(ctx context.Context, user string, publisher jid.JID, n storage.PubsubNode, id string, el *stanza.Element, payload []byte) *stanza.Error {
-	defer m.order.lock(user)()
+	defer m.order.Lock(user)()
 	if e := m.store(ctx, user, publisher, n, id, payload); e != nil {
 		return e
 	}
