@@ -136,6 +136,12 @@ type Quotas struct {
 	BlockItems   int // block list entries (XEP-0191)
 	PEPBytes     int // payloads of published items (XEP-0163)
 	PEPNodes     int // personal eventing nodes (XEP-0163)
+
+	// The publish-subscribe service (pubsub.<domain>); no settings yet.
+	PubsubNodes       int // nodes one account may create
+	PubsubItems       int // items one node may keep
+	PubsubPayload     int // bytes of one item's payload
+	PubsubSubscribers int // subscriptions one node may have
 }
 
 // quotaKeys maps each quota's setting to its place in quota.Limits.
@@ -165,6 +171,10 @@ func (q Quotas) limits() *quota.Limits {
 	set(&l.BlockItems, q.BlockItems)
 	set(&l.PEPBytes, q.PEPBytes)
 	set(&l.PEPNodes, q.PEPNodes)
+	set(&l.PubsubNodes, q.PubsubNodes)
+	set(&l.PubsubItems, q.PubsubItems)
+	set(&l.PubsubPayload, q.PubsubPayload)
+	set(&l.PubsubSubscribers, q.PubsubSubscribers)
 	return l
 }
 
