@@ -124,3 +124,22 @@ bob receives nothing more
 carol receives nothing more`)
 	})
 }
+
+// TestSlixmppPubsub: slixmpp's own XEP-0060 plugin against the service
+// (xmpptest/interop/slix_pubsub.py): a node created with a form, two
+// subscribers notified of an Atom entry (XEP-0472), a late subscriber
+// given the last item, a retraction reaching all three, and a whitelist
+// node refusing a stranger.
+func TestSlixmppPubsub(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	srv := xmpptest.Start(t)
+	users := []string{"alice", "bob", "carol", "dave"}
+	args := []string{"xmpptest/interop/slix_pubsub.py", "--ca", srv.CertFile}
+	host, port := splitAddr(t, srv.Addr)
+	args = append(args, host, port, srv.Domain)
+	for _, u := range users {
+		srv.AddUser(t, u, secret(u))
+		args = append(args, u, secret(u))
+	}
+	runPeer(t, py, args...)
+}

@@ -63,7 +63,7 @@ func New(d Deps) *Module {
 		vis: d.Visibility, quota: d.Quota, log: d.Log, order: pubsub.NewOrder()}
 	m.prof = pubsub.Profile{
 		Access:   []string{pubsub.AccessOpen, pubsub.AccessPresence, pubsub.AccessRoster, pubsub.AccessAuthorize, pubsub.AccessWhitelist},
-		Fixed:    pubsub.FixedWith(map[string]string{"pubsub#presence_based_delivery": "0"}),
+		Fixed:    pubsub.FixedWith(map[string]string{"pubsub#presence_based_delivery": "0", "pubsub#node_type": "leaf"}),
 		Service:  true,
 		MaxItems: func() int { return int(m.quota.PubsubItems.Load()) },
 	}
