@@ -4,7 +4,9 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"hearth/server/internal/stanza"
 	"hearth/server/xmpptest"
 )
 
@@ -23,6 +25,14 @@ func pubsubTrio(t *testing.T) (*xmpptest.Server, map[string]*xmpptest.Client) {
 	bob := online(t, srv, "bob", "laptop", 0)
 	alice.Expect(`<presence from='bob@hearth.test/laptop' to='alice@hearth.test/phone'><priority>0</priority></presence>`)
 	bob.Expect(`<presence from='alice@hearth.test/phone' to='bob@hearth.test/laptop'><priority>0</priority></presence>`)
+	// A probe's answer may repeat a presence the broadcast brought.
+	for _, cl := range []*xmpptest.Client{alice, bob} {
+		cl.Receive(200*time.Millisecond, func(el *stanza.Element) {
+			if el.Name != "presence" {
+				t.Errorf("%s received %s", cl.JID, el)
+			}
+		})
+	}
 	carol := online(t, srv, "carol", "tablet", 0)
 	return srv, map[string]*xmpptest.Client{"alice": alice, "bob": bob, "carol": carol}
 }

@@ -21,6 +21,9 @@ type Profile struct {
 	// Access are the access models a node may have, in the order the
 	// form offers them.
 	Access []string
+	// SendLast are the pubsub#send_last_published_item values a node
+	// may have.
+	SendLast []string
 	// Fixed are node options with one value: a form may name them only
 	// with that value.
 	Fixed map[string]string
@@ -120,12 +123,10 @@ func (p Profile) Apply(cfg storage.PubsubNode, form map[string][]string) (out st
 				cfg.NotifyDelete = b
 			}
 		case "pubsub#send_last_published_item":
-			switch v {
-			case SendNever, SendOnSub, SendPresence:
-				cfg.SendLast = v
-			default:
+			if !contains(p.SendLast, v) {
 				return notAcceptable(field, "")
 			}
+			cfg.SendLast = v
 		case "pubsub#title":
 			cfg.Title = v
 		case "pubsub#type":
@@ -242,7 +243,7 @@ func (p Profile) Form(cfg storage.PubsubNode) *stanza.Element {
 	}
 	field("pubsub#max_items", "text-single", "How many items to keep", max)
 	field("pubsub#persist_items", "boolean", "Keep items", Bool(cfg.Persist))
-	option(field("pubsub#send_last_published_item", "list-single", "When to send the last item", cfg.SendLast), SendNever, SendOnSub, SendPresence)
+	option(field("pubsub#send_last_published_item", "list-single", "When to send the last item", cfg.SendLast), p.SendLast...)
 	field("pubsub#notify_retract", "boolean", "Tell when an item is retracted", Bool(cfg.NotifyRetract))
 	field("pubsub#notify_delete", "boolean", "Tell when the node is deleted", Bool(cfg.NotifyDelete))
 	field("pubsub#deliver_payloads", "boolean", "Send items with their payload", Bool(cfg.DeliverPayloads))

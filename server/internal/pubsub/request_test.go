@@ -60,7 +60,7 @@ func TestParse(t *testing.T) {
 
 // service is a profile like the service's.
 var service = Profile{Access: []string{AccessOpen, AccessPresence, AccessRoster, AccessAuthorize, AccessWhitelist},
-	Fixed: FixedWith(nil), Service: true, MaxItems: func() int { return 100 }}
+	SendLast: []string{SendNever, SendOnSub}, Fixed: FixedWith(nil), Service: true, MaxItems: func() int { return 100 }}
 
 // FuzzParse: any payload parses to a request or an error, never a panic;
 // what parses has the parts its action needs, and its form applies to a

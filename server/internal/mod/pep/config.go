@@ -24,7 +24,8 @@ const (
 // profile is what a personal node's configuration may be: delivery
 // follows presence and payloads always go with notifications.
 var profile = pubsub.Profile{
-	Access: []string{AccessOpen, AccessPresence, AccessWhitelist},
+	Access:   []string{AccessOpen, AccessPresence, AccessWhitelist},
+	SendLast: []string{sendNever, sendOnSub, sendPresence},
 	Fixed: pubsub.FixedWith(map[string]string{
 		"pubsub#deliver_payloads":        "1",
 		"pubsub#presence_based_delivery": "1",

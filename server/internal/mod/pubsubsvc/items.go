@@ -79,26 +79,58 @@ func (m *Module) storeAndNotify(ctx context.Context, publisher jid.JID, n storag
 	} else {
 		ev = pubsub.ItemsEvent(n.Node, id, nil)
 	}
-	pubsub.Send(ctx, m.r, m.host, m.subscribers(ctx, n.Node), ev)
+	pubsub.Send(ctx, m.r, m.host, m.subscribers(ctx, n), ev)
 	return nil
 }
 
 // subscribers returns the JIDs a node's notifications go to: approved
-// subscriptions that ask for delivery.
-func (m *Module) subscribers(ctx context.Context, node string) []jid.JID {
-	subs, err := m.db.ServiceSubscriptions(ctx, node)
+// subscriptions that ask for delivery, of those who may still see the
+// node (XEP-0060 4.5: a contact removed from the creator's roster, or a
+// member taken off a whitelist, stops getting them).
+func (m *Module) subscribers(ctx context.Context, n storage.PubsubNode) []jid.JID {
+	subs, err := m.db.ServiceSubscriptions(ctx, n.Node)
 	if err != nil {
-		m.log.Warn("pubsub subscriptions not read; no notifications sent", "node", node, "err", err)
+		m.log.Warn("pubsub subscriptions not read; no notifications sent", "node", n.Node, "err", err)
 		return nil
 	}
+	var affs map[string]string
+	if n.Access == pubsub.AccessWhitelist {
+		as, err := m.db.ServiceAffiliations(ctx, n.Node, "")
+		if err != nil {
+			m.log.Warn("pubsub affiliations not read; no notifications sent", "node", n.Node, "err", err)
+			return nil
+		}
+		affs = make(map[string]string, len(as))
+		for _, a := range as {
+			affs[a.JID] = a.Affiliation
+		}
+	}
+	allowed := map[jid.JID]bool{}
 	out := make([]jid.JID, 0, len(subs))
 	for _, s := range subs {
-		if s.State != "subscribed" || !s.Deliver {
+		if s.State != subscribed || !s.Deliver {
 			continue
 		}
-		if j, err := jid.Parse(s.JID); err == nil {
-			out = append(out, j)
+		j, err := jid.Parse(s.JID)
+		if err != nil {
+			continue
 		}
+		switch n.Access {
+		case pubsub.AccessWhitelist:
+			if a := affs[j.Bare().String()]; a != pubsub.Owner && a != pubsub.Publisher && a != pubsub.Member {
+				continue
+			}
+		case pubsub.AccessPresence, pubsub.AccessRoster:
+			ok, seen := allowed[j.Bare()]
+			if !seen {
+				ok = m.access(ctx, n, j) == nil
+				allowed[j.Bare()] = ok
+			}
+			if !ok {
+				continue
+			}
+		}
+		out = append(out, j)
 	}
 	return out
 }
@@ -131,7 +163,7 @@ func (m *Module) retract(ctx context.Context, from jid.JID, req *pubsub.Request)
 			return e
 		}
 		if n.NotifyRetract || req.Notify {
-			pubsub.Send(ctx, m.r, m.host, m.subscribers(ctx, n.Node), pubsub.RetractEvent(n.Node, it.ID))
+			pubsub.Send(ctx, m.r, m.host, m.subscribers(ctx, n), pubsub.RetractEvent(n.Node, it.ID))
 		}
 	}
 	return nil

@@ -110,7 +110,7 @@ func (m *Module) deleteNode(ctx context.Context, from jid.JID, node string) *sta
 	}
 	var to []jid.JID
 	if n.NotifyDelete {
-		to = m.subscribers(ctx, n.Node)
+		to = m.subscribers(ctx, n)
 	}
 	if e := m.storeError(m.db.DeleteServiceNode(ctx, n.Node), "pubsub node not deleted", n.Node); e != nil {
 		return e
@@ -130,7 +130,7 @@ func (m *Module) purge(ctx context.Context, from jid.JID, node string) *stanza.E
 		return e
 	}
 	if n.NotifyRetract {
-		pubsub.Send(ctx, m.r, m.host, m.subscribers(ctx, n.Node), stanza.New("purge", pubsub.NSEvent, "node", n.Node))
+		pubsub.Send(ctx, m.r, m.host, m.subscribers(ctx, n), stanza.New("purge", pubsub.NSEvent, "node", n.Node))
 	}
 	return nil
 }

@@ -62,7 +62,10 @@ func New(d Deps) *Module {
 	m := &Module{db: d.DB, r: d.Router, domain: d.Domain, host: jid.JID{Domain: "pubsub." + d.Domain},
 		vis: d.Visibility, quota: d.Quota, log: d.Log, order: pubsub.NewOrder()}
 	m.prof = pubsub.Profile{
-		Access:   []string{pubsub.AccessOpen, pubsub.AccessPresence, pubsub.AccessRoster, pubsub.AccessAuthorize, pubsub.AccessWhitelist},
+		Access: []string{pubsub.AccessOpen, pubsub.AccessPresence, pubsub.AccessRoster, pubsub.AccessAuthorize, pubsub.AccessWhitelist},
+		// The last item goes to new subscribers; the service does not
+		// follow subscribers' presence, so not on_sub_and_presence.
+		SendLast: []string{pubsub.SendNever, pubsub.SendOnSub},
 		Fixed:    pubsub.FixedWith(map[string]string{"pubsub#presence_based_delivery": "0", "pubsub#node_type": "leaf"}),
 		Service:  true,
 		MaxItems: func() int { return int(m.quota.PubsubItems.Load()) },
