@@ -366,7 +366,7 @@ func (m *Module) authorization(ctx context.Context, st *stanza.Stanza) {
 	}
 	n, e := m.owned(ctx, one("pubsub#node"), st.From)
 	if e != nil {
-		m.log.Info("a subscription decision from someone who does not own the node was ignored", "from", st.From.Bare().String(), "node", one("pubsub#node"))
+		m.log.Debug("a subscription decision from someone who does not own the node was ignored", "from", st.From.Bare().String(), "node", one("pubsub#node"))
 		return
 	}
 	s, err := m.db.ServiceSubscription(ctx, n.Node, j.String())
