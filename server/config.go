@@ -137,7 +137,7 @@ type Quotas struct {
 	PEPBytes     int // payloads of published items (XEP-0163)
 	PEPNodes     int // personal eventing nodes (XEP-0163)
 
-	// The publish-subscribe service (pubsub.<domain>); no settings yet.
+	// The publish-subscribe service (pubsub.<domain>).
 	PubsubNodes       int // nodes one account may create
 	PubsubItems       int // items one node may keep
 	PubsubPayload     int // bytes of one item's payload
@@ -153,6 +153,11 @@ var quotaKeys = map[string]func(*quota.Limits) *atomic.Int64{
 	settings.KeyBlockItems:   func(l *quota.Limits) *atomic.Int64 { return &l.BlockItems },
 	settings.KeyPEPBytes:     func(l *quota.Limits) *atomic.Int64 { return &l.PEPBytes },
 	settings.KeyPEPNodes:     func(l *quota.Limits) *atomic.Int64 { return &l.PEPNodes },
+
+	settings.KeyPubsubNodes:       func(l *quota.Limits) *atomic.Int64 { return &l.PubsubNodes },
+	settings.KeyPubsubItems:       func(l *quota.Limits) *atomic.Int64 { return &l.PubsubItems },
+	settings.KeyPubsubPayload:     func(l *quota.Limits) *atomic.Int64 { return &l.PubsubPayload },
+	settings.KeyPubsubSubscribers: func(l *quota.Limits) *atomic.Int64 { return &l.PubsubSubscribers },
 }
 
 // limits returns q as the modules' shared quota.Limits; zero values keep
@@ -195,6 +200,11 @@ func (c *Config) Set(v settings.Values) {
 		BlockItems:   v.Int(settings.KeyBlockItems),
 		PEPBytes:     v.Int(settings.KeyPEPBytes),
 		PEPNodes:     v.Int(settings.KeyPEPNodes),
+
+		PubsubNodes:       v.Int(settings.KeyPubsubNodes),
+		PubsubItems:       v.Int(settings.KeyPubsubItems),
+		PubsubPayload:     v.Int(settings.KeyPubsubPayload),
+		PubsubSubscribers: v.Int(settings.KeyPubsubSubscribers),
 	}
 	c.ArchiveOff = !v.Bool(settings.KeyMAM)
 	c.LinkLocal.Off = !v.Bool(settings.KeyLinkLocal)

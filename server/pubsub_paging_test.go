@@ -1,10 +1,11 @@
 package server_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
-	"hearth/server"
+	"hearth/server/settings"
 	"hearth/server/xmpptest"
 )
 
@@ -12,9 +13,13 @@ import (
 // and max_items, and the service's limits and request errors, each with
 // a message that says what to do.
 func TestPubsubPagingAndLimits(t *testing.T) {
-	srv := xmpptest.Start(t, func(c *server.Config) {
-		c.Quotas.PubsubNodes, c.Quotas.PubsubItems, c.Quotas.PubsubPayload, c.Quotas.PubsubSubscribers = 2, 5, 200, 1
-	})
+	srv := xmpptest.Start(t)
+	for k, v := range map[string]string{settings.KeyPubsubNodes: "2", settings.KeyPubsubItems: "5",
+		settings.KeyPubsubPayload: "1024", settings.KeyPubsubSubscribers: "1"} {
+		if _, err := srv.Admin.SetSetting(context.Background(), k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, u := range []string{"alice", "bob", "carol"} {
 		srv.AddUser(t, u, secret(u))
 	}
@@ -69,8 +74,8 @@ bob receives: <iq type='result' id='g12' from='pubsub.hearth.test' to='bob@heart
   <field var='pubsub#access_model'><value>open</value></field><field var='pubsub#publish_model'><value>publishers</value></field><field var='pubsub#max_items'><value>5</value></field>
   <field var='pubsub#owner'><value>alice@hearth.test</value></field></x></query></iq>
 # Limits: payload size, subscriptions per node, nodes per account.
-alice sends: <iq type='set' id='l1' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='feed'><item id='big'><entry xmlns='http://www.w3.org/2005/Atom'><title>`+strings.Repeat("x", 200)+`</title></entry></item></publish></pubsub></iq>
-alice receives: <iq type='error' id='l1' from='pubsub.hearth.test' to='alice@hearth.test/phone'><pubsub xmlns='http://jabber.org/protocol/pubsub'>*</pubsub><error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>the item is 266 bytes; this service takes items of at most 200 bytes</text><payload-too-big xmlns='http://jabber.org/protocol/pubsub#errors'/></error></iq>
+alice sends: <iq type='set' id='l1' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='feed'><item id='big'><entry xmlns='http://www.w3.org/2005/Atom'><title>`+strings.Repeat("x", 1024)+`</title></entry></item></publish></pubsub></iq>
+alice receives: <iq type='error' id='l1' from='pubsub.hearth.test' to='alice@hearth.test/phone'><pubsub xmlns='http://jabber.org/protocol/pubsub'>*</pubsub><error type='modify'><not-acceptable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>the item is 1090 bytes; this service takes items of at most 1 KiB</text><payload-too-big xmlns='http://jabber.org/protocol/pubsub#errors'/></error></iq>
 bob sends: <iq type='set' id='l2' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='feed' jid='bob@hearth.test'/></pubsub></iq>
 bob receives: <iq type='result' id='l2' from='pubsub.hearth.test' to='bob@hearth.test/laptop'>*</iq>
 bob receives: <message from='pubsub.hearth.test' to='bob@hearth.test' type='headline' id='*'><event xmlns='http://jabber.org/protocol/pubsub#event'><items node='feed'>`+item("f")+`</items></event></message>
