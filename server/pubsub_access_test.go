@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -85,4 +86,29 @@ carol receives: <iq type='result' id='a14' from='pubsub.hearth.test' to='carol@h
 alice receives nothing more
 bob receives nothing more
 carol receives nothing more`)
+}
+
+// TestPubsubAccountRemoved: a deleted account's nodes, subscriptions and
+// affiliations go with it.
+func TestPubsubAccountRemoved(t *testing.T) {
+	srv, c := pubsubTrio(t)
+	xmpptest.Play(t, c, pubsubCreate("alices", nil)+`
+bob sends: <iq type='set' id='b1' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><create node='bobs'/></pubsub></iq>
+bob receives: <iq type='result' id='b1' from='pubsub.hearth.test' to='bob@hearth.test/laptop'/>
+alice sends: <iq type='set' id='s1' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='bobs' jid='alice@hearth.test'/></pubsub></iq>
+alice receives: <iq type='result' id='s1' from='pubsub.hearth.test' to='alice@hearth.test/phone'>*</iq>
+alice receives nothing more`)
+	ctx := context.Background()
+	if err := srv.Admin.DeleteUser(ctx, "alice@hearth.test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.DB.ServiceNode(ctx, "alices"); err == nil {
+		t.Error("the deleted account's node is still there")
+	}
+	if subs, err := srv.DB.SubscriptionsOf(ctx, "alice@hearth.test"); err != nil || len(subs) != 0 {
+		t.Errorf("the deleted account's subscriptions: %v %v", subs, err)
+	}
+	if _, err := srv.DB.ServiceNode(ctx, "bobs"); err != nil {
+		t.Errorf("bob's node went with alice: %v", err)
+	}
 }
