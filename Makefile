@@ -79,6 +79,9 @@ deps:
 	@# xmpp.js, pinned by its lock file, for the SASL2 / FAST interop test.
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --prefix server/xmpptest/interop/xmppjs; \
 	else echo "deps: no npm; the xmpp.js interop test will skip"; fi
+	@# StanzaJS, pinned by its lock file, for the BOSH and WebSocket interop test.
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --prefix server/xmpptest/interop/stanzajs; \
+	else echo "deps: no npm; the StanzaJS interop test will skip"; fi
 
 deps-gui:
 	$(call install-debs,$(GUI_PACKAGES))

@@ -230,7 +230,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 		}
 	}
 	s.modules = append(s.modules, disco.New(disco.Deps{Router: r, Visibility: s.roster, Features: features,
-		Items: hostItems{r.Mux(), cfg.Domain}, AccountIdentities: [][2]string{pep.Identity}, Nodes: s.pep, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
+		Items: hostItems{mux: r.Mux(), domain: cfg.Domain, off: s.hostOff}, AccountIdentities: [][2]string{pep.Identity}, Nodes: s.pep, Contacts: disco.SettingsContacts{DB: db, Log: part("disco")}, Log: part("disco")}))
 
 	var streamFeatures []c2s.Feature
 	var elements []c2s.Element
@@ -506,12 +506,15 @@ func (s *Server) detach(ctx context.Context) (context.Context, context.CancelFun
 type hostItems struct {
 	mux    *router.Mux
 	domain string
+	off    func(domain string) bool // a host whose service cannot work now
 }
 
 func (h hostItems) Items(_ context.Context, from jid.JID) []disco.Item {
 	var out []disco.Item
 	for _, d := range h.mux.Hosts() {
-		out = append(out, disco.Item{JID: jid.JID{Domain: d}})
+		if h.off == nil || !h.off(d) {
+			out = append(out, disco.Item{JID: jid.JID{Domain: d}})
+		}
 	}
 	if from.Domain == h.domain {
 		for _, d := range h.mux.LocalHosts() {
@@ -519,6 +522,12 @@ func (h hostItems) Items(_ context.Context, from jid.JID) []disco.Item {
 		}
 	}
 	return out
+}
+
+// hostOff reports the hosts not to list in disco: file upload while
+// there is no HTTPS listener and no public URL to give out.
+func (s *Server) hostOff(domain string) bool {
+	return s.upload != nil && domain == s.upload.Host() && s.web.BaseURL() == ""
 }
 
 // accounts answers the router's existence checks from storage.

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"hearth/internal/lanaddr"
 	"hearth/server/admin"
 	"hearth/server/internal/mod/extdisco"
 	"hearth/server/internal/turn"
@@ -247,22 +248,19 @@ func (c *calls) relayAddress(ctx context.Context) (ip net.IP, bind, host string)
 	return ip, ip.String(), ip.String()
 }
 
-// lanAddress is this machine's LAN address: the first IPv4 address the
-// LAN announcement uses, else the one the default route leaves from, else
-// the loopback.
+// lanAddress is this machine's LAN address: the one the default route
+// leaves from (lanaddr.Machine, which passes over container bridges),
+// else the first IPv4 address the LAN announcement uses, else loopback.
+// The announcement's list is sorted, so its first may be a bridge's.
 func lanAddress(lan func() admin.LANStatus) net.IP {
+	if ip := lanaddr.Machine(); !ip.IsLoopback() {
+		return ip
+	}
 	if lan != nil {
 		for _, a := range lan().Addresses {
 			if ip := net.ParseIP(a); ip != nil && ip.To4() != nil && !ip.IsLoopback() {
 				return ip
 			}
-		}
-	}
-	// A UDP "connection" sends nothing: it only picks the source address.
-	if conn, err := net.Dial("udp4", "192.0.2.1:9"); err == nil {
-		defer conn.Close()
-		if a, ok := conn.LocalAddr().(*net.UDPAddr); ok && !a.IP.IsUnspecified() {
-			return a.IP
 		}
 	}
 	return net.IPv4(127, 0, 0, 1)

@@ -169,3 +169,17 @@ func TestNbxmppUpload(t *testing.T) {
 	runPeer(t, py, "xmpptest/interop/nbx_upload.py", "--ca", srv.CertFile, "--max", max,
 		host, port, srv.Domain, "alice", "silver-kettle-pw", "bob", "copper-lantern-pw")
 }
+
+// TestUploadWithoutHTTPS: with no HTTPS listener (and no public URL) file
+// upload cannot work, so the server does not list upload.<domain> in its
+// items, and a slot request says what to switch on.
+func TestUploadWithoutHTTPS(t *testing.T) {
+	srv := xmpptest.StartWithoutHTTPS(t)
+	srv.AddUser(t, "alice", "silver-kettle-pw")
+	alice := srv.Login(t, "alice", "silver-kettle-pw", "pc")
+	xmpptest.Play(t, map[string]*xmpptest.Client{"alice": alice}, `
+alice sends: <iq type='get' id='i1' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>
+alice receives: <iq type='result' id='i1' from='hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#items'><item jid='conference.hearth.test'/></query></iq>
+alice sends: <iq type='get' id='i2' to='upload.hearth.test'><request xmlns='urn:xmpp:http:upload:0' filename='a.jpg' size='40' content-type='image/jpeg'/></iq>
+alice receives: <iq type='error' id='i2' from='upload.hearth.test' to='alice@hearth.test/pc'><request xmlns='urn:xmpp:http:upload:0' filename='a.jpg' size='40' content-type='image/jpeg'/><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>file upload needs the server's HTTPS listener, which is off (--http)</text></error></iq>`)
+}

@@ -438,11 +438,13 @@ func TestWebSocketGuard(t *testing.T) {
 }
 
 // TestHostMeta: XEP-0156's host-meta and host-meta.json list the
-// WebSocket endpoint at the listener's address, readable from any origin.
+// WebSocket and BOSH endpoints at the listener's address, readable from
+// any origin.
 func TestHostMeta(t *testing.T) {
 	srv := xmpptest.Start(t)
 	_, port, _ := net.SplitHostPort(srv.HTTPAddr)
 	want := "wss://hearth.test:" + port + "/xmpp-websocket"
+	wantBOSH := "https://hearth.test:" + port + "/http-bind"
 	get := func(path string) (string, http.Header) {
 		t.Helper()
 		resp, err := srv.HTTPClient().Get("https://" + srv.Domain + path)
@@ -459,7 +461,8 @@ func TestHostMeta(t *testing.T) {
 	xrd, h := get("/.well-known/host-meta")
 	if !strings.HasPrefix(h.Get("Content-Type"), "application/xrd+xml") ||
 		!strings.Contains(xrd, `<XRD xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0">`) ||
-		!strings.Contains(xrd, `<Link rel="urn:xmpp:alt-connections:websocket" href="`+want+`"/>`) {
+		!strings.Contains(xrd, `<Link rel="urn:xmpp:alt-connections:websocket" href="`+want+`"/>`) ||
+		!strings.Contains(xrd, `<Link rel="urn:xmpp:alt-connections:xbosh" href="`+wantBOSH+`"/>`) {
 		t.Fatalf("host-meta: %s\n%s", h, xrd)
 	}
 	js, h := get("/.well-known/host-meta.json")
@@ -469,14 +472,16 @@ func TestHostMeta(t *testing.T) {
 	if err := json.Unmarshal([]byte(js), &jrd); err != nil || !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
 		t.Fatalf("host-meta.json: %v %s", err, js)
 	}
-	if len(jrd.Links) != 1 || jrd.Links[0].Rel != "urn:xmpp:alt-connections:websocket" || jrd.Links[0].Href != want {
+	if len(jrd.Links) != 2 || jrd.Links[0].Rel != "urn:xmpp:alt-connections:websocket" || jrd.Links[0].Href != want ||
+		jrd.Links[1].Rel != "urn:xmpp:alt-connections:xbosh" || jrd.Links[1].Href != wantBOSH {
 		t.Fatalf("host-meta.json: %s", js)
 	}
 	// The public URL, once set, is the address given.
 	if _, err := srv.Admin.SetSetting(context.Background(), "http.public_url", "https://chat.example.org/xmpp"); err != nil {
 		t.Fatal(err)
 	}
-	if js, _ := get("/.well-known/host-meta.json"); !strings.Contains(js, `"href":"wss://chat.example.org/xmpp/xmpp-websocket"`) {
+	if js, _ := get("/.well-known/host-meta.json"); !strings.Contains(js, `"href":"wss://chat.example.org/xmpp/xmpp-websocket"`) ||
+		!strings.Contains(js, `"href":"https://chat.example.org/xmpp/http-bind"`) {
 		t.Fatalf("with a public URL: %s", js)
 	}
 }

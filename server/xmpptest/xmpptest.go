@@ -63,6 +63,13 @@ func StartFamily(t testing.TB, opts ...Option) *Server {
 	return startIn(t, "hearth.test", t.TempDir(), false, opts...)
 }
 
+// StartWithoutHTTPS runs a server for hearth.test with no HTTPS listener
+// (--http off): what needs one (file upload, WebSocket) is unavailable.
+func StartWithoutHTTPS(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	return startWith(t, "hearth.test", t.TempDir(), true, false, opts...)
+}
+
 // StartAt runs a server for domain until the test ends. Its federation
 // listener opens on 127.0.0.1 when federation.enabled is set (S2SAddr).
 func StartAt(t testing.TB, domain string, opts ...Option) *Server {
@@ -85,6 +92,11 @@ func (s *Server) Restart(t testing.TB, opts ...Option) *Server {
 // set it), and so is archiving in new chat rooms
 // (muc.archive_by_default): a room's test turns it on in the room's form.
 func startIn(t testing.TB, domain, dir string, first bool, opts ...Option) *Server {
+	t.Helper()
+	return startWith(t, domain, dir, first, true, opts...)
+}
+
+func startWith(t testing.TB, domain, dir string, first, https bool, opts ...Option) *Server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cm, err := certs.Start(ctx, certs.Config{DataDir: dir, Domain: domain, Mode: certs.ModeLocal})
@@ -124,9 +136,13 @@ func startIn(t testing.TB, domain, dir string, first bool, opts ...Option) *Serv
 	if err != nil {
 		t.Fatal(err)
 	}
-	hln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var hln net.Listener
+	httpAddr := ""
+	if https {
+		if hln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		httpAddr = hln.Addr().String()
 	}
 	done := make(chan error, 1)
 	s2s := func() (net.Listener, error) { return listenLoopback() }
@@ -156,7 +172,7 @@ func startIn(t testing.TB, domain, dir string, first bool, opts ...Option) *Serv
 	}
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
-	return &Server{Domain: domain, Addr: ln.Addr().String(), TLSAddr: tln.Addr().String(), HTTPAddr: hln.Addr().String(), DataDir: dir,
+	return &Server{Domain: domain, Addr: ln.Addr().String(), TLSAddr: tln.Addr().String(), HTTPAddr: httpAddr, DataDir: dir,
 		CertFile: cm.CAFile(), DB: db, Admin: srv.Admin(), Roots: roots, Server: srv, TLS: cfg.TLS, stop: stop}
 }
 

@@ -32,7 +32,14 @@ const (
 // NSChannelBinding is XEP-0440: SASL channel-binding type capability.
 const NSChannelBinding = "urn:xmpp:sasl-cb:0"
 
+// exporter says whether the -PLUS mechanisms (tls-exporter) are offered:
+// on TLS 1.3, and not over BOSH, whose requests may each come on another
+// TLS connection (XEP-0124 keeps no connection for a session), so that
+// no one channel is there to bind to.
 func (c *conn) exporter() bool {
+	if _, ok := c.f.(*boshStream); ok {
+		return false
+	}
 	st := c.f.TLS()
 	return st != nil && st.Version >= tls.VersionTLS13
 }

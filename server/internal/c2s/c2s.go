@@ -1,6 +1,7 @@
 // Package c2s implements client-to-server streams (RFC 6120): the accept
 // loop, stream negotiation (STARTTLS, SASL, resource binding) and the bound
-// session's reader and writer, over TCP or over WebSocket (RFC 7395).
+// session's reader and writer, over TCP, over WebSocket (RFC 7395) or
+// over BOSH (XEP-0124, XEP-0206).
 package c2s
 
 import (
@@ -218,6 +219,8 @@ type Server struct {
 	expired   map[string]expiredSM
 
 	secret [32]byte // keys the decoy credentials of unknown names
+
+	bosh boshTable // BOSH sessions (XEP-0206), by sid
 }
 
 // New returns a c2s server.

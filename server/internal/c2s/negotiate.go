@@ -3,8 +3,6 @@ package c2s
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -44,11 +42,7 @@ func (c *conn) fail(e *stream.Error) {
 	c.f.Close()
 }
 
-func newID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+func newID() string { return stanza.RandomID(12) }
 
 // openStream reads the client's opening and answers with ours and the
 // features of this stage. The first opening on a connection must come

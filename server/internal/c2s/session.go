@@ -236,6 +236,7 @@ func (s *Server) logEnd(sess *router.Session, o *out, readErr error) {
 // only.
 func lostWhy(err error) string {
 	var ne net.Error
+	var bosh *boshEnded
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "the device closed the connection"
@@ -249,6 +250,8 @@ func lostWhy(err error) string {
 		return "the network connection dropped"
 	case errors.Is(err, errStopped):
 		return "the server is stopping"
+	case errors.As(err, &bosh):
+		return bosh.why
 	case errors.Is(err, net.ErrClosed):
 		// Closed on our side: a client too slow for its queue is cut off.
 		return "the server closed the connection"
@@ -268,6 +271,9 @@ func tlsMode(f framing) string {
 	}
 	if _, ok := f.(*ws); ok {
 		return "WebSocket over HTTPS"
+	}
+	if _, ok := f.(*boshStream); ok {
+		return "BOSH over HTTPS"
 	}
 	return "TLS"
 }

@@ -19,7 +19,6 @@ import (
 
 	"hearth/server/internal/stanza"
 	"hearth/server/internal/stream"
-	"hearth/server/internal/web"
 )
 
 // RFC 7395: XMPP over WebSocket. A client stream on the HTTPS listener at
@@ -33,13 +32,6 @@ const NSFraming = "urn:ietf:params:xml:ns:xmpp-framing"
 
 // WebSocketPath is where the HTTPS listener serves XMPP over WebSocket.
 const WebSocketPath = "/xmpp-websocket"
-
-// Routes adds XMPP over WebSocket to the HTTPS listener and lists it in
-// host-meta (XEP-0156).
-func (s *Server) Routes(m *web.Mux) {
-	m.Handle("GET "+WebSocketPath, http.HandlerFunc(s.serveWebSocket))
-	m.Link(web.RelWebSocket, WebSocketPath)
-}
 
 // serveWebSocket runs one client stream over WebSocket, inside the HTTP
 // handler (the listener waits for its handlers at shutdown).
@@ -237,7 +229,7 @@ func (f *ws) message() ([]byte, error) {
 				return nil, f.rerr
 			}
 			pinged = false
-			if isBlank(m.b) {
+			if stream.IsSpace(m.b) {
 				continue // any message is life; whitespace carries nothing
 			}
 			return m.b, nil

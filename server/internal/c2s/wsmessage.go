@@ -38,7 +38,7 @@ func newMsgDecoder(lim stream.Limits) *msgDecoder {
 func (m *msgDecoder) decode(msg []byte) (*stanza.Element, error) {
 	m.src.b = msg
 	el, err := m.dec.Next()
-	if err == nil && (!isBlank(m.dec.Unread()) || !isBlank(m.src.b)) {
+	if err == nil && (!stream.IsSpace(m.dec.Unread()) || !stream.IsSpace(m.src.b)) {
 		err = &stream.Error{Condition: stream.NotWellFormed, Text: "one WebSocket message holds one element (RFC 7395 3.3.3)"}
 	}
 	if errors.Is(err, errEndOfMessage) {
@@ -62,15 +62,6 @@ func (m *msgSource) Read(p []byte) (int, error) {
 	n := copy(p, m.b)
 	m.b = m.b[n:]
 	return n, nil
-}
-
-func isBlank(b []byte) bool {
-	for _, c := range b {
-		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-			return false
-		}
-	}
-	return true
 }
 
 // encodeRoot writes el as a message of its own: it declares its

@@ -2,8 +2,6 @@ package linklocal
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -57,11 +55,7 @@ func (c *conn) touch() { c.active.Store(time.Now().UnixNano()) }
 var errEnded = errors.New("the stream to that peer has closed")
 
 // newStreamID returns a random stream id (RFC 6120 4.7.3).
-func newStreamID() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func newStreamID() string { return stanza.RandomID(12) }
 
 // writeHeaderLocked appends our stream header to wbuf; wmu is held.
 func (c *conn) writeHeaderLocked(from, to string, features bool) {

@@ -10,8 +10,6 @@ package pubsub
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 
 	"hearth/server/internal/jid"
 	"hearth/server/internal/router"
@@ -58,11 +56,7 @@ func PreconditionNotMet(text string) *stanza.Error {
 }
 
 // NewID returns a random item or subscription id.
-func NewID() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func NewID() string { return stanza.RandomID(12) }
 
 // ParsePayload reads back a payload stored as XML.
 func ParsePayload(raw []byte) (*stanza.Element, error) {

@@ -2,9 +2,7 @@ package s2s
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"net"
@@ -55,11 +53,7 @@ func newConn(nc net.Conn, lim stream.Limits, writeTimeout time.Duration) *conn {
 
 // newStreamID returns a stream ID that cannot be guessed (dialback keys
 // are bound to it, XEP-0185).
-func newStreamID() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
+func newStreamID() string { return stanza.RandomID(16) }
 
 func (c *conn) readOpen() (stream.Header, error) { return c.dec.Header() }
 

@@ -81,7 +81,8 @@ var ErrClosed = errors.New("stream closed by peer")
 
 var errTooBig = errors.New("stanza too big")
 
-func isSpace(b []byte) bool {
+// IsSpace reports whether b holds only XML white space (or nothing).
+func IsSpace(b []byte) bool {
 	for _, c := range b {
 		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
 			return false

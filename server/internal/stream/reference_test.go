@@ -102,7 +102,7 @@ func (d *refDecoder) Header() (Header, error) {
 				return Header{}, ErrRestrictedXML
 			}
 		case xml.CharData:
-			if !isSpace(t) {
+			if !IsSpace(t) {
 				return Header{}, ErrNotWellFormed
 			}
 		case xml.StartElement:
@@ -157,7 +157,7 @@ func (d *refDecoder) Next() (*stanza.Element, error) {
 		}
 		switch t := tok.(type) {
 		case xml.CharData:
-			if !isSpace(t) {
+			if !IsSpace(t) {
 				return nil, ErrNotWellFormed
 			}
 			d.cr.n = 0

@@ -346,7 +346,7 @@ func (d *Decoder) header() (Header, error) {
 		if _, ok := err.(*Error); ok {
 			return Header{}, err
 		}
-		if !isSpace(d.buf) {
+		if !IsSpace(d.buf) {
 			return Header{}, ErrNotWellFormed
 		}
 		if err != nil {
@@ -369,7 +369,7 @@ func (d *Decoder) header() (Header, error) {
 				return Header{}, err
 			}
 			// A CDATA section before the header: whitespace only.
-			if !isSpace(d.buf) {
+			if !IsSpace(d.buf) {
 				return Header{}, ErrNotWellFormed
 			}
 			continue
@@ -508,7 +508,7 @@ func (d *Decoder) nextElement() (*stanza.Element, error) {
 		if _, ok := err.(*Error); ok {
 			return nil, err
 		}
-		if !isSpace(d.buf) {
+		if !IsSpace(d.buf) {
 			return nil, ErrNotWellFormed
 		}
 		if err != nil {
@@ -538,7 +538,7 @@ func (d *Decoder) nextElement() (*stanza.Element, error) {
 			if err := d.bang(); err != nil {
 				return nil, err
 			}
-			if !isSpace(d.buf) {
+			if !IsSpace(d.buf) {
 				return nil, ErrNotWellFormed
 			}
 			d.count()
@@ -1098,7 +1098,7 @@ func (d *Decoder) charData(inElement bool) error {
 			i++
 		}
 		if i > d.pos {
-			if !inElement && !isSpace(d.win[d.pos:i]) {
+			if !inElement && !IsSpace(d.win[d.pos:i]) {
 				// Between stanzas, or before the header, only whitespace:
 				// say so at once, not when a '<' finally comes (an HTTP
 				// request sent to the port would wait for the timeout).

@@ -1,7 +1,7 @@
 // Package web is the server's HTTPS listener: one port (--http, :5443 by
 // default) with the server's certificate, as the direct-TLS client port
-// has it, and a small mux that modules add their routes to (file upload
-// and RFC 7395 WebSocket now), and XEP-0156's host-meta, which lists the
+// has it, and a small mux that modules add their routes to (file upload,
+// RFC 7395 WebSocket and XEP-0206 BOSH), and XEP-0156's host-meta, which lists the
 // endpoints of web clients.
 package web
 
@@ -56,6 +56,28 @@ func (m *Mux) Handle(pattern string, h http.Handler) {
 	m.s.mux.Handle(pattern, h)
 }
 
+// Go runs work that outlives the request that began it (a BOSH session
+// spans many requests) in a goroutine that Serve waits for, as it waits
+// for handlers, with the listener's context, done when it stops. It
+// returns false, and work does not run, when the listener does not serve
+// or is stopping.
+func (m *Mux) Go(work func(ctx context.Context)) bool {
+	s := m.s
+	s.activeMu.Lock()
+	if s.closing || s.ctx == nil {
+		s.activeMu.Unlock()
+		return false
+	}
+	s.active.Add(1)
+	ctx := s.ctx
+	s.activeMu.Unlock()
+	go func() {
+		defer s.active.Done()
+		work(ctx)
+	}()
+	return true
+}
+
 // Server is the HTTPS listener.
 type Server struct {
 	cfg     Config
@@ -64,10 +86,11 @@ type Server struct {
 	public  atomic.Pointer[url.URL] // http.public_url; nil: none
 	port    atomic.Int32            // the listener's port, once it serves
 
-	links    []link         // host-meta's endpoints (Mux.Link)
-	activeMu sync.Mutex     // closing and adding to active
-	active   sync.WaitGroup // handlers running, WebSocket streams included
-	closing  bool           // Serve is waiting for active: no handler starts
+	links    []link          // host-meta's endpoints (Mux.Link)
+	activeMu sync.Mutex      // closing, ctx and adding to active
+	active   sync.WaitGroup  // handlers running, WebSocket streams and Go's work included
+	closing  bool            // Serve is waiting for active: no handler starts
+	ctx      context.Context // Serve's, while it serves
 }
 
 // New makes the listener; Serve runs it.
@@ -149,6 +172,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	tc := base.Clone()
 	tc.NextProtos = []string{"http/1.1"}
+	s.activeMu.Lock()
+	s.ctx = ctx
+	s.activeMu.Unlock()
 	// Every handler is waited for: a WebSocket stream runs inside its
 	// handler on a connection http.Server no longer tracks, and must end
 	// (its messages stored or delivered) before Serve returns.

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -51,28 +50,12 @@ func validSlot(s string) bool {
 // loadSecret reads the signing key from dir, making it on first use; with
 // no dir, a key for this process.
 func loadSecret(dir string) ([]byte, error) {
-	key := make([]byte, 32)
 	if dir == "" {
+		key := make([]byte, 32)
 		_, _ = rand.Read(key)
 		return key, nil
 	}
-	path := filepath.Join(dir, secretFile)
-	b, err := os.ReadFile(path)
-	if err == nil {
-		k, derr := hex.DecodeString(strings.TrimSpace(string(b)))
-		if derr != nil || len(k) < 32 {
-			return nil, fmt.Errorf("the upload key %s is damaged; remove it and start again (open upload slots end, stored files stay)", path)
-		}
-		return k, nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("upload key: %w", err)
-	}
-	_, _ = rand.Read(key)
-	if err := atomicfile.Write(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("upload key: %w", err)
-	}
-	return key, nil
+	return atomicfile.LoadKey(filepath.Join(dir, secretFile), "the upload key", " (open upload slots end; stored files stay)")
 }
 
 // putClaim is what a PUT URL promises: this slot, of this size and type,
