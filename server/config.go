@@ -139,6 +139,12 @@ type Quotas struct {
 	BlockItems   int // block list entries (XEP-0191)
 	PEPBytes     int // payloads of published items (XEP-0163)
 	PEPNodes     int // personal eventing nodes (XEP-0163)
+
+	// The publish-subscribe service (pubsub.<domain>).
+	PubsubNodes       int // nodes one account may create
+	PubsubItems       int // items one node may keep
+	PubsubPayload     int // bytes of one item's payload
+	PubsubSubscribers int // subscriptions one node may have
 }
 
 // quotaKeys maps each quota's setting to its place in quota.Limits.
@@ -150,6 +156,11 @@ var quotaKeys = map[string]func(*quota.Limits) *atomic.Int64{
 	settings.KeyBlockItems:   func(l *quota.Limits) *atomic.Int64 { return &l.BlockItems },
 	settings.KeyPEPBytes:     func(l *quota.Limits) *atomic.Int64 { return &l.PEPBytes },
 	settings.KeyPEPNodes:     func(l *quota.Limits) *atomic.Int64 { return &l.PEPNodes },
+
+	settings.KeyPubsubNodes:       func(l *quota.Limits) *atomic.Int64 { return &l.PubsubNodes },
+	settings.KeyPubsubItems:       func(l *quota.Limits) *atomic.Int64 { return &l.PubsubItems },
+	settings.KeyPubsubPayload:     func(l *quota.Limits) *atomic.Int64 { return &l.PubsubPayload },
+	settings.KeyPubsubSubscribers: func(l *quota.Limits) *atomic.Int64 { return &l.PubsubSubscribers },
 }
 
 // limits returns q as the modules' shared quota.Limits; zero values keep
@@ -168,6 +179,10 @@ func (q Quotas) limits() *quota.Limits {
 	set(&l.BlockItems, q.BlockItems)
 	set(&l.PEPBytes, q.PEPBytes)
 	set(&l.PEPNodes, q.PEPNodes)
+	set(&l.PubsubNodes, q.PubsubNodes)
+	set(&l.PubsubItems, q.PubsubItems)
+	set(&l.PubsubPayload, q.PubsubPayload)
+	set(&l.PubsubSubscribers, q.PubsubSubscribers)
 	return l
 }
 
@@ -188,6 +203,11 @@ func (c *Config) Set(v settings.Values) {
 		BlockItems:   v.Int(settings.KeyBlockItems),
 		PEPBytes:     v.Int(settings.KeyPEPBytes),
 		PEPNodes:     v.Int(settings.KeyPEPNodes),
+
+		PubsubNodes:       v.Int(settings.KeyPubsubNodes),
+		PubsubItems:       v.Int(settings.KeyPubsubItems),
+		PubsubPayload:     v.Int(settings.KeyPubsubPayload),
+		PubsubSubscribers: v.Int(settings.KeyPubsubSubscribers),
 	}
 	c.ArchiveOff = !v.Bool(settings.KeyMAM)
 	c.LinkLocal.Off = !v.Bool(settings.KeyLinkLocal)

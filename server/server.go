@@ -34,6 +34,7 @@ import (
 	"hearth/server/internal/mod/ping"
 	"hearth/server/internal/mod/presence"
 	"hearth/server/internal/mod/private"
+	"hearth/server/internal/mod/pubsubsvc"
 	"hearth/server/internal/mod/push"
 	"hearth/server/internal/mod/register"
 	"hearth/server/internal/mod/roster"
@@ -212,6 +213,8 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	// reach them through s.rooms.
 	s.muc = muc.New(muc.Deps{DB: db, Router: r, Domain: cfg.Domain, Archive: mam.NewRooms(s.archive), Log: part("muc")})
 	s.modules = append(s.modules, s.muc)
+	// The publish-subscribe service on pubsub.<domain> (XEP-0060).
+	s.modules = append(s.modules, pubsubsvc.New(pubsubsvc.Deps{DB: db, Router: r, Domain: cfg.Domain, Visibility: s.roster, Quota: q, Log: part("pubsub")}))
 	s.rooms = adaptRooms(s.muc, muc.ErrNoRoom)
 	s.calls = newCalls(cfg, part("turn"))
 	s.modules = append(s.modules, extdisco.New(extdisco.Deps{Domain: cfg.Domain, Services: s.calls, Log: part("extdisco")}))

@@ -267,6 +267,12 @@ alice receives nothing more`)
 	// server and publishes past them.
 	tested[settings.KeyPEPBytes] = true
 	tested[settings.KeyPEPNodes] = true
+	// The publish-subscribe service's limits: TestPubsubPagingAndLimits
+	// sets them on a running server and goes past each.
+	tested[settings.KeyPubsubNodes] = true
+	tested[settings.KeyPubsubItems] = true
+	tested[settings.KeyPubsubPayload] = true
+	tested[settings.KeyPubsubSubscribers] = true
 	// The chat rooms' limits: TestMUCLimits sets each on a running
 	// server and joins or creates rooms past them.
 	tested[settings.KeyMUCRooms] = true

@@ -193,7 +193,10 @@ func (c *committer) commit(q []*Queued) {
 			}
 			p := q[i]
 			ids[i], errs[i] = p.op(b)
-			if errs[i] != nil && !constraint(errs[i]) && !errors.Is(errs[i], ErrNotFound) && !errors.Is(errs[i], ErrQuota) {
+			// ErrNotFound, ErrQuota and ErrExists are answers an op
+			// gives before it writes: they fail it alone.
+			if errs[i] != nil && !constraint(errs[i]) && !errors.Is(errs[i], ErrNotFound) && !errors.Is(errs[i], ErrQuota) &&
+				!errors.Is(errs[i], ErrExists) {
 				return errs[i]
 			}
 			i++

@@ -2,54 +2,29 @@ package storage
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 )
 
-// PEPNode is one node of an account's personal eventing service
-// (XEP-0163) and its configuration (XEP-0060 16.4.3, pubsub#node_config).
-type PEPNode struct {
-	Node string
-	// Access is pubsub#access_model: "open", "presence" or "whitelist".
-	Access string
-	// MaxItems is pubsub#max_items; 0 means "max" (the quota bounds it).
-	MaxItems int
-	// Persist is pubsub#persist_items.
-	Persist bool
-	// SendLast is pubsub#send_last_published_item: "never", "on_sub" or
-	// "on_sub_and_presence".
-	SendLast      string
-	NotifyRetract bool
-	NotifyDelete  bool
-	Title         string
-}
-
-// PEPItem is an item published to a node.
-type PEPItem struct {
-	ID        string
-	Publisher string // the bare JID that published it
-	Payload   []byte // the payload element, as XML
-	Published time.Time
-}
-
 const pepNodeColumns = `node, access_model, max_items, persist_items, send_last, notify_retract, notify_delete, title`
 
-func scanPEPNode(row interface{ Scan(...any) error }) (PEPNode, error) {
-	var n PEPNode
+func scanPEPNode(row interface{ Scan(...any) error }) (PubsubNode, error) {
+	var n PubsubNode
 	err := row.Scan(&n.Node, &n.Access, &n.MaxItems, &n.Persist, &n.SendLast, &n.NotifyRetract, &n.NotifyDelete, &n.Title)
+	// A personal node's other options have one value (pep.Profile).
+	n.DeliverPayloads, n.PublishModel = true, "publishers"
 	return n, err
 }
 
 // PEPNodes returns the user's nodes, by name.
-func (db *DB) PEPNodes(ctx context.Context, user string) ([]PEPNode, error) {
+func (db *DB) PEPNodes(ctx context.Context, user string) ([]PubsubNode, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+pepNodeColumns+` FROM pep_nodes WHERE username = ? ORDER BY node`, user)
 	if err != nil {
 		return nil, fmt.Errorf("pep nodes of %s: %w", user, err)
 	}
 	defer rows.Close()
-	var out []PEPNode
+	var out []PubsubNode
 	for rows.Next() {
 		n, err := scanPEPNode(rows)
 		if err != nil {
@@ -64,10 +39,10 @@ func (db *DB) PEPNodes(ctx context.Context, user string) ([]PEPNode, error) {
 }
 
 // PEPNode returns one of the user's nodes, or ErrNotFound.
-func (db *DB) PEPNode(ctx context.Context, user, node string) (PEPNode, error) {
+func (db *DB) PEPNode(ctx context.Context, user, node string) (PubsubNode, error) {
 	n, err := scanPEPNode(db.r.QueryRowContext(ctx, `SELECT `+pepNodeColumns+` FROM pep_nodes WHERE username = ? AND node = ?`, user, node))
 	if err != nil {
-		return PEPNode{}, fmt.Errorf("pep node %q of %s: %w", node, user, notFound(err))
+		return PubsubNode{}, fmt.Errorf("pep node %q of %s: %w", node, user, notFound(err))
 	}
 	return n, nil
 }
@@ -86,63 +61,13 @@ func (db *DB) PEPUsage(ctx context.Context, user string) (nodes int, bytes int64
 
 // PEPItemSize returns the payload size of an item, 0 if there is none.
 func (db *DB) PEPItemSize(ctx context.Context, user, node, id string) (int64, error) {
-	var n int64
-	err := db.r.QueryRowContext(ctx, `SELECT coalesce((SELECT length(payload) FROM pep_items WHERE username = ? AND node = ? AND id = ?), 0)`,
-		user, node, id).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("pep item size in %q of %s: %w", node, user, err)
-	}
-	return n, nil
+	return db.itemSize(ctx, pepSpace(user, node), id)
 }
 
 // PEPItems returns a node's items in publication order, oldest first:
 // the items named by ids, or else the last max (max <= 0: all).
-func (db *DB) PEPItems(ctx context.Context, user, node string, max int, ids []string) ([]PEPItem, error) {
-	var rows *sql.Rows
-	var err error
-	switch {
-	case len(ids) > 0:
-		q := `SELECT id, publisher, payload, published FROM pep_items WHERE username = ? AND node = ? AND id IN (?` +
-			repeat(",?", len(ids)-1) + `) ORDER BY seq`
-		args := []any{user, node}
-		for _, id := range ids {
-			args = append(args, id)
-		}
-		rows, err = db.r.QueryContext(ctx, q, args...)
-	case max > 0:
-		rows, err = db.r.QueryContext(ctx, `SELECT id, publisher, payload, published FROM (
-			SELECT id, publisher, payload, published, seq FROM pep_items WHERE username = ? AND node = ?
-			ORDER BY seq DESC LIMIT ?) ORDER BY seq`, user, node, max)
-	default:
-		rows, err = db.r.QueryContext(ctx, `SELECT id, publisher, payload, published FROM pep_items
-			WHERE username = ? AND node = ? ORDER BY seq`, user, node)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("pep items of %q of %s: %w", node, user, err)
-	}
-	defer rows.Close()
-	var out []PEPItem
-	for rows.Next() {
-		var it PEPItem
-		var at int64
-		if err := rows.Scan(&it.ID, &it.Publisher, &it.Payload, &at); err != nil {
-			return nil, fmt.Errorf("pep items of %q of %s: %w", node, user, err)
-		}
-		it.Published = fromUnix(at)
-		out = append(out, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("pep items of %q of %s: %w", node, user, err)
-	}
-	return out, nil
-}
-
-func repeat(s string, n int) string {
-	b := make([]byte, 0, len(s)*n)
-	for range n {
-		b = append(b, s...)
-	}
-	return string(b)
+func (db *DB) PEPItems(ctx context.Context, user, node string, max int, ids []string) ([]PubsubItem, error) {
+	return db.items(ctx, pepSpace(user, node), max, ids)
 }
 
 // PublishPEP stores an item in the user's node, replacing an item with the
@@ -151,7 +76,7 @@ func repeat(s string, n int) string {
 // cfg (auto-create, XEP-0060 7.1.4); otherwise cfg is not used. The write
 // joins the group commit and is durable when PublishPEP returns. It
 // returns ErrNotFound if there is no such user.
-func (db *DB) PublishPEP(ctx context.Context, user string, cfg PEPNode, it PEPItem) error {
+func (db *DB) PublishPEP(ctx context.Context, user string, cfg PubsubNode, it PubsubItem) error {
 	at := unix(it.Published)
 	return db.commit.enqueue("publish to pep node "+cfg.Node+" of "+user, func(b *batch) (int64, error) {
 		// The first statement is the one a deleted account fails (alone).
@@ -163,29 +88,13 @@ func (db *DB) PublishPEP(ctx context.Context, user string, cfg PEPNode, it PEPIt
 			}
 			return 0, err
 		}
-		if _, err := b.exec(`INSERT INTO pep_items (username, node, id, publisher, payload, seq, published)
-			VALUES (?, ?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM pep_items WHERE username = ? AND node = ?), ?)
-			ON CONFLICT (username, node, id) DO UPDATE SET publisher = excluded.publisher, payload = excluded.payload,
-				seq = excluded.seq, published = excluded.published`,
-			user, cfg.Node, it.ID, it.Publisher, blob(it.Payload), user, cfg.Node, at); err != nil {
-			return 0, err
-		}
-		return 0, trimPEP(b, user, cfg.Node)
+		return 0, putItem(b, pepSpace(user, cfg.Node), it)
 	}, nil).Wait()
-}
-
-// trimPEP drops a node's oldest items beyond what its configuration keeps.
-func trimPEP(b *batch, user, node string) error {
-	_, err := b.exec(`DELETE FROM pep_items WHERE username = ?1 AND node = ?2 AND seq NOT IN (
-		SELECT seq FROM pep_items WHERE username = ?1 AND node = ?2 ORDER BY seq DESC LIMIT (
-			SELECT CASE WHEN NOT persist_items THEN 1 WHEN max_items > 0 THEN max_items ELSE -1 END
-			FROM pep_nodes WHERE username = ?1 AND node = ?2))`, user, node)
-	return err
 }
 
 // CreatePEPNode creates a node with cfg. It returns ErrExists if the user
 // has it already, ErrNotFound if there is no such user.
-func (db *DB) CreatePEPNode(ctx context.Context, user string, cfg PEPNode) error {
+func (db *DB) CreatePEPNode(ctx context.Context, user string, cfg PubsubNode) error {
 	at := unix(time.Now())
 	return db.commit.enqueue("create pep node "+cfg.Node+" of "+user, func(b *batch) (int64, error) {
 		res, err := b.exec(`INSERT INTO pep_nodes (username, `+pepNodeColumns+`, created)
@@ -206,7 +115,7 @@ func (db *DB) CreatePEPNode(ctx context.Context, user string, cfg PEPNode) error
 
 // ConfigurePEPNode changes a node's configuration and drops the items it
 // no longer keeps. It returns ErrNotFound if there is no such node.
-func (db *DB) ConfigurePEPNode(ctx context.Context, user string, cfg PEPNode) error {
+func (db *DB) ConfigurePEPNode(ctx context.Context, user string, cfg PubsubNode) error {
 	return db.commit.enqueue("configure pep node "+cfg.Node+" of "+user, func(b *batch) (int64, error) {
 		res, err := b.exec(`UPDATE pep_nodes SET access_model = ?, max_items = ?, persist_items = ?, send_last = ?,
 			notify_retract = ?, notify_delete = ?, title = ? WHERE username = ? AND node = ?`,
@@ -217,7 +126,7 @@ func (db *DB) ConfigurePEPNode(ctx context.Context, user string, cfg PEPNode) er
 		if err := affected(res); err != nil {
 			return 0, err
 		}
-		return 0, trimPEP(b, user, cfg.Node)
+		return 0, trim(b, pepSpace(user, cfg.Node))
 	}, nil).Wait()
 }
 
@@ -237,11 +146,7 @@ func (db *DB) DeletePEPNode(ctx context.Context, user, node string) error {
 // no such item.
 func (db *DB) RetractPEPItem(ctx context.Context, user, node, id string) error {
 	return db.commit.enqueue("retract pep item of "+user, func(b *batch) (int64, error) {
-		res, err := b.exec(`DELETE FROM pep_items WHERE username = ? AND node = ? AND id = ?`, user, node, id)
-		if err != nil {
-			return 0, err
-		}
-		return 0, affected(res)
+		return 0, retractItem(b, pepSpace(user, node), id)
 	}, nil).Wait()
 }
 
@@ -252,8 +157,7 @@ func (db *DB) PurgePEPNode(ctx context.Context, user, node string) error {
 		return err
 	}
 	err := db.commit.enqueue("purge pep node "+node+" of "+user, func(b *batch) (int64, error) {
-		_, err := b.exec(`DELETE FROM pep_items WHERE username = ? AND node = ?`, user, node)
-		return 0, err
+		return 0, purgeItems(b, pepSpace(user, node))
 	}, nil).Wait()
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("purge pep node %q of %s: %w", node, user, err)

@@ -11,15 +11,15 @@ func TestPEP(t *testing.T) {
 	ctx := t.Context()
 	db := newDB(t)
 	addUser(t, db, "alice", "bob")
-	cfg := PEPNode{Node: "urn:xmpp:avatar:metadata", Access: "presence", MaxItems: 2, Persist: true,
-		SendLast: "on_sub_and_presence", NotifyRetract: true, NotifyDelete: true}
+	cfg := PubsubNode{Node: "urn:xmpp:avatar:metadata", Access: "presence", MaxItems: 2, Persist: true,
+		SendLast: "on_sub_and_presence", NotifyRetract: true, NotifyDelete: true, DeliverPayloads: true, PublishModel: "publishers"}
 	pub := func(id, payload string) {
 		t.Helper()
-		if err := db.PublishPEP(ctx, "alice", cfg, PEPItem{ID: id, Publisher: "alice@example.org", Payload: []byte(payload), Published: time.Now()}); err != nil {
+		if err := db.PublishPEP(ctx, "alice", cfg, PubsubItem{ID: id, Publisher: "alice@example.org", Payload: []byte(payload), Published: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ids := func(max int, want ...string) []PEPItem {
+	ids := func(max int, want ...string) []PubsubItem {
 		t.Helper()
 		its, err := db.PEPItems(ctx, "alice", cfg.Node, max, nil)
 		if err != nil {
@@ -53,7 +53,7 @@ func TestPEP(t *testing.T) {
 	// The existing node's configuration stays when a publish names another.
 	other := cfg
 	other.Access = "open"
-	if err := db.PublishPEP(ctx, "alice", other, PEPItem{ID: "d", Publisher: "x", Payload: []byte("<d/>"), Published: time.Now()}); err != nil {
+	if err := db.PublishPEP(ctx, "alice", other, PubsubItem{ID: "d", Publisher: "x", Payload: []byte("<d/>"), Published: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := db.PEPNode(ctx, "alice", cfg.Node); err != nil || n != cfg {
@@ -77,12 +77,12 @@ func TestPEP(t *testing.T) {
 	if err := db.CreatePEPNode(ctx, "nobody", cfg); !errors.Is(err, ErrNotFound) {
 		t.Errorf("create for nobody: %v", err)
 	}
-	if err := db.PublishPEP(ctx, "nobody", cfg, PEPItem{ID: "x", Published: time.Now()}); !errors.Is(err, ErrNotFound) {
+	if err := db.PublishPEP(ctx, "nobody", cfg, PubsubItem{ID: "x", Published: time.Now()}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("publish for nobody: %v", err)
 	}
-	max := PEPNode{Node: "urn:xmpp:bookmarks:1", Access: "whitelist", Persist: true, SendLast: "never"}
+	max := PubsubNode{Node: "urn:xmpp:bookmarks:1", Access: "whitelist", Persist: true, SendLast: "never"}
 	for _, id := range []string{"r1", "r2", "r3"} {
-		if err := db.PublishPEP(ctx, "alice", max, PEPItem{ID: id, Publisher: "x", Payload: []byte("<c/>"), Published: time.Now()}); err != nil {
+		if err := db.PublishPEP(ctx, "alice", max, PubsubItem{ID: id, Publisher: "x", Payload: []byte("<c/>"), Published: time.Now()}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -307,8 +307,8 @@ func TestDeleteUserCascades(t *testing.T) {
 			db.CreateInvite(ctx, Invite{Token: "invite-of-" + u, Kind: InviteContact, Inviter: u, Expires: time.Now().Add(time.Hour), MaxUses: 1}),
 			db.AddPush(ctx, u, Push{Service: "push.example.org", Node: "n", Resource: "phone", Created: time.Now()}, 0),
 			db.AddFASTToken(ctx, FASTToken{User: u, Agent: "phone", Seed: []byte("seed"), Mechanism: "HT-SHA-256-NONE", Issued: time.Now(), Expires: time.Now().Add(time.Hour)}),
-			db.PublishPEP(ctx, u, PEPNode{Node: "urn:example:n", Access: "presence", MaxItems: 1, Persist: true, SendLast: "never"},
-				PEPItem{ID: "1", Publisher: u + "@example.org", Payload: []byte("<n/>"), Published: time.Now()}),
+			db.PublishPEP(ctx, u, PubsubNode{Node: "urn:example:n", Access: "presence", MaxItems: 1, Persist: true, SendLast: "never"},
+				PubsubItem{ID: "1", Publisher: u + "@example.org", Payload: []byte("<n/>"), Published: time.Now()}),
 		}
 		_, err := db.PutRosterItem(ctx, u, RosterItem{Contact: "c@example.org", Groups: []string{"g"}})
 		steps = append(steps, err)

@@ -44,12 +44,14 @@ type options struct {
 	contacts                   int
 	occupants, senders         int
 	room, service              string
+	subscribers                int
+	node                       string
 
 	json  bool
 	label string
 }
 
-var scenarios = []string{"logins", "throughput", "latency", "offline", "idle", "fanout", "register", "preauth", "room"}
+var scenarios = []string{"logins", "throughput", "latency", "offline", "idle", "fanout", "register", "preauth", "room", "pubsub"}
 
 const usageText = `usage: hearth bench SCENARIO [flags]
 
@@ -68,6 +70,10 @@ Scenarios (each prints one result line; --json prints one JSON object):
   room        --occupants N --senders S  N accounts join a new room (XEP-0045) on --service, S of them
                                   send groupchat messages, at most --window in flight -> messages/s that
                                   reached every occupant, deliveries/s, p50/p99 until all had it
+  pubsub      --subscribers N     the first account creates a node on --service (XEP-0060), the next N
+                                  subscribe, the first publishes items, at most --window in flight ->
+                                  publishes/s that reached every subscriber, notifications/s, p50/p99
+                                  until all had it; the node is deleted at the end
   register    --users N           create the accounts by in-band registration (XEP-0077)
   preauth     --conns N --pid PID N connections that never log in each send a header and one unfinished
                                   element (4,095 children; or 14 and 9,900 bytes of text), hold for
@@ -106,7 +112,7 @@ func parseFlags(args []string) (*options, *flag.FlagSet, error) {
 	fs.IntVar(&o.count, "count", 0, "stop after this many logins/messages/presence changes (fanout default 100)")
 	fs.IntVar(&o.conc, "conc", 0, "concurrent logins (default: logins 16, idle and fanout 32, register 8)")
 	fs.IntVar(&o.pairs, "pairs", 10, "sender/receiver pairs (throughput, latency, offline)")
-	fs.IntVar(&o.window, "window", 0, "in-flight limit: messages per pair (throughput and offline, default 100), presence changes (fanout, default 8) or groupchat messages (room, default 16)")
+	fs.IntVar(&o.window, "window", 0, "in-flight limit: messages per pair (throughput and offline, default 100), presence changes (fanout, default 8), groupchat messages (room, default 16) or items (pubsub, default 4)")
 	fs.Float64Var(&o.rate, "rate", 1000, "aggregate messages per second (latency)")
 	fs.IntVar(&o.bodySize, "size", 64, "message body size in bytes (throughput, latency, offline)")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long to wait for outstanding deliveries after the run")
@@ -119,7 +125,9 @@ func parseFlags(args []string) (*options, *flag.FlagSet, error) {
 	fs.IntVar(&o.occupants, "occupants", 50, "occupants of the room (room)")
 	fs.IntVar(&o.senders, "senders", 5, "occupants that send (room)")
 	fs.StringVar(&o.room, "room", "", "the room's name (room; default a new one per run)")
-	fs.StringVar(&o.service, "service", "", "the group chat service (room; default conference.DOMAIN)")
+	fs.StringVar(&o.service, "service", "", "the group chat service (room; default conference.DOMAIN) or pubsub service (pubsub; default pubsub.DOMAIN)")
+	fs.IntVar(&o.subscribers, "subscribers", 100, "subscribers of the node (pubsub)")
+	fs.StringVar(&o.node, "node", "", "the node's name (pubsub; default a new one per run)")
 	fs.BoolVar(&o.json, "json", false, "print each result as a JSON object")
 	fs.StringVar(&o.label, "label", "", "free-form label copied into the result (for example the server's name)")
 
@@ -163,6 +171,9 @@ func (o *options) defaults(set map[string]bool) {
 	if o.scenario == "room" && !set["window"] {
 		o.window = 16
 	}
+	if o.scenario == "pubsub" && !set["window"] {
+		o.window = 4
+	}
 	if o.scenario == "fanout" && !set["count"] {
 		o.count = 100
 	}
@@ -200,7 +211,7 @@ func (o *options) validate() error {
 	switch o.scenario {
 	case "":
 		bad("no scenario: want one of %s", strings.Join(scenarios, ", "))
-	case "logins", "throughput", "latency", "offline", "idle", "fanout", "register", "preauth", "room":
+	case "logins", "throughput", "latency", "offline", "idle", "fanout", "register", "preauth", "room", "pubsub":
 	default:
 		bad("unknown scenario %q: want one of %s", o.scenario, strings.Join(scenarios, ", "))
 	}
@@ -240,7 +251,7 @@ func (o *options) validate() error {
 		bad("--size must be between 0 and 65536")
 	}
 	switch o.scenario {
-	case "logins", "throughput", "latency", "offline", "room":
+	case "logins", "throughput", "latency", "offline", "room", "pubsub":
 		if o.duration == 0 && o.count == 0 {
 			bad("give --duration or --count")
 		}
@@ -277,6 +288,12 @@ func (o *options) validate() error {
 		}
 		if o.senders < 1 || o.senders > o.occupants {
 			bad("--senders must be between 1 and --occupants")
+		}
+	case "pubsub":
+		if o.subscribers < 1 {
+			bad("--subscribers must be at least 1")
+		} else if o.subscribers+1 > o.users {
+			bad("--subscribers %d needs %d accounts, --users is %d", o.subscribers, o.subscribers+1, o.users)
 		}
 	case "fanout":
 		if o.contacts < 1 {
@@ -329,6 +346,8 @@ func Run(ctx context.Context, args []string, stdout io.Writer) error {
 		res, err = runPreauth(ctx, d)
 	case "room":
 		res, err = runRoom(ctx, d)
+	case "pubsub":
+		res, err = runPubsub(ctx, d)
 	}
 	if res != nil {
 		if perr := o.print(stdout, res); perr != nil && err == nil {

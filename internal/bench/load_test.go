@@ -314,6 +314,12 @@ func TestParseFlags(t *testing.T) {
 			}
 			return ""
 		}},
+		{"pubsub defaults", []string{"pubsub", "--subscribers", "30"}, func(o *options) string {
+			if o.subscribers != 30 || o.window != 4 || o.duration != 5*time.Second || o.service != "" || o.node != "" {
+				return "pubsub defaults wrong"
+			}
+			return ""
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -340,6 +346,7 @@ func TestParseFlagsErrors(t *testing.T) {
 			[]string{"needs 120 accounts", "--ca and --insecure", "--user-fmt", "--mech"}},
 		{"fanout accounts", []string{"fanout", "--contacts", "100"}, []string{"needs 101 accounts"}},
 		{"room accounts", []string{"room", "--occupants", "500", "--senders", "0"}, []string{"needs 500 accounts", "--senders"}},
+		{"pubsub accounts", []string{"pubsub", "--subscribers", "100"}, []string{"needs 101 accounts"}},
 		{"stray argument", []string{"logins", "extra"}, []string{"unexpected arguments"}},
 		{"bad flag", []string{"logins", "--nope"}, []string{"nope"}},
 	}

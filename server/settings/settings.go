@@ -141,6 +141,14 @@ const (
 	KeyMOTD            = "motd"
 )
 
+// The publish-subscribe service's limits (pubsub.<domain>).
+const (
+	KeyPubsubNodes       = "limits.pubsub_nodes"
+	KeyPubsubItems       = "limits.pubsub_items"
+	KeyPubsubPayload     = "limits.pubsub_payload_bytes"
+	KeyPubsubSubscribers = "limits.pubsub_subscribers"
+)
+
 // The calls settings: the STUN/TURN server (server/internal/turn) and
 // what XEP-0215 hands out.
 const (
@@ -234,6 +242,14 @@ var registry = []Spec{
 		Help: "bytes of published data (avatar, encryption keys, bookmarks) one account may keep"},
 	{Key: KeyPEPNodes, Kind: Int, Default: strconv.Itoa(quota.DefaultPEPNodes), Min: 1, Live: true,
 		Help: "kinds of published data (PEP nodes: avatar, encryption keys per device, bookmarks...) one account may have"},
+	{Key: KeyPubsubNodes, Kind: Int, Default: strconv.Itoa(quota.DefaultPubsubNodes), Min: 1, Live: true,
+		Help: "nodes (feeds) one account may create on the publish-subscribe service, pubsub.<domain>"},
+	{Key: KeyPubsubItems, Kind: Int, Default: strconv.Itoa(quota.DefaultPubsubItems), Min: 1, Live: true,
+		Help: "items one publish-subscribe node may keep (the most its owner may configure)"},
+	{Key: KeyPubsubPayload, Kind: Int, Default: strconv.Itoa(quota.DefaultPubsubPayload), Min: 1024, Live: true,
+		Help: "largest item one may publish to the publish-subscribe service, in bytes"},
+	{Key: KeyPubsubSubscribers, Kind: Int, Default: strconv.Itoa(quota.DefaultPubsubSubscribers), Min: 1, Live: true,
+		Help: "subscriptions one publish-subscribe node may have"},
 	{Key: "contact.admin", Kind: URIs, Live: true,
 		Help: "admin contact addresses, e.g. mailto:you@example.com xmpp:you@example.com (XEP-0157)"},
 	{Key: "contact.abuse", Kind: URIs, Live: true,

@@ -23,6 +23,13 @@ const (
 	// devices and bookmarks fit many times over.
 	DefaultPEPBytes = 4 << 20
 	DefaultPEPNodes = 256
+	// The publish-subscribe service (pubsub.<domain>): nodes an account
+	// may create, items a node may keep, the size of one item's payload,
+	// subscriptions a node may have.
+	DefaultPubsubNodes       = 100
+	DefaultPubsubItems       = 1000
+	DefaultPubsubPayload     = 64 << 10
+	DefaultPubsubSubscribers = 10000
 )
 
 // Limits are the per-account quotas.
@@ -34,6 +41,11 @@ type Limits struct {
 	BlockItems   atomic.Int64
 	PEPBytes     atomic.Int64 // payloads of published items
 	PEPNodes     atomic.Int64
+
+	PubsubNodes       atomic.Int64 // per account
+	PubsubItems       atomic.Int64 // per node
+	PubsubPayload     atomic.Int64 // bytes, per item
+	PubsubSubscribers atomic.Int64 // per node
 }
 
 // New returns the default limits.
@@ -46,6 +58,10 @@ func New() *Limits {
 	l.BlockItems.Store(DefaultBlockItems)
 	l.PEPBytes.Store(DefaultPEPBytes)
 	l.PEPNodes.Store(DefaultPEPNodes)
+	l.PubsubNodes.Store(DefaultPubsubNodes)
+	l.PubsubItems.Store(DefaultPubsubItems)
+	l.PubsubPayload.Store(DefaultPubsubPayload)
+	l.PubsubSubscribers.Store(DefaultPubsubSubscribers)
 	return l
 }
 

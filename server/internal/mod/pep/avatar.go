@@ -1,7 +1,6 @@
 package pep
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/base64"
@@ -10,8 +9,8 @@ import (
 	"strings"
 
 	"hearth/server/internal/jid"
+	"hearth/server/internal/pubsub"
 	"hearth/server/internal/stanza"
-	"hearth/server/internal/stream"
 )
 
 // XEP-0084 (User Avatar), XEP-0153's presence element and XEP-0398.
@@ -26,12 +25,6 @@ const (
 // published as the avatar; the vCard and presence show the avatar).
 var avatarFeatures = []string{nsVCardConvert}
 
-// parsePayload reads back a payload stored as XML.
-func parsePayload(raw []byte) (*stanza.Element, error) {
-	d := stream.NewDecoder(bytes.NewReader(raw), stream.Limits{MaxStanza: len(raw) + 1})
-	return d.Next()
-}
-
 // avatar returns the info of the user's current avatar (the metadata's
 // first <info/> without url) and whether the user has published avatar
 // metadata at all; info is nil for metadata that says "no avatar".
@@ -40,7 +33,7 @@ func (m *Module) avatar(ctx context.Context, user string) (info *stanza.Element,
 	if err != nil || len(its) == 0 {
 		return nil, false
 	}
-	meta, err := parsePayload(its[0].Payload)
+	meta, err := pubsub.ParsePayload(its[0].Payload)
 	if err != nil || meta.Name != "metadata" || meta.NS != nsAvatarMeta {
 		return nil, false
 	}
@@ -88,7 +81,7 @@ func (m *Module) Photo(ctx context.Context, user string, asker jid.JID) (typ, b6
 	if err != nil || len(its) == 0 {
 		return "", "", false
 	}
-	data, err := parsePayload(its[0].Payload)
+	data, err := pubsub.ParsePayload(its[0].Payload)
 	if err != nil || data.Name != "data" || data.NS != nsAvatarData {
 		return "", "", false
 	}

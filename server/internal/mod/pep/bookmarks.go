@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"hearth/server/internal/jid"
+	"hearth/server/internal/pubsub"
 	"hearth/server/internal/stanza"
 	"hearth/storage"
 )
@@ -23,7 +24,7 @@ const (
 
 // bookmarksConfig is how the server makes a bookmarks node: the owner's
 // alone, every item kept, nothing sent on presence (XEP-0402 3.1).
-func bookmarksConfig(node string) storage.PEPNode {
+func bookmarksConfig(node string) storage.PubsubNode {
 	n := defaultConfig(node)
 	n.Access, n.MaxItems, n.SendLast = AccessWhitelist, 0, sendNever
 	return n
@@ -67,7 +68,7 @@ func (m *Module) toLegacy(ctx context.Context, user string) {
 	st := stanza.New("storage", nsBookmarks)
 	// What XEP-0402 has no place for (URLs) stays.
 	if raw, err := m.db.Private(ctx, user, privateKey); err == nil {
-		if old, err := parsePayload(raw); err == nil {
+		if old, err := pubsub.ParsePayload(raw); err == nil {
 			for _, c := range old.Children {
 				if c.Name == "url" && c.NS == nsBookmarks {
 					st.Append(c)
@@ -76,7 +77,7 @@ func (m *Module) toLegacy(ctx context.Context, user string) {
 		}
 	}
 	for _, it := range its {
-		c, err := parsePayload(it.Payload)
+		c, err := pubsub.ParsePayload(it.Payload)
 		if err != nil || c.Name != "conference" || c.NS != nsBookmarks2 {
 			continue
 		}

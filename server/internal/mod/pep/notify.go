@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"hearth/server/internal/jid"
+	"hearth/server/internal/pubsub"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
 	"hearth/storage"
@@ -107,7 +108,7 @@ func (m *Module) Presence(ctx context.Context, user string, st *stanza.Stanza) {
 // available records that full, with capabilities k, is available to user
 // and sends it the last items once its features are known.
 func (m *Module) available(ctx context.Context, user string, full jid.JID, k capsKey) {
-	defer m.order.lock(user)()
+	defer m.order.Lock(user)()
 	if m.seen.set(user, full, k) {
 		m.whenKnown(ctx, user, full, k)
 	}
@@ -142,7 +143,7 @@ func (m *Module) askCaps(ctx context.Context, user string, q *capsQuery) {
 		m.caps.failed(q)
 		return
 	}
-	defer m.order.lockAll()()
+	defer m.order.LockAll()()
 	fs, waiters, ok := m.caps.answered(q, a)
 	if !ok {
 		return
@@ -175,7 +176,7 @@ func (m *Module) sendLast(ctx context.Context, user string, full jid.JID, fs map
 		if err != nil || len(its) == 0 {
 			continue
 		}
-		el, err := itemElement(NSEvent, its[0])
+		el, err := pubsub.ItemElement(NSEvent, its[0])
 		if err != nil {
 			continue
 		}
@@ -196,7 +197,7 @@ func (m *Module) wants(k capsKey, node string) bool {
 // interested returns the full JIDs that get a node's notifications: the
 // account's available sessions and the others whose presence reached it,
 // that ask for them and may see the node.
-func (m *Module) interested(ctx context.Context, user string, n storage.PEPNode) []jid.JID {
+func (m *Module) interested(ctx context.Context, user string, n storage.PubsubNode) []jid.JID {
 	var out []jid.JID
 	self := jid.JID{Local: user, Domain: m.r.Domain}
 	for _, s := range m.r.Sessions(user) {
@@ -225,24 +226,16 @@ func (m *Module) interested(ctx context.Context, user string, n storage.PEPNode)
 }
 
 // notifyItem tells those interested about a published item.
-func (m *Module) notifyItem(ctx context.Context, user string, n storage.PEPNode, id string, payload *stanza.Element) {
-	m.notify(ctx, user, n, stanza.New("items", NSEvent, "node", n.Node).
-		Append(stanza.New("item", NSEvent, "id", id).Append(payload)))
+func (m *Module) notifyItem(ctx context.Context, user string, n storage.PubsubNode, id string, payload *stanza.Element) {
+	m.notify(ctx, user, n, pubsub.ItemsEvent(n.Node, id, payload))
 }
 
 // notify sends an event about node n to those interested.
-func (m *Module) notify(ctx context.Context, user string, n storage.PEPNode, ev *stanza.Element) {
+func (m *Module) notify(ctx context.Context, user string, n storage.PubsubNode, ev *stanza.Element) {
 	m.send(ctx, user, m.interested(ctx, user, n), ev)
 }
 
-// send routes <message type='headline'><event>ev</event></message> from
-// the account's bare JID to each of to (XEP-0060 7.1.2.1).
+// send routes the event ev from the account's bare JID to each of to.
 func (m *Module) send(ctx context.Context, user string, to []jid.JID, ev *stanza.Element) {
-	from := jid.JID{Local: user, Domain: m.r.Domain}
-	for _, j := range to {
-		id := newID()
-		el := stanza.New("message", stanza.NSClient, "from", from.String(), "to", j.String(), "type", "headline", "id", id).
-			Append(stanza.New("event", NSEvent).Append(ev))
-		m.r.Route(ctx, &stanza.Stanza{El: el, Kind: stanza.KindMessage, From: from, To: j, Type: "headline", ID: id})
-	}
+	pubsub.Send(ctx, m.r, jid.JID{Local: user, Domain: m.r.Domain}, to, ev)
 }

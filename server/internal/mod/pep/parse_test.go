@@ -142,11 +142,11 @@ func FuzzParseRequest(f *testing.F) {
 		if (r == nil) == (e == nil) {
 			t.Fatalf("request %v and error %v", r, e)
 		}
-		if r != nil && r.action == "publish" && (len(r.items) != 1 || r.items[0].payload == nil || r.node == "") {
+		if r != nil && r.Action == "publish" && (len(r.Items) != 1 || r.Items[0].Payload == nil || r.Node == "") {
 			t.Fatalf("publish without its item: %+v", r)
 		}
-		if r != nil && r.form != nil {
-			cfg, _, _ := apply(defaultConfig(r.node), r.form)
+		if r != nil && r.Form != nil {
+			cfg, _, _ := apply(defaultConfig(r.Node), r.Form)
 			configForm(cfg)
 		}
 	})

@@ -18,6 +18,7 @@ import (
 
 	"hearth/server/internal/jid"
 	"hearth/server/internal/mod/disco"
+	"hearth/server/internal/pubsub"
 	"hearth/server/internal/quota"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
@@ -49,7 +50,7 @@ type Module struct {
 	log   *slog.Logger
 	caps  *capsCache
 	seen  *presenceTable
-	order *order
+	order *pubsub.Order
 
 	tasks *tasks.Group // the caps queries under way (askCaps), which Close ends
 }
@@ -63,7 +64,7 @@ func New(d Deps) *Module {
 		d.Quota = quota.New()
 	}
 	m := &Module{db: d.DB, r: d.Router, vis: d.Visibility, quota: d.Quota, log: d.Log,
-		caps: newCapsCache(), seen: newPresenceTable(), order: newOrder()}
+		caps: newCapsCache(), seen: newPresenceTable(), order: pubsub.NewOrder()}
 	m.tasks = tasks.New()
 	return m
 }
@@ -108,8 +109,6 @@ func (m *Module) SessionEnded(_ context.Context, s *router.Session) {
 	m.seen.remove(s.JID.Local, s.JID)
 }
 
-func newID() string { return stanza.RandomID(12) }
-
 // handle answers a pubsub or pubsub#owner request to an account.
 func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element, *stanza.Error) {
 	req, e := parseRequest(st.Type, st.Payload())
@@ -118,11 +117,11 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 	}
 	user := st.To.Local
 	own := st.From.Bare() == st.To.Bare()
-	if req.owner && !own {
+	if req.Owner && !own {
 		// XEP-0060 8: only the owner manages a node.
 		return nil, stanza.ErrForbidden()
 	}
-	switch req.action {
+	switch req.Action {
 	case "items":
 		return m.items(ctx, st, req)
 	case "publish":
@@ -143,7 +142,7 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 		return nil, m.create(ctx, user, req)
 	case "configure":
 		if st.Type == "get" {
-			n, e := m.node(ctx, user, req.node)
+			n, e := m.node(ctx, user, req.Node)
 			if e != nil {
 				return nil, e
 			}
@@ -161,7 +160,7 @@ func (m *Module) handle(ctx context.Context, st *stanza.Stanza) (*stanza.Element
 	}
 	// subscribe, unsubscribe, options: a personal service's subscriptions
 	// follow presence (XEP-0163 4.3); explicit ones it does not have.
-	return nil, unsupported("subscribe")
+	return nil, pubsub.Unsupported("subscribe")
 }
 
 // storeError is the requester's error for what storage said: none,
@@ -179,38 +178,29 @@ func (m *Module) storeError(err error, what, user, node string) *stanza.Error {
 }
 
 // node returns one of the user's nodes, or item-not-found.
-func (m *Module) node(ctx context.Context, user, node string) (storage.PEPNode, *stanza.Error) {
+func (m *Module) node(ctx context.Context, user, node string) (storage.PubsubNode, *stanza.Error) {
 	n, err := m.db.PEPNode(ctx, user, node)
 	return n, m.storeError(err, "pep node not read", user, node)
 }
 
 // mayAccess reports whether who may see the node's items (XEP-0060 4.5).
-func (m *Module) mayAccess(ctx context.Context, user string, n storage.PEPNode, who jid.JID) (bool, *stanza.Error) {
+func (m *Module) mayAccess(ctx context.Context, user string, n storage.PubsubNode, who jid.JID) (bool, *stanza.Error) {
 	if who.Bare() == (jid.JID{Local: user, Domain: m.r.Domain}) {
 		return true, nil
 	}
-	switch n.Access {
-	case AccessOpen:
-		return true, nil
-	case AccessPresence:
-		ok, err := m.vis.MaySee(ctx, user, who)
-		if err != nil {
-			m.log.Warn("roster not read for a pep access check", "user", user, "err", err)
-			return false, stanza.ErrInternal()
-		}
-		if !ok {
-			// XEP-0060 6.5.9.4.
-			return false, pubsubError(stanza.Auth, stanza.NotAuthorized, "presence-subscription-required", "")
-		}
-		return true, nil
+	e, err := pubsub.MayAccess(n.Access, pubsub.Requester{
+		Presence: func() (bool, error) { return m.vis.MaySee(ctx, user, who) },
+	})
+	if err != nil {
+		m.log.Warn("roster not read for a pep access check", "user", user, "err", err)
+		return false, stanza.ErrInternal()
 	}
-	// XEP-0060 6.5.9.7 (closed node).
-	return false, pubsubError(stanza.Cancel, stanza.NotAllowed, "closed-node", "")
+	return e == nil, e
 }
 
-func (m *Module) items(ctx context.Context, st *stanza.Stanza, req *request) (*stanza.Element, *stanza.Error) {
+func (m *Module) items(ctx context.Context, st *stanza.Stanza, req *pubsub.Request) (*stanza.Element, *stanza.Error) {
 	user := st.To.Local
-	n, e := m.node(ctx, user, req.node)
+	n, e := m.node(ctx, user, req.Node)
 	if e != nil {
 		return nil, e
 	}
@@ -218,17 +208,17 @@ func (m *Module) items(ctx context.Context, st *stanza.Stanza, req *request) (*s
 		return nil, e
 	}
 	var ids []string
-	for _, it := range req.items {
-		ids = append(ids, it.id)
+	for _, it := range req.Items {
+		ids = append(ids, it.ID)
 	}
-	its, err := m.db.PEPItems(ctx, user, n.Node, req.maxItems, ids)
+	its, err := m.db.PEPItems(ctx, user, n.Node, req.MaxItems, ids)
 	if err != nil {
 		m.log.Warn("pep items not read", "user", user, "node", n.Node, "err", err)
 		return nil, stanza.ErrInternal()
 	}
 	out := stanza.New("items", NS, "node", n.Node)
 	for _, it := range its {
-		el, err := itemElement(NS, it)
+		el, err := pubsub.ItemElement(NS, it)
 		if err != nil {
 			m.log.Warn("stored pep item unreadable", "user", user, "node", n.Node, "item", it.ID, "err", err)
 			continue
@@ -238,69 +228,60 @@ func (m *Module) items(ctx context.Context, st *stanza.Stanza, req *request) (*s
 	return stanza.New("pubsub", NS).Append(out), nil
 }
 
-// itemElement rebuilds <item id='...'>payload</item> in namespace ns.
-func itemElement(ns string, it storage.PEPItem) (*stanza.Element, error) {
-	p, err := parsePayload(it.Payload)
-	if err != nil {
-		return nil, err
-	}
-	return stanza.New("item", ns, "id", it.ID).Append(p), nil
-}
-
-func (m *Module) publish(ctx context.Context, st *stanza.Stanza, req *request) (*stanza.Element, *stanza.Error) {
+func (m *Module) publish(ctx context.Context, st *stanza.Stanza, req *pubsub.Request) (*stanza.Element, *stanza.Error) {
 	user := st.To.Local
-	it := req.items[0]
-	if it.id == "" {
-		it.id = newID()
+	it := req.Items[0]
+	if it.ID == "" {
+		it.ID = pubsub.NewID()
 	}
-	if req.form != nil && req.formType != "" && req.formType != nsPubOpts {
+	if req.Form != nil && req.FormType != "" && req.FormType != nsPubOpts {
 		return nil, stanza.ErrBadRequest("publish-options need the FORM_TYPE " + nsPubOpts)
 	}
-	n, err := m.db.PEPNode(ctx, user, req.node)
+	n, err := m.db.PEPNode(ctx, user, req.Node)
 	exists := err == nil
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
-		n = defaultConfig(req.node)
-		if req.form != nil {
-			c, bad, e := apply(n, req.form)
+		n = defaultConfig(req.Node)
+		if req.Form != nil {
+			c, bad, e := apply(n, req.Form)
 			if e != nil {
 				return nil, e
 			}
 			if bad != "" {
-				return nil, preconditionNotMet("this server does not support the node option " + bad)
+				return nil, pubsub.PreconditionNotMet("this server does not support the node option " + bad)
 			}
 			n = c
 		}
 	case err != nil:
-		m.log.Warn("pep node not read", "user", user, "node", req.node, "err", err)
+		m.log.Warn("pep node not read", "user", user, "node", req.Node, "err", err)
 		return nil, stanza.ErrInternal()
-	case req.form != nil:
+	case req.Form != nil:
 		// XEP-0223 / XEP-0060 7.1.5: the options are preconditions the
 		// existing node must meet.
-		c, bad, e := apply(n, req.form)
+		c, bad, e := apply(n, req.Form)
 		switch {
 		case bad != "":
-			return nil, preconditionNotMet("this server does not support the node option " + bad)
+			return nil, pubsub.PreconditionNotMet("this server does not support the node option " + bad)
 		case e != nil || c != n:
-			return nil, preconditionNotMet("the node exists with another configuration; configure it or publish without these options")
+			return nil, pubsub.PreconditionNotMet("the node exists with another configuration; configure it or publish without these options")
 		}
 	}
-	payload := it.payload.Bytes()
-	if e := m.room(ctx, user, n.Node, it.id, exists, int64(len(payload))); e != nil {
+	payload := it.Payload.Bytes()
+	if e := m.room(ctx, user, n.Node, it.ID, exists, int64(len(payload))); e != nil {
 		return nil, e
 	}
-	if e := m.storeAndNotify(ctx, user, st.From.Bare(), n, it.id, it.payload, payload); e != nil {
+	if e := m.storeAndNotify(ctx, user, st.From.Bare(), n, it.ID, it.Payload, payload); e != nil {
 		return nil, e
 	}
-	m.published(ctx, user, n.Node, it.payload)
+	m.published(ctx, user, n.Node, it.Payload)
 	return stanza.New("pubsub", NS).Append(stanza.New("publish", NS, "node", n.Node).
-		Append(stanza.New("item", NS, "id", it.id))), nil
+		Append(stanza.New("item", NS, "id", it.ID))), nil
 }
 
 // storeAndNotify writes an item durably and tells those interested, in
-// the account's order (see order).
-func (m *Module) storeAndNotify(ctx context.Context, user string, publisher jid.JID, n storage.PEPNode, id string, el *stanza.Element, payload []byte) *stanza.Error {
-	defer m.order.lock(user)()
+// the account's order (see pubsub.Order).
+func (m *Module) storeAndNotify(ctx context.Context, user string, publisher jid.JID, n storage.PubsubNode, id string, el *stanza.Element, payload []byte) *stanza.Error {
+	defer m.order.Lock(user)()
 	if e := m.store(ctx, user, publisher, n, id, payload); e != nil {
 		return e
 	}
@@ -309,8 +290,8 @@ func (m *Module) storeAndNotify(ctx context.Context, user string, publisher jid.
 }
 
 // store writes an item durably.
-func (m *Module) store(ctx context.Context, user string, publisher jid.JID, n storage.PEPNode, id string, payload []byte) *stanza.Error {
-	err := m.db.PublishPEP(ctx, user, n, storage.PEPItem{ID: id, Publisher: publisher.String(), Payload: payload, Published: time.Now()})
+func (m *Module) store(ctx context.Context, user string, publisher jid.JID, n storage.PubsubNode, id string, payload []byte) *stanza.Error {
+	err := m.db.PublishPEP(ctx, user, n, storage.PubsubItem{ID: id, Publisher: publisher.String(), Payload: payload, Published: time.Now()})
 	if err != nil {
 		m.log.Warn("pep item not stored", "user", user, "node", n.Node, "err", err)
 		if errors.Is(err, storage.ErrBusy) {
@@ -319,10 +300,6 @@ func (m *Module) store(ctx context.Context, user string, publisher jid.JID, n st
 		return stanza.ErrInternal()
 	}
 	return nil
-}
-
-func preconditionNotMet(text string) *stanza.Error {
-	return pubsubError(stanza.Cancel, stanza.Conflict, "precondition-not-met", text)
 }
 
 // room checks the account's quotas for a publish of size bytes to node
@@ -350,27 +327,27 @@ func (m *Module) room(ctx context.Context, user, node, id string, exists bool, s
 	return nil
 }
 
-func (m *Module) retract(ctx context.Context, user string, req *request) *stanza.Error {
-	n, e := m.node(ctx, user, req.node)
+func (m *Module) retract(ctx context.Context, user string, req *pubsub.Request) *stanza.Error {
+	n, e := m.node(ctx, user, req.Node)
 	if e != nil {
 		return e
 	}
-	for _, it := range req.items {
-		if e := m.storeError(m.db.RetractPEPItem(ctx, user, n.Node, it.id), "pep item not retracted", user, n.Node); e != nil {
+	for _, it := range req.Items {
+		if e := m.storeError(m.db.RetractPEPItem(ctx, user, n.Node, it.ID), "pep item not retracted", user, n.Node); e != nil {
 			return e
 		}
-		if n.NotifyRetract || req.notify {
-			m.notify(ctx, user, n, stanza.New("items", NSEvent, "node", n.Node).Append(stanza.New("retract", NSEvent, "id", it.id)))
+		if n.NotifyRetract || req.Notify {
+			m.notify(ctx, user, n, stanza.New("items", NSEvent, "node", n.Node).Append(stanza.New("retract", NSEvent, "id", it.ID)))
 		}
 	}
 	m.retracted(ctx, user, n.Node)
 	return nil
 }
 
-func (m *Module) create(ctx context.Context, user string, req *request) *stanza.Error {
-	n := defaultConfig(req.node)
-	if req.form != nil {
-		c, _, e := apply(n, req.form)
+func (m *Module) create(ctx context.Context, user string, req *pubsub.Request) *stanza.Error {
+	n := defaultConfig(req.Node)
+	if req.Form != nil {
+		c, _, e := apply(n, req.Form)
 		if e != nil {
 			return e
 		}
@@ -394,17 +371,17 @@ func (m *Module) create(ctx context.Context, user string, req *request) *stanza.
 	return nil
 }
 
-func (m *Module) configure(ctx context.Context, user string, req *request) *stanza.Error {
-	n, e := m.node(ctx, user, req.node)
+func (m *Module) configure(ctx context.Context, user string, req *pubsub.Request) *stanza.Error {
+	n, e := m.node(ctx, user, req.Node)
 	if e != nil {
 		return e
 	}
-	if req.formType != "" && req.formType != nsConfig {
+	if req.FormType != "" && req.FormType != nsConfig {
 		return stanza.ErrBadRequest("a node configuration has the FORM_TYPE " + nsConfig)
 	}
 	// Fields the service does not have are left alone: a form may come
 	// back with what another server offered.
-	c, _, e := apply(n, req.form)
+	c, _, e := apply(n, req.Form)
 	if e != nil {
 		return e
 	}
@@ -415,8 +392,8 @@ func (m *Module) configure(ctx context.Context, user string, req *request) *stan
 	return nil
 }
 
-func (m *Module) deleteNode(ctx context.Context, user string, req *request) *stanza.Error {
-	n, e := m.node(ctx, user, req.node)
+func (m *Module) deleteNode(ctx context.Context, user string, req *pubsub.Request) *stanza.Error {
+	n, e := m.node(ctx, user, req.Node)
 	if e != nil {
 		return e
 	}
@@ -433,8 +410,8 @@ func (m *Module) deleteNode(ctx context.Context, user string, req *request) *sta
 	return nil
 }
 
-func (m *Module) purge(ctx context.Context, user string, req *request) *stanza.Error {
-	n, e := m.node(ctx, user, req.node)
+func (m *Module) purge(ctx context.Context, user string, req *pubsub.Request) *stanza.Error {
+	n, e := m.node(ctx, user, req.Node)
 	if e != nil {
 		return e
 	}
@@ -449,22 +426,22 @@ func (m *Module) purge(ctx context.Context, user string, req *request) *stanza.E
 // lists answers subscriptions and affiliations requests. A personal
 // service has no explicit subscriptions, and one affiliation: the
 // account owns its nodes (XEP-0163 4.1).
-func (m *Module) lists(ctx context.Context, st *stanza.Stanza, req *request) (*stanza.Element, *stanza.Error) {
+func (m *Module) lists(ctx context.Context, st *stanza.Stanza, req *pubsub.Request) (*stanza.Element, *stanza.Error) {
 	ns := NS
-	if req.owner {
+	if req.Owner {
 		ns = NSOwner
 		if st.Type == "set" {
-			return nil, unsupported(map[string]string{"subscriptions": "manage-subscriptions", "affiliations": "modify-affiliations"}[req.action])
+			return nil, pubsub.Unsupported(map[string]string{"subscriptions": "manage-subscriptions", "affiliations": "modify-affiliations"}[req.Action])
 		}
-		if _, e := m.node(ctx, st.To.Local, req.node); e != nil {
+		if _, e := m.node(ctx, st.To.Local, req.Node); e != nil {
 			return nil, e
 		}
 	}
-	list := stanza.New(req.action, ns, "node", req.node)
-	if req.action == "affiliations" {
+	list := stanza.New(req.Action, ns, "node", req.Node)
+	if req.Action == "affiliations" {
 		owner := st.To.Bare().String()
 		switch {
-		case req.owner:
+		case req.Owner:
 			list.Append(stanza.New("affiliation", ns, "jid", owner, "affiliation", "owner"))
 		case st.From.Bare() == st.To.Bare():
 			nodes, err := m.db.PEPNodes(ctx, st.To.Local)
@@ -473,7 +450,7 @@ func (m *Module) lists(ctx context.Context, st *stanza.Stanza, req *request) (*s
 				return nil, stanza.ErrInternal()
 			}
 			for _, n := range nodes {
-				if req.node == "" || n.Node == req.node {
+				if req.Node == "" || n.Node == req.Node {
 					list.Append(stanza.New("affiliation", ns, "node", n.Node, "affiliation", "owner"))
 				}
 			}
