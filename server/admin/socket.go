@@ -160,6 +160,8 @@ type request struct {
 	Room      string `json:",omitempty"`
 	Reason    string `json:",omitempty"`
 	Alternate string `json:",omitempty"`
+	// Port: Export's and Import's arguments (xep0227.go).
+	Port *portRequest `json:",omitempty"`
 }
 
 // errorBody is the body of a failed call.
@@ -246,6 +248,7 @@ func newHandler(api API) http.Handler {
 	})
 	uploadMethods(api, method)
 	roomMethods(api, method)
+	portMethods(api, method)
 	method("CheckDatabase", func(ctx context.Context, r request) (any, error) {
 		problems, err := api.CheckDatabase(ctx)
 		return problemsBody{problems}, err

@@ -64,6 +64,9 @@ type PeerConfig struct {
 	// Users are the accounts, local part to password, made before the
 	// peer's Start returns.
 	Users map[string]string
+	// Modules are Prosody modules enabled besides the template's (vcard,
+	// private for the XEP-0227 test).
+	Modules []string
 }
 
 // Peer is a running federation peer. It is stopped when the test ends;
@@ -393,7 +396,12 @@ func StartProsody(t testing.TB, cfg PeerConfig) *Peer {
 		"CertFile": cfg.CertFile, "KeyFile": cfg.KeyFile,
 		"CAFile": trustBundle(t, dir, cfg.TrustCAFiles), "DNSPort": dnsPort(t, cfg.DNS), "SecureAuth": cfg.SecureAuth,
 	}
-	writeFile(t, main, render(t, "prosody.cfg.lua.tmpl", data)+
+	host := ""
+	if len(cfg.Modules) > 0 {
+		// In the VirtualHost section: added to the global list.
+		host = "\tmodules_enabled = { \"" + strings.Join(cfg.Modules, "\", \"") + "\" }\n"
+	}
+	writeFile(t, main, render(t, "prosody.cfg.lua.tmpl", data)+host+
 		"\n-- Federation (server/xmpptest/peers.go): its own file, to be back in the global section.\n"+
 		fmt.Sprintf("Include %q\n", s2s), 0o644)
 	writeFile(t, s2s, render(t, "prosody-s2s.cfg.lua.tmpl", data), 0o644)

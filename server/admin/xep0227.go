@@ -1,0 +1,597 @@
+package admin
+
+// Moving in and out: accounts exported to and imported from XEP-0227 files
+// (Portable Import/Export Format for XMPP-IM Servers), the format
+// Prosody's migrator writes. An account moves with its SCRAM keys, so
+// that its password keeps working without the server ever seeing it; an
+// old export that carries a password gets keys derived from it, and the
+// password is not kept.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/text/secure/precis"
+
+	"hearth/internal/atomicfile"
+	"hearth/server/internal/jid"
+	"hearth/server/internal/pie"
+	"hearth/server/internal/stanza"
+	"hearth/server/internal/stream"
+	"hearth/storage"
+)
+
+// Porter moves accounts in and out in XEP-0227 files. Local and Client
+// implement it.
+type Porter interface {
+	// Export writes the accounts named (all, if none is) with their
+	// keys, rosters, vCards, private XML, offline messages and PEP nodes
+	// to file, an absolute path that must not exist yet.
+	Export(ctx context.Context, file string, users []string) (ExportInfo, error)
+	// Import reads a XEP-0227 file, or a folder of them (Prosody's
+	// migrator writes one per account), checks all of it, and creates
+	// each account with all it owns, one account at a time, each whole
+	// or not at all. Nothing is imported if the file does not check or
+	// an account exists already, unless opt.Replace.
+	Import(ctx context.Context, path string, opt ImportOptions) (ImportReport, error)
+}
+
+var (
+	_ Porter = (*Local)(nil)
+	_ Porter = (*Client)(nil)
+)
+
+// ImportOptions steer an import.
+type ImportOptions struct {
+	// Replace lets an imported account take the place of an existing
+	// one of the same name, which is deleted with all it owned.
+	Replace bool `json:",omitempty"`
+	// Host is the domain in the file whose accounts are imported; ""
+	// is this server's, or the file's only one.
+	Host string `json:",omitempty"`
+	// DryRun checks the file and reports what would be imported.
+	DryRun bool `json:",omitempty"`
+}
+
+// ExportInfo says what an export wrote.
+type ExportInfo struct {
+	Path     string
+	Accounts []PortedAccount
+	Bytes    int64
+}
+
+// ImportReport says what an import did, account by account.
+type ImportReport struct {
+	From     string // the host the accounts came from
+	Accounts []PortedAccount
+	DryRun   bool
+}
+
+// PortedAccount counts what one account took along.
+type PortedAccount struct {
+	JID      string
+	Keys     string // which login keys it has: "SCRAM-SHA-1 and SCRAM-SHA-256", ...
+	Contacts int
+	Pending  int
+	VCard    bool
+	Private  int
+	Offline  int
+	PEPNodes int
+	PEPItems int
+	Replaced bool     `json:",omitempty"`
+	Skipped  []string `json:",omitempty"` // what the file held that Hearth does not take
+}
+
+// portRequest carries Export's and Import's arguments over the socket.
+type portRequest struct {
+	Users   []string      `json:",omitempty"`
+	Options ImportOptions `json:",omitempty"`
+}
+
+// Export asks the running server for an export (see Porter).
+func (c *Client) Export(ctx context.Context, file string, users []string) (ExportInfo, error) {
+	var v ExportInfo
+	err := c.call(ctx, "Export", request{Path: file, Port: &portRequest{Users: users}}, &v)
+	return v, err
+}
+
+// Import asks the running server for an import (see Porter).
+func (c *Client) Import(ctx context.Context, path string, opt ImportOptions) (ImportReport, error) {
+	var v ImportReport
+	err := c.call(ctx, "Import", request{Path: path, Port: &portRequest{Options: opt}}, &v)
+	return v, err
+}
+
+func portMethods(api API, method func(name string, fn func(ctx context.Context, r request) (any, error))) {
+	p, ok := api.(Porter)
+	if !ok {
+		return
+	}
+	method("Export", func(ctx context.Context, r request) (any, error) {
+		var pr portRequest
+		if r.Port != nil {
+			pr = *r.Port
+		}
+		return p.Export(ctx, r.Path, pr.Users)
+	})
+	method("Import", func(ctx context.Context, r request) (any, error) {
+		var pr portRequest
+		if r.Port != nil {
+			pr = *r.Port
+		}
+		return p.Import(ctx, r.Path, pr.Options)
+	})
+}
+
+// Export writes a XEP-0227 file (see Porter).
+func (l *Local) Export(ctx context.Context, file string, users []string) (ExportInfo, error) {
+	if !filepath.IsAbs(file) {
+		return ExportInfo{}, invalidf("the export file %q must be an absolute path", file)
+	}
+	if _, err := os.Lstat(file); err == nil {
+		return ExportInfo{}, &kindError{msg: fmt.Sprintf("%s exists already: give the export another name, or remove the old file first", file), kind: ErrExists}
+	}
+	var names []string
+	if len(users) == 0 {
+		us, err := l.DB.Users(ctx)
+		if err != nil {
+			return ExportInfo{}, err
+		}
+		for _, u := range us {
+			names = append(names, u.Name)
+		}
+	}
+	for _, u := range users {
+		local, _, err := l.user(u)
+		if err != nil {
+			return ExportInfo{}, fmt.Errorf("export: %w", err)
+		}
+		names = append(names, local)
+	}
+	d := l.domain()
+	host := pie.Host{JID: d}
+	info := ExportInfo{Path: file}
+	for _, n := range names {
+		a, err := l.DB.ExportAccount(ctx, n)
+		if err != nil {
+			return ExportInfo{}, mapErr("export "+n+"@"+d, err)
+		}
+		pu, err := toPIE(a)
+		if err != nil {
+			return ExportInfo{}, fmt.Errorf("export %s@%s: %w", n, d, err)
+		}
+		host.Users = append(host.Users, pu)
+		info.Accounts = append(info.Accounts, counts(pu, d))
+	}
+	var b bytes.Buffer
+	if err := pie.Write(&b, &pie.Data{Hosts: []pie.Host{host}}); err != nil {
+		return ExportInfo{}, err
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return ExportInfo{}, fmt.Errorf("make the folder for the export: %w", err)
+	}
+	// It holds every account's keys: readable by its owner only.
+	if err := atomicfile.Write(file, b.Bytes(), 0o600); err != nil {
+		return ExportInfo{}, fmt.Errorf("write the export: %w", err)
+	}
+	info.Bytes = int64(b.Len())
+	return info, nil
+}
+
+// Import reads XEP-0227 accounts into the server (see Porter).
+func (l *Local) Import(ctx context.Context, path string, opt ImportOptions) (ImportReport, error) {
+	if !filepath.IsAbs(path) {
+		return ImportReport{}, invalidf("the file to import %q must be an absolute path", path)
+	}
+	host, err := l.readImport(path, opt.Host)
+	if err != nil {
+		return ImportReport{}, err
+	}
+	d := l.domain()
+	rep := ImportReport{From: host.JID, DryRun: opt.DryRun}
+	accounts := make([]storage.Account, 0, len(host.Users))
+	var taken []string
+	for _, pu := range host.Users {
+		a, err := fromPIE(pu, host.JID, d)
+		if err != nil {
+			return ImportReport{}, invalidf("account %s@%s: %v; nothing was imported", pu.Name, host.JID, err)
+		}
+		exists, err := l.DB.UserExists(ctx, pu.Name)
+		if err != nil {
+			return ImportReport{}, err
+		}
+		if exists {
+			taken = append(taken, pu.Name+"@"+d)
+		}
+		c := counts(pu, d)
+		c.Replaced = exists
+		c.Keys = keysOf(a.User)
+		rep.Accounts = append(rep.Accounts, c)
+		accounts = append(accounts, a)
+	}
+	if len(taken) > 0 && !opt.Replace {
+		return ImportReport{}, &kindError{kind: ErrExists, msg: fmt.Sprintf(
+			"%s already on this server; nothing was imported. Import with --replace to put the imported accounts in their place (deleting what they own here), or take them out of the file",
+			plural(len(taken), "this account is", "these accounts are")+": "+strings.Join(taken, ", "))}
+	}
+	if opt.DryRun {
+		return rep, nil
+	}
+	for i, a := range accounts {
+		if err := l.DB.ImportAccount(ctx, a, opt.Replace); err != nil {
+			done := make([]string, 0, i)
+			for _, r := range rep.Accounts[:i] {
+				done = append(done, r.JID)
+			}
+			msg := "none was imported before it"
+			if len(done) > 0 {
+				msg = "imported before it: " + strings.Join(done, ", ")
+			}
+			return ImportReport{}, fmt.Errorf("import %s stopped: %w (%s; the others were not imported)", rep.Accounts[i].JID, mapErr(rep.Accounts[i].JID, err), msg)
+		}
+		if l.Live != nil {
+			if rep.Accounts[i].Replaced {
+				l.Live.CloseSessions(a.User.Name)
+			} else if err := l.Live.UserAdded(ctx, a.User.Name); err != nil {
+				return rep, fmt.Errorf("import %s: %w: the account was made, but %w", rep.Accounts[i].JID, ErrNotApplied, err)
+			}
+		}
+		l.Events.Publish(Event{Kind: EventUsers, JID: rep.Accounts[i].JID})
+	}
+	return rep, nil
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// readImport parses path, a file or a folder of *.xml files, and returns
+// the accounts of the host to import: want, else this server's domain,
+// else the files' only host.
+func (l *Local) readImport(path, want string) (pie.Host, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return pie.Host{}, invalidf("the file to import cannot be read: %v", err)
+	}
+	files := []string{path}
+	if fi.IsDir() {
+		ents, err := os.ReadDir(path)
+		if err != nil {
+			return pie.Host{}, invalidf("the folder to import cannot be read: %v", err)
+		}
+		files = files[:0]
+		for _, e := range ents {
+			if !e.IsDir() && strings.HasSuffix(e.Name(), ".xml") {
+				files = append(files, filepath.Join(path, e.Name()))
+			}
+		}
+		if len(files) == 0 {
+			return pie.Host{}, invalidf("the folder %s holds no .xml files", path)
+		}
+	}
+	hosts := map[string]*pie.Host{}
+	seen := map[string]string{} // host/user -> file
+	total := 0
+	for _, f := range files {
+		r, err := os.Open(f)
+		if err != nil {
+			return pie.Host{}, invalidf("%s cannot be read: %v", f, err)
+		}
+		data, err := pie.Parse(r)
+		r.Close()
+		if err != nil {
+			return pie.Host{}, invalidf("%s: %v; nothing was imported", f, err)
+		}
+		for _, h := range data.Hosts {
+			dst := hosts[h.JID]
+			if dst == nil {
+				dst = &pie.Host{JID: h.JID}
+				hosts[h.JID] = dst
+			}
+			for _, u := range h.Users {
+				k := h.JID + "/" + u.Name
+				if other, ok := seen[k]; ok {
+					return pie.Host{}, invalidf("the account %s@%s is in %s and in %s; nothing was imported", u.Name, h.JID, other, f)
+				}
+				seen[k] = f
+				if total++; total > pie.MaxUsers {
+					return pie.Host{}, invalidf("more than %d accounts; import them in parts", pie.MaxUsers)
+				}
+				dst.Users = append(dst.Users, u)
+			}
+		}
+	}
+	names := make([]string, 0, len(hosts))
+	for h := range hosts {
+		names = append(names, h)
+	}
+	sort.Strings(names)
+	pick := want
+	if pick != "" {
+		j, err := jid.Parse(pick)
+		if err != nil || !j.IsDomain() {
+			return pie.Host{}, invalidf("%q is not a domain", want)
+		}
+		pick = j.Domain
+	} else if hosts[l.domain()] != nil {
+		pick = l.domain()
+	} else if len(names) == 1 {
+		pick = names[0]
+	} else {
+		return pie.Host{}, invalidf("the file holds the accounts of %s, and none of this server's domain %s: say which to import with --host", strings.Join(names, ", "), l.domain())
+	}
+	h := hosts[pick]
+	if h == nil {
+		return pie.Host{}, invalidf("the file holds no accounts of %s, only of %s", pick, strings.Join(names, ", "))
+	}
+	sort.Slice(h.Users, func(i, j int) bool { return h.Users[i].Name < h.Users[j].Name })
+	return *h, nil
+}
+
+// keysOf says which login keys an account has.
+func keysOf(u storage.User) string {
+	switch {
+	case u.SHA1.Iters > 0 && u.SHA256.Iters > 0:
+		return "SCRAM-SHA-1 and SCRAM-SHA-256"
+	case u.SHA1.Iters > 0:
+		return "SCRAM-SHA-1 only (SCRAM-SHA-256 keys are added at the first login with PLAIN)"
+	case u.SHA256.Iters > 0:
+		return "SCRAM-SHA-256 only (SCRAM-SHA-1 keys are added at the first login with PLAIN)"
+	}
+	return "none"
+}
+
+func counts(u pie.User, domain string) PortedAccount {
+	c := PortedAccount{JID: u.Name + "@" + domain, Contacts: len(u.Roster), Pending: len(u.Pending),
+		VCard: u.VCard != nil, Private: len(u.Private), Offline: len(u.Offline), PEPNodes: len(u.PEP), Skipped: u.Skipped}
+	for _, n := range u.PEP {
+		c.PEPItems += len(n.Items)
+	}
+	var ms []string
+	for _, s := range u.SCRAM {
+		ms = append(ms, s.Mechanism)
+	}
+	c.Keys = strings.Join(ms, " and ")
+	return c
+}
+
+// fromPIE maps a parsed account onto storage. Addresses on from, the
+// host the accounts came from, move to domain with them.
+func fromPIE(u pie.User, from, domain string) (storage.Account, error) {
+	a := storage.Account{User: storage.User{Name: u.Name}}
+	move := func(bare string) string {
+		if at := strings.LastIndexByte(bare, '@'); at >= 0 && bare[at+1:] == from {
+			return bare[:at+1] + domain
+		}
+		if bare == from {
+			return domain
+		}
+		return bare
+	}
+	if u.Password != "" {
+		// An old export's password: keys are derived from it, as a
+		// client prepares it (RFC 7677 4), and it is not kept. The
+		// server's rules for new passwords do not apply: the account
+		// keeps the password it has.
+		p, err := precis.OpaqueString.String(u.Password)
+		if err != nil {
+			return a, errors.New("its password has characters a password may not have (RFC 8265 4.2)")
+		}
+		if a.User.SHA1, a.User.SHA256, err = storage.NewCredentials(p); err != nil {
+			return a, err
+		}
+	} else {
+		for _, s := range u.SCRAM {
+			c := storage.Credentials{Salt: s.Salt, Iters: s.Iters, StoredKey: s.StoredKey, ServerKey: s.ServerKey}
+			if s.Mechanism == pie.SHA1 {
+				a.User.SHA1 = c
+			} else {
+				a.User.SHA256 = c
+			}
+		}
+	}
+	for _, it := range u.Roster {
+		c := move(it.JID)
+		if c == u.Name+"@"+domain {
+			continue
+		}
+		a.Roster = append(a.Roster, storage.RosterItem{Contact: c, Name: it.Name, Subscription: it.Subscription,
+			Ask: it.Ask, Approved: it.Approved, Groups: it.Groups})
+	}
+	for _, p := range u.Pending {
+		from := move(p.From)
+		el := stanza.New("presence", stanza.NSClient, "from", from, "to", u.Name+"@"+domain, "type", "subscribe")
+		for _, c := range p.Stanza.Children {
+			el.Append(c)
+		}
+		a.Pending = append(a.Pending, storage.Pending{Contact: from, Stanza: el.Bytes()})
+	}
+	if u.VCard != nil {
+		a.VCard = u.VCard.Bytes()
+	}
+	for _, el := range u.Private {
+		if a.Private == nil {
+			a.Private = make(map[string][]byte)
+		}
+		k := el.Name + " " + el.NS // mod/private's key
+		a.Private[k] = append(a.Private[k], el.Bytes()...)
+	}
+	for _, m := range u.Offline {
+		at := time.Now()
+		if dl := m.Child("delay", stanza.NSDelay); dl != nil {
+			if t, err := time.Parse(time.RFC3339Nano, dl.Attr("stamp")); err == nil {
+				at = t
+			}
+		} else {
+			m = m.ShallowClone()
+			m.Append(stanza.New("delay", stanza.NSDelay, "from", domain, "stamp", at.UTC().Format("2006-01-02T15:04:05.000Z")).AppendText("Offline storage"))
+		}
+		a.Offline = append(a.Offline, storage.Offline{From: m.Attr("from"), Stanza: m.Bytes(), Stored: at})
+	}
+	owner := u.Name + "@" + domain
+	for _, n := range u.PEP {
+		cfg, err := pepConfig(n)
+		if err != nil {
+			return a, err
+		}
+		ni := storage.PEPNodeItems{Node: cfg}
+		for _, it := range n.Items {
+			ni.Items = append(ni.Items, storage.PEPItem{ID: it.ID, Publisher: owner, Payload: it.Payload.Bytes()})
+		}
+		a.PEP = append(a.PEP, ni)
+	}
+	return a, nil
+}
+
+// pepConfig maps a node's pubsub#node_config values onto what Hearth
+// keeps; what is not given takes mod/pep's defaults.
+func pepConfig(n pie.Node) (storage.PEPNode, error) {
+	c := storage.PEPNode{Node: n.Name, Access: "presence", MaxItems: 1, Persist: true,
+		SendLast: "on_sub_and_presence", NotifyRetract: true, NotifyDelete: true}
+	bad := func(field, v string) error {
+		return fmt.Errorf("PEP node %s: %s %q is not a value Hearth knows", n.Name, field, v)
+	}
+	for k, v := range n.Config {
+		switch k {
+		case "pubsub#access_model":
+			switch v {
+			case "open", "presence", "whitelist":
+				c.Access = v
+			case "roster", "authorize":
+				c.Access = "presence" // the nearest Hearth has
+			default:
+				return c, bad(k, v)
+			}
+		case "pubsub#max_items":
+			if v == "max" {
+				c.MaxItems = 0
+			} else if _, err := fmt.Sscanf(v, "%d", &c.MaxItems); err != nil || c.MaxItems < 0 {
+				return c, bad(k, v)
+			}
+		case "pubsub#persist_items":
+			c.Persist = v == "1" || v == "true"
+		case "pubsub#send_last_published_item":
+			if !slices.Contains([]string{"never", "on_sub", "on_sub_and_presence"}, v) {
+				return c, bad(k, v)
+			}
+			c.SendLast = v
+		case "pubsub#notify_retract":
+			c.NotifyRetract = v == "1" || v == "true"
+		case "pubsub#notify_delete":
+			c.NotifyDelete = v == "1" || v == "true"
+		case "pubsub#title":
+			c.Title = v
+		}
+	}
+	return c, nil
+}
+
+// toPIE maps a stored account onto XEP-0227.
+func toPIE(a storage.Account) (pie.User, error) {
+	u := pie.User{Name: a.User.Name}
+	for _, c := range []struct {
+		mech string
+		cred storage.Credentials
+	}{{pie.SHA1, a.User.SHA1}, {pie.SHA256, a.User.SHA256}} {
+		if c.cred.Iters > 0 {
+			u.SCRAM = append(u.SCRAM, pie.SCRAM{Mechanism: c.mech, Iters: c.cred.Iters, Salt: c.cred.Salt,
+				StoredKey: c.cred.StoredKey, ServerKey: c.cred.ServerKey})
+		}
+	}
+	for _, it := range a.Roster {
+		u.Roster = append(u.Roster, pie.RosterItem{JID: it.Contact, Name: it.Name, Subscription: it.Subscription,
+			Ask: it.Ask, Approved: it.Approved, Groups: it.Groups})
+	}
+	for _, p := range a.Pending {
+		pu := pie.Pending{From: p.Contact}
+		if el, err := stream.Unmarshal(p.Stanza); err == nil {
+			pu.Stanza = el
+		}
+		u.Pending = append(u.Pending, pu)
+	}
+	if a.VCard != nil {
+		el, err := stream.Unmarshal(a.VCard)
+		if err != nil {
+			return u, fmt.Errorf("the stored vCard cannot be read: %w", err)
+		}
+		u.VCard = el
+	}
+	keys := make([]string, 0, len(a.Private))
+	for k := range a.Private {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		els, err := unmarshalAll(a.Private[k])
+		if err != nil {
+			return u, fmt.Errorf("the stored private XML %q cannot be read: %w", k, err)
+		}
+		u.Private = append(u.Private, els...)
+	}
+	for _, m := range a.Offline {
+		el, err := stream.Unmarshal(m.Stanza)
+		if err != nil {
+			return u, fmt.Errorf("a stored offline message cannot be read: %w", err)
+		}
+		u.Offline = append(u.Offline, el)
+	}
+	for _, n := range a.PEP {
+		pn := pie.Node{Name: n.Node.Node, Config: exportConfig(n.Node)}
+		for _, it := range n.Items {
+			el, err := stream.Unmarshal(it.Payload)
+			if err != nil {
+				return u, fmt.Errorf("an item of PEP node %s cannot be read: %w", n.Node.Node, err)
+			}
+			pn.Items = append(pn.Items, pie.Item{ID: it.ID, Payload: el})
+		}
+		u.PEP = append(u.PEP, pn)
+	}
+	return u, nil
+}
+
+func exportConfig(n storage.PEPNode) map[string]string {
+	b := func(v bool) string {
+		if v {
+			return "1"
+		}
+		return "0"
+	}
+	max := "max"
+	if n.MaxItems > 0 {
+		max = fmt.Sprint(n.MaxItems)
+	}
+	c := map[string]string{
+		"pubsub#access_model":             n.Access,
+		"pubsub#max_items":                max,
+		"pubsub#persist_items":            b(n.Persist),
+		"pubsub#send_last_published_item": n.SendLast,
+		"pubsub#notify_retract":           b(n.NotifyRetract),
+		"pubsub#notify_delete":            b(n.NotifyDelete),
+	}
+	if n.Title != "" {
+		c["pubsub#title"] = n.Title
+	}
+	return c
+}
+
+// unmarshalAll reads the elements stored one after another under one
+// private XML key (mod/private keeps several of the same name together).
+func unmarshalAll(b []byte) ([]*stanza.Element, error) {
+	const wrap = "urn:hearth:wrap"
+	el, err := stream.Unmarshal(append(append([]byte(`<w xmlns="`+wrap+`">`), b...), "</w>"...))
+	if err != nil {
+		return nil, err
+	}
+	return el.Elements(), nil
+}

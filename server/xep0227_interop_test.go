@@ -1,0 +1,209 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"hearth/internal/testdns"
+	"hearth/server/admin"
+	"hearth/server/xmpptest"
+)
+
+// Accounts of the "moving in" tests; no password holds its user's name.
+var movers = map[string]string{
+	"juliet": "balcony-rose-pw9",
+	"romeo":  "dagger-vial-pw7",
+	"nurse":  "herb-garden-pw3",
+}
+
+// porter serves h's admin API on its socket, as a running server does,
+// and returns a client of it: the commands hearth export and hearth
+// import go this way.
+func porter(t *testing.T, h *xmpptest.Server) admin.Porter {
+	t.Helper()
+	ln, err := admin.Listen(h.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { admin.Serve(ctx, ln, h.Admin); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	api, err := admin.Dial(h.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { api.(interface{ Close() error }).Close() })
+	return api.(admin.Porter)
+}
+
+// runMigrator runs Prosody's prosody-migrator from Prosody's data in
+// dataDir (its internal storage) to XEP-0227 files in a new folder, which
+// it returns: one file per account. The migrator writes XEP-0227 files
+// into its compiled-in data folder, so a copy of it with that folder
+// changed runs, as root (--root: the test's folders are root's).
+func runMigrator(t *testing.T, domain, dataDir string, stores ...string) string {
+	t.Helper()
+	src, err := os.ReadFile(migratorPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "xep0227")
+	if err := os.Mkdir(out, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)^CFG_DATADIR=.*$`)
+	if !re.Match(src) {
+		t.Fatalf("%s has no CFG_DATADIR line: another Prosody version?", migratorPath)
+	}
+	script := filepath.Join(dir, "migrator.lua")
+	if err := os.WriteFile(script, re.ReplaceAll(src, []byte(fmt.Sprintf("CFG_DATADIR=%q;", out))), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	list := `"` + strings.Join(stores, `", "`) + `"`
+	cfg := fmt.Sprintf(`input { type = "internal"; path = %q; hosts = { [%q] = { %s } } }
+output { type = "xep0227"; hosts = { [%q] = { %s } } }
+`, dataDir, domain, list, domain, list)
+	cfgFile := filepath.Join(dir, "migrator.cfg.lua")
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	b, err := exec.CommandContext(ctx, "/usr/bin/lua5.4", script, "--root", "--config", cfgFile, "input", "output").CombinedOutput()
+	t.Logf("prosody-migrator:\n%s", b)
+	if err != nil {
+		t.Fatalf("prosody-migrator: %v", err)
+	}
+	return out
+}
+
+const migratorPath = "/usr/bin/prosody-migrator"
+
+// TestXEP0227FromProsody: accounts made on a real Prosody 0.12, with
+// contacts (subscriptions both ways, names, groups, a request not yet
+// answered), a vCard and private XML, are written to XEP-0227 by
+// Prosody's own migrator, imported into Hearth through the admin socket,
+// and log in to Hearth with their old passwords, finding their rosters and
+// vCards. Prosody keeps SCRAM-SHA-1 keys only: SCRAM-SHA-1 works with
+// them; SCRAM-SHA-256 is refused for such an account until one login with
+// PLAIN (slixmpp's choice here) adds the SCRAM-SHA-256 keys.
+func TestXEP0227FromProsody(t *testing.T) {
+	py := need(t, "/usr/bin/python3")
+	need(t, "/usr/lib/python3/dist-packages/slixmpp")
+	need(t, migratorPath)
+	need(t, "/usr/bin/lua5.4")
+	const domain = "hearth.test"
+	const wait = 15 * time.Second
+	dns := testdns.Start(t)
+	cert, key := xmpptest.SelfSigned(t, domain)
+	p := xmpptest.StartProsody(t, xmpptest.PeerConfig{Domain: domain, CertFile: cert, KeyFile: key, DNS: dns.Addr(),
+		Users: movers, Modules: []string{"vcard", "private"}})
+
+	juliet := p.Login(t, "juliet", movers["juliet"], "balcony")
+	romeo := p.Login(t, "romeo", movers["romeo"], "garden")
+	nurse := p.Login(t, "nurse", movers["nurse"], "kitchen")
+	for _, c := range []*xmpptest.Client{juliet, romeo, nurse} {
+		c.Online(wait)
+	}
+	xmpptest.SubscribeBoth(juliet, "juliet@hearth.test/balcony", romeo, "romeo@hearth.test/garden", wait)
+	juliet.Send(`<iq type='set' id='r1'><query xmlns='jabber:iq:roster'><item jid='romeo@hearth.test' name='Romeo Montague'><group>Montagues</group><group>Verona</group></item></query></iq>`)
+	juliet.ExpectLike(`<iq type='result' id='r1'/>`, wait)
+	juliet.Send(`<iq type='set' id='r2'><query xmlns='jabber:iq:roster'><item jid='friar@verona.test' name='Friar Laurence'><group>Church</group></item></query></iq>`)
+	juliet.ExpectLike(`<iq type='result' id='r2'/>`, wait)
+	juliet.Send(`<iq type='set' id='v1'><vCard xmlns='vcard-temp'><FN>Juliet Capulet</FN><NICKNAME>Jules</NICKNAME></vCard></iq>`)
+	juliet.ExpectLike(`<iq type='result' id='v1'/>`, wait)
+	juliet.Send(`<iq type='set' id='p1'><query xmlns='jabber:iq:private'><prefs xmlns='urn:example:prefs'><color>rose</color></prefs></query></iq>`)
+	juliet.ExpectLike(`<iq type='result' id='p1'/>`, wait)
+	nurse.Send(`<presence to='juliet@hearth.test' type='subscribe'/>`)
+	juliet.ExpectLike(`<presence from='nurse@hearth.test' type='subscribe'/>`, wait)
+	for _, c := range []*xmpptest.Client{juliet, romeo, nurse} {
+		c.Close()
+	}
+
+	out := runMigrator(t, domain, p.Dir, "accounts", "roster", "vcard", "private")
+	b, err := os.ReadFile(filepath.Join(out, "juliet@hearth.test.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("juliet@hearth.test.xml as Prosody wrote it:\n%s", b)
+
+	h := xmpptest.StartAt(t, domain)
+	port := porter(t, h)
+	ctx := context.Background()
+	rep, err := port.Import(ctx, out, admin.ImportOptions{})
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if len(rep.Accounts) != 3 {
+		t.Fatalf("imported %d accounts, want 3: %+v", len(rep.Accounts), rep)
+	}
+	for _, a := range rep.Accounts {
+		t.Logf("imported %+v", a)
+		if !strings.HasPrefix(a.Keys, "SCRAM-SHA-1 only") {
+			t.Errorf("%s: keys %q, want SCRAM-SHA-1 only (Prosody 0.12 keeps SHA-1)", a.JID, a.Keys)
+		}
+	}
+	// Importing again is refused: the accounts exist now.
+	if _, err := port.Import(ctx, out, admin.ImportOptions{}); err == nil || !strings.Contains(err.Error(), "nothing was imported") {
+		t.Errorf("second import: %v, want a refusal", err)
+	}
+
+	// juliet logs in with SCRAM-SHA-1 and the keys Prosody made: the
+	// password never reached Hearth.
+	c, err := xmpptest.LoginWith(t, h.Endpoint(), "SCRAM-SHA-1", "juliet", movers["juliet"], "sha1")
+	if err != nil {
+		t.Fatalf("SCRAM-SHA-1 login with Prosody's keys: %v", err)
+	}
+	c.Send(`<iq type='get' id='v'><vCard xmlns='vcard-temp'/></iq>`)
+	c.ExpectLike(`<iq type='result' id='v'><vCard xmlns='vcard-temp'><FN>Juliet Capulet</FN><NICKNAME>Jules</NICKNAME></vCard></iq>`, wait)
+	c.Close()
+	// SCRAM-SHA-256 has no keys yet: refused like a wrong password, and
+	// not counted against the account.
+	if _, err := xmpptest.LoginWith(t, h.Endpoint(), "SCRAM-SHA-256", "juliet", movers["juliet"], "sha256"); err == nil {
+		t.Fatal("SCRAM-SHA-256 login of an account with SHA-1 keys only succeeded")
+	}
+	if u, err := h.DB.User(ctx, "juliet"); err != nil || u.SHA256.Iters != 0 {
+		t.Fatalf("juliet before any PLAIN login: SHA-256 iterations %d, %v", u.SHA256.Iters, err)
+	}
+
+	// slixmpp tries its SCRAM mechanisms (which it cannot complete with
+	// Hearth's tls-exporter channel binding), then PLAIN under TLS, which
+	// checks the password against the SHA-1 keys and adds SHA-256 ones.
+	host, portNo := splitAddr(t, h.Addr)
+	runPeer(t, py, "xmpptest/interop/slix_moved.py", "--ca", h.CertFile, host, portNo, domain,
+		"juliet", movers["juliet"], "--fn", "Juliet Capulet",
+		"--contact", "romeo@hearth.test|Romeo Montague|both|Montagues,Verona",
+		"--contact", "friar@verona.test|Friar Laurence|none|Church")
+	runPeer(t, py, "xmpptest/interop/slix_moved.py", "--ca", h.CertFile, host, portNo, domain,
+		"romeo", movers["romeo"], "--contact", "juliet@hearth.test||both|")
+	// The request nurse sent is waiting for juliet.
+	if ps, err := h.DB.PendingFor(ctx, "juliet"); err != nil || len(ps) != 1 || ps[0].Contact != "nurse@hearth.test" {
+		t.Errorf("juliet's pending requests: %+v, %v; want one from nurse@hearth.test", ps, err)
+	}
+	if x, err := h.DB.Private(ctx, "juliet", "prefs urn:example:prefs"); err != nil || !strings.Contains(string(x), "rose") {
+		t.Errorf("juliet's private XML: %s, %v", x, err)
+	}
+	u, err := h.DB.User(ctx, "juliet")
+	if err != nil || u.SHA256.Iters == 0 {
+		t.Fatalf("juliet after a PLAIN login: SHA-256 iterations %d, %v", u.SHA256.Iters, err)
+	}
+	// SCRAM-SHA-256 works from then on, and so does SCRAM-SHA-1.
+	c = h.Login(t, "juliet", movers["juliet"], "go")
+	c.Send(`<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`)
+	c.ExpectLike(`<iq type='result' id='r'><query xmlns='jabber:iq:roster' ver='*'>`+
+		`<item jid='friar@verona.test' name='Friar Laurence' subscription='none'><group>Church</group></item>`+
+		`<item jid='romeo@hearth.test' name='Romeo Montague' subscription='both'><group>Montagues</group><group>Verona</group></item>`+
+		`</query></iq>`, wait)
+	if _, err := xmpptest.LoginWith(t, h.Endpoint(), "SCRAM-SHA-1", "juliet", movers["juliet"], "sha1-again"); err != nil {
+		t.Errorf("SCRAM-SHA-1 after the keys were completed: %v", err)
+	}
+}
