@@ -411,10 +411,9 @@ func fromPIE(u pie.User, from, domain string) (storage.Account, error) {
 	}
 	for _, p := range u.Pending {
 		from := move(p.From)
-		el := stanza.New("presence", stanza.NSClient, "from", from, "to", u.Name+"@"+domain, "type", "subscribe")
-		for _, c := range p.Stanza.Children {
-			el.Append(c)
-		}
+		el := inClient(p.Stanza)
+		el.SetAttr("from", from)
+		el.SetAttr("to", u.Name+"@"+domain)
 		a.Pending = append(a.Pending, storage.Pending{Contact: from, Stanza: el.Bytes()})
 	}
 	if u.VCard != nil {
@@ -452,6 +451,26 @@ func fromPIE(u pie.User, from, domain string) (storage.Account, error) {
 		a.PEP = append(a.PEP, ni)
 	}
 	return a, nil
+}
+
+// inClient returns a copy of el with the elements in the XEP-0227
+// namespace moved to jabber:client: Prosody writes a pending request's
+// <presence/> without a namespace of its own, so it and its children are
+// in urn:xmpp:pie:0.
+func inClient(el *stanza.Element) *stanza.Element {
+	c := el.ShallowClone()
+	if c.NS == pie.NS {
+		c.NS = stanza.NSClient
+	}
+	c.Children = make([]*stanza.Element, len(el.Children))
+	for i, k := range el.Children {
+		if k.IsText() {
+			c.Children[i] = k
+		} else {
+			c.Children[i] = inClient(k)
+		}
+	}
+	return c
 }
 
 // pepConfig maps a node's pubsub#node_config values onto what Hearth
