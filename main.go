@@ -91,8 +91,10 @@ const usageText = `usage:
                                       the current one) gets hearth-DOMAIN-DATE.tar.gz
   hearth restore FILE --data DIR      put a backup into DIR, a new or empty data directory, checking
                                       every file; then hearth serve --data DIR
-  hearth export FILE [--user JID]...  write accounts (login keys, rosters, vCards, offline messages,
-                                      private XML, PEP) to a XEP-0227 file, as Prosody's migrator reads
+  hearth export FILE|FOLDER [--user JID]...
+                                      write accounts (login keys, rosters, vCards, offline messages,
+                                      private XML, PEP) to a XEP-0227 file; a FOLDER gets one file per
+                                      account, as Prosody's migrator reads them
   hearth import FILE|FOLDER [--replace] [--host DOMAIN] [--dry-run]
                                       take in accounts from a XEP-0227 file or folder (Prosody's
                                       migrator writes one): they keep their passwords; refused if an

@@ -11,7 +11,7 @@ import (
 )
 
 const (
-	exportSynopsis = "hearth export FILE [--user JID]... [--data DIR]"
+	exportSynopsis = "hearth export FILE|FOLDER [--user JID]... [--data DIR]"
 	importSynopsis = "hearth import FILE|FOLDER [--replace] [--host DOMAIN] [--dry-run] [--data DIR]"
 )
 
@@ -27,7 +27,7 @@ func (c *cli) exportAccounts(ctx context.Context, argv []string) error {
 	if err := args(pos, 1, 1, exportSynopsis); err != nil {
 		return err
 	}
-	file, err := filepath.Abs(pos[0])
+	file, err := filepath.Abs(pos[0]) // a folder gets a file per account
 	if err != nil {
 		return fmt.Errorf("export file: %w", err)
 	}

@@ -44,34 +44,28 @@ func porter(t *testing.T, h *xmpptest.Server) admin.Porter {
 	return api.(admin.Porter)
 }
 
-// runMigrator runs Prosody's prosody-migrator from Prosody's data in
-// dataDir (its internal storage) to XEP-0227 files in a new folder, which
-// it returns: one file per account. The migrator writes XEP-0227 files
-// into its compiled-in data folder, so a copy of it with that folder
-// changed runs, as root (--root: the test's folders are root's).
-func runMigrator(t *testing.T, domain, dataDir string, stores ...string) string {
+// runMigrator runs Prosody's prosody-migrator with the stores named for
+// domain from input to output, Lua tables of its configuration. Its
+// xep0227 storage reads and writes a file per account in its compiled-in
+// data folder: a copy of it runs with xep0227Dir there instead, as root
+// (--root: the test's folders are root's).
+func runMigrator(t *testing.T, domain, xep0227Dir, input, output string, stores ...string) {
 	t.Helper()
 	src, err := os.ReadFile(migratorPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	out := filepath.Join(dir, "xep0227")
-	if err := os.Mkdir(out, 0o700); err != nil {
-		t.Fatal(err)
-	}
 	re := regexp.MustCompile(`(?m)^CFG_DATADIR=.*$`)
 	if !re.Match(src) {
 		t.Fatalf("%s has no CFG_DATADIR line: another Prosody version?", migratorPath)
 	}
 	script := filepath.Join(dir, "migrator.lua")
-	if err := os.WriteFile(script, re.ReplaceAll(src, []byte(fmt.Sprintf("CFG_DATADIR=%q;", out))), 0o700); err != nil {
+	if err := os.WriteFile(script, re.ReplaceAll(src, []byte(fmt.Sprintf("CFG_DATADIR=%q;", xep0227Dir))), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	list := `"` + strings.Join(stores, `", "`) + `"`
-	cfg := fmt.Sprintf(`input { type = "internal"; path = %q; hosts = { [%q] = { %s } } }
-output { type = "xep0227"; hosts = { [%q] = { %s } } }
-`, dataDir, domain, list, domain, list)
+	hosts := fmt.Sprintf(`hosts = { [%q] = { "%s" } }`, domain, strings.Join(stores, `", "`))
+	cfg := fmt.Sprintf("input { %s; %s }\noutput { %s; %s }\n", input, hosts, output, hosts)
 	cfgFile := filepath.Join(dir, "migrator.cfg.lua")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -83,7 +77,6 @@ output { type = "xep0227"; hosts = { [%q] = { %s } } }
 	if err != nil {
 		t.Fatalf("prosody-migrator: %v", err)
 	}
-	return out
 }
 
 const migratorPath = "/usr/bin/prosody-migrator"
@@ -129,7 +122,12 @@ func TestXEP0227FromProsody(t *testing.T) {
 		c.Close()
 	}
 
-	out := runMigrator(t, domain, p.Dir, "accounts", "roster", "vcard", "private")
+	out := filepath.Join(t.TempDir(), "xep0227")
+	if err := os.Mkdir(out, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	runMigrator(t, domain, out, fmt.Sprintf(`type = "internal"; path = %q`, p.Dir), `type = "xep0227"`,
+		"accounts", "roster", "vcard", "private")
 	b, err := os.ReadFile(filepath.Join(out, "juliet@hearth.test.xml"))
 	if err != nil {
 		t.Fatal(err)
@@ -206,4 +204,48 @@ func TestXEP0227FromProsody(t *testing.T) {
 	if _, err := xmpptest.LoginWith(t, h.Endpoint(), "SCRAM-SHA-1", "juliet", movers["juliet"], "sha1-again"); err != nil {
 		t.Errorf("SCRAM-SHA-1 after the keys were completed: %v", err)
 	}
+}
+
+// TestXEP0227ToProsody: the other way: accounts exported from Hearth, a
+// file per account, go into a real Prosody 0.12 through its migrator and
+// log in there with their passwords (SCRAM-SHA-1, Hearth's keys), finding
+// their rosters and vCards.
+func TestXEP0227ToProsody(t *testing.T) {
+	need(t, migratorPath)
+	need(t, "/usr/bin/lua5.4")
+	const domain = "hearth.test"
+	const wait = 15 * time.Second
+	h := xmpptest.StartAt(t, domain)
+	for _, u := range []string{"juliet", "romeo"} {
+		h.AddUser(t, u, movers[u])
+	}
+	juliet := h.Login(t, "juliet", movers["juliet"], "balcony")
+	romeo := h.Login(t, "romeo", movers["romeo"], "garden")
+	juliet.Online(wait)
+	romeo.Online(wait)
+	xmpptest.SubscribeBoth(juliet, "juliet@hearth.test/balcony", romeo, "romeo@hearth.test/garden", wait)
+	juliet.Send(`<iq type='set' id='r1'><query xmlns='jabber:iq:roster'><item jid='romeo@hearth.test' name='Romeo Montague'><group>Montagues</group></item></query></iq>`)
+	juliet.ExpectLike(`<iq type='result' id='r1'/>`, wait)
+	juliet.Send(`<iq type='set' id='v1'><vCard xmlns='vcard-temp'><FN>Juliet Capulet</FN></vCard></iq>`)
+	juliet.ExpectLike(`<iq type='result' id='v1'/>`, wait)
+	juliet.Close()
+	romeo.Close()
+	out := t.TempDir()
+	if _, err := porter(t, h).Export(context.Background(), out, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	dns := testdns.Start(t)
+	cert, key := xmpptest.SelfSigned(t, domain)
+	p := xmpptest.StartProsody(t, xmpptest.PeerConfig{Domain: domain, CertFile: cert, KeyFile: key, DNS: dns.Addr(), Modules: []string{"vcard"}})
+	runMigrator(t, domain, out, `type = "xep0227"`, fmt.Sprintf(`type = "internal"; path = %q`, p.Dir),
+		"accounts", "roster", "vcard", "private")
+
+	c := p.Login(t, "juliet", movers["juliet"], "phone")
+	c.Send(`<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`)
+	c.ExpectLike(`<iq type='result' id='r'><query xmlns='jabber:iq:roster' ver='*'>`+
+		`<item jid='romeo@hearth.test' name='Romeo Montague' subscription='both'><group>Montagues</group></item></query></iq>`, wait)
+	c.Send(`<iq type='get' id='v'><vCard xmlns='vcard-temp'/></iq>`)
+	c.ExpectLike(`<iq type='result' id='v'><vCard xmlns='vcard-temp'><FN>Juliet Capulet</FN></vCard></iq>`, wait)
+	p.Login(t, "romeo", movers["romeo"], "phone")
 }

@@ -34,7 +34,9 @@ import (
 type Porter interface {
 	// Export writes the accounts named (all, if none is) with their
 	// keys, rosters, vCards, private XML, offline messages and PEP nodes
-	// to file, an absolute path that must not exist yet.
+	// to file, an absolute path that must not exist yet, or, if it is a
+	// folder, to a file per account in it, USER@DOMAIN.xml, as Prosody's
+	// migrator reads them.
 	Export(ctx context.Context, file string, users []string) (ExportInfo, error)
 	// Import reads a XEP-0227 file, or a folder of them (Prosody's
 	// migrator writes one per account), checks all of it, and creates
@@ -136,7 +138,10 @@ func (l *Local) Export(ctx context.Context, file string, users []string) (Export
 	if !filepath.IsAbs(file) {
 		return ExportInfo{}, invalidf("the export file %q must be an absolute path", file)
 	}
-	if _, err := os.Lstat(file); err == nil {
+	folder := false
+	if fi, err := os.Stat(file); err == nil && fi.IsDir() {
+		folder = true
+	} else if _, err := os.Lstat(file); err == nil {
 		return ExportInfo{}, &kindError{msg: fmt.Sprintf("%s exists already: give the export another name, or remove the old file first", file), kind: ErrExists}
 	}
 	var names []string
@@ -157,8 +162,8 @@ func (l *Local) Export(ctx context.Context, file string, users []string) (Export
 		names = append(names, local)
 	}
 	d := l.domain()
-	host := pie.Host{JID: d}
 	info := ExportInfo{Path: file}
+	var all []pie.User
 	for _, n := range names {
 		a, err := l.DB.ExportAccount(ctx, n)
 		if err != nil {
@@ -168,22 +173,45 @@ func (l *Local) Export(ctx context.Context, file string, users []string) (Export
 		if err != nil {
 			return ExportInfo{}, fmt.Errorf("export %s@%s: %w", n, d, err)
 		}
-		host.Users = append(host.Users, pu)
+		all = append(all, pu)
 		info.Accounts = append(info.Accounts, counts(pu, d))
 	}
+	if !folder {
+		n, err := writeExport(file, pie.Host{JID: d, Users: all})
+		info.Bytes = n
+		return info, err
+	}
+	// A folder gets a file per account, named as Prosody's migrator
+	// names them (and reads them: its xep0227 storage).
+	for _, u := range all {
+		if _, err := os.Lstat(filepath.Join(file, u.Name+"@"+d+".xml")); err == nil {
+			return ExportInfo{}, &kindError{msg: fmt.Sprintf("%s exists already in %s: export into an empty folder", u.Name+"@"+d+".xml", file), kind: ErrExists}
+		}
+	}
+	for _, u := range all {
+		n, err := writeExport(filepath.Join(file, u.Name+"@"+d+".xml"), pie.Host{JID: d, Users: []pie.User{u}})
+		if err != nil {
+			return ExportInfo{}, err
+		}
+		info.Bytes += n
+	}
+	return info, nil
+}
+
+// writeExport writes one XEP-0227 file.
+func writeExport(file string, h pie.Host) (int64, error) {
 	var b bytes.Buffer
-	if err := pie.Write(&b, &pie.Data{Hosts: []pie.Host{host}}); err != nil {
-		return ExportInfo{}, err
+	if err := pie.Write(&b, &pie.Data{Hosts: []pie.Host{h}}); err != nil {
+		return 0, err
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return ExportInfo{}, fmt.Errorf("make the folder for the export: %w", err)
+		return 0, fmt.Errorf("make the folder for the export: %w", err)
 	}
 	// It holds every account's keys: readable by its owner only.
 	if err := atomicfile.Write(file, b.Bytes(), 0o600); err != nil {
-		return ExportInfo{}, fmt.Errorf("write the export: %w", err)
+		return 0, fmt.Errorf("write the export: %w", err)
 	}
-	info.Bytes = int64(b.Len())
-	return info, nil
+	return int64(b.Len()), nil
 }
 
 // Import reads XEP-0227 accounts into the server (see Porter).
@@ -406,8 +434,12 @@ func fromPIE(u pie.User, from, domain string) (storage.Account, error) {
 		if c == u.Name+"@"+domain {
 			continue
 		}
+		// Groups are a set; some servers (Prosody) write them in no
+		// particular order.
+		groups := slices.Clone(it.Groups)
+		slices.Sort(groups)
 		a.Roster = append(a.Roster, storage.RosterItem{Contact: c, Name: it.Name, Subscription: it.Subscription,
-			Ask: it.Ask, Approved: it.Approved, Groups: it.Groups})
+			Ask: it.Ask, Approved: it.Approved, Groups: groups})
 	}
 	for _, p := range u.Pending {
 		from := move(p.From)

@@ -162,5 +162,17 @@ func TestExport(t *testing.T) {
 		if errors.Is(err, ErrExists) {
 			t.Error("wrong kind")
 		}
+		// A folder gets a file per account, as Prosody's migrator has them.
+		dir := t.TempDir()
+		if info, err := p.Export(ctx, dir, nil); err != nil || len(info.Accounts) != 2 {
+			t.Fatalf("export to a folder: %+v, %v", info, err)
+		}
+		for _, u := range []string{"ann", "bob"} {
+			if b, err := os.ReadFile(filepath.Join(dir, u+"@"+domain+".xml")); err != nil || !strings.Contains(string(b), `<user name="`+u+`">`) {
+				t.Errorf("%s's file: %s, %v", u, b, err)
+			}
+		}
+		_, err = p.Export(ctx, dir, nil)
+		checkErr(t, "export into the folder again", err, ErrExists)
 	})
 }
