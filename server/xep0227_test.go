@@ -118,6 +118,16 @@ func TestXEP0227RoundTrip(t *testing.T) {
 	if strings.Contains(string(exported), movers["juliet"]) {
 		t.Error("the export holds a password")
 	}
+
+	// Imported again with --replace while juliet is online: she is
+	// logged out, and logs in again to the replaced account.
+	if _, err := pb.Import(ctx, file, admin.ImportOptions{Replace: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !juliet.Closed(wait) {
+		t.Error("juliet's session outlived the replacement of her account")
+	}
+	b.Login(t, "juliet", movers["juliet"], "again")
 }
 
 // withoutOffline cuts the offline messages out of an export.

@@ -265,16 +265,36 @@ func (l *Local) Import(ctx context.Context, path string, opt ImportOptions) (Imp
 			}
 			return ImportReport{}, fmt.Errorf("import %s stopped: %w (%s; the others were not imported)", rep.Accounts[i].JID, mapErr(rep.Accounts[i].JID, err), msg)
 		}
-		if l.Live != nil {
-			if rep.Accounts[i].Replaced {
-				l.Live.CloseSessions(a.User.Name)
-			} else if err := l.Live.UserAdded(ctx, a.User.Name); err != nil {
-				return rep, fmt.Errorf("import %s: %w: the account was made, but %w", rep.Accounts[i].JID, ErrNotApplied, err)
-			}
+		if err := l.imported(ctx, a.User.Name, rep.Accounts[i].Replaced); err != nil {
+			return rep, fmt.Errorf("import %s: %w: the account was made, but %w", rep.Accounts[i].JID, ErrNotApplied, err)
 		}
 		l.Events.Publish(Event{Kind: EventUsers, JID: rep.Accounts[i].JID})
 	}
 	return rep, nil
+}
+
+// Importer is what a running server (Live) does after an import: it
+// forgets what it kept in memory of an account of the same name and
+// closes its sessions (replaced), or takes a new account in as
+// Live.UserAdded.
+type Importer interface {
+	UserImported(ctx context.Context, user string, replaced bool) error
+}
+
+// imported tells the running server, if any, of an imported account.
+func (l *Local) imported(ctx context.Context, user string, replaced bool) error {
+	switch live := l.Live.(type) {
+	case nil:
+		return nil
+	case Importer:
+		return live.UserImported(ctx, user, replaced)
+	default:
+		if replaced {
+			live.CloseSessions(user)
+			return nil
+		}
+		return live.UserAdded(ctx, user)
+	}
 }
 
 func plural(n int, one, many string) string {
