@@ -3,14 +3,18 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"hearth/server"
 	"hearth/server/admin"
 	"hearth/server/xmpptest"
+	"hearth/storage"
 )
 
 // TestXEP0227RoundTrip: accounts with contacts, a vCard, private XML, a
@@ -154,5 +158,47 @@ func waitMoved(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out: %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestXEP0227SHA1OnlyNotCounted: SCRAM-SHA-256 attempts at an account
+// imported with SCRAM-SHA-1 keys only fail, with the right password too,
+// but the login guard does not count them: the client that then falls
+// back to SCRAM-SHA-1 gets in. Wrong passwords, counted, would have made
+// the address wait.
+func TestXEP0227SHA1OnlyNotCounted(t *testing.T) {
+	h := xmpptest.Start(t, func(c *server.Config) { c.AuthFailures = 2 })
+	var users strings.Builder
+	for _, u := range []string{"juliet", "nurse"} {
+		c1, _, err := storage.NewCredentials(movers[u])
+		if err != nil {
+			t.Fatal(err)
+		}
+		b64 := base64.StdEncoding.EncodeToString
+		users.WriteString(`<user name='` + u + `'><scram-credentials xmlns='urn:xmpp:pie:0#scram' mechanism='SCRAM-SHA-1'>` +
+			`<iter-count>` + strconv.Itoa(c1.Iters) + `</iter-count><salt>` + b64(c1.Salt) + `</salt>` +
+			`<server-key>` + b64(c1.ServerKey) + `</server-key><stored-key>` + b64(c1.StoredKey) + `</stored-key></scram-credentials></user>`)
+	}
+	file := filepath.Join(t.TempDir(), "sha1.xml")
+	if err := os.WriteFile(file, []byte(`<server-data xmlns='urn:xmpp:pie:0'><host jid='hearth.test'>`+users.String()+`</host></server-data>`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Admin.(admin.Porter).Import(context.Background(), file, admin.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if _, err := xmpptest.LoginWith(t, h.Endpoint(), "SCRAM-SHA-256", "juliet", movers["juliet"], "x"); err == nil || !strings.Contains(err.Error(), "not-authorized") {
+			t.Fatalf("SCRAM-SHA-256 without keys: %v, want not-authorized", err)
+		}
+	}
+	if _, err := xmpptest.LoginWith(t, h.Endpoint(), "SCRAM-SHA-1", "juliet", movers["juliet"], "x"); err != nil {
+		t.Errorf("SCRAM-SHA-1 after SCRAM-SHA-256 attempts: %v", err)
+	}
+	// The control: wrong passwords count, and the address must wait.
+	for range 3 {
+		xmpptest.LoginWith(t, h.Endpoint(), "SCRAM-SHA-1", "nurse", "wrong-guess-pw", "x")
+	}
+	if _, err := xmpptest.LoginWith(t, h.Endpoint(), "SCRAM-SHA-1", "nurse", movers["nurse"], "x"); err == nil || !strings.Contains(err.Error(), "temporary-auth-failure") {
+		t.Errorf("after wrong passwords: %v, want temporary-auth-failure", err)
 	}
 }
