@@ -83,7 +83,8 @@ const migratorPath = "/usr/bin/prosody-migrator"
 
 // TestXEP0227FromProsody: accounts made on a real Prosody 0.12, with
 // contacts (subscriptions both ways, names, groups, a request not yet
-// answered), a vCard and private XML, are written to XEP-0227 by
+// answered), a vCard, private XML and a PEP nickname, are written to
+// XEP-0227 by
 // Prosody's own migrator, imported into Hearth through the admin socket,
 // and log in to Hearth with their old passwords, finding their rosters and
 // vCards. Prosody keeps SCRAM-SHA-1 keys only: SCRAM-SHA-1 works with
@@ -99,7 +100,7 @@ func TestXEP0227FromProsody(t *testing.T) {
 	dns := testdns.Start(t)
 	cert, key := xmpptest.SelfSigned(t, domain)
 	p := xmpptest.StartProsody(t, xmpptest.PeerConfig{Domain: domain, CertFile: cert, KeyFile: key, DNS: dns.Addr(),
-		Users: movers, Modules: []string{"vcard", "private"}})
+		Users: movers, Modules: []string{"vcard", "private", "pep"}})
 
 	juliet := p.Login(t, "juliet", movers["juliet"], "balcony")
 	romeo := p.Login(t, "romeo", movers["romeo"], "garden")
@@ -116,6 +117,9 @@ func TestXEP0227FromProsody(t *testing.T) {
 	juliet.ExpectLike(`<iq type='result' id='v1'/>`, wait)
 	juliet.Send(`<iq type='set' id='p1'><query xmlns='jabber:iq:private'><prefs xmlns='urn:example:prefs'><color>rose</color></prefs></query></iq>`)
 	juliet.ExpectLike(`<iq type='result' id='p1'/>`, wait)
+	juliet.Send(`<iq type='set' id='n1'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='http://jabber.org/protocol/nick'>` +
+		`<item id='current'><nick xmlns='http://jabber.org/protocol/nick'>Jules</nick></item></publish></pubsub></iq>`)
+	juliet.ExpectLike(`<iq type='result' id='n1'>*</iq>`, wait)
 	nurse.Send(`<presence to='juliet@hearth.test' type='subscribe'/>`)
 	juliet.ExpectLike(`<presence from='nurse@hearth.test' type='subscribe'/>`, wait)
 	for _, c := range []*xmpptest.Client{juliet, romeo, nurse} {
@@ -127,7 +131,7 @@ func TestXEP0227FromProsody(t *testing.T) {
 		t.Fatal(err)
 	}
 	runMigrator(t, domain, out, fmt.Sprintf(`type = "internal"; path = %q`, p.Dir), `type = "xep0227"`,
-		"accounts", "roster", "vcard", "private")
+		"accounts", "roster", "vcard", "private", "pep-pubsub")
 	b, err := os.ReadFile(filepath.Join(out, "juliet@hearth.test.xml"))
 	if err != nil {
 		t.Fatal(err)
@@ -163,6 +167,9 @@ func TestXEP0227FromProsody(t *testing.T) {
 	}
 	c.Send(`<iq type='get' id='v'><vCard xmlns='vcard-temp'/></iq>`)
 	c.ExpectLike(`<iq type='result' id='v'><vCard xmlns='vcard-temp'><FN>Juliet Capulet</FN><NICKNAME>Jules</NICKNAME></vCard></iq>`, wait)
+	c.Send(`<iq type='get' id='n'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='http://jabber.org/protocol/nick'/></pubsub></iq>`)
+	c.ExpectLike(`<iq type='result' id='n'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='http://jabber.org/protocol/nick'>`+
+		`<item id='current'><nick xmlns='http://jabber.org/protocol/nick'>Jules</nick></item></items></pubsub></iq>`, wait)
 	c.Close()
 	// SCRAM-SHA-256 has no keys yet: refused like a wrong password, and
 	// not counted against the account.

@@ -221,7 +221,7 @@ func (l *Local) Import(ctx context.Context, path string, opt ImportOptions) (Imp
 	accounts := make([]storage.Account, 0, len(host.Users))
 	var taken []string
 	for _, pu := range host.Users {
-		a, err := fromPIE(pu, host.JID, d)
+		a, notes, err := fromPIE(pu, host.JID, d)
 		if err != nil {
 			return ImportReport{}, invalidf("account %s@%s: %v; nothing was imported", pu.Name, host.JID, err)
 		}
@@ -233,6 +233,7 @@ func (l *Local) Import(ctx context.Context, path string, opt ImportOptions) (Imp
 			taken = append(taken, pu.Name+"@"+d)
 		}
 		c := counts(pu, d)
+		c.Skipped = append(c.Skipped, notes...)
 		c.Replaced = exists
 		c.Keys = keysOf(a.User)
 		rep.Accounts = append(rep.Accounts, c)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,8 +48,8 @@ func counts(u pie.User, domain string) PortedAccount {
 
 // fromPIE maps a parsed account onto storage. Addresses on from, the
 // host the accounts came from, move to domain with them.
-func fromPIE(u pie.User, from, domain string) (storage.Account, error) {
-	a := storage.Account{User: storage.User{Name: u.Name}}
+func fromPIE(u pie.User, from, domain string) (a storage.Account, notes []string, err error) {
+	a = storage.Account{User: storage.User{Name: u.Name}}
 	move := func(bare string) string {
 		if at := strings.LastIndexByte(bare, '@'); at >= 0 && bare[at+1:] == from {
 			return bare[:at+1] + domain
@@ -65,10 +66,10 @@ func fromPIE(u pie.User, from, domain string) (storage.Account, error) {
 		// keeps the password it has.
 		p, err := precis.OpaqueString.String(u.Password)
 		if err != nil {
-			return a, errors.New("its password has characters a password may not have (RFC 8265 4.2)")
+			return a, nil, errors.New("its password has characters a password may not have (RFC 8265 4.2)")
 		}
 		if a.User.SHA1, a.User.SHA256, err = storage.NewCredentials(p); err != nil {
-			return a, err
+			return a, nil, err
 		}
 	} else {
 		for _, s := range u.SCRAM {
@@ -123,17 +124,15 @@ func fromPIE(u pie.User, from, domain string) (storage.Account, error) {
 	}
 	owner := u.Name + "@" + domain
 	for _, n := range u.PEP {
-		cfg, err := pepConfig(n)
-		if err != nil {
-			return a, err
-		}
+		cfg, more := pepConfig(n)
+		notes = append(notes, more...)
 		ni := storage.PEPNodeItems{Node: cfg}
 		for _, it := range n.Items {
 			ni.Items = append(ni.Items, storage.PEPItem{ID: it.ID, Publisher: owner, Payload: it.Payload.Bytes()})
 		}
 		a.PEP = append(a.PEP, ni)
 	}
-	return a, nil
+	return a, notes, nil
 }
 
 // inClient returns a copy of el with the elements in the XEP-0227
@@ -157,37 +156,46 @@ func inClient(el *stanza.Element) *stanza.Element {
 }
 
 // pepConfig maps a node's pubsub#node_config values onto what Hearth
-// keeps; what is not given takes mod/pep's defaults.
-func pepConfig(n pie.Node) (storage.PEPNode, error) {
+// keeps; what is not given takes mod/pep's defaults, and so does a value
+// Hearth does not have, with a note for the import's report.
+func pepConfig(n pie.Node) (storage.PEPNode, []string) {
 	c := storage.PEPNode{Node: n.Name, Access: "presence", MaxItems: 1, Persist: true,
 		SendLast: "on_sub_and_presence", NotifyRetract: true, NotifyDelete: true}
-	bad := func(field, v string) error {
-		return fmt.Errorf("PEP node %s: %s %q is not a value Hearth knows", n.Name, field, v)
+	var notes []string
+	kept := func(field, v, as string) {
+		notes = append(notes, fmt.Sprintf("PEP node %s: %s %q, which Hearth does not have (%s)", n.Name, field, v, as))
 	}
-	for k, v := range n.Config {
+	keys := make([]string, 0, len(n.Config))
+	for k := range n.Config {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := n.Config[k]
 		switch k {
 		case "pubsub#access_model":
 			switch v {
 			case "open", "presence", "whitelist":
 				c.Access = v
-			case "roster", "authorize":
-				c.Access = "presence" // the nearest Hearth has
 			default:
-				return c, bad(k, v)
+				kept(k, v, "it is presence here: the contacts who see the account's presence")
 			}
 		case "pubsub#max_items":
 			if v == "max" {
 				c.MaxItems = 0
-			} else if _, err := fmt.Sscanf(v, "%d", &c.MaxItems); err != nil || c.MaxItems < 0 {
-				return c, bad(k, v)
+			} else if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+				c.MaxItems = n
+			} else {
+				kept(k, v, "it keeps one item here")
 			}
 		case "pubsub#persist_items":
 			c.Persist = v == "1" || v == "true"
 		case "pubsub#send_last_published_item":
-			if !slices.Contains([]string{"never", "on_sub", "on_sub_and_presence"}, v) {
-				return c, bad(k, v)
+			if slices.Contains([]string{"never", "on_sub", "on_sub_and_presence"}, v) {
+				c.SendLast = v
+			} else {
+				kept(k, v, "it is on_sub_and_presence here")
 			}
-			c.SendLast = v
 		case "pubsub#notify_retract":
 			c.NotifyRetract = v == "1" || v == "true"
 		case "pubsub#notify_delete":
@@ -196,7 +204,7 @@ func pepConfig(n pie.Node) (storage.PEPNode, error) {
 			c.Title = v
 		}
 	}
-	return c, nil
+	return c, notes
 }
 
 // toPIE maps a stored account onto XEP-0227.

@@ -464,8 +464,12 @@ func parsePubSub(ps *stanza.Element, u *User) error {
 				}
 				id := it.Attr("id")
 				p := it.FirstElement()
-				if id == "" || len(id) > maxNameBytes || p == nil {
-					return fmt.Errorf("node %s: an item without an id or without a payload", n.Name)
+				if id == "" || len(id) > maxNameBytes {
+					return fmt.Errorf("node %s: an item without an id, or with one longer than %d bytes", n.Name, maxNameBytes)
+				}
+				if p == nil {
+					u.Skipped = append(u.Skipped, "item "+id+" of PEP node "+n.Name+", which has no payload")
+					continue
 				}
 				n.Items = append(n.Items, Item{ID: id, Payload: p})
 				if len(n.Items) > MaxPEPItems {
