@@ -67,7 +67,11 @@ func (c *cli) importAccounts(ctx context.Context, argv []string) error {
 	if err != nil {
 		return fmt.Errorf("import file: %w", err)
 	}
-	return c.withAPIUntimed(ctx, a, "", func(ctx context.Context, api admin.API) error {
+	hint := "" // a new data directory takes the domain the accounts come from
+	if opt.Host != "" {
+		hint = "@" + opt.Host
+	}
+	return c.withAPIUntimed(ctx, a, hint, func(ctx context.Context, api admin.API) error {
 		p, ok := api.(admin.Porter)
 		if !ok {
 			return errors.New("this server cannot import accounts; update it")
@@ -87,6 +91,9 @@ func (c *cli) importAccounts(ctx context.Context, argv []string) error {
 			for _, s := range acc.Skipped {
 				fmt.Fprintf(c.stdout, "    not imported: %s\n", s)
 			}
+		}
+		for _, h := range rep.OtherHosts {
+			fmt.Fprintf(c.stdout, "The file also holds accounts of %s, not imported: import them with --host %s.\n", h, h)
 		}
 		return nil
 	})

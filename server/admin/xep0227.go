@@ -68,6 +68,9 @@ type ImportReport struct {
 	From     string // the host the accounts came from
 	Accounts []PortedAccount
 	DryRun   bool
+	// OtherHosts are the file's other domains, whose accounts were not
+	// imported (ImportOptions.Host names one).
+	OtherHosts []string `json:",omitempty"`
 }
 
 // PortedAccount counts what one account took along.
@@ -212,12 +215,12 @@ func (l *Local) Import(ctx context.Context, path string, opt ImportOptions) (Imp
 	if !filepath.IsAbs(path) {
 		return ImportReport{}, invalidf("the file to import %q must be an absolute path", path)
 	}
-	host, err := l.readImport(path, opt.Host)
+	host, others, err := l.readImport(path, opt.Host)
 	if err != nil {
 		return ImportReport{}, err
 	}
 	d := l.domain()
-	rep := ImportReport{From: host.JID, DryRun: opt.DryRun}
+	rep := ImportReport{From: host.JID, DryRun: opt.DryRun, OtherHosts: others}
 	accounts := make([]storage.Account, 0, len(host.Users))
 	var taken []string
 	for _, pu := range host.Users {
@@ -299,18 +302,18 @@ func plural(n int, one, many string) string {
 }
 
 // readImport parses path, a file or a folder of *.xml files, and returns
-// the accounts of the host to import: want, else this server's domain,
-// else the files' only host.
-func (l *Local) readImport(path, want string) (pie.Host, error) {
+// the accounts of the host to import (want, else this server's domain,
+// else the files' only host) and the other hosts in it.
+func (l *Local) readImport(path, want string) (_ pie.Host, others []string, _ error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return pie.Host{}, invalidf("the file to import cannot be read: %v", err)
+		return pie.Host{}, nil, invalidf("the file to import cannot be read: %v", err)
 	}
 	files := []string{path}
 	if fi.IsDir() {
 		ents, err := os.ReadDir(path)
 		if err != nil {
-			return pie.Host{}, invalidf("the folder to import cannot be read: %v", err)
+			return pie.Host{}, nil, invalidf("the folder to import cannot be read: %v", err)
 		}
 		files = files[:0]
 		for _, e := range ents {
@@ -319,7 +322,7 @@ func (l *Local) readImport(path, want string) (pie.Host, error) {
 			}
 		}
 		if len(files) == 0 {
-			return pie.Host{}, invalidf("the folder %s holds no .xml files", path)
+			return pie.Host{}, nil, invalidf("the folder %s holds no .xml files", path)
 		}
 	}
 	hosts := map[string]*pie.Host{}
@@ -328,12 +331,12 @@ func (l *Local) readImport(path, want string) (pie.Host, error) {
 	for _, f := range files {
 		r, err := os.Open(f)
 		if err != nil {
-			return pie.Host{}, invalidf("%s cannot be read: %v", f, err)
+			return pie.Host{}, nil, invalidf("%s cannot be read: %v", f, err)
 		}
 		data, err := pie.Parse(r)
 		r.Close()
 		if err != nil {
-			return pie.Host{}, invalidf("%s: %v; nothing was imported", f, err)
+			return pie.Host{}, nil, invalidf("%s: %v; nothing was imported", f, err)
 		}
 		for _, h := range data.Hosts {
 			dst := hosts[h.JID]
@@ -344,11 +347,11 @@ func (l *Local) readImport(path, want string) (pie.Host, error) {
 			for _, u := range h.Users {
 				k := h.JID + "/" + u.Name
 				if other, ok := seen[k]; ok {
-					return pie.Host{}, invalidf("the account %s@%s is in %s and in %s; nothing was imported", u.Name, h.JID, other, f)
+					return pie.Host{}, nil, invalidf("the account %s@%s is in %s and in %s; nothing was imported", u.Name, h.JID, other, f)
 				}
 				seen[k] = f
 				if total++; total > pie.MaxUsers {
-					return pie.Host{}, invalidf("more than %d accounts; import them in parts", pie.MaxUsers)
+					return pie.Host{}, nil, invalidf("more than %d accounts; import them in parts", pie.MaxUsers)
 				}
 				dst.Users = append(dst.Users, u)
 			}
@@ -363,7 +366,7 @@ func (l *Local) readImport(path, want string) (pie.Host, error) {
 	if pick != "" {
 		j, err := jid.Parse(pick)
 		if err != nil || !j.IsDomain() {
-			return pie.Host{}, invalidf("%q is not a domain", want)
+			return pie.Host{}, nil, invalidf("%q is not a domain", want)
 		}
 		pick = j.Domain
 	} else if hosts[l.domain()] != nil {
@@ -371,12 +374,17 @@ func (l *Local) readImport(path, want string) (pie.Host, error) {
 	} else if len(names) == 1 {
 		pick = names[0]
 	} else {
-		return pie.Host{}, invalidf("the file holds the accounts of %s, and none of this server's domain %s: say which to import with --host", strings.Join(names, ", "), l.domain())
+		return pie.Host{}, nil, invalidf("the file holds the accounts of %s, and none of this server's domain %s: say which to import with --host", strings.Join(names, ", "), l.domain())
 	}
 	h := hosts[pick]
 	if h == nil {
-		return pie.Host{}, invalidf("the file holds no accounts of %s, only of %s", pick, strings.Join(names, ", "))
+		return pie.Host{}, nil, invalidf("the file holds no accounts of %s, only of %s", pick, strings.Join(names, ", "))
 	}
 	sort.Slice(h.Users, func(i, j int) bool { return h.Users[i].Name < h.Users[j].Name })
-	return *h, nil
+	for _, n := range names {
+		if n != pick {
+			others = append(others, n)
+		}
+	}
+	return *h, others, nil
 }

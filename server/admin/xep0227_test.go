@@ -112,6 +112,10 @@ func TestImportRefuses(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "--host") {
 		t.Errorf("two hosts: %v", err)
 	}
+	rep, err := l.Import(ctx, two, ImportOptions{Host: "new.example"})
+	if err != nil || len(rep.Accounts) != 1 || rep.Accounts[0].JID != "x@"+domain || strings.Join(rep.OtherHosts, ",") != "old.example" {
+		t.Errorf("one of two hosts: %+v, %v", rep, err)
+	}
 }
 
 // TestImportFolder: Prosody's migrator writes one file per account; a
