@@ -88,6 +88,10 @@ type PortedAccount struct {
 	Skipped  []string `json:",omitempty"` // what the file held that Hearth does not take
 }
 
+// maxImportBytes bounds the files one import reads together (a folder):
+// they are parsed whole before anything is written.
+const maxImportBytes = 4 * pie.MaxFileBytes
+
 // portRequest carries Export's and Import's arguments over the socket.
 type portRequest struct {
 	Users   []string      `json:",omitempty"`
@@ -159,37 +163,49 @@ func (l *Local) Export(ctx context.Context, file string, users []string) (Export
 	}
 	d := l.domain()
 	info := ExportInfo{Path: file}
-	var all []pie.User
-	for _, n := range names {
+	read := func(n string) (pie.User, error) {
 		a, err := l.DB.ExportAccount(ctx, n)
 		if err != nil {
-			return ExportInfo{}, mapErr("export "+n+"@"+d, err)
+			return pie.User{}, mapErr("export "+n+"@"+d, err)
 		}
 		pu, err := toPIE(a)
 		if err != nil {
-			return ExportInfo{}, fmt.Errorf("export %s@%s: %w", n, d, err)
+			return pie.User{}, fmt.Errorf("export %s@%s: %w", n, d, err)
 		}
-		all = append(all, pu)
 		info.Accounts = append(info.Accounts, counts(pu, d))
+		return pu, nil
 	}
 	if !folder {
+		var all []pie.User
+		for _, n := range names {
+			pu, err := read(n)
+			if err != nil {
+				return ExportInfo{}, err
+			}
+			all = append(all, pu)
+		}
 		n, err := writeExport(file, pie.Host{JID: d, Users: all})
 		info.Bytes = n
 		return info, err
 	}
 	// A folder gets a file per account, named as Prosody's migrator
-	// names them (and reads them: its xep0227 storage).
-	for _, u := range all {
-		if _, err := os.Lstat(filepath.Join(file, u.Name+"@"+d+".xml")); err == nil {
-			return ExportInfo{}, &kindError{msg: fmt.Sprintf("%s exists already in %s: export into an empty folder", u.Name+"@"+d+".xml", file), kind: ErrExists}
+	// names them (and reads them: its xep0227 storage), one account in
+	// memory at a time.
+	for _, n := range names {
+		if _, err := os.Lstat(filepath.Join(file, n+"@"+d+".xml")); err == nil {
+			return ExportInfo{}, &kindError{msg: fmt.Sprintf("%s exists already in %s: export into an empty folder", n+"@"+d+".xml", file), kind: ErrExists}
 		}
 	}
-	for _, u := range all {
-		n, err := writeExport(filepath.Join(file, u.Name+"@"+d+".xml"), pie.Host{JID: d, Users: []pie.User{u}})
+	for _, n := range names {
+		pu, err := read(n)
 		if err != nil {
 			return ExportInfo{}, err
 		}
-		info.Bytes += n
+		size, err := writeExport(filepath.Join(file, n+"@"+d+".xml"), pie.Host{JID: d, Users: []pie.User{pu}})
+		if err != nil {
+			return ExportInfo{}, err
+		}
+		info.Bytes += size
 	}
 	return info, nil
 }
@@ -199,6 +215,9 @@ func writeExport(file string, h pie.Host) (int64, error) {
 	var b bytes.Buffer
 	if err := pie.Write(&b, &pie.Data{Hosts: []pie.Host{h}}); err != nil {
 		return 0, err
+	}
+	if b.Len() > pie.MaxFileBytes {
+		return 0, invalidf("the export takes %s, more than an import reads from one file (%s): export into a folder, which gets a file per account", ByteSize(int64(b.Len())), ByteSize(pie.MaxFileBytes))
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return 0, fmt.Errorf("make the folder for the export: %w", err)
@@ -328,6 +347,15 @@ func (l *Local) readImport(path, want string) (_ pie.Host, others []string, _ er
 	hosts := map[string]*pie.Host{}
 	seen := map[string]string{} // host/user -> file
 	total := 0
+	var size int64
+	for _, f := range files {
+		if fi, err := os.Stat(f); err == nil {
+			size += fi.Size()
+		}
+	}
+	if size > maxImportBytes {
+		return pie.Host{}, nil, invalidf("the files to import hold %s, more than one import reads (%s); import them in parts", ByteSize(size), ByteSize(maxImportBytes))
+	}
 	for _, f := range files {
 		r, err := os.Open(f)
 		if err != nil {
