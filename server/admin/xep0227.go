@@ -357,12 +357,7 @@ func (l *Local) readImport(path, want string) (_ pie.Host, others []string, _ er
 		return pie.Host{}, nil, invalidf("the files to import hold %s, more than one import reads (%s); import them in parts", ByteSize(size), ByteSize(maxImportBytes))
 	}
 	for _, f := range files {
-		r, err := os.Open(f)
-		if err != nil {
-			return pie.Host{}, nil, invalidf("%s cannot be read: %v", f, err)
-		}
-		data, err := pie.Parse(r)
-		r.Close()
+		data, err := pie.ParseFile(f)
 		if err != nil {
 			return pie.Host{}, nil, invalidf("%s: %v; nothing was imported", f, err)
 		}

@@ -134,6 +134,18 @@ func errorf(format string, args ...any) error { return &Error{Msg: fmt.Sprintf(f
 // that does not check (an address that is not one, keys of the wrong
 // size): the error, an *Error, says where and what.
 func Parse(r io.Reader) (*Data, error) {
+	root, err := read(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := noIncludes(root); err != nil {
+		return nil, err
+	}
+	return parseRoot(root)
+}
+
+// read reads and decodes one document of at most MaxFileBytes.
+func read(r io.Reader) (*stanza.Element, error) {
 	b, err := io.ReadAll(io.LimitReader(r, MaxFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read the file: %w", err)
@@ -141,17 +153,28 @@ func Parse(r io.Reader) (*Data, error) {
 	if len(b) > MaxFileBytes {
 		return nil, errorf("the file is larger than %d MiB; export fewer accounts per file (one file per account is fine)", MaxFileBytes>>20)
 	}
-	root, err := decode(b)
-	if err != nil {
-		return nil, err
+	return decode(b)
+}
+
+// isPIE reports whether ns is XEP-0227's namespace, or the one it had
+// before it was a Draft (old exports).
+func isPIE(ns string) bool { return ns == NS || ns == nsOld }
+
+// nsOld is XEP-0227's namespace before version 1.0.
+const nsOld = "http://www.xmpp.org/extensions/xep-0227.html#ns"
+
+// parseRoot reads the accounts of a decoded <server-data/>.
+func parseRoot(root *stanza.Element) (*Data, error) {
+	if root.Name == "host" && isPIE(root.NS) {
+		return nil, errorf("this file is one host's part of an export split into files (XInclude): import the main file, which includes it")
 	}
-	if root.Name != "server-data" || root.NS != NS {
+	if root.Name != "server-data" || !isPIE(root.NS) {
 		return nil, errorf("this is not a XEP-0227 file: its root element is <%s xmlns='%s'>, not <server-data xmlns='%s'>", root.Name, root.NS, NS)
 	}
 	d := &Data{}
 	users := 0
 	for _, h := range root.Elements() {
-		if h.Name != "host" || h.NS != NS {
+		if h.Name != "host" || !isPIE(h.NS) {
 			continue
 		}
 		hj, err := jid.Parse(h.Attr("jid"))
@@ -160,7 +183,7 @@ func Parse(r io.Reader) (*Data, error) {
 		}
 		host := Host{JID: hj.Domain}
 		for _, u := range h.Elements() {
-			if u.Name != "user" || u.NS != NS {
+			if u.Name != "user" || !isPIE(u.NS) {
 				continue
 			}
 			if users++; users > MaxUsers {
@@ -259,7 +282,7 @@ func parseUser(u *stanza.Element, domain string) (User, error) {
 			if len(pu.Roster) > MaxRosterItems {
 				return User{}, fail("more than %d contacts", MaxRosterItems)
 			}
-		case c.Name == "presence" && (c.NS == stanza.NSClient || c.NS == NS):
+		case c.Name == "presence" && (c.NS == stanza.NSClient || isPIE(c.NS)):
 			// Prosody writes it without a namespace of its own.
 			if c.Attr("type") != "subscribe" {
 				continue
@@ -279,7 +302,7 @@ func parseUser(u *stanza.Element, domain string) (User, error) {
 			pu.VCard = c
 		case c.Name == "query" && c.NS == stanza.NSPrivate:
 			pu.Private = append(pu.Private, c.Elements()...)
-		case c.Name == "offline-messages" && c.NS == NS:
+		case c.Name == "offline-messages" && isPIE(c.NS):
 			for _, m := range c.Elements() {
 				if m.Name != "message" || m.NS != stanza.NSClient {
 					return User{}, fail("offline messages: <%s xmlns='%s'> is not a message", m.Name, m.NS)

@@ -2,6 +2,8 @@ package pie
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -186,4 +188,49 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParseFileIncludes: an export split into files (XInclude, as
+// ejabberd writes them and XEP-0227 5 lays them out) reads as one; an
+// include may not leave the export's folder.
+func TestParseFileIncludes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		t.Helper()
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	main := write("main.xml", `<?xml version='1.0' encoding='UTF-8'?><server-data xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude'><xi:include href='h.test.xml'/></server-data>`)
+	write("h.test.xml", `<host xmlns='http://www.xmpp.org/extensions/xep-0227.html#ns' xmlns:xi='http://www.w3.org/2001/XInclude' jid='h.test'>`+
+		`<user name='ann' password='maple-syrup-pw'/><xi:include href='h.test/bob.xml'/></host>`)
+	write("h.test/bob.xml", `<user xmlns='http://www.xmpp.org/extensions/xep-0227.html#ns' name='bob' password='maple-syrup-pw'><vCard xmlns='vcard-temp'/></user>`)
+	d, err := ParseFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Hosts) != 1 || len(d.Hosts[0].Users) != 2 || d.Hosts[0].Users[1].Name != "bob" || d.Hosts[0].Users[1].VCard == nil {
+		t.Errorf("parsed %+v", d)
+	}
+	if _, err := Parse(strings.NewReader(`<server-data xmlns='urn:xmpp:pie:0'><include xmlns='http://www.w3.org/2001/XInclude' href='x.xml'/></server-data>`)); err == nil || !strings.Contains(err.Error(), "by its path") {
+		t.Errorf("include in a stream: %v", err)
+	}
+	if _, err := ParseFile(filepath.Join(dir, "h.test.xml")); err == nil || !strings.Contains(err.Error(), "import the main file") {
+		t.Errorf("a host file alone: %v", err)
+	}
+	for _, href := range []string{"../outside.xml", "/etc/passwd", "http://example.org/x.xml", "h.test/../../outside.xml"} {
+		p := write("bad.xml", `<server-data xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude'><xi:include href='`+href+`'/></server-data>`)
+		if _, err := ParseFile(p); err == nil || !strings.Contains(err.Error(), "include") {
+			t.Errorf("include of %s: %v", href, err)
+		}
+	}
+	loop := write("loop.xml", `<server-data xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude'><xi:include href='loop.xml'/></server-data>`)
+	if _, err := ParseFile(loop); err == nil || !strings.Contains(err.Error(), "deep") {
+		t.Errorf("a file that includes itself: %v", err)
+	}
 }
