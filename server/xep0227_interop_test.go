@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -255,4 +257,95 @@ func TestXEP0227ToProsody(t *testing.T) {
 	c.Send(`<iq type='get' id='v'><vCard xmlns='vcard-temp'/></iq>`)
 	c.ExpectLike(`<iq type='result' id='v'><vCard xmlns='vcard-temp'><FN>Juliet Capulet</FN></vCard></iq>`, wait)
 	p.Login(t, "romeo", movers["romeo"], "phone")
+}
+
+// TestXEP0227FromEjabberd: accounts on a real ejabberd 23.01, with
+// contacts and an offline message, exported by its export_piefxis (a
+// main file that includes a file per host, XInclude), come into Hearth:
+// SCRAM-SHA-1 with ejabberd's keys, the roster, the message.
+func TestXEP0227FromEjabberd(t *testing.T) {
+	const domain = "hearth.test"
+	const wait = 15 * time.Second
+	dns := testdns.Start(t)
+	cert, key := xmpptest.SelfSigned(t, domain)
+	p := xmpptest.StartEjabberd(t, xmpptest.PeerConfig{Domain: domain, CertFile: cert, KeyFile: key, DNS: dns.Addr(),
+		Users: map[string]string{"juliet": movers["juliet"], "romeo": movers["romeo"]}})
+	juliet := p.Login(t, "juliet", movers["juliet"], "balcony")
+	romeo := p.Login(t, "romeo", movers["romeo"], "garden")
+	juliet.Online(wait)
+	romeo.Online(wait)
+	xmpptest.SubscribeBoth(juliet, "juliet@hearth.test/balcony", romeo, "romeo@hearth.test/garden", wait)
+	juliet.Send(`<iq type='set' id='r1'><query xmlns='jabber:iq:roster'><item jid='romeo@hearth.test' name='Romeo Montague'><group>Montagues</group></item></query></iq>`)
+	juliet.ExpectLike(`<iq type='result' id='r1'/>`, wait)
+	romeo.Close()
+	juliet.ExpectLike(`<presence from='romeo@hearth.test/garden' type='unavailable'/>`, wait)
+	juliet.Send(`<message to='romeo@hearth.test' type='chat' id='m1'><body>wherefore art thou</body></message>`)
+	// A round trip after it: the message went through ejabberd's routing.
+	juliet.Send(`<iq to='hearth.test' type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>`)
+	juliet.ExpectLike(`<iq from='hearth.test' type='result' id='p1'/>`, wait)
+	juliet.Close()
+
+	// ejabberdctl runs as the ejabberd user: it writes into a folder of
+	// its own in the peer's.
+	eu, err := user.Lookup("ejabberd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(eu.Uid)
+	gid, _ := strconv.Atoi(eu.Gid)
+	var main string
+	for attempt := 0; main == "" && attempt < 50; attempt++ {
+		dir := filepath.Join(p.Dir, "export"+strconv.Itoa(attempt))
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := p.Ctl("export_piefxis", dir); err != nil {
+			t.Fatalf("ejabberdctl export_piefxis: %v\n%s", err, out)
+		}
+		ents, _ := os.ReadDir(dir)
+		var all []string
+		top := ""
+		for _, e := range ents {
+			b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+			all = append(all, e.Name()+":\n"+string(b))
+			if strings.Contains(string(b), "<server-data") {
+				top = filepath.Join(dir, e.Name())
+			}
+		}
+		if strings.Contains(strings.Join(all, ""), "wherefore") {
+			main = top
+			t.Logf("ejabberd's export:\n%s", strings.Join(all, "\n"))
+		}
+		if main == "" {
+			time.Sleep(100 * time.Millisecond) // the offline message is still being stored
+		}
+	}
+	if main == "" {
+		t.Fatal("ejabberd's export has no main file with the offline message")
+	}
+
+	h := xmpptest.StartAt(t, domain)
+	rep, err := porter(t, h).Import(context.Background(), main, admin.ImportOptions{})
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	for _, a := range rep.Accounts {
+		t.Logf("imported %+v", a)
+	}
+	c, err := xmpptest.LoginWith(t, h.Endpoint(), "SCRAM-SHA-1", "juliet", movers["juliet"], "sha1")
+	if err != nil {
+		t.Fatalf("SCRAM-SHA-1 login with ejabberd's keys: %v", err)
+	}
+	c.Send(`<iq type='get' id='r'><query xmlns='jabber:iq:roster'/></iq>`)
+	c.ExpectLike(`<iq type='result' id='r'><query xmlns='jabber:iq:roster' ver='*'>`+
+		`<item jid='romeo@hearth.test' name='Romeo Montague' subscription='both'><group>Montagues</group></item></query></iq>`, wait)
+	r, err := xmpptest.LoginWith(t, h.Endpoint(), "SCRAM-SHA-1", "romeo", movers["romeo"], "garden")
+	if err != nil {
+		t.Fatalf("romeo: %v", err)
+	}
+	r.Send(`<presence/>`)
+	r.ExpectLike(`<message from='juliet@hearth.test/balcony' type='chat' id='m1'>*</message>`, wait)
 }

@@ -82,6 +82,7 @@ type Peer struct {
 
 	certFile string
 	addUser  func(local, password string) error
+	ctl      func(args ...string) *exec.Cmd // ejabberdctl (ejabberd only)
 	extraLog []string // other output worth reading on failure (standard output, error log)
 }
 
@@ -123,6 +124,16 @@ func (p *Peer) Endpoint() Endpoint {
 func (p *Peer) Login(t testing.TB, local, password, resource string) *Client {
 	t.Helper()
 	return LoginTo(t, p.Endpoint(), local, password, resource)
+}
+
+// Ctl runs an ejabberdctl command on the running ejabberd peer (as the
+// ejabberd user, in its folder) and returns its output.
+func (p *Peer) Ctl(args ...string) (string, error) {
+	if p.ctl == nil {
+		return "", fmt.Errorf("%s has no ejabberdctl", p.Kind)
+	}
+	out, err := p.ctl(args...).CombinedOutput()
+	return string(out), err
 }
 
 // Logs is the server's log, for failure messages and for checking what
@@ -528,6 +539,7 @@ func StartEjabberd(t testing.TB, cfg PeerConfig) *Peer {
 	p.addUser = func(local, password string) error {
 		return registerInBand(p.Endpoint(), local, password)
 	}
+	p.ctl = ctl
 
 	proc := startProcess(t, ctl("foreground"), filepath.Join(dir, "stdout.log"))
 	t.Cleanup(func() {

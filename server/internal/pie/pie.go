@@ -349,9 +349,28 @@ func parseSCRAM(c *stanza.Element) (SCRAM, bool, error) {
 		return SCRAM{}, false, fmt.Errorf("%s: iteration count %q is not a number from 1 to %d", s.Mechanism, it, MaxIters)
 	}
 	s.Iters = n
+	// ejabberd 23.01 keeps its keys and salts as base64 text and exports
+	// them encoded once more: keys that decode to base64 of the right
+	// size are taken as such, and so is the salt then.
+	twice := false
+	for _, name := range []string{"stored-key", "server-key"} {
+		v, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(c.ChildText(name, NSSCRAM)), ""))
+		if err != nil || len(v) == size {
+			twice = false
+			break
+		}
+		w, err := base64.StdEncoding.DecodeString(string(v))
+		twice = err == nil && len(w) == size
+		if !twice {
+			break
+		}
+	}
 	field := func(name string, want int) ([]byte, error) {
 		t := strings.Join(strings.Fields(c.ChildText(name, NSSCRAM)), "")
 		v, err := base64.StdEncoding.DecodeString(t)
+		if twice && err == nil {
+			v, err = base64.StdEncoding.DecodeString(string(v))
+		}
 		switch {
 		case err != nil:
 			return nil, fmt.Errorf("%s: <%s> is not base64", s.Mechanism, name)

@@ -2,6 +2,7 @@ package pie
 
 import (
 	"bytes"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -232,5 +233,23 @@ func TestParseFileIncludes(t *testing.T) {
 	loop := write("loop.xml", `<server-data xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude'><xi:include href='loop.xml'/></server-data>`)
 	if _, err := ParseFile(loop); err == nil || !strings.Contains(err.Error(), "deep") {
 		t.Errorf("a file that includes itself: %v", err)
+	}
+}
+
+// TestParseEjabberdKeys: ejabberd 23.01 exports its keys and salt, which
+// it keeps as base64 text, base64-encoded once more; they are read as the
+// keys and salt they stand for.
+func TestParseEjabberdKeys(t *testing.T) {
+	const f = `<server-data xmlns='urn:xmpp:pie:0'><host jid='hearth.test'><user name='juliet'><scram-credentials xmlns='urn:xmpp:pie:0#scram' mechanism='SCRAM-SHA-1'>` +
+		`<iter-count>4096</iter-count><salt>NHVtZjFmTElrNTBRZWFsbm4zMUdPUT09</salt><server-key>Nm5lK2gxalVEVjVPbG0rVERlSU9TNkxydzQwPQ==</server-key>` +
+		`<stored-key>SFlJUkJ6TkViNjh5R04wVXpibDZYWjNQb1IwPQ==</stored-key></scram-credentials></user></host></server-data>`
+	d, err := Parse(strings.NewReader(f))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := d.Hosts[0].Users[0].SCRAM[0]
+	salt, _ := base64.StdEncoding.DecodeString("4umf1fLIk50Qealnn31GOQ==")
+	if len(s.StoredKey) != 20 || len(s.ServerKey) != 20 || !bytes.Equal(s.Salt, salt) {
+		t.Errorf("keys %x %x, salt %x", s.StoredKey, s.ServerKey, s.Salt)
 	}
 }
