@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -139,5 +140,27 @@ func TestFillCredentials(t *testing.T) {
 	}
 	if added, err := db.FillCredentials(ctx, "juliet", c1, c256); err != nil || added {
 		t.Errorf("second fill: %v, %v; want nothing added", added, err)
+	}
+}
+
+// BenchmarkImportAccount: one account with 100 contacts, a vCard and 20
+// offline messages per import (a durable group commit each).
+func BenchmarkImportAccount(b *testing.B) {
+	db := newDB(b)
+	ctx := context.Background()
+	c := Credentials{Salt: []byte("salt"), Iters: 1, StoredKey: []byte("s"), ServerKey: []byte("k")}
+	a := Account{User: User{SHA1: c, SHA256: c}, VCard: []byte(`<vCard xmlns="vcard-temp"><FN>J</FN></vCard>`)}
+	for i := range 100 {
+		a.Roster = append(a.Roster, RosterItem{Contact: "c" + strconv.Itoa(i) + "@h.test", Subscription: "both", Groups: []string{"g"}})
+	}
+	for range 20 {
+		a.Offline = append(a.Offline, Offline{From: "c0@h.test", Stanza: []byte(`<message xmlns="jabber:client"><body>hello there</body></message>`)})
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		a.User.Name = "u" + strconv.Itoa(i)
+		if err := db.ImportAccount(ctx, a, false); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
