@@ -303,7 +303,8 @@ func (c *conn) plain(ctx context.Context, msg []byte) (string, error) {
 	pw, perr := precis.OpaqueString.String(pass)
 	cr, h := u.SHA256, sha256.New
 	if err == nil && cr.Iters == 0 && u.SHA1.Iters > 0 {
-		// Imported with SCRAM-SHA-1 keys only (import.go in admin).
+		// Imported with SCRAM-SHA-1 keys only (XEP-0227, admin's
+		// xep0227.go): checked against those.
 		cr, h = u.SHA1, sha1.New
 	}
 	ok := cr.Verify(pw, h) // also for a decoy: same cost
@@ -344,9 +345,9 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 		if err != nil && u.SHA256.Salt == nil {
 			return scram.StoredCredentials{}, err
 		}
-		sha1 := mech == mechSCRAM1 || mech == mechSCRAM1Plus
+		isSHA1 := mech == mechSCRAM1 || mech == mechSCRAM1Plus
 		cr := u.SHA256
-		if sha1 {
+		if isSHA1 {
 			cr = u.SHA1
 		}
 		if err == nil && cr.Iters == 0 {
@@ -356,7 +357,7 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 			// learns that, but is not counted against the account.
 			d := c.srv.decoy(u.Name)
 			cr, missing = d.SHA256, true
-			if sha1 {
+			if isSHA1 {
 				cr = d.SHA1
 			}
 		}
