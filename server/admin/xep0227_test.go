@@ -17,7 +17,7 @@ const oldFile = `<?xml version='1.0' encoding='UTF-8'?>
 <server-data xmlns='urn:xmpp:pie:0'><host jid='old.example'>
 <user name='ann' password='maple-syrup-pw'>
  <query xmlns='jabber:iq:roster'><item jid='bob@old.example' name='Bob' subscription='both'><group>Home</group></item>
-  <item jid='carol@elsewhere.example' subscription='to'/></query>
+  <item jid='carol@elsewhere.example' subscription='to'/><item jid='bob@test.home' subscription='none'/></query>
  <presence xmlns='jabber:client' from='dave@old.example' to='ann@old.example' type='subscribe'><status>hi</status></presence>
 </user>
 <user name='bob'>
@@ -60,6 +60,9 @@ func TestImport(t *testing.T) {
 		if rep.From != "old.example" || rep.Accounts[0].JID != "ann@"+domain || rep.Accounts[0].Keys != "SCRAM-SHA-1 and SCRAM-SHA-256" ||
 			!strings.HasPrefix(rep.Accounts[1].Keys, "SCRAM-SHA-1 only") || len(rep.Accounts[1].Skipped) != 1 {
 			t.Errorf("report: %+v", rep)
+		}
+		if len(rep.Accounts[0].Skipped) != 1 || !strings.Contains(rep.Accounts[0].Skipped[0], "bob@"+domain+" a second time") {
+			t.Errorf("ann's report: %q", rep.Accounts[0].Skipped)
 		}
 		ann, err := l.DB.User(ctx, "ann")
 		if err != nil || !ann.SHA256.Verify("maple-syrup-pw", sha256.New) || !ann.SHA1.Verify("maple-syrup-pw", sha1.New) {

@@ -81,11 +81,18 @@ func fromPIE(u pie.User, from, domain string) (a storage.Account, notes []string
 			}
 		}
 	}
+	seen := make(map[string]bool, len(u.Roster))
 	for _, it := range u.Roster {
 		c := move(it.JID)
 		if c == u.Name+"@"+domain {
 			continue
 		}
+		if seen[c] {
+			// The contact was there under the old domain and the new.
+			notes = append(notes, "the contact "+c+" a second time (listed under the file's domain and this server's)")
+			continue
+		}
+		seen[c] = true
 		// Groups are a set; some servers (Prosody) write them in no
 		// particular order.
 		groups := slices.Clone(it.Groups)
