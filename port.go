@@ -108,7 +108,7 @@ func describePorted(a admin.PortedAccount) string {
 		parts = append(parts, "vCard")
 	}
 	if a.Private > 0 {
-		parts = append(parts, fmt.Sprintf("%d private XML", a.Private))
+		parts = append(parts, fmt.Sprintf("%d private XML %s", a.Private, plural(a.Private, "element", "elements")))
 	}
 	if a.Offline > 0 {
 		parts = append(parts, fmt.Sprintf("%d offline %s", a.Offline, plural(a.Offline, "message", "messages")))

@@ -262,9 +262,12 @@ func (l *Local) Import(ctx context.Context, path string, opt ImportOptions) (Imp
 		accounts = append(accounts, a)
 	}
 	if len(taken) > 0 && !opt.Replace {
-		return ImportReport{}, &kindError{kind: ErrExists, msg: fmt.Sprintf(
-			"%s already on this server; nothing was imported. Import with --replace to put the imported accounts in their place (deleting what they own here), or take them out of the file",
-			plural(len(taken), "this account is", "these accounts are")+": "+strings.Join(taken, ", "))}
+		which := taken[0] + " is already on this server"
+		if len(taken) > 1 {
+			which = "these accounts are already on this server: " + strings.Join(taken, ", ")
+		}
+		return ImportReport{}, &kindError{kind: ErrExists, msg: which + "; nothing was imported. " +
+			"Import with --replace to put the imported accounts in their place (deleting what they own here), or take them out of the file"}
 	}
 	if opt.DryRun {
 		return rep, nil
@@ -311,13 +314,6 @@ func (l *Local) imported(ctx context.Context, user string, replaced bool) error 
 		}
 		return live.UserAdded(ctx, user)
 	}
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 // readImport parses path, a file or a folder of *.xml files, and returns
