@@ -82,8 +82,9 @@ type Peer struct {
 
 	certFile string
 	addUser  func(local, password string) error
-	ctl      func(args ...string) *exec.Cmd // ejabberdctl (ejabberd only)
 	extraLog []string // other output worth reading on failure (standard output, error log)
+	// ctl runs ejabberdctl (ejabberd only).
+	ctl func(args ...string) *exec.Cmd
 }
 
 // PublishS2S makes domain's federation service findable through d: an
