@@ -31,7 +31,11 @@ func ParseFile(path string) (*Data, error) {
 	if err != nil {
 		return nil, err
 	}
-	inc := &includer{base: base, budget: maxIncludedBytes}
+	realBase, err := filepath.EvalSymlinks(base)
+	if err != nil {
+		return nil, err
+	}
+	inc := &includer{base: base, realBase: realBase, budget: maxIncludedBytes}
 	root, err := inc.load(path, 0)
 	if err != nil {
 		return nil, err
@@ -40,8 +44,15 @@ func ParseFile(path string) (*Data, error) {
 }
 
 type includer struct {
-	base   string // the folder no include may leave
-	budget int64  // bytes that may still be read
+	base     string // the folder no include may leave
+	realBase string // base with its symbolic links resolved
+	budget   int64  // bytes that may still be read
+}
+
+// inside reports whether path is in the folder base.
+func inside(base, path string) bool {
+	rel, err := filepath.Rel(base, path)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // load reads the file at path and puts the files it includes in place.
@@ -93,7 +104,13 @@ func (in *includer) resolve(el *stanza.Element, dir string, depth int) error {
 			return errorf("<xi:include href=%q>: only a file name relative to the including file can be included", href)
 		}
 		p := filepath.Join(dir, filepath.FromSlash(href))
-		if rel, err := filepath.Rel(in.base, p); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		// Checked as written and as the file system resolves it: a
+		// symbolic link may not lead out either.
+		resolved, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return errorf("<xi:include href=%q>: %v", href, err)
+		}
+		if !inside(in.base, p) || !inside(in.realBase, resolved) {
 			return errorf("<xi:include href=%q>: the file is outside the folder of the export", href)
 		}
 		sub, err := in.load(p, depth+1)

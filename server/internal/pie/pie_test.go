@@ -230,6 +230,17 @@ func TestParseFileIncludes(t *testing.T) {
 			t.Errorf("include of %s: %v", href, err)
 		}
 	}
+	outside := filepath.Join(t.TempDir(), "outside.xml")
+	if err := os.WriteFile(outside, []byte(`<host xmlns='urn:xmpp:pie:0' jid='h.test'/>`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "link.xml")); err != nil {
+		t.Fatal(err)
+	}
+	p := write("viaLink.xml", `<server-data xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude'><xi:include href='link.xml'/></server-data>`)
+	if _, err := ParseFile(p); err == nil || !strings.Contains(err.Error(), "outside the folder") {
+		t.Errorf("include through a symbolic link out of the folder: %v", err)
+	}
 	loop := write("loop.xml", `<server-data xmlns='urn:xmpp:pie:0' xmlns:xi='http://www.w3.org/2001/XInclude'><xi:include href='loop.xml'/></server-data>`)
 	if _, err := ParseFile(loop); err == nil || !strings.Contains(err.Error(), "deep") {
 		t.Errorf("a file that includes itself: %v", err)
