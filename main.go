@@ -99,6 +99,14 @@ const usageText = `usage:
                                       the current one) gets hearth-DOMAIN-DATE.tar.gz
   hearth restore FILE --data DIR      put a backup into DIR, a new or empty data directory, checking
                                       every file; then hearth serve --data DIR
+  hearth export FILE|FOLDER [--user JID]...
+                                      write accounts (login keys, rosters, vCards, offline messages,
+                                      private XML, PEP) to a XEP-0227 file; a FOLDER gets one file per
+                                      account, as Prosody's migrator reads them
+  hearth import FILE|FOLDER [--replace] [--host DOMAIN] [--dry-run]
+                                      take in accounts from a XEP-0227 file or folder (Prosody's
+                                      migrator writes one): they keep their passwords; refused if an
+                                      account exists, unless --replace
   hearth stop                         stop the running server cleanly (as closing its window with
                                       "Stop the server" does) and wait until it has stopped
   hearth debug pprof PROFILE [--seconds N] [-o FILE]
@@ -196,6 +204,10 @@ func (c *cli) run(ctx context.Context, args []string) int {
 		err = c.backup(ctx, args)
 	case "restore":
 		err = c.restore(ctx, args)
+	case "export":
+		err = c.exportAccounts(ctx, args)
+	case "import":
+		err = c.importAccounts(ctx, args)
 	case "stop":
 		err = c.stop(ctx, args)
 	case "debug":

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"hearth/server/admin"
@@ -79,6 +80,24 @@ func (h *hooks) UserAdded(ctx context.Context, user string) error {
 		errs = append(errs, m.UserAdded(ctx, user))
 	}
 	return errors.Join(errs...)
+}
+
+var _ admin.Importer = (*hooks)(nil)
+
+// UserImported implements admin.Importer: an account came in from a
+// XEP-0227 file with what it owns, written without the modules. The one
+// it replaced, if any, is logged out; a new one is taken in as UserAdded.
+func (h *hooks) UserImported(ctx context.Context, user string, replaced bool) error {
+	if replaced {
+		h.closeSessions(user, "account replaced by an import")
+	}
+	if err := h.s.offline.Recount(ctx, user); err != nil {
+		return fmt.Errorf("the offline messages were not counted: %w", err)
+	}
+	if replaced {
+		return nil
+	}
+	return h.UserAdded(ctx, user)
 }
 
 // CloseSessions implements admin.Live.

@@ -162,6 +162,8 @@ type request struct {
 	Alternate string `json:",omitempty"`
 	// Invite: CreateInvite (invite.go).
 	Invite *InviteSpec `json:",omitempty"`
+	// Port: Export's and Import's arguments (xep0227.go).
+	Port *portRequest `json:",omitempty"`
 }
 
 // errorBody is the body of a failed call.
@@ -250,6 +252,7 @@ func newHandler(api API) http.Handler {
 	roomMethods(api, method)
 	inviteMethods(api, method)
 	componentMethods(api, method)
+	portMethods(api, method)
 	method("CheckDatabase", func(ctx context.Context, r request) (any, error) {
 		problems, err := api.CheckDatabase(ctx)
 		return problemsBody{problems}, err

@@ -64,6 +64,9 @@ type PeerConfig struct {
 	// Users are the accounts, local part to password, made before the
 	// peer's Start returns.
 	Users map[string]string
+	// Modules are Prosody modules enabled besides the template's (vcard,
+	// private for the XEP-0227 test).
+	Modules []string
 }
 
 // Peer is a running federation peer. It is stopped when the test ends;
@@ -80,6 +83,8 @@ type Peer struct {
 	certFile string
 	addUser  func(local, password string) error
 	extraLog []string // other output worth reading on failure (standard output, error log)
+	// ctl runs ejabberdctl (ejabberd only).
+	ctl func(args ...string) *exec.Cmd
 }
 
 // PublishS2S makes domain's federation service findable through d: an
@@ -120,6 +125,16 @@ func (p *Peer) Endpoint() Endpoint {
 func (p *Peer) Login(t testing.TB, local, password, resource string) *Client {
 	t.Helper()
 	return LoginTo(t, p.Endpoint(), local, password, resource)
+}
+
+// Ctl runs an ejabberdctl command on the running ejabberd peer (as the
+// ejabberd user, in its folder) and returns its output.
+func (p *Peer) Ctl(args ...string) (string, error) {
+	if p.ctl == nil {
+		return "", fmt.Errorf("%s has no ejabberdctl", p.Kind)
+	}
+	out, err := p.ctl(args...).CombinedOutput()
+	return string(out), err
 }
 
 // Logs is the server's log, for failure messages and for checking what
@@ -393,7 +408,12 @@ func StartProsody(t testing.TB, cfg PeerConfig) *Peer {
 		"CertFile": cfg.CertFile, "KeyFile": cfg.KeyFile,
 		"CAFile": trustBundle(t, dir, cfg.TrustCAFiles), "DNSPort": dnsPort(t, cfg.DNS), "SecureAuth": cfg.SecureAuth,
 	}
-	writeFile(t, main, render(t, "prosody.cfg.lua.tmpl", data)+
+	host := ""
+	if len(cfg.Modules) > 0 {
+		// In the VirtualHost section: added to the global list.
+		host = "\tmodules_enabled = { \"" + strings.Join(cfg.Modules, "\", \"") + "\" }\n"
+	}
+	writeFile(t, main, render(t, "prosody.cfg.lua.tmpl", data)+host+
 		"\n-- Federation (server/xmpptest/peers.go): its own file, to be back in the global section.\n"+
 		fmt.Sprintf("Include %q\n", s2s), 0o644)
 	writeFile(t, s2s, render(t, "prosody-s2s.cfg.lua.tmpl", data), 0o644)
@@ -520,6 +540,7 @@ func StartEjabberd(t testing.TB, cfg PeerConfig) *Peer {
 	p.addUser = func(local, password string) error {
 		return registerInBand(p.Endpoint(), local, password)
 	}
+	p.ctl = ctl
 
 	proc := startProcess(t, ctl("foreground"), filepath.Join(dir, "stdout.log"))
 	t.Cleanup(func() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/tls"
 	"errors"
@@ -318,7 +319,13 @@ func (c *conn) plain(ctx context.Context, msg []byte) (string, error) {
 		return name, c.failed("invalid-authzid", "")
 	}
 	pw, perr := precis.OpaqueString.String(pass)
-	ok := u.SHA256.Verify(pw, sha256.New) // also for a decoy: same cost
+	cr, h := u.SHA256, sha256.New
+	if err == nil && cr.Iters == 0 && u.SHA1.Iters > 0 {
+		// Imported with SCRAM-SHA-1 keys only (XEP-0227, admin's
+		// xep0227.go): checked against those.
+		cr, h = u.SHA1, sha1.New
+	}
+	ok := cr.Verify(pw, h) // also for a decoy: same cost
 	if err != nil || perr != nil || !ok {
 		return name, c.failed("not-authorized", "")
 	}
@@ -326,6 +333,9 @@ func (c *conn) plain(ctx context.Context, msg []byte) (string, error) {
 		return name, c.failed("account-disabled", "")
 	}
 	c.cred = u.SHA256.StoredKey
+	if u.SHA256.Iters == 0 || u.SHA1.Iters == 0 {
+		c.cred = c.fillCredentials(ctx, name, pw)
+	}
 	return name, nil
 }
 
@@ -342,7 +352,7 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 	var name string
 	var user storage.User
 	var refusal *saslFail
-	looked := false
+	looked, missing := false, false
 	srv, err := h.NewServer(func(username string) (scram.StoredCredentials, error) {
 		looked = true
 		u, n, err := c.lookup(ctx, username)
@@ -353,9 +363,21 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 		if err != nil && u.SHA256.Salt == nil {
 			return scram.StoredCredentials{}, err
 		}
+		isSHA1 := mech == mechSCRAM1 || mech == mechSCRAM1Plus
 		cr := u.SHA256
-		if mech == mechSCRAM1 || mech == mechSCRAM1Plus {
+		if isSHA1 {
 			cr = u.SHA1
+		}
+		if err == nil && cr.Iters == 0 {
+			// The account has no keys for this hash (it was imported
+			// with the other's only): the exchange runs its course
+			// with a decoy, as for a wrong password, so that nobody
+			// learns that, but is not counted against the account.
+			d := c.srv.decoy(u.Name)
+			cr, missing = d.SHA256, true
+			if isSHA1 {
+				cr = d.SHA1
+			}
 		}
 		return scram.StoredCredentials{KeyFactors: scram.KeyFactors{Salt: string(cr.Salt), Iters: cr.Iters}, StoredKey: cr.StoredKey, ServerKey: cr.ServerKey}, nil
 	})
@@ -383,6 +405,9 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 			if refusal != nil {
 				return "", refusal
 			}
+			if missing {
+				return name, c.noKeys(name, mech)
+			}
 			if round == 0 && !looked {
 				// Refused before any account was consulted: the
 				// channel-binding type or flag (RFC 5802 6), not a
@@ -390,6 +415,9 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 				return "", c.refused("not-authorized")
 			}
 			return name, c.failed("not-authorized", "")
+		}
+		if conv.Done() && missing {
+			return name, c.noKeys(name, mech)
 		}
 		if conv.Done() {
 			if !conv.Valid() {
@@ -427,6 +455,42 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 		}
 		msg = string(data)
 	}
+}
+
+// noKeys is the failure of a SCRAM exchange for an account without keys
+// for its hash: not counted, since the password may well be right, and
+// logged with what to do.
+func (c *conn) noKeys(name, mech string) error {
+	c.srv.cfg.Log.Info("login refused: the account has no "+mech+" keys yet; it was imported from another server with keys for the other hash only. Its client can log in with the other SCRAM mechanism, or once with PLAIN, which adds the missing keys",
+		"account", name, "addr", c.ip, "mechanism", mech)
+	return c.refused("not-authorized")
+}
+
+// fillCredentials derives the keys an imported account lacks from the
+// password a PLAIN login just proved (storage.FillCredentials), so that
+// every SCRAM mechanism works for it from now on. It returns the
+// account's SCRAM-SHA-256 StoredKey as stored afterwards, which bind
+// compares (stillValid).
+func (c *conn) fillCredentials(ctx context.Context, name, pw string) []byte {
+	f, ok := c.srv.cfg.Accounts.(CredentialFiller)
+	if !ok {
+		return nil
+	}
+	c1, c256, err := storage.NewCredentials(pw)
+	if err == nil {
+		var added bool
+		if added, err = f.FillCredentials(ctx, name, c1, c256); added {
+			c.srv.cfg.Log.Info("login keys completed: the account, imported with keys for one SCRAM hash only, now has keys for SCRAM-SHA-1 and SCRAM-SHA-256", "account", name)
+		}
+	}
+	if err != nil {
+		c.srv.cfg.Log.Warn("login keys not completed: the account keeps working with the keys it has", "account", name, "err", err)
+	}
+	u, err := c.srv.cfg.Accounts.User(ctx, name)
+	if err != nil {
+		return nil
+	}
+	return u.SHA256.StoredKey
 }
 
 // decoy returns credentials for a name that has no account: stable for

@@ -29,6 +29,13 @@ type Accounts interface {
 	User(ctx context.Context, name string) (storage.User, error)
 }
 
+// CredentialFiller completes the SCRAM keys of an account that has keys
+// for one hash only (imported from a server that kept SCRAM-SHA-1 only),
+// keeping those it has; Accounts may implement it (storage.DB does).
+type CredentialFiller interface {
+	FillCredentials(ctx context.Context, name string, sha1, sha256 storage.Credentials) (bool, error)
+}
+
 // Lost takes the stanzas a session queued but never wrote, because it was
 // closed or too slow (offline storage keeps the messages).
 type Lost interface {

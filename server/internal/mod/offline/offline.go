@@ -143,6 +143,22 @@ func (s *Store) SetMax(n int) {
 	s.mu.Unlock()
 }
 
+// Recount reads again how many messages the account has stored, after
+// they were written without the store (an import, XEP-0227), so that the
+// quota counts them.
+func (s *Store) Recount(ctx context.Context, user string) error {
+	n, err := s.db.CountOffline(ctx, user)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loaded {
+		s.acct(user).count = n
+	}
+	return nil
+}
+
 // Features returns the disco features of this module.
 func (s *Store) Features() router.Features {
 	return router.Features{Server: []string{stanza.NSOffline}}

@@ -220,3 +220,27 @@ func TestLargeStoredMessage(t *testing.T) {
 	}
 	waitStored(t, s, 0)
 }
+
+// TestRecount: messages written without the store (an import) count
+// against the quota once Recount read them.
+func TestRecount(t *testing.T) {
+	db := modtest.DB(t, "alice", "bob")
+	r := modtest.Router()
+	s := New(Deps{DB: db, Router: r, Domain: modtest.Domain, Max: 3})
+	st := modtest.Stanza(t, `<message xmlns="jabber:client" type="chat" from="bob@`+modtest.Domain+`/two" to="alice@`+modtest.Domain+`"><body>x</body></message>`)
+	if _, e := s.Store(t.Context(), "alice", st); e != nil {
+		t.Fatal(e)
+	}
+	waitStored(t, s, 0)
+	for range 2 {
+		if _, err := db.StoreOffline(t.Context(), "alice", "bob@"+modtest.Domain, st.El.Bytes(), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Recount(t.Context(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, e := s.Store(t.Context(), "alice", st); e == nil {
+		t.Error("a fourth message was taken past a quota of three")
+	}
+}
