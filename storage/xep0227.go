@@ -24,8 +24,8 @@ type Account struct {
 
 // PEPNodeItems is a PEP node with its items, oldest first.
 type PEPNodeItems struct {
-	Node  PEPNode
-	Items []PEPItem
+	Node  PubsubNode
+	Items []PubsubItem
 }
 
 // ImportAccount creates the account a describes with everything it owns,
@@ -172,7 +172,7 @@ func importAccount(b *batch, u User, a Account, replace bool) error {
 				return fmt.Errorf("pep node %s item %s: %w", cfg.Node, it.ID, err)
 			}
 		}
-		if err := trimPEP(b, u.Name, cfg.Node); err != nil {
+		if err := trim(b, pepSpace(u.Name, cfg.Node)); err != nil {
 			return fmt.Errorf("pep node %s: %w", cfg.Node, err)
 		}
 	}
@@ -267,7 +267,7 @@ func (db *DB) ExportAccount(ctx context.Context, name string) (Account, error) {
 				return err
 			}
 			for rows.Next() {
-				var it PEPItem
+				var it PubsubItem
 				var at int64
 				if err := rows.Scan(&it.ID, &it.Publisher, &it.Payload, &at); err != nil {
 					rows.Close()

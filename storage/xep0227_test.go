@@ -29,8 +29,8 @@ func movedAccount(t *testing.T, name string) Account {
 		Private: map[string][]byte{"prefs urn:x": []byte(`<prefs xmlns="urn:x"/>`)},
 		Offline: []Offline{{From: "a@h.test/r", Stanza: []byte(`<message xmlns="jabber:client"><body>hi</body></message>`), Stored: at}},
 		PEP: []PEPNodeItems{{
-			Node:  PEPNode{Node: "n", Access: "presence", MaxItems: 2, Persist: true, SendLast: "on_sub", NotifyRetract: true},
-			Items: []PEPItem{{ID: "1", Publisher: name + "@h.test", Payload: []byte(`<p xmlns="urn:p">1</p>`), Published: at}, {ID: "2", Publisher: name + "@h.test", Payload: []byte(`<p xmlns="urn:p">2</p>`), Published: at}, {ID: "3", Publisher: name + "@h.test", Payload: []byte(`<p xmlns="urn:p">3</p>`), Published: at}},
+			Node:  PubsubNode{Node: "n", Access: "presence", MaxItems: 2, Persist: true, SendLast: "on_sub", NotifyRetract: true, DeliverPayloads: true, PublishModel: "publishers"},
+			Items: []PubsubItem{{ID: "1", Publisher: name + "@h.test", Payload: []byte(`<p xmlns="urn:p">1</p>`), Published: at}, {ID: "2", Publisher: name + "@h.test", Payload: []byte(`<p xmlns="urn:p">2</p>`), Published: at}, {ID: "3", Publisher: name + "@h.test", Payload: []byte(`<p xmlns="urn:p">3</p>`), Published: at}},
 		}},
 	}
 }

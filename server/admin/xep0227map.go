@@ -135,7 +135,7 @@ func fromPIE(u pie.User, from, domain string) (a storage.Account, notes []string
 		notes = append(notes, more...)
 		ni := storage.PEPNodeItems{Node: cfg}
 		for _, it := range n.Items {
-			ni.Items = append(ni.Items, storage.PEPItem{ID: it.ID, Publisher: owner, Payload: it.Payload.Bytes()})
+			ni.Items = append(ni.Items, storage.PubsubItem{ID: it.ID, Publisher: owner, Payload: it.Payload.Bytes()})
 		}
 		a.PEP = append(a.PEP, ni)
 	}
@@ -165,8 +165,8 @@ func inClient(el *stanza.Element) *stanza.Element {
 // pepConfig maps a node's pubsub#node_config values onto what Hearth
 // keeps; what is not given takes mod/pep's defaults, and so does a value
 // Hearth does not have, with a note for the import's report.
-func pepConfig(n pie.Node) (storage.PEPNode, []string) {
-	c := storage.PEPNode{Node: n.Name, Access: "presence", MaxItems: 1, Persist: true,
+func pepConfig(n pie.Node) (storage.PubsubNode, []string) {
+	c := storage.PubsubNode{Node: n.Name, Access: "presence", MaxItems: 1, Persist: true,
 		SendLast: "on_sub_and_presence", NotifyRetract: true, NotifyDelete: true}
 	var notes []string
 	kept := func(field, v, as string) {
@@ -277,7 +277,7 @@ func toPIE(a storage.Account) (pie.User, error) {
 	return u, nil
 }
 
-func exportConfig(n storage.PEPNode) map[string]string {
+func exportConfig(n storage.PubsubNode) map[string]string {
 	b := func(v bool) string {
 		if v {
 			return "1"
