@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"hearth/server/admin"
 	"hearth/server/settings"
 	"hearth/server/xmpptest"
 )
@@ -56,7 +57,8 @@ func TestAdhocAdmin(t *testing.T) {
 
 	t.Run("not an admin", func(t *testing.T) {
 		alice.Send(`<iq type='get' id='i1' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#items' node='` + nsCommands + `'/></iq>`)
-		alice.Expect(`<iq type='result' id='i1' from='hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#items' node='` + nsCommands + `'/></iq>`)
+		// XEP-0401's Invite user is every account's.
+		alice.Expect(`<iq type='result' id='i1' from='hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#items' node='` + nsCommands + `'><item jid='hearth.test' name='Invite user' node='urn:xmpp:invite#invite'/></query></iq>`)
 		runCommand(alice, "f1", addUser, "", "execute", "")
 		alice.Expect(`<iq type='error' id='f1' from='hearth.test' to='alice@hearth.test/pc'><command xmlns='` + nsCommands + `' node='` + addUser + `' action='execute'/><error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>only the server's administrators may run this command (setting admin.jids)</text></error></iq>`)
 	})
@@ -68,8 +70,8 @@ func TestAdhocAdmin(t *testing.T) {
 	t.Run("listed", func(t *testing.T) {
 		alice.Send(`<iq type='get' id='i2' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#items' node='` + nsCommands + `'/></iq>`)
 		res := alice.Expect(`<iq type='result' id='i2' from='hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#items' node='` + nsCommands + `'>*</query></iq>`)
-		if n := len(res.FirstElement().Elements()); n != 11 {
-			t.Fatalf("%d commands listed, want 11: %v", n, res)
+		if n := len(res.FirstElement().Elements()); n != 13 {
+			t.Fatalf("%d commands listed, want 13 (XEP-0133's 11 and XEP-0401's 2): %v", n, res)
 		}
 		alice.Send(`<iq type='get' id='i3' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#info' node='` + addUser + `'/></iq>`)
 		alice.Expect(`<iq type='result' id='i3' from='hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#info' node='` + addUser + `'><identity category='automation' type='command-node' name='Add an account'/><feature var='` + nsCommands + `'/><feature var='jabber:x:data'/></query></iq>`)
@@ -182,7 +184,8 @@ func TestAioxmppAdhoc(t *testing.T) {
 // TestSlixmppAdhoc: slixmpp's xep_0050 and xep_0133 plugins: an
 // administrator lists the commands and the accounts online and adds an
 // account, which then logs in; an account that is no administrator sees
-// no command and gets forbidden.
+// only XEP-0401's Invite user, makes a contact invitation with it, and
+// gets forbidden for an administrator's command.
 func TestSlixmppAdhoc(t *testing.T) {
 	py := need(t, "/usr/bin/python3")
 	if err := exec.Command(py, "-c", "import slixmpp.plugins.xep_0133").Run(); err != nil {
@@ -197,4 +200,88 @@ func TestSlixmppAdhoc(t *testing.T) {
 	host, port := splitAddr(t, srv.Addr)
 	runPeer(t, py, "xmpptest/interop/slix_adhoc.py", "--ca", srv.CertFile, host, port, srv.Domain,
 		"alice", "silver-kettle-pw", "bob", "copper-lantern-pw", "dave", "oak-table-pw")
+}
+
+// TestInviteCommands: XEP-0401's commands. Every account makes contact
+// invitations with "Invite user"; an administrator's also let the invitee
+// make an account (ibr=y), and only administrators have "Create account",
+// whose form keeps a name or makes the invitee their contact.
+func TestInviteCommands(t *testing.T) {
+	srv := xmpptest.Start(t)
+	ctx := context.Background()
+	srv.AddUser(t, "alice", secret("alice"))
+	srv.AddUser(t, "carol", secret("carol"))
+	if _, err := srv.Admin.SetSetting(ctx, settings.KeyAdmins, "alice@hearth.test"); err != nil {
+		t.Fatal(err)
+	}
+	alice := online(t, srv, "alice", "pc", 0)
+	carol := online(t, srv, "carol", "pc", 0)
+	const invite, create = "urn:xmpp:invite#invite", "urn:xmpp:invite#create-account"
+	result := func(c *xmpptest.Client, id, node string) map[string]string {
+		t.Helper()
+		res := c.Expect(`<iq type='result' id='` + id + `' from='hearth.test' to='` + c.JID + `'><command xmlns='` + nsCommands + `' node='` + node + `' sessionid='*' status='completed'>*</command></iq>`)
+		x := res.FirstElement().Child("x", "jabber:x:data")
+		if x == nil || x.Attr("type") != "result" {
+			t.Fatalf("no result form: %s", res)
+		}
+		out := map[string]string{}
+		for _, f := range x.Elements() {
+			if f.Child("value", "jabber:x:data") != nil {
+				out[f.Attr("var")] = f.ChildText("value", "jabber:x:data")
+			}
+		}
+		if out["FORM_TYPE"] != "urn:xmpp:invite#invitation" || out["expire"] == "" || !strings.HasPrefix(out["landing-url"], "https://hearth.test:") {
+			t.Fatalf("result form %v", out)
+		}
+		return out
+	}
+	token := func(uri string) string { return strings.TrimSuffix(strings.SplitN(uri, "preauth=", 2)[1], ";ibr=y") }
+	kinds := func() map[string]admin.Invite {
+		t.Helper()
+		is, err := srv.Admin.Invites(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]admin.Invite{}
+		for _, i := range is {
+			out[i.Token] = i
+		}
+		return out
+	}
+
+	runCommand(carol, "c1", invite, "", "execute", "")
+	f := result(carol, "c1", invite)
+	if !strings.HasPrefix(f["uri"], "xmpp:carol@hearth.test?roster;preauth=") || strings.Contains(f["uri"], "ibr=y") {
+		t.Fatalf("carol's invitation %s: want a contact invitation", f["uri"])
+	}
+	if i := kinds()[token(f["uri"])]; i.Kind != admin.InviteContact || i.Inviter != "carol@hearth.test" {
+		t.Fatalf("carol's invitation is %+v", i)
+	}
+	runCommand(carol, "c2", create, "", "execute", "")
+	carol.Expect(`<iq type='error' id='c2' from='hearth.test' to='carol@hearth.test/pc'><command xmlns='` + nsCommands + `' node='` + create + `' action='execute'/><error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>only the server's administrators may run this command (setting admin.jids)</text></error></iq>`)
+
+	runCommand(alice, "a1", invite, "", "execute", "")
+	f = result(alice, "a1", invite)
+	if !strings.HasPrefix(f["uri"], "xmpp:alice@hearth.test?roster;preauth=") || !strings.HasSuffix(f["uri"], ";ibr=y") {
+		t.Fatalf("the admin's invitation %s: want an account and contact invitation", f["uri"])
+	}
+
+	runCommand(alice, "a2", create, "", "execute", "")
+	res := alice.Expect(`<iq type='result' id='a2' from='hearth.test' to='alice@hearth.test/pc'><command xmlns='` + nsCommands + `' node='` + create + `' sessionid='*' status='executing'>*</command></iq>`)
+	sid := res.FirstElement().Attr("sessionid")
+	runCommand(alice, "a3", create, sid, "complete", `<x xmlns='jabber:x:data' type='submit'><field var='username'><value>erin</value></field><field var='roster-subscription'><value>0</value></field></x>`)
+	f = result(alice, "a3", create)
+	if f["uri"] != "xmpp:erin@hearth.test?register;preauth="+token(f["uri"]) {
+		t.Fatalf("create-account's URI %s", f["uri"])
+	}
+	if i := kinds()[token(f["uri"])]; i.Kind != admin.InviteAccount || i.User != "erin@hearth.test" {
+		t.Fatalf("create-account made %+v", i)
+	}
+	runCommand(alice, "a4", create, "", "execute", "")
+	res = alice.Expect(`<iq type='result' id='a4' from='hearth.test' to='alice@hearth.test/pc'><command xmlns='` + nsCommands + `' node='` + create + `' sessionid='*' status='executing'>*</command></iq>`)
+	runCommand(alice, "a5", create, res.FirstElement().Attr("sessionid"), "complete", `<x xmlns='jabber:x:data' type='submit'><field var='username'><value/></field><field var='roster-subscription'><value>1</value></field></x>`)
+	f = result(alice, "a5", create)
+	if i := kinds()[token(f["uri"])]; i.Kind != admin.InviteAccountContact || i.Inviter != "alice@hearth.test" {
+		t.Fatalf("create-account with roster-subscription made %+v", i)
+	}
 }

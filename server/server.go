@@ -239,6 +239,7 @@ func New(cfg Config, db *storage.DB) (*Server, error) {
 	// among them.
 	commands := adhoc.New(adhoc.Deps{Domain: cfg.Domain, Log: part("adhoc")})
 	s.svcAdmin = svcadmin.New(svcadmin.Deps{Domain: cfg.Domain, Router: r, Adhoc: commands, Admin: adminCommands{s}, Log: part("svcadmin")})
+	inviteCommands(commands, s, s.svcAdmin.IsAdmin, part("invite"))
 	s.modules = append(s.modules, commands)
 	// Service discovery lists what the modules above declare.
 	var features []router.Features

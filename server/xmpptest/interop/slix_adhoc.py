@@ -7,7 +7,9 @@ slixmpp's xep_0050 and xep_0133 plugins.
 ADMIN is named in admin.jids, USER is not. The admin lists the commands,
 gets the list of accounts online (a form, then the submitted form) and
 adds the account NEW with the xep_0133 plugin's add_user workflow; NEW
-then logs in. USER sees no command and gets forbidden when it runs one.
+then logs in. USER sees only XEP-0401's Invite user, which makes a contact invitation
+(the admin's lets the invitee make an account too), and gets forbidden
+when it runs an administrator's command.
 Exit 0 and "PASS", 1 with "FAIL: ..." on a failed check, 3 on the timeout.
 """
 
@@ -110,10 +112,26 @@ async def main(args):
     await ic.login(new, [new])
     await ic.logout(new)
 
-    ic.step("the other account sees no command")
+    ic.step("the other account sees only XEP-0401's Invite user")
     items = await user["xep_0050"].get_commands(jid=server, timeout=10)
-    if items["disco_items"]["items"]:
-        raise ic.Failure(f"a user who is no admin sees {items['disco_items']['items']}")
+    seen = {(i[1], i[2]) for i in items["disco_items"]["items"]}
+    if seen != {("urn:xmpp:invite#invite", "Invite user")}:
+        raise ic.Failure(f"a user who is no admin sees {seen}")
+    ic.step("the other account makes a contact invitation (XEP-0401)")
+    res = await user["xep_0050"].send_command(server, "urn:xmpp:invite#invite", timeout=10)
+    form = res["command"]["form"].get_values()
+    uri = form.get("uri", "")
+    if not uri.startswith(f"xmpp:{args.user}@{args.domain}?roster;preauth=") or "ibr=y" in uri:
+        raise ic.Failure(f"a user's invitation URI is {uri!r}: want a contact invitation without ibr=y")
+    if not form.get("landing-url", "").startswith("https://") or not form.get("expire"):
+        raise ic.Failure(f"a user's invitation lacks its landing page or expiry: {form}")
+    ic.ok(f"invitation {uri.split('preauth=')[0]}preauth=…, page {form['landing-url'].split('/invite/')[0]}/invite/…, expires {form['expire']}")
+    ic.step("the admin's invitation also lets the invitee make an account")
+    res = await admin["xep_0050"].send_command(server, "urn:xmpp:invite#invite", timeout=10)
+    uri = res["command"]["form"].get_values().get("uri", "")
+    if not uri.startswith(f"xmpp:{args.admin}@{args.domain}?roster;preauth=") or not uri.endswith(";ibr=y"):
+        raise ic.Failure(f"the admin's invitation URI is {uri!r}: want one with ibr=y")
+    ic.ok("the admin's invitation carries ibr=y")
     ic.step("the other account runs one")
     try:
         await user["xep_0050"].send_command(server, ADMIN + "get-online-users-num", timeout=10)
@@ -122,7 +140,7 @@ async def main(args):
             raise ic.Failure(f"a user who is no admin got {e.condition}, want forbidden")
     else:
         raise ic.Failure("a user who is no admin ran get-online-users-num")
-    ic.ok("a user who is no admin sees no command and gets forbidden")
+    ic.ok("a user who is no admin sees only Invite user and gets forbidden")
     await ic.logout(user)
     await ic.logout(admin)
 

@@ -113,7 +113,9 @@ func (m *Module) SessionBound(ctx context.Context, s *router.Session) {
 	m.d.Router.Deliver(ctx, s, msg)
 }
 
-// isAdmin: a local account named in admin.jids.
+// IsAdmin: a local account named in admin.jids.
+func (m *Module) IsAdmin(ctx context.Context, from jid.JID) bool { return m.isAdmin(ctx, from) }
+
 func (m *Module) isAdmin(_ context.Context, from jid.JID) bool {
 	if from.Domain != m.d.Domain || from.Local == "" {
 		return false
