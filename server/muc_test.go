@@ -136,7 +136,7 @@ alice receives: <iq type='result' id='i3' from='conference.hearth.test' to='alic
 # The service is among the server's items, and says what it is.
 alice sends: <iq type='get' id='i4' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>
 alice receives: <iq type='result' id='i4' from='hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#items'>
-	<item jid='conference.hearth.test'/><item jid='upload.hearth.test'/></query></iq>
+	<item jid='conference.hearth.test'/><item jid='pubsub.hearth.test'/><item jid='upload.hearth.test'/></query></iq>
 alice sends: <iq type='get' id='i5' to='conference.hearth.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>
 alice receives: <iq type='result' id='i5' from='conference.hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#info'>
 	<identity category='conference' type='text' name='Chat rooms'/>

@@ -144,7 +144,7 @@ func TestLocalHost(t *testing.T) {
 alice sends: <message to='family@echo.hearth.test' type='groupchat'><body>hello room</body></message>
 alice receives: <message type='groupchat' from='family@echo.hearth.test/echo' to='alice@hearth.test/phone'><body>hello room</body></message>
 alice sends: <iq type='get' id='i1' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>
-alice receives: <iq type='result' id='i1' from='hearth.test' to='alice@hearth.test/phone'><query xmlns='http://jabber.org/protocol/disco#items'><item jid='conference.hearth.test'/><item jid='echo.hearth.test'/><item jid='upload.hearth.test'/></query></iq>
+alice receives: <iq type='result' id='i1' from='hearth.test' to='alice@hearth.test/phone'><query xmlns='http://jabber.org/protocol/disco#items'><item jid='conference.hearth.test'/><item jid='echo.hearth.test'/><item jid='pubsub.hearth.test'/><item jid='upload.hearth.test'/></query></iq>
 alice sends: <iq type='get' id='h1' to='echo.hearth.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>
 alice receives: <iq type='error' id='h1' from='echo.hearth.test' to='alice@hearth.test/phone'><query xmlns='http://jabber.org/protocol/disco#info'/><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></iq>
 alice sends: <message to='room@conference.elsewhere.test' type='groupchat'><body>not local</body></message>

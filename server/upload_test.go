@@ -32,7 +32,7 @@ func TestUpload(t *testing.T) {
 	c := map[string]*xmpptest.Client{"alice": alice}
 	xmpptest.Play(t, c, `
 alice sends: <iq type='get' id='i1' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>
-alice receives: <iq type='result' id='i1' from='hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#items'><item jid='conference.hearth.test'/><item jid='upload.hearth.test'/></query></iq>
+alice receives: <iq type='result' id='i1' from='hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#items'><item jid='conference.hearth.test'/><item jid='pubsub.hearth.test'/><item jid='upload.hearth.test'/></query></iq>
 alice sends: <iq type='get' id='i2' to='upload.hearth.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>
 alice receives: <iq type='result' id='i2' from='upload.hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#info'><identity category='store' type='file' name='HTTP File Upload'/><feature var='http://jabber.org/protocol/disco#info'/><feature var='urn:xmpp:http:upload:0'/><x xmlns='jabber:x:data' type='result'><field var='FORM_TYPE' type='hidden'><value>urn:xmpp:http:upload:0</value></field><field var='max-file-size'><value>4096</value></field></x></query></iq>
 alice sends: <iq type='get' id='i3' to='upload.hearth.test'><request xmlns='urn:xmpp:http:upload:0' filename='big.jpg' size='4097' content-type='image/jpeg'/></iq>
@@ -179,7 +179,7 @@ func TestUploadWithoutHTTPS(t *testing.T) {
 	alice := srv.Login(t, "alice", "silver-kettle-pw", "pc")
 	xmpptest.Play(t, map[string]*xmpptest.Client{"alice": alice}, `
 alice sends: <iq type='get' id='i1' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>
-alice receives: <iq type='result' id='i1' from='hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#items'><item jid='conference.hearth.test'/></query></iq>
+alice receives: <iq type='result' id='i1' from='hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#items'><item jid='conference.hearth.test'/><item jid='pubsub.hearth.test'/></query></iq>
 alice sends: <iq type='get' id='i2' to='upload.hearth.test'><request xmlns='urn:xmpp:http:upload:0' filename='a.jpg' size='40' content-type='image/jpeg'/></iq>
 alice receives: <iq type='error' id='i2' from='upload.hearth.test' to='alice@hearth.test/pc'><request xmlns='urn:xmpp:http:upload:0' filename='a.jpg' size='40' content-type='image/jpeg'/><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>file upload needs the server's HTTPS listener, which is off (--http)</text></error></iq>`)
 }
