@@ -16,6 +16,14 @@ func (h *hooks) Registered(ctx context.Context, user string) error {
 	return err
 }
 
+// PasswordReset is told that a reset invitation set an account's
+// password: its sessions, held ones too, end as when the administrator
+// sets it, and the window hears of it.
+func (h *hooks) PasswordReset(_ context.Context, user string) {
+	h.CloseSessions(user)
+	h.s.events.Publish(admin.Event{Kind: admin.EventUsers, JID: user + "@" + h.s.cfg.Domain})
+}
+
 // InviteBase implements admin.Inviter: where invitation pages are, on the
 // HTTPS listener and on the LAN's CA page.
 func (h *hooks) InviteBase() (https, lan string) {

@@ -82,7 +82,7 @@ func TestInviteRegisterSlixmpp(t *testing.T) {
 // registration with tokens; without a token the form comes but a
 // registration is refused; a bad token gets item-not-found; with a good
 // one the account is made (the use is spent only then: a name taken
-// spends nothing) and logs in; a reset invitation sets a new password.
+// spends nothing) and logs in; a reset invitation sets a new password and ends the account's sessions.
 func TestInviteRegister(t *testing.T) {
 	ctx := context.Background()
 	srv := xmpptest.Start(t)
@@ -115,7 +115,7 @@ guest sends: <iq type='set' id='r4'><query xmlns='jabber:iq:register'><username>
 guest receives: <iq type='result' id='r4' from='hearth.test'/>
 guest sends: <iq type='set' id='r5'><query xmlns='jabber:iq:register'><username>dave</username><password>copper-lantern-pw</password></query></iq>
 guest receives: <iq type='error' id='r5' from='hearth.test'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>*</text></error></iq>`)
-	srv.Login(t, "carol", "copper-lantern-pw", "phone")
+	phone := srv.Login(t, "carol", "copper-lantern-pw", "phone")
 	if ok, _ := srv.DB.UserExists(ctx, "dave"); ok {
 		t.Error("dave was registered with a used-up invitation")
 	}
@@ -134,6 +134,10 @@ guest sends: <iq type='set' id='r6'><query xmlns='jabber:iq:register'><username>
 guest receives: <iq type='error' id='r6' from='hearth.test'><error type='cancel'><conflict xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>*</text></error></iq>
 guest sends: <iq type='set' id='r7'><query xmlns='jabber:iq:register'><username>carol</username><password>iron-teapot-pw</password></query></iq>
 guest receives: <iq type='result' id='r7' from='hearth.test'/>`)
+	// A reset follows a lost phone: the phone's session ends.
+	if !phone.Closed(5 * time.Second) {
+		t.Error("carol's session outlived the reset of her password")
+	}
 	srv.Login(t, "carol", "iron-teapot-pw", "pc")
 	if _, err := srv.Dial("alice", "iron-teapot-pw", "x"); err == nil {
 		t.Error("the reset changed alice's password")

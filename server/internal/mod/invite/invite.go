@@ -47,6 +47,10 @@ const (
 // window's list of accounts follows).
 type Accounts interface {
 	Registered(ctx context.Context, user string) error
+	// PasswordReset is told that a reset invitation set an account's
+	// password: its sessions end, as when the administrator sets it (a
+	// reset is what follows a lost phone).
+	PasswordReset(ctx context.Context, user string)
 }
 
 // Friends makes two accounts mutual contacts (mod/family's Befriend).

@@ -154,7 +154,10 @@ func (m *Module) register(ctx context.Context, g *c2s.Guest, q *stanza.Element) 
 		return stanza.ErrInternal()
 	}
 	if i.Kind == storage.InviteReset {
-		m.d.Log.Info("password set with a reset invitation", "user", j.Local, "addr", g.Addr)
+		m.d.Log.Info("password set with a reset invitation; the account's sessions were ended", "user", j.Local, "addr", g.Addr)
+		if m.d.Accounts != nil {
+			m.d.Accounts.PasswordReset(ctx, j.Local)
+		}
 		return nil
 	}
 	m.d.Log.Info("account made with an invitation", "user", j.Local, "inviter", i.Inviter, "addr", g.Addr)
