@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"hearth/server/internal/pie"
 )
 
 // A file from another server's domain, old.example: one account with a
@@ -182,4 +184,20 @@ func TestExport(t *testing.T) {
 		_, err = p.Export(ctx, dir, nil)
 		checkErr(t, "export into the folder again", err, ErrExists)
 	})
+}
+
+// TestPEPConfigNarrows: an access model Hearth does not have (roster
+// groups, authorize, anything else) comes in as whitelist, the owner
+// only, never as a wider one; the ones it has come in as they are.
+func TestPEPConfigNarrows(t *testing.T) {
+	for v, want := range map[string]string{"open": "open", "presence": "presence", "whitelist": "whitelist",
+		"roster": "whitelist", "authorize": "whitelist", "someday": "whitelist"} {
+		c, notes := pepConfig(pie.Node{Name: "n", Config: map[string]string{"pubsub#access_model": v}})
+		if c.Access != want {
+			t.Errorf("access_model %s came in as %s, want %s", v, c.Access, want)
+		}
+		if (want != v) != (len(notes) == 1) {
+			t.Errorf("access_model %s: notes %q", v, notes)
+		}
+	}
 }

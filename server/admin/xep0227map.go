@@ -164,7 +164,9 @@ func inClient(el *stanza.Element) *stanza.Element {
 
 // pepConfig maps a node's pubsub#node_config values onto what Hearth
 // keeps; what is not given takes mod/pep's defaults, and so does a value
-// Hearth does not have, with a note for the import's report.
+// Hearth does not have, with a note for the import's report, except an
+// access model: one Hearth does not have becomes whitelist (the owner
+// only), so that nothing private becomes readable by more people.
 func pepConfig(n pie.Node) (storage.PubsubNode, []string) {
 	c := storage.PubsubNode{Node: n.Name, Access: "presence", MaxItems: 1, Persist: true,
 		SendLast: "on_sub_and_presence", NotifyRetract: true, NotifyDelete: true}
@@ -185,7 +187,10 @@ func pepConfig(n pie.Node) (storage.PubsubNode, []string) {
 			case "open", "presence", "whitelist":
 				c.Access = v
 			default:
-				kept(k, v, "it is presence here: the contacts who see the account's presence")
+				// roster groups and authorize cannot be kept: the node
+				// becomes narrower (the owner only), never wider.
+				c.Access = "whitelist"
+				kept(k, v, "it is whitelist here: only the account itself reads it until it opens the node again")
 			}
 		case "pubsub#max_items":
 			if v == "max" {
