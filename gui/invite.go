@@ -66,7 +66,7 @@ func (t *usersTab) showInvite(inv admin.Invite) {
 		other.Wrapping = fyne.TextWrapBreak
 		text.Add(other)
 	}
-	text.Add(wrapped("hearth invite list shows the invitations; hearth invite revoke cancels one."))
+	text.Add(wrapped("It works once, until " + inv.Expires.Local().Format("2 January at 15:04") + ". Send the link, or let them scan the code with their phone's camera."))
 	var qr fyne.CanvasObject = widget.NewLabel("")
 	if img := newQRImage(link); img != nil {
 		qr = container.NewCenter(img)

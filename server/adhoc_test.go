@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -257,6 +258,13 @@ func TestInviteCommands(t *testing.T) {
 	if i := kinds()[token(f["uri"])]; i.Kind != admin.InviteContact || i.Inviter != "carol@hearth.test" {
 		t.Fatalf("carol's invitation is %+v", i)
 	}
+	// An account that is no administrator holds at most 20 valid ones.
+	for i := 2; i <= 20; i++ {
+		runCommand(carol, fmt.Sprintf("m%d", i), invite, "", "execute", "")
+		result(carol, fmt.Sprintf("m%d", i), invite)
+	}
+	runCommand(carol, "m21", invite, "", "execute", "")
+	carol.Expect(`<iq type='result' id='m21' from='hearth.test' to='carol@hearth.test/pc'><command xmlns='` + nsCommands + `' node='` + invite + `' sessionid='*' status='completed'><note type='error'>you have 20 invitations that are still valid, the most an account may have; wait until some are used or expire, or ask an administrator to cancel some</note></command></iq>`)
 	runCommand(carol, "c2", create, "", "execute", "")
 	carol.Expect(`<iq type='error' id='c2' from='hearth.test' to='carol@hearth.test/pc'><command xmlns='` + nsCommands + `' node='` + create + `' action='execute'/><error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>only the server's administrators may run this command (setting admin.jids)</text></error></iq>`)
 

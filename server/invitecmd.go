@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -29,10 +30,13 @@ func inviteCommands(commands *adhoc.Module, s *Server, isAdmin func(context.Cont
 	api := func() admin.API { return s.admin } // made after the modules
 	local := func(_ context.Context, from jid.JID) bool { return from.Domain == domain && from.Local != "" }
 	commands.Add(adhoc.Command{Node: nodeInvite, Name: "Invite user", Allowed: local,
+		Refusal: "only accounts of this server may make invitations here",
 		Run: func(ctx context.Context, from jid.JID, _ *adhoc.Form) adhoc.Step {
 			kind := admin.InviteContact
 			if isAdmin(ctx, from) {
 				kind = admin.InviteAccountContact
+			} else if n := validInvites(ctx, api(), from.Bare().String()); n >= maxUserInvites {
+				return adhoc.Step{Note: fmt.Sprintf("you have %d invitations that are still valid, the most an account may have; wait until some are used or expire, or ask an administrator to cancel some", n), NoteType: "error"}
 			}
 			return invitation(ctx, api(), log, from, admin.InviteSpec{Kind: kind, User: from.Bare().String()})
 		}})
@@ -42,7 +46,7 @@ func inviteCommands(commands *adhoc.Module, s *Server, isAdmin func(context.Cont
 				x := adhoc.NewForm("form", "Create an account",
 					"An invitation to make an account here. Leave the name empty to let the invitee choose one.", "")
 				adhoc.AddField(x, "username", "text-single", "Name of the account", false)
-				adhoc.AddField(x, "roster-subscription", "boolean", "Become my contact", false, "1")
+				adhoc.AddField(x, "roster-subscription", "boolean", "Become my contact (then leave the name empty)", false, "0")
 				return adhoc.Step{Form: x}
 			}
 			name := strings.TrimSpace(in.Value("username"))
@@ -60,6 +64,25 @@ func inviteCommands(commands *adhoc.Module, s *Server, isAdmin func(context.Cont
 			}
 			return invitation(ctx, api(), log, from, spec)
 		}})
+}
+
+// maxUserInvites bounds the valid invitations an account that is no
+// administrator holds, so that nobody fills the database with them.
+const maxUserInvites = 20
+
+// validInvites counts inviter's invitations that can still be used.
+func validInvites(ctx context.Context, api admin.API, inviter string) int {
+	is, err := api.Invites(ctx)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, i := range is {
+		if i.Inviter == inviter && i.State == "valid" {
+			n++
+		}
+	}
+	return n
 }
 
 // invitation makes one and answers with XEP-0401's result form.

@@ -166,7 +166,9 @@ func (l *Local) invite(i storage.Invite, https, lan string, now time.Time) Invit
 	if i.User != "" {
 		out.User = i.User + "@" + d
 	}
-	if lan != "" {
+	// A reset hands over an account: its link never goes over the LAN's
+	// plain HTTP, where anyone on the network could read it.
+	if lan != "" && i.Kind != storage.InviteReset {
 		out.LANLink = invite.Link(lan, i.Token)
 	}
 	switch err := i.Check(now); {

@@ -35,6 +35,9 @@ type Command struct {
 	// Allowed says whether from may run the command, and see it listed;
 	// nil: everyone.
 	Allowed func(ctx context.Context, from jid.JID) bool
+	// Refusal is what those not allowed are told; "" says the command
+	// is the administrators' (setting admin.jids).
+	Refusal string
 	// Run runs a step: in is the form the requester submitted (nil on an
 	// execute without one).
 	Run func(ctx context.Context, from jid.JID, in *Form) Step
@@ -190,7 +193,11 @@ func (m *Module) command(ctx context.Context, st *stanza.Stanza) (*stanza.Elemen
 		return nil, stanza.NewError(stanza.Cancel, stanza.ItemNotFound, "this server has no command "+node)
 	}
 	if !allowed(ctx, c, st.From) {
-		return nil, stanza.NewError(stanza.Auth, stanza.Forbidden, "only the server's administrators may run this command (setting admin.jids)")
+		text := c.Refusal
+		if text == "" {
+			text = "only the server's administrators may run this command (setting admin.jids)"
+		}
+		return nil, stanza.NewError(stanza.Auth, stanza.Forbidden, text)
 	}
 	var in *Form
 	if x := req.Child("x", stanza.NSDataForms); x != nil {

@@ -90,6 +90,12 @@ func (m *Module) Page(lan bool) http.Handler {
 			err = i.Check(m.d.Now())
 		}
 		switch {
+		case err == nil && lan && i.Kind == storage.InviteReset:
+			// A reset hands over an account: not over plain HTTP.
+			status = http.StatusForbidden
+			d.Title = "Open this link over a secure connection"
+			d.Problem = "A new password is never set up through this page of the local network, where others could read it."
+			d.Advice = "Open the https:// link of the invitation instead, or ask the person who made it to send that one."
 		case err == nil:
 			m.fill(&d, i, r)
 		case errors.Is(err, storage.ErrInviteExpired):

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"flag"
 	"image/png"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -74,6 +75,7 @@ func TestInvitePageChromium(t *testing.T) {
 		{Token: "valid-token-0123456789ab", Kind: storage.InviteAccountContact, Inviter: "alice", Expires: now.Add(DefaultExpiry), MaxUses: 1},
 		{Token: "expired-token-0123456789", Kind: storage.InviteAccount, Expires: now.Add(-time.Hour), MaxUses: 1},
 		{Token: "used-token-0123456789abc", Kind: storage.InviteAccount, Expires: now.Add(time.Hour), MaxUses: 1},
+		{Token: "reset-token-0123456789ab", Kind: storage.InviteReset, User: "alice", Expires: now.Add(time.Hour), MaxUses: 1},
 	} {
 		if err := db.CreateInvite(ctx, i); err != nil {
 			t.Fatal(err)
@@ -124,6 +126,17 @@ func TestInvitePageChromium(t *testing.T) {
 		if !strings.Contains(dom, "<h1>"+tc.title+"</h1>") || !strings.Contains(dom, tc.advice) || strings.Contains(dom, `id="qr"`) {
 			t.Errorf("%s: the page does not say %q / %q:\n%s", tc.token, tc.title, tc.advice, dom)
 		}
+	}
+
+	// A password reset is not shown on the LAN's plain-HTTP page.
+	res, err := http.Get(hs.URL + PagePath + "reset-token-0123456789ab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "Open this link over a secure connection") || strings.Contains(string(body), "preauth=") {
+		t.Errorf("a reset invitation on the LAN page: %d\n%s", res.StatusCode, body)
 	}
 
 	shot := filepath.Join(t.TempDir(), "invite.png")

@@ -56,12 +56,12 @@ func (m *Module) GuestIQ(ctx context.Context, g *c2s.Guest, iq *stanza.Element) 
 // tokenError is XEP-0445 3's answer to a token that cannot be used, with
 // what happened in plain words.
 func tokenError(err error) *stanza.Error {
-	text := "The provided token is invalid or expired: this invitation is not known here; ask the person who invited you for a new one"
+	text := "This invitation is not known here (it may have been cancelled); ask the person who invited you for a new one"
 	switch {
 	case errors.Is(err, storage.ErrInviteExpired):
-		text = "The provided token is invalid or expired: this invitation expired; ask the person who invited you for a new one"
+		text = "This invitation has expired; ask the person who invited you for a new one"
 	case errors.Is(err, storage.ErrInviteUsed):
-		text = "The provided token is invalid or expired: this invitation was already used; ask the person who invited you for a new one"
+		text = "This invitation was already used; ask the person who invited you for a new one"
 	}
 	return stanza.NewError(stanza.Cancel, stanza.ItemNotFound, text)
 }

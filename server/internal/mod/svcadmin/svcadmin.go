@@ -342,7 +342,7 @@ func (m *Module) setMOTD(ctx context.Context, from jid.JID, in *adhoc.Form) adho
 	}
 	body := strings.TrimSpace(strings.Join(in.Values("body"), "\n"))
 	if body == "" {
-		return failed("the message of the day has no text; use delete-motd to remove it")
+		return failed("the message of the day has no text; to remove it, run the command %q", "Delete the message of the day")
 	}
 	if err := m.d.Admin.SetSetting(ctx, KeyMOTD, body); err != nil {
 		return failed("the message of the day was not set: %v", err)
