@@ -75,15 +75,24 @@ func (f *boshStream) request(ctx context.Context, bd *body) []byte {
 func (f *boshStream) await(ctx context.Context, req *boshReq) []byte {
 	t := time.NewTimer(f.wait)
 	defer t.Stop()
+	gone := false
 	select {
 	case b := <-req.resp:
 		return b
 	case <-t.C:
 	case <-ctx.Done():
+		gone = true
 	}
 	f.mu.Lock()
 	if !req.answered {
-		f.answerLocked(req, nil)
+		if gone {
+			// Nobody reads this answer: what the writer offers waits
+			// for the client's next request.
+			f.answerLocked(req, emptyBody())
+			req.empty = true
+		} else {
+			f.answerLocked(req, nil)
+		}
 	}
 	f.mu.Unlock()
 	return <-req.resp

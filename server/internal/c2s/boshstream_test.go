@@ -306,3 +306,47 @@ func TestBOSHBackpressure(t *testing.T) {
 		<-done
 	})
 }
+
+// TestBOSHHungUpRequest: a request whose client hung up is answered
+// empty; what the writer offers then waits for the next request instead
+// of going to nobody.
+func TestBOSHHungUpRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, _ := newBOSHTest(t, 1)
+		b.open()
+		wrote := make(chan error, 1)
+		go func() {
+			_, err := b.f.Write([]*stanza.Element{stanza.New("message", stanza.NSClient, "id", "kept")})
+			wrote <- err
+		}()
+		synctest.Wait()
+		// 12 comes before 11 (a second connection), and its client hangs
+		// up while it waits.
+		ctx, hangUp := context.WithCancel(context.Background())
+		got := make(chan []byte, 1)
+		go func() {
+			got <- b.f.request(ctx, &body{rid: 12, sid: b.f.sid})
+		}()
+		synctest.Wait()
+		if len(got) != 0 || len(wrote) != 0 {
+			t.Fatal("12 was answered before 11 came")
+		}
+		hangUp()
+		synctest.Wait()
+		if a := <-got; string(a) != string(emptyBody()) {
+			t.Fatalf("the request that hung up was answered %s", a)
+		}
+		if len(wrote) != 0 {
+			t.Fatal("the writer's offer went to a request nobody reads")
+		}
+		r11, _ := b.req(11)
+		synctest.Wait()
+		if err := <-wrote; err != nil {
+			t.Fatal(err)
+		}
+		if a := answer(t, r11); !strings.Contains(a, `id="kept"`) {
+			t.Fatalf("11: %s", a)
+		}
+		b.f.Close()
+	})
+}

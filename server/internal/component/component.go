@@ -14,10 +14,10 @@ import (
 	"log/slog"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
+	"hearth/server/internal/accept"
 	"hearth/server/internal/jid"
 	"hearth/server/internal/router"
 	"hearth/server/internal/stanza"
@@ -218,27 +218,12 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 	})
 	defer stop()
 	defer s.wg.Wait()
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || strings.Contains(err.Error(), "too many open files") {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
+	return accept.Loop(ctx, ln, s.log, func(nc net.Conn) {
 		s.mu.Lock()
 		if s.closed || s.unauth >= MaxUnauthenticated {
 			s.mu.Unlock()
 			nc.Close()
-			continue
+			return
 		}
 		s.unauth++
 		s.wg.Add(1)
@@ -247,7 +232,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 			defer s.wg.Done()
 			s.run(ctx, nc)
 		}()
-	}
+	})
 }
 
 // run is one connection: the header, the handshake, then the stream.

@@ -21,12 +21,18 @@ type conn struct {
 	since time.Time
 	q     chan *stanza.Stanza
 	done  chan struct{}
-	once  sync.Once
-	wmu   sync.Mutex // the socket's writes
-	wbuf  bytes.Buffer
-	in    atomic.Int64
-	out   atomic.Int64
-	bytes atomic.Int64 // the footprint of what is queued
+	// qmu makes a send and the end of the queue one after the other: a
+	// stanza is queued before qclosed is set, so the final drain bounces
+	// it, or it is refused.
+	qmu     sync.Mutex
+	qclosed bool
+	unsent  []*stanza.Stanza // what the writer took and could not write
+	once    sync.Once
+	wmu     sync.Mutex // the socket's writes
+	wbuf    bytes.Buffer
+	in      atomic.Int64
+	out     atomic.Int64
+	bytes   atomic.Int64 // the footprint of what is queued
 }
 
 // read routes what the component sends until its stream ends; it returns
@@ -65,8 +71,14 @@ func (c *conn) read(ctx context.Context, dec *stream.Decoder) *stream.Error {
 	}
 }
 
-// send queues st for the component.
+// send queues st for the component; once the connection ends it refuses
+// it. What it queues is written, or bounced by bounceQueued.
 func (c *conn) send(st *stanza.Stanza) *stanza.Error {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.qclosed {
+		return stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable, c.name+" is not connected now")
+	}
 	select {
 	case <-c.done:
 		return stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable, c.name+" is not connected now")
@@ -86,8 +98,10 @@ func (c *conn) send(st *stanza.Stanza) *stanza.Error {
 	}
 }
 
-// writer writes the queue in bursts until the connection ends.
+// writer writes the queue in bursts until the connection ends; a burst
+// it could not write is left in unsent for bounceQueued.
 func (c *conn) writer() {
+	burst := make([]*stanza.Stanza, 0, 64)
 	for {
 		var st *stanza.Stanza
 		select {
@@ -95,27 +109,35 @@ func (c *conn) writer() {
 			return
 		case st = <-c.q:
 		}
-		err := c.write(func(b *bytes.Buffer) {
-			st.El.Encode(b, stanza.NSComponent)
-			fp := int64(st.El.Footprint())
-			n := 1
-			for ; n < 64; n++ {
-				select {
-				case st = <-c.q:
-					st.El.Encode(b, stanza.NSComponent)
-					fp += int64(st.El.Footprint())
-					continue
-				default:
-				}
-				break
+		burst = append(burst[:0], st)
+	more:
+		for len(burst) < cap(burst) {
+			select {
+			case st = <-c.q:
+				burst = append(burst, st)
+			default:
+				break more
 			}
-			c.bytes.Add(-fp)
-			c.out.Add(int64(n))
+		}
+		var fp int64
+		for _, st := range burst {
+			fp += int64(st.El.Footprint())
+		}
+		c.bytes.Add(-fp)
+		err := c.write(func(b *bytes.Buffer) {
+			for _, st := range burst {
+				st.El.Encode(b, stanza.NSComponent)
+			}
 		})
 		if err != nil {
+			// The component did not get them whole (or at all): their
+			// senders are told.
+			c.unsent = append(c.unsent, burst...)
 			c.end(nil)
 			return
 		}
+		c.out.Add(int64(len(burst)))
+		clear(burst)
 	}
 }
 
@@ -182,12 +204,21 @@ func (c *conn) finish(h *stream.Header, e *stream.Error) {
 }
 
 // bounceQueued refuses what was queued for the component and not
-// written.
+// written; it runs once the writer has stopped. From then on send refuses.
 func (c *conn) bounceQueued(ctx context.Context) {
+	c.qmu.Lock()
+	c.qclosed = true
+	c.qmu.Unlock()
+	e := stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable, c.name+" disconnected")
+	for _, st := range c.unsent {
+		c.s.cfg.Router.Bounce(ctx, st, e)
+	}
+	c.unsent = nil
 	for {
 		select {
 		case st := <-c.q:
-			c.s.cfg.Router.Bounce(ctx, st, stanza.NewError(stanza.Cancel, stanza.ServiceUnavailable, c.name+" disconnected"))
+			c.bytes.Add(-int64(st.El.Footprint()))
+			c.s.cfg.Router.Bounce(ctx, st, e)
 		default:
 			c.nc.Close()
 			return

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"hearth/server/internal/accept"
 	"hearth/server/internal/jid"
 	"hearth/server/internal/stanza"
 	"hearth/server/internal/stream"
@@ -20,24 +21,7 @@ import (
 func (f *Federation) Serve(ctx context.Context, ln net.Listener) error {
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || strings.Contains(err.Error(), "too many open files") {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		f.accept(nc)
-	}
+	return accept.Loop(ctx, ln, f.cfg.Log, f.accept)
 }
 
 // accept takes a connection from another server, within the cap on links.
