@@ -81,10 +81,21 @@ func (db *DB) ServiceNodeCount(ctx context.Context, creator string) (int, error)
 }
 
 // CreateServiceNode creates a node with cfg, its creator its owner. It
-// returns ErrExists if there is one by that name.
-func (db *DB) CreateServiceNode(ctx context.Context, cfg PubsubNode) error {
+// returns ErrExists if there is one by that name, ErrQuota if the
+// creator has max nodes already (max < 0: no bound), counted in the same
+// write so that creations at once cannot pass it.
+func (db *DB) CreateServiceNode(ctx context.Context, cfg PubsubNode, max int64) error {
 	at := unix(time.Now())
 	return db.commit.enqueue("create pubsub node "+cfg.Node, func(b *batch) (int64, error) {
+		if max >= 0 {
+			var n int64
+			if err := b.tx.QueryRowContext(b.ctx, `SELECT count(*) FROM pubsub_nodes WHERE creator = ?`, cfg.Creator).Scan(&n); err != nil {
+				return 0, err
+			}
+			if n >= max {
+				return 0, ErrQuota
+			}
+		}
 		res, err := b.exec(`INSERT INTO pubsub_nodes (`+serviceNodeColumns+`, created)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node) DO NOTHING`,
 			cfg.Node, cfg.Creator, cfg.Access, cfg.MaxItems, cfg.Persist, cfg.SendLast, cfg.NotifyRetract, cfg.NotifyDelete,

@@ -12,10 +12,10 @@ func TestPubsubService(t *testing.T) {
 	db := newDB(t)
 	cfg := PubsubNode{Node: "news", Creator: "alice@example.org", Access: "open", MaxItems: 3, Persist: true,
 		SendLast: "on_sub", NotifyRetract: true, NotifyDelete: true, DeliverPayloads: true, PublishModel: "publishers"}
-	if err := db.CreateServiceNode(ctx, cfg); err != nil {
+	if err := db.CreateServiceNode(ctx, cfg, 2); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreateServiceNode(ctx, cfg); !errors.Is(err, ErrExists) {
+	if err := db.CreateServiceNode(ctx, cfg, 2); !errors.Is(err, ErrExists) {
 		t.Fatalf("second create: %v", err)
 	}
 	if n, err := db.ServiceNode(ctx, "news"); err != nil || n != cfg {
@@ -26,6 +26,19 @@ func TestPubsubService(t *testing.T) {
 	}
 	if n, _ := db.ServiceNodeCount(ctx, "alice@example.org"); n != 1 {
 		t.Fatalf("count %d", n)
+	}
+	// The bound is counted in the write: one more, then ErrQuota.
+	other := cfg
+	other.Node = "other"
+	if err := db.CreateServiceNode(ctx, other, 2); err != nil {
+		t.Fatal(err)
+	}
+	other.Node = "third"
+	if err := db.CreateServiceNode(ctx, other, 2); !errors.Is(err, ErrQuota) {
+		t.Fatalf("third node past a bound of 2: %v", err)
+	}
+	if err := db.CreateServiceNode(ctx, other, -1); err != nil {
+		t.Fatalf("no bound: %v", err)
 	}
 	for _, id := range []string{"a", "b", "c", "d", "e"} {
 		if err := db.PublishService(ctx, "news", PubsubItem{ID: id, Publisher: "alice@example.org", Payload: []byte("<x/>"), Published: time.Now()}); err != nil {
