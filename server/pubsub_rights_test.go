@@ -10,6 +10,31 @@ import (
 	"hearth/server/xmpptest"
 )
 
+// TestPubsubItemsOfOthers: on a node anyone may publish to, a publisher
+// who is neither owner nor publisher replaces their own items but not
+// someone else's (as retract already does); an owner replaces any.
+func TestPubsubItemsOfOthers(t *testing.T) {
+	_, c := pubsubTrio(t)
+	xmpptest.Play(t, c, pubsubCreate("board", map[string]string{"pubsub#publish_model": "open"})+`
+bob sends: <iq type='set' id='b1' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='board'><item id='note'><x xmlns='urn:x'>bob's</x></item></publish></pubsub></iq>
+bob receives: <iq type='result' id='b1' from='pubsub.hearth.test' to='bob@hearth.test/laptop'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='board'><item id='note'/></publish></pubsub></iq>
+# carol may publish, but not over bob's item.
+carol sends: <iq type='set' id='b2' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='board'><item id='note'><x xmlns='urn:x'>carol's</x></item></publish></pubsub></iq>
+carol receives: <iq type='error' id='b2' from='pubsub.hearth.test' to='carol@hearth.test/tablet'><pubsub xmlns='http://jabber.org/protocol/pubsub'>*</pubsub><error type='auth'><forbidden xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'>someone else published an item with this id; only the node's owners and publishers may replace it, so publish under another id</text></error></iq>
+carol sends: <iq type='get' id='b3' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='board'/></pubsub></iq>
+carol receives: <iq type='result' id='b3' from='pubsub.hearth.test' to='carol@hearth.test/tablet'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='board'><item id='note'><x xmlns='urn:x'>bob's</x></item></items></pubsub></iq>
+# bob replaces his own; alice, the owner, replaces anyone's.
+bob sends: <iq type='set' id='b4' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='board'><item id='note'><x xmlns='urn:x'>bob's, again</x></item></publish></pubsub></iq>
+bob receives: <iq type='result' id='b4' from='pubsub.hearth.test' to='bob@hearth.test/laptop'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='board'><item id='note'/></publish></pubsub></iq>
+alice sends: <iq type='set' id='b5' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='board'><item id='note'><x xmlns='urn:x'>alice's</x></item></publish></pubsub></iq>
+alice receives: <iq type='result' id='b5' from='pubsub.hearth.test' to='alice@hearth.test/phone'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='board'><item id='note'/></publish></pubsub></iq>
+carol sends: <iq type='get' id='b6' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='board'/></pubsub></iq>
+carol receives: <iq type='result' id='b6' from='pubsub.hearth.test' to='carol@hearth.test/tablet'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='board'><item id='note'><x xmlns='urn:x'>alice's</x></item></items></pubsub></iq>
+alice receives nothing more
+bob receives nothing more
+carol receives nothing more`)
+}
+
 // TestPubsubNodeLimitAtOnce: creations sent at once from several
 // sessions do not pass limits.pubsub_nodes, since the count is taken in
 // the same write as the node.

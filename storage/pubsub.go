@@ -15,6 +15,10 @@ import (
 // ErrFull means a node has as many subscriptions as it may.
 var ErrFull = fmt.Errorf("the node has as many subscriptions as it may: %w", ErrQuota)
 
+// ErrNotYours means an item with that id was published by someone else
+// (it is an ErrExists too).
+var ErrNotYours = fmt.Errorf("the item was published by someone else: %w", ErrExists)
+
 // PubsubSubscription is one JID's subscription to a service node.
 type PubsubSubscription struct {
 	Node  string
@@ -145,12 +149,25 @@ func (db *DB) DeleteServiceNode(ctx context.Context, node string) error {
 
 // PublishService stores an item in a node, replacing an item with the
 // same id, and keeps the node to its max_items; durable when it returns.
-// It returns ErrNotFound if there is no such node.
-func (db *DB) PublishService(ctx context.Context, node string, it PubsubItem) error {
+// It returns ErrNotFound if there is no such node. With onlyOwn (a
+// publisher who is neither owner nor publisher of the node) an item with
+// the same id by someone else is left alone: ErrNotYours, decided in the
+// same write.
+func (db *DB) PublishService(ctx context.Context, node string, it PubsubItem, onlyOwn bool) error {
 	return db.commit.enqueue("publish to pubsub node "+node, func(b *batch) (int64, error) {
 		var one int
 		if err := b.tx.QueryRowContext(b.ctx, `SELECT 1 FROM pubsub_nodes WHERE node = ?`, node).Scan(&one); err != nil {
 			return 0, notFound(err)
+		}
+		if onlyOwn {
+			var by string
+			err := b.tx.QueryRowContext(b.ctx, `SELECT publisher FROM pubsub_items WHERE node = ? AND id = ?`, node, it.ID).Scan(&by)
+			if err := notFound(err); err != nil && !errors.Is(err, ErrNotFound) {
+				return 0, err
+			}
+			if err == nil && by != it.Publisher {
+				return 0, ErrNotYours
+			}
 		}
 		return 0, putItem(b, serviceSpace(node), it)
 	}, nil).Wait()

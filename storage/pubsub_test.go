@@ -41,12 +41,22 @@ func TestPubsubService(t *testing.T) {
 		t.Fatalf("no bound: %v", err)
 	}
 	for _, id := range []string{"a", "b", "c", "d", "e"} {
-		if err := db.PublishService(ctx, "news", PubsubItem{ID: id, Publisher: "alice@example.org", Payload: []byte("<x/>"), Published: time.Now()}); err != nil {
+		if err := db.PublishService(ctx, "news", PubsubItem{ID: id, Publisher: "alice@example.org", Payload: []byte("<x/>"), Published: time.Now()}, false); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := db.PublishService(ctx, "nothing", PubsubItem{ID: "x", Payload: []byte("<x/>")}); !errors.Is(err, ErrNotFound) {
+	if err := db.PublishService(ctx, "nothing", PubsubItem{ID: "x", Payload: []byte("<x/>")}, false); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("publish to no node: %v", err)
+	}
+	// Someone else's item is not replaced with onlyOwn; one's own is.
+	if err := db.PublishService(ctx, "news", PubsubItem{ID: "e", Publisher: "bob@example.org", Payload: []byte("<y/>"), Published: time.Now()}, true); !errors.Is(err, ErrNotYours) {
+		t.Fatalf("bob replaces alice's item: %v", err)
+	}
+	if its, _ := db.ServiceItems(ctx, "news", 0, []string{"e"}); len(its) != 1 || its[0].Publisher != "alice@example.org" || string(its[0].Payload) != "<x/>" {
+		t.Fatalf("alice's item after bob's try: %+v", its)
+	}
+	if err := db.PublishService(ctx, "news", PubsubItem{ID: "e", Publisher: "alice@example.org", Payload: []byte("<x/>"), Published: time.Now()}, true); err != nil {
+		t.Fatalf("alice replaces her own item: %v", err)
 	}
 	ids := func(its []PubsubItem) string {
 		var s []string
