@@ -35,6 +35,40 @@ bob receives nothing more
 carol receives nothing more`)
 }
 
+// TestPubsubSubscribeAgain: a subscription asked for again is answered as
+// it is (XEP-0060 6.1.6): an approved one on an authorize node does not
+// go back to pending, and one without deliveries keeps its options.
+func TestPubsubSubscribeAgain(t *testing.T) {
+	_, c := pubsubTrio(t)
+	xmpptest.Play(t, c, pubsubCreate("club", map[string]string{"pubsub#access_model": "authorize"})+pubsubCreate("news", nil)+`
+carol sends: <iq type='set' id='s1' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='club' jid='carol@hearth.test'/></pubsub></iq>
+carol receives: <iq type='result' id='s1' from='pubsub.hearth.test' to='carol@hearth.test/tablet'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscription node='club' jid='carol@hearth.test' subscription='pending' subid='*'/></pubsub></iq>
+alice receives: <message from='pubsub.hearth.test' to='alice@hearth.test' id='*'><x xmlns='jabber:x:data' type='form'>*</x></message>
+alice sends: <iq type='set' id='s2' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><subscriptions node='club'><subscription jid='carol@hearth.test' subscription='subscribed'/></subscriptions></pubsub></iq>
+alice receives: <iq type='result' id='s2' from='pubsub.hearth.test' to='alice@hearth.test/phone'/>
+carol receives: <message from='pubsub.hearth.test' to='carol@hearth.test' type='headline' id='*'><event xmlns='http://jabber.org/protocol/pubsub#event'><subscription node='club' jid='carol@hearth.test' subscription='subscribed'/></event></message>
+# Asked again: still subscribed, and alice is not asked again.
+carol sends: <iq type='set' id='s3' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='club' jid='carol@hearth.test'/></pubsub></iq>
+carol receives: <iq type='result' id='s3' from='pubsub.hearth.test' to='carol@hearth.test/tablet'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscription node='club' jid='carol@hearth.test' subscription='subscribed' subid='*'/></pubsub></iq>
+carol sends: <iq type='get' id='s4' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='club'/></pubsub></iq>
+carol receives: <iq type='result' id='s4' from='pubsub.hearth.test' to='carol@hearth.test/tablet'><pubsub xmlns='http://jabber.org/protocol/pubsub'><items node='club'/></pubsub></iq>
+alice sends: <iq type='get' id='s5' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><subscriptions node='club'/></pubsub></iq>
+alice receives: <iq type='result' id='s5' from='pubsub.hearth.test' to='alice@hearth.test/phone'><pubsub xmlns='http://jabber.org/protocol/pubsub#owner'><subscriptions node='club'><subscription jid='carol@hearth.test' subscription='subscribed' subid='*'/></subscriptions></pubsub></iq>
+# bob subscribes without deliveries, then subscribes again without a form.
+bob sends: <iq type='set' id='s6' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='news' jid='bob@hearth.test'/>
+  <options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#subscribe_options</value></field><field var='pubsub#deliver'><value>0</value></field></x></options></pubsub></iq>
+bob receives: <iq type='result' id='s6' from='pubsub.hearth.test' to='bob@hearth.test/laptop'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscription node='news' jid='bob@hearth.test' subscription='subscribed' subid='*'/></pubsub></iq>
+bob sends: <iq type='set' id='s7' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscribe node='news' jid='bob@hearth.test'/></pubsub></iq>
+bob receives: <iq type='result' id='s7' from='pubsub.hearth.test' to='bob@hearth.test/laptop'><pubsub xmlns='http://jabber.org/protocol/pubsub'><subscription node='news' jid='bob@hearth.test' subscription='subscribed' subid='*'/></pubsub></iq>
+bob sends: <iq type='get' id='s8' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><options node='news' jid='bob@hearth.test'/></pubsub></iq>
+bob receives: <iq type='result' id='s8' from='pubsub.hearth.test' to='bob@hearth.test/laptop'><pubsub xmlns='http://jabber.org/protocol/pubsub'><options node='news' jid='bob@hearth.test' subid='*'><x xmlns='jabber:x:data' type='form'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#subscribe_options</value></field><field var='pubsub#deliver' type='boolean' label='Send me notifications'><value>0</value></field></x></options></pubsub></iq>
+alice sends: <iq type='set' id='p1' to='pubsub.hearth.test'><pubsub xmlns='http://jabber.org/protocol/pubsub'><publish node='news'><item id='one'><x xmlns='urn:x'/></item></publish></pubsub></iq>
+alice receives: <iq type='result' id='p1' from='pubsub.hearth.test' to='alice@hearth.test/phone'>*</iq>
+alice receives nothing more
+bob receives nothing more
+carol receives nothing more`)
+}
+
 // TestPubsubNodeLimitAtOnce: creations sent at once from several
 // sessions do not pass limits.pubsub_nodes, since the count is taken in
 // the same write as the node.

@@ -390,11 +390,27 @@ func (db *DB) ServiceSubscription(ctx context.Context, node, jid string) (Pubsub
 }
 
 // Subscribe records a subscription, or changes the state and options of
-// the JID's subscription (keeping its subid). A new one fails with
-// ErrFull when the node has max subscriptions (max <= 0: no bound), with
-// ErrNotFound when there is no such node. It returns the subscription
-// as stored.
+// the JID's subscription (keeping its subid): an owner's decision, or the
+// subscriber's options. A new one fails with ErrFull when the node has
+// max subscriptions (max <= 0: no bound), with ErrNotFound when there is
+// no such node. It returns the subscription as stored.
 func (db *DB) Subscribe(ctx context.Context, s PubsubSubscription, max int) (PubsubSubscription, error) {
+	return db.upsertSubscription(ctx, s, max, `state = excluded.state, deliver = excluded.deliver`)
+}
+
+// RequestSubscription records a subscription a JID asks for (XEP-0060
+// 6.1), like Subscribe, but one it has already keeps its subid and an
+// approved one stays approved (6.1.6; a pending one takes s.State: the
+// JID may have become a member since). Its options change only with
+// withOptions (the request carried a form).
+func (db *DB) RequestSubscription(ctx context.Context, s PubsubSubscription, withOptions bool, max int) (PubsubSubscription, error) {
+	return db.upsertSubscription(ctx, s, max, `state = CASE WHEN state = 'subscribed' THEN state ELSE excluded.state END,
+		deliver = CASE WHEN ? THEN excluded.deliver ELSE deliver END`, withOptions)
+}
+
+// upsertSubscription inserts s, or updates the JID's subscription with
+// set (an upsert's SET clause, with its arguments).
+func (db *DB) upsertSubscription(ctx context.Context, s PubsubSubscription, max int, set string, setArgs ...any) (PubsubSubscription, error) {
 	at := unix(time.Now())
 	err := db.commit.enqueue("subscribe to pubsub node "+s.Node, func(b *batch) (int64, error) {
 		var n int
@@ -407,8 +423,8 @@ func (db *DB) Subscribe(ctx context.Context, s PubsubSubscription, max int) (Pub
 			return 0, ErrFull
 		}
 		_, err := b.exec(`INSERT INTO pubsub_subscriptions (node, jid, subid, state, deliver, created) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (node, jid) DO UPDATE SET state = excluded.state, deliver = excluded.deliver`,
-			s.Node, s.JID, s.SubID, s.State, s.Deliver, at)
+			ON CONFLICT (node, jid) DO UPDATE SET `+set,
+			append([]any{s.Node, s.JID, s.SubID, s.State, s.Deliver, at}, setArgs...)...)
 		if noUser(err) {
 			return 0, ErrNotFound
 		}

@@ -102,6 +102,20 @@ func TestPubsubService(t *testing.T) {
 	if s, err := db.Subscribe(ctx, PubsubSubscription{Node: "news", JID: "bob@example.org", SubID: "new", State: "subscribed"}, 2); err != nil || s.SubID != "s1" || s.Deliver {
 		t.Fatalf("resubscribe: %+v %v", s, err)
 	}
+	// Asked again, an approved subscription stays as it is; a pending one
+	// takes the new state; options change only with a form.
+	if s, err := db.RequestSubscription(ctx, PubsubSubscription{Node: "news", JID: "bob@example.org", SubID: "again", State: "pending", Deliver: true}, false, 2); err != nil ||
+		s.SubID != "s1" || s.State != "subscribed" || s.Deliver {
+		t.Fatalf("subscription asked again: %+v %v", s, err)
+	}
+	if s, err := db.RequestSubscription(ctx, PubsubSubscription{Node: "news", JID: "bob@example.org", SubID: "again", State: "pending", Deliver: true}, true, 2); err != nil ||
+		s.State != "subscribed" || !s.Deliver {
+		t.Fatalf("subscription asked again with options: %+v %v", s, err)
+	}
+	if s, err := db.RequestSubscription(ctx, PubsubSubscription{Node: "news", JID: "carol@example.org/x", SubID: "again", State: "pending"}, false, 2); err != nil ||
+		s.SubID != "s2" || s.State != "pending" || !s.Deliver {
+		t.Fatalf("pending subscription asked again: %+v %v", s, err)
+	}
 	if subs, _ := db.SubscriptionsOf(ctx, "carol@example.org"); len(subs) != 1 || subs[0].State != "pending" {
 		t.Fatalf("carol's subscriptions %+v", subs)
 	}
