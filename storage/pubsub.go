@@ -15,6 +15,10 @@ import (
 // ErrFull means a node has as many subscriptions as it may.
 var ErrFull = fmt.Errorf("the node has as many subscriptions as it may: %w", ErrQuota)
 
+// ErrNotYours means an item with that id was published by someone else
+// (it is an ErrExists too).
+var ErrNotYours = fmt.Errorf("the item was published by someone else: %w", ErrExists)
+
 // PubsubSubscription is one JID's subscription to a service node.
 type PubsubSubscription struct {
 	Node  string
@@ -81,10 +85,21 @@ func (db *DB) ServiceNodeCount(ctx context.Context, creator string) (int, error)
 }
 
 // CreateServiceNode creates a node with cfg, its creator its owner. It
-// returns ErrExists if there is one by that name.
-func (db *DB) CreateServiceNode(ctx context.Context, cfg PubsubNode) error {
+// returns ErrExists if there is one by that name, ErrQuota if the
+// creator has max nodes already (max < 0: no bound), counted in the same
+// write so that creations at once cannot pass it.
+func (db *DB) CreateServiceNode(ctx context.Context, cfg PubsubNode, max int64) error {
 	at := unix(time.Now())
 	return db.commit.enqueue("create pubsub node "+cfg.Node, func(b *batch) (int64, error) {
+		if max >= 0 {
+			var n int64
+			if err := b.tx.QueryRowContext(b.ctx, `SELECT count(*) FROM pubsub_nodes WHERE creator = ?`, cfg.Creator).Scan(&n); err != nil {
+				return 0, err
+			}
+			if n >= max {
+				return 0, ErrQuota
+			}
+		}
 		res, err := b.exec(`INSERT INTO pubsub_nodes (`+serviceNodeColumns+`, created)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (node) DO NOTHING`,
 			cfg.Node, cfg.Creator, cfg.Access, cfg.MaxItems, cfg.Persist, cfg.SendLast, cfg.NotifyRetract, cfg.NotifyDelete,
@@ -134,12 +149,25 @@ func (db *DB) DeleteServiceNode(ctx context.Context, node string) error {
 
 // PublishService stores an item in a node, replacing an item with the
 // same id, and keeps the node to its max_items; durable when it returns.
-// It returns ErrNotFound if there is no such node.
-func (db *DB) PublishService(ctx context.Context, node string, it PubsubItem) error {
+// It returns ErrNotFound if there is no such node. With onlyOwn (a
+// publisher who is neither owner nor publisher of the node) an item with
+// the same id by someone else is left alone: ErrNotYours, decided in the
+// same write.
+func (db *DB) PublishService(ctx context.Context, node string, it PubsubItem, onlyOwn bool) error {
 	return db.commit.enqueue("publish to pubsub node "+node, func(b *batch) (int64, error) {
 		var one int
 		if err := b.tx.QueryRowContext(b.ctx, `SELECT 1 FROM pubsub_nodes WHERE node = ?`, node).Scan(&one); err != nil {
 			return 0, notFound(err)
+		}
+		if onlyOwn {
+			var by string
+			err := b.tx.QueryRowContext(b.ctx, `SELECT publisher FROM pubsub_items WHERE node = ? AND id = ?`, node, it.ID).Scan(&by)
+			if err := notFound(err); err != nil && !errors.Is(err, ErrNotFound) {
+				return 0, err
+			}
+			if err == nil && by != it.Publisher {
+				return 0, ErrNotYours
+			}
 		}
 		return 0, putItem(b, serviceSpace(node), it)
 	}, nil).Wait()
@@ -362,11 +390,27 @@ func (db *DB) ServiceSubscription(ctx context.Context, node, jid string) (Pubsub
 }
 
 // Subscribe records a subscription, or changes the state and options of
-// the JID's subscription (keeping its subid). A new one fails with
-// ErrFull when the node has max subscriptions (max <= 0: no bound), with
-// ErrNotFound when there is no such node. It returns the subscription
-// as stored.
+// the JID's subscription (keeping its subid): an owner's decision, or the
+// subscriber's options. A new one fails with ErrFull when the node has
+// max subscriptions (max <= 0: no bound), with ErrNotFound when there is
+// no such node. It returns the subscription as stored.
 func (db *DB) Subscribe(ctx context.Context, s PubsubSubscription, max int) (PubsubSubscription, error) {
+	return db.upsertSubscription(ctx, s, max, `state = excluded.state, deliver = excluded.deliver`)
+}
+
+// RequestSubscription records a subscription a JID asks for (XEP-0060
+// 6.1), like Subscribe, but one it has already keeps its subid and an
+// approved one stays approved (6.1.6; a pending one takes s.State: the
+// JID may have become a member since). Its options change only with
+// withOptions (the request carried a form).
+func (db *DB) RequestSubscription(ctx context.Context, s PubsubSubscription, withOptions bool, max int) (PubsubSubscription, error) {
+	return db.upsertSubscription(ctx, s, max, `state = CASE WHEN state = 'subscribed' THEN state ELSE excluded.state END,
+		deliver = CASE WHEN ? THEN excluded.deliver ELSE deliver END`, withOptions)
+}
+
+// upsertSubscription inserts s, or updates the JID's subscription with
+// set (an upsert's SET clause, with its arguments).
+func (db *DB) upsertSubscription(ctx context.Context, s PubsubSubscription, max int, set string, setArgs ...any) (PubsubSubscription, error) {
 	at := unix(time.Now())
 	err := db.commit.enqueue("subscribe to pubsub node "+s.Node, func(b *batch) (int64, error) {
 		var n int
@@ -379,8 +423,8 @@ func (db *DB) Subscribe(ctx context.Context, s PubsubSubscription, max int) (Pub
 			return 0, ErrFull
 		}
 		_, err := b.exec(`INSERT INTO pubsub_subscriptions (node, jid, subid, state, deliver, created) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (node, jid) DO UPDATE SET state = excluded.state, deliver = excluded.deliver`,
-			s.Node, s.JID, s.SubID, s.State, s.Deliver, at)
+			ON CONFLICT (node, jid) DO UPDATE SET `+set,
+			append([]any{s.Node, s.JID, s.SubID, s.State, s.Deliver, at}, setArgs...)...)
 		if noUser(err) {
 			return 0, ErrNotFound
 		}

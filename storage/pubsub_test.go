@@ -12,10 +12,10 @@ func TestPubsubService(t *testing.T) {
 	db := newDB(t)
 	cfg := PubsubNode{Node: "news", Creator: "alice@example.org", Access: "open", MaxItems: 3, Persist: true,
 		SendLast: "on_sub", NotifyRetract: true, NotifyDelete: true, DeliverPayloads: true, PublishModel: "publishers"}
-	if err := db.CreateServiceNode(ctx, cfg); err != nil {
+	if err := db.CreateServiceNode(ctx, cfg, 2); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreateServiceNode(ctx, cfg); !errors.Is(err, ErrExists) {
+	if err := db.CreateServiceNode(ctx, cfg, 2); !errors.Is(err, ErrExists) {
 		t.Fatalf("second create: %v", err)
 	}
 	if n, err := db.ServiceNode(ctx, "news"); err != nil || n != cfg {
@@ -27,13 +27,36 @@ func TestPubsubService(t *testing.T) {
 	if n, _ := db.ServiceNodeCount(ctx, "alice@example.org"); n != 1 {
 		t.Fatalf("count %d", n)
 	}
+	// The bound is counted in the write: one more, then ErrQuota.
+	other := cfg
+	other.Node = "other"
+	if err := db.CreateServiceNode(ctx, other, 2); err != nil {
+		t.Fatal(err)
+	}
+	other.Node = "third"
+	if err := db.CreateServiceNode(ctx, other, 2); !errors.Is(err, ErrQuota) {
+		t.Fatalf("third node past a bound of 2: %v", err)
+	}
+	if err := db.CreateServiceNode(ctx, other, -1); err != nil {
+		t.Fatalf("no bound: %v", err)
+	}
 	for _, id := range []string{"a", "b", "c", "d", "e"} {
-		if err := db.PublishService(ctx, "news", PubsubItem{ID: id, Publisher: "alice@example.org", Payload: []byte("<x/>"), Published: time.Now()}); err != nil {
+		if err := db.PublishService(ctx, "news", PubsubItem{ID: id, Publisher: "alice@example.org", Payload: []byte("<x/>"), Published: time.Now()}, false); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := db.PublishService(ctx, "nothing", PubsubItem{ID: "x", Payload: []byte("<x/>")}); !errors.Is(err, ErrNotFound) {
+	if err := db.PublishService(ctx, "nothing", PubsubItem{ID: "x", Payload: []byte("<x/>")}, false); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("publish to no node: %v", err)
+	}
+	// Someone else's item is not replaced with onlyOwn; one's own is.
+	if err := db.PublishService(ctx, "news", PubsubItem{ID: "e", Publisher: "bob@example.org", Payload: []byte("<y/>"), Published: time.Now()}, true); !errors.Is(err, ErrNotYours) {
+		t.Fatalf("bob replaces alice's item: %v", err)
+	}
+	if its, _ := db.ServiceItems(ctx, "news", 0, []string{"e"}); len(its) != 1 || its[0].Publisher != "alice@example.org" || string(its[0].Payload) != "<x/>" {
+		t.Fatalf("alice's item after bob's try: %+v", its)
+	}
+	if err := db.PublishService(ctx, "news", PubsubItem{ID: "e", Publisher: "alice@example.org", Payload: []byte("<x/>"), Published: time.Now()}, true); err != nil {
+		t.Fatalf("alice replaces her own item: %v", err)
 	}
 	ids := func(its []PubsubItem) string {
 		var s []string
@@ -78,6 +101,20 @@ func TestPubsubService(t *testing.T) {
 	}
 	if s, err := db.Subscribe(ctx, PubsubSubscription{Node: "news", JID: "bob@example.org", SubID: "new", State: "subscribed"}, 2); err != nil || s.SubID != "s1" || s.Deliver {
 		t.Fatalf("resubscribe: %+v %v", s, err)
+	}
+	// Asked again, an approved subscription stays as it is; a pending one
+	// takes the new state; options change only with a form.
+	if s, err := db.RequestSubscription(ctx, PubsubSubscription{Node: "news", JID: "bob@example.org", SubID: "again", State: "pending", Deliver: true}, false, 2); err != nil ||
+		s.SubID != "s1" || s.State != "subscribed" || s.Deliver {
+		t.Fatalf("subscription asked again: %+v %v", s, err)
+	}
+	if s, err := db.RequestSubscription(ctx, PubsubSubscription{Node: "news", JID: "bob@example.org", SubID: "again", State: "pending", Deliver: true}, true, 2); err != nil ||
+		s.State != "subscribed" || !s.Deliver {
+		t.Fatalf("subscription asked again with options: %+v %v", s, err)
+	}
+	if s, err := db.RequestSubscription(ctx, PubsubSubscription{Node: "news", JID: "carol@example.org/x", SubID: "again", State: "pending"}, false, 2); err != nil ||
+		s.SubID != "s2" || s.State != "pending" || !s.Deliver {
+		t.Fatalf("pending subscription asked again: %+v %v", s, err)
 	}
 	if subs, _ := db.SubscriptionsOf(ctx, "carol@example.org"); len(subs) != 1 || subs[0].State != "pending" {
 		t.Fatalf("carol's subscriptions %+v", subs)

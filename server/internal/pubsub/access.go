@@ -29,10 +29,12 @@ type Requester struct {
 	// authorize model).
 	Subscribed bool
 	// Presence reports whether the requester has a presence
-	// subscription to the node's owner (the presence model).
+	// subscription to the node's owner (the presence model); nil: no
+	// one has.
 	Presence func() (bool, error)
 	// InGroups reports whether the requester is in one of the roster
-	// groups the node allows (the roster model).
+	// groups the node allows (the roster model); nil: no one is (a
+	// personal node, which has no roster model, stored with it).
 	InGroups func() (bool, error)
 }
 
@@ -50,13 +52,13 @@ func MayAccess(model string, rq Requester) (e *stanza.Error, err error) {
 	case AccessOpen:
 		return nil, nil
 	case AccessPresence:
-		ok, err := rq.Presence()
+		ok, err := ask(rq.Presence)
 		if err != nil || ok {
 			return nil, err
 		}
 		return Error(stanza.Auth, stanza.NotAuthorized, "presence-subscription-required", ""), nil
 	case AccessRoster:
-		ok, err := rq.InGroups()
+		ok, err := ask(rq.InGroups)
 		if err != nil || ok {
 			return nil, err
 		}
@@ -69,6 +71,14 @@ func MayAccess(model string, rq Requester) (e *stanza.Error, err error) {
 	}
 	// XEP-0060 6.5.9.7 (closed node): whitelist and anything unknown.
 	return Error(stanza.Cancel, stanza.NotAllowed, "closed-node", ""), nil
+}
+
+// ask calls a check, false if there is none.
+func ask(check func() (bool, error)) (bool, error) {
+	if check == nil {
+		return false, nil
+	}
+	return check()
 }
 
 // MayPublish decides whether an entity with affiliation aff (subscribed

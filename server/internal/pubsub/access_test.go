@@ -28,6 +28,9 @@ func TestMayAccess(t *testing.T) {
 		{AccessPresence, Requester{Presence: broken}, "", "", true},
 		{AccessRoster, Requester{InGroups: yes}, "", "", false},
 		{AccessRoster, Requester{InGroups: no}, stanza.NotAuthorized, "not-in-roster-group", false},
+		// No check given (a personal node has no roster groups): no one.
+		{AccessRoster, Requester{}, stanza.NotAuthorized, "not-in-roster-group", false},
+		{AccessPresence, Requester{}, stanza.NotAuthorized, "presence-subscription-required", false},
 		{AccessAuthorize, Requester{}, stanza.NotAuthorized, "not-subscribed", false},
 		{AccessAuthorize, Requester{Subscribed: true}, "", "", false},
 		{AccessAuthorize, Requester{Affiliation: Owner}, "", "", false},

@@ -57,7 +57,9 @@ func (m *Module) publish(ctx context.Context, from jid.JID, req *pubsub.Request)
 		return nil, pubsub.Error(stanza.Modify, stanza.NotAcceptable, "payload-too-big",
 			"the item is "+quota.Amount(int64(len(payload)), "bytes")+"; this service takes items of at most "+quota.Amount(max, "bytes"))
 	}
-	if e := m.storeAndNotify(ctx, from.Bare(), n, it.ID, it.Payload, payload); e != nil {
+	// Others than owners and publishers replace only their own items.
+	onlyOwn := aff != pubsub.Owner && aff != pubsub.Publisher
+	if e := m.storeAndNotify(ctx, from.Bare(), n, it.ID, it.Payload, payload, onlyOwn); e != nil {
 		return nil, e
 	}
 	return stanza.New("pubsub", pubsub.NS).Append(stanza.New("publish", pubsub.NS, "node", n.Node).
@@ -66,10 +68,14 @@ func (m *Module) publish(ctx context.Context, from jid.JID, req *pubsub.Request)
 
 // storeAndNotify writes an item durably and notifies the subscribers, in
 // the node's order (pubsub.Order: a new subscriber gets the item once,
-// as the last item or as a notification).
-func (m *Module) storeAndNotify(ctx context.Context, publisher jid.JID, n storage.PubsubNode, id string, el *stanza.Element, payload []byte) *stanza.Error {
+// as the last item or as a notification). With onlyOwn an item of that
+// id by someone else is not replaced: forbidden.
+func (m *Module) storeAndNotify(ctx context.Context, publisher jid.JID, n storage.PubsubNode, id string, el *stanza.Element, payload []byte, onlyOwn bool) *stanza.Error {
 	defer m.order.Lock(n.Node)()
-	err := m.db.PublishService(ctx, n.Node, storage.PubsubItem{ID: id, Publisher: publisher.String(), Payload: payload, Published: time.Now()})
+	err := m.db.PublishService(ctx, n.Node, storage.PubsubItem{ID: id, Publisher: publisher.String(), Payload: payload, Published: time.Now()}, onlyOwn)
+	if errors.Is(err, storage.ErrNotYours) {
+		return stanza.NewError(stanza.Auth, stanza.Forbidden, "someone else published an item with this id; only the node's owners and publishers may replace it, so publish under another id")
+	}
 	if e := m.storeError(err, "pubsub item not stored", n.Node); e != nil {
 		return e
 	}

@@ -57,15 +57,12 @@ func (m *Module) create(ctx context.Context, from jid.JID, req *pubsub.Request) 
 		}
 		n = c
 	}
-	count, err := m.db.ServiceNodeCount(ctx, n.Creator)
-	if err != nil {
-		return nil, m.storeError(err, "pubsub nodes not counted", name)
-	}
-	if max := m.quota.PubsubNodes.Load(); int64(count) >= max {
+	max := m.quota.PubsubNodes.Load()
+	err := m.db.CreateServiceNode(ctx, n, max)
+	if errors.Is(err, storage.ErrQuota) {
 		return nil, stanza.NewError(stanza.Wait, stanza.ResourceConstraint,
 			"you have created "+quota.Amount(max, "nodes")+" on this service, the most an account may; delete one first, or ask the administrator to raise limits.pubsub_nodes")
 	}
-	err = m.db.CreateServiceNode(ctx, n)
 	if errors.Is(err, storage.ErrExists) {
 		// XEP-0060 8.1.3.4.
 		return nil, stanza.NewError(stanza.Cancel, stanza.Conflict, "a node with this name exists already; choose another name")

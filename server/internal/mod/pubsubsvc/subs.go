@@ -23,7 +23,9 @@ func notSubscribed() *stanza.Error {
 
 // subscribe answers a subscription request (XEP-0060 6.1), with its
 // options (6.3.7): approved at once, or pending an owner's decision on a
-// node with the authorize access model; then the last item (6.1.7).
+// node with the authorize access model; then the last item (6.1.7). A
+// subscription asked for again is answered as it is (6.1.6): an approved
+// one stays approved, with its options unless the request has a form.
 func (m *Module) subscribe(ctx context.Context, st *stanza.Stanza, req *pubsub.Request) (*stanza.Element, *stanza.Error) {
 	n, e := m.node(ctx, req.Node)
 	if e != nil {
@@ -51,8 +53,8 @@ func (m *Module) subscribe(ctx context.Context, st *stanza.Stanza, req *pubsub.R
 	}
 	unlock := m.order.Lock(n.Node)
 	defer unlock()
-	s, err := m.db.Subscribe(ctx, storage.PubsubSubscription{Node: n.Node, JID: req.JID.String(), SubID: pubsub.NewID(), State: state, Deliver: deliver},
-		int(m.quota.PubsubSubscribers.Load()))
+	s, err := m.db.RequestSubscription(ctx, storage.PubsubSubscription{Node: n.Node, JID: req.JID.String(), SubID: pubsub.NewID(), State: state, Deliver: deliver},
+		req.Form != nil, int(m.quota.PubsubSubscribers.Load()))
 	if errors.Is(err, storage.ErrFull) {
 		max := m.quota.PubsubSubscribers.Load()
 		return nil, stanza.NewError(stanza.Cancel, stanza.PolicyViolation,
