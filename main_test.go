@@ -302,10 +302,9 @@ func TestServe(t *testing.T) {
 	check(t, e, "", 0, "", "user", "add", "alice@test.home", "--password", "correct horse", d)
 
 	s, took := start(t, e, "--headless", "--no-mdns", d, "--domain", "test.home", "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0")
+	// How long the start took is logged, not asserted: speed is for
+	// benchmarks (a loaded machine takes longer).
 	t.Logf("ready after %v: c2s %s, c2s-tls %s", took, s.c2s, s.c2sTLS)
-	if took > time.Second {
-		t.Errorf("ready after %v, want under a second", took)
-	}
 	fi, err := os.Stat(filepath.Join(data, "admin.sock"))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("admin socket: %v, %v; want mode 0600", fi.Mode(), err)
