@@ -332,7 +332,7 @@ func (c *conn) plain(ctx context.Context, msg []byte) (string, error) {
 	if u.Disabled {
 		return name, c.failed("account-disabled", "")
 	}
-	c.cred = u.SHA256.StoredKey
+	c.cred, c.cred1 = u.SHA256.StoredKey, u.SHA1.StoredKey
 	if u.SHA256.Iters == 0 || u.SHA1.Iters == 0 {
 		c.cred = c.fillCredentials(ctx, name, pw)
 	}
@@ -430,7 +430,7 @@ func (c *conn) scram(ctx context.Context, mech string, first []byte, plus bool) 
 				return name, c.failed("account-disabled", "")
 			}
 			c.successData = resp
-			c.cred = user.SHA256.StoredKey
+			c.cred, c.cred1 = user.SHA256.StoredKey, user.SHA1.StoredKey
 			return name, nil
 		}
 		ns := c.saslNS()

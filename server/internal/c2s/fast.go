@@ -161,7 +161,7 @@ func (c *conn) hashedToken(ctx context.Context, mech string, msg []byte) (string
 	}
 	c.fastUsed = &fastLogin{FASTToken: *match}
 	c.successData = string(htResponder(token, cb))
-	c.cred = u.SHA256.StoredKey
+	c.cred, c.cred1 = u.SHA256.StoredKey, u.SHA1.StoredKey
 	return name, nil
 }
 

@@ -21,6 +21,7 @@ type conn struct {
 	ip          string
 	authed      string // localpart once SASL succeeded
 	cred        []byte // the SCRAM-SHA-256 StoredKey it succeeded with
+	cred1       []byte // and the SCRAM-SHA-1 one (for an account imported with those only)
 	ticket      *ticket
 	deadline    time.Time
 	opened      bool // the first stream header came
@@ -247,7 +248,11 @@ func (c *conn) stillValid(ctx context.Context) error {
 		return &stream.Error{Condition: stream.InternalServerError}
 	case u.Disabled:
 		return &stream.Error{Condition: stream.NotAuthorized, Text: "the account is disabled"}
-	case !bytes.Equal(u.SHA256.StoredKey, c.cred):
+	case !bytes.Equal(u.SHA256.StoredKey, c.cred) &&
+		// An account imported with SHA-1 keys only gets its SHA-256
+		// ones at a PLAIN login, maybe another device's since this one
+		// logged in: the password is the same if the SHA-1 key is.
+		!(len(c.cred) == 0 && bytes.Equal(u.SHA1.StoredKey, c.cred1)):
 		return &stream.Error{Condition: stream.NotAuthorized, Text: "the password was changed; log in again"}
 	}
 	return nil
