@@ -201,19 +201,7 @@ func (db *DB) RedeemInvite(ctx context.Context, token string, u User, now time.T
 		}
 		switch {
 		case i.Kind == InviteReset:
-			res, err := tx.ExecContext(ctx, `UPDATE users SET
-				sha1_salt = ?, sha1_iters = ?, sha1_stored = ?, sha1_server = ?,
-				sha256_salt = ?, sha256_iters = ?, sha256_stored = ?, sha256_server = ?
-				WHERE name = ?`,
-				blob(u.SHA1.Salt), u.SHA1.Iters, blob(u.SHA1.StoredKey), blob(u.SHA1.ServerKey),
-				blob(u.SHA256.Salt), u.SHA256.Iters, blob(u.SHA256.StoredKey), blob(u.SHA256.ServerKey), u.Name)
-			if err == nil {
-				err = affected(res)
-			}
-			if err != nil {
-				return err
-			}
-			if err := deleteFASTTokens(ctx, tx, u.Name); err != nil {
+			if err := setCredentials(ctx, tx, u.Name, u.SHA1, u.SHA256); err != nil {
 				return err
 			}
 		case i.NewAccount():
@@ -226,18 +214,7 @@ func (db *DB) RedeemInvite(ctx context.Context, token string, u User, now time.T
 			if kept {
 				return ErrInviteName
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO users (`+userCols+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
-				u.Name,
-				blob(u.SHA1.Salt), u.SHA1.Iters, blob(u.SHA1.StoredKey), blob(u.SHA1.ServerKey),
-				blob(u.SHA256.Salt), u.SHA256.Iters, blob(u.SHA256.StoredKey), blob(u.SHA256.ServerKey),
-				u.Disabled, unix(u.Created))
-			if err == nil {
-				if err = affected(res); errors.Is(err, ErrNotFound) {
-					err = ErrExists
-				}
-			}
-			if err != nil {
+			if err := insertUser(ctx, tx, u); err != nil {
 				return err
 			}
 		default:

@@ -41,7 +41,21 @@ func (db *DB) CreateUser(ctx context.Context, u User) error {
 	if u.Created.IsZero() {
 		u.Created = time.Now()
 	}
-	res, err := db.w.ExecContext(ctx, `INSERT INTO users (`+userCols+`)
+	if err := insertUser(ctx, db.w, u); err != nil {
+		return fmt.Errorf("create user %s: %w", u.Name, err)
+	}
+	return nil
+}
+
+// execer is what runs a statement: the database, or a transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// insertUser adds u's row, or returns ErrExists: the one INSERT of an
+// account, for CreateUser, invitations and imports.
+func insertUser(ctx context.Context, ex execer, u User) error {
+	res, err := ex.ExecContext(ctx, `INSERT INTO users (`+userCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
 		u.Name,
 		blob(u.SHA1.Salt), u.SHA1.Iters, blob(u.SHA1.StoredKey), blob(u.SHA1.ServerKey),
@@ -52,10 +66,26 @@ func (db *DB) CreateUser(ctx context.Context, u User) error {
 			err = ErrExists
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("create user %s: %w", u.Name, err)
+	return err
+}
+
+// setCredentials replaces name's keys and revokes its FAST tokens in tx,
+// or returns ErrNotFound: for SetCredentials and reset invitations.
+func setCredentials(ctx context.Context, tx *sql.Tx, name string, sha1, sha256 Credentials) error {
+	res, err := tx.ExecContext(ctx, `UPDATE users SET
+		sha1_salt = ?, sha1_iters = ?, sha1_stored = ?, sha1_server = ?,
+		sha256_salt = ?, sha256_iters = ?, sha256_stored = ?, sha256_server = ?
+		WHERE name = ?`,
+		blob(sha1.Salt), sha1.Iters, blob(sha1.StoredKey), blob(sha1.ServerKey),
+		blob(sha256.Salt), sha256.Iters, blob(sha256.StoredKey), blob(sha256.ServerKey),
+		name)
+	if err == nil {
+		err = affected(res)
 	}
-	return nil
+	if err != nil {
+		return err
+	}
+	return deleteFASTTokens(ctx, tx, name)
 }
 
 // User returns the user called name, or ErrNotFound. Logins call it: it
@@ -109,20 +139,7 @@ func (db *DB) users(ctx context.Context) ([]User, error) {
 // there is no such user.
 func (db *DB) SetCredentials(ctx context.Context, name string, sha1, sha256 Credentials) error {
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET
-		sha1_salt = ?, sha1_iters = ?, sha1_stored = ?, sha1_server = ?,
-		sha256_salt = ?, sha256_iters = ?, sha256_stored = ?, sha256_server = ?
-		WHERE name = ?`,
-			blob(sha1.Salt), sha1.Iters, blob(sha1.StoredKey), blob(sha1.ServerKey),
-			blob(sha256.Salt), sha256.Iters, blob(sha256.StoredKey), blob(sha256.ServerKey),
-			name)
-		if err == nil {
-			err = affected(res)
-		}
-		if err != nil {
-			return err
-		}
-		return deleteFASTTokens(ctx, tx, name)
+		return setCredentials(ctx, tx, name, sha1, sha256)
 	})
 	if err != nil {
 		return fmt.Errorf("set credentials of %s: %w", name, err)

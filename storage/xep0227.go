@@ -82,11 +82,7 @@ func importAccount(b *batch, u User, a Account, replace bool) error {
 			return err
 		}
 	}
-	if _, err := b.exec(`INSERT INTO users (`+userCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.Name,
-		blob(u.SHA1.Salt), u.SHA1.Iters, blob(u.SHA1.StoredKey), blob(u.SHA1.ServerKey),
-		blob(u.SHA256.Salt), u.SHA256.Iters, blob(u.SHA256.StoredKey), blob(u.SHA256.ServerKey),
-		u.Disabled, unix(u.Created)); err != nil {
+	if err := insertUser(b.ctx, b.tx, u); err != nil {
 		return err
 	}
 	if len(a.Roster) > 0 {
