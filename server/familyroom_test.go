@@ -9,6 +9,7 @@ import (
 
 	"hearth/server"
 	"hearth/server/admin"
+	"hearth/server/settings"
 	"hearth/server/xmpptest"
 )
 
@@ -209,5 +210,45 @@ func TestFamilyRoomBookmarks(t *testing.T) {
 	list, err := srv.Admin.RoomAffiliations(ctx, "family")
 	if err != nil || !slices.Equal(list, []admin.RoomAffiliation{{JID: "dave@hearth.test", Affiliation: "member"}, {JID: "erin@hearth.test", Affiliation: "member"}}) {
 		t.Errorf("family room's affiliations: %+v, %v", list, err)
+	}
+}
+
+// TestFamilyRoomOwners: the server's administrators (admin.jids) own the
+// family room, so that someone at home can moderate it: set at once when
+// the setting changes, at the next start, and for an administrator's
+// account made later. Someone taken off admin.jids stays an owner.
+func TestFamilyRoomOwners(t *testing.T) {
+	srv := xmpptest.StartFamily(t)
+	ctx := t.Context()
+	affs := func() map[string]string {
+		t.Helper()
+		list, err := srv.Admin.RoomAffiliations(ctx, "family")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, a := range list {
+			m[a.JID] = a.Affiliation
+		}
+		return m
+	}
+	srv.AddUser(t, "alice", secret("alice"))
+	srv.AddUser(t, "bob", secret("bob"))
+	if _, err := srv.Admin.SetSetting(ctx, settings.KeyAdmins, "alice@hearth.test, carol@hearth.test, someone@elsewhere.test"); err != nil {
+		t.Fatal(err)
+	}
+	if got := affs(); !maps.Equal(got, map[string]string{"alice@hearth.test": "owner", "bob@hearth.test": "member"}) {
+		t.Fatalf("after admin.jids: %v", got)
+	}
+	srv.AddUser(t, "carol", secret("carol"))
+	if got := affs(); got["carol@hearth.test"] != "owner" {
+		t.Fatalf("carol, an administrator made later: %v", got)
+	}
+	if _, err := srv.Admin.SetSetting(ctx, settings.KeyAdmins, "bob@hearth.test"); err != nil {
+		t.Fatal(err)
+	}
+	srv = srv.Restart(t)
+	if got := affs(); !maps.Equal(got, map[string]string{"alice@hearth.test": "owner", "bob@hearth.test": "owner", "carol@hearth.test": "owner"}) {
+		t.Fatalf("after a restart with admin.jids bob: %v", got)
 	}
 }

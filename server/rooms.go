@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"hearth/server/admin"
 	"hearth/server/internal/mod/family"
@@ -124,4 +125,15 @@ func (s *Server) applyFamilyRoom(ctx context.Context, v settings.Values) error {
 	ctx, cancel := s.detach(ctx)
 	defer cancel()
 	return s.familyRoom.Set(ctx, v.String(settings.KeyFamilyRoom))
+}
+
+// applyFamilyOwners makes the administrators (admin.jids) the family
+// room's owners: now, or when the room is made.
+func (s *Server) applyFamilyOwners(ctx context.Context, v settings.Values) error {
+	if s.familyRoom == nil {
+		return nil
+	}
+	ctx, cancel := s.detach(ctx)
+	defer cancel()
+	return s.familyRoom.SetOwners(ctx, strings.Fields(strings.ReplaceAll(v.String(settings.KeyAdmins), ",", " ")))
 }

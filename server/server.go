@@ -355,6 +355,8 @@ func (s *Server) Serve(ctx context.Context, ls Listeners) error {
 		if err := s.applyFamily(ctx, v); err != nil {
 			s.cfg.Log.Error("the family circle was not completed at start; it is tried again at the next start, or when family.circle is set on again", "err", err)
 		}
+		// The room is not made yet: its owners are kept for when it is.
+		_ = s.applyFamilyOwners(ctx, v)
 		if err := s.applyFamilyRoom(ctx, v); err != nil {
 			s.cfg.Log.Error("the family room was not completed at start; it is tried again at the next start, or when muc.family_room is set again", "err", err)
 		}
@@ -465,6 +467,9 @@ func (s *Server) applySetting(ctx context.Context, key string) error {
 		s.svcAdmin.SetMOTD(v.String(key))
 	case settings.KeyAdmins:
 		s.svcAdmin.SetAdmins(v.String(key))
+		if err := s.applyFamilyOwners(ctx, v); err != nil {
+			s.cfg.Log.Error("the administrators were not all made owners of the family room; setting admin.jids again retries", "err", err)
+		}
 	case settings.KeyUploadMaxFile, settings.KeyUploadQuota, settings.KeyUploadDaily, settings.KeyUploadExpiry:
 		s.upload.SetLimits(uploadLimits(v))
 	case settings.KeyPublicURL:

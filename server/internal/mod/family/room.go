@@ -11,7 +11,8 @@ package family
 // with any affiliation (member, or what the administrator made it since,
 // outcast included) is left as it is at the next start, so a bookmark
 // its owner removed is not given back. The server owns the room; the
-// administrator manages it with hearth rooms.
+// administrator manages it with hearth rooms; the server's
+// administrators (admin.jids) are its owners.
 
 import (
 	"context"
@@ -76,8 +77,9 @@ type Room struct {
 
 	// mu makes changes one at a time: a new account is taken in either
 	// before or after the room changes, never half way.
-	mu   sync.Mutex
-	room jid.JID // zero: no family room
+	mu     sync.Mutex
+	room   jid.JID  // zero: no family room
+	owners []string // the administrators (admin.jids), the room's owners
 }
 
 // NewRoom returns the family room's keeper, with no room until Set.
@@ -154,10 +156,52 @@ func (m *Room) Set(ctx context.Context, name string) error {
 			errs = append(errs, fmt.Errorf("%s, deleted, is still in the room: %w", who, err))
 		}
 	}
+	if err := m.ownersLocked(ctx, affs); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("some accounts could not be taken into the family room %s: %w", room, errors.Join(errs...))
 	}
 	return nil
+}
+
+// SetOwners makes the server's administrators (the setting admin.jids:
+// bare JIDs of accounts here) the family room's owners, so that someone
+// at home can moderate it (retract a message, XEP-0425), change its
+// subject or take a member out. Someone taken off admin.jids stays an
+// owner until changed with hearth rooms: the server cannot tell an owner
+// it made from one the administrator made.
+func (m *Room) SetOwners(ctx context.Context, admins []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.owners = admins
+	if m.room.Local == "" {
+		return nil
+	}
+	affs, err := m.rooms.Affiliations(ctx, m.room.String())
+	if err != nil {
+		return fmt.Errorf("the family room's members could not be read: %w", err)
+	}
+	return m.ownersLocked(ctx, affs)
+}
+
+// ownersLocked makes each administrator that is an account here an owner
+// of the room; m.mu held.
+func (m *Room) ownersLocked(ctx context.Context, affs map[string]string) error {
+	var errs []error
+	for _, a := range m.owners {
+		j, err := jid.Parse(a)
+		if err != nil || j.Local == "" || j.Domain != m.domain || affs[j.Bare().String()] == "owner" {
+			continue
+		}
+		if ok, err := m.db.UserExists(ctx, j.Local); err != nil || !ok {
+			continue
+		}
+		if err := m.rooms.SetAffiliation(ctx, m.room.String(), j.Bare().String(), "owner", "an administrator of the server"); err != nil {
+			errs = append(errs, fmt.Errorf("%s, an administrator, was not made an owner: %w", j.Bare(), err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // takeIn adds the room to the account's bookmarks (unless it has it) and
@@ -190,6 +234,12 @@ func (m *Room) UserAdded(ctx context.Context, user string) error {
 	}
 	if err := m.takeIn(ctx, user); err != nil {
 		return fmt.Errorf("the new account was not taken into the family room %s (%w); it is tried again at the next start", m.room, err)
+	}
+	bare := jid.JID{Local: user, Domain: m.domain}.String()
+	for _, a := range m.owners {
+		if a == bare {
+			return m.ownersLocked(ctx, map[string]string{})
+		}
 	}
 	return nil
 }
