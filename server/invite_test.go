@@ -135,8 +135,8 @@ guest receives: <iq type='error' id='r6' from='hearth.test'><error type='cancel'
 guest sends: <iq type='set' id='r7'><query xmlns='jabber:iq:register'><username>carol</username><password>iron-teapot-pw</password></query></iq>
 guest receives: <iq type='result' id='r7' from='hearth.test'/>`)
 	// A reset follows a lost phone: the phone's session ends.
-	if !phone.Closed(5 * time.Second) {
-		t.Error("carol's session outlived the reset of her password")
+	if cond := phone.StreamEnd(); cond != "not-authorized" {
+		t.Errorf("carol's old session ended with %q, want not-authorized", cond)
 	}
 	srv.Login(t, "carol", "iron-teapot-pw", "pc")
 	if _, err := srv.Dial("alice", "iron-teapot-pw", "x"); err == nil {

@@ -271,6 +271,9 @@ func (s *Server) Authenticate(from, local, password string) (*Client, error) {
 // has not bound yet (see Authenticate), without sending anything, and
 // reports whether it did.
 func (c *Client) Closed(d time.Duration) bool {
+	if c.in != nil {
+		panic("xmpptest: Closed is for a stream that has not bound; a bound one has StreamEnd")
+	}
 	_ = c.conn.SetReadDeadline(time.Now().Add(d))
 	defer c.conn.SetReadDeadline(time.Time{})
 	for {
