@@ -71,8 +71,8 @@ func TestAdhocAdmin(t *testing.T) {
 	t.Run("listed", func(t *testing.T) {
 		alice.Send(`<iq type='get' id='i2' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#items' node='` + nsCommands + `'/></iq>`)
 		res := alice.Expect(`<iq type='result' id='i2' from='hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#items' node='` + nsCommands + `'>*</query></iq>`)
-		if n := len(res.FirstElement().Elements()); n != 13 {
-			t.Fatalf("%d commands listed, want 13 (XEP-0133's 11 and XEP-0401's 2): %v", n, res)
+		if n := len(res.FirstElement().Elements()); n != 16 {
+			t.Fatalf("%d commands listed, want 16 (14 of XEP-0133, 2 of XEP-0401): %v", n, res)
 		}
 		alice.Send(`<iq type='get' id='i3' to='hearth.test'><query xmlns='http://jabber.org/protocol/disco#info' node='` + addUser + `'/></iq>`)
 		alice.Expect(`<iq type='result' id='i3' from='hearth.test' to='alice@hearth.test/pc'><query xmlns='http://jabber.org/protocol/disco#info' node='` + addUser + `'><identity category='automation' type='command-node' name='Add an account'/><feature var='` + nsCommands + `'/><feature var='jabber:x:data'/></query></iq>`)
@@ -112,6 +112,30 @@ func TestAdhocAdmin(t *testing.T) {
 		node := "http://jabber.org/protocol/admin#change-user-password"
 		runCommand(alice, "c1", node, "", "", submit([2]string{"accountjid", "dave@hearth.test"}, [2]string{"password", "birch-chair-pw"}))
 		alice.Expect(`<iq type='result' id='c1' from='hearth.test' to='alice@hearth.test/pc'><command xmlns='` + nsCommands + `' node='` + node + `' sessionid='*' status='completed'><note type='info'>the password of dave@hearth.test was changed</note></command></iq>`)
+		srv.Login(t, "dave", "birch-chair-pw", "phone").Close()
+
+		// A lost phone: its session ended, the account disabled (no
+		// login), then enabled again.
+		phone := srv.Login(t, "dave", "birch-chair-pw", "phone")
+		node = "http://jabber.org/protocol/admin#end-user-session"
+		runCommand(alice, "e1", node, "", "", submit([2]string{"accountjids", "dave@hearth.test"}))
+		alice.Expect(`<iq type='result' id='e1' from='hearth.test' to='alice@hearth.test/pc'><command xmlns='` + nsCommands + `' node='` + node + `' sessionid='*' status='completed'><note type='info'>sessions ended: dave@hearth.test (1)</note></command></iq>`)
+		phone.StreamEnd()
+		tablet := srv.Login(t, "dave", "birch-chair-pw", "tablet")
+		runCommand(alice, "e2", node, "", "", submit([2]string{"accountjids", "dave@hearth.test/tablet"}))
+		alice.Expect(`<iq type='result' id='e2' from='hearth.test' to='alice@hearth.test/pc'><command xmlns='` + nsCommands + `' node='` + node + `' sessionid='*' status='completed'><note type='info'>sessions ended: dave@hearth.test/tablet (1)</note></command></iq>`)
+		tablet.StreamEnd()
+		runCommand(alice, "e3", node, "", "", submit([2]string{"accountjids", "dave@hearth.test/laptop"}))
+		alice.Expect(`<iq type='result' id='e3' from='hearth.test' to='alice@hearth.test/pc'><command xmlns='` + nsCommands + `' node='` + node + `' sessionid='*' status='completed'><note type='error'>dave@hearth.test/laptop has no session</note></command></iq>`)
+		node = "http://jabber.org/protocol/admin#disable-user"
+		runCommand(alice, "x1", node, "", "", submit([2]string{"accountjids", "dave@hearth.test"}))
+		alice.Expect(`<iq type='result' id='x1' from='hearth.test' to='alice@hearth.test/pc'><command xmlns='` + nsCommands + `' node='` + node + `' sessionid='*' status='completed'><note type='info'>disabled: dave@hearth.test</note></command></iq>`)
+		if _, err := srv.Dial("dave", "birch-chair-pw", "phone"); err == nil {
+			t.Fatal("a disabled account logged in")
+		}
+		node = "http://jabber.org/protocol/admin#reenable-user"
+		runCommand(alice, "x2", node, "", "", submit([2]string{"accountjids", "dave@hearth.test"}))
+		alice.Expect(`<iq type='result' id='x2' from='hearth.test' to='alice@hearth.test/pc'><command xmlns='` + nsCommands + `' node='` + node + `' sessionid='*' status='completed'><note type='info'>enabled: dave@hearth.test</note></command></iq>`)
 		srv.Login(t, "dave", "birch-chair-pw", "phone").Close()
 
 		node = "http://jabber.org/protocol/admin#delete-user"

@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
+	"strings"
 
+	"hearth/server/admin"
 	"hearth/server/internal/mod/svcadmin"
 )
 
@@ -45,4 +48,35 @@ func (a adminCommands) Setting(ctx context.Context, key string) (string, error) 
 func (a adminCommands) SetSetting(ctx context.Context, key, value string) error {
 	_, err := a.s.admin.SetSetting(ctx, key, value)
 	return err
+}
+
+func (a adminCommands) SetDisabled(ctx context.Context, bareJID string, disabled bool) error {
+	return a.s.admin.SetDisabled(ctx, bareJID, disabled)
+}
+
+// EndSessions ends one session (a full JID) or every session of an
+// account (a bare JID), held ones too, and says how many ended.
+func (a adminCommands) EndSessions(ctx context.Context, who string) (int, error) {
+	if strings.Contains(who, "/") {
+		switch err := a.s.admin.Kick(ctx, who); {
+		case errors.Is(err, admin.ErrNotFound):
+			return 0, nil
+		case err != nil:
+			return 0, err
+		}
+		return 1, nil
+	}
+	ss, err := a.s.admin.Sessions(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range ss {
+		if bare, _, _ := strings.Cut(s.JID, "/"); bare == who {
+			if a.s.admin.Kick(ctx, s.JID) == nil {
+				n++
+			}
+		}
+	}
+	return n, nil
 }

@@ -40,6 +40,11 @@ type Admin interface {
 	Users(ctx context.Context) ([]string, error)
 	Setting(ctx context.Context, key string) (string, error)
 	SetSetting(ctx context.Context, key, value string) error
+	// SetDisabled disables (its sessions end) or enables an account.
+	SetDisabled(ctx context.Context, bareJID string, disabled bool) error
+	// EndSessions ends a session (a full JID) or all of an account's
+	// (a bare JID), and says how many.
+	EndSessions(ctx context.Context, jid string) (int, error)
 }
 
 // Deps are what the module needs.
@@ -74,6 +79,9 @@ func New(d Deps) *Module {
 	}{
 		{"add-user", "Add an account", m.addUser},
 		{"delete-user", "Delete accounts", m.deleteUser},
+		{"disable-user", "Disable accounts", m.disableUser},
+		{"reenable-user", "Enable accounts again", m.reenableUser},
+		{"end-user-session", "End sessions", m.endSessions},
 		{"change-user-password", "Change an account's password", m.changePassword},
 		{"get-registered-users-num", "Number of accounts", m.registeredNum},
 		{"get-registered-users-list", "List of accounts", m.registeredList},
@@ -171,37 +179,8 @@ func (m *Module) addUser(ctx context.Context, from jid.JID, in *adhoc.Form) adho
 }
 
 func (m *Module) deleteUser(ctx context.Context, from jid.JID, in *adhoc.Form) adhoc.Step {
-	if in == nil {
-		x := form("Delete accounts", "The accounts to delete, with everything they keep on the server.")
-		adhoc.AddField(x, "accountjids", "jid-multi", "Addresses", true)
-		return adhoc.Step{Form: x}
-	}
-	var gone, notes []string
-	for _, s := range in.Values("accountjids") {
-		if strings.TrimSpace(s) == "" {
-			continue
-		}
-		acct, err := m.account(s)
-		if err == nil {
-			err = m.d.Admin.DeleteUser(ctx, acct)
-		}
-		if err != nil {
-			notes = append(notes, fmt.Sprintf("%s was not deleted: %v", s, err))
-			continue
-		}
-		m.log.Info("account deleted by an administrator's command", "account", acct, "by", from.Bare().String())
-		gone = append(gone, acct)
-	}
-	switch {
-	case len(notes) > 0:
-		if len(gone) > 0 {
-			notes = append(notes, "deleted: "+strings.Join(gone, ", "))
-		}
-		return failed("%s", strings.Join(notes, "; "))
-	case len(gone) == 0:
-		return failed("no account was named")
-	}
-	return done("deleted: %s", strings.Join(gone, ", "))
+	return m.eachAccount(ctx, from, in, "Delete accounts", "The accounts to delete, with everything they keep on the server.", "deleted",
+		func(acct string) error { return m.d.Admin.DeleteUser(ctx, acct) })
 }
 
 func (m *Module) changePassword(ctx context.Context, from jid.JID, in *adhoc.Form) adhoc.Step {
