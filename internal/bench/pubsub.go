@@ -155,19 +155,12 @@ func runPubsub(ctx context.Context, d *dialer) (reporter, error) {
 	f.publish(runCtx, owner, maxItems, &errs)
 	f.wait(ctx, o.drain)
 
-	r.Publishes = f.final.Load()
-	r.Expected = r.Publishes * int64(o.subscribers)
-	lat := f.latencies(r.Publishes)
 	for _, s := range subs {
 		r.Delivered += s.got.Load()
 	}
-	r.Lost = r.Expected - r.Delivered
-	elapsed := time.Duration(f.last.Load()) - start
-	r.Value = round1(rate(f.complete.Load(), elapsed))
-	r.PerSecond = round1(rate(r.Delivered, elapsed))
-	r.Seconds = round3(elapsed.Seconds())
-	r.latency = summarize(lat)
-	r.P50, r.P99 = ms(r.latency.P50), ms(r.latency.P99)
+	t := f.totals(start, r.Delivered)
+	r.Publishes, r.Expected, r.Lost, r.Value, r.PerSecond, r.Seconds = t.Sent, t.Expected, t.Lost, t.Value, t.PerSecond, t.Seconds
+	r.latency, r.P50, r.P99 = t.latency, t.P50, t.P99
 	r.Error = errs.String()
 	if r.Lost > 0 {
 		return r, fmt.Errorf("%d of %d notifications %w", r.Lost, r.Expected, errLost)

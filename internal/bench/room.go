@@ -170,19 +170,12 @@ func runRoom(ctx context.Context, d *dialer) (reporter, error) {
 	f.send(runCtx, occ[:o.senders], maxMsgs, &errs)
 	f.wait(ctx, o.drain)
 
-	r.Messages = f.final.Load()
-	r.Expected = r.Messages * int64(o.occupants)
-	lat := f.latencies(r.Messages)
 	for _, oc := range occ {
 		r.Delivered += oc.got.Load()
 	}
-	r.Lost = r.Expected - r.Delivered
-	elapsed := time.Duration(f.last.Load()) - start
-	r.Value = round1(rate(f.complete.Load(), elapsed))
-	r.PerSecond = round1(rate(r.Delivered, elapsed))
-	r.Seconds = round3(elapsed.Seconds())
-	r.latency = summarize(lat)
-	r.P50, r.P99 = ms(r.latency.P50), ms(r.latency.P99)
+	t := f.totals(start, r.Delivered)
+	r.Messages, r.Expected, r.Lost, r.Value, r.PerSecond, r.Seconds = t.Sent, t.Expected, t.Lost, t.Value, t.PerSecond, t.Seconds
+	r.latency, r.P50, r.P99 = t.latency, t.P50, t.P99
 	r.Error = errs.String()
 	if r.Lost > 0 {
 		return r, fmt.Errorf("%d of %d groupchat messages %w", r.Lost, r.Expected, errLost)

@@ -106,3 +106,27 @@ func (s *spread) latencies(n int64) samples {
 	}
 	return lat
 }
+
+// spreadTotals are what a fan-out run (room, pubsub) reports once its
+// stanzas are sent and drained.
+type spreadTotals struct {
+	Sent, Expected, Lost int64
+	Value, PerSecond     float64 // stanzas that reached everyone, and deliveries, per second
+	Seconds, P50, P99    float64
+	latency              summary
+}
+
+// totals sums a run that began at start (since epoch) and whose receivers
+// got delivered stanzas in all.
+func (s *spread) totals(start time.Duration, delivered int64) spreadTotals {
+	t := spreadTotals{Sent: s.final.Load()}
+	t.Expected = t.Sent * int64(s.k)
+	t.Lost = t.Expected - delivered
+	elapsed := time.Duration(s.last.Load()) - start
+	t.Value = round1(rate(s.complete.Load(), elapsed))
+	t.PerSecond = round1(rate(delivered, elapsed))
+	t.Seconds = round3(elapsed.Seconds())
+	t.latency = summarize(s.latencies(t.Sent))
+	t.P50, t.P99 = ms(t.latency.P50), ms(t.latency.P99)
+	return t
+}
