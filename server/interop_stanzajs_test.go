@@ -1,12 +1,8 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,12 +16,7 @@ import (
 // NODE_EXTRA_CA_CERTS, sends a message to a TCP client and gets its
 // answer, then ends its session.
 func TestStanzaJS(t *testing.T) {
-	node := need(t, "/usr/bin/node")
-	dir, err := filepath.Abs("xmpptest/interop/stanzajs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	need(t, filepath.Join(dir, "node_modules/stanza/package.json"))
+	node, dir := nodePeer(t, "stanzajs", "stanza")
 	srv := xmpptest.Start(t)
 	srv.AddUser(t, "alice", secret("alice"))
 	srv.AddUser(t, "bob", secret("bob"))
@@ -41,16 +32,7 @@ func TestStanzaJS(t *testing.T) {
 		t.Run(tc.transport, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, node, "client.mjs", tc.transport, tc.url, srv.Domain, "alice", secret("alice"), "bob@hearth.test/laptop")
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+srv.CertFile)
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			out, done := startNode(t, ctx, node, dir, srv.CertFile, "client.mjs", tc.transport, tc.url, srv.Domain, "alice", secret("alice"), "bob@hearth.test/laptop")
 			var err error
 			ended := false
 			defer func() {

@@ -19,12 +19,7 @@ import (
 // and asks for a token, logs in again with the token alone to the same
 // resource, and is refused with the token under another device's id.
 func TestXmppJSFAST(t *testing.T) {
-	node := need(t, "/usr/bin/node")
-	dir, err := filepath.Abs("xmpptest/interop/xmppjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	need(t, filepath.Join(dir, "node_modules/@xmpp/client/package.json"))
+	node, dir := nodePeer(t, "xmppjs", "@xmpp/client")
 	srv := xmpptest.Start(t)
 	srv.AddUser(t, "alice", secret("alice"))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -33,10 +28,8 @@ func TestXmppJSFAST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, node, "fast.mjs", host, port, srv.Domain, "alice", secret("alice"))
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+srv.CertFile)
-	out, err := cmd.CombinedOutput()
+	out, done := startNode(t, ctx, node, dir, srv.CertFile, "fast.mjs", host, port, srv.Domain, "alice", secret("alice"))
+	err = <-done
 	t.Logf("fast.mjs:\n%s", out)
 	if err != nil {
 		t.Fatalf("xmpp.js: %v", err)
@@ -49,12 +42,7 @@ func TestXmppJSFAST(t *testing.T) {
 // and stream management as it negotiates them; then logs in again over
 // WebSocket with the FAST token it was given and a wrong password.
 func TestXmppJSWebSocket(t *testing.T) {
-	node := need(t, "/usr/bin/node")
-	dir, err := filepath.Abs("xmpptest/interop/xmppjs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	need(t, filepath.Join(dir, "node_modules/@xmpp/client/package.json"))
+	node, dir := nodePeer(t, "xmppjs", "@xmpp/client")
 	srv := xmpptest.Start(t)
 	srv.AddUser(t, "alice", secret("alice"))
 	srv.AddUser(t, "bob", secret("bob"))
@@ -71,16 +59,7 @@ func TestXmppJSWebSocket(t *testing.T) {
 	if exec.Command(node, "-e", "process.exit(typeof WebSocket === 'function' ? 0 : 1)").Run() != nil {
 		args = append([]string{"--experimental-websocket"}, args...)
 	}
-	cmd := exec.CommandContext(ctx, node, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+srv.CertFile)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	out, done := startNode(t, ctx, node, dir, srv.CertFile, args...)
 	m := bob.ExpectLike(`<message from='*' to='bob@hearth.test/laptop' type='chat' id='js1'><body>hello from xmpp.js</body></message>`, 30*time.Second)
 	if !strings.HasPrefix(m.Attr("from"), "alice@hearth.test/xmppjs") {
 		t.Fatalf("from %s", m.Attr("from"))
@@ -91,4 +70,35 @@ func TestXmppJSWebSocket(t *testing.T) {
 	if err != nil {
 		t.Fatalf("xmpp.js: %v", err)
 	}
+}
+
+// nodePeer finds Node and the pinned npm folder xmpptest/interop/folder
+// with package pkg installed (make deps: npm ci).
+func nodePeer(t *testing.T, folder, pkg string) (node, dir string) {
+	t.Helper()
+	node = need(t, "/usr/bin/node")
+	dir, err := filepath.Abs(filepath.Join("xmpptest/interop", folder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	need(t, filepath.Join(dir, "node_modules", pkg, "package.json"))
+	return node, dir
+}
+
+// startNode runs node with args in dir, the test CA trusted through
+// NODE_EXTRA_CA_CERTS; what it prints collects in out, read it once
+// done has sent how it ended.
+func startNode(t *testing.T, ctx context.Context, node, dir, caFile string, args ...string) (out *bytes.Buffer, done <-chan error) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+caFile)
+	out = new(bytes.Buffer)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() { ended <- cmd.Wait() }()
+	return out, ended
 }
