@@ -97,7 +97,7 @@ func (db *DB) QueueArchive(rows []ArchiveRow, after func(int64, error)) *Queued 
 	if len(rows) == 2 && rows[0].User == rows[1].User {
 		panic("storage: QueueArchive takes one row per archive: a message to oneself is in its archive once")
 	}
-	w := &archiveWrite{Queued: Queued{done: make(chan struct{}), what: what, after: after}}
+	w := &archiveWrite{Queued: Queued{what: what, after: after}}
 	w.msg.stanza = blob(rows[0].Stanza)
 	size := 0
 	for _, r := range rows {
@@ -157,9 +157,6 @@ func parseMeta(meta []byte) ([]ArchiveRow, error) {
 	return out, nil
 }
 
-// maxArchiveRun bounds the messages one statement inserts.
-const maxArchiveRun = 64
-
 // archiveRun is how many writes at the start of q are archive writes.
 func archiveRun(q []*Queued) int {
 	n := 0
@@ -170,9 +167,9 @@ func archiveRun(q []*Queued) int {
 }
 
 // archive writes a run of archive writes: their messages into the log, in
-// statements of up to maxArchiveRun, and then one index row per list they
-// add to. A write for an account deleted since it was queued fails alone,
-// with ErrNotFound in errs (a room's archive has no account to check).
+// blocks (archive_block.go), and then one index row per list they add to.
+// A write for an account deleted since it was queued fails alone, with
+// ErrNotFound in errs (a room's archive has no account to check).
 func (b *batch) archive(q []*Queued, errs []error) error {
 	known := make(map[string]bool)
 	exists := func(user string) (bool, error) {
@@ -196,15 +193,7 @@ func (b *batch) archive(q []*Queued, errs []error) error {
 		return err == nil, nil
 	}
 	var lists runLists
-	args := make([]any, 0, 3*min(len(q), maxArchiveRun))
-	flush := func() error {
-		if len(args) == 0 {
-			return nil
-		}
-		_, err := b.exec(archiveInsert(len(args)/3), args...)
-		args = args[:0]
-		return err
-	}
+	entries := make([]logEntry, 0, len(q))
 write:
 	for i, p := range q {
 		m := p.arch
@@ -218,18 +207,13 @@ write:
 				continue write
 			}
 		}
-		args = append(args, p.archiveID, m.meta, m.stanza)
+		entries = append(entries, logEntry{id: p.archiveID, meta: m.meta, stanza: m.stanza})
 		for _, l := range m.lists[:m.n] {
 			lists.add(archiveList{l.user, ""}, p.archiveID)
 			lists.add(l, p.archiveID)
 		}
-		if len(args) == 3*maxArchiveRun {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
 	}
-	if err := flush(); err != nil {
+	if err := b.logInsert(entries); err != nil {
 		return err
 	}
 	return b.indexRuns(lists.runs)
@@ -332,13 +316,9 @@ func statements(head string, cols, n int) []string {
 	return out
 }
 
-var (
-	archiveInserts = statements(`INSERT INTO archive_log (id, meta, stanza) VALUES `, 3, maxArchiveRun)
-	indexInserts   = statements(`INSERT INTO archive_index (username, peer, first, last, n, ids) VALUES `, 6, 64)
-)
+var indexInserts = statements(`INSERT INTO archive_index (username, peer, first, last, n, ids) VALUES `, 6, 64)
 
-func archiveInsert(msgs int) string { return archiveInserts[msgs-1] }
-func indexInsert(rows int) string   { return indexInserts[rows-1] }
+func indexInsert(rows int) string { return indexInserts[rows-1] }
 
 // Flush waits until every write queued before it (QueueArchive,
 // QueueOffline, ...) is durable or failed. A reader calls it to see what
@@ -363,27 +343,70 @@ func (db *DB) Flush(ctx context.Context) error {
 // transaction holds the write lock for long.
 func (db *DB) QueueExpireArchive(before int64, n int) *Queued {
 	return db.commit.enqueue("delete old archived messages", func(b *batch) (int64, error) {
-		// cut: the (n+1)th oldest id below before, or before.
-		cut := before
-		s, err := b.stmt(`SELECT id FROM archive_log WHERE id < ? ORDER BY id LIMIT 1 OFFSET ?`)
+		cut, gone, err := b.expireCut(before, n)
 		if err != nil {
 			return 0, err
 		}
-		switch err := s.QueryRowContext(b.ctx, before, n).Scan(&cut); {
-		case errors.Is(err, sql.ErrNoRows):
-			cut = before
-		case err != nil:
-			return 0, err
-		}
-		res, err := b.exec(`DELETE FROM archive_log WHERE id < ?`, cut)
-		if err != nil {
+		if err := b.logCutBelow(cut); err != nil {
 			return 0, err
 		}
 		if err := b.trimRuns(cut, nil); err != nil {
 			return 0, err
 		}
-		return res.RowsAffected()
+		return gone, nil
 	}, nil)
+}
+
+// expireCut finds where a delete of at most n of the oldest messages below
+// before stops: cut, the (n+1)th oldest id below before, or before; and
+// how many messages lie below it. The rows' lengths count the messages;
+// only the row that holds cut is decoded.
+func (b *batch) expireCut(before int64, n int) (cut, gone int64, err error) {
+	s, err := b.stmt(sqlLogOldest)
+	if err != nil {
+		return 0, 0, err
+	}
+	// n+1 rows hold at least n+1 messages: enough to find cut.
+	rows, err := s.QueryContext(b.ctx, before, n+1)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var last, size sql.NullInt64
+		var meta, data sql.RawBytes
+		if err := rows.Scan(&id, &last, &size, &meta, &data); err != nil {
+			return 0, 0, err
+		}
+		k := int64(1)
+		if size.Valid {
+			k = size.Int64
+		}
+		if gone+k <= int64(n) && (!last.Valid || last.Int64 < before) {
+			gone += k // the whole row goes
+			continue
+		}
+		// The row that holds cut: its messages below go, up to n in all.
+		r := &logRec{id: id}
+		if last.Valid {
+			if r.entries, err = decodeBlock(id, int(k), data); err != nil {
+				return 0, 0, err
+			}
+		} else {
+			r.entries = []logEntry{{id: id}}
+		}
+		for _, e := range r.entries {
+			if e.id >= before || gone == int64(n) {
+				return min(e.id, before), gone, nil
+			}
+			gone++
+		}
+		// A block whose messages from before on were deleted: all of
+		// it goes, and no row below before comes after it.
+		return before, gone, nil
+	}
+	return before, gone, rows.Err()
 }
 
 // trimRuns takes the ids below cut out of the index, or out of one list
@@ -477,53 +500,45 @@ func (b *batch) purgeArchive(user string, limit int) (int64, error) {
 		return 0, err
 	}
 	// Each message leaves the user's archive: it keeps its other place,
-	// or goes.
-	rows, err = b.tx.QueryContext(b.ctx, `SELECT id, meta FROM archive_log WHERE id IN (SELECT value FROM json_each(?))`, jsonInts(ids))
+	// or goes; each row of the log is written back once.
+	recs, err := logRecs(b.ctx, b.tx, ids)
 	if err != nil {
 		return 0, err
 	}
-	type kept struct {
-		id   int64
-		meta []byte // nil: the row goes
+	gone := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		gone[id] = true
 	}
-	var change []kept
 	var peers []string // the contacts whose lists held them
-	for rows.Next() {
-		var k kept
-		var meta []byte
-		if err := rows.Scan(&k.id, &meta); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		places, err := parseMeta(meta)
-		if err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("message %d: %w", k.id, err)
-		}
-		places = slices.DeleteFunc(places, func(r ArchiveRow) bool {
-			if r.User == user && !slices.Contains(peers, r.With) {
-				peers = append(peers, r.With)
+	for _, r := range recs {
+		changed := false
+		kept := r.entries[:0]
+		for _, e := range r.entries {
+			if !gone[e.id] {
+				kept = append(kept, e)
+				continue
 			}
-			return r.User == user
-		})
-		if len(places) > 0 {
-			k.meta = appendMeta(nil, places)
+			places, err := parseMeta(e.meta)
+			if err != nil {
+				return 0, fmt.Errorf("message %d: %w", e.id, err)
+			}
+			changed = true
+			places = slices.DeleteFunc(places, func(p ArchiveRow) bool {
+				if p.User == user && !slices.Contains(peers, p.With) {
+					peers = append(peers, p.With)
+				}
+				return p.User == user
+			})
+			if len(places) > 0 {
+				e.meta = appendMeta(nil, places)
+				kept = append(kept, e)
+			}
 		}
-		change = append(change, k)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
-	}
-	for _, k := range change {
-		var err error
-		if k.meta == nil {
-			_, err = b.exec(`DELETE FROM archive_log WHERE id = ?`, k.id)
-		} else {
-			_, err = b.exec(`UPDATE archive_log SET meta = ? WHERE id = ?`, k.meta, k.id)
-		}
-		if err != nil {
-			return 0, err
+		r.entries = kept
+		if changed {
+			if err := b.put(r); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if _, err := b.tx.ExecContext(b.ctx, `DELETE FROM archive_index WHERE username = ? AND peer = '' AND first IN (SELECT value FROM json_each(?))`, user, jsonInts(firsts)); err != nil {

@@ -295,6 +295,16 @@ func archiveModelRun(t *testing.T, seed uint64) {
 	db.r.QueryRow(`SELECT max(c) FROM (SELECT count(*) c FROM archive_index GROUP BY username, peer)`).Scan(&perList)
 	t.Logf("max runs per list %d", perList)
 	t.Logf("runs %d max n %d ids %d msgs %d", nr, mx, tot, len(m.msgs))
+	// The log holds exactly the model's messages, in blocks or not.
+	entries, blocks := logAll(t, db)
+	var logged []int64
+	for _, e := range entries {
+		logged = append(logged, e.id)
+	}
+	if want := allIDs(); !slices.Equal(logged, want) && !(len(logged) == 0 && len(want) == 0) {
+		t.Errorf("the log holds %d messages %v, want %d %v", len(logged), logged, len(want), want)
+	}
+	t.Logf("log: %d messages, %d blocks", len(entries), blocks)
 	// At the end every list of the index holds exactly the model's ids.
 	for _, u := range owners {
 		for _, with := range append(slices.Clone(remotes), "", "alice@home.test", "bob@home.test", "carol@home.test", occupants[0], occupants[1]) {

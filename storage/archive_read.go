@@ -211,28 +211,22 @@ func (l *logRow) in(user string) (ArchiveRow, bool) {
 
 // archiveFetch reads the log's rows of ids, with their stanzas or not.
 func archiveFetch(ctx context.Context, tx *sql.Tx, ids []int64, stanzas bool) (map[int64]*logRow, error) {
-	col := `stanza`
-	if !stanzas {
-		col = `NULL`
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, meta, `+col+` FROM archive_log WHERE id IN (SELECT value FROM json_each(?))`, jsonInts(ids))
+	got, err := logEntries(ctx, tx, ids)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := make(map[int64]*logRow, len(ids))
-	for rows.Next() {
-		l := &logRow{}
-		var meta []byte
-		if err := rows.Scan(&l.id, &meta, &l.stanza); err != nil {
-			return nil, err
+	out := make(map[int64]*logRow, len(got))
+	for id, e := range got {
+		l := &logRow{id: id}
+		if stanzas {
+			l.stanza = e.stanza
 		}
-		if l.places, err = parseMeta(meta); err != nil {
-			return nil, fmt.Errorf("message %d: %w", l.id, err)
+		if l.places, err = parseMeta(e.meta); err != nil {
+			return nil, fmt.Errorf("message %d: %w", id, err)
 		}
-		out[l.id] = l
+		out[id] = l
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // runs reads a list of the index in order, ascending or (desc)
@@ -361,16 +355,18 @@ func (r *runs) read(want int) error {
 
 // ArchiveTag returns the tag of the user's message id, or ErrNotFound.
 func (db *DB) ArchiveTag(ctx context.Context, user string, id int64) (int64, error) {
-	var meta []byte
-	err := db.r.QueryRowContext(ctx, `SELECT meta FROM archive_log WHERE id = ?`, id).Scan(&meta)
+	got, err := logEntries(ctx, db.r, []int64{id})
 	if err == nil {
-		l := logRow{id: id}
-		if l.places, err = parseMeta(meta); err == nil {
-			r, ok := l.in(user)
-			if ok {
-				return r.Tag, nil
+		err = sql.ErrNoRows
+		if e, ok := got[id]; ok {
+			l := logRow{id: id}
+			if l.places, err = parseMeta(e.meta); err == nil {
+				r, ok := l.in(user)
+				if ok {
+					return r.Tag, nil
+				}
+				err = sql.ErrNoRows
 			}
-			err = sql.ErrNoRows
 		}
 	}
 	return 0, fmt.Errorf("message %d in the archive of %s: %w", id, user, notFound(err))

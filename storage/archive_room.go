@@ -29,16 +29,23 @@ func (db *DB) QueueReplaceArchived(owner string, id, tag int64, stanza []byte) *
 	what := fmt.Sprintf("replace message %d in the archive of %s", id, owner)
 	stanza = blob(stanza)
 	return db.commit.enqueue(what, func(b *batch) (int64, error) {
-		s, err := b.stmt(`SELECT meta FROM archive_log WHERE id = ?`)
+		recs, err := logRecs(b.ctx, b.tx, []int64{id})
 		if err != nil {
 			return 0, err
 		}
-		var meta []byte
-		if err := s.QueryRowContext(b.ctx, id).Scan(&meta); err != nil {
-			return 0, notFound(err)
+		var e *logEntry
+		for _, r := range recs {
+			for i := range r.entries {
+				if r.entries[i].id == id {
+					e = &r.entries[i]
+				}
+			}
+		}
+		if e == nil {
+			return 0, ErrNotFound
 		}
 		l := logRow{id: id}
-		if l.places, err = parseMeta(meta); err != nil {
+		if l.places, err = parseMeta(e.meta); err != nil {
 			return 0, fmt.Errorf("message %d: %w", id, err)
 		}
 		r, ok := l.in(owner)
@@ -48,8 +55,8 @@ func (db *DB) QueueReplaceArchived(owner string, id, tag int64, stanza []byte) *
 		case len(l.places) > 1:
 			return 0, errShared
 		}
-		_, err = b.exec(`UPDATE archive_log SET stanza = ? WHERE id = ?`, stanza, id)
-		return id, err
+		e.stanza = stanza
+		return id, b.put(recs[0])
 	}, nil)
 }
 

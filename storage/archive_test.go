@@ -295,9 +295,10 @@ func TestArchivePlans(t *testing.T) {
 		{`SELECT first, n, ids FROM archive_index WHERE username = ? AND peer = ? AND first <= ? ORDER BY first DESC LIMIT 1`, []any{"alice", "", 5}},
 		{`SELECT first, n, ids FROM archive_index WHERE username = ? AND peer = ? AND first > ? AND first < ? ORDER BY first LIMIT ?`, []any{"alice", "", 5, 1 << 40, 64}},
 		{`SELECT first, n, ids FROM archive_index WHERE username = ? AND peer = ? AND first < ? ORDER BY first DESC LIMIT ?`, []any{"alice", "bob@example.org", 1 << 40, 64}},
-		{`SELECT id, meta, stanza FROM archive_log WHERE id IN (SELECT value FROM json_each(?))`, []any{"[1,2]"}},
-		{`SELECT meta FROM archive_log WHERE id = ?`, []any{5}},
-		{`SELECT id FROM archive_log WHERE id < ? ORDER BY id LIMIT 1 OFFSET ?`, []any{5, 10}},
+		{sqlLogRecs, []any{"[1,2]"}},
+		{sqlLogAcross, []any{5}},
+		{sqlLogOldest, []any{5, 10}},
+		{sqlLogLast, nil},
 		{`SELECT username, peer, first, n, ids FROM archive_index WHERE first < ?`, []any{5}},
 		{`SELECT first, n, ids FROM archive_index WHERE username = ? AND peer = '' ORDER BY first LIMIT ?`, []any{"alice", 10}},
 		{`SELECT coalesce(sum(n), 0) FROM (SELECT n FROM archive_index

@@ -36,7 +36,7 @@ const maxBatch = 4096
 // Queued is a write queued for the next group commit. Done is closed once
 // it is committed and synced, or failed; then Err says which.
 type Queued struct {
-	done  chan struct{}
+	g     *group // nil: finished as it was queued
 	err   error
 	id    int64  // the new row, for an insert
 	what  string // what the write does, for its errors
@@ -50,7 +50,24 @@ type Queued struct {
 }
 
 // Done is closed once the write is durable or failed.
-func (p *Queued) Done() <-chan struct{} { return p.done }
+func (p *Queued) Done() <-chan struct{} {
+	if p.g == nil {
+		return closed
+	}
+	return p.g.done
+}
+
+// closed is the Done of writes finished as they were queued.
+var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// group is the writes queued between two takes of the committer: they
+// commit together (or, past maxBatch, in the next batches too) and share
+// one channel, closed when the last of them is finished, instead of a
+// channel each: a group commit finishes thousands of writes at once.
+type group struct {
+	done chan struct{}
+	left atomic.Int32 // writes not finished yet
+}
 
 // Err is the write's error once Done is closed: nil if it is durable.
 func (p *Queued) Err() error { return p.err }
@@ -58,7 +75,7 @@ func (p *Queued) Err() error { return p.err }
 // Wait waits until the write is durable or failed and returns Err. It is
 // bounded by the busy timeout: a write the database cannot take fails.
 func (p *Queued) Wait() error {
-	<-p.done
+	<-p.Done()
 	return p.err
 }
 
@@ -73,9 +90,13 @@ type committer struct {
 	closed  bool
 	wake    chan struct{}
 	stopped chan struct{}
+	cur     *group // the group writes join as they queue (guarded by mu)
 
 	// lastArchiveID is the last archive id made (guarded by mu).
 	lastArchiveID int64
+
+	// blocks are the archive's block buffers, the committer's alone.
+	blocks blockBuf
 
 	// figures, for benchmarks and status
 	batches, writes atomic.Int64
@@ -97,7 +118,7 @@ func newCommitter(db *DB, lastArchiveID int64) *committer {
 // closed already, on the caller's, before enqueue returns): it must not
 // block, nor take a lock the caller may hold.
 func (c *committer) enqueue(what string, op func(b *batch) (int64, error), after func(int64, error)) *Queued {
-	return c.push(&Queued{done: make(chan struct{}), what: what, op: op, after: after})
+	return c.push(&Queued{what: what, op: op, after: after})
 }
 
 func (c *committer) push(p *Queued) *Queued {
@@ -112,6 +133,11 @@ func (c *committer) push(p *Queued) *Queued {
 		c.lastArchiveID = max(c.lastArchiveID+1, ArchiveID(time.Now()))
 		p.archiveID = c.lastArchiveID
 	}
+	if c.cur == nil {
+		c.cur = &group{done: make(chan struct{})}
+	}
+	p.g = c.cur
+	p.g.left.Add(1)
 	c.queue = append(c.queue, p)
 	c.mu.Unlock()
 	select {
@@ -130,7 +156,10 @@ func (p *Queued) finish(id int64, err error) {
 		p.after(id, err)
 		p.after = nil
 	}
-	close(p.done)
+	// Every write of the group was taken, so none joins it any more.
+	if p.g != nil && p.g.left.Add(-1) == 0 {
+		close(p.g.done)
+	}
 }
 
 // close commits what is queued, refuses what comes later, and waits for
@@ -153,6 +182,7 @@ func (c *committer) run() {
 		n := min(len(c.queue), maxBatch)
 		q := c.queue[:n:n]
 		c.queue = c.queue[n:]
+		c.cur = nil // what queues from now on is a group of its own
 		if len(c.queue) == 0 {
 			c.queue = nil // let the old array go
 		}
@@ -225,7 +255,8 @@ func (c *committer) transact(fn func(b *batch) error) error {
 	if err != nil {
 		return dbError(err)
 	}
-	b := &batch{tx: tx, ctx: ctx}
+	c.blocks.reset()
+	b := &batch{tx: tx, ctx: ctx, blocks: &c.blocks}
 	defer b.close()
 	if err := fn(b); err != nil {
 		tx.Rollback()
@@ -259,9 +290,10 @@ func constraint(err error) bool {
 
 // batch is a group commit's transaction, with its statements prepared once.
 type batch struct {
-	tx    *sql.Tx
-	ctx   context.Context
-	stmts map[string]*sql.Stmt
+	tx     *sql.Tx
+	ctx    context.Context
+	stmts  map[string]*sql.Stmt
+	blocks *blockBuf
 }
 
 func (b *batch) stmt(query string) (*sql.Stmt, error) {

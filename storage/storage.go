@@ -141,8 +141,8 @@ func open(ctx context.Context, abs string) (*DB, error) {
 		w.Close()
 		return fail(err)
 	}
-	var last int64
-	if err := w.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM archive_log`).Scan(&last); err != nil {
+	last, err := logLast(ctx, w)
+	if err != nil {
 		db.login.Close()
 		db.r.Close()
 		w.Close()
