@@ -94,11 +94,7 @@ func (m *Module) Archive(ctx context.Context, st *stanza.Stanza, toLocal bool) (
 		if toBare == "" {
 			toBare = st.To.Bare().String()
 		}
-		el := st.El.ShallowClone()
-		el.Append(stanza.New("stanza-id", NSSID, "by", toBare, "id", publicID(rows[0].ID, rows[0].Tag)))
-		c := *st
-		c.El = el
-		st = &c
+		st = withStanzaID(st, toBare, publicID(rows[0].ID, rows[0].Tag))
 	}
 	return st, w
 }
