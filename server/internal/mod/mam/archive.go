@@ -72,11 +72,11 @@ func (m *Module) Archive(ctx context.Context, st *stanza.Stanza, toLocal bool) (
 	rows := buf[:0]
 	toBare := ""
 	if toLocal && m.wants(ctx, st.To.Local, st.From) {
-		rows = append(rows, storage.ArchiveRow{User: st.To.Local, With: st.From.Bare().String(), Res: st.From.Resource})
+		rows = append(rows, storage.ArchiveRow{User: st.To.Local, With: bareOf(st.From, st.El.Attr("from")), Res: st.From.Resource})
 	}
 	recipient := len(rows) == 1
 	if st.From.Domain == m.domain && st.From.Local != "" && !(toLocal && st.From.Local == st.To.Local) && m.wants(ctx, st.From.Local, st.To) {
-		toBare = st.To.Bare().String()
+		toBare = bareOf(st.To, st.El.Attr("to"))
 		rows = append(rows, storage.ArchiveRow{User: st.From.Local, With: toBare, Res: st.To.Resource})
 	}
 	if len(rows) == 0 {
@@ -92,7 +92,7 @@ func (m *Module) Archive(ctx context.Context, st *stanza.Stanza, toLocal bool) (
 	if recipient && rows[0].ID != 0 { // 0: the database is closed
 		// The recipient's sessions get the message with its archive id.
 		if toBare == "" {
-			toBare = st.To.Bare().String()
+			toBare = bareOf(st.To, st.El.Attr("to"))
 		}
 		st = withStanzaID(st, toBare, publicID(rows[0].ID, rows[0].Tag))
 	}
