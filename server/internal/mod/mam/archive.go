@@ -31,12 +31,15 @@ func timeOf(id int64) time.Time { return storage.ArchiveTime(id) }
 // stamp is the XEP-0082 form of an id's time.
 func stamp(id int64) string { return timeOf(id).Format("2006-01-02T15:04:05.000Z") }
 
-// publicID is the id people see: the archive id and its tag.
+// publicID is the id people see: the archive id and its tag, 22
+// characters. It encodes on the stack: the string is its one allocation.
 func publicID(id, tag int64) string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(id))
 	binary.BigEndian.PutUint64(b[8:], uint64(tag))
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	var s [22]byte
+	base64.RawURLEncoding.Encode(s[:], b[:])
+	return string(s[:])
 }
 
 // parseID reads a public id; ok is false for anything we never made.

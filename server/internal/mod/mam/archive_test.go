@@ -2,6 +2,8 @@ package mam
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"path/filepath"
 	"testing"
 
@@ -105,4 +107,21 @@ func BenchmarkArchive(b *testing.B) {
 	}
 	b.StopTimer()
 	<-last.Done()
+}
+
+// TestPublicIDForm: the ids keep their form (22 characters of unpadded
+// URL-safe base64 of the id and tag, big-endian) and read back.
+func TestPublicIDForm(t *testing.T) {
+	for _, c := range [][2]int64{{1, 0}, {1 << 40, -1}, {0x7fffffffffffffff, 0x123456789abcdef}} {
+		var b [16]byte
+		binary.BigEndian.PutUint64(b[:8], uint64(c[0]))
+		binary.BigEndian.PutUint64(b[8:], uint64(c[1]))
+		s := publicID(c[0], c[1])
+		if want := base64.RawURLEncoding.EncodeToString(b[:]); s != want {
+			t.Errorf("publicID(%d, %d) = %q, want %q", c[0], c[1], s, want)
+		}
+		if id, tag, ok := parseID(s); !ok || id != c[0] || tag != c[1] {
+			t.Errorf("parseID(%q) = %d, %d, %v", s, id, tag, ok)
+		}
+	}
 }
