@@ -356,10 +356,26 @@ func (e *Element) write(b *bytes.Buffer, parentNS, content string) {
 	b.WriteByte('>')
 }
 
+// textSpecial and attrSpecial are the bytes EscapeText and EscapeAttr
+// replace: a table lookup per byte, not a switch, in the loops every
+// serialised stanza runs through (the switch only for the rare byte that
+// is one of them).
+var textSpecial, attrSpecial = special("<>&\r"), special("<>&\r\"'\n\t")
+
+func special(set string) (t [256]bool) {
+	for i := range len(set) {
+		t[set[i]] = true
+	}
+	return t
+}
+
 // EscapeText writes s escaped for character data.
 func EscapeText(b *bytes.Buffer, s string) {
 	last := 0
 	for i := 0; i < len(s); i++ {
+		if !textSpecial[s[i]] {
+			continue
+		}
 		var esc string
 		switch s[i] {
 		case '<':
@@ -384,6 +400,9 @@ func EscapeText(b *bytes.Buffer, s string) {
 func EscapeAttr(b *bytes.Buffer, s string) {
 	last := 0
 	for i := 0; i < len(s); i++ {
+		if !attrSpecial[s[i]] {
+			continue
+		}
 		var esc string
 		switch s[i] {
 		case '<':

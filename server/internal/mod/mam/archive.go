@@ -31,12 +31,15 @@ func timeOf(id int64) time.Time { return storage.ArchiveTime(id) }
 // stamp is the XEP-0082 form of an id's time.
 func stamp(id int64) string { return timeOf(id).Format("2006-01-02T15:04:05.000Z") }
 
-// publicID is the id people see: the archive id and its tag.
+// publicID is the id people see: the archive id and its tag, 22
+// characters. It encodes on the stack: the string is its one allocation.
 func publicID(id, tag int64) string {
 	var b [16]byte
 	binary.BigEndian.PutUint64(b[:8], uint64(id))
 	binary.BigEndian.PutUint64(b[8:], uint64(tag))
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	var s [22]byte
+	base64.RawURLEncoding.Encode(s[:], b[:])
+	return string(s[:])
 }
 
 // parseID reads a public id; ok is false for anything we never made.
@@ -72,11 +75,11 @@ func (m *Module) Archive(ctx context.Context, st *stanza.Stanza, toLocal bool) (
 	rows := buf[:0]
 	toBare := ""
 	if toLocal && m.wants(ctx, st.To.Local, st.From) {
-		rows = append(rows, storage.ArchiveRow{User: st.To.Local, With: st.From.Bare().String(), Res: st.From.Resource})
+		rows = append(rows, storage.ArchiveRow{User: st.To.Local, With: bareOf(st.From, st.El.Attr("from")), Res: st.From.Resource})
 	}
 	recipient := len(rows) == 1
 	if st.From.Domain == m.domain && st.From.Local != "" && !(toLocal && st.From.Local == st.To.Local) && m.wants(ctx, st.From.Local, st.To) {
-		toBare = st.To.Bare().String()
+		toBare = bareOf(st.To, st.El.Attr("to"))
 		rows = append(rows, storage.ArchiveRow{User: st.From.Local, With: toBare, Res: st.To.Resource})
 	}
 	if len(rows) == 0 {
@@ -92,13 +95,9 @@ func (m *Module) Archive(ctx context.Context, st *stanza.Stanza, toLocal bool) (
 	if recipient && rows[0].ID != 0 { // 0: the database is closed
 		// The recipient's sessions get the message with its archive id.
 		if toBare == "" {
-			toBare = st.To.Bare().String()
+			toBare = bareOf(st.To, st.El.Attr("to"))
 		}
-		el := st.El.ShallowClone()
-		el.Append(stanza.New("stanza-id", NSSID, "by", toBare, "id", publicID(rows[0].ID, rows[0].Tag)))
-		c := *st
-		c.El = el
-		st = &c
+		st = withStanzaID(st, toBare, publicID(rows[0].ID, rows[0].Tag))
 	}
 	return st, w
 }

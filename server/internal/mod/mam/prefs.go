@@ -54,19 +54,17 @@ func (m *Module) wants(ctx context.Context, user string, peer jid.JID) bool {
 		m.log.Warn("archive preferences not read; archiving the message", "user", user, "err", err)
 		return true
 	}
-	bare, full := peer.Bare().String(), peer.String()
-	in := func(list []string) bool { return slices.Contains(list, bare) || slices.Contains(list, full) }
 	switch {
-	case in(p.never):
+	case listed(p.never, peer):
 		return false
-	case in(p.always):
+	case listed(p.always, peer):
 		return true
 	}
 	switch p.dflt {
 	case "never":
 		return false
 	case "roster":
-		_, err := m.db.RosterItem(ctx, user, bare)
+		_, err := m.db.RosterItem(ctx, user, peer.Bare().String())
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			m.log.Warn("roster not read; archiving the message", "user", user, "err", err)
 			return true
@@ -74,6 +72,14 @@ func (m *Module) wants(ctx context.Context, user string, peer jid.JID) bool {
 		return err == nil
 	}
 	return true
+}
+
+// listed reports whether a preferences list names peer or its bare JID.
+// It compares without building their strings: this runs for every
+// archived message, and the lists are most often empty.
+func listed(list []string, peer jid.JID) bool {
+	bare := peer.Bare()
+	return slices.ContainsFunc(list, func(s string) bool { return isJID(s, bare) || isJID(s, peer) })
 }
 
 // own checks that an account asks about its own archive.

@@ -88,9 +88,7 @@ func (rs *Rooms) Store(ctx context.Context, room jid.JID, nick string, msg *stan
 	if rows[0].ID == 0 { // the database is closed: the write failed
 		return msg, w
 	}
-	el := msg.ShallowClone()
-	el.Append(stanza.New("stanza-id", NSSID, "by", by, "id", publicID(rows[0].ID, rows[0].Tag)))
-	return el, w
+	return new(stamped).stamp(msg, by, publicID(rows[0].ID, rows[0].Tag)), w
 }
 
 // sameJID reports whether s, however it is written, is the bare JID bare;
