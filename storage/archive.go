@@ -66,13 +66,30 @@ func ArchiveTime(id int64) time.Time {
 	return time.UnixMilli(id>>archiveSeqBits + archiveEpochMS).UTC()
 }
 
-// archiveMsg is an archive write: one message, with its places in the
-// archives encoded (meta) and the lists it goes in.
+// archiveMsg is an archive write: one message and its places in the
+// archives; the committer encodes them as the log row's meta.
 type archiveMsg struct {
-	lists  [2]archiveList // of the first archive it is in, and the second
-	n      int            // archives it is in
-	meta   []byte
+	places [2]place // in the first archive it is in, and the second
+	n      int      // archives it is in
 	stanza []byte
+}
+
+// place is a message's place in one archive.
+type place struct {
+	user, with, res string
+	tag             int64
+}
+
+// list is the place's list of the index with one contact.
+func (p *place) list() archiveList { return archiveList{p.user, p.with} }
+
+// appendMeta appends the message's meta to b.
+func (m *archiveMsg) appendMeta(b []byte) []byte {
+	for i := range m.places[:m.n] {
+		p := &m.places[i]
+		b = appendPlace(b, i > 0, p.user, p.with, p.res, p.tag)
+	}
+	return b
 }
 
 // archiveWrite is an archive write and its message, in one allocation.
@@ -99,13 +116,8 @@ func (db *DB) QueueArchive(rows []ArchiveRow, after func(int64, error)) *Queued 
 	}
 	w := &archiveWrite{Queued: Queued{what: what, after: after}}
 	w.msg.stanza = blob(rows[0].Stanza)
-	size := 0
-	for _, r := range rows {
-		size += len(r.User) + len(r.With) + len(r.Res) + 24
-	}
-	w.msg.meta = appendMeta(make([]byte, 0, size), rows)
 	for i, r := range rows {
-		w.msg.lists[i] = archiveList{r.User, r.With}
+		w.msg.places[i] = place{r.User, r.With, r.Res, r.Tag}
 	}
 	w.msg.n = len(rows)
 	w.arch = &w.msg
@@ -125,18 +137,23 @@ const metaSep = 0x01
 // appendMeta appends the meta of rows to b.
 func appendMeta(b []byte, rows []ArchiveRow) []byte {
 	for i, r := range rows {
-		if i > 0 {
-			b = append(b, metaSep)
-		}
-		b = append(b, r.User...)
-		b = append(b, metaSep)
-		b = append(b, r.With...)
-		b = append(b, metaSep)
-		b = append(b, r.Res...)
-		b = append(b, metaSep)
-		b = strconv.AppendInt(b, r.Tag, 10)
+		b = appendPlace(b, i > 0, r.User, r.With, r.Res, r.Tag)
 	}
 	return b
+}
+
+// appendPlace appends one place of a meta to b, after another (more).
+func appendPlace(b []byte, more bool, user, with, res string, tag int64) []byte {
+	if more {
+		b = append(b, metaSep)
+	}
+	b = append(b, user...)
+	b = append(b, metaSep)
+	b = append(b, with...)
+	b = append(b, metaSep)
+	b = append(b, res...)
+	b = append(b, metaSep)
+	return strconv.AppendInt(b, tag, 10)
 }
 
 // parseMeta reads a log row's meta: its places, as rows without ID and
@@ -167,7 +184,8 @@ func archiveRun(q []*Queued) int {
 }
 
 // archive writes a run of archive writes: their messages into the log, in
-// blocks (archive_block.go), and then one index row per list they add to.
+// blocks (archive_block.go); the runs they add to the index's lists wait in
+// b.runs (archive_defer.go).
 // A write for an account deleted since it was queued fails alone, with
 // ErrNotFound in errs (a room's archive has no account to check).
 func (b *batch) archive(q []*Queued, errs []error) error {
@@ -192,13 +210,13 @@ func (b *batch) archive(q []*Queued, errs []error) error {
 		known[user] = err == nil
 		return err == nil, nil
 	}
-	var lists runLists
-	entries := make([]logEntry, 0, len(q))
+	entries := (*b.entries)[:0]
+	defer func() { clear(entries); *b.entries = entries[:0] }()
 write:
 	for i, p := range q {
 		m := p.arch
-		for _, l := range m.lists[:m.n] {
-			ok, err := exists(l.user)
+		for j := range m.places[:m.n] {
+			ok, err := exists(m.places[j].user)
 			if err != nil {
 				return err
 			}
@@ -207,22 +225,32 @@ write:
 				continue write
 			}
 		}
-		entries = append(entries, logEntry{id: p.archiveID, meta: m.meta, stanza: m.stanza})
-		for _, l := range m.lists[:m.n] {
-			lists.add(archiveList{l.user, ""}, p.archiveID)
-			lists.add(l, p.archiveID)
+		entries = append(entries, logEntry{id: p.archiveID, msg: m, stanza: m.stanza})
+		for i := range m.places[:m.n] {
+			pl := &m.places[i]
+			b.runs.add(archiveList{pl.user, ""}, p.archiveID)
+			b.runs.add(pl.list(), p.archiveID)
 		}
 	}
-	if err := b.logInsert(entries); err != nil {
-		return err
-	}
-	return b.indexRuns(lists.runs)
+	// The runs wait for the index (archive_defer.go).
+	return b.logInsert(entries)
 }
 
 // runLists gathers the runs a commit adds to the lists.
 type runLists struct {
 	at   map[archiveList]int // index in runs
 	runs []listRun
+	n    int // ids in all
+}
+
+// reset empties r and keeps its arrays for the next runs.
+func (r *runLists) reset() {
+	clear(r.at)
+	for i := range r.runs {
+		r.runs[i].list = archiveList{}
+	}
+	r.runs = r.runs[:0]
+	r.n = 0
 }
 
 // listRun is a run of a list.
@@ -231,7 +259,7 @@ type listRun struct {
 	ids  []int64
 }
 
-func (r *runLists) add(l archiveList, id int64) {
+func (r *runLists) add(l archiveList, ids ...int64) {
 	i, ok := r.at[l]
 	if !ok {
 		if r.at == nil {
@@ -239,9 +267,16 @@ func (r *runLists) add(l archiveList, id int64) {
 		}
 		i = len(r.runs)
 		r.at[l] = i
-		r.runs = append(r.runs, listRun{list: l})
+		if i < cap(r.runs) {
+			// A run reset left: its array is reused.
+			r.runs = r.runs[:i+1]
+			r.runs[i].list, r.runs[i].ids = l, r.runs[i].ids[:0]
+		} else {
+			r.runs = append(r.runs, listRun{list: l})
+		}
 	}
-	r.runs[i].ids = append(r.runs[i].ids, id)
+	r.runs[i].ids = append(r.runs[i].ids, ids...)
+	r.n += len(ids)
 }
 
 // archiveList names one list of the index: an archive (peer "") or an
@@ -325,7 +360,7 @@ func indexInsert(rows int) string { return indexInserts[rows-1] }
 // it was told of: a recipient gets a message as its archive row is
 // queued, and may ask the archive for it at once.
 func (db *DB) Flush(ctx context.Context) error {
-	q := db.commit.enqueue("wait for queued writes", func(*batch) (int64, error) { return 0, nil }, nil)
+	q := db.commit.enqueue("wait for queued writes", func(b *batch) (int64, error) { return 0, b.flushIndex() }, nil)
 	select {
 	case <-q.Done():
 		if errors.Is(q.Err(), ErrClosed) {
@@ -343,6 +378,9 @@ func (db *DB) Flush(ctx context.Context) error {
 // transaction holds the write lock for long.
 func (db *DB) QueueExpireArchive(before int64, n int) *Queued {
 	return db.commit.enqueue("delete old archived messages", func(b *batch) (int64, error) {
+		if err := b.flushIndex(); err != nil {
+			return 0, err
+		}
 		cut, gone, err := b.expireCut(before, n)
 		if err != nil {
 			return 0, err
@@ -469,6 +507,9 @@ func (b *batch) trimRuns(cut int64, list *archiveList) error {
 // user's lists, the whole archive's and each contact's. It returns how
 // many it took.
 func (b *batch) purgeArchive(user string, limit int) (int64, error) {
+	if err := b.flushIndex(); err != nil {
+		return 0, err
+	}
 	q := `SELECT first, n, ids FROM archive_index WHERE username = ? AND peer = '' ORDER BY first`
 	args := []any{user}
 	if limit > 0 {

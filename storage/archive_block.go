@@ -43,10 +43,20 @@ const maxBlockPayload = 64 << 20
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// logEntry is one message of the log.
+// logEntry is one message of the log: its meta, or for a message being
+// written its places (msg), which encode as its meta.
 type logEntry struct {
 	id           int64
 	meta, stanza []byte
+	msg          *archiveMsg
+}
+
+// appendMeta appends the entry's meta to b.
+func (e *logEntry) appendMeta(b []byte) []byte {
+	if e.msg != nil {
+		return e.msg.appendMeta(b)
+	}
+	return append(b, e.meta...)
 }
 
 // logRec is one row of the log: a message alone (block false) or a block.
@@ -76,10 +86,23 @@ func (bb *blockBuf) reset() {
 func (bb *blockBuf) encode(first int64, entries []logEntry) []byte {
 	p := bb.payload[:0]
 	prev := first
-	for _, e := range entries {
+	for i := range entries {
+		e := &entries[i]
 		p = binary.AppendUvarint(p, uint64(e.id-prev))
-		p = binary.AppendUvarint(p, uint64(len(e.meta)))
-		p = append(p, e.meta...)
+		// The meta's length goes before it: a byte for lengths below
+		// 128, which metas are; a longer one moves over by the rest.
+		at := len(p)
+		p = append(p, 0)
+		p = e.appendMeta(p)
+		if n := len(p) - at - 1; n < 0x80 {
+			p[at] = byte(n)
+		} else {
+			var l [binary.MaxVarintLen64]byte
+			k := binary.PutUvarint(l[:], uint64(n))
+			p = append(p, l[:k-1]...)
+			copy(p[at+k:], p[at+1:len(p)-k+1])
+			copy(p[at:], l[:k])
+		}
 		p = binary.AppendUvarint(p, uint64(len(e.stanza)))
 		p = append(p, e.stanza...)
 		prev = e.id
@@ -254,8 +277,8 @@ func (b *batch) logInsert(entries []logEntry) error {
 		blk := entries[:k]
 		entries = entries[k:]
 		if k == 1 {
-			e := blk[0]
-			args = append(args, e.id, nil, nil, e.meta, e.stanza)
+			e := &blk[0]
+			args = append(args, e.id, nil, nil, e.appendMeta(nil), e.stanza)
 		} else {
 			first, last := blk[0].id, blk[k-1].id
 			args = append(args, first, last, k, []byte{}, b.blocks.encode(first, blk))

@@ -188,3 +188,30 @@ func FuzzArchiveBlock(f *testing.F) {
 		}
 	})
 }
+
+// TestArchiveBlockLongMeta checks a block whose metas need more than a
+// byte for their length (long JIDs and resources), written from places
+// as the group commit writes them.
+func TestArchiveBlockLongMeta(t *testing.T) {
+	var bb blockBuf
+	var in []logEntry
+	for i, n := range []int{0, 1, 120, 127, 128, 300, 20000} {
+		res := string(bytes.Repeat([]byte{'r'}, n))
+		m := &archiveMsg{n: 1, places: [2]place{{user: "alice", with: "bob@home.test", res: res, tag: int64(i)}}}
+		in = append(in, logEntry{id: 100 + int64(i), msg: m, stanza: []byte(fmt.Sprint("<m", i, "/>"))})
+	}
+	out, err := decodeBlock(100, len(in), bb.encode(100, in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range out {
+		want := in[i].appendMeta(nil)
+		if e.id != in[i].id || !bytes.Equal(e.meta, want) || !bytes.Equal(e.stanza, in[i].stanza) {
+			t.Errorf("message %d: %d %q %q", i, e.id, e.meta, e.stanza)
+		}
+		places, err := parseMeta(e.meta)
+		if err != nil || places[0].Res != in[i].msg.places[0].res || places[0].Tag != int64(i) {
+			t.Errorf("message %d: places %+v, %v", i, places, err)
+		}
+	}
+}

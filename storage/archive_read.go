@@ -34,11 +34,14 @@ type ArchiveQuery struct {
 // of the range, or with q.Last the last q.Max.
 func (db *DB) ArchivePage(ctx context.Context, q ArchiveQuery) ([]ArchiveRow, error) {
 	var out []ArchiveRow
-	err := db.view(ctx, func(tx *sql.Tx) error {
-		var err error
-		out, err = archiveSelect(ctx, tx, q, max(q.Max, 0), true)
-		return err
-	})
+	err := db.indexedFor(ctx, q)
+	if err == nil {
+		err = db.view(ctx, func(tx *sql.Tx) error {
+			var err error
+			out, err = archiveSelect(ctx, tx, q, max(q.Max, 0), true)
+			return err
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("archive of %s: %w", q.User, err)
 	}
@@ -53,7 +56,11 @@ func (db *DB) ArchivePage(ctx context.Context, q ArchiveQuery) ([]ArchiveRow, er
 // stops and returns limit.
 func (db *DB) CountArchive(ctx context.Context, q ArchiveQuery, limit int) (int, error) {
 	n := 0
-	err := db.view(ctx, func(tx *sql.Tx) error {
+	err := db.indexedFor(ctx, q)
+	if err != nil {
+		return 0, fmt.Errorf("count the archive of %s: %w", q.User, err)
+	}
+	err = db.view(ctx, func(tx *sql.Tx) error {
 		if q.Res != "" || len(q.IDs) > 0 {
 			// The messages themselves say whether they match.
 			rows, err := archiveSelect(ctx, tx, q, limit, false)
@@ -134,6 +141,15 @@ func countRuns(ctx context.Context, tx *sql.Tx, l archiveList, after, before int
 		}
 	}
 	return min(n, limit), nil
+}
+
+// indexedFor waits for the index where q reads it: a query by ids reads
+// the log alone.
+func (db *DB) indexedFor(ctx context.Context, q ArchiveQuery) error {
+	if len(q.IDs) > 0 {
+		return nil
+	}
+	return db.indexed(ctx)
 }
 
 // archiveSelect returns up to limit of the rows q selects, in the order of
@@ -375,6 +391,9 @@ func (db *DB) ArchiveTag(ctx context.Context, user string, id int64) (int64, err
 // ArchiveEnds returns the first and the last message of the user's
 // archive (ID and Tag only); ok is false for an empty archive.
 func (db *DB) ArchiveEnds(ctx context.Context, user string) (first, last ArchiveRow, ok bool, err error) {
+	if err = db.indexed(ctx); err != nil {
+		return first, last, false, fmt.Errorf("ends of the archive of %s: %w", user, err)
+	}
 	err = db.view(ctx, func(tx *sql.Tx) error {
 		for _, e := range []struct {
 			r    *ArchiveRow

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -95,8 +96,21 @@ type committer struct {
 	// lastArchiveID is the last archive id made (guarded by mu).
 	lastArchiveID int64
 
-	// blocks are the archive's block buffers, the committer's alone.
-	blocks blockBuf
+	// blocks are the archive's block buffers, prepared its statements
+	// and index the runs waiting for the index: the committer's alone.
+	blocks   blockBuf
+	prepared prepared
+	index    indexQueue
+	// unindexed is how many ids index holds, for readers.
+	unindexed atomic.Int64
+	// scratch is what a batch works in, kept for the next.
+	scratch struct {
+		ids     []int64
+		errs    []error
+		entries []logEntry
+		runs    runLists
+		spare   []*Queued // a queue's array, for the next queue
+	}
 
 	// figures, for benchmarks and status
 	batches, writes atomic.Int64
@@ -106,6 +120,7 @@ type committer struct {
 // archive id in the database.
 func newCommitter(db *DB, lastArchiveID int64) *committer {
 	c := &committer{db: db, wake: make(chan struct{}, 1), stopped: make(chan struct{}), lastArchiveID: lastArchiveID}
+	c.index.every = indexEvery
 	go c.run()
 	return c
 }
@@ -177,18 +192,46 @@ func (c *committer) close() {
 
 func (c *committer) run() {
 	defer close(c.stopped)
+	defer c.prepared.close()
+	last := 0 // the last batch's writes
 	for {
+		if last >= lingerAfter {
+			c.mu.Lock()
+			short := len(c.queue) < lingerTarget && !c.closed
+			c.mu.Unlock()
+			if short {
+				time.Sleep(linger)
+			}
+		}
 		c.mu.Lock()
 		n := min(len(c.queue), maxBatch)
 		q := c.queue[:n:n]
 		c.queue = c.queue[n:]
 		c.cur = nil // what queues from now on is a group of its own
 		if len(c.queue) == 0 {
-			c.queue = nil // let the old array go
+			// The next writes queue in the array of the batch before
+			// (spare), this one's goes back once it is committed.
+			c.queue = c.scratch.spare[:0]
+			c.scratch.spare = nil
 		}
 		closed := c.closed
 		c.mu.Unlock()
 		if len(q) == 0 {
+			if c.index.ids > 0 {
+				// Runs wait for the index: they go when due, or
+				// before the committer stops.
+				if !closed {
+					wait := time.NewTimer(time.Until(c.index.since.Add(c.index.every)))
+					select {
+					case <-c.wake:
+						wait.Stop()
+						continue
+					case <-wait.C:
+					}
+				}
+				c.commit([]*Queued{{what: "index archived messages", op: func(b *batch) (int64, error) { return 0, b.flushIndex() }}})
+				continue
+			}
 			if closed {
 				return
 			}
@@ -196,16 +239,43 @@ func (c *committer) run() {
 			continue
 		}
 		c.commit(q)
+		last = len(q)
+		if cap(q) <= maxBatch && n == cap(q) {
+			clear(q)
+			c.mu.Lock()
+			if c.scratch.spare == nil {
+				c.scratch.spare = q[:0]
+			}
+			c.mu.Unlock()
+		}
 	}
 }
+
+// Under load a commit takes what queued while the one before ran: a few
+// hundred writes. Every commit costs the same fixed work besides its
+// writes (a sync, the index's pages, a checkpoint's share), so while the
+// last batch was not small the committer lets the next grow for linger
+// first, unless lingerTarget writes wait already. A write on a quiet
+// server commits at once.
+const (
+	lingerAfter  = 64
+	lingerTarget = 4096
+	linger       = 3 * time.Millisecond
+)
 
 // commit runs a batch in one IMMEDIATE transaction. A write that fails on
 // a constraint (its user was deleted) fails alone: SQLite undoes just that
 // statement. Any other error, or a failed commit, fails the whole batch,
 // since SQLite may have rolled the transaction back on its own.
 func (c *committer) commit(q []*Queued) {
-	ids := make([]int64, len(q))
-	errs := make([]error, len(q))
+	// The batch's results, in arrays kept from batch to batch: a batch
+	// of thousands made them large, and new large arrays for every
+	// commit were a good part of the collector's work.
+	c.scratch.ids = slices.Grow(c.scratch.ids[:0], len(q))[:len(q)]
+	c.scratch.errs = slices.Grow(c.scratch.errs[:0], len(q))[:len(q)]
+	ids, errs := c.scratch.ids, c.scratch.errs
+	defer clear(errs)
+	clear(ids)
 	err := c.transact(func(b *batch) error {
 		for i := 0; i < len(q); {
 			// Archive writes next to each other go in together
@@ -256,15 +326,28 @@ func (c *committer) transact(fn func(b *batch) error) error {
 		return dbError(err)
 	}
 	c.blocks.reset()
-	b := &batch{tx: tx, ctx: ctx, blocks: &c.blocks}
+	c.scratch.runs.reset()
+	b := &batch{tx: tx, ctx: ctx, blocks: &c.blocks, prepared: &c.prepared, index: &c.index, runs: &c.scratch.runs, entries: &c.scratch.entries}
+	defer c.prepared.keep(c.db.w)
 	defer b.close()
-	if err := fn(b); err != nil {
+	err = fn(b)
+	now := time.Now()
+	if err == nil && (c.index.due(now) || c.index.ids+b.runs.n >= indexMax) {
+		err = b.flushIndex()
+	}
+	if err != nil {
 		tx.Rollback()
 		return dbError(err)
 	}
 	if err := tx.Commit(); err != nil {
 		return dbError(err)
 	}
+	// The index has what this batch wrote to it; what is left waits.
+	if b.indexed {
+		c.index = indexQueue{every: c.index.every}
+	}
+	c.index.merge(b.runs, now)
+	c.unindexed.Store(int64(c.index.ids))
 	return nil
 }
 
@@ -290,19 +373,70 @@ func constraint(err error) bool {
 
 // batch is a group commit's transaction, with its statements prepared once.
 type batch struct {
-	tx     *sql.Tx
-	ctx    context.Context
+	tx       *sql.Tx
+	ctx      context.Context
+	stmts    map[string]*sql.Stmt
+	blocks   *blockBuf
+	prepared *prepared
+	// index is the runs earlier batches left for the index; runs are
+	// this batch's, not yet in it; indexed says the batch wrote index's
+	// (archive_defer.go).
+	index   *indexQueue
+	runs    *runLists
+	indexed bool
+	// entries is the archive's messages of a run of writes (archive),
+	// the committer's array.
+	entries *[]logEntry
+}
+
+// prepared are the group commit's statements, prepared once on the
+// writing connection and used by every batch after: preparing a dozen
+// statements per commit cost more than some of the writes.
+type prepared struct {
 	stmts  map[string]*sql.Stmt
-	blocks *blockBuf
+	missed []string // queries the last batch prepared for itself alone
+}
+
+// maxPrepared bounds the statements kept (queries are constants, so this
+// is never reached unless one is built from data by mistake).
+const maxPrepared = 512
+
+// keep prepares the queries the last batch missed, between transactions:
+// the writing connection is the pool's one, held by a transaction.
+func (p *prepared) keep(w *sql.DB) {
+	for _, q := range p.missed {
+		if p.stmts == nil {
+			p.stmts = make(map[string]*sql.Stmt)
+		}
+		if p.stmts[q] != nil || len(p.stmts) >= maxPrepared {
+			continue
+		}
+		if s, err := w.Prepare(q); err == nil {
+			p.stmts[q] = s
+		}
+	}
+	p.missed = p.missed[:0]
+}
+
+func (p *prepared) close() {
+	for _, s := range p.stmts {
+		s.Close()
+	}
 }
 
 func (b *batch) stmt(query string) (*sql.Stmt, error) {
 	if s := b.stmts[query]; s != nil {
 		return s, nil
 	}
-	s, err := b.tx.PrepareContext(b.ctx, query)
-	if err != nil {
-		return nil, err
+	var s *sql.Stmt
+	if ps := b.prepared.stmts[query]; ps != nil {
+		s = b.tx.StmtContext(b.ctx, ps) // prepared on this connection already
+	} else {
+		var err error
+		if s, err = b.tx.PrepareContext(b.ctx, query); err != nil {
+			return nil, err
+		}
+		b.prepared.missed = append(b.prepared.missed, query)
 	}
 	if b.stmts == nil {
 		b.stmts = make(map[string]*sql.Stmt)

@@ -132,6 +132,10 @@ func open(ctx context.Context, abs string) (*DB, error) {
 		w.Close()
 		return fail(err)
 	}
+	if err := reindexTail(ctx, w); err != nil {
+		w.Close()
+		return fail(fmt.Errorf("index the archive's last messages: %w", err))
+	}
 	if db.r, err = openReader(ctx, abs, max(4, runtime.GOMAXPROCS(0))); err != nil {
 		w.Close()
 		return fail(err)

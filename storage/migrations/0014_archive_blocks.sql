@@ -14,3 +14,11 @@
 -- Rows of version 7 need no change.
 ALTER TABLE archive_log ADD COLUMN last INTEGER;
 ALTER TABLE archive_log ADD COLUMN n INTEGER;
+
+-- The index follows the log (storage/archive_defer.go): a group commit
+-- writes the log at once and the index's runs every half second or so.
+-- archive_indexed is the highest id whose runs are in the index; at open,
+-- the runs of the messages past it are added. Every message of version 13
+-- is in the index.
+INSERT INTO counters (name, value)
+	SELECT 'archive_indexed', coalesce(max(id), 0) FROM archive_log;

@@ -1,0 +1,157 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// The index follows the log. An archived message is durable once its log
+// row commits: the index is only a way to find it, and the log's meta
+// says which lists it belongs to. So a group commit writes the log and
+// keeps the runs it adds to the index in memory (indexQueue), and they go
+// to the index together, in one row per list, every indexEvery or
+// indexMax ids, and whenever something reads or changes the index. Under
+// load each list then costs a row per half second instead of a row per
+// commit, and the index's pages, scattered over every list, stop being
+// most of what a commit writes.
+//
+// The counter archive_indexed is the highest id whose runs are in the
+// index; it moves in the transaction that writes them. After a crash,
+// Open adds the runs of the log's messages past it (reindexTail).
+
+// Pending runs wait at most indexEvery, or until indexMax ids wait.
+const (
+	indexEvery = 500 * time.Millisecond
+	indexMax   = 1 << 16
+)
+
+// indexQueue is the runs committed to the log and not yet to the index:
+// the committer's alone.
+type indexQueue struct {
+	runs  runLists
+	ids   int
+	since time.Time // when the first of them committed
+	// every is indexEvery; a test holds the runs longer. It is set
+	// before the first write and kept across resets.
+	every time.Duration
+}
+
+// due reports whether the pending runs should go to the index now.
+func (q *indexQueue) due(now time.Time) bool {
+	return q.ids >= indexMax || (q.ids > 0 && now.Sub(q.since) >= q.every)
+}
+
+// merge adds the runs of a batch that committed.
+func (q *indexQueue) merge(r *runLists, now time.Time) {
+	if r.n == 0 {
+		return
+	}
+	if q.ids == 0 {
+		q.since = now
+	}
+	for _, run := range r.runs {
+		q.runs.add(run.list, run.ids...)
+	}
+	q.ids = q.runs.n
+}
+
+// flushIndex writes to the index the pending runs (once per batch) and the
+// runs of this batch so far, and moves archive_indexed past them. Every op
+// that reads or changes the index calls it first.
+func (b *batch) flushIndex() error {
+	runs := make([]listRun, 0, len(b.index.runs.runs)+len(b.runs.runs))
+	if !b.indexed {
+		runs = append(runs, b.index.runs.runs...)
+	}
+	runs = append(runs, b.runs.runs...)
+	b.indexed = true
+	b.runs.reset()
+	if len(runs) == 0 {
+		return nil
+	}
+	if err := b.indexRuns(runs); err != nil {
+		return err
+	}
+	var top int64
+	for _, r := range runs {
+		top = max(top, r.ids[len(r.ids)-1])
+	}
+	_, err := b.exec(`UPDATE counters SET value = max(value, ?) WHERE name = 'archive_indexed'`, top)
+	return err
+}
+
+// indexed waits until the index holds every archived message that was
+// committed before it was called: what reads the index calls it first.
+func (db *DB) indexed(ctx context.Context) error {
+	if db.commit.unindexed.Load() == 0 {
+		return nil
+	}
+	return db.Flush(ctx)
+}
+
+// reindexTail adds to the index the runs of the log's messages past
+// archive_indexed (those a crash left out), and moves it to the log's end.
+// It runs at Open, before the group commit starts.
+func reindexTail(ctx context.Context, w *sql.DB) error {
+	tx, err := w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var done int64
+	err = tx.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'archive_indexed'`).Scan(&done)
+	if errors.Is(err, sql.ErrNoRows) {
+		return errors.New("the archive's index counter is missing from the counters table")
+	}
+	if err != nil {
+		return err
+	}
+	// The row across done, if it goes past it, and every row after.
+	rows, err := tx.QueryContext(ctx, `SELECT id, last, n, meta, stanza FROM archive_log WHERE id > ?
+		OR id = (SELECT max(id) FROM archive_log WHERE id <= ?) ORDER BY id`, done, done)
+	if err != nil {
+		return err
+	}
+	var lists runLists
+	top := done
+	for rows.Next() {
+		r, err := scanRec(rows.Scan)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		for _, e := range r.entries {
+			if e.id <= done {
+				continue
+			}
+			places, err := parseMeta(e.meta)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			for _, p := range places {
+				lists.add(archiveList{p.User, ""}, e.id)
+				lists.add(archiveList{p.User, p.With}, e.id)
+			}
+			top = max(top, e.id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if top == done {
+		return nil
+	}
+	b := &batch{tx: tx, ctx: ctx, prepared: &prepared{}}
+	defer b.close()
+	if err := b.indexRuns(lists.runs); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE counters SET value = ? WHERE name = 'archive_indexed'`, top); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
