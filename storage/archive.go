@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -41,6 +42,28 @@ type ArchiveRow struct {
 	Res  string // and its resource, if the message named one
 	// Stanza is the message as XML.
 	Stanza []byte
+	// Buffer, if not nil, is the StanzaBuffer that holds Stanza:
+	// QueueArchive takes it, and puts it back once the write is done.
+	Buffer *bytes.Buffer
+}
+
+// StanzaBuffer returns an empty buffer to write a message's XML in for
+// QueueArchive (ArchiveRow.Buffer), which puts it back in a pool once the
+// message is written: a buffer per archived message was a good part of
+// the archive's garbage.
+func StanzaBuffer() *bytes.Buffer { return stanzaBuffers.Get().(*bytes.Buffer) }
+
+var stanzaBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledStanza: a buffer grown past this goes to the collector.
+const maxPooledStanza = 64 << 10
+
+// putStanzaBuffer puts a StanzaBuffer back.
+func putStanzaBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledStanza {
+		b.Reset()
+		stanzaBuffers.Put(b)
+	}
 }
 
 // Archive ids are the time a message was archived, in milliseconds since
@@ -72,6 +95,7 @@ type archiveMsg struct {
 	places [2]place // in the first archive it is in, and the second
 	n      int      // archives it is in
 	stanza []byte
+	buf    *bytes.Buffer // stanza's StanzaBuffer, if it is in one
 }
 
 // place is a message's place in one archive.
@@ -115,7 +139,7 @@ func (db *DB) QueueArchive(rows []ArchiveRow, after func(int64, error)) *Queued 
 		panic("storage: QueueArchive takes one row per archive: a message to oneself is in its archive once")
 	}
 	w := &archiveWrite{Queued: Queued{what: what, after: after}}
-	w.msg.stanza = blob(rows[0].Stanza)
+	w.msg.stanza, w.msg.buf = blob(rows[0].Stanza), rows[0].Buffer
 	for i, r := range rows {
 		w.msg.places[i] = place{r.User, r.With, r.Res, r.Tag}
 	}

@@ -215,3 +215,39 @@ func TestArchiveBlockLongMeta(t *testing.T) {
 		}
 	}
 }
+
+// TestArchiveStanzaBuffer checks that a message written from a
+// StanzaBuffer is kept whole after the buffer went back to the pool and
+// was written over.
+func TestArchiveStanzaBuffer(t *testing.T) {
+	ctx := t.Context()
+	db := newDB(t)
+	addUser(t, db, "alice", "bob")
+	var qs []*Queued
+	for i := range 100 {
+		r := archiveRow("alice", "bob@home.test", "", int64(i+1))
+		r.Buffer = StanzaBuffer()
+		r.Buffer.Write(r.Stanza)
+		r.Stanza = r.Buffer.Bytes()
+		qs = append(qs, db.QueueArchive([]ArchiveRow{r}, nil))
+	}
+	for _, q := range qs {
+		if err := q.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 200 {
+		b := StanzaBuffer()
+		b.WriteString("<overwritten-overwritten-overwritten-overwritten/>")
+		putStanzaBuffer(b)
+	}
+	page, err := db.ArchivePage(ctx, ArchiveQuery{User: "alice", Max: 200})
+	if err != nil || len(page) != 100 {
+		t.Fatalf("%d messages, %v", len(page), err)
+	}
+	for i, r := range page {
+		if want := fmt.Sprintf("<message id='m%d'><body>%d</body></message>", i+1, i+1); string(r.Stanza) != want {
+			t.Errorf("message %d: %s, want %s", i, r.Stanza, want)
+		}
+	}
+}

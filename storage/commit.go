@@ -166,6 +166,11 @@ func (p *Queued) finish(id int64, err error) {
 	if err != nil {
 		err = fmt.Errorf("%s: %w", p.what, err)
 	}
+	if p.arch != nil && p.arch.buf != nil {
+		// The message is in its block, or SQLite copied it.
+		putStanzaBuffer(p.arch.buf)
+		p.arch.buf, p.arch.stanza = nil, nil
+	}
 	p.id, p.err, p.op, p.arch = id, err, nil, nil
 	if p.after != nil {
 		p.after(id, err)

@@ -90,7 +90,9 @@ func (m *Module) Archive(ctx context.Context, st *stanza.Stanza, toLocal bool) (
 	for i := range rows {
 		rows[i].Tag = int64(binary.BigEndian.Uint64(tags[8*i:]))
 	}
-	rows[0].Stanza = st.El.Bytes()
+	rows[0].Buffer = storage.StanzaBuffer()
+	st.El.WriteTo(rows[0].Buffer, "")
+	rows[0].Stanza = rows[0].Buffer.Bytes()
 	w := &write{q: m.db.QueueArchive(rows, nil), m: m, user: rows[0].User}
 	if recipient && rows[0].ID != 0 { // 0: the database is closed
 		// The recipient's sessions get the message with its archive id.

@@ -5,23 +5,19 @@ import "hearth/server/internal/stanza"
 // Every archived message goes to its recipient with a stanza-id added
 // (XEP-0359): a copy of the element with one more child. Built piece by
 // piece that was eight allocations per message; stamped holds the copy,
-// its attribute and child arrays and the stanza-id in one.
+// its child array and the stanza-id in one.
 
-// The arrays stamped holds: enough for the usual message (from, to, type,
-// id, xml:lang; a body and a few hints, markers or receipts). A message
-// with more gets arrays of its own. With them stampedStanza is 760 bytes,
-// which with the allocator's 8-byte header for large objects fills its
-// 768-byte size class: one child more would cost 128 bytes.
-const (
-	stampAttrs = 5
-	stampKids  = 7
-)
+// stampKids is the children stamped holds: enough for the usual message
+// (a body and a few hints, markers or receipts, and the stanza-id); a
+// message with more gets an array of its own. With them stampedStanza is
+// 568 bytes, which with the allocator's 8-byte header for large objects
+// fills its 576-byte size class (TestStampSize).
+const stampKids = 13
 
 // stamped is a message with a stanza-id child.
 type stamped struct {
 	el, sid  stanza.Element
 	sidAttrs [2]stanza.Attr
-	attrs    [stampAttrs]stanza.Attr
 	kids     [stampKids]*stanza.Element
 }
 
@@ -40,24 +36,17 @@ func withStanzaID(st *stanza.Stanza, by, id string) *stanza.Stanza {
 }
 
 // stamp makes s a copy of el with a stanza-id appended and returns it.
-// As with ShallowClone, the copy shares the children but not the arrays
-// that hold them or the attributes: a later in-place change (SetAttr,
-// RemoveChildren) on either element never shows in the other. The
-// slices are full (length == capacity): an append, on the copy or on a
-// struct copy of it, takes a new array rather than write past them.
+// The copy has an array of children of its own and shares el's
+// attributes and children: an element handed to the router is immutable
+// (package stanza), so neither changes them in place, and both slices
+// are full (length == capacity), so an append on the copy, or on a struct
+// copy of it, takes a new array rather than write past them.
 func (s *stamped) stamp(el *stanza.Element, by, id string) *stanza.Element {
 	s.sidAttrs = [2]stanza.Attr{{Name: "by", Value: by}, {Name: "id", Value: id}}
 	s.sid = stanza.Element{Name: "stanza-id", NS: NSSID, Attrs: s.sidAttrs[:]}
 	s.el = *el
-	switch n := len(el.Attrs); {
-	case n == 0:
-		s.el.Attrs = nil
-	case n <= len(s.attrs):
-		copy(s.attrs[:], el.Attrs)
-		s.el.Attrs = s.attrs[:n:n]
-	default:
-		s.el.Attrs = make([]stanza.Attr, n)
-		copy(s.el.Attrs, el.Attrs)
+	if n := len(el.Attrs); n > 0 {
+		s.el.Attrs = el.Attrs[:n:n]
 	}
 	var kids []*stanza.Element
 	if n := len(el.Children) + 1; n <= len(s.kids) {
