@@ -349,7 +349,8 @@ func (c *committer) transact(fn func(b *batch) error) error {
 	}
 	// The index has what this batch wrote to it; what is left waits.
 	if b.indexed {
-		c.index = indexQueue{every: c.index.every}
+		c.index.runs.reset() // the arrays stay for the next runs
+		c.index.ids = 0
 	}
 	c.index.merge(b.runs, now)
 	c.unindexed.Store(int64(c.index.ids))

@@ -62,9 +62,12 @@ type Pending struct {
 	r   *Router
 	ctx context.Context // for the errors; not cancelled by shutdown
 
-	mu       sync.Mutex
-	cond     sync.Cond
+	mu   sync.Mutex
+	cond sync.Cond
+	// items[head:] are the writes under way, in order; the array is
+	// reused, not left behind as they end (one write per message).
 	items    []pendingItem
+	head     int
 	bytes    int
 	watching bool
 }
@@ -108,8 +111,14 @@ func (p *Pending) add(d Durable, st *stanza.Stanza) {
 	size := st.El.Footprint()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for len(p.items) > 0 && (len(p.items) >= maxPending || p.bytes+size > maxPendingBytes) {
+	for p.len() > 0 && (p.len() >= maxPending || p.bytes+size > maxPendingBytes) {
 		p.cond.Wait()
+	}
+	if p.head > 0 && len(p.items) == cap(p.items) {
+		// Full at the end: the writes under way move to the front.
+		n := copy(p.items, p.items[p.head:])
+		clear(p.items[n:])
+		p.items, p.head = p.items[:n], 0
 	}
 	p.items = append(p.items, pendingItem{d: d, st: st, size: size})
 	p.bytes += size
@@ -124,22 +133,25 @@ func (p *Pending) add(d Durable, st *stanza.Stanza) {
 func (p *Pending) watch() {
 	for {
 		p.mu.Lock()
-		if len(p.items) == 0 {
+		if p.len() == 0 {
 			p.watching = false
-			p.items = nil
+			p.items, p.head = p.items[:0], 0
+			if cap(p.items) > maxPending {
+				p.items = nil
+			}
 			p.cond.Broadcast()
 			p.mu.Unlock()
 			return
 		}
-		it := p.items[0]
+		it := p.items[p.head]
 		p.mu.Unlock()
 		<-it.d.Done()
 		if e := it.d.Failed(); e != nil {
 			p.r.Bounce(p.ctx, it.st, e)
 		}
 		p.mu.Lock()
-		p.items[0] = pendingItem{}
-		p.items = p.items[1:]
+		p.items[p.head] = pendingItem{}
+		p.head++
 		p.bytes -= it.size
 		p.cond.Broadcast()
 		p.mu.Unlock()
@@ -151,10 +163,13 @@ func (p *Pending) watch() {
 func (p *Pending) Settle() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for len(p.items) > 0 {
+	for p.len() > 0 {
 		p.cond.Wait()
 	}
 }
+
+// len is how many writes are under way (p.mu held).
+func (p *Pending) len() int { return len(p.items) - p.head }
 
 // fanOut delivers a chat or normal message to several sessions of one
 // account, each copy tracked: if none of them writes its copy (they all

@@ -91,6 +91,7 @@ func (m *Module) Archive(ctx context.Context, st *stanza.Stanza, toLocal bool) (
 		rows[i].Tag = int64(binary.BigEndian.Uint64(tags[8*i:]))
 	}
 	rows[0].Buffer = storage.StanzaBuffer()
+	rows[0].Buffer.Grow(max(st.El.Wire, 256) + 64) // once, not by doubling
 	st.El.WriteTo(rows[0].Buffer, "")
 	rows[0].Stanza = rows[0].Buffer.Bytes()
 	w := &write{q: m.db.QueueArchive(rows, nil), m: m, user: rows[0].User}
