@@ -213,63 +213,84 @@ func archiveRun(q []*Queued) int {
 // A write for an account deleted since it was queued fails alone, with
 // ErrNotFound in errs (a room's archive has no account to check).
 func (b *batch) archive(q []*Queued, errs []error) error {
-	known := make(map[string]bool)
-	exists := func(user string) (bool, error) {
-		if roomArchive(user) {
-			return true, nil // a room's: no account to check
+	// Each place (account, contact) is looked up once per run of writes:
+	// whether the account is there, and the two lists it adds to.
+	type lists struct {
+		whole, peer int // indexes in b.runs
+		gone        bool
+	}
+	seen := make(map[archiveList]lists)
+	lookup := func(pl *place) (lists, error) {
+		l, ok := seen[pl.list()]
+		if ok {
+			return l, nil
 		}
-		ok, seen := known[user]
-		if seen {
-			return ok, nil
-		}
-		s, err := b.stmt(`SELECT 1 FROM users WHERE name = ?`)
+		gone, err := b.gone(pl.user)
 		if err != nil {
-			return false, err
+			return l, err
 		}
-		var one int
-		err = s.QueryRowContext(b.ctx, user).Scan(&one)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return false, err
+		l = lists{gone: gone}
+		if !gone {
+			l.whole, l.peer = b.runs.at(archiveList{pl.user, ""}), b.runs.at(pl.list())
 		}
-		known[user] = err == nil
-		return err == nil, nil
+		seen[pl.list()] = l
+		return l, nil
 	}
 	entries := (*b.entries)[:0]
 	defer func() { clear(entries); *b.entries = entries[:0] }()
+	var at [2]lists
 write:
 	for i, p := range q {
 		m := p.arch
 		for j := range m.places[:m.n] {
-			ok, err := exists(m.places[j].user)
+			l, err := lookup(&m.places[j])
 			if err != nil {
 				return err
 			}
-			if !ok {
+			if l.gone {
 				errs[i] = ErrNotFound
 				continue write
 			}
+			at[j] = l
 		}
 		entries = append(entries, logEntry{id: p.archiveID, msg: m, stanza: m.stanza})
-		for i := range m.places[:m.n] {
-			pl := &m.places[i]
-			b.runs.add(archiveList{pl.user, ""}, p.archiveID)
-			b.runs.add(pl.list(), p.archiveID)
+		for _, l := range at[:m.n] {
+			b.runs.addAt(l.whole, p.archiveID)
+			b.runs.addAt(l.peer, p.archiveID)
 		}
 	}
 	// The runs wait for the index (archive_defer.go).
 	return b.logInsert(entries)
 }
 
+// gone reports whether the account an archive belongs to is gone (a
+// room's archive has no account to check).
+func (b *batch) gone(user string) (bool, error) {
+	if roomArchive(user) {
+		return false, nil
+	}
+	s, err := b.stmt(`SELECT 1 FROM users WHERE name = ?`)
+	if err != nil {
+		return false, err
+	}
+	var one int
+	err = s.QueryRowContext(b.ctx, user).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return true, nil
+	}
+	return false, err
+}
+
 // runLists gathers the runs a commit adds to the lists.
 type runLists struct {
-	at   map[archiveList]int // index in runs
-	runs []listRun
-	n    int // ids in all
+	index map[archiveList]int // index in runs
+	runs  []listRun
+	n     int // ids in all
 }
 
 // reset empties r and keeps its arrays for the next runs.
 func (r *runLists) reset() {
-	clear(r.at)
+	clear(r.index)
 	for i := range r.runs {
 		r.runs[i].list = archiveList{}
 	}
@@ -284,23 +305,36 @@ type listRun struct {
 }
 
 func (r *runLists) add(l archiveList, ids ...int64) {
-	i, ok := r.at[l]
-	if !ok {
-		if r.at == nil {
-			r.at = make(map[archiveList]int)
-		}
-		i = len(r.runs)
-		r.at[l] = i
-		if i < cap(r.runs) {
-			// A run reset left: its array is reused.
-			r.runs = r.runs[:i+1]
-			r.runs[i].list, r.runs[i].ids = l, r.runs[i].ids[:0]
-		} else {
-			r.runs = append(r.runs, listRun{list: l})
-		}
-	}
+	i := r.at(l)
 	r.runs[i].ids = append(r.runs[i].ids, ids...)
 	r.n += len(ids)
+}
+
+// addAt adds an id to the run at index i (from at).
+func (r *runLists) addAt(i int, id int64) {
+	r.runs[i].ids = append(r.runs[i].ids, id)
+	r.n++
+}
+
+// at returns the index of l's run, made if it has none.
+func (r *runLists) at(l archiveList) int {
+	i, ok := r.index[l]
+	if ok {
+		return i
+	}
+	if r.index == nil {
+		r.index = make(map[archiveList]int)
+	}
+	i = len(r.runs)
+	r.index[l] = i
+	if i < cap(r.runs) {
+		// A run reset left: its array is reused.
+		r.runs = r.runs[:i+1]
+		r.runs[i].list, r.runs[i].ids = l, r.runs[i].ids[:0]
+	} else {
+		r.runs = append(r.runs, listRun{list: l})
+	}
+	return i
 }
 
 // archiveList names one list of the index: an archive (peer "") or an
@@ -311,17 +345,27 @@ type archiveList struct{ user, peer string }
 func (b *batch) indexRuns(runs []listRun) error {
 	const perStmt = 64
 	args := make([]any, 0, 6*min(len(runs), perStmt))
-	for i, r := range runs {
+	flush := func() error {
+		if len(args) == 0 {
+			return nil
+		}
+		_, err := b.exec(indexInsert(len(args)/6), args...)
+		args = args[:0]
+		return err
+	}
+	for _, r := range runs {
 		ids := r.ids
+		if len(ids) == 0 {
+			continue // a list a failed write looked up
+		}
 		args = append(args, r.list.user, r.list.peer, ids[0], ids[len(ids)-1], len(ids), packRun(ids))
-		if n := len(args) / 6; n == perStmt || i == len(runs)-1 {
-			if _, err := b.exec(indexInsert(n), args...); err != nil {
+		if len(args)/6 == perStmt {
+			if err := flush(); err != nil {
 				return err
 			}
-			args = args[:0]
 		}
 	}
-	return nil
+	return flush()
 }
 
 // packRun encodes the ids of a run after the first as unsigned varint

@@ -21,10 +21,14 @@ import (
 // index; it moves in the transaction that writes them. After a crash,
 // Open adds the runs of the log's messages past it (reindexTail).
 
-// Pending runs wait at most indexEvery, or until indexMax ids wait.
+// Pending runs wait at most indexEvery, or until indexMax ids wait. A
+// batch that adds indexAtOnce ids or fewer while none wait writes its
+// runs at once, as a quiet server's commits do: a second sync per message
+// would cost more than its few index rows.
 const (
-	indexEvery = 500 * time.Millisecond
-	indexMax   = 1 << 16
+	indexEvery  = 500 * time.Millisecond
+	indexMax    = 1 << 16
+	indexAtOnce = 128
 )
 
 // indexQueue is the runs committed to the log and not yet to the index:
@@ -33,9 +37,10 @@ type indexQueue struct {
 	runs  runLists
 	ids   int
 	since time.Time // when the first of them committed
-	// every is indexEvery; a test holds the runs longer. It is set
-	// before the first write and kept across resets.
-	every time.Duration
+	// every and atOnce are indexEvery and indexAtOnce; a test holds the
+	// runs longer. They are set before the first write.
+	every  time.Duration
+	atOnce int
 }
 
 // due reports whether the pending runs should go to the index now.
@@ -52,7 +57,9 @@ func (q *indexQueue) merge(r *runLists, now time.Time) {
 		q.since = now
 	}
 	for _, run := range r.runs {
-		q.runs.add(run.list, run.ids...)
+		if len(run.ids) > 0 {
+			q.runs.add(run.list, run.ids...)
+		}
 	}
 	q.ids = q.runs.n
 }
@@ -76,7 +83,12 @@ func (b *batch) flushIndex() error {
 	}
 	var top int64
 	for _, r := range runs {
-		top = max(top, r.ids[len(r.ids)-1])
+		if len(r.ids) > 0 {
+			top = max(top, r.ids[len(r.ids)-1])
+		}
+	}
+	if top == 0 {
+		return nil // only lists that failed writes looked up
 	}
 	_, err := b.exec(`UPDATE counters SET value = max(value, ?) WHERE name = 'archive_indexed'`, top)
 	return err

@@ -23,7 +23,7 @@ func TestArchiveIndexFollows(t *testing.T) {
 	// The runs wait for a read or a flush, not for a timer that could
 	// fire before the crash below (set before the first write, which
 	// the committer takes under the queue's lock).
-	db.commit.index.every = time.Hour
+	db.commit.index.every, db.commit.index.atOnce = time.Hour, 0
 	addUser(t, db, "alice", "bob")
 	a := queueBurst(t, db, 100, 1)
 	if err := db.Flush(ctx); err != nil {

@@ -416,6 +416,60 @@ func BenchmarkArchiveQuery(b *testing.B) {
 	})
 }
 
+// BenchmarkArchiveQueryBlocks reads a page of 50 from an archive of
+// 1,000,000 messages written as under load: queued in bursts of 4,096, so
+// that the log holds blocks of 64 messages and a contact's page spans
+// several blocks, each decoded whole.
+func BenchmarkArchiveQueryBlocks(b *testing.B) {
+	const n = 1_000_000
+	db := newDB(b)
+	addUser(b, db, "alice")
+	ctx := context.Background()
+	stanza := []byte(`<message from='alice@home.local/phone' to='bob@home.local' type='chat' id='x1'><body>Dinner is ready, come down please</body></message>`)
+	var ids []int64
+	for i := 0; i < n; i += 4096 {
+		var qs []*Queued
+		for j := i; j < min(i+4096, n); j++ {
+			rows := []ArchiveRow{{User: "alice", With: fmt.Sprint("c", j%10, "@home.local"), Tag: int64(j), Stanza: stanza}}
+			qs = append(qs, db.QueueArchive(rows, nil))
+			ids = append(ids, rows[0].ID)
+		}
+		for _, q := range qs {
+			if err := q.Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := db.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	var rows, blocks int
+	db.r.QueryRow(`SELECT count(*), count(last) FROM archive_log`).Scan(&rows, &blocks)
+	b.Logf("%d messages in %d rows, %d of them blocks", n, rows, blocks)
+	mid := ids[n/2]
+	for _, bb := range []struct {
+		name string
+		q    ArchiveQuery
+	}{
+		{"first", ArchiveQuery{User: "alice", Max: 50}},
+		{"last", ArchiveQuery{User: "alice", Last: true, Max: 50}},
+		{"middle", ArchiveQuery{User: "alice", After: mid, Max: 50}},
+		{"with/first", ArchiveQuery{User: "alice", With: "c3@home.local", Max: 50}},
+		{"with/last", ArchiveQuery{User: "alice", With: "c3@home.local", Last: true, Max: 50}},
+		{"with/middle", ArchiveQuery{User: "alice", With: "c3@home.local", After: mid, Max: 50}},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rows, err := db.ArchivePage(ctx, bb.q)
+				if err != nil || len(rows) != 50 {
+					b.Fatal(len(rows), err)
+				}
+			}
+		})
+	}
+}
+
 // TestArchiveUpgrade: the archives of schema version 6 (a row per message
 // per archive) read the same after the upgrade to the log and its index,
 // and new messages follow them.

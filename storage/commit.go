@@ -120,7 +120,7 @@ type committer struct {
 // archive id in the database.
 func newCommitter(db *DB, lastArchiveID int64) *committer {
 	c := &committer{db: db, wake: make(chan struct{}, 1), stopped: make(chan struct{}), lastArchiveID: lastArchiveID}
-	c.index.every = indexEvery
+	c.index.every, c.index.atOnce = indexEvery, indexAtOnce
 	go c.run()
 	return c
 }
@@ -337,7 +337,7 @@ func (c *committer) transact(fn func(b *batch) error) error {
 	defer b.close()
 	err = fn(b)
 	now := time.Now()
-	if err == nil && (c.index.due(now) || c.index.ids+b.runs.n >= indexMax) {
+	if err == nil && (c.index.due(now) || c.index.ids+b.runs.n >= indexMax || c.index.ids == 0 && b.runs.n <= c.index.atOnce) {
 		err = b.flushIndex()
 	}
 	if err != nil {
