@@ -160,14 +160,20 @@ func (s *Stanza) Result(payload *Element) *Element {
 }
 
 // ErrorReply builds the error response to s (RFC 6120 8.3.1): to and from
-// swapped, type error, the original children kept for context.
+// swapped, type error, the original children kept for context while s
+// was small (maxEchoed on the wire). A large one is not sent back: a
+// client refused because what it sent is too much, or goes where it
+// cannot be taken, would get it all again, and could be cut off for not
+// reading its replies fast enough.
 func (s *Stanza) ErrorReply(e *Error) *Element {
 	r := &Element{Name: s.El.Name, NS: NSClient}
 	r.SetAttr("id", s.ID)
 	r.SetAttr("to", addr(s.From))
 	r.SetAttr("from", addr(s.To))
 	r.SetAttr("type", "error")
-	if s.Kind != KindIQ {
+	if s.El.Wire > maxEchoed {
+		// Nothing of the original.
+	} else if s.Kind != KindIQ {
 		for _, c := range s.El.Children {
 			if c.Name != "error" {
 				r.Children = append(r.Children, c)
@@ -179,3 +185,7 @@ func (s *Stanza) ErrorReply(e *Error) *Element {
 	r.Children = append(r.Children, e.Element())
 	return r
 }
+
+// maxEchoed is the largest stanza (bytes on the wire) whose children an
+// error reply repeats.
+const maxEchoed = 8 << 10
