@@ -222,6 +222,7 @@ func (c *committer) run() {
 		closed := c.closed
 		c.mu.Unlock()
 		if len(q) == 0 {
+			last = 0 // idle: the next write commits at once
 			if c.index.ids > 0 {
 				// Runs wait for the index: they go when due, or
 				// before the committer stops.
@@ -234,7 +235,14 @@ func (c *committer) run() {
 					case <-wait.C:
 					}
 				}
-				c.commit([]*Queued{{what: "index archived messages", op: func(b *batch) (int64, error) { return 0, b.flushIndex() }}})
+				f := &Queued{what: "index archived messages", op: func(b *batch) (int64, error) { return 0, b.flushIndex() }}
+				c.commit([]*Queued{f})
+				switch {
+				case f.err != nil && closed:
+					return // Open indexes what the log holds past the index
+				case f.err != nil:
+					c.index.since = time.Now() // tried again after every
+				}
 				continue
 			}
 			if closed {
