@@ -10,7 +10,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -47,21 +46,36 @@ type ArchiveRow struct {
 }
 
 // StanzaBuffer returns an empty buffer to write a message's XML in for
-// QueueArchive (ArchiveRow.Buffer), which puts it back in a pool once the
-// message is written: a buffer per archived message was a good part of
-// the archive's garbage.
-func StanzaBuffer() *bytes.Buffer { return stanzaBuffers.Get().(*bytes.Buffer) }
+// QueueArchive (ArchiveRow.Buffer), which puts it back once the message
+// is written: a buffer per archived message was a good part of the
+// archive's garbage. The spare buffers wait in a channel, not a
+// sync.Pool: a pool is emptied by every garbage collection, dozens a
+// second under load.
+func StanzaBuffer() *bytes.Buffer {
+	select {
+	case b := <-stanzaBuffers:
+		return b
+	default:
+		return new(bytes.Buffer)
+	}
+}
 
-var stanzaBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// stanzaBuffers holds spare StanzaBuffers: as many as a group commit
+// takes.
+var stanzaBuffers = make(chan *bytes.Buffer, maxBatch)
 
 // maxPooledStanza: a buffer grown past this goes to the collector.
 const maxPooledStanza = 64 << 10
 
 // putStanzaBuffer puts a StanzaBuffer back.
 func putStanzaBuffer(b *bytes.Buffer) {
-	if b.Cap() <= maxPooledStanza {
-		b.Reset()
-		stanzaBuffers.Put(b)
+	if b.Cap() > maxPooledStanza {
+		return
+	}
+	b.Reset()
+	select {
+	case stanzaBuffers <- b:
+	default:
 	}
 }
 
@@ -219,9 +233,17 @@ func (b *batch) archive(q []*Queued, errs []error) error {
 		gone        bool
 	}
 	seen := make(map[archiveList]lists)
-	lookup := func(pl *place) (lists, error) {
+	// A sender's messages come in runs: each place remembers the last
+	// lookup of its kind (the recipient's, the sender's).
+	var lastKey [2]archiveList
+	var last [2]lists
+	lookup := func(j int, pl *place) (lists, error) {
+		if k := pl.list(); k == lastKey[j] && k.user != "" {
+			return last[j], nil
+		}
 		l, ok := seen[pl.list()]
 		if ok {
+			lastKey[j], last[j] = pl.list(), l
 			return l, nil
 		}
 		gone, err := b.gone(pl.user)
@@ -233,6 +255,7 @@ func (b *batch) archive(q []*Queued, errs []error) error {
 			l.whole, l.peer = b.runs.at(archiveList{pl.user, ""}), b.runs.at(pl.list())
 		}
 		seen[pl.list()] = l
+		lastKey[j], last[j] = pl.list(), l
 		return l, nil
 	}
 	entries := (*b.entries)[:0]
@@ -242,7 +265,7 @@ write:
 	for i, p := range q {
 		m := p.arch
 		for j := range m.places[:m.n] {
-			l, err := lookup(&m.places[j])
+			l, err := lookup(j, &m.places[j])
 			if err != nil {
 				return err
 			}
