@@ -376,19 +376,27 @@ func (b *batch) indexRuns(runs []listRun) error {
 		return err
 	}
 	for _, r := range runs {
-		ids := r.ids
-		if len(ids) == 0 {
-			continue // a list a failed write looked up
-		}
-		args = append(args, r.list.user, r.list.peer, ids[0], ids[len(ids)-1], len(ids), packRun(ids))
-		if len(args)/6 == perStmt {
-			if err := flush(); err != nil {
-				return err
+		// A long run is written as several rows (maxRunIDs ids each):
+		// a page decodes the whole row its first id is in.
+		for ids := r.ids; len(ids) > 0; {
+			k := min(len(ids), maxRunIDs)
+			part := ids[:k]
+			ids = ids[k:]
+			args = append(args, r.list.user, r.list.peer, part[0], part[k-1], k, packRun(part))
+			if len(args)/6 == perStmt {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 		}
 	}
 	return flush()
 }
+
+// maxRunIDs bounds the ids of one row of the index. The runs that wait
+// for the index (archive_defer.go) hold up to indexMax ids, and a read
+// decodes a row whole: 4,096 ids are about 30 KiB decoded.
+const maxRunIDs = 4096
 
 // packRun encodes the ids of a run after the first as unsigned varint
 // differences; nil (NULL) for a run of one.

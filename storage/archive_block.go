@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -194,6 +195,8 @@ func scanRec(scan func(...any) error) (*logRec, error) {
 
 // The log's reads (TestArchivePlans checks that none scans the log).
 const (
+	// sqlLogByID: the rows whose first id is one of a JSON array's.
+	sqlLogByID = `SELECT id, last, n, meta, stanza FROM archive_log WHERE id IN (SELECT value FROM json_each(?))`
 	// sqlLogRecs: the rows that hold the ids of a JSON array, each once.
 	sqlLogRecs = `SELECT id, last, n, meta, stanza FROM archive_log WHERE id IN
 		(SELECT (SELECT max(id) FROM archive_log WHERE id <= j.value) FROM json_each(?) AS j)`
@@ -213,7 +216,44 @@ type querier interface {
 // logRecs reads the rows of the log that hold ids, each once: the row that
 // holds an id is the one with the largest id not above it.
 func logRecs(ctx context.Context, q querier, ids []int64) ([]*logRec, error) {
-	rows, err := q.QueryContext(ctx, sqlLogRecs, jsonInts(ids))
+	// Most ids start a row: every message of a quiet server is a row
+	// of its own. Those are read by id; the rest by the row before them.
+	out, err := queryRecs(ctx, q, sqlLogByID, ids)
+	if err != nil || len(out) == 0 && len(ids) == 0 {
+		return out, err
+	}
+	slices.SortFunc(out, func(a, b *logRec) int { return cmp.Compare(a.id, b.id) })
+	holds := func(id int64) bool { // a row read holds id
+		i, found := slices.BinarySearchFunc(out, id, func(r *logRec, id int64) int { return cmp.Compare(r.id, id) })
+		return found || i > 0 && out[i-1].last >= id
+	}
+	var rest []int64
+	for _, id := range ids {
+		if !holds(id) {
+			rest = append(rest, id)
+		}
+	}
+	if len(rest) == 0 {
+		return out, nil
+	}
+	more, err := queryRecs(ctx, q, sqlLogRecs, rest)
+	have := make(map[int64]bool, len(out))
+	for _, r := range out {
+		have[r.id] = true
+	}
+	for _, r := range more {
+		if !have[r.id] {
+			have[r.id] = true
+			out = append(out, r)
+		}
+	}
+	return out, err
+}
+
+// queryRecs reads the log's rows that query selects for the JSON array of
+// ids.
+func queryRecs(ctx context.Context, q querier, query string, ids []int64) ([]*logRec, error) {
+	rows, err := q.QueryContext(ctx, query, jsonInts(ids))
 	if err != nil {
 		return nil, err
 	}

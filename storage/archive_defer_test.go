@@ -90,3 +90,30 @@ func TestArchiveIndexFollows(t *testing.T) {
 		t.Errorf("the last page after new messages: %v, %v", ids2(page), err)
 	}
 }
+
+// TestArchiveLongRuns: runs that waited for the index past maxRunIDs ids
+// are written as several rows, and read back whole across them.
+func TestArchiveLongRuns(t *testing.T) {
+	ctx := t.Context()
+	db := newDB(t)
+	db.commit.index.every, db.commit.index.atOnce = time.Hour, 0
+	addUser(t, db, "alice", "bob")
+	ids := queueBurst(t, db, 2*maxRunIDs+100, 1)
+	if err := db.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var rows, longest int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*), max(n) FROM archive_index WHERE username = 'alice' AND peer = ''`).Scan(&rows, &longest); err != nil {
+		t.Fatal(err)
+	}
+	if longest > maxRunIDs || rows < 3 {
+		t.Errorf("alice's list in %d rows, the longest %d ids", rows, longest)
+	}
+	page, err := db.ArchivePage(ctx, ArchiveQuery{User: "alice", After: ids[maxRunIDs-10], Max: 20})
+	if err != nil || !slices.Equal(ids2(page), ids[maxRunIDs-9:maxRunIDs+11]) {
+		t.Errorf("a page across two rows: %v, %v", ids2(page), err)
+	}
+	if n, err := db.CountArchive(ctx, ArchiveQuery{User: "bob", With: "alice@home.test"}, 100000); err != nil || n != len(ids) {
+		t.Errorf("count %d, %v; want %d", n, err, len(ids))
+	}
+}

@@ -296,6 +296,7 @@ func TestArchivePlans(t *testing.T) {
 		{`SELECT first, n, ids FROM archive_index WHERE username = ? AND peer = ? AND first > ? AND first < ? ORDER BY first LIMIT ?`, []any{"alice", "", 5, 1 << 40, 64}},
 		{`SELECT first, n, ids FROM archive_index WHERE username = ? AND peer = ? AND first < ? ORDER BY first DESC LIMIT ?`, []any{"alice", "bob@example.org", 1 << 40, 64}},
 		{sqlLogRecs, []any{"[1,2]"}},
+		{sqlLogByID, []any{"[1,2]"}},
 		{sqlLogAcross, []any{5}},
 		{sqlLogOldest, []any{5, 10}},
 		{sqlLogLast, nil},
