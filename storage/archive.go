@@ -60,12 +60,13 @@ func StanzaBuffer() *bytes.Buffer {
 	}
 }
 
-// stanzaBuffers holds spare StanzaBuffers: as many as a group commit
-// takes.
-var stanzaBuffers = make(chan *bytes.Buffer, maxBatch)
+// stanzaBuffers holds spare StanzaBuffers: 1,024 of them, each at most
+// maxPooledStanza, so at most 8 MiB stays held after a burst.
+var stanzaBuffers = make(chan *bytes.Buffer, 1024)
 
-// maxPooledStanza: a buffer grown past this goes to the collector.
-const maxPooledStanza = 64 << 10
+// maxPooledStanza: a buffer grown past this (a large message) goes to the
+// collector.
+const maxPooledStanza = 8 << 10
 
 // putStanzaBuffer puts a StanzaBuffer back.
 func putStanzaBuffer(b *bytes.Buffer) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -67,20 +68,17 @@ func (q *indexQueue) merge(r *runLists, now time.Time) {
 // flushIndex writes to the index the pending runs (once per batch) and the
 // runs of this batch so far, and moves archive_indexed past them. Every op
 // that reads or changes the index calls it first.
+//
+// A failure fails the whole batch (indexFailed), never the op alone: rows
+// of the index it wrote would stay while the runs left memory. Inside a
+// savepoint only what was flushed before it may be asked for: a rollback
+// to it would undo the rows.
 func (b *batch) flushIndex() error {
 	runs := make([]listRun, 0, len(b.index.runs.runs)+len(b.runs.runs))
 	if !b.indexed {
 		runs = append(runs, b.index.runs.runs...)
 	}
 	runs = append(runs, b.runs.runs...)
-	b.indexed = true
-	b.runs.reset()
-	if len(runs) == 0 {
-		return nil
-	}
-	if err := b.indexRuns(runs); err != nil {
-		return err
-	}
 	var top int64
 	for _, r := range runs {
 		if len(r.ids) > 0 {
@@ -88,10 +86,25 @@ func (b *batch) flushIndex() error {
 		}
 	}
 	if top == 0 {
-		return nil // only lists that failed writes looked up
+		// Nothing to write (or only lists that failed writes looked up).
+		b.indexed = true
+		b.runs.reset()
+		return nil
 	}
-	_, err := b.exec(`UPDATE counters SET value = max(value, ?) WHERE name = 'archive_indexed'`, top)
-	return err
+	if b.savepoint {
+		panic("storage: the archive's index is written inside a savepoint")
+	}
+	err := b.indexRuns(runs)
+	if err == nil {
+		_, err = b.exec(`UPDATE counters SET value = max(value, ?) WHERE name = 'archive_indexed'`, top)
+	}
+	if err != nil {
+		b.indexFailed = fmt.Errorf("write the archive's index: %w", err)
+		return b.indexFailed
+	}
+	b.indexed = true
+	b.runs.reset()
+	return nil
 }
 
 // indexed waits until the index holds every archived message that was
@@ -100,7 +113,15 @@ func (db *DB) indexed(ctx context.Context) error {
 	if db.commit.unindexed.Load() == 0 {
 		return nil
 	}
-	return db.Flush(ctx)
+	// Unlike Flush, an index that could not be written is an error: a
+	// read would miss the messages it lacks and not know.
+	q := db.commit.enqueue("write the archive's index", func(b *batch) (int64, error) { return 0, b.flushIndex() }, nil)
+	select {
+	case <-q.Done():
+		return q.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // reindexTail adds to the index the runs of the log's messages past

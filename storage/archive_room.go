@@ -34,10 +34,11 @@ func (db *DB) QueueReplaceArchived(owner string, id, tag int64, stanza []byte) *
 			return 0, err
 		}
 		var e *logEntry
+		var rec *logRec
 		for _, r := range recs {
 			for i := range r.entries {
 				if r.entries[i].id == id {
-					e = &r.entries[i]
+					e, rec = &r.entries[i], r
 				}
 			}
 		}
@@ -56,7 +57,7 @@ func (db *DB) QueueReplaceArchived(owner string, id, tag int64, stanza []byte) *
 			return 0, errShared
 		}
 		e.stanza = stanza
-		return id, b.put(recs[0])
+		return id, b.put(rec)
 	}, nil)
 }
 

@@ -253,7 +253,7 @@ func (c *committer) run() {
 		}
 		c.commit(q)
 		last = len(q)
-		if cap(q) <= maxBatch && n == cap(q) {
+		if n > 0 {
 			clear(q)
 			c.mu.Lock()
 			if c.scratch.spare == nil {
@@ -306,6 +306,9 @@ func (c *committer) commit(q []*Queued) {
 			}
 			p := q[i]
 			ids[i], errs[i] = p.op(b)
+			if b.indexFailed != nil {
+				return b.indexFailed // never an op's failure alone
+			}
 			// ErrNotFound, ErrQuota and ErrExists are answers an op
 			// gives before it writes: they fail it alone.
 			if errs[i] != nil && !constraint(errs[i]) && !errors.Is(errs[i], ErrNotFound) && !errors.Is(errs[i], ErrQuota) &&
@@ -398,6 +401,10 @@ type batch struct {
 	index   *indexQueue
 	runs    *runLists
 	indexed bool
+	// indexFailed is a failed write of the index, which fails the
+	// batch; savepoint says an op is inside one (flushIndex).
+	indexFailed error
+	savepoint   bool
 	// entries is the archive's messages of a run of writes (archive),
 	// the committer's array.
 	entries *[]logEntry

@@ -145,7 +145,15 @@ func open(ctx context.Context, abs string) (*DB, error) {
 		w.Close()
 		return fail(err)
 	}
+	// Ids go on past the log's last and the index's: the newest messages
+	// may have been deleted, and a clock set back must not make an id
+	// the index already covers (reindexTail would skip it).
 	last, err := logLast(ctx, w)
+	if err == nil {
+		var indexed int64
+		err = w.QueryRowContext(ctx, `SELECT value FROM counters WHERE name = 'archive_indexed'`).Scan(&indexed)
+		last = max(last, indexed)
+	}
 	if err != nil {
 		db.login.Close()
 		db.r.Close()

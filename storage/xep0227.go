@@ -43,18 +43,26 @@ func (db *DB) ImportAccount(ctx context.Context, a Account, replace bool) error 
 	}
 	var failed error
 	q := db.commit.enqueue("import account "+u.Name, func(b *batch) (int64, error) {
+		// The runs waiting for the index go first: a rollback to the
+		// savepoint would undo them, and they are no longer in memory.
+		if err := b.flushIndex(); err != nil {
+			return 0, err
+		}
 		// A savepoint makes the account all or nothing: a failure rolls
 		// back to it and leaves the rest of the batch alone.
 		if _, err := b.tx.ExecContext(b.ctx, `SAVEPOINT import_account`); err != nil {
 			return 0, err
 		}
-		if err := importAccount(b, u, a, replace); err != nil {
+		b.savepoint = true
+		err := importAccount(b, u, a, replace)
+		b.savepoint = false
+		if err != nil {
 			if _, rerr := b.tx.ExecContext(b.ctx, `ROLLBACK TO import_account`); rerr != nil {
 				return 0, rerr
 			}
 			failed = err
 		}
-		_, err := b.tx.ExecContext(b.ctx, `RELEASE import_account`)
+		_, err = b.tx.ExecContext(b.ctx, `RELEASE import_account`)
 		return 0, err
 	}, nil)
 	if err := q.Wait(); err != nil {
