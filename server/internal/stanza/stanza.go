@@ -171,7 +171,9 @@ func (s *Stanza) ErrorReply(e *Error) *Element {
 	r.SetAttr("to", addr(s.From))
 	r.SetAttr("from", addr(s.To))
 	r.SetAttr("type", "error")
-	if s.El.Wire > maxEchoed {
+	// A stanza the server made has no wire size: its footprint in
+	// memory, a few times the wire's, stands in.
+	if s.El.Wire > maxEchoed || s.El.Wire == 0 && s.El.Footprint() > 4*maxEchoed {
 		// Nothing of the original.
 	} else if s.Kind != KindIQ {
 		for _, c := range s.El.Children {
