@@ -67,7 +67,11 @@ var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c
 // channel each: a group commit finishes thousands of writes at once.
 type group struct {
 	done chan struct{}
-	left atomic.Int32 // writes not finished yet
+	// n is how many writes joined (under the committer's mu, final once
+	// the group was taken); finished how many are finished (the
+	// committer's goroutine alone). No shared counter: thousands of
+	// writers bumped one.
+	n, finished int
 }
 
 // Err is the write's error once Done is closed: nil if it is durable.
@@ -152,7 +156,7 @@ func (c *committer) push(p *Queued) *Queued {
 		c.cur = &group{done: make(chan struct{})}
 	}
 	p.g = c.cur
-	p.g.left.Add(1)
+	p.g.n++
 	c.queue = append(c.queue, p)
 	c.mu.Unlock()
 	select {
@@ -176,9 +180,12 @@ func (p *Queued) finish(id int64, err error) {
 		p.after(id, err)
 		p.after = nil
 	}
-	// Every write of the group was taken, so none joins it any more.
-	if p.g != nil && p.g.left.Add(-1) == 0 {
-		close(p.g.done)
+	// Every write of the group was taken, so none joins it any more, and
+	// only the committer finishes them.
+	if p.g != nil {
+		if p.g.finished++; p.g.finished == p.g.n {
+			close(p.g.done)
+		}
 	}
 }
 
