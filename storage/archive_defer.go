@@ -35,8 +35,7 @@ const (
 // indexQueue is the runs committed to the log and not yet to the index:
 // the committer's alone.
 type indexQueue struct {
-	runs  runLists
-	ids   int
+	runs  runLists  // runs.n: the ids waiting
 	since time.Time // when the first of them committed
 	// every and atOnce are indexEvery and indexAtOnce; a test holds the
 	// runs longer. They are set before the first write.
@@ -44,9 +43,12 @@ type indexQueue struct {
 	atOnce int
 }
 
-// due reports whether the pending runs should go to the index now.
-func (q *indexQueue) due(now time.Time) bool {
-	return q.ids >= indexMax || (q.ids > 0 && now.Sub(q.since) >= q.every)
+// due reports whether the waiting runs, and more ids a batch adds,
+// should go to the index in that batch: they waited long enough or are
+// many, or nothing waits and the batch adds few.
+func (q *indexQueue) due(now time.Time, more int) bool {
+	waiting := q.runs.n
+	return waiting+more >= indexMax || waiting > 0 && now.Sub(q.since) >= q.every || waiting == 0 && more <= q.atOnce
 }
 
 // merge adds the runs of a batch that committed.
@@ -54,7 +56,7 @@ func (q *indexQueue) merge(r *runLists, now time.Time) {
 	if r.n == 0 {
 		return
 	}
-	if q.ids == 0 {
+	if q.runs.n == 0 {
 		q.since = now
 	}
 	for _, run := range r.runs {
@@ -62,7 +64,6 @@ func (q *indexQueue) merge(r *runLists, now time.Time) {
 			q.runs.add(run.list, run.ids...)
 		}
 	}
-	q.ids = q.runs.n
 }
 
 // flushIndex writes to the index the pending runs (once per batch) and the
@@ -115,7 +116,13 @@ func (db *DB) indexed(ctx context.Context) error {
 	}
 	// Unlike Flush, an index that could not be written is an error: a
 	// read would miss the messages it lacks and not know.
-	q := db.commit.enqueue("write the archive's index", func(b *batch) (int64, error) { return 0, b.flushIndex() }, nil)
+	return db.writeIndex(ctx, "write the archive's index")
+}
+
+// writeIndex waits for the writes queued before it and writes the runs
+// waiting for the index, and returns the error of that commit (or ctx's).
+func (db *DB) writeIndex(ctx context.Context, what string) error {
+	q := db.commit.enqueue(what, flushIndexOp, nil)
 	select {
 	case <-q.Done():
 		return q.Err()
@@ -123,6 +130,9 @@ func (db *DB) indexed(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// flushIndexOp is a group-commit op that writes the waiting runs.
+func flushIndexOp(b *batch) (int64, error) { return 0, b.flushIndex() }
 
 // reindexTail adds to the index the runs of the log's messages past
 // archive_indexed (those a crash left out), and moves it to the log's end.

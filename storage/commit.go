@@ -53,13 +53,14 @@ type Queued struct {
 // Done is closed once the write is durable or failed.
 func (p *Queued) Done() <-chan struct{} {
 	if p.g == nil {
-		return closed
+		return finishedAtOnce
 	}
 	return p.g.done
 }
 
-// closed is the Done of writes finished as they were queued.
-var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+// finishedAtOnce is the Done of writes finished as they were queued (the
+// database was closed).
+var finishedAtOnce = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // group is the writes queued between two takes of the committer: they
 // commit together (or, past maxBatch, in the next batches too) and share
@@ -105,7 +106,7 @@ type committer struct {
 	blocks   blockBuf
 	prepared prepared
 	index    indexQueue
-	// unindexed is how many ids index holds, for readers.
+	// unindexed is how many ids wait for the index, for readers.
 	unindexed atomic.Int64
 	// scratch is what a batch works in, kept for the next.
 	scratch struct {
@@ -230,7 +231,7 @@ func (c *committer) run() {
 		c.mu.Unlock()
 		if len(q) == 0 {
 			last = 0 // idle: the next write commits at once
-			if c.index.ids > 0 {
+			if c.index.runs.n > 0 {
 				// Runs wait for the index: they go when due, or
 				// before the committer stops.
 				if !closed {
@@ -242,7 +243,7 @@ func (c *committer) run() {
 					case <-wait.C:
 					}
 				}
-				f := &Queued{what: "index archived messages", op: func(b *batch) (int64, error) { return 0, b.flushIndex() }}
+				f := &Queued{what: "index archived messages", op: flushIndexOp}
 				c.commit([]*Queued{f})
 				switch {
 				case f.err != nil && closed:
@@ -260,14 +261,12 @@ func (c *committer) run() {
 		}
 		c.commit(q)
 		last = len(q)
-		if n > 0 {
-			clear(q)
-			c.mu.Lock()
-			if c.scratch.spare == nil {
-				c.scratch.spare = q[:0]
-			}
-			c.mu.Unlock()
+		clear(q)
+		c.mu.Lock()
+		if c.scratch.spare == nil {
+			c.scratch.spare = q[:0]
 		}
+		c.mu.Unlock()
 	}
 }
 
@@ -355,7 +354,7 @@ func (c *committer) transact(fn func(b *batch) error) error {
 	defer b.close()
 	err = fn(b)
 	now := time.Now()
-	if err == nil && (c.index.due(now) || c.index.ids+b.runs.n >= indexMax || c.index.ids == 0 && b.runs.n <= c.index.atOnce) {
+	if err == nil && c.index.due(now, b.runs.n) {
 		err = b.flushIndex()
 	}
 	if err != nil {
@@ -368,10 +367,9 @@ func (c *committer) transact(fn func(b *batch) error) error {
 	// The index has what this batch wrote to it; what is left waits.
 	if b.indexed {
 		c.index.runs.reset() // the arrays stay for the next runs
-		c.index.ids = 0
 	}
 	c.index.merge(b.runs, now)
-	c.unindexed.Store(int64(c.index.ids))
+	c.unindexed.Store(int64(c.index.runs.n))
 	return nil
 }
 
