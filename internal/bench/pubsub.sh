@@ -17,34 +17,12 @@ PORT=${PORT:-25342}
 DUR=${DUR:-5s}
 SIZES=${SIZES:-100 1000}
 DOM=bench.test
-W=$(mktemp -d)
-H=${HEARTH:-$W/hearth}
-if [ -z "${HEARTH:-}" ]; then
-	(cd "$ROOT" && CGO_ENABLED=0 go build -tags nogui -o "$H" .)
-fi
-D=$W/data
-mkdir -p "$D"
-chmod 700 "$D"
 N=0
 for s in $SIZES; do N=$((s > N ? s : N)); done
-for i in $(seq 1 "$((N + 1))"); do
-	"$H" user add "user$i@$DOM" --data "$D" --domain "$DOM" --password "benchpass$i" >/dev/null
-done
-for kv in limits.connections_per_address=100000 limits.unauthenticated_per_address=100000 \
-	limits.unauthenticated=100000 limits.resources=100000; do
-	"$H" config set "${kv%%=*}" "${kv#*=}" --data "$D" >/dev/null
-done
-"$H" serve --headless --no-mdns --data "$D" --domain "$DOM" --c2s "127.0.0.1:$PORT" \
-	--c2s-tls "127.0.0.1:$((PORT + 1))" --http off --ca-page off --s2s off --log-level warn >>"$W/serve.log" 2>&1 &
-SP=$!
-trap 'kill $SP 2>/dev/null; wait $SP 2>/dev/null; rm -rf "$W"' EXIT
-for _ in $(seq 50); do
-	(echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break
-	sleep 0.2
-done
+# shellcheck source=serve.sh
+. "$ROOT/internal/bench/serve.sh"
+bench_serve "$((N + 1))"
 
-cpu() { awk '{print $14+$15}' "/proc/$SP/stat"; } # clock ticks (1/100 s)
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$SP/status"; }
 for s in $SIZES; do
 	c0=$(cpu)
 	out=$("$H" bench pubsub --host 127.0.0.1 --port "$PORT" --domain "$DOM" --ca "$D/tls/ca.pem" \
