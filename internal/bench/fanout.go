@@ -57,24 +57,12 @@ type contact struct {
 func runFanout(ctx context.Context, d *dialer) (reporter, error) {
 	o := d.o
 	run := runID()
-	maxUpdates := o.count
-	if maxUpdates == 0 {
-		maxUpdates = 1 << 20
-	}
+	maxUpdates := orDefault(o.count, 1<<20)
 	f := &fanout{spread: newSpread(o.contacts, maxUpdates, o.window), prefix: "f" + run + "-", pubBare: []byte(d.bare(o.first))}
 	var (
-		readers sync.WaitGroup
-		closing atomic.Bool
-		errs    firstErr
+		cr   crowd // the publisher, then its contacts
+		errs firstErr
 	)
-	serve := func(c *Conn, h func([]byte)) {
-		readers.Go(func() {
-			err := c.serve(h)
-			if !closing.Load() {
-				errs.add(fmt.Errorf("connection %s lost: %w", c.JID, err))
-			}
-		})
-	}
 	r := &fanoutResult{result: o.newResult("presences/s"), Contacts: o.contacts, Window: o.window}
 
 	pub, err := d.login(ctx, o.first, o.resource+"-pub"+run)
@@ -86,7 +74,9 @@ func runFanout(ctx context.Context, d *dialer) (reporter, error) {
 		pub.Close()
 		return nil, err
 	}
-	serve(pub, func(el []byte) {
+	cr.conns = []*Conn{pub}
+	defer cr.close()
+	cr.serve(&errs, pub, func(el []byte) {
 		// Approve every subscription request (RFC 6121 3.1.4).
 		if string(tagName(el)) == "presence" && attrString(el, "type") == "subscribe" {
 			from := bareOf(attrString(el, "from"))
@@ -98,12 +88,7 @@ func runFanout(ctx context.Context, d *dialer) (reporter, error) {
 	conns, failed, first := loginMany(ctx, d, o.contacts, o.conc, func(i int) (int, string) {
 		return o.first + 1 + i, o.resource + "-c" + run
 	})
-	defer func() {
-		closing.Store(true)
-		closeAll(conns)
-		pub.Close()
-		readers.Wait()
-	}()
+	cr.conns = append(cr.conns, conns...)
 	if failed > 0 {
 		return nil, fmt.Errorf("%d of %d contact logins failed: %s", failed, o.contacts, first)
 	}
@@ -113,7 +98,7 @@ func runFanout(ctx context.Context, d *dialer) (reporter, error) {
 	for i, c := range conns {
 		ct := &contact{c: c, ready: make(chan struct{})}
 		contacts[i] = ct
-		serve(c, func(el []byte) { f.received(ct, el) })
+		cr.serve(&errs, c, func(el []byte) { f.received(ct, el) })
 		b := []byte("<presence/>")
 		if !subscribed[strings.ToLower(d.bare(o.first+1+i))] {
 			r.NewSubs++

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -63,4 +64,46 @@ func closeAll(conns []*Conn) {
 		})
 	}
 	wg.Wait()
+}
+
+// crowd is connections logged in together for one scenario (loginMany),
+// each read by a goroutine of its own until close.
+type crowd struct {
+	conns   []*Conn
+	readers sync.WaitGroup
+	closing atomic.Bool
+}
+
+// serveEach reads every connection, handing its stanzas to what handle
+// returns for it; a connection lost before close is an error in errs.
+func (cr *crowd) serveEach(errs *firstErr, handle func(i int, c *Conn) func(el []byte)) {
+	for i, c := range cr.conns {
+		cr.serve(errs, c, handle(i, c))
+	}
+}
+
+// serve reads one connection (of the crowd's or not) with h.
+func (cr *crowd) serve(errs *firstErr, c *Conn, h func(el []byte)) {
+	cr.readers.Go(func() {
+		err := c.serve(h)
+		if !cr.closing.Load() {
+			errs.add(fmt.Errorf("connection %s lost: %w", c.JID, err))
+		}
+	})
+}
+
+// close closes the connections and waits for their readers.
+func (cr *crowd) close() {
+	cr.closing.Store(true)
+	closeAll(cr.conns)
+	cr.readers.Wait()
+}
+
+// orDefault is v, or def when v is its type's zero.
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
 }

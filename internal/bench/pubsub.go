@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -58,49 +57,30 @@ type subscriber struct {
 func runPubsub(ctx context.Context, d *dialer) (reporter, error) {
 	o := d.o
 	run := runID()
-	maxItems := o.count
-	if maxItems == 0 {
-		maxItems = 1 << 20
-	}
-	service := o.service
-	if service == "" {
-		service = "pubsub." + o.domain
-	}
-	node := o.node
-	if node == "" {
-		node = "bench-" + run
-	}
-	var (
-		readers sync.WaitGroup
-		closing atomic.Bool
-		errs    firstErr
-	)
+	maxItems := orDefault(o.count, 1<<20)
+	service := orDefault(o.service, "pubsub."+o.domain)
+	node := orDefault(o.node, "bench-"+run)
+	var errs firstErr
 	f := &pubsubRun{spread: newSpread(o.subscribers, maxItems, o.window), prefix: "p" + run + "-", service: []byte(service), node: node, errs: &errs}
 	r := &pubsubResult{result: o.newResult("publishes/s"), Node: node, Subscribers: o.subscribers, Window: o.window}
 
 	setupStart := time.Now()
-	conns, failed, first := loginMany(ctx, d, o.subscribers+1, o.conc, func(i int) (int, string) {
+	var cr crowd
+	var failed int
+	var first string
+	cr.conns, failed, first = loginMany(ctx, d, o.subscribers+1, o.conc, func(i int) (int, string) {
 		return o.first + i, o.resource + "-p" + run
 	})
-	defer func() {
-		closing.Store(true)
-		closeAll(conns)
-		readers.Wait()
-	}()
+	defer cr.close()
 	if failed > 0 {
 		return nil, fmt.Errorf("%d of %d logins failed: %s", failed, o.subscribers+1, first)
 	}
-	all := make([]*subscriber, len(conns))
-	for i, c := range conns {
+	all := make([]*subscriber, len(cr.conns))
+	cr.serveEach(&errs, func(i int, c *Conn) func([]byte) {
 		s := &subscriber{c: c, answer: make(chan string, 4)}
 		all[i] = s
-		readers.Go(func() {
-			err := c.serve(func(el []byte) { f.received(s, el) })
-			if !closing.Load() {
-				errs.add(fmt.Errorf("connection %s lost: %w", c.JID, err))
-			}
-		})
-	}
+		return func(el []byte) { f.received(s, el) }
+	})
 	owner, subs := all[0], all[1:]
 	ask := func(s *subscriber, what, iq string) error {
 		if err := s.c.send([]byte(iq)); err != nil {

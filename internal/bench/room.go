@@ -66,48 +66,29 @@ type occupant struct {
 func runRoom(ctx context.Context, d *dialer) (reporter, error) {
 	o := d.o
 	run := runID()
-	maxMsgs := o.count
-	if maxMsgs == 0 {
-		maxMsgs = 1 << 20
-	}
-	service := o.service
-	if service == "" {
-		service = "conference." + o.domain
-	}
-	name := o.room
-	if name == "" {
-		name = "bench-" + run
-	}
+	maxMsgs := orDefault(o.count, 1<<20)
+	service := orDefault(o.service, "conference."+o.domain)
+	name := orDefault(o.room, "bench-"+run)
 	f := &room{spread: newSpread(o.occupants, maxMsgs, o.window), prefix: "r" + run + "-", jid: []byte(name + "@" + service)}
 	r := &roomResult{result: o.newResult("msgs/s"), Room: string(f.jid), Occupants: o.occupants, Senders: o.senders, Window: o.window}
 
-	var (
-		readers sync.WaitGroup
-		closing atomic.Bool
-		errs    firstErr
-	)
-	conns, failed, first := loginMany(ctx, d, o.occupants, o.conc, func(i int) (int, string) {
+	var errs firstErr
+	var cr crowd
+	var failed int
+	var first string
+	cr.conns, failed, first = loginMany(ctx, d, o.occupants, o.conc, func(i int) (int, string) {
 		return o.first + i, o.resource + "-r" + run
 	})
-	defer func() {
-		closing.Store(true)
-		closeAll(conns)
-		readers.Wait()
-	}()
+	defer cr.close()
 	if failed > 0 {
 		return nil, fmt.Errorf("%d of %d occupant logins failed: %s", failed, o.occupants, first)
 	}
 	occ := make([]*occupant, o.occupants)
-	for i, c := range conns {
+	cr.serveEach(&errs, func(i int, c *Conn) func([]byte) {
 		oc := &occupant{c: c, nick: "n" + strconv.Itoa(i), joined: make(chan struct{}), config: make(chan string, 1)}
 		occ[i] = oc
-		readers.Go(func() {
-			err := c.serve(func(el []byte) { f.received(oc, el) })
-			if !closing.Load() {
-				errs.add(fmt.Errorf("connection %s lost: %w", c.JID, err))
-			}
-		})
-	}
+		return func(el []byte) { f.received(oc, el) }
+	})
 
 	joinStart := time.Now()
 	setup := time.NewTimer(max(60*time.Second, o.timeout))
