@@ -204,6 +204,10 @@ const (
 	sqlLogAcross = `SELECT id, last, n, meta, stanza FROM archive_log WHERE id < ? ORDER BY id DESC LIMIT 1`
 	// sqlLogOldest: the oldest rows that start below an id.
 	sqlLogOldest = `SELECT id, last, n, meta, stanza FROM archive_log WHERE id < ? ORDER BY id LIMIT ?`
+	// sqlLogTail: the rows from the one that holds an id on (one range:
+	// Open runs it on every start, over archives of millions).
+	sqlLogTail = `SELECT id, last, n, meta, stanza FROM archive_log
+		WHERE id >= coalesce((SELECT max(id) FROM archive_log WHERE id <= ?1), ?1) ORDER BY id`
 	// sqlLogLast: the highest id of the last row.
 	sqlLogLast = `SELECT coalesce(last, id) FROM archive_log WHERE id = (SELECT max(id) FROM archive_log)`
 )

@@ -152,8 +152,7 @@ func reindexTail(ctx context.Context, w *sql.DB) error {
 		return err
 	}
 	// The row across done, if it goes past it, and every row after.
-	rows, err := tx.QueryContext(ctx, `SELECT id, last, n, meta, stanza FROM archive_log WHERE id > ?
-		OR id = (SELECT max(id) FROM archive_log WHERE id <= ?) ORDER BY id`, done, done)
+	rows, err := tx.QueryContext(ctx, sqlLogTail, done)
 	if err != nil {
 		return err
 	}

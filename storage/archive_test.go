@@ -300,6 +300,7 @@ func TestArchivePlans(t *testing.T) {
 		{sqlLogAcross, []any{5}},
 		{sqlLogOldest, []any{5, 10}},
 		{sqlLogLast, nil},
+		{sqlLogTail, []any{5}},
 		{`SELECT username, peer, first, n, ids FROM archive_index WHERE first < ?`, []any{5}},
 		{`SELECT first, n, ids FROM archive_index WHERE username = ? AND peer = '' ORDER BY first LIMIT ?`, []any{"alice", 10}},
 		{`SELECT coalesce(sum(n), 0) FROM (SELECT n FROM archive_index
